@@ -1,0 +1,18 @@
+# carebundle: one image for web (gunicorn), worker and beat.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DEBUG=0 CAREBUNDLE_VAR_DIR=/var/lib/carebundle
+# WeasyPrint needs Pango; curl is for the health check.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core curl \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY requirements.lock ./
+RUN pip install --no-cache-dir uv && uv pip install --system --no-cache -r requirements.lock
+COPY . .
+RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input \
+ && useradd --system --home /app carebundle && mkdir -p /var/lib/carebundle && chown carebundle /var/lib/carebundle
+USER carebundle
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

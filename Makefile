@@ -1,0 +1,34 @@
+# Thin wrappers; each target bootstraps the virtualenv it needs. See README.md.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+
+.PHONY: install run test lint bench worker clean
+
+$(BIN)/.installed: requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install  ## migrate, load demo data, serve on 127.0.0.1:$(PORT) with a Celery worker
+	PORT=$(PORT) VENV=$(VENV) scripts/run.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+test: lint  ## lint, migrations up to date, the whole pytest suite
+	CAREBUNDLE_VAR_DIR=$(CURDIR)/var/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install  ## every benchmark; prints the figures and writes BENCHMARKS.md
+	$(BIN)/python -m bench
+
+worker: install
+	$(BIN)/celery -A config worker --beat -l info
+
+clean:
+	rm -rf var staticfiles .pytest_cache

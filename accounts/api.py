@@ -1,0 +1,159 @@
+"""Accounts API: tokens, the current user, organisations and memberships."""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
+from accounts.models import ApiToken, Membership, Organization, OrganizationKind
+from accounts.serializers import (
+    MembershipCreateSerializer,
+    MembershipSerializer,
+    MembershipUpdateSerializer,
+    MeSerializer,
+    OrganizationSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+)
+from accounts.tenancy import memberships_of, scope_from_request
+from core.errors import ApplicationError
+
+INVALID_CREDENTIALS_MESSAGE = "Wrong username or password."
+
+
+class LoginRateThrottle(AnonRateThrottle):
+    rate = "20/min"
+
+
+class TokenApi(APIView):
+    """Exchange a username and password for an API token; DELETE revokes the token in use."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginRateThrottle]
+    schema_public = True
+
+    @extend_schema(request=TokenRequestSerializer, responses={201: TokenResponseSerializer}, auth=[])
+    def post(self, request):
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(request, **serializer.validated_data)
+        if user is None:
+            raise ApplicationError(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials", status=401)
+        key, token = services.token_create(user=user)
+        return Response({"token": key, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED)
+
+
+class TokenRevokeApi(APIView):
+    """Revoke the token this request is authenticated with."""
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        if isinstance(request.auth, ApiToken):
+            services.token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    @extend_schema(responses=MeSerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request):
+        scope = scope_from_request(request)
+        data = {
+            "username": request.user.username,
+            "full_name": request.user.get_full_name(),
+            "active_membership": scope.membership if scope else None,
+            "memberships": list(memberships_of(request.user)),
+        }
+        return Response(MeSerializer(data).data)
+
+
+class OrganizationFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=OrganizationKind.choices)
+
+    class Meta:
+        model = Organization
+        fields = ["kind"]
+
+
+class OrganizationListApi(ScopedMixin, generics.ListAPIView):
+    """Organisations you may see: your own and the counterparties you have contracts with."""
+
+    queryset = Organization.objects.none()  # for the schema; get_queryset scopes the real one
+    serializer_class = OrganizationSerializer
+    filterset_class = OrganizationFilter
+    search_fields = ["legal_name", "short_name"]
+    ordering_fields = ["legal_name", "kind"]
+
+    def get_queryset(self):
+        return selectors.organization_list(scope=self.scope)
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class OrganizationDetailApi(ScopedAPIView):
+    @extend_schema(responses=OrganizationSerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, organization_id):
+        organization = selectors.organization_get(scope=self.scope, public_id=organization_id)
+        return Response(OrganizationSerializer(organization).data)
+
+
+class MembershipListApi(ScopedMixin, generics.ListAPIView):
+    """Members of your own organisation (another organisation's members are never listed)."""
+
+    queryset = Membership.objects.none()  # for the schema; get_queryset scopes the real one
+    serializer_class = MembershipSerializer
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    filterset_fields = ["role"]
+
+    def get_organization(self) -> Organization:
+        return selectors.organization_get(scope=self.scope, public_id=self.kwargs["organization_id"])
+
+    def get_queryset(self):
+        return selectors.membership_list(scope=self.scope, organization=self.get_organization())
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer},
+                   parameters=[ORGANIZATION_PARAMETER])
+    def post(self, request, organization_id):
+        organization = self.get_organization()
+        serializer = MembershipCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.membership_create(scope=self.scope, organization=organization, **serializer.validated_data)
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MembershipDetailApi(ScopedAPIView):
+    def get_membership(self, organization_id, membership_id):
+        organization = selectors.organization_get(scope=self.scope, public_id=organization_id)
+        return selectors.membership_get(scope=self.scope, organization=organization, public_id=membership_id)
+
+    @extend_schema(responses=MembershipSerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, organization_id, membership_id):
+        return Response(MembershipSerializer(self.get_membership(organization_id, membership_id)).data)
+
+    @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer,
+                   parameters=[ORGANIZATION_PARAMETER])
+    def patch(self, request, organization_id, membership_id):
+        membership = self.get_membership(organization_id, membership_id)
+        serializer = MembershipUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.membership_change_role(scope=self.scope, membership=membership, **serializer.validated_data)
+        return Response(MembershipSerializer(membership).data)
+
+    @extend_schema(request=None, responses={204: None}, parameters=[ORGANIZATION_PARAMETER])
+    def delete(self, request, organization_id, membership_id):
+        services.membership_delete(scope=self.scope, membership=self.get_membership(organization_id, membership_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from accounts import api
+
+urlpatterns = [
+    path("auth/token/", api.TokenApi.as_view(), name="api-token"),
+    path("auth/token/revoke/", api.TokenRevokeApi.as_view(), name="api-token-revoke"),
+    path("me/", api.MeApi.as_view(), name="api-me"),
+    path("organizations/", api.OrganizationListApi.as_view(), name="api-organization-list"),
+    path("organizations/<str:organization_id>/", api.OrganizationDetailApi.as_view(), name="api-organization-detail"),
+    path(
+        "organizations/<str:organization_id>/memberships/",
+        api.MembershipListApi.as_view(),
+        name="api-membership-list",
+    ),
+    path(
+        "organizations/<str:organization_id>/memberships/<str:membership_id>/",
+        api.MembershipDetailApi.as_view(),
+        name="api-membership-detail",
+    ),
+]

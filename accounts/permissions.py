@@ -1,0 +1,70 @@
+"""Who may do what: the one map of role x action (and organisation kind).
+
+Every service and view asks ``scope.can(action)`` / ``scope.require(action)``; nothing else
+decides permissions. Later apps add their actions here so the whole policy reads in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accounts.models import OrganizationKind, Role
+
+ALL_ROLES = frozenset(Role.values)
+PAYER = frozenset({OrganizationKind.PAYER})
+PROVIDER = frozenset({OrganizationKind.PROVIDER})
+ANY_KIND = frozenset(OrganizationKind.values)
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    kinds: frozenset[str] = ANY_KIND
+
+
+_ADMIN = frozenset({Role.ADMIN})
+_PAYER_ANALYSTS = frozenset({Role.ADMIN, Role.ANALYST})
+_CONTRACTING = frozenset({Role.ADMIN, Role.CONTRACT_MANAGER})
+_SUBMITTERS = frozenset({Role.ADMIN, Role.SUBMITTER})
+_HISTORY_READERS = frozenset({Role.ADMIN, Role.AUDITOR, Role.ANALYST, Role.CONTRACT_MANAGER})
+
+PERMISSIONS: dict[str, Rule] = {
+    # organisations and people
+    "organization.view": Rule(ALL_ROLES),
+    "membership.view": Rule(ALL_ROLES),
+    "membership.manage": Rule(_ADMIN),
+    "history.view": Rule(_HISTORY_READERS),
+    "audit.view": Rule(frozenset({Role.ADMIN, Role.AUDITOR})),
+    # bundles and pricing (the plan's actuarial work)
+    "bundle.view": Rule(ALL_ROLES),
+    "bundle.edit": Rule(_PAYER_ANALYSTS, PAYER),
+    "bundle.publish": Rule(_PAYER_ANALYSTS, PAYER),
+    "pricing.view": Rule(ALL_ROLES, PAYER),
+    "pricing.run": Rule(_PAYER_ANALYSTS, PAYER),
+    "pricing.quote": Rule(ALL_ROLES),
+    # contracts
+    "contract.view": Rule(ALL_ROLES),
+    "contract.edit": Rule(frozenset({Role.ADMIN, Role.CONTRACT_MANAGER}), PAYER),
+    "contract.accept": Rule(_CONTRACTING),
+    "contract.terminate": Rule(_CONTRACTING),
+    # enrollment and payment
+    "roster.submit": Rule(_SUBMITTERS, PROVIDER),
+    "roster.view": Rule(ALL_ROLES),
+    "eligibility.load": Rule(_PAYER_ANALYSTS, PAYER),
+    "payment.view": Rule(ALL_ROLES),
+    "payment.run": Rule(_PAYER_ANALYSTS, PAYER),
+    "payment.approve": Rule(_PAYER_ANALYSTS, PAYER),
+    # performance
+    "performance.view": Rule(ALL_ROLES),
+    "performance.upload": Rule(_PAYER_ANALYSTS, PAYER),
+    "performance.settle": Rule(_PAYER_ANALYSTS, PAYER),
+    "performance.story": Rule(frozenset({Role.ADMIN, Role.SUBMITTER}), PROVIDER),
+}
+
+
+def allows(role: str, kind: str, action: str) -> bool:
+    """True when a member with ``role`` in an organisation of ``kind`` may do ``action``."""
+    rule = PERMISSIONS.get(action)
+    if rule is None:
+        raise KeyError(f"Unknown action {action!r}: add it to accounts.permissions.PERMISSIONS")
+    return role in rule.roles and kind in rule.kinds

@@ -1,0 +1,38 @@
+"""Reads of organisations and memberships, always through the tenancy scope."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, Organization
+from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+
+
+def organization_list(*, scope: Scope) -> QuerySet[Organization]:
+    scope.require("organization.view")
+    return scoped(Organization.objects.all(), scope).order_by("legal_name")
+
+
+def organization_get(*, scope: Scope, public_id) -> Organization:
+    scope.require("organization.view")
+    return get_scoped_or_404(Organization.objects.all(), scope, public_id=public_id)
+
+
+def membership_list(*, scope: Scope, organization: Organization) -> QuerySet[Membership]:
+    """Members of ``organization``; a counterparty's list is as invisible as a stranger's."""
+    scope.require("membership.view")
+    if organization.pk != scope.organization.pk:
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    return scoped(Membership.objects.filter(organization=organization), scope).select_related(
+        "user", "organization"
+    )
+
+
+def membership_get(*, scope: Scope, organization: Organization, public_id) -> Membership:
+    scope.require("membership.view")
+    return get_scoped_or_404(
+        Membership.objects.filter(organization=organization).select_related("user", "organization"),
+        scope,
+        public_id=public_id,
+    )

@@ -1,0 +1,80 @@
+"""API conventions shared by every app: one error body, pagination, the tenant-aware base view."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+from core.errors import NOT_FOUND_MESSAGE, ApplicationError
+
+logger = logging.getLogger(__name__)
+
+VALIDATION_MESSAGE = "Some fields are invalid; see details."
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    code = serializers.CharField(help_text="Stable machine-readable error code, e.g. `not_found`.")
+    message = serializers.CharField(help_text="A sentence for a person.")
+    details = serializers.JSONField(help_text="Field, row or path errors; `{}` when there are none.")
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details if details is not None else {}}
+
+
+_DRF_CODES: dict[type, str] = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """Every API error, expected or not, leaves with the same body and never a stack trace."""
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        return Response(error_body("not_found", NOT_FOUND_MESSAGE), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return Response(error_body("validation_error", VALIDATION_MESSAGE, details), status=400)
+    if isinstance(exc, exceptions.APIException):
+        code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), "error")
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
+    logger.exception("Unhandled API error", exc_info=exc)
+    return Response(
+        error_body("server_error", "Something went wrong on our side; it has been logged."),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def not_found_view(request, rest: str = "") -> JsonResponse:
+    """Unknown URLs under /api/ answer with the API's error body."""
+    return JsonResponse(error_body("not_found", "No API endpoint at this URL."), status=404)

@@ -1,0 +1,26 @@
+"""Load the demo data: organisations, users, and each app's demo records. Safe to run twice."""
+
+from importlib import import_module
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+# Each app's demo.seed(ctx) runs in this order; later apps build on earlier ones.
+DEMO_STEPS = ["accounts.demo"]
+
+
+class Command(BaseCommand):
+    help = "Create the demo plan, providers and users (refuses to run when DEBUG is off)."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("seed_demo refuses to run when DEBUG is off: demo users have a public password.")
+        from accounts.demo import DemoContext
+
+        ctx = DemoContext()
+        with transaction.atomic():
+            for module_name in DEMO_STEPS:
+                import_module(module_name).seed(ctx)
+                self.stdout.write(f"seeded {module_name.split('.')[0]}")
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Users: " + ", ".join(ctx.users) + " (password carebundle-demo)"))

@@ -1,0 +1,31 @@
+"""OpenAPI generation: every operation documents the shared error body for its error statuses."""
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+
+from core.api import ErrorSerializer
+
+_ERRORS = {
+    "400": "Invalid input: `details` holds the field, row or path errors.",
+    "401": "Missing, invalid, expired or revoked credentials.",
+    "403": "Your role does not allow this action on your own organisation's object.",
+    "404": "Not found, or not visible to your organisation.",
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        auth_required = bool(self.view.get_authenticators()) and not getattr(self.view, "schema_public", False)
+        for code, description in _ERRORS.items():
+            if code in responses:
+                continue
+            if code in {"401", "403"} and not auth_required:
+                continue
+            if code == "404" and "{" not in self.path and self.method == "GET":
+                continue
+            response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+            response["description"] = description
+            responses[code] = response
+        return responses

@@ -1,0 +1,63 @@
+"""factory_boy factories shared by the whole suite."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from accounts.models import Membership, Organization, OrganizationKind, Role
+from contracts.models import Contract
+
+PASSWORD = "correct-horse-battery-staple"  # noqa: S105
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = "Test"
+    last_name = factory.Sequence(lambda n: f"User{n}")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    kind = OrganizationKind.PROVIDER
+    legal_name = factory.Sequence(lambda n: f"Organisation {n}")
+
+
+class PayerFactory(OrganizationFactory):
+    kind = OrganizationKind.PAYER
+    legal_name = factory.Sequence(lambda n: f"Health Plan {n}")
+    lines_of_business = ["medicaid"]
+
+
+class ProviderFactory(OrganizationFactory):
+    kind = OrganizationKind.PROVIDER
+    legal_name = factory.Sequence(lambda n: f"Palliative Program {n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(ProviderFactory)
+    role = Role.ADMIN
+
+
+class ContractFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contract
+
+    number = factory.Sequence(lambda n: f"CTR-2026-{n + 1:04d}")
+    payer = factory.SubFactory(PayerFactory)
+    provider = factory.SubFactory(ProviderFactory)

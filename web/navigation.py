@@ -1,0 +1,32 @@
+"""The navigation: one entry per page, shown when the active role may do its action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    action: str | None  # None: every signed-in member
+
+
+NAV_ITEMS: list[NavItem] = [
+    NavItem("Home", "home", None),
+    NavItem("Organisations", "organization-list", "organization.view"),
+]
+
+
+def items_for(scope) -> list[dict]:
+    result = []
+    for item in NAV_ITEMS:
+        if item.action and (scope is None or not scope.can(item.action)):
+            continue
+        try:
+            result.append({"label": item.label, "url": reverse(item.url_name), "url_name": item.url_name})
+        except NoReverseMatch:
+            continue
+    return result

@@ -1,0 +1,35 @@
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from core.api import error_body
+from web.decorators import scoped_view
+from web.navigation import items_for
+
+
+@scoped_view
+def home(request):
+    scope = request.scope
+    cards = [item for item in items_for(scope) if item["url_name"] != "home"]
+    return render(request, "web/home.html", {"cards": cards})
+
+
+@require_GET
+def health(request):
+    """Liveness for load balancers and compose health checks: the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def page_not_found(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "No API endpoint at this URL."), status=404)
+    return render(request, "web/404.html", status=404)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("server_error", "Something went wrong on our side; it has been logged."), status=500)
+    return render(request, "web/500.html", status=500)
