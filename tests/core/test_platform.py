@@ -17,6 +17,12 @@ from accounts.models import Membership, Organization
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def production_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {**env, "DEBUG": "0", "SECRET_KEY": "x" * 64 + "-production-like-secret",
+            "ALLOWED_HOSTS": "carebundle.example.org", **extra}
+
+
 @pytest.mark.django_db
 def test_schema_is_valid_openapi_and_documents_errors(provider, member_of, api_for):
     response = Client().get("/api/schema/?format=json")
@@ -73,7 +79,7 @@ def test_seed_demo_refuses_when_debug_is_off():
 
 
 def test_production_settings_pass_check_deploy():
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 64 + "-production-like-secret", "ALLOWED_HOSTS": "carebundle.example.org"}
+    env = production_env()
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
@@ -89,8 +95,7 @@ def test_production_mode_shows_no_stack_trace():
         "r=Client(raise_request_exception=False).get('/api/v1/organizations/x/', secure=True, HTTP_HOST='carebundle.example.org');"
         "print(r.status_code, r.content[:200])"
     )
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "y" * 64, "ALLOWED_HOSTS": "carebundle.example.org",
-           "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env = production_env(DJANGO_SETTINGS_MODULE="config.settings")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert result.stdout.startswith("401"), result.stdout + result.stderr
     assert "Traceback" not in result.stdout
