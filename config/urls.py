@@ -6,6 +6,7 @@ from core import api as core_api
 
 api_v1 = [
     path("", include("accounts.api_urls")),
+    path("", include("bundles.api_urls")),
 ]
 
 urlpatterns = [

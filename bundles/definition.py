@@ -1,0 +1,427 @@
+"""A bundle's definition as plain data: validation, publishing rules, totals and diffs.
+
+No Django here. A bundle version stores its definition as one JSON document, the ``bundle`` part
+of the pricing file (formats.md section 6) extended with description, lines of business,
+markets, tier descriptions, eligibility and services. Keeping it one document makes versions
+immutable as a whole, exports byte-stable and diffs simple.
+
+Every problem is reported at once, each with the JSON path of what is wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+LINES_OF_BUSINESS = ("medicaid", "medicare_advantage", "dsnp", "commercial")
+PERIOD_TYPES = ("monthly", "episode")
+
+# California SB 1004 criteria (advanced cancer, CHF, COPD, liver disease), dementia and renal
+# disease as options; ICD-10-CM ranges.
+DEFAULT_DIAGNOSIS_GROUPS = [
+    {"name": "Advanced cancer", "icd10_ranges": ["C00-C96"], "included": True},
+    {"name": "Congestive heart failure", "icd10_ranges": ["I50.0-I50.9"], "included": True},
+    {"name": "Chronic obstructive pulmonary disease", "icd10_ranges": ["J41.0-J44.9"], "included": True},
+    {"name": "Liver disease", "icd10_ranges": ["K70.0-K77"], "included": True},
+    {"name": "Dementia", "icd10_ranges": ["F01-F03", "G30.0-G30.9"], "included": False},
+    {"name": "Renal disease", "icd10_ranges": ["N18.4-N18.6"], "included": False},
+]
+DEFAULT_ELIGIBILITY = {
+    "diagnosis_groups": DEFAULT_DIAGNOSIS_GROUPS,
+    "functional_status": {"scale": "PPS", "max": 70},
+    "utilization_criteria": ["At least one ED visit or inpatient admission in the last 12 months"],
+    "exclusions": ["Enrolled in hospice"],
+}
+DEFAULT_SERVICES = [
+    {"name": "Advance care planning", "codes": ["99497", "99498"]},
+    {"name": "Pain and symptom management", "codes": []},
+    {"name": "24/7 telephone line", "codes": []},
+    {"name": "Caregiver support", "codes": []},
+    {"name": "Medication reconciliation", "codes": []},
+    {"name": "Care coordination", "codes": ["S0311"]},
+]
+# Required role groups: each group is satisfied by any one of its roles.
+DEFAULT_REQUIRED_ROLES: list[list[str]] = [["physician", "np", "pa"], ["rn"], ["lcsw"], ["chaplain"]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    code: str
+    message: str
+    severity: str = "error"  # or "warning"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "message": self.message, "severity": self.severity}
+
+
+class DefinitionError(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems))
+        self.problems = problems
+
+
+def empty_definition(name: str = "", tiers: int = 3) -> dict[str, Any]:
+    tier_names = ["Stable", "Moderate", "High need", "Complex", "Very complex"]
+    return {
+        "name": name,
+        "description": "",
+        "lines_of_business": ["medicaid"],
+        "markets": [],
+        "period": {"type": "monthly"},
+        "tiers": [{"code": str(i + 1), "name": tier_names[i] if i < len(tier_names) else f"Tier {i + 1}",
+                   "description": ""} for i in range(tiers)],
+        "home_share": "0.8",
+        "roles": [],
+        "assessment": {"roles": [], "home": True},
+        "eligibility": copy.deepcopy(DEFAULT_ELIGIBILITY),
+        "services": copy.deepcopy(DEFAULT_SERVICES),
+    }
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+def check_number(value: Any, path: str, problems: list[Problem], *, minimum: Decimal | None = Decimal(0),
+            maximum: Decimal | None = None, integer: bool = False) -> Decimal | None:
+    if isinstance(value, bool) or value is None or value == "":
+        problems.append(Problem(path, "required" if value in (None, "") else "not_a_number", "A number is required."))
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        problems.append(Problem(path, "not_a_number", f"{value!r} is not a number."))
+        return None
+    if not number.is_finite():
+        problems.append(Problem(path, "not_a_number", "The number must be finite."))
+        return None
+    if minimum is not None and number < minimum:
+        problems.append(Problem(path, "negative" if minimum == 0 else "too_small", f"Must be at least {minimum}."))
+    if maximum is not None and number > maximum:
+        problems.append(Problem(path, "too_large", f"Must be at most {maximum}."))
+    if integer and number != number.to_integral_value():
+        problems.append(Problem(path, "not_an_integer", "Must be a whole number."))
+    return number
+
+
+def normalize_number(value: Any) -> str:
+    """Numbers are kept as decimal strings so that exports are exact and stable."""
+    number = Decimal(str(value))
+    text = format(number.normalize(), "f")
+    return text
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def validate(definition: Any, *, role_codes: set[str] | None = None, market_codes: set[str] | None = None
+             ) -> tuple[dict[str, Any], list[Problem]]:
+    """Check a definition's shape and values; return it normalised and every problem found.
+
+    ``role_codes`` and ``market_codes`` are what the plan's catalogue knows; unknown codes are
+    errors when given. Structural problems only: completeness is ``publish_problems``.
+    """
+    problems: list[Problem] = []
+    if not isinstance(definition, dict):
+        return {}, [Problem("$", "not_an_object", "The bundle must be a JSON object.")]
+    d = copy.deepcopy(definition)
+
+    name = d.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem("$.name", "required", "The bundle needs a name."))
+    elif len(name) > 200:
+        problems.append(Problem("$.name", "too_long", "At most 200 characters."))
+    if not isinstance(d.setdefault("description", ""), str):
+        problems.append(Problem("$.description", "not_a_string", "The description must be text."))
+
+    lobs = d.setdefault("lines_of_business", [])
+    if not isinstance(lobs, list):
+        problems.append(Problem("$.lines_of_business", "not_a_list", "A list of line-of-business codes."))
+    else:
+        for i, lob in enumerate(lobs):
+            if lob not in LINES_OF_BUSINESS:
+                problems.append(Problem(f"$.lines_of_business[{i}]", "unknown_lob",
+                                        f"Unknown line of business {lob!r}; one of {', '.join(LINES_OF_BUSINESS)}."))
+        if len(set(lobs)) != len(lobs):
+            problems.append(Problem("$.lines_of_business", "duplicate", "A line of business is listed twice."))
+
+    markets = d.setdefault("markets", [])
+    if not isinstance(markets, list):
+        problems.append(Problem("$.markets", "not_a_list", "A list of market codes."))
+    else:
+        for i, market in enumerate(markets):
+            if not isinstance(market, str) or not market:
+                problems.append(Problem(f"$.markets[{i}]", "not_a_string", "A market code."))
+            elif market_codes is not None and market not in market_codes:
+                problems.append(Problem(f"$.markets[{i}]", "unknown_market", f"The plan has no market {market!r}."))
+        if len(set(map(str, markets))) != len(markets):
+            problems.append(Problem("$.markets", "duplicate", "A market is listed twice."))
+
+    period = d.get("period")
+    if not isinstance(period, dict) or period.get("type") not in PERIOD_TYPES:
+        problems.append(Problem("$.period.type", "invalid_period", "Period type is `monthly` or `episode`."))
+    elif period["type"] == "episode":
+        days = check_number(period.get("days"), "$.period.days", problems, minimum=Decimal(1), maximum=Decimal(366),
+                       integer=True)
+        if days is not None:
+            period["days"] = int(days)
+    else:
+        period.pop("days", None)
+
+    tiers = d.get("tiers")
+    tier_codes: list[str] = []
+    if not isinstance(tiers, list):
+        problems.append(Problem("$.tiers", "not_a_list", "Tiers must be a list."))
+        d["tiers"] = tiers = []
+    for i, tier in enumerate(tiers):
+        if not isinstance(tier, dict):
+            problems.append(Problem(f"$.tiers[{i}]", "not_an_object", "A tier is an object with code and name."))
+            continue
+        code = tier.get("code")
+        if not isinstance(code, str | int) or str(code).strip() == "":
+            problems.append(Problem(f"$.tiers[{i}].code", "required", "Each tier needs a code."))
+            continue
+        tier["code"] = str(code).strip()
+        if tier["code"] in tier_codes:
+            problems.append(Problem(f"$.tiers[{i}].code", "duplicate", f"Tier code {tier['code']!r} is used twice."))
+        tier_codes.append(tier["code"])
+        if not isinstance(tier.get("name"), str) or not tier["name"].strip():
+            problems.append(Problem(f"$.tiers[{i}].name", "required", "Each tier needs a name."))
+        tier.setdefault("description", "")
+
+    home_share = check_number(d.get("home_share"), "$.home_share", problems, maximum=Decimal(1))
+    if home_share is not None:
+        d["home_share"] = normalize_number(home_share)
+
+    roles = d.get("roles")
+    if not isinstance(roles, list):
+        problems.append(Problem("$.roles", "not_a_list", "Roles must be a list."))
+        d["roles"] = roles = []
+    seen_roles: set[str] = set()
+    for i, role in enumerate(roles):
+        path = f"$.roles[{i}]"
+        if not isinstance(role, dict):
+            problems.append(Problem(path, "not_an_object", "A role is an object."))
+            continue
+        code = role.get("role")
+        if not isinstance(code, str) or not code:
+            problems.append(Problem(f"{path}.role", "required", "Each team member needs a role code."))
+        elif role_codes is not None and code not in role_codes:
+            problems.append(Problem(f"{path}.role", "unknown_role", f"No role {code!r} in the catalogue."))
+        elif code in seen_roles:
+            problems.append(Problem(f"{path}.role", "duplicate", f"Role {code!r} is listed twice."))
+        seen_roles.add(str(code))
+        minutes = check_number(role.get("visit_minutes"), f"{path}.visit_minutes", problems, maximum=Decimal(600))
+        if minutes is not None:
+            role["visit_minutes"] = normalize_number(minutes)
+        by_tier = role.setdefault("by_tier", {})
+        if not isinstance(by_tier, dict):
+            problems.append(Problem(f"{path}.by_tier", "not_an_object", "Effort by tier code."))
+            continue
+        for tier_code, effort in by_tier.items():
+            tpath = f"{path}.by_tier.{tier_code}"
+            if tier_code not in tier_codes:
+                problems.append(Problem(tpath, "unknown_tier", f"No tier {tier_code!r} in this bundle."))
+            if not isinstance(effort, dict):
+                problems.append(Problem(tpath, "not_an_object", "visits_per_mm and coordination_minutes_per_mm."))
+                continue
+            for field, maximum in (("visits_per_mm", Decimal(62)), ("coordination_minutes_per_mm", Decimal(10000))):
+                value = check_number(effort.get(field, 0), f"{tpath}.{field}", problems, maximum=maximum)
+                if value is not None:
+                    effort[field] = normalize_number(value)
+
+    assessment = d.get("assessment")
+    if not isinstance(assessment, dict):
+        problems.append(Problem("$.assessment", "not_an_object", "The initial assessment is an object."))
+        d["assessment"] = {"roles": [], "home": True}
+    else:
+        assessment["home"] = bool(assessment.get("home", True))
+        a_roles = assessment.setdefault("roles", [])
+        if not isinstance(a_roles, list):
+            problems.append(Problem("$.assessment.roles", "not_a_list", "Roles taking part in the assessment."))
+        else:
+            for i, a_role in enumerate(a_roles):
+                apath = f"$.assessment.roles[{i}]"
+                if not isinstance(a_role, dict) or not isinstance(a_role.get("role"), str):
+                    problems.append(Problem(f"{apath}.role", "required", "A role code."))
+                    continue
+                if role_codes is not None and a_role["role"] not in role_codes:
+                    problems.append(Problem(f"{apath}.role", "unknown_role", f"No role {a_role['role']!r} in the catalogue."))
+                minutes = check_number(a_role.get("minutes"), f"{apath}.minutes", problems, maximum=Decimal(600))
+                if minutes is not None:
+                    a_role["minutes"] = normalize_number(minutes)
+
+    eligibility = d.setdefault("eligibility", copy.deepcopy(DEFAULT_ELIGIBILITY))
+    if not isinstance(eligibility, dict):
+        problems.append(Problem("$.eligibility", "not_an_object", "Eligibility is an object."))
+    else:
+        for i, group in enumerate(eligibility.get("diagnosis_groups", [])):
+            if not isinstance(group, dict) or not group.get("name"):
+                problems.append(Problem(f"$.eligibility.diagnosis_groups[{i}].name", "required", "A group needs a name."))
+                continue
+            for j, code_range in enumerate(group.get("icd10_ranges", [])):
+                if not _valid_icd10_range(code_range):
+                    problems.append(Problem(f"$.eligibility.diagnosis_groups[{i}].icd10_ranges[{j}]", "invalid_icd10",
+                                            f"{code_range!r} is not an ICD-10-CM code or range like C00-C96."))
+        functional = eligibility.get("functional_status")
+        if functional is not None:
+            if not isinstance(functional, dict):
+                problems.append(Problem("$.eligibility.functional_status", "not_an_object", "Scale and maximum."))
+            else:
+                check_number(functional.get("max"), "$.eligibility.functional_status.max", problems, maximum=Decimal(100))
+
+    services = d.setdefault("services", [])
+    if not isinstance(services, list):
+        problems.append(Problem("$.services", "not_a_list", "A list of services."))
+    else:
+        for i, service in enumerate(services):
+            if not isinstance(service, dict) or not str(service.get("name", "")).strip():
+                problems.append(Problem(f"$.services[{i}].name", "required", "A service needs a name."))
+            else:
+                service.setdefault("codes", [])
+    return d, problems
+
+
+def _valid_icd10_range(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = value.split("-")
+    if len(parts) > 2:
+        return False
+    for part in parts:
+        part = part.strip()
+        if len(part) < 3 or not part[0].isalpha() or not part[1:3].isalnum():
+            return False
+    return True
+
+
+# --- effort arithmetic ---------------------------------------------------------------------
+
+
+def _dec(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+
+
+def role_minutes(role: dict[str, Any], tier_code: str, home_share: Decimal = Decimal(0),
+                 travel_minutes: Decimal = Decimal(0)) -> Decimal:
+    """Minutes per member-month a role spends in a tier (travel only when a market's is given)."""
+    effort = role.get("by_tier", {}).get(tier_code) or {}
+    visits = _dec(effort.get("visits_per_mm", 0))
+    return visits * (_dec(role.get("visit_minutes", 0)) + travel_minutes * home_share) + _dec(
+        effort.get("coordination_minutes_per_mm", 0)
+    )
+
+
+def grid(definition: dict[str, Any]) -> dict[str, Any]:
+    """The team-by-tier grid: minutes per member-month per role and tier, and tier totals."""
+    tiers = [t["code"] for t in definition.get("tiers", [])]
+    rows = []
+    totals = {code: Decimal(0) for code in tiers}
+    for role in definition.get("roles", []):
+        cells = {}
+        for code in tiers:
+            minutes = role_minutes(role, code)
+            cells[code] = minutes
+            totals[code] += minutes
+        rows.append({"role": role.get("role"), "visit_minutes": _dec(role.get("visit_minutes", 0)), "minutes": cells})
+    return {"tiers": tiers, "rows": rows, "totals": totals}
+
+
+def _has_effort(role: dict[str, Any], tier_code: str) -> bool:
+    effort = role.get("by_tier", {}).get(tier_code) or {}
+    return _dec(effort.get("visits_per_mm", 0)) > 0 or _dec(effort.get("coordination_minutes_per_mm", 0)) > 0
+
+
+def publish_problems(definition: dict[str, Any], *, required_roles: list[list[str]], role_names: dict[str, str],
+                     role_codes: set[str] | None = None, market_codes: set[str] | None = None) -> list[Problem]:
+    """Everything that stops publication (errors) and what a reviewer should see (warnings)."""
+    normalized, problems = validate(definition, role_codes=role_codes, market_codes=market_codes)
+    if problems:
+        return problems
+    tiers = [t["code"] for t in normalized["tiers"]]
+    if not tiers:
+        problems.append(Problem("$.tiers", "no_tiers", "Add at least one tier."))
+    if not normalized["lines_of_business"]:
+        problems.append(Problem("$.lines_of_business", "required", "Choose at least one line of business."))
+    if not normalized["markets"]:
+        problems.append(Problem("$.markets", "required", "Choose at least one market the bundle may be offered in."))
+    roles = normalized["roles"]
+    for tier_index, code in enumerate(tiers):
+        for group in required_roles:
+            if not any(r["role"] in group and _has_effort(r, code) for r in roles):
+                names = " or ".join(role_names.get(c, c) for c in group)
+                problems.append(Problem(f"$.tiers[{tier_index}]", "missing_required_role",
+                                        f"Tier {code} has no effort from a {names}."))
+    assessment_roles = [r for r in normalized["assessment"]["roles"] if _dec(r.get("minutes", 0)) > 0]
+    if not assessment_roles:
+        problems.append(Problem("$.assessment.roles", "no_assessment",
+                                "Define the initial assessment: which roles take part and for how long."))
+    totals = grid(normalized)["totals"]
+    for lower, higher in zip(tiers, tiers[1:], strict=False):
+        if totals[higher] < totals[lower]:
+            problems.append(Problem(
+                f"$.tiers[{tiers.index(higher)}]", "tier_order", severity="warning",
+                message=(f"Tier {higher} needs {totals[higher].normalize():f} minutes per member-month, less than "
+                         f"tier {lower}'s {totals[lower].normalize():f}: is the order right?"),
+            ))
+    return problems
+
+
+def errors_only(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+# --- diffs ---------------------------------------------------------------------------------
+
+
+def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        if not value:
+            out[path] = {}
+        for key in sorted(value):
+            _flatten(value[key], f"{path}.{key}", out)
+    elif isinstance(value, list):
+        keyed = all(isinstance(v, dict) and ("code" in v or "role" in v or "name" in v) for v in value)
+        if not value:
+            out[path] = []
+        for i, item in enumerate(value):
+            key = (item.get("code") or item.get("role") or item.get("name")) if keyed else None
+            _flatten(item, f"{path}[{key if key is not None else i}]", out)
+    else:
+        out[path] = value
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """Changes between two definitions, as (path, before, after) with list items keyed by code.
+
+    Keying tiers and roles by their code means that reordering or adding a role shows as that
+    role's change, not as every later item shifting.
+    """
+    a: dict[str, Any] = {}
+    b: dict[str, Any] = {}
+    _flatten(before, "$", a)
+    _flatten(after, "$", b)
+    changes = []
+    for path in sorted(set(a) | set(b)):
+        if a.get(path, _MISSING) != b.get(path, _MISSING):
+            changes.append({
+                "path": path,
+                "change": "added" if path not in a else "removed" if path not in b else "changed",
+                "before": a.get(path),
+                "after": b.get(path),
+            })
+    return changes
+
+
+_MISSING = object()
+
+
+def canonical_json(definition: dict[str, Any]) -> str:
+    """The byte-stable form used for export and the content hash."""
+    return json.dumps(definition, sort_keys=True, ensure_ascii=False, indent=2)

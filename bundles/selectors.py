@@ -1,0 +1,93 @@
+"""Reads of bundles, versions, markets and roles, scoped to the user's organisation."""
+
+from __future__ import annotations
+
+from django.db.models import Count, F, Max, Q, QuerySet
+
+from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from bundles.models import Bundle, BundlePolicy, BundleVersion, BundleVersionStatus, IdtRole, Market
+from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+
+
+def bundle_list(*, scope: Scope, search: str = "", status: str = "", lob: str = "") -> QuerySet[Bundle]:
+    """Bundles with their latest published number and whether a draft is open, in one query."""
+    scope.require("bundle.view")
+    bundles = scoped(Bundle.objects.select_related("payer"), scope).annotate(
+        latest_number=Max("versions__number"),
+        draft_count=Count("versions", filter=Q(versions__status=BundleVersionStatus.DRAFT)),
+        published_count=Count("versions", filter=Q(versions__status=BundleVersionStatus.PUBLISHED)),
+    )
+    if search:
+        bundles = bundles.filter(name__icontains=search)
+    if status == "draft":
+        bundles = bundles.filter(draft_count__gt=0)
+    elif status == "published":
+        bundles = bundles.filter(published_count__gt=0)
+    elif status == "retired":
+        bundles = bundles.filter(latest_number__isnull=False, published_count=0)
+    if lob:
+        bundles = bundles.filter(lines_of_business__contains=[lob]) if _json_contains_supported() else bundles.filter(
+            lines_of_business__icontains=f'"{lob}"')
+    return bundles.order_by("name")
+
+
+def _json_contains_supported() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def bundle_get(*, scope: Scope, public_id) -> Bundle:
+    scope.require("bundle.view")
+    return get_scoped_or_404(Bundle.objects.select_related("payer"), scope, public_id=public_id)
+
+
+def version_list(*, scope: Scope, bundle: Bundle) -> QuerySet[BundleVersion]:
+    """Versions newest first (the draft on top); a provider sees only the versions it contracts on."""
+    versions = scoped(BundleVersion.objects.filter(bundle=bundle), scope).select_related(
+        "created_by", "published_by", "based_on"
+    )
+    return versions.order_by(F("number").desc(nulls_first=True))
+
+
+def version_get(*, scope: Scope, bundle: Bundle, number: str | int) -> BundleVersion:
+    """``number`` is a version number or ``"draft"``."""
+    versions = BundleVersion.objects.filter(bundle=bundle).select_related("bundle", "based_on", "bundle__payer")
+    if str(number) == "draft":
+        return get_scoped_or_404(versions, scope, status=BundleVersionStatus.DRAFT)
+    try:
+        number = int(number)
+    except (TypeError, ValueError) as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+    return get_scoped_or_404(versions, scope, number=number)
+
+
+def draft_of(*, scope: Scope, bundle: Bundle) -> BundleVersion | None:
+    return scoped(BundleVersion.objects.filter(bundle=bundle, status=BundleVersionStatus.DRAFT), scope).first()
+
+
+def published_version_list(*, scope: Scope) -> QuerySet[BundleVersion]:
+    """Published versions the scope may point a contract or a pricing run at."""
+    return scoped(BundleVersion.objects.filter(status=BundleVersionStatus.PUBLISHED), scope).select_related("bundle")
+
+
+def market_list(*, scope: Scope) -> QuerySet[Market]:
+    return scoped(Market.objects.all(), scope).select_related("organization")
+
+
+def plan_markets(*, organization) -> QuerySet[Market]:
+    return Market.objects.filter(organization=organization)
+
+
+def role_list(*, scope: Scope) -> QuerySet[IdtRole]:
+    return scoped(IdtRole.objects.all(), scope)
+
+
+def roles_for(*, organization) -> QuerySet[IdtRole]:
+    return IdtRole.objects.filter(IdtRole.tenant_filter(organization))
+
+
+def required_roles_for(organization) -> list[list[str]]:
+    policy = BundlePolicy.objects.filter(organization=organization).first()
+    return policy.required_role_groups() if policy else BundlePolicy(organization=organization).required_role_groups()
+

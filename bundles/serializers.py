@@ -1,0 +1,100 @@
+from rest_framework import serializers
+
+from bundles.models import Bundle, BundleVersion, IdtRole, Market
+
+
+class ProblemSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="JSON path of the item, e.g. `$.roles[0].by_tier.2.visits_per_mm`")
+    code = serializers.CharField()
+    message = serializers.CharField()
+    severity = serializers.ChoiceField(choices=["error", "warning"])
+
+
+class BundleVersionSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BundleVersion
+        fields = ["number", "status", "content_hash", "created_at", "published_at", "retired_at"]
+
+
+class BundleVersionSerializer(serializers.ModelSerializer):
+    bundle_id = serializers.UUIDField(source="bundle.public_id", read_only=True)
+    based_on = serializers.IntegerField(source="based_on.number", read_only=True, allow_null=True)
+    definition = serializers.JSONField()
+    grid = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BundleVersion
+        fields = ["bundle_id", "number", "status", "based_on", "content_hash", "definition", "grid", "warnings",
+                  "created_at", "published_at", "retired_at"]
+
+    def get_grid(self, version) -> dict:
+        from bundles.definition import grid
+
+        data = grid(version.definition)
+        return {
+            "tiers": data["tiers"],
+            "rows": [{"role": r["role"], "minutes": {t: str(m) for t, m in r["minutes"].items()}} for r in data["rows"]],
+            "totals": {t: str(m) for t, m in data["totals"].items()},
+        }
+
+    def get_warnings(self, version) -> list[dict]:
+        from bundles.services import publish_check
+
+        return [p.as_dict() for p in publish_check(bundle=version.bundle, definition=version.definition)
+                if p.severity == "warning" or version.is_draft]
+
+
+class BundleSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    payer = serializers.UUIDField(source="payer.public_id", read_only=True)
+    latest_version = serializers.IntegerField(source="latest_number", read_only=True, allow_null=True)
+    has_draft = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Bundle
+        fields = ["id", "name", "payer", "lines_of_business", "latest_version", "has_draft", "created_at", "updated_at"]
+
+    def get_has_draft(self, bundle) -> bool:
+        return bool(getattr(bundle, "draft_count", 0))
+
+
+class BundleDetailSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="bundle.public_id")
+    name = serializers.CharField(source="bundle.name")
+    payer = serializers.UUIDField(source="bundle.payer.public_id")
+    versions = BundleVersionSummarySerializer(many=True)
+
+
+class DefinitionInputSerializer(serializers.Serializer):
+    definition = serializers.JSONField(help_text="The bundle definition (the `bundle` part of the pricing file)")
+
+
+class PricingFileSerializer(serializers.Serializer):
+    format = serializers.CharField(help_text="`carebundle.pricing/1`")
+    bundle = serializers.JSONField()
+
+
+class MarketSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Market
+        fields = ["code", "name", "rural", "travel_minutes_per_visit", "miles_per_visit"]
+
+
+class IdtRoleSerializer(serializers.ModelSerializer):
+    platform = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IdtRole
+        fields = ["code", "name", "bills_ffs", "service_codes", "prescriber", "platform"]
+        read_only_fields = ["prescriber", "platform"]
+
+    def get_platform(self, role) -> bool:
+        return role.organization_id is None
+
+
+class DiffEntrySerializer(serializers.Serializer):
+    path = serializers.CharField()
+    change = serializers.ChoiceField(choices=["added", "removed", "changed"])
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)

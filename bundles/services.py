@@ -1,0 +1,287 @@
+"""Writes for bundles: create, edit the draft, publish, new draft from a version, retire, import."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.tenancy import Scope
+from bundles import definition as bundle_definition
+from bundles.models import Bundle, BundleVersion, BundleVersionStatus, IdtRole, Market
+from bundles.selectors import plan_markets, required_roles_for, roles_for
+from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
+
+PRICING_FORMAT = "carebundle.pricing/1"
+INVALID_DEFINITION_MESSAGE = "The bundle has errors; see details."
+INCOMPLETE_MESSAGE = "The bundle cannot be published yet; every missing item is listed."
+NO_DRAFT_MESSAGE = "This bundle has no draft; start one from a published version."
+DRAFT_EXISTS_MESSAGE = "This bundle already has a draft; publish or discard it first."
+NOT_PUBLISHED_MESSAGE = "Only a published version can be retired."
+
+
+def _problems_error(problems: list[bundle_definition.Problem], *, message: str, code: str) -> ApplicationError:
+    return ApplicationError(message, code=code, details={"problems": [p.as_dict() for p in problems]})
+
+
+def _require_own(scope: Scope, bundle: Bundle, action: str = "bundle.edit") -> None:
+    scope.require(action)
+    if bundle.payer_id != scope.organization.pk:
+        raise PermissionDeniedError("Only the plan that owns a bundle can change it.")
+
+
+def _catalogue(organization) -> tuple[set[str], set[str]]:
+    role_codes = set(roles_for(organization=organization).values_list("code", flat=True))
+    market_codes = set(plan_markets(organization=organization).values_list("code", flat=True))
+    return role_codes, market_codes
+
+
+def _validated(organization, definition: Any) -> dict[str, Any]:
+    role_codes, market_codes = _catalogue(organization)
+    normalized, problems = bundle_definition.validate(definition, role_codes=role_codes, market_codes=market_codes)
+    if problems:
+        raise _problems_error(problems, message=INVALID_DEFINITION_MESSAGE, code="invalid_bundle")
+    return normalized
+
+
+def content_hash(definition: dict[str, Any]) -> str:
+    return hashlib.sha256(bundle_definition.canonical_json(definition).encode()).hexdigest()
+
+
+def _sync_bundle(bundle: Bundle, definition: dict[str, Any]) -> None:
+    bundle.name = definition["name"]
+    bundle.lines_of_business = definition["lines_of_business"]
+    bundle.save(update_fields=["name", "lines_of_business", "updated_at"])
+
+
+@transaction.atomic
+def bundle_create(*, scope: Scope, definition: dict[str, Any]) -> Bundle:
+    scope.require("bundle.edit")
+    normalized = _validated(scope.organization, definition)
+    bundle = Bundle.objects.create(
+        payer=scope.organization, name=normalized["name"], lines_of_business=normalized["lines_of_business"]
+    )
+    BundleVersion.objects.create(bundle=bundle, definition=normalized, created_by=scope.user)
+    return bundle
+
+
+def _locked_draft(bundle: Bundle) -> BundleVersion:
+    draft = BundleVersion.objects.select_for_update().filter(bundle=bundle, status=BundleVersionStatus.DRAFT).first()
+    if draft is None:
+        raise ConflictError(NO_DRAFT_MESSAGE, code="no_draft")
+    return draft
+
+
+@transaction.atomic
+def draft_update(*, scope: Scope, bundle: Bundle, definition: dict[str, Any]) -> BundleVersion:
+    """Replace the draft's definition (validated as a whole; nothing saved when anything is wrong)."""
+    _require_own(scope, bundle)
+    draft = _locked_draft(bundle)
+    draft.definition = _validated(scope.organization, definition)
+    draft.save(update_fields=["definition", "updated_at"])
+    _sync_bundle(bundle, draft.definition)
+    return draft
+
+
+def draft_set_effort(*, scope: Scope, bundle: Bundle, role: str, tier: str | None, field: str, value: Any
+                     ) -> BundleVersion:
+    """Change one cell of the team-by-tier grid (the editor's htmx calls)."""
+    with transaction.atomic():
+        _require_own(scope, bundle)
+        draft = _locked_draft(bundle)
+        definition = draft.definition
+        entry = next((r for r in definition["roles"] if r["role"] == role), None)
+        if entry is None:
+            raise NotFoundError(f"Role {role!r} is not on this bundle's team.")
+        if field == "visit_minutes":
+            entry["visit_minutes"] = value
+        elif field in {"visits_per_mm", "coordination_minutes_per_mm"} and tier is not None:
+            entry.setdefault("by_tier", {}).setdefault(tier, {"visits_per_mm": "0", "coordination_minutes_per_mm": "0"})
+            entry["by_tier"][tier][field] = value
+        else:
+            raise ApplicationError(f"Unknown grid field {field!r}.", code="unknown_field")
+        return draft_update(scope=scope, bundle=bundle, definition=definition)
+
+
+@transaction.atomic
+def draft_discard(*, scope: Scope, bundle: Bundle) -> None:
+    _require_own(scope, bundle)
+    draft = _locked_draft(bundle)
+    if not bundle.versions.exclude(pk=draft.pk).exists():
+        raise ConflictError("A bundle's only draft cannot be discarded; it has no published version.",
+                            code="only_draft")
+    draft.delete()
+
+
+def publish_check(*, bundle: Bundle, definition: dict[str, Any]) -> list[bundle_definition.Problem]:
+    role_codes, market_codes = _catalogue(bundle.payer)
+    names = dict(roles_for(organization=bundle.payer).values_list("code", "name"))
+    return bundle_definition.publish_problems(
+        definition, required_roles=required_roles_for(bundle.payer), role_names=names,
+        role_codes=role_codes, market_codes=market_codes,
+    )
+
+
+@transaction.atomic
+def draft_publish(*, scope: Scope, bundle: Bundle) -> BundleVersion:
+    """Publish the draft as the next numbered, immutable version; every missing item is reported."""
+    _require_own(scope, bundle, "bundle.publish")
+    Bundle.objects.select_for_update().filter(pk=bundle.pk).first()  # serialise publications of this bundle
+    draft = _locked_draft(bundle)
+    problems = bundle_definition.errors_only(publish_check(bundle=bundle, definition=draft.definition))
+    if problems:
+        raise _problems_error(problems, message=INCOMPLETE_MESSAGE, code="incomplete_bundle")
+    latest = BundleVersion.objects.filter(bundle=bundle).aggregate(n=Max("number"))["n"] or 0
+    draft.number = latest + 1
+    draft.status = BundleVersionStatus.PUBLISHED
+    draft.content_hash = content_hash(draft.definition)
+    draft.published_by = scope.user
+    draft.published_at = timezone.now()
+    draft.save()
+    _sync_bundle(bundle, draft.definition)
+    return draft
+
+
+@transaction.atomic
+def version_new_draft(*, scope: Scope, version: BundleVersion) -> BundleVersion:
+    bundle = version.bundle
+    _require_own(scope, bundle)
+    Bundle.objects.select_for_update().filter(pk=bundle.pk).first()
+    if version.is_draft:
+        raise ConflictError("Start a new draft from a published version.", code="not_published")
+    if BundleVersion.objects.filter(bundle=bundle, status=BundleVersionStatus.DRAFT).exists():
+        raise ConflictError(DRAFT_EXISTS_MESSAGE, code="draft_exists")
+    return BundleVersion.objects.create(
+        bundle=bundle, definition=version.definition, based_on=version, created_by=scope.user
+    )
+
+
+@transaction.atomic
+def version_retire(*, scope: Scope, version: BundleVersion) -> BundleVersion:
+    """A retired version takes no new contracts; existing ones keep pointing at it."""
+    _require_own(scope, version.bundle, "bundle.publish")
+    version = BundleVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status != BundleVersionStatus.PUBLISHED:
+        raise ConflictError(NOT_PUBLISHED_MESSAGE, code="not_published")
+    version.status = BundleVersionStatus.RETIRED
+    version.retired_at = timezone.now()
+    version.save(update_fields=["status", "retired_at", "updated_at"])
+    return version
+
+
+# --- markets and roles -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def market_create(*, scope: Scope, code: str, name: str, rural: bool, travel_minutes_per_visit: Decimal,
+                  miles_per_visit: Decimal) -> Market:
+    scope.require("bundle.edit")
+    market, created = Market.objects.get_or_create(
+        organization=scope.organization, code=code,
+        defaults={"name": name, "rural": rural, "travel_minutes_per_visit": travel_minutes_per_visit,
+                  "miles_per_visit": miles_per_visit},
+    )
+    if not created:
+        raise ConflictError(f"The plan already has a market {code!r}.", code="duplicate_market",
+                            details={"code": [f"The plan already has a market {code!r}."]})
+    return market
+
+
+@transaction.atomic
+def idt_role_create(*, scope: Scope, code: str, name: str, bills_ffs: bool, service_codes: list[str]) -> IdtRole:
+    scope.require("bundle.edit")
+    if IdtRole.objects.filter(IdtRole.tenant_filter(scope.organization), code=code).exists():
+        raise ConflictError(f"A role {code!r} already exists.", code="duplicate_role",
+                            details={"code": [f"A role {code!r} already exists."]})
+    return IdtRole.objects.create(organization=scope.organization, code=code, name=name, bills_ffs=bills_ffs,
+                                  service_codes=service_codes)
+
+
+# --- export and import (the `bundle` part of the pricing file) -------------------------------
+
+
+def bundle_export(*, version: BundleVersion) -> dict[str, Any]:
+    """The pricing-file document of a version: its definition plus the roles and markets it names,
+    so that another plan can import it."""
+    definition = dict(version.definition)
+    used_roles = {r["role"] for r in definition["roles"]} | {r["role"] for r in definition["assessment"]["roles"]}
+    roles = roles_for(organization=version.bundle.payer).filter(code__in=used_roles).order_by("code")
+    markets = plan_markets(organization=version.bundle.payer).filter(code__in=definition["markets"]).order_by("code")
+    definition["role_definitions"] = [
+        {"code": r.code, "name": r.name, "bills_ffs": r.bills_ffs, "service_codes": list(r.service_codes)}
+        for r in roles
+    ]
+    definition["market_definitions"] = [
+        {"code": m.code, "name": m.name, "rural": m.rural,
+         "travel_minutes_per_visit": bundle_definition.normalize_number(m.travel_minutes_per_visit),
+         "miles_per_visit": bundle_definition.normalize_number(m.miles_per_visit)}
+        for m in markets
+    ]
+    return {"format": PRICING_FORMAT, "bundle": definition}
+
+
+def _import_problems(document: Any) -> list[bundle_definition.Problem]:
+    Problem = bundle_definition.Problem
+    if not isinstance(document, dict):
+        return [Problem("$", "not_an_object", "The file must be a JSON object.")]
+    problems = []
+    if document.get("format") != PRICING_FORMAT:
+        problems.append(Problem("$.format", "unknown_format", f"Expected format {PRICING_FORMAT!r}."))
+    if not isinstance(document.get("bundle"), dict):
+        problems.append(Problem("$.bundle", "required", "The file has no `bundle` object."))
+    return problems
+
+
+@transaction.atomic
+def bundle_import(*, scope: Scope, document: Any) -> Bundle:
+    """Create a bundle (as a draft) from a pricing file; with any error, nothing is created."""
+    scope.require("bundle.edit")
+    Problem = bundle_definition.Problem
+    problems = _import_problems(document)
+    if problems:
+        raise _problems_error(problems, message=INVALID_DEFINITION_MESSAGE, code="invalid_bundle")
+    part = dict(document["bundle"])
+    role_defs = part.pop("role_definitions", []) or []
+    market_defs = part.pop("market_definitions", []) or []
+    known_roles, known_markets = _catalogue(scope.organization)
+    new_roles, new_markets = [], []
+    for i, role in enumerate(role_defs if isinstance(role_defs, list) else []):
+        path = f"$.bundle.role_definitions[{i}]"
+        if not isinstance(role, dict) or not role.get("code") or not role.get("name"):
+            problems.append(Problem(path, "invalid_role", "A role definition needs a code and a name."))
+        elif role["code"] not in known_roles:
+            new_roles.append(role)
+    for i, market in enumerate(market_defs if isinstance(market_defs, list) else []):
+        path = f"$.bundle.market_definitions[{i}]"
+        if not isinstance(market, dict) or not market.get("code") or not market.get("name"):
+            problems.append(Problem(path, "invalid_market", "A market definition needs a code and a name."))
+            continue
+        for field in ("travel_minutes_per_visit", "miles_per_visit"):
+            bundle_definition.check_number(market.get(field, 0), f"{path}.{field}", problems)
+        if market["code"] not in known_markets:
+            new_markets.append(market)
+    role_codes = known_roles | {r["code"] for r in new_roles}
+    market_codes = known_markets | {m["code"] for m in new_markets}
+    normalized, definition_problems = bundle_definition.validate(part, role_codes=role_codes, market_codes=market_codes)
+    problems += [Problem(p.path.replace("$", "$.bundle", 1), p.code, p.message, p.severity) for p in definition_problems]
+    if problems:
+        raise _problems_error(problems, message=INVALID_DEFINITION_MESSAGE, code="invalid_bundle")
+    for role in new_roles:
+        IdtRole.objects.create(organization=scope.organization, code=role["code"], name=role["name"],
+                               bills_ffs=bool(role.get("bills_ffs")), service_codes=list(role.get("service_codes", [])))
+    for market in new_markets:
+        Market.objects.create(
+            organization=scope.organization, code=market["code"], name=market["name"], rural=bool(market.get("rural")),
+            travel_minutes_per_visit=Decimal(str(market.get("travel_minutes_per_visit", 0))),
+            miles_per_visit=Decimal(str(market.get("miles_per_visit", 0))),
+        )
+    bundle = Bundle.objects.create(
+        payer=scope.organization, name=normalized["name"], lines_of_business=normalized["lines_of_business"]
+    )
+    BundleVersion.objects.create(bundle=bundle, definition=normalized, created_by=scope.user)
+    return bundle
+

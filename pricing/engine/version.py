@@ -1,0 +1,6 @@
+"""The engine's version, stamped on every result so a stored quote says which arithmetic made it.
+
+Bump the major version whenever the same pricing file would give a different figure.
+"""
+
+ENGINE_VERSION = "1.0.0"
