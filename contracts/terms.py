@@ -1,0 +1,53 @@
+"""The terms of a contract version as plain data: what enrollment and payments need to know.
+
+``contracts.selectors.terms_in_force(contract, on=date)`` returns the ``ContractTerms`` of the
+version in force on that date (amendments take effect on the first of a month; the terms for a
+month are those in force on its first day). No Django here, so proration and payment math can
+take it as input and be tested as pure functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+PRORATION_RULES = ("any_day", "first_of_month", "mid_month", "daily")
+TIER_RULES = ("first_day", "highest")
+
+
+@dataclass(frozen=True)
+class RateCell:
+    tier: str
+    market: str
+    lob: str
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    contract_number: str
+    version: int
+    effective_start: date  # inclusive
+    effective_end: date | None  # exclusive; None while open-ended
+    bundle_version_ids: tuple[int, ...]
+    tiers: tuple[str, ...]  # tier codes, lowest to highest acuity
+    markets: tuple[str, ...]
+    lines_of_business: tuple[str, ...]
+    rates: dict[RateCell, Decimal]  # PMPM per rate cell
+    assessment_fees: dict[str, Decimal]  # per market
+    assessment_lookback_months: int
+    proration_rule: str
+    tier_rule: str
+    retro_window_months: int
+    roster_due_day: int
+    withhold_percentage: Decimal  # e.g. Decimal("0.05")
+    quality_terms: list[dict] = field(default_factory=list)
+    shared_savings_terms: dict = field(default_factory=dict)
+
+    def pmpm(self, tier: str, market: str, lob: str | None = None) -> Decimal:
+        """The PMPM for a rate cell; with one line of business the LOB may be left out."""
+        lob = lob or (self.lines_of_business[0] if len(self.lines_of_business) == 1 else None)
+        return self.rates[RateCell(tier, market, lob)]
+
+    def covers(self, day: date) -> bool:
+        return self.effective_start <= day and (self.effective_end is None or day < self.effective_end)
