@@ -18,6 +18,7 @@ urlpatterns = [
     # Anything else under /api/ answers with the API's error body, not an HTML page.
     path("api/<path:rest>", core_api.not_found_view),
     path("", include("web.urls")),
+    path("", include("bundles.urls")),
     path("", include("accounts.urls")),
 ]
 

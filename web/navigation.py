@@ -16,6 +16,7 @@ class NavItem:
 
 NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", None),
+    NavItem("Bundles", "bundle-list", "bundle.view"),
     NavItem("Organisations", "organization-list", "organization.view"),
 ]
 

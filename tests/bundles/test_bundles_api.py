@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from django.db import IntegrityError, InternalError, transaction
+from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.models import ProtectedError
 
 from accounts.models import Role
@@ -94,8 +94,9 @@ def test_published_version_is_immutable_in_the_database(analyst_api, complete_de
     version.definition = {**version.definition, "name": "Changed behind the service's back"}
     with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
         version.save()
-    with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
-        BundleVersion.objects.filter(pk=version.pk).delete()
+    if connection.vendor == "postgresql":  # the delete trigger is PostgreSQL's (see migration 0002)
+        with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
+            BundleVersion.objects.filter(pk=version.pk).delete()
     assert BundleVersion.objects.get(pk=version.pk).definition["name"] == complete_definition["name"]
     # and the API has no way to edit it: a draft is needed
     response = analyst_api.put(f"/api/v1/bundles/{bundle_id}/draft/", {"definition": complete_definition}, format="json")

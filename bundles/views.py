@@ -1,0 +1,432 @@
+"""Bundle pages: list, create, read a version, edit the draft (htmx grid), publish, diff, export/import."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from bundles import definition as bundle_definition
+from bundles import selectors, services
+from bundles.models import Bundle, BundleVersion
+from core.errors import ApplicationError
+from web.decorators import scoped_view
+
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+
+def _role_names(scope) -> dict[str, str]:
+    return dict(selectors.role_list(scope=scope).values_list("code", "name"))
+
+
+def _version_context(request, bundle: Bundle, version: BundleVersion) -> dict[str, Any]:
+    scope = request.scope
+    names = _role_names(scope)
+    grid = bundle_definition.grid(version.definition)
+    for row in grid["rows"]:
+        row["name"] = names.get(row["role"], row["role"])
+    markets = {m.code: m for m in selectors.plan_markets(organization=bundle.payer)}
+    return {
+        "bundle": bundle,
+        "version": version,
+        "d": version.definition,
+        "grid": grid,
+        "role_names": names,
+        "markets": [markets.get(code) or code for code in version.definition.get("markets", [])],
+        "versions": selectors.version_list(scope=scope, bundle=bundle),
+        "can_edit": scope.can("bundle.edit") and bundle.payer_id == scope.organization.pk,
+        "problems": services.publish_check(bundle=bundle, definition=version.definition) if version.is_draft else [],
+        "warnings": [p for p in services.publish_check(bundle=bundle, definition=version.definition)
+                     if p.severity == "warning"] if not version.is_draft else [],
+    }
+
+
+@scoped_view
+def bundle_list(request):
+    q = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    lob = request.GET.get("lob", "")
+    bundles = selectors.bundle_list(scope=request.scope, search=q, status=status, lob=lob)
+    context = {"bundles": bundles, "q": q, "status": status, "lob": lob,
+               "lobs": bundle_definition.LINES_OF_BUSINESS, "can_edit": request.scope.can("bundle.edit")}
+    template = "bundles/_bundle_rows.html" if request.htmx else "bundles/bundle_list.html"
+    return render(request, template, context)
+
+
+@scoped_view
+def bundle_new(request):
+    request.scope.require("bundle.edit")
+    markets = selectors.plan_markets(organization=request.scope.organization)
+    errors: list = []
+    if request.method == "POST":
+        tiers = int(request.POST.get("tiers") or 3) if (request.POST.get("tiers") or "3").isdigit() else 3
+        definition = bundle_definition.empty_definition(request.POST.get("name", "").strip(), tiers=max(1, min(tiers, 6)))
+        definition["description"] = request.POST.get("description", "").strip()
+        definition["lines_of_business"] = request.POST.getlist("lines_of_business")
+        definition["markets"] = request.POST.getlist("markets")
+        if request.POST.get("period") == "episode":
+            definition["period"] = {"type": "episode", "days": request.POST.get("days") or ""}
+        definition["roles"] = [
+            {"role": code, "visit_minutes": "60", "by_tier": {}}
+            for code in ("physician", "np", "rn", "lcsw", "chaplain", "chw")
+        ]
+        try:
+            bundle = services.bundle_create(scope=request.scope, definition=definition)
+        except ApplicationError as exc:
+            errors = exc.details.get("problems", [{"path": "$", "message": exc.message}])
+        else:
+            messages.success(request, "Bundle created as a draft. Fill in the team's effort by tier, then publish.")
+            return redirect("bundle-draft", bundle_id=bundle.public_id)
+    return render(request, "bundles/bundle_new.html", {
+        "markets": markets, "lobs": bundle_definition.LINES_OF_BUSINESS, "errors": errors, "post": request.POST,
+    }, status=400 if errors else 200)
+
+
+@scoped_view
+def bundle_detail(request, bundle_id):
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    versions = list(selectors.version_list(scope=request.scope, bundle=bundle))
+    published = [v for v in versions if not v.is_draft]
+    version = published[0] if published else versions[0]
+    return render(request, "bundles/bundle_detail.html", _version_context(request, bundle, version))
+
+
+@scoped_view
+def version_detail(request, bundle_id, number):
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
+    return render(request, "bundles/bundle_detail.html", _version_context(request, bundle, version))
+
+
+# --- the draft editor ------------------------------------------------------------------------
+
+
+def _draft(request, bundle_id) -> tuple[Bundle, BundleVersion]:
+    # Look up first: another organisation's bundle is a 404 before it is a 403.
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    request.scope.require("bundle.edit")
+    return bundle, selectors.version_get(scope=request.scope, bundle=bundle, number="draft")
+
+
+def _editor_context(request, bundle, draft, problems=None) -> dict[str, Any]:
+    context = _version_context(request, bundle, draft)
+    context["edit_problems"] = problems or []
+    context["problem_paths"] = {p["path"]: p["message"] for p in (problems or [])}
+    context["all_roles"] = selectors.role_list(scope=request.scope)
+    context["plan_markets"] = selectors.plan_markets(organization=bundle.payer)
+    context["lobs"] = bundle_definition.LINES_OF_BUSINESS
+    context["used_roles"] = {r["role"] for r in draft.definition.get("roles", [])}
+    context["edit_rows"] = _edit_rows(draft.definition, context["role_names"], context["problem_paths"])
+    return context
+
+
+def _edited_cell(request, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The grid cell a cell edit targets, for the one-cell htmx response."""
+    role, tier, field = (request.POST.get(k, "") for k in ("role", "tier", "field"))
+    row = next((r for r in rows if r["role"] == role), None)
+    if row is None:
+        return None
+    if field == "visit_minutes":
+        return {"input_id": row["vm_id"], "label": row["vm_label"], "value": row["visit_minutes"],
+                "error": row["visit_minutes_error"], "vals": row["vm_vals"]}
+    cell = next((c for c in row["cells"] if c["tier"] == tier), None)
+    if cell is None:
+        return None
+    prefix, key = ("v", "visits") if field == "visits_per_mm" else ("c", "coordination")
+    return {"input_id": cell[f"{prefix}_id"], "label": cell[f"{prefix}_label"], "value": cell[key],
+            "error": cell[f"{key}_error"], "vals": cell[f"{prefix}_vals"]}
+
+
+def _edit_rows(d: dict, names: dict[str, str], errors: dict[str, str]) -> list[dict[str, Any]]:
+    """The editable grid: each cell's value (as typed, even when invalid) and its error, by JSON path."""
+    rows = []
+    tiers = [t.get("code") for t in d.get("tiers", [])]
+    for i, role in enumerate(d.get("roles", [])):
+        base = f"$.roles[{i}]"
+        cells = []
+        name = names.get(role.get("role"), role.get("role"))
+        for code in tiers:
+            effort = (role.get("by_tier") or {}).get(code) or {}
+            cells.append({
+                "tier": code,
+                "v_id": f"v-{role.get('role')}-{code}",
+                "v_label": f"{name} tier {code} visits per member-month",
+                "v_vals": json.dumps({"role": role.get("role"), "tier": code, "field": "visits_per_mm"}),
+                "c_id": f"c-{role.get('role')}-{code}",
+                "c_label": f"{name} tier {code} coordination minutes per member-month",
+                "c_vals": json.dumps({"role": role.get("role"), "tier": code, "field": "coordination_minutes_per_mm"}),
+                "visits": effort.get("visits_per_mm", "0"),
+                "coordination": effort.get("coordination_minutes_per_mm", "0"),
+                "visits_error": errors.get(f"{base}.by_tier.{code}.visits_per_mm"),
+                "coordination_error": errors.get(f"{base}.by_tier.{code}.coordination_minutes_per_mm"),
+                "minutes": bundle_definition.role_minutes(role, code),
+            })
+        rows.append({"role": role.get("role"), "name": name,
+                     "vm_id": f"vm-{role.get('role')}", "vm_label": f"{name} minutes per visit",
+                     "vm_vals": json.dumps({"role": role.get("role"), "field": "visit_minutes"}),
+                     "visit_minutes": role.get("visit_minutes", ""),
+                     "visit_minutes_error": errors.get(f"{base}.visit_minutes"), "cells": cells})
+    return rows
+
+
+@scoped_view
+def draft_edit(request, bundle_id):
+    bundle, draft = _draft(request, bundle_id)
+    return render(request, "bundles/bundle_editor.html", _editor_context(request, bundle, draft))
+
+
+def _apply(request, bundle_id, mutate: Callable[[dict], None], partial: str):
+    """Apply one edit to a copy of the draft; save it whole, or show every problem in place."""
+    bundle, draft = _draft(request, bundle_id)
+    definition = copy.deepcopy(draft.definition)
+    mutate(definition)
+    problems = None
+    try:
+        draft = services.draft_update(scope=request.scope, bundle=bundle, definition=definition)
+    except ApplicationError as exc:
+        problems = exc.details.get("problems", [{"path": "$", "code": exc.code, "message": exc.message}])
+        draft.definition = definition  # show what was typed, with its errors, without saving it
+    context = _editor_context(request, bundle, draft, problems)
+    context["edited"] = _edited_cell(request, context["edit_rows"])
+    if request.htmx:
+        return render(request, partial, context, status=422 if problems else 200)
+    if problems:
+        return render(request, "bundles/bundle_editor.html", context, status=400)
+    return redirect("bundle-draft", bundle_id=bundle.public_id)
+
+
+@require_POST
+@scoped_view
+def draft_general(request, bundle_id):
+    post = request.POST
+
+    def mutate(d):
+        d["name"] = post.get("name", "").strip()
+        d["description"] = post.get("description", "").strip()
+        d["lines_of_business"] = post.getlist("lines_of_business")
+        d["markets"] = post.getlist("markets")
+        d["home_share"] = post.get("home_share", "")
+        d["period"] = ({"type": "episode", "days": post.get("days", "")} if post.get("period") == "episode"
+                       else {"type": "monthly"})
+
+    return _apply(request, bundle_id, mutate, "bundles/_editor_general.html")
+
+
+@require_POST
+@scoped_view
+def draft_cell(request, bundle_id):
+    """One cell of the grid (htmx): a role's visit minutes, or its visits/coordination in a tier."""
+    role, tier, field, value = (request.POST.get(k, "") for k in ("role", "tier", "field", "value"))
+
+    def mutate(d):
+        entry = next((r for r in d["roles"] if r["role"] == role), None)
+        if entry is None:
+            return
+        if field == "visit_minutes":
+            entry["visit_minutes"] = value
+        elif field in ("visits_per_mm", "coordination_minutes_per_mm") and tier:
+            cell = entry.setdefault("by_tier", {}).setdefault(tier, {})
+            cell[field] = value
+
+    return _apply(request, bundle_id, mutate, "bundles/_editor_cell.html")
+
+
+@require_POST
+@scoped_view
+def draft_roles(request, bundle_id):
+    add, remove = request.POST.get("add", ""), request.POST.get("remove", "")
+
+    def mutate(d):
+        if add and add not in {r["role"] for r in d["roles"]}:
+            d["roles"].append({"role": add, "visit_minutes": "60", "by_tier": {}})
+        if remove:
+            d["roles"] = [r for r in d["roles"] if r["role"] != remove]
+
+    return _apply(request, bundle_id, mutate, "bundles/_editor_grid.html")
+
+
+@require_POST
+@scoped_view
+def draft_tiers(request, bundle_id):
+    post = request.POST
+
+    def mutate(d):
+        codes = post.getlist("code")
+        names = post.getlist("name")
+        descriptions = post.getlist("description")
+        d["tiers"] = [{"code": c.strip(), "name": n.strip(), "description": s.strip()}
+                      for c, n, s in zip(codes, names, descriptions, strict=False) if c.strip() or n.strip()]
+        if post.get("action") == "add":
+            next_code = str(len(d["tiers"]) + 1)
+            d["tiers"].append({"code": next_code, "name": f"Tier {next_code}", "description": ""})
+        remove = post.get("remove")
+        if remove:
+            d["tiers"] = [t for t in d["tiers"] if t["code"] != remove]
+            for role in d["roles"]:
+                role.get("by_tier", {}).pop(remove, None)
+
+    return _apply(request, bundle_id, mutate, "bundles/_editor_tiers.html")
+
+
+@require_POST
+@scoped_view
+def draft_assessment(request, bundle_id):
+    post = request.POST
+
+    def mutate(d):
+        roles = []
+        for code in post.getlist("assessment_role"):
+            minutes = post.get(f"minutes_{code}", "").strip()
+            if minutes:
+                roles.append({"role": code, "minutes": minutes})
+        d["assessment"] = {"roles": roles, "home": post.get("home") == "on"}
+
+    return _apply(request, bundle_id, mutate, "bundles/_editor_assessment.html")
+
+
+@require_POST
+@scoped_view
+def draft_eligibility(request, bundle_id):
+    post = request.POST
+
+    def mutate(d):
+        eligibility = d.setdefault("eligibility", copy.deepcopy(bundle_definition.DEFAULT_ELIGIBILITY))
+        included = set(post.getlist("diagnosis_group"))
+        for group in eligibility.get("diagnosis_groups", []):
+            group["included"] = group["name"] in included
+        eligibility["functional_status"] = {"scale": post.get("scale", "PPS"), "max": post.get("functional_max", "")}
+        eligibility["utilization_criteria"] = [line.strip() for line in post.get("utilization", "").splitlines()
+                                               if line.strip()]
+        eligibility["exclusions"] = [line.strip() for line in post.get("exclusions", "").splitlines() if line.strip()]
+        services_list = []
+        for line in post.get("services", "").splitlines():
+            name, _, codes = line.partition("|")
+            if name.strip():
+                services_list.append({"name": name.strip(),
+                                      "codes": [c.strip() for c in codes.split(",") if c.strip()]})
+        d["services"] = services_list
+
+    return _apply(request, bundle_id, mutate, "bundles/_editor_eligibility.html")
+
+
+@require_POST
+@scoped_view
+def draft_publish(request, bundle_id):
+    bundle, draft = _draft(request, bundle_id)
+    try:
+        version = services.draft_publish(scope=request.scope, bundle=bundle)
+    except ApplicationError as exc:
+        problems = exc.details.get("problems", [{"path": "$", "code": exc.code, "message": exc.message}])
+        context = _editor_context(request, bundle, draft)
+        context["publish_problems"] = problems
+        if request.htmx:
+            return render(request, "bundles/_publish_problems.html", context, status=422)
+        return render(request, "bundles/bundle_editor.html", context, status=400)
+    messages.success(request, f"Published {bundle.name} {version.label}.")
+    target = f"/bundles/{bundle.public_id}/v/{version.number}/"
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@require_POST
+@scoped_view
+def draft_discard(request, bundle_id):
+    bundle, _ = _draft(request, bundle_id)
+    try:
+        services.draft_discard(scope=request.scope, bundle=bundle)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("bundle-draft", bundle_id=bundle.public_id)
+    messages.success(request, "Draft discarded.")
+    return redirect("bundle-detail", bundle_id=bundle.public_id)
+
+
+@require_POST
+@scoped_view
+def version_new_draft(request, bundle_id, number):
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
+    try:
+        services.version_new_draft(scope=request.scope, version=version)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("bundle-version", bundle_id=bundle.public_id, number=number)
+    messages.success(request, f"New draft started from {version.label}.")
+    return redirect("bundle-draft", bundle_id=bundle.public_id)
+
+
+@require_POST
+@scoped_view
+def version_retire(request, bundle_id, number):
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
+    try:
+        services.version_retire(scope=request.scope, version=version)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{version.label} retired: it takes no new contracts.")
+    return redirect("bundle-version", bundle_id=bundle.public_id, number=number)
+
+
+@scoped_view
+def version_diff(request, bundle_id, number):
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
+    against = request.GET.get("against")
+    base = None
+    if against:
+        base = selectors.version_get(scope=request.scope, bundle=bundle, number=against)
+    elif version.based_on_id:
+        base = selectors.version_get(scope=request.scope, bundle=bundle, number=version.based_on.number)
+    changes = bundle_definition.diff(base.definition if base else {}, version.definition)
+    others = [v for v in selectors.version_list(scope=request.scope, bundle=bundle) if v.number and v.pk != version.pk]
+    return render(request, "bundles/bundle_diff.html", {
+        "bundle": bundle, "version": version, "base": base, "changes": changes, "others": others,
+    })
+
+
+@scoped_view
+def version_export(request, bundle_id, number):
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
+    body = bundle_definition.canonical_json(services.bundle_export(version=version))
+    response = HttpResponse(body, content_type="application/json")
+    slug = "".join(c if c.isalnum() else "-" for c in bundle.name.lower()).strip("-")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-{version.label}.json"'
+    return response
+
+
+@scoped_view
+def bundle_import(request):
+    request.scope.require("bundle.edit")
+    problems: list = []
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            problems = [{"path": "file", "message": "Choose a pricing file (JSON) to import."}]
+        elif upload.size > MAX_IMPORT_BYTES:
+            problems = [{"path": "file", "message": "The file is larger than 2 MB; a bundle file is much smaller."}]
+        else:
+            try:
+                document = json.loads(upload.read().decode("utf-8-sig"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                problems = [{"path": "$", "message": f"The file is not valid UTF-8 JSON: {exc}"}]
+            else:
+                try:
+                    bundle = services.bundle_import(scope=request.scope, document=document)
+                except ApplicationError as exc:
+                    problems = exc.details.get("problems", [{"path": "$", "message": exc.message}])
+                else:
+                    messages.success(request, f"Imported {bundle.name} as a draft.")
+                    return redirect("bundle-draft", bundle_id=bundle.public_id)
+    return render(request, "bundles/bundle_import.html", {"problems": problems}, status=400 if problems else 200)

@@ -1,0 +1,51 @@
+"""Journey: the plan analyst creates a bundle, fills the grid, publishes, sees v1, starts a new draft."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import login
+
+ROLES = ("physician", "np", "rn", "lcsw", "chaplain", "chw")
+
+
+def test_create_fill_grid_publish_and_start_new_draft(page, live_server, demo):
+    login(page, live_server, "plan_analyst")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Bundles").click()
+    expect(page.get_by_role("heading", name="Bundles")).to_be_visible()
+    page.get_by_role("link", name="New bundle").click()
+
+    page.get_by_label("Name").fill("Journey bundle")
+    page.get_by_label("URBAN · San Francisco Bay urban core").check()
+    page.get_by_label("Number of tiers").fill("2")
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.get_by_role("heading", name="Edit draft")).to_be_visible()
+
+    # A bad value is refused in place, without a reload, and nothing is lost.
+    cell = page.get_by_label("Nurse practitioner tier 1 visits per member-month")
+    cell.fill("-1")
+    cell.press("Tab")
+    expect(page.locator("#grid-editor .field-error")).to_contain_text("Must be at least 0.")
+
+    for role_name in ("Physician", "Nurse practitioner", "Registered nurse", "Licensed clinical social worker", "Chaplain"):
+        for tier in ("1", "2"):
+            field = page.get_by_label(f"{role_name} tier {tier} visits per member-month")
+            field.fill("1" if tier == "1" else "2")
+            field.press("Tab")
+            expect(page.get_by_label(f"{role_name} tier {tier} visits per member-month")).to_have_value(
+                "1" if tier == "1" else "2")
+    expect(page.get_by_test_id("total-2")).not_to_have_text("0.0")
+
+    # Publishing without an assessment lists what is missing.
+    page.get_by_role("button", name="Publish as a new version").click()
+    expect(page.get_by_test_id("publish-problems")).to_contain_text("Define the initial assessment")
+
+    page.get_by_label("Nurse practitioner assessment minutes").fill("90")
+    page.get_by_role("button", name="Save assessment").click()
+    page.get_by_role("button", name="Publish as a new version").click()
+    expect(page).to_have_url(re.compile(r"/v/1/$"))
+    expect(page.get_by_test_id("version-label")).to_contain_text("v1 · Published")
+
+    page.get_by_role("button", name="New draft from v1").click()
+    expect(page.get_by_role("heading", name="Edit draft")).to_be_visible()
+    expect(page.get_by_text("draft from v1")).to_be_visible()
