@@ -29,6 +29,9 @@ class Contract(models.Model):
         "accounts.Organization", on_delete=models.PROTECT, related_name="provider_contracts"
     )
     status = models.CharField(max_length=16, choices=ContractStatus.choices, default=ContractStatus.DRAFT)
+    bundle_versions = models.ManyToManyField(
+        "bundles.BundleVersion", through="ContractBundleVersion", related_name="contracts", blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -44,3 +47,18 @@ class Contract(models.Model):
     @classmethod
     def tenant_filter(cls, organization) -> Q:
         return Q(payer=organization) | Q(provider=organization)
+
+
+class ContractBundleVersion(models.Model):
+    """A bundle version a contract pays for; a referenced version can never be deleted."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="bundle_links")
+    bundle_version = models.ForeignKey("bundles.BundleVersion", on_delete=models.PROTECT, related_name="contract_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "bundle_version"], name="contract_bundle_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract} -> {self.bundle_version_id}"
