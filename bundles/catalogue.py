@@ -22,3 +22,14 @@ PLATFORM_ROLES = [
     ("pharmacist", "Pharmacist", False, [], False),
     ("hha", "Home health aide", False, [], False),
 ]
+
+
+def ensure_platform_roles(idt_role_model) -> None:
+    """Create or refresh the platform catalogue (used by the data migration and by demo seeding,
+    since test databases that are flushed between tests lose migration data)."""
+    for order, (code, name, bills_ffs, codes, prescriber) in enumerate(PLATFORM_ROLES):
+        idt_role_model.objects.update_or_create(
+            organization=None, code=code,
+            defaults={"name": name, "bills_ffs": bills_ffs, "service_codes": codes, "prescriber": prescriber,
+                      "sort_order": order},
+        )

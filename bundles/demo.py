@@ -9,7 +9,8 @@ from accounts.models import Membership
 from accounts.tenancy import Scope
 from bundles import services
 from bundles.definition import empty_definition
-from bundles.models import Bundle, Market
+from bundles.catalogue import ensure_platform_roles
+from bundles.models import Bundle, IdtRole, Market
 
 HOME_BASED = "Home-based palliative care"
 EPISODE = "Post-discharge palliative transition (90 days)"
@@ -71,6 +72,7 @@ def episode_definition() -> dict:
 def seed(ctx) -> None:
     analyst = Membership.objects.select_related("organization", "user").get(user=ctx.users["plan_analyst"])
     scope = Scope(analyst)
+    ensure_platform_roles(IdtRole)
     for code, name, rural, minutes, miles in MARKETS:
         Market.objects.update_or_create(
             organization=ctx.plan, code=code,

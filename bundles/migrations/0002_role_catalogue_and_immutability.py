@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from bundles.catalogue import PLATFORM_ROLES
+from bundles.catalogue import ensure_platform_roles
 
 MESSAGE = "published bundle versions are immutable"
 
@@ -66,13 +66,7 @@ def drop_triggers(apps, schema_editor):
 
 
 def load_catalogue(apps, schema_editor):
-    IdtRole = apps.get_model("bundles", "IdtRole")
-    for order, (code, name, bills_ffs, codes, prescriber) in enumerate(PLATFORM_ROLES):
-        IdtRole.objects.update_or_create(
-            organization=None, code=code,
-            defaults={"name": name, "bills_ffs": bills_ffs, "service_codes": codes, "prescriber": prescriber,
-                      "sort_order": order},
-        )
+    ensure_platform_roles(apps.get_model("bundles", "IdtRole"))
 
 
 class Migration(migrations.Migration):
