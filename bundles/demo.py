@@ -8,8 +8,8 @@ from decimal import Decimal
 from accounts.models import Membership
 from accounts.tenancy import Scope
 from bundles import services
-from bundles.definition import empty_definition
 from bundles.catalogue import ensure_platform_roles
+from bundles.definition import empty_definition
 from bundles.models import Bundle, IdtRole, Market
 
 HOME_BASED = "Home-based palliative care"
