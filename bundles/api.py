@@ -21,6 +21,7 @@ from bundles.serializers import (
     MarketSerializer,
     PricingFileSerializer,
 )
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
 LIST_PARAMETERS = [
     ORGANIZATION_PARAMETER,
@@ -47,7 +48,8 @@ class BundleListApi(ScopedMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(request=DefinitionInputSerializer, responses={201: BundleVersionSerializer},
-                   parameters=[ORGANIZATION_PARAMETER])
+                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @idempotent
     def post(self, request):
         serializer = DefinitionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -161,7 +163,8 @@ class BundleImportApi(ScopedAPIView):
     created when there is any."""
 
     @extend_schema(request=PricingFileSerializer, responses={201: BundleVersionSerializer},
-                   parameters=[ORGANIZATION_PARAMETER])
+                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @idempotent
     def post(self, request):
         bundle = services.bundle_import(scope=self.scope, document=request.data)
         draft = selectors.draft_of(scope=self.scope, bundle=bundle)

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core import api as core_api
 
 api_v1 = [
     path("", include("accounts.api_urls")),
+    path("", include("core.api_urls")),
     path("", include("bundles.api_urls")),
 ]
 
@@ -13,11 +14,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # Anything else under /api/ answers with the API's error body, not an HTML page.
     path("api/<path:rest>", core_api.not_found_view),
     path("", include("web.urls")),
+    path("", include("core.urls")),
     path("", include("bundles.urls")),
     path("", include("accounts.urls")),
 ]

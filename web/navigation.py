@@ -18,6 +18,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", None),
     NavItem("Bundles", "bundle-list", "bundle.view"),
     NavItem("Organisations", "organization-list", "organization.view"),
+    NavItem("Access log", "access-log", "audit.view"),
 ]
 
 

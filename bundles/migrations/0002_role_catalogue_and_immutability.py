@@ -10,7 +10,7 @@ POSTGRES_UP = f"""
 CREATE OR REPLACE FUNCTION bundles_version_immutable() RETURNS trigger AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
-    IF OLD.status <> 'draft' THEN RAISE EXCEPTION '{MESSAGE}'; END IF;
+    IF OLD.status <> 'draft' THEN RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'integrity_constraint_violation'; END IF;
     RETURN OLD;
   END IF;
   IF OLD.status <> 'draft' AND (
@@ -21,7 +21,7 @@ BEGIN
        OR NEW.published_at IS DISTINCT FROM OLD.published_at
        OR (OLD.status = 'retired' AND NEW.status <> 'retired')
        OR NEW.status = 'draft') THEN
-    RAISE EXCEPTION '{MESSAGE}';
+    RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'integrity_constraint_violation';
   END IF;
   RETURN NEW;
 END $$ LANGUAGE plpgsql;

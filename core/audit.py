@@ -1,0 +1,18 @@
+"""The PHI access log: record every view of a member's data in one line."""
+
+from __future__ import annotations
+
+from core.models import AccessEvent
+
+
+def record_access(*, scope, action: str, object_type: str, object_id: str, detail: str = "", request=None) -> None:
+    """Log that ``scope``'s user viewed member data. Call it from views that show member rows."""
+    AccessEvent.objects.create(
+        user=scope.user,
+        organization=scope.organization,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id)[:64],
+        detail=detail[:300],
+        path=(request.get_full_path()[:300] if request is not None else ""),
+    )
