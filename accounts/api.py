@@ -27,6 +27,7 @@ from accounts.tenancy import memberships_of, scope_from_request
 from core.errors import ApplicationError
 
 INVALID_CREDENTIALS_MESSAGE = "Wrong username or password."
+LOCKED_OUT_MESSAGE = "Too many failed logins for this account; try again in 15 minutes."
 
 
 class LoginRateThrottle(AnonRateThrottle):
@@ -46,6 +47,8 @@ class TokenApi(APIView):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = authenticate(request, **serializer.validated_data)
+        if getattr(request, "axes_locked_out", False):  # django-axes refused before checking the password
+            raise ApplicationError(LOCKED_OUT_MESSAGE, code="locked_out", status=429)
         if user is None:
             raise ApplicationError(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials", status=401)
         key, token = services.token_create(user=user)

@@ -71,12 +71,23 @@ def test_unknown_api_url_is_json_404():
     assert response.json()["code"] == "not_found"
 
 
-def test_login_is_throttled_after_repeated_failures(provider, member_of):
+def test_account_locks_after_five_failures_even_with_the_right_password(provider, member_of):
     user = member_of(provider)
     client = APIClient()
     statuses = [
         client.post("/api/v1/auth/token/", {"username": user.username, "password": "bad"}, format="json").status_code
-        for _ in range(25)
+        for _ in range(5)
+    ]
+    assert statuses == [401, 401, 401, 401, 429]  # the fifth failure locks the account
+    locked = client.post("/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json")
+    assert locked.status_code == 429 and locked.json()["code"] == "locked_out"
+
+
+def test_token_endpoint_is_rate_limited_per_client():
+    client = APIClient()
+    statuses = [
+        client.post("/api/v1/auth/token/", {"username": f"guess{i}", "password": "x"}, format="json").status_code
+        for i in range(25)
     ]
     assert statuses[0] == 401
     assert statuses[-1] == 429

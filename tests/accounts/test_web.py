@@ -110,3 +110,14 @@ def test_htmx_search_returns_rows_only(payer, member_of):
 def test_unknown_page_is_friendly_404(provider, member_of):
     response = logged_in(member_of(provider)).get("/no/such/page/")
     assert response.status_code == 404
+
+
+def test_web_login_locks_after_repeated_failures(provider, member_of):
+    user = member_of(provider)
+    client = Client()
+    for _ in range(5):
+        client.post("/login/", {"username": user.username, "password": "wrong"})
+    response = client.post("/login/", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.content.decode()
+    assert client.get("/").status_code == 302  # still not logged in
