@@ -86,7 +86,12 @@ def seed(ctx) -> None:
         v1 = services.draft_publish(scope=scope, bundle=bundle)
         services.version_new_draft(scope=scope, version=v1)
         services.draft_update(scope=scope, bundle=bundle, definition=home_based_definition())
-        services.draft_publish(scope=scope, bundle=bundle)
+        v2 = services.draft_publish(scope=scope, bundle=bundle)
+        # A revision in progress: more chaplain time for the high-need tier, not yet published.
+        services.version_new_draft(scope=scope, version=v2)
+        revision = home_based_definition()
+        revision["roles"][4]["by_tier"]["3"]["visits_per_mm"] = "1.5"
+        services.draft_update(scope=scope, bundle=bundle, definition=revision)
     if not Bundle.objects.filter(payer=ctx.plan, name=EPISODE).exists():
         bundle = services.bundle_create(scope=scope, definition=episode_definition())
         services.draft_publish(scope=scope, bundle=bundle)

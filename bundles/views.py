@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -92,6 +92,8 @@ def bundle_new(request):
 def bundle_detail(request, bundle_id):
     bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
     versions = list(selectors.version_list(scope=request.scope, bundle=bundle))
+    if not versions:
+        raise Http404
     published = [v for v in versions if not v.is_draft]
     version = published[0] if published else versions[0]
     return render(request, "bundles/bundle_detail.html", _version_context(request, bundle, version))
