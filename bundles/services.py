@@ -177,8 +177,8 @@ def version_retire(*, scope: Scope, version: BundleVersion) -> BundleVersion:
 
 
 @transaction.atomic
-def market_create(*, scope: Scope, code: str, name: str, rural: bool, travel_minutes_per_visit: Decimal,
-                  miles_per_visit: Decimal) -> Market:
+def market_create(*, scope: Scope, code: str, name: str, rural: bool = False,
+                  travel_minutes_per_visit: Decimal = Decimal(20), miles_per_visit: Decimal = Decimal(8)) -> Market:
     scope.require("bundle.edit")
     market, created = Market.objects.get_or_create(
         organization=scope.organization, code=code,
@@ -192,13 +192,14 @@ def market_create(*, scope: Scope, code: str, name: str, rural: bool, travel_min
 
 
 @transaction.atomic
-def idt_role_create(*, scope: Scope, code: str, name: str, bills_ffs: bool, service_codes: list[str]) -> IdtRole:
+def idt_role_create(*, scope: Scope, code: str, name: str, bills_ffs: bool = False,
+                    service_codes: list[str] | None = None) -> IdtRole:
     scope.require("bundle.edit")
     if IdtRole.objects.filter(IdtRole.tenant_filter(scope.organization), code=code).exists():
         raise ConflictError(f"A role {code!r} already exists.", code="duplicate_role",
                             details={"code": [f"A role {code!r} already exists."]})
     return IdtRole.objects.create(organization=scope.organization, code=code, name=name, bills_ffs=bills_ffs,
-                                  service_codes=service_codes)
+                                  service_codes=list(service_codes or []))
 
 
 # --- export and import (the `bundle` part of the pricing file) -------------------------------

@@ -8,7 +8,9 @@ _ERRORS = {
     "400": "Invalid input: `details` holds the field, row or path errors.",
     "401": "Missing, invalid, expired or revoked credentials.",
     "403": "Your role does not allow this action on your own organisation's object.",
-    "404": "Not found, or not visible to your organisation.",
+    "404": "Not found, or not visible to your organisation (also: an X-Organization you are not a member of, "
+           "or a page number past the end).",
+    "429": "Too many requests: slow down, or (logins) the account is locked for a while.",
 }
 
 
@@ -23,7 +25,9 @@ class AutoSchema(SpectacularAutoSchema):
                 continue
             if code in {"401", "403"} and not auth_required:
                 continue
-            if code == "404" and "{" not in self.path and self.method == "GET":
+            if code == "404" and not auth_required:
+                continue
+            if code == "429" and not self.view.get_throttles():
                 continue
             response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
             response["description"] = description
