@@ -41,16 +41,20 @@ PERMISSIONS: dict[str, Rule] = {
     "bundle.publish": Rule(_PAYER_ANALYSTS, PAYER),
     "pricing.view": Rule(ALL_ROLES, PAYER),
     "pricing.run": Rule(_PAYER_ANALYSTS, PAYER),
+    "pricing.edit": Rule(_PAYER_ANALYSTS, PAYER),  # assumption sets, experience uploads
     "pricing.quote": Rule(ALL_ROLES),
     # contracts
     "contract.view": Rule(ALL_ROLES),
     "contract.edit": Rule(frozenset({Role.ADMIN, Role.CONTRACT_MANAGER}), PAYER),
     "contract.accept": Rule(_CONTRACTING),
-    "contract.terminate": Rule(_CONTRACTING),
+    "contract.return": Rule(_CONTRACTING, PROVIDER),  # send a proposal back with comments
+    "contract.terminate": Rule(_CONTRACTING, PAYER),  # the plan terminates (issue: contracts lifecycle)
+    "contract.export": Rule(_CONTRACTING, PAYER),  # zip of every active contract's rate sheets
     # enrollment and payment
     "roster.submit": Rule(_SUBMITTERS, PROVIDER),
     "roster.view": Rule(ALL_ROLES),
     "eligibility.load": Rule(_PAYER_ANALYSTS, PAYER),
+    "eligibility.view": Rule(ALL_ROLES, PAYER),  # the plan's 834 files and their acknowledgements
     "payment.view": Rule(ALL_ROLES),
     "payment.run": Rule(_PAYER_ANALYSTS, PAYER),
     "payment.approve": Rule(_PAYER_ANALYSTS, PAYER),

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "bundles",
+    "pricing",
     "contracts",
     "web",
 ]
@@ -206,6 +207,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several models have a `status` with their own choices; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "BundleVersionStatusEnum": "bundles.models.BundleVersionStatus",
+        "AssumptionSetVersionStatusEnum": "pricing.models.AssumptionSetVersionStatus",
+        "ContractStatusEnum": "contracts.models.ContractStatus",
+        "ContractVersionStatusEnum": "contracts.models.VersionStatus",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "tokenAuth": {
@@ -245,7 +253,10 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Active contracts whose end date has come become expired (contracts.services.contracts_expire_due).
+    "contracts-expire-due": {"task": "contracts.expire_due", "schedule": 60 * 60 * 24, "options": {"expires": 60 * 60}},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 EMAIL_BACKEND = os.environ.get(

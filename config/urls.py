@@ -8,6 +8,8 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("core.api_urls")),
     path("", include("bundles.api_urls")),
+    path("", include("pricing.api_urls")),
+    path("", include("contracts.api_urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +22,8 @@ urlpatterns = [
     path("", include("web.urls")),
     path("", include("core.urls")),
     path("", include("bundles.urls")),
+    path("", include("pricing.urls")),
+    path("contracts/", include("contracts.urls")),
     path("", include("accounts.urls")),
 ]
 

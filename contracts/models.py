@@ -1,16 +1,27 @@
-"""Contracts between a payer and a provider.
+"""Contracts between a payer and a provider, their versions (amendments), rates and rate sheets.
 
 The contract is also what makes two organisations visible to each other (tenancy): a provider
 sees the plan it contracts with, and the plan sees the provider.
+
+A contract is a sequence of numbered versions. Version 1 is the contract as first signed; each
+amendment is a new version with its own effective date, going through the same states
+(draft -> proposed -> active). A version's terms are frozen once it leaves draft; an activated
+version stays readable for the months it was in force. ``Contract.status`` mirrors its current
+version (the latest activated one, or version 1 while nothing is activated yet).
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
+
+from contracts.rules import PRORATION_LABELS, TIER_RULE_LABELS
+from contracts.terms import PRORATION_RULES, TIER_RULES
 
 
 class ContractStatus(models.TextChoices):
@@ -19,6 +30,29 @@ class ContractStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     TERMINATED = "terminated", "Terminated"
     EXPIRED = "expired", "Expired"
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PROPOSED = "proposed", "Proposed"
+    ACTIVE = "active", "Active"
+    SUPERSEDED = "superseded", "Superseded by an amendment"
+    TERMINATED = "terminated", "Terminated"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+# Versions both sides agreed to: they answer "which terms applied on day D?".
+ACTIVATED_STATUSES = (VersionStatus.ACTIVE, VersionStatus.SUPERSEDED, VersionStatus.TERMINATED, VersionStatus.EXPIRED)
+PENDING_STATUSES = (VersionStatus.DRAFT, VersionStatus.PROPOSED)
+
+PRORATION_CHOICES = [(rule, PRORATION_LABELS[rule]) for rule in PRORATION_RULES]
+TIER_RULE_CHOICES = [(rule, TIER_RULE_LABELS[rule]) for rule in TIER_RULES]
+
+
+class Side(models.TextChoices):
+    PAYER = "payer", "Plan"
+    PROVIDER = "provider", "Provider"
 
 
 class Contract(models.Model):
@@ -32,7 +66,21 @@ class Contract(models.Model):
     bundle_versions = models.ManyToManyField(
         "bundles.BundleVersion", through="ContractBundleVersion", related_name="contracts", blank=True
     )
+    current_version = models.ForeignKey(
+        "ContractVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The latest activated version, or version 1 while none is activated",
+    )
+    first_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the plan first sent it to the provider (the provider sees it from then)"
+    )
+    terminated_on = models.DateField(null=True, blank=True, help_text="First day no longer in force")
+    termination_reason = models.TextField(blank=True)
+    terminated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -62,3 +110,274 @@ class ContractBundleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract} -> {self.bundle_version_id}"
+
+
+class ContractNumberSequence(models.Model):
+    """The last contract number handed out per year (CTR-YYYY-NNNN); its row lock serialises allocation."""
+
+    year = models.PositiveIntegerField(unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class ContractVersion(models.Model):
+    """One version of a contract's terms: the original (1) or an amendment (2, 3, ...)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    bundle_version = models.ForeignKey("bundles.BundleVersion", on_delete=models.PROTECT, related_name="+")
+    # The terms as written (frozen once the version leaves draft) --------------------------
+    effective_start = models.DateField(help_text="First day in force (the first of a month)")
+    effective_end = models.DateField(null=True, blank=True,
+                                     help_text="Contract end as written, exclusive (the first of a month); empty: open")
+    lines_of_business = models.JSONField(default=list)
+    markets = models.JSONField(default=list)
+    assessment_lookback_months = models.PositiveSmallIntegerField(default=12)
+    proration_rule = models.CharField(max_length=16, choices=PRORATION_CHOICES, default="any_day")
+    tier_rule = models.CharField(max_length=16, choices=TIER_RULE_CHOICES, default="first_day")
+    retro_window_months = models.PositiveSmallIntegerField(default=3)
+    roster_due_day = models.PositiveSmallIntegerField(default=10, help_text="Day of the following month")
+    withhold_percentage = models.DecimalField(max_digits=5, decimal_places=4, default=0,
+                                              help_text="A fraction: 0.0500 is 5%")
+    quality_terms = models.JSONField(default=list, blank=True)
+    shared_savings_terms = models.JSONField(default=dict, blank=True)
+    termination_notice_days = models.PositiveSmallIntegerField(default=90)
+    pricing_run_id = models.CharField(max_length=64, blank=True, help_text="The pricing run the rates came from")
+    # Workflow ---------------------------------------------------------------------------
+    in_force_end = models.DateField(
+        null=True, blank=True,
+        help_text="Exclusive end of the period this version actually governs (set when activated, "
+                  "shortened when an amendment supersedes it or the contract is terminated)",
+    )
+    fingerprint = models.CharField(max_length=64, blank=True, help_text="sha256 of the rates and terms, when frozen")
+    proposal_round = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="First sent to the provider")
+    proposed_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["contract", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "number"], name="contract_version_number_unique"),
+            models.UniqueConstraint(fields=["contract"], condition=Q(status__in=["draft", "proposed"]),
+                                    name="contract_one_pending_version"),
+            models.CheckConstraint(condition=Q(effective_end__isnull=True) | Q(effective_end__gt=models.F("effective_start")),
+                                   name="contract_version_period_valid"),
+            models.CheckConstraint(condition=Q(withhold_percentage__gte=0) & Q(withhold_percentage__lt=1),
+                                   name="contract_version_withhold_fraction"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract.number} v{self.number}"
+
+    @property
+    def label(self) -> str:
+        return f"v{self.number}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == VersionStatus.DRAFT
+
+    @property
+    def is_amendment(self) -> bool:
+        return self.number > 1
+
+    @property
+    def period_end(self):
+        """Exclusive end of the period this version governs: in force once activated, as written before."""
+        return self.in_force_end if self.activated_at else self.effective_end
+
+    @property
+    def period_through(self):
+        """The last day of ``period_end`` (people and files count end dates inclusively)."""
+        return self.period_end - timedelta(days=1) if self.period_end else None
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(contract__payer=organization) | Q(contract__provider=organization)
+
+
+class RateSource(models.TextChoices):
+    PRICING_RUN = "pricing_run", "Pricing run"
+    NEGOTIATED = "negotiated", "Negotiated"
+
+
+class RateScheduleEntry(models.Model):
+    """The PMPM of one rate cell (tier x market x LOB) of a contract version."""
+
+    version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="rates")
+    tier = models.CharField(max_length=16)
+    market = models.CharField(max_length=32)
+    lob = models.CharField(max_length=32)
+    pmpm = models.DecimalField(max_digits=12, decimal_places=2)
+    priced_pmpm = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
+                                      help_text="The pricing run's rate for the cell, when there is one")
+    source = models.CharField(max_length=16, choices=RateSource.choices, default=RateSource.NEGOTIATED)
+    reason = models.TextField(blank=True, help_text="Why a negotiated rate differs from the priced one")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version", "lob", "tier", "market"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "tier", "market", "lob"], name="rate_cell_unique_per_version"),
+            models.CheckConstraint(condition=Q(pmpm__gt=0), name="rate_pmpm_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.lob}/{self.tier}/{self.market}: {self.pmpm}"
+
+    @property
+    def difference(self):
+        return None if self.priced_pmpm is None else self.pmpm - self.priced_pmpm
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(version__contract__payer=organization) | Q(version__contract__provider=organization)
+
+
+class AssessmentFee(models.Model):
+    """The initial assessment fee of a contract version in one market."""
+
+    version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="assessment_fees")
+    market = models.CharField(max_length=32)
+    fee = models.DecimalField(max_digits=14, decimal_places=2)
+    priced_fee = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version", "market"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "market"], name="assessment_fee_unique_per_version"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="assessment_fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.market}: {self.fee}"
+
+
+class ContractAcceptance(models.Model):
+    """One side's acceptance of a proposed version (per proposal round: a returned proposal starts over)."""
+
+    version = models.ForeignKey(ContractVersion, on_delete=models.PROTECT, related_name="acceptances")
+    side = models.CharField(max_length=16, choices=Side.choices)
+    proposal_round = models.PositiveIntegerField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["version", "at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "side", "proposal_round"], name="acceptance_once_per_side"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} accepted by {self.side} ({self.user}) at {self.at:%Y-%m-%d %H:%M}"
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    EDITED = "edited", "Edited"
+    PROPOSED = "proposed", "Proposed"
+    RETURNED = "returned", "Returned with comments"
+    ACCEPTED = "accepted", "Accepted"
+    ACTIVATED = "activated", "Activated"
+    AMENDED = "amended", "Amendment started"
+    TERMINATED = "terminated", "Terminated"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ContractEvent(models.Model):
+    """The contract's timeline: who did what to which version, when, with what comment."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="events")
+    version = models.ForeignKey(ContractVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+")
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
+    comment = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["contract", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.contract} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class RateSheetFormat(models.TextChoices):
+    PDF = "pdf", "PDF"
+    XLSX = "xlsx", "XLSX"
+    CSV = "csv", "CSV"
+
+
+class StoredRateSheet(models.Model):
+    """A rendered rate sheet of a frozen version: generated once, then served byte for byte."""
+
+    version = models.ForeignKey(ContractVersion, on_delete=models.PROTECT, related_name="rate_sheets")
+    format = models.CharField(max_length=8, choices=RateSheetFormat.choices)
+    fingerprint = models.CharField(max_length=64)
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["version", "format"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "format", "fingerprint"], name="rate_sheet_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} rate sheet ({self.format})"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class RateSheetExport(models.Model):
+    """A zip of every active contract's rate sheets, built by a Celery task with its progress here."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    content = models.BinaryField(null=True, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"rate sheet export {self.public_id} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == ExportStatus.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(organization=organization)

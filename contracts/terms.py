@@ -43,6 +43,8 @@ class ContractTerms:
     withhold_percentage: Decimal  # e.g. Decimal("0.05")
     quality_terms: list[dict] = field(default_factory=list)
     shared_savings_terms: dict = field(default_factory=dict)
+    termination_notice_days: int = 90
+    fingerprint: str = ""  # sha256 of the version's rates and terms (empty while a draft)
 
     def pmpm(self, tier: str, market: str, lob: str | None = None) -> Decimal:
         """The PMPM for a rate cell; with one line of business the LOB may be left out."""

@@ -17,6 +17,8 @@ class NavItem:
 NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", None),
     NavItem("Bundles", "bundle-list", "bundle.view"),
+    NavItem("Pricing", "pricing-home", "pricing.view"),
+    NavItem("Contracts", "contract-list", "contract.view"),
     NavItem("Organisations", "organization-list", "organization.view"),
     NavItem("Access log", "access-log", "audit.view"),
 ]

@@ -217,8 +217,9 @@ def test_foreign_roles_get_404_on_every_object_route_and_change_nothing(demo_wor
         outsider_clients.append((outsider, client))
     before = database_fingerprint()
     failures = []
+    checked = sorted(path for path in owned.values() if not getattr(resolve(path).func, "tenant_free", False))
     for outsider, client in outsider_clients:
-        for path in sorted(owned.values()):
+        for path in checked:
             response = client.get(path)
             # 405 on a write-only route says nothing about the object: it is the same for any id.
             if response.status_code not in (404, 405):

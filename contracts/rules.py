@@ -1,0 +1,492 @@
+"""Contract terms as plain data: the catalogues, validation, the fingerprint, the diff between
+versions, and the terms in plain words. No Django here.
+
+A version's *document* is a plain dict (built by ``contracts.selectors.version_document``) with
+every rate and term as JSON-ready values (money as decimal strings). The fingerprint is the
+sha256 of its canonical JSON; the diff compares two documents section by section.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from contracts.terms import PRORATION_RULES, TIER_RULES
+
+LINES_OF_BUSINESS = {
+    "medicaid": "Medicaid",
+    "medicare_advantage": "Medicare Advantage",
+    "dsnp": "D-SNP",
+    "commercial": "Commercial",
+}
+
+PRORATION_LABELS = {
+    "any_day": "Any day of the month",
+    "first_of_month": "Enrolled on the 1st",
+    "mid_month": "Enrolled on the 15th",
+    "daily": "Daily",
+}
+PRORATION_WORDS = {
+    "any_day": "A member enrolled on any day of a month counts as one full member-month.",
+    "first_of_month": "A member counts as one member-month when enrolled on the first day of the month; "
+                      "a month without enrollment on the 1st is not paid.",
+    "mid_month": "A member counts as one member-month when enrolled on the 15th of the month; "
+                 "a month without enrollment on the 15th is not paid.",
+    "daily": "Each month is paid in proportion to the days enrolled: days enrolled divided by the days "
+             "in the month.",
+}
+TIER_RULE_LABELS = {"first_day": "Tier on the first enrolled day", "highest": "Highest tier in the month"}
+TIER_RULE_WORDS = {
+    "first_day": "The whole month is paid at the tier in force on the member's first enrolled day of the month.",
+    "highest": "The whole month is paid at the highest tier in force on any enrolled day of the month.",
+}
+assert set(PRORATION_LABELS) == set(PRORATION_RULES) and set(TIER_RULE_LABELS) == set(TIER_RULES)
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    better: str  # "lower" or "higher"
+    unit: str  # "per_1000", "rate", "days", "score"
+    denominator: str
+
+
+QUALITY_MEASURES: dict[str, Measure] = {
+    "ed_visits_per_1000": Measure("ED visits per 1,000 member-months", "lower", "per_1000", "member-months"),
+    "inpatient_admissions_per_1000": Measure("Inpatient admissions per 1,000 member-months", "lower", "per_1000",
+                                             "member-months"),
+    "icu_admissions_per_1000": Measure("ICU admissions per 1,000 member-months", "lower", "per_1000", "member-months"),
+    "readmission_30d_rate": Measure("30-day readmission rate", "lower", "rate", "discharges"),
+    "hospice_transition_rate": Measure("Hospice transition rate", "higher", "rate", "disenrollments"),
+    "median_days_before_hospice": Measure("Median days enrolled before hospice", "higher", "days",
+                                          "transitions to hospice"),
+    "death_at_home_rate": Measure("Death at home (or preferred place)", "higher", "rate", "deaths"),
+    "acp_within_60d_rate": Measure("Advance care plan documented within 60 days", "higher", "rate", "new enrollees"),
+    "assessment_within_n_days_rate": Measure("Initial assessment within N days of referral", "higher", "rate",
+                                             "referrals"),
+    "satisfaction_score": Measure("Patient and family satisfaction score", "higher", "score", "survey responses"),
+}
+DIRECTIONS = ("lower", "higher")
+
+BASELINE_METHODS = {
+    "pre_enrollment": "the same members' total cost of care PMPM in the 12 months before enrollment",
+    "trended_benchmark": "a trended benchmark total cost of care PMPM",
+}
+
+MAX_PMPM = Decimal("99999.99")
+MAX_WITHHOLD = Decimal("0.25")
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "message": self.message}
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+def parse_decimal(value: Any, path: str, problems: list[Problem], *, minimum: Decimal | None = None,
+                  maximum: Decimal | None = None, places: int | None = None, strictly_positive: bool = False,
+                  label: str = "The value") -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        problems.append(Problem(path, "required", f"{label} is required."))
+        return None
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        problems.append(Problem(path, "not_a_number", f"{label} must be a number, not {value!r}."))
+        return None
+    if not number.is_finite():
+        problems.append(Problem(path, "not_a_number", f"{label} must be a finite number."))
+        return None
+    if strictly_positive and number <= 0:
+        problems.append(Problem(path, "not_positive", f"{label} must be more than 0."))
+    elif minimum is not None and number < minimum:
+        problems.append(Problem(path, "too_small", f"{label} must be at least {minimum}."))
+    if maximum is not None and number > maximum:
+        problems.append(Problem(path, "too_large", f"{label} must be at most {maximum}."))
+    if places is not None and number != number.quantize(Decimal(1).scaleb(-places)):
+        problems.append(Problem(path, "too_many_places", f"{label} has more than {places} decimal places."))
+    return number
+
+
+def parse_int(value: Any, path: str, problems: list[Problem], *, minimum: int, maximum: int,
+              label: str = "The value") -> int | None:
+    number = parse_decimal(value, path, problems, minimum=Decimal(minimum), maximum=Decimal(maximum), label=label)
+    if number is None:
+        return None
+    if number != number.to_integral_value():
+        problems.append(Problem(path, "not_an_integer", f"{label} must be a whole number."))
+        return None
+    return int(number)
+
+
+def money(value: Decimal) -> str:
+    return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def plain_number(value: Any) -> str:
+    text = format(Decimal(str(value)).normalize(), "f")
+    return text
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+def _parse_date(value: Any, path: str, problems: list[Problem], label: str) -> date | None:
+    if isinstance(value, date):
+        return value
+    if value in (None, ""):
+        problems.append(Problem(path, "required", f"{label} is required."))
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        problems.append(Problem(path, "not_a_date", f"{label} must be a date (YYYY-MM-DD)."))
+        return None
+
+
+def validate_quality_terms(value: Any, problems: list[Problem], path: str = "quality_terms") -> list[dict]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        problems.append(Problem(path, "not_a_list", "Quality terms are a list of measures."))
+        return []
+    seen: set[str] = set()
+    result = []
+    for i, term in enumerate(value):
+        at = f"{path}[{i}]"
+        if not isinstance(term, dict):
+            problems.append(Problem(at, "not_an_object", "Each quality term is an object."))
+            continue
+        code = term.get("measure")
+        measure = QUALITY_MEASURES.get(code)
+        if measure is None:
+            problems.append(Problem(f"{at}.measure", "unknown_measure",
+                                    f"Unknown measure {code!r}; one of {', '.join(QUALITY_MEASURES)}."))
+            continue
+        if code in seen:
+            problems.append(Problem(f"{at}.measure", "duplicate", f"{measure.name} is listed twice."))
+        seen.add(code)
+        maximum = Decimal(1) if measure.unit == "rate" else Decimal(100) if measure.unit == "score" else None
+        target = parse_decimal(term.get("target"), f"{at}.target", problems, minimum=Decimal(0), maximum=maximum,
+                               label=f"The target of {measure.name}")
+        weight = parse_decimal(term.get("weight"), f"{at}.weight", problems, maximum=Decimal(1),
+                               strictly_positive=True, label=f"The weight of {measure.name}")
+        direction = term.get("direction") or measure.better
+        if direction not in DIRECTIONS:
+            problems.append(Problem(f"{at}.direction", "unknown_direction", "Direction is `lower` or `higher`."))
+        elif direction != measure.better:
+            problems.append(Problem(f"{at}.direction", "wrong_direction",
+                                    f"For {measure.name}, {measure.better} is better."))
+        minimum_denominator = parse_int(term.get("minimum_denominator", 0), f"{at}.minimum_denominator", problems,
+                                        minimum=0, maximum=1_000_000,
+                                        label=f"The minimum denominator of {measure.name}")
+        entry = {"measure": code, "target": None if target is None else plain_number(target),
+                 "weight": None if weight is None else plain_number(weight), "direction": direction,
+                 "minimum_denominator": minimum_denominator}
+        if code == "assessment_within_n_days_rate":
+            entry["n_days"] = parse_int(term.get("n_days", 14), f"{at}.n_days", problems, minimum=1, maximum=365,
+                                        label="N (days from referral)")
+        result.append(entry)
+    return result
+
+
+def validate_shared_savings(value: Any, problems: list[Problem], path: str = "shared_savings_terms") -> dict:
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(Problem(path, "not_an_object", "Shared savings terms are an object."))
+        return {}
+    method = value.get("baseline_method")
+    if method not in BASELINE_METHODS:
+        problems.append(Problem(f"{path}.baseline_method", "unknown_baseline_method",
+                                f"Baseline method is one of {', '.join(BASELINE_METHODS)}."))
+    result: dict[str, Any] = {"baseline_method": method}
+    for key, label, maximum, positive in (
+        ("minimum_savings_rate", "The minimum savings rate", Decimal("0.5"), False),
+        ("sharing_rate", "The sharing rate", Decimal(1), True),
+        ("cap", "The cap (share of the baseline)", Decimal(1), True),
+        ("quality_gate", "The quality gate (minimum composite score)", Decimal(1), False),
+    ):
+        number = parse_decimal(value.get(key), f"{path}.{key}", problems, minimum=Decimal(0), maximum=maximum,
+                               strictly_positive=positive, label=label)
+        result[key] = None if number is None else plain_number(number)
+    return result
+
+
+def validate_terms(terms: dict[str, Any], *, allowed_markets: list[str], allowed_lobs: list[str]
+                   ) -> tuple[dict[str, Any], list[Problem]]:
+    """Check the editable terms of a version (not the rates); return them normalised and every problem."""
+    problems: list[Problem] = []
+    out: dict[str, Any] = {}
+    start = _parse_date(terms.get("effective_start"), "effective_start", problems, "The effective start")
+    end = terms.get("effective_end")
+    end = None if end in (None, "") else _parse_date(end, "effective_end", problems, "The effective end")
+    if start is not None and start.day != 1:
+        problems.append(Problem("effective_start", "not_first_of_month",
+                                "A contract version takes effect on the first of a month."))
+    if end is not None and end.day != 1:
+        problems.append(Problem("effective_end", "not_first_of_month",
+                                "The end is exclusive and falls on the first of a month (e.g. 2027-01-01 ends "
+                                "the contract after 31 December 2026)."))
+    if start is not None and end is not None and end <= start:
+        problems.append(Problem("effective_end", "end_before_start", "The end must be after the start."))
+    out["effective_start"], out["effective_end"] = start, end
+
+    for key, allowed, noun in (("markets", allowed_markets, "market"), ("lines_of_business", allowed_lobs,
+                                                                       "line of business")):
+        values = terms.get(key)
+        if not isinstance(values, list | tuple) or not values:
+            problems.append(Problem(key, "required", f"Choose at least one {noun}."))
+            out[key] = []
+            continue
+        for i, item in enumerate(values):
+            if item not in allowed:
+                problems.append(Problem(f"{key}[{i}]", f"unknown_{'market' if key == 'markets' else 'lob'}",
+                                        f"The bundle version does not cover the {noun} {item!r}; "
+                                        f"it covers {', '.join(allowed)}."))
+        if len(set(values)) != len(values):
+            problems.append(Problem(key, "duplicate", f"A {noun} is listed twice."))
+        out[key] = [item for item in allowed if item in values]  # the bundle's order
+
+    if terms.get("proration_rule") not in PRORATION_RULES:
+        problems.append(Problem("proration_rule", "unknown_rule", f"One of {', '.join(PRORATION_RULES)}."))
+    if terms.get("tier_rule") not in TIER_RULES:
+        problems.append(Problem("tier_rule", "unknown_rule", f"One of {', '.join(TIER_RULES)}."))
+    out["proration_rule"], out["tier_rule"] = terms.get("proration_rule"), terms.get("tier_rule")
+    for key, lo, hi, label in (
+        ("assessment_lookback_months", 1, 60, "The assessment look-back window (months)"),
+        ("retro_window_months", 0, 24, "The retro window (months)"),
+        ("roster_due_day", 1, 28, "The roster due day"),
+        ("termination_notice_days", 0, 365, "The termination notice (days)"),
+    ):
+        out[key] = parse_int(terms.get(key), key, problems, minimum=lo, maximum=hi, label=label)
+    withhold = parse_decimal(terms.get("withhold_percentage"), "withhold_percentage", problems, minimum=Decimal(0),
+                             maximum=MAX_WITHHOLD, places=4, label="The withhold (a fraction, 0.05 for 5%)")
+    out["withhold_percentage"] = withhold
+    out["quality_terms"] = validate_quality_terms(terms.get("quality_terms"), problems)
+    out["shared_savings_terms"] = validate_shared_savings(terms.get("shared_savings_terms"), problems)
+    return out, problems
+
+
+def validate_rate(value: Any, path: str, problems: list[Problem]) -> Decimal | None:
+    return parse_decimal(value, path, problems, maximum=MAX_PMPM, places=2, strictly_positive=True,
+                         label="The PMPM")
+
+
+def validate_fee(value: Any, path: str, problems: list[Problem]) -> Decimal | None:
+    return parse_decimal(value, path, problems, minimum=Decimal(0), maximum=MAX_PMPM, places=2,
+                         label="The assessment fee")
+
+
+def cells(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Every rate cell (lob, tier, market) the version's terms call for, in display order."""
+    return [(lob, tier["code"], market) for lob in document["lines_of_business"] for tier in document["tiers"]
+            for market in document["markets"]]
+
+
+def completeness_problems(document: dict[str, Any]) -> list[Problem]:
+    """What a version must have before it can be proposed: every rate and fee, coherent quality terms."""
+    problems: list[Problem] = []
+    rates = document["rates"]
+    for lob, tier, market in cells(document):
+        if f"{lob}/{tier}/{market}" not in rates:
+            problems.append(Problem(f"rates.{lob}.{tier}.{market}", "missing_rate",
+                                    f"No PMPM for tier {tier} in {market} ({LINES_OF_BUSINESS.get(lob, lob)})."))
+    for market in document["markets"]:
+        if market not in document["assessment_fees"]:
+            problems.append(Problem(f"assessment_fees.{market}", "missing_fee", f"No assessment fee for {market}."))
+    quality = document["quality_terms"]
+    if quality:
+        total = sum(Decimal(t["weight"]) for t in quality)
+        if total != 1:
+            problems.append(Problem("quality_terms", "weights_not_one",
+                                    f"The quality weights add up to {plain_number(total)}; they must add up to 1."))
+    if Decimal(document["withhold_percentage"]) > 0 and not quality:
+        problems.append(Problem("quality_terms", "withhold_without_quality",
+                                "A withhold is returned according to quality results: add at least one measure."))
+    savings = document["shared_savings_terms"]
+    if savings and Decimal(savings.get("quality_gate") or 0) > 0 and not quality:
+        problems.append(Problem("shared_savings_terms.quality_gate", "gate_without_quality",
+                                "A quality gate needs quality measures to score."))
+    return problems
+
+
+# --- fingerprint and diff ----------------------------------------------------------------------
+
+
+def canonical_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+FINGERPRINTED_KEYS = (
+    "contract", "version", "payer", "provider", "bundle", "effective_start", "effective_end", "lines_of_business",
+    "markets", "tiers", "rates", "assessment_fees", "assessment_lookback_months", "proration_rule", "tier_rule",
+    "retro_window_months", "roster_due_day", "withhold_percentage", "quality_terms", "shared_savings_terms",
+    "termination_notice_days",
+)
+
+
+def fingerprint(document: dict[str, Any]) -> str:
+    """sha256 of the rates and terms (and who and what they bind): two copies can be told apart.
+
+    Parties and the bundle enter by their ids, so renaming an organisation changes no fingerprint."""
+    data = {k: document[k] for k in FINGERPRINTED_KEYS}
+    data["payer"], data["provider"] = document["payer"]["id"], document["provider"]["id"]
+    data["bundle"] = {k: document["bundle"][k] for k in ("id", "number", "content_hash")}
+    data["tiers"] = [t["code"] for t in document["tiers"]]
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+def grouped(fingerprint_hex: str, size: int = 4) -> str:
+    return " ".join(fingerprint_hex[i:i + size] for i in range(0, len(fingerprint_hex), size))
+
+
+SECTIONS = {
+    "period": "Effective period",
+    "coverage": "Bundle, markets and lines of business",
+    "rates": "Rates (PMPM)",
+    "assessment_fees": "Initial assessment fees",
+    "rules": "Enrollment and payment rules",
+    "withhold": "Withhold",
+    "quality": "Quality terms",
+    "shared_savings": "Shared savings",
+    "termination": "Termination",
+}
+PAYMENT_SECTIONS = ("rates", "assessment_fees", "withhold", "quality", "shared_savings")
+_SCALAR_TERMS = {
+    "effective_start": ("period", "Effective from"),
+    "effective_end": ("period", "Ends (exclusive)"),
+    "bundle": ("coverage", "Bundle version"),
+    "markets": ("coverage", "Markets"),
+    "lines_of_business": ("coverage", "Lines of business"),
+    "assessment_lookback_months": ("assessment_fees", "Assessment look-back window (months)"),
+    "proration_rule": ("rules", "Proration rule"),
+    "tier_rule": ("rules", "Tier rule"),
+    "retro_window_months": ("rules", "Retro window (months)"),
+    "roster_due_day": ("rules", "Roster due day"),
+    "withhold_percentage": ("withhold", "Withhold"),
+    "termination_notice_days": ("termination", "Termination notice (days)"),
+}
+
+
+def _delta(before: str | None, after: str | None) -> str | None:
+    if before is None or after is None:
+        return None
+    try:
+        return money(Decimal(after) - Decimal(before))
+    except InvalidOperation:
+        return None
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Every change from one version's document to another's, by section, and which payment terms changed."""
+    changes: list[dict[str, Any]] = []
+
+    def add(section, path, label, old, new, delta=None):
+        change = "added" if old is None else "removed" if new is None else "changed"
+        changes.append({"section": section, "path": path, "label": label, "change": change, "before": old,
+                        "after": new, "difference": delta})
+
+    for key, (section, label) in _SCALAR_TERMS.items():
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            if isinstance(old, dict) or isinstance(new, dict):
+                old = None if old is None else old.get("label")
+                new = None if new is None else new.get("label")
+            elif isinstance(old, list) or isinstance(new, list):
+                old = ", ".join(old or []) or None
+                new = ", ".join(new or []) or None
+            add(section, key, label, old, new)
+    tier_names = {t["code"]: t["name"] for t in before.get("tiers", []) + after.get("tiers", [])}
+    for key in sorted(set(before["rates"]) | set(after["rates"])):
+        old, new = before["rates"].get(key), after["rates"].get(key)
+        if old != new:
+            lob, tier, market = key.split("/")
+            label = f"{LINES_OF_BUSINESS.get(lob, lob)} · Tier {tier} {tier_names.get(tier, '')} · {market}"
+            add("rates", f"rates.{lob}.{tier}.{market}", label.replace("  ", " "), old, new, _delta(old, new))
+    for market in sorted(set(before["assessment_fees"]) | set(after["assessment_fees"])):
+        old, new = before["assessment_fees"].get(market), after["assessment_fees"].get(market)
+        if old != new:
+            add("assessment_fees", f"assessment_fees.{market}", f"Assessment fee · {market}", old, new,
+                _delta(old, new))
+    old_q = {t["measure"]: t for t in before["quality_terms"]}
+    new_q = {t["measure"]: t for t in after["quality_terms"]}
+    for code in [c for c in QUALITY_MEASURES if c in old_q or c in new_q]:
+        o, n = old_q.get(code), new_q.get(code)
+        name = QUALITY_MEASURES[code].name
+        if o is None or n is None:
+            add("quality", f"quality_terms.{code}", name, describe_quality(o) if o else None,
+                describe_quality(n) if n else None)
+            continue
+        for field in ("target", "weight", "direction", "minimum_denominator", "n_days"):
+            if o.get(field) != n.get(field):
+                add("quality", f"quality_terms.{code}.{field}", f"{name} · {field.replace('_', ' ')}",
+                    None if o.get(field) is None else str(o.get(field)),
+                    None if n.get(field) is None else str(n.get(field)))
+    old_s, new_s = before["shared_savings_terms"] or {}, after["shared_savings_terms"] or {}
+    for field in sorted(set(old_s) | set(new_s)):
+        if old_s.get(field) != new_s.get(field):
+            add("shared_savings", f"shared_savings_terms.{field}", f"Shared savings · {field.replace('_', ' ')}",
+                old_s.get(field), new_s.get(field))
+    changed_sections = [s for s in SECTIONS if any(c["section"] == s for c in changes)]
+    return {
+        "from_version": before["version"],
+        "to_version": after["version"],
+        "changes": changes,
+        "sections_changed": changed_sections,
+        "payment_terms_changed": {s: s in changed_sections for s in PAYMENT_SECTIONS},
+    }
+
+
+# --- plain words -------------------------------------------------------------------------------
+
+
+def percent(fraction: Any) -> str:
+    value = Decimal(str(fraction)) * 100
+    return f"{plain_number(value)}%"
+
+
+def describe_quality(term: dict[str, Any]) -> str:
+    measure = QUALITY_MEASURES[term["measure"]]
+    name = measure.name.replace("within N days", f"within {term.get('n_days')} days") \
+        if term.get("n_days") else measure.name
+    target = Decimal(term["target"])
+    shown = percent(target) if measure.unit == "rate" else plain_number(target)
+    if measure.unit == "days":
+        shown += " days"
+    bound = "at most" if term["direction"] == "lower" else "at least"
+    text = f"{name}: target {bound} {shown}, weight {percent(term['weight'])}"
+    if term.get("minimum_denominator"):
+        text += f"; scored only with at least {term['minimum_denominator']} {measure.denominator}"
+    return text + "."
+
+
+def describe_shared_savings(terms: dict[str, Any]) -> str:
+    if not terms:
+        return "No shared savings."
+    text = (f"Savings against {BASELINE_METHODS[terms['baseline_method']]} above a minimum savings rate of "
+            f"{percent(terms['minimum_savings_rate'])} are shared at {percent(terms['sharing_rate'])}, "
+            f"capped at {percent(terms['cap'])} of the baseline")
+    gate = Decimal(terms.get("quality_gate") or 0)
+    if gate > 0:
+        text += f", and only when the composite quality score is at least {percent(gate)}"
+    return text + "."
+
+
+def describe_withhold(withhold: Any) -> str:
+    if not Decimal(str(withhold)):
+        return "No withhold."
+    return (f"{percent(withhold)} of each month's member-month payments is withheld and returned according "
+            f"to the composite quality score.")

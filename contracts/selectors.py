@@ -1,0 +1,320 @@
+"""Reads of contracts, their versions, terms and rate sheets, scoped to the user's organisation.
+
+A provider sees a contract once the plan has sent it (proposed it at least once), and of its
+versions only those sent to it: a plan's unsent draft is the plan's own working paper.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from accounts.models import Organization, OrganizationKind
+from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from bundles.models import Market
+from contracts import rules
+from contracts.models import (
+    ACTIVATED_STATUSES,
+    PENDING_STATUSES,
+    Contract,
+    ContractEvent,
+    ContractStatus,
+    ContractVersion,
+    RateSheetExport,
+    VersionStatus,
+)
+from contracts.terms import ContractTerms, RateCell
+from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+
+NO_TERMS_IN_FORCE_MESSAGE = "No version of this contract was in force on that date."
+
+
+def _visible_contracts(queryset: QuerySet[Contract], scope: Scope) -> QuerySet[Contract]:
+    contracts = scoped(queryset, scope)
+    if not scope.is_payer:
+        contracts = contracts.filter(first_sent_at__isnull=False)
+    return contracts
+
+
+def _visible_versions(queryset: QuerySet[ContractVersion], scope: Scope) -> QuerySet[ContractVersion]:
+    versions = scoped(queryset, scope)
+    if not scope.is_payer:
+        versions = versions.filter(sent_at__isnull=False)
+    return versions
+
+
+def contract_list(*, scope: Scope, status: str = "", search: str = "", counterparty: str = "", bundle: str = "",
+                  market: str = "") -> QuerySet[Contract]:
+    """Contracts with their parties and current version's bundle, in a constant number of queries."""
+    scope.require("contract.view")
+    contracts = _visible_contracts(
+        Contract.objects.select_related("payer", "provider", "current_version__bundle_version__bundle"), scope
+    )
+    if status:
+        contracts = contracts.filter(status=status)
+    if search:
+        contracts = contracts.filter(
+            Q(number__icontains=search) | Q(provider__legal_name__icontains=search)
+            | Q(payer__legal_name__icontains=search)
+        )
+    if counterparty:
+        try:
+            uuid.UUID(str(counterparty))
+        except ValueError:
+            return contracts.none()
+        contracts = contracts.filter(Q(provider__public_id=counterparty) | Q(payer__public_id=counterparty))
+    if bundle:
+        try:
+            uuid.UUID(str(bundle))
+        except ValueError:
+            return contracts.none()
+        contracts = contracts.filter(current_version__bundle_version__bundle__public_id=bundle)
+    if market:
+        if connection.vendor == "postgresql":
+            contracts = contracts.filter(current_version__markets__contains=[market])
+        else:
+            contracts = contracts.filter(current_version__markets__icontains=f'"{market}"')
+    return contracts.order_by("-created_at", "-number")
+
+
+def contract_get(*, scope: Scope, contract_id: str) -> Contract:
+    """By public id (UUID) or number (CTR-2026-0001)."""
+    scope.require("contract.view")
+    contracts = Contract.objects.select_related("payer", "provider", "current_version__bundle_version__bundle")
+    try:
+        lookup = {"public_id": uuid.UUID(str(contract_id))}
+    except ValueError:
+        lookup = {"number": str(contract_id).upper()}
+    try:
+        return _visible_contracts(contracts, scope).get(**lookup)
+    except Contract.DoesNotExist as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+
+
+def version_list(*, scope: Scope, contract: Contract) -> QuerySet[ContractVersion]:
+    return _visible_versions(
+        ContractVersion.objects.filter(contract=contract).select_related("bundle_version__bundle"), scope
+    ).order_by("-number")
+
+
+def version_get(*, scope: Scope, contract: Contract, number: Any) -> ContractVersion:
+    try:
+        number = int(number)
+    except (TypeError, ValueError) as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+    versions = ContractVersion.objects.filter(contract=contract).select_related(
+        "contract__payer", "contract__provider", "bundle_version__bundle"
+    )
+    return get_scoped_or_404(_visible_versions(versions, scope), scope, number=number)
+
+
+def version_for_rate_sheet(*, scope: Scope, contract: Contract, number: Any = None) -> ContractVersion:
+    """The named version, else the contract's current one."""
+    if number in (None, ""):
+        number = contract.current_version.number if contract.current_version_id else 1
+    return version_get(scope=scope, contract=contract, number=number)
+
+
+def pending_version(*, contract: Contract) -> ContractVersion | None:
+    """The version in draft or proposed, if any (there is at most one)."""
+    return ContractVersion.objects.filter(contract=contract, status__in=PENDING_STATUSES).first()
+
+
+def previous_activated(*, version: ContractVersion) -> ContractVersion | None:
+    return (ContractVersion.objects.filter(contract_id=version.contract_id, number__lt=version.number,
+                                           status__in=ACTIVATED_STATUSES).order_by("-number").first())
+
+
+def event_list(*, scope: Scope, contract: Contract) -> QuerySet[ContractEvent]:
+    events = ContractEvent.objects.filter(contract=contract).select_related("user", "organization", "version")
+    if not scope.is_payer:
+        events = events.filter(Q(version__isnull=True) | Q(version__sent_at__isnull=False))
+    return events.order_by("at", "pk")
+
+
+def provider_choices(*, scope: Scope) -> QuerySet[Organization]:
+    """The provider directory a plan opens contracts from (names only; not tenant data)."""
+    scope.require("contract.edit")
+    return Organization.objects.filter(kind=OrganizationKind.PROVIDER).order_by("legal_name")
+
+
+def export_get(*, scope: Scope, export_id) -> RateSheetExport:
+    export = get_scoped_or_404(RateSheetExport.objects.select_related("requested_by"), scope, public_id=export_id)
+    scope.require("contract.export")
+    return export
+
+
+def export_list(*, scope: Scope) -> QuerySet[RateSheetExport]:
+    scope.require("contract.export")
+    return scoped(RateSheetExport.objects.defer("content").select_related("requested_by"), scope)
+
+
+# --- a version as plain data -------------------------------------------------------------------
+
+
+def version_document(version: ContractVersion) -> dict[str, Any]:
+    """Every rate and term of a version as JSON-ready plain data (what the fingerprint hashes)."""
+    contract = version.contract
+    bundle_version = version.bundle_version
+    definition = bundle_version.definition
+    rates, details = {}, {}
+    for entry in version.rates.all().order_by("lob", "tier", "market"):
+        key = f"{entry.lob}/{entry.tier}/{entry.market}"
+        rates[key] = rules.money(entry.pmpm)
+        details[key] = {
+            "priced_pmpm": None if entry.priced_pmpm is None else rules.money(entry.priced_pmpm),
+            "difference": None if entry.difference is None else rules.money(entry.difference),
+            "source": entry.source,
+            "reason": entry.reason,
+        }
+    fees = {fee.market: rules.money(fee.fee) for fee in version.assessment_fees.all()}
+    market_names = dict(Market.objects.filter(organization_id=contract.payer_id, code__in=version.markets)
+                        .values_list("code", "name"))
+    return {
+        "contract": contract.number,
+        "contract_id": str(contract.public_id),
+        "version": version.number,
+        "status": version.status,
+        "payer": {"id": str(contract.payer.public_id), "name": contract.payer.legal_name},
+        "provider": {"id": str(contract.provider.public_id), "name": contract.provider.legal_name,
+                     "npi": contract.provider.npi},
+        "bundle": {"id": str(bundle_version.bundle.public_id), "name": definition.get("name", ""),
+                   "number": bundle_version.number, "content_hash": bundle_version.content_hash,
+                   "label": f"{definition.get('name', '')} v{bundle_version.number}"},
+        "effective_start": version.effective_start.isoformat(),
+        "effective_end": version.effective_end.isoformat() if version.effective_end else None,
+        "lines_of_business": list(version.lines_of_business),
+        "markets": list(version.markets),
+        "market_names": {code: market_names.get(code, code) for code in version.markets},
+        "tiers": [{"code": t["code"], "name": t.get("name", "")} for t in definition.get("tiers", [])],
+        "rates": rates,
+        "rate_details": details,
+        "assessment_fees": fees,
+        "assessment_lookback_months": version.assessment_lookback_months,
+        "proration_rule": version.proration_rule,
+        "tier_rule": version.tier_rule,
+        "retro_window_months": version.retro_window_months,
+        "roster_due_day": version.roster_due_day,
+        "withhold_percentage": str(Decimal(version.withhold_percentage).quantize(Decimal("0.0001"))),
+        "quality_terms": list(version.quality_terms),
+        "shared_savings_terms": dict(version.shared_savings_terms),
+        "termination_notice_days": version.termination_notice_days,
+        "pricing_run_id": version.pricing_run_id,
+        "amends": _amended_version(version),
+    }
+
+
+def _amended_version(version: ContractVersion) -> dict[str, Any] | None:
+    """For an amendment, the version it replaces (shown on the rate sheet, not fingerprinted)."""
+    if version.number == 1:
+        return None
+    previous = (ContractVersion.objects.filter(contract_id=version.contract_id, number__lt=version.number)
+                .exclude(status=VersionStatus.WITHDRAWN).order_by("-number").only("number", "effective_start").first())
+    return {"version": previous.number, "effective_start": previous.effective_start.isoformat()} if previous else None
+
+
+def version_fingerprint(version: ContractVersion, document: dict[str, Any] | None = None) -> str:
+    """The stored fingerprint of a frozen version, or the live one of a draft."""
+    if version.fingerprint:
+        return version.fingerprint
+    return rules.fingerprint(document or version_document(version))
+
+
+def version_terms(version: ContractVersion) -> ContractTerms:
+    definition = version.bundle_version.definition
+    rates = {RateCell(e.tier, e.market, e.lob): e.pmpm for e in version.rates.all()}
+    return ContractTerms(
+        contract_number=version.contract.number,
+        version=version.number,
+        effective_start=version.effective_start,
+        effective_end=version.in_force_end if version.status in ACTIVATED_STATUSES else version.effective_end,
+        bundle_version_ids=(version.bundle_version_id,),
+        tiers=tuple(t["code"] for t in definition.get("tiers", [])),
+        markets=tuple(version.markets),
+        lines_of_business=tuple(version.lines_of_business),
+        rates=rates,
+        assessment_fees={f.market: f.fee for f in version.assessment_fees.all()},
+        assessment_lookback_months=version.assessment_lookback_months,
+        proration_rule=version.proration_rule,
+        tier_rule=version.tier_rule,
+        retro_window_months=version.retro_window_months,
+        roster_due_day=version.roster_due_day,
+        withhold_percentage=Decimal(version.withhold_percentage),
+        quality_terms=[dict(t) for t in version.quality_terms],
+        shared_savings_terms=dict(version.shared_savings_terms),
+        termination_notice_days=version.termination_notice_days,
+        fingerprint=version.fingerprint,
+    )
+
+
+def version_in_force(*, contract: Contract, on: date) -> ContractVersion | None:
+    return (
+        ContractVersion.objects.filter(contract=contract, status__in=ACTIVATED_STATUSES, effective_start__lte=on)
+        .filter(Q(in_force_end__isnull=True) | Q(in_force_end__gt=on))
+        .select_related("contract", "bundle_version")
+        .order_by("-number")
+        .first()
+    )
+
+
+def terms_in_force(*, contract: Contract, on: date) -> ContractTerms:
+    """The terms of the version in force on ``on`` (for a month: pass its first day).
+
+    Only versions both sides accepted count; a superseded version still answers for the months
+    before its amendment took effect. Raises ``NotFoundError`` (code ``no_terms_in_force``) when
+    no version was in force that day.
+    """
+    version = version_in_force(contract=contract, on=on)
+    if version is None:
+        raise NotFoundError(NO_TERMS_IN_FORCE_MESSAGE, code="no_terms_in_force",
+                            details={"contract": contract.number, "on": on.isoformat()})
+    return version_terms(version)
+
+
+def version_diff(*, before: ContractVersion, after: ContractVersion) -> dict[str, Any]:
+    return rules.diff(version_document(before), version_document(after))
+
+
+def rate_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rate table for display: one per LOB, tiers down and markets across."""
+    tables = []
+    for lob in document["lines_of_business"]:
+        rows = []
+        for tier in document["tiers"]:
+            cells = []
+            for market in document["markets"]:
+                key = f"{lob}/{tier['code']}/{market}"
+                cells.append({"key": key, "lob": lob, "tier": tier["code"], "market": market,
+                              "pmpm": document["rates"].get(key), **document["rate_details"].get(key, {})})
+            rows.append({"tier": tier, "cells": cells})
+        tables.append({"lob": lob, "lob_name": rules.LINES_OF_BUSINESS.get(lob, lob), "rows": rows,
+                       "markets": [{"code": m, "name": document["market_names"].get(m, m)}
+                                   for m in document["markets"]]})
+    return tables
+
+
+
+def contract_actions(*, scope: Scope, contract: Contract, pending: ContractVersion | None) -> list[str]:
+    """What the scope's role may do to the contract now (the API lists them; pages show the buttons)."""
+    actions = []
+    own_plan = scope.is_payer and contract.payer_id == scope.organization.pk
+    if pending is not None and pending.status == VersionStatus.DRAFT and own_plan and scope.can("contract.edit"):
+        actions += ["edit", "propose"]
+    if pending is not None and pending.status == VersionStatus.PROPOSED:
+        side = "payer" if scope.is_payer else "provider"
+        accepted = pending.acceptances.filter(side=side, proposal_round=pending.proposal_round).exists()
+        if scope.can("contract.accept") and not accepted:
+            actions.append("accept")
+        if scope.can("contract.return"):
+            actions.append("return")
+    if contract.status == ContractStatus.ACTIVE and own_plan:
+        if pending is None and scope.can("contract.edit"):
+            actions.append("amend")
+        if scope.can("contract.terminate"):
+            actions.append("terminate")
+    return actions

@@ -1,0 +1,18 @@
+"""Contract tasks: the daily expiry and the zip of rate sheets. Each takes ids and calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from contracts import services
+
+
+@shared_task(name="contracts.expire_due")
+def expire_due_contracts() -> list[str]:
+    """Daily (CELERY_BEAT_SCHEDULE): active contracts whose end date has come become expired."""
+    return services.contracts_expire_due()
+
+
+@shared_task(name="contracts.build_rate_sheet_export", acks_late=True)
+def build_rate_sheet_export(export_id: int) -> str:
+    return services.rate_sheet_export_build(export_id=export_id).status

@@ -1,0 +1,402 @@
+"""Contract pages: list, open, edit a draft (terms, an htmx rate grid, fees), detail with the actions
+of the user's role, versions and their diff, rate sheet downloads, and the zip of all rate sheets."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.models import Organization, OrganizationKind
+from bundles.models import Market
+from bundles.selectors import published_version_list
+from contracts import rules, selectors, services
+from contracts.forms import AmendForm, ContractCreateForm, ReturnForm, TerminateForm, TermsForm
+from contracts.models import ContractStatus, ContractVersion, RateSheetFormat
+from core.errors import ApplicationError
+from web.decorators import scoped_view
+
+
+def _problems(exc: ApplicationError) -> list[dict]:
+    return list(exc.details.get("problems", [])) if isinstance(exc.details, dict) else []
+
+
+def _flash_error(request, exc: ApplicationError) -> None:
+    text = exc.message
+    problems = _problems(exc)
+    if problems:
+        text += " " + " ".join(p["message"] for p in problems[:12])
+        if len(problems) > 12:
+            text += f" (and {len(problems) - 12} more)"
+    elif isinstance(exc.details, dict) and exc.details.get("contracts"):
+        text += " Overlaps " + ", ".join(c["contract"] for c in exc.details["contracts"]) + "."
+    messages.error(request, text)
+
+
+def _market_choices(payer, codes: list[str]) -> list[tuple[str, str]]:
+    names = dict(Market.objects.filter(organization=payer, code__in=codes).values_list("code", "name"))
+    return [(code, f"{code} · {names.get(code, code)}") for code in codes]
+
+
+def _contract(request, contract_id):
+    return selectors.contract_get(scope=request.scope, contract_id=contract_id)
+
+
+@scoped_view
+def contract_list(request):
+    scope = request.scope
+    params = {key: request.GET.get(key, "").strip() for key in ("search", "status", "market")}
+    contracts = selectors.contract_list(scope=scope, **params)
+    context = {"contracts": contracts, "statuses": ContractStatus.choices, **params,
+               "can_create": scope.can("contract.edit"), "can_export": scope.can("contract.export")}
+    template = "contracts/_contract_rows.html" if request.htmx else "contracts/contract_list.html"
+    return render(request, template, context)
+
+
+@scoped_view
+def contract_create(request):
+    scope = request.scope
+    scope.require("contract.edit")
+    versions = list(published_version_list(scope=scope).filter(bundle__payer=scope.organization)
+                    .order_by("bundle__name", "-number"))
+    if not versions:
+        return render(request, "contracts/contract_create.html", {"no_bundles": True})
+    providers = [(str(o.public_id), o.legal_name) for o in selectors.provider_choices(scope=scope)]
+    chosen_id = request.POST.get("bundle_version") or request.GET.get("bundle_version") or str(versions[0].pk)
+    chosen = next((v for v in versions if str(v.pk) == chosen_id), versions[0])
+    form_kwargs = {
+        "providers": providers,
+        "bundle_versions": [(str(v.pk), f"{v.bundle.name} v{v.number}") for v in versions],
+        "markets": _market_choices(scope.organization, chosen.definition.get("markets", [])),
+        "lobs": chosen.definition.get("lines_of_business", []),
+    }
+    today = timezone.localdate()
+    next_month = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    initial = {"bundle_version": str(chosen.pk), "markets": chosen.definition.get("markets", []),
+               "effective_start": next_month, "effective_end": date(next_month.year + 1, next_month.month, 1),
+               "lines_of_business": chosen.definition.get("lines_of_business", [])[:1],
+               "provider": request.GET.get("provider", "")}
+    is_submit = request.method == "POST" and "create" in request.POST
+    form = ContractCreateForm(request.POST if is_submit else None, initial=initial, **form_kwargs)
+    status = 200
+    if is_submit:
+        if form.is_valid():
+            provider = Organization.objects.filter(public_id=form.cleaned_data["provider"],
+                                                   kind=OrganizationKind.PROVIDER).first()
+            try:
+                if provider is None:
+                    raise ApplicationError("Choose a provider.", details={"problems": [
+                        {"path": "provider", "code": "required", "message": "Choose a provider."}]})
+                contract = services.contract_create(scope=scope, provider=provider, bundle_version=chosen,
+                                                    terms=form.terms())
+            except ApplicationError as exc:
+                form.add_problems(_problems(exc), exc.message)
+                if not _problems(exc) and isinstance(exc.details, dict) and exc.details.get("contracts"):
+                    form.add_error(None, "Overlaps " + ", ".join(c["contract"] for c in exc.details["contracts"]))
+            else:
+                messages.success(request, f"{contract.number} is a draft. Fill in the rates and assessment fees, "
+                                          f"then propose it to {provider.legal_name}.")
+                return redirect("contract-version-edit", contract_id=contract.number, number=1)
+        status = 400
+    template = "contracts/_create_terms.html" if request.htmx and not is_submit else "contracts/contract_create.html"
+    return render(request, template, {"form": form, "chosen": chosen}, status=status)
+
+
+def _detail_context(request, contract, version: ContractVersion) -> dict:
+    scope = request.scope
+    pending = selectors.pending_version(contract=contract)
+    if pending is not None and not scope.is_payer and pending.sent_at is None:
+        pending = None
+    document = selectors.version_document(version)
+    fingerprint = selectors.version_fingerprint(version, document)
+    tables = selectors.rate_tables(document)
+    negotiated = [cell for table in tables for row in table["rows"] for cell in row["cells"]
+                  if cell.get("source") == "negotiated"]
+    actions = selectors.contract_actions(scope=scope, contract=contract, pending=pending)
+    return {
+        "contract": contract,
+        "version": version,
+        "document": document,
+        "fingerprint": fingerprint,
+        "tables": tables,
+        "negotiated": negotiated,
+        "pending": pending,
+        "actions": actions,
+        "versions": selectors.version_list(scope=scope, contract=contract),
+        "events": selectors.event_list(scope=scope, contract=contract),
+        "acceptances": version.acceptances.select_related("user").filter(proposal_round=version.proposal_round),
+        "words": {
+            "proration": rules.PRORATION_WORDS[document["proration_rule"]],
+            "tier_rule": rules.TIER_RULE_WORDS[document["tier_rule"]],
+            "withhold": rules.describe_withhold(document["withhold_percentage"]),
+            "quality": [rules.describe_quality(t) for t in document["quality_terms"]],
+            "shared_savings": rules.describe_shared_savings(document["shared_savings_terms"]),
+        },
+        "lobs": [rules.LINES_OF_BUSINESS.get(x, x) for x in document["lines_of_business"]],
+        "lob_names": rules.LINES_OF_BUSINESS,
+        "through": version.effective_end - timedelta(days=1) if version.effective_end else None,
+        "in_force_through": (version.in_force_end - timedelta(days=1)
+                             if version.activated_at and version.in_force_end else None),
+        "return_form": ReturnForm(),
+        "terminate_form": TerminateForm(),
+        "amend_form": AmendForm(),
+    }
+
+
+@scoped_view
+def contract_detail(request, contract_id):
+    contract = _contract(request, contract_id)
+    number = contract.current_version.number if contract.current_version_id else 1
+    version = selectors.version_get(scope=request.scope, contract=contract, number=number)
+    return render(request, "contracts/contract_detail.html", _detail_context(request, contract, version))
+
+
+@scoped_view
+def version_detail(request, contract_id, number):
+    contract = _contract(request, contract_id)
+    version = selectors.version_get(scope=request.scope, contract=contract, number=number)
+    return render(request, "contracts/contract_detail.html", _detail_context(request, contract, version))
+
+
+def _edit_form(version: ContractVersion, data=None) -> TermsForm:
+    definition = version.bundle_version.definition
+    return TermsForm(data, initial=TermsForm.initial_from(version),
+                     markets=_market_choices(version.contract.payer, definition.get("markets", [])),
+                     lobs=definition.get("lines_of_business", []), fee_markets=list(version.markets))
+
+
+@scoped_view
+def version_edit(request, contract_id, number):
+    scope = request.scope
+    contract = _contract(request, contract_id)
+    version = selectors.version_get(scope=scope, contract=contract, number=number)
+    scope.require("contract.edit")
+    if version.status != "draft":
+        messages.error(request, services.NOT_EDITABLE_MESSAGE)
+        return redirect("contract-version", contract_id=contract.number, number=version.number)
+    form = _edit_form(version, request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.contract_version_update(scope=scope, version=version, terms=form.terms(),
+                                                 assessment_fees=form.fees())
+            except ApplicationError as exc:
+                form.add_problems(_problems(exc), exc.message)
+                if isinstance(exc.details, dict) and exc.details.get("contracts"):
+                    form.add_error(None, "Overlaps " + ", ".join(c["contract"] for c in exc.details["contracts"]))
+            else:
+                messages.success(request, "Terms saved.")
+                return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
+        status = 400
+    version.refresh_from_db()
+    document = selectors.version_document(version)
+    return render(request, "contracts/version_edit.html", {
+        "contract": contract, "version": version, "form": form, "tables": selectors.rate_tables(document),
+        "document": document, "missing": rules.completeness_problems(document),
+        "pricing_runs": _pricing_runs(scope, version)}, status=status)
+
+
+def _pricing_runs(scope, version: ContractVersion) -> list:
+    """Succeeded pricing runs of the version's bundle version the plan may take rates from."""
+    if not scope.is_payer:
+        return []
+    from pricing.selectors import succeeded_runs_for_bundle_version
+
+    return list(succeeded_runs_for_bundle_version(scope=scope, bundle_version=version.bundle_version)[:10])
+
+
+@require_POST
+@scoped_view
+def rates_from_pricing(request, contract_id, number):
+    from pricing.selectors import pricing_run_rate_table
+
+    scope = request.scope
+    contract = _contract(request, contract_id)
+    version = selectors.version_get(scope=scope, contract=contract, number=number)
+    scope.require("contract.edit")
+    try:
+        table = pricing_run_rate_table(scope=scope, run_id=request.POST.get("run_id", ""))
+        services.rate_schedule_from_pricing(scope=scope, contract_version=version, rate_table=table)
+    except ApplicationError as exc:
+        if exc.status == 403:
+            raise
+        _flash_error(request, exc)
+    else:
+        messages.success(request, "Rates and assessment fees taken from the pricing run; negotiated cells kept "
+                                  "their rate and now show the difference.")
+    return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
+
+
+@require_POST
+@scoped_view
+def rate_cell(request, contract_id, number):
+    """One cell of the rate grid (htmx): save it and answer the cell again, with its error if any."""
+    scope = request.scope
+    contract = _contract(request, contract_id)
+    version = selectors.version_get(scope=scope, contract=contract, number=number)
+    tier, market, lob = (request.POST.get(k, "") for k in ("tier", "market", "lob"))
+    pmpm, reason = request.POST.get("pmpm", "").strip(), request.POST.get("reason", "").strip()
+    error = ""
+    try:
+        services.contract_rate_set(scope=scope, version=version, tier=tier, market=market, lob=lob, pmpm=pmpm,
+                                   reason=reason)
+    except ApplicationError as exc:
+        if exc.status == 403:
+            raise
+        error = " ".join(p["message"] for p in _problems(exc)) or exc.message
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
+    document = selectors.version_document(version)
+    key = f"{lob}/{tier}/{market}"
+    cell = {"key": key, "lob": lob, "tier": tier, "market": market, "pmpm": document["rates"].get(key),
+            **document["rate_details"].get(key, {})}
+    return render(request, "contracts/_rate_cell_status.html", {"cell": cell, "error": error, "saved": not error})
+
+
+def _action(request, contract_id, run, success: str):
+    contract = _contract(request, contract_id)
+    try:
+        run(contract)
+    except ApplicationError as exc:
+        if exc.status == 403:
+            raise
+        _flash_error(request, exc)
+    else:
+        messages.success(request, success)
+    target = reverse("contract-detail", kwargs={"contract_id": contract.number})
+    if request.htmx:  # the editor's queued form: follow with a full page load
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@require_POST
+@scoped_view
+def contract_propose(request, contract_id):
+    return _action(request, contract_id, lambda c: services.contract_propose(scope=request.scope, contract=c),
+                   "Proposed: the provider can now accept it or send it back.")
+
+
+@require_POST
+@scoped_view
+def contract_accept(request, contract_id):
+    contract = _contract(request, contract_id)
+    try:
+        version = services.contract_accept(scope=request.scope, contract=contract)
+    except ApplicationError as exc:
+        if exc.status == 403:
+            raise
+        _flash_error(request, exc)
+    else:
+        messages.success(request, "Accepted. Both sides have accepted: the contract version is active."
+                         if version.status == "active" else "Accepted; waiting for the other side.")
+    return redirect("contract-detail", contract_id=contract.number)
+
+
+@require_POST
+@scoped_view
+def contract_return(request, contract_id):
+    form = ReturnForm(request.POST)
+    comments = form.data.get("comments", "")
+    return _action(request, contract_id,
+                   lambda c: services.contract_return(scope=request.scope, contract=c, comments=comments),
+                   "Sent back to the plan with your comments.")
+
+
+@require_POST
+@scoped_view
+def contract_terminate(request, contract_id):
+    form = TerminateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the date the contract no longer applies from, and a reason.")
+        return redirect("contract-detail", contract_id=_contract(request, contract_id).number)
+    return _action(request, contract_id, lambda c: services.contract_terminate(scope=request.scope, contract=c,
+                                                                                **form.cleaned_data),
+                   "Terminated.")
+
+
+@require_POST
+@scoped_view
+def contract_amend(request, contract_id):
+    form = AmendForm(request.POST)
+    contract = _contract(request, contract_id)
+    if not form.is_valid():
+        messages.error(request, "Give the date the amendment takes effect (the first of a month).")
+        return redirect("contract-detail", contract_id=contract.number)
+    try:
+        version = services.contract_amend(scope=request.scope, contract=contract,
+                                          effective_start=form.cleaned_data["effective_start"])
+    except ApplicationError as exc:
+        if exc.status == 403:
+            raise
+        _flash_error(request, exc)
+        return redirect("contract-detail", contract_id=contract.number)
+    messages.success(request, f"Amendment v{version.number} started as a draft; change what it changes, then "
+                              f"propose it.")
+    return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
+
+
+@scoped_view
+def version_diff(request, contract_id, number):
+    contract = _contract(request, contract_id)
+    after = selectors.version_get(scope=request.scope, contract=contract, number=number)
+    against = request.GET.get("against") or after.number - 1
+    before = selectors.version_get(scope=request.scope, contract=contract, number=against)
+    diff = selectors.version_diff(before=before, after=after)
+    sections = [{"code": code, "title": title, "changes": [c for c in diff["changes"] if c["section"] == code],
+                 "payment": code in rules.PAYMENT_SECTIONS} for code, title in rules.SECTIONS.items()]
+    return render(request, "contracts/version_diff.html", {
+        "contract": contract, "before": before, "after": after, "diff": diff, "sections": sections,
+        "versions": selectors.version_list(scope=request.scope, contract=contract),
+        "payment_labels": [(rules.SECTIONS[s], changed) for s, changed in diff["payment_terms_changed"].items()]})
+
+
+@scoped_view
+def rate_sheet_download(request, contract_id, number, fmt):
+    if fmt not in RateSheetFormat.values:
+        raise Http404
+    contract = _contract(request, contract_id)
+    version = selectors.version_get(scope=request.scope, contract=contract, number=number)
+    content, filename = services.rate_sheet(version=version, fmt=fmt)
+    response = HttpResponse(content, content_type=services.CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@scoped_view
+def export_list(request):
+    scope = request.scope
+    if request.method == "POST":
+        export = services.rate_sheet_export_start(scope=scope)
+        return redirect("rate-sheet-export", export_id=export.public_id)
+    exports = selectors.export_list(scope=scope)[:20]
+    active = selectors.contract_list(scope=scope, status=ContractStatus.ACTIVE).count()
+    return render(request, "contracts/export_list.html", {"exports": exports, "active_count": active})
+
+
+@scoped_view
+def export_detail(request, export_id):
+    export = selectors.export_get(scope=request.scope, export_id=export_id)
+    template = "contracts/_export_progress.html" if request.htmx else "contracts/export_detail.html"
+    return render(request, template, {"export": export})
+
+
+@scoped_view
+def export_download(request, export_id):
+    export = selectors.export_get(scope=request.scope, export_id=export_id)
+    if export.status != "done":
+        messages.error(request, "The zip is not ready yet.")
+        return redirect(reverse("rate-sheet-export", kwargs={"export_id": export.public_id}))
+    response = HttpResponse(bytes(export.content), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="rate-sheets-{export.created_at:%Y%m%d-%H%M}.zip"'
+    return response
+

@@ -1,0 +1,337 @@
+"""Pricing API: the stateless quote, assumption sets (versions, export/import), experience uploads,
+pricing runs (start, progress, cancel, result, inputs, PDF report). Views parse, call one service
+or selector, serialise."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
+from bundles import selectors as bundle_selectors
+from core.api import ErrorSerializer
+from core.errors import ApplicationError, NotFoundError
+from pricing import defaults, report, selectors, services
+from pricing.models import AssumptionSet, ExperienceDataset, PricingRun, PricingRunStatus
+from pricing.serializers import (
+    AssumptionImportSerializer,
+    AssumptionSetCreateSerializer,
+    AssumptionSetDetailSerializer,
+    AssumptionSetSerializer,
+    AssumptionVersionSerializer,
+    DefaultsSerializer,
+    DraftUpdateSerializer,
+    ExperienceDetailSerializer,
+    ExperienceSerializer,
+    ExperienceUploadSerializer,
+    PricingRunDetailSerializer,
+    PricingRunSerializer,
+    QuoteRequestSerializer,
+    QuoteResultSerializer,
+    RunAcceptedSerializer,
+    RunStartSerializer,
+)
+
+ORG = [ORGANIZATION_PARAMETER]
+INVALID_FILE_RESPONSE = OpenApiResponse(ErrorSerializer, description=(
+    "`details.errors`: every problem, each with `path` (JSON path or field), `code` and `message`"))
+
+
+def _code_list(value, field: str) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ApplicationError(services.INVALID_PRICING_FILE_MESSAGE, code="invalid_pricing_file", details={
+            "errors": [{"path": field, "code": "wrong_type", "message": f"{field} is a list of codes"}]})
+    return value
+
+
+class QuoteApi(ScopedAPIView):
+    """Price a pricing file at once and store nothing (the what-if calculator).
+
+    The body is a `carebundle.pricing/1` file; optional `markets` and `lobs` narrow or split the
+    rate cells. Every problem of the file comes back at once in `details.errors`, each with its
+    JSON path.
+    """
+
+    @extend_schema(request=QuoteRequestSerializer, responses={200: QuoteResultSerializer, 400: INVALID_FILE_RESPONSE},
+                   parameters=ORG)
+    def post(self, request):
+        data = request.data
+        markets = _code_list(data.get("markets"), "markets") if isinstance(data, dict) else None
+        lobs = _code_list(data.get("lobs"), "lobs") if isinstance(data, dict) else None
+        return Response(services.pricing_quote(scope=self.scope, document=data, markets=markets, lobs=lobs))
+
+
+# --- assumption sets -----------------------------------------------------------------------------
+
+
+class AssumptionSetListApi(ScopedMixin, generics.ListAPIView):
+    """Your plan's assumption sets; POST creates one whose draft holds the platform's defaults (each
+    with its source) unless you send `assumptions`."""
+
+    queryset = AssumptionSet.objects.none()
+    serializer_class = AssumptionSetSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.assumption_set_list(scope=self.scope, search=self.request.query_params.get("search", ""))
+
+    @extend_schema(parameters=[*ORG, OpenApiParameter("search", str, description="Part of the name")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=AssumptionSetCreateSerializer, responses={201: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
+                   parameters=ORG)
+    def post(self, request):
+        self.scope.require("pricing.edit")
+        serializer = AssumptionSetCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assumption_set = services.assumption_set_create(scope=self.scope, **serializer.validated_data)
+        draft = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number="draft")
+        return Response(AssumptionVersionSerializer(draft).data, status=status.HTTP_201_CREATED)
+
+
+class AssumptionDefaultsApi(ScopedAPIView):
+    """The platform's default assumptions with their sources, and your plan's starting set."""
+
+    @extend_schema(responses=DefaultsSerializer, parameters=ORG)
+    def get(self, request):
+        self.scope.require("pricing.view")
+        plan_assumptions, plan_sources = services.plan_defaults(self.scope.organization)
+        return Response({**defaults.defaults_catalogue(), "plan_assumptions": plan_assumptions,
+                         "plan_sources": plan_sources})
+
+
+class AssumptionImportApi(ScopedAPIView):
+    """Create an assumption set (as a draft) from a pricing file's `assumptions` part (and `sources`)."""
+
+    @extend_schema(request=AssumptionImportSerializer, responses={201: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
+                   parameters=[*ORG, OpenApiParameter("name", str, description="Name of the new set")])
+    def post(self, request):
+        assumption_set = services.assumption_set_import(scope=self.scope, document=request.data,
+                                                        name=request.query_params.get("name") or None)
+        draft = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number="draft")
+        return Response(AssumptionVersionSerializer(draft).data, status=status.HTTP_201_CREATED)
+
+
+class AssumptionSetDetailApi(ScopedAPIView):
+    @extend_schema(responses=AssumptionSetDetailSerializer, parameters=ORG)
+    def get(self, request, set_id):
+        assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
+        versions = selectors.assumption_version_list(scope=self.scope, assumption_set=assumption_set)
+        return Response(AssumptionSetDetailSerializer({"assumption_set": assumption_set, "versions": versions}).data)
+
+
+class AssumptionDraftApi(ScopedAPIView):
+    @extend_schema(responses=AssumptionVersionSerializer, parameters=ORG)
+    def get(self, request, set_id):
+        assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
+        draft = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number="draft")
+        return Response(AssumptionVersionSerializer(draft).data)
+
+    @extend_schema(request=DraftUpdateSerializer, responses={200: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
+                   parameters=ORG)
+    def put(self, request, set_id):
+        assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
+        self.scope.require("pricing.edit")
+        serializer = DraftUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        draft = services.assumption_draft_update(scope=self.scope, assumption_set=assumption_set,
+                                                 **serializer.validated_data)
+        return Response(AssumptionVersionSerializer(draft).data)
+
+
+class AssumptionPublishApi(ScopedAPIView):
+    """Publish the draft as the next numbered, immutable version."""
+
+    @extend_schema(request=None, responses={201: AssumptionVersionSerializer}, parameters=ORG)
+    def post(self, request, set_id):
+        assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
+        version = services.assumption_draft_publish(scope=self.scope, assumption_set=assumption_set)
+        return Response(AssumptionVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class AssumptionVersionApi(ScopedAPIView):
+    """One version (a number, or `draft`)."""
+
+    @extend_schema(responses=AssumptionVersionSerializer, parameters=ORG)
+    def get(self, request, set_id, number):
+        assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
+        version = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number=number)
+        return Response(AssumptionVersionSerializer(version).data)
+
+
+class AssumptionNewDraftApi(ScopedAPIView):
+    @extend_schema(request=None, responses={201: AssumptionVersionSerializer}, parameters=ORG)
+    def post(self, request, set_id, number):
+        assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
+        version = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number=number)
+        draft = services.assumption_version_new_draft(scope=self.scope, version=version)
+        return Response(AssumptionVersionSerializer(draft).data, status=status.HTTP_201_CREATED)
+
+
+class AssumptionExportApi(ScopedAPIView):
+    """The version as a pricing file: `format`, `assumptions` and (an extension) `sources`."""
+
+    @extend_schema(responses=AssumptionImportSerializer, parameters=ORG)
+    def get(self, request, set_id, number):
+        assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
+        version = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number=number)
+        response = Response(services.assumption_version_export(version=version))
+        response["Content-Disposition"] = f'attachment; filename="assumptions-{assumption_set.public_id}-{version.label}.json"'
+        return response
+
+
+# --- experience --------------------------------------------------------------------------------
+
+
+class ExperienceListApi(ScopedMixin, generics.ListAPIView):
+    """Experience uploads. POST (multipart) a CSV of month, tier, member_months, cost and optionally
+    a CSV of enrollment spans: every row is validated; with any error nothing is loaded (400 with
+    every error's row and column) and the upload is kept as `rejected` with its file."""
+
+    queryset = ExperienceDataset.objects.none()
+    serializer_class = ExperienceSerializer
+    filter_backends: list = []
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return selectors.experience_list(scope=self.scope, status=self.request.query_params.get("status", ""))
+
+    @extend_schema(parameters=[*ORG, OpenApiParameter("status", str, enum=["valid", "rejected"])])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request={"multipart/form-data": ExperienceUploadSerializer},
+                   responses={201: ExperienceDetailSerializer, 400: OpenApiResponse(ErrorSerializer, description=(
+                       "`details.errors`: [{file, row, column, code, message}]; `details.dataset_id`: the kept upload"))},
+                   parameters=ORG)
+    def post(self, request):
+        self.scope.require("pricing.edit")
+        serializer = ExperienceUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        provider = None
+        if data.get("provider_id"):
+            from accounts import selectors as account_selectors
+
+            provider = account_selectors.organization_get(scope=self.scope, public_id=data["provider_id"])
+        dataset = services.experience_upload(scope=self.scope, name=data["name"], program_name=data["program_name"],
+                                             provider=provider, file=data["file"], spans_file=data.get("spans_file"))
+        if not dataset.is_valid:
+            raise services.experience_rejected_error(dataset)
+        return Response(ExperienceDetailSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class ExperienceDetailApi(ScopedAPIView):
+    @extend_schema(responses=ExperienceDetailSerializer, parameters=ORG)
+    def get(self, request, dataset_id):
+        return Response(ExperienceDetailSerializer(selectors.experience_get(scope=self.scope, public_id=dataset_id)).data)
+
+
+class ExperienceFileApi(ScopedAPIView):
+    """The uploaded file as it was received (`?which=spans` for the spans file)."""
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY},
+                   parameters=[*ORG, OpenApiParameter("which", str, enum=["experience", "spans"])])
+    def get(self, request, dataset_id):
+        dataset = selectors.experience_get(scope=self.scope, public_id=dataset_id)
+        return report.file_response(dataset, request.query_params.get("which", "experience"))
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+class RunListApi(ScopedMixin, generics.ListAPIView):
+    """Pricing runs newest first. POST starts one (202): it runs in the background; poll
+    `status_url` for `status` and `progress`."""
+
+    queryset = PricingRun.objects.none()
+    serializer_class = PricingRunSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.pricing_run_list(scope=self.scope, status=self.request.query_params.get("status", ""))
+
+    @extend_schema(parameters=[*ORG, OpenApiParameter("status", str, enum=PricingRunStatus.values)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=RunStartSerializer, responses={202: RunAcceptedSerializer, 400: INVALID_FILE_RESPONSE},
+                   parameters=ORG)
+    def post(self, request):
+        self.scope.require("pricing.run")
+        serializer = RunStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        bundle = bundle_selectors.bundle_get(scope=self.scope, public_id=data["bundle_id"])
+        bundle_version = bundle_selectors.version_get(scope=self.scope, bundle=bundle, number=data["bundle_version"])
+        assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=data["assumption_set_id"])
+        number = data.get("assumption_set_version")
+        if number is None:
+            latest = selectors.assumption_version_list(scope=self.scope, assumption_set=assumption_set).filter(
+                number__isnull=False).first()
+            if latest is None:
+                raise ApplicationError(services.ASSUMPTIONS_NOT_PUBLISHED_MESSAGE, code="assumptions_not_published",
+                                       status=409)
+            number = latest.number
+        version = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number=number)
+        experience = None
+        if data.get("experience_id"):
+            experience = selectors.experience_get(scope=self.scope, public_id=data["experience_id"])
+        run = services.pricing_run_start(
+            scope=self.scope, bundle_version=bundle_version, assumption_set_version=version, experience=experience,
+            markets=data.get("markets"), lobs=data.get("lobs"), seed=data.get("seed"), options=data.get("options"),
+        )
+        response = Response(RunAcceptedSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        response["Location"] = RunAcceptedSerializer(run).data["status_url"]
+        return response
+
+
+class RunDetailApi(ScopedAPIView):
+    """A run: `status` (queued, running, succeeded, failed, cancelled), `progress` (0-100), `error`
+    when it failed, and when it succeeded its `result`."""
+
+    @extend_schema(responses=PricingRunDetailSerializer, parameters=ORG)
+    def get(self, request, run_id):
+        return Response(PricingRunDetailSerializer(selectors.pricing_run_get(scope=self.scope, public_id=run_id)).data)
+
+
+class RunCancelApi(ScopedAPIView):
+    """Cancel: a queued run never starts; a running one stops at its next step. 409 once finished."""
+
+    @extend_schema(request=None, responses={200: PricingRunSerializer}, parameters=ORG)
+    def post(self, request, run_id):
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        run = services.pricing_run_cancel(scope=self.scope, run=run)
+        return Response(PricingRunSerializer(selectors.pricing_run_get(scope=self.scope, public_id=run.public_id)).data)
+
+
+class RunInputsApi(ScopedAPIView):
+    """The run's complete inputs: the pricing file it priced (importable), markets, LOBs, seed,
+    options, engine version, what they were taken from, and their hash."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=ORG)
+    def get(self, request, run_id):
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        response = Response({**run.inputs, "inputs_hash": run.inputs_hash})
+        response["Content-Disposition"] = f'attachment; filename="pricing-run-{run.public_id}-inputs.json"'
+        return response
+
+
+class RunReportApi(ScopedAPIView):
+    """The pricing report (PDF): an actuarial rate development summary of a succeeded run."""
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY}, parameters=ORG)
+    def get(self, request, run_id):
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        if not run.succeeded:
+            raise NotFoundError("The report exists once the run has succeeded.", code="no_report")
+        response = HttpResponse(report.render_pdf(run), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{report.pdf_filename(run)}"'
+        return response

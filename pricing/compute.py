@@ -1,0 +1,307 @@
+"""What a pricing run computes from its stored inputs: plain data in, a JSON-ready result out.
+
+No database here: the task's service hands in `PricingRun.inputs` and a progress callback
+(which may raise to cancel between steps) and stores what comes back. Every figure is the
+engine's (`pricing.engine`): the quote (rates, ranges, build-up, assessment fees, PMPM without
+a separate assessment fee), the payment model comparison and, for monthly bundles, a Monte
+Carlo of the contract year per market. On top: the annual budget for the expected enrollment
+and the comparison with published payment levels, from the quote's rounded figures so that
+every number on a page adds up to the cent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Any
+
+from pricing.documents import validate_document
+from pricing.engine import (
+    ENGINE_VERSION,
+    compare_payment_models,
+    contract_year_model,
+    quote,
+    run_monte_carlo,
+)
+from pricing.engine.money import ENGINE_CONTEXT, cents_str, to_cents
+from pricing.engine.schema import PricingFile
+
+ProgressCallback = Callable[[int, str], None]
+
+#: Published payment levels a plan checks its rates against (shared/data/README.md).
+PUBLISHED_LEVELS = {
+    "pcf_sip": {
+        "name": "CMMI Primary Care First, Seriously Ill Population",
+        "pmpm": "275",
+        "initial_payment": "325",
+        "source": "CMMI Primary Care First model design (2019): $275 per beneficiary per month plus a one-time "
+                  "$325 initial visit payment.",
+    },
+    "pacssi": {
+        "name": "AAHPM PACSSI",
+        "tiers": {"1": "450", "2": "600"},
+        "source": "AAHPM PACSSI proposal (2017): Tier 1 $450 per month, Tier 2 $600 per month, 6-month eligibility.",
+    },
+}
+DEFAULT_SIMULATION_YEARS = 20_000
+DEFAULT_ENROLLEES_PER_YEAR = 100
+DEFAULT_MINUTES_CV = "0.3"
+
+
+def _strings(value: Any) -> Any:
+    """Decimals (the Monte Carlo summary's money) as plain strings, recursively."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        return {k: _strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strings(v) for v in value]
+    return value
+
+
+def _noop(progress: int, message: str) -> None:
+    return None
+
+
+def compute_run_result(inputs: Mapping[str, Any], *, on_progress: ProgressCallback = _noop) -> dict[str, Any]:
+    """The complete result of a run: quote, comparison, enrollment, budgets, risk, benchmarks.
+
+    Raises PricingInputError when the stored pricing file cannot be priced (it was validated
+    when the run started, so only a change of engine rules can cause it).
+    """
+    on_progress(5, "Checking the inputs")
+    pf = validate_document(inputs["pricing_file"])
+    markets: list[str] = list(inputs["markets"])
+    lobs: list[str] = list(inputs["lobs"])
+    options: Mapping[str, Any] = inputs.get("options") or {}
+    seed = int(inputs["seed"])
+    cells = len(pf.bundle.tiers) * len(markets) * len(lobs)
+
+    on_progress(10, f"Pricing {cells} rate cells")
+    quoted = quote(pf, markets=markets, lobs=lobs)
+
+    on_progress(25, "Comparing payment models")
+    comparison = compare_payment_models(pf, markets=markets)
+
+    risk = _risk(pf, quoted, markets, lobs, options, seed, on_progress)
+
+    on_progress(92, "Budgets and comparison with published payment levels")
+    tier_mix = _tier_mix(options, pf)
+    references = inputs.get("references") or {}
+    return {
+        "engine_version": ENGINE_VERSION,
+        "seed": seed,
+        "quote": quoted,
+        "comparison": comparison,
+        "enrollment": _enrollment(pf, quoted, references),
+        "budgets": _budgets(pf, quoted, markets, lobs, options, tier_mix),
+        "risk": risk,
+        "credibility": _credibility(pf, quoted),
+        "benchmarks": _benchmarks(pf, quoted, lobs),
+        "warnings": _warnings(pf, references, lobs),
+    }
+
+
+def _tier_mix(options: Mapping[str, Any], pf: PricingFile) -> dict[str, Decimal]:
+    mix = options.get("tier_mix") or {}
+    tiers = pf.bundle.tier_codes
+    weights = {t: Decimal(str(mix.get(t, 0))) for t in tiers} if mix else {
+        t: Decimal(len(tiers) - i) for i, t in enumerate(tiers)
+    }
+    total = sum(weights.values(), Decimal(0))
+    with localcontext(ENGINE_CONTEXT):
+        return {t: w / total for t, w in weights.items()}
+
+
+def _enrollees(options: Mapping[str, Any], market: str) -> int:
+    by_market = options.get("enrollees_per_year") or {}
+    if isinstance(by_market, Mapping):
+        return int(by_market.get(market, DEFAULT_ENROLLEES_PER_YEAR))
+    return int(by_market)
+
+
+def _risk(pf: PricingFile, quoted: dict[str, Any], markets: list[str], lobs: list[str], options: Mapping[str, Any],
+          seed: int, on_progress: ProgressCallback) -> dict[str, Any]:
+    if pf.bundle.period.type != "monthly":
+        on_progress(90, "Risk simulation skipped: an episode is paid per episode")
+        return {"modelled": False,
+                "reason": "The contract-year simulation models monthly bundles; an episode bundle is paid per episode.",
+                "by_market": {}}
+    years = int(options.get("simulation_years", DEFAULT_SIMULATION_YEARS))
+    minutes_cv = float(options.get("minutes_cv", DEFAULT_MINUTES_CV))
+    lob = lobs[0]
+    mix = {t: float(share) for t, share in _tier_mix(options, pf).items()}
+    rates = {(r["tier"], r["market"]): r["pmpm"] for r in quoted["rates"] if r["lob"] == lob}
+    by_market: dict[str, Any] = {}
+    conversion = pf.assumptions.conversion_rate
+    for i, market in enumerate(markets):
+        on_progress(30 + (60 * i) // len(markets),
+                    f"Simulating {years:,} contract years in {market} ({i + 1} of {len(markets)})")
+        enrollees = _enrollees(options, market)
+        referrals = float(Decimal(enrollees) / conversion)
+        model = contract_year_model(
+            pf, market=market, referrals_per_year=referrals, tier_mix=mix, lob=lob, minutes_cv=minutes_cv,
+            pmpm_by_tier={t: rates[(t, market)] for t in pf.bundle.tier_codes},
+            assessment_fee=quoted["assessment_fee"].get(market),
+        )
+        summary = run_monte_carlo(model, n_years=years, seed=seed + i)
+        by_market[market] = {
+            "lob": lob,
+            "enrollees_per_year": enrollees,
+            "referrals_per_year": f"{referrals:.2f}",
+            "seed": seed + i,
+            "summary": _strings(summary),
+        }
+    return {"modelled": True, "n_years": years, "lob": lob, "minutes_cv": str(minutes_cv),
+            "tier_mix": {t: f"{share:.6f}" for t, share in mix.items()}, "by_market": by_market}
+
+
+def _enrollment(pf: PricingFile, quoted: dict[str, Any], references: Mapping[str, Any]) -> dict[str, Any]:
+    observed = "observed" in pf.assumptions.disenrollment
+    experience = references.get("experience") or {}
+    return {
+        "expected_months_enrolled": format(Decimal(quoted["expected_months_enrolled"]).quantize(Decimal("0.01")), "f"),
+        "expected_months_enrolled_exact": quoted["expected_months_enrolled"],
+        "source": "experience" if observed else "assumptions",
+        "source_text": (
+            f"Kaplan-Meier on {experience.get('spans', 'the')} enrollment spans of the experience data, censored at "
+            f"{experience.get('data_end_month', 'the data end')}, with a constant hazard beyond the longest span"
+            if observed else
+            "Assumed monthly disenrollment probabilities (death, hospice transfer, other) of the assumption set"
+        ),
+        "conversion_rate": format(pf.assumptions.conversion_rate, "f"),
+        "horizon_months": pf.assumptions.enrollment_horizon_months,
+        "episode_days": pf.bundle.period.days,
+    }
+
+
+def _budgets(pf: PricingFile, quoted: dict[str, Any], markets: list[str], lobs: list[str],
+             options: Mapping[str, Any], tier_mix: dict[str, Decimal]) -> list[dict[str, Any]]:
+    """Annual budget per market and LOB: enrollees x E[months] x PMPM (tier mix) + assessments x fee."""
+    expected = Decimal(quoted["expected_months_enrolled"])
+    conversion = pf.assumptions.conversion_rate
+    rates = {(r["tier"], r["market"], r["lob"]): r for r in quoted["rates"]}
+    budgets = []
+    with localcontext(ENGINE_CONTEXT):
+        for market in markets:
+            enrollees = Decimal(_enrollees(options, market))
+            fee = Decimal(quoted["assessment_fee"].get(market, "0"))
+            assessments = enrollees / conversion
+            for lob in lobs:
+                weighted = sum((tier_mix[t] * Decimal(rates[(t, market, lob)]["pmpm"]) for t in pf.bundle.tier_codes),
+                               Decimal(0))
+                if pf.bundle.period.type == "episode":
+                    # an episode is paid once per enrollee, whatever its length
+                    weighted_episode = sum((tier_mix[t] * Decimal(rates[(t, market, lob)]["episode_rate"])
+                                            for t in pf.bundle.tier_codes), Decimal(0))
+                    care = enrollees * weighted_episode
+                    member_months = enrollees * expected
+                else:
+                    member_months = enrollees * expected
+                    care = member_months * weighted
+                assessment_payments = assessments * fee
+                budgets.append({
+                    "market": market,
+                    "lob": lob,
+                    "enrollees": int(enrollees),
+                    "expected_months_enrolled": format(expected.quantize(Decimal("0.01")), "f"),
+                    "member_months": format(member_months.quantize(Decimal("0.1"), ROUND_HALF_UP), "f"),
+                    "weighted_pmpm": cents_str(weighted),
+                    "assessments": format(assessments.quantize(Decimal("0.1"), ROUND_HALF_UP), "f"),
+                    "assessment_fee": cents_str(fee),
+                    "care_payments": cents_str(care),
+                    "assessment_payments": cents_str(assessment_payments),
+                    "annual_budget": format(to_cents(care) + to_cents(assessment_payments), "f"),
+                })
+    return budgets
+
+
+def _credibility(pf: PricingFile, quoted: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per tier (credibility does not depend on the market): experience, Z and the blend, first market."""
+    if pf.experience is None:
+        return []
+    standard = pf.assumptions.full_credibility_member_months
+    first_market = quoted["rates"][0]["market"] if quoted["rates"] else None
+    rows = []
+    for rate in quoted["rates"]:
+        if rate["market"] != first_market or rate["lob"] != quoted["rates"][0]["lob"]:
+            continue
+        b = rate["buildup"]
+        rows.append({
+            "tier": rate["tier"],
+            "market": rate["market"],
+            "member_months": b["experience_member_months"],
+            "full_credibility_member_months": None if standard is None else format(standard, "f"),
+            "credibility": format(Decimal(b["credibility"]).quantize(Decimal("0.0001")), "f"),
+            "experience_pmpm_trended": rate["experience_pmpm"],
+            "manual_direct_pmpm": rate["direct_pmpm"],
+            "blended_direct_pmpm": cents_str(Decimal(b["blended_direct"])),
+        })
+    return rows
+
+
+def _benchmarks(pf: PricingFile, quoted: dict[str, Any], lobs: list[str]) -> dict[str, Any]:
+    """Rates by tier (first LOB, across markets) against CMMI PCF SIP and AAHPM PACSSI."""
+    lob = lobs[0]
+    pcf = Decimal(PUBLISHED_LEVELS["pcf_sip"]["pmpm"])
+    pcf_initial = Decimal(PUBLISHED_LEVELS["pcf_sip"]["initial_payment"])
+    pacssi = PUBLISHED_LEVELS["pacssi"]["tiers"]
+    expected = Decimal(quoted["expected_months_enrolled"])
+    rows = []
+    with localcontext(ENGINE_CONTEXT):
+        for index, tier in enumerate(pf.bundle.tiers):
+            values = [Decimal(r["pmpm"]) for r in quoted["rates"] if r["tier"] == tier.code and r["lob"] == lob]
+            if not values:
+                continue
+            average = sum(values, Decimal(0)) / len(values)
+            pacssi_tier = "1" if index == 0 else "2"
+            pacssi_pmpm = Decimal(pacssi[pacssi_tier])
+            rows.append({
+                "tier": tier.code,
+                "tier_name": tier.name,
+                "lob": lob,
+                "min_pmpm": cents_str(min(values)),
+                "average_pmpm": cents_str(average),
+                "max_pmpm": cents_str(max(values)),
+                "pcf_pmpm": cents_str(pcf),
+                "vs_pcf": format(to_cents(average) - pcf, "f"),
+                "pacssi_tier": pacssi_tier,
+                "pacssi_pmpm": cents_str(pacssi_pmpm),
+                "vs_pacssi": format(to_cents(average) - pacssi_pmpm, "f"),
+            })
+        fees = [Decimal(f) for f in quoted["assessment_fee"].values()]
+        return {
+            "levels": PUBLISHED_LEVELS,
+            "by_tier": rows,
+            "assessment": None if not fees else {
+                "min_fee": cents_str(min(fees)),
+                "max_fee": cents_str(max(fees)),
+                "pcf_initial_payment": cents_str(pcf_initial),
+            },
+            "pcf_per_enrollee": cents_str(pcf * expected + pcf_initial),
+        }
+
+
+def _warnings(pf: PricingFile, references: Mapping[str, Any], lobs: list[str]) -> list[str]:
+    warnings = []
+    experience = references.get("experience") or {}
+    midpoint = experience.get("midpoint")
+    if midpoint:
+        from datetime import date
+
+        from pricing.engine.buildup import calendar_months_between
+
+        base = pf.assumptions.base_period_midpoint
+        gap = abs(calendar_months_between(base, date.fromisoformat(midpoint)))
+        if gap > 6:
+            warnings.append(
+                f"The experience period's midpoint ({midpoint}) is {gap} months from the base period midpoint "
+                f"({base.isoformat()}): the experience is trended as if it were from the base period."
+            )
+    if pf.experience is not None:
+        missing = [t for t in pf.bundle.tier_codes if t not in pf.experience.by_tier]
+        if missing:
+            warnings.append(f"No experience for tier(s) {', '.join(missing)}: their rates are fully manual.")
+    if len(lobs) > 1 and pf.bundle.period.type == "monthly":
+        warnings.append(f"The risk simulation uses the {lobs[0]} rates.")
+    return warnings

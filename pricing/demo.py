@@ -1,0 +1,162 @@
+"""Demo pricing: the plan's default assumption set, a year of the urban program's experience, and a
+finished pricing run of each demo bundle (computed here, synchronously, by the task's service).
+
+The experience is generated, deterministically: a home-based program with about 20 referrals a
+month that enroll, a monthly disenrollment probability near CAPC's (median stay about four
+months), members moving up a tier now and then, and a cost per member-month that varies around
+each tier's level. One CSV row per member and month; one span per enrollment.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+from datetime import date, timedelta
+
+from django.core.files.base import ContentFile
+
+from accounts.models import Membership
+from accounts.tenancy import Scope
+from bundles.models import BundleVersionStatus
+from pricing import services
+from pricing.models import (
+    AssumptionSet,
+    AssumptionSetVersionStatus,
+    ExperienceDataset,
+    PricingRun,
+    PricingRunStatus,
+)
+
+ASSUMPTION_SET = "Golden Coast standard assumptions"
+EXPERIENCE = "Bayview 2025 experience"
+SEED = 20250101
+YEAR = 2025
+#: Direct cost of care per member-month by tier in 2025 dollars, before member-to-member variation.
+TIER_COST = {"1": 470.0, "2": 820.0, "3": 1_380.0}
+TIER_ENTRY = (("1", 0.55), ("2", 0.32), ("3", 0.13))
+MONTHLY_REFERRALS = 20
+STARTING_CENSUS = 90
+MONTHLY_HAZARD = {"death": 0.011, "hospice": 0.049, "discharged": 0.060, "moved": 0.012, "declined": 0.025}
+ENROLLEES_PER_YEAR = {"URBAN": 150, "URBAN-E": 80, "RURAL-N": 40, "RURAL-S": 25}
+
+
+def _month_end(year: int, month: int) -> date:
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def experience_files(seed: int = SEED) -> tuple[str, str]:
+    """(experience.csv, spans.csv) of the urban program's 2025, the same every time for a seed."""
+    rnd = random.Random(seed)
+    members: list[dict] = []
+    next_id = 1
+
+    def enroll(start: date, tier: str) -> None:
+        nonlocal next_id
+        members.append({"id": f"BV{next_id:05d}", "start": start, "tier": tier, "end": None, "reason": ""})
+        next_id += 1
+
+    def entry_tier() -> str:
+        draw, total = rnd.random(), 0.0
+        for tier, share in TIER_ENTRY:
+            total += share
+            if draw < total:
+                return tier
+        return "3"
+
+    for _ in range(STARTING_CENSUS):  # members enrolled before the year began
+        enroll(date(YEAR - 1, rnd.randint(6, 12), rnd.randint(1, 28)), entry_tier())
+    rows: list[tuple[str, str, str, str, str]] = []
+    for month in range(1, 13):
+        for _ in range(MONTHLY_REFERRALS):
+            enroll(date(YEAR, month, rnd.randint(1, 28)), entry_tier())
+        first = date(YEAR, month, 1)
+        for member in members:
+            if member["end"] is not None or member["start"] > _month_end(YEAR, month):
+                continue
+            if member["tier"] != "3" and rnd.random() < 0.05:
+                member["tier"] = str(int(member["tier"]) + 1)
+            variation = math.exp(rnd.gauss(0, 0.35) - 0.35**2 / 2)  # mean 1
+            cost = TIER_COST[member["tier"]] * variation
+            rows.append((member["id"], f"{YEAR}-{month:02d}", member["tier"], "1", f"{cost:.2f}"))
+            draw = rnd.random()
+            for reason, hazard in MONTHLY_HAZARD.items():
+                if draw < hazard:
+                    day = max(first, member["start"]) + timedelta(days=rnd.randint(0, 20))
+                    member["end"], member["reason"] = min(day, _month_end(YEAR, month)), reason
+                    break
+                draw -= hazard
+    experience = io.StringIO()
+    writer = csv.writer(experience, lineterminator="\n")
+    writer.writerow(["member_id", "month", "tier", "member_months", "cost"])
+    writer.writerows(rows)
+    spans = io.StringIO()
+    writer = csv.writer(spans, lineterminator="\n")
+    writer.writerow(["member_id", "enrollment_start", "enrollment_end", "disenrollment_reason"])
+    for m in members:
+        writer.writerow([m["id"], m["start"].isoformat(), m["end"].isoformat() if m["end"] else "", m["reason"]])
+    return experience.getvalue(), spans.getvalue()
+
+
+def _latest_published(bundle):
+    return bundle.versions.filter(status=BundleVersionStatus.PUBLISHED).order_by("-number").first()
+
+
+def _price(scope: Scope, version, assumptions, experience, options: dict) -> None:
+    if version is None or PricingRun.objects.filter(
+            bundle_version=version, assumption_set_version=assumptions, status=PricingRunStatus.SUCCEEDED).exists():
+        return
+    markets = version.definition["markets"]
+    run = services.pricing_run_start(
+        scope=scope, bundle_version=version, assumption_set_version=assumptions, experience=experience,
+        options={**options, "enrollees_per_year": {m: ENROLLEES_PER_YEAR.get(m, 50) for m in markets}},
+        enqueue=False,
+    )
+    services.pricing_run_execute(run_id=run.pk)
+
+
+def seed(ctx) -> None:
+    analyst = Membership.objects.select_related("organization", "user").get(user=ctx.users["plan_analyst"],
+                                                                             organization=ctx.plan)
+    scope = Scope(analyst)
+    assumption_set = AssumptionSet.objects.filter(payer=ctx.plan, name=ASSUMPTION_SET).first()
+    if assumption_set is None:
+        assumption_set = services.assumption_set_create(
+            scope=scope, name=ASSUMPTION_SET,
+            description="The platform's sourced defaults with the plan's market catalogue; rural wages 5% lower.",
+        )
+        draft = assumption_set.versions.get(status=AssumptionSetVersionStatus.DRAFT)
+        assumptions = draft.assumptions
+        for entry in assumptions["salaries"].values():
+            default = float(entry["default"])
+            entry["markets"] = {"RURAL-N": f"{default * 0.95:.0f}", "RURAL-S": f"{default * 0.95:.0f}"}
+        services.assumption_draft_update(
+            scope=scope, assumption_set=assumption_set, assumptions=assumptions,
+            sources={f"salaries.{role}": f"{draft.sources.get(f'salaries.{role}', '')} Rural markets: 5% below, "
+                                         "from the plan's provider network survey (demo)." for role in
+                     assumptions["salaries"]},
+            notes="Rural wage differential",
+        )
+        published = services.assumption_draft_publish(scope=scope, assumption_set=assumption_set)
+        # Next year's assumptions in progress: a higher trend under review, not yet published.
+        services.assumption_version_new_draft(scope=scope, version=published)
+        revision = dict(published.assumptions, annual_trend="0.04")
+        services.assumption_draft_update(scope=scope, assumption_set=assumption_set, assumptions=revision,
+                                         notes="Trend under review for the next rating period")
+    version = assumption_set.versions.filter(status=AssumptionSetVersionStatus.PUBLISHED).order_by("-number").first()
+    ctx.extra["assumption_set"] = assumption_set
+
+    experience = ExperienceDataset.objects.filter(payer=ctx.plan, name=EXPERIENCE, status="valid").first()
+    if experience is None:
+        experience_csv, spans_csv = experience_files()
+        experience = services.experience_upload(
+            scope=scope, name=EXPERIENCE, program_name=ctx.urban.legal_name, provider=ctx.urban,
+            file=ContentFile(experience_csv.encode(), name="bayview-experience-2025.csv"),
+            spans_file=ContentFile(spans_csv.encode(), name="bayview-spans-2025.csv"),
+        )
+    ctx.extra["experience"] = experience
+
+    _price(scope, _latest_published(ctx.extra["home_bundle"]), version, experience, {"simulation_years": 10_000})
+    _price(scope, _latest_published(ctx.extra["episode_bundle"]), version, None, {"simulation_years": 10_000})

@@ -1,0 +1,188 @@
+"""Reads of assumption sets, experience datasets and pricing runs, scoped to the user's organisation.
+
+Pricing is the plan's own work: only the plan that owns an object sees it. Object lookups come
+first and answer 404 for anything another organisation owns (a provider included), and only
+then is the role checked, so nobody learns that another plan's run exists.
+
+`pricing_run_rate_table` and `succeeded_runs_for_bundle_version` are the interface contracts
+build rate schedules from.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, F, Max, Q, QuerySet
+
+from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from bundles.models import BundleVersion, BundleVersionStatus
+from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from pricing.models import (
+    AssumptionSet,
+    AssumptionSetVersion,
+    AssumptionSetVersionStatus,
+    ExperienceDataset,
+    ExperienceStatus,
+    PricingRun,
+    PricingRunStatus,
+)
+
+# --- assumption sets ---------------------------------------------------------------------------
+
+
+def assumption_set_list(*, scope: Scope, search: str = "") -> QuerySet[AssumptionSet]:
+    """Assumption sets with their latest published number and whether a draft is open, in one query."""
+    scope.require("pricing.view")
+    sets = scoped(AssumptionSet.objects.all(), scope).annotate(
+        latest_number=Max("versions__number"),
+        draft_count=Count("versions", filter=Q(versions__status=AssumptionSetVersionStatus.DRAFT)),
+    )
+    if search:
+        sets = sets.filter(name__icontains=search)
+    return sets.order_by("name")
+
+
+def assumption_set_get(*, scope: Scope, public_id) -> AssumptionSet:
+    assumption_set = get_scoped_or_404(AssumptionSet.objects.select_related("payer"), scope, public_id=public_id)
+    scope.require("pricing.view")
+    return assumption_set
+
+
+def assumption_version_list(*, scope: Scope, assumption_set: AssumptionSet) -> QuerySet[AssumptionSetVersion]:
+    versions = scoped(AssumptionSetVersion.objects.filter(assumption_set=assumption_set), scope)
+    return versions.select_related("created_by", "published_by", "based_on").order_by(
+        F("number").desc(nulls_first=True)
+    )
+
+
+def assumption_version_get(*, scope: Scope, assumption_set: AssumptionSet, number: str | int) -> AssumptionSetVersion:
+    """``number`` is a version number or ``"draft"``."""
+    versions = AssumptionSetVersion.objects.filter(assumption_set=assumption_set).select_related(
+        "assumption_set", "based_on", "created_by", "published_by"
+    )
+    if str(number) == "draft":
+        return get_scoped_or_404(versions, scope, status=AssumptionSetVersionStatus.DRAFT)
+    try:
+        number = int(number)
+    except (TypeError, ValueError) as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+    return get_scoped_or_404(versions, scope, number=number)
+
+
+def published_assumption_versions(*, scope: Scope) -> QuerySet[AssumptionSetVersion]:
+    """Published versions a run may point at, newest first per set."""
+    return scoped(
+        AssumptionSetVersion.objects.filter(status=AssumptionSetVersionStatus.PUBLISHED), scope
+    ).select_related("assumption_set").order_by("assumption_set__name", "-number")
+
+
+def published_bundle_versions(*, scope: Scope) -> QuerySet[BundleVersion]:
+    """The plan's own published bundle versions (a run prices only those)."""
+    return BundleVersion.objects.filter(
+        bundle__payer=scope.organization, status=BundleVersionStatus.PUBLISHED
+    ).select_related("bundle").order_by("bundle__name", "-number")
+
+
+# --- experience ------------------------------------------------------------------------------
+
+
+def experience_list(*, scope: Scope, status: str = "") -> QuerySet[ExperienceDataset]:
+    scope.require("pricing.view")
+    datasets = scoped(ExperienceDataset.objects.select_related("provider", "created_by"), scope)
+    if status:
+        datasets = datasets.filter(status=status)
+    return datasets.order_by("-created_at", "-pk")
+
+
+def experience_get(*, scope: Scope, public_id) -> ExperienceDataset:
+    dataset = get_scoped_or_404(ExperienceDataset.objects.select_related("provider", "created_by", "payer"), scope,
+                                public_id=public_id)
+    scope.require("pricing.view")
+    return dataset
+
+
+def valid_experience(*, scope: Scope) -> QuerySet[ExperienceDataset]:
+    return scoped(ExperienceDataset.objects.filter(status=ExperienceStatus.VALID), scope).order_by("-created_at")
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+_RUN_LIST_DEFER = ("inputs", "result", "progress_log")
+
+
+def pricing_run_list(*, scope: Scope, status: str = "", bundle_version: BundleVersion | None = None
+                     ) -> QuerySet[PricingRun]:
+    """Runs newest first, without their (large) inputs and results."""
+    scope.require("pricing.view")
+    runs = scoped(PricingRun.objects.all(), scope).select_related(
+        "bundle_version__bundle", "assumption_set_version__assumption_set", "experience", "created_by"
+    ).defer(*_RUN_LIST_DEFER)
+    if status:
+        runs = runs.filter(status=status)
+    if bundle_version is not None:
+        runs = runs.filter(bundle_version=bundle_version)
+    return runs.order_by("-created_at", "-pk")
+
+
+def pricing_run_get(*, scope: Scope, public_id) -> PricingRun:
+    run = get_scoped_or_404(
+        PricingRun.objects.select_related(
+            "payer", "bundle_version__bundle", "assumption_set_version__assumption_set", "experience", "created_by"
+        ),
+        scope,
+        public_id=public_id,
+    )
+    scope.require("pricing.view")
+    return run
+
+
+def pricing_run_status_get(*, scope: Scope, public_id) -> PricingRun:
+    """The run's state and progress only (the progress bar polls this)."""
+    run = get_scoped_or_404(PricingRun.objects.defer(*_RUN_LIST_DEFER), scope, public_id=public_id)
+    scope.require("pricing.view")
+    return run
+
+
+def succeeded_runs_for_bundle_version(*, scope: Scope, bundle_version: BundleVersion) -> QuerySet[PricingRun]:
+    """Succeeded runs of a bundle version the scope may see, newest first (for contracts' rate pickers)."""
+    return (
+        scoped(PricingRun.objects.filter(bundle_version=bundle_version, status=PricingRunStatus.SUCCEEDED), scope)
+        .select_related("assumption_set_version__assumption_set", "experience")
+        .defer(*_RUN_LIST_DEFER)
+        .order_by("-finished_at", "-pk")
+    )
+
+
+def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
+    """The rates of a succeeded run as Decimals, for a contract's rate schedule.
+
+    Returns {"run_id", "bundle_version_id", "rates": [{"tier", "market", "lob", "pmpm", "low", "high"}],
+    "assessment_fees": {market: Decimal}}. A run that is missing, another organisation's, or not
+    succeeded raises NotFoundError.
+    """
+    run = get_scoped_or_404(
+        PricingRun.objects.filter(status=PricingRunStatus.SUCCEEDED).only(
+            "public_id", "bundle_version_id", "result", "payer_id", "status"
+        ),
+        scope,
+        public_id=run_id,
+    )
+    quote = (run.result or {}).get("quote", {})
+    return {
+        "run_id": str(run.public_id),
+        "bundle_version_id": run.bundle_version_id,
+        "rates": [
+            {
+                "tier": rate["tier"],
+                "market": rate["market"],
+                "lob": rate["lob"],
+                "pmpm": Decimal(rate["pmpm"]),
+                "low": Decimal(rate["low"]),
+                "high": Decimal(rate["high"]),
+            }
+            for rate in quote.get("rates", [])
+        ],
+        "assessment_fees": {market: Decimal(fee) for market, fee in quote.get("assessment_fee", {}).items()},
+    }
+

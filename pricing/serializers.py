@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from pricing.models import AssumptionSet, AssumptionSetVersion, ExperienceDataset, PricingRun
+
+# --- the pricing file and the quote ------------------------------------------------------------
+
+
+class PricingFileSerializer(serializers.Serializer):
+    """A `carebundle.pricing/1` file (formats.md section 6). Numbers may be JSON numbers or decimal strings."""
+
+    format = serializers.CharField(help_text="`carebundle.pricing/1`")
+    bundle = serializers.JSONField(help_text="The bundle: tiers, roles and their effort, assessment")
+    assumptions = serializers.JSONField(help_text="Wages, loads, trend, markets, ranges...")
+    experience = serializers.JSONField(required=False, help_text="Optional: member_months and cost by tier")
+
+
+class QuoteRequestSerializer(PricingFileSerializer):
+    markets = serializers.ListField(child=serializers.CharField(), required=False,
+                                    help_text="Price only these markets (default: every market of the file)")
+    lobs = serializers.ListField(child=serializers.CharField(), required=False,
+                                 help_text="Lines of business: one set of rate cells each (LOB factors apply)")
+
+
+class QuoteResultSerializer(serializers.Serializer):
+    engine_version = serializers.CharField()
+    bundle = serializers.CharField()
+    period = serializers.JSONField()
+    rates = serializers.ListField(child=serializers.JSONField(), help_text=(
+        "One per tier x market (x LOB): pmpm, low, high, direct_pmpm, labor_pmpm by role, credibility, "
+        "pmpm_without_assessment_fee, cost_per_enrollee and the full build-up"))
+    assessment_fee = serializers.DictField(child=serializers.CharField(), help_text="By market")
+    assessment_fee_range = serializers.JSONField()
+    assessment_buildup = serializers.JSONField()
+    trend_months = serializers.IntegerField()
+    trend_factor = serializers.CharField()
+    expected_months_enrolled = serializers.CharField()
+    conversion_rate = serializers.CharField()
+
+
+class PricingErrorSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="JSON path (`$.assumptions.productivity`) or field (`markets[0]`)")
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+# --- assumption sets ---------------------------------------------------------------------------
+
+
+class AssumptionSetSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    latest_version = serializers.IntegerField(source="latest_number", read_only=True, allow_null=True)
+    has_draft = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AssumptionSet
+        fields = ["id", "name", "description", "latest_version", "has_draft", "created_at", "updated_at"]
+
+    def get_has_draft(self, assumption_set) -> bool:
+        return bool(getattr(assumption_set, "draft_count", 0))
+
+
+class AssumptionSetCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    assumptions = serializers.JSONField(required=False, help_text=(
+        "The `assumptions` part of a pricing file; leave out to start from the platform's defaults"))
+    sources = serializers.JSONField(required=False, help_text="Source text by field key, e.g. {\"salaries.np\": \"...\"}")
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DraftUpdateSerializer(serializers.Serializer):
+    assumptions = serializers.JSONField()
+    sources = serializers.JSONField(required=False, help_text=(
+        "Source text by field key; a changed field without one is recorded as entered by you today"))
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class AssumptionVersionSummarySerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text="`draft` or `published`")
+
+    class Meta:
+        model = AssumptionSetVersion
+        fields = ["number", "status", "content_hash", "notes", "created_at", "published_at"]
+
+
+class AssumptionVersionSerializer(serializers.ModelSerializer):
+    assumption_set_id = serializers.UUIDField(source="assumption_set.public_id", read_only=True)
+    based_on = serializers.IntegerField(source="based_on.number", read_only=True, allow_null=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
+    status = serializers.CharField(read_only=True, help_text="`draft` or `published`")
+    assumptions = serializers.JSONField()
+    sources = serializers.JSONField()
+
+    class Meta:
+        model = AssumptionSetVersion
+        fields = ["assumption_set_id", "number", "status", "based_on", "content_hash", "assumptions", "sources",
+                  "notes", "created_by", "created_at", "published_at"]
+
+
+class AssumptionSetDetailSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="assumption_set.public_id")
+    name = serializers.CharField(source="assumption_set.name")
+    description = serializers.CharField(source="assumption_set.description")
+    versions = AssumptionVersionSummarySerializer(many=True)
+
+
+class AssumptionImportSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    assumptions = serializers.JSONField()
+    sources = serializers.JSONField(required=False)
+
+
+class DefaultsSerializer(serializers.Serializer):
+    scalars = serializers.ListField(child=serializers.JSONField())
+    salaries = serializers.ListField(child=serializers.JSONField())
+    disenrollment = serializers.JSONField()
+    lob_factors = serializers.JSONField()
+    plan_assumptions = serializers.JSONField(help_text="Your plan's starting assumptions (its markets and roles)")
+    plan_sources = serializers.JSONField()
+
+
+# --- experience ------------------------------------------------------------------------------
+
+
+class ExperienceUploadSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    program_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    provider_id = serializers.UUIDField(required=False, allow_null=True,
+                                        help_text="The provider organisation, when the plan contracts with it")
+    file = serializers.FileField(help_text="experience.csv: month, tier, member_months, cost")
+    spans_file = serializers.FileField(required=False, allow_null=True,
+                                       help_text="spans.csv: enrollment_start, enrollment_end, disenrollment_reason")
+
+
+class ExperienceSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    provider_id = serializers.UUIDField(source="provider.public_id", read_only=True, allow_null=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
+    status = serializers.CharField(read_only=True, help_text="`valid` or `rejected` (nothing loaded)")
+
+    class Meta:
+        model = ExperienceDataset
+        fields = ["id", "name", "program_name", "provider_id", "status", "original_filename", "file_sha256",
+                  "spans_original_filename", "spans_sha256", "row_count", "spans_count", "error_count",
+                  "created_by", "created_at"]
+
+
+class ExperienceDetailSerializer(ExperienceSerializer):
+    summary = serializers.JSONField()
+    spans_summary = serializers.JSONField()
+    errors = serializers.JSONField(help_text="[{file, row, column, code, message}]; at most 1,000 kept")
+
+    class Meta(ExperienceSerializer.Meta):
+        fields = [*ExperienceSerializer.Meta.fields, "summary", "spans_summary", "errors"]
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+class RunStartSerializer(serializers.Serializer):
+    bundle_id = serializers.UUIDField()
+    bundle_version = serializers.IntegerField(min_value=1)
+    assumption_set_id = serializers.UUIDField()
+    assumption_set_version = serializers.IntegerField(
+        min_value=1, required=False, help_text="Default: the latest published version")
+    experience_id = serializers.UUIDField(required=False, allow_null=True)
+    markets = serializers.ListField(child=serializers.CharField(), required=False,
+                                    help_text="Default: every market of the bundle version")
+    lobs = serializers.ListField(child=serializers.CharField(), required=False,
+                                 help_text="Default: every line of business of the bundle version")
+    seed = serializers.IntegerField(required=False, allow_null=True,
+                                    help_text="Default: derived from the inputs, so the same inputs give the same numbers")
+    options = serializers.JSONField(required=False, help_text=(
+        "simulation_years (1,000-100,000; default 20,000), enrollees_per_year (a number or {market: number}; "
+        "default 100), tier_mix ({tier: share}; default the experience's mix), minutes_cv (default 0.3)"))
+
+
+class RunAcceptedSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.CharField(help_text="`queued` at first")
+    progress = serializers.IntegerField()
+    inputs_hash = serializers.CharField()
+    status_url = serializers.SerializerMethodField()
+
+    def get_status_url(self, run) -> str:
+        return reverse("api-pricing-run-detail", args=[run.public_id])
+
+
+class _Reference(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class PricingRunSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    bundle = serializers.SerializerMethodField()
+    assumption_set = serializers.SerializerMethodField()
+    experience_id = serializers.UUIDField(source="experience.public_id", read_only=True, allow_null=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
+    status = serializers.CharField(read_only=True, help_text="`queued`, `running`, `succeeded`, `failed` or `cancelled`")
+
+    class Meta:
+        model = PricingRun
+        fields = ["id", "status", "progress", "progress_message", "cancel_requested", "bundle", "assumption_set",
+                  "experience_id", "markets", "lobs", "seed", "options", "engine_version", "inputs_hash", "error",
+                  "created_by", "created_at", "started_at", "finished_at"]
+
+    @extend_schema_field(_Reference)
+    def get_bundle(self, run) -> dict:
+        version = run.bundle_version
+        return {"id": version.bundle.public_id, "name": version.bundle.name, "version": version.number}
+
+    @extend_schema_field(_Reference)
+    def get_assumption_set(self, run) -> dict:
+        version = run.assumption_set_version
+        return {"id": version.assumption_set.public_id, "name": version.assumption_set.name,
+                "version": version.number}
+
+
+class PricingRunDetailSerializer(PricingRunSerializer):
+    progress_log = serializers.JSONField()
+    result = serializers.JSONField(help_text="null until the run succeeds; then quote, comparison, enrollment, "
+                                             "budgets, risk, credibility, benchmarks, warnings")
+    links = serializers.SerializerMethodField()
+
+    class Meta(PricingRunSerializer.Meta):
+        fields = [*PricingRunSerializer.Meta.fields, "progress_log", "result", "links"]
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_links(self, run) -> dict:
+        links = {
+            "self": reverse("api-pricing-run-detail", args=[run.public_id]),
+            "cancel": reverse("api-pricing-run-cancel", args=[run.public_id]),
+            "inputs": reverse("api-pricing-run-inputs", args=[run.public_id]),
+        }
+        if run.succeeded:
+            links["report"] = reverse("api-pricing-run-report", args=[run.public_id])
+        return links

@@ -1,0 +1,19 @@
+"""Celery tasks of pricing: look the run up by id and call its one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from pricing import services
+
+
+@shared_task(name="pricing.run_pricing", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def run_pricing(run_id: int) -> str:
+    """Compute a pricing run. Idempotent: a finished run is left alone, an interrupted one recomputed.
+
+    Only a database hiccup (a lock, a dropped connection) is retried; anything else is recorded on
+    the run as its failure, with the reason.
+    """
+    run = services.pricing_run_execute(run_id=run_id)
+    return run.status if run is not None else "missing"

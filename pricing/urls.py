@@ -1,0 +1,25 @@
+from django.urls import path
+
+from pricing import views
+
+urlpatterns = [
+    path("pricing/", views.pricing_home, name="pricing-home"),
+    path("pricing/runs/new/", views.run_new, name="pricing-run-new"),
+    path("pricing/runs/<str:run_id>/", views.run_detail, name="pricing-run-detail"),
+    path("pricing/runs/<str:run_id>/progress/", views.run_progress, name="pricing-run-progress"),
+    path("pricing/runs/<str:run_id>/cancel/", views.run_cancel, name="pricing-run-cancel"),
+    path("pricing/runs/<str:run_id>/report.pdf", views.run_report_pdf, name="pricing-run-report"),
+    path("pricing/runs/<str:run_id>/inputs.json", views.run_inputs, name="pricing-run-inputs"),
+    path("pricing/assumptions/", views.assumption_list, name="pricing-assumption-list"),
+    path("pricing/assumptions/<str:set_id>/", views.assumption_detail, name="pricing-assumption-detail"),
+    path("pricing/assumptions/<str:set_id>/draft/", views.assumption_draft, name="pricing-assumption-draft"),
+    path("pricing/assumptions/<str:set_id>/versions/<str:number>/new-draft/", views.assumption_new_draft,
+         name="pricing-assumption-new-draft"),
+    path("pricing/assumptions/<str:set_id>/versions/<str:number>/export.json", views.assumption_export,
+         name="pricing-assumption-export"),
+    path("pricing/experience/", views.experience_list, name="pricing-experience-list"),
+    path("pricing/experience/templates/<str:which>.csv", views.experience_template,
+         name="pricing-experience-template"),
+    path("pricing/experience/<str:dataset_id>/", views.experience_detail, name="pricing-experience-detail"),
+    path("pricing/experience/<str:dataset_id>/file/", views.experience_file, name="pricing-experience-file"),
+]
