@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "bundles",
     "pricing",
     "contracts",
+    "enrollment",
+    "payments",
+    "performance",
     "web",
 ]
 
@@ -256,6 +259,16 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     # Active contracts whose end date has come become expired (contracts.services.contracts_expire_due).
     "contracts-expire-due": {"task": "contracts.expire_due", "schedule": 60 * 60 * 24, "options": {"expires": 60 * 60}},
+    # A missing roster: providers are e-mailed a few days before the due day (enrollment.services).
+    "enrollment-roster-reminders": {"task": "enrollment.send_roster_reminders", "schedule": 60 * 60 * 24,
+                                    "options": {"expires": 60 * 60}},
+    # Months past their due day without an accepted roster are marked late.
+    "enrollment-mark-late": {"task": "enrollment.mark_late_rosters", "schedule": 60 * 60 * 24,
+                             "options": {"expires": 60 * 60}},
+    # After the roster due day, each contract month with an accepted roster gets its payment run
+    # (payments.services.payment_runs_start_due); runs stuck calculating are queued again.
+    "payments-start-due-runs": {"task": "payments.start_due_runs", "schedule": 60 * 60 * 6,
+                                "options": {"expires": 60 * 60}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -10,6 +10,9 @@ api_v1 = [
     path("", include("bundles.api_urls")),
     path("", include("pricing.api_urls")),
     path("", include("contracts.api_urls")),
+    path("", include("enrollment.api_urls")),
+    path("", include("payments.api_urls")),
+    path("", include("performance.api_urls")),
 ]
 
 urlpatterns = [
@@ -21,9 +24,12 @@ urlpatterns = [
     path("api/<path:rest>", core_api.not_found_view),
     path("", include("web.urls")),
     path("", include("core.urls")),
-    path("", include("bundles.urls")),
     path("", include("pricing.urls")),
     path("contracts/", include("contracts.urls")),
+    path("payments/", include("payments.urls")),
+    path("", include("performance.urls")),
+    path("", include("enrollment.urls")),
+    path("", include("bundles.urls")),
     path("", include("accounts.urls")),
 ]
 

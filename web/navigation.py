@@ -19,6 +19,10 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Bundles", "bundle-list", "bundle.view"),
     NavItem("Pricing", "pricing-home", "pricing.view"),
     NavItem("Contracts", "contract-list", "contract.view"),
+    NavItem("Rosters", "roster-list", "roster.view"),
+    NavItem("Eligibility", "eligibility-list", "eligibility.load"),
+    NavItem("Payments", "payment-home", "payment.view"),
+    NavItem("Performance", "performance-home", "performance.view"),
     NavItem("Organisations", "organization-list", "organization.view"),
     NavItem("Access log", "access-log", "audit.view"),
 ]

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 # Each app's demo.seed(ctx) runs in this order; later apps build on earlier ones.
-DEMO_STEPS = ["accounts.demo", "bundles.demo", "pricing.demo", "contracts.demo"]
+DEMO_STEPS = ["accounts.demo", "bundles.demo", "pricing.demo", "contracts.demo", "enrollment.demo", "payments.demo", "performance.demo"]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,208 @@
+"""Reads of enrollment, scoped to the user's organisation, and the two reads payments builds on.
+
+A provider sees its own contracts' submissions; the plan sees every provider's submissions on its
+contracts (both through ``RosterSubmission.tenant_filter``). Eligibility files are the plan's own.
+
+For the payments engine (not scoped: the caller already holds a contract it may see):
+
+- :func:`payable_member_months` and :func:`payable_assessments` read the **current** accepted
+  version of a contract's roster for a month;
+- :func:`current_submission` is that version itself (or ``None``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from django.db.models import F, Q, QuerySet
+
+from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from contracts.models import Contract
+from contracts.selectors import contract_get
+from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from enrollment.models import (
+    Assessment,
+    EligibilityFile,
+    MemberMonth,
+    ProcessingStatus,
+    RosterEntry,
+    RosterMonth,
+    RosterSubmission,
+    Severity,
+    SubmissionIssue,
+)
+
+HEAVY_FIELDS = ("summary", "diff", "progress_log")
+
+
+def _uuid_or_404(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+
+
+def contract_for_rosters(*, scope: Scope, contract_id) -> Contract:
+    """A contract the scope's organisation is party to (UUID or number), else 404."""
+    scope.require("roster.view")
+    return contract_get(scope=scope, contract_id=contract_id)
+
+
+def submission_list(*, scope: Scope, contract: Contract | None = None, month: date | None = None,
+                    status: str = "", late: bool | None = None, current_only: bool = False
+                    ) -> QuerySet[RosterSubmission]:
+    """Submissions newest month first, with their contract's parties, in a constant number of queries."""
+    scope.require("roster.view")
+    submissions = scoped(RosterSubmission.objects.select_related("contract__payer", "contract__provider",
+                                                                  "submitted_by").defer(*HEAVY_FIELDS), scope)
+    if contract is not None:
+        submissions = submissions.filter(contract=contract)
+    if month is not None:
+        submissions = submissions.filter(month=month)
+    if status:
+        submissions = submissions.filter(status=status)
+    if late is not None:
+        submissions = submissions.filter(late=late)
+    if current_only:
+        submissions = submissions.filter(is_current=True)
+    return submissions.order_by("-month", "contract__number", "-version")
+
+
+def submission_get(*, scope: Scope, public_id) -> RosterSubmission:
+    """Another organisation's submission and a missing one are both 404 (looked up before the role)."""
+    submission = get_scoped_or_404(
+        RosterSubmission.objects.select_related("contract__payer", "contract__provider", "submitted_by", "previous"),
+        scope, public_id=_uuid_or_404(public_id))
+    scope.require("roster.view")
+    return submission
+
+
+def submission_status_get(*, scope: Scope, public_id) -> RosterSubmission:
+    """The submission without its member data (what a progress bar polls)."""
+    submission = get_scoped_or_404(RosterSubmission.objects.only(
+        "public_id", "status", "progress", "progress_message", "contract_id", "month", "version", "error_count",
+        "warning_count", "member_count"), scope, public_id=_uuid_or_404(public_id))
+    scope.require("roster.view")
+    return submission
+
+
+def versions_of(*, submission: RosterSubmission) -> QuerySet[RosterSubmission]:
+    """Every version of the submission's contract and month, newest first."""
+    return (RosterSubmission.objects.filter(contract_id=submission.contract_id, month=submission.month)
+            .select_related("submitted_by").defer(*HEAVY_FIELDS).order_by("-version"))
+
+
+def issue_list(*, submission: RosterSubmission, severity: str = "") -> QuerySet[SubmissionIssue]:
+    issues = SubmissionIssue.objects.filter(submission=submission)
+    if severity:
+        issues = issues.filter(severity=severity)
+    return issues.order_by("severity", "source", "row", "pk")
+
+
+def errors_of(submission: RosterSubmission) -> QuerySet[SubmissionIssue]:
+    return issue_list(submission=submission, severity=Severity.ERROR)
+
+
+def warnings_of(submission: RosterSubmission) -> QuerySet[SubmissionIssue]:
+    return issue_list(submission=submission, severity=Severity.WARNING)
+
+
+def entry_list(*, submission: RosterSubmission, search: str = "") -> QuerySet[RosterEntry]:
+    """The accepted roster rows (PHI: the caller records the access)."""
+    entries = RosterEntry.objects.filter(submission=submission)
+    if search:
+        entries = entries.filter(Q(member_id__icontains=search) | Q(last_name__icontains=search))
+    return entries.order_by("member_id", "tier_start", "row")
+
+
+def member_month_list(*, submission: RosterSubmission) -> QuerySet[MemberMonth]:
+    return MemberMonth.objects.filter(submission=submission).order_by("member_id")
+
+
+def assessment_list(*, submission: RosterSubmission, payable: bool | None = None) -> QuerySet[Assessment]:
+    assessments = Assessment.objects.filter(submission=submission)
+    if payable is not None:
+        assessments = assessments.filter(payable=payable)
+    return assessments.order_by("assessment_date", "row")
+
+
+def roster_month_list(*, scope: Scope, late: bool | None = None) -> QuerySet[RosterMonth]:
+    """Contract months with a roster or a due date passed (lateness), newest first."""
+    scope.require("roster.view")
+    months = scoped(RosterMonth.objects.select_related("contract__payer", "contract__provider"), scope)
+    if late is not None:
+        months = months.filter(late=late)
+    return months.order_by("-month", "contract__number")
+
+
+def submittable_contracts(*, scope: Scope) -> QuerySet[Contract]:
+    """The provider's contracts a roster can be sent for (in force at some time: activated)."""
+    scope.require("roster.submit")
+    return (Contract.objects.filter(provider=scope.organization, current_version__activated_at__isnull=False)
+            .select_related("payer").order_by("number"))
+
+
+# --- eligibility ---------------------------------------------------------------------------------
+
+
+def eligibility_file_list(*, scope: Scope) -> QuerySet[EligibilityFile]:
+    scope.require("eligibility.view")
+    return scoped(EligibilityFile.objects.select_related("uploaded_by").defer("acknowledgement", "ack_999"), scope)
+
+
+def eligibility_file_get(*, scope: Scope, public_id) -> EligibilityFile:
+    """Another organisation's file and a missing one are both 404 (looked up before the role)."""
+    record = get_scoped_or_404(EligibilityFile.objects.select_related("uploaded_by", "payer"), scope,
+                               public_id=_uuid_or_404(public_id))
+    scope.require("eligibility.view")
+    return record
+
+
+# --- for payments (not scoped) -------------------------------------------------------------------
+
+
+def current_submission(*, contract: Contract, month: date) -> RosterSubmission | None:
+    """The accepted version of ``contract``'s roster for ``month`` that payment uses, or ``None``."""
+    return (RosterSubmission.objects.filter(contract=contract, month=month.replace(day=1), is_current=True,
+                                            status=ProcessingStatus.ACCEPTED).defer(*HEAVY_FIELDS).first())
+
+
+def payable_member_months(*, contract: Contract, month: date) -> QuerySet:
+    """Member-months of the current accepted roster of ``contract`` for ``month`` (its first day).
+
+    Returns a lazy queryset of dicts, one per member, ordered by ``member_id``::
+
+        {"member_id": str, "tier": str, "market": str, "lob": str,
+         "member_months": Decimal (6 places, 0 <= x <= 1), "days_enrolled": int,
+         "submission_id": int, "version": int}
+
+    The rate cell of a line is ``(tier, market, lob)`` of the terms in force on the month's first
+    day (``contracts.selectors.terms_in_force``); a member line is ``member_months x PMPM`` rounded
+    half-up to the cent. A ``0.000000`` line means the member was enrolled but earns nothing that
+    month under the proration rule (kept so a retroactive recomputation can say so). Empty when the
+    month has no accepted roster. Iterate it (``.iterator()`` for large contracts).
+    """
+    return (MemberMonth.objects.filter(contract=contract, month=month.replace(day=1), submission__is_current=True)
+            .order_by("member_id")
+            .values("member_id", "tier", "market", "lob", "member_months", "days_enrolled", "submission_id",
+                    version=F("submission__version")))
+
+
+def payable_assessments(*, contract: Contract, month: date) -> QuerySet:
+    """Initial assessments sent with the current accepted roster of ``contract`` for ``month`` whose
+    fee is payable (once per member per provider in the look-back window).
+
+    Returns a lazy queryset of dicts ordered by date, then row::
+
+        {"member_id": str, "assessment_date": date, "market": str, "outcome": str,
+         "assessor_role": str, "submission_id": int, "row": int}
+
+    The fee is the contract's ``assessment_fees[market]`` of the terms in force on the month's first
+    day. Assessments flagged ``second_in_lookback`` are left out (see :func:`assessment_list`).
+    """
+    return (Assessment.objects.filter(contract=contract, submission__month=month.replace(day=1),
+                                      submission__is_current=True, payable=True)
+            .order_by("assessment_date", "row")
+            .values("member_id", "assessment_date", "market", "outcome", "assessor_role", "submission_id", "row"))
+

@@ -1,0 +1,207 @@
+"""Payments API: a contract's runs (list, calculate a month), a run (lines, what changed, approve), its
+member rows, its statement (PDF, CSV, X12 820), and the contract's payment history and ledger."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+
+from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
+from core.api import ErrorSerializer
+from core.audit import record_access
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from payments import selectors, services, statements
+from payments.models import LedgerEntry, PaymentDetail, PaymentRun, PaymentRunStatus
+from payments.serializers import (
+    HistorySerializer,
+    LedgerEntrySerializer,
+    MemberRowSerializer,
+    PaymentRunDetailSerializer,
+    PaymentRunSerializer,
+    PaymentRunStartedSerializer,
+    PaymentRunStartSerializer,
+)
+
+CONFLICT = OpenApiResponse(ErrorSerializer, description="Not possible in the run's or month's current state "
+                                                        "(no accepted roster, not in review, inputs changed).")
+
+
+def _contract(scope, contract_id):
+    return selectors.contract_for_payments(scope=scope, contract_id=contract_id)
+
+
+def run_detail_data(scope, run: PaymentRun, request=None) -> dict:
+    run.line_list = list(selectors.line_list(run=run))
+    changes = selectors.changes_since_previous_month(run=run)
+    if run.not_payable_assessments or run.outside_window:
+        record_access(scope=scope, action="payment_run.view", object_type="payment_run", object_id=run.public_id,
+                      detail=f"{run.contract.number} {run.month_label}: members named in the run", request=request)
+    return PaymentRunDetailSerializer(run, context={"changes": changes}).data
+
+
+class ContractPaymentRunListApi(ScopedMixin, generics.ListAPIView):
+    """A contract's payment runs, newest month first (a provider sees approved runs only)."""
+
+    queryset = PaymentRun.objects.none()
+    serializer_class = PaymentRunSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        contract = _contract(self.scope, self.kwargs["contract_id"])
+        return selectors.run_list(scope=self.scope, contract=contract, status=self.request.query_params.get("status", ""))
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER,
+                               OpenApiParameter("status", str, description="Only runs in this status: " + ", ".join(PaymentRunStatus.values))])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=PaymentRunStartSerializer, responses={202: PaymentRunStartedSerializer, 409: CONFLICT},
+                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @idempotent
+    def post(self, request, contract_id):
+        """Calculate a month's payment (the plan). A paid month is calculated again as an adjustment holding only
+        what changed since; with nothing changed, nothing is created and the latest run is returned."""
+        contract = _contract(self.scope, contract_id)  # another organisation's contract: 404 before any 400
+        serializer = PaymentRunStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run, created = services.payment_run_start(scope=self.scope, contract=contract,
+                                                  month=serializer.validated_data["month"])
+        body = {"id": run.public_id, "status": run.status, "kind": run.kind, "number": run.number,
+                "month": run.month_label, "created": created, "url": PaymentRunSerializer(run).data["url"]}
+        return Response(PaymentRunStartedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PaymentRunApi(ScopedAPIView):
+    """A run: status, total, lines (kind, rate cell, member-months, rate, amount) and what changed since the
+    month before."""
+
+    @extend_schema(responses=PaymentRunDetailSerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, run_id):
+        run = selectors.run_get(scope=self.scope, run_id=run_id)
+        return Response(run_detail_data(self.scope, run, request))
+
+
+class PaymentRunApproveApi(ScopedAPIView):
+    """Approve a run in review (the plan's analyst): its lines are posted to the ledger."""
+
+    @extend_schema(request=None, responses={200: PaymentRunDetailSerializer, 409: CONFLICT},
+                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @idempotent
+    def post(self, request, run_id):
+        run = selectors.run_get(scope=self.scope, run_id=run_id)
+        run = services.payment_run_approve(scope=self.scope, run=run)
+        return Response(run_detail_data(self.scope, selectors.run_get(scope=self.scope, run_id=run.public_id), request))
+
+
+class PaymentRunMembersApi(ScopedMixin, generics.ListAPIView):
+    """The run's member rows: one per member and line (rate cell, assessment, adjusted month). PHI: logged."""
+
+    queryset = PaymentDetail.objects.none()
+    serializer_class = MemberRowSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        run = selectors.run_get(scope=self.scope, run_id=self.kwargs["run_id"])
+        record_access(scope=self.scope, action="payment_run.members", object_type="payment_run",
+                      object_id=run.public_id, detail=f"{run.contract.number} {run.month_label}", request=self.request)
+        return selectors.detail_list(run=run, search=self.request.query_params.get("search", ""))
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER, OpenApiParameter("search", str, description="Part of a member id")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class _FileRenderer(BaseRenderer):
+    """Lets a client ask for the file's type in Accept; success responses are plain HttpResponses."""
+
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else JSONRenderer().render(data)
+
+
+def _renderer(media_type: str, suffix: str) -> type[BaseRenderer]:
+    return type(f"Payment{suffix.title()}Renderer", (_FileRenderer,), {"media_type": media_type, "format": suffix})
+
+
+class _StatementApi(ScopedAPIView):
+    fmt = "pdf"
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response):  # errors are JSON whatever the client accepted
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def get(self, request, run_id):
+        run = selectors.run_get(scope=self.scope, run_id=run_id)
+        render = {"pdf": statements.render_pdf, "csv": statements.render_csv, "820": statements.render_820}[self.fmt]
+        content = render(run)
+        record_access(scope=self.scope, action=f"statement.download.{self.fmt}", object_type="payment_run",
+                      object_id=run.public_id, detail=f"{run.contract.number} {run.month_label}", request=request)
+        response = HttpResponse(content, content_type=statements.CONTENT_TYPES[self.fmt])
+        response["Content-Disposition"] = f'attachment; filename="{statements.filename(run, self.fmt)}"'
+        return response
+
+
+def _statement_schema(media_type: str, what: str, conflict: bool = False):
+    responses = {(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=what)}
+    if conflict:
+        responses[409] = CONFLICT
+    return extend_schema(parameters=[ORGANIZATION_PARAMETER], responses=responses)
+
+
+class StatementPdfApi(_StatementApi):
+    fmt = "pdf"
+    renderer_classes = [JSONRenderer, _renderer("application/pdf", "pdf")]
+
+    @_statement_schema("application/pdf", "Summary by rate cell, assessments, adjustments, withhold, year to date")
+    def get(self, request, run_id):
+        return super().get(request, run_id)
+
+
+class StatementCsvApi(_StatementApi):
+    fmt = "csv"
+    renderer_classes = [JSONRenderer, _renderer("text/csv", "csv")]
+
+    @_statement_schema("text/csv", "One row per member and rate cell (and per assessment and adjusted month)")
+    def get(self, request, run_id):
+        return super().get(request, run_id)
+
+
+class Statement820Api(_StatementApi):
+    fmt = "820"
+    renderer_classes = [JSONRenderer, _renderer("application/edi-x12", "820")]
+
+    @_statement_schema("application/edi-x12", "X12 820 005010X218 remittance (approved runs)", conflict=True)
+    def get(self, request, run_id):
+        return super().get(request, run_id)
+
+
+class ContractPaymentHistoryApi(ScopedAPIView):
+    """Posted payments per month with member-months, and year-to-date totals (both parties)."""
+
+    @extend_schema(responses=HistorySerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, contract_id):
+        contract = _contract(self.scope, contract_id)
+        history = selectors.payment_history(scope=self.scope, contract=contract)
+        return Response(HistorySerializer({"contract": contract.number, **history}).data)
+
+
+class ContractLedgerApi(ScopedMixin, generics.ListAPIView):
+    """The contract's ledger: every posted entry in order (append-only; corrections reverse and re-post)."""
+
+    queryset = LedgerEntry.objects.none()
+    serializer_class = LedgerEntrySerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        contract = _contract(self.scope, self.kwargs["contract_id"])
+        return selectors.ledger_list(scope=self.scope, contract=contract)
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

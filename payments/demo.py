@@ -1,0 +1,36 @@
+"""Demo payment runs: every demo contract's months with an accepted roster are calculated and approved
+(posted to the ledger) in month order, except the latest month, which is left in review for the plan's
+analyst to approve. Skips quietly when there is no accepted roster (no enrollment demo data yet).
+"""
+
+from __future__ import annotations
+
+from accounts.models import Membership
+from accounts.tenancy import Scope
+from contracts.models import Contract
+from core.errors import ApplicationError
+from enrollment.selectors import submission_list
+from payments import services
+from payments.models import PaymentRunStatus
+
+
+def _scope(user, organization) -> Scope:
+    return Scope(Membership.objects.select_related("organization", "user").get(user=user, organization=organization))
+
+
+def seed(ctx) -> None:
+    analyst = _scope(ctx.users["plan_analyst"], ctx.plan)
+    for contract in Contract.objects.filter(payer=ctx.plan).order_by("pk"):
+        months = sorted(set(submission_list(scope=analyst, contract=contract, current_only=True)
+                            .values_list("month", flat=True)))
+        for i, month in enumerate(months):
+            try:
+                run, _created = services.payment_run_start(scope=analyst, contract=contract, month=month,
+                                                           enqueue=False)
+                if run.status == PaymentRunStatus.CALCULATING:
+                    run = services.payment_run_calculate(run_id=run.pk)
+                if run.status == PaymentRunStatus.REVIEW and i < len(months) - 1:
+                    services.payment_run_approve(scope=analyst, run=run)
+            except ApplicationError:
+                continue  # e.g. a month outside the contract: nothing to pay
+    ctx.extra["payments_seeded"] = True

@@ -1,0 +1,224 @@
+"""Monthly payment runs, their lines and member detail, and the append-only ledger.
+
+A :class:`PaymentRun` prices one contract month from the accepted roster versions (enrollment) and
+the terms in force on the month's first day (contracts). Its lines are member-months x PMPM per
+rate cell (each with one :class:`PaymentDetail` per member underneath), initial assessment fees,
+retroactive adjustments for earlier months and the quality withhold. A run is calculated
+(``calculating``), reviewed by a plan analyst (``review``) and approved (``approved``), which
+posts one :class:`LedgerEntry` per line. The first run of a month is its *payment*; a later run
+of an already paid month is an *adjustment* holding only what changed.
+
+Ledger entries are append-only: a database trigger refuses updates (and deletes on PostgreSQL;
+migration 0002). A correction is a reversing entry plus a new one.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class PaymentRunStatus(models.TextChoices):
+    CALCULATING = "calculating", "Calculating"
+    REVIEW = "review", "In review"
+    APPROVED = "approved", "Approved"
+    FAILED = "failed", "Failed"
+
+
+OPEN_STATUSES = (PaymentRunStatus.CALCULATING, PaymentRunStatus.REVIEW)
+
+
+class PaymentRunKind(models.TextChoices):
+    PAYMENT = "payment", "Monthly payment"
+    ADJUSTMENT = "adjustment", "Adjustment of a paid month"
+
+
+class LineKind(models.TextChoices):
+    MEMBER_MONTHS = "member_months", "Member-months"
+    ASSESSMENT = "assessment", "Initial assessments"
+    RETRO_ADJUSTMENT = "retro_adjustment", "Retroactive adjustment"
+    WITHHOLD = "withhold", "Quality withhold"
+
+
+LINE_ORDER = {kind: i for i, kind in enumerate(LineKind.values)}
+
+
+def _party_filter(organization, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}contract__payer": organization}) | Q(**{f"{prefix}contract__provider": organization})
+
+
+class PaymentRun(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="payment_runs")
+    month = models.DateField(help_text="The first day of the month paid")
+    number = models.PositiveIntegerField(default=1, help_text="1, 2, ... per contract and month")
+    kind = models.CharField(max_length=16, choices=PaymentRunKind.choices, default=PaymentRunKind.PAYMENT)
+    status = models.CharField(max_length=16, choices=PaymentRunStatus.choices, default=PaymentRunStatus.CALCULATING)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    member_months = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    member_count = models.PositiveIntegerField(default=0)
+    terms_version = models.PositiveIntegerField(null=True, blank=True)
+    input_fingerprint = models.CharField(
+        max_length=64, blank=True,
+        help_text="sha256 of the roster versions, terms and ledger position the run was calculated from")
+    inputs = models.JSONField(default=dict, blank=True,
+                              help_text="Months priced: {YYYY-MM: {submission, version, terms, role}}")
+    ledger_position = models.PositiveBigIntegerField(default=0, help_text="Last ledger sequence when calculated")
+    not_payable_assessments = models.JSONField(default=list, blank=True)
+    outside_window = models.JSONField(default=list, blank=True,
+                                      help_text="Differences for months older than the retro window: not paid")
+    error = models.JSONField(null=True, blank=True)
+    progress_message = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    calculated_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["inputs", "not_payable_assessments", "outside_window", "error",
+                                                 "progress_message"])
+
+    class Meta:
+        ordering = ["-month", "-number"]
+        indexes = [models.Index(fields=["contract", "month", "status"], name="payment_run_month")]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "month", "number"], name="payment_run_number_unique"),
+            # Two runs of one contract month are never calculated or reviewed at the same time.
+            models.UniqueConstraint(fields=["contract", "month"], condition=Q(status__in=["calculating", "review"]),
+                                    name="payment_run_one_open_per_month"),
+            models.CheckConstraint(condition=Q(status__in=PaymentRunStatus.values), name="payment_run_status_valid"),
+            models.CheckConstraint(condition=Q(approved_at__isnull=True) | Q(status="approved"),
+                                   name="payment_run_approved_at_iff_approved"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.month:%Y-%m} #{self.number} ({self.status})"
+
+    @property
+    def month_label(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """The plan sees every run of its contracts; a provider only approved (posted) ones."""
+        return Q(contract__payer=organization) | Q(contract__provider=organization, status=PaymentRunStatus.APPROVED)
+
+
+class PaymentLine(models.Model):
+    """One line of a run: a rate cell's member-months, a market's assessments, a month's adjustments, the withhold."""
+
+    run = models.ForeignKey(PaymentRun, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=20, choices=LineKind.choices)
+    position = models.PositiveIntegerField(default=0)
+    service_month = models.DateField(help_text="The month the money is for")
+    tier = models.CharField(max_length=16, blank=True)
+    market = models.CharField(max_length=32, blank=True)
+    lob = models.CharField(max_length=32, blank=True)
+    member_months = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    count = models.PositiveIntegerField(default=0, help_text="Members, assessments or adjusted members")
+    rate = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True,
+                               help_text="PMPM, assessment fee, or the withhold fraction")
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["run", "position", "pk"]
+        # run + kind + rate cell: a member row finds its line in one probe when a run is priced in SQL
+        indexes = [models.Index(fields=["run", "kind", "tier", "market", "lob"], name="payment_line_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.rate_cell} {self.amount}"
+
+    @property
+    def rate_cell(self) -> str:
+        return "/".join(x for x in (self.tier, self.market, self.lob) if x)
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return (Q(run__contract__payer=organization)
+                | Q(run__contract__provider=organization, run__status=PaymentRunStatus.APPROVED))
+
+
+class PaymentDetail(models.Model):
+    """One member (and rate cell) under a line: what the member earned or was adjusted by for ``month``."""
+
+    line = models.ForeignKey(PaymentLine, on_delete=models.CASCADE, related_name="details", db_index=False)
+    member_id = models.CharField(max_length=64)
+    month = models.DateField(help_text="The service month")
+    tier = models.CharField(max_length=16, blank=True)
+    market = models.CharField(max_length=32, blank=True)
+    lob = models.CharField(max_length=32, blank=True)
+    member_months = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    reference = models.CharField(max_length=32, blank=True, help_text="e.g. the assessment date")
+
+    class Meta:
+        ordering = ["line", "member_id"]
+        # Covering the line totals (an index-only scan) and a member's rows of a run.
+        indexes = [models.Index(fields=["line", "member_id", "amount", "member_months"],
+                                name="payment_detail_line_member")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.month:%Y-%m} {self.amount}"
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return (Q(line__run__contract__payer=organization)
+                | Q(line__run__contract__provider=organization, line__run__status=PaymentRunStatus.APPROVED))
+
+
+class LedgerSequence(models.Model):
+    """The last ledger sequence number of a contract; its row lock serialises posting."""
+
+    contract = models.OneToOneField("contracts.Contract", on_delete=models.PROTECT, related_name="+")
+    last = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.contract_id}: {self.last}"
+
+
+class LedgerEntry(models.Model):
+    """A posted amount. Never updated nor deleted (a database trigger refuses it)."""
+
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="ledger_entries")
+    run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, related_name="ledger_entries")
+    line = models.ForeignKey(PaymentLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    sequence = models.PositiveBigIntegerField(help_text="1, 2, ... per contract, in posting order")
+    month = models.DateField(help_text="The payment month")
+    service_month = models.DateField()
+    kind = models.CharField(max_length=20, choices=LineKind.choices)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    member_months = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    description = models.CharField(max_length=200, blank=True)
+    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="reversed_by")
+    note = models.CharField(max_length=300, blank=True)
+    posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+")
+    posted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["contract", "sequence"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["contract", "month"], name="ledger_contract_month")]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "sequence"], name="ledger_sequence_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.month:%Y-%m} {self.kind} {self.amount}"
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return _party_filter(organization)

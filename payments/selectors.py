@@ -1,0 +1,178 @@
+"""Reads of payments, scoped to the user's organisation.
+
+The plan sees every run of its contracts; a provider sees only approved (posted) runs, their
+statements and its ledger (``PaymentRun.tenant_filter``). A run in review answers 404 to a provider.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Max, Q, QuerySet, Sum
+
+from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from contracts.models import Contract
+from contracts.selectors import contract_get, contract_list
+from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from payments.models import (
+    LedgerEntry,
+    LineKind,
+    PaymentDetail,
+    PaymentLine,
+    PaymentRun,
+    PaymentRunKind,
+    PaymentRunStatus,
+)
+
+HEAVY_FIELDS = ("inputs", "not_payable_assessments", "outside_window")
+ZERO = Decimal("0.00")
+
+
+def _uuid_or_404(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+
+
+def contract_for_payments(*, scope: Scope, contract_id) -> Contract:
+    """A contract the scope's organisation is party to (its public id or number), else 404."""
+    scope.require("payment.view")
+    return contract_get(scope=scope, contract_id=contract_id)
+
+
+def payment_contract_list(*, scope: Scope) -> QuerySet[Contract]:
+    """The contracts with their last paid month and runs waiting for review, in one query."""
+    scope.require("payment.view")
+    review = Count("payment_runs", filter=Q(payment_runs__status=PaymentRunStatus.REVIEW), distinct=True)
+    contracts = contract_list(scope=scope).annotate(
+        last_paid=Max("payment_runs__month", filter=Q(payment_runs__status=PaymentRunStatus.APPROVED)),
+        runs_in_review=review,
+    )
+    return contracts.filter(current_version__activated_at__isnull=False)
+
+
+def run_list(*, scope: Scope, contract: Contract | None = None, status: str = "") -> QuerySet[PaymentRun]:
+    scope.require("payment.view")
+    runs = scoped(PaymentRun.objects.select_related("contract__payer", "contract__provider", "approved_by",
+                                                    "requested_by").defer(*HEAVY_FIELDS), scope)
+    if contract is not None:
+        runs = runs.filter(contract=contract)
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-month", "-number")
+
+
+def run_get(*, scope: Scope, run_id) -> PaymentRun:
+    scope.require("payment.view")
+    return get_scoped_or_404(
+        PaymentRun.objects.select_related("contract__payer", "contract__provider", "approved_by", "requested_by"),
+        scope, public_id=_uuid_or_404(run_id))
+
+
+def line_list(*, run: PaymentRun) -> QuerySet[PaymentLine]:
+    return PaymentLine.objects.filter(run=run).order_by("position", "pk")
+
+
+def detail_list(*, run: PaymentRun, search: str = "") -> QuerySet[PaymentDetail]:
+    """Member rows of a run (PHI: the caller records the access), by member then line."""
+    details = PaymentDetail.objects.filter(line__run=run).select_related("line")
+    if search:
+        details = details.filter(member_id__icontains=search)
+    return details.order_by("member_id", "line__position", "month")
+
+
+def previous_run(*, run: PaymentRun) -> PaymentRun | None:
+    """The payment run of the month before (approved), to compare with."""
+    month = date(run.month.year - (run.month.month == 1), (run.month.month - 2) % 12 + 1, 1)
+    return (PaymentRun.objects.filter(contract_id=run.contract_id, month=month, kind=PaymentRunKind.PAYMENT,
+                                      status=PaymentRunStatus.APPROVED).order_by("-number").first())
+
+
+def changes_since_previous_month(*, run: PaymentRun) -> dict[str, Any]:
+    """What changed since the month before, per rate cell (member-months, members, amount) and in members."""
+    previous = previous_run(run=run)
+    now = {(line.tier, line.market, line.lob): line for line in line_list(run=run).filter(kind=LineKind.MEMBER_MONTHS)}
+    before = ({(line.tier, line.market, line.lob): line
+               for line in line_list(run=previous).filter(kind=LineKind.MEMBER_MONTHS)} if previous else {})
+    cells = []
+    for key in sorted(set(now) | set(before)):
+        a, b = before.get(key), now.get(key)
+        row = {
+            "tier": key[0], "market": key[1], "lob": key[2],
+            "previous_members": a.count if a else 0, "members": b.count if b else 0,
+            "previous_member_months": a.member_months if a else Decimal(0),
+            "member_months": b.member_months if b else Decimal(0),
+            "previous_amount": a.amount if a else ZERO, "amount": b.amount if b else ZERO,
+            "rate": (b or a).rate, "previous_rate": a.rate if a else None,
+        }
+        row["difference"] = row["amount"] - row["previous_amount"]
+        row["changed"] = previous is not None and (row["members"] != row["previous_members"]
+                                                   or row["member_months"] != row["previous_member_months"]
+                                                   or row["amount"] != row["previous_amount"])
+        cells.append(row)
+    joined = left = None
+    if previous is not None:
+        mine = PaymentDetail.objects.filter(line__run=run, line__kind=LineKind.MEMBER_MONTHS)
+        theirs = PaymentDetail.objects.filter(line__run=previous, line__kind=LineKind.MEMBER_MONTHS)
+        joined = mine.exclude(member_id__in=theirs.values("member_id")).count()
+        left = theirs.exclude(member_id__in=mine.values("member_id")).count()
+    return {
+        "previous": previous, "cells": cells, "members_joined": joined, "members_left": left,
+        "previous_total": previous.total if previous else None,
+        "total_difference": (run.total - previous.total) if previous else None,
+    }
+
+
+def ledger_list(*, scope: Scope, contract: Contract) -> QuerySet[LedgerEntry]:
+    scope.require("payment.view")
+    return scoped(LedgerEntry.objects.filter(contract=contract), scope).select_related("run", "reverses").order_by(
+        "sequence")
+
+
+def payment_history(*, scope: Scope, contract: Contract) -> dict[str, Any]:
+    """Posted payments per month (from the ledger) with member-months, and the year-to-date totals."""
+    scope.require("payment.view")
+    entries = scoped(LedgerEntry.objects.filter(contract=contract), scope)
+    rows = (entries.values("month").order_by("month").annotate(
+        total=Sum("amount"),
+        member_months=Sum("member_months", filter=Q(kind=LineKind.MEMBER_MONTHS)),
+        member_lines=Sum("amount", filter=Q(kind=LineKind.MEMBER_MONTHS)),
+        assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)),
+        adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
+        withhold=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
+        entries=Count("pk"),
+    ))
+    months = []
+    years: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        month = {key: (row[key] if row[key] is not None else (Decimal(0) if key == "member_months" else ZERO))
+                 for key in ("total", "member_months", "member_lines", "assessments", "adjustments", "withhold")}
+        month["member_months"] = Decimal(month["member_months"]).quantize(Decimal("0.000001"))
+        month = {k: (Decimal(v).quantize(Decimal("0.01")) if k != "member_months" else v) for k, v in month.items()}
+        month.update({"month": row["month"], "label": f"{row['month']:%Y-%m}", "entries": row["entries"]})
+        year = years.setdefault(row["month"].year, {"year": row["month"].year, "total": ZERO,
+                                                     "member_months": Decimal(0), "months": 0, "withhold": ZERO})
+        year["total"] += month["total"]
+        year["member_months"] += month["member_months"]
+        year["withhold"] += month["withhold"]
+        year["months"] += 1
+        month["ytd"] = year["total"]
+        months.append(month)
+    return {"months": months, "years": sorted(years.values(), key=lambda y: y["year"], reverse=True)}
+
+
+def year_to_date(*, contract: Contract, month: date) -> dict[str, Decimal]:
+    """Posted totals of the calendar year of ``month`` up to and including it (statements)."""
+    entries = LedgerEntry.objects.filter(contract=contract, month__gte=date(month.year, 1, 1), month__lte=month)
+    sums = entries.aggregate(
+        total=Sum("amount"), member_months=Sum("member_months", filter=Q(kind=LineKind.MEMBER_MONTHS)),
+        withhold=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
+        adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
+        assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)))
+    out = {k: Decimal(v or 0).quantize(Decimal("0.01")) for k, v in sums.items() if k != "member_months"}
+    out["member_months"] = Decimal(sums["member_months"] or 0).quantize(Decimal("0.000001"))
+    return out

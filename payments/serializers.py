@@ -1,0 +1,219 @@
+"""Input validation and output shapes of the payments API (no business rules here: services own them)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from payments.models import (
+    LedgerEntry,
+    LineKind,
+    PaymentDetail,
+    PaymentLine,
+    PaymentRun,
+    PaymentRunKind,
+    PaymentRunStatus,
+)
+
+MONEY = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": True}
+MM = {"max_digits": 14, "decimal_places": 6, "coerce_to_string": True}
+RUN_STATUSES = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in PaymentRunStatus.choices)
+RUN_KINDS = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in PaymentRunKind.choices)
+LINE_KINDS = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in LineKind.choices)
+
+
+class PaymentRunStartSerializer(serializers.Serializer):
+    month = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="The month to pay, YYYY-MM")
+
+
+class PaymentRunSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    contract = serializers.CharField(source="contract.number", read_only=True)
+    contract_id = serializers.UUIDField(source="contract.public_id", read_only=True)
+    month = serializers.DateField(format="%Y-%m", read_only=True)
+    kind = serializers.CharField(read_only=True, help_text=RUN_KINDS)
+    status = serializers.CharField(read_only=True, help_text=RUN_STATUSES)
+    total = serializers.DecimalField(**MONEY, read_only=True)
+    member_months = serializers.DecimalField(**MM, read_only=True)
+    approved_by = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PaymentRun
+        fields = ["id", "contract", "contract_id", "month", "number", "kind", "status", "total", "member_months",
+                  "member_count", "progress_message", "requested_at", "calculated_at", "approved_at", "approved_by",
+                  "url"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_approved_by(self, run) -> str | None:
+        user = run.approved_by
+        return (user.get_full_name() or user.username) if user else None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, run) -> str:
+        return reverse("api-payment-run", args=[run.public_id])
+
+
+class PaymentRunStartedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField(help_text=RUN_STATUSES)
+    kind = serializers.CharField(help_text=RUN_KINDS)
+    number = serializers.IntegerField()
+    month = serializers.CharField()
+    created = serializers.BooleanField(help_text="False when nothing new was queued (a run in progress, or a paid "
+                                                 "month whose roster did not change)")
+    url = serializers.CharField()
+
+
+class PaymentLineSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(help_text=LINE_KINDS)
+    rate_cell = serializers.CharField(read_only=True)
+    service_month = serializers.DateField(format="%Y-%m")
+    member_months = serializers.DecimalField(**MM)
+    rate = serializers.DecimalField(max_digits=12, decimal_places=4, coerce_to_string=True, allow_null=True)
+    amount = serializers.DecimalField(**MONEY)
+
+    class Meta:
+        model = PaymentLine
+        fields = ["kind", "rate_cell", "tier", "market", "lob", "service_month", "count", "member_months", "rate",
+                  "amount", "description"]
+        read_only_fields = fields
+
+
+class NotPayableSerializer(serializers.Serializer):
+    member_id = serializers.CharField()
+    assessment_date = serializers.CharField()
+    market = serializers.CharField()
+    outcome = serializers.CharField()
+    reason = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
+
+
+class OutsideWindowSerializer(serializers.Serializer):
+    member_id = serializers.CharField()
+    month = serializers.CharField()
+    difference = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class CellChangeSerializer(serializers.Serializer):
+    tier = serializers.CharField()
+    market = serializers.CharField()
+    lob = serializers.CharField()
+    previous_members = serializers.IntegerField()
+    members = serializers.IntegerField()
+    previous_member_months = serializers.DecimalField(**MM)
+    member_months = serializers.DecimalField(**MM)
+    previous_amount = serializers.DecimalField(**MONEY)
+    amount = serializers.DecimalField(**MONEY)
+    difference = serializers.DecimalField(**MONEY)
+    changed = serializers.BooleanField()
+
+
+class PaymentChangesSerializer(serializers.Serializer):
+    previous_run = serializers.SerializerMethodField()
+    previous_total = serializers.DecimalField(**MONEY, allow_null=True)
+    total_difference = serializers.DecimalField(**MONEY, allow_null=True)
+    members_joined = serializers.IntegerField(allow_null=True)
+    members_left = serializers.IntegerField(allow_null=True)
+    cells = CellChangeSerializer(many=True)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_previous_run(self, changes) -> str | None:
+        previous = changes["previous"]
+        return reverse("api-payment-run", args=[previous.public_id]) if previous else None
+
+
+class StatementLinksSerializer(serializers.Serializer):
+    pdf = serializers.CharField()
+    csv = serializers.CharField()
+    x12_820 = serializers.CharField(allow_null=True)
+
+
+class PaymentRunDetailSerializer(PaymentRunSerializer):
+    lines = PaymentLineSerializer(many=True, source="line_list")
+    not_payable_assessments = NotPayableSerializer(many=True)
+    outside_window = OutsideWindowSerializer(many=True)
+    changes = serializers.SerializerMethodField()
+    statement = serializers.SerializerMethodField()
+    members_url = serializers.SerializerMethodField()
+    error = serializers.JSONField(allow_null=True)
+
+    class Meta(PaymentRunSerializer.Meta):
+        fields = [*PaymentRunSerializer.Meta.fields, "terms_version", "lines", "not_payable_assessments", "outside_window",
+                  "changes", "statement", "members_url", "error"]
+        read_only_fields = fields
+
+    @extend_schema_field(PaymentChangesSerializer)
+    def get_changes(self, run):
+        return PaymentChangesSerializer(self.context["changes"]).data
+
+    @extend_schema_field(StatementLinksSerializer)
+    def get_statement(self, run):
+        base = reverse("api-payment-run", args=[run.public_id])
+        return {"pdf": f"{base}statement.pdf", "csv": f"{base}statement.csv",
+                "x12_820": f"{base}statement.820" if run.status == PaymentRunStatus.APPROVED else None}
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_members_url(self, run) -> str:
+        return reverse("api-payment-run-members", args=[run.public_id])
+
+
+class MemberRowSerializer(serializers.ModelSerializer):
+    line = serializers.CharField(source="line.kind", help_text=LINE_KINDS)
+    month = serializers.DateField(format="%Y-%m")
+    member_months = serializers.DecimalField(max_digits=12, decimal_places=6, coerce_to_string=True)
+    amount = serializers.DecimalField(**MONEY)
+
+    class Meta:
+        model = PaymentDetail
+        fields = ["member_id", "line", "month", "tier", "market", "lob", "member_months", "amount", "reference"]
+        read_only_fields = fields
+
+
+class HistoryMonthSerializer(serializers.Serializer):
+    month = serializers.CharField(source="label")
+    member_months = serializers.DecimalField(**MM)
+    member_lines = serializers.DecimalField(**MONEY)
+    assessments = serializers.DecimalField(**MONEY)
+    adjustments = serializers.DecimalField(**MONEY)
+    withhold = serializers.DecimalField(**MONEY)
+    total = serializers.DecimalField(**MONEY)
+    ytd = serializers.DecimalField(**MONEY, help_text="Posted from January through this month")
+
+
+class HistoryYearSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    months = serializers.IntegerField()
+    member_months = serializers.DecimalField(**MM)
+    withhold = serializers.DecimalField(**MONEY)
+    total = serializers.DecimalField(**MONEY)
+
+
+class HistorySerializer(serializers.Serializer):
+    contract = serializers.CharField()
+    months = HistoryMonthSerializer(many=True)
+    years = HistoryYearSerializer(many=True)
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    run = serializers.SerializerMethodField()
+    month = serializers.DateField(format="%Y-%m")
+    service_month = serializers.DateField(format="%Y-%m")
+    kind = serializers.CharField(help_text=LINE_KINDS)
+    amount = serializers.DecimalField(**MONEY)
+    member_months = serializers.DecimalField(**MM)
+    reverses = serializers.IntegerField(source="reverses.sequence", allow_null=True, default=None)
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["sequence", "run", "month", "service_month", "kind", "amount", "member_months", "description",
+                  "reverses", "note", "posted_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_run(self, entry) -> str:
+        return reverse("api-payment-run", args=[entry.run.public_id])

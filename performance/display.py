@@ -1,0 +1,72 @@
+"""Numbers as people read them on the page and in the report (pure formatting, no Django)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+
+def _d(value: Any) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+def value_text(value: Any, unit: str) -> str:
+    v = _d(value)
+    if v is None:
+        return "—"
+    if unit == "rate":
+        return f"{(v * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    if unit == "days":
+        return f"{v.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} days"
+    return f"{v.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):,}"
+
+
+def money_text(value: Any) -> str:
+    v = _d(value)
+    if v is None:
+        return "—"
+    text = f"${abs(v).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+    return f"−{text}" if v < 0 else text
+
+
+def percent_text(value: Any) -> str:
+    v = _d(value)
+    return "—" if v is None else f"{(v * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+
+
+EVENT_LABELS = {"ed_visit": "ED visits", "inpatient_admission": "Inpatient admissions",
+                "icu_admission": "ICU admissions", "readmission": "30-day readmissions"}
+
+
+def decorate(performance: dict) -> dict:
+    """Add ``*_text`` fields next to the numbers (in place) and return the dict."""
+    for row in performance["measures"]:
+        unit = row["unit"]
+        row["rate_text"] = value_text(row["rate"], unit)
+        row["target_text"] = ("at most " if row["direction"] == "lower" else "at least ") + \
+            value_text(row["target"], unit)
+        row["ci_text"] = (f"{value_text(row['ci_low'], unit)} – {value_text(row['ci_high'], unit)}"
+                          if row["ci_low"] is not None else "—")
+        row["weight_text"] = percent_text(row["weight"])
+        row["status_text"] = ("Met" if row["met"] else "Not met") if row["scored"] else \
+            f"Not scored (fewer than {row['minimum_denominator']} {row['denominator_label']})"
+        num = _d(row["numerator"])
+        row["numerator_text"] = f"{num.normalize():f}" if num is not None else "—"
+        row["denominator_text"] = f"{_d(row['denominator']).normalize():f}"
+    performance["composite_text"] = percent_text(performance["composite_score"]) \
+        if performance["composite_score"] is not None else "Not scored"
+    w = performance["withhold"]
+    w["withheld_text"], w["returned_text"] = money_text(w["withheld"]), money_text(w["withhold_returned"])
+    w["kept_text"], w["bonus_text"] = money_text(w["withhold_kept"]), money_text(w["bonus"])
+    w["share_text"] = percent_text(w["return_share"])
+    s = performance["shared_savings"]
+    if s:
+        for key in ("baseline_pmpm", "actual_pmpm", "gross_savings", "cap_amount", "shared"):
+            s[f"{key}_text"] = money_text(s[key])
+        for key in ("savings_rate", "minimum_savings_rate", "quality_gate", "sharing_rate"):
+            s[f"{key}_text"] = percent_text(s[key])
+    for e in performance["avoided_events"]["events"]:
+        e["label"] = EVENT_LABELS.get(e["kind"], e["kind"])
+        e["unit_cost_text"], e["value_text"] = money_text(e["unit_cost"]), money_text(e["value"])
+    performance["avoided_events"]["total_text"] = money_text(performance["avoided_events"]["total"])
+    return performance

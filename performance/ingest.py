@@ -1,0 +1,275 @@
+"""Read and validate a utilisation file (formats.md section 4), CSV or XLSX, row by row.
+
+``enrollment.ingest.tabular.read_table`` only knows the roster and assessment layouts, so this
+is a small reader of its own with the same rules: UTF-8 (a BOM accepted), header names matched
+case-insensitively with surrounding spaces ignored, column order free, rows numbered as a
+spreadsheet shows them (header = row 1). Every problem is reported with its row and column; a
+file with any error is refused as a whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
+
+COLUMNS = (
+    "member_id", "month", "ed_visits", "inpatient_admissions", "icu_admissions", "discharges", "readmissions_30d",
+    "tcoc_amount", "acp_documented_date", "satisfaction_score", "death_date", "death_place",
+)
+REQUIRED = frozenset(COLUMNS[:8])
+COUNT_COLUMNS = ("ed_visits", "inpatient_admissions", "icu_admissions", "discharges", "readmissions_30d")
+DEATH_PLACES = ("home", "hospital", "nursing_facility", "hospice_facility", "other")
+MAX_ROWS = 2_000_000
+MAX_ERRORS = 5000
+MAX_COUNT = 1000
+MAX_TCOC = Decimal("999999999999.99")
+
+NOT_A_TABLE = "The file is not a CSV or XLSX table."
+NOT_UTF8 = "The file is not UTF-8 text."
+NO_DATA_ROWS = "The file has a header but no data rows."
+MISSING_COLUMN = "Required column {column!r} is missing from the header."
+DUPLICATE_COLUMN = "Column {column!r} appears twice in the header."
+REQUIRED_VALUE = "A value is required."
+NOT_A_DATE = "Not a date (YYYY-MM-DD): {value!r}."
+NOT_FIRST_OF_MONTH = "The month is the first day of the month (e.g. 2026-03-01)."
+NOT_A_COUNT = "Not a whole number from 0 to 1000: {value!r}."
+NOT_AN_AMOUNT = "Not an amount (a plain decimal with at most 2 places, 0 or more): {value!r}."
+NOT_A_SCORE = "A satisfaction score is a number from 0 to 100: {value!r}."
+UNKNOWN_DEATH_PLACE = "Death place is one of home, hospital, nursing_facility, hospice_facility, other: {value!r}."
+DEATH_PLACE_WITHOUT_DATE = "A death place needs a death date."
+READMISSIONS_OVER_DISCHARGES = "Readmissions within 30 days cannot exceed discharges."
+DUPLICATE_ROW = "Member {member!r} already has a row for {month} (row {first})."
+TOO_MANY_ROWS = "The file has more than {limit} rows."
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "code": self.code, "message": self.message}
+
+
+class UtilizationRecord(NamedTuple):
+    member_id: str
+    month: dt.date
+    ed_visits: int
+    inpatient_admissions: int
+    icu_admissions: int
+    discharges: int
+    readmissions_30d: int
+    tcoc_amount: Decimal
+    acp_documented_date: dt.date | None
+    satisfaction_score: Decimal | None
+    death_date: dt.date | None
+    death_place: str
+
+
+@dataclass
+class Result:
+    records: list[UtilizationRecord]
+    errors: list[RowError]
+    error_count: int = 0
+
+
+def _raw_rows(data: bytes, filename: str) -> Iterator[list[str]]:
+    if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is "not a table"
+            raise ValueError(NOT_A_TABLE) from exc
+        sheet = book.worksheets[0]
+        for values in sheet.iter_rows(values_only=True):
+            yield [_cell(v) for v in values]
+        book.close()
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(NOT_UTF8) from exc
+    yield from csv.reader(io.StringIO(text, newline=""))
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _date(text: str, column: str, row: int, errors: list[RowError]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        errors.append(RowError(row, column, "not_a_date", NOT_A_DATE.format(value=text)))
+        return None
+
+
+def read_utilization(data: bytes, filename: str = "") -> Result:
+    """Validate the whole file; ``records`` is only meaningful when ``errors`` is empty."""
+    errors: list[RowError] = []
+    records: list[UtilizationRecord] = []
+    try:
+        rows = _raw_rows(data, filename)
+        header = next(rows, None)
+    except ValueError as exc:
+        return Result([], [RowError(1, "", "not_a_table", str(exc))], 1)
+    if not header:
+        return Result([], [RowError(1, "", "empty_file", NOT_A_TABLE)], 1)
+    position: dict[str, int] = {}
+    for i, name in enumerate(header):
+        key = (name or "").strip().lower().lstrip("\ufeff")
+        if key in COLUMNS:
+            if key in position:
+                errors.append(RowError(1, key, "duplicate_column", DUPLICATE_COLUMN.format(column=key)))
+            position[key] = i
+    for column in COLUMNS:
+        if column in REQUIRED and column not in position:
+            errors.append(RowError(1, column, "missing_column", MISSING_COLUMN.format(column=column)))
+    if errors:
+        return Result([], errors, len(errors))
+    seen: dict[tuple[str, dt.date], int] = {}
+    indexes = [position.get(c) for c in COLUMNS]
+    month_cache: dict[str, dt.date] = {}
+    error_count = 0
+    row_number = 1
+    try:
+        for raw in rows:
+            row_number += 1
+            if row_number > MAX_ROWS + 1:
+                errors.append(RowError(row_number, "", "too_many_rows", TOO_MANY_ROWS.format(limit=MAX_ROWS)))
+                break
+            if not any((c or "").strip() for c in raw):
+                continue
+            width = len(raw)
+            cells = [(raw[i] or "").strip() if i is not None and i < width else "" for i in indexes]
+            row_errors: list[RowError] = []
+            record = _fast(cells, month_cache)
+            if record is None:  # something is off: the detailed check names every problem
+                record = _record(dict(zip(COLUMNS, cells, strict=True)), row_number, row_errors)
+            if record is not None and not row_errors:
+                key = (record.member_id, record.month)
+                if key in seen:
+                    row_errors.append(RowError(row_number, "month", "duplicate_row", DUPLICATE_ROW.format(
+                        member=record.member_id, month=record.month.isoformat(), first=seen[key])))
+                else:
+                    seen[key] = row_number
+                    records.append(record)
+            error_count += len(row_errors)
+            if len(errors) < MAX_ERRORS:
+                errors.extend(row_errors[: MAX_ERRORS - len(errors)])
+    except ValueError as exc:  # a decoding problem mid-file
+        errors.append(RowError(row_number, "", "not_a_table", str(exc)))
+        error_count += 1
+    except csv.Error as exc:
+        errors.append(RowError(row_number, "", "not_a_table", f"{NOT_A_TABLE} ({exc})"))
+        error_count += 1
+    if not records and not errors:
+        errors.append(RowError(2, "", "no_data_rows", NO_DATA_ROWS))
+        error_count += 1
+    return Result(records, errors, max(error_count, len(errors)))
+
+
+_SMALL = {str(i): i for i in range(MAX_COUNT + 1)}
+_PLACES = frozenset(DEATH_PLACES)
+
+
+def _fast(cells: list[str], months: dict[str, dt.date]) -> UtilizationRecord | None:
+    """The common case, quickly: a fully valid row, or ``None`` (then ``_record`` finds the errors)."""
+    try:
+        member, month_text, ed, ip, icu, dis, readm, tcoc_text, acp_text, sat_text, death_text, place = cells
+        if not member:
+            return None
+        month = months.get(month_text)
+        if month is None:
+            month = dt.date.fromisoformat(month_text)
+            if month.day != 1:
+                return None
+            months[month_text] = month
+        ed, ip, icu, dis, readm = (_SMALL[ed], _SMALL[ip], _SMALL[icu], _SMALL[dis], _SMALL[readm])
+        if readm > dis:
+            return None
+        tcoc = Decimal(tcoc_text)
+        if not tcoc.is_finite() or tcoc < 0 or tcoc > MAX_TCOC or tcoc.as_tuple().exponent < -2:
+            return None
+        acp = dt.date.fromisoformat(acp_text) if acp_text else None
+        score = None
+        if sat_text:
+            score = Decimal(sat_text)
+            if not score.is_finite() or not 0 <= score <= 100 or score.as_tuple().exponent < -2:
+                return None
+        death = dt.date.fromisoformat(death_text) if death_text else None
+        if place:
+            place = place.lower()
+            if place not in _PLACES or death is None:
+                return None
+        return UtilizationRecord(member, month, ed, ip, icu, dis, readm, tcoc, acp, score, death, place)
+    except (KeyError, ValueError, ArithmeticError, TypeError):
+        return None
+
+
+def _record(values: dict[str, str], row: int, errors: list[RowError]) -> UtilizationRecord | None:
+    for column in REQUIRED:
+        if not values.get(column):
+            errors.append(RowError(row, column, "required", REQUIRED_VALUE))
+    month = _date(values["month"], "month", row, errors) if values.get("month") else None
+    if month is not None and month.day != 1:
+        errors.append(RowError(row, "month", "not_first_of_month", NOT_FIRST_OF_MONTH))
+    counts: dict[str, int] = {}
+    for column in COUNT_COLUMNS:
+        text = values.get(column, "")
+        if not text:
+            continue
+        if not text.isdigit() or int(text) > MAX_COUNT:
+            errors.append(RowError(row, column, "not_a_count", NOT_A_COUNT.format(value=text)))
+        else:
+            counts[column] = int(text)
+    if len(counts) == len(COUNT_COLUMNS) and counts["readmissions_30d"] > counts["discharges"]:
+        errors.append(RowError(row, "readmissions_30d", "readmissions_over_discharges",
+                               READMISSIONS_OVER_DISCHARGES))
+    tcoc = None
+    if text := values.get("tcoc_amount", ""):
+        try:
+            tcoc = Decimal(text)
+            if not tcoc.is_finite() or tcoc < 0 or tcoc > MAX_TCOC or tcoc != tcoc.quantize(Decimal("0.01")):
+                raise InvalidOperation
+        except InvalidOperation:
+            errors.append(RowError(row, "tcoc_amount", "not_an_amount", NOT_AN_AMOUNT.format(value=text)))
+            tcoc = None
+    acp = _date(values["acp_documented_date"], "acp_documented_date", row, errors) \
+        if values.get("acp_documented_date") else None
+    score = None
+    if text := values.get("satisfaction_score", ""):
+        try:
+            score = Decimal(text)
+            if not score.is_finite() or not 0 <= score <= 100 or score != score.quantize(Decimal("0.01")):
+                raise InvalidOperation
+        except InvalidOperation:
+            errors.append(RowError(row, "satisfaction_score", "not_a_score", NOT_A_SCORE.format(value=text)))
+            score = None
+    death = _date(values["death_date"], "death_date", row, errors) if values.get("death_date") else None
+    place = values.get("death_place", "").lower()
+    if place and place not in DEATH_PLACES:
+        errors.append(RowError(row, "death_place", "unknown_death_place", UNKNOWN_DEATH_PLACE.format(value=place)))
+    elif place and not values.get("death_date"):
+        errors.append(RowError(row, "death_place", "death_place_without_date", DEATH_PLACE_WITHOUT_DATE))
+    if errors:
+        return None
+    return UtilizationRecord(values["member_id"], month, counts["ed_visits"], counts["inpatient_admissions"],
+                             counts["icu_admissions"], counts["discharges"], counts["readmissions_30d"], tcoc, acp,
+                             score, death, place)

@@ -1,0 +1,467 @@
+"""Reads of contract performance: aggregates in SQL, math in ``performance.measures``.
+
+The cohort of a contract is the members on its current accepted rosters (enrollment's
+``MemberMonth`` rows of current roster versions); :func:`member_month_rows` is the one place
+performance reads them. Utilisation rows are the payer's (``superseded=False``), joined to the
+cohort by member and month: *enrolled* months are the months a member has a member-month row,
+*baseline* months are the up-to-12 months with utilisation before the member's first enrolled
+month.
+
+Conventions the page, the API and the report share:
+
+- rates per 1,000 use the contract's member-months (its proration rule);
+- TCOC PMPM (actual and baseline) divides by whole months (a month's TCOC is for the whole
+  month): enrolled months with a member-month row, baseline months with a utilisation row;
+- hospice transitions and days enrolled come from roster disenrollments (reason ``hospice``),
+  deaths and their place from the utilisation file, new enrollees from the first enrolled month;
+- ``assessment_within_n_days_rate`` needs referral dates, which no file carries yet: it is
+  reported with a denominator of 0 (not scored).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.utils import timezone
+
+from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from contracts import selectors as contract_selectors
+from contracts.models import Contract, ContractVersion
+from contracts.rules import QUALITY_MEASURES
+from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
+from enrollment.models import MemberMonth, RosterEntry, RosterSubmission
+from performance import measures as m
+from performance.models import EventKind, PatientStory, UnitCost, UtilizationRow, UtilizationUpload
+from performance.periods import INVALID_PERIOD_MESSAGE, Period, add_months, parse_period
+
+ZERO = Decimal(0)
+BASELINE_MONTHS = 12
+COUNT_FIELDS = ("ed_visits", "inpatient_admissions", "icu_admissions", "discharges", "readmissions_30d")
+EVENT_FIELDS = {EventKind.ED_VISIT: "ed_visits", EventKind.INPATIENT_ADMISSION: "inpatient_admissions",
+                EventKind.ICU_ADMISSION: "icu_admissions", EventKind.READMISSION: "readmissions_30d"}
+UTILIZATION_MEASURES = {"ed_visits_per_1000": "ed_visits", "inpatient_admissions_per_1000": "inpatient_admissions",
+                        "icu_admissions_per_1000": "icu_admissions"}
+
+
+# --- the one read of enrollment ----------------------------------------------------------------
+
+
+def member_month_rows(contract: Contract) -> QuerySet[MemberMonth]:
+    """Member-months of ``contract`` from its current accepted roster versions (enrollment's data)."""
+    return MemberMonth.objects.filter(contract=contract, submission__is_current=True)
+
+
+def roster_disenrollments(contract: Contract, start: date, end: date) -> list[dict]:
+    """Disenrollments (end inside [start, end)) on the contract's current rosters, one per member and end."""
+    entries = (RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True,
+                                          enrollment_end__gte=start, enrollment_end__lt=end)
+               .exclude(disenrollment_reason="")
+               .values("member_id", "enrollment_end", "disenrollment_reason")
+               .annotate(first_start=Min("enrollment_start")).order_by("member_id", "enrollment_end"))
+    firsts = dict(RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True,
+                                             member_id__in=[e["member_id"] for e in entries])
+                  .values("member_id").annotate(first=Min("enrollment_start")).values_list("member_id", "first"))
+    seen, out = set(), []
+    for e in entries:
+        if e["member_id"] in seen:
+            continue
+        seen.add(e["member_id"])
+        out.append({**e, "first_start": firsts.get(e["member_id"], e["first_start"])})
+    return out
+
+
+# --- contracts and periods ----------------------------------------------------------------------
+
+
+def contract_for_performance(*, scope: Scope, contract_id: Any) -> Contract:
+    scope.require("performance.view")
+    return contract_selectors.contract_get(scope=scope, contract_id=contract_id)
+
+
+def performance_contracts(*, scope: Scope) -> QuerySet[Contract]:
+    scope.require("performance.view")
+    return contract_selectors.contract_list(scope=scope).filter(current_version__activated_at__isnull=False)
+
+
+def contract_start(contract: Contract) -> date | None:
+    first = ContractVersion.objects.filter(contract=contract).order_by("number").values_list("effective_start",
+                                                                                            flat=True).first()
+    return first
+
+
+def period_of(contract: Contract, code: str | None) -> Period:
+    start = contract_start(contract)
+    if not code:
+        latest = member_month_rows(contract).order_by("-month").values_list("month", flat=True).first()
+        anchor = latest or start or timezone.localdate()
+        return parse_period(f"{anchor.year}", contract_start=start)
+    try:
+        return parse_period(code, contract_start=start)
+    except ValueError as exc:
+        raise ApplicationError(INVALID_PERIOD_MESSAGE, code="invalid_period", details={"period": code}) from exc
+
+
+def terms_version(contract: Contract, period: Period) -> ContractVersion | None:
+    """The version in force on the period's last month (its quality and savings terms apply)."""
+    return (contract_selectors.version_in_force(contract=contract, on=add_months(period.end, -1))
+            or contract_selectors.version_in_force(contract=contract, on=period.start)
+            or contract.current_version)
+
+
+# --- aggregation ---------------------------------------------------------------------------------
+
+
+@dataclass
+class MonthData:
+    member_months: Decimal = ZERO
+    months: int = 0
+    members: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_FIELDS, 0))
+    tcoc: Decimal = ZERO
+    satisfaction_sum: Decimal = ZERO
+    satisfaction_squares: Decimal = ZERO
+    satisfaction_n: int = 0
+    disenrolled: int = 0
+    hospice: int = 0
+    hospice_days: list[int] = field(default_factory=list)
+    deaths: int = 0
+    deaths_home: int = 0
+    new_enrollees: int = 0
+    acp_within_60: int = 0
+
+
+def _utilization(contract: Contract) -> QuerySet[UtilizationRow]:
+    return UtilizationRow.objects.filter(payer_id=contract.payer_id, superseded=False)
+
+
+def _decimal(value: Any, places: str = "0.01") -> Decimal:
+    """A SUM as a Decimal (SQLite returns floats for decimal columns; PostgreSQL Decimals)."""
+    if value is None:
+        return ZERO
+    return Decimal(str(value)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def _as_date(value: Any) -> date:
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def _enrolled_sums(contract: Contract, start: date, end: date, *, by: str = "month") -> list[dict]:
+    """Utilisation of the enrolled member-months of [start, end), summed per month (or member) in SQL.
+
+    Driven from the contract's member-months (a few thousand rows), joined to the payer's current
+    utilisation rows through the (payer, member_id, month) index: never a scan of the payer's rows.
+    """
+    key = {"month": "mm.month", "member": "mm.member_id"}[by]
+    quote = connection.ops.quote_name
+    # Table names are the models' own and every value is a parameter.
+    sql = (
+        f"SELECT {key}, SUM(u.ed_visits), SUM(u.inpatient_admissions), SUM(u.icu_admissions), SUM(u.discharges), "  # noqa: S608
+        "SUM(u.readmissions_30d), SUM(u.tcoc_amount), SUM(u.satisfaction_score), "
+        "SUM(u.satisfaction_score * u.satisfaction_score), COUNT(u.satisfaction_score), MIN(u.death_date), "
+        "MIN(u.acp_documented_date) "
+        f"FROM {quote(MemberMonth._meta.db_table)} mm "
+        f"JOIN {quote(RosterSubmission._meta.db_table)} s ON s.id = mm.submission_id "
+        f"JOIN {quote(UtilizationRow._meta.db_table)} u ON u.member_id = mm.member_id AND u.month = mm.month "
+        "WHERE mm.contract_id = %s AND s.is_current = %s AND mm.month >= %s AND mm.month < %s "
+        f"AND u.payer_id = %s AND u.superseded = %s GROUP BY {key}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [contract.pk, True, start, end, contract.payer_id, False])
+        rows = cursor.fetchall()
+    out = []
+    for k, ed, ip, icu, dis, readm, tcoc, sat, sat2, sat_n, death, acp in rows:
+        out.append({by: _as_date(k) if by == "month" else k, "ed_visits": ed, "inpatient_admissions": ip,
+                    "icu_admissions": icu, "discharges": dis, "readmissions_30d": readm, "tcoc": _decimal(tcoc),
+                    "sat": _decimal(sat, "0.0001"), "sat2": _decimal(sat2, "0.0001"), "sat_n": int(sat_n or 0),
+                    "death": _as_date(death) if death else None, "acp": _as_date(acp) if acp else None})
+    return out
+
+
+def month_data(contract: Contract, start: date, end: date) -> dict[date, MonthData]:
+    """Every aggregate the measures need, per month of [start, end), in a handful of queries."""
+    data: dict[date, MonthData] = {}
+    month = start
+    while month < end:
+        data[month] = MonthData()
+        month = add_months(month, 1)
+    mm = member_month_rows(contract).filter(month__gte=start, month__lt=end)
+    for row in mm.values("month").annotate(mm=Sum("member_months"), n=Count("id"),
+                                           members=Count("member_id", distinct=True)).order_by("month"):
+        d = data[row["month"]]
+        d.member_months, d.months, d.members = row["mm"] or ZERO, row["n"], row["members"]
+    for row in _enrolled_sums(contract, start, end):
+        d = data[row["month"]]
+        d.counts = {f: int(row[f] or 0) for f in COUNT_FIELDS}
+        d.tcoc = row["tcoc"]
+        d.satisfaction_sum, d.satisfaction_squares = row["sat"], row["sat2"]
+        d.satisfaction_n = row["sat_n"]
+    for e in roster_disenrollments(contract, start, end):
+        d = data[e["enrollment_end"].replace(day=1)]
+        d.disenrolled += 1
+        if e["disenrollment_reason"] == "hospice":
+            d.hospice += 1
+            d.hospice_days.append((e["enrollment_end"] - e["first_start"]).days + 1)
+    cohort = member_month_rows(contract).values("member_id")
+    deaths = (_utilization(contract).filter(death_date__gte=start, death_date__lt=end, member_id__in=cohort)
+              .values("member_id").annotate(died=Min("death_date"),
+                                            home=Count("id", filter=Q(death_place="home"))))
+    for row in deaths:
+        d = data[row["died"].replace(day=1)]
+        d.deaths += 1
+        d.deaths_home += 1 if row["home"] else 0
+    firsts = (member_month_rows(contract).values("member_id").annotate(first=Min("month"))
+              .filter(first__gte=start, first__lt=end))
+    first_of = {r["member_id"]: r["first"] for r in firsts}
+    if first_of:
+        new_ids = firsts.values("member_id")
+        starts = dict(RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True,
+                                                 member_id__in=new_ids)
+                      .values("member_id").annotate(s=Min("enrollment_start")).values_list("member_id", "s"))
+        acps = dict(_utilization(contract).filter(member_id__in=new_ids, acp_documented_date__isnull=False)
+                    .values("member_id").annotate(a=Min("acp_documented_date")).values_list("member_id", "a"))
+        for member_id, first in first_of.items():
+            d = data[first]
+            d.new_enrollees += 1
+            began = starts.get(member_id, first)
+            acp = acps.get(member_id)
+            if acp is not None and acp <= began + timedelta(days=60):
+                d.acp_within_60 += 1
+    return data
+
+
+def measure_data(months: list[MonthData]) -> dict[str, m.MeasureData]:
+    """The period's data for every measure code, from its months."""
+    def total(attr):
+        return sum((getattr(d, attr) for d in months), 0)
+
+    mm = sum((d.member_months for d in months), ZERO)
+    counts = {f: sum(d.counts[f] for d in months) for f in COUNT_FIELDS}
+    days = [x for d in months for x in d.hospice_days]
+    median = m.median(days)
+    return {
+        "ed_visits_per_1000": m.MeasureData(Decimal(counts["ed_visits"]), mm),
+        "inpatient_admissions_per_1000": m.MeasureData(Decimal(counts["inpatient_admissions"]), mm),
+        "icu_admissions_per_1000": m.MeasureData(Decimal(counts["icu_admissions"]), mm),
+        "readmission_30d_rate": m.MeasureData(Decimal(counts["readmissions_30d"]), Decimal(counts["discharges"])),
+        "hospice_transition_rate": m.MeasureData(Decimal(total("hospice")), Decimal(total("disenrolled"))),
+        "median_days_before_hospice": m.MeasureData(Decimal(str(median)) if median is not None else ZERO,
+                                                    Decimal(len(days))),
+        "death_at_home_rate": m.MeasureData(Decimal(total("deaths_home")), Decimal(total("deaths"))),
+        "acp_within_60d_rate": m.MeasureData(Decimal(total("acp_within_60")), Decimal(total("new_enrollees"))),
+        "assessment_within_n_days_rate": m.MeasureData(ZERO, ZERO),
+        "satisfaction_score": m.MeasureData(sum((d.satisfaction_sum for d in months), ZERO),
+                                            Decimal(total("satisfaction_n")),
+                                            sum((d.satisfaction_squares for d in months), ZERO)),
+    }
+
+
+def baseline(contract: Contract, start: date, end: date) -> dict[str, Any]:
+    """Pre-enrollment utilisation of the members enrolled in [start, end): up to 12 months each.
+
+    The members are grouped by their first enrolled month (at most a few dozen groups), so the
+    window ``[first - 12 months, first)`` is one condition per group and the sums are one SQL query.
+    """
+    cohort = member_month_rows(contract).filter(month__gte=start, month__lt=end).values("member_id")
+    firsts = (member_month_rows(contract).filter(member_id__in=cohort).values("member_id")
+              .annotate(first=Min("month")).values_list("member_id", "first"))
+    groups: dict[date, list[str]] = defaultdict(list)
+    for member_id, first in firsts:
+        groups[first].append(member_id)
+    counts = dict.fromkeys(EVENT_FIELDS, 0)
+    if not groups:
+        return {"months": 0, "tcoc": ZERO, "counts": counts, "pmpm": None}
+    window = Q()
+    for first, members in groups.items():
+        window |= Q(member_id__in=members, month__lt=first, month__gte=add_months(first, -BASELINE_MONTHS))
+    sums = _utilization(contract).filter(window).aggregate(
+        months=Count("id"), tcoc=Sum("tcoc_amount"), **{f: Sum(f) for f in EVENT_FIELDS.values()})
+    for kind, f in EVENT_FIELDS.items():
+        counts[kind] = int(sums[f] or 0)
+    months, tcoc = sums["months"] or 0, sums["tcoc"] or ZERO
+    return {"months": months, "tcoc": tcoc, "counts": counts,
+            "pmpm": (tcoc / months).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if months else None}
+
+
+def withheld(contract: Contract, period: Period) -> tuple[Decimal, Decimal]:
+    """(withheld, member-month payments) posted on the payments ledger for the period's service months."""
+    try:
+        from payments.models import LedgerEntry, LineKind
+    except ImportError:  # payments not installed: nothing was withheld
+        return ZERO, ZERO
+    sums = (LedgerEntry.objects.filter(contract=contract, service_month__gte=period.start,
+                                       service_month__lt=period.end)
+            .aggregate(withheld=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
+                       base=Sum("amount", filter=Q(kind__in=[LineKind.MEMBER_MONTHS, LineKind.RETRO_ADJUSTMENT]))))
+    return -(sums["withheld"] or ZERO), sums["base"] or ZERO
+
+
+def unit_costs(payer) -> dict[str, Decimal]:
+    return dict(UnitCost.objects.filter(payer=payer).values_list("kind", "cost"))
+
+
+# --- the performance of a contract for a period ------------------------------------------------
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def compute_performance(contract: Contract, period: Period, *, series: bool = True) -> dict[str, Any]:
+    """Everything the page, API and report show for ``contract`` over ``period`` (plain data)."""
+    version = terms_version(contract, period)
+    quality_terms = list(version.quality_terms or []) if version else []
+    savings_terms = dict(version.shared_savings_terms or {}) if version else {}
+    months = month_data(contract, period.start, period.end)
+    window = measure_data(list(months.values()))
+    results = [m.evaluate_measure(term, window[term["measure"]]) for term in quality_terms
+               if term.get("measure") in window]
+    composite = m.composite_score(results)
+    held, base_payments = withheld(contract, period)
+    money = m.quality_money(composite, withheld=held, base_payments=base_payments,
+                            bonus_terms=savings_terms.get("bonus"))
+    enrolled_months = sum(d.months for d in months.values())
+    member_months = sum((d.member_months for d in months.values()), ZERO)
+    tcoc = sum((d.tcoc for d in months.values()), ZERO)
+    actual_pmpm = (tcoc / enrolled_months).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if enrolled_months \
+        else None
+    base = baseline(contract, period.start, period.end)
+    savings = m.shared_savings(savings_terms, baseline_pmpm=base["pmpm"], actual_pmpm=actual_pmpm,
+                               member_months=Decimal(enrolled_months), composite=composite)
+    actual_counts = {kind: sum(d.counts[f] for d in months.values()) for kind, f in EVENT_FIELDS.items()}
+    avoided = m.avoided_events(baseline_counts=base["counts"], baseline_mm=Decimal(base["months"]),
+                               actual_counts=actual_counts, actual_mm=Decimal(enrolled_months),
+                               unit_costs=unit_costs(contract.payer_id))
+    story = PatientStory.objects.filter(contract=contract, period=period.code).first()
+    measure_rows = []
+    n_days = {t["measure"]: t.get("n_days") for t in quality_terms}
+    for result in results:
+        meta = QUALITY_MEASURES[result.code]
+        row = {k: _fmt(v) for k, v in result.__dict__.items()}
+        name = meta.name.replace("N days", f"{n_days[result.code]} days") if n_days.get(result.code) else meta.name
+        row.update(name=name, denominator_label=meta.denominator)
+        measure_rows.append(row)
+    out: dict[str, Any] = {
+        "contract": {"id": str(contract.public_id), "number": contract.number,
+                     "payer": contract.payer.legal_name, "provider": contract.provider.legal_name,
+                     "terms_version": version.number if version else None},
+        "period": {"code": period.code, "kind": period.kind, "label": period.label,
+                   "start": period.start.isoformat(), "end": add_months(period.end, -1).isoformat()},
+        "member_months": _fmt(member_months.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        "enrolled_months": enrolled_months,
+        "members": member_month_rows(contract).filter(month__gte=period.start, month__lt=period.end)
+        .values("member_id").distinct().count(),
+        "measures": measure_rows,
+        "composite_score": _fmt(composite),
+        "withhold": {k: _fmt(v) for k, v in money.__dict__.items()},
+        "shared_savings": None if savings is None else {k: _fmt(v) for k, v in savings.__dict__.items()},
+        "baseline": {"months": base["months"], "tcoc_pmpm": _fmt(base["pmpm"]),
+                     "events": {k: v for k, v in base["counts"].items()}},
+        "avoided_events": {"events": [{k: _fmt(v) for k, v in e.__dict__.items()} for e in avoided.events],
+                           "total": _fmt(avoided.total)},
+        "story": None if story is None else {"title": story.title, "text": story.text,
+                                             "updated_at": story.updated_at.isoformat()},
+    }
+    if series:
+        out["series"] = _series(contract, period, months, quality_terms, base)
+    return out
+
+
+def _series(contract: Contract, period: Period, months: dict[date, MonthData], quality_terms: list[dict],
+            base: dict[str, Any]) -> dict[str, Any]:
+    """Monthly points for the charts; a one-month period is charted over the 12 months up to it."""
+    if len(months) < 3:
+        start = add_months(period.end, -12)
+        months = month_data(contract, start, period.end)
+    enrollment = [{"month": k.isoformat(), "member_months": _fmt(d.member_months), "members": d.members}
+                  for k, d in months.items()]
+    measures = []
+    for term in quality_terms:
+        points = []
+        for k, d in months.items():
+            data = measure_data([d])[term["measure"]]
+            result = m.evaluate_measure(term, data)
+            points.append({"month": k.isoformat(), "rate": _fmt(result.rate), "ci_low": _fmt(result.ci_low),
+                           "ci_high": _fmt(result.ci_high)})
+        measures.append({"measure": term["measure"], "name": QUALITY_MEASURES[term["measure"]].name,
+                         "unit": m.MEASURE_UNITS[term["measure"]][0], "target": term.get("target"),
+                         "direction": term.get("direction"), "points": points})
+    after_mm = sum((d.member_months for d in months.values()), ZERO)
+
+    def per_1000(count, mm):
+        return _fmt((Decimal(count) * 1000 / Decimal(mm)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)) \
+            if mm else None
+
+    before_after = [
+        {"label": "ED visits", "before": per_1000(base["counts"][EventKind.ED_VISIT], base["months"]),
+         "after": per_1000(sum(d.counts["ed_visits"] for d in months.values()), after_mm)},
+        {"label": "Inpatient admissions",
+         "before": per_1000(base["counts"][EventKind.INPATIENT_ADMISSION], base["months"]),
+         "after": per_1000(sum(d.counts["inpatient_admissions"] for d in months.values()), after_mm)},
+    ]
+    return {"enrollment": enrollment, "measures": measures, "before_after": before_after}
+
+
+def contract_performance(*, scope: Scope, contract: Contract, period: str | None) -> dict[str, Any]:
+    scope.require("performance.view")
+    return compute_performance(contract, period_of(contract, period))
+
+
+# --- drill-down ----------------------------------------------------------------------------------
+
+
+def member_breakdown(*, scope: Scope, contract: Contract, period: Period, measure: str = "") -> list[dict]:
+    """The members behind the period's numbers (the contract's own cohort only), one row each."""
+    scope.require("performance.view")
+    if measure and measure not in QUALITY_MEASURES:
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    mm = (member_month_rows(contract).filter(month__gte=period.start, month__lt=period.end)
+          .values("member_id").annotate(mm=Sum("member_months"), months=Count("id")).order_by("member_id"))
+    util = {r["member"]: r for r in _enrolled_sums(contract, period.start, period.end, by="member")}
+    rows = []
+    for r in mm:
+        u = util.get(r["member_id"], {})
+        rows.append({"member_id": r["member_id"], "member_months": _fmt(r["mm"]), "months": r["months"],
+                     **{f: int(u.get(f) or 0) for f in COUNT_FIELDS},
+                     "tcoc_amount": _fmt(u.get("tcoc") or ZERO), "death_date": _fmt(u.get("death")),
+                     "acp_documented_date": _fmt(u.get("acp"))})
+    field_for = {**UTILIZATION_MEASURES, "readmission_30d_rate": "discharges"}
+    if measure in field_for:
+        rows = [r for r in rows if r[field_for[measure]]]
+    return rows
+
+
+# --- uploads, unit costs, stories ---------------------------------------------------------------
+
+
+def upload_list(*, scope: Scope) -> QuerySet[UtilizationUpload]:
+    scope.require("performance.upload")
+    return scoped(UtilizationUpload.objects.all(), scope)
+
+
+def upload_get(*, scope: Scope, upload_id: Any) -> UtilizationUpload:
+    try:
+        uuid.UUID(str(upload_id))
+    except ValueError as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+    upload = get_scoped_or_404(UtilizationUpload.objects.all(), scope, public_id=upload_id)  # 404 before 403
+    scope.require("performance.upload")
+    return upload
+
+
+def unit_cost_table(*, scope: Scope) -> list[dict]:
+    scope.require("performance.view")
+    if not scope.is_payer:
+        return []
+    costs = unit_costs(scope.organization)
+    return [{"kind": kind, "label": label, "cost": _fmt(costs.get(kind))} for kind, label in EventKind.choices]

@@ -1,0 +1,171 @@
+"""Writes of the performance app: utilisation uploads, unit costs, patient stories.
+
+Services are keyword-only ``entity_action(*, scope, ...)`` and run in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from decimal import Decimal, InvalidOperation
+
+from django.core.files.base import ContentFile
+from django.db import connection, transaction
+
+from accounts.tenancy import Scope
+from contracts.models import Contract
+from core.errors import PERMISSION_DENIED_MESSAGE, ApplicationError, PermissionDeniedError
+from performance.ingest import read_utilization
+from performance.models import (
+    EventKind,
+    PatientStory,
+    UnitCost,
+    UploadStatus,
+    UtilizationRow,
+    UtilizationUpload,
+)
+from performance.periods import INVALID_PERIOD_MESSAGE, parse_period
+
+BATCH_SIZE = 5000
+ANALYZE_AFTER_ROWS = 50_000
+UPLOAD_REJECTED_MESSAGE = "The file has errors; nothing was loaded. Fix every row listed and upload it again."
+STORY_EMPTY_MESSAGE = "Write the story (a few sentences, without names or identifiers)."
+STORY_TOO_LONG_MESSAGE = "A story is at most 5,000 characters."
+UNIT_COST_INVALID_MESSAGE = "Each unit cost is an amount of 0 or more with at most 2 decimal places."
+UNKNOWN_EVENT_KIND_MESSAGE = "Unknown event kind."
+
+
+def _safe_name(name: str) -> str:
+    return os.path.basename(name or "utilization.csv")[:200] or "utilization.csv"
+
+
+def utilization_upload(*, scope: Scope, data: bytes, filename: str) -> UtilizationUpload:
+    """Validate the whole file and load every row, or none (the file is kept either way).
+
+    A row for a (member, month) the plan already sent supersedes the earlier row.
+    """
+    scope.require("performance.upload")
+    result = read_utilization(data, filename)
+    name = _safe_name(filename)
+    with transaction.atomic():
+        upload = UtilizationUpload(payer=scope.organization, uploaded_by=scope.user, original_filename=name,
+                                   file_sha256=hashlib.sha256(data).hexdigest(), file_size=len(data),
+                                   status=UploadStatus.REJECTED if result.errors else UploadStatus.ACCEPTED)
+        upload.file.save(name, ContentFile(data), save=False)
+        if result.errors:
+            upload.errors = [e.as_dict() for e in result.errors]
+            upload.error_count = result.error_count
+            upload.save()
+            return upload
+        records = result.records
+        upload.row_count = len(records)
+        upload.member_count = len({r.member_id for r in records})
+        upload.first_month = min(r.month for r in records)
+        upload.last_month = max(r.month for r in records)
+        upload.save()
+        # Earlier current rows of the same members and months: superseded, never deleted.
+        upload.superseded_count = _supersede(upload, records)
+        _insert_rows(upload, records)
+        upload.save(update_fields=["superseded_count"])
+    return upload
+
+
+ROW_COLUMNS = ("upload_id", "payer_id", "member_id", "month", "ed_visits", "inpatient_admissions", "icu_admissions",
+               "discharges", "readmissions_30d", "tcoc_amount", "acp_documented_date", "satisfaction_score",
+               "death_date", "death_place", "superseded")
+
+
+def _insert_rows(upload: UtilizationUpload, records) -> None:
+    """Insert the rows in batches without building model instances: COPY on PostgreSQL, else executemany."""
+    table = UtilizationRow._meta.db_table
+    upload_id, payer_id = upload.pk, upload.payer_id
+    values = ((upload_id, payer_id, r.member_id, r.month, r.ed_visits, r.inpatient_admissions, r.icu_admissions,
+               r.discharges, r.readmissions_30d, r.tcoc_amount, r.acp_documented_date, r.satisfaction_score,
+               r.death_date, r.death_place, False) for r in records)
+    columns = ", ".join(connection.ops.quote_name(c) for c in ROW_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+            if len(records) >= ANALYZE_AFTER_ROWS:  # fresh planner statistics for the queries that follow
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+            return
+        sql = f"INSERT INTO {connection.ops.quote_name(table)} ({columns}) VALUES ({', '.join(['%s'] * 15)})"  # noqa: S608 - names are the model's own
+        batch: list[tuple] = []
+        for row in values:
+            batch.append(row)
+            if len(batch) >= BATCH_SIZE:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+
+
+def _supersede(upload: UtilizationUpload, records) -> int:
+    payer = upload.payer
+    first, last = upload.first_month, upload.last_month
+    current = UtilizationRow.objects.filter(payer=payer, superseded=False, month__gte=first, month__lte=last)
+    if not current.exists():
+        return 0
+    keys = {(r.member_id, r.month) for r in records}
+    members = sorted({m for m, _ in keys})
+    stale: list[int] = []
+    for start in range(0, len(members), 500):
+        chunk = members[start:start + 500]
+        for pk, member_id, month in current.filter(member_id__in=chunk).values_list("pk", "member_id", "month"):
+            if (member_id, month) in keys:
+                stale.append(pk)
+    for start in range(0, len(stale), 500):
+        UtilizationRow.objects.filter(pk__in=stale[start:start + 500]).update(superseded=True)
+    return len(stale)
+
+
+def unit_costs_set(*, scope: Scope, costs: dict[str, object]) -> list[UnitCost]:
+    """Set the plan's cost per avoided event for the kinds given (others keep theirs)."""
+    scope.require("performance.upload")
+    parsed: dict[str, Decimal] = {}
+    for kind, value in costs.items():
+        if kind not in EventKind.values:
+            raise ApplicationError(UNKNOWN_EVENT_KIND_MESSAGE, code="unknown_event_kind", details={"kind": kind})
+        try:
+            amount = Decimal(str(value).strip())
+            if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")) \
+                    or amount > Decimal("999999999999.99"):
+                raise InvalidOperation
+        except (InvalidOperation, ValueError) as exc:
+            raise ApplicationError(UNIT_COST_INVALID_MESSAGE, code="invalid_unit_cost",
+                                   details={"kind": kind, "value": str(value)}) from exc
+        parsed[kind] = amount
+    with transaction.atomic():
+        for kind, amount in parsed.items():
+            UnitCost.objects.update_or_create(payer=scope.organization, kind=kind,
+                                              defaults={"cost": amount, "updated_by": scope.user})
+    return list(UnitCost.objects.filter(payer=scope.organization))
+
+
+def patient_story_save(*, scope: Scope, contract: Contract, period: str, text: str, title: str = "") -> PatientStory:
+    """The provider's story of one patient for a period (one per contract and period)."""
+    scope.require("performance.story")
+    if contract.provider_id != scope.organization.pk:
+        raise PermissionDeniedError(PERMISSION_DENIED_MESSAGE, details={"action": "performance.story"})
+    try:
+        code = parse_period(period, contract_start=contract_start(contract)).code
+    except ValueError as exc:
+        raise ApplicationError(INVALID_PERIOD_MESSAGE, code="invalid_period") from exc
+    text = (text or "").strip()
+    if not text:
+        raise ApplicationError(STORY_EMPTY_MESSAGE, code="story_required", details={"field": "text"})
+    if len(text) > 5000:
+        raise ApplicationError(STORY_TOO_LONG_MESSAGE, code="story_too_long", details={"field": "text"})
+    with transaction.atomic():
+        story, _ = PatientStory.objects.update_or_create(
+            contract=contract, period=code,
+            defaults={"text": text, "title": (title or "").strip()[:200], "written_by": scope.user})
+    return story
+
+
+def contract_start(contract: Contract):
+    version = contract.versions.order_by("number").first()
+    return version.effective_start if version else None
+
