@@ -24,8 +24,8 @@ lint: install
 test: lint  ## lint, migrations up to date, the whole pytest suite
 	CAREBUNDLE_VAR_DIR=$(CURDIR)/var/test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install  ## every benchmark; prints the figures and writes BENCHMARKS.md
-	$(BIN)/python -m bench
+bench: install  ## every benchmark; prints the figures and writes BENCHMARKS.md (BENCH="load pricing": only those)
+	$(BIN)/python -m bench $(BENCH)
 
 worker: install
 	$(BIN)/celery -A config worker --beat -l info

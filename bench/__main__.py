@@ -3,10 +3,14 @@
 Each module's run() returns figures as dicts: name, value, unit, target (an upper bound: a number,
 or a string such as "< 50" or "<= 3x") and optionally floor (what the raw tool takes alone:
 COPY, WeasyPrint, one SQL aggregate, drawing random numbers).
+
+`python -m bench load pricing` (`make bench BENCH="load pricing"`) runs only the named modules and
+leaves BENCHMARKS.md alone; `--list` lists them.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import platform
@@ -55,13 +59,45 @@ def _machine() -> str:
     return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}"
 
 
-def main() -> int:
-    only = set(sys.argv[1:])
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def _parse(argv: list[str], available: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run the benchmarks (bench/bench_*.py), print each figure beside its target and floor. "
+                    "With no module names every benchmark runs and BENCHMARKS.md is written; with names only "
+                    "those run and BENCHMARKS.md is left alone (a partial table would replace the full one). "
+                    "`make bench BENCH=\"load pricing\"` passes names through make.",
+    )
+    parser.add_argument("modules", nargs="*", metavar="MODULE",
+                        help="run only these, e.g. `load pricing` (or bench_load); one of: "
+                             + ", ".join(m.removeprefix("bench_") for m in available))
+    parser.add_argument("--list", action="store_true", help="list the benchmark modules and exit")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in available and f"bench_{m}" not in available]
+    if unknown:
+        parser.error(f"no benchmark module {', '.join(unknown)}; there are: "
+                     + ", ".join(m.removeprefix("bench_") for m in available))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
     modules = sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py"))
+    args = _parse(sys.argv[1:] if argv is None else argv, modules)
+    if args.list:
+        print("\n".join(modules))
+        return 0
+    only = {m if m.startswith("bench_") else f"bench_{m}" for m in args.modules}
     figures: list[dict] = []
     failures: list[str] = []
+    loadavg_start = _loadavg()
     for name in modules:
-        if only and name not in only and name.removeprefix("bench_") not in only:
+        if only and name not in only:
             continue
         print(f"== {name}", flush=True)
         try:
@@ -70,23 +106,36 @@ def main() -> int:
                 figure["module"] = name
                 figures.append(figure)
                 floor = f"  floor {figure['floor']}" if figure.get("floor") not in (None, "") else ""
+                target = f"  target {figure['target']}" if figure.get("target") not in (None, "") else ""
                 print(f"  {figure['name']:<48} {figure['value']:>10} {figure.get('unit', '')}"
-                      f"  target {figure.get('target')}{floor}  {_verdict(figure)}", flush=True)
+                      f"{target}{floor}  {_verdict(figure)}", flush=True)
         except Exception:  # one broken benchmark must not hide the others' figures
             failures.append(name)
             traceback.print_exc()
+    loadavg_end = _loadavg()
+    missed = [f["name"] for f in figures if _verdict(f) == "MISSED"]
+    if missed:
+        print(f"{len(missed)} figures missed their target: {', '.join(missed)}")
+    if failures:
+        print("Benchmarks that failed to run: " + ", ".join(failures))
+    if only:
+        print(f"BENCHMARKS.md not written: only {', '.join(sorted(only))} ran (run with no names to write it); "
+              f"load average {loadavg_start} at the start, {loadavg_end} at the end")
+        return 1 if failures else 0
     lines = [
         "# Benchmarks",
         "",
         f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         f"Machine: {_machine()}.",
+        f"Load average (1, 5, 15 min) {loadavg_start} at the start, {loadavg_end} at the end: other work on the "
+        "machine makes the timings noisier.",
         "",
         "| figure | value | unit | target | floor | |",
         "|---|---:|---|---|---:|---|",
     ]
     for f in figures:
         floor = f.get("floor")
-        lines.append(f"| `{f['name']}` | {f['value']} | {f.get('unit', '')} | {f.get('target', '')} | "
+        lines.append(f"| `{f['name']}` | {f['value']} | {f.get('unit', '')} | {'' if f.get('target') is None else f['target']} | "
                      f"{'' if floor is None else floor} | {_verdict(f)} |")
     if failures:
         lines += ["", "Benchmarks that failed to run: " + ", ".join(failures)]
