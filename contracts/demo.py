@@ -1,5 +1,5 @@
 """Demo contracts: one active contract with each demo provider on the home-based bundle's latest
-published version; Bayview's is amended once (tier 3 rates rise from July).
+published version; Bayview's is amended once (tier 3 rates rise from July) and pays a quality bonus.
 
 Rates come from the plan's latest succeeded pricing run of that bundle version when the demo has
 one covering every cell; otherwise they are negotiated demo rates, each with its reason.
@@ -61,7 +61,8 @@ def _rates_from_pricing(scope: Scope, version: ContractVersion) -> bool:
     return True
 
 
-def _open(ctx, *, provider, markets, lobs, proration, tier_rule, withhold, quality, start, end) -> Contract:
+def _open(ctx, *, provider, markets, lobs, proration, tier_rule, withhold, quality, start, end,
+          bonus=None) -> Contract:
     plan_scope = _scope(ctx.users["plan_contracts"], ctx.plan)
     bundle_version = (BundleVersion.objects.filter(bundle=ctx.extra["home_bundle"],
                                                    status=BundleVersionStatus.PUBLISHED).order_by("-number").first())
@@ -74,6 +75,7 @@ def _open(ctx, *, provider, markets, lobs, proration, tier_rule, withhold, quali
             "termination_notice_days": 90, "quality_terms": quality,
             "shared_savings_terms": {"baseline_method": "pre_enrollment", "minimum_savings_rate": "0.02",
                                      "sharing_rate": "0.5", "cap": "0.1", "quality_gate": "0.7"},
+            "quality_bonus": bonus,
         },
     )
     version = contract.current_version
@@ -95,6 +97,7 @@ def seed(ctx) -> None:
         contract = _open(
             ctx, provider=ctx.urban, markets=["URBAN", "URBAN-E"], lobs=["medicaid", "medicare_advantage"],
             proration="any_day", tier_rule="first_day", withhold=Decimal("0.05"), start=start, end=end,
+            bonus={"threshold": "0.9", "percentage": "0.01"},  # 1% of the payments at a composite of 90% or more
             quality=[
                 {"measure": "ed_visits_per_1000", "target": "85", "weight": "0.3", "minimum_denominator": 100},
                 {"measure": "hospice_transition_rate", "target": "0.45", "weight": "0.3", "minimum_denominator": 20},

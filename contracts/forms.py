@@ -45,6 +45,9 @@ class TermsForm(forms.Form):
     ss_sharing_rate = forms.DecimalField(label="Sharing rate (%)", required=False, initial=50)
     ss_cap = forms.DecimalField(label="Cap (% of the baseline)", required=False, initial=10)
     ss_quality_gate = forms.DecimalField(label="Quality gate (minimum composite score, %)", required=False, initial=0)
+    quality_bonus = forms.BooleanField(label="Quality bonus", required=False)
+    qb_threshold = forms.DecimalField(label="Bonus threshold (minimum composite score, %)", required=False, initial=90)
+    qb_percentage = forms.DecimalField(label="Bonus (% of member-month payments)", required=False, initial=1)
 
     def __init__(self, *args, markets: list[tuple[str, str]], lobs: list[str], fee_markets: list[str] | None = None,
                  **kwargs):
@@ -84,6 +87,11 @@ class TermsForm(forms.Form):
             initial["ss_baseline_method"] = savings["baseline_method"]
             for key in ("minimum_savings_rate", "sharing_rate", "cap", "quality_gate"):
                 initial[f"ss_{key}"] = rules.plain_number(_pct(savings[key]))
+        bonus = version.quality_bonus or {}
+        if bonus:
+            initial["quality_bonus"] = True
+            for key in ("threshold", "percentage"):
+                initial[f"qb_{key}"] = rules.plain_number(_pct(bonus[key]))
         for term in version.quality_terms:
             code = term["measure"]
             rate = rules.QUALITY_MEASURES[code].unit == "rate"
@@ -123,6 +131,10 @@ class TermsForm(forms.Form):
                                                               "quality_gate")}
         else:
             terms["shared_savings_terms"] = {}
+        if data.get("quality_bonus"):
+            terms["quality_bonus"] = {key: _frac(data.get(f"qb_{key}")) for key in ("threshold", "percentage")}
+        else:
+            terms["quality_bonus"] = None
         return terms
 
     def fees(self) -> dict[str, Decimal]:
@@ -140,6 +152,8 @@ class TermsForm(forms.Form):
                 field = "withhold_percent"
             elif path.startswith("shared_savings_terms."):
                 field = "ss_" + path.split(".", 1)[1]
+            elif path.startswith("quality_bonus."):
+                field = "qb_" + path.split(".", 1)[1]
             elif path.startswith("quality_terms[") and "]." in path:
                 index, attr = path[len("quality_terms["):].split("].", 1)
                 if index.isdigit() and int(index) < len(order):

@@ -144,6 +144,10 @@ class ContractVersion(models.Model):
                                               help_text="A fraction: 0.0500 is 5%")
     quality_terms = models.JSONField(default=list, blank=True)
     shared_savings_terms = models.JSONField(default=dict, blank=True)
+    # {"threshold": "0.9", "percentage": "0.02"}: a bonus of ``percentage`` x the period's member-month
+    # payments when the composite quality score is at least ``threshold``; null: no bonus. Nullable
+    # without a default, so that adding it is a plain ADD COLUMN (SQLite keeps the table and its triggers).
+    quality_bonus = models.JSONField(null=True, blank=True)
     termination_notice_days = models.PositiveSmallIntegerField(default=90)
     pricing_run_id = models.CharField(max_length=64, blank=True, help_text="The pricing run the rates came from")
     # Workflow ---------------------------------------------------------------------------

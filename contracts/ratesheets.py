@@ -17,6 +17,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from contracts import rules
+from core.exports import safe_cell, safe_row
 
 MARKETS_PER_TABLE = 6
 CSV_COLUMNS = ["contract", "version", "effective_start", "effective_end", "line_of_business", "tier", "tier_name",
@@ -103,6 +104,7 @@ def sheet_context(document: dict[str, Any], *, draft: bool) -> dict[str, Any]:
         "withhold_words": rules.describe_withhold(document["withhold_percentage"]),
         "quality": quality,
         "shared_savings_words": rules.describe_shared_savings(document["shared_savings_terms"]),
+        "quality_bonus_words": rules.describe_quality_bonus(document.get("quality_bonus")),
         "fingerprint": document["fingerprint"],
         "fingerprint_grouped": rules.grouped(document["fingerprint"]),
     }
@@ -129,6 +131,15 @@ def _frozen_time(document: dict[str, Any]) -> datetime:
     return datetime(start.year, start.month, start.day)  # noqa: DTZ001 - a file property, no zone
 
 
+def _bonus_facts(document: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The quality bonus as typed fractions for systems (none without a bonus)."""
+    bonus = document.get("quality_bonus")
+    if not bonus:
+        return []
+    return [("Quality bonus threshold (fraction)", Decimal(bonus["threshold"])),
+            ("Quality bonus (fraction of member-month payments)", Decimal(bonus["percentage"]))]
+
+
 def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
     """Typed cells (numbers are numbers, dates are dates), a frozen header row on every table sheet."""
     from openpyxl import Workbook
@@ -146,11 +157,11 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
     workbook.properties.created = workbook.properties.modified = _frozen_time(document)
 
     def table(sheet, header: list[str], rows: list[list[Any]], widths: dict[int, int], formats: dict[int, str]):
-        sheet.append(header)
+        sheet.append(safe_row(header))
         for cell in sheet[1]:
             cell.font, cell.fill = bold, header_fill
         for row in rows:
-            sheet.append(row)
+            sheet.append(safe_row(row))
         for col, fmt in formats.items():
             for (cell,) in sheet.iter_rows(min_row=2, min_col=col, max_col=col):
                 cell.number_format = fmt
@@ -182,6 +193,8 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
         ("Retro window (months)", document["retro_window_months"]),
         ("Roster due day", document["roster_due_day"]),
         ("Withhold (fraction)", Decimal(document["withhold_percentage"])),
+        ("Quality bonus", rules.describe_quality_bonus(document.get("quality_bonus"))),
+        *_bonus_facts(document),
         ("Termination notice (days)", document["termination_notice_days"]),
         ("Shared savings", rules.describe_shared_savings(document["shared_savings_terms"])),
         ("Fingerprint (sha256)", document["fingerprint"]),
@@ -229,7 +242,7 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
     fp = document["fingerprint"]
     tier_names = {t["code"]: t["name"] for t in document["tiers"]}
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeWriter(csv.writer(out, lineterminator="\n"))
     writer.writerow(CSV_COLUMNS)
     for lob, tier, market in rules.cells(document):
         writer.writerow(base + [lob, tier, tier_names.get(tier, ""), market, document["market_names"].get(market, market),
@@ -245,8 +258,20 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
             terms.append((f"quality.{term['measure']}.{field}", term[field]))
     for field, value in sorted((document["shared_savings_terms"] or {}).items()):
         terms.append((f"shared_savings.{field}", value))
+    for field, value in sorted((document.get("quality_bonus") or {}).items()):
+        terms.append((f"quality_bonus.{field}", value))
     if draft:
         terms.append(("status", "DRAFT - not binding"))
     for key, value in terms:
         writer.writerow(base + ["", "", "", "", "", key, value, fp])
     return out.getvalue().encode("utf-8")
+
+
+class _SafeWriter:
+    """A ``csv.writer`` whose text cells are neutralised against formula injection (``core.exports``)."""
+
+    def __init__(self, writer) -> None:
+        self._writer = writer
+
+    def writerow(self, row: list[Any]) -> None:
+        self._writer.writerow([safe_cell(value) for value in row])

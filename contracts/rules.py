@@ -79,6 +79,7 @@ BASELINE_METHODS = {
 
 MAX_PMPM = Decimal("99999.99")
 MAX_WITHHOLD = Decimal("0.25")
+MAX_BONUS_PERCENTAGE = Decimal("0.2")
 CENT = Decimal("0.01")
 
 
@@ -225,6 +226,25 @@ def validate_shared_savings(value: Any, problems: list[Problem], path: str = "sh
     return result
 
 
+def validate_quality_bonus(value: Any, problems: list[Problem], path: str = "quality_bonus") -> dict | None:
+    """The bonus paid when the composite score reaches a threshold; ``None`` (or ``{}``) is no bonus."""
+    if value in (None, "") or value == {}:
+        return None
+    if not isinstance(value, dict):
+        problems.append(Problem(path, "not_an_object", "The quality bonus is an object with a threshold and a "
+                                                       "percentage."))
+        return None
+    result: dict[str, Any] = {}
+    for key, label, maximum in (
+        ("threshold", "The bonus threshold (minimum composite score, a fraction)", Decimal(1)),
+        ("percentage", "The bonus (a fraction of the period's member-month payments)", MAX_BONUS_PERCENTAGE),
+    ):
+        number = parse_decimal(value.get(key), f"{path}.{key}", problems, maximum=maximum, strictly_positive=True,
+                               label=label)
+        result[key] = None if number is None else plain_number(number)
+    return result
+
+
 def validate_terms(terms: dict[str, Any], *, allowed_markets: list[str], allowed_lobs: list[str]
                    ) -> tuple[dict[str, Any], list[Problem]]:
     """Check the editable terms of a version (not the rates); return them normalised and every problem."""
@@ -277,6 +297,7 @@ def validate_terms(terms: dict[str, Any], *, allowed_markets: list[str], allowed
     out["withhold_percentage"] = withhold
     out["quality_terms"] = validate_quality_terms(terms.get("quality_terms"), problems)
     out["shared_savings_terms"] = validate_shared_savings(terms.get("shared_savings_terms"), problems)
+    out["quality_bonus"] = validate_quality_bonus(terms.get("quality_bonus"), problems)
     return out, problems
 
 
@@ -316,6 +337,10 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
     if Decimal(document["withhold_percentage"]) > 0 and not quality:
         problems.append(Problem("quality_terms", "withhold_without_quality",
                                 "A withhold is returned according to quality results: add at least one measure."))
+    if document.get("quality_bonus") and not quality:
+        problems.append(Problem("quality_bonus", "bonus_without_quality",
+                                "A quality bonus is paid according to the composite quality score: add at least "
+                                "one measure."))
     savings = document["shared_savings_terms"]
     if savings and Decimal(savings.get("quality_gate") or 0) > 0 and not quality:
         problems.append(Problem("shared_savings_terms.quality_gate", "gate_without_quality",
@@ -341,8 +366,12 @@ FINGERPRINTED_KEYS = (
 def fingerprint(document: dict[str, Any]) -> str:
     """sha256 of the rates and terms (and who and what they bind): two copies can be told apart.
 
-    Parties and the bundle enter by their ids, so renaming an organisation changes no fingerprint."""
+    Parties and the bundle enter by their ids, so renaming an organisation changes no fingerprint. The
+    quality bonus enters only when the version has one, so versions without a bonus (every version
+    frozen before the term existed) keep their fingerprint."""
     data = {k: document[k] for k in FINGERPRINTED_KEYS}
+    if document.get("quality_bonus"):
+        data["quality_bonus"] = document["quality_bonus"]
     data["payer"], data["provider"] = document["payer"]["id"], document["provider"]["id"]
     data["bundle"] = {k: document["bundle"][k] for k in ("id", "number", "content_hash")}
     data["tiers"] = [t["code"] for t in document["tiers"]]
@@ -435,6 +464,10 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
                 add("quality", f"quality_terms.{code}.{field}", f"{name} · {field.replace('_', ' ')}",
                     None if o.get(field) is None else str(o.get(field)),
                     None if n.get(field) is None else str(n.get(field)))
+    old_b, new_b = before.get("quality_bonus") or {}, after.get("quality_bonus") or {}
+    for field in ("threshold", "percentage"):
+        if old_b.get(field) != new_b.get(field):
+            add("quality", f"quality_bonus.{field}", f"Quality bonus · {field}", old_b.get(field), new_b.get(field))
     old_s, new_s = before["shared_savings_terms"] or {}, after["shared_savings_terms"] or {}
     for field in sorted(set(old_s) | set(new_s)):
         if old_s.get(field) != new_s.get(field):
@@ -483,6 +516,13 @@ def describe_shared_savings(terms: dict[str, Any]) -> str:
     if gate > 0:
         text += f", and only when the composite quality score is at least {percent(gate)}"
     return text + "."
+
+
+def describe_quality_bonus(terms: dict[str, Any] | None) -> str:
+    if not terms:
+        return "No quality bonus."
+    return (f"A bonus of {percent(terms['percentage'])} of the period's member-month payments is paid when the "
+            f"composite quality score is at least {percent(terms['threshold'])}.")
 
 
 def describe_withhold(withhold: Any) -> str:

@@ -203,6 +203,7 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
         "withhold_percentage": str(Decimal(version.withhold_percentage).quantize(Decimal("0.0001"))),
         "quality_terms": list(version.quality_terms),
         "shared_savings_terms": dict(version.shared_savings_terms),
+        "quality_bonus": dict(version.quality_bonus) if version.quality_bonus else None,
         "termination_notice_days": version.termination_notice_days,
         "pricing_run_id": version.pricing_run_id,
         "amends": _amended_version(version),
@@ -247,6 +248,7 @@ def version_terms(version: ContractVersion) -> ContractTerms:
         withhold_percentage=Decimal(version.withhold_percentage),
         quality_terms=[dict(t) for t in version.quality_terms],
         shared_savings_terms=dict(version.shared_savings_terms),
+        quality_bonus=dict(version.quality_bonus) if version.quality_bonus else None,
         termination_notice_days=version.termination_notice_days,
         fingerprint=version.fingerprint,
     )

@@ -43,6 +43,17 @@ class SharedSavingsSerializer(serializers.Serializer):
                                             help_text="Minimum composite quality score (0-1) to share savings")
 
 
+class QualityBonusSerializer(serializers.Serializer):
+    """A bonus paid when the composite quality score reaches a threshold."""
+
+    threshold = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True,
+                                         help_text="Minimum composite quality score (a fraction, more than 0 and at "
+                                                   "most 1: 0.9 is 90%) for the bonus to be paid")
+    percentage = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True,
+                                          help_text="The bonus as a fraction of the period's member-month payments "
+                                                    "(more than 0 and at most 0.2: 0.02 is 2%)")
+
+
 class RateInputSerializer(serializers.Serializer):
     tier = serializers.CharField()
     market = serializers.CharField()
@@ -70,6 +81,8 @@ class TermsInputSerializer(serializers.Serializer):
                                                    help_text="A fraction: 0.05 is 5%")
     quality_terms = QualityTermSerializer(many=True, required=False)
     shared_savings_terms = SharedSavingsSerializer(required=False, allow_null=True)
+    quality_bonus = QualityBonusSerializer(required=False, allow_null=True,
+                                           help_text="Null: no bonus. A bonus needs at least one quality measure")
     termination_notice_days = serializers.IntegerField(required=False)
     rates = RateInputSerializer(many=True, required=False)
     assessment_fees = serializers.DictField(child=serializers.DecimalField(max_digits=14, decimal_places=2),
@@ -117,6 +130,8 @@ def terms_from(validated: dict) -> tuple[dict, list | None, dict | None]:
         data.pop(key, None)
     if "shared_savings_terms" in data and data["shared_savings_terms"] is None:
         data["shared_savings_terms"] = {}
+    if "quality_bonus" in data and data["quality_bonus"] is not None:
+        data["quality_bonus"] = dict(data["quality_bonus"])
     if "quality_terms" in data:
         data["quality_terms"] = [dict(t) for t in data["quality_terms"]]
     if rates is not None:
@@ -197,6 +212,7 @@ class VersionSerializer(serializers.ModelSerializer):
     rates = serializers.SerializerMethodField()
     assessment_fees = serializers.SerializerMethodField()
     acceptances = serializers.SerializerMethodField()
+    quality_bonus = serializers.SerializerMethodField()
     fingerprint = serializers.SerializerMethodField()
     rate_sheet = serializers.SerializerMethodField()
 
@@ -205,9 +221,9 @@ class VersionSerializer(serializers.ModelSerializer):
         fields = ["contract", "number", "status", "bundle", "effective_start", "effective_end", "in_force_end",
                   "lines_of_business", "markets", "assessment_lookback_months", "proration_rule", "tier_rule",
                   "retro_window_months", "roster_due_day", "withhold_percentage", "quality_terms",
-                  "shared_savings_terms", "termination_notice_days", "pricing_run_id", "rates", "assessment_fees",
-                  "acceptances", "proposal_round", "fingerprint", "proposed_at", "activated_at", "created_at",
-                  "updated_at", "rate_sheet"]
+                  "shared_savings_terms", "quality_bonus", "termination_notice_days", "pricing_run_id", "rates",
+                  "assessment_fees", "acceptances", "proposal_round", "fingerprint", "proposed_at", "activated_at",
+                  "created_at", "updated_at", "rate_sheet"]
 
     @extend_schema_field({"type": "object", "properties": {"id": {"type": "string", "format": "uuid"},
                                                            "name": {"type": "string"},
@@ -215,6 +231,10 @@ class VersionSerializer(serializers.ModelSerializer):
     def get_bundle(self, version) -> dict:
         return {"id": str(version.bundle_version.bundle.public_id), "name": version.bundle_version.definition["name"],
                 "version": version.bundle_version.number}
+
+    @extend_schema_field(QualityBonusSerializer(allow_null=True))
+    def get_quality_bonus(self, version) -> dict | None:
+        return dict(version.quality_bonus) if version.quality_bonus else None
 
     @extend_schema_field(RateSerializer(many=True))
     def get_rates(self, version):

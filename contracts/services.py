@@ -83,7 +83,7 @@ PRICING_INCOMPLETE_MESSAGE = "The pricing run has no rate for some of the contra
 TERM_FIELDS = (
     "effective_start", "effective_end", "lines_of_business", "markets", "assessment_lookback_months",
     "proration_rule", "tier_rule", "retro_window_months", "roster_due_day", "withhold_percentage",
-    "quality_terms", "shared_savings_terms", "termination_notice_days",
+    "quality_terms", "shared_savings_terms", "quality_bonus", "termination_notice_days",
 )
 DEFAULT_TERMS: dict[str, Any] = {
     "effective_end": None,
@@ -95,6 +95,7 @@ DEFAULT_TERMS: dict[str, Any] = {
     "withhold_percentage": Decimal("0"),
     "quality_terms": [],
     "shared_savings_terms": {},
+    "quality_bonus": None,
     "termination_notice_days": 90,
 }
 

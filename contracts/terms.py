@@ -43,6 +43,7 @@ class ContractTerms:
     withhold_percentage: Decimal  # e.g. Decimal("0.05")
     quality_terms: list[dict] = field(default_factory=list)
     shared_savings_terms: dict = field(default_factory=dict)
+    quality_bonus: dict | None = None  # {"threshold", "percentage"} as decimal strings; None: no bonus
     termination_notice_days: int = 90
     fingerprint: str = ""  # sha256 of the version's rates and terms (empty while a draft)
 

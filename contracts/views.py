@@ -136,6 +136,7 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
             "withhold": rules.describe_withhold(document["withhold_percentage"]),
             "quality": [rules.describe_quality(t) for t in document["quality_terms"]],
             "shared_savings": rules.describe_shared_savings(document["shared_savings_terms"]),
+            "quality_bonus": rules.describe_quality_bonus(document["quality_bonus"]),
         },
         "lobs": [rules.LINES_OF_BUSINESS.get(x, x) for x in document["lines_of_business"]],
         "lob_names": rules.LINES_OF_BUSINESS,
