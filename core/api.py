@@ -17,6 +17,7 @@ from core.errors import NOT_FOUND_MESSAGE, ApplicationError
 logger = logging.getLogger(__name__)
 
 VALIDATION_MESSAGE = "Some fields are invalid; see details."
+NESTED_TOO_DEEPLY_MESSAGE = "The JSON is nested too deeply to be read."
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -60,6 +61,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return Response(error_body("validation_error", VALIDATION_MESSAGE, details), status=400)
+    if isinstance(exc, RecursionError) and "JSON" in str(exc):
+        # json.loads gives up on a body nested thousands of levels deep (DRF's parser only turns
+        # ValueError into a ParseError): a malformed request, not a server error.
+        return Response(error_body("malformed_request", NESTED_TOO_DEEPLY_MESSAGE), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.APIException):
         code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), "error")
         headers = {}

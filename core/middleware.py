@@ -41,7 +41,15 @@ class SecurityHeadersMiddleware:
         return response
 
 
-TOO_LARGE_MESSAGE = "The upload is larger than the limit of {limit} MB."
+TOO_LARGE_MESSAGE = "The upload is larger than the limit of {limit}."
+
+
+def human_size(n: int) -> str:
+    """Bytes as a person reads them: 200 MB, 1.5 MB, 10 KB, 900 bytes (a small limit is never "0 MB")."""
+    for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
 
 
 class UploadLimitMiddleware:
@@ -57,7 +65,7 @@ class UploadLimitMiddleware:
         except ValueError:
             length = 0
         if length > limit:
-            message = TOO_LARGE_MESSAGE.format(limit=round(limit / 1024 / 1024))
+            message = TOO_LARGE_MESSAGE.format(limit=human_size(limit))
             if request.path.startswith("/api/"):
                 return JsonResponse(error_body("upload_too_large", message, {"limit_bytes": limit}), status=413)
             return render(request, "web/413.html", {"message": message}, status=413)

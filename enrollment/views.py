@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from core.audit import record_access
 from core.errors import ApplicationError, NotFoundError
+from core.exports import safe_row
 from enrollment import calc, file_templates, selectors, services
 from enrollment.api import file_response
 from enrollment.forms import EligibilityUploadForm, RosterUploadForm
@@ -170,7 +171,7 @@ def roster_error_report(request, submission_id):
     def lines():
         yield writer.writerow(["severity", "file", "row", "column", "code", "message"])
         for issue in issues.iterator(chunk_size=2000):
-            yield writer.writerow(issue)
+            yield writer.writerow(safe_row(issue))
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (f'attachment; filename="roster-{submission.contract.number}-'

@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.errors import ConflictError
+from core.exports import safe_row
 from payments import calc, selectors
 from payments.models import LineKind, PaymentDetail, PaymentRun, PaymentRunStatus
 from payments.x12_820 import MemberName, Party, Remittance, write_820
@@ -73,16 +74,16 @@ def render_csv(run: PaymentRun) -> bytes:
     names = _names(run, {d[0] for d in details})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(safe_row(CSV_COLUMNS))
     common = [run.contract.number, f"{run.month:%Y-%m}", run.number]
     for member_id, month, tier, market, lob, mm, amount, reference, kind, rate in details:
         last, first = names.get(member_id, ("", ""))
         rate_text = "" if rate is None or kind == LineKind.RETRO_ADJUSTMENT else f"{Decimal(rate):.2f}"
-        writer.writerow([*common, kind, f"{month:%Y-%m}", member_id, last, first, tier, market, lob,
-                         f"{Decimal(mm):.6f}", rate_text, f"{Decimal(amount):.2f}", reference])
+        writer.writerow(safe_row([*common, kind, f"{month:%Y-%m}", member_id, last, first, tier, market, lob,
+                                  f"{Decimal(mm):.6f}", rate_text, f"{Decimal(amount):.2f}", reference]))
     for line in selectors.line_list(run=run).filter(kind=LineKind.WITHHOLD):
-        writer.writerow([*common, line.kind, f"{line.service_month:%Y-%m}", "", "", "", "", "", "", "",
-                         f"{line.rate:.4f}", f"{line.amount:.2f}", ""])
+        writer.writerow(safe_row([*common, line.kind, f"{line.service_month:%Y-%m}", "", "", "", "", "", "", "",
+                                  f"{line.rate:.4f}", f"{line.amount:.2f}", ""]))
     return out.getvalue().encode("utf-8")
 
 

@@ -82,6 +82,12 @@ class ReadLimits:
 
 DEFAULT_LIMITS = ReadLimits()
 
+# An XLSX row is read this many cells wide at most: the header (a roster has 10 columns, a file may
+# carry a few more) and, for data rows, the header's width plus a margin to notice values beyond it.
+# A sheet that declares XFD1048576 (16,384 columns) would otherwise make every row that wide.
+XLSX_MAX_HEADER_CELLS = 1024
+XLSX_EXTRA_CELLS = 16
+
 
 class Table:
     """Rows of one file in canonical column order; iterate once.
@@ -421,7 +427,6 @@ def _csv_rows(
 # --------------------------------------------------------------------------- XLSX
 def _xlsx_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
     import openpyxl  # deferred: only XLSX uploads pay for the import
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -437,7 +442,7 @@ def _xlsx_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
         )
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a malformed workbook raises zip, XML and KeyErrors of every kind
         return _fail(
             kind, "xlsx", NOT_A_TABLE, f"the file is not a readable XLSX workbook ({type(exc).__name__})"
         )
@@ -449,10 +454,11 @@ def _xlsx_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
         return _fail(kind, "xlsx", EMPTY_FILE, "the workbook has no sheet")
     errors: list[Issue] = []
     warnings: list[Issue] = []
-    rows = sheet.iter_rows(values_only=True)
     header_row = HEADER_ROW
     try:
-        first = next(rows, None)
+        header_rows = sheet.iter_rows(max_row=header_row, max_col=XLSX_MAX_HEADER_CELLS, values_only=True)
+        first = next(header_rows, None)
+        header_rows.close()
     except Exception as exc:  # openpyxl raises many things on corrupt sheet XML
         wb.close()
         return _fail(kind, "xlsx", NOT_A_TABLE, f"the sheet could not be read ({type(exc).__name__})")
@@ -467,6 +473,7 @@ def _xlsx_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
     if not layout.ok:
         wb.close()
         return table
+    rows = sheet.iter_rows(min_row=header_row + 1, max_col=layout.width + XLSX_EXTRA_CELLS, values_only=True)
     table._rows = _xlsx_rows(wb, rows, header_row, layout, limits, errors)
     return table
 
@@ -482,9 +489,17 @@ def _xlsx_rows(
     width, pad_to, getter = layout.width, layout.pad_to, layout.getter
     data_rows = 0
     rownum = header_row
+    max_sheet_rows = header_row + limits.max_rows
     try:
         for cells in rows:
             rownum += 1
+            if rownum > max_sheet_rows:  # blank rows count too: a sheet of millions of empty rows is refused
+                errors.append(
+                    Issue(HEADER_ROW, "", FILE_TOO_LARGE, f"the sheet has more than {limits.max_rows:,} rows")
+                )
+                return
+            if cells.count(None) == len(cells):
+                continue  # a blank row (or one of the rows a sheet leaves out), without looking at each cell
             rec = [_cell_text(c) for c in cells]
             while rec and not rec[-1]:
                 rec.pop()
@@ -573,6 +588,8 @@ def _json_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
             NOT_A_TABLE,
             f"the file is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
         )
+    except RecursionError:
+        return _fail(kind, "json", NOT_A_TABLE, "the file is not a table: its JSON is nested too deeply")
     records = doc.get("rows") if isinstance(doc, dict) else doc
     if not isinstance(records, list):
         return _fail(kind, "json", NOT_A_TABLE, 'JSON must be a list of objects or {"rows": [...]}')
