@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import get_valid_filename
@@ -74,6 +76,10 @@ RUN_FINISHED_MESSAGE = "The run has already finished; there is nothing to cancel
 MAX_SIMULATION_YEARS = 100_000
 MIN_SIMULATION_YEARS = 1_000
 MAX_ENROLLEES = 100_000
+#: Test-only: seconds to sleep after each progress step of a run (the killed-worker tests use it).
+STEP_DELAY_ENV = "CAREBUNDLE_PRICING_STEP_DELAY"
+#: The first key of the PostgreSQL advisory lock a worker holds while it computes a run (the second is the run).
+RUN_LOCK_NAMESPACE = 0x50524943  # "PRIC"
 
 
 class RunCancelled(Exception):
@@ -610,6 +616,12 @@ def pricing_run_cancel(*, scope: Scope, run: PricingRun) -> PricingRun:
     return run
 
 
+def _pause() -> None:
+    delay = float(os.environ.get(STEP_DELAY_ENV, "0") or 0)
+    if delay > 0:
+        time.sleep(delay)
+
+
 class _Progress:
     """Writes progress to the run row between steps (each in its own short transaction) and stops
     the computation when a cancel was requested."""
@@ -620,14 +632,41 @@ class _Progress:
         self.last = run.progress
 
     def __call__(self, progress: int, message: str) -> None:
-        cancel = PricingRun.objects.filter(pk=self.run_id).values_list("cancel_requested", flat=True).first()
-        if cancel:
-            raise RunCancelled
         progress = max(self.last, min(99, progress))
-        self.last = progress
-        self.log.append(_log_entry(progress, message))
-        PricingRun.objects.filter(pk=self.run_id, status=PricingRunStatus.RUNNING).update(
-            progress=progress, progress_message=message[:200], progress_log=self.log)
+        log = [*self.log, _log_entry(progress, message)]
+        # Only while no cancel was requested: the cancel takes the row lock, so a cancel that lands
+        # between a check and this write cannot be overwritten (and its log entry lost).
+        written = PricingRun.objects.filter(pk=self.run_id, status=PricingRunStatus.RUNNING,
+                                            cancel_requested=False).update(
+            progress=progress, progress_message=message[:200], progress_log=log)
+        if not written:
+            raise RunCancelled  # a cancel was requested (or the run is no longer running)
+        self.last, self.log = progress, log
+        _pause()
+
+
+@contextmanager
+def _computing(run_id: int) -> Iterator[None]:
+    """Held while a worker computes a run (PostgreSQL: a session advisory lock on its connection).
+
+    A second delivery of the same run (a broker redelivering a message whose worker is still alive)
+    waits here for the first to finish, then finds the run finished; if the first worker died, its
+    connection and so its lock went with it, and the second computes the run again from its inputs.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = [RUN_LOCK_NAMESPACE, run_id % 2_147_483_647]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        except DatabaseError:  # the connection is gone, and the lock with it
+            logger.warning("Pricing run %s: the run lock could not be released", run_id, exc_info=True)
 
 
 def _finish(run_id: int, status: str, *, result: dict | None = None, error: dict | None = None,
@@ -655,9 +694,16 @@ def _finish(run_id: int, status: str, *, result: dict | None = None, error: dict
 def pricing_run_execute(*, run_id: int) -> PricingRun | None:
     """Compute a run from its stored inputs (the Celery task calls this).
 
-    Idempotent: a finished run is left alone; a run found `running` (a worker died mid-way and
-    the message came back) is recomputed from its inputs and its result written once.
+    Idempotent and retry-safe: a finished run is left alone (never computed twice, its result written
+    once); a run found `running` with no worker on it (a worker died mid-way and the message came
+    back) is computed again from its inputs, its progress carrying on from where it was; a duplicate
+    delivery while a worker is computing the run waits for it (see ``_computing``).
     """
+    with _computing(run_id):
+        return _execute(run_id)
+
+
+def _execute(run_id: int) -> PricingRun | None:
     with transaction.atomic():
         run = PricingRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.is_terminal:
@@ -674,9 +720,9 @@ def pricing_run_execute(*, run_id: int) -> PricingRun | None:
         run.status = PricingRunStatus.RUNNING
         run.started_at = run.started_at or timezone.now()
         run.attempts += 1
-        run.progress = 1
+        run.progress = max(run.progress, 1)  # a restart recomputes, but the bar never goes back
         run.progress_message = "Restarted after an interruption" if retry else "Started"
-        run.progress_log = [*run.progress_log, _log_entry(1, run.progress_message)]
+        run.progress_log = [*run.progress_log, _log_entry(run.progress, run.progress_message)]
         run.save(update_fields=["status", "started_at", "attempts", "progress", "progress_message", "progress_log"])
     try:
         result = compute_run_result(run.inputs, on_progress=_Progress(run))

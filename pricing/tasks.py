@@ -8,9 +8,14 @@ from django.db import OperationalError
 from pricing import services
 
 
-@shared_task(name="pricing.run_pricing", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+@shared_task(name="pricing.run_pricing", acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def run_pricing(run_id: int) -> str:
     """Compute a pricing run. Idempotent: a finished run is left alone, an interrupted one recomputed.
+
+    Acknowledged only when done: a worker killed mid-run leaves the message to the broker, which
+    gives it to the next worker (at once when a pool child dies; after the broker's visibility
+    timeout when the whole worker went).
 
     Only a database hiccup (a lock, a dropped connection) is retried; anything else is recorded on
     the run as its failure, with the reason.

@@ -7,9 +7,11 @@ never skips a test.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -122,6 +124,82 @@ def celery_worker(django_db_setup, django_db_blocker):
     except subprocess.TimeoutExpired:
         process.kill()
     log.close()
+
+
+#: How a worker of ``celery_worker_factory`` starts: ``python -c`` this, then Celery's own worker.
+_WORKER_BOOT = """\
+import os, sys
+from config.celery import app
+if os.environ.get("TEST_BROKER_VISIBILITY_TIMEOUT"):
+    # Test-only: an unacknowledged message (its worker was killed) goes back to the queue after this
+    # many seconds instead of the production hour; this worker restores it when it starts.
+    app.conf.broker_transport_options = {**app.conf.broker_transport_options,
+                                         "visibility_timeout": int(os.environ["TEST_BROKER_VISIBILITY_TIMEOUT"])}
+"""
+
+
+def _stop_worker(process: subprocess.Popen, *, kill: bool = False) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    process.log.close()
+
+
+@pytest.fixture
+def celery_worker_factory(transactional_db):
+    """start(name, env=..., visibility_timeout=..., prelude=...) -> a REAL Celery worker process that
+    consumes only this test's own queue (``start.queue``), so that a session worker never takes its
+    messages and a message left by a killed worker never reaches another test.
+
+    ``env`` adds environment variables (a test-only step delay); ``visibility_timeout`` (seconds, Redis)
+    makes this worker give back a killed worker's unacknowledged message at once; ``prelude`` is Python
+    run in the worker before it starts (test-only patches). ``start.kill(process)`` is SIGKILL;
+    every worker still running is stopped at teardown (before the database is flushed).
+    """
+    from core.tasks import echo
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    started: list[subprocess.Popen] = []
+
+    def start(name: str, *, env: dict[str, str] | None = None, visibility_timeout: int | None = None,
+              prelude: str = "") -> subprocess.Popen:
+        worker_env = dict(os.environ)
+        worker_env.update({"DATABASE_URL": _test_database_url(), "DB_CONN_MAX_AGE": "0",
+                           "MEDIA_ROOT": str(settings.MEDIA_ROOT), **(env or {})})
+        if visibility_timeout is not None:
+            worker_env["TEST_BROKER_VISIBILITY_TIMEOUT"] = str(visibility_timeout)
+        log = open(Path(settings.VAR_DIR) / f"test-worker-{queue}-{name}.log", "w")  # noqa: SIM115 - closed with it
+        process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_BOOT + prelude + "\napp.worker_main(sys.argv[1:])\n",
+             "worker", "--pool=solo", "--concurrency=1", "-Q", queue, "--without-gossip", "--without-mingle",
+             "--without-heartbeat", "-n", f"{name}-{queue}@%h", "-l", "info"],
+            cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        process.log = log
+        started.append(process)
+        try:
+            echo.apply_async(args=["ready"], queue=queue).get(timeout=90)
+        except Exception:
+            _stop_worker(process, kill=True)
+            raise
+        return process
+
+    def kill(process: subprocess.Popen) -> None:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=20)
+        assert process.returncode == -signal.SIGKILL
+
+    start.queue = queue
+    start.kill = kill
+    start.stop = _stop_worker
+    yield start
+    for process in started:
+        if not process.log.closed:
+            _stop_worker(process, kill=True)
 
 
 @pytest.fixture
