@@ -1,5 +1,6 @@
 """Payments API: a contract's runs (list, calculate a month), a run (lines, what changed, approve), its
-member rows, its statement (PDF, CSV, X12 820), and the contract's payment history and ledger."""
+member rows, its statement (PDF, CSV, X12 820), the contract's payment history and ledger, and the settlements
+of closed performance periods (withhold returned, quality bonus, shared savings)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from core.api import ErrorSerializer
 from core.audit import record_access
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from payments import selectors, services, statements
-from payments.models import LedgerEntry, PaymentDetail, PaymentRun, PaymentRunStatus
+from payments.models import LedgerEntry, PaymentDetail, PaymentRun, PaymentRunStatus, Settlement
 from payments.serializers import (
     HistorySerializer,
     LedgerEntrySerializer,
@@ -24,6 +25,9 @@ from payments.serializers import (
     PaymentRunSerializer,
     PaymentRunStartedSerializer,
     PaymentRunStartSerializer,
+    SettlementSerializer,
+    SettlementStartedSerializer,
+    SettlementStartSerializer,
 )
 
 CONFLICT = OpenApiResponse(ErrorSerializer, description="Not possible in the run's or month's current state "
@@ -205,3 +209,62 @@ class ContractLedgerApi(ScopedMixin, generics.ListAPIView):
     @extend_schema(parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+SETTLEMENT_CONFLICT = OpenApiResponse(ErrorSerializer, description="The period is not over, overlaps a settled "
+                                                                   "period, or the settlement is not in review or "
+                                                                   "its inputs changed.")
+
+
+class ContractSettlementListApi(ScopedMixin, generics.ListAPIView):
+    """A contract's settlements, latest period first (a provider sees approved ones only)."""
+
+    queryset = Settlement.objects.none()
+    serializer_class = SettlementSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        contract = _contract(self.scope, self.kwargs["contract_id"])
+        return selectors.settlement_list(scope=self.scope, contract=contract)
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=SettlementStartSerializer,
+                   responses={201: SettlementStartedSerializer, 200: SettlementStartedSerializer,
+                              409: SETTLEMENT_CONFLICT},
+                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @idempotent
+    def post(self, request, contract_id):
+        """Settle a closed period (the plan): 201 with a new settlement in review holding what is due, or 200 with
+        the existing one when nothing changed since (settling again never posts twice)."""
+        contract = _contract(self.scope, contract_id)
+        serializer = SettlementStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        settlement, created = services.settlement_request(scope=self.scope, contract=contract,
+                                                          period=serializer.validated_data["period"])
+        body = SettlementStartedSerializer(settlement, context={"created": created}).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class SettlementApi(ScopedAPIView):
+    """A settlement: the period's composite score, what it earns, what was posted before and this one's lines."""
+
+    @extend_schema(responses=SettlementSerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, settlement_id):
+        return Response(SettlementSerializer(selectors.settlement_get(scope=self.scope,
+                                                                      settlement_id=settlement_id)).data)
+
+
+class SettlementApproveApi(ScopedAPIView):
+    """Approve a settlement in review (the plan's analyst): its lines are posted to the ledger, once."""
+
+    @extend_schema(request=None, responses={200: SettlementSerializer, 409: SETTLEMENT_CONFLICT},
+                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @idempotent
+    def post(self, request, settlement_id):
+        settlement = selectors.settlement_get(scope=self.scope, settlement_id=settlement_id)
+        settlement = services.settlement_approve(scope=self.scope, settlement=settlement)
+        return Response(SettlementSerializer(selectors.settlement_get(scope=self.scope,
+                                                                      settlement_id=settlement.public_id)).data)

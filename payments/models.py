@@ -10,6 +10,9 @@ of an already paid month is an *adjustment* holding only what changed.
 
 Ledger entries are append-only: a database trigger refuses updates (and deletes on PostgreSQL;
 migration 0002). A correction is a reversing entry plus a new one.
+
+A :class:`Settlement` posts what a closed performance period earns (withhold returned, quality bonus,
+shared savings) to the same ledger, reviewed and approved like a run.
 """
 
 from __future__ import annotations
@@ -42,8 +45,13 @@ class LineKind(models.TextChoices):
     ASSESSMENT = "assessment", "Initial assessments"
     RETRO_ADJUSTMENT = "retro_adjustment", "Retroactive adjustment"
     WITHHOLD = "withhold", "Quality withhold"
+    # Settlement of a closed performance period (posted by a Settlement, never by a run)
+    WITHHOLD_RETURN = "withhold_return", "Withhold returned"
+    QUALITY_BONUS = "quality_bonus", "Quality bonus"
+    SHARED_SAVINGS = "shared_savings", "Shared savings"
 
 
+SETTLEMENT_KINDS = (LineKind.WITHHOLD_RETURN, LineKind.QUALITY_BONUS, LineKind.SHARED_SAVINGS)
 LINE_ORDER = {kind: i for i, kind in enumerate(LineKind.values)}
 
 
@@ -178,6 +186,84 @@ class PaymentDetail(models.Model):
                 | Q(line__run__contract__provider=organization, line__run__status=PaymentRunStatus.APPROVED))
 
 
+class SettlementStatus(models.TextChoices):
+    REVIEW = "review", "In review"
+    APPROVED = "approved", "Approved"
+
+
+class Settlement(models.Model):
+    """What a closed performance period earns under the contract: the withhold returned, the quality bonus
+    and the provider's shared savings, computed from the period's performance and posted on approval.
+
+    A settlement holds only what is still due: each amount is what the period earns now minus what earlier
+    approved settlements of the same period already posted, so settling again after nothing changed creates
+    nothing, and a late utilisation file or roster produces an adjustment. A settlement in review is
+    recalculated in place when its inputs change; an approved one is never changed.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="settlements")
+    period = models.CharField(max_length=16, help_text="The period code, e.g. 2026-Q1")
+    period_kind = models.CharField(max_length=16)
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="First day after the period (exclusive)")
+    number = models.PositiveIntegerField(default=1, help_text="1, 2, ... per contract and period")
+    kind = models.CharField(max_length=16, choices=PaymentRunKind.choices, default=PaymentRunKind.PAYMENT)
+    status = models.CharField(max_length=16, choices=SettlementStatus.choices, default=SettlementStatus.REVIEW)
+    terms_version = models.PositiveIntegerField(null=True, blank=True)
+    composite_score = models.DecimalField(max_digits=8, decimal_places=6, null=True, blank=True)
+    withheld = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    base_payments = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    earned_withhold_return = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    earned_bonus = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    earned_shared_savings = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    withhold_return = models.DecimalField(max_digits=14, decimal_places=2, default=0,
+                                          help_text="Posted by this settlement (earned minus posted before)")
+    bonus = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    shared_savings = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    summary = models.JSONField(default=dict, blank=True, help_text="The performance the amounts came from")
+    warnings = models.JSONField(default=list, blank=True)
+    input_fingerprint = models.CharField(max_length=64)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    calculated_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["summary", "warnings"])
+
+    class Meta:
+        ordering = ["-period_start", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "period", "number"], name="settlement_number_unique"),
+            models.UniqueConstraint(fields=["contract", "period"], condition=Q(status="review"),
+                                    name="settlement_one_open_per_period"),
+            models.CheckConstraint(condition=Q(approved_at__isnull=True) | Q(status="approved"),
+                                   name="settlement_approved_at_iff_approved"),
+            models.CheckConstraint(condition=Q(total=models.F("withhold_return") + models.F("bonus")
+                                               + models.F("shared_savings")),
+                                   name="settlement_total_is_its_lines"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.period} #{self.number} ({self.status})"
+
+    @property
+    def lines(self) -> list[tuple[str, str, object]]:
+        """(kind, label, amount) of the three settlement lines, in posting order."""
+        return [(LineKind.WITHHOLD_RETURN, LineKind.WITHHOLD_RETURN.label, self.withhold_return),
+                (LineKind.QUALITY_BONUS, LineKind.QUALITY_BONUS.label, self.bonus),
+                (LineKind.SHARED_SAVINGS, LineKind.SHARED_SAVINGS.label, self.shared_savings)]
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """Like runs: the plan sees every settlement of its contracts; a provider only approved ones."""
+        return Q(contract__payer=organization) | Q(contract__provider=organization,
+                                                   status=SettlementStatus.APPROVED)
+
+
 class LedgerSequence(models.Model):
     """The last ledger sequence number of a contract; its row lock serialises posting."""
 
@@ -192,7 +278,10 @@ class LedgerEntry(models.Model):
     """A posted amount. Never updated nor deleted (a database trigger refuses it)."""
 
     contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="ledger_entries")
-    run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, related_name="ledger_entries")
+    run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, null=True, blank=True,
+                            related_name="ledger_entries")
+    settlement = models.ForeignKey(Settlement, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="ledger_entries")
     line = models.ForeignKey(PaymentLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     sequence = models.PositiveBigIntegerField(help_text="1, 2, ... per contract, in posting order")
     month = models.DateField(help_text="The payment month")
@@ -214,6 +303,10 @@ class LedgerEntry(models.Model):
         indexes = [models.Index(fields=["contract", "month"], name="ledger_contract_month")]
         constraints = [
             models.UniqueConstraint(fields=["contract", "sequence"], name="ledger_sequence_unique"),
+            # Every entry was posted by exactly one run or one settlement.
+            models.CheckConstraint(condition=Q(run__isnull=False, settlement__isnull=True)
+                                   | Q(run__isnull=True, settlement__isnull=False),
+                                   name="ledger_entry_from_run_or_settlement"),
         ]
 
     def __str__(self) -> str:

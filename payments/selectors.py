@@ -18,6 +18,7 @@ from contracts.models import Contract
 from contracts.selectors import contract_get, contract_list
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 from payments.models import (
+    SETTLEMENT_KINDS,
     LedgerEntry,
     LineKind,
     PaymentDetail,
@@ -25,6 +26,7 @@ from payments.models import (
     PaymentRun,
     PaymentRunKind,
     PaymentRunStatus,
+    Settlement,
 )
 
 HEAVY_FIELDS = ("inputs", "not_payable_assessments", "outside_window")
@@ -129,8 +131,8 @@ def changes_since_previous_month(*, run: PaymentRun) -> dict[str, Any]:
 
 def ledger_list(*, scope: Scope, contract: Contract) -> QuerySet[LedgerEntry]:
     scope.require("payment.view")
-    return scoped(LedgerEntry.objects.filter(contract=contract), scope).select_related("run", "reverses").order_by(
-        "sequence")
+    return scoped(LedgerEntry.objects.filter(contract=contract), scope).select_related(
+        "run", "settlement", "reverses").order_by("sequence")
 
 
 def payment_history(*, scope: Scope, contract: Contract) -> dict[str, Any]:
@@ -144,13 +146,15 @@ def payment_history(*, scope: Scope, contract: Contract) -> dict[str, Any]:
         assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)),
         adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
         withhold=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
+        settlements=Sum("amount", filter=Q(kind__in=SETTLEMENT_KINDS)),
         entries=Count("pk"),
     ))
     months = []
     years: dict[int, dict[str, Any]] = {}
     for row in rows:
         month = {key: (row[key] if row[key] is not None else (Decimal(0) if key == "member_months" else ZERO))
-                 for key in ("total", "member_months", "member_lines", "assessments", "adjustments", "withhold")}
+                 for key in ("total", "member_months", "member_lines", "assessments", "adjustments", "withhold",
+                             "settlements")}
         month["member_months"] = Decimal(month["member_months"]).quantize(Decimal("0.000001"))
         month = {k: (Decimal(v).quantize(Decimal("0.01")) if k != "member_months" else v) for k, v in month.items()}
         month.update({"month": row["month"], "label": f"{row['month']:%Y-%m}", "entries": row["entries"]})
@@ -176,3 +180,17 @@ def year_to_date(*, contract: Contract, month: date) -> dict[str, Decimal]:
     out = {k: Decimal(v or 0).quantize(Decimal("0.01")) for k, v in sums.items() if k != "member_months"}
     out["member_months"] = Decimal(sums["member_months"] or 0).quantize(Decimal("0.000001"))
     return out
+
+
+def settlement_list(*, scope: Scope, contract: Contract) -> QuerySet[Settlement]:
+    """A contract's settlements, latest period first (a provider sees approved ones only)."""
+    scope.require("payment.view")
+    return scoped(Settlement.objects.filter(contract=contract), scope).select_related(
+        "contract", "approved_by", "requested_by").defer("summary").order_by("-period_start", "-number")
+
+
+def settlement_get(*, scope: Scope, settlement_id) -> Settlement:
+    scope.require("payment.view")
+    return get_scoped_or_404(
+        Settlement.objects.select_related("contract__payer", "contract__provider", "approved_by", "requested_by"),
+        scope, public_id=_uuid_or_404(settlement_id))

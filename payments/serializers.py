@@ -15,6 +15,8 @@ from payments.models import (
     PaymentRun,
     PaymentRunKind,
     PaymentRunStatus,
+    Settlement,
+    SettlementStatus,
 )
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": True}
@@ -181,6 +183,7 @@ class HistoryMonthSerializer(serializers.Serializer):
     assessments = serializers.DecimalField(**MONEY)
     adjustments = serializers.DecimalField(**MONEY)
     withhold = serializers.DecimalField(**MONEY)
+    settlements = serializers.DecimalField(**MONEY, help_text="Withhold returned, bonus and shared savings posted")
     total = serializers.DecimalField(**MONEY)
     ytd = serializers.DecimalField(**MONEY, help_text="Posted from January through this month")
 
@@ -200,7 +203,8 @@ class HistorySerializer(serializers.Serializer):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
-    run = serializers.SerializerMethodField()
+    run = serializers.SerializerMethodField(help_text="The payment run that posted the entry (or null)")
+    settlement = serializers.SerializerMethodField(help_text="The settlement that posted the entry (or null)")
     month = serializers.DateField(format="%Y-%m")
     service_month = serializers.DateField(format="%Y-%m")
     kind = serializers.CharField(help_text=LINE_KINDS)
@@ -210,10 +214,87 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LedgerEntry
-        fields = ["sequence", "run", "month", "service_month", "kind", "amount", "member_months", "description",
-                  "reverses", "note", "posted_at"]
+        fields = ["sequence", "run", "settlement", "month", "service_month", "kind", "amount", "member_months",
+                  "description", "reverses", "note", "posted_at"]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_run(self, entry) -> str | None:
+        return reverse("api-payment-run", args=[entry.run.public_id]) if entry.run_id else None
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_settlement(self, entry) -> str | None:
+        return reverse("api-settlement", args=[entry.settlement.public_id]) if entry.settlement_id else None
+
+
+SETTLEMENT_STATUSES = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in SettlementStatus.choices)
+
+
+class SettlementStartSerializer(serializers.Serializer):
+    period = serializers.CharField(max_length=16, help_text="The period to settle: 2026-Q1, 2026, 2026-03 or CY1")
+
+
+class SettlementWarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    months = serializers.ListField(child=serializers.CharField())
+
+
+class SettlementSerializer(serializers.ModelSerializer):
+    """A settlement: what the period earns, what was posted before, and the lines this one posts."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    contract = serializers.CharField(source="contract.number", read_only=True)
+    contract_id = serializers.UUIDField(source="contract.public_id", read_only=True)
+    period_start = serializers.DateField(format="%Y-%m")
+    period_end = serializers.SerializerMethodField(help_text="The period's last month, YYYY-MM")
+    kind = serializers.CharField(help_text=RUN_KINDS)
+    status = serializers.CharField(help_text=SETTLEMENT_STATUSES)
+    composite_score = serializers.DecimalField(max_digits=8, decimal_places=6, coerce_to_string=True,
+                                               allow_null=True)
+    withheld = serializers.DecimalField(**MONEY, help_text="Withheld from the period's payments (ledger)")
+    base_payments = serializers.DecimalField(**MONEY, help_text="The period's member-month payments (ledger)")
+    earned_withhold_return = serializers.DecimalField(**MONEY)
+    earned_bonus = serializers.DecimalField(**MONEY)
+    earned_shared_savings = serializers.DecimalField(**MONEY)
+    withhold_return = serializers.DecimalField(**MONEY, help_text="Posted by this settlement")
+    bonus = serializers.DecimalField(**MONEY, help_text="Posted by this settlement")
+    shared_savings = serializers.DecimalField(**MONEY, help_text="Posted by this settlement")
+    total = serializers.DecimalField(**MONEY)
+    warnings = SettlementWarningSerializer(many=True)
+    approved_by = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Settlement
+        fields = ["id", "contract", "contract_id", "period", "period_kind", "period_start", "period_end", "number",
+                  "kind", "status", "terms_version", "composite_score", "withheld", "base_payments",
+                  "earned_withhold_return", "earned_bonus", "earned_shared_savings", "withhold_return", "bonus",
+                  "shared_savings", "total", "warnings", "requested_at", "calculated_at", "approved_at",
+                  "approved_by", "url"]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.STR)
-    def get_run(self, entry) -> str:
-        return reverse("api-payment-run", args=[entry.run.public_id])
+    def get_period_end(self, settlement) -> str:
+        end = settlement.period_end
+        return f"{end.year - (end.month == 1)}-{(end.month - 2) % 12 + 1:02d}"
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_approved_by(self, settlement) -> str | None:
+        user = settlement.approved_by
+        return (user.get_full_name() or user.username) if user else None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, settlement) -> str:
+        return reverse("api-settlement", args=[settlement.public_id])
+
+
+class SettlementStartedSerializer(SettlementSerializer):
+    created = serializers.SerializerMethodField(help_text="False when an existing settlement was returned")
+
+    class Meta(SettlementSerializer.Meta):
+        fields = [*SettlementSerializer.Meta.fields, "created"]
+        read_only_fields = fields
+
+    def get_created(self, settlement) -> bool:
+        return bool(self.context.get("created"))

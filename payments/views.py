@@ -1,5 +1,6 @@
 """Payment pages: contracts with their payments, a contract's runs and history (chart, year to date), a
-run with its lines, what changed since the month before, member rows, approval and statement downloads."""
+run with its lines, what changed since the month before, member rows, approval and statement downloads, and the
+settlements of closed performance periods."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.audit import record_access
 from core.errors import ApplicationError
 from payments import charts, selectors, services
-from payments.models import LineKind, PaymentRunStatus
+from payments.models import LineKind, PaymentRunStatus, SettlementStatus
 from web.decorators import scoped_view
 
 MEMBER_PAGE_SIZE = 100
@@ -39,10 +41,72 @@ def contract_payments(request, contract_id):
     history = selectors.payment_history(scope=scope, contract=contract)
     chart = charts.history_chart([m for m in history["months"]])
     can_run = scope.can("payment.run") and contract.payer_id == scope.organization.pk
+    can_settle = scope.can("performance.settle") and contract.payer_id == scope.organization.pk
     return render(request, "payments/contract_payments.html", {
         "contract": contract, "runs": runs, "history": history, "chart": mark_safe(chart),  # noqa: S308 - built by charts.py, every text escaped
         "can_run": can_run, "default_month": f"{_last_month():%Y-%m}",
+        "settlements": selectors.settlement_list(scope=scope, contract=contract), "can_settle": can_settle,
+        "default_period": _last_quarter(),
     })
+
+
+def _last_quarter() -> str:
+    """The latest quarter that is over (the default period to settle)."""
+    today = timezone.localdate()
+    quarter = (today.month - 1) // 3  # 0..3; the current quarter is not over
+    return f"{today.year - 1}-Q4" if quarter == 0 else f"{today.year}-Q{quarter}"
+
+
+@require_POST
+@scoped_view
+def contract_settle(request, contract_id):
+    scope = request.scope
+    contract = selectors.contract_for_payments(scope=scope, contract_id=contract_id)
+    try:
+        settlement, created = services.settlement_request(scope=scope, contract=contract,
+                                                          period=request.POST.get("period", ""))
+    except ApplicationError as exc:
+        if exc.status in (403, 404):  # the decorator answers with the 403/404 page
+            raise
+        messages.error(request, exc.message)
+        back = request.POST.get("next", "")  # the page the form was on (the performance page), if ours
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = reverse("payment-contract", args=[contract.number])
+        return redirect(back)
+    if not created and settlement.status == SettlementStatus.APPROVED:
+        messages.info(request, f"{settlement.period} is settled and nothing changed since: no new settlement.")
+    elif not created:
+        messages.info(request, f"The {settlement.period} settlement in review is up to date.")
+    return redirect("payment-settlement", settlement_id=settlement.public_id)
+
+
+@scoped_view
+def settlement_detail(request, settlement_id):
+    scope = request.scope
+    settlement = selectors.settlement_get(scope=scope, settlement_id=settlement_id)
+    contract = settlement.contract
+    can_approve = (scope.can("performance.settle") and contract.payer_id == scope.organization.pk
+                   and settlement.status == SettlementStatus.REVIEW)
+    return render(request, "payments/settlement_detail.html", {
+        "settlement": settlement, "contract": contract, "can_approve": can_approve,
+        "entries": settlement.ledger_entries.order_by("sequence"),
+        "summary": settlement.summary or {},
+    })
+
+
+@require_POST
+@scoped_view
+def settlement_approve(request, settlement_id):
+    settlement = selectors.settlement_get(scope=request.scope, settlement_id=settlement_id)
+    try:
+        services.settlement_approve(scope=request.scope, settlement=settlement)
+    except ApplicationError as exc:
+        if exc.status in (403, 404):
+            raise
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Settled and posted: {settlement.contract.number} {settlement.period}.")
+    return redirect("payment-settlement", settlement_id=settlement.public_id)
 
 
 @require_POST

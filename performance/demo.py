@@ -8,6 +8,9 @@ TCOC falling from about $4,400 to $3,100 PMPM, advance care plans documented for
 enrollees within 60 days, satisfaction scores, and the demo's death at home. Loaded through the
 upload service as one CSV (kept like any upload). Safe to run twice: a plan that already has an
 accepted upload is left alone.
+
+The urban contract's latest closed quarter with member-months is then settled and approved (withhold
+returned, shared savings on the ledger), so both sides can see a settlement; settling is idempotent.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ import math
 import random
 
 from django.db.models import Min
+from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.tenancy import Scope
 from enrollment.models import RosterEntry
+from payments import services as payment_services
+from payments.models import SettlementStatus
 from performance import services
 from performance.ingest import COLUMNS
 from performance.models import UploadStatus, UtilizationUpload
@@ -113,6 +119,7 @@ def seed(ctx) -> None:
         if rows:
             upload = services.utilization_upload(scope=scope, data=_csv(rows), filename="golden-coast-utilization.csv")
             assert upload.status == UploadStatus.ACCEPTED, upload.errors[:5]
+    settle_latest_quarter(ctx, scope)
     rural = ctx.extra.get("rural_contract")
     rural_admin = ctx.users.get("rural_admin")
     if rural is not None and rural_admin is not None:
@@ -120,3 +127,22 @@ def seed(ctx) -> None:
         if latest is not None:
             services.patient_story_save(scope=_scope(rural_admin, ctx.rural), contract=rural, period=str(latest.year),
                                         text=RURAL_STORY, title=RURAL_STORY_TITLE)
+
+
+def latest_closed_quarter(contract, today: dt.date) -> str | None:
+    """The code of the latest quarter that is over and has member-months (the demo settles it)."""
+    for month in member_month_rows(contract).order_by("-month").values_list("month", flat=True).distinct():
+        quarter_start = month.replace(month=3 * ((month.month - 1) // 3) + 1)
+        if add_months(quarter_start, 3) <= today:
+            return f"{month.year}-Q{(month.month - 1) // 3 + 1}"
+    return None
+
+
+def settle_latest_quarter(ctx, scope: Scope) -> None:
+    contract = ctx.extra.get("urban_contract")
+    period = latest_closed_quarter(contract, timezone.localdate()) if contract is not None else None
+    if period is None:
+        return
+    settlement, _created = payment_services.settlement_request(scope=scope, contract=contract, period=period)
+    if settlement.status == SettlementStatus.REVIEW:
+        payment_services.settlement_approve(scope=scope, settlement=settlement)

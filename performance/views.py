@@ -1,18 +1,23 @@
 """Performance pages: the plan's uploads and unit costs, a contract's performance for a period, the
-members behind it (logged), the provider's patient story and the PDF report."""
+members behind it (logged), the provider's patient story, the period's settlement and the PDF report."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.audit import record_access
 from core.errors import ApplicationError
+from payments import selectors as payment_selectors
 from performance import charts, reports, selectors, services
 from performance.display import decorate
 from performance.measures import MEASURE_UNITS
+from performance.periods import add_months
 from web.decorators import scoped_view
 
 
@@ -74,10 +79,17 @@ def _performance(request, contract_id):
 
 @scoped_view
 def contract_performance(request, contract_id):
+    scope = request.scope
     contract, data = _performance(request, contract_id)
+    period_end = add_months(date.fromisoformat(data["period"]["end"]), 1)
     return render(request, "performance/contract.html", {
         "contract": contract, "p": data, "charts": charts.charts_for(data),
-        "can_story": request.scope.can("performance.story") and contract.provider_id == request.scope.organization.pk,
+        "can_story": scope.can("performance.story") and contract.provider_id == scope.organization.pk,
+        # The period's settlement (payments): who may settle it, and whether it is over yet.
+        "settlements": payment_selectors.settlement_list(scope=scope, contract=contract)
+        .filter(period=data["period"]["code"]),
+        "can_settle": scope.can("performance.settle") and contract.payer_id == scope.organization.pk,
+        "period_closed": period_end <= timezone.localdate(), "period_closes": period_end,
     })
 
 

@@ -48,3 +48,27 @@ def test_plan_analyst_uploads_utilisation_and_downloads_the_report(page, live_se
     assert target.name.startswith("performance-CTR-") and target.suffix == ".pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(target.read_bytes())).pages)
     assert "Contract performance report" in text and score in text and "Avoided events" in text
+
+
+def test_plan_analyst_settles_a_closed_quarter_and_the_provider_sees_it(page, live_server, demo):
+    from payments.models import LedgerEntry, Settlement
+
+    login(page, live_server, "plan_analyst")
+    page.goto(f"{live_server.url}/payments/")
+    page.get_by_role("row").filter(has_text="Bayview").get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name="Performance settlements")).to_be_visible()
+    page.get_by_role("button", name="Settle period").click()
+    # The demo settled its latest closed quarter already: settling it again changes nothing.
+    expect(page.get_by_test_id("settlement-status")).to_have_text("Approved")
+    expect(page.get_by_text("nothing changed since", exact=False)).to_be_visible()
+    settlement = Settlement.objects.get(contract__provider__short_name="Bayview")
+    total = page.get_by_test_id("settlement-total").inner_text()
+    assert total == f"{settlement.total:,.2f}"
+    assert LedgerEntry.objects.filter(settlement=settlement).count() == sum(1 for *_x, a in settlement.lines if a)
+    expect(page.get_by_role("table", name="Ledger entries").get_by_role("row")).not_to_have_count(1)
+
+    page.context.clear_cookies()
+    login(page, live_server, "urban_admin")
+    page.goto(f"{live_server.url}/payments/contracts/{settlement.contract.number}/")
+    expect(page.get_by_role("table", name="Settlements").get_by_role("link", name=settlement.period)).to_be_visible()
+    expect(page.get_by_role("button", name="Settle period")).to_have_count(0)
