@@ -27,9 +27,9 @@ Money (all rounded once, half-up to the cent):
 
 - **withhold return**: the share of the withheld amount returned equals the composite score;
   with nothing scored the whole withhold comes back (hold harmless);
-- **bonus**: paid only when the contract's shared-savings terms carry a ``bonus`` object
-  ``{"threshold": "0.9", "percentage": "0.02"}``: ``percentage x base payments`` when the
-  composite is at least the threshold. Contracts do not carry one today, so it is 0;
+- **bonus**: paid only when the contract carries a quality bonus term (``ContractVersion.quality_bonus``,
+  ``{"threshold": "0.9", "percentage": "0.02"}``): ``percentage x base payments`` (the period's
+  member-month payments on the ledger) when the composite is at least the threshold;
 - **shared savings**: ``gross = (baseline PMPM - actual PMPM) x member-months``; nothing is
   shared unless the savings rate ``(baseline - actual) / baseline`` reaches the minimum savings
   rate and the composite reaches the quality gate (a gate of 0 passes with nothing scored);
