@@ -269,6 +269,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # (payments.services.payment_runs_start_due); runs stuck calculating are queued again.
     "payments-start-due-runs": {"task": "payments.start_due_runs", "schedule": 60 * 60 * 6,
                                 "options": {"expires": 60 * 60}},
+    # Pricing runs queued or running with no sign of life for 15 minutes (their whole worker died; Redis
+    # would give the message back only after its visibility timeout) are queued again
+    # (pricing.services.pricing_runs_requeue_stalled).
+    "pricing-requeue-stalled-runs": {"task": "pricing.requeue_stalled_runs", "schedule": 60 * 10,
+                                     "options": {"expires": 60 * 10}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

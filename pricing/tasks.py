@@ -22,3 +22,10 @@ def run_pricing(run_id: int) -> str:
     """
     run = services.pricing_run_execute(run_id=run_id)
     return run.status if run is not None else "missing"
+
+
+@shared_task(name="pricing.requeue_stalled_runs")
+def requeue_stalled_runs() -> list[str]:
+    """Every 10 minutes (CELERY_BEAT_SCHEDULE): runs queued or running with no sign of life for
+    ``services.STALLED_AFTER`` (their whole worker died) are queued again."""
+    return services.pricing_runs_requeue_stalled()
