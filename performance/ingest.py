@@ -12,10 +12,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
+
+from enrollment.ingest.tabular import DEFAULT_LIMITS, XLSX_EXTRA_CELLS, XLSX_MAX_HEADER_CELLS
 
 COLUMNS = (
     "member_id", "month", "ed_visits", "inpatient_admissions", "icu_admissions", "discharges", "readmissions_30d",
@@ -45,6 +48,12 @@ DEATH_PLACE_WITHOUT_DATE = "A death place needs a death date."
 READMISSIONS_OVER_DISCHARGES = "Readmissions within 30 days cannot exceed discharges."
 DUPLICATE_ROW = "Member {member!r} already has a row for {month} (row {first})."
 TOO_MANY_ROWS = "The file has more than {limit} rows."
+NOT_AN_XLSX = "The file is not a readable XLSX workbook{reason}."
+XLSX_TOO_LARGE = "The workbook expands to {size:,} bytes; the limit is {limit:,}."
+XLSX_UNREADABLE = "The sheet could not be read past row {row} ({reason})."
+# An XLSX is a zip: the sizes its entries declare are checked against this before anything is inflated
+# (``zipfile`` stops reading an entry at its declared size, so a lying header gets no further).
+MAX_XLSX_UNCOMPRESSED = DEFAULT_LIMITS.max_uncompressed_bytes
 
 
 @dataclass(frozen=True)
@@ -80,24 +89,77 @@ class Result:
     error_count: int = 0
 
 
+class _Unreadable(ValueError):
+    """The workbook cannot be read (at all, or past some row); ``code`` is the error code reported."""
+
+    def __init__(self, message: str, code: str = "not_a_table") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _raw_rows(data: bytes, filename: str) -> Iterator[list[str]]:
     if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
-        from openpyxl import load_workbook
-
-        try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is "not a table"
-            raise ValueError(NOT_A_TABLE) from exc
-        sheet = book.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
-            yield [_cell(v) for v in values]
-        book.close()
+        yield from _xlsx_rows(data)
         return
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(NOT_UTF8) from exc
     yield from csv.reader(io.StringIO(text, newline=""))
+
+
+def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
+    """The first sheet's rows, guarded as ``enrollment.ingest.tabular`` guards a roster workbook.
+
+    The sizes the zip declares are checked before openpyxl inflates anything; the header is read at
+    most ``XLSX_MAX_HEADER_CELLS`` wide and data rows at most the header's width plus
+    ``XLSX_EXTRA_CELLS`` (a sheet declaring ``A1:XFD1048576`` would otherwise give rows of 16,384
+    cells); a blank row comes back as ``[]`` and still counts toward ``MAX_ROWS`` in
+    :func:`read_utilization`. Whatever openpyxl raises on a malformed workbook becomes a
+    ``ValueError`` with a message a person can act on.
+    """
+    from openpyxl import load_workbook  # deferred: only XLSX uploads pay for the import
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _Unreadable(NOT_AN_XLSX.format(reason="")) from exc
+    if declared > MAX_XLSX_UNCOMPRESSED:
+        raise _Unreadable(XLSX_TOO_LARGE.format(size=declared, limit=MAX_XLSX_UNCOMPRESSED), "file_too_large")
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - a malformed workbook raises zip, XML and KeyErrors of every kind
+        raise _Unreadable(NOT_AN_XLSX.format(reason=f" ({type(exc).__name__})")) from exc
+    row = 1
+    try:
+        if not book.worksheets:
+            raise _Unreadable(NOT_AN_XLSX.format(reason=" (it has no sheet)"))
+        sheet = book.worksheets[0]
+        header_rows = sheet.iter_rows(max_row=1, max_col=XLSX_MAX_HEADER_CELLS, values_only=True)
+        first = next(header_rows, None)
+        header_rows.close()
+        header = [_cell(v) for v in first] if first is not None else []
+        while header and not header[-1]:
+            header.pop()
+        yield header
+        if not header:
+            return
+        width = len(header)
+        for values in sheet.iter_rows(min_row=2, max_col=width + XLSX_EXTRA_CELLS, values_only=True):
+            row += 1
+            if values.count(None) == len(values):
+                yield []  # a blank row (or one of the rows a sheet leaves out), without looking at each cell
+            elif values[width:].count(None) == len(values) - width:
+                yield [_cell(v) for v in values[:width]]  # nothing beyond the header: the usual row
+            else:
+                yield [_cell(v) for v in values]
+    except _Unreadable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - corrupt sheet XML part-way through, whatever openpyxl raises
+        raise _Unreadable(XLSX_UNREADABLE.format(row=row, reason=type(exc).__name__)) from exc
+    finally:
+        book.close()
 
 
 def _cell(value) -> str:
@@ -128,7 +190,7 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
         rows = _raw_rows(data, filename)
         header = next(rows, None)
     except ValueError as exc:
-        return Result([], [RowError(1, "", "not_a_table", str(exc))], 1)
+        return Result([], [RowError(1, "", getattr(exc, "code", "not_a_table"), str(exc))], 1)
     if not header:
         return Result([], [RowError(1, "", "empty_file", NOT_A_TABLE)], 1)
     position: dict[str, int] = {}
@@ -145,6 +207,10 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
         return Result([], errors, len(errors))
     seen: dict[tuple[str, dt.date], int] = {}
     indexes = [position.get(c) for c in COLUMNS]
+    # The usual layout (the columns of formats.md in their order, nothing else): the cells are the row.
+    in_order = indexes == list(range(len(COLUMNS))) and len(header) == len(COLUMNS)
+    width_expected = len(COLUMNS)
+    strip = str.strip
     month_cache: dict[str, dt.date] = {}
     error_count = 0
     row_number = 1
@@ -154,13 +220,16 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
             if row_number > MAX_ROWS + 1:
                 errors.append(RowError(row_number, "", "too_many_rows", TOO_MANY_ROWS.format(limit=MAX_ROWS)))
                 break
-            if not any((c or "").strip() for c in raw):
-                continue
-            width = len(raw)
-            cells = [(raw[i] or "").strip() if i is not None and i < width else "" for i in indexes]
-            row_errors: list[RowError] = []
+            if in_order and len(raw) == width_expected:
+                cells = list(map(strip, raw))
+            else:
+                width = len(raw)
+                cells = [(raw[i] or "").strip() if i is not None and i < width else "" for i in indexes]
             record = _fast(cells, month_cache)
-            if record is None:  # something is off: the detailed check names every problem
+            row_errors: list[RowError] = []
+            if record is None:  # blank, or something is off: the detailed check names every problem
+                if not any((c or "").strip() for c in raw):
+                    continue
                 record = _record(dict(zip(COLUMNS, cells, strict=True)), row_number, row_errors)
             if record is not None and not row_errors:
                 key = (record.member_id, record.month)
@@ -173,8 +242,8 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
             error_count += len(row_errors)
             if len(errors) < MAX_ERRORS:
                 errors.extend(row_errors[: MAX_ERRORS - len(errors)])
-    except ValueError as exc:  # a decoding problem mid-file
-        errors.append(RowError(row_number, "", "not_a_table", str(exc)))
+    except ValueError as exc:  # a decoding problem mid-file, or a sheet unreadable past some row
+        errors.append(RowError(row_number, "", getattr(exc, "code", "not_a_table"), str(exc)))
         error_count += 1
     except csv.Error as exc:
         errors.append(RowError(row_number, "", "not_a_table", f"{NOT_A_TABLE} ({exc})"))
@@ -187,6 +256,15 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
 
 _SMALL = {str(i): i for i in range(MAX_COUNT + 1)}
 _PLACES = frozenset(DEATH_PLACES)
+
+
+def _two_places(text: str) -> bool:
+    """At most 2 decimal places, read from the text (cheaper than ``Decimal.as_tuple``).
+
+    Conservative: exponent notation is left to the detailed check, which decides.
+    """
+    dot = text.find(".")
+    return (dot < 0 or len(text) - dot <= 3) and "e" not in text and "E" not in text
 
 
 def _fast(cells: list[str], months: dict[str, dt.date]) -> UtilizationRecord | None:
@@ -205,13 +283,13 @@ def _fast(cells: list[str], months: dict[str, dt.date]) -> UtilizationRecord | N
         if readm > dis:
             return None
         tcoc = Decimal(tcoc_text)
-        if not tcoc.is_finite() or tcoc < 0 or tcoc > MAX_TCOC or tcoc.as_tuple().exponent < -2:
+        if not tcoc.is_finite() or tcoc < 0 or tcoc > MAX_TCOC or not _two_places(tcoc_text):
             return None
         acp = dt.date.fromisoformat(acp_text) if acp_text else None
         score = None
         if sat_text:
             score = Decimal(sat_text)
-            if not score.is_finite() or not 0 <= score <= 100 or score.as_tuple().exponent < -2:
+            if not score.is_finite() or not 0 <= score <= 100 or not _two_places(sat_text):
                 return None
         death = dt.date.fromisoformat(death_text) if death_text else None
         if place:
