@@ -206,6 +206,7 @@ def test_settle_and_approve_on_the_pages(paid, client, plan_analyst, provider_ad
     client.force_login(plan_analyst)
     page = client.get(f"/payments/contracts/{paid.number}/")
     assert page.status_code == 200 and b"Settle period" in page.content
+    assert page.content.count(b"Performance settlements") == 1
     response = client.post(f"/payments/contracts/{paid.number}/settle/", {"period": "2026-Q1"})
     settlement = Settlement.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/payments/settlements/{settlement.public_id}/"
