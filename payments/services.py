@@ -136,6 +136,12 @@ def _lock_ledger(contract: Contract) -> LedgerSequence:
     return LedgerSequence.objects.select_for_update().get(contract=contract)
 
 
+def _post(sequence: LedgerSequence, entries: list[LedgerEntry]) -> None:
+    """Append ``entries`` (numbered from ``sequence.last + 1``) under the locked sequence."""
+    LedgerEntry.objects.bulk_create(entries)
+    LedgerSequence.objects.filter(pk=sequence.pk).update(last=sequence.last + len(entries))
+
+
 # --- what a run is calculated from ---------------------------------------------------------------
 
 
@@ -543,8 +549,7 @@ def payment_run_approve(*, scope: Scope, run: PaymentRun) -> PaymentRun:
                         posted_by=scope.user, posted_at=now)
             for i, line in enumerate(run.lines.order_by("position", "pk"), start=1)
         ]
-        LedgerEntry.objects.bulk_create(entries)
-        LedgerSequence.objects.filter(pk=sequence.pk).update(last=sequence.last + len(entries))
+        _post(sequence, entries)
         run.status = PaymentRunStatus.APPROVED
         run.approved_by = scope.user
         run.approved_at = now
@@ -795,8 +800,7 @@ def settlement_approve(*, scope: Scope, settlement):
                         posted_at=now)
             for i, (kind, label, amount) in enumerate(lines, start=1)
         ]
-        LedgerEntry.objects.bulk_create(entries)
-        LedgerSequence.objects.filter(pk=sequence.pk).update(last=sequence.last + len(entries))
+        _post(sequence, entries)
         settlement.status = SettlementStatus.APPROVED
         settlement.approved_by = scope.user
         settlement.approved_at = now
