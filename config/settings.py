@@ -216,6 +216,7 @@ SPECTACULAR_SETTINGS = {
         "AssumptionSetVersionStatusEnum": "pricing.models.AssumptionSetVersionStatus",
         "ContractStatusEnum": "contracts.models.ContractStatus",
         "ContractVersionStatusEnum": "contracts.models.VersionStatus",
+        "BaselineMethodEnum": "contracts.rules.BASELINE_METHOD_CODES",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {

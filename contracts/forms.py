@@ -45,6 +45,17 @@ class TermsForm(forms.Form):
     ss_sharing_rate = forms.DecimalField(label="Sharing rate (%)", required=False, initial=50)
     ss_cap = forms.DecimalField(label="Cap (% of the baseline)", required=False, initial=10)
     ss_quality_gate = forms.DecimalField(label="Quality gate (minimum composite score, %)", required=False, initial=0)
+    ss_baseline_months = forms.IntegerField(label="Baseline window (months before enrollment)", required=False,
+                                            help_text=f"The members' own history before enrollment. Empty: "
+                                                      f"{rules.DEFAULT_BASELINE_MONTHS} months.")
+    ss_benchmark_pmpm = forms.DecimalField(label="Benchmark TCOC PMPM (US$)", required=False, decimal_places=2,
+                                           help_text="Trended benchmark only.")
+    ss_benchmark_midpoint = forms.DateField(label="Benchmark midpoint", required=False,
+                                            widget=forms.DateInput(attrs={"type": "date"}),
+                                            help_text="Trended benchmark only: the middle of the period the "
+                                                      "benchmark was measured on.")
+    ss_annual_trend = forms.DecimalField(label="Annual trend (%)", required=False,
+                                         help_text="Trended benchmark only: e.g. 3.5 for 3.5% a year.")
     quality_bonus = forms.BooleanField(label="Quality bonus", required=False)
     qb_threshold = forms.DecimalField(label="Bonus threshold (minimum composite score, %)", required=False, initial=90)
     qb_percentage = forms.DecimalField(label="Bonus (% of member-month payments)", required=False, initial=1)
@@ -87,6 +98,14 @@ class TermsForm(forms.Form):
             initial["ss_baseline_method"] = savings["baseline_method"]
             for key in ("minimum_savings_rate", "sharing_rate", "cap", "quality_gate"):
                 initial[f"ss_{key}"] = rules.plain_number(_pct(savings[key]))
+            if savings.get("baseline_months"):
+                initial["ss_baseline_months"] = savings["baseline_months"]
+            if savings.get("benchmark_pmpm"):
+                initial["ss_benchmark_pmpm"] = savings["benchmark_pmpm"]
+            if savings.get("benchmark_midpoint"):
+                initial["ss_benchmark_midpoint"] = savings["benchmark_midpoint"]
+            if savings.get("annual_trend") not in (None, ""):
+                initial["ss_annual_trend"] = rules.plain_number(_pct(savings["annual_trend"]))
         bonus = version.quality_bonus or {}
         if bonus:
             initial["quality_bonus"] = True
@@ -129,6 +148,13 @@ class TermsForm(forms.Form):
             terms["shared_savings_terms"] = {"baseline_method": data.get("ss_baseline_method")} | {
                 key: _frac(data.get(f"ss_{key}")) for key in ("minimum_savings_rate", "sharing_rate", "cap",
                                                               "quality_gate")}
+            savings = terms["shared_savings_terms"]
+            if data.get("ss_baseline_months") is not None:  # empty: the default window, nothing stored
+                savings["baseline_months"] = data["ss_baseline_months"]
+            if data.get("ss_baseline_method") == "trended_benchmark":
+                savings.update(benchmark_pmpm=data.get("ss_benchmark_pmpm"),
+                               benchmark_midpoint=data.get("ss_benchmark_midpoint"),
+                               annual_trend=_frac(data.get("ss_annual_trend")))
         else:
             terms["shared_savings_terms"] = {}
         if data.get("quality_bonus"):

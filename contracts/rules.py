@@ -73,8 +73,21 @@ QUALITY_MEASURES: dict[str, Measure] = {
 DIRECTIONS = ("lower", "higher")
 
 BASELINE_METHODS = {
-    "pre_enrollment": "the same members' total cost of care PMPM in the 12 months before enrollment",
+    "pre_enrollment": "the same members' total cost of care PMPM in the months before enrollment",
     "trended_benchmark": "a trended benchmark total cost of care PMPM",
+}
+BASELINE_METHOD_CODES = tuple(BASELINE_METHODS)  # one OpenAPI enum wherever a baseline method appears
+#: The members' own pre-enrollment window (months) when the terms name none: the baseline of
+#: ``pre_enrollment`` and, under either method, the event rates of avoided events.
+DEFAULT_BASELINE_MONTHS = 12
+MAX_BASELINE_MONTHS = 36
+MIN_ANNUAL_TREND, MAX_ANNUAL_TREND = Decimal("-0.2"), Decimal("0.5")
+BENCHMARK_KEYS = ("benchmark_pmpm", "benchmark_midpoint", "annual_trend")
+SHARED_SAVINGS_LABELS = {
+    "baseline_months": "Shared savings · baseline window (months before enrollment)",
+    "benchmark_pmpm": "Shared savings · benchmark PMPM",
+    "benchmark_midpoint": "Shared savings · benchmark midpoint",
+    "annual_trend": "Shared savings · annual trend",
 }
 
 MAX_PMPM = Decimal("99999.99")
@@ -223,7 +236,38 @@ def validate_shared_savings(value: Any, problems: list[Problem], path: str = "sh
         number = parse_decimal(value.get(key), f"{path}.{key}", problems, minimum=Decimal(0), maximum=maximum,
                                strictly_positive=positive, label=label)
         result[key] = None if number is None else plain_number(number)
+    # The keys below are stored only when given (``baseline_months``) or needed (the benchmark of a
+    # trended benchmark), so the terms of every version written before they existed, and so their
+    # fingerprints, are unchanged. Benchmark figures given for ``pre_enrollment`` are not stored.
+    if value.get("baseline_months") not in (None, ""):
+        result["baseline_months"] = parse_int(
+            value.get("baseline_months"), f"{path}.baseline_months", problems, minimum=1,
+            maximum=MAX_BASELINE_MONTHS, label="The baseline window (months before enrollment)")
+    if method == "trended_benchmark":
+        benchmark = parse_decimal(value.get("benchmark_pmpm"), f"{path}.benchmark_pmpm", problems, maximum=MAX_PMPM,
+                                  places=2, strictly_positive=True,
+                                  label="The benchmark PMPM (needed for a trended benchmark)")
+        result["benchmark_pmpm"] = None if benchmark is None else money(benchmark)
+        midpoint = _parse_date(value.get("benchmark_midpoint"), f"{path}.benchmark_midpoint", problems,
+                               "The benchmark midpoint (the middle of the period the benchmark was measured on, "
+                               "needed for a trended benchmark)")
+        result["benchmark_midpoint"] = None if midpoint is None else midpoint.isoformat()
+        trend = parse_decimal(value.get("annual_trend"), f"{path}.annual_trend", problems, minimum=MIN_ANNUAL_TREND,
+                              maximum=MAX_ANNUAL_TREND, places=4,
+                              label="The annual trend (a fraction, 0.035 for 3.5% a year, needed for a trended "
+                                    "benchmark)")
+        result["annual_trend"] = None if trend is None else plain_number(trend)
     return result
+
+
+def baseline_months(terms: dict[str, Any] | None) -> int:
+    """The members' pre-enrollment window of shared savings terms (the default when they name none)."""
+    return int((terms or {}).get("baseline_months") or DEFAULT_BASELINE_MONTHS)
+
+
+def has_benchmark(terms: dict[str, Any] | None) -> bool:
+    """Whether shared savings terms carry every figure of a trended benchmark."""
+    return all((terms or {}).get(key) not in (None, "") for key in BENCHMARK_KEYS)
 
 
 def validate_quality_bonus(value: Any, problems: list[Problem], path: str = "quality_bonus") -> dict | None:
@@ -471,8 +515,10 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     old_s, new_s = before["shared_savings_terms"] or {}, after["shared_savings_terms"] or {}
     for field in sorted(set(old_s) | set(new_s)):
         if old_s.get(field) != new_s.get(field):
-            add("shared_savings", f"shared_savings_terms.{field}", f"Shared savings · {field.replace('_', ' ')}",
-                old_s.get(field), new_s.get(field))
+            label = SHARED_SAVINGS_LABELS.get(field, f"Shared savings · {field.replace('_', ' ')}")
+            old, new = (None if v is None else str(v) for v in (old_s.get(field), new_s.get(field)))
+            add("shared_savings", f"shared_savings_terms.{field}", label, old, new,
+                _delta(old, new) if field == "benchmark_pmpm" else None)
     changed_sections = [s for s in SECTIONS if any(c["section"] == s for c in changes)]
     return {
         "from_version": before["version"],
@@ -506,10 +552,24 @@ def describe_quality(term: dict[str, Any]) -> str:
     return text + "."
 
 
+def describe_baseline(terms: dict[str, Any]) -> str:
+    """The baseline of shared savings terms in words (the part after "against")."""
+    method = terms.get("baseline_method")
+    if method == "pre_enrollment":
+        n = baseline_months(terms)
+        return (f"the same members' total cost of care PMPM in the {n} month{'' if n == 1 else 's'} before "
+                f"enrollment")
+    if method == "trended_benchmark" and has_benchmark(terms):
+        return (f"a benchmark of ${Decimal(terms['benchmark_pmpm']).quantize(CENT, rounding=ROUND_HALF_UP):,} PMPM "
+                f"(measured around {terms['benchmark_midpoint']}) trended at {percent(terms['annual_trend'])} a year "
+                f"to the middle of the performance period")
+    return BASELINE_METHODS.get(method, str(method))
+
+
 def describe_shared_savings(terms: dict[str, Any]) -> str:
     if not terms:
         return "No shared savings."
-    text = (f"Savings against {BASELINE_METHODS[terms['baseline_method']]} above a minimum savings rate of "
+    text = (f"Savings against {describe_baseline(terms)} above a minimum savings rate of "
             f"{percent(terms['minimum_savings_rate'])} are shared at {percent(terms['sharing_rate'])}, "
             f"capped at {percent(terms['cap'])} of the baseline")
     gate = Decimal(terms.get("quality_gate") or 0)

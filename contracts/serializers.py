@@ -34,13 +34,25 @@ class QualityTermSerializer(serializers.Serializer):
 
 
 class SharedSavingsSerializer(serializers.Serializer):
-    baseline_method = serializers.ChoiceField(choices=list(rules.BASELINE_METHODS))
+    baseline_method = serializers.ChoiceField(choices=rules.BASELINE_METHOD_CODES)
     minimum_savings_rate = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True)
     sharing_rate = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True)
     cap = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True,
                                    help_text="Shared savings are capped at this share of the baseline")
     quality_gate = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True,
                                             help_text="Minimum composite quality score (0-1) to share savings")
+    baseline_months = serializers.IntegerField(
+        required=False, help_text="Months (1-36, default 12) of the members' own history before enrollment: the "
+                                  "baseline of pre_enrollment, and the event rates of avoided events")
+    benchmark_pmpm = serializers.DecimalField(
+        max_digits=12, decimal_places=2, coerce_to_string=True, required=False,
+        help_text="trended_benchmark (required there, ignored otherwise): the benchmark TCOC PMPM, more than 0")
+    benchmark_midpoint = serializers.DateField(
+        required=False, help_text="trended_benchmark (required there): the midpoint of the period the benchmark "
+                                  "was measured on; it is trended from here to the performance period's midpoint")
+    annual_trend = serializers.DecimalField(
+        max_digits=6, decimal_places=4, coerce_to_string=True, required=False,
+        help_text="trended_benchmark (required there): the yearly trend as a fraction, -0.2 to 0.5 (0.035 is 3.5%)")
 
 
 class QualityBonusSerializer(serializers.Serializer):

@@ -34,6 +34,34 @@ def percent_text(value: Any) -> str:
     return "—" if v is None else f"{(v * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
 
 
+def amount_text(value: Any) -> str:
+    """An amount without the currency sign: 4,200.00."""
+    v = _d(value)
+    return "—" if v is None else f"{v.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+
+
+def trend_text(value: Any) -> str:
+    """A yearly trend as given (not rounded): 0.035 -> 3.5%, 0.0325 -> 3.25%."""
+    v = _d(value)
+    return "—" if v is None else f"{format((v * 100).normalize(), 'f')}%"
+
+
+def months_text(n: int) -> str:
+    return f"{n} month{'' if n == 1 else 's'}"
+
+
+def baseline_text(baseline: dict) -> str:
+    """Which baseline the shared savings compare with, and its parameters, in a line."""
+    if baseline.get("method") == "trended_benchmark":
+        b = baseline.get("benchmark")
+        if not b:
+            return "trended benchmark, but the contract gives no benchmark PMPM, midpoint and trend"
+        return (f"trended benchmark {amount_text(b['pmpm'])} PMPM from {b['midpoint']} at "
+                f"{trend_text(b['annual_trend'])}/year → {amount_text(b['trended_pmpm'])} "
+                f"(at the period's midpoint, {b['period_midpoint']})")
+    return f"the same members' {months_text(baseline.get('window_months') or 12)} before enrollment"
+
+
 EVENT_LABELS = {"ed_visit": "ED visits", "inpatient_admission": "Inpatient admissions",
                 "icu_admission": "ICU admissions", "readmission": "30-day readmissions"}
 
@@ -59,6 +87,10 @@ def decorate(performance: dict) -> dict:
     w["withheld_text"], w["returned_text"] = money_text(w["withheld"]), money_text(w["withhold_returned"])
     w["kept_text"], w["bonus_text"] = money_text(w["withhold_kept"]), money_text(w["bonus"])
     w["share_text"] = percent_text(w["return_share"])
+    base = performance["baseline"]
+    base["text"] = baseline_text(base)
+    base["window_text"] = months_text(base.get("window_months") or 12)
+    base["tcoc_pmpm_text"] = money_text(base.get("tcoc_pmpm"))
     s = performance["shared_savings"]
     if s:
         for key in ("baseline_pmpm", "actual_pmpm", "gross_savings", "cap_amount", "shared"):

@@ -33,7 +33,9 @@ Money (all rounded once, half-up to the cent):
 - **shared savings**: ``gross = (baseline PMPM - actual PMPM) x member-months``; nothing is
   shared unless the savings rate ``(baseline - actual) / baseline`` reaches the minimum savings
   rate and the composite reaches the quality gate (a gate of 0 passes with nothing scored);
-  then ``gross x sharing rate`` (first dollar), capped at ``cap x baseline PMPM x member-months``;
+  then ``gross x sharing rate`` (first dollar), capped at ``cap x baseline PMPM x member-months``.
+  The baseline PMPM is the same members' own TCOC PMPM in the months before enrollment or, for a
+  trended benchmark, :func:`trended_benchmark_pmpm`;
 - **avoided events**: for each event kind, ``max(0, baseline events per MM x MM after - events
   after)`` valued at the plan's unit cost for that kind.
 """
@@ -43,6 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from statistics import NormalDist
@@ -380,6 +383,30 @@ def shared_savings(terms: Mapping | None, *, baseline_pmpm: Decimal | None, actu
         reason = "Capped." if shared == cap_amount and cents(gross * sharing) > cap_amount else "Shared."
     return SharedSavings(baseline_pmpm, actual_pmpm, mm, gross, rate, msr, msr_met, gate, gate_met, sharing,
                          cap_amount, shared, reason)
+
+
+DAYS_PER_YEAR = 365.25
+
+
+def period_midpoint(start: date, end: date) -> date:
+    """The midpoint of ``[start, end)``: its first day plus half its days, rounded down.
+
+    2026-Q1 (90 days) -> 2026-02-15; 2026 (365 days) -> 2026-07-02; March 2026 -> 2026-03-16."""
+    return start + timedelta(days=(end - start).days // 2)
+
+
+def trended_benchmark_pmpm(benchmark_pmpm: Decimal | str, midpoint: date, annual_trend: Decimal | str,
+                           period_midpoint: date) -> Decimal:
+    """A benchmark PMPM trended from the midpoint of the period it was measured on to ``period_midpoint``.
+
+    ``benchmark_pmpm x (1 + annual_trend) ** (days between the midpoints / 365.25)``: the power is
+    computed in float (a fractional exponent), taken back as ``Decimal(str(factor))``, multiplied by the
+    benchmark in Decimal and rounded once, half-up, to the cent. A period before the benchmark's
+    midpoint trends it backwards (a negative exponent); the same day is the benchmark itself.
+    """
+    days = (period_midpoint - midpoint).days
+    factor = (1.0 + float(annual_trend)) ** (days / DAYS_PER_YEAR)
+    return cents(Decimal(str(benchmark_pmpm)) * Decimal(str(factor)))
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,14 @@ The cohort of a contract is the members on its current accepted rosters (enrollm
 ``MemberMonth`` rows of current roster versions); :func:`member_month_rows` is the one place
 performance reads them. Utilisation rows are the payer's (``superseded=False``), joined to the
 cohort by member and month: *enrolled* months are the months a member has a member-month row,
-*baseline* months are the up-to-12 months with utilisation before the member's first enrolled
+*baseline* months are the months with utilisation in the contract's baseline window (its shared
+savings terms' ``baseline_months``, 12 when they name none) before the member's first enrolled
 month.
+
+The shared-savings baseline PMPM is, per the contract's ``baseline_method``, the same members'
+TCOC PMPM in those baseline months (``pre_enrollment``) or the contract's benchmark trended from
+its midpoint to the period's midpoint (``trended_benchmark``, ``measures.trended_benchmark_pmpm``).
+Avoided events always use the members' own pre-enrollment event rates: a benchmark has no events.
 
 Conventions the page, the API and the report share:
 
@@ -31,6 +37,7 @@ from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from contracts import rules as contract_rules
 from contracts import selectors as contract_selectors
 from contracts.models import Contract, ContractVersion
 from contracts.rules import QUALITY_MEASURES
@@ -41,7 +48,7 @@ from performance.models import EventKind, PatientStory, UnitCost, UtilizationRow
 from performance.periods import INVALID_PERIOD_MESSAGE, Period, add_months, parse_period
 
 ZERO = Decimal(0)
-BASELINE_MONTHS = 12
+BASELINE_MONTHS = contract_rules.DEFAULT_BASELINE_MONTHS  # when the contract names no baseline window
 COUNT_FIELDS = ("ed_visits", "inpatient_admissions", "icu_admissions", "discharges", "readmissions_30d")
 EVENT_FIELDS = {EventKind.ED_VISIT: "ed_visits", EventKind.INPATIENT_ADMISSION: "inpatient_admissions",
                 EventKind.ICU_ADMISSION: "icu_admissions", EventKind.READMISSION: "readmissions_30d"}
@@ -296,10 +303,12 @@ def measure_data(months: list[MonthData]) -> dict[str, m.MeasureData]:
     }
 
 
-def baseline(contract: Contract, start: date, end: date, members: Cohort | None = None) -> dict[str, Any]:
-    """Pre-enrollment utilisation of the members enrolled in [start, end): up to 12 months each.
+def baseline(contract: Contract, start: date, end: date, members: Cohort | None = None, *,
+             months: int = BASELINE_MONTHS) -> dict[str, Any]:
+    """Pre-enrollment utilisation of the members enrolled in [start, end): up to ``months`` months each
+    (the contract's ``baseline_months``; 12 by default).
 
-    Each member's window ``[first - 12 months, first)`` is a row of a ``VALUES`` list joined to the
+    Each member's window ``[first - months, first)`` is a row of a ``VALUES`` list joined to the
     payer's current rows through the (payer, member_id, month) index: one probe per member, and a
     plan that stays cheap whatever the table statistics say (a long ``OR`` of ``IN`` lists costs
     more to plan than to run).
@@ -307,13 +316,13 @@ def baseline(contract: Contract, start: date, end: date, members: Cohort | None 
     if members is None or (members.start, members.end) != (start, end):
         members = cohort(contract, start, end)
     counts = dict.fromkeys(EVENT_FIELDS, 0)
-    windows = [(member_id, add_months(members.first[member_id], -BASELINE_MONTHS), members.first[member_id])
+    windows = [(member_id, add_months(members.first[member_id], -months), members.first[member_id])
                for member_id in sorted(members.inside)]
     if not windows:
         return {"months": 0, "tcoc": ZERO, "counts": counts, "pmpm": None}
     quote = connection.ops.quote_name
     per_chunk = max(1, ((connection.features.max_query_params or 30000) - 2) // 3)
-    months, tcoc = 0, ZERO
+    found, tcoc = 0, ZERO
     with connection.cursor() as cursor:
         for i in range(0, len(windows), per_chunk):
             chunk = windows[i:i + per_chunk]
@@ -327,12 +336,33 @@ def baseline(contract: Contract, start: date, end: date, members: Cohort | None 
             )
             cursor.execute(sql, [v for window in chunk for v in window] + [contract.payer_id, False])
             n, amount, *events = cursor.fetchone()
-            months += n or 0
+            found += n or 0
             tcoc += _decimal(amount)
             for kind, value in zip(EVENT_FIELDS, events, strict=True):
                 counts[kind] += int(value or 0)
-    return {"months": months, "tcoc": tcoc, "counts": counts,
-            "pmpm": (tcoc / months).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if months else None}
+    return {"months": found, "tcoc": tcoc, "counts": counts,
+            "pmpm": (tcoc / found).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if found else None}
+
+
+def savings_baseline(terms: dict[str, Any], period: Period, own_pmpm: Decimal | None) -> dict[str, Any]:
+    """Which baseline PMPM the shared savings compare with, per the terms, and how it was reached.
+
+    ``pmpm`` is the members' own pre-enrollment PMPM (``own_pmpm``) for ``pre_enrollment`` (and for
+    contracts without shared savings terms), the trended benchmark for ``trended_benchmark``; a
+    trended benchmark without its figures (terms written before they were required) has no baseline.
+    """
+    method = terms.get("baseline_method") or "pre_enrollment"
+    if method != "trended_benchmark":
+        return {"method": "pre_enrollment", "pmpm": own_pmpm, "benchmark": None}
+    if not contract_rules.has_benchmark(terms):
+        return {"method": method, "pmpm": None, "benchmark": None}
+    midpoint = date.fromisoformat(str(terms["benchmark_midpoint"]))
+    target = m.period_midpoint(period.start, period.end)
+    trended = m.trended_benchmark_pmpm(terms["benchmark_pmpm"], midpoint, terms["annual_trend"], target)
+    benchmark = {"pmpm": _fmt(m.cents(Decimal(str(terms["benchmark_pmpm"])))), "midpoint": midpoint.isoformat(),
+                 "annual_trend": str(terms["annual_trend"]), "period_midpoint": target.isoformat(),
+                 "days": (target - midpoint).days, "trended_pmpm": _fmt(trended)}
+    return {"method": method, "pmpm": trended, "benchmark": benchmark}
 
 
 def withheld(contract: Contract, period: Period) -> tuple[Decimal, Decimal]:
@@ -382,8 +412,10 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
     tcoc = sum((d.tcoc for d in months.values()), ZERO)
     actual_pmpm = (tcoc / enrolled_months).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if enrolled_months \
         else None
-    base = baseline(contract, period.start, period.end, members)
-    savings = m.shared_savings(savings_terms, baseline_pmpm=base["pmpm"], actual_pmpm=actual_pmpm,
+    window_months = contract_rules.baseline_months(savings_terms)
+    base = baseline(contract, period.start, period.end, members, months=window_months)
+    against = savings_baseline(savings_terms, period, base["pmpm"])
+    savings = m.shared_savings(savings_terms, baseline_pmpm=against["pmpm"], actual_pmpm=actual_pmpm,
                                member_months=Decimal(enrolled_months), composite=composite)
     actual_counts = {kind: sum(d.counts[f] for d in months.values()) for kind, f in EVENT_FIELDS.items()}
     avoided = m.avoided_events(baseline_counts=base["counts"], baseline_mm=Decimal(base["months"]),
@@ -410,9 +442,13 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
         "measures": measure_rows,
         "composite_score": _fmt(composite),
         "withhold": {k: _fmt(v) for k, v in money.__dict__.items()},
-        "shared_savings": None if savings is None else {k: _fmt(v) for k, v in savings.__dict__.items()},
+        "shared_savings": _savings_out(savings, against),
+        # months, tcoc_pmpm and events: the members' own pre-enrollment history (its window in
+        # window_months); method, benchmark and savings_pmpm: the baseline the shared savings compare.
         "baseline": {"months": base["months"], "tcoc_pmpm": _fmt(base["pmpm"]),
-                     "events": {k: v for k, v in base["counts"].items()}},
+                     "events": {k: v for k, v in base["counts"].items()},
+                     "method": against["method"], "window_months": window_months,
+                     "benchmark": against["benchmark"], "savings_pmpm": _fmt(against["pmpm"])},
         "avoided_events": {"events": [{k: _fmt(v) for k, v in e.__dict__.items()} for e in avoided.events],
                            "total": _fmt(avoided.total)},
         "story": None if story is None else {"title": story.title, "text": story.text,
@@ -420,6 +456,20 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
     }
     if series:
         out["series"] = _series(contract, period, months, quality_terms, base)
+    return out
+
+
+NO_BENCHMARK_REASON = ("The contract names a trended benchmark without its benchmark PMPM, midpoint and trend: "
+                       "nothing to compare.")
+
+
+def _savings_out(savings: m.SharedSavings | None, against: dict[str, Any]) -> dict[str, Any] | None:
+    if savings is None:
+        return None
+    out = {k: _fmt(v) for k, v in savings.__dict__.items()}
+    out["baseline_method"] = against["method"]
+    if against["method"] == "trended_benchmark" and against["benchmark"] is None:
+        out["reason"] = NO_BENCHMARK_REASON
     return out
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from contracts.rules import BASELINE_METHOD_CODES
 from performance.models import UtilizationUpload
 
 
@@ -45,6 +46,49 @@ class MeasureSerializer(serializers.Serializer):
     met = serializers.BooleanField(allow_null=True)
 
 
+class SharedSavingsResultSerializer(serializers.Serializer):
+    """The shared savings of the period (money and rates as decimal strings)."""
+
+    baseline_method = serializers.ChoiceField(choices=BASELINE_METHOD_CODES,
+                                              help_text="The contract's baseline (details in `baseline`)")
+    baseline_pmpm = serializers.CharField(allow_null=True, help_text="The baseline TCOC PMPM compared with")
+    actual_pmpm = serializers.CharField(allow_null=True, help_text="TCOC PMPM of the enrolled months")
+    member_months = serializers.CharField(help_text="Enrolled months (whole months with a member-month row)")
+    gross_savings = serializers.CharField(help_text="(baseline - actual) x member-months")
+    savings_rate = serializers.CharField(allow_null=True, help_text="(baseline - actual) / baseline")
+    minimum_savings_rate = serializers.CharField()
+    msr_met = serializers.BooleanField()
+    quality_gate = serializers.CharField()
+    gate_met = serializers.BooleanField()
+    sharing_rate = serializers.CharField()
+    cap_amount = serializers.CharField(help_text="cap x baseline PMPM x member-months")
+    shared = serializers.CharField(help_text="The provider's share")
+    reason = serializers.CharField()
+
+
+class BenchmarkSerializer(serializers.Serializer):
+    pmpm = serializers.CharField(help_text="The contract's benchmark TCOC PMPM")
+    midpoint = serializers.DateField(help_text="Midpoint of the period the benchmark was measured on")
+    annual_trend = serializers.CharField(help_text="A fraction: 0.035 is 3.5% a year")
+    period_midpoint = serializers.DateField(help_text="The performance period's midpoint (trended to)")
+    days = serializers.IntegerField(help_text="Days from the benchmark's midpoint to the period's")
+    trended_pmpm = serializers.CharField(help_text="pmpm x (1 + annual_trend) ^ (days / 365.25), to the cent")
+
+
+class BaselineSerializer(serializers.Serializer):
+    months = serializers.IntegerField(help_text="Pre-enrollment months with utilisation of the period's members")
+    tcoc_pmpm = serializers.CharField(allow_null=True, help_text="The members' own pre-enrollment TCOC PMPM")
+    events = serializers.DictField(child=serializers.IntegerField(),
+                                   help_text="Pre-enrollment events by kind (the rates of avoided events)")
+    method = serializers.ChoiceField(choices=BASELINE_METHOD_CODES,
+                                     help_text="The baseline of the shared savings")
+    window_months = serializers.IntegerField(help_text="The contract's baseline window: months before each "
+                                                       "member's first enrolled month")
+    benchmark = BenchmarkSerializer(allow_null=True, help_text="trended_benchmark: the benchmark and its trending")
+    savings_pmpm = serializers.CharField(allow_null=True, help_text="The baseline PMPM the shared savings compare "
+                                                                    "with (tcoc_pmpm or benchmark.trended_pmpm)")
+
+
 class PerformanceSerializer(serializers.Serializer):
     contract = serializers.JSONField()
     period = serializers.JSONField(help_text="{code, kind, label, start, end} (end inclusive)")
@@ -54,8 +98,8 @@ class PerformanceSerializer(serializers.Serializer):
     measures = MeasureSerializer(many=True)
     composite_score = serializers.CharField(allow_null=True, help_text="Weighted share of scored measures met, 0..1")
     withhold = serializers.JSONField(help_text="{withheld, return_share, withhold_returned, withhold_kept, bonus}")
-    shared_savings = serializers.JSONField(allow_null=True)
-    baseline = serializers.JSONField()
+    shared_savings = SharedSavingsResultSerializer(allow_null=True)
+    baseline = BaselineSerializer()
     avoided_events = serializers.JSONField()
     story = serializers.JSONField(allow_null=True)
     series = serializers.JSONField(required=False)

@@ -37,7 +37,10 @@ def create_body(provider, bundle_version, **overrides):
                            "minimum_denominator": 30},
                           {"measure": "assessment_within_n_days_rate", "target": "0.9", "weight": "0.4", "n_days": 7}],
         "shared_savings_terms": {"baseline_method": "trended_benchmark", "minimum_savings_rate": "0.02",
-                                 "sharing_rate": "0.4", "cap": "0.1", "quality_gate": "0.6"},
+                                 "sharing_rate": "0.4", "cap": "0.1", "quality_gate": "0.6",
+                                 # a trended benchmark needs its figures (test_contracts_baseline.py)
+                                 "benchmark_pmpm": "4200.00", "benchmark_midpoint": "2025-07-01",
+                                 "annual_trend": "0.035"},
         "rates": full_rates(["URBAN"]), "assessment_fees": {"URBAN": "350.00"},
     }
     body.update(overrides)
