@@ -59,6 +59,20 @@ def _machine() -> str:
     return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}"
 
 
+def _num(value) -> str:
+    """A figure as people read it: four significant digits for measurements, integers as they are."""
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+    return "" if value is None else str(value)
+
+
+def _target(target) -> str:
+    """An upper bound given as a bare number reads as "< N", like the ones given as text."""
+    if target is None or target == "":
+        return ""
+    return f"< {target:g}" if isinstance(target, int | float) else str(target)
+
+
 def _loadavg() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -105,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             for figure in module.run():
                 figure["module"] = name
                 figures.append(figure)
-                floor = f"  floor {figure['floor']}" if figure.get("floor") not in (None, "") else ""
-                target = f"  target {figure['target']}" if figure.get("target") not in (None, "") else ""
-                print(f"  {figure['name']:<48} {figure['value']:>10} {figure.get('unit', '')}"
+                floor = f"  floor {_num(figure['floor'])}" if figure.get("floor") not in (None, "") else ""
+                target = f"  target {_target(figure['target'])}" if figure.get("target") not in (None, "") else ""
+                print(f"  {figure['name']:<48} {_num(figure['value']):>10} {figure.get('unit', '')}"
                       f"{target}{floor}  {_verdict(figure)}", flush=True)
         except Exception:  # one broken benchmark must not hide the others' figures
             failures.append(name)
@@ -134,9 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---|---|---:|---|",
     ]
     for f in figures:
-        floor = f.get("floor")
-        lines.append(f"| `{f['name']}` | {f['value']} | {f.get('unit', '')} | {'' if f.get('target') is None else f['target']} | "
-                     f"{'' if floor is None else floor} | {_verdict(f)} |")
+        lines.append(f"| `{f['name']}` | {_num(f['value'])} | {f.get('unit', '')} | {_target(f.get('target'))} | "
+                     f"{_num(f.get('floor'))} | {_verdict(f)} |")
     if failures:
         lines += ["", "Benchmarks that failed to run: " + ", ".join(failures)]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
