@@ -52,6 +52,7 @@ from payments.models import (
     SettlementStatus,
 )
 from performance import selectors as performance
+from performance.periods import Period
 
 logger = logging.getLogger(__name__)
 
@@ -644,7 +645,7 @@ SETTLEMENT_STALE_MESSAGE = ("The performance data, the terms or the ledger chang
 class SettlementPlan:
     """What a period earns now, what is already posted for it, and so what a settlement would post."""
 
-    period: Any  # performance.periods.Period
+    period: Period
     performance: dict[str, Any]
     earned: dict[str, Decimal]
     posted: dict[str, Decimal]
