@@ -724,7 +724,6 @@ def _fill_settlement(settlement, plan: SettlementPlan) -> None:
     settlement.withhold_return = due[LineKind.WITHHOLD_RETURN]
     settlement.bonus = due[LineKind.QUALITY_BONUS]
     settlement.shared_savings = due[LineKind.SHARED_SAVINGS]
-    settlement.total = sum(due.values(), Decimal("0.00"))
     settlement.summary = _settlement_summary(plan)
     settlement.warnings = plan.warnings
     settlement.input_fingerprint = plan.fingerprint

@@ -71,10 +71,15 @@ def utilization_rows(contract, rnd: random.Random) -> list[dict]:
     ends = {e["member_id"]: e for e in RosterEntry.objects.filter(submission__contract=contract,
                                                                     submission__is_current=True)
             .exclude(disenrollment_reason="").values("member_id", "enrollment_end", "disenrollment_reason")}
+    # The ACP measure counts from the enrollment start, which for members enrolled before the demo's
+    # first roster month lies before their first member-month.
+    starts = dict(RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True)
+                  .values("member_id").annotate(start=Min("enrollment_start")).values_list("member_id", "start"))
     rows = []
     for member_id, first in sorted(firsts.items()):
         month = add_months(first, -BASELINE_MONTHS)
-        acp_day = first + dt.timedelta(days=rnd.randrange(3, 45) if rnd.random() < 0.92 else rnd.randrange(61, 90))
+        began = starts.get(member_id, first)
+        acp_day = began + dt.timedelta(days=rnd.randrange(3, 45) if rnd.random() < 0.92 else rnd.randrange(61, 90))
         end = ends.get(member_id)
         while month <= last:
             enrolled = month >= first

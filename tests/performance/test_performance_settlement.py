@@ -254,3 +254,14 @@ def test_the_performance_page_shows_the_settlement_and_settles(paid, client, pla
     client.force_login(provider_admin)
     provider_page = client.get(url).content
     assert b"Settle this period" not in provider_page and b"In review" not in provider_page
+
+
+def test_a_settlement_total_is_its_lines_to_the_cent(paid, analyst_api):
+    # Amounts whose float sum is not exact: the total is added as Decimals (SQLite adds NUMERIC as floats).
+    body = settle(analyst_api, paid).json()
+    settlement = Settlement.objects.get(public_id=body["id"])
+    settlement.withhold_return, settlement.bonus, settlement.shared_savings = (
+        Decimal("1762.68"), Decimal("352.54"), Decimal("12727.93"))
+    settlement.save()
+    settlement.refresh_from_db()
+    assert settlement.total == Decimal("14843.15")
