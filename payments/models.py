@@ -186,6 +186,11 @@ class PaymentDetail(models.Model):
                 | Q(line__run__contract__provider=organization, line__run__status=PaymentRunStatus.APPROVED))
 
 
+class SettlementKind(models.TextChoices):
+    SETTLEMENT = "settlement", "Settlement of the period"
+    ADJUSTMENT = "adjustment", "Adjustment of a settled period"
+
+
 class SettlementStatus(models.TextChoices):
     REVIEW = "review", "In review"
     APPROVED = "approved", "Approved"
@@ -208,7 +213,7 @@ class Settlement(models.Model):
     period_start = models.DateField()
     period_end = models.DateField(help_text="First day after the period (exclusive)")
     number = models.PositiveIntegerField(default=1, help_text="1, 2, ... per contract and period")
-    kind = models.CharField(max_length=16, choices=PaymentRunKind.choices, default=PaymentRunKind.PAYMENT)
+    kind = models.CharField(max_length=16, choices=SettlementKind.choices, default=SettlementKind.SETTLEMENT)
     status = models.CharField(max_length=16, choices=SettlementStatus.choices, default=SettlementStatus.REVIEW)
     terms_version = models.PositiveIntegerField(null=True, blank=True)
     composite_score = models.DecimalField(max_digits=8, decimal_places=6, null=True, blank=True)

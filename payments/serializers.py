@@ -16,6 +16,7 @@ from payments.models import (
     PaymentRunKind,
     PaymentRunStatus,
     Settlement,
+    SettlementKind,
     SettlementStatus,
 )
 
@@ -227,6 +228,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
         return reverse("api-settlement", args=[entry.settlement.public_id]) if entry.settlement_id else None
 
 
+SETTLEMENT_KINDS = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in SettlementKind.choices)
 SETTLEMENT_STATUSES = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in SettlementStatus.choices)
 
 
@@ -248,7 +250,7 @@ class SettlementSerializer(serializers.ModelSerializer):
     contract_id = serializers.UUIDField(source="contract.public_id", read_only=True)
     period_start = serializers.DateField(format="%Y-%m")
     period_end = serializers.SerializerMethodField(help_text="The period's last month, YYYY-MM")
-    kind = serializers.CharField(help_text=RUN_KINDS)
+    kind = serializers.CharField(help_text=SETTLEMENT_KINDS)
     status = serializers.CharField(help_text=SETTLEMENT_STATUSES)
     composite_score = serializers.DecimalField(max_digits=8, decimal_places=6, coerce_to_string=True,
                                                allow_null=True)

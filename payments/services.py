@@ -49,6 +49,7 @@ from payments.models import (
     PaymentRunKind,
     PaymentRunStatus,
     Settlement,
+    SettlementKind,
     SettlementStatus,
 )
 from performance import selectors as performance
@@ -768,7 +769,7 @@ def settlement_request(*, scope: Scope, contract: Contract, period: str, today: 
         settlement = Settlement(contract=contract, period=period.code, period_kind=period.kind,
                                 period_start=period.start, period_end=period.end,
                                 number=(latest.number + 1) if latest else 1,
-                                kind=PaymentRunKind.ADJUSTMENT if latest else PaymentRunKind.PAYMENT,
+                                kind=SettlementKind.ADJUSTMENT if latest else SettlementKind.SETTLEMENT,
                                 requested_by=scope.user)
         _fill_settlement(settlement, plan)
         settlement.save()

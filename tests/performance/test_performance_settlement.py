@@ -69,7 +69,7 @@ def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(paid, 
     response = settle(analyst_api, paid)
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["status"] == "review" and body["created"] is True and body["kind"] == "payment"
+    assert body["status"] == "review" and body["created"] is True and body["kind"] == "settlement"
     assert Decimal(body["composite_score"]) == 1
     assert (body["withheld"], body["base_payments"]) == ("180.00", "3600.00")
     assert (body["withhold_return"], body["bonus"], body["shared_savings"], body["total"]) == \
