@@ -130,7 +130,14 @@ def _enqueue(run_id: int) -> None:
 
 
 def ledger_position(contract: Contract) -> int:
-    return LedgerSequence.objects.filter(contract=contract).values_list("last", flat=True).first() or 0
+    """The last ledger sequence posted by a payment run: what a run's amounts depend on.
+
+    Settlement entries (withhold returned, bonus, shared savings) change no member's paid amount, so
+    settling a period leaves the runs in review valid.
+    """
+    last = (LedgerEntry.objects.filter(contract=contract, run__isnull=False)
+            .aggregate(last=Max("sequence"))["last"])
+    return last or 0
 
 
 def _lock_ledger(contract: Contract) -> LedgerSequence:

@@ -265,3 +265,15 @@ def test_a_settlement_total_is_its_lines_to_the_cent(paid, analyst_api):
     settlement.save()
     settlement.refresh_from_db()
     assert settlement.total == Decimal("14843.15")
+
+
+def test_settling_a_period_leaves_a_run_in_review_approvable(cohort, analyst_scope, analyst_api):
+    load(analyst_scope, cohort_utilization())
+    pay_month(analyst_scope, cohort, JAN)
+    run, _ = payment_services.payment_run_start(scope=analyst_scope, contract=cohort, month=FEB, enqueue=False)
+    payment_services.payment_run_calculate(run_id=run.pk)
+    body = settle(analyst_api, cohort, period="2026-01").json()
+    assert analyst_api.post(f"{body['url']}approve/").status_code == 200
+    run.refresh_from_db()
+    assert run.status == "review"
+    assert payment_services.payment_run_approve(scope=analyst_scope, run=run).status == "approved"
