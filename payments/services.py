@@ -17,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -69,8 +67,6 @@ ALREADY_REVERSED_MESSAGE = "This entry has already been reversed."
 REVERSAL_NOT_CORRECTABLE_MESSAGE = "A reversing entry cannot itself be corrected; correct the new entry instead."
 CALCULATION_FAILED_MESSAGE = "The calculation stopped: {error}"
 
-#: Test-only: seconds to sleep between the steps of a calculation (the killed-worker test uses it).
-STEP_DELAY_ENV = "CAREBUNDLE_PAYMENTS_STEP_DELAY"
 #: A run still ``calculating`` this long after its last attempt started is queued again by the daily job.
 STALLED_AFTER = timedelta(minutes=15)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
@@ -115,12 +111,6 @@ def _terms(contract: Contract, month: date) -> ContractTerms:
     except NotFoundError as exc:
         raise ApplicationError(NOT_IN_FORCE_MESSAGE, code="contract_not_in_force",
                                details={"month": [NOT_IN_FORCE_MESSAGE]}) from exc
-
-
-def _pause() -> None:
-    delay = float(os.environ.get(STEP_DELAY_ENV, "0") or 0)
-    if delay > 0:
-        time.sleep(delay)
 
 
 def _enqueue(run_id: int) -> None:
@@ -347,11 +337,8 @@ def _calculate(run: PaymentRun) -> None:
         if submission is None:
             raise ApplicationError(NO_ROSTER_MESSAGE, code="no_accepted_roster")
         lines += _member_month_lines(run, terms, position)
-        _pause()
         lines += _assessment_lines(run, terms, submission, position)
-        _pause()
     lines += _retro_lines(run, plan, position)
-    _pause()
     member_lines = [line for line in lines if line.kind == LineKind.MEMBER_MONTHS]
     if run.kind == PaymentRunKind.PAYMENT and terms.withhold_percentage and member_lines:
         withhold = calc.withhold_line(

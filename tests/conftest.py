@@ -6,6 +6,7 @@ never skips a test.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -88,6 +89,14 @@ def api_for(db):
     return make
 
 
+def die_with_tests() -> None:
+    """``preexec_fn`` for the processes tests start (workers, servers): the kernel kills them when the
+    test process dies, so an interrupted run leaves no worker behind to take a later run's messages
+    (PR_SET_PDEATHSIG, Linux; elsewhere nothing)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 def _test_database_url() -> str:
     db = settings.DATABASES["default"]
     if "sqlite" in db["ENGINE"]:
@@ -107,7 +116,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_tests,
     )
     from core.tasks import echo
 
@@ -177,7 +186,7 @@ def celery_worker_factory(transactional_db):
             [sys.executable, "-c", _WORKER_BOOT + prelude + "\napp.worker_main(sys.argv[1:])\n",
              "worker", "--pool=solo", "--concurrency=1", "-Q", queue, "--without-gossip", "--without-mingle",
              "--without-heartbeat", "-n", f"{name}-{queue}@%h", "-l", "info"],
-            cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_tests,
         )
         process.log = log
         started.append(process)

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import connections
 
 from accounts.services import token_create
-from tests.conftest import IN_CI, ROOT, _test_database_url
+from tests.conftest import IN_CI, ROOT, _test_database_url, die_with_tests
 from tests.factories import PASSWORD, MembershipFactory
 
 DB = settings.DATABASES["default"]
@@ -108,7 +108,7 @@ def _start_server(name: str, log_dir: Path, **env_extra: str) -> tuple[subproces
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", "1", "--worker-class", "sync", "--timeout", "60", "--access-logfile", "-"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_tests,
     )
     process.log = log
     base = f"http://127.0.0.1:{port}"

@@ -2,72 +2,50 @@
 calculation leaves no half run; the run is calculated once by the next worker, duplicate deliveries
 change nothing, and approval posts it exactly once.
 
-The workers are started here (like tests/conftest.py's ``celery_worker``) on a queue of their own, so
-that a session worker started by another test never takes these messages. The test-only environment
-variable ``CAREBUNDLE_PAYMENTS_STEP_DELAY`` makes the first worker sleep between the calculation's steps.
+The workers come from ``celery_worker_factory`` (tests/conftest.py): each test has a queue of its own,
+so no other worker (a session worker, or one left over from an interrupted run) can take its messages.
+The first worker of the killed-worker test runs a test-only patch (``SLOW_MEMBER_LINES``) that marks a
+file once the member lines are written and then sleeps, so the test kills it at that point, not by timing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
-import time
 from decimal import Decimal
-from pathlib import Path
+from unittest import mock
 
 import pytest
-from django.conf import settings
+from django.db import connection
 
-from core.tasks import echo
 from payments import services
 from payments.models import LedgerEntry, PaymentDetail, PaymentRun
 from payments.tasks import calculate_run
-from tests.conftest import ROOT, _test_database_url
 from tests.payments.conftest import JAN, assessment, member, submit_roster
 
 pytestmark = [pytest.mark.worker]
-QUEUE = "payments-worker-test"
 M = Decimal
 
-
-def start_worker(name: str, **env_extra: str) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.update({"DATABASE_URL": _test_database_url(), "DB_CONN_MAX_AGE": "0", **env_extra})
-    log = open(Path(settings.VAR_DIR) / f"test-payments-{name}.log", "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1", "-Q", QUEUE,
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h", "-l", "info"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    process.log = log
-    try:
-        echo.apply_async(args=["ready"], queue=QUEUE).get(timeout=90)
-    except Exception:
-        stop(process, kill=True)
-        raise
-    return process
-
-
-def stop(process: subprocess.Popen, *, kill: bool = False) -> None:
-    if process.poll() is None:
-        if kill:
-            process.send_signal(signal.SIGKILL)
-        else:
-            process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    process.log.close()
+#: Test-only patch run in the first worker before it starts: after the member-month lines and their
+#: detail rows are written (inside the calculation's one transaction) mark a file, then sleep.
+SLOW_MEMBER_LINES = """
+import time
+import django
+django.setup()
+from payments import services
+_member_month_lines = services._member_month_lines
+def _slow_member_month_lines(*args, **kwargs):
+    lines = _member_month_lines(*args, **kwargs)
+    open(os.environ["TEST_PAYMENT_LINES_MARK"], "w").close()
+    time.sleep(120)
+    return lines
+services._member_month_lines = _slow_member_month_lines
+"""
 
 
 @pytest.mark.usefixtures("transactional_db")
 def test_a_worker_killed_mid_run_leaves_no_half_run_and_the_run_is_paid_exactly_once(
-        contract_factory, provider_scope, analyst_scope, wait_for):
+        celery_worker_factory, contract_factory, provider_scope, analyst_scope, wait_for, tmp_path):
+    workers = celery_worker_factory
     contract = contract_factory(withhold_percentage=M("0.05"))
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN,
                   rows=[member(f"K{i}", tier=str(i % 3 + 1)) for i in range(12)],
@@ -75,29 +53,27 @@ def test_a_worker_killed_mid_run_leaves_no_half_run_and_the_run_is_paid_exactly_
     run, created = services.payment_run_start(scope=analyst_scope, contract=contract, month=JAN, enqueue=False)
     assert created and run.status == "calculating"
 
-    first = start_worker("slow", **{services.STEP_DELAY_ENV: "4"})
-    try:
-        calculate_run.apply_async(args=[run.pk], queue=QUEUE)
-        wait_for(lambda: PaymentRun.objects.get(pk=run.pk).attempts == 1, timeout=60)
-        time.sleep(2)  # the member lines are written, inside the calculation's one transaction
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=20)
-    finally:
-        stop(first, kill=True)
-    assert first.returncode == -signal.SIGKILL
+    mark = tmp_path / "member-lines-written"
+    slow = workers("slow", env={"TEST_PAYMENT_LINES_MARK": str(mark)}, prelude=SLOW_MEMBER_LINES)
+    calculate_run.apply_async(args=[run.pk], queue=workers.queue)
+    wait_for(mark.exists, timeout=60)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND state = 'idle in transaction'")
+            assert cursor.fetchone()[0] >= 1  # the worker's calculation, written and not committed
+    workers.kill(slow)
 
     run.refresh_from_db()
-    assert (run.status, run.total) == ("calculating", M("0.00"))
+    assert (run.status, run.attempts, run.total) == ("calculating", 1, M("0.00"))
     assert not run.lines.exists() and not PaymentDetail.objects.filter(line__run=run).exists()
 
     # The next worker gets the run again (the daily job queues a stalled run; a broker redelivers an
     # unacknowledged message) and a duplicate delivery on top: it is calculated once.
-    second = start_worker("fresh")
-    try:
-        results = [calculate_run.apply_async(args=[run.pk], queue=QUEUE) for _ in range(2)]
-        assert [r.get(timeout=120) for r in results] == ["review", "review"]
-    finally:
-        stop(second)
+    second = workers("fresh")
+    results = [calculate_run.apply_async(args=[run.pk], queue=workers.queue) for _ in range(2)]
+    assert [r.get(timeout=120) for r in results] == ["review", "review"]
+    workers.stop(second)
     runs = list(PaymentRun.objects.filter(contract=contract, month=JAN))
     assert runs == [run]
     run.refresh_from_db()
@@ -114,23 +90,17 @@ def test_a_worker_killed_mid_run_leaves_no_half_run_and_the_run_is_paid_exactly_
 
 
 @pytest.mark.usefixtures("transactional_db")
-def test_a_run_started_through_the_api_is_calculated_by_a_worker(contract_factory, provider_scope, api_for,
-                                                                  plan_analyst, wait_for, settings):
+def test_a_run_started_through_the_api_is_calculated_by_a_worker(celery_worker_factory, contract_factory,
+                                                                  provider_scope, api_for, plan_analyst, wait_for):
+    workers = celery_worker_factory
     contract = contract_factory()
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("A1"), member("A2")])
-    worker = start_worker("api")
-    try:
-        from unittest import mock
-
-        real_delay = calculate_run.delay
-        with mock.patch.object(calculate_run, "delay",
-                               lambda run_id: calculate_run.apply_async(args=[run_id], queue=QUEUE)):
-            response = api_for(plan_analyst).post(f"/api/v1/contracts/{contract.public_id}/payment-runs/",
-                                                  {"month": "2026-01"}, format="json")
-        assert calculate_run.delay == real_delay
-        assert response.status_code == 202
-        run = wait_for(lambda: (r := PaymentRun.objects.get(public_id=response.json()["id"])).status == "review" and r,
-                       timeout=90)
-    finally:
-        stop(worker)
+    workers("api")
+    with mock.patch.object(calculate_run, "delay",
+                           lambda run_id: calculate_run.apply_async(args=[run_id], queue=workers.queue)):
+        response = api_for(plan_analyst).post(f"/api/v1/contracts/{contract.public_id}/payment-runs/",
+                                              {"month": "2026-01"}, format="json")
+    assert response.status_code == 202
+    run = wait_for(lambda: (r := PaymentRun.objects.get(public_id=response.json()["id"])).status == "review" and r,
+                   timeout=90)
     assert run.total == M("600.00") and run.attempts == 1
