@@ -6,8 +6,10 @@ Run it on its own (`.venv/bin/python bench/bench_load.py`) or through `make benc
 Needs PostgreSQL and Redis (LOAD_PG / REDIS_URL, or the local defaults on 127.0.0.1). It creates
 its own database `carebundle_load` (dropped and recreated each run) and uses Redis db 9 (flushed
 at the start), loads the demo data, starts gunicorn (gthread: LOAD_WORKERS x LOAD_THREADS) and a
-Celery worker on loopback, runs LOAD_CLIENTS clients for LOAD_SECONDS seconds, and stops
-everything it started, also on an error or Ctrl-C. Every request loop is bounded by the deadline
+Celery worker on loopback with production settings (DEBUG off: secure cookies, HSTS, the SSL
+redirect, hashed static files; the clients stand in for the TLS proxy in front of gunicorn), runs
+LOAD_CLIENTS clients for LOAD_SECONDS seconds, and stops everything it started, also on an error
+or Ctrl-C. Every request loop is bounded by the deadline
 and only 127.0.0.1 is contacted.
 
 Figures: load.<kind>_p50_ms / _p95_ms / _p99_ms and load.<kind>_requests for each kind (page,
@@ -30,6 +32,7 @@ import json
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -99,17 +102,42 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _env() -> dict[str, str]:
+#: One per bench run: the servers run with production settings (DEBUG off), which need a real key.
+SECRET_KEY = secrets.token_urlsafe(50)
+
+
+def _env(*, debug: bool = False) -> dict[str, str]:
+    """The servers' environment: production settings (DEBUG off: secure cookies, HSTS, the SSL redirect,
+    compressed static files, no query log) behind a TLS proxy that the clients stand in for. Only
+    seed_demo runs with DEBUG on: it refuses to create the demo users otherwise."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": f"{PG}/{DB_NAME}", "REDIS_URL": REDIS,
-                "DEBUG": "1", "CAREBUNDLE_VAR_DIR": str(VAR), "MEDIA_ROOT": str(VAR / "media"),
+                "DEBUG": "1" if debug else "0", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1",
+                "CAREBUNDLE_VAR_DIR": str(VAR), "MEDIA_ROOT": str(VAR / "media"),
                 "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "60", "PYTHONUNBUFFERED": "1"})
     return env
 
 
-def _manage(*args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=_env(), check=True,
+def _manage(*args: str, debug: bool = False) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=_env(debug=debug), check=True,
                    stdout=subprocess.DEVNULL, timeout=600)
+
+
+class _BehindTLSProxy(requests.Session):
+    """A client as gunicorn sees it behind the TLS proxy: plain HTTP marked https by the proxy's header.
+    Production cookies are Secure; a browser sends them over https, so this client sends them too."""
+
+    def __init__(self, token: str | None = None):
+        super().__init__()
+        self.headers["X-Forwarded-Proto"] = "https"  # what the proxy sets: no redirect to https
+        if token:
+            self.headers["Authorization"] = f"Token {token}"
+
+    def send(self, request, **kwargs):
+        response = super().send(request, **kwargs)
+        for cookie in self.cookies:  # the jar would keep Secure cookies off a plain-HTTP connection
+            cookie.secure = False
+        return response
 
 
 def _prepare() -> None:
@@ -123,22 +151,23 @@ def _prepare() -> None:
 
     redis.Redis.from_url(REDIS).flushdb()  # db 9 is this bench's alone: no task left from an earlier run
     _manage("migrate", "--no-input")
-    _manage("seed_demo")
+    _manage("collectstatic", "--no-input")  # DEBUG off serves the hashed, compressed files (whitenoise)
+    _manage("seed_demo", debug=True)
 
 
 def _accepted_rosters(base: str, token: str) -> list[tuple[str, str, str, bytes]]:
     """The provider's current accepted rosters (contract id, month, file name, content): a client
     sends one of them again, a resubmission that the worker processes in full and that replaces the
     previous version, as a provider correcting a month does."""
-    headers = {"Authorization": f"Token {token}"}
-    response = requests.get(f"{base}/api/v1/rosters/?page_size=500", headers=headers, timeout=30)
+    api = _BehindTLSProxy(token)
+    response = api.get(f"{base}/api/v1/rosters/?page_size=500", timeout=30)
     if not response.ok:
         raise SetupError(f"roster list: {response.status_code} {response.text[:500]}")
     rosters = []
     for submission in response.json().get("results", []):
         if submission.get("status") != "accepted" or not submission.get("is_current"):
             continue
-        file = requests.get(f"{base}/api/v1/rosters/{submission['id']}/file/", headers=headers, timeout=30)
+        file = api.get(f"{base}/api/v1/rosters/{submission['id']}/file/", timeout=30)
         if not file.ok:
             raise SetupError(f"roster file: {file.status_code} {file.text[:500]}")
         rosters.append((submission["contract"]["id"], submission["month"], "roster.csv", file.content))
@@ -164,11 +193,13 @@ class Recorder:
 
 
 def _login(base: str, username: str) -> requests.Session:
-    session = requests.Session()
+    session = _BehindTLSProxy()
     session.get(f"{base}/login/", timeout=30)
+    # An https request: Django's CSRF check wants a same-origin https Referer, as a browser sends.
+    referer = base.replace("http://", "https://", 1) + "/login/"
     response = session.post(f"{base}/login/", data={"username": username, "password": PASSWORD,
                                                     "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")},
-                            headers={"Referer": f"{base}/login/"}, timeout=30, allow_redirects=False)
+                            headers={"Referer": referer}, timeout=30, allow_redirects=False)
     if response.status_code != 302 or "sessionid" not in session.cookies:
         raise SetupError(f"login of {username} failed: {response.status_code} {response.text[:500]}")
     return session
@@ -181,10 +212,8 @@ def _client(base: str, deadline: float, stop: threading.Event, recorder: Recorde
     except (requests.RequestException, SetupError) as exc:
         recorder.add("page", 0.0, f"login: {type(exc).__name__}: {exc}")
         return
-    api = requests.Session()
-    api.headers["Authorization"] = f"Token {tokens['plan_analyst']}"
-    provider_api = requests.Session()
-    provider_api.headers["Authorization"] = f"Token {tokens['urban_admin']}"
+    api = _BehindTLSProxy(tokens["plan_analyst"])
+    provider_api = _BehindTLSProxy(tokens["urban_admin"])
     rng = random.Random(seed)
     while not stop.is_set() and time.monotonic() < deadline:
         kind = rng.choices(KINDS, weights=WEIGHTS)[0]
@@ -294,7 +323,7 @@ def _roster_outcomes(base: str, token: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     url = f"{base}/api/v1/rosters/?page_size=200"
     for _ in range(50):
-        response = requests.get(url, headers={"Authorization": f"Token {token}"}, timeout=30)
+        response = _BehindTLSProxy(token).get(url, timeout=30)
         if not response.ok:
             break
         data = response.json()
@@ -336,8 +365,8 @@ def run() -> list[dict]:
         _worker_ready(processes)
         tokens = {}
         for username in ("plan_analyst", "urban_admin"):
-            response = requests.post(f"{base}/api/v1/auth/token/", json={"username": username, "password": PASSWORD},
-                                     timeout=30)
+            response = _BehindTLSProxy().post(f"{base}/api/v1/auth/token/",
+                                       json={"username": username, "password": PASSWORD}, timeout=30)
             if not response.ok:
                 raise SetupError(f"token for {username}: {response.status_code} {response.text[:500]}")
             tokens[username] = response.json()["token"]
