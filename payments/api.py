@@ -132,23 +132,30 @@ def _renderer(media_type: str, suffix: str) -> type[BaseRenderer]:
     return type(f"Payment{suffix.title()}Renderer", (_FileRenderer,), {"media_type": media_type, "format": suffix})
 
 
-class _StatementApi(ScopedAPIView):
+class _FileApi(ScopedAPIView):
+    """A file download: its type from ``fmt``; errors stay JSON whatever the client accepted."""
+
     fmt = "pdf"
 
     def finalize_response(self, request, response, *args, **kwargs):
-        if isinstance(response, Response):  # errors are JSON whatever the client accepted
+        if isinstance(response, Response):
             request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
         return super().finalize_response(request, response, *args, **kwargs)
 
+    def file_response(self, content: bytes, filename: str) -> HttpResponse:
+        response = HttpResponse(content, content_type=statements.CONTENT_TYPES[self.fmt])
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class _StatementApi(_FileApi):
     def get(self, request, run_id):
         run = selectors.run_get(scope=self.scope, run_id=run_id)
         render = {"pdf": statements.render_pdf, "csv": statements.render_csv, "820": statements.render_820}[self.fmt]
         content = render(run)
         record_access(scope=self.scope, action=f"statement.download.{self.fmt}", object_type="payment_run",
                       object_id=run.public_id, detail=f"{run.contract.number} {run.month_label}", request=request)
-        response = HttpResponse(content, content_type=statements.CONTENT_TYPES[self.fmt])
-        response["Content-Disposition"] = f'attachment; filename="{statements.filename(run, self.fmt)}"'
-        return response
+        return self.file_response(content, statements.filename(run, self.fmt))
 
 
 def _statement_schema(media_type: str, what: str, conflict: bool = False):
@@ -268,3 +275,30 @@ class SettlementApproveApi(ScopedAPIView):
         settlement = services.settlement_approve(scope=self.scope, settlement=settlement)
         return Response(SettlementSerializer(selectors.settlement_get(scope=self.scope,
                                                                       settlement_id=settlement.public_id)).data)
+
+
+class _SettlementStatementApi(_FileApi):
+    """A settlement's statement (no member data, so no access-log entry)."""
+
+    def get(self, request, settlement_id):
+        settlement = selectors.settlement_get(scope=self.scope, settlement_id=settlement_id)
+        render = {"pdf": statements.render_settlement_pdf, "csv": statements.render_settlement_csv}[self.fmt]
+        return self.file_response(render(settlement), statements.settlement_filename(settlement, self.fmt))
+
+
+class SettlementStatementPdfApi(_SettlementStatementApi):
+    fmt = "pdf"
+    renderer_classes = [JSONRenderer, _renderer("application/pdf", "pdf")]
+
+    @_statement_schema("application/pdf", "The settlement's lines, the measures scored, shared savings, ledger entries")
+    def get(self, request, settlement_id):
+        return super().get(request, settlement_id)
+
+
+class SettlementStatementCsvApi(_SettlementStatementApi):
+    fmt = "csv"
+    renderer_classes = [JSONRenderer, _renderer("text/csv", "csv")]
+
+    @_statement_schema("text/csv", "One row per settlement line: earned, posted before, this settlement's amount")
+    def get(self, request, settlement_id):
+        return super().get(request, settlement_id)

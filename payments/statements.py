@@ -1,5 +1,6 @@
 """A run's statement: PDF for people (summary pages only), CSV for systems (one row per member and rate
-cell), and the X12 820 remittance (formats.md section 5) written by :mod:`payments.x12_820`.
+cell), and the X12 820 remittance (formats.md section 5) written by :mod:`payments.x12_820`. A
+settlement's statement: PDF (its lines, the measures scored and shared savings) and CSV (one row a line).
 
 The PDF never lists members, so it stays a few pages for any contract size; the CSV and the 820 carry
 the member detail. Every figure comes from the run's stored lines and details.
@@ -11,6 +12,7 @@ import csv
 import io
 import logging
 from collections import Counter, defaultdict
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +22,14 @@ from django.utils import timezone
 from core.errors import ConflictError
 from core.exports import safe_row
 from payments import calc, selectors
-from payments.models import LineKind, PaymentDetail, PaymentRun, PaymentRunStatus
+from payments.models import (
+    LineKind,
+    PaymentDetail,
+    PaymentRun,
+    PaymentRunStatus,
+    Settlement,
+    SettlementStatus,
+)
 from payments.x12_820 import MemberName, Party, Remittance, write_820
 
 NOT_APPROVED_820_MESSAGE = "An 820 is written for an approved payment only."
@@ -29,6 +38,7 @@ NEGATIVE_820_MESSAGE = ("This payment's total is negative: it cannot be remitted
 CSV_COLUMNS = ["contract", "payment_month", "run", "line", "service_month", "member_id", "last_name", "first_name",
                "tier", "market", "lob", "member_months", "rate", "amount", "reference"]
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "820": "application/edi-x12"}
+CENT = Decimal("0.01")
 
 
 def filename(run: PaymentRun, fmt: str) -> str:
@@ -119,6 +129,7 @@ def statement_context(run: PaymentRun) -> dict[str, Any]:
         "ytd": selectors.year_to_date(contract=contract, month=run.month),
         "approved": run.status == PaymentRunStatus.APPROVED,
         "generated_at": timezone.now(),
+        "footer": f"{contract.number} · {run.month:%B %Y} · run {run.number}",
     }
 
 
@@ -182,3 +193,61 @@ def render_820(run: PaymentRun) -> bytes:
     return write_820(remittance, lines, names).encode("ascii")
 
 
+
+
+# --- a settlement's statement ---------------------------------------------------------------------
+
+SETTLEMENT_CSV_COLUMNS = ["contract", "period", "settlement", "kind", "status", "line", "earned_for_period",
+                          "posted_before", "amount", "composite_score", "terms_version"]
+#: The settlement's lines: (line code, label, earned field, this settlement's field).
+SETTLEMENT_LINES = [
+    (LineKind.WITHHOLD_RETURN, "Withhold returned", "earned_withhold_return", "withhold_return"),
+    (LineKind.QUALITY_BONUS, "Quality bonus", "earned_bonus", "bonus"),
+    (LineKind.SHARED_SAVINGS, "Shared savings", "earned_shared_savings", "shared_savings"),
+]
+
+
+def settlement_filename(settlement: Settlement, fmt: str) -> str:
+    suffix = "" if settlement.number == 1 else f"-{settlement.number}"
+    return f"{settlement.contract.number}-{settlement.period}{suffix}-settlement.{fmt}"
+
+
+def settlement_lines(settlement: Settlement) -> list[dict[str, Any]]:
+    """Each line: what the period earns, what earlier settlements of it posted, and this settlement's amount."""
+    posted_before = (settlement.summary or {}).get("posted_before", {})
+    return [{"line": code, "label": label, "earned": getattr(settlement, earned),
+             "posted_before": Decimal(str(posted_before.get(code, "0"))).quantize(CENT),
+             "amount": getattr(settlement, field)}
+            for code, label, earned, field in SETTLEMENT_LINES]
+
+
+def render_settlement_csv(settlement: Settlement) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(safe_row(SETTLEMENT_CSV_COLUMNS))
+    score = "" if settlement.composite_score is None else f"{settlement.composite_score:.6f}"
+    common = [settlement.contract.number, settlement.period, settlement.number, settlement.kind, settlement.status]
+    for line in settlement_lines(settlement):
+        writer.writerow(safe_row([*common, line["line"], f"{line['earned']:.2f}", f"{line['posted_before']:.2f}",
+                                  f"{line['amount']:.2f}", score, settlement.terms_version or ""]))
+    return out.getvalue().encode("utf-8")
+
+
+def render_settlement_html(settlement: Settlement) -> str:
+    contract = settlement.contract
+    summary = settlement.summary or {}
+    return render_to_string("payments/settlement_pdf.html", {
+        "settlement": settlement, "contract": contract, "payer": contract.payer, "provider": contract.provider,
+        "lines": settlement_lines(settlement), "summary": summary,
+        "last_day": settlement.period_end - timedelta(days=1),
+        "entries": list(settlement.ledger_entries.order_by("sequence")),
+        "approved": settlement.status == SettlementStatus.APPROVED, "generated_at": timezone.now(),
+        "footer": f"{contract.number} · settlement of {settlement.period} · number {settlement.number}",
+    })
+
+
+def render_settlement_pdf(settlement: Settlement) -> bytes:
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+    from weasyprint import HTML
+
+    return HTML(string=render_settlement_html(settlement), base_url=None).write_pdf()

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from core.audit import record_access
 from core.errors import ApplicationError
-from payments import charts, selectors, services
+from payments import charts, selectors, services, statements
 from payments.models import LineKind, PaymentRunStatus, SettlementStatus
 from web.decorators import scoped_view
 
@@ -87,10 +87,13 @@ def settlement_detail(request, settlement_id):
     contract = settlement.contract
     can_approve = (scope.can("performance.settle") and contract.payer_id == scope.organization.pk
                    and settlement.status == SettlementStatus.REVIEW)
+    api = reverse("api-settlement", args=[settlement.public_id])
     return render(request, "payments/settlement_detail.html", {
         "settlement": settlement, "contract": contract, "can_approve": can_approve,
+        "lines": statements.settlement_lines(settlement),
         "entries": settlement.ledger_entries.order_by("sequence"),
         "summary": settlement.summary or {},
+        "downloads": [("PDF", f"{api}statement.pdf"), ("CSV", f"{api}statement.csv")],
     })
 
 

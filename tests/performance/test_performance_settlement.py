@@ -277,3 +277,46 @@ def test_settling_a_period_leaves_a_run_in_review_approvable(cohort, analyst_sco
     run.refresh_from_db()
     assert run.status == "review"
     assert payment_services.payment_run_approve(scope=analyst_scope, run=run).status == "approved"
+
+
+def test_a_settlement_statement_downloads_as_pdf_and_csv_for_both_parties(paid, analyst_api, provider_api, api_for,
+                                                                          member_of, client, plan_analyst):
+    import csv
+    import io
+
+    from pypdf import PdfReader
+
+    body = settle(analyst_api, paid).json()
+    url = body["url"]
+    draft = analyst_api.get(f"{url}statement.pdf")
+    assert draft.status_code == 200 and draft["Content-Type"] == "application/pdf"
+    assert draft["Content-Disposition"] == f'attachment; filename="{paid.number}-2026-Q1-settlement.pdf"'
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(draft.content)).pages)
+    assert "SETTLEMENT STATEMENT" in text and "Not approved" in text and "$4,980.00" in text
+    assert "Withhold returned" in text and "Shared savings" in text and "Posted when approved." in text
+    assert provider_api.get(f"{url}statement.pdf").status_code == 404  # in review: the plan's alone
+
+    assert analyst_api.post(f"{url}approve/").status_code == 200
+    pdf = provider_api.get(f"{url}statement.pdf")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert pdf.status_code == 200 and "Not approved" not in text and "Approved" in text
+    assert "Posted when approved." not in text and "4,800.00" in text
+
+    response = provider_api.get(f"{url}statement.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["line"], r["earned_for_period"], r["posted_before"], r["amount"]) for r in rows] == [
+        ("withhold_return", "180.00", "0.00", "180.00"), ("quality_bonus", "0.00", "0.00", "0.00"),
+        ("shared_savings", "4800.00", "0.00", "4800.00")]
+    assert sum(Decimal(r["amount"]) for r in rows) == Decimal(body["total"])
+    assert {(r["contract"], r["period"], r["status"], r["composite_score"]) for r in rows} == {
+        (paid.number, "2026-Q1", "approved", "1.000000")}
+
+    other_plan = api_for(member_of(PayerFactory(), Role.ANALYST))
+    for suffix in ("statement.pdf", "statement.csv"):
+        refused = other_plan.get(f"{url}{suffix}")
+        assert refused.status_code == 404 and refused["Content-Type"] == "application/json"
+
+    client.force_login(plan_analyst)
+    page = client.get(f"/payments/settlements/{body['id']}/").content.decode()
+    assert f"{url}statement.pdf" in page and f"{url}statement.csv" in page
