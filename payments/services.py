@@ -670,7 +670,6 @@ def _settlement_period(contract: Contract, code: str):
 def build_settlement_plan(*, contract: Contract, period) -> SettlementPlan:
     """The period's performance (performance app) and the settlement entries already on the ledger."""
     result = performance.compute_performance(contract, period, series=False)
-    _held, base_payments = performance.withheld(contract, period)
     savings = result["shared_savings"] or {}
     earned = {
         LineKind.WITHHOLD_RETURN: Decimal(result["withhold"]["withhold_returned"]),
@@ -694,7 +693,8 @@ def build_settlement_plan(*, contract: Contract, period) -> SettlementPlan:
     if result["composite_score"] is None and result["measures"]:
         warnings.append({"code": "nothing_scored", "months": [],
                          "message": "No measure reached its minimum denominator: the whole withhold comes back."})
-    return SettlementPlan(period, result, earned, posted, warnings, to_cents(Decimal(base_payments)))
+    return SettlementPlan(period, result, earned, posted, warnings,
+                          to_cents(Decimal(result["withhold"]["base_payments"])))
 
 
 def _settlement_summary(plan: SettlementPlan) -> dict[str, Any]:

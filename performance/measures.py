@@ -318,6 +318,7 @@ class QualityMoney:
     withhold_returned: Decimal
     withhold_kept: Decimal
     bonus: Decimal
+    base_payments: Decimal = ZERO  # the member-month payments a bonus percentage applies to
 
 
 def quality_money(composite: Decimal | None, *, withheld: Decimal, base_payments: Decimal = ZERO,
@@ -332,7 +333,7 @@ def quality_money(composite: Decimal | None, *, withheld: Decimal, base_payments
         if composite >= threshold:
             bonus = cents(Decimal(base_payments) * Decimal(str(bonus_terms.get("percentage", "0"))))
     return QualityMoney(withheld=withheld, return_share=share, withhold_returned=returned,
-                        withhold_kept=withheld - returned, bonus=cents(bonus))
+                        withhold_kept=withheld - returned, bonus=cents(bonus), base_payments=Decimal(base_payments))
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ class PerformanceSerializer(serializers.Serializer):
     members = serializers.IntegerField()
     measures = MeasureSerializer(many=True)
     composite_score = serializers.CharField(allow_null=True, help_text="Weighted share of scored measures met, 0..1")
-    withhold = serializers.JSONField(help_text="{withheld, return_share, withhold_returned, withhold_kept, bonus}")
+    withhold = serializers.JSONField(help_text="{withheld, return_share, withhold_returned, withhold_kept, bonus, base_payments}")
     shared_savings = SharedSavingsResultSerializer(allow_null=True)
     baseline = BaselineSerializer()
     avoided_events = serializers.JSONField()
