@@ -9,13 +9,10 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
+from core.db_triggers import recreate_sqlite_triggers
 
-def recreate_sqlite_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "sqlite":
-        module = importlib.import_module("payments.migrations.0002_ledger_append_only")
-        schema_editor.execute("DROP TRIGGER IF EXISTS payments_ledger_append_only_update;")
-        for statement in module.SQLITE_UP:
-            schema_editor.execute(statement)
+# The trigger as payments 0002 created it (a migration module name is not an identifier).
+LEDGER_APPEND_ONLY = importlib.import_module("payments.migrations.0002_ledger_append_only").LEDGER_APPEND_ONLY
 
 
 class Migration(migrations.Migration):
@@ -145,5 +142,5 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(condition=models.Q(('approved_at__isnull', True), ('status', 'approved'), _connector='OR'), name='settlement_approved_at_iff_approved'),
         ),
         # SQLite rebuilds a table to alter a column, which drops its triggers: put the ledger's back.
-        migrations.RunPython(recreate_sqlite_trigger, migrations.RunPython.noop),
+        recreate_sqlite_triggers(LEDGER_APPEND_ONLY),
     ]
