@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 
 from pricing import demo
 from pricing.experience import summarise_experience, summarise_spans
@@ -30,7 +31,7 @@ def test_seed_demo_prices_every_demo_bundle_once(settings):
     settings.DEBUG = True
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", verbosity=0)
-    versions = AssumptionSet.objects.get().versions.order_by("number")
+    versions = AssumptionSet.objects.get().versions.order_by(F("number").asc(nulls_last=True))  # the draft has none
     assert [(v.number, v.status) for v in versions] == [(1, "published"), (None, "draft")]
     experience = ExperienceDataset.objects.get()
     assert experience.status == "valid" and experience.provider.short_name == "Bayview"
