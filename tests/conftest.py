@@ -1,4 +1,5 @@
-"""Suite-wide fixtures: users in organisations, API clients with tokens, a real Celery worker.
+"""Suite-wide fixtures: users in organisations, API clients with tokens, a real Celery worker; and,
+from tests/fixtures/contracts.py, a plan and a provider under contract.
 
 In CI (``CI=true``) PostgreSQL and Redis are required: a missing service fails the run, it
 never skips a test.
@@ -23,6 +24,8 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from accounts.services import token_create
 from tests.factories import MembershipFactory, PayerFactory, ProviderFactory
+
+pytest_plugins = ["tests.fixtures.contracts"]
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

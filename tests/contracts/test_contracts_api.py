@@ -22,11 +22,6 @@ def plan_api(plan_cm, api_for):
     return api_for(plan_cm)
 
 
-@pytest.fixture
-def provider_api(provider_admin, api_for):
-    return api_for(provider_admin)
-
-
 def create_body(provider, bundle_version, **overrides):
     body = {
         "provider": str(provider.public_id), "bundle": str(bundle_version.bundle.public_id),

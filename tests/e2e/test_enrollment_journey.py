@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from enrollment import calc
 from tests.e2e.conftest import login
-from tests.enrollment.conftest import unfreeze_contracts_for_flush
+from tests.fixtures.contracts import unfreeze_contracts_for_flush
 
 HEADER = ["member_id", "last_name", "first_name", "birth_date", "market", "enrollment_start", "enrollment_end",
           "disenrollment_reason", "tier", "tier_start"]

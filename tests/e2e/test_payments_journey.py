@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from payments.models import LedgerEntry, PaymentRun
 from tests.e2e.conftest import login
-from tests.payments.test_x12_820_writer import pyx12_check
+from tests.fixtures.x12 import pyx12_check
 
 
 def test_plan_analyst_approves_a_run_and_downloads_its_statements(page, live_server, demo, tmp_path):

@@ -1,6 +1,6 @@
-"""Enrollment fixtures: a plan with markets and a published home-based bundle, active contracts made
-through the contracts services (ONE helper, :func:`make_active_contract`, so a change in their API
-is fixed here), users of each side, and builders for roster/assessment files and 834s.
+"""Enrollment fixtures: active contracts on enrollment's terms (ONE helper, :func:`make_active_contract`,
+on top of tests/fixtures/contracts.py, which has the plan, its bundle and the users of each side), and
+builders for roster/assessment files and 834s.
 
 Months are relative to today (the previous month by default) because the services refuse months
 older than the contract's retro window.
@@ -8,146 +8,45 @@ older than the contract's retro window.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from accounts.models import Membership, Role
+from accounts.models import Role
 from accounts.tenancy import Scope
-from bundles import services as bundle_services
-from bundles.catalogue import ensure_platform_roles
-from bundles.demo import MARKETS, home_based_definition
-from bundles.models import IdtRole, Market
-from contracts import services as contract_services
 from enrollment import calc
-from enrollment.ingest.roster import ASSESSMENT_COLUMNS, ROSTER_COLUMNS
+from enrollment.ingest.roster import ASSESSMENT_COLUMNS
+from tests.fixtures.contracts import (
+    TIERS,
+    activate_contract,
+    csv_bytes,
+    flushable_after_contracts,
+    media_in_tmp,
+    scope_of,
+)
 
 TODAY = timezone.localdate()
 MONTH = calc.add_months(TODAY.replace(day=1), -1)  # last month: always inside the retro window
 PREVIOUS = calc.add_months(MONTH, -1)
 CONTRACT_START = calc.add_months(MONTH, -12)
 
-
-def scope_of(user, organization) -> Scope:
-    return Scope(Membership.objects.select_related("organization", "user").get(user=user, organization=organization))
+_flushable = flushable_after_contracts()
+_media = media_in_tmp(unless=("celery_worker",))
 
 
 def day(n: int, month: dt.date = MONTH) -> str:
     return month.replace(day=n).isoformat()
 
 
-# --- the one place that makes contracts ---------------------------------------------------------
-
-
 def make_active_contract(*, plan_scope: Scope, provider, provider_admin, bundle_version, markets=("URBAN", "URBAN-E"),
                          lobs=("medicaid",), **terms) -> object:
-    """A contract opened, proposed and accepted by both sides through the contracts services."""
-    base = {
-        "effective_start": CONTRACT_START, "effective_end": None, "markets": list(markets),
-        "lines_of_business": list(lobs), "proration_rule": "any_day", "tier_rule": "first_day",
-        "assessment_lookback_months": 12, "retro_window_months": 3, "roster_due_day": 10,
-        "withhold_percentage": Decimal("0"), "termination_notice_days": 90,
-    }
-    base.update(terms)
-    rates = [{"tier": tier, "market": market, "lob": lob, "pmpm": str(200 + 100 * int(tier)), "reason": "Negotiated"}
-             for lob in lobs for tier in ("1", "2", "3") for market in markets]
-    contract = contract_services.contract_create(
-        scope=plan_scope, provider=provider, bundle_version=bundle_version, terms=base, rates=rates,
-        assessment_fees={m: "341.85" for m in markets})
-    contract_services.contract_propose(scope=plan_scope, contract=contract)
-    contract_services.contract_accept(scope=plan_scope, contract=contract)
-    contract_services.contract_accept(scope=scope_of(provider_admin, provider), contract=contract)
-    contract.refresh_from_db()
-    return contract
-
-
-def unfreeze_contracts_for_flush() -> None:
-    """contracts/migrations/0004 adds SQLite triggers that refuse to DELETE the rates of an agreed version,
-    so flushing the database after a transactional test fails. Delete them first, one version at a time
-    as a draft (test teardown only; PostgreSQL's TRUNCATE does not fire them; reported to contracts)."""
-    from django.db import connection
-
-    from contracts.models import AssessmentFee, ContractVersion, RateScheduleEntry
-
-    if connection.vendor != "sqlite":
-        return
-    for version in ContractVersion.objects.order_by("pk"):
-        ContractVersion.objects.filter(contract_id=version.contract_id, status__in=["draft", "proposed"]).exclude(
-            pk=version.pk).update(status="withdrawn")
-        ContractVersion.objects.filter(pk=version.pk).update(status="draft")
-        RateScheduleEntry.objects.filter(version_id=version.pk).delete()
-        AssessmentFee.objects.filter(version_id=version.pk).delete()
-        ContractVersion.objects.filter(pk=version.pk).update(status="withdrawn")
-
-
-@pytest.fixture(autouse=True)
-def _flushable(request):
-    marker = request.node.get_closest_marker("django_db")
-    transactional = "transactional_db" in request.fixturenames or bool(
-        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
-    if transactional:
-        request.getfixturevalue("transactional_db")  # so this teardown runs before its flush
-    yield
-    if transactional:
-        unfreeze_contracts_for_flush()
-
-
-@pytest.fixture(autouse=True)
-def _media(request, settings, tmp_path):
-    # A real worker process reads MEDIA_ROOT from its own settings: leave it alone for those tests.
-    if "celery_worker" not in request.fixturenames:
-        settings.MEDIA_ROOT = str(tmp_path / "media")
-
-
-@pytest.fixture
-def plan(payer):
-    for code, name, rural, minutes, miles in MARKETS:
-        Market.objects.create(organization=payer, code=code, name=name, rural=rural,
-                              travel_minutes_per_visit=minutes, miles_per_visit=miles)
-    return payer
-
-
-@pytest.fixture
-def plan_cm(plan, member_of):
-    return member_of(plan, Role.CONTRACT_MANAGER)
-
-
-@pytest.fixture
-def plan_scope(plan, plan_cm):
-    return scope_of(plan_cm, plan)
-
-
-@pytest.fixture
-def plan_analyst(plan, member_of):
-    return member_of(plan, Role.ANALYST)
-
-
-@pytest.fixture
-def analyst_scope(plan, plan_analyst):
-    return scope_of(plan_analyst, plan)
-
-
-@pytest.fixture
-def bundle_version(plan, plan_analyst):
-    ensure_platform_roles(IdtRole)  # a flushed (transactional) database has lost the migration's catalogue
-    scope = scope_of(plan_analyst, plan)
-    bundle = bundle_services.bundle_create(scope=scope, definition=home_based_definition())
-    return bundle_services.draft_publish(scope=scope, bundle=bundle)
-
-
-@pytest.fixture
-def provider_admin(provider, member_of):
-    return member_of(provider, Role.ADMIN)
-
-
-@pytest.fixture
-def provider_scope(provider, provider_admin):
-    return scope_of(provider_admin, provider)
+    """A contract opened, proposed and accepted by both sides, from a year before :data:`MONTH`."""
+    terms.setdefault("effective_start", CONTRACT_START)
+    return activate_contract(plan_scope=plan_scope, provider=provider, bundle_version=bundle_version,
+                             provider_scope=scope_of(provider_admin, provider), markets=markets, lobs=lobs,
+                             pmpm={tier: 200 + 100 * int(tier) for tier in TIERS}, **terms)
 
 
 @pytest.fixture
@@ -185,14 +84,6 @@ def assessment_row(member_id: str, **values) -> dict:
            "assessor_role": "np"}
     row.update(values)
     return row
-
-
-def csv_bytes(rows: list[dict], columns=ROSTER_COLUMNS) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
 
 
 def roster_file(rows: list[dict], name: str = "roster.csv") -> SimpleUploadedFile:

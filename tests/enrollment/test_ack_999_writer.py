@@ -3,46 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 
 import pytest
-import pyx12.params
-import pyx12.x12n_document
 
 from enrollment.ingest.ack_999 import AcknowledgementNotPossible, readable_acknowledgement, write_999
 from enrollment.ingest.x12_834 import parse_834
+from tests.fixtures.x12 import pyx12_check
 
 SAMPLES = Path("/work/shared/samples/x12")
 CREATED = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def pyx12_check(text: str, tmp_path: Path) -> tuple[bool, list[str]]:
-    """Run pyx12's validator (what x12valid does) and return its verdict and error lines."""
-    path = tmp_path / "doc.x12"
-    path.write_text(text, encoding="ascii")
-    logger = logging.getLogger("pyx12")
-    handler = _Collect()
-    logger.addHandler(handler)
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        ok = pyx12.x12n_document.x12n_document(
-            param=pyx12.params.params(), src_file=str(path), fd_997=None, fd_html=None
-        )
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
-    return bool(ok), handler.messages
 
 
 def segments(text: str) -> list[str]:

@@ -29,11 +29,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def provider_api(api_for, provider_admin):
-    return api_for(provider_admin)
-
-
-@pytest.fixture
 def plan_api(api_for, plan, member_of):
     return api_for(member_of(plan, Role.AUDITOR))
 

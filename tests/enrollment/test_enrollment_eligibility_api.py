@@ -23,11 +23,6 @@ VALID = sorted(str(p.relative_to(SAMPLES)) for p in SAMPLES.glob("*/*")
 D = dt.date
 
 
-@pytest.fixture
-def analyst_api(api_for, plan_analyst):
-    return api_for(plan_analyst)
-
-
 def load(api, content: bytes, name: str = "eligibility.834", **headers):
     return api.post("/api/v1/eligibility-files/", {"file": SimpleUploadedFile(name, content)}, format="multipart",
                     **headers)

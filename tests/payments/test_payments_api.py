@@ -16,22 +16,12 @@ from accounts.models import Role
 from core.models import AccessEvent
 from payments.models import LedgerEntry, PaymentRun
 from tests.factories import PayerFactory, ProviderFactory
+from tests.fixtures.x12 import pyx12_check
 from tests.payments.conftest import FEB, JAN, assessment, calculate, member, pay, submit_roster
-from tests.payments.test_x12_820_writer import pyx12_check
 
 pytestmark = pytest.mark.django_db
 M = Decimal
 D = dt.date
-
-
-@pytest.fixture
-def analyst_api(api_for, plan_analyst):
-    return api_for(plan_analyst)
-
-
-@pytest.fixture
-def provider_api(api_for, provider_admin):
-    return api_for(provider_admin)
 
 
 @pytest.fixture

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import pyx12.params
-import pyx12.x12n_document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,39 +19,12 @@ from payments.calc import (
     monthly_payment,
 )
 from payments.x12_820 import BankAccount, MemberName, Party, Remittance, write_820
+from tests.fixtures.x12 import pyx12_check
 
 D = dt.date
 M = Decimal
 MARCH = D(2026, 3, 1)
 SAMPLES = Path("/work/shared/samples/x12/synthetic")
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def pyx12_check(text: str, tmp_path: Path) -> tuple[bool, list[str]]:
-    """pyx12's validator (the engine behind ``x12valid``): verdict and error lines."""
-    path = tmp_path / "remit.820"
-    path.write_text(text, encoding="ascii")
-    logger = logging.getLogger("pyx12")
-    handler = _Collect()
-    logger.addHandler(handler)
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        ok = pyx12.x12n_document.x12n_document(
-            param=pyx12.params.params(), src_file=str(path), fd_997=None, fd_html=None
-        )
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
-    return bool(ok), handler.messages
 
 
 REMITTANCE = Remittance(

@@ -25,16 +25,6 @@ def upload(client, content: bytes, name="utilization.csv"):
 
 
 @pytest.fixture
-def analyst_api(api_for, plan_analyst):
-    return api_for(plan_analyst)
-
-
-@pytest.fixture
-def provider_api(api_for, provider_admin):
-    return api_for(provider_admin)
-
-
-@pytest.fixture
 def loaded(cohort, analyst_api):
     response = upload(analyst_api, utilization_csv(cohort_utilization()))
     assert response.status_code == 201, response.json()

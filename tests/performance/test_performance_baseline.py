@@ -33,11 +33,6 @@ BENCHMARK = {**SAVINGS, "baseline_method": "trended_benchmark", "benchmark_pmpm"
              "benchmark_midpoint": "2025-02-15", "annual_trend": "0.05"}
 
 
-@pytest.fixture
-def analyst_api(api_for, plan_analyst):
-    return api_for(plan_analyst)
-
-
 def load(analyst_api, rows):
     response = analyst_api.post("/api/v1/performance/uploads/",
                                 {"file": SimpleUploadedFile("utilization.csv", utilization_csv(rows))},

@@ -50,16 +50,6 @@ def paid(cohort, analyst_scope):
     return cohort
 
 
-@pytest.fixture
-def analyst_api(api_for, plan_analyst):
-    return api_for(plan_analyst)
-
-
-@pytest.fixture
-def provider_api(api_for, provider_admin):
-    return api_for(provider_admin)
-
-
 def settle(api, contract, period="2026-Q1", **headers):
     return api.post(f"/api/v1/contracts/{contract.number}/settlements/", {"period": period}, format="json",
                     **headers)

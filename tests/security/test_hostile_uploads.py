@@ -44,10 +44,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from accounts.models import Role
-from bundles import services as bundle_services
-from bundles.catalogue import ensure_platform_roles
-from bundles.demo import MARKETS, home_based_definition
-from bundles.models import Bundle, IdtRole, Market
+from bundles.demo import home_based_definition
+from bundles.models import Bundle, Market
 from core.exports import safe_cell
 from core.middleware import TOO_LARGE_MESSAGE, human_size
 from enrollment.ingest import x12_834
@@ -72,9 +70,9 @@ from tests.enrollment.conftest import (
     make_834,
     make_active_contract,
     roster_row,
-    scope_of,
 )
 from tests.factories import PASSWORD
+from tests.fixtures.contracts import csv_bytes, scope_of
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +81,7 @@ REQUEST_SECONDS = 20  # a hostile file must be refused quickly: a reader that ch
 
 
 # --------------------------------------------------------------------------- fixtures
+# (the plan, its bundle and the users of each side come from tests/fixtures/contracts.py)
 @pytest.fixture(autouse=True)
 def _files_and_inline_processing(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
@@ -90,44 +89,7 @@ def _files_and_inline_processing(settings, tmp_path):
 
 
 @pytest.fixture
-def plan(payer):
-    for code, name, rural, minutes, miles in MARKETS:
-        Market.objects.create(organization=payer, code=code, name=name, rural=rural,
-                              travel_minutes_per_visit=minutes, miles_per_visit=miles)
-    return payer
-
-
-@pytest.fixture
-def plan_analyst(plan, member_of):
-    return member_of(plan, Role.ANALYST)
-
-
-@pytest.fixture
-def analyst_api(api_for, plan_analyst):
-    return api_for(plan_analyst)
-
-
-@pytest.fixture
-def bundle_version(plan, plan_analyst):
-    ensure_platform_roles(IdtRole)
-    scope = scope_of(plan_analyst, plan)
-    bundle = bundle_services.bundle_create(scope=scope, definition=home_based_definition())
-    return bundle_services.draft_publish(scope=scope, bundle=bundle)
-
-
-@pytest.fixture
-def provider_admin(provider, member_of):
-    return member_of(provider, Role.ADMIN)
-
-
-@pytest.fixture
-def provider_api(api_for, provider_admin):
-    return api_for(provider_admin)
-
-
-@pytest.fixture
-def contract(plan, member_of, provider, provider_admin, bundle_version):
-    plan_scope = scope_of(member_of(plan, Role.CONTRACT_MANAGER), plan)
+def contract(plan_scope, provider, provider_admin, bundle_version):
     return make_active_contract(plan_scope=plan_scope, provider=provider, provider_admin=provider_admin,
                                 bundle_version=bundle_version)
 
@@ -154,11 +116,7 @@ def time_limit(seconds: int, what: str):
 
 # --------------------------------------------------------------------------- building hostile files
 def table_csv(columns, rows, *, bom: bool = False, encoding: str = "utf-8") -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return (b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode(encoding)
+    return csv_bytes(rows, columns, bom=bom, encoding=encoding, extrasaction="ignore")
 
 
 def _cell(ref: str, text: str) -> str:
