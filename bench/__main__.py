@@ -67,10 +67,13 @@ def _num(value) -> str:
 
 
 def _target(target) -> str:
-    """An upper bound given as a bare number reads as "< N", like the ones given as text."""
+    """An upper bound given as a bare number reads as "< N", like the ones given as text; a count that
+    must be zero (errors) reads as "0"."""
     if target is None or target == "":
         return ""
-    return f"< {target:g}" if isinstance(target, int | float) else str(target)
+    if isinstance(target, int | float):
+        return "0" if target == 0 else f"< {target:g}"
+    return str(target)
 
 
 def _loadavg() -> str:
