@@ -290,15 +290,12 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
         (member_id, last_name, first_name, birth_s, market, start_s, end_s, reason, tier, tstart_s) = values
         n_before = len(errors)
 
+        # The checks' common path stays inline (a million rows); only an issue calls out.
         if not (member_id and last_name and first_name):
-            for column, value in (("member_id", member_id), ("last_name", last_name), ("first_name", first_name)):
-                if not value:
-                    add_error(Issue(rownum, column, REQUIRED, f"{column} is required"))
+            _required_issues(add_error, rownum, member_id=member_id, last_name=last_name, first_name=first_name)
         birth = parse(birth_s)
-        if birth is None:
-            _date_issue(add_error, rownum, "birth_date", birth_s, required=True)
-        elif birth > today:
-            add_error(Issue(rownum, "birth_date", BIRTH_IN_FUTURE, f"birth_date {birth} is in the future"))
+        if birth is None or birth > today:
+            _birth_date_issue(add_error, rownum, birth_s, birth)
         if market not in markets:
             _market_issue(add_error, rownum, market, markets)
 
@@ -314,7 +311,6 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
                 )
             )
 
-        # The checks' common path stays inline (a million rows); only an issue calls out.
         start = parse(start_s)
         if start is None:
             _date_issue(add_error, rownum, "enrollment_start", start_s, required=True)
@@ -586,15 +582,11 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
         member_id, last_name, first_name, birth_s, market, date_s, outcome, role = values
         n_before = len(errors)
         if not (member_id and last_name and first_name and role):
-            for column, value in (("member_id", member_id), ("last_name", last_name), ("first_name", first_name),
-                                  ("assessor_role", role)):
-                if not value:
-                    add_error(Issue(rownum, column, REQUIRED, f"{column} is required"))
+            _required_issues(add_error, rownum, member_id=member_id, last_name=last_name, first_name=first_name,
+                             assessor_role=role)
         birth = parse(birth_s)
-        if birth is None:
-            _date_issue(add_error, rownum, "birth_date", birth_s, required=True)
-        elif birth > today:
-            add_error(Issue(rownum, "birth_date", BIRTH_IN_FUTURE, f"birth_date {birth} is in the future"))
+        if birth is None or birth > today:
+            _birth_date_issue(add_error, rownum, birth_s, birth)
         if market not in markets:
             _market_issue(add_error, rownum, market, markets)
         when = parse(date_s)
@@ -737,6 +729,20 @@ def _date_issue(add_error: Callable[[Issue], None], row: int, column: str, text:
         add_error(_bad_date(row, column, text))
     elif required:
         add_error(Issue(row, column, REQUIRED, f"{column} is required"))
+
+
+def _required_issues(add_error: Callable[[Issue], None], row: int, **values: str) -> None:
+    for column, value in values.items():
+        if not value:
+            add_error(Issue(row, column, REQUIRED, f"{column} is required"))
+
+
+def _birth_date_issue(add_error: Callable[[Issue], None], row: int, text: str, birth: dt.date | None) -> None:
+    """``birth`` is None (empty or not a date) or after today."""
+    if birth is None:
+        _date_issue(add_error, row, "birth_date", text, required=True)
+    else:
+        add_error(Issue(row, "birth_date", BIRTH_IN_FUTURE, f"birth_date {birth} is in the future"))
 
 
 def _market_issue(add_error: Callable[[Issue], None], row: int, market: str, markets: frozenset[str]) -> None:
