@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from core.api import ErrorSerializer
 from core.audit import record_access
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from performance import selectors, services
 from performance.models import PatientStory, UtilizationUpload
 from performance.serializers import (
@@ -44,7 +45,9 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(request={"multipart/form-data": UtilizationUploadInputSerializer},
-                   responses={201: UtilizationUploadSerializer, 400: ErrorSerializer}, parameters=[ORGANIZATION_PARAMETER])
+                   responses={201: UtilizationUploadSerializer, 400: ErrorSerializer},
+                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @idempotent
     def post(self, request):
         serializer = UtilizationUploadInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

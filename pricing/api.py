@@ -15,6 +15,7 @@ from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from bundles import selectors as bundle_selectors
 from core.api import ErrorSerializer
 from core.errors import ApplicationError, NotFoundError
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from pricing import defaults, report, selectors, services
 from pricing.models import AssumptionSet, ExperienceDataset, PricingRun, PricingRunStatus
 from pricing.serializers import (
@@ -263,7 +264,8 @@ class RunListApi(ScopedMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(request=RunStartSerializer, responses={202: RunAcceptedSerializer, 400: INVALID_FILE_RESPONSE},
-                   parameters=ORG)
+                   parameters=[*ORG, IDEMPOTENCY_PARAMETER])
+    @idempotent
     def post(self, request):
         self.scope.require("pricing.run")
         serializer = RunStartSerializer(data=request.data)

@@ -19,9 +19,9 @@ from .conftest import FEB, JAN, MAR, cohort_utilization, urow, utilization_csv
 pytestmark = pytest.mark.django_db
 
 
-def upload(client, content: bytes, name="utilization.csv"):
+def upload(client, content: bytes, name="utilization.csv", **headers):
     return client.post("/api/v1/performance/uploads/", {"file": SimpleUploadedFile(name, content)},
-                       format="multipart")
+                       format="multipart", **headers)
 
 
 @pytest.fixture
@@ -50,6 +50,18 @@ def test_upload_rejects_the_whole_file_with_every_error(analyst_api):
     assert record.status == "rejected" and record.file.read().startswith(b"member_id")
     missing = upload(analyst_api, b"member_id,month\nA1,2026-01-01\n")
     assert {e["column"] for e in missing.json()["details"]["errors"]} >= {"ed_visits", "tcoc_amount"}
+
+
+def test_an_idempotency_key_replays_the_first_upload(analyst_api):
+    content = utilization_csv([urow("A1", JAN, ed=2), urow("A2", JAN)])
+    first = upload(analyst_api, content, HTTP_IDEMPOTENCY_KEY="util-1")
+    again = upload(analyst_api, content, HTTP_IDEMPOTENCY_KEY="util-1")
+    assert first.status_code == again.status_code == 201, first.json()
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert UtilizationUpload.objects.count() == 1 and UtilizationRow.objects.count() == 2
+    other = upload(analyst_api, utilization_csv([urow("A3", JAN)]), "other.csv", HTTP_IDEMPOTENCY_KEY="util-1")
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert UtilizationUpload.objects.count() == 1
 
 
 def test_upload_xlsx_and_a_later_upload_supersedes(analyst_api):

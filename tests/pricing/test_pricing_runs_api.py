@@ -81,6 +81,20 @@ def test_run_lifecycle_through_the_api(analyst_api, bundle_version, assumption_v
     assert body["links"]["report"].endswith("/report.pdf")
 
 
+def test_an_idempotency_key_replays_the_first_run(analyst_api, bundle_version, assumption_version,
+                                                 django_capture_on_commit_callbacks):
+    body = body_for(bundle_version, assumption_version, markets=["URBAN"])
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = analyst_api.post(RUNS, body, format="json", HTTP_IDEMPOTENCY_KEY="price-1")
+        again = analyst_api.post(RUNS, body, format="json", HTTP_IDEMPOTENCY_KEY="price-1")
+    assert first.status_code == again.status_code == 202
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert PricingRun.objects.count() == 1 and len(callbacks) == 1  # created and queued once
+    other = analyst_api.post(RUNS, dict(body, markets=["URBAN-E"]), format="json", HTTP_IDEMPOTENCY_KEY="price-1")
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert PricingRun.objects.count() == 1
+
+
 def test_the_stored_inputs_reproduce_the_stored_rates(start_run, experience):
     run = execute(start_run(experience=experience).public_id)
     inputs = run.inputs
