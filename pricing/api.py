@@ -87,7 +87,8 @@ class AssumptionSetListApi(ScopedMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(request=AssumptionSetCreateSerializer, responses={201: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
-                   parameters=ORG)
+                   parameters=[*ORG, IDEMPOTENCY_PARAMETER])
+    @idempotent
     def post(self, request):
         self.scope.require("pricing.edit")
         serializer = AssumptionSetCreateSerializer(data=request.data)
@@ -112,7 +113,9 @@ class AssumptionImportApi(ScopedAPIView):
     """Create an assumption set (as a draft) from a pricing file's `assumptions` part (and `sources`)."""
 
     @extend_schema(request=AssumptionImportSerializer, responses={201: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
-                   parameters=[*ORG, OpenApiParameter("name", str, description="Name of the new set")])
+                   parameters=[*ORG, OpenApiParameter("name", str, description="Name of the new set"),
+                               IDEMPOTENCY_PARAMETER])
+    @idempotent
     def post(self, request):
         assumption_set = services.assumption_set_import(scope=self.scope, document=request.data,
                                                         name=request.query_params.get("name") or None)
@@ -211,7 +214,8 @@ class ExperienceListApi(ScopedMixin, generics.ListAPIView):
     @extend_schema(request={"multipart/form-data": ExperienceUploadSerializer},
                    responses={201: ExperienceDetailSerializer, 400: OpenApiResponse(ErrorSerializer, description=(
                        "`details.errors`: [{file, row, column, code, message}]; `details.dataset_id`: the kept upload"))},
-                   parameters=ORG)
+                   parameters=[*ORG, IDEMPOTENCY_PARAMETER])
+    @idempotent
     def post(self, request):
         self.scope.require("pricing.edit")
         serializer = ExperienceUploadSerializer(data=request.data)

@@ -14,12 +14,24 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/pricing/experience/"
 
 
-def upload(client, content: bytes, spans: bytes | None = None, **fields):
+def upload(client, content: bytes, spans: bytes | None = None, headers: dict | None = None, **fields):
     data = {"name": "Bayview 2025", "program_name": "Bayview", "file": SimpleUploadedFile("exp.csv", content),
             **fields}
     if spans is not None:
         data["spans_file"] = SimpleUploadedFile("spans.csv", spans)
-    return client.post(URL, data, format="multipart")
+    return client.post(URL, data, format="multipart", **(headers or {}))
+
+
+def test_an_idempotency_key_replays_the_first_upload(analyst_api):
+    key = {"HTTP_IDEMPOTENCY_KEY": "exp-1"}
+    first = upload(analyst_api, EXPERIENCE_CSV.encode(), headers=key)
+    again = upload(analyst_api, EXPERIENCE_CSV.encode(), headers=key)
+    assert first.status_code == again.status_code == 201, first.json()
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert ExperienceDataset.objects.count() == 1
+    other = upload(analyst_api, EXPERIENCE_CSV.encode(), headers=key, name="Another name")
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert ExperienceDataset.objects.count() == 1
 
 
 def test_a_valid_upload_is_summarised_by_tier_and_kept(analyst_api):
