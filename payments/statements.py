@@ -193,8 +193,6 @@ def render_820(run: PaymentRun) -> bytes:
     return write_820(remittance, lines, names).encode("ascii")
 
 
-
-
 # --- a settlement's statement ---------------------------------------------------------------------
 
 SETTLEMENT_CSV_COLUMNS = ["contract", "period", "settlement", "kind", "status", "line", "earned_for_period",
