@@ -100,6 +100,19 @@ def die_with_tests() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
+def open_transactions() -> int:
+    """Sessions on the test database inside an open transaction (a worker killed mid-write holds one);
+    -1 off PostgreSQL, which cannot tell."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return -1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND state = 'idle in transaction'")
+        return cursor.fetchone()[0]
+
+
 def _test_database_url() -> str:
     db = settings.DATABASES["default"]
     if "sqlite" in db["ENGINE"]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
-from django.db import connection
 
 from enrollment.models import MemberMonth, RosterEntry, RosterSubmission
 from enrollment.tasks import process_roster
+from tests.conftest import open_transactions
 from tests.enrollment.conftest import roster_row
 from tests.enrollment.test_enrollment_api import post_roster
 
@@ -90,11 +90,7 @@ def test_a_worker_killed_while_storing_a_roster_is_replaced_and_the_roster_is_st
 
     # Killed with the roster's entries and member-months written inside _store's open transaction.
     wait_for(lambda: mark.exists() and "MemberMonth" in mark.read_text().split(), timeout=120)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND state = 'idle in transaction'")
-            assert cursor.fetchone()[0] >= 1  # the worker's transaction, open
+    assert open_transactions() != 0  # the worker's transaction, open
     workers.kill(slow)
     submission.refresh_from_db()
     assert (submission.status, submission.attempts, submission.is_current) == ("processing", 1, False)

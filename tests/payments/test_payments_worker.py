@@ -15,11 +15,11 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
-from django.db import connection
 
 from payments import services
 from payments.models import LedgerEntry, PaymentDetail, PaymentRun
 from payments.tasks import calculate_run
+from tests.conftest import open_transactions
 from tests.payments.conftest import JAN, assessment, member, submit_roster
 
 pytestmark = [pytest.mark.worker]
@@ -57,11 +57,7 @@ def test_a_worker_killed_mid_run_leaves_no_half_run_and_the_run_is_paid_exactly_
     slow = workers("slow", env={"TEST_PAYMENT_LINES_MARK": str(mark)}, prelude=SLOW_MEMBER_LINES)
     calculate_run.apply_async(args=[run.pk], queue=workers.queue)
     wait_for(mark.exists, timeout=60)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND state = 'idle in transaction'")
-            assert cursor.fetchone()[0] >= 1  # the worker's calculation, written and not committed
+    assert open_transactions() != 0  # the worker's calculation, written and not committed
     workers.kill(slow)
 
     run.refresh_from_db()
