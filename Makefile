@@ -19,6 +19,7 @@ run: install  ## migrate, load demo data, serve on 127.0.0.1:$(PORT) with a Cele
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint  ## lint, migrations up to date, the whole pytest suite

@@ -128,13 +128,18 @@ class MembershipListApi(ScopedMixin, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer},
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=MembershipCreateSerializer,
+        responses={201: MembershipSerializer},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def post(self, request, organization_id):
         organization = self.get_organization()
         serializer = MembershipCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = services.membership_create(scope=self.scope, organization=organization, **serializer.validated_data)
+        membership = services.membership_create(
+            scope=self.scope, organization=organization, **serializer.validated_data
+        )
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -147,16 +152,23 @@ class MembershipDetailApi(ScopedAPIView):
     def get(self, request, organization_id, membership_id):
         return Response(MembershipSerializer(self.get_membership(organization_id, membership_id)).data)
 
-    @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer,
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=MembershipUpdateSerializer,
+        responses=MembershipSerializer,
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def patch(self, request, organization_id, membership_id):
         membership = self.get_membership(organization_id, membership_id)
         serializer = MembershipUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = services.membership_change_role(scope=self.scope, membership=membership, **serializer.validated_data)
+        membership = services.membership_change_role(
+            scope=self.scope, membership=membership, **serializer.validated_data
+        )
         return Response(MembershipSerializer(membership).data)
 
     @extend_schema(request=None, responses={204: None}, parameters=[ORGANIZATION_PARAMETER])
     def delete(self, request, organization_id, membership_id):
-        services.membership_delete(scope=self.scope, membership=self.get_membership(organization_id, membership_id))
+        services.membership_delete(
+            scope=self.scope, membership=self.get_membership(organization_id, membership_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,11 @@ urlpatterns = [
     path("auth/token/revoke/", api.TokenRevokeApi.as_view(), name="api-token-revoke"),
     path("me/", api.MeApi.as_view(), name="api-me"),
     path("organizations/", api.OrganizationListApi.as_view(), name="api-organization-list"),
-    path("organizations/<str:organization_id>/", api.OrganizationDetailApi.as_view(), name="api-organization-detail"),
+    path(
+        "organizations/<str:organization_id>/",
+        api.OrganizationDetailApi.as_view(),
+        name="api-organization-detail",
+    ),
     path(
         "organizations/<str:organization_id>/memberships/",
         api.MembershipListApi.as_view(),

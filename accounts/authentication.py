@@ -22,7 +22,12 @@ class ExpiringTokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str):
         now = timezone.now()
         token = ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()
-        if token is None or token.revoked_at is not None or token.expires_at <= now or not token.user.is_active:
+        if (
+            token is None
+            or token.revoked_at is not None
+            or token.expires_at <= now
+            or not token.user.is_active
+        ):
             raise exceptions.AuthenticationFailed(TOKEN_INVALID_MESSAGE)
         # One UPDATE at most per minute per token keeps reads cheap.
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:

@@ -46,25 +46,39 @@ def seed(ctx: DemoContext) -> None:
     )
     ctx.urban, _ = Organization.objects.update_or_create(
         legal_name=URBAN_NAME,
-        defaults={"kind": OrganizationKind.PROVIDER, "short_name": "Bayview", "npi": "1234567893", "tax_id": "942345678"},
+        defaults={
+            "kind": OrganizationKind.PROVIDER,
+            "short_name": "Bayview",
+            "npi": "1234567893",
+            "tax_id": "942345678",
+        },
     )
     ctx.rural, _ = Organization.objects.update_or_create(
         legal_name=RURAL_NAME,
-        defaults={"kind": OrganizationKind.PROVIDER, "short_name": "Sierra Foothills", "npi": "1245319599", "tax_id": "943456789"},
+        defaults={
+            "kind": OrganizationKind.PROVIDER,
+            "short_name": "Sierra Foothills",
+            "npi": "1245319599",
+            "tax_id": "943456789",
+        },
     )
     organizations = {PLAN_NAME: ctx.plan, URBAN_NAME: ctx.urban, RURAL_NAME: ctx.rural}
     User = get_user_model()
     for username, first, last, org_name, role in DEMO_USERS:
         user, created = User.objects.get_or_create(
-            username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"}
+            username=username,
+            defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"},
         )
         if created or not user.check_password(DEMO_PASSWORD):
             user.set_password(DEMO_PASSWORD)
             user.save()
-        Membership.objects.update_or_create(user=user, organization=organizations[org_name], defaults={"role": role})
+        Membership.objects.update_or_create(
+            user=user, organization=organizations[org_name], defaults={"role": role}
+        )
         ctx.users[username] = user
     staff, created = User.objects.get_or_create(
-        username="staff", defaults={"first_name": "Back", "last_name": "Office", "is_staff": True, "is_superuser": True}
+        username="staff",
+        defaults={"first_name": "Back", "last_name": "Office", "is_staff": True, "is_superuser": True},
     )
     if created:
         staff.set_password(DEMO_PASSWORD)

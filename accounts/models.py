@@ -46,7 +46,9 @@ class Organization(models.Model):
     class Meta:
         ordering = ["legal_name"]
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=OrganizationKind.values), name="organization_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=OrganizationKind.values), name="organization_kind_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -47,7 +47,9 @@ def membership_create(*, scope: Scope, organization: Organization, username: str
     scope.require("membership.manage")
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
-        raise ApplicationError(UNKNOWN_USER_MESSAGE, code="unknown_user", details={"username": [UNKNOWN_USER_MESSAGE]})
+        raise ApplicationError(
+            UNKNOWN_USER_MESSAGE, code="unknown_user", details={"username": [UNKNOWN_USER_MESSAGE]}
+        )
     membership, created = Membership.objects.get_or_create(
         user=user, organization=organization, defaults={"role": role}
     )
@@ -70,7 +72,11 @@ def membership_change_role(*, scope: Scope, membership: Membership, role: str) -
     _require_own(scope, membership.organization)
     scope.require("membership.manage")
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
-    if membership.role == Role.ADMIN and role != Role.ADMIN and _admins_left(membership.organization, membership) == 0:
+    if (
+        membership.role == Role.ADMIN
+        and role != Role.ADMIN
+        and _admins_left(membership.organization, membership) == 0
+    ):
         raise ConflictError(LAST_ADMIN_MESSAGE, code="last_admin")
     membership.role = role
     membership.save(update_fields=["role"])

@@ -53,7 +53,11 @@ class Scope:
 
 
 def memberships_of(user) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user).select_related("organization", "user").order_by("created_at", "pk")
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organization", "user")
+        .order_by("created_at", "pk")
+    )
 
 
 def resolve_scope(user, organization_id: str | None = None) -> Scope | None:

@@ -34,7 +34,9 @@ def switch_organization(request):
         messages.error(request, "You are not a member of that organisation.")
     else:
         request.session[SESSION_KEY] = str(scope.organization.public_id)
-        messages.success(request, f"You are now working as {scope.organization} ({scope.membership.get_role_display()}).")
+        messages.success(
+            request, f"You are now working as {scope.organization} ({scope.membership.get_role_display()})."
+        )
     next_url = request.POST.get("next") or reverse("home")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("home")
@@ -70,11 +72,15 @@ def membership_list(request, organization_id):
         request.scope.require("membership.manage")
         if form.is_valid():
             try:
-                membership = services.membership_create(scope=request.scope, organization=organization, **form.cleaned_data)
+                membership = services.membership_create(
+                    scope=request.scope, organization=organization, **form.cleaned_data
+                )
             except ApplicationError as exc:
                 form.add_error("username" if exc.code == "unknown_user" else None, exc.message)
             else:
-                messages.success(request, f"{membership.user.username} added as {membership.get_role_display()}.")
+                messages.success(
+                    request, f"{membership.user.username} added as {membership.get_role_display()}."
+                )
                 return redirect("membership-list", organization_id=organization.public_id)
     return render(
         request,

@@ -87,19 +87,25 @@ def _parse(argv: list[str], available: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Run the benchmarks (bench/bench_*.py), print each figure beside its target and floor. "
-                    "With no module names every benchmark runs and BENCHMARKS.md is written; with names only "
-                    "those run and BENCHMARKS.md is left alone (a partial table would replace the full one). "
-                    "`make bench BENCH=\"load pricing\"` passes names through make.",
+        "With no module names every benchmark runs and BENCHMARKS.md is written; with names only "
+        "those run and BENCHMARKS.md is left alone (a partial table would replace the full one). "
+        '`make bench BENCH="load pricing"` passes names through make.',
     )
-    parser.add_argument("modules", nargs="*", metavar="MODULE",
-                        help="run only these, e.g. `load pricing` (or bench_load); one of: "
-                             + ", ".join(m.removeprefix("bench_") for m in available))
+    parser.add_argument(
+        "modules",
+        nargs="*",
+        metavar="MODULE",
+        help="run only these, e.g. `load pricing` (or bench_load); one of: "
+        + ", ".join(m.removeprefix("bench_") for m in available),
+    )
     parser.add_argument("--list", action="store_true", help="list the benchmark modules and exit")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in available and f"bench_{m}" not in available]
     if unknown:
-        parser.error(f"no benchmark module {', '.join(unknown)}; there are: "
-                     + ", ".join(m.removeprefix("bench_") for m in available))
+        parser.error(
+            f"no benchmark module {', '.join(unknown)}; there are: "
+            + ", ".join(m.removeprefix("bench_") for m in available)
+        )
     return args
 
 
@@ -123,9 +129,14 @@ def main(argv: list[str] | None = None) -> int:
                 figure["module"] = name
                 figures.append(figure)
                 floor = f"  floor {_num(figure['floor'])}" if figure.get("floor") not in (None, "") else ""
-                target = f"  target {_target(figure['target'])}" if figure.get("target") not in (None, "") else ""
-                print(f"  {figure['name']:<48} {_num(figure['value']):>10} {figure.get('unit', '')}"
-                      f"{target}{floor}  {_verdict(figure)}", flush=True)
+                target = (
+                    f"  target {_target(figure['target'])}" if figure.get("target") not in (None, "") else ""
+                )
+                print(
+                    f"  {figure['name']:<48} {_num(figure['value']):>10} {figure.get('unit', '')}"
+                    f"{target}{floor}  {_verdict(figure)}",
+                    flush=True,
+                )
         except Exception:  # one broken benchmark must not hide the others' figures
             failures.append(name)
             traceback.print_exc()
@@ -136,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         print("Benchmarks that failed to run: " + ", ".join(failures))
     if only:
-        print(f"BENCHMARKS.md not written: only {', '.join(sorted(only))} ran (run with no names to write it); "
-              f"load average {loadavg_start} at the start, {loadavg_end} at the end")
+        print(
+            f"BENCHMARKS.md not written: only {', '.join(sorted(only))} ran (run with no names to write it); "
+            f"load average {loadavg_start} at the start, {loadavg_end} at the end"
+        )
         return 1 if failures else 0
     lines = [
         "# Benchmarks",
@@ -151,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---|---|---:|---|",
     ]
     for f in figures:
-        lines.append(f"| `{f['name']}` | {_num(f['value'])} | {f.get('unit', '')} | {_target(f.get('target'))} | "
-                     f"{_num(f.get('floor'))} | {_verdict(f)} |")
+        lines.append(
+            f"| `{f['name']}` | {_num(f['value'])} | {f.get('unit', '')} | {_target(f.get('target'))} | "
+            f"{_num(f.get('floor'))} | {_verdict(f)} |"
+        )
     if failures:
         lines += ["", "Benchmarks that failed to run: " + ", ".join(failures)]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")

@@ -62,8 +62,9 @@ def _setup() -> dict[str, Any]:
         users[role] = Scope(Membership.objects.select_related("organization", "user").get(user=user))
     codes = [f"C{i:02d}" for i in range(20)]
     for i, code in enumerate(codes):
-        Market.objects.get_or_create(organization=plan, code=code,
-                                     defaults={"name": f"County {code}", "rural": i % 3 == 0})
+        Market.objects.get_or_create(
+            organization=plan, code=code, defaults={"name": f"County {code}", "rural": i % 3 == 0}
+        )
     definition = home_based_definition()
     definition["name"] = "Bench home-based palliative care"
     definition["markets"] = codes
@@ -83,19 +84,52 @@ def _active_contract(ctx: dict, provider_name: str, markets: list[str]):
     user = get_user_model().objects.create(username=f"admin-{provider.pk}")
     provider_scope = Scope(Membership.objects.create(user=user, organization=provider, role=Role.ADMIN))
     lobs = ["medicaid", "medicare_advantage"]
-    rates = [{"tier": tier, "market": market, "lob": lob, "reason": "Bench rate",
-              "pmpm": str(Decimal(300 + 250 * int(tier)) + Decimal(i) * Decimal("7.31") + (15 if lob != "medicaid" else 0))}
-             for lob in lobs for tier in ("1", "2", "3") for i, market in enumerate(markets)]
+    rates = [
+        {
+            "tier": tier,
+            "market": market,
+            "lob": lob,
+            "reason": "Bench rate",
+            "pmpm": str(
+                Decimal(300 + 250 * int(tier))
+                + Decimal(i) * Decimal("7.31")
+                + (15 if lob != "medicaid" else 0)
+            ),
+        }
+        for lob in lobs
+        for tier in ("1", "2", "3")
+        for i, market in enumerate(markets)
+    ]
     contract = services.contract_create(
-        scope=ctx["plan_scope"], provider=provider, bundle_version=ctx["bundle_version"],
-        terms={"effective_start": date(2026, 1, 1), "effective_end": date(2027, 1, 1), "markets": markets,
-               "lines_of_business": lobs, "proration_rule": "any_day", "tier_rule": "first_day",
-               "withhold_percentage": Decimal("0.05"),
-               "quality_terms": [{"measure": "ed_visits_per_1000", "target": "85", "weight": "0.5",
-                                  "minimum_denominator": 100},
-                                 {"measure": "hospice_transition_rate", "target": "0.45", "weight": "0.5",
-                                  "minimum_denominator": 20}]},
-        rates=rates, assessment_fees={m: "350.00" for m in markets})
+        scope=ctx["plan_scope"],
+        provider=provider,
+        bundle_version=ctx["bundle_version"],
+        terms={
+            "effective_start": date(2026, 1, 1),
+            "effective_end": date(2027, 1, 1),
+            "markets": markets,
+            "lines_of_business": lobs,
+            "proration_rule": "any_day",
+            "tier_rule": "first_day",
+            "withhold_percentage": Decimal("0.05"),
+            "quality_terms": [
+                {
+                    "measure": "ed_visits_per_1000",
+                    "target": "85",
+                    "weight": "0.5",
+                    "minimum_denominator": 100,
+                },
+                {
+                    "measure": "hospice_transition_rate",
+                    "target": "0.45",
+                    "weight": "0.5",
+                    "minimum_denominator": 20,
+                },
+            ],
+        },
+        rates=rates,
+        assessment_fees={m: "350.00" for m in markets},
+    )
     services.contract_propose(scope=ctx["plan_scope"], contract=contract)
     services.contract_accept(scope=ctx["plan_scope"], contract=contract)
     services.contract_accept(scope=provider_scope, contract=contract)
@@ -109,8 +143,9 @@ def _child_pdf() -> list[dict[str, Any]]:
     from contracts.models import ContractVersion, StoredRateSheet
 
     contract = _active_contract(ctx, "Bench Provider PDF", ctx["markets"])
-    version = ContractVersion.objects.select_related("contract__payer", "contract__provider",
-                                                     "bundle_version__bundle").get(pk=contract.current_version_id)
+    version = ContractVersion.objects.select_related(
+        "contract__payer", "contract__provider", "bundle_version__bundle"
+    ).get(pk=contract.current_version_id)
     assert version.rates.count() == 3 * 20 * 2
     services.rate_sheet(version=version, fmt="pdf")  # warm-up: fonts, imports, template loading
     document = selectors.version_document(version)
@@ -119,8 +154,9 @@ def _child_pdf() -> list[dict[str, Any]]:
     times, floors = [], []
     for _ in range(PDF_RUNS):  # interleaved, so that a busy machine weighs on both alike
         StoredRateSheet.objects.filter(version=version).delete()
-        version = ContractVersion.objects.select_related("contract__payer", "contract__provider",
-                                                         "bundle_version__bundle").get(pk=version.pk)
+        version = ContractVersion.objects.select_related(
+            "contract__payer", "contract__provider", "bundle_version__bundle"
+        ).get(pk=version.pk)
         start = time.perf_counter()
         content, _ = services.rate_sheet(version=version, fmt="pdf")
         times.append(time.perf_counter() - start)
@@ -130,10 +166,27 @@ def _child_pdf() -> list[dict[str, Any]]:
     assert content.startswith(b"%PDF")
     total, floor = statistics.median(times), statistics.median(floors)
     return [
-        {"name": "contracts.rate_sheet_pdf_3x20x2_s", "value": total, "unit": "s", "target": "< 1", "floor": floor},
-        {"name": "contracts.weasyprint_same_html_s", "value": floor, "unit": "s", "target": None, "floor": None},
-        {"name": "contracts.rate_sheet_pdf_vs_weasyprint_ratio", "value": total / floor, "unit": "x",
-         "target": "<= 1.3", "floor": None},
+        {
+            "name": "contracts.rate_sheet_pdf_3x20x2_s",
+            "value": total,
+            "unit": "s",
+            "target": "< 1",
+            "floor": floor,
+        },
+        {
+            "name": "contracts.weasyprint_same_html_s",
+            "value": floor,
+            "unit": "s",
+            "target": None,
+            "floor": None,
+        },
+        {
+            "name": "contracts.rate_sheet_pdf_vs_weasyprint_ratio",
+            "value": total / floor,
+            "unit": "x",
+            "target": "<= 1.3",
+            "floor": None,
+        },
     ]
 
 
@@ -149,9 +202,26 @@ def _child_zip() -> list[dict[str, Any]]:
     assert not StoredRateSheet.objects.exists()
     env = {**os.environ, "DB_CONN_MAX_AGE": "0"}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         from core.tasks import echo
 
@@ -172,10 +242,20 @@ def _child_zip() -> list[dict[str, Any]]:
     export = RateSheetExport.objects.get(pk=export.pk)
     assert export.status == ExportStatus.DONE and export.total == ZIP_CONTRACTS, (export.status, export.error)
     return [
-        {"name": "contracts.zip_200_rate_sheets_one_worker_s", "value": elapsed, "unit": "s", "target": "< 180",
-         "floor": None},
-        {"name": "contracts.zip_200_rate_sheets_mb", "value": export.size / 1024 / 1024, "unit": "MB",
-         "target": None, "floor": None},
+        {
+            "name": "contracts.zip_200_rate_sheets_one_worker_s",
+            "value": elapsed,
+            "unit": "s",
+            "target": "< 180",
+            "floor": None,
+        },
+        {
+            "name": "contracts.zip_200_rate_sheets_mb",
+            "value": export.size / 1024 / 1024,
+            "unit": "MB",
+            "target": None,
+            "floor": None,
+        },
     ]
 
 
@@ -187,13 +267,24 @@ def run() -> list[dict[str, Any]]:
     figures: list[dict[str, Any]] = []
     for child in CHILDREN:
         with tempfile.TemporaryDirectory() as var:
-            env = {**os.environ, "CAREBUNDLE_VAR_DIR": var, "DJANGO_SETTINGS_MODULE": "config.settings",
-                   "DEBUG": "1", "LOG_LEVEL": "WARNING"}
+            env = {
+                **os.environ,
+                "CAREBUNDLE_VAR_DIR": var,
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DEBUG": "1",
+                "LOG_LEVEL": "WARNING",
+            }
             for key in ("DATABASE_URL", "REDIS_URL"):
                 env.pop(key, None)
             subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-            out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", child], cwd=ROOT,
-                                 env=env, check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--child", child],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             figures += json.loads(out.stdout.strip().splitlines()[-1])
     return figures
 

@@ -40,8 +40,10 @@ SIZES: tuple[tuple[int, float, float | None], ...] = ((100_000, 15.0, None), (1_
 ELIGIBILITY_MEMBERS = 10_000
 ELIGIBILITY_TARGET_S = 10.0
 TODAY = dt.date(2026, 4, 10)  # the March 2026 roster is inside its retro window on this day
-NO_POSTGRES = ("DATABASE_URL does not point to PostgreSQL: timing on a throwaway SQLite database instead, "
-               "and skipping the COPY floor (set DATABASE_URL=postgres://... for the real figures).")
+NO_POSTGRES = (
+    "DATABASE_URL does not point to PostgreSQL: timing on a throwaway SQLite database instead, "
+    "and skipping the COPY floor (set DATABASE_URL=postgres://... for the real figures)."
+)
 
 
 def _is_postgres(url: str) -> bool:
@@ -72,9 +74,12 @@ def _contract():
 
     stamp = f"{time.time_ns()}"
     User = get_user_model()
-    plan = Organization.objects.create(kind=OrganizationKind.PAYER, legal_name=f"Bench Plan {stamp}",
-                                       lines_of_business=["medicaid"])
-    provider = Organization.objects.create(kind=OrganizationKind.PROVIDER, legal_name=f"Bench Program {stamp}")
+    plan = Organization.objects.create(
+        kind=OrganizationKind.PAYER, legal_name=f"Bench Plan {stamp}", lines_of_business=["medicaid"]
+    )
+    provider = Organization.objects.create(
+        kind=OrganizationKind.PROVIDER, legal_name=f"Bench Program {stamp}"
+    )
 
     def member(org, role):
         user = User.objects.create(username=f"bench-{role}-{org.pk}")
@@ -83,20 +88,39 @@ def _contract():
     analyst, manager = member(plan, Role.ANALYST), member(plan, Role.CONTRACT_MANAGER)
     provider_admin = member(provider, Role.ADMIN)
     for code, name, rural, minutes, miles in MARKETS:
-        Market.objects.create(organization=plan, code=code, name=name, rural=rural,
-                              travel_minutes_per_visit=minutes, miles_per_visit=miles)
+        Market.objects.create(
+            organization=plan,
+            code=code,
+            name=name,
+            rural=rural,
+            travel_minutes_per_visit=minutes,
+            miles_per_visit=miles,
+        )
     ensure_platform_roles(IdtRole)
     bundle = bundle_services.bundle_create(scope=analyst, definition=home_based_definition())
     version = bundle_services.draft_publish(scope=analyst, bundle=bundle)
     markets = ["URBAN", "RURAL-N"]
     contract = contract_services.contract_create(
-        scope=manager, provider=provider, bundle_version=version,
-        terms={"effective_start": dt.date(2025, 1, 1), "effective_end": None, "markets": markets,
-               "lines_of_business": ["medicaid"], "proration_rule": "daily", "tier_rule": "highest",
-               "withhold_percentage": Decimal("0"), "quality_terms": []},
-        rates=[{"tier": t, "market": m, "lob": "medicaid", "pmpm": "400.00", "reason": "bench"}
-               for t in ("1", "2", "3") for m in markets],
-        assessment_fees={m: "350.00" for m in markets})
+        scope=manager,
+        provider=provider,
+        bundle_version=version,
+        terms={
+            "effective_start": dt.date(2025, 1, 1),
+            "effective_end": None,
+            "markets": markets,
+            "lines_of_business": ["medicaid"],
+            "proration_rule": "daily",
+            "tier_rule": "highest",
+            "withhold_percentage": Decimal("0"),
+            "quality_terms": [],
+        },
+        rates=[
+            {"tier": t, "market": m, "lob": "medicaid", "pmpm": "400.00", "reason": "bench"}
+            for t in ("1", "2", "3")
+            for m in markets
+        ],
+        assessment_fees={m: "350.00" for m in markets},
+    )
     contract_services.contract_propose(scope=manager, contract=contract)
     contract_services.contract_accept(scope=manager, contract=contract)
     contract_services.contract_accept(scope=provider_admin, contract=contract)
@@ -110,12 +134,16 @@ def _copy_floor(path: str) -> float:
 
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_roster_floor")
-        cursor.execute("CREATE TABLE bench_roster_floor (member_id text, last_name text, first_name text, "
-                       "birth_date date, market text, enrollment_start date, enrollment_end date, "
-                       "disenrollment_reason text, tier text, tier_start date)")
+        cursor.execute(
+            "CREATE TABLE bench_roster_floor (member_id text, last_name text, first_name text, "
+            "birth_date date, market text, enrollment_start date, enrollment_end date, "
+            "disenrollment_reason text, tier text, tier_start date)"
+        )
         start = time.perf_counter()
-        with cursor.cursor.copy("COPY bench_roster_floor FROM STDIN WITH (FORMAT csv, HEADER true)") as copy, \
-                open(path, "rb") as fh:
+        with (
+            cursor.cursor.copy("COPY bench_roster_floor FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+            open(path, "rb") as fh,
+        ):
             while block := fh.read(1 << 20):
                 copy.write(block)
         elapsed = time.perf_counter() - start
@@ -136,14 +164,31 @@ def _child_roster(rows: int) -> None:
         write_roster_csv(path, rows)
         with open(path, "rb") as fh:
             start = time.perf_counter()
-            submission = services.roster_submit(scope=scope, contract=contract, month=MONTH,
-                                                file=File(fh, name="roster.csv"), today=TODAY, run_inline=True)
+            submission = services.roster_submit(
+                scope=scope,
+                contract=contract,
+                month=MONTH,
+                file=File(fh, name="roster.csv"),
+                today=TODAY,
+                run_inline=True,
+            )
             elapsed = time.perf_counter() - start
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         floor = _copy_floor(path) if connection.vendor == "postgresql" else None
-    print(json.dumps({"seconds": elapsed, "peak_mb": peak_mb, "floor": floor, "status": submission.status,
-                      "rows": submission.row_count, "errors": submission.error_count,
-                      "member_months": str(submission.member_months), "vendor": connection.vendor}))
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "peak_mb": peak_mb,
+                "floor": floor,
+                "status": submission.status,
+                "rows": submission.row_count,
+                "errors": submission.error_count,
+                "member_months": str(submission.member_months),
+                "vendor": connection.vendor,
+            }
+        )
+    )
 
 
 def _child_eligibility(members: int) -> None:
@@ -155,7 +200,9 @@ def _child_eligibility(members: int) -> None:
     _, _, analyst = _contract()
     data = make_834(members)
     start = time.perf_counter()
-    record = services.eligibility_file_load(scope=analyst, file=ContentFile(data, name="bench.834"), run_inline=True)
+    record = services.eligibility_file_load(
+        scope=analyst, file=ContentFile(data, name="bench.834"), run_inline=True
+    )
     elapsed = time.perf_counter() - start
     print(json.dumps({"seconds": elapsed, "status": record.status, "members": record.member_count}))
 
@@ -168,8 +215,13 @@ class _Database:
         self.url = os.environ.get("DATABASE_URL", "")
         self.postgres = _is_postgres(self.url)
         self.tmp = tempfile.TemporaryDirectory(prefix="carebundle-bench-")
-        self.env = dict(os.environ, CAREBUNDLE_VAR_DIR=self.tmp.name, MEDIA_ROOT=os.path.join(self.tmp.name, "media"),
-                        DJANGO_SETTINGS_MODULE="config.settings", DB_CONN_MAX_AGE="0")
+        self.env = dict(
+            os.environ,
+            CAREBUNDLE_VAR_DIR=self.tmp.name,
+            MEDIA_ROOT=os.path.join(self.tmp.name, "media"),
+            DJANGO_SETTINGS_MODULE="config.settings",
+            DB_CONN_MAX_AGE="0",
+        )
         if not self.postgres:
             self.env.pop("DATABASE_URL", None)
 
@@ -184,7 +236,9 @@ class _Database:
             name = self.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
             self.env["DATABASE_URL"] = self.url.rsplit("/", 1)[0] + "/" + name
         else:
-            subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=self.env, check=True)
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=self.env, check=True
+            )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -193,8 +247,14 @@ class _Database:
         self.tmp.cleanup()
 
     def child(self, *args: str) -> dict:
-        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], cwd=ROOT, env=self.env,
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -213,17 +273,36 @@ def run() -> list[dict]:
             if result["status"] != "accepted" or result["rows"] != rows:
                 raise RuntimeError(f"the generated roster was not accepted whole: {result}")
             floor = round(result["floor"], 2) if result["floor"] is not None else None
-            figures.append({"name": f"enrollment.roster_store_{_label(rows)}_s", "value": round(result["seconds"], 2),
-                            "unit": "s", "target": target_s, "floor": floor,
-                            "note": f"{result['vendor']}; floor = COPY into a bare table"})
+            figures.append(
+                {
+                    "name": f"enrollment.roster_store_{_label(rows)}_s",
+                    "value": round(result["seconds"], 2),
+                    "unit": "s",
+                    "target": target_s,
+                    "floor": floor,
+                    "note": f"{result['vendor']}; floor = COPY into a bare table",
+                }
+            )
             if target_mb is not None:
-                figures.append({"name": f"enrollment.roster_store_{_label(rows)}_peak_mb",
-                                "value": round(result["peak_mb"], 1), "unit": "MB", "target": target_mb})
+                figures.append(
+                    {
+                        "name": f"enrollment.roster_store_{_label(rows)}_peak_mb",
+                        "value": round(result["peak_mb"], 1),
+                        "unit": "MB",
+                        "target": target_mb,
+                    }
+                )
         result = db.child("--child-eligibility", str(ELIGIBILITY_MEMBERS))
         if result["status"] != "accepted":
             raise RuntimeError(f"the generated 834 was not accepted: {result}")
-        figures.append({"name": "enrollment.eligibility_load_10k_s", "value": round(result["seconds"], 2),
-                        "unit": "s", "target": ELIGIBILITY_TARGET_S})
+        figures.append(
+            {
+                "name": "enrollment.eligibility_load_10k_s",
+                "value": round(result["seconds"], 2),
+                "unit": "s",
+                "target": ELIGIBILITY_TARGET_S,
+            }
+        )
     return figures
 
 
@@ -235,9 +314,15 @@ def main() -> None:
         _child_eligibility(int(sys.argv[2]))
         return
     for figure in run():
-        floor = f"  floor {figure['floor']} s (PostgreSQL COPY, bare table)" if figure.get("floor") is not None else ""
-        print(f"{figure['name']} {figure['value']} {figure['unit']} (target < {figure['target']:g}){floor}",
-              flush=True)
+        floor = (
+            f"  floor {figure['floor']} s (PostgreSQL COPY, bare table)"
+            if figure.get("floor") is not None
+            else ""
+        )
+        print(
+            f"{figure['name']} {figure['value']} {figure['unit']} (target < {figure['target']:g}){floor}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

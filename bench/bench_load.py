@@ -69,21 +69,41 @@ MAX_ERROR_BODIES = 20
 QUOTE_FILE = {
     "format": "carebundle.pricing/1",
     "bundle": {
-        "name": "Load quote", "period": {"type": "monthly"},
-        "tiers": [{"code": "1", "name": "Stable"}, {"code": "2", "name": "Moderate"}, {"code": "3", "name": "High"}],
+        "name": "Load quote",
+        "period": {"type": "monthly"},
+        "tiers": [
+            {"code": "1", "name": "Stable"},
+            {"code": "2", "name": "Moderate"},
+            {"code": "3", "name": "High"},
+        ],
         "home_share": 0.8,
-        "roles": [{"role": "np", "visit_minutes": 60,
-                   "by_tier": {"1": {"visits_per_mm": 0.5, "coordination_minutes_per_mm": 15},
-                               "2": {"visits_per_mm": 1.0, "coordination_minutes_per_mm": 30},
-                               "3": {"visits_per_mm": 2.0, "coordination_minutes_per_mm": 45}}}],
+        "roles": [
+            {
+                "role": "np",
+                "visit_minutes": 60,
+                "by_tier": {
+                    "1": {"visits_per_mm": 0.5, "coordination_minutes_per_mm": 15},
+                    "2": {"visits_per_mm": 1.0, "coordination_minutes_per_mm": 30},
+                    "3": {"visits_per_mm": 2.0, "coordination_minutes_per_mm": 45},
+                },
+            }
+        ],
         "assessment": {"roles": [{"role": "np", "minutes": 90}], "home": True},
     },
     "assumptions": {
-        "salaries": {"np": {"default": 132000}}, "benefits_load": 0.28, "productivity": 0.75,
-        "admin_load": 0.12, "margin": 0.03, "annual_trend": 0.035,
-        "base_period_midpoint": "2025-07-01", "rating_period_midpoint": "2026-07-01",
+        "salaries": {"np": {"default": 132000}},
+        "benefits_load": 0.28,
+        "productivity": 0.75,
+        "admin_load": 0.12,
+        "margin": 0.03,
+        "annual_trend": 0.035,
+        "base_period_midpoint": "2025-07-01",
+        "rating_period_midpoint": "2026-07-01",
         "markets": [{"code": "URBAN", "travel_minutes_per_visit": 20, "miles_per_visit": 8}],
-        "mileage_rate": 0.70, "supplies_pmpm": 15, "on_call_pmpm": 40, "technology_pmpm": 8,
+        "mileage_rate": 0.70,
+        "supplies_pmpm": 15,
+        "on_call_pmpm": 40,
+        "technology_pmpm": 8,
         "full_credibility_member_months": 12000,
     },
 }
@@ -111,16 +131,33 @@ def _env(*, debug: bool = False) -> dict[str, str]:
     compressed static files, no query log) behind a TLS proxy that the clients stand in for. Only
     seed_demo runs with DEBUG on: it refuses to create the demo users otherwise."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": f"{PG}/{DB_NAME}", "REDIS_URL": REDIS,
-                "DEBUG": "1" if debug else "0", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1",
-                "CAREBUNDLE_VAR_DIR": str(VAR), "MEDIA_ROOT": str(VAR / "media"),
-                "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "60", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"{PG}/{DB_NAME}",
+            "REDIS_URL": REDIS,
+            "DEBUG": "1" if debug else "0",
+            "SECRET_KEY": SECRET_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "CAREBUNDLE_VAR_DIR": str(VAR),
+            "MEDIA_ROOT": str(VAR / "media"),
+            "LOG_LEVEL": "WARNING",
+            "DB_CONN_MAX_AGE": "60",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
 def _manage(*args: str, debug: bool = False) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=_env(debug=debug), check=True,
-                   stdout=subprocess.DEVNULL, timeout=600)
+    subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=_env(debug=debug),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=600,
+    )
 
 
 class _BehindTLSProxy(requests.Session):
@@ -197,16 +234,31 @@ def _login(base: str, username: str) -> requests.Session:
     session.get(f"{base}/login/", timeout=30)
     # An https request: Django's CSRF check wants a same-origin https Referer, as a browser sends.
     referer = base.replace("http://", "https://", 1) + "/login/"
-    response = session.post(f"{base}/login/", data={"username": username, "password": PASSWORD,
-                                                    "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")},
-                            headers={"Referer": referer}, timeout=30, allow_redirects=False)
+    response = session.post(
+        f"{base}/login/",
+        data={
+            "username": username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
+        },
+        headers={"Referer": referer},
+        timeout=30,
+        allow_redirects=False,
+    )
     if response.status_code != 302 or "sessionid" not in session.cookies:
         raise SetupError(f"login of {username} failed: {response.status_code} {response.text[:500]}")
     return session
 
 
-def _client(base: str, deadline: float, stop: threading.Event, recorder: Recorder, tokens: dict[str, str],
-            rosters: list[tuple[str, str, str, bytes]], seed: int) -> None:
+def _client(
+    base: str,
+    deadline: float,
+    stop: threading.Event,
+    recorder: Recorder,
+    tokens: dict[str, str],
+    rosters: list[tuple[str, str, str, bytes]],
+    seed: int,
+) -> None:
     try:
         web = _login(base, "plan_analyst")
     except (requests.RequestException, SetupError) as exc:
@@ -235,7 +287,10 @@ def _client(base: str, deadline: float, stop: threading.Event, recorder: Recorde
                 contract_id, month, filename, content = rng.choice(rosters)
                 response = provider_api.post(
                     f"{base}/api/v1/contracts/{contract_id}/rosters/",
-                    data={"month": month}, files={"file": (filename, content, "text/csv")}, timeout=timeout)
+                    data={"month": month},
+                    files={"file": (filename, content, "text/csv")},
+                    timeout=timeout,
+                )
                 expected = (201, 202)
             if response.status_code not in expected:
                 error = f"{response.status_code} {response.request.method} {response.url}"
@@ -253,7 +308,9 @@ def _percentile(values: list[float], q: float) -> float:
 def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     with log.open("ab") as out:
         # Its own process group: stopping it stops its children (gunicorn's workers, celery's pool).
-        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
@@ -297,9 +354,16 @@ def _worker_ready(processes: list[subprocess.Popen]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if processes[1].poll() is not None:
-            raise SetupError(f"the Celery worker exited with {processes[1].returncode}; see {VAR / 'worker.log'}")
-        result = subprocess.run([sys.executable, "-m", "celery", "-A", "config", "inspect", "ping", "--timeout", "2"],
-                                cwd=ROOT, env=_env(), capture_output=True, timeout=30)
+            raise SetupError(
+                f"the Celery worker exited with {processes[1].returncode}; see {VAR / 'worker.log'}"
+            )
+        result = subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "config", "inspect", "ping", "--timeout", "2"],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            timeout=30,
+        )
         if result.returncode == 0:
             return
         time.sleep(1)
@@ -315,7 +379,10 @@ def _log_errors() -> list[str]:
         path = VAR / name
         if path.exists():
             text = path.read_text(errors="replace")
-            found += [f"{name}: {text[m.start():m.start() + 300].splitlines()[0]}" for m in LOG_ERROR.finditer(text)]
+            found += [
+                f"{name}: {text[m.start() : m.start() + 300].splitlines()[0]}"
+                for m in LOG_ERROR.finditer(text)
+            ]
     return found
 
 
@@ -352,33 +419,90 @@ def run() -> list[dict]:
         print(f"  load: preparing {DB_NAME} (migrate, seed_demo) ...", flush=True)
         _prepare()
         loadavg_before = Path("/proc/loadavg").read_text().split()[:3]
-        processes.append(_start(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--worker-class", "gthread", "--workers", str(WORKERS), "--threads", str(THREADS),
-             "--keep-alive", str(KEEPALIVE), "--backlog", "512", "--timeout", "120", "--graceful-timeout", "10",
-             "--log-level", "warning", "--error-logfile", "-"], VAR / "gunicorn.log", env))
-        processes.append(_start(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning", "--concurrency",
-             str(WORKER_CONCURRENCY), "--without-heartbeat", "--without-gossip", "--without-mingle",
-             "-n", f"load-{port}@%h"], VAR / "worker.log", env))
+        processes.append(
+            _start(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "config.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--worker-class",
+                    "gthread",
+                    "--workers",
+                    str(WORKERS),
+                    "--threads",
+                    str(THREADS),
+                    "--keep-alive",
+                    str(KEEPALIVE),
+                    "--backlog",
+                    "512",
+                    "--timeout",
+                    "120",
+                    "--graceful-timeout",
+                    "10",
+                    "--log-level",
+                    "warning",
+                    "--error-logfile",
+                    "-",
+                ],
+                VAR / "gunicorn.log",
+                env,
+            )
+        )
+        processes.append(
+            _start(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-l",
+                    "warning",
+                    "--concurrency",
+                    str(WORKER_CONCURRENCY),
+                    "--without-heartbeat",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-n",
+                    f"load-{port}@%h",
+                ],
+                VAR / "worker.log",
+                env,
+            )
+        )
         _wait_ready(base, processes)
         _worker_ready(processes)
         tokens = {}
         for username in ("plan_analyst", "urban_admin"):
-            response = _BehindTLSProxy().post(f"{base}/api/v1/auth/token/",
-                                       json={"username": username, "password": PASSWORD}, timeout=30)
+            response = _BehindTLSProxy().post(
+                f"{base}/api/v1/auth/token/", json={"username": username, "password": PASSWORD}, timeout=30
+            )
             if not response.ok:
                 raise SetupError(f"token for {username}: {response.status_code} {response.text[:500]}")
             tokens[username] = response.json()["token"]
         rosters = _accepted_rosters(base, tokens["urban_admin"])
         outcomes_before = _roster_outcomes(base, tokens["urban_admin"])
         recorder = Recorder()
-        print(f"  load: {CLIENTS} clients for {SECONDS} s against {base} (gunicorn gthread {WORKERS}x{THREADS}, "
-              f"keep-alive {KEEPALIVE} s, "
-              f"worker concurrency {WORKER_CONCURRENCY}) ...", flush=True)
+        print(
+            f"  load: {CLIENTS} clients for {SECONDS} s against {base} (gunicorn gthread {WORKERS}x{THREADS}, "
+            f"keep-alive {KEEPALIVE} s, "
+            f"worker concurrency {WORKER_CONCURRENCY}) ...",
+            flush=True,
+        )
         deadline = time.monotonic() + SECONDS
-        threads = [threading.Thread(target=_client, args=(base, deadline, stop, recorder, tokens, rosters, i),
-                                    daemon=True, name=f"load-client-{i}") for i in range(CLIENTS)]
+        threads = [
+            threading.Thread(
+                target=_client,
+                args=(base, deadline, stop, recorder, tokens, rosters, i),
+                daemon=True,
+                name=f"load-client-{i}",
+            )
+            for i in range(CLIENTS)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -387,8 +511,10 @@ def run() -> list[dict]:
         loadavg_during = Path("/proc/loadavg").read_text().split()[:3]
         hung = sum(thread.is_alive() for thread in threads)
         time.sleep(2)  # let the worker finish what the last uploads queued before the logs are read
-        outcomes = {status: count - outcomes_before.get(status, 0)
-                    for status, count in _roster_outcomes(base, tokens["urban_admin"]).items()}
+        outcomes = {
+            status: count - outcomes_before.get(status, 0)
+            for status, count in _roster_outcomes(base, tokens["urban_admin"]).items()
+        }
     finally:
         stop.set()
         _stop(processes)
@@ -403,27 +529,74 @@ def run() -> list[dict]:
         samples = recorder.samples[kind]
         if samples:
             for q in (0.5, 0.95, 0.99):
-                figures.append({"name": f"load.{kind}_p{int(q * 100)}_ms",
-                                "value": round(_percentile(samples, q) * 1000, 1), "unit": "ms", "target": None,
-                                "floor": None})
-        figures.append({"name": f"load.{kind}_requests", "value": len(samples), "unit": "requests", "target": None,
-                        "floor": None})
-        figures.append({"name": f"load.{kind}_errors", "value": len(recorder.errors[kind]), "unit": "errors",
-                        "target": 0, "floor": None})
+                figures.append(
+                    {
+                        "name": f"load.{kind}_p{int(q * 100)}_ms",
+                        "value": round(_percentile(samples, q) * 1000, 1),
+                        "unit": "ms",
+                        "target": None,
+                        "floor": None,
+                    }
+                )
+        figures.append(
+            {
+                "name": f"load.{kind}_requests",
+                "value": len(samples),
+                "unit": "requests",
+                "target": None,
+                "floor": None,
+            }
+        )
+        figures.append(
+            {
+                "name": f"load.{kind}_errors",
+                "value": len(recorder.errors[kind]),
+                "unit": "errors",
+                "target": 0,
+                "floor": None,
+            }
+        )
     total_errors = sum(len(v) for v in recorder.errors.values()) + hung
     total_requests = sum(len(v) for v in recorder.samples.values())
-    figures.append({"name": "load.requests", "value": total_requests, "unit": "requests", "target": None,
-                    "floor": None})
-    figures.append({"name": "load.requests_per_s", "value": round(total_requests / SECONDS, 1), "unit": "req/s",
-                    "target": None, "floor": None})
-    figures.append({"name": "load.errors", "value": total_errors, "unit": "errors", "target": 0, "floor": None})
-    figures.append({"name": "load.machine_loadavg_1min", "value": float(loadavg_during[0]), "unit": "load",
-                    "target": None, "floor": None})
-    figures.append({"name": "load.server_log_errors", "value": len(log_errors), "unit": "lines", "target": 0,
-                    "floor": None})
-    print(f"  load: loadavg before {' '.join(loadavg_before)}, at the end {' '.join(loadavg_during)}; "
-          f"roster submissions during the run by status {json.dumps(outcomes, sort_keys=True)}"
-          + (f"; {hung} clients still running after the deadline" if hung else ""), flush=True)
+    figures.append(
+        {"name": "load.requests", "value": total_requests, "unit": "requests", "target": None, "floor": None}
+    )
+    figures.append(
+        {
+            "name": "load.requests_per_s",
+            "value": round(total_requests / SECONDS, 1),
+            "unit": "req/s",
+            "target": None,
+            "floor": None,
+        }
+    )
+    figures.append(
+        {"name": "load.errors", "value": total_errors, "unit": "errors", "target": 0, "floor": None}
+    )
+    figures.append(
+        {
+            "name": "load.machine_loadavg_1min",
+            "value": float(loadavg_during[0]),
+            "unit": "load",
+            "target": None,
+            "floor": None,
+        }
+    )
+    figures.append(
+        {
+            "name": "load.server_log_errors",
+            "value": len(log_errors),
+            "unit": "lines",
+            "target": 0,
+            "floor": None,
+        }
+    )
+    print(
+        f"  load: loadavg before {' '.join(loadavg_before)}, at the end {' '.join(loadavg_during)}; "
+        f"roster submissions during the run by status {json.dumps(outcomes, sort_keys=True)}"
+        + (f"; {hung} clients still running after the deadline" if hung else ""),
+        flush=True,
+    )
     for kind, errors in recorder.errors.items():
         if errors:
             print(f"  load: {kind}: {len(errors)} errors, e.g. {errors[:3]}")

@@ -54,19 +54,35 @@ def _setup() -> dict[str, Any]:
     from bundles.models import IdtRole, Market
 
     ensure_platform_roles(IdtRole)
-    plan, _ = Organization.objects.get_or_create(legal_name="Bench Health Plan",
-                                                 defaults={"kind": "payer", "tax_id": "941234567"})
+    plan, _ = Organization.objects.get_or_create(
+        legal_name="Bench Health Plan", defaults={"kind": "payer", "tax_id": "941234567"}
+    )
     for code, name, rural, minutes, miles in DEMO_MARKETS:
-        Market.objects.get_or_create(organization=plan, code=code, defaults={
-            "name": name, "rural": rural, "travel_minutes_per_visit": minutes, "miles_per_visit": miles})
+        Market.objects.get_or_create(
+            organization=plan,
+            code=code,
+            defaults={
+                "name": name,
+                "rural": rural,
+                "travel_minutes_per_visit": minutes,
+                "miles_per_visit": miles,
+            },
+        )
     scopes = {}
     for role in (Role.ANALYST, Role.CONTRACT_MANAGER):
         user, _ = get_user_model().objects.get_or_create(username=f"bench-pay-{role}")
-        membership, _ = Membership.objects.get_or_create(user=user, organization=plan, defaults={"role": role})
+        membership, _ = Membership.objects.get_or_create(
+            user=user, organization=plan, defaults={"role": role}
+        )
         scopes[role] = Scope(membership)
     bundle = bundle_services.bundle_create(scope=scopes[Role.ANALYST], definition=home_based_definition())
     version = bundle_services.draft_publish(scope=scopes[Role.ANALYST], bundle=bundle)
-    return {"plan": plan, "analyst": scopes[Role.ANALYST], "cm": scopes[Role.CONTRACT_MANAGER], "version": version}
+    return {
+        "plan": plan,
+        "analyst": scopes[Role.ANALYST],
+        "cm": scopes[Role.CONTRACT_MANAGER],
+        "version": version,
+    }
 
 
 def _contract(ctx: dict, name: str):
@@ -74,22 +90,45 @@ def _contract(ctx: dict, name: str):
     from accounts.tenancy import Scope
     from contracts import services as contract_services
 
-    provider, _ = Organization.objects.get_or_create(legal_name=name, defaults={"kind": "provider",
-                                                                                "tax_id": "987654321"})
-    user, _ = __import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model().objects.get_or_create(
-        username=f"bench-{provider.pk}")
-    membership, _ = Membership.objects.get_or_create(user=user, organization=provider, defaults={"role": Role.ADMIN})
-    terms = {"effective_start": date(2025, 1, 1), "effective_end": None, "markets": MARKETS,
-             "lines_of_business": ["medicaid"], "proration_rule": "daily", "tier_rule": "first_day",
-             "assessment_lookback_months": 12, "retro_window_months": 3, "roster_due_day": 10,
-             "withhold_percentage": Decimal("0.05"), "termination_notice_days": 90,
-             "quality_terms": [{"measure": "hospice_transition_rate", "target": "0.45", "weight": "1",
-                                "minimum_denominator": 20}]}
+    provider, _ = Organization.objects.get_or_create(
+        legal_name=name, defaults={"kind": "provider", "tax_id": "987654321"}
+    )
+    user, _ = (
+        __import__("django.contrib.auth", fromlist=["get_user_model"])
+        .get_user_model()
+        .objects.get_or_create(username=f"bench-{provider.pk}")
+    )
+    membership, _ = Membership.objects.get_or_create(
+        user=user, organization=provider, defaults={"role": Role.ADMIN}
+    )
+    terms = {
+        "effective_start": date(2025, 1, 1),
+        "effective_end": None,
+        "markets": MARKETS,
+        "lines_of_business": ["medicaid"],
+        "proration_rule": "daily",
+        "tier_rule": "first_day",
+        "assessment_lookback_months": 12,
+        "retro_window_months": 3,
+        "roster_due_day": 10,
+        "withhold_percentage": Decimal("0.05"),
+        "termination_notice_days": 90,
+        "quality_terms": [
+            {"measure": "hospice_transition_rate", "target": "0.45", "weight": "1", "minimum_denominator": 20}
+        ],
+    }
     contract = contract_services.contract_create(
-        scope=ctx["cm"], provider=provider, bundle_version=ctx["version"], terms=terms,
-        rates=[{"tier": t, "market": m, "lob": "medicaid", "pmpm": p, "reason": "Bench"}
-               for t, p in RATES.items() for m in MARKETS],
-        assessment_fees={m: "342.00" for m in MARKETS})
+        scope=ctx["cm"],
+        provider=provider,
+        bundle_version=ctx["version"],
+        terms=terms,
+        rates=[
+            {"tier": t, "market": m, "lob": "medicaid", "pmpm": p, "reason": "Bench"}
+            for t, p in RATES.items()
+            for m in MARKETS
+        ],
+        assessment_fees={m: "342.00" for m in MARKETS},
+    )
     contract_services.contract_propose(scope=ctx["cm"], contract=contract)
     contract_services.contract_accept(scope=ctx["cm"], contract=contract)
     contract_services.contract_accept(scope=Scope(membership), contract=contract)
@@ -105,13 +144,25 @@ def _roster(contract, month: date, members: int, *, version: int = 1, changed: i
     from enrollment.models import Assessment, MemberMonth, RosterSubmission
 
     with transaction.atomic():
-        RosterSubmission.objects.filter(contract=contract, month=month, is_current=True).update(is_current=False)
+        RosterSubmission.objects.filter(contract=contract, month=month, is_current=True).update(
+            is_current=False
+        )
         submission = RosterSubmission.objects.create(
-            contract=contract, month=month, version=version, status="accepted", is_current=True, file="",
-            original_filename="bench.csv", file_sha256="0" * 64, member_count=members)
+            contract=contract,
+            month=month,
+            version=version,
+            status="accepted",
+            is_current=True,
+            file="",
+            original_filename="bench.csv",
+            file_sha256="0" * 64,
+            member_count=members,
+        )
         table = MemberMonth._meta.db_table
-        statement = (f"INSERT INTO {table} (submission_id, contract_id, month, member_id, tier, market, lob, "  # noqa: S608
-                     "member_months, days_enrolled) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
+        statement = (
+            f"INSERT INTO {table} (submission_id, contract_id, month, member_id, tier, market, lob, "  # noqa: S608
+            "member_months, days_enrolled) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        )
         days = 31 if month.month == 1 else 28
         batch = []
         with connection.cursor() as cursor:
@@ -121,19 +172,45 @@ def _roster(contract, month: date, members: int, *, version: int = 1, changed: i
                     tier = "3" if tier != "3" else "2"
                 enrolled = days if i % 7 else (i % days) + 1
                 mm = (Decimal(enrolled) / days).quantize(Decimal("0.000001"))
-                batch.append((submission.pk, contract.pk, month.isoformat(), f"M{i:07d}", tier, MARKETS[i % 4],
-                              "medicaid", str(mm), enrolled))
+                batch.append(
+                    (
+                        submission.pk,
+                        contract.pk,
+                        month.isoformat(),
+                        f"M{i:07d}",
+                        tier,
+                        MARKETS[i % 4],
+                        "medicaid",
+                        str(mm),
+                        enrolled,
+                    )
+                )
                 if len(batch) == 20000:
                     cursor.executemany(statement, batch)
                     batch = []
             if batch:
                 cursor.executemany(statement, batch)
-        Assessment.objects.bulk_create([
-            Assessment(submission=submission, contract=contract, row=i + 2, member_id=f"A{i:07d}", last_name="BENCH",
-                       first_name="ANA", birth_date=date(1940, 1, 1), market=MARKETS[i % 4],
-                       assessment_date=month.replace(day=i % 28 + 1), outcome="enrolled", assessor_role="np",
-                       payable=i % 20 != 0, reason="" if i % 20 else "second_in_lookback")
-            for i in range(assessments)], batch_size=5000)
+        Assessment.objects.bulk_create(
+            [
+                Assessment(
+                    submission=submission,
+                    contract=contract,
+                    row=i + 2,
+                    member_id=f"A{i:07d}",
+                    last_name="BENCH",
+                    first_name="ANA",
+                    birth_date=date(1940, 1, 1),
+                    market=MARKETS[i % 4],
+                    assessment_date=month.replace(day=i % 28 + 1),
+                    outcome="enrolled",
+                    assessor_role="np",
+                    payable=i % 20 != 0,
+                    reason="" if i % 20 else "second_in_lookback",
+                )
+                for i in range(assessments)
+            ],
+            batch_size=5000,
+        )
     return submission
 
 
@@ -165,8 +242,15 @@ def _child_runs() -> list[dict[str, Any]]:
     assert run.status == "review", run.error
     retro = run.lines.filter(kind="retro_adjustment").get()
     assert retro.count == 5_000, retro.count
-    figures.append({"name": "payments.run_100k_mm_10k_assessments_5k_retro_s", "value": round(elapsed, 2),
-                    "unit": "s", "target": "< 5", "floor": None})
+    figures.append(
+        {
+            "name": "payments.run_100k_mm_10k_assessments_5k_retro_s",
+            "value": round(elapsed, 2),
+            "unit": "s",
+            "target": "< 5",
+            "floor": None,
+        }
+    )
 
     # 1,000,000 member-months, and one SQL aggregate over the same rows -------------------------------
     # Three runs of the month (each earlier one set aside as failed so that the next is a new run writing
@@ -179,8 +263,11 @@ def _child_runs() -> list[dict[str, Any]]:
 
     def aggregate() -> float:
         started = time.perf_counter()
-        cells = list(source.order_by().values("tier", "market", "lob").annotate(n=Count("member_id"),
-                                                                               mm=Sum("member_months")))
+        cells = list(
+            source.order_by()
+            .values("tier", "market", "lob")
+            .annotate(n=Count("member_id"), mm=Sum("member_months"))
+        )
         assert sum(c["n"] for c in cells) == 1_000_000
         return time.perf_counter() - started
 
@@ -195,12 +282,27 @@ def _child_runs() -> list[dict[str, Any]]:
         PaymentRun.objects.filter(pk=run.pk).update(status="failed")
     elapsed, floor = statistics.median(runs), statistics.median(aggregates)
     figures += [
-        {"name": "payments.run_1m_mm_s", "value": round(elapsed, 2), "unit": "s", "target": "< 30",
-         "floor": round(floor, 2)},
-        {"name": "payments.sql_aggregate_1m_mm_s", "value": round(floor, 2), "unit": "s", "target": None,
-         "floor": None},
-        {"name": "payments.run_1m_mm_vs_aggregate_x", "value": round(elapsed / floor, 2), "unit": "x",
-         "target": "<= 3", "floor": None},
+        {
+            "name": "payments.run_1m_mm_s",
+            "value": round(elapsed, 2),
+            "unit": "s",
+            "target": "< 30",
+            "floor": round(floor, 2),
+        },
+        {
+            "name": "payments.sql_aggregate_1m_mm_s",
+            "value": round(floor, 2),
+            "unit": "s",
+            "target": None,
+            "floor": None,
+        },
+        {
+            "name": "payments.run_1m_mm_vs_aggregate_x",
+            "value": round(elapsed / floor, 2),
+            "unit": "x",
+            "target": "<= 3",
+            "floor": None,
+        },
     ]
     return figures
 
@@ -226,8 +328,15 @@ def _child_pdf() -> list[dict[str, Any]]:
         HTML(string=html).write_pdf()
         floors.append(time.perf_counter() - started)
     assert pdf.startswith(b"%PDF")
-    return [{"name": "payments.statement_pdf_10k_members_s", "value": round(statistics.median(times), 2), "unit": "s",
-             "target": "< 3", "floor": round(statistics.median(floors), 2)}]
+    return [
+        {
+            "name": "payments.statement_pdf_10k_members_s",
+            "value": round(statistics.median(times), 2),
+            "unit": "s",
+            "target": "< 3",
+            "floor": round(statistics.median(floors), 2),
+        }
+    ]
 
 
 CHILDREN = {"runs": _child_runs, "pdf": _child_pdf}
@@ -238,13 +347,24 @@ def run() -> list[dict[str, Any]]:
     figures: list[dict[str, Any]] = []
     for child in CHILDREN:
         with tempfile.TemporaryDirectory() as var:
-            env = {**os.environ, "CAREBUNDLE_VAR_DIR": var, "DJANGO_SETTINGS_MODULE": "config.settings",
-                   "DEBUG": "1", "LOG_LEVEL": "WARNING"}
+            env = {
+                **os.environ,
+                "CAREBUNDLE_VAR_DIR": var,
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DEBUG": "1",
+                "LOG_LEVEL": "WARNING",
+            }
             for key in ("DATABASE_URL", "REDIS_URL"):
                 env.pop(key, None)
             subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-            out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", child], cwd=ROOT,
-                                 env=env, check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--child", child],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             figures += json.loads(out.stdout.strip().splitlines()[-1])
     return figures
 

@@ -77,8 +77,9 @@ def _world(members_per_contract: int):
 
     stamp = f"{time.time_ns()}"
     User = get_user_model()
-    plan = Organization.objects.create(kind=OrganizationKind.PAYER, legal_name=f"Bench Plan {stamp}",
-                                       lines_of_business=["medicaid"])
+    plan = Organization.objects.create(
+        kind=OrganizationKind.PAYER, legal_name=f"Bench Plan {stamp}", lines_of_business=["medicaid"]
+    )
 
     def member(org, role):
         user = User.objects.create(username=f"bench-{role}-{org.pk}-{stamp}")
@@ -86,14 +87,25 @@ def _world(members_per_contract: int):
 
     analyst, manager = member(plan, Role.ANALYST), member(plan, Role.CONTRACT_MANAGER)
     for code, name, rural, minutes, miles in MARKETS:
-        Market.objects.create(organization=plan, code=code, name=name, rural=rural,
-                              travel_minutes_per_visit=minutes, miles_per_visit=miles)
+        Market.objects.create(
+            organization=plan,
+            code=code,
+            name=name,
+            rural=rural,
+            travel_minutes_per_visit=minutes,
+            miles_per_visit=miles,
+        )
     ensure_platform_roles(IdtRole)
     bundle = bundle_services.bundle_create(scope=analyst, definition=home_based_definition())
     version = bundle_services.draft_publish(scope=analyst, bundle=bundle)
     quality = [
         {"measure": "ed_visits_per_1000", "target": "150", "weight": "0.25", "minimum_denominator": 100},
-        {"measure": "inpatient_admissions_per_1000", "target": "80", "weight": "0.15", "minimum_denominator": 100},
+        {
+            "measure": "inpatient_admissions_per_1000",
+            "target": "80",
+            "weight": "0.15",
+            "minimum_denominator": 100,
+        },
         {"measure": "readmission_30d_rate", "target": "0.15", "weight": "0.15", "minimum_denominator": 30},
         {"measure": "death_at_home_rate", "target": "0.6", "weight": "0.15", "minimum_denominator": 15},
         {"measure": "acp_within_60d_rate", "target": "0.8", "weight": "0.15", "minimum_denominator": 20},
@@ -101,34 +113,74 @@ def _world(members_per_contract: int):
     ]
     contracts = []
     for n in range(CONTRACTS):
-        provider = Organization.objects.create(kind=OrganizationKind.PROVIDER, legal_name=f"Bench Program {n} {stamp}")
+        provider = Organization.objects.create(
+            kind=OrganizationKind.PROVIDER, legal_name=f"Bench Program {n} {stamp}"
+        )
         provider_admin = member(provider, Role.ADMIN)
         contract = contract_services.contract_create(
-            scope=manager, provider=provider, bundle_version=version,
-            terms={"effective_start": FIRST_MONTH, "effective_end": None, "markets": ["URBAN"],
-                   "lines_of_business": ["medicaid"], "proration_rule": "any_day", "tier_rule": "first_day",
-                   "withhold_percentage": Decimal("0.05"), "quality_terms": quality,
-                   "shared_savings_terms": {"baseline_method": "pre_enrollment", "minimum_savings_rate": "0.02",
-                                            "sharing_rate": "0.5", "cap": "0.1", "quality_gate": "0.5"}},
-            rates=[{"tier": t, "market": "URBAN", "lob": "medicaid", "pmpm": "400.00", "reason": "bench"}
-                   for t in ("1", "2", "3")],
-            assessment_fees={"URBAN": "350.00"})
+            scope=manager,
+            provider=provider,
+            bundle_version=version,
+            terms={
+                "effective_start": FIRST_MONTH,
+                "effective_end": None,
+                "markets": ["URBAN"],
+                "lines_of_business": ["medicaid"],
+                "proration_rule": "any_day",
+                "tier_rule": "first_day",
+                "withhold_percentage": Decimal("0.05"),
+                "quality_terms": quality,
+                "shared_savings_terms": {
+                    "baseline_method": "pre_enrollment",
+                    "minimum_savings_rate": "0.02",
+                    "sharing_rate": "0.5",
+                    "cap": "0.1",
+                    "quality_gate": "0.5",
+                },
+            },
+            rates=[
+                {"tier": t, "market": "URBAN", "lob": "medicaid", "pmpm": "400.00", "reason": "bench"}
+                for t in ("1", "2", "3")
+            ],
+            assessment_fees={"URBAN": "350.00"},
+        )
         contract_services.contract_propose(scope=manager, contract=contract)
         contract_services.contract_accept(scope=manager, contract=contract)
         contract_services.contract_accept(scope=provider_admin, contract=contract)
         contract.refresh_from_db()
         contracts.append(contract)
-        submissions = RosterSubmission.objects.bulk_create([
-            RosterSubmission(contract=contract, month=_month(k), version=1, status="accepted", is_current=True,
-                             file="bench/roster.csv", original_filename="roster.csv", file_sha256="0" * 64)
-            for k in range(MONTHS)])
+        submissions = RosterSubmission.objects.bulk_create(
+            [
+                RosterSubmission(
+                    contract=contract,
+                    month=_month(k),
+                    version=1,
+                    status="accepted",
+                    is_current=True,
+                    file="bench/roster.csv",
+                    original_filename="roster.csv",
+                    file_sha256="0" * 64,
+                )
+                for k in range(MONTHS)
+            ]
+        )
         rows = []
         for i in range(members_per_contract):
             start = i % 12  # staggered enrollment: months before it are the member's baseline
             for k in range(start, MONTHS):
-                rows.append(MemberMonth(submission=submissions[k], contract=contract, month=_month(k),
-                                        member_id=f"B{n:02d}{i:05d}", tier="1", market="URBAN", lob="medicaid",
-                                        member_months=Decimal(1), days_enrolled=28))
+                rows.append(
+                    MemberMonth(
+                        submission=submissions[k],
+                        contract=contract,
+                        month=_month(k),
+                        member_id=f"B{n:02d}{i:05d}",
+                        tier="1",
+                        market="URBAN",
+                        lob="medicaid",
+                        member_months=Decimal(1),
+                        days_enrolled=28,
+                    )
+                )
         MemberMonth.objects.bulk_create(rows, batch_size=10000)
     return plan, analyst, contracts
 
@@ -152,11 +204,13 @@ def _write_csv(path: str, members_per_contract: int, rows: int) -> int:
                     death = ""
                     if k == MONTHS - 1 and i % 40 == 0:
                         death = f"{_month(k) + dt.timedelta(days=9)},{'home' if i % 80 == 0 else 'hospital'}"
-                    fh.write(f"B{n:02d}{i:05d},{_month(k)},{1 if rnd.random() < (0.1 if enrolled else 0.4) else 0},"
-                             f"{inpatient},0,{inpatient},{1 if inpatient and rnd.random() < 0.2 else 0},"
-                             f"{rnd.randint(2500, 5000)}.{rnd.randint(0, 99):02d},{acp},"
-                             f"{rnd.randint(70, 100) if enrolled and rnd.random() < 0.3 else ''},"
-                             f"{death if death else ','}\n")
+                    fh.write(
+                        f"B{n:02d}{i:05d},{_month(k)},{1 if rnd.random() < (0.1 if enrolled else 0.4) else 0},"
+                        f"{inpatient},0,{inpatient},{1 if inpatient and rnd.random() < 0.2 else 0},"
+                        f"{rnd.randint(2500, 5000)}.{rnd.randint(0, 99):02d},{acp},"
+                        f"{rnd.randint(70, 100) if enrolled and rnd.random() < 0.3 else ''},"
+                        f"{death if death else ','}\n"
+                    )
                     written += 1
     return written
 
@@ -203,8 +257,19 @@ def _child(rows: int) -> None:
         response = client.get(url)
         times.append((time.perf_counter() - start) * 1000)
         assert response.status_code == 200
-    print(json.dumps({"load": load, "floor": floor, "measure": measure, "page_ms": statistics.median(times),
-                      "rows": written, "vendor": connection.vendor, "scored": sum(c is not None for c in composites)}))
+    print(
+        json.dumps(
+            {
+                "load": load,
+                "floor": floor,
+                "measure": measure,
+                "page_ms": statistics.median(times),
+                "rows": written,
+                "vendor": connection.vendor,
+                "scored": sum(c is not None for c in composites),
+            }
+        )
+    )
 
 
 class _Database:
@@ -214,8 +279,13 @@ class _Database:
         self.url = os.environ.get("DATABASE_URL", "")
         self.postgres = _is_postgres(self.url)
         self.tmp = tempfile.TemporaryDirectory(prefix="carebundle-bench-perf-")
-        self.env = dict(os.environ, CAREBUNDLE_VAR_DIR=self.tmp.name, MEDIA_ROOT=os.path.join(self.tmp.name, "media"),
-                        DJANGO_SETTINGS_MODULE="config.settings", DB_CONN_MAX_AGE="0")
+        self.env = dict(
+            os.environ,
+            CAREBUNDLE_VAR_DIR=self.tmp.name,
+            MEDIA_ROOT=os.path.join(self.tmp.name, "media"),
+            DJANGO_SETTINGS_MODULE="config.settings",
+            DB_CONN_MAX_AGE="0",
+        )
         if not self.postgres:
             self.env.pop("DATABASE_URL", None)
 
@@ -230,7 +300,9 @@ class _Database:
             name = self.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
             self.env["DATABASE_URL"] = self.url.rsplit("/", 1)[0] + "/" + name
         else:
-            subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=self.env, check=True)
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=self.env, check=True
+            )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -239,8 +311,14 @@ class _Database:
         self.tmp.cleanup()
 
     def child(self, *args: str) -> dict:
-        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], cwd=ROOT, env=self.env,
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -250,14 +328,33 @@ def run(rows: int = ROWS) -> list[dict]:
     label = f"{rows // 1_000_000}m" if rows >= 1_000_000 else f"{rows // 1000}k"
     note = f"{result['vendor']}; {result['rows']} rows; {result['scored']}/{CONTRACTS} contracts scored"
     return [
-        {"name": f"performance.load_and_measure_{label}_s", "value": round(result["load"] + result["measure"], 2),
-         "unit": "s", "target": LOAD_AND_MEASURE_TARGET_S, "note": note},
-        {"name": f"performance.load_{label}_s", "value": round(result["load"], 2), "unit": "s", "target": None,
-         "floor": round(result["floor"], 2), "note": "floor = reading and validating the CSV alone"},
-        {"name": "performance.measure_50_contracts_s", "value": round(result["measure"], 2), "unit": "s",
-         "target": None},
-        {"name": "performance.page_3y_ms", "value": round(result["page_ms"], 1), "unit": "ms",
-         "target": PAGE_TARGET_MS},
+        {
+            "name": f"performance.load_and_measure_{label}_s",
+            "value": round(result["load"] + result["measure"], 2),
+            "unit": "s",
+            "target": LOAD_AND_MEASURE_TARGET_S,
+            "note": note,
+        },
+        {
+            "name": f"performance.load_{label}_s",
+            "value": round(result["load"], 2),
+            "unit": "s",
+            "target": None,
+            "floor": round(result["floor"], 2),
+            "note": "floor = reading and validating the CSV alone",
+        },
+        {
+            "name": "performance.measure_50_contracts_s",
+            "value": round(result["measure"], 2),
+            "unit": "s",
+            "target": None,
+        },
+        {
+            "name": "performance.page_3y_ms",
+            "value": round(result["page_ms"], 1),
+            "unit": "ms",
+            "target": PAGE_TARGET_MS,
+        },
     ]
 
 

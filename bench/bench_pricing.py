@@ -191,7 +191,9 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
 def _bench_analyst(Organization, Membership, Role, User):  # noqa: N803 - model classes
     plan, _ = Organization.objects.get_or_create(legal_name="Bench Health Plan", defaults={"kind": "payer"})
     user, _ = User.objects.get_or_create(username="bench-analyst")
-    membership, _ = Membership.objects.get_or_create(user=user, organization=plan, defaults={"role": Role.ANALYST})
+    membership, _ = Membership.objects.get_or_create(
+        user=user, organization=plan, defaults={"role": Role.ANALYST}
+    )
     return membership
 
 
@@ -223,11 +225,22 @@ def _child_quote_api(runs: int = 50) -> list[dict[str, Any]]:
     assert response.status_code == 200 and len(response.json()["rates"]) == 3 * 20 * 2
     median, p95 = _percentiles(times)
     return [
-        {"name": "pricing.quote_api_20x2_median_ms", "value": median, "unit": "ms", "target": "< 50", "floor": None},
+        {
+            "name": "pricing.quote_api_20x2_median_ms",
+            "value": median,
+            "unit": "ms",
+            "target": "< 50",
+            "floor": None,
+        },
         {"name": "pricing.quote_api_20x2_p95_ms", "value": p95, "unit": "ms", "target": None, "floor": None},
         # the process's own CPU time per request: what the wall time is on an otherwise idle machine
-        {"name": "pricing.quote_api_20x2_median_cpu_ms", "value": statistics.median(cpu), "unit": "ms",
-         "target": None, "floor": None},
+        {
+            "name": "pricing.quote_api_20x2_median_cpu_ms",
+            "value": statistics.median(cpu),
+            "unit": "ms",
+            "target": None,
+            "floor": None,
+        },
     ]
 
 
@@ -267,9 +280,20 @@ def _child_experience_1m(rows: int = 1_000_000) -> list[dict[str, Any]]:
     assert dataset.is_valid and dataset.row_count == rows, dataset.errors[:3]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return [
-        {"name": "pricing.experience_upload_1m_s", "value": elapsed, "unit": "s", "target": "< 20", "floor": None},
-        {"name": "pricing.experience_upload_1m_peak_mb", "value": peak_mb, "unit": "MB", "target": "< 500",
-         "floor": None},
+        {
+            "name": "pricing.experience_upload_1m_s",
+            "value": elapsed,
+            "unit": "s",
+            "target": "< 20",
+            "floor": None,
+        },
+        {
+            "name": "pricing.experience_upload_1m_peak_mb",
+            "value": peak_mb,
+            "unit": "MB",
+            "target": "< 500",
+            "floor": None,
+        },
     ]
 
 
@@ -284,8 +308,14 @@ def _django_figures() -> list[dict[str, Any]]:
         env.pop("DATABASE_URL", None)
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         for child in CHILDREN:
-            out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", child], cwd=ROOT, env=env,
-                                 check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--child", child],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             figures += json.loads(out.stdout.strip().splitlines()[-1])
     return figures
 

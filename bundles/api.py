@@ -40,15 +40,22 @@ class BundleListApi(ScopedMixin, generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        return selectors.bundle_list(scope=self.scope, search=params.get("search", ""),
-                                     status=params.get("status", ""), lob=params.get("lob", ""))
+        return selectors.bundle_list(
+            scope=self.scope,
+            search=params.get("search", ""),
+            status=params.get("status", ""),
+            lob=params.get("lob", ""),
+        )
 
     @extend_schema(parameters=LIST_PARAMETERS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=DefinitionInputSerializer, responses={201: BundleVersionSerializer},
-                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=DefinitionInputSerializer,
+        responses={201: BundleVersionSerializer},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         serializer = DefinitionInputSerializer(data=request.data)
@@ -72,7 +79,11 @@ class BundleVersionApi(ScopedAPIView):
     @extend_schema(responses=BundleVersionSerializer, parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, bundle_id, number):
         bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
-        return Response(BundleVersionSerializer(selectors.version_get(scope=self.scope, bundle=bundle, number=number)).data)
+        return Response(
+            BundleVersionSerializer(
+                selectors.version_get(scope=self.scope, bundle=bundle, number=number)
+            ).data
+        )
 
 
 class BundleDraftApi(ScopedAPIView):
@@ -82,14 +93,24 @@ class BundleDraftApi(ScopedAPIView):
     @extend_schema(responses=BundleVersionSerializer, parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, bundle_id):
         bundle = self._bundle(bundle_id)
-        return Response(BundleVersionSerializer(selectors.version_get(scope=self.scope, bundle=bundle, number="draft")).data)
+        return Response(
+            BundleVersionSerializer(
+                selectors.version_get(scope=self.scope, bundle=bundle, number="draft")
+            ).data
+        )
 
-    @extend_schema(request=DefinitionInputSerializer, responses=BundleVersionSerializer, parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=DefinitionInputSerializer,
+        responses=BundleVersionSerializer,
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def put(self, request, bundle_id):
         bundle = self._bundle(bundle_id)
         serializer = DefinitionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        draft = services.draft_update(scope=self.scope, bundle=bundle, definition=serializer.validated_data["definition"])
+        draft = services.draft_update(
+            scope=self.scope, bundle=bundle, definition=serializer.validated_data["definition"]
+        )
         return Response(BundleVersionSerializer(draft).data)
 
     @extend_schema(request=None, responses={204: None}, parameters=[ORGANIZATION_PARAMETER])
@@ -101,7 +122,9 @@ class BundleDraftApi(ScopedAPIView):
 class BundlePublishApi(ScopedAPIView):
     """Publish the draft. A 400 lists every missing item in `details.problems`, each with its path."""
 
-    @extend_schema(request=None, responses={201: BundleVersionSerializer}, parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=None, responses={201: BundleVersionSerializer}, parameters=[ORGANIZATION_PARAMETER]
+    )
     def post(self, request, bundle_id):
         bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
         version = services.draft_publish(scope=self.scope, bundle=bundle)
@@ -109,7 +132,9 @@ class BundlePublishApi(ScopedAPIView):
 
 
 class BundleNewDraftApi(ScopedAPIView):
-    @extend_schema(request=None, responses={201: BundleVersionSerializer}, parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=None, responses={201: BundleVersionSerializer}, parameters=[ORGANIZATION_PARAMETER]
+    )
     def post(self, request, bundle_id, number):
         bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
         version = selectors.version_get(scope=self.scope, bundle=bundle, number=number)
@@ -122,7 +147,9 @@ class BundleRetireApi(ScopedAPIView):
     def post(self, request, bundle_id, number):
         bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
         version = selectors.version_get(scope=self.scope, bundle=bundle, number=number)
-        return Response(BundleVersionSerializer(services.version_retire(scope=self.scope, version=version)).data)
+        return Response(
+            BundleVersionSerializer(services.version_retire(scope=self.scope, version=version)).data
+        )
 
 
 class BundleDiffApi(ScopedAPIView):
@@ -154,7 +181,9 @@ class BundleExportApi(ScopedAPIView):
         bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
         version = selectors.version_get(scope=self.scope, bundle=bundle, number=number)
         response = Response(services.bundle_export(version=version))
-        response["Content-Disposition"] = f'attachment; filename="bundle-{bundle.public_id}-{version.label}.json"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="bundle-{bundle.public_id}-{version.label}.json"'
+        )
         return response
 
 
@@ -162,8 +191,11 @@ class BundleImportApi(ScopedAPIView):
     """Create a bundle (as a draft) from a pricing file. Every error has its JSON path; nothing is
     created when there is any."""
 
-    @extend_schema(request=PricingFileSerializer, responses={201: BundleVersionSerializer},
-                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=PricingFileSerializer,
+        responses={201: BundleVersionSerializer},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         bundle = services.bundle_import(scope=self.scope, document=request.data)
@@ -186,7 +218,9 @@ class MarketListApi(ScopedMixin, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=MarketSerializer, responses={201: MarketSerializer}, parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=MarketSerializer, responses={201: MarketSerializer}, parameters=[ORGANIZATION_PARAMETER]
+    )
     def post(self, request):
         serializer = MarketSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -208,7 +242,9 @@ class IdtRoleListApi(ScopedMixin, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=IdtRoleSerializer, responses={201: IdtRoleSerializer}, parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=IdtRoleSerializer, responses={201: IdtRoleSerializer}, parameters=[ORGANIZATION_PARAMETER]
+    )
     def post(self, request):
         serializer = IdtRoleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -72,8 +72,14 @@ def empty_definition(name: str = "", tiers: int = 3) -> dict[str, Any]:
         "lines_of_business": ["medicaid"],
         "markets": [],
         "period": {"type": "monthly"},
-        "tiers": [{"code": str(i + 1), "name": tier_names[i] if i < len(tier_names) else f"Tier {i + 1}",
-                   "description": ""} for i in range(tiers)],
+        "tiers": [
+            {
+                "code": str(i + 1),
+                "name": tier_names[i] if i < len(tier_names) else f"Tier {i + 1}",
+                "description": "",
+            }
+            for i in range(tiers)
+        ],
         "home_share": "0.8",
         "roles": [],
         "assessment": {"roles": [], "home": True},
@@ -85,10 +91,19 @@ def empty_definition(name: str = "", tiers: int = 3) -> dict[str, Any]:
 # --- numbers -------------------------------------------------------------------------------
 
 
-def check_number(value: Any, path: str, problems: list[Problem], *, minimum: Decimal | None = Decimal(0),
-            maximum: Decimal | None = None, integer: bool = False) -> Decimal | None:
+def check_number(
+    value: Any,
+    path: str,
+    problems: list[Problem],
+    *,
+    minimum: Decimal | None = Decimal(0),
+    maximum: Decimal | None = None,
+    integer: bool = False,
+) -> Decimal | None:
     if isinstance(value, bool) or value is None or value == "":
-        problems.append(Problem(path, "required" if value in (None, "") else "not_a_number", "A number is required."))
+        problems.append(
+            Problem(path, "required" if value in (None, "") else "not_a_number", "A number is required.")
+        )
         return None
     try:
         number = Decimal(str(value))
@@ -99,7 +114,9 @@ def check_number(value: Any, path: str, problems: list[Problem], *, minimum: Dec
         problems.append(Problem(path, "not_a_number", "The number must be finite."))
         return None
     if minimum is not None and number < minimum:
-        problems.append(Problem(path, "negative" if minimum == 0 else "too_small", f"Must be at least {minimum}."))
+        problems.append(
+            Problem(path, "negative" if minimum == 0 else "too_small", f"Must be at least {minimum}.")
+        )
     if maximum is not None and number > maximum:
         problems.append(Problem(path, "too_large", f"Must be at most {maximum}."))
     if integer and number != number.to_integral_value():
@@ -117,8 +134,9 @@ def normalize_number(value: Any) -> str:
 # --- validation ----------------------------------------------------------------------------
 
 
-def validate(definition: Any, *, role_codes: set[str] | None = None, market_codes: set[str] | None = None
-             ) -> tuple[dict[str, Any], list[Problem]]:
+def validate(
+    definition: Any, *, role_codes: set[str] | None = None, market_codes: set[str] | None = None
+) -> tuple[dict[str, Any], list[Problem]]:
     """Check a definition's shape and values; return it normalised and every problem found.
 
     ``role_codes`` and ``market_codes`` are what the plan's catalogue knows; unknown codes are
@@ -143,10 +161,17 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
     else:
         for i, lob in enumerate(lobs):
             if lob not in LINES_OF_BUSINESS:
-                problems.append(Problem(f"$.lines_of_business[{i}]", "unknown_lob",
-                                        f"Unknown line of business {lob!r}; one of {', '.join(LINES_OF_BUSINESS)}."))
+                problems.append(
+                    Problem(
+                        f"$.lines_of_business[{i}]",
+                        "unknown_lob",
+                        f"Unknown line of business {lob!r}; one of {', '.join(LINES_OF_BUSINESS)}.",
+                    )
+                )
         if len(set(lobs)) != len(lobs):
-            problems.append(Problem("$.lines_of_business", "duplicate", "A line of business is listed twice."))
+            problems.append(
+                Problem("$.lines_of_business", "duplicate", "A line of business is listed twice.")
+            )
 
     markets = d.setdefault("markets", [])
     if not isinstance(markets, list):
@@ -156,7 +181,9 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
             if not isinstance(market, str) or not market:
                 problems.append(Problem(f"$.markets[{i}]", "not_a_string", "A market code."))
             elif market_codes is not None and market not in market_codes:
-                problems.append(Problem(f"$.markets[{i}]", "unknown_market", f"The plan has no market {market!r}."))
+                problems.append(
+                    Problem(f"$.markets[{i}]", "unknown_market", f"The plan has no market {market!r}.")
+                )
         if len(set(map(str, markets))) != len(markets):
             problems.append(Problem("$.markets", "duplicate", "A market is listed twice."))
 
@@ -164,8 +191,14 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
     if not isinstance(period, dict) or period.get("type") not in PERIOD_TYPES:
         problems.append(Problem("$.period.type", "invalid_period", "Period type is `monthly` or `episode`."))
     elif period["type"] == "episode":
-        days = check_number(period.get("days"), "$.period.days", problems, minimum=Decimal(1), maximum=Decimal(366),
-                       integer=True)
+        days = check_number(
+            period.get("days"),
+            "$.period.days",
+            problems,
+            minimum=Decimal(1),
+            maximum=Decimal(366),
+            integer=True,
+        )
         if days is not None:
             period["days"] = int(days)
     else:
@@ -178,7 +211,9 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
         d["tiers"] = tiers = []
     for i, tier in enumerate(tiers):
         if not isinstance(tier, dict):
-            problems.append(Problem(f"$.tiers[{i}]", "not_an_object", "A tier is an object with code and name."))
+            problems.append(
+                Problem(f"$.tiers[{i}]", "not_an_object", "A tier is an object with code and name.")
+            )
             continue
         code = tier.get("code")
         if not isinstance(code, str | int) or str(code).strip() == "":
@@ -186,7 +221,9 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
             continue
         tier["code"] = str(code).strip()
         if tier["code"] in tier_codes:
-            problems.append(Problem(f"$.tiers[{i}].code", "duplicate", f"Tier code {tier['code']!r} is used twice."))
+            problems.append(
+                Problem(f"$.tiers[{i}].code", "duplicate", f"Tier code {tier['code']!r} is used twice.")
+            )
         tier_codes.append(tier["code"])
         if not isinstance(tier.get("name"), str) or not tier["name"].strip():
             problems.append(Problem(f"$.tiers[{i}].name", "required", "Each tier needs a name."))
@@ -214,7 +251,9 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
         elif code in seen_roles:
             problems.append(Problem(f"{path}.role", "duplicate", f"Role {code!r} is listed twice."))
         seen_roles.add(str(code))
-        minutes = check_number(role.get("visit_minutes"), f"{path}.visit_minutes", problems, maximum=Decimal(600))
+        minutes = check_number(
+            role.get("visit_minutes"), f"{path}.visit_minutes", problems, maximum=Decimal(600)
+        )
         if minutes is not None:
             role["visit_minutes"] = normalize_number(minutes)
         by_tier = role.setdefault("by_tier", {})
@@ -226,9 +265,14 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
             if tier_code not in tier_codes:
                 problems.append(Problem(tpath, "unknown_tier", f"No tier {tier_code!r} in this bundle."))
             if not isinstance(effort, dict):
-                problems.append(Problem(tpath, "not_an_object", "visits_per_mm and coordination_minutes_per_mm."))
+                problems.append(
+                    Problem(tpath, "not_an_object", "visits_per_mm and coordination_minutes_per_mm.")
+                )
                 continue
-            for field, maximum in (("visits_per_mm", Decimal(62)), ("coordination_minutes_per_mm", Decimal(10000))):
+            for field, maximum in (
+                ("visits_per_mm", Decimal(62)),
+                ("coordination_minutes_per_mm", Decimal(10000)),
+            ):
                 value = check_number(effort.get(field, 0), f"{tpath}.{field}", problems, maximum=maximum)
                 if value is not None:
                     effort[field] = normalize_number(value)
@@ -241,7 +285,9 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
         assessment["home"] = bool(assessment.get("home", True))
         a_roles = assessment.setdefault("roles", [])
         if not isinstance(a_roles, list):
-            problems.append(Problem("$.assessment.roles", "not_a_list", "Roles taking part in the assessment."))
+            problems.append(
+                Problem("$.assessment.roles", "not_a_list", "Roles taking part in the assessment.")
+            )
         else:
             for i, a_role in enumerate(a_roles):
                 apath = f"$.assessment.roles[{i}]"
@@ -249,8 +295,14 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
                     problems.append(Problem(f"{apath}.role", "required", "A role code."))
                     continue
                 if role_codes is not None and a_role["role"] not in role_codes:
-                    problems.append(Problem(f"{apath}.role", "unknown_role", f"No role {a_role['role']!r} in the catalogue."))
-                minutes = check_number(a_role.get("minutes"), f"{apath}.minutes", problems, maximum=Decimal(600))
+                    problems.append(
+                        Problem(
+                            f"{apath}.role", "unknown_role", f"No role {a_role['role']!r} in the catalogue."
+                        )
+                    )
+                minutes = check_number(
+                    a_role.get("minutes"), f"{apath}.minutes", problems, maximum=Decimal(600)
+                )
                 if minutes is not None:
                     a_role["minutes"] = normalize_number(minutes)
 
@@ -260,18 +312,32 @@ def validate(definition: Any, *, role_codes: set[str] | None = None, market_code
     else:
         for i, group in enumerate(eligibility.get("diagnosis_groups", [])):
             if not isinstance(group, dict) or not group.get("name"):
-                problems.append(Problem(f"$.eligibility.diagnosis_groups[{i}].name", "required", "A group needs a name."))
+                problems.append(
+                    Problem(f"$.eligibility.diagnosis_groups[{i}].name", "required", "A group needs a name.")
+                )
                 continue
             for j, code_range in enumerate(group.get("icd10_ranges", [])):
                 if not _valid_icd10_range(code_range):
-                    problems.append(Problem(f"$.eligibility.diagnosis_groups[{i}].icd10_ranges[{j}]", "invalid_icd10",
-                                            f"{code_range!r} is not an ICD-10-CM code or range like C00-C96."))
+                    problems.append(
+                        Problem(
+                            f"$.eligibility.diagnosis_groups[{i}].icd10_ranges[{j}]",
+                            "invalid_icd10",
+                            f"{code_range!r} is not an ICD-10-CM code or range like C00-C96.",
+                        )
+                    )
         functional = eligibility.get("functional_status")
         if functional is not None:
             if not isinstance(functional, dict):
-                problems.append(Problem("$.eligibility.functional_status", "not_an_object", "Scale and maximum."))
+                problems.append(
+                    Problem("$.eligibility.functional_status", "not_an_object", "Scale and maximum.")
+                )
             else:
-                check_number(functional.get("max"), "$.eligibility.functional_status.max", problems, maximum=Decimal(100))
+                check_number(
+                    functional.get("max"),
+                    "$.eligibility.functional_status.max",
+                    problems,
+                    maximum=Decimal(100),
+                )
 
     services = d.setdefault("services", [])
     if not isinstance(services, list):
@@ -308,8 +374,12 @@ def _dec(value: Any) -> Decimal:
         return Decimal(0)
 
 
-def role_minutes(role: dict[str, Any], tier_code: str, home_share: Decimal = Decimal(0),
-                 travel_minutes: Decimal = Decimal(0)) -> Decimal:
+def role_minutes(
+    role: dict[str, Any],
+    tier_code: str,
+    home_share: Decimal = Decimal(0),
+    travel_minutes: Decimal = Decimal(0),
+) -> Decimal:
     """Minutes per member-month a role spends in a tier (travel only when a market's is given)."""
     effort = role.get("by_tier", {}).get(tier_code) or {}
     visits = _dec(effort.get("visits_per_mm", 0))
@@ -329,7 +399,9 @@ def grid(definition: dict[str, Any]) -> dict[str, Any]:
             minutes = role_minutes(role, code)
             cells[code] = minutes
             totals[code] += minutes
-        rows.append({"role": role.get("role"), "visit_minutes": _dec(role.get("visit_minutes", 0)), "minutes": cells})
+        rows.append(
+            {"role": role.get("role"), "visit_minutes": _dec(role.get("visit_minutes", 0)), "minutes": cells}
+        )
     return {"tiers": tiers, "rows": rows, "totals": totals}
 
 
@@ -338,8 +410,14 @@ def _has_effort(role: dict[str, Any], tier_code: str) -> bool:
     return _dec(effort.get("visits_per_mm", 0)) > 0 or _dec(effort.get("coordination_minutes_per_mm", 0)) > 0
 
 
-def publish_problems(definition: dict[str, Any], *, required_roles: list[list[str]], role_names: dict[str, str],
-                     role_codes: set[str] | None = None, market_codes: set[str] | None = None) -> list[Problem]:
+def publish_problems(
+    definition: dict[str, Any],
+    *,
+    required_roles: list[list[str]],
+    role_names: dict[str, str],
+    role_codes: set[str] | None = None,
+    market_codes: set[str] | None = None,
+) -> list[Problem]:
     """Everything that stops publication (errors) and what a reviewer should see (warnings)."""
     normalized, problems = validate(definition, role_codes=role_codes, market_codes=market_codes)
     if problems:
@@ -350,26 +428,44 @@ def publish_problems(definition: dict[str, Any], *, required_roles: list[list[st
     if not normalized["lines_of_business"]:
         problems.append(Problem("$.lines_of_business", "required", "Choose at least one line of business."))
     if not normalized["markets"]:
-        problems.append(Problem("$.markets", "required", "Choose at least one market the bundle may be offered in."))
+        problems.append(
+            Problem("$.markets", "required", "Choose at least one market the bundle may be offered in.")
+        )
     roles = normalized["roles"]
     for tier_index, code in enumerate(tiers):
         for group in required_roles:
             if not any(r["role"] in group and _has_effort(r, code) for r in roles):
                 names = " or ".join(role_names.get(c, c) for c in group)
-                problems.append(Problem(f"$.tiers[{tier_index}]", "missing_required_role",
-                                        f"Tier {code} has no effort from a {names}."))
+                problems.append(
+                    Problem(
+                        f"$.tiers[{tier_index}]",
+                        "missing_required_role",
+                        f"Tier {code} has no effort from a {names}.",
+                    )
+                )
     assessment_roles = [r for r in normalized["assessment"]["roles"] if _dec(r.get("minutes", 0)) > 0]
     if not assessment_roles:
-        problems.append(Problem("$.assessment.roles", "no_assessment",
-                                "Define the initial assessment: which roles take part and for how long."))
+        problems.append(
+            Problem(
+                "$.assessment.roles",
+                "no_assessment",
+                "Define the initial assessment: which roles take part and for how long.",
+            )
+        )
     totals = grid(normalized)["totals"]
     for lower, higher in zip(tiers, tiers[1:], strict=False):
         if totals[higher] < totals[lower]:
-            problems.append(Problem(
-                f"$.tiers[{tiers.index(higher)}]", "tier_order", severity="warning",
-                message=(f"Tier {higher} needs {totals[higher].normalize():f} minutes per member-month, less than "
-                         f"tier {lower}'s {totals[lower].normalize():f}: is the order right?"),
-            ))
+            problems.append(
+                Problem(
+                    f"$.tiers[{tiers.index(higher)}]",
+                    "tier_order",
+                    severity="warning",
+                    message=(
+                        f"Tier {higher} needs {totals[higher].normalize():f} minutes per member-month, less than "
+                        f"tier {lower}'s {totals[lower].normalize():f}: is the order right?"
+                    ),
+                )
+            )
     return problems
 
 
@@ -410,12 +506,14 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
     changes = []
     for path in sorted(set(a) | set(b)):
         if a.get(path, _MISSING) != b.get(path, _MISSING):
-            changes.append({
-                "path": path,
-                "change": "added" if path not in a else "removed" if path not in b else "changed",
-                "before": a.get(path),
-                "after": b.get(path),
-            })
+            changes.append(
+                {
+                    "path": path,
+                    "change": "added" if path not in a else "removed" if path not in b else "changed",
+                    "before": a.get(path),
+                    "after": b.get(path),
+                }
+            )
     return changes
 
 

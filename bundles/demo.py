@@ -25,15 +25,21 @@ MARKETS = [
 
 
 def _effort(visit_minutes, *tiers):
-    return {"visit_minutes": str(visit_minutes),
-            "by_tier": {str(i + 1): {"visits_per_mm": str(v), "coordination_minutes_per_mm": str(c)}
-                        for i, (v, c) in enumerate(tiers)}}
+    return {
+        "visit_minutes": str(visit_minutes),
+        "by_tier": {
+            str(i + 1): {"visits_per_mm": str(v), "coordination_minutes_per_mm": str(c)}
+            for i, (v, c) in enumerate(tiers)
+        },
+    }
 
 
 def home_based_definition() -> dict:
     d = empty_definition(HOME_BASED, tiers=3)
-    d["description"] = ("Ongoing home-based palliative care by the whole interdisciplinary team for adults with "
-                        "serious illness, paid per member per month by acuity tier.")
+    d["description"] = (
+        "Ongoing home-based palliative care by the whole interdisciplinary team for adults with "
+        "serious illness, paid per member per month by acuity tier."
+    )
     d["lines_of_business"] = ["medicaid", "medicare_advantage"]
     d["markets"] = [m[0] for m in MARKETS]
     d["tiers"][0]["description"] = "Symptoms controlled; monthly check-ins; caregiver coping."
@@ -47,17 +53,24 @@ def home_based_definition() -> dict:
         {"role": "chaplain", **_effort(60, (0.25, 10), (0.5, 15), (1.0, 20))},
         {"role": "chw", **_effort(45, (1.0, 60), (1.5, 90), (2.0, 120))},
     ]
-    d["assessment"] = {"roles": [{"role": "np", "minutes": "90"}, {"role": "lcsw", "minutes": "60"}], "home": True}
+    d["assessment"] = {
+        "roles": [{"role": "np", "minutes": "90"}, {"role": "lcsw", "minutes": "60"}],
+        "home": True,
+    }
     return d
 
 
 def episode_definition() -> dict:
     d = empty_definition(EPISODE, tiers=2)
-    d["description"] = "A 90-day episode after a hospital discharge: stabilise symptoms, reconcile medicines, plan care."
+    d["description"] = (
+        "A 90-day episode after a hospital discharge: stabilise symptoms, reconcile medicines, plan care."
+    )
     d["period"] = {"type": "episode", "days": 90}
     d["markets"] = ["URBAN", "URBAN-E", "RURAL-N"]
-    d["tiers"] = [{"code": "1", "name": "Standard", "description": "One recent admission."},
-                  {"code": "2", "name": "Intensive", "description": "Two or more admissions in 6 months."}]
+    d["tiers"] = [
+        {"code": "1", "name": "Standard", "description": "One recent admission."},
+        {"code": "2", "name": "Intensive", "description": "Two or more admissions in 6 months."},
+    ]
     d["roles"] = [
         {"role": "np", **_effort(60, (1.5, 30), (2.5, 45))},
         {"role": "rn", **_effort(60, (2.0, 45), (3.0, 60))},
@@ -65,7 +78,10 @@ def episode_definition() -> dict:
         {"role": "chaplain", **_effort(45, (0.5, 10), (1.0, 15))},
         {"role": "pharmacist", **_effort(30, (0.5, 30), (1.0, 45))},
     ]
-    d["assessment"] = {"roles": [{"role": "np", "minutes": "75"}, {"role": "rn", "minutes": "45"}], "home": True}
+    d["assessment"] = {
+        "roles": [{"role": "np", "minutes": "75"}, {"role": "rn", "minutes": "45"}],
+        "home": True,
+    }
     return d
 
 
@@ -75,9 +91,14 @@ def seed(ctx) -> None:
     ensure_platform_roles(IdtRole)
     for code, name, rural, minutes, miles in MARKETS:
         Market.objects.update_or_create(
-            organization=ctx.plan, code=code,
-            defaults={"name": name, "rural": rural, "travel_minutes_per_visit": Decimal(minutes),
-                      "miles_per_visit": Decimal(miles)},
+            organization=ctx.plan,
+            code=code,
+            defaults={
+                "name": name,
+                "rural": rural,
+                "travel_minutes_per_visit": Decimal(minutes),
+                "miles_per_visit": Decimal(miles),
+            },
         )
     if not Bundle.objects.filter(payer=ctx.plan, name=HOME_BASED).exists():
         first = home_based_definition()

@@ -15,7 +15,9 @@ from bundles.definition import DEFAULT_REQUIRED_ROLES
 class Market(models.Model):
     """A county or region where a plan offers bundles; rural markets add travel."""
 
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="markets")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="markets"
+    )
     code = models.CharField(max_length=32, help_text="e.g. a county code; used in rosters and rate sheets")
     name = models.CharField(max_length=120)
     rural = models.BooleanField(default=False)
@@ -26,8 +28,10 @@ class Market(models.Model):
         ordering = ["code"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "code"], name="market_code_unique_per_plan"),
-            models.CheckConstraint(condition=Q(travel_minutes_per_visit__gte=0) & Q(miles_per_visit__gte=0),
-                                   name="market_travel_not_negative"),
+            models.CheckConstraint(
+                condition=Q(travel_minutes_per_visit__gte=0) & Q(miles_per_visit__gte=0),
+                name="market_travel_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -58,8 +62,9 @@ class IdtRole(models.Model):
     class Meta:
         ordering = ["sort_order", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["code"], condition=Q(organization__isnull=True),
-                                    name="idt_role_platform_code_unique"),
+            models.UniqueConstraint(
+                fields=["code"], condition=Q(organization__isnull=True), name="idt_role_platform_code_unique"
+            ),
             models.UniqueConstraint(fields=["organization", "code"], name="idt_role_code_unique_per_plan"),
         ]
 
@@ -74,7 +79,9 @@ class IdtRole(models.Model):
 class BundlePolicy(models.Model):
     """A plan's rules for publishing bundles."""
 
-    organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE, related_name="bundle_policy")
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="bundle_policy"
+    )
     required_roles = models.JSONField(
         default=list, help_text="Groups of role codes; every tier needs effort from one role of each group"
     )
@@ -105,7 +112,9 @@ class Bundle(models.Model):
         """The plan's own bundles, and for a provider the bundles it holds a contract on."""
         from contracts.models import ContractBundleVersion
 
-        held = ContractBundleVersion.objects.filter(contract__provider=organization).values("bundle_version__bundle_id")
+        held = ContractBundleVersion.objects.filter(contract__provider=organization).values(
+            "bundle_version__bundle_id"
+        )
         return Q(payer=organization) | Q(pk__in=held)
 
 
@@ -120,15 +129,22 @@ class BundleVersion(models.Model):
 
     bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField(null=True, blank=True, help_text="Set when published: 1, 2, ...")
-    status = models.CharField(max_length=16, choices=BundleVersionStatus.choices, default=BundleVersionStatus.DRAFT)
+    status = models.CharField(
+        max_length=16, choices=BundleVersionStatus.choices, default=BundleVersionStatus.DRAFT
+    )
     definition = models.JSONField(help_text="The bundle definition (bundles/definition.py)")
     content_hash = models.CharField(max_length=64, blank=True)
-    based_on = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="drafts")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    based_on = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="drafts"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True,
-                                     blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     published_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
@@ -139,7 +155,8 @@ class BundleVersion(models.Model):
             models.UniqueConstraint(fields=["bundle", "number"], name="bundle_version_number_unique"),
             models.UniqueConstraint(fields=["bundle"], condition=Q(status="draft"), name="bundle_one_draft"),
             models.CheckConstraint(
-                condition=(Q(status="draft") & Q(number__isnull=True)) | (~Q(status="draft") & Q(number__isnull=False)),
+                condition=(Q(status="draft") & Q(number__isnull=True))
+                | (~Q(status="draft") & Q(number__isnull=False)),
                 name="bundle_version_number_iff_published",
             ),
         ]
@@ -160,5 +177,7 @@ class BundleVersion(models.Model):
         """The plan sees every version; a provider only the versions its contracts name."""
         from contracts.models import ContractBundleVersion
 
-        held = ContractBundleVersion.objects.filter(contract__provider=organization).values("bundle_version_id")
+        held = ContractBundleVersion.objects.filter(contract__provider=organization).values(
+            "bundle_version_id"
+        )
         return Q(bundle__payer=organization) | Q(pk__in=held)

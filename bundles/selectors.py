@@ -26,8 +26,11 @@ def bundle_list(*, scope: Scope, search: str = "", status: str = "", lob: str = 
     elif status == "retired":
         bundles = bundles.filter(latest_number__isnull=False, published_count=0)
     if lob:
-        bundles = bundles.filter(lines_of_business__contains=[lob]) if _json_contains_supported() else bundles.filter(
-            lines_of_business__icontains=f'"{lob}"')
+        bundles = (
+            bundles.filter(lines_of_business__contains=[lob])
+            if _json_contains_supported()
+            else bundles.filter(lines_of_business__icontains=f'"{lob}"')
+        )
     return bundles.order_by("name")
 
 
@@ -52,7 +55,9 @@ def version_list(*, scope: Scope, bundle: Bundle) -> QuerySet[BundleVersion]:
 
 def version_get(*, scope: Scope, bundle: Bundle, number: str | int) -> BundleVersion:
     """``number`` is a version number or ``"draft"``."""
-    versions = BundleVersion.objects.filter(bundle=bundle).select_related("bundle", "based_on", "bundle__payer")
+    versions = BundleVersion.objects.filter(bundle=bundle).select_related(
+        "bundle", "based_on", "bundle__payer"
+    )
     if str(number) == "draft":
         return get_scoped_or_404(versions, scope, status=BundleVersionStatus.DRAFT)
     try:
@@ -63,12 +68,16 @@ def version_get(*, scope: Scope, bundle: Bundle, number: str | int) -> BundleVer
 
 
 def draft_of(*, scope: Scope, bundle: Bundle) -> BundleVersion | None:
-    return scoped(BundleVersion.objects.filter(bundle=bundle, status=BundleVersionStatus.DRAFT), scope).first()
+    return scoped(
+        BundleVersion.objects.filter(bundle=bundle, status=BundleVersionStatus.DRAFT), scope
+    ).first()
 
 
 def published_version_list(*, scope: Scope) -> QuerySet[BundleVersion]:
     """Published versions the scope may point a contract or a pricing run at."""
-    return scoped(BundleVersion.objects.filter(status=BundleVersionStatus.PUBLISHED), scope).select_related("bundle")
+    return scoped(BundleVersion.objects.filter(status=BundleVersionStatus.PUBLISHED), scope).select_related(
+        "bundle"
+    )
 
 
 def market_list(*, scope: Scope) -> QuerySet[Market]:
@@ -89,5 +98,8 @@ def roles_for(*, organization) -> QuerySet[IdtRole]:
 
 def required_roles_for(organization) -> list[list[str]]:
     policy = BundlePolicy.objects.filter(organization=organization).first()
-    return policy.required_role_groups() if policy else BundlePolicy(organization=organization).required_role_groups()
-
+    return (
+        policy.required_role_groups()
+        if policy
+        else BundlePolicy(organization=organization).required_role_groups()
+    )

@@ -25,8 +25,19 @@ class BundleVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BundleVersion
-        fields = ["bundle_id", "number", "status", "based_on", "content_hash", "definition", "grid", "warnings",
-                  "created_at", "published_at", "retired_at"]
+        fields = [
+            "bundle_id",
+            "number",
+            "status",
+            "based_on",
+            "content_hash",
+            "definition",
+            "grid",
+            "warnings",
+            "created_at",
+            "published_at",
+            "retired_at",
+        ]
 
     def get_grid(self, version) -> dict:
         from bundles.definition import grid
@@ -34,15 +45,21 @@ class BundleVersionSerializer(serializers.ModelSerializer):
         data = grid(version.definition)
         return {
             "tiers": data["tiers"],
-            "rows": [{"role": r["role"], "minutes": {t: str(m) for t, m in r["minutes"].items()}} for r in data["rows"]],
+            "rows": [
+                {"role": r["role"], "minutes": {t: str(m) for t, m in r["minutes"].items()}}
+                for r in data["rows"]
+            ],
             "totals": {t: str(m) for t, m in data["totals"].items()},
         }
 
     def get_warnings(self, version) -> list[dict]:
         from bundles.services import publish_check
 
-        return [p.as_dict() for p in publish_check(bundle=version.bundle, definition=version.definition)
-                if p.severity == "warning" or version.is_draft]
+        return [
+            p.as_dict()
+            for p in publish_check(bundle=version.bundle, definition=version.definition)
+            if p.severity == "warning" or version.is_draft
+        ]
 
 
 class BundleSerializer(serializers.ModelSerializer):
@@ -53,7 +70,16 @@ class BundleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Bundle
-        fields = ["id", "name", "payer", "lines_of_business", "latest_version", "has_draft", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "payer",
+            "lines_of_business",
+            "latest_version",
+            "has_draft",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_has_draft(self, bundle) -> bool:
         return bool(getattr(bundle, "draft_count", 0))
@@ -67,7 +93,9 @@ class BundleDetailSerializer(serializers.Serializer):
 
 
 class DefinitionInputSerializer(serializers.Serializer):
-    definition = serializers.JSONField(help_text="The bundle definition (the `bundle` part of the pricing file)")
+    definition = serializers.JSONField(
+        help_text="The bundle definition (the `bundle` part of the pricing file)"
+    )
 
 
 class PricingFileSerializer(serializers.Serializer):

@@ -24,7 +24,9 @@ DRAFT_EXISTS_MESSAGE = "This bundle already has a draft; publish or discard it f
 NOT_PUBLISHED_MESSAGE = "Only a published version can be retired."
 
 
-def _problems_error(problems: list[bundle_definition.Problem], *, message: str, code: str) -> ApplicationError:
+def _problems_error(
+    problems: list[bundle_definition.Problem], *, message: str, code: str
+) -> ApplicationError:
     return ApplicationError(message, code=code, details={"problems": [p.as_dict() for p in problems]})
 
 
@@ -42,7 +44,9 @@ def _catalogue(organization) -> tuple[set[str], set[str]]:
 
 def _validated(organization, definition: Any) -> dict[str, Any]:
     role_codes, market_codes = _catalogue(organization)
-    normalized, problems = bundle_definition.validate(definition, role_codes=role_codes, market_codes=market_codes)
+    normalized, problems = bundle_definition.validate(
+        definition, role_codes=role_codes, market_codes=market_codes
+    )
     if problems:
         raise _problems_error(problems, message=INVALID_DEFINITION_MESSAGE, code="invalid_bundle")
     return normalized
@@ -70,7 +74,11 @@ def bundle_create(*, scope: Scope, definition: dict[str, Any]) -> Bundle:
 
 
 def _locked_draft(bundle: Bundle) -> BundleVersion:
-    draft = BundleVersion.objects.select_for_update().filter(bundle=bundle, status=BundleVersionStatus.DRAFT).first()
+    draft = (
+        BundleVersion.objects.select_for_update()
+        .filter(bundle=bundle, status=BundleVersionStatus.DRAFT)
+        .first()
+    )
     if draft is None:
         raise ConflictError(NO_DRAFT_MESSAGE, code="no_draft")
     return draft
@@ -87,8 +95,9 @@ def draft_update(*, scope: Scope, bundle: Bundle, definition: dict[str, Any]) ->
     return draft
 
 
-def draft_set_effort(*, scope: Scope, bundle: Bundle, role: str, tier: str | None, field: str, value: Any
-                     ) -> BundleVersion:
+def draft_set_effort(
+    *, scope: Scope, bundle: Bundle, role: str, tier: str | None, field: str, value: Any
+) -> BundleVersion:
     """Change one cell of the team-by-tier grid (the editor's htmx calls)."""
     with transaction.atomic():
         _require_own(scope, bundle)
@@ -100,7 +109,9 @@ def draft_set_effort(*, scope: Scope, bundle: Bundle, role: str, tier: str | Non
         if field == "visit_minutes":
             entry["visit_minutes"] = value
         elif field in {"visits_per_mm", "coordination_minutes_per_mm"} and tier is not None:
-            entry.setdefault("by_tier", {}).setdefault(tier, {"visits_per_mm": "0", "coordination_minutes_per_mm": "0"})
+            entry.setdefault("by_tier", {}).setdefault(
+                tier, {"visits_per_mm": "0", "coordination_minutes_per_mm": "0"}
+            )
             entry["by_tier"][tier][field] = value
         else:
             raise ApplicationError(f"Unknown grid field {field!r}.", code="unknown_field")
@@ -112,8 +123,9 @@ def draft_discard(*, scope: Scope, bundle: Bundle) -> None:
     _require_own(scope, bundle)
     draft = _locked_draft(bundle)
     if not bundle.versions.exclude(pk=draft.pk).exists():
-        raise ConflictError("A bundle's only draft cannot be discarded; it has no published version.",
-                            code="only_draft")
+        raise ConflictError(
+            "A bundle's only draft cannot be discarded; it has no published version.", code="only_draft"
+        )
     draft.delete()
 
 
@@ -121,8 +133,11 @@ def publish_check(*, bundle: Bundle, definition: dict[str, Any]) -> list[bundle_
     role_codes, market_codes = _catalogue(bundle.payer)
     names = dict(roles_for(organization=bundle.payer).values_list("code", "name"))
     return bundle_definition.publish_problems(
-        definition, required_roles=required_roles_for(bundle.payer), role_names=names,
-        role_codes=role_codes, market_codes=market_codes,
+        definition,
+        required_roles=required_roles_for(bundle.payer),
+        role_names=names,
+        role_codes=role_codes,
+        market_codes=market_codes,
     )
 
 
@@ -177,29 +192,53 @@ def version_retire(*, scope: Scope, version: BundleVersion) -> BundleVersion:
 
 
 @transaction.atomic
-def market_create(*, scope: Scope, code: str, name: str, rural: bool = False,
-                  travel_minutes_per_visit: Decimal = Decimal(20), miles_per_visit: Decimal = Decimal(8)) -> Market:
+def market_create(
+    *,
+    scope: Scope,
+    code: str,
+    name: str,
+    rural: bool = False,
+    travel_minutes_per_visit: Decimal = Decimal(20),
+    miles_per_visit: Decimal = Decimal(8),
+) -> Market:
     scope.require("bundle.edit")
     market, created = Market.objects.get_or_create(
-        organization=scope.organization, code=code,
-        defaults={"name": name, "rural": rural, "travel_minutes_per_visit": travel_minutes_per_visit,
-                  "miles_per_visit": miles_per_visit},
+        organization=scope.organization,
+        code=code,
+        defaults={
+            "name": name,
+            "rural": rural,
+            "travel_minutes_per_visit": travel_minutes_per_visit,
+            "miles_per_visit": miles_per_visit,
+        },
     )
     if not created:
-        raise ConflictError(f"The plan already has a market {code!r}.", code="duplicate_market",
-                            details={"code": [f"The plan already has a market {code!r}."]})
+        raise ConflictError(
+            f"The plan already has a market {code!r}.",
+            code="duplicate_market",
+            details={"code": [f"The plan already has a market {code!r}."]},
+        )
     return market
 
 
 @transaction.atomic
-def idt_role_create(*, scope: Scope, code: str, name: str, bills_ffs: bool = False,
-                    service_codes: list[str] | None = None) -> IdtRole:
+def idt_role_create(
+    *, scope: Scope, code: str, name: str, bills_ffs: bool = False, service_codes: list[str] | None = None
+) -> IdtRole:
     scope.require("bundle.edit")
     if IdtRole.objects.filter(IdtRole.tenant_filter(scope.organization), code=code).exists():
-        raise ConflictError(f"A role {code!r} already exists.", code="duplicate_role",
-                            details={"code": [f"A role {code!r} already exists."]})
-    return IdtRole.objects.create(organization=scope.organization, code=code, name=name, bills_ffs=bills_ffs,
-                                  service_codes=list(service_codes or []))
+        raise ConflictError(
+            f"A role {code!r} already exists.",
+            code="duplicate_role",
+            details={"code": [f"A role {code!r} already exists."]},
+        )
+    return IdtRole.objects.create(
+        organization=scope.organization,
+        code=code,
+        name=name,
+        bills_ffs=bills_ffs,
+        service_codes=list(service_codes or []),
+    )
 
 
 # --- export and import (the `bundle` part of the pricing file) -------------------------------
@@ -209,17 +248,27 @@ def bundle_export(*, version: BundleVersion) -> dict[str, Any]:
     """The pricing-file document of a version: its definition plus the roles and markets it names,
     so that another plan can import it."""
     definition = dict(version.definition)
-    used_roles = {r["role"] for r in definition["roles"]} | {r["role"] for r in definition["assessment"]["roles"]}
+    used_roles = {r["role"] for r in definition["roles"]} | {
+        r["role"] for r in definition["assessment"]["roles"]
+    }
     roles = roles_for(organization=version.bundle.payer).filter(code__in=used_roles).order_by("code")
-    markets = plan_markets(organization=version.bundle.payer).filter(code__in=definition["markets"]).order_by("code")
+    markets = (
+        plan_markets(organization=version.bundle.payer)
+        .filter(code__in=definition["markets"])
+        .order_by("code")
+    )
     definition["role_definitions"] = [
         {"code": r.code, "name": r.name, "bills_ffs": r.bills_ffs, "service_codes": list(r.service_codes)}
         for r in roles
     ]
     definition["market_definitions"] = [
-        {"code": m.code, "name": m.name, "rural": m.rural,
-         "travel_minutes_per_visit": bundle_definition.normalize_number(m.travel_minutes_per_visit),
-         "miles_per_visit": bundle_definition.normalize_number(m.miles_per_visit)}
+        {
+            "code": m.code,
+            "name": m.name,
+            "rural": m.rural,
+            "travel_minutes_per_visit": bundle_definition.normalize_number(m.travel_minutes_per_visit),
+            "miles_per_visit": bundle_definition.normalize_number(m.miles_per_visit),
+        }
         for m in markets
     ]
     return {"format": PRICING_FORMAT, "bundle": definition}
@@ -267,16 +316,29 @@ def bundle_import(*, scope: Scope, document: Any) -> Bundle:
             new_markets.append(market)
     role_codes = known_roles | {r["code"] for r in new_roles}
     market_codes = known_markets | {m["code"] for m in new_markets}
-    normalized, definition_problems = bundle_definition.validate(part, role_codes=role_codes, market_codes=market_codes)
-    problems += [Problem(p.path.replace("$", "$.bundle", 1), p.code, p.message, p.severity) for p in definition_problems]
+    normalized, definition_problems = bundle_definition.validate(
+        part, role_codes=role_codes, market_codes=market_codes
+    )
+    problems += [
+        Problem(p.path.replace("$", "$.bundle", 1), p.code, p.message, p.severity)
+        for p in definition_problems
+    ]
     if problems:
         raise _problems_error(problems, message=INVALID_DEFINITION_MESSAGE, code="invalid_bundle")
     for role in new_roles:
-        IdtRole.objects.create(organization=scope.organization, code=role["code"], name=role["name"],
-                               bills_ffs=bool(role.get("bills_ffs")), service_codes=list(role.get("service_codes", [])))
+        IdtRole.objects.create(
+            organization=scope.organization,
+            code=role["code"],
+            name=role["name"],
+            bills_ffs=bool(role.get("bills_ffs")),
+            service_codes=list(role.get("service_codes", [])),
+        )
     for market in new_markets:
         Market.objects.create(
-            organization=scope.organization, code=market["code"], name=market["name"], rural=bool(market.get("rural")),
+            organization=scope.organization,
+            code=market["code"],
+            name=market["name"],
+            rural=bool(market.get("rural")),
             travel_minutes_per_visit=Decimal(str(market.get("travel_minutes_per_visit", 0))),
             miles_per_visit=Decimal(str(market.get("miles_per_visit", 0))),
         )
@@ -285,4 +347,3 @@ def bundle_import(*, scope: Scope, document: Any) -> Bundle:
     )
     BundleVersion.objects.create(bundle=bundle, definition=normalized, created_by=scope.user)
     return bundle
-

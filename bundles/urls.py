@@ -13,12 +13,16 @@ urlpatterns = [
     path("bundles/<str:bundle_id>/draft/roles/", views.draft_roles, name="bundle-draft-roles"),
     path("bundles/<str:bundle_id>/draft/tiers/", views.draft_tiers, name="bundle-draft-tiers"),
     path("bundles/<str:bundle_id>/draft/assessment/", views.draft_assessment, name="bundle-draft-assessment"),
-    path("bundles/<str:bundle_id>/draft/eligibility/", views.draft_eligibility, name="bundle-draft-eligibility"),
+    path(
+        "bundles/<str:bundle_id>/draft/eligibility/", views.draft_eligibility, name="bundle-draft-eligibility"
+    ),
     path("bundles/<str:bundle_id>/draft/publish/", views.draft_publish, name="bundle-draft-publish"),
     path("bundles/<str:bundle_id>/draft/discard/", views.draft_discard, name="bundle-draft-discard"),
     path("bundles/<str:bundle_id>/v/<str:number>/", views.version_detail, name="bundle-version"),
     path("bundles/<str:bundle_id>/v/<str:number>/diff/", views.version_diff, name="bundle-diff"),
     path("bundles/<str:bundle_id>/v/<str:number>/export.json", views.version_export, name="bundle-export"),
-    path("bundles/<str:bundle_id>/v/<str:number>/new-draft/", views.version_new_draft, name="bundle-new-draft"),
+    path(
+        "bundles/<str:bundle_id>/v/<str:number>/new-draft/", views.version_new_draft, name="bundle-new-draft"
+    ),
     path("bundles/<str:bundle_id>/v/<str:number>/retire/", views.version_retire, name="bundle-retire"),
 ]

@@ -41,9 +41,16 @@ def _version_context(request, bundle: Bundle, version: BundleVersion) -> dict[st
         "markets": [markets.get(code) or code for code in version.definition.get("markets", [])],
         "versions": selectors.version_list(scope=scope, bundle=bundle),
         "can_edit": scope.can("bundle.edit") and bundle.payer_id == scope.organization.pk,
-        "problems": services.publish_check(bundle=bundle, definition=version.definition) if version.is_draft else [],
-        "warnings": [p for p in services.publish_check(bundle=bundle, definition=version.definition)
-                     if p.severity == "warning"] if not version.is_draft else [],
+        "problems": services.publish_check(bundle=bundle, definition=version.definition)
+        if version.is_draft
+        else [],
+        "warnings": [
+            p
+            for p in services.publish_check(bundle=bundle, definition=version.definition)
+            if p.severity == "warning"
+        ]
+        if not version.is_draft
+        else [],
     }
 
 
@@ -53,8 +60,14 @@ def bundle_list(request):
     status = request.GET.get("status", "")
     lob = request.GET.get("lob", "")
     bundles = selectors.bundle_list(scope=request.scope, search=q, status=status, lob=lob)
-    context = {"bundles": bundles, "q": q, "status": status, "lob": lob,
-               "lobs": bundle_definition.LINES_OF_BUSINESS, "can_edit": request.scope.can("bundle.edit")}
+    context = {
+        "bundles": bundles,
+        "q": q,
+        "status": status,
+        "lob": lob,
+        "lobs": bundle_definition.LINES_OF_BUSINESS,
+        "can_edit": request.scope.can("bundle.edit"),
+    }
     template = "bundles/_bundle_rows.html" if request.htmx else "bundles/bundle_list.html"
     return render(request, template, context)
 
@@ -66,7 +79,9 @@ def bundle_new(request):
     errors: list = []
     if request.method == "POST":
         tiers = int(request.POST.get("tiers") or 3) if (request.POST.get("tiers") or "3").isdigit() else 3
-        definition = bundle_definition.empty_definition(request.POST.get("name", "").strip(), tiers=max(1, min(tiers, 6)))
+        definition = bundle_definition.empty_definition(
+            request.POST.get("name", "").strip(), tiers=max(1, min(tiers, 6))
+        )
         definition["description"] = request.POST.get("description", "").strip()
         definition["lines_of_business"] = request.POST.getlist("lines_of_business")
         definition["markets"] = request.POST.getlist("markets")
@@ -81,11 +96,21 @@ def bundle_new(request):
         except ApplicationError as exc:
             errors = exc.details.get("problems", [{"path": "$", "message": exc.message}])
         else:
-            messages.success(request, "Bundle created as a draft. Fill in the team's effort by tier, then publish.")
+            messages.success(
+                request, "Bundle created as a draft. Fill in the team's effort by tier, then publish."
+            )
             return redirect("bundle-draft", bundle_id=bundle.public_id)
-    return render(request, "bundles/bundle_new.html", {
-        "markets": markets, "lobs": bundle_definition.LINES_OF_BUSINESS, "errors": errors, "post": request.POST,
-    }, status=400 if errors else 200)
+    return render(
+        request,
+        "bundles/bundle_new.html",
+        {
+            "markets": markets,
+            "lobs": bundle_definition.LINES_OF_BUSINESS,
+            "errors": errors,
+            "post": request.POST,
+        },
+        status=400 if errors else 200,
+    )
 
 
 @scoped_view
@@ -135,14 +160,24 @@ def _edited_cell(request, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if row is None:
         return None
     if field == "visit_minutes":
-        return {"input_id": row["vm_id"], "label": row["vm_label"], "value": row["visit_minutes"],
-                "error": row["visit_minutes_error"], "vals": row["vm_vals"]}
+        return {
+            "input_id": row["vm_id"],
+            "label": row["vm_label"],
+            "value": row["visit_minutes"],
+            "error": row["visit_minutes_error"],
+            "vals": row["vm_vals"],
+        }
     cell = next((c for c in row["cells"] if c["tier"] == tier), None)
     if cell is None:
         return None
     prefix, key = ("v", "visits") if field == "visits_per_mm" else ("c", "coordination")
-    return {"input_id": cell[f"{prefix}_id"], "label": cell[f"{prefix}_label"], "value": cell[key],
-            "error": cell[f"{key}_error"], "vals": cell[f"{prefix}_vals"]}
+    return {
+        "input_id": cell[f"{prefix}_id"],
+        "label": cell[f"{prefix}_label"],
+        "value": cell[key],
+        "error": cell[f"{key}_error"],
+        "vals": cell[f"{prefix}_vals"],
+    }
 
 
 def _edit_rows(d: dict, names: dict[str, str], errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -155,25 +190,36 @@ def _edit_rows(d: dict, names: dict[str, str], errors: dict[str, str]) -> list[d
         name = names.get(role.get("role"), role.get("role"))
         for code in tiers:
             effort = (role.get("by_tier") or {}).get(code) or {}
-            cells.append({
-                "tier": code,
-                "v_id": f"v-{role.get('role')}-{code}",
-                "v_label": f"{name} tier {code} visits per member-month",
-                "v_vals": json.dumps({"role": role.get("role"), "tier": code, "field": "visits_per_mm"}),
-                "c_id": f"c-{role.get('role')}-{code}",
-                "c_label": f"{name} tier {code} coordination minutes per member-month",
-                "c_vals": json.dumps({"role": role.get("role"), "tier": code, "field": "coordination_minutes_per_mm"}),
-                "visits": effort.get("visits_per_mm", "0"),
-                "coordination": effort.get("coordination_minutes_per_mm", "0"),
-                "visits_error": errors.get(f"{base}.by_tier.{code}.visits_per_mm"),
-                "coordination_error": errors.get(f"{base}.by_tier.{code}.coordination_minutes_per_mm"),
-                "minutes": bundle_definition.role_minutes(role, code),
-            })
-        rows.append({"role": role.get("role"), "name": name,
-                     "vm_id": f"vm-{role.get('role')}", "vm_label": f"{name} minutes per visit",
-                     "vm_vals": json.dumps({"role": role.get("role"), "field": "visit_minutes"}),
-                     "visit_minutes": role.get("visit_minutes", ""),
-                     "visit_minutes_error": errors.get(f"{base}.visit_minutes"), "cells": cells})
+            cells.append(
+                {
+                    "tier": code,
+                    "v_id": f"v-{role.get('role')}-{code}",
+                    "v_label": f"{name} tier {code} visits per member-month",
+                    "v_vals": json.dumps({"role": role.get("role"), "tier": code, "field": "visits_per_mm"}),
+                    "c_id": f"c-{role.get('role')}-{code}",
+                    "c_label": f"{name} tier {code} coordination minutes per member-month",
+                    "c_vals": json.dumps(
+                        {"role": role.get("role"), "tier": code, "field": "coordination_minutes_per_mm"}
+                    ),
+                    "visits": effort.get("visits_per_mm", "0"),
+                    "coordination": effort.get("coordination_minutes_per_mm", "0"),
+                    "visits_error": errors.get(f"{base}.by_tier.{code}.visits_per_mm"),
+                    "coordination_error": errors.get(f"{base}.by_tier.{code}.coordination_minutes_per_mm"),
+                    "minutes": bundle_definition.role_minutes(role, code),
+                }
+            )
+        rows.append(
+            {
+                "role": role.get("role"),
+                "name": name,
+                "vm_id": f"vm-{role.get('role')}",
+                "vm_label": f"{name} minutes per visit",
+                "vm_vals": json.dumps({"role": role.get("role"), "field": "visit_minutes"}),
+                "visit_minutes": role.get("visit_minutes", ""),
+                "visit_minutes_error": errors.get(f"{base}.visit_minutes"),
+                "cells": cells,
+            }
+        )
     return rows
 
 
@@ -214,8 +260,11 @@ def draft_general(request, bundle_id):
         d["lines_of_business"] = post.getlist("lines_of_business")
         d["markets"] = post.getlist("markets")
         d["home_share"] = post.get("home_share", "")
-        d["period"] = ({"type": "episode", "days": post.get("days", "")} if post.get("period") == "episode"
-                       else {"type": "monthly"})
+        d["period"] = (
+            {"type": "episode", "days": post.get("days", "")}
+            if post.get("period") == "episode"
+            else {"type": "monthly"}
+        )
 
     return _apply(request, bundle_id, mutate, "bundles/_editor_general.html")
 
@@ -262,8 +311,11 @@ def draft_tiers(request, bundle_id):
         codes = post.getlist("code")
         names = post.getlist("name")
         descriptions = post.getlist("description")
-        d["tiers"] = [{"code": c.strip(), "name": n.strip(), "description": s.strip()}
-                      for c, n, s in zip(codes, names, descriptions, strict=False) if c.strip() or n.strip()]
+        d["tiers"] = [
+            {"code": c.strip(), "name": n.strip(), "description": s.strip()}
+            for c, n, s in zip(codes, names, descriptions, strict=False)
+            if c.strip() or n.strip()
+        ]
         if post.get("action") == "add":
             next_code = str(len(d["tiers"]) + 1)
             d["tiers"].append({"code": next_code, "name": f"Tier {next_code}", "description": ""})
@@ -302,16 +354,23 @@ def draft_eligibility(request, bundle_id):
         included = set(post.getlist("diagnosis_group"))
         for group in eligibility.get("diagnosis_groups", []):
             group["included"] = group["name"] in included
-        eligibility["functional_status"] = {"scale": post.get("scale", "PPS"), "max": post.get("functional_max", "")}
-        eligibility["utilization_criteria"] = [line.strip() for line in post.get("utilization", "").splitlines()
-                                               if line.strip()]
-        eligibility["exclusions"] = [line.strip() for line in post.get("exclusions", "").splitlines() if line.strip()]
+        eligibility["functional_status"] = {
+            "scale": post.get("scale", "PPS"),
+            "max": post.get("functional_max", ""),
+        }
+        eligibility["utilization_criteria"] = [
+            line.strip() for line in post.get("utilization", "").splitlines() if line.strip()
+        ]
+        eligibility["exclusions"] = [
+            line.strip() for line in post.get("exclusions", "").splitlines() if line.strip()
+        ]
         services_list = []
         for line in post.get("services", "").splitlines():
             name, _, codes = line.partition("|")
             if name.strip():
-                services_list.append({"name": name.strip(),
-                                      "codes": [c.strip() for c in codes.split(",") if c.strip()]})
+                services_list.append(
+                    {"name": name.strip(), "codes": [c.strip() for c in codes.split(",") if c.strip()]}
+                )
         d["services"] = services_list
 
     return _apply(request, bundle_id, mutate, "bundles/_editor_eligibility.html")
@@ -391,10 +450,22 @@ def version_diff(request, bundle_id, number):
     elif version.based_on_id:
         base = selectors.version_get(scope=request.scope, bundle=bundle, number=version.based_on.number)
     changes = bundle_definition.diff(base.definition if base else {}, version.definition)
-    others = [v for v in selectors.version_list(scope=request.scope, bundle=bundle) if v.number and v.pk != version.pk]
-    return render(request, "bundles/bundle_diff.html", {
-        "bundle": bundle, "version": version, "base": base, "changes": changes, "others": others,
-    })
+    others = [
+        v
+        for v in selectors.version_list(scope=request.scope, bundle=bundle)
+        if v.number and v.pk != version.pk
+    ]
+    return render(
+        request,
+        "bundles/bundle_diff.html",
+        {
+            "bundle": bundle,
+            "version": version,
+            "base": base,
+            "changes": changes,
+            "others": others,
+        },
+    )
 
 
 @scoped_view
@@ -417,7 +488,9 @@ def bundle_import(request):
         if upload is None:
             problems = [{"path": "file", "message": "Choose a pricing file (JSON) to import."}]
         elif upload.size > MAX_IMPORT_BYTES:
-            problems = [{"path": "file", "message": "The file is larger than 2 MB; a bundle file is much smaller."}]
+            problems = [
+                {"path": "file", "message": "The file is larger than 2 MB; a bundle file is much smaller."}
+            ]
         else:
             try:
                 document = json.loads(upload.read().decode("utf-8-sig"))
@@ -431,4 +504,6 @@ def bundle_import(request):
                 else:
                     messages.success(request, f"Imported {bundle.name} as a draft.")
                     return redirect("bundle-draft", bundle_id=bundle.public_id)
-    return render(request, "bundles/bundle_import.html", {"problems": problems}, status=400 if problems else 200)
+    return render(
+        request, "bundles/bundle_import.html", {"problems": problems}, status=400 if problems else 200
+    )

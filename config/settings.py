@@ -259,28 +259,46 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     # Active contracts whose end date has come become expired (contracts.services.contracts_expire_due).
-    "contracts-expire-due": {"task": "contracts.expire_due", "schedule": 60 * 60 * 24, "options": {"expires": 60 * 60}},
+    "contracts-expire-due": {
+        "task": "contracts.expire_due",
+        "schedule": 60 * 60 * 24,
+        "options": {"expires": 60 * 60},
+    },
     # A missing roster: providers are e-mailed a few days before the due day (enrollment.services).
-    "enrollment-roster-reminders": {"task": "enrollment.send_roster_reminders", "schedule": 60 * 60 * 24,
-                                    "options": {"expires": 60 * 60}},
+    "enrollment-roster-reminders": {
+        "task": "enrollment.send_roster_reminders",
+        "schedule": 60 * 60 * 24,
+        "options": {"expires": 60 * 60},
+    },
     # Months past their due day without an accepted roster are marked late.
-    "enrollment-mark-late": {"task": "enrollment.mark_late_rosters", "schedule": 60 * 60 * 24,
-                             "options": {"expires": 60 * 60}},
+    "enrollment-mark-late": {
+        "task": "enrollment.mark_late_rosters",
+        "schedule": 60 * 60 * 24,
+        "options": {"expires": 60 * 60},
+    },
     # After the roster due day, each contract month with an accepted roster gets its payment run
     # (payments.services.payment_runs_start_due); runs stuck calculating are queued again.
-    "payments-start-due-runs": {"task": "payments.start_due_runs", "schedule": 60 * 60 * 6,
-                                "options": {"expires": 60 * 60}},
+    "payments-start-due-runs": {
+        "task": "payments.start_due_runs",
+        "schedule": 60 * 60 * 6,
+        "options": {"expires": 60 * 60},
+    },
     # Pricing runs queued or running with no sign of life for 15 minutes (their whole worker died; Redis
     # would give the message back only after its visibility timeout) are queued again
     # (pricing.services.pricing_runs_requeue_stalled).
-    "pricing-requeue-stalled-runs": {"task": "pricing.requeue_stalled_runs", "schedule": 60 * 10,
-                                     "options": {"expires": 60 * 10}},
+    "pricing-requeue-stalled-runs": {
+        "task": "pricing.requeue_stalled_runs",
+        "schedule": 60 * 10,
+        "options": {"expires": 60 * 10},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "carebundle <no-reply@carebundle.local>")
 

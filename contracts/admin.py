@@ -15,7 +15,15 @@ from contracts.models import (
 
 class VersionInline(admin.TabularInline):
     model = ContractVersion
-    fields = ["number", "status", "bundle_version", "effective_start", "effective_end", "in_force_end", "fingerprint"]
+    fields = [
+        "number",
+        "status",
+        "bundle_version",
+        "effective_start",
+        "effective_end",
+        "in_force_end",
+        "fingerprint",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -37,8 +37,10 @@ from core.api import ErrorSerializer
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
-CONFLICT = OpenApiResponse(ErrorSerializer, description="Not allowed in the contract's current state, or it "
-                                                        "would overlap another active contract.")
+CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="Not allowed in the contract's current state, or it would overlap another active contract.",
+)
 LIST_PARAMETERS = [
     ORGANIZATION_PARAMETER,
     OpenApiParameter("status", str, enum=list(ContractStatus.values)),
@@ -47,8 +49,12 @@ LIST_PARAMETERS = [
     OpenApiParameter("bundle", OpenApiTypes.UUID, description="The bundle's id"),
     OpenApiParameter("market", str, description="A market code"),
 ]
-VERSION_PARAMETER = OpenApiParameter("version", OpenApiTypes.INT, required=False,
-                                     description="The version number; default: the contract's current version")
+VERSION_PARAMETER = OpenApiParameter(
+    "version",
+    OpenApiTypes.INT,
+    required=False,
+    description="The version number; default: the contract's current version",
+)
 BAD_DATE_MESSAGE = "Give the date as YYYY-MM-DD."
 
 
@@ -84,16 +90,24 @@ class ContractListApi(ScopedMixin, generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        return selectors.contract_list(scope=self.scope, status=params.get("status", ""),
-                                       search=params.get("search", ""), counterparty=params.get("counterparty", ""),
-                                       bundle=params.get("bundle", ""), market=params.get("market", ""))
+        return selectors.contract_list(
+            scope=self.scope,
+            status=params.get("status", ""),
+            search=params.get("search", ""),
+            counterparty=params.get("counterparty", ""),
+            bundle=params.get("bundle", ""),
+            market=params.get("market", ""),
+        )
 
     @extend_schema(parameters=LIST_PARAMETERS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=ContractCreateSerializer, responses={201: ContractDetailSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=ContractCreateSerializer,
+        responses={201: ContractDetailSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         """Open a contract with a provider as a draft (version 1): terms, and optionally rates and fees."""
@@ -101,35 +115,62 @@ class ContractListApi(ScopedMixin, generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         self.scope.require("contract.edit")
-        provider = Organization.objects.filter(public_id=data["provider"], kind=OrganizationKind.PROVIDER).first()
+        provider = Organization.objects.filter(
+            public_id=data["provider"], kind=OrganizationKind.PROVIDER
+        ).first()
         if provider is None:
-            raise ApplicationError("No provider organisation with this id.", code="unknown_provider",
-                                   details={"provider": ["No provider organisation with this id."]})
-        bundle_version = BundleVersion.objects.filter(bundle__public_id=data["bundle"], number=data["bundle_version"],
-                                                      bundle__payer=self.scope.organization).select_related(
-            "bundle").first()
+            raise ApplicationError(
+                "No provider organisation with this id.",
+                code="unknown_provider",
+                details={"provider": ["No provider organisation with this id."]},
+            )
+        bundle_version = (
+            BundleVersion.objects.filter(
+                bundle__public_id=data["bundle"],
+                number=data["bundle_version"],
+                bundle__payer=self.scope.organization,
+            )
+            .select_related("bundle")
+            .first()
+        )
         if bundle_version is None:
-            raise ApplicationError("No such published version of your plan's bundles.", code="unknown_bundle_version",
-                                   details={"bundle_version": ["No such published version of your plan's bundles."]})
+            raise ApplicationError(
+                "No such published version of your plan's bundles.",
+                code="unknown_bundle_version",
+                details={"bundle_version": ["No such published version of your plan's bundles."]},
+            )
         terms, rates, fees = terms_from(data)
-        contract = services.contract_create(scope=self.scope, provider=provider, bundle_version=bundle_version,
-                                            terms=terms, rates=rates, assessment_fees=fees)
-        return Response(ContractDetailSerializer(_detail(self.scope, contract)).data, status=status.HTTP_201_CREATED)
+        contract = services.contract_create(
+            scope=self.scope,
+            provider=provider,
+            bundle_version=bundle_version,
+            terms=terms,
+            rates=rates,
+            assessment_fees=fees,
+        )
+        return Response(
+            ContractDetailSerializer(_detail(self.scope, contract)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class ContractDetailApi(ScopedAPIView):
     @extend_schema(responses=ContractDetailSerializer, parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, contract_id):
         """The contract, its versions, its timeline and what your role may do now."""
-        return Response(ContractDetailSerializer(_detail(self.scope, _contract(self.scope, contract_id))).data)
+        return Response(
+            ContractDetailSerializer(_detail(self.scope, _contract(self.scope, contract_id))).data
+        )
 
 
 class ContractVersionListApi(ScopedAPIView):
     @extend_schema(responses=VersionSummarySerializer(many=True), parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, contract_id):
         contract = _contract(self.scope, contract_id)
-        return Response(VersionSummarySerializer(selectors.version_list(scope=self.scope, contract=contract),
-                                                 many=True).data)
+        return Response(
+            VersionSummarySerializer(
+                selectors.version_list(scope=self.scope, contract=contract), many=True
+            ).data
+        )
 
 
 class ContractVersionApi(ScopedAPIView):
@@ -139,8 +180,11 @@ class ContractVersionApi(ScopedAPIView):
         contract = _contract(self.scope, contract_id)
         return _version_response(selectors.version_get(scope=self.scope, contract=contract, number=number))
 
-    @extend_schema(request=VersionUpdateSerializer, responses={200: VersionSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=VersionUpdateSerializer,
+        responses={200: VersionSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def patch(self, request, contract_id, number):
         """Edit a draft: any terms, rate cells (upserted) and assessment fees. All or nothing."""
         contract = _contract(self.scope, contract_id)
@@ -150,18 +194,30 @@ class ContractVersionApi(ScopedAPIView):
         bundle_version = None
         if "bundle_version" in serializer.validated_data:
             bundle_version = BundleVersion.objects.filter(
-                bundle_id=version.bundle_version.bundle_id, number=serializer.validated_data["bundle_version"]).first()
+                bundle_id=version.bundle_version.bundle_id, number=serializer.validated_data["bundle_version"]
+            ).first()
             if bundle_version is None:
                 raise NotFoundError(NOT_FOUND_MESSAGE)
         terms, rates, fees = terms_from(serializer.validated_data)
-        version = services.contract_version_update(scope=self.scope, version=version, terms=terms, rates=rates,
-                                                   assessment_fees=fees, bundle_version=bundle_version)
-        return _version_response(selectors.version_get(scope=self.scope, contract=contract, number=version.number))
+        version = services.contract_version_update(
+            scope=self.scope,
+            version=version,
+            terms=terms,
+            rates=rates,
+            assessment_fees=fees,
+            bundle_version=bundle_version,
+        )
+        return _version_response(
+            selectors.version_get(scope=self.scope, contract=contract, number=version.number)
+        )
 
 
 class ContractRatesFromPricingApi(ScopedAPIView):
-    @extend_schema(request=PricingRunInputSerializer, responses={200: VersionSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=PricingRunInputSerializer,
+        responses={200: VersionSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def post(self, request, contract_id, number):
         """Take a draft's rates and assessment fees from a succeeded pricing run of its bundle version.
         Cells already negotiated keep their rate and reason and now show the difference."""
@@ -173,7 +229,9 @@ class ContractRatesFromPricingApi(ScopedAPIView):
         serializer.is_valid(raise_exception=True)
         table = pricing_run_rate_table(scope=self.scope, run_id=serializer.validated_data["run_id"])
         services.rate_schedule_from_pricing(scope=self.scope, contract_version=version, rate_table=table)
-        return _version_response(selectors.version_get(scope=self.scope, contract=contract, number=version.number))
+        return _version_response(
+            selectors.version_get(scope=self.scope, contract=contract, number=version.number)
+        )
 
 
 class _ActionApi(ScopedAPIView):
@@ -182,8 +240,11 @@ class _ActionApi(ScopedAPIView):
 
 
 class ContractProposeApi(_ActionApi):
-    @extend_schema(request=None, responses={200: ContractDetailSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=None,
+        responses={200: ContractDetailSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def post(self, request, contract_id):
         """Send the draft (contract or amendment) to the provider; its terms freeze and get a fingerprint."""
         contract = _contract(self.scope, contract_id)
@@ -192,8 +253,11 @@ class ContractProposeApi(_ActionApi):
 
 
 class ContractAcceptApi(_ActionApi):
-    @extend_schema(request=None, responses={200: ContractDetailSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=None,
+        responses={200: ContractDetailSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def post(self, request, contract_id):
         """Accept the proposal for your side; with both sides' acceptance the version becomes active."""
         contract = _contract(self.scope, contract_id)
@@ -202,20 +266,28 @@ class ContractAcceptApi(_ActionApi):
 
 
 class ContractReturnApi(_ActionApi):
-    @extend_schema(request=ReturnSerializer, responses={200: ContractDetailSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=ReturnSerializer,
+        responses={200: ContractDetailSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def post(self, request, contract_id):
         """The provider sends the proposal back to the plan with comments (a draft again)."""
         contract = _contract(self.scope, contract_id)
         serializer = ReturnSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.contract_return(scope=self.scope, contract=contract, comments=serializer.validated_data["comments"])
+        services.contract_return(
+            scope=self.scope, contract=contract, comments=serializer.validated_data["comments"]
+        )
         return self.respond(contract)
 
 
 class ContractTerminateApi(_ActionApi):
-    @extend_schema(request=TerminateSerializer, responses={200: ContractDetailSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=TerminateSerializer,
+        responses={200: ContractDetailSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def post(self, request, contract_id):
         """Terminate an active contract from `end_date` (exclusive), with a reason; the notice applies
         unless `for_cause`."""
@@ -227,25 +299,38 @@ class ContractTerminateApi(_ActionApi):
 
 
 class ContractAmendApi(ScopedAPIView):
-    @extend_schema(request=AmendSerializer, responses={201: VersionSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=AmendSerializer,
+        responses={201: VersionSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def post(self, request, contract_id):
         """Start an amendment of an active contract: a draft version copying the current terms."""
         contract = _contract(self.scope, contract_id)
         serializer = AmendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = services.contract_amend(scope=self.scope, contract=contract,
-                                          effective_start=serializer.validated_data["effective_start"])
-        return _version_response(selectors.version_get(scope=self.scope, contract=contract, number=version.number),
-                                 status.HTTP_201_CREATED)
+        version = services.contract_amend(
+            scope=self.scope, contract=contract, effective_start=serializer.validated_data["effective_start"]
+        )
+        return _version_response(
+            selectors.version_get(scope=self.scope, contract=contract, number=version.number),
+            status.HTTP_201_CREATED,
+        )
 
 
 class ContractDiffApi(ScopedAPIView):
-    @extend_schema(responses=DiffSerializer, parameters=[
-        ORGANIZATION_PARAMETER,
-        OpenApiParameter("against", OpenApiTypes.INT, required=False,
-                         description="The version to compare with; default: the one before"),
-    ])
+    @extend_schema(
+        responses=DiffSerializer,
+        parameters=[
+            ORGANIZATION_PARAMETER,
+            OpenApiParameter(
+                "against",
+                OpenApiTypes.INT,
+                required=False,
+                description="The version to compare with; default: the one before",
+            ),
+        ],
+    )
     def get(self, request, contract_id, number):
         """What changed between two versions, by section, and which payment terms changed."""
         contract = _contract(self.scope, contract_id)
@@ -256,22 +341,33 @@ class ContractDiffApi(ScopedAPIView):
 
 
 class ContractTermsInForceApi(ScopedAPIView):
-    @extend_schema(responses=VersionSerializer, parameters=[
-        ORGANIZATION_PARAMETER,
-        OpenApiParameter("on", OpenApiTypes.DATE, required=False,
-                         description="A day; for a month, its first day (default: today)"),
-    ])
+    @extend_schema(
+        responses=VersionSerializer,
+        parameters=[
+            ORGANIZATION_PARAMETER,
+            OpenApiParameter(
+                "on",
+                OpenApiTypes.DATE,
+                required=False,
+                description="A day; for a month, its first day (default: today)",
+            ),
+        ],
+    )
     def get(self, request, contract_id):
         """The version whose terms applied on a day ("which terms applied in month M?")."""
         contract = _contract(self.scope, contract_id)
         try:
             on = date.fromisoformat(request.query_params.get("on") or timezone.localdate().isoformat())
         except ValueError as exc:
-            raise ApplicationError(BAD_DATE_MESSAGE, code="invalid_date", details={"on": [BAD_DATE_MESSAGE]}) from exc
+            raise ApplicationError(
+                BAD_DATE_MESSAGE, code="invalid_date", details={"on": [BAD_DATE_MESSAGE]}
+            ) from exc
         version = selectors.version_in_force(contract=contract, on=on)
         if version is None or (not self.scope.is_payer and version.sent_at is None):
             raise NotFoundError(selectors.NO_TERMS_IN_FORCE_MESSAGE, code="no_terms_in_force")
-        return _version_response(selectors.version_get(scope=self.scope, contract=contract, number=version.number))
+        return _version_response(
+            selectors.version_get(scope=self.scope, contract=contract, number=version.number)
+        )
 
 
 class _FileRenderer(BaseRenderer):
@@ -293,8 +389,9 @@ class _RateSheetApi(ScopedAPIView):
 
     def get(self, request, contract_id):
         contract = _contract(self.scope, contract_id)
-        version = selectors.version_for_rate_sheet(scope=self.scope, contract=contract,
-                                                   number=request.query_params.get("version"))
+        version = selectors.version_for_rate_sheet(
+            scope=self.scope, contract=contract, number=request.query_params.get("version")
+        )
         content, filename = services.rate_sheet(version=version, fmt=self.fmt)
         response = HttpResponse(content, content_type=services.CONTENT_TYPES[self.fmt])
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -335,7 +432,9 @@ class RateSheetCsvApi(_RateSheetApi):
     fmt = RateSheetFormat.CSV
     renderer_classes = [JSONRenderer, _sheet_renderer("text/csv", "csv")]
 
-    @_sheet_schema("text/csv", "One row per rate cell, assessment fee and term; every row has the fingerprint")
+    @_sheet_schema(
+        "text/csv", "One row per rate cell, assessment fee and term; every row has the fingerprint"
+    )
     def get(self, request, contract_id):
         return super().get(request, contract_id)
 
@@ -354,8 +453,11 @@ class RateSheetExportListApi(ScopedMixin, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=None, responses={202: ExportSerializer},
-                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=None,
+        responses={202: ExportSerializer},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         """Start building the zip (a background job); poll the export for its progress."""
@@ -378,14 +480,22 @@ class RateSheetExportDownloadApi(ScopedAPIView):
             request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
         return super().finalize_response(request, response, *args, **kwargs)
 
-    @extend_schema(parameters=[ORGANIZATION_PARAMETER], responses={
-        (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The zip"),
-        409: OpenApiResponse(ErrorSerializer, description="Not finished yet")})
+    @extend_schema(
+        parameters=[ORGANIZATION_PARAMETER],
+        responses={
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The zip"),
+            409: OpenApiResponse(ErrorSerializer, description="Not finished yet"),
+        },
+    )
     def get(self, request, export_id):
         export = selectors.export_get(scope=self.scope, export_id=export_id)
         if export.status != "done":
-            raise ApplicationError("The zip is not ready yet.", code="not_ready", status=409,
-                                   details={"status": export.status, "done": export.done, "total": export.total})
+            raise ApplicationError(
+                "The zip is not ready yet.",
+                code="not_ready",
+                status=409,
+                details={"status": export.status, "done": export.done, "total": export.total},
+            )
         response = HttpResponse(bytes(export.content), content_type="application/zip")
         stamp = export.created_at.strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="rate-sheets-{stamp}.zip"'

@@ -43,7 +43,12 @@ class VersionStatus(models.TextChoices):
 
 
 # Versions both sides agreed to: they answer "which terms applied on day D?".
-ACTIVATED_STATUSES = (VersionStatus.ACTIVE, VersionStatus.SUPERSEDED, VersionStatus.TERMINATED, VersionStatus.EXPIRED)
+ACTIVATED_STATUSES = (
+    VersionStatus.ACTIVE,
+    VersionStatus.SUPERSEDED,
+    VersionStatus.TERMINATED,
+    VersionStatus.EXPIRED,
+)
 PENDING_STATUSES = (VersionStatus.DRAFT, VersionStatus.PROPOSED)
 
 PRORATION_CHOICES = [(rule, PRORATION_LABELS[rule]) for rule in PRORATION_RULES]
@@ -58,7 +63,9 @@ class Side(models.TextChoices):
 class Contract(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.CharField(max_length=20, unique=True, help_text="Public id, e.g. CTR-2026-0001")
-    payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="payer_contracts")
+    payer = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="payer_contracts"
+    )
     provider = models.ForeignKey(
         "accounts.Organization", on_delete=models.PROTECT, related_name="provider_contracts"
     )
@@ -67,18 +74,26 @@ class Contract(models.Model):
         "bundles.BundleVersion", through="ContractBundleVersion", related_name="contracts", blank=True
     )
     current_version = models.ForeignKey(
-        "ContractVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        "ContractVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text="The latest activated version, or version 1 while none is activated",
     )
     first_sent_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the plan first sent it to the provider (the provider sees it from then)"
+        null=True,
+        blank=True,
+        help_text="When the plan first sent it to the provider (the provider sees it from then)",
     )
     terminated_on = models.DateField(null=True, blank=True, help_text="First day no longer in force")
     termination_reason = models.TextField(blank=True)
-    terminated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    terminated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -101,11 +116,15 @@ class ContractBundleVersion(models.Model):
     """A bundle version a contract pays for; a referenced version can never be deleted."""
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="bundle_links")
-    bundle_version = models.ForeignKey("bundles.BundleVersion", on_delete=models.PROTECT, related_name="contract_links")
+    bundle_version = models.ForeignKey(
+        "bundles.BundleVersion", on_delete=models.PROTECT, related_name="contract_links"
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contract", "bundle_version"], name="contract_bundle_version_unique"),
+            models.UniqueConstraint(
+                fields=["contract", "bundle_version"], name="contract_bundle_version_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -131,8 +150,11 @@ class ContractVersion(models.Model):
     bundle_version = models.ForeignKey("bundles.BundleVersion", on_delete=models.PROTECT, related_name="+")
     # The terms as written (frozen once the version leaves draft) --------------------------
     effective_start = models.DateField(help_text="First day in force (the first of a month)")
-    effective_end = models.DateField(null=True, blank=True,
-                                     help_text="Contract end as written, exclusive (the first of a month); empty: open")
+    effective_end = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Contract end as written, exclusive (the first of a month); empty: open",
+    )
     lines_of_business = models.JSONField(default=list)
     markets = models.JSONField(default=list)
     assessment_lookback_months = models.PositiveSmallIntegerField(default=12)
@@ -140,8 +162,9 @@ class ContractVersion(models.Model):
     tier_rule = models.CharField(max_length=16, choices=TIER_RULE_CHOICES, default="first_day")
     retro_window_months = models.PositiveSmallIntegerField(default=3)
     roster_due_day = models.PositiveSmallIntegerField(default=10, help_text="Day of the following month")
-    withhold_percentage = models.DecimalField(max_digits=5, decimal_places=4, default=0,
-                                              help_text="A fraction: 0.0500 is 5%")
+    withhold_percentage = models.DecimalField(
+        max_digits=5, decimal_places=4, default=0, help_text="A fraction: 0.0500 is 5%"
+    )
     quality_terms = models.JSONField(default=list, blank=True)
     shared_savings_terms = models.JSONField(default=dict, blank=True)
     # {"threshold": "0.9", "percentage": "0.02"}: a bonus of ``percentage`` x the period's member-month
@@ -149,20 +172,26 @@ class ContractVersion(models.Model):
     # without a default, so that adding it is a plain ADD COLUMN (SQLite keeps the table and its triggers).
     quality_bonus = models.JSONField(null=True, blank=True)
     termination_notice_days = models.PositiveSmallIntegerField(default=90)
-    pricing_run_id = models.CharField(max_length=64, blank=True, help_text="The pricing run the rates came from")
+    pricing_run_id = models.CharField(
+        max_length=64, blank=True, help_text="The pricing run the rates came from"
+    )
     # Workflow ---------------------------------------------------------------------------
     in_force_end = models.DateField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Exclusive end of the period this version actually governs (set when activated, "
-                  "shortened when an amendment supersedes it or the contract is terminated)",
+        "shortened when an amendment supersedes it or the contract is terminated)",
     )
-    fingerprint = models.CharField(max_length=64, blank=True, help_text="sha256 of the rates and terms, when frozen")
+    fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="sha256 of the rates and terms, when frozen"
+    )
     proposal_round = models.PositiveIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="First sent to the provider")
     proposed_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -171,12 +200,19 @@ class ContractVersion(models.Model):
         ordering = ["contract", "number"]
         constraints = [
             models.UniqueConstraint(fields=["contract", "number"], name="contract_version_number_unique"),
-            models.UniqueConstraint(fields=["contract"], condition=Q(status__in=["draft", "proposed"]),
-                                    name="contract_one_pending_version"),
-            models.CheckConstraint(condition=Q(effective_end__isnull=True) | Q(effective_end__gt=models.F("effective_start")),
-                                   name="contract_version_period_valid"),
-            models.CheckConstraint(condition=Q(withhold_percentage__gte=0) & Q(withhold_percentage__lt=1),
-                                   name="contract_version_withhold_fraction"),
+            models.UniqueConstraint(
+                fields=["contract"],
+                condition=Q(status__in=["draft", "proposed"]),
+                name="contract_one_pending_version",
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_end__isnull=True) | Q(effective_end__gt=models.F("effective_start")),
+                name="contract_version_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(withhold_percentage__gte=0) & Q(withhold_percentage__lt=1),
+                name="contract_version_withhold_fraction",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -222,8 +258,13 @@ class RateScheduleEntry(models.Model):
     market = models.CharField(max_length=32)
     lob = models.CharField(max_length=32)
     pmpm = models.DecimalField(max_digits=12, decimal_places=2)
-    priced_pmpm = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True,
-                                      help_text="The pricing run's rate for the cell, when there is one")
+    priced_pmpm = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The pricing run's rate for the cell, when there is one",
+    )
     source = models.CharField(max_length=16, choices=RateSource.choices, default=RateSource.NEGOTIATED)
     reason = models.TextField(blank=True, help_text="Why a negotiated rate differs from the priced one")
     history = HistoricalRecords()
@@ -231,7 +272,9 @@ class RateScheduleEntry(models.Model):
     class Meta:
         ordering = ["version", "lob", "tier", "market"]
         constraints = [
-            models.UniqueConstraint(fields=["version", "tier", "market", "lob"], name="rate_cell_unique_per_version"),
+            models.UniqueConstraint(
+                fields=["version", "tier", "market", "lob"], name="rate_cell_unique_per_version"
+            ),
             models.CheckConstraint(condition=Q(pmpm__gt=0), name="rate_pmpm_positive"),
         ]
 
@@ -279,7 +322,9 @@ class ContractAcceptance(models.Model):
     class Meta:
         ordering = ["version", "at"]
         constraints = [
-            models.UniqueConstraint(fields=["version", "side", "proposal_round"], name="acceptance_once_per_side"),
+            models.UniqueConstraint(
+                fields=["version", "side", "proposal_round"], name="acceptance_once_per_side"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -303,12 +348,16 @@ class ContractEvent(models.Model):
     """The contract's timeline: who did what to which version, when, with what comment."""
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="events")
-    version = models.ForeignKey(ContractVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    version = models.ForeignKey(
+        ContractVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
     kind = models.CharField(max_length=16, choices=EventKind.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                             related_name="+")
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     comment = models.TextField(blank=True)
     at = models.DateTimeField()
 

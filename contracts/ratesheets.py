@@ -20,9 +20,30 @@ from contracts import rules
 from core.exports import safe_cell, safe_row
 
 MARKETS_PER_TABLE = 6
-CSV_COLUMNS = ["contract", "version", "effective_start", "effective_end", "line_of_business", "tier", "tier_name",
-               "market", "market_name", "item", "value", "fingerprint"]
-RATE_COLUMNS = ["contract", "version", "line_of_business", "tier", "tier_name", "market", "market_name", "pmpm"]
+CSV_COLUMNS = [
+    "contract",
+    "version",
+    "effective_start",
+    "effective_end",
+    "line_of_business",
+    "tier",
+    "tier_name",
+    "market",
+    "market_name",
+    "item",
+    "value",
+    "fingerprint",
+]
+RATE_COLUMNS = [
+    "contract",
+    "version",
+    "line_of_business",
+    "tier",
+    "tier_name",
+    "market",
+    "market_name",
+    "pmpm",
+]
 
 
 def _date(value: str | None) -> date | None:
@@ -51,7 +72,7 @@ def _chunks(items: list, most: int) -> list[list]:
         return [[]]
     parts = -(-len(items) // most)
     size = -(-len(items) // parts)
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def sheet_context(document: dict[str, Any], *, draft: bool) -> dict[str, Any]:
@@ -63,33 +84,54 @@ def sheet_context(document: dict[str, Any], *, draft: bool) -> dict[str, Any]:
         for index, part in enumerate(parts):
             rows = []
             for tier in document["tiers"]:
-                rows.append({"tier": tier, "cells": [amount(document["rates"].get(f"{lob}/{tier['code']}/{m['code']}"))
-                                                     for m in part]})
-            tables.append({"lob": rules.LINES_OF_BUSINESS.get(lob, lob), "markets": part, "rows": rows,
-                           "part": index + 1, "parts": len(parts)})
+                rows.append(
+                    {
+                        "tier": tier,
+                        "cells": [
+                            amount(document["rates"].get(f"{lob}/{tier['code']}/{m['code']}")) for m in part
+                        ],
+                    }
+                )
+            tables.append(
+                {
+                    "lob": rules.LINES_OF_BUSINESS.get(lob, lob),
+                    "markets": part,
+                    "rows": rows,
+                    "part": index + 1,
+                    "parts": len(parts),
+                }
+            )
     start, through = _date(document["effective_start"]), last_day(document)
     quality = []
     for term in document["quality_terms"]:
         measure = rules.QUALITY_MEASURES[term["measure"]]
         target = Decimal(term["target"])
         shown = rules.percent(target) if measure.unit == "rate" else rules.plain_number(target)
-        name = measure.name.replace("N days", f"{term['n_days']} days") if term.get("n_days") else measure.name
-        quality.append({
-            "name": name,
-            "target": f"{'≤' if term['direction'] == 'lower' else '≥'} {shown}{' days' if measure.unit == 'days' else ''}",
-            "better": "Lower is better" if term["direction"] == "lower" else "Higher is better",
-            "weight": rules.percent(term["weight"]),
-            "minimum": f"{term['minimum_denominator']:,} {measure.denominator}" if term["minimum_denominator"] else "—",
-        })
+        name = (
+            measure.name.replace("N days", f"{term['n_days']} days") if term.get("n_days") else measure.name
+        )
+        quality.append(
+            {
+                "name": name,
+                "target": f"{'≤' if term['direction'] == 'lower' else '≥'} {shown}{' days' if measure.unit == 'days' else ''}",
+                "better": "Lower is better" if term["direction"] == "lower" else "Higher is better",
+                "weight": rules.percent(term["weight"]),
+                "minimum": f"{term['minimum_denominator']:,} {measure.denominator}"
+                if term["minimum_denominator"]
+                else "—",
+            }
+        )
     version = document["version"]
     return {
         "d": document,
         "draft": draft,
         "version_label": f"Version {version}" + (f" (amendment {version - 1})" if version > 1 else ""),
         "effective_from": long_date(start),
-        "amends": document.get("amends") and {
+        "amends": document.get("amends")
+        and {
             "version": document["amends"]["version"],
-            "effective_from": long_date(_date(document["amends"]["effective_start"]))},
+            "effective_from": long_date(_date(document["amends"]["effective_start"])),
+        },
         "effective_through": long_date(through),
         "lobs": [rules.LINES_OF_BUSINESS.get(lob, lob) for lob in document["lines_of_business"]],
         "markets": markets,
@@ -136,8 +178,10 @@ def _bonus_facts(document: dict[str, Any]) -> list[tuple[str, Any]]:
     bonus = document.get("quality_bonus")
     if not bonus:
         return []
-    return [("Quality bonus threshold (fraction)", Decimal(bonus["threshold"])),
-            ("Quality bonus (fraction of member-month payments)", Decimal(bonus["percentage"]))]
+    return [
+        ("Quality bonus threshold (fraction)", Decimal(bonus["threshold"])),
+        ("Quality bonus (fraction of member-month payments)", Decimal(bonus["percentage"])),
+    ]
 
 
 def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
@@ -156,7 +200,9 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
     workbook.properties.keywords = f"fingerprint:{document['fingerprint']}"
     workbook.properties.created = workbook.properties.modified = _frozen_time(document)
 
-    def table(sheet, header: list[str], rows: list[list[Any]], widths: dict[int, int], formats: dict[int, str]):
+    def table(
+        sheet, header: list[str], rows: list[list[Any]], widths: dict[int, int], formats: dict[int, str]
+    ):
         sheet.append(safe_row(header))
         for cell in sheet[1]:
             cell.font, cell.fill = bold, header_fill
@@ -177,15 +223,24 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
     facts: list[tuple[str, Any]] = [
         ("Contract", document["contract"]),
         ("Version", document["version"]),
-        ("Status", "DRAFT - not binding" if draft else "Agreed terms" if document["status"] != "proposed"
-         else "Proposed"),
+        (
+            "Status",
+            "DRAFT - not binding"
+            if draft
+            else "Agreed terms"
+            if document["status"] != "proposed"
+            else "Proposed",
+        ),
         ("Payer", document["payer"]["name"]),
         ("Provider", document["provider"]["name"]),
         ("Provider NPI", document["provider"].get("npi") or ""),
         ("Bundle", document["bundle"]["label"]),
         ("Effective from", start),
         ("Effective through", through or "until terminated"),
-        ("Lines of business", ", ".join(rules.LINES_OF_BUSINESS.get(x, x) for x in document["lines_of_business"])),
+        (
+            "Lines of business",
+            ", ".join(rules.LINES_OF_BUSINESS.get(x, x) for x in document["lines_of_business"]),
+        ),
         ("Markets", ", ".join(document["markets"])),
         ("Assessment look-back (months)", document["assessment_lookback_months"]),
         ("Proration rule", document["proration_rule"]),
@@ -212,22 +267,59 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
     rows = []
     for lob, tier, market in rules.cells(document):
         value = document["rates"].get(f"{lob}/{tier}/{market}")
-        rows.append([document["contract"], document["version"], lob, tier, tier_names.get(tier, ""), market,
-                     document["market_names"].get(market, market), None if value is None else Decimal(value)])
-    table(rates, RATE_COLUMNS, rows, {1: 16, 2: 9, 3: 20, 4: 7, 5: 14, 6: 12, 7: 32, 8: 12}, {8: money_format})
+        rows.append(
+            [
+                document["contract"],
+                document["version"],
+                lob,
+                tier,
+                tier_names.get(tier, ""),
+                market,
+                document["market_names"].get(market, market),
+                None if value is None else Decimal(value),
+            ]
+        )
+    table(
+        rates, RATE_COLUMNS, rows, {1: 16, 2: 9, 3: 20, 4: 7, 5: 14, 6: 12, 7: 32, 8: 12}, {8: money_format}
+    )
 
     fees = workbook.create_sheet("Assessment fees")
-    table(fees, ["contract", "version", "market", "market_name", "assessment_fee", "lookback_months"],
-          [[document["contract"], document["version"], m, document["market_names"].get(m, m),
-            Decimal(document["assessment_fees"][m]) if m in document["assessment_fees"] else None,
-            document["assessment_lookback_months"]] for m in document["markets"]],
-          {1: 16, 2: 9, 3: 12, 4: 32, 5: 16, 6: 16}, {5: money_format})
+    table(
+        fees,
+        ["contract", "version", "market", "market_name", "assessment_fee", "lookback_months"],
+        [
+            [
+                document["contract"],
+                document["version"],
+                m,
+                document["market_names"].get(m, m),
+                Decimal(document["assessment_fees"][m]) if m in document["assessment_fees"] else None,
+                document["assessment_lookback_months"],
+            ]
+            for m in document["markets"]
+        ],
+        {1: 16, 2: 9, 3: 12, 4: 32, 5: 16, 6: 16},
+        {5: money_format},
+    )
 
     quality = workbook.create_sheet("Quality")
-    table(quality, ["measure", "name", "direction", "target", "weight", "minimum_denominator"],
-          [[t["measure"], rules.QUALITY_MEASURES[t["measure"]].name, t["direction"], Decimal(t["target"]),
-            Decimal(t["weight"]), t["minimum_denominator"]] for t in document["quality_terms"]],
-          {1: 30, 2: 46, 3: 10, 4: 10, 5: 10, 6: 20}, {5: "0.00%"})
+    table(
+        quality,
+        ["measure", "name", "direction", "target", "weight", "minimum_denominator"],
+        [
+            [
+                t["measure"],
+                rules.QUALITY_MEASURES[t["measure"]].name,
+                t["direction"],
+                Decimal(t["target"]),
+                Decimal(t["weight"]),
+                t["minimum_denominator"],
+            ]
+            for t in document["quality_terms"]
+        ],
+        {1: 30, 2: 46, 3: 10, 4: 10, 5: 10, 6: 20},
+        {5: "0.00%"},
+    )
 
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -237,22 +329,57 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
 def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
     """One row per rate cell, assessment fee and term; every row carries the fingerprint."""
     through = last_day(document)
-    base = [document["contract"], document["version"], document["effective_start"],
-            through.isoformat() if through else ""]
+    base = [
+        document["contract"],
+        document["version"],
+        document["effective_start"],
+        through.isoformat() if through else "",
+    ]
     fp = document["fingerprint"]
     tier_names = {t["code"]: t["name"] for t in document["tiers"]}
     out = io.StringIO()
     writer = _SafeWriter(csv.writer(out, lineterminator="\n"))
     writer.writerow(CSV_COLUMNS)
     for lob, tier, market in rules.cells(document):
-        writer.writerow(base + [lob, tier, tier_names.get(tier, ""), market, document["market_names"].get(market, market),
-                                "pmpm", document["rates"].get(f"{lob}/{tier}/{market}", ""), fp])
+        writer.writerow(
+            base
+            + [
+                lob,
+                tier,
+                tier_names.get(tier, ""),
+                market,
+                document["market_names"].get(market, market),
+                "pmpm",
+                document["rates"].get(f"{lob}/{tier}/{market}", ""),
+                fp,
+            ]
+        )
     for market in document["markets"]:
-        writer.writerow(base + ["", "", "", market, document["market_names"].get(market, market), "assessment_fee",
-                                document["assessment_fees"].get(market, ""), fp])
-    terms = [(key, document[key]) for key in ("assessment_lookback_months", "proration_rule", "tier_rule",
-                                              "retro_window_months", "roster_due_day", "withhold_percentage",
-                                              "termination_notice_days")]
+        writer.writerow(
+            base
+            + [
+                "",
+                "",
+                "",
+                market,
+                document["market_names"].get(market, market),
+                "assessment_fee",
+                document["assessment_fees"].get(market, ""),
+                fp,
+            ]
+        )
+    terms = [
+        (key, document[key])
+        for key in (
+            "assessment_lookback_months",
+            "proration_rule",
+            "tier_rule",
+            "retro_window_months",
+            "roster_due_day",
+            "withhold_percentage",
+            "termination_notice_days",
+        )
+    ]
     for term in document["quality_terms"]:
         for field in ("target", "weight", "direction", "minimum_denominator"):
             terms.append((f"quality.{term['measure']}.{field}", term[field]))

@@ -33,11 +33,11 @@ PRORATION_LABELS = {
 PRORATION_WORDS = {
     "any_day": "A member enrolled on any day of a month counts as one full member-month.",
     "first_of_month": "A member counts as one member-month when enrolled on the first day of the month; "
-                      "a month without enrollment on the 1st is not paid.",
+    "a month without enrollment on the 1st is not paid.",
     "mid_month": "A member counts as one member-month when enrolled on the 15th of the month; "
-                 "a month without enrollment on the 15th is not paid.",
+    "a month without enrollment on the 15th is not paid.",
     "daily": "Each month is paid in proportion to the days enrolled: days enrolled divided by the days "
-             "in the month.",
+    "in the month.",
 }
 TIER_RULE_LABELS = {"first_day": "Tier on the first enrolled day", "highest": "Highest tier in the month"}
 TIER_RULE_WORDS = {
@@ -57,18 +57,27 @@ class Measure:
 
 QUALITY_MEASURES: dict[str, Measure] = {
     "ed_visits_per_1000": Measure("ED visits per 1,000 member-months", "lower", "per_1000", "member-months"),
-    "inpatient_admissions_per_1000": Measure("Inpatient admissions per 1,000 member-months", "lower", "per_1000",
-                                             "member-months"),
-    "icu_admissions_per_1000": Measure("ICU admissions per 1,000 member-months", "lower", "per_1000", "member-months"),
+    "inpatient_admissions_per_1000": Measure(
+        "Inpatient admissions per 1,000 member-months", "lower", "per_1000", "member-months"
+    ),
+    "icu_admissions_per_1000": Measure(
+        "ICU admissions per 1,000 member-months", "lower", "per_1000", "member-months"
+    ),
     "readmission_30d_rate": Measure("30-day readmission rate", "lower", "rate", "discharges"),
     "hospice_transition_rate": Measure("Hospice transition rate", "higher", "rate", "disenrollments"),
-    "median_days_before_hospice": Measure("Median days enrolled before hospice", "higher", "days",
-                                          "transitions to hospice"),
+    "median_days_before_hospice": Measure(
+        "Median days enrolled before hospice", "higher", "days", "transitions to hospice"
+    ),
     "death_at_home_rate": Measure("Death at home (or preferred place)", "higher", "rate", "deaths"),
-    "acp_within_60d_rate": Measure("Advance care plan documented within 60 days", "higher", "rate", "new enrollees"),
-    "assessment_within_n_days_rate": Measure("Initial assessment within N days of referral", "higher", "rate",
-                                             "referrals"),
-    "satisfaction_score": Measure("Patient and family satisfaction score", "higher", "score", "survey responses"),
+    "acp_within_60d_rate": Measure(
+        "Advance care plan documented within 60 days", "higher", "rate", "new enrollees"
+    ),
+    "assessment_within_n_days_rate": Measure(
+        "Initial assessment within N days of referral", "higher", "rate", "referrals"
+    ),
+    "satisfaction_score": Measure(
+        "Patient and family satisfaction score", "higher", "score", "survey responses"
+    ),
 }
 DIRECTIONS = ("lower", "higher")
 
@@ -109,9 +118,17 @@ class Problem:
 # --- numbers ---------------------------------------------------------------------------------
 
 
-def parse_decimal(value: Any, path: str, problems: list[Problem], *, minimum: Decimal | None = None,
-                  maximum: Decimal | None = None, places: int | None = None, strictly_positive: bool = False,
-                  label: str = "The value") -> Decimal | None:
+def parse_decimal(
+    value: Any,
+    path: str,
+    problems: list[Problem],
+    *,
+    minimum: Decimal | None = None,
+    maximum: Decimal | None = None,
+    places: int | None = None,
+    strictly_positive: bool = False,
+    label: str = "The value",
+) -> Decimal | None:
     if value is None or value == "" or isinstance(value, bool):
         problems.append(Problem(path, "required", f"{label} is required."))
         return None
@@ -134,9 +151,12 @@ def parse_decimal(value: Any, path: str, problems: list[Problem], *, minimum: De
     return number
 
 
-def parse_int(value: Any, path: str, problems: list[Problem], *, minimum: int, maximum: int,
-              label: str = "The value") -> int | None:
-    number = parse_decimal(value, path, problems, minimum=Decimal(minimum), maximum=Decimal(maximum), label=label)
+def parse_int(
+    value: Any, path: str, problems: list[Problem], *, minimum: int, maximum: int, label: str = "The value"
+) -> int | None:
+    number = parse_decimal(
+        value, path, problems, minimum=Decimal(minimum), maximum=Decimal(maximum), label=label
+    )
     if number is None:
         return None
     if number != number.to_integral_value():
@@ -186,32 +206,69 @@ def validate_quality_terms(value: Any, problems: list[Problem], path: str = "qua
         code = term.get("measure")
         measure = QUALITY_MEASURES.get(code)
         if measure is None:
-            problems.append(Problem(f"{at}.measure", "unknown_measure",
-                                    f"Unknown measure {code!r}; one of {', '.join(QUALITY_MEASURES)}."))
+            problems.append(
+                Problem(
+                    f"{at}.measure",
+                    "unknown_measure",
+                    f"Unknown measure {code!r}; one of {', '.join(QUALITY_MEASURES)}.",
+                )
+            )
             continue
         if code in seen:
             problems.append(Problem(f"{at}.measure", "duplicate", f"{measure.name} is listed twice."))
         seen.add(code)
         maximum = Decimal(1) if measure.unit == "rate" else Decimal(100) if measure.unit == "score" else None
-        target = parse_decimal(term.get("target"), f"{at}.target", problems, minimum=Decimal(0), maximum=maximum,
-                               label=f"The target of {measure.name}")
-        weight = parse_decimal(term.get("weight"), f"{at}.weight", problems, maximum=Decimal(1),
-                               strictly_positive=True, label=f"The weight of {measure.name}")
+        target = parse_decimal(
+            term.get("target"),
+            f"{at}.target",
+            problems,
+            minimum=Decimal(0),
+            maximum=maximum,
+            label=f"The target of {measure.name}",
+        )
+        weight = parse_decimal(
+            term.get("weight"),
+            f"{at}.weight",
+            problems,
+            maximum=Decimal(1),
+            strictly_positive=True,
+            label=f"The weight of {measure.name}",
+        )
         direction = term.get("direction") or measure.better
         if direction not in DIRECTIONS:
-            problems.append(Problem(f"{at}.direction", "unknown_direction", "Direction is `lower` or `higher`."))
+            problems.append(
+                Problem(f"{at}.direction", "unknown_direction", "Direction is `lower` or `higher`.")
+            )
         elif direction != measure.better:
-            problems.append(Problem(f"{at}.direction", "wrong_direction",
-                                    f"For {measure.name}, {measure.better} is better."))
-        minimum_denominator = parse_int(term.get("minimum_denominator", 0), f"{at}.minimum_denominator", problems,
-                                        minimum=0, maximum=1_000_000,
-                                        label=f"The minimum denominator of {measure.name}")
-        entry = {"measure": code, "target": None if target is None else plain_number(target),
-                 "weight": None if weight is None else plain_number(weight), "direction": direction,
-                 "minimum_denominator": minimum_denominator}
+            problems.append(
+                Problem(
+                    f"{at}.direction", "wrong_direction", f"For {measure.name}, {measure.better} is better."
+                )
+            )
+        minimum_denominator = parse_int(
+            term.get("minimum_denominator", 0),
+            f"{at}.minimum_denominator",
+            problems,
+            minimum=0,
+            maximum=1_000_000,
+            label=f"The minimum denominator of {measure.name}",
+        )
+        entry = {
+            "measure": code,
+            "target": None if target is None else plain_number(target),
+            "weight": None if weight is None else plain_number(weight),
+            "direction": direction,
+            "minimum_denominator": minimum_denominator,
+        }
         if code == "assessment_within_n_days_rate":
-            entry["n_days"] = parse_int(term.get("n_days", 14), f"{at}.n_days", problems, minimum=1, maximum=365,
-                                        label="N (days from referral)")
+            entry["n_days"] = parse_int(
+                term.get("n_days", 14),
+                f"{at}.n_days",
+                problems,
+                minimum=1,
+                maximum=365,
+                label="N (days from referral)",
+            )
         result.append(entry)
     return result
 
@@ -224,8 +281,13 @@ def validate_shared_savings(value: Any, problems: list[Problem], path: str = "sh
         return {}
     method = value.get("baseline_method")
     if method not in BASELINE_METHODS:
-        problems.append(Problem(f"{path}.baseline_method", "unknown_baseline_method",
-                                f"Baseline method is one of {', '.join(BASELINE_METHODS)}."))
+        problems.append(
+            Problem(
+                f"{path}.baseline_method",
+                "unknown_baseline_method",
+                f"Baseline method is one of {', '.join(BASELINE_METHODS)}.",
+            )
+        )
     result: dict[str, Any] = {"baseline_method": method}
     for key, label, maximum, positive in (
         ("minimum_savings_rate", "The minimum savings rate", Decimal("0.5"), False),
@@ -233,29 +295,56 @@ def validate_shared_savings(value: Any, problems: list[Problem], path: str = "sh
         ("cap", "The cap (share of the baseline)", Decimal(1), True),
         ("quality_gate", "The quality gate (minimum composite score)", Decimal(1), False),
     ):
-        number = parse_decimal(value.get(key), f"{path}.{key}", problems, minimum=Decimal(0), maximum=maximum,
-                               strictly_positive=positive, label=label)
+        number = parse_decimal(
+            value.get(key),
+            f"{path}.{key}",
+            problems,
+            minimum=Decimal(0),
+            maximum=maximum,
+            strictly_positive=positive,
+            label=label,
+        )
         result[key] = None if number is None else plain_number(number)
     # The keys below are stored only when given (``baseline_months``) or needed (the benchmark of a
     # trended benchmark), so the terms of every version written before they existed, and so their
     # fingerprints, are unchanged. Benchmark figures given for ``pre_enrollment`` are not stored.
     if value.get("baseline_months") not in (None, ""):
         result["baseline_months"] = parse_int(
-            value.get("baseline_months"), f"{path}.baseline_months", problems, minimum=1,
-            maximum=MAX_BASELINE_MONTHS, label="The baseline window (months before enrollment)")
+            value.get("baseline_months"),
+            f"{path}.baseline_months",
+            problems,
+            minimum=1,
+            maximum=MAX_BASELINE_MONTHS,
+            label="The baseline window (months before enrollment)",
+        )
     if method == "trended_benchmark":
-        benchmark = parse_decimal(value.get("benchmark_pmpm"), f"{path}.benchmark_pmpm", problems, maximum=MAX_PMPM,
-                                  places=2, strictly_positive=True,
-                                  label="The benchmark PMPM (needed for a trended benchmark)")
+        benchmark = parse_decimal(
+            value.get("benchmark_pmpm"),
+            f"{path}.benchmark_pmpm",
+            problems,
+            maximum=MAX_PMPM,
+            places=2,
+            strictly_positive=True,
+            label="The benchmark PMPM (needed for a trended benchmark)",
+        )
         result["benchmark_pmpm"] = None if benchmark is None else money(benchmark)
-        midpoint = _parse_date(value.get("benchmark_midpoint"), f"{path}.benchmark_midpoint", problems,
-                               "The benchmark midpoint (the middle of the period the benchmark was measured on, "
-                               "needed for a trended benchmark)")
+        midpoint = _parse_date(
+            value.get("benchmark_midpoint"),
+            f"{path}.benchmark_midpoint",
+            problems,
+            "The benchmark midpoint (the middle of the period the benchmark was measured on, "
+            "needed for a trended benchmark)",
+        )
         result["benchmark_midpoint"] = None if midpoint is None else midpoint.isoformat()
-        trend = parse_decimal(value.get("annual_trend"), f"{path}.annual_trend", problems, minimum=MIN_ANNUAL_TREND,
-                              maximum=MAX_ANNUAL_TREND, places=4,
-                              label="The annual trend (a fraction, 0.035 for 3.5% a year, needed for a trended "
-                                    "benchmark)")
+        trend = parse_decimal(
+            value.get("annual_trend"),
+            f"{path}.annual_trend",
+            problems,
+            minimum=MIN_ANNUAL_TREND,
+            maximum=MAX_ANNUAL_TREND,
+            places=4,
+            label="The annual trend (a fraction, 0.035 for 3.5% a year, needed for a trended benchmark)",
+        )
         result["annual_trend"] = None if trend is None else plain_number(trend)
     return result
 
@@ -275,22 +364,27 @@ def validate_quality_bonus(value: Any, problems: list[Problem], path: str = "qua
     if value in (None, "") or value == {}:
         return None
     if not isinstance(value, dict):
-        problems.append(Problem(path, "not_an_object", "The quality bonus is an object with a threshold and a "
-                                                       "percentage."))
+        problems.append(
+            Problem(
+                path, "not_an_object", "The quality bonus is an object with a threshold and a percentage."
+            )
+        )
         return None
     result: dict[str, Any] = {}
     for key, label, maximum in (
         ("threshold", "The bonus threshold (minimum composite score, a fraction)", Decimal(1)),
         ("percentage", "The bonus (a fraction of the period's member-month payments)", MAX_BONUS_PERCENTAGE),
     ):
-        number = parse_decimal(value.get(key), f"{path}.{key}", problems, maximum=maximum, strictly_positive=True,
-                               label=label)
+        number = parse_decimal(
+            value.get(key), f"{path}.{key}", problems, maximum=maximum, strictly_positive=True, label=label
+        )
         result[key] = None if number is None else plain_number(number)
     return result
 
 
-def validate_terms(terms: dict[str, Any], *, allowed_markets: list[str], allowed_lobs: list[str]
-                   ) -> tuple[dict[str, Any], list[Problem]]:
+def validate_terms(
+    terms: dict[str, Any], *, allowed_markets: list[str], allowed_lobs: list[str]
+) -> tuple[dict[str, Any], list[Problem]]:
     """Check the editable terms of a version (not the rates); return them normalised and every problem."""
     problems: list[Problem] = []
     out: dict[str, Any] = {}
@@ -298,18 +392,30 @@ def validate_terms(terms: dict[str, Any], *, allowed_markets: list[str], allowed
     end = terms.get("effective_end")
     end = None if end in (None, "") else _parse_date(end, "effective_end", problems, "The effective end")
     if start is not None and start.day != 1:
-        problems.append(Problem("effective_start", "not_first_of_month",
-                                "A contract version takes effect on the first of a month."))
+        problems.append(
+            Problem(
+                "effective_start",
+                "not_first_of_month",
+                "A contract version takes effect on the first of a month.",
+            )
+        )
     if end is not None and end.day != 1:
-        problems.append(Problem("effective_end", "not_first_of_month",
-                                "The end is exclusive and falls on the first of a month (e.g. 2027-01-01 ends "
-                                "the contract after 31 December 2026)."))
+        problems.append(
+            Problem(
+                "effective_end",
+                "not_first_of_month",
+                "The end is exclusive and falls on the first of a month (e.g. 2027-01-01 ends "
+                "the contract after 31 December 2026).",
+            )
+        )
     if start is not None and end is not None and end <= start:
         problems.append(Problem("effective_end", "end_before_start", "The end must be after the start."))
     out["effective_start"], out["effective_end"] = start, end
 
-    for key, allowed, noun in (("markets", allowed_markets, "market"), ("lines_of_business", allowed_lobs,
-                                                                       "line of business")):
+    for key, allowed, noun in (
+        ("markets", allowed_markets, "market"),
+        ("lines_of_business", allowed_lobs, "line of business"),
+    ):
         values = terms.get(key)
         if not isinstance(values, list | tuple) or not values:
             problems.append(Problem(key, "required", f"Choose at least one {noun}."))
@@ -317,9 +423,14 @@ def validate_terms(terms: dict[str, Any], *, allowed_markets: list[str], allowed
             continue
         for i, item in enumerate(values):
             if item not in allowed:
-                problems.append(Problem(f"{key}[{i}]", f"unknown_{'market' if key == 'markets' else 'lob'}",
-                                        f"The bundle version does not cover the {noun} {item!r}; "
-                                        f"it covers {', '.join(allowed)}."))
+                problems.append(
+                    Problem(
+                        f"{key}[{i}]",
+                        f"unknown_{'market' if key == 'markets' else 'lob'}",
+                        f"The bundle version does not cover the {noun} {item!r}; "
+                        f"it covers {', '.join(allowed)}.",
+                    )
+                )
         if len(set(values)) != len(values):
             problems.append(Problem(key, "duplicate", f"A {noun} is listed twice."))
         out[key] = [item for item in allowed if item in values]  # the bundle's order
@@ -336,8 +447,15 @@ def validate_terms(terms: dict[str, Any], *, allowed_markets: list[str], allowed
         ("termination_notice_days", 0, 365, "The termination notice (days)"),
     ):
         out[key] = parse_int(terms.get(key), key, problems, minimum=lo, maximum=hi, label=label)
-    withhold = parse_decimal(terms.get("withhold_percentage"), "withhold_percentage", problems, minimum=Decimal(0),
-                             maximum=MAX_WITHHOLD, places=4, label="The withhold (a fraction, 0.05 for 5%)")
+    withhold = parse_decimal(
+        terms.get("withhold_percentage"),
+        "withhold_percentage",
+        problems,
+        minimum=Decimal(0),
+        maximum=MAX_WITHHOLD,
+        places=4,
+        label="The withhold (a fraction, 0.05 for 5%)",
+    )
     out["withhold_percentage"] = withhold
     out["quality_terms"] = validate_quality_terms(terms.get("quality_terms"), problems)
     out["shared_savings_terms"] = validate_shared_savings(terms.get("shared_savings_terms"), problems)
@@ -346,19 +464,25 @@ def validate_terms(terms: dict[str, Any], *, allowed_markets: list[str], allowed
 
 
 def validate_rate(value: Any, path: str, problems: list[Problem]) -> Decimal | None:
-    return parse_decimal(value, path, problems, maximum=MAX_PMPM, places=2, strictly_positive=True,
-                         label="The PMPM")
+    return parse_decimal(
+        value, path, problems, maximum=MAX_PMPM, places=2, strictly_positive=True, label="The PMPM"
+    )
 
 
 def validate_fee(value: Any, path: str, problems: list[Problem]) -> Decimal | None:
-    return parse_decimal(value, path, problems, minimum=Decimal(0), maximum=MAX_PMPM, places=2,
-                         label="The assessment fee")
+    return parse_decimal(
+        value, path, problems, minimum=Decimal(0), maximum=MAX_PMPM, places=2, label="The assessment fee"
+    )
 
 
 def cells(document: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Every rate cell (lob, tier, market) the version's terms call for, in display order."""
-    return [(lob, tier["code"], market) for lob in document["lines_of_business"] for tier in document["tiers"]
-            for market in document["markets"]]
+    return [
+        (lob, tier["code"], market)
+        for lob in document["lines_of_business"]
+        for tier in document["tiers"]
+        for market in document["markets"]
+    ]
 
 
 def completeness_problems(document: dict[str, Any]) -> list[Problem]:
@@ -367,28 +491,54 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
     rates = document["rates"]
     for lob, tier, market in cells(document):
         if f"{lob}/{tier}/{market}" not in rates:
-            problems.append(Problem(f"rates.{lob}.{tier}.{market}", "missing_rate",
-                                    f"No PMPM for tier {tier} in {market} ({LINES_OF_BUSINESS.get(lob, lob)})."))
+            problems.append(
+                Problem(
+                    f"rates.{lob}.{tier}.{market}",
+                    "missing_rate",
+                    f"No PMPM for tier {tier} in {market} ({LINES_OF_BUSINESS.get(lob, lob)}).",
+                )
+            )
     for market in document["markets"]:
         if market not in document["assessment_fees"]:
-            problems.append(Problem(f"assessment_fees.{market}", "missing_fee", f"No assessment fee for {market}."))
+            problems.append(
+                Problem(f"assessment_fees.{market}", "missing_fee", f"No assessment fee for {market}.")
+            )
     quality = document["quality_terms"]
     if quality:
         total = sum(Decimal(t["weight"]) for t in quality)
         if total != 1:
-            problems.append(Problem("quality_terms", "weights_not_one",
-                                    f"The quality weights add up to {plain_number(total)}; they must add up to 1."))
+            problems.append(
+                Problem(
+                    "quality_terms",
+                    "weights_not_one",
+                    f"The quality weights add up to {plain_number(total)}; they must add up to 1.",
+                )
+            )
     if Decimal(document["withhold_percentage"]) > 0 and not quality:
-        problems.append(Problem("quality_terms", "withhold_without_quality",
-                                "A withhold is returned according to quality results: add at least one measure."))
+        problems.append(
+            Problem(
+                "quality_terms",
+                "withhold_without_quality",
+                "A withhold is returned according to quality results: add at least one measure.",
+            )
+        )
     if document.get("quality_bonus") and not quality:
-        problems.append(Problem("quality_bonus", "bonus_without_quality",
-                                "A quality bonus is paid according to the composite quality score: add at least "
-                                "one measure."))
+        problems.append(
+            Problem(
+                "quality_bonus",
+                "bonus_without_quality",
+                "A quality bonus is paid according to the composite quality score: add at least one measure.",
+            )
+        )
     savings = document["shared_savings_terms"]
     if savings and Decimal(savings.get("quality_gate") or 0) > 0 and not quality:
-        problems.append(Problem("shared_savings_terms.quality_gate", "gate_without_quality",
-                                "A quality gate needs quality measures to score."))
+        problems.append(
+            Problem(
+                "shared_savings_terms.quality_gate",
+                "gate_without_quality",
+                "A quality gate needs quality measures to score.",
+            )
+        )
     return problems
 
 
@@ -400,9 +550,26 @@ def canonical_json(document: dict[str, Any]) -> str:
 
 
 FINGERPRINTED_KEYS = (
-    "contract", "version", "payer", "provider", "bundle", "effective_start", "effective_end", "lines_of_business",
-    "markets", "tiers", "rates", "assessment_fees", "assessment_lookback_months", "proration_rule", "tier_rule",
-    "retro_window_months", "roster_due_day", "withhold_percentage", "quality_terms", "shared_savings_terms",
+    "contract",
+    "version",
+    "payer",
+    "provider",
+    "bundle",
+    "effective_start",
+    "effective_end",
+    "lines_of_business",
+    "markets",
+    "tiers",
+    "rates",
+    "assessment_fees",
+    "assessment_lookback_months",
+    "proration_rule",
+    "tier_rule",
+    "retro_window_months",
+    "roster_due_day",
+    "withhold_percentage",
+    "quality_terms",
+    "shared_savings_terms",
     "termination_notice_days",
 )
 
@@ -423,7 +590,7 @@ def fingerprint(document: dict[str, Any]) -> str:
 
 
 def grouped(fingerprint_hex: str, size: int = 4) -> str:
-    return " ".join(fingerprint_hex[i:i + size] for i in range(0, len(fingerprint_hex), size))
+    return " ".join(fingerprint_hex[i : i + size] for i in range(0, len(fingerprint_hex), size))
 
 
 SECTIONS = {
@@ -469,8 +636,17 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
     def add(section, path, label, old, new, delta=None):
         change = "added" if old is None else "removed" if new is None else "changed"
-        changes.append({"section": section, "path": path, "label": label, "change": change, "before": old,
-                        "after": new, "difference": delta})
+        changes.append(
+            {
+                "section": section,
+                "path": path,
+                "label": label,
+                "change": change,
+                "before": old,
+                "after": new,
+                "difference": delta,
+            }
+        )
 
     for key, (section, label) in _SCALAR_TERMS.items():
         old, new = before.get(key), after.get(key)
@@ -492,33 +668,60 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     for market in sorted(set(before["assessment_fees"]) | set(after["assessment_fees"])):
         old, new = before["assessment_fees"].get(market), after["assessment_fees"].get(market)
         if old != new:
-            add("assessment_fees", f"assessment_fees.{market}", f"Assessment fee · {market}", old, new,
-                _delta(old, new))
+            add(
+                "assessment_fees",
+                f"assessment_fees.{market}",
+                f"Assessment fee · {market}",
+                old,
+                new,
+                _delta(old, new),
+            )
     old_q = {t["measure"]: t for t in before["quality_terms"]}
     new_q = {t["measure"]: t for t in after["quality_terms"]}
     for code in [c for c in QUALITY_MEASURES if c in old_q or c in new_q]:
         o, n = old_q.get(code), new_q.get(code)
         name = QUALITY_MEASURES[code].name
         if o is None or n is None:
-            add("quality", f"quality_terms.{code}", name, describe_quality(o) if o else None,
-                describe_quality(n) if n else None)
+            add(
+                "quality",
+                f"quality_terms.{code}",
+                name,
+                describe_quality(o) if o else None,
+                describe_quality(n) if n else None,
+            )
             continue
         for field in ("target", "weight", "direction", "minimum_denominator", "n_days"):
             if o.get(field) != n.get(field):
-                add("quality", f"quality_terms.{code}.{field}", f"{name} · {field.replace('_', ' ')}",
+                add(
+                    "quality",
+                    f"quality_terms.{code}.{field}",
+                    f"{name} · {field.replace('_', ' ')}",
                     None if o.get(field) is None else str(o.get(field)),
-                    None if n.get(field) is None else str(n.get(field)))
+                    None if n.get(field) is None else str(n.get(field)),
+                )
     old_b, new_b = before.get("quality_bonus") or {}, after.get("quality_bonus") or {}
     for field in ("threshold", "percentage"):
         if old_b.get(field) != new_b.get(field):
-            add("quality", f"quality_bonus.{field}", f"Quality bonus · {field}", old_b.get(field), new_b.get(field))
+            add(
+                "quality",
+                f"quality_bonus.{field}",
+                f"Quality bonus · {field}",
+                old_b.get(field),
+                new_b.get(field),
+            )
     old_s, new_s = before["shared_savings_terms"] or {}, after["shared_savings_terms"] or {}
     for field in sorted(set(old_s) | set(new_s)):
         if old_s.get(field) != new_s.get(field):
             label = SHARED_SAVINGS_LABELS.get(field, f"Shared savings · {field.replace('_', ' ')}")
             old, new = (None if v is None else str(v) for v in (old_s.get(field), new_s.get(field)))
-            add("shared_savings", f"shared_savings_terms.{field}", label, old, new,
-                _delta(old, new) if field == "benchmark_pmpm" else None)
+            add(
+                "shared_savings",
+                f"shared_savings_terms.{field}",
+                label,
+                old,
+                new,
+                _delta(old, new) if field == "benchmark_pmpm" else None,
+            )
     changed_sections = [s for s in SECTIONS if any(c["section"] == s for c in changes)]
     return {
         "from_version": before["version"],
@@ -539,8 +742,11 @@ def percent(fraction: Any) -> str:
 
 def describe_quality(term: dict[str, Any]) -> str:
     measure = QUALITY_MEASURES[term["measure"]]
-    name = measure.name.replace("within N days", f"within {term.get('n_days')} days") \
-        if term.get("n_days") else measure.name
+    name = (
+        measure.name.replace("within N days", f"within {term.get('n_days')} days")
+        if term.get("n_days")
+        else measure.name
+    )
     target = Decimal(term["target"])
     shown = percent(target) if measure.unit == "rate" else plain_number(target)
     if measure.unit == "days":
@@ -557,21 +763,27 @@ def describe_baseline(terms: dict[str, Any]) -> str:
     method = terms.get("baseline_method")
     if method == "pre_enrollment":
         n = baseline_months(terms)
-        return (f"the same members' total cost of care PMPM in the {n} month{'' if n == 1 else 's'} before "
-                f"enrollment")
+        return (
+            f"the same members' total cost of care PMPM in the {n} month{'' if n == 1 else 's'} before "
+            f"enrollment"
+        )
     if method == "trended_benchmark" and has_benchmark(terms):
-        return (f"a benchmark of ${Decimal(terms['benchmark_pmpm']).quantize(CENT, rounding=ROUND_HALF_UP):,} PMPM "
-                f"(measured around {terms['benchmark_midpoint']}) trended at {percent(terms['annual_trend'])} a year "
-                f"to the middle of the performance period")
+        return (
+            f"a benchmark of ${Decimal(terms['benchmark_pmpm']).quantize(CENT, rounding=ROUND_HALF_UP):,} PMPM "
+            f"(measured around {terms['benchmark_midpoint']}) trended at {percent(terms['annual_trend'])} a year "
+            f"to the middle of the performance period"
+        )
     return BASELINE_METHODS.get(method, str(method))
 
 
 def describe_shared_savings(terms: dict[str, Any]) -> str:
     if not terms:
         return "No shared savings."
-    text = (f"Savings against {describe_baseline(terms)} above a minimum savings rate of "
-            f"{percent(terms['minimum_savings_rate'])} are shared at {percent(terms['sharing_rate'])}, "
-            f"capped at {percent(terms['cap'])} of the baseline")
+    text = (
+        f"Savings against {describe_baseline(terms)} above a minimum savings rate of "
+        f"{percent(terms['minimum_savings_rate'])} are shared at {percent(terms['sharing_rate'])}, "
+        f"capped at {percent(terms['cap'])} of the baseline"
+    )
     gate = Decimal(terms.get("quality_gate") or 0)
     if gate > 0:
         text += f", and only when the composite quality score is at least {percent(gate)}"
@@ -581,12 +793,16 @@ def describe_shared_savings(terms: dict[str, Any]) -> str:
 def describe_quality_bonus(terms: dict[str, Any] | None) -> str:
     if not terms:
         return "No quality bonus."
-    return (f"A bonus of {percent(terms['percentage'])} of the period's member-month payments is paid when the "
-            f"composite quality score is at least {percent(terms['threshold'])}.")
+    return (
+        f"A bonus of {percent(terms['percentage'])} of the period's member-month payments is paid when the "
+        f"composite quality score is at least {percent(terms['threshold'])}."
+    )
 
 
 def describe_withhold(withhold: Any) -> str:
     if not Decimal(str(withhold)):
         return "No withhold."
-    return (f"{percent(withhold)} of each month's member-month payments is withheld and returned according "
-            f"to the composite quality score.")
+    return (
+        f"{percent(withhold)} of each month's member-month payments is withheld and returned according "
+        f"to the composite quality score."
+    )

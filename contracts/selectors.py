@@ -48,8 +48,15 @@ def _visible_versions(queryset: QuerySet[ContractVersion], scope: Scope) -> Quer
     return versions
 
 
-def contract_list(*, scope: Scope, status: str = "", search: str = "", counterparty: str = "", bundle: str = "",
-                  market: str = "") -> QuerySet[Contract]:
+def contract_list(
+    *,
+    scope: Scope,
+    status: str = "",
+    search: str = "",
+    counterparty: str = "",
+    bundle: str = "",
+    market: str = "",
+) -> QuerySet[Contract]:
     """Contracts with their parties and current version's bundle, in a constant number of queries."""
     scope.require("contract.view")
     contracts = _visible_contracts(
@@ -59,7 +66,8 @@ def contract_list(*, scope: Scope, status: str = "", search: str = "", counterpa
         contracts = contracts.filter(status=status)
     if search:
         contracts = contracts.filter(
-            Q(number__icontains=search) | Q(provider__legal_name__icontains=search)
+            Q(number__icontains=search)
+            | Q(provider__legal_name__icontains=search)
             | Q(payer__legal_name__icontains=search)
         )
     if counterparty:
@@ -85,7 +93,9 @@ def contract_list(*, scope: Scope, status: str = "", search: str = "", counterpa
 def contract_get(*, scope: Scope, contract_id: str) -> Contract:
     """By public id (UUID) or number (CTR-2026-0001)."""
     scope.require("contract.view")
-    contracts = Contract.objects.select_related("payer", "provider", "current_version__bundle_version__bundle")
+    contracts = Contract.objects.select_related(
+        "payer", "provider", "current_version__bundle_version__bundle"
+    )
     try:
         lookup = {"public_id": uuid.UUID(str(contract_id))}
     except ValueError:
@@ -126,8 +136,13 @@ def pending_version(*, contract: Contract) -> ContractVersion | None:
 
 
 def previous_activated(*, version: ContractVersion) -> ContractVersion | None:
-    return (ContractVersion.objects.filter(contract_id=version.contract_id, number__lt=version.number,
-                                           status__in=ACTIVATED_STATUSES).order_by("-number").first())
+    return (
+        ContractVersion.objects.filter(
+            contract_id=version.contract_id, number__lt=version.number, status__in=ACTIVATED_STATUSES
+        )
+        .order_by("-number")
+        .first()
+    )
 
 
 def event_list(*, scope: Scope, contract: Contract) -> QuerySet[ContractEvent]:
@@ -144,7 +159,9 @@ def provider_choices(*, scope: Scope) -> QuerySet[Organization]:
 
 
 def export_get(*, scope: Scope, export_id) -> RateSheetExport:
-    export = get_scoped_or_404(RateSheetExport.objects.select_related("requested_by"), scope, public_id=export_id)
+    export = get_scoped_or_404(
+        RateSheetExport.objects.select_related("requested_by"), scope, public_id=export_id
+    )
     scope.require("contract.export")
     return export
 
@@ -173,19 +190,29 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
             "reason": entry.reason,
         }
     fees = {fee.market: rules.money(fee.fee) for fee in version.assessment_fees.all()}
-    market_names = dict(Market.objects.filter(organization_id=contract.payer_id, code__in=version.markets)
-                        .values_list("code", "name"))
+    market_names = dict(
+        Market.objects.filter(organization_id=contract.payer_id, code__in=version.markets).values_list(
+            "code", "name"
+        )
+    )
     return {
         "contract": contract.number,
         "contract_id": str(contract.public_id),
         "version": version.number,
         "status": version.status,
         "payer": {"id": str(contract.payer.public_id), "name": contract.payer.legal_name},
-        "provider": {"id": str(contract.provider.public_id), "name": contract.provider.legal_name,
-                     "npi": contract.provider.npi},
-        "bundle": {"id": str(bundle_version.bundle.public_id), "name": definition.get("name", ""),
-                   "number": bundle_version.number, "content_hash": bundle_version.content_hash,
-                   "label": f"{definition.get('name', '')} v{bundle_version.number}"},
+        "provider": {
+            "id": str(contract.provider.public_id),
+            "name": contract.provider.legal_name,
+            "npi": contract.provider.npi,
+        },
+        "bundle": {
+            "id": str(bundle_version.bundle.public_id),
+            "name": definition.get("name", ""),
+            "number": bundle_version.number,
+            "content_hash": bundle_version.content_hash,
+            "label": f"{definition.get('name', '')} v{bundle_version.number}",
+        },
         "effective_start": version.effective_start.isoformat(),
         "effective_end": version.effective_end.isoformat() if version.effective_end else None,
         "lines_of_business": list(version.lines_of_business),
@@ -214,9 +241,18 @@ def _amended_version(version: ContractVersion) -> dict[str, Any] | None:
     """For an amendment, the version it replaces (shown on the rate sheet, not fingerprinted)."""
     if version.number == 1:
         return None
-    previous = (ContractVersion.objects.filter(contract_id=version.contract_id, number__lt=version.number)
-                .exclude(status=VersionStatus.WITHDRAWN).order_by("-number").only("number", "effective_start").first())
-    return {"version": previous.number, "effective_start": previous.effective_start.isoformat()} if previous else None
+    previous = (
+        ContractVersion.objects.filter(contract_id=version.contract_id, number__lt=version.number)
+        .exclude(status=VersionStatus.WITHDRAWN)
+        .order_by("-number")
+        .only("number", "effective_start")
+        .first()
+    )
+    return (
+        {"version": previous.number, "effective_start": previous.effective_start.isoformat()}
+        if previous
+        else None
+    )
 
 
 def version_fingerprint(version: ContractVersion, document: dict[str, Any] | None = None) -> str:
@@ -256,7 +292,9 @@ def version_terms(version: ContractVersion) -> ContractTerms:
 
 def version_in_force(*, contract: Contract, on: date) -> ContractVersion | None:
     return (
-        ContractVersion.objects.filter(contract=contract, status__in=ACTIVATED_STATUSES, effective_start__lte=on)
+        ContractVersion.objects.filter(
+            contract=contract, status__in=ACTIVATED_STATUSES, effective_start__lte=on
+        )
         .filter(Q(in_force_end__isnull=True) | Q(in_force_end__gt=on))
         .select_related("contract", "bundle_version")
         .order_by("-number")
@@ -273,8 +311,11 @@ def terms_in_force(*, contract: Contract, on: date) -> ContractTerms:
     """
     version = version_in_force(contract=contract, on=on)
     if version is None:
-        raise NotFoundError(NO_TERMS_IN_FORCE_MESSAGE, code="no_terms_in_force",
-                            details={"contract": contract.number, "on": on.isoformat()})
+        raise NotFoundError(
+            NO_TERMS_IN_FORCE_MESSAGE,
+            code="no_terms_in_force",
+            details={"contract": contract.number, "on": on.isoformat()},
+        )
     return version_terms(version)
 
 
@@ -291,21 +332,40 @@ def rate_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
             cells = []
             for market in document["markets"]:
                 key = f"{lob}/{tier['code']}/{market}"
-                cells.append({"key": key, "lob": lob, "tier": tier["code"], "market": market,
-                              "pmpm": document["rates"].get(key), **document["rate_details"].get(key, {})})
+                cells.append(
+                    {
+                        "key": key,
+                        "lob": lob,
+                        "tier": tier["code"],
+                        "market": market,
+                        "pmpm": document["rates"].get(key),
+                        **document["rate_details"].get(key, {}),
+                    }
+                )
             rows.append({"tier": tier, "cells": cells})
-        tables.append({"lob": lob, "lob_name": rules.LINES_OF_BUSINESS.get(lob, lob), "rows": rows,
-                       "markets": [{"code": m, "name": document["market_names"].get(m, m)}
-                                   for m in document["markets"]]})
+        tables.append(
+            {
+                "lob": lob,
+                "lob_name": rules.LINES_OF_BUSINESS.get(lob, lob),
+                "rows": rows,
+                "markets": [
+                    {"code": m, "name": document["market_names"].get(m, m)} for m in document["markets"]
+                ],
+            }
+        )
     return tables
-
 
 
 def contract_actions(*, scope: Scope, contract: Contract, pending: ContractVersion | None) -> list[str]:
     """What the scope's role may do to the contract now (the API lists them; pages show the buttons)."""
     actions = []
     own_plan = scope.is_payer and contract.payer_id == scope.organization.pk
-    if pending is not None and pending.status == VersionStatus.DRAFT and own_plan and scope.can("contract.edit"):
+    if (
+        pending is not None
+        and pending.status == VersionStatus.DRAFT
+        and own_plan
+        and scope.can("contract.edit")
+    ):
         actions += ["edit", "propose"]
     if pending is not None and pending.status == VersionStatus.PROPOSED:
         side = "payer" if scope.is_payer else "provider"

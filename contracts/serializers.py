@@ -23,47 +23,84 @@ from contracts.models import (
 class QualityTermSerializer(serializers.Serializer):
     measure = serializers.ChoiceField(choices=list(rules.QUALITY_MEASURES))
     target = serializers.DecimalField(max_digits=12, decimal_places=4, coerce_to_string=True)
-    weight = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True,
-                                      help_text="Share of the composite score; the weights add up to 1")
-    direction = serializers.ChoiceField(choices=list(rules.DIRECTIONS), required=False,
-                                        help_text="Which way is better; defaults to the measure's")
-    minimum_denominator = serializers.IntegerField(min_value=0, default=0,
-                                                   help_text="Below it the measure is reported, not scored")
-    n_days = serializers.IntegerField(min_value=1, required=False,
-                                      help_text="For assessment_within_n_days_rate: N days from referral")
+    weight = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        coerce_to_string=True,
+        help_text="Share of the composite score; the weights add up to 1",
+    )
+    direction = serializers.ChoiceField(
+        choices=list(rules.DIRECTIONS),
+        required=False,
+        help_text="Which way is better; defaults to the measure's",
+    )
+    minimum_denominator = serializers.IntegerField(
+        min_value=0, default=0, help_text="Below it the measure is reported, not scored"
+    )
+    n_days = serializers.IntegerField(
+        min_value=1, required=False, help_text="For assessment_within_n_days_rate: N days from referral"
+    )
 
 
 class SharedSavingsSerializer(serializers.Serializer):
     baseline_method = serializers.ChoiceField(choices=rules.BASELINE_METHOD_CODES)
     minimum_savings_rate = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True)
     sharing_rate = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True)
-    cap = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True,
-                                   help_text="Shared savings are capped at this share of the baseline")
-    quality_gate = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True,
-                                            help_text="Minimum composite quality score (0-1) to share savings")
+    cap = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        coerce_to_string=True,
+        help_text="Shared savings are capped at this share of the baseline",
+    )
+    quality_gate = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        coerce_to_string=True,
+        help_text="Minimum composite quality score (0-1) to share savings",
+    )
     baseline_months = serializers.IntegerField(
-        required=False, help_text="Months (1-36, default 12) of the members' own history before enrollment: the "
-                                  "baseline of pre_enrollment, and the event rates of avoided events")
+        required=False,
+        help_text="Months (1-36, default 12) of the members' own history before enrollment: the "
+        "baseline of pre_enrollment, and the event rates of avoided events",
+    )
     benchmark_pmpm = serializers.DecimalField(
-        max_digits=12, decimal_places=2, coerce_to_string=True, required=False,
-        help_text="trended_benchmark (required there, ignored otherwise): the benchmark TCOC PMPM, more than 0")
+        max_digits=12,
+        decimal_places=2,
+        coerce_to_string=True,
+        required=False,
+        help_text="trended_benchmark (required there, ignored otherwise): the benchmark TCOC PMPM, more than 0",
+    )
     benchmark_midpoint = serializers.DateField(
-        required=False, help_text="trended_benchmark (required there): the midpoint of the period the benchmark "
-                                  "was measured on; it is trended from here to the performance period's midpoint")
+        required=False,
+        help_text="trended_benchmark (required there): the midpoint of the period the benchmark "
+        "was measured on; it is trended from here to the performance period's midpoint",
+    )
     annual_trend = serializers.DecimalField(
-        max_digits=6, decimal_places=4, coerce_to_string=True, required=False,
-        help_text="trended_benchmark (required there): the yearly trend as a fraction, -0.2 to 0.5 (0.035 is 3.5%)")
+        max_digits=6,
+        decimal_places=4,
+        coerce_to_string=True,
+        required=False,
+        help_text="trended_benchmark (required there): the yearly trend as a fraction, -0.2 to 0.5 (0.035 is 3.5%)",
+    )
 
 
 class QualityBonusSerializer(serializers.Serializer):
     """A bonus paid when the composite quality score reaches a threshold."""
 
-    threshold = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True,
-                                         help_text="Minimum composite quality score (a fraction, more than 0 and at "
-                                                   "most 1: 0.9 is 90%) for the bonus to be paid")
-    percentage = serializers.DecimalField(max_digits=6, decimal_places=4, coerce_to_string=True,
-                                          help_text="The bonus as a fraction of the period's member-month payments "
-                                                    "(more than 0 and at most 0.2: 0.02 is 2%)")
+    threshold = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        coerce_to_string=True,
+        help_text="Minimum composite quality score (a fraction, more than 0 and at "
+        "most 1: 0.9 is 90%) for the bonus to be paid",
+    )
+    percentage = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        coerce_to_string=True,
+        help_text="The bonus as a fraction of the period's member-month payments "
+        "(more than 0 and at most 0.2: 0.02 is 2%)",
+    )
 
 
 class RateInputSerializer(serializers.Serializer):
@@ -71,34 +108,47 @@ class RateInputSerializer(serializers.Serializer):
     market = serializers.CharField()
     lob = serializers.CharField()
     pmpm = serializers.DecimalField(max_digits=12, decimal_places=2)
-    reason = serializers.CharField(required=False, allow_blank=True, default="",
-                                   help_text="Required when the rate is negotiated (differs from the priced rate)")
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required when the rate is negotiated (differs from the priced rate)",
+    )
 
 
 class TermsInputSerializer(serializers.Serializer):
     """The terms of a version; on a PATCH every field is optional."""
 
     effective_start = serializers.DateField(required=False, help_text="The first of a month")
-    effective_end = serializers.DateField(required=False, allow_null=True,
-                                          help_text="Exclusive, the first of a month; null: until terminated")
-    lines_of_business = serializers.ListField(child=serializers.ChoiceField(choices=list(rules.LINES_OF_BUSINESS)),
-                                              required=False)
+    effective_end = serializers.DateField(
+        required=False, allow_null=True, help_text="Exclusive, the first of a month; null: until terminated"
+    )
+    lines_of_business = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(rules.LINES_OF_BUSINESS)), required=False
+    )
     markets = serializers.ListField(child=serializers.CharField(), required=False)
     assessment_lookback_months = serializers.IntegerField(required=False)
     proration_rule = serializers.ChoiceField(choices=PRORATION_CHOICES, required=False)
     tier_rule = serializers.ChoiceField(choices=TIER_RULE_CHOICES, required=False)
     retro_window_months = serializers.IntegerField(required=False)
     roster_due_day = serializers.IntegerField(required=False)
-    withhold_percentage = serializers.DecimalField(max_digits=5, decimal_places=4, required=False,
-                                                   help_text="A fraction: 0.05 is 5%")
+    withhold_percentage = serializers.DecimalField(
+        max_digits=5, decimal_places=4, required=False, help_text="A fraction: 0.05 is 5%"
+    )
     quality_terms = QualityTermSerializer(many=True, required=False)
     shared_savings_terms = SharedSavingsSerializer(required=False, allow_null=True)
-    quality_bonus = QualityBonusSerializer(required=False, allow_null=True,
-                                           help_text="Null: no bonus. A bonus needs at least one quality measure")
+    quality_bonus = QualityBonusSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Null: no bonus. A bonus needs at least one quality measure",
+    )
     termination_notice_days = serializers.IntegerField(required=False)
     rates = RateInputSerializer(many=True, required=False)
-    assessment_fees = serializers.DictField(child=serializers.DecimalField(max_digits=14, decimal_places=2),
-                                            required=False, help_text="Fee per market code")
+    assessment_fees = serializers.DictField(
+        child=serializers.DecimalField(max_digits=14, decimal_places=2),
+        required=False,
+        help_text="Fee per market code",
+    )
 
 
 class ContractCreateSerializer(TermsInputSerializer):
@@ -106,13 +156,16 @@ class ContractCreateSerializer(TermsInputSerializer):
     bundle = serializers.UUIDField(help_text="The bundle's id")
     bundle_version = serializers.IntegerField(help_text="A published version number of the bundle")
     effective_start = serializers.DateField(help_text="The first of a month")
-    lines_of_business = serializers.ListField(child=serializers.ChoiceField(choices=list(rules.LINES_OF_BUSINESS)))
+    lines_of_business = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(rules.LINES_OF_BUSINESS))
+    )
     markets = serializers.ListField(child=serializers.CharField())
 
 
 class VersionUpdateSerializer(TermsInputSerializer):
-    bundle_version = serializers.IntegerField(required=False,
-                                              help_text="Another published version of the same bundle")
+    bundle_version = serializers.IntegerField(
+        required=False, help_text="Another published version of the same bundle"
+    )
 
 
 class ReturnSerializer(serializers.Serializer):
@@ -126,7 +179,9 @@ class TerminateSerializer(serializers.Serializer):
 
 
 class AmendSerializer(serializers.Serializer):
-    effective_start = serializers.DateField(help_text="The first of a month after the current version's start")
+    effective_start = serializers.DateField(
+        help_text="The first of a month after the current version's start"
+    )
 
 
 class PricingRunInputSerializer(serializers.Serializer):
@@ -168,21 +223,46 @@ class ContractSerializer(serializers.ModelSerializer):
     effective_start = serializers.DateField(source="current_version.effective_start", allow_null=True)
     in_force_end = serializers.SerializerMethodField()
     markets = serializers.ListField(source="current_version.markets", child=serializers.CharField())
-    lines_of_business = serializers.ListField(source="current_version.lines_of_business",
-                                              child=serializers.CharField())
+    lines_of_business = serializers.ListField(
+        source="current_version.lines_of_business", child=serializers.CharField()
+    )
 
     class Meta:
         model = Contract
-        fields = ["id", "number", "status", "payer", "provider", "current_version", "bundle", "effective_start",
-                  "in_force_end", "markets", "lines_of_business", "terminated_on", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "number",
+            "status",
+            "payer",
+            "provider",
+            "current_version",
+            "bundle",
+            "effective_start",
+            "in_force_end",
+            "markets",
+            "lines_of_business",
+            "terminated_on",
+            "created_at",
+            "updated_at",
+        ]
 
-    @extend_schema_field({"type": "object", "properties": {"id": {"type": "string", "format": "uuid"},
-                                                           "name": {"type": "string"},
-                                                           "version": {"type": "integer"}}})
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "name": {"type": "string"},
+                "version": {"type": "integer"},
+            },
+        }
+    )
     def get_bundle(self, contract) -> dict:
         bundle_version = contract.current_version.bundle_version
-        return {"id": str(bundle_version.bundle.public_id), "name": bundle_version.bundle.name,
-                "version": bundle_version.number}
+        return {
+            "id": str(bundle_version.bundle.public_id),
+            "name": bundle_version.bundle.name,
+            "version": bundle_version.number,
+        }
 
     @extend_schema_field(serializers.DateField(allow_null=True))
     def get_in_force_end(self, contract):
@@ -212,14 +292,26 @@ class VersionSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContractVersion
-        fields = ["number", "status", "bundle_version", "effective_start", "effective_end", "in_force_end",
-                  "fingerprint", "proposed_at", "activated_at", "created_at"]
+        fields = [
+            "number",
+            "status",
+            "bundle_version",
+            "effective_start",
+            "effective_end",
+            "in_force_end",
+            "fingerprint",
+            "proposed_at",
+            "activated_at",
+            "created_at",
+        ]
 
 
 class VersionSerializer(serializers.ModelSerializer):
     contract = serializers.CharField(source="contract.number")
-    status = serializers.CharField(help_text="draft, proposed, active, superseded, terminated, expired or withdrawn "
-                                             "(as in VersionSummary)")
+    status = serializers.CharField(
+        help_text="draft, proposed, active, superseded, terminated, expired or withdrawn "
+        "(as in VersionSummary)"
+    )
     bundle = serializers.SerializerMethodField()
     rates = serializers.SerializerMethodField()
     assessment_fees = serializers.SerializerMethodField()
@@ -230,19 +322,55 @@ class VersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContractVersion
-        fields = ["contract", "number", "status", "bundle", "effective_start", "effective_end", "in_force_end",
-                  "lines_of_business", "markets", "assessment_lookback_months", "proration_rule", "tier_rule",
-                  "retro_window_months", "roster_due_day", "withhold_percentage", "quality_terms",
-                  "shared_savings_terms", "quality_bonus", "termination_notice_days", "pricing_run_id", "rates",
-                  "assessment_fees", "acceptances", "proposal_round", "fingerprint", "proposed_at", "activated_at",
-                  "created_at", "updated_at", "rate_sheet"]
+        fields = [
+            "contract",
+            "number",
+            "status",
+            "bundle",
+            "effective_start",
+            "effective_end",
+            "in_force_end",
+            "lines_of_business",
+            "markets",
+            "assessment_lookback_months",
+            "proration_rule",
+            "tier_rule",
+            "retro_window_months",
+            "roster_due_day",
+            "withhold_percentage",
+            "quality_terms",
+            "shared_savings_terms",
+            "quality_bonus",
+            "termination_notice_days",
+            "pricing_run_id",
+            "rates",
+            "assessment_fees",
+            "acceptances",
+            "proposal_round",
+            "fingerprint",
+            "proposed_at",
+            "activated_at",
+            "created_at",
+            "updated_at",
+            "rate_sheet",
+        ]
 
-    @extend_schema_field({"type": "object", "properties": {"id": {"type": "string", "format": "uuid"},
-                                                           "name": {"type": "string"},
-                                                           "version": {"type": "integer"}}})
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "name": {"type": "string"},
+                "version": {"type": "integer"},
+            },
+        }
+    )
     def get_bundle(self, version) -> dict:
-        return {"id": str(version.bundle_version.bundle.public_id), "name": version.bundle_version.definition["name"],
-                "version": version.bundle_version.number}
+        return {
+            "id": str(version.bundle_version.bundle.public_id),
+            "name": version.bundle_version.definition["name"],
+            "version": version.bundle_version.number,
+        }
 
     @extend_schema_field(QualityBonusSerializer(allow_null=True))
     def get_quality_bonus(self, version) -> dict | None:
@@ -252,7 +380,9 @@ class VersionSerializer(serializers.ModelSerializer):
     def get_rates(self, version):
         return RateSerializer(version.rates.all(), many=True).data
 
-    @extend_schema_field(serializers.DictField(child=serializers.DecimalField(max_digits=14, decimal_places=2)))
+    @extend_schema_field(
+        serializers.DictField(child=serializers.DecimalField(max_digits=14, decimal_places=2))
+    )
     def get_assessment_fees(self, version):
         return {fee.market: str(fee.fee) for fee in version.assessment_fees.all()}
 
@@ -265,7 +395,9 @@ class VersionSerializer(serializers.ModelSerializer):
 
         return version_fingerprint(version)
 
-    @extend_schema_field({"type": "object", "properties": {fmt: {"type": "string"} for fmt in ("pdf", "xlsx", "csv")}})
+    @extend_schema_field(
+        {"type": "object", "properties": {fmt: {"type": "string"} for fmt in ("pdf", "xlsx", "csv")}}
+    )
     def get_rate_sheet(self, version) -> dict:
         base = f"/api/v1/contracts/{version.contract.public_id}/rate-sheet"
         return {fmt: f"{base}.{fmt}?version={version.number}" for fmt in ("pdf", "xlsx", "csv")}
@@ -287,8 +419,10 @@ class EventSerializer(serializers.ModelSerializer):
 class ContractDetailSerializer(serializers.Serializer):
     contract = ContractSerializer()
     pending_version = serializers.IntegerField(allow_null=True, help_text="The version in draft or proposed")
-    actions = serializers.ListField(child=serializers.CharField(),
-                                    help_text="What your role may do now: edit, propose, accept, return, ...")
+    actions = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What your role may do now: edit, propose, accept, return, ...",
+    )
     termination_reason = serializers.CharField(source="contract.termination_reason")
     versions = VersionSummarySerializer(many=True)
     events = EventSerializer(many=True)
@@ -327,8 +461,19 @@ class ExportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RateSheetExport
-        fields = ["id", "status", "total", "done", "percent", "size", "sha256", "error", "created_at", "finished_at",
-                  "download"]
+        fields = [
+            "id",
+            "status",
+            "total",
+            "done",
+            "percent",
+            "size",
+            "sha256",
+            "error",
+            "created_at",
+            "finished_at",
+            "download",
+        ]
 
     def get_download(self, export) -> str | None:
         if export.status != "done":

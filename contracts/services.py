@@ -66,11 +66,17 @@ NOT_RETURNABLE_MESSAGE = "Only a proposed contract can be returned to the plan."
 COMMENTS_REQUIRED_MESSAGE = "Say what should change: comments are required to return a proposal."
 NOT_TERMINABLE_MESSAGE = "Only an active contract can be terminated."
 NOT_AMENDABLE_MESSAGE = "Only an active contract can be amended."
-AMENDMENT_PENDING_MESSAGE = "An amendment is already in progress; propose, or let the provider return, it first."
-AMENDMENT_START_MESSAGE = "An amendment takes effect on the first of a month after the previous version's start."
+AMENDMENT_PENDING_MESSAGE = (
+    "An amendment is already in progress; propose, or let the provider return, it first."
+)
+AMENDMENT_START_MESSAGE = (
+    "An amendment takes effect on the first of a month after the previous version's start."
+)
 AMENDMENT_AFTER_END_MESSAGE = "An amendment must take effect before the contract ends."
-OVERLAP_MESSAGE = ("The provider already has an active contract for this bundle in the same market and period; "
-                   "end that one first or change the markets or dates.")
+OVERLAP_MESSAGE = (
+    "The provider already has an active contract for this bundle in the same market and period; "
+    "end that one first or change the markets or dates."
+)
 TERMINATION_DATE_MESSAGE = "The termination date must fall within the contract's period in force."
 TERMINATION_NOTICE_MESSAGE = "The termination date does not give the notice the contract requires."
 REASON_REQUIRED_MESSAGE = "A reason is required."
@@ -81,9 +87,20 @@ PRICING_MISMATCH_MESSAGE = "The pricing run is for another bundle version than t
 PRICING_INCOMPLETE_MESSAGE = "The pricing run has no rate for some of the contract's cells; see details."
 
 TERM_FIELDS = (
-    "effective_start", "effective_end", "lines_of_business", "markets", "assessment_lookback_months",
-    "proration_rule", "tier_rule", "retro_window_months", "roster_due_day", "withhold_percentage",
-    "quality_terms", "shared_savings_terms", "quality_bonus", "termination_notice_days",
+    "effective_start",
+    "effective_end",
+    "lines_of_business",
+    "markets",
+    "assessment_lookback_months",
+    "proration_rule",
+    "tier_rule",
+    "retro_window_months",
+    "roster_due_day",
+    "withhold_percentage",
+    "quality_terms",
+    "shared_savings_terms",
+    "quality_bonus",
+    "termination_notice_days",
 )
 DEFAULT_TERMS: dict[str, Any] = {
     "effective_end": None,
@@ -103,8 +120,9 @@ DEFAULT_TERMS: dict[str, Any] = {
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _problems_error(problems: list[rules.Problem], message: str = INVALID_TERMS_MESSAGE,
-                    code: str = "invalid_terms") -> ApplicationError:
+def _problems_error(
+    problems: list[rules.Problem], message: str = INVALID_TERMS_MESSAGE, code: str = "invalid_terms"
+) -> ApplicationError:
     return ApplicationError(message, code=code, details={"problems": [p.as_dict() for p in problems]})
 
 
@@ -129,20 +147,33 @@ def _lock(contract: Contract) -> Contract:
 
 
 def _pending(contract: Contract) -> ContractVersion | None:
-    return (ContractVersion.objects.select_for_update().filter(contract=contract, status__in=PENDING_STATUSES)
-            .select_related("bundle_version__bundle").first())
+    return (
+        ContractVersion.objects.select_for_update()
+        .filter(contract=contract, status__in=PENDING_STATUSES)
+        .select_related("bundle_version__bundle")
+        .first()
+    )
 
 
 def _latest_activated(contract: Contract) -> ContractVersion | None:
-    return (ContractVersion.objects.filter(contract=contract, status__in=ACTIVATED_STATUSES)
-            .order_by("-number").first())
+    return (
+        ContractVersion.objects.filter(contract=contract, status__in=ACTIVATED_STATUSES)
+        .order_by("-number")
+        .first()
+    )
 
 
-def _event(contract: Contract, version: ContractVersion | None, kind: str, scope: Scope | None,
-           comment: str = "") -> ContractEvent:
+def _event(
+    contract: Contract, version: ContractVersion | None, kind: str, scope: Scope | None, comment: str = ""
+) -> ContractEvent:
     return ContractEvent.objects.create(
-        contract=contract, version=version, kind=kind, comment=comment, at=timezone.now(),
-        user=scope.user if scope else None, organization=scope.organization if scope else None,
+        contract=contract,
+        version=version,
+        kind=kind,
+        comment=comment,
+        at=timezone.now(),
+        user=scope.user if scope else None,
+        organization=scope.organization if scope else None,
     )
 
 
@@ -166,8 +197,11 @@ def allocate_number(*, year: int | None = None) -> str:
 
 def _bundle_scope(bundle_version: BundleVersion) -> tuple[list[str], list[str], list[str]]:
     definition = bundle_version.definition
-    return ([t["code"] for t in definition.get("tiers", [])], list(definition.get("markets", [])),
-            list(definition.get("lines_of_business", [])))
+    return (
+        [t["code"] for t in definition.get("tiers", [])],
+        list(definition.get("markets", [])),
+        list(definition.get("lines_of_business", [])),
+    )
 
 
 def _current_terms(version: ContractVersion) -> dict[str, Any]:
@@ -186,12 +220,20 @@ def _ranges_overlap(a_start: date, a_end: date | None, b_start: date, b_end: dat
     return (b_end is None or a_start < b_end) and (a_end is None or b_start < a_end)
 
 
-def _check_overlap(*, contract: Contract, bundle_id: int, markets: list[str], start: date, end: date | None) -> None:
+def _check_overlap(
+    *, contract: Contract, bundle_id: int, markets: list[str], start: date, end: date | None
+) -> None:
     """Refuse when another contract of the provider, for the same bundle and a shared market, is in force
     (or agreed to be) over an overlapping period."""
-    others = (ContractVersion.objects.filter(contract__provider_id=contract.provider_id,
-                                             bundle_version__bundle_id=bundle_id, status__in=ACTIVATED_STATUSES)
-              .exclude(contract_id=contract.pk).select_related("contract"))
+    others = (
+        ContractVersion.objects.filter(
+            contract__provider_id=contract.provider_id,
+            bundle_version__bundle_id=bundle_id,
+            status__in=ACTIVATED_STATUSES,
+        )
+        .exclude(contract_id=contract.pk)
+        .select_related("contract")
+    )
     clashes = []
     for other in others:
         other_end = other.in_force_end
@@ -199,28 +241,53 @@ def _check_overlap(*, contract: Contract, bundle_id: int, markets: list[str], st
             continue
         shared = sorted(set(other.markets) & set(markets))
         if shared and _ranges_overlap(start, end, other.effective_start, other_end):
-            clashes.append({"contract": other.contract.number, "version": other.number, "markets": shared,
-                            "effective_start": other.effective_start.isoformat(),
-                            "in_force_end": other_end.isoformat() if other_end else None})
+            clashes.append(
+                {
+                    "contract": other.contract.number,
+                    "version": other.number,
+                    "markets": shared,
+                    "effective_start": other.effective_start.isoformat(),
+                    "in_force_end": other_end.isoformat() if other_end else None,
+                }
+            )
     if clashes:
         raise ConflictError(OVERLAP_MESSAGE, code="overlapping_contract", details={"contracts": clashes})
 
 
 def _check_amendment_start(version: ContractVersion, start: date) -> None:
-    previous = (ContractVersion.objects.filter(contract_id=version.contract_id, number__lt=version.number,
-                                               status__in=ACTIVATED_STATUSES).order_by("-number").first())
+    previous = (
+        ContractVersion.objects.filter(
+            contract_id=version.contract_id, number__lt=version.number, status__in=ACTIVATED_STATUSES
+        )
+        .order_by("-number")
+        .first()
+    )
     if previous is None:
         return
     if start.day != 1 or start <= previous.effective_start:
-        raise ApplicationError(AMENDMENT_START_MESSAGE, code="invalid_amendment_date", details={
-            "effective_start": start.isoformat(), "previous_version": previous.number,
-            "previous_start": previous.effective_start.isoformat()})
+        raise ApplicationError(
+            AMENDMENT_START_MESSAGE,
+            code="invalid_amendment_date",
+            details={
+                "effective_start": start.isoformat(),
+                "previous_version": previous.number,
+                "previous_start": previous.effective_start.isoformat(),
+            },
+        )
     if previous.in_force_end is not None and start >= previous.in_force_end:
-        raise ApplicationError(AMENDMENT_AFTER_END_MESSAGE, code="invalid_amendment_date", details={
-            "effective_start": start.isoformat(), "contract_ends": previous.in_force_end.isoformat()})
+        raise ApplicationError(
+            AMENDMENT_AFTER_END_MESSAGE,
+            code="invalid_amendment_date",
+            details={
+                "effective_start": start.isoformat(),
+                "contract_ends": previous.in_force_end.isoformat(),
+            },
+        )
 
 
-def _apply_rates(version: ContractVersion, rates: list[dict[str, Any]], problems: list[rules.Problem]) -> None:
+def _apply_rates(
+    version: ContractVersion, rates: list[dict[str, Any]], problems: list[rules.Problem]
+) -> None:
     tiers, _, _ = _bundle_scope(version.bundle_version)
     existing = {(e.tier, e.market, e.lob): e for e in version.rates.all()}
     changes = []
@@ -228,22 +295,33 @@ def _apply_rates(version: ContractVersion, rates: list[dict[str, Any]], problems
         at = f"rates[{i}]"
         tier, market, lob = str(item.get("tier", "")), str(item.get("market", "")), str(item.get("lob", ""))
         if tier not in tiers or market not in version.markets or lob not in version.lines_of_business:
-            problems.append(rules.Problem(at, "unknown_cell",
-                                          f"Tier {tier!r}, market {market!r}, LOB {lob!r} is not a rate cell of "
-                                          f"this contract version."))
+            problems.append(
+                rules.Problem(
+                    at,
+                    "unknown_cell",
+                    f"Tier {tier!r}, market {market!r}, LOB {lob!r} is not a rate cell of "
+                    f"this contract version.",
+                )
+            )
             continue
         pmpm = rules.validate_rate(item.get("pmpm"), f"{at}.pmpm", problems)
         if pmpm is None:
             continue
-        entry = existing.get((tier, market, lob)) or RateScheduleEntry(version=version, tier=tier, market=market,
-                                                                       lob=lob)
+        entry = existing.get((tier, market, lob)) or RateScheduleEntry(
+            version=version, tier=tier, market=market, lob=lob
+        )
         reason = str(item.get("reason") or "").strip()
         if entry.priced_pmpm is not None and pmpm == entry.priced_pmpm:
             entry.source, entry.reason = RateSource.PRICING_RUN, ""
         else:
             if not reason and not (entry.pk and entry.source == RateSource.NEGOTIATED and entry.reason):
-                problems.append(rules.Problem(f"{at}.reason", "reason_required",
-                                              f"Tier {tier} in {market} ({lob}) is negotiated: record the reason."))
+                problems.append(
+                    rules.Problem(
+                        f"{at}.reason",
+                        "reason_required",
+                        f"Tier {tier} in {market} ({lob}) is negotiated: record the reason.",
+                    )
+                )
                 continue
             entry.source = RateSource.NEGOTIATED
             entry.reason = reason or entry.reason
@@ -258,8 +336,13 @@ def _apply_fees(version: ContractVersion, fees: dict[str, Any], problems: list[r
     changes = []
     for market, value in fees.items():
         if market not in version.markets:
-            problems.append(rules.Problem(f"assessment_fees.{market}", "unknown_market",
-                                          f"{market!r} is not a market of this contract version."))
+            problems.append(
+                rules.Problem(
+                    f"assessment_fees.{market}",
+                    "unknown_market",
+                    f"{market!r} is not a market of this contract version.",
+                )
+            )
             continue
         fee = rules.validate_fee(value, f"assessment_fees.{market}", problems)
         if fee is not None:
@@ -267,7 +350,8 @@ def _apply_fees(version: ContractVersion, fees: dict[str, Any], problems: list[r
     if not problems:
         for market, fee in changes:
             entry = AssessmentFee.objects.filter(version=version, market=market).first() or AssessmentFee(
-                version=version, market=market)
+                version=version, market=market
+            )
             entry.fee = fee
             entry.save()
 
@@ -290,9 +374,15 @@ def _link_bundle(contract: Contract, bundle_version: BundleVersion) -> None:
 
 
 @transaction.atomic
-def contract_create(*, scope: Scope, provider: Organization, bundle_version: BundleVersion, terms: dict[str, Any],
-                    rates: list[dict[str, Any]] | None = None,
-                    assessment_fees: dict[str, Any] | None = None) -> Contract:
+def contract_create(
+    *,
+    scope: Scope,
+    provider: Organization,
+    bundle_version: BundleVersion,
+    terms: dict[str, Any],
+    rates: list[dict[str, Any]] | None = None,
+    assessment_fees: dict[str, Any] | None = None,
+) -> Contract:
     """Open a contract as a draft (version 1). Nothing is created when anything is wrong."""
     scope.require("contract.edit")
     if provider.kind != OrganizationKind.PROVIDER:
@@ -303,12 +393,18 @@ def contract_create(*, scope: Scope, provider: Organization, bundle_version: Bun
         raise ApplicationError(BUNDLE_NOT_PUBLISHED_MESSAGE, code="bundle_not_published")
     normalized = _validated_terms(bundle_version, {**DEFAULT_TERMS, **terms})
     contract = Contract(number="", payer=scope.organization, provider=provider, created_by=scope.user)
-    _check_overlap(contract=contract, bundle_id=bundle_version.bundle_id, markets=normalized["markets"],
-                   start=normalized["effective_start"], end=normalized["effective_end"])
+    _check_overlap(
+        contract=contract,
+        bundle_id=bundle_version.bundle_id,
+        markets=normalized["markets"],
+        start=normalized["effective_start"],
+        end=normalized["effective_end"],
+    )
     contract.number = allocate_number()
     contract.save()
-    version = ContractVersion.objects.create(contract=contract, number=1, bundle_version=bundle_version,
-                                             created_by=scope.user, **normalized)
+    version = ContractVersion.objects.create(
+        contract=contract, number=1, bundle_version=bundle_version, created_by=scope.user, **normalized
+    )
     contract.current_version = version
     contract.save(update_fields=["current_version", "updated_at"])
     _link_bundle(contract, bundle_version)
@@ -322,36 +418,59 @@ def contract_create(*, scope: Scope, provider: Organization, bundle_version: Bun
 
 
 @transaction.atomic
-def contract_version_update(*, scope: Scope, version: ContractVersion, terms: dict[str, Any] | None = None,
-                            rates: list[dict[str, Any]] | None = None,
-                            assessment_fees: dict[str, Any] | None = None,
-                            bundle_version: BundleVersion | None = None) -> ContractVersion:
+def contract_version_update(
+    *,
+    scope: Scope,
+    version: ContractVersion,
+    terms: dict[str, Any] | None = None,
+    rates: list[dict[str, Any]] | None = None,
+    assessment_fees: dict[str, Any] | None = None,
+    bundle_version: BundleVersion | None = None,
+) -> ContractVersion:
     """Change a draft version's terms, rates and fees (each part optional); all or nothing."""
     contract = _lock(version.contract)
     _require_plan(scope, contract)
-    version = ContractVersion.objects.select_for_update().select_related("bundle_version__bundle").get(pk=version.pk)
+    version = (
+        ContractVersion.objects.select_for_update()
+        .select_related("bundle_version__bundle")
+        .get(pk=version.pk)
+    )
     if version.status != VersionStatus.DRAFT:
         raise _transition_error(NOT_EDITABLE_MESSAGE, status=version.status, action="edit")
     if bundle_version is not None and bundle_version.pk != version.bundle_version_id:
         if bundle_version.bundle_id != version.bundle_version.bundle_id:
-            raise ApplicationError("An amendment keeps the contract's bundle; open a new contract for another "
-                                   "bundle.", code="bundle_changed")
+            raise ApplicationError(
+                "An amendment keeps the contract's bundle; open a new contract for another bundle.",
+                code="bundle_changed",
+            )
         if bundle_version.status != BundleVersionStatus.PUBLISHED:
             raise ApplicationError(BUNDLE_NOT_PUBLISHED_MESSAGE, code="bundle_not_published")
         version.bundle_version = bundle_version
     if terms:
         unknown = set(terms) - set(TERM_FIELDS)
         if unknown:
-            raise ApplicationError(INVALID_TERMS_MESSAGE, code="invalid_terms", details={"problems": [
-                {"path": key, "code": "unknown_term", "message": f"{key!r} is not a contract term."}
-                for key in sorted(unknown)]})
+            raise ApplicationError(
+                INVALID_TERMS_MESSAGE,
+                code="invalid_terms",
+                details={
+                    "problems": [
+                        {"path": key, "code": "unknown_term", "message": f"{key!r} is not a contract term."}
+                        for key in sorted(unknown)
+                    ]
+                },
+            )
     normalized = _validated_terms(version.bundle_version, {**_current_terms(version), **(terms or {})})
     if version.is_amendment:
         _check_amendment_start(version, normalized["effective_start"])
     for field, value in normalized.items():
         setattr(version, field, value)
-    _check_overlap(contract=contract, bundle_id=version.bundle_version.bundle_id, markets=version.markets,
-                   start=version.effective_start, end=version.effective_end)
+    _check_overlap(
+        contract=contract,
+        bundle_id=version.bundle_version.bundle_id,
+        markets=version.markets,
+        start=version.effective_start,
+        end=version.effective_end,
+    )
     version.save()
     _link_bundle(contract, version.bundle_version)
     _drop_cells_outside(version)
@@ -365,17 +484,26 @@ def contract_version_update(*, scope: Scope, version: ContractVersion, terms: di
     return version
 
 
-def contract_rate_set(*, scope: Scope, version: ContractVersion, tier: str, market: str, lob: str, pmpm: Any,
-                      reason: str = "") -> RateScheduleEntry:
+def contract_rate_set(
+    *, scope: Scope, version: ContractVersion, tier: str, market: str, lob: str, pmpm: Any, reason: str = ""
+) -> RateScheduleEntry:
     """Set one rate cell of a draft (the web grid's per-cell edit)."""
-    contract_version_update(scope=scope, version=version,
-                            rates=[{"tier": tier, "market": market, "lob": lob, "pmpm": pmpm, "reason": reason}])
+    contract_version_update(
+        scope=scope,
+        version=version,
+        rates=[{"tier": tier, "market": market, "lob": lob, "pmpm": pmpm, "reason": reason}],
+    )
     return RateScheduleEntry.objects.get(version=version, tier=tier, market=market, lob=lob)
 
 
 @transaction.atomic
-def rate_schedule_from_pricing(*, scope: Scope, contract_version: ContractVersion, rate_table: dict[str, Any],
-                               keep_negotiated: bool = True) -> ContractVersion:
+def rate_schedule_from_pricing(
+    *,
+    scope: Scope,
+    contract_version: ContractVersion,
+    rate_table: dict[str, Any],
+    keep_negotiated: bool = True,
+) -> ContractVersion:
     """Take a draft's rates and assessment fees from a pricing run's rate table.
 
     ``rate_table`` is what ``pricing.selectors.pricing_run_rate_table`` returns:
@@ -386,12 +514,19 @@ def rate_schedule_from_pricing(*, scope: Scope, contract_version: ContractVersio
     """
     contract = _lock(contract_version.contract)
     _require_plan(scope, contract)
-    version = ContractVersion.objects.select_for_update().select_related("bundle_version").get(pk=contract_version.pk)
+    version = (
+        ContractVersion.objects.select_for_update()
+        .select_related("bundle_version")
+        .get(pk=contract_version.pk)
+    )
     if version.status != VersionStatus.DRAFT:
         raise _transition_error(NOT_EDITABLE_MESSAGE, status=version.status, action="edit")
     if int(rate_table.get("bundle_version_id") or 0) != version.bundle_version_id:
-        raise ApplicationError(PRICING_MISMATCH_MESSAGE, code="pricing_run_mismatch",
-                               details={"bundle_version_id": rate_table.get("bundle_version_id")})
+        raise ApplicationError(
+            PRICING_MISMATCH_MESSAGE,
+            code="pricing_run_mismatch",
+            details={"bundle_version_id": rate_table.get("bundle_version_id")},
+        )
     priced: dict[tuple[str, str, str | None], Any] = {}
     for row in rate_table.get("rates", []):
         priced[(str(row["tier"]), str(row["market"]), row.get("lob") or None)] = row["pmpm"]
@@ -404,8 +539,11 @@ def rate_schedule_from_pricing(*, scope: Scope, contract_version: ContractVersio
                 raw = priced.get((tier, market, lob), priced.get((tier, market, None)))
                 at = f"rates.{lob}.{tier}.{market}"
                 if raw is None:
-                    problems.append(rules.Problem(at, "missing_rate", f"The run has no rate for tier {tier} in "
-                                                                      f"{market} ({lob})."))
+                    problems.append(
+                        rules.Problem(
+                            at, "missing_rate", f"The run has no rate for tier {tier} in {market} ({lob})."
+                        )
+                    )
                     continue
                 value = rules.validate_rate(rules.money(Decimal(str(raw))), at, problems)
                 if value is not None:
@@ -414,17 +552,24 @@ def rate_schedule_from_pricing(*, scope: Scope, contract_version: ContractVersio
     fees: dict[str, Decimal] = {}
     for market in version.markets:
         if market not in fees_in:
-            problems.append(rules.Problem(f"assessment_fees.{market}", "missing_fee",
-                                          f"The run has no assessment fee for {market}."))
+            problems.append(
+                rules.Problem(
+                    f"assessment_fees.{market}", "missing_fee", f"The run has no assessment fee for {market}."
+                )
+            )
             continue
-        fee = rules.validate_fee(rules.money(Decimal(str(fees_in[market]))), f"assessment_fees.{market}", problems)
+        fee = rules.validate_fee(
+            rules.money(Decimal(str(fees_in[market]))), f"assessment_fees.{market}", problems
+        )
         if fee is not None:
             fees[market] = fee
     if problems:
         raise _problems_error(problems, PRICING_INCOMPLETE_MESSAGE, "pricing_run_incomplete")
     existing = {(e.tier, e.market, e.lob): e for e in version.rates.all()}
     for key, value in values.items():
-        entry = existing.get(key) or RateScheduleEntry(version=version, tier=key[0], market=key[1], lob=key[2])
+        entry = existing.get(key) or RateScheduleEntry(
+            version=version, tier=key[0], market=key[1], lob=key[2]
+        )
         entry.priced_pmpm = value
         if keep_negotiated and entry.pk and entry.source == RateSource.NEGOTIATED and entry.pmpm != value:
             entry.save()
@@ -433,12 +578,19 @@ def rate_schedule_from_pricing(*, scope: Scope, contract_version: ContractVersio
         entry.save()
     for market, fee in fees.items():
         entry = AssessmentFee.objects.filter(version=version, market=market).first() or AssessmentFee(
-            version=version, market=market)
+            version=version, market=market
+        )
         entry.fee = entry.priced_fee = fee
         entry.save()
     version.pricing_run_id = str(rate_table.get("run_id") or "")
     version.save(update_fields=["pricing_run_id", "updated_at"])
-    _event(contract, version, EventKind.EDITED, scope, comment=f"Rates taken from pricing run {version.pricing_run_id}")
+    _event(
+        contract,
+        version,
+        EventKind.EDITED,
+        scope,
+        comment=f"Rates taken from pricing run {version.pricing_run_id}",
+    )
     return version
 
 
@@ -467,8 +619,13 @@ def contract_propose(*, scope: Scope, contract: Contract) -> ContractVersion:
     if version.is_amendment:
         _check_amendment_start(version, version.effective_start)
     document = _full_check(version)
-    _check_overlap(contract=contract, bundle_id=version.bundle_version.bundle_id, markets=version.markets,
-                   start=version.effective_start, end=version.effective_end)
+    _check_overlap(
+        contract=contract,
+        bundle_id=version.bundle_version.bundle_id,
+        markets=version.markets,
+        start=version.effective_start,
+        end=version.effective_end,
+    )
     now = timezone.now()
     version.fingerprint = rules.fingerprint(document)
     version.status = VersionStatus.PROPOSED
@@ -492,12 +649,16 @@ def contract_return(*, scope: Scope, contract: Contract, comments: str) -> Contr
     _require_party(scope, contract, "contract.return")
     version = _pending(contract)
     if version is None or version.status != VersionStatus.PROPOSED:
-        raise _transition_error(NOT_RETURNABLE_MESSAGE, status=version.status if version else contract.status,
-                                action="return")
+        raise _transition_error(
+            NOT_RETURNABLE_MESSAGE, status=version.status if version else contract.status, action="return"
+        )
     comments = (comments or "").strip()
     if not comments:
-        raise ApplicationError(COMMENTS_REQUIRED_MESSAGE, code="comments_required",
-                               details={"comments": [COMMENTS_REQUIRED_MESSAGE]})
+        raise ApplicationError(
+            COMMENTS_REQUIRED_MESSAGE,
+            code="comments_required",
+            details={"comments": [COMMENTS_REQUIRED_MESSAGE]},
+        )
     version.status = VersionStatus.DRAFT
     version.fingerprint = ""
     version.save()
@@ -519,18 +680,29 @@ def contract_accept(*, scope: Scope, contract: Contract) -> ContractVersion:
     _require_party(scope, contract, "contract.accept")
     version = _pending(contract)
     if version is None or version.status != VersionStatus.PROPOSED:
-        raise _transition_error(NOT_ACCEPTABLE_MESSAGE, status=version.status if version else contract.status,
-                                action="accept")
+        raise _transition_error(
+            NOT_ACCEPTABLE_MESSAGE, status=version.status if version else contract.status, action="accept"
+        )
     side = _side(scope)
     try:
         with transaction.atomic():
-            ContractAcceptance.objects.create(version=version, side=side, proposal_round=version.proposal_round,
-                                              user=scope.user, at=timezone.now())
+            ContractAcceptance.objects.create(
+                version=version,
+                side=side,
+                proposal_round=version.proposal_round,
+                user=scope.user,
+                at=timezone.now(),
+            )
     except IntegrityError as exc:
-        raise ConflictError(ALREADY_ACCEPTED_MESSAGE, code="already_accepted", details={"side": side}) from exc
+        raise ConflictError(
+            ALREADY_ACCEPTED_MESSAGE, code="already_accepted", details={"side": side}
+        ) from exc
     _event(contract, version, EventKind.ACCEPTED, scope)
-    sides = set(ContractAcceptance.objects.filter(version=version, proposal_round=version.proposal_round)
-                .values_list("side", flat=True))
+    sides = set(
+        ContractAcceptance.objects.filter(version=version, proposal_round=version.proposal_round).values_list(
+            "side", flat=True
+        )
+    )
     if sides == {Side.PAYER, Side.PROVIDER}:
         _activate(contract, version)
     return version
@@ -539,8 +711,13 @@ def contract_accept(*, scope: Scope, contract: Contract) -> ContractVersion:
 def _activate(contract: Contract, version: ContractVersion) -> None:
     # Serialise activations for the provider, so that two overlapping contracts cannot both go live.
     Organization.objects.select_for_update().filter(pk=contract.provider_id).first()
-    _check_overlap(contract=contract, bundle_id=version.bundle_version.bundle_id, markets=version.markets,
-                   start=version.effective_start, end=version.effective_end)
+    _check_overlap(
+        contract=contract,
+        bundle_id=version.bundle_version.bundle_id,
+        markets=version.markets,
+        start=version.effective_start,
+        end=version.effective_end,
+    )
     previous = _latest_activated(contract)
     if previous is not None:
         previous = ContractVersion.objects.select_for_update().get(pk=previous.pk)
@@ -561,15 +738,18 @@ def _activate(contract: Contract, version: ContractVersion) -> None:
 
 
 def _withdraw_pending(contract: Contract, scope: Scope | None, why: str) -> None:
-    for pending in ContractVersion.objects.select_for_update().filter(contract=contract, status__in=PENDING_STATUSES):
+    for pending in ContractVersion.objects.select_for_update().filter(
+        contract=contract, status__in=PENDING_STATUSES
+    ):
         pending.status = VersionStatus.WITHDRAWN
         pending.save()
         _event(contract, pending, EventKind.WITHDRAWN, scope, comment=why)
 
 
 @transaction.atomic
-def contract_terminate(*, scope: Scope, contract: Contract, end_date: date, reason: str,
-                       for_cause: bool = False) -> Contract:
+def contract_terminate(
+    *, scope: Scope, contract: Contract, end_date: date, reason: str, for_cause: bool = False
+) -> Contract:
     """End an active contract: from ``end_date`` (exclusive) its terms no longer apply.
 
     Without cause, the date must give the contract's termination notice from today.
@@ -580,18 +760,33 @@ def contract_terminate(*, scope: Scope, contract: Contract, end_date: date, reas
         raise _transition_error(NOT_TERMINABLE_MESSAGE, status=contract.status, action="terminate")
     reason = (reason or "").strip()
     if not reason:
-        raise ApplicationError(REASON_REQUIRED_MESSAGE, code="reason_required",
-                               details={"reason": [REASON_REQUIRED_MESSAGE]})
+        raise ApplicationError(
+            REASON_REQUIRED_MESSAGE, code="reason_required", details={"reason": [REASON_REQUIRED_MESSAGE]}
+        )
     current = ContractVersion.objects.select_for_update().get(pk=contract.current_version_id)
-    if end_date <= current.effective_start or (current.in_force_end is not None and end_date > current.in_force_end):
-        raise ApplicationError(TERMINATION_DATE_MESSAGE, code="invalid_termination_date", details={
-            "end_date": end_date.isoformat(), "current_version": current.number,
-            "current_version_start": current.effective_start.isoformat(),
-            "in_force_end": current.in_force_end.isoformat() if current.in_force_end else None})
+    if end_date <= current.effective_start or (
+        current.in_force_end is not None and end_date > current.in_force_end
+    ):
+        raise ApplicationError(
+            TERMINATION_DATE_MESSAGE,
+            code="invalid_termination_date",
+            details={
+                "end_date": end_date.isoformat(),
+                "current_version": current.number,
+                "current_version_start": current.effective_start.isoformat(),
+                "in_force_end": current.in_force_end.isoformat() if current.in_force_end else None,
+            },
+        )
     earliest = timezone.localdate() + timedelta(days=current.termination_notice_days)
     if not for_cause and end_date < earliest:
-        raise ApplicationError(TERMINATION_NOTICE_MESSAGE, code="notice_too_short", details={
-            "notice_days": current.termination_notice_days, "earliest_end_date": earliest.isoformat()})
+        raise ApplicationError(
+            TERMINATION_NOTICE_MESSAGE,
+            code="notice_too_short",
+            details={
+                "notice_days": current.termination_notice_days,
+                "earliest_end_date": earliest.isoformat(),
+            },
+        )
     current.status = VersionStatus.TERMINATED
     current.in_force_end = end_date
     current.save()
@@ -616,19 +811,35 @@ def contract_amend(*, scope: Scope, contract: Contract, effective_start: date) -
         raise ConflictError(AMENDMENT_PENDING_MESSAGE, code="amendment_pending")
     current = ContractVersion.objects.get(pk=contract.current_version_id)
     number = (ContractVersion.objects.filter(contract=contract).aggregate(n=Max("number"))["n"] or 0) + 1
-    version = ContractVersion(contract=contract, number=number, bundle_version_id=current.bundle_version_id,
-                              created_by=scope.user, pricing_run_id=current.pricing_run_id,
-                              **{field: getattr(current, field) for field in TERM_FIELDS})
+    version = ContractVersion(
+        contract=contract,
+        number=number,
+        bundle_version_id=current.bundle_version_id,
+        created_by=scope.user,
+        pricing_run_id=current.pricing_run_id,
+        **{field: getattr(current, field) for field in TERM_FIELDS},
+    )
     version.effective_start = effective_start
     _check_amendment_start(version, effective_start)
     version.save()
     for entry in current.rates.all():
-        RateScheduleEntry.objects.create(version=version, tier=entry.tier, market=entry.market, lob=entry.lob,
-                                         pmpm=entry.pmpm, priced_pmpm=entry.priced_pmpm, source=entry.source,
-                                         reason=entry.reason)
+        RateScheduleEntry.objects.create(
+            version=version,
+            tier=entry.tier,
+            market=entry.market,
+            lob=entry.lob,
+            pmpm=entry.pmpm,
+            priced_pmpm=entry.priced_pmpm,
+            source=entry.source,
+            reason=entry.reason,
+        )
     for fee in current.assessment_fees.all():
-        AssessmentFee.objects.create(version=version, market=fee.market, fee=fee.fee, priced_fee=fee.priced_fee)
-    _event(contract, version, EventKind.AMENDED, scope, comment=f"Effective from {effective_start.isoformat()}")
+        AssessmentFee.objects.create(
+            version=version, market=fee.market, fee=fee.fee, priced_fee=fee.priced_fee
+        )
+    _event(
+        contract, version, EventKind.AMENDED, scope, comment=f"Effective from {effective_start.isoformat()}"
+    )
     return version
 
 
@@ -641,14 +852,24 @@ def contracts_expire_due(*, today: date | None = None) -> list[str]:
         with transaction.atomic():
             contract = Contract.objects.select_for_update().get(pk=contract_id)
             current = ContractVersion.objects.select_for_update().get(pk=contract.current_version_id)
-            if contract.status != ContractStatus.ACTIVE or current.in_force_end is None or current.in_force_end > today:
+            if (
+                contract.status != ContractStatus.ACTIVE
+                or current.in_force_end is None
+                or current.in_force_end > today
+            ):
                 continue
             current.status = VersionStatus.EXPIRED
             current.save()
             contract.status = ContractStatus.EXPIRED
             contract.save()
             _withdraw_pending(contract, None, "The contract expired.")
-            _event(contract, current, EventKind.EXPIRED, None, comment=f"Ended on {current.in_force_end.isoformat()}")
+            _event(
+                contract,
+                current,
+                EventKind.EXPIRED,
+                None,
+                comment=f"Ended on {current.in_force_end.isoformat()}",
+            )
             expired.append(contract.number)
     return expired
 
@@ -686,10 +907,17 @@ def rate_sheet(*, version: ContractVersion, fmt: str) -> tuple[bytes, str]:
     if fmt not in RateSheetFormat.values:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     if version.fingerprint:
-        stored = (StoredRateSheet.objects.filter(version=version, format=fmt, fingerprint=version.fingerprint)
-                  .only("content", "version_id").first())
+        stored = (
+            StoredRateSheet.objects.filter(version=version, format=fmt, fingerprint=version.fingerprint)
+            .only("content", "version_id")
+            .first()
+        )
         if stored is not None:
-            document_stub = {"contract": version.contract.number, "version": version.number, "status": version.status}
+            document_stub = {
+                "contract": version.contract.number,
+                "version": version.number,
+                "status": version.status,
+            }
             return bytes(stored.content), rate_sheet_filename(document_stub, fmt)
     document = version_document(version)
     if not version.fingerprint:
@@ -699,9 +927,14 @@ def rate_sheet(*, version: ContractVersion, fmt: str) -> tuple[bytes, str]:
     content = _render(document, fmt, draft=False)
     try:
         with transaction.atomic():
-            stored = StoredRateSheet.objects.create(version=version, format=fmt, fingerprint=version.fingerprint,
-                                                    content=content, sha256=hashlib.sha256(content).hexdigest(),
-                                                    size=len(content))
+            stored = StoredRateSheet.objects.create(
+                version=version,
+                format=fmt,
+                fingerprint=version.fingerprint,
+                content=content,
+                sha256=hashlib.sha256(content).hexdigest(),
+                size=len(content),
+            )
     except IntegrityError:  # someone else stored it a moment ago: theirs is the one
         stored = StoredRateSheet.objects.get(version=version, format=fmt, fingerprint=version.fingerprint)
     return bytes(stored.content), rate_sheet_filename(document, fmt)
@@ -719,8 +952,11 @@ def rate_sheet_export_start(*, scope: Scope) -> RateSheetExport:
 
 
 def _export_contracts(organization_id: int):
-    return (Contract.objects.filter(payer_id=organization_id, status=ContractStatus.ACTIVE)
-            .select_related("current_version").order_by("number"))
+    return (
+        Contract.objects.filter(payer_id=organization_id, status=ContractStatus.ACTIVE)
+        .select_related("current_version")
+        .order_by("number")
+    )
 
 
 def rate_sheet_export_build(*, export_id: int) -> RateSheetExport:
@@ -738,26 +974,37 @@ def rate_sheet_export_build(*, export_id: int) -> RateSheetExport:
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for i, contract in enumerate(contracts, start=1):
                 version = ContractVersion.objects.select_related(
-                    "contract__payer", "contract__provider", "bundle_version__bundle").get(pk=contract.current_version_id)
-                stamp = (version.activated_at or version.created_at).astimezone(timezone.get_current_timezone())
+                    "contract__payer", "contract__provider", "bundle_version__bundle"
+                ).get(pk=contract.current_version_id)
+                stamp = (version.activated_at or version.created_at).astimezone(
+                    timezone.get_current_timezone()
+                )
                 for fmt in (RateSheetFormat.PDF, RateSheetFormat.XLSX, RateSheetFormat.CSV):
                     content, filename = rate_sheet(version=version, fmt=fmt)
                     info = zipfile.ZipInfo(filename, date_time=stamp.timetuple()[:6])
                     info.compress_type = zipfile.ZIP_DEFLATED
                     archive.writestr(info, content)
-                    manifest.append(f"{contract.number},{version.number},{filename},"
-                                    f"{hashlib.sha256(content).hexdigest()},{version.fingerprint}")
+                    manifest.append(
+                        f"{contract.number},{version.number},{filename},"
+                        f"{hashlib.sha256(content).hexdigest()},{version.fingerprint}"
+                    )
                 RateSheetExport.objects.filter(pk=export.pk).update(done=i)
             info = zipfile.ZipInfo("manifest.csv", date_time=(2000, 1, 1, 0, 0, 0))
             archive.writestr(info, "\n".join(manifest) + "\n")
     except Exception as exc:
         logger.exception("Rate sheet export %s failed", export.public_id)
-        RateSheetExport.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED, error=str(exc)[:2000],
-                                                            finished_at=timezone.now())
+        RateSheetExport.objects.filter(pk=export.pk).update(
+            status=ExportStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
         raise
     content = buffer.getvalue()
     RateSheetExport.objects.filter(pk=export.pk).update(
-        status=ExportStatus.DONE, done=len(contracts), content=content, size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(), finished_at=timezone.now())
+        status=ExportStatus.DONE,
+        done=len(contracts),
+        content=content,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        finished_at=timezone.now(),
+    )
     export.refresh_from_db()
     return export

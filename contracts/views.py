@@ -52,8 +52,13 @@ def contract_list(request):
     scope = request.scope
     params = {key: request.GET.get(key, "").strip() for key in ("search", "status", "market")}
     contracts = selectors.contract_list(scope=scope, **params)
-    context = {"contracts": contracts, "statuses": ContractStatus.choices, **params,
-               "can_create": scope.can("contract.edit"), "can_export": scope.can("contract.export")}
+    context = {
+        "contracts": contracts,
+        "statuses": ContractStatus.choices,
+        **params,
+        "can_create": scope.can("contract.edit"),
+        "can_export": scope.can("contract.export"),
+    }
     template = "contracts/_contract_rows.html" if request.htmx else "contracts/contract_list.html"
     return render(request, template, context)
 
@@ -62,8 +67,11 @@ def contract_list(request):
 def contract_create(request):
     scope = request.scope
     scope.require("contract.edit")
-    versions = list(published_version_list(scope=scope).filter(bundle__payer=scope.organization)
-                    .order_by("bundle__name", "-number"))
+    versions = list(
+        published_version_list(scope=scope)
+        .filter(bundle__payer=scope.organization)
+        .order_by("bundle__name", "-number")
+    )
     if not versions:
         return render(request, "contracts/contract_create.html", {"no_bundles": True})
     providers = [(str(o.public_id), o.legal_name) for o in selectors.provider_choices(scope=scope)]
@@ -77,33 +85,52 @@ def contract_create(request):
     }
     today = timezone.localdate()
     next_month = date(today.year + today.month // 12, today.month % 12 + 1, 1)
-    initial = {"bundle_version": str(chosen.pk), "markets": chosen.definition.get("markets", []),
-               "effective_start": next_month, "effective_end": date(next_month.year + 1, next_month.month, 1),
-               "lines_of_business": chosen.definition.get("lines_of_business", [])[:1],
-               "provider": request.GET.get("provider", "")}
+    initial = {
+        "bundle_version": str(chosen.pk),
+        "markets": chosen.definition.get("markets", []),
+        "effective_start": next_month,
+        "effective_end": date(next_month.year + 1, next_month.month, 1),
+        "lines_of_business": chosen.definition.get("lines_of_business", [])[:1],
+        "provider": request.GET.get("provider", ""),
+    }
     is_submit = request.method == "POST" and "create" in request.POST
     form = ContractCreateForm(request.POST if is_submit else None, initial=initial, **form_kwargs)
     status = 200
     if is_submit:
         if form.is_valid():
-            provider = Organization.objects.filter(public_id=form.cleaned_data["provider"],
-                                                   kind=OrganizationKind.PROVIDER).first()
+            provider = Organization.objects.filter(
+                public_id=form.cleaned_data["provider"], kind=OrganizationKind.PROVIDER
+            ).first()
             try:
                 if provider is None:
-                    raise ApplicationError("Choose a provider.", details={"problems": [
-                        {"path": "provider", "code": "required", "message": "Choose a provider."}]})
-                contract = services.contract_create(scope=scope, provider=provider, bundle_version=chosen,
-                                                    terms=form.terms())
+                    raise ApplicationError(
+                        "Choose a provider.",
+                        details={
+                            "problems": [
+                                {"path": "provider", "code": "required", "message": "Choose a provider."}
+                            ]
+                        },
+                    )
+                contract = services.contract_create(
+                    scope=scope, provider=provider, bundle_version=chosen, terms=form.terms()
+                )
             except ApplicationError as exc:
                 form.add_problems(_problems(exc), exc.message)
                 if not _problems(exc) and isinstance(exc.details, dict) and exc.details.get("contracts"):
-                    form.add_error(None, "Overlaps " + ", ".join(c["contract"] for c in exc.details["contracts"]))
+                    form.add_error(
+                        None, "Overlaps " + ", ".join(c["contract"] for c in exc.details["contracts"])
+                    )
             else:
-                messages.success(request, f"{contract.number} is a draft. Fill in the rates and assessment fees, "
-                                          f"then propose it to {provider.legal_name}.")
+                messages.success(
+                    request,
+                    f"{contract.number} is a draft. Fill in the rates and assessment fees, "
+                    f"then propose it to {provider.legal_name}.",
+                )
                 return redirect("contract-version-edit", contract_id=contract.number, number=1)
         status = 400
-    template = "contracts/_create_terms.html" if request.htmx and not is_submit else "contracts/contract_create.html"
+    template = (
+        "contracts/_create_terms.html" if request.htmx and not is_submit else "contracts/contract_create.html"
+    )
     return render(request, template, {"form": form, "chosen": chosen}, status=status)
 
 
@@ -115,8 +142,13 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
     document = selectors.version_document(version)
     fingerprint = selectors.version_fingerprint(version, document)
     tables = selectors.rate_tables(document)
-    negotiated = [cell for table in tables for row in table["rows"] for cell in row["cells"]
-                  if cell.get("source") == "negotiated"]
+    negotiated = [
+        cell
+        for table in tables
+        for row in table["rows"]
+        for cell in row["cells"]
+        if cell.get("source") == "negotiated"
+    ]
     actions = selectors.contract_actions(scope=scope, contract=contract, pending=pending)
     return {
         "contract": contract,
@@ -129,7 +161,9 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
         "actions": actions,
         "versions": selectors.version_list(scope=scope, contract=contract),
         "events": selectors.event_list(scope=scope, contract=contract),
-        "acceptances": version.acceptances.select_related("user").filter(proposal_round=version.proposal_round),
+        "acceptances": version.acceptances.select_related("user").filter(
+            proposal_round=version.proposal_round
+        ),
         "words": {
             "proration": rules.PRORATION_WORDS[document["proration_rule"]],
             "tier_rule": rules.TIER_RULE_WORDS[document["tier_rule"]],
@@ -141,8 +175,11 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
         "lobs": [rules.LINES_OF_BUSINESS.get(x, x) for x in document["lines_of_business"]],
         "lob_names": rules.LINES_OF_BUSINESS,
         "through": version.effective_end - timedelta(days=1) if version.effective_end else None,
-        "in_force_through": (version.in_force_end - timedelta(days=1)
-                             if version.activated_at and version.in_force_end else None),
+        "in_force_through": (
+            version.in_force_end - timedelta(days=1)
+            if version.activated_at and version.in_force_end
+            else None
+        ),
         "return_form": ReturnForm(),
         "terminate_form": TerminateForm(),
         "amend_form": AmendForm(),
@@ -166,9 +203,13 @@ def version_detail(request, contract_id, number):
 
 def _edit_form(version: ContractVersion, data=None) -> TermsForm:
     definition = version.bundle_version.definition
-    return TermsForm(data, initial=TermsForm.initial_from(version),
-                     markets=_market_choices(version.contract.payer, definition.get("markets", [])),
-                     lobs=definition.get("lines_of_business", []), fee_markets=list(version.markets))
+    return TermsForm(
+        data,
+        initial=TermsForm.initial_from(version),
+        markets=_market_choices(version.contract.payer, definition.get("markets", [])),
+        lobs=definition.get("lines_of_business", []),
+        fee_markets=list(version.markets),
+    )
 
 
 @scoped_view
@@ -185,22 +226,35 @@ def version_edit(request, contract_id, number):
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.contract_version_update(scope=scope, version=version, terms=form.terms(),
-                                                 assessment_fees=form.fees())
+                services.contract_version_update(
+                    scope=scope, version=version, terms=form.terms(), assessment_fees=form.fees()
+                )
             except ApplicationError as exc:
                 form.add_problems(_problems(exc), exc.message)
                 if isinstance(exc.details, dict) and exc.details.get("contracts"):
-                    form.add_error(None, "Overlaps " + ", ".join(c["contract"] for c in exc.details["contracts"]))
+                    form.add_error(
+                        None, "Overlaps " + ", ".join(c["contract"] for c in exc.details["contracts"])
+                    )
             else:
                 messages.success(request, "Terms saved.")
                 return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
         status = 400
     version.refresh_from_db()
     document = selectors.version_document(version)
-    return render(request, "contracts/version_edit.html", {
-        "contract": contract, "version": version, "form": form, "tables": selectors.rate_tables(document),
-        "document": document, "missing": rules.completeness_problems(document),
-        "pricing_runs": _pricing_runs(scope, version)}, status=status)
+    return render(
+        request,
+        "contracts/version_edit.html",
+        {
+            "contract": contract,
+            "version": version,
+            "form": form,
+            "tables": selectors.rate_tables(document),
+            "document": document,
+            "missing": rules.completeness_problems(document),
+            "pricing_runs": _pricing_runs(scope, version),
+        },
+        status=status,
+    )
 
 
 def _pricing_runs(scope, version: ContractVersion) -> list:
@@ -229,8 +283,11 @@ def rates_from_pricing(request, contract_id, number):
             raise
         _flash_error(request, exc)
     else:
-        messages.success(request, "Rates and assessment fees taken from the pricing run; negotiated cells kept "
-                                  "their rate and now show the difference.")
+        messages.success(
+            request,
+            "Rates and assessment fees taken from the pricing run; negotiated cells kept "
+            "their rate and now show the difference.",
+        )
     return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
 
 
@@ -245,8 +302,9 @@ def rate_cell(request, contract_id, number):
     pmpm, reason = request.POST.get("pmpm", "").strip(), request.POST.get("reason", "").strip()
     error = ""
     try:
-        services.contract_rate_set(scope=scope, version=version, tier=tier, market=market, lob=lob, pmpm=pmpm,
-                                   reason=reason)
+        services.contract_rate_set(
+            scope=scope, version=version, tier=tier, market=market, lob=lob, pmpm=pmpm, reason=reason
+        )
     except ApplicationError as exc:
         if exc.status == 403:
             raise
@@ -257,9 +315,17 @@ def rate_cell(request, contract_id, number):
         return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
     document = selectors.version_document(version)
     key = f"{lob}/{tier}/{market}"
-    cell = {"key": key, "lob": lob, "tier": tier, "market": market, "pmpm": document["rates"].get(key),
-            **document["rate_details"].get(key, {})}
-    return render(request, "contracts/_rate_cell_status.html", {"cell": cell, "error": error, "saved": not error})
+    cell = {
+        "key": key,
+        "lob": lob,
+        "tier": tier,
+        "market": market,
+        "pmpm": document["rates"].get(key),
+        **document["rate_details"].get(key, {}),
+    }
+    return render(
+        request, "contracts/_rate_cell_status.html", {"cell": cell, "error": error, "saved": not error}
+    )
 
 
 def _action(request, contract_id, run, success: str):
@@ -283,8 +349,12 @@ def _action(request, contract_id, run, success: str):
 @require_POST
 @scoped_view
 def contract_propose(request, contract_id):
-    return _action(request, contract_id, lambda c: services.contract_propose(scope=request.scope, contract=c),
-                   "Proposed: the provider can now accept it or send it back.")
+    return _action(
+        request,
+        contract_id,
+        lambda c: services.contract_propose(scope=request.scope, contract=c),
+        "Proposed: the provider can now accept it or send it back.",
+    )
 
 
 @require_POST
@@ -298,8 +368,12 @@ def contract_accept(request, contract_id):
             raise
         _flash_error(request, exc)
     else:
-        messages.success(request, "Accepted. Both sides have accepted: the contract version is active."
-                         if version.status == "active" else "Accepted; waiting for the other side.")
+        messages.success(
+            request,
+            "Accepted. Both sides have accepted: the contract version is active."
+            if version.status == "active"
+            else "Accepted; waiting for the other side.",
+        )
     return redirect("contract-detail", contract_id=contract.number)
 
 
@@ -308,9 +382,12 @@ def contract_accept(request, contract_id):
 def contract_return(request, contract_id):
     form = ReturnForm(request.POST)
     comments = form.data.get("comments", "")
-    return _action(request, contract_id,
-                   lambda c: services.contract_return(scope=request.scope, contract=c, comments=comments),
-                   "Sent back to the plan with your comments.")
+    return _action(
+        request,
+        contract_id,
+        lambda c: services.contract_return(scope=request.scope, contract=c, comments=comments),
+        "Sent back to the plan with your comments.",
+    )
 
 
 @require_POST
@@ -320,9 +397,12 @@ def contract_terminate(request, contract_id):
     if not form.is_valid():
         messages.error(request, "Give the date the contract no longer applies from, and a reason.")
         return redirect("contract-detail", contract_id=_contract(request, contract_id).number)
-    return _action(request, contract_id, lambda c: services.contract_terminate(scope=request.scope, contract=c,
-                                                                                **form.cleaned_data),
-                   "Terminated.")
+    return _action(
+        request,
+        contract_id,
+        lambda c: services.contract_terminate(scope=request.scope, contract=c, **form.cleaned_data),
+        "Terminated.",
+    )
 
 
 @require_POST
@@ -334,15 +414,17 @@ def contract_amend(request, contract_id):
         messages.error(request, "Give the date the amendment takes effect (the first of a month).")
         return redirect("contract-detail", contract_id=contract.number)
     try:
-        version = services.contract_amend(scope=request.scope, contract=contract,
-                                          effective_start=form.cleaned_data["effective_start"])
+        version = services.contract_amend(
+            scope=request.scope, contract=contract, effective_start=form.cleaned_data["effective_start"]
+        )
     except ApplicationError as exc:
         if exc.status == 403:
             raise
         _flash_error(request, exc)
         return redirect("contract-detail", contract_id=contract.number)
-    messages.success(request, f"Amendment v{version.number} started as a draft; change what it changes, then "
-                              f"propose it.")
+    messages.success(
+        request, f"Amendment v{version.number} started as a draft; change what it changes, then propose it."
+    )
     return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
 
 
@@ -353,12 +435,30 @@ def version_diff(request, contract_id, number):
     against = request.GET.get("against") or after.number - 1
     before = selectors.version_get(scope=request.scope, contract=contract, number=against)
     diff = selectors.version_diff(before=before, after=after)
-    sections = [{"code": code, "title": title, "changes": [c for c in diff["changes"] if c["section"] == code],
-                 "payment": code in rules.PAYMENT_SECTIONS} for code, title in rules.SECTIONS.items()]
-    return render(request, "contracts/version_diff.html", {
-        "contract": contract, "before": before, "after": after, "diff": diff, "sections": sections,
-        "versions": selectors.version_list(scope=request.scope, contract=contract),
-        "payment_labels": [(rules.SECTIONS[s], changed) for s, changed in diff["payment_terms_changed"].items()]})
+    sections = [
+        {
+            "code": code,
+            "title": title,
+            "changes": [c for c in diff["changes"] if c["section"] == code],
+            "payment": code in rules.PAYMENT_SECTIONS,
+        }
+        for code, title in rules.SECTIONS.items()
+    ]
+    return render(
+        request,
+        "contracts/version_diff.html",
+        {
+            "contract": contract,
+            "before": before,
+            "after": after,
+            "diff": diff,
+            "sections": sections,
+            "versions": selectors.version_list(scope=request.scope, contract=contract),
+            "payment_labels": [
+                (rules.SECTIONS[s], changed) for s, changed in diff["payment_terms_changed"].items()
+            ],
+        },
+    )
 
 
 @scoped_view
@@ -398,6 +498,7 @@ def export_download(request, export_id):
         messages.error(request, "The zip is not ready yet.")
         return redirect(reverse("rate-sheet-export", kwargs={"export_id": export.public_id}))
     response = HttpResponse(bytes(export.content), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="rate-sheets-{export.created_at:%Y%m%d-%H%M}.zip"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="rate-sheets-{export.created_at:%Y%m%d-%H%M}.zip"'
+    )
     return response
-

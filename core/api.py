@@ -64,7 +64,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, RecursionError) and "JSON" in str(exc):
         # json.loads gives up on a body nested thousands of levels deep (DRF's parser only turns
         # ValueError into a ParseError): a malformed request, not a server error.
-        return Response(error_body("malformed_request", NESTED_TOO_DEEPLY_MESSAGE), status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            error_body("malformed_request", NESTED_TOO_DEEPLY_MESSAGE), status=status.HTTP_400_BAD_REQUEST
+        )
     if isinstance(exc, exceptions.APIException):
         code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), "error")
         headers = {}

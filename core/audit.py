@@ -5,7 +5,9 @@ from __future__ import annotations
 from core.models import AccessEvent
 
 
-def record_access(*, scope, action: str, object_type: str, object_id: str, detail: str = "", request=None) -> None:
+def record_access(
+    *, scope, action: str, object_type: str, object_id: str, detail: str = "", request=None
+) -> None:
     """Log that ``scope``'s user viewed member data. Call it from views that show member rows."""
     AccessEvent.objects.create(
         user=scope.user,

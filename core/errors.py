@@ -14,7 +14,9 @@ class ApplicationError(Exception):
     status = 400
     code = "invalid"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None, status: int | None = None):
+    def __init__(
+        self, message: str, *, code: str | None = None, details: Any = None, status: int | None = None
+    ):
         super().__init__(message)
         self.message = message
         if code:

@@ -25,7 +25,10 @@ KEY_REUSED_MESSAGE = "This Idempotency-Key was used with a different request."
 IN_PROGRESS_MESSAGE = "A request with this Idempotency-Key is still being processed; retry shortly."
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    name="Idempotency-Key", type=str, location=OpenApiParameter.HEADER, required=False,
+    name="Idempotency-Key",
+    type=str,
+    location=OpenApiParameter.HEADER,
+    required=False,
     description="Send the same key again (with the same body) to get the first response instead of a duplicate.",
 )
 
@@ -52,17 +55,25 @@ def idempotent(view_method):
         if not key:
             return view_method(self, request, *args, **kwargs)
         if len(key) > 200:
-            raise ApplicationError("Idempotency-Key is at most 200 characters.", code="invalid_idempotency_key")
+            raise ApplicationError(
+                "Idempotency-Key is at most 200 characters.", code="invalid_idempotency_key"
+            )
         digest = _request_hash(request)
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
-                    user=request.user, key=key, method=request.method, path=request.path[:300], request_hash=digest
+                    user=request.user,
+                    key=key,
+                    method=request.method,
+                    path=request.path[:300],
+                    request_hash=digest,
                 )
         except IntegrityError:
             record = IdempotencyRecord.objects.get(user=request.user, key=key)
             if record.request_hash != digest:
-                raise ApplicationError(KEY_REUSED_MESSAGE, code="idempotency_key_reused", status=422) from None
+                raise ApplicationError(
+                    KEY_REUSED_MESSAGE, code="idempotency_key_reused", status=422
+                ) from None
             if record.status_code is None:
                 raise ConflictError(IN_PROGRESS_MESSAGE, code="idempotency_in_progress") from None
             return _replay(record)

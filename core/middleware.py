@@ -13,18 +13,20 @@ def content_security_policy(*, inline_styles: bool = False) -> str:
     # Everything is served by the app itself: scripts and styles from our static files, no inline
     # scripts (htmx is configured by a meta tag; Swagger UI by the split view's script URL). The
     # Django admin and Swagger UI set style attributes, so they alone may use inline styles.
-    return "; ".join([
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'" if inline_styles else "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'" if inline_styles else "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 class SecurityHeadersMiddleware:
@@ -46,7 +48,7 @@ TOO_LARGE_MESSAGE = "The upload is larger than the limit of {limit}."
 
 def human_size(n: int) -> str:
     """Bytes as a person reads them: 200 MB, 1.5 MB, 10 KB, 900 bytes (a small limit is never "0 MB")."""
-    for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
         if n >= size:
             return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
     return f"{n} bytes"
@@ -67,6 +69,8 @@ class UploadLimitMiddleware:
         if length > limit:
             message = TOO_LARGE_MESSAGE.format(limit=human_size(limit))
             if request.path.startswith("/api/"):
-                return JsonResponse(error_body("upload_too_large", message, {"limit_bytes": limit}), status=413)
+                return JsonResponse(
+                    error_body("upload_too_large", message, {"limit_bytes": limit}), status=413
+                )
             return render(request, "web/413.html", {"message": message}, status=413)
         return self.get_response(request)

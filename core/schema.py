@@ -9,7 +9,7 @@ _ERRORS = {
     "401": "Missing, invalid, expired or revoked credentials.",
     "403": "Your role does not allow this action on your own organisation's object.",
     "404": "Not found, or not visible to your organisation (also: an X-Organization you are not a member of, "
-           "or a page number past the end).",
+    "or a page number past the end).",
     "429": "Too many requests: slow down, or (logins) the account is locked for a while.",
 }
 
@@ -19,7 +19,9 @@ class AutoSchema(SpectacularAutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        auth_required = bool(self.view.get_authenticators()) and not getattr(self.view, "schema_public", False)
+        auth_required = bool(self.view.get_authenticators()) and not getattr(
+            self.view, "schema_public", False
+        )
         for code, description in _ERRORS.items():
             if code in responses:
                 continue

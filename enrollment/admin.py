@@ -15,7 +15,15 @@ class InsuranceLineMappingAdmin(admin.ModelAdmin):
 
 @admin.register(EligibilityFile)
 class EligibilityFileAdmin(admin.ModelAdmin):
-    list_display = ["original_filename", "payer", "status", "full_file", "member_count", "error_count", "uploaded_at"]
+    list_display = [
+        "original_filename",
+        "payer",
+        "status",
+        "full_file",
+        "member_count",
+        "error_count",
+        "uploaded_at",
+    ]
     list_filter = ["status", "full_file"]
     list_select_related = ["payer"]
     readonly_fields = [f.name for f in EligibilityFile._meta.fields]
@@ -23,7 +31,16 @@ class EligibilityFileAdmin(admin.ModelAdmin):
 
 @admin.register(RosterSubmission)
 class RosterSubmissionAdmin(SimpleHistoryAdmin):
-    list_display = ["contract", "month", "version", "status", "is_current", "late", "member_count", "submitted_at"]
+    list_display = [
+        "contract",
+        "month",
+        "version",
+        "status",
+        "is_current",
+        "late",
+        "member_count",
+        "submitted_at",
+    ]
     list_filter = ["status", "is_current", "late"]
     search_fields = ["contract__number", "public_id"]
     list_select_related = ["contract"]

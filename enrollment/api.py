@@ -42,10 +42,15 @@ from enrollment.serializers import (
 )
 
 ORG = [ORGANIZATION_PARAMETER]
-REFUSED = OpenApiResponse(ErrorSerializer, description="The month cannot take a roster (outside the contract, in "
-                                                       "the future or older than the retro window), or a field is "
-                                                       "missing.")
-NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such object among those your organisation may see.")
+REFUSED = OpenApiResponse(
+    ErrorSerializer,
+    description="The month cannot take a roster (outside the contract, in "
+    "the future or older than the retro window), or a field is "
+    "missing.",
+)
+NOT_FOUND = OpenApiResponse(
+    ErrorSerializer, description="No such object among those your organisation may see."
+)
 LIST_FILTERS = [
     OpenApiParameter("month", str, description="YYYY-MM"),
     OpenApiParameter("status", str, description="processing, accepted or rejected"),
@@ -66,8 +71,12 @@ def _month(value: str | None):
 
 def _list_params(request) -> dict:
     params = request.query_params
-    return {"month": _month(params.get("month")), "status": params.get("status", ""),
-            "late": _flag(params.get("late")), "current_only": bool(_flag(params.get("current")))}
+    return {
+        "month": _month(params.get("month")),
+        "status": params.get("status", ""),
+        "late": _flag(params.get("late")),
+        "current_only": bool(_flag(params.get("current"))),
+    }
 
 
 class ContractRosterListApi(ScopedMixin, generics.ListAPIView):
@@ -86,9 +95,11 @@ class ContractRosterListApi(ScopedMixin, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request={"multipart/form-data": RosterSubmitSerializer},
-                   responses={202: RosterAcceptedSerializer, 400: REFUSED, 404: NOT_FOUND},
-                   parameters=[*ORG, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request={"multipart/form-data": RosterSubmitSerializer},
+        responses={202: RosterAcceptedSerializer, 400: REFUSED, 404: NOT_FOUND},
+        parameters=[*ORG, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request, contract_id):
         """Submit the month's roster (and optionally its initial assessments) as CSV, XLSX or JSON.
@@ -99,8 +110,13 @@ class ContractRosterListApi(ScopedMixin, generics.ListAPIView):
         serializer = RosterSubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        submission = services.roster_submit(scope=self.scope, contract=contract, month=data["month"],
-                                            file=data["file"], assessments_file=data.get("assessments"))
+        submission = services.roster_submit(
+            scope=self.scope,
+            contract=contract,
+            month=data["month"],
+            file=data["file"],
+            assessments_file=data.get("assessments"),
+        )
         body = RosterAcceptedSerializer(submission).data
         response = Response(body, status=status.HTTP_202_ACCEPTED)
         response["Location"] = body["status_url"]
@@ -117,12 +133,18 @@ class RosterListApi(ScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         contract = None
         if self.request.query_params.get("contract"):
-            contract = selectors.contract_for_rosters(scope=self.scope,
-                                                      contract_id=self.request.query_params["contract"])
+            contract = selectors.contract_for_rosters(
+                scope=self.scope, contract_id=self.request.query_params["contract"]
+            )
         return selectors.submission_list(scope=self.scope, contract=contract, **_list_params(self.request))
 
-    @extend_schema(parameters=[*ORG, OpenApiParameter("contract", str, description="Contract id or number"),
-                               *LIST_FILTERS])
+    @extend_schema(
+        parameters=[
+            *ORG,
+            OpenApiParameter("contract", str, description="Contract id or number"),
+            *LIST_FILTERS,
+        ]
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -133,12 +155,18 @@ class RosterDetailApi(ScopedAPIView):
         """A submission: `status` (processing, accepted, rejected), `progress`, `counts`, `errors` and
         `warnings` (row, column, code, message) and the member-months per rate cell."""
         submission = selectors.submission_get(scope=self.scope, public_id=submission_id)
-        record_access(scope=self.scope, action="roster.view", object_type="roster_submission",
-                      object_id=submission.public_id, detail=f"{submission.contract.number} "
-                                                             f"{submission.month_label} v{submission.version}",
-                      request=request)
-        context = {"errors": list(selectors.errors_of(submission)[:ISSUES_INLINE_MAX]),
-                   "warnings": list(selectors.warnings_of(submission)[:ISSUES_INLINE_MAX])}
+        record_access(
+            scope=self.scope,
+            action="roster.view",
+            object_type="roster_submission",
+            object_id=submission.public_id,
+            detail=f"{submission.contract.number} {submission.month_label} v{submission.version}",
+            request=request,
+        )
+        context = {
+            "errors": list(selectors.errors_of(submission)[:ISSUES_INLINE_MAX]),
+            "warnings": list(selectors.warnings_of(submission)[:ISSUES_INLINE_MAX]),
+        }
         return Response(RosterDetailSerializer(submission, context=context).data)
 
 
@@ -151,10 +179,17 @@ class _SubmissionChildListApi(ScopedMixin, generics.ListAPIView):
 
     def submission(self) -> RosterSubmission:
         if not hasattr(self, "_submission"):
-            self._submission = selectors.submission_get(scope=self.scope, public_id=self.kwargs["submission_id"])
-            record_access(scope=self.scope, action=self.access_action, object_type=self.object_type,
-                          object_id=self._submission.public_id, detail=self.__class__.__name__,
-                          request=self.request)
+            self._submission = selectors.submission_get(
+                scope=self.scope, public_id=self.kwargs["submission_id"]
+            )
+            record_access(
+                scope=self.scope,
+                action=self.access_action,
+                object_type=self.object_type,
+                object_id=self._submission.public_id,
+                detail=self.__class__.__name__,
+                request=self.request,
+            )
         return self._submission
 
 
@@ -165,8 +200,9 @@ class RosterIssueListApi(_SubmissionChildListApi):
     serializer_class = IssueSerializer
 
     def get_queryset(self):
-        return selectors.issue_list(submission=self.submission(),
-                                    severity=self.request.query_params.get("severity", ""))
+        return selectors.issue_list(
+            submission=self.submission(), severity=self.request.query_params.get("severity", "")
+        )
 
     @extend_schema(parameters=[*ORG, OpenApiParameter("severity", str, enum=["error", "warning"])])
     def get(self, request, *args, **kwargs):
@@ -180,7 +216,9 @@ class RosterMemberListApi(_SubmissionChildListApi):
     serializer_class = RosterEntrySerializer
 
     def get_queryset(self):
-        return selectors.entry_list(submission=self.submission(), search=self.request.query_params.get("search", ""))
+        return selectors.entry_list(
+            submission=self.submission(), search=self.request.query_params.get("search", "")
+        )
 
     @extend_schema(parameters=[*ORG, OpenApiParameter("search", str, description="Member id or last name")])
     def get(self, request, *args, **kwargs):
@@ -194,8 +232,9 @@ class RosterAssessmentListApi(_SubmissionChildListApi):
     serializer_class = AssessmentSerializer
 
     def get_queryset(self):
-        return selectors.assessment_list(submission=self.submission(),
-                                         payable=_flag(self.request.query_params.get("payable")))
+        return selectors.assessment_list(
+            submission=self.submission(), payable=_flag(self.request.query_params.get("payable"))
+        )
 
     @extend_schema(parameters=[*ORG, OpenApiParameter("payable", OpenApiTypes.BOOL)])
     def get(self, request, *args, **kwargs):
@@ -214,14 +253,22 @@ def file_response(submission: RosterSubmission, which: str) -> FileResponse:
 
 
 class RosterFileApi(ScopedAPIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: NOT_FOUND},
-                   parameters=[*ORG, OpenApiParameter("which", str, enum=["roster", "assessments"])])
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+        parameters=[*ORG, OpenApiParameter("which", str, enum=["roster", "assessments"])],
+    )
     def get(self, request, submission_id):
         """Download the roster (or `which=assessments`) byte for byte as it was submitted."""
         submission = selectors.submission_get(scope=self.scope, public_id=submission_id)
         which = request.query_params.get("which", "roster")
-        record_access(scope=self.scope, action="roster.download", object_type="roster_submission",
-                      object_id=submission.public_id, detail=f"{which} file", request=request)
+        record_access(
+            scope=self.scope,
+            action="roster.download",
+            object_type="roster_submission",
+            object_id=submission.public_id,
+            detail=f"{which} file",
+            request=request,
+        )
         return file_response(submission, which)
 
 
@@ -243,9 +290,11 @@ class EligibilityFileListApi(ScopedMixin, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request={"multipart/form-data": EligibilityUploadSerializer},
-                   responses={202: EligibilityAcceptedSerializer, 400: OpenApiResponse(ErrorSerializer)},
-                   parameters=[*ORG, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request={"multipart/form-data": EligibilityUploadSerializer},
+        responses={202: EligibilityAcceptedSerializer, 400: OpenApiResponse(ErrorSerializer)},
+        parameters=[*ORG, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         """Load an 834: an audit (030) file replaces the plan's eligibility, other files update it.

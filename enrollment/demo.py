@@ -26,16 +26,58 @@ from enrollment import calc, services
 from enrollment.ingest.roster import ASSESSMENT_COLUMNS, ROSTER_COLUMNS
 from enrollment.models import EligibilityFile, InsuranceLineMapping, ProcessingStatus, RosterSubmission
 
-LAST_NAMES = ["GARCIA", "NGUYEN", "SMITH", "JOHNSON", "LEE", "MARTINEZ", "BROWN", "DAVIS", "LOPEZ", "WILSON",
-              "ANDERSON", "THOMAS", "TAYLOR", "MOORE", "JACKSON", "WHITE", "HARRIS", "CLARK", "LEWIS", "YOUNG"]
-FIRST_NAMES = ["MARIA", "JAMES", "LINDA", "ROBERT", "PATRICIA", "JOHN", "BARBARA", "MICHAEL", "ELIZABETH", "DAVID",
-               "SUSAN", "RICHARD", "DOROTHY", "JOSEPH", "MARGARET", "CHARLES", "RUTH", "THOMAS", "HELEN", "ROSA"]
+LAST_NAMES = [
+    "GARCIA",
+    "NGUYEN",
+    "SMITH",
+    "JOHNSON",
+    "LEE",
+    "MARTINEZ",
+    "BROWN",
+    "DAVIS",
+    "LOPEZ",
+    "WILSON",
+    "ANDERSON",
+    "THOMAS",
+    "TAYLOR",
+    "MOORE",
+    "JACKSON",
+    "WHITE",
+    "HARRIS",
+    "CLARK",
+    "LEWIS",
+    "YOUNG",
+]
+FIRST_NAMES = [
+    "MARIA",
+    "JAMES",
+    "LINDA",
+    "ROBERT",
+    "PATRICIA",
+    "JOHN",
+    "BARBARA",
+    "MICHAEL",
+    "ELIZABETH",
+    "DAVID",
+    "SUSAN",
+    "RICHARD",
+    "DOROTHY",
+    "JOSEPH",
+    "MARGARET",
+    "CHARLES",
+    "RUTH",
+    "THOMAS",
+    "HELEN",
+    "ROSA",
+]
 MEDICARE_HD03 = "HLT"  # the demo plan sends Medicare Advantage as HLT and Medicaid as HMO
 ELIGIBILITY_NAME = "golden-coast-eligibility-audit.834"
 
 
 def _scope(user, organization) -> Scope:
-    return Scope(Membership.objects.select_related("organization", "user").get(user=user, organization=organization))
+    return Scope(
+        Membership.objects.select_related("organization", "user").get(user=user, organization=organization)
+    )
 
 
 class DemoMember:
@@ -47,16 +89,33 @@ class DemoMember:
         self.tier_change: tuple[dt.date, str] | None = None
 
 
-def _members(prefix: str, count: int, markets: list[str], first_start: dt.date, months: list[dt.date],
-             rnd: random.Random, medicare_from: int | None) -> list[DemoMember]:
+def _members(
+    prefix: str,
+    count: int,
+    markets: list[str],
+    first_start: dt.date,
+    months: list[dt.date],
+    rnd: random.Random,
+    medicare_from: int | None,
+) -> list[DemoMember]:
     people = []
     for i in range(count):
         birth = dt.date(1928, 1, 1) + dt.timedelta(days=rnd.randrange(365 * 35))
         span = max((months[0] - first_start).days, 1)
         start = first_start + dt.timedelta(days=rnd.randrange(span))
         hd03 = MEDICARE_HD03 if medicare_from is not None and i >= medicare_from else "HMO"
-        people.append(DemoMember(f"{prefix}{i + 1:05d}", LAST_NAMES[(i * 7) % 20], FIRST_NAMES[(i * 3) % 20], birth,
-                                 markets[i % len(markets)], start, str(1 + i % 3), hd03))
+        people.append(
+            DemoMember(
+                f"{prefix}{i + 1:05d}",
+                LAST_NAMES[(i * 7) % 20],
+                FIRST_NAMES[(i * 3) % 20],
+                birth,
+                markets[i % len(markets)],
+                start,
+                str(1 + i % 3),
+                hd03,
+            )
+        )
     m1, m2, m3 = months
     people[1].start = m2.replace(day=15)  # a mid-month enrollment
     people[2].end, people[2].reason = m2.replace(day=10), "death"  # a death
@@ -71,9 +130,16 @@ def _roster_rows(people: list[DemoMember], month: dt.date) -> list[dict]:
     for p in people:
         if p.start >= month_end or (p.end is not None and p.end < month):
             continue
-        common = {"member_id": p.member_id, "last_name": p.last, "first_name": p.first,
-                  "birth_date": p.birth.isoformat(), "market": p.market, "enrollment_start": p.start.isoformat(),
-                  "enrollment_end": p.end.isoformat() if p.end else "", "disenrollment_reason": p.reason}
+        common = {
+            "member_id": p.member_id,
+            "last_name": p.last,
+            "first_name": p.first,
+            "birth_date": p.birth.isoformat(),
+            "market": p.market,
+            "enrollment_start": p.start.isoformat(),
+            "enrollment_end": p.end.isoformat() if p.end else "",
+            "disenrollment_reason": p.reason,
+        }
         if p.tier_change and p.tier_change[0] < month_end:
             rows.append({**common, "tier": p.tier, "tier_start": ""})
             rows.append({**common, "tier": p.tier_change[1], "tier_start": p.tier_change[0].isoformat()})
@@ -82,15 +148,29 @@ def _roster_rows(people: list[DemoMember], month: dt.date) -> list[dict]:
     return rows
 
 
-def _assessment_rows(people: list[DemoMember], month: dt.date, months: list[dt.date], declined: list[DemoMember],
-                     reassessed: DemoMember) -> list[dict]:
+def _assessment_rows(
+    people: list[DemoMember],
+    month: dt.date,
+    months: list[dt.date],
+    declined: list[DemoMember],
+    reassessed: DemoMember,
+) -> list[dict]:
     month_end = calc.next_month(month)
     rows = []
 
     def add(p: DemoMember, day: dt.date, outcome: str, role: str = "np") -> None:
-        rows.append({"member_id": p.member_id, "last_name": p.last, "first_name": p.first,
-                     "birth_date": p.birth.isoformat(), "market": p.market, "assessment_date": day.isoformat(),
-                     "outcome": outcome, "assessor_role": role})
+        rows.append(
+            {
+                "member_id": p.member_id,
+                "last_name": p.last,
+                "first_name": p.first,
+                "birth_date": p.birth.isoformat(),
+                "market": p.market,
+                "assessment_date": day.isoformat(),
+                "outcome": outcome,
+                "assessor_role": role,
+            }
+        )
 
     for p in people:
         if month <= p.start < month_end:  # assessed a few days before (or on) enrollment
@@ -124,10 +204,15 @@ def _834(people: list[DemoMember], eligible_from: dt.date) -> bytes:
         "N1*IN*CAREBUNDLE*FI*000000000",
     ]
     for p in people:
-        name = p.last if p.member_id[-2:] != "09" else p.last + "-" + "RUIZ"  # a name that differs from a roster
+        name = (
+            p.last if p.member_id[-2:] != "09" else p.last + "-" + "RUIZ"
+        )  # a name that differs from a roster
         segs += [
-            "INS*Y*18*030*XN*A", f"REF*0F*{p.member_id}", f"NM1*IL*1*{name}*{p.first}****ZZ*{p.member_id}",
-            f"DMG*D8*{p.birth:%Y%m%d}*{'FM'[int(p.member_id[-1]) % 2]}", f"HD*030**{p.hd03}*PALLIATIVE CARE*IND",
+            "INS*Y*18*030*XN*A",
+            f"REF*0F*{p.member_id}",
+            f"NM1*IL*1*{name}*{p.first}****ZZ*{p.member_id}",
+            f"DMG*D8*{p.birth:%Y%m%d}*{'FM'[int(p.member_id[-1]) % 2]}",
+            f"HD*030**{p.hd03}*PALLIATIVE CARE*IND",
             f"DTP*348*D8*{min(eligible_from, p.start):%Y%m%d}",
         ]
         if p.reason == "death":
@@ -137,20 +222,44 @@ def _834(people: list[DemoMember], eligible_from: dt.date) -> bytes:
     return ("~\n".join(segs) + "~\n").encode()
 
 
-def _submit(scope: Scope, contract, month: dt.date, roster: bytes, assessments: bytes | None, name: str,
-            submitted_at: dt.datetime, late: bool) -> RosterSubmission:
+def _submit(
+    scope: Scope,
+    contract,
+    month: dt.date,
+    roster: bytes,
+    assessments: bytes | None,
+    name: str,
+    submitted_at: dt.datetime,
+    late: bool,
+) -> RosterSubmission:
     submission = services.roster_submit(
-        scope=scope, contract=contract, month=month, file=ContentFile(roster, name=f"{name}.csv"),
+        scope=scope,
+        contract=contract,
+        month=month,
+        file=ContentFile(roster, name=f"{name}.csv"),
         assessments_file=ContentFile(assessments, name=f"{name}-assessments.csv") if assessments else None,
-        run_inline=True)
+        run_inline=True,
+    )
     # Demo history: the roster as if sent on that day (before or after the due day).
-    RosterSubmission.objects.filter(pk=submission.pk).update(submitted_at=min(submitted_at, timezone.now()),
-                                                             late=late)
+    RosterSubmission.objects.filter(pk=submission.pk).update(
+        submitted_at=min(submitted_at, timezone.now()), late=late
+    )
     return submission
 
 
-def _seed_provider(ctx, *, contract, admin, people, months, declined, reassessed, resubmit_month=None,
-                   reject_month=None, late_month=None) -> None:
+def _seed_provider(
+    ctx,
+    *,
+    contract,
+    admin,
+    people,
+    months,
+    declined,
+    reassessed,
+    resubmit_month=None,
+    reject_month=None,
+    late_month=None,
+) -> None:
     scope = _scope(admin, contract.provider)
     for month in months:
         if RosterSubmission.objects.filter(contract=contract, month=month).exists():
@@ -167,11 +276,21 @@ def _seed_provider(ctx, *, contract, admin, people, months, declined, reassessed
             bad.append(dict(bad[2]))  # a duplicate row
             _submit(scope, contract, month, _csv(bad, ROSTER_COLUMNS), None, name, sent, late=False)
         if month == resubmit_month:
-            _submit(scope, contract, month, _csv(rows[:-1], ROSTER_COLUMNS), assessments, name, sent, late=False)
+            _submit(
+                scope, contract, month, _csv(rows[:-1], ROSTER_COLUMNS), assessments, name, sent, late=False
+            )
             sent += dt.timedelta(days=2)
         late = month == late_month
-        _submit(scope, contract, month, _csv(rows, ROSTER_COLUMNS), assessments, name,
-                sent + (dt.timedelta(days=6) if late else dt.timedelta(0)), late=late)
+        _submit(
+            scope,
+            contract,
+            month,
+            _csv(rows, ROSTER_COLUMNS),
+            assessments,
+            name,
+            sent + (dt.timedelta(days=6) if late else dt.timedelta(0)),
+            late=late,
+        )
 
 
 def seed(ctx) -> None:
@@ -190,17 +309,40 @@ def seed(ctx) -> None:
     rnd = random.Random(2026)
     urban = _members("GC1", 30, ["URBAN", "URBAN-E"], start, months, rnd, medicare_from=20)
     rural = _members("GC2", 24, ["RURAL-N", "RURAL-S"], start, months, rnd, medicare_from=None)
-    declined = [DemoMember(f"GC9{i:05d}", LAST_NAMES[i], FIRST_NAMES[i + 5], dt.date(1941, 3, 1 + i), "URBAN",
-                           start, "1") for i in range(3)]
+    declined = [
+        DemoMember(
+            f"GC9{i:05d}", LAST_NAMES[i], FIRST_NAMES[i + 5], dt.date(1941, 3, 1 + i), "URBAN", start, "1"
+        )
+        for i in range(3)
+    ]
 
     for code, lob in (("HMO", "medicaid"), (MEDICARE_HD03, "medicare_advantage")):
         InsuranceLineMapping.objects.get_or_create(payer=ctx.plan, code=code, defaults={"lob": lob})
     if not EligibilityFile.objects.filter(payer=ctx.plan, status=ProcessingStatus.ACCEPTED).exists():
         services.eligibility_file_load(
             scope=_scope(ctx.users["plan_analyst"], ctx.plan),
-            file=ContentFile(_834(urban + rural + declined, start), name=ELIGIBILITY_NAME), run_inline=True)
+            file=ContentFile(_834(urban + rural + declined, start), name=ELIGIBILITY_NAME),
+            run_inline=True,
+        )
 
-    _seed_provider(ctx, contract=urban_contract, admin=ctx.users["urban_admin"], people=urban, months=months,
-                   declined=declined, reassessed=urban[5], resubmit_month=months[1])
-    _seed_provider(ctx, contract=rural_contract, admin=ctx.users["rural_admin"], people=rural, months=months,
-                   declined=[], reassessed=rural[6], reject_month=months[2], late_month=months[0])
+    _seed_provider(
+        ctx,
+        contract=urban_contract,
+        admin=ctx.users["urban_admin"],
+        people=urban,
+        months=months,
+        declined=declined,
+        reassessed=urban[5],
+        resubmit_month=months[1],
+    )
+    _seed_provider(
+        ctx,
+        contract=rural_contract,
+        admin=ctx.users["rural_admin"],
+        people=rural,
+        months=months,
+        declined=[],
+        reassessed=rural[6],
+        reject_month=months[2],
+        late_month=months[0],
+    )

@@ -38,9 +38,16 @@ class Applied:
     skipped: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"members": self.members, "added": self.added, "changed": self.changed,
-                "terminated": self.terminated, "reinstated": self.reinstated, "replaced_spans": self.replaced,
-                "spans": self.spans, "skipped": self.skipped[:50]}
+        return {
+            "members": self.members,
+            "added": self.added,
+            "changed": self.changed,
+            "terminated": self.terminated,
+            "reinstated": self.reinstated,
+            "replaced_spans": self.replaced,
+            "spans": self.spans,
+            "skipped": self.skipped[:50],
+        }
 
 
 def lob_resolver(payer: Organization):
@@ -69,7 +76,7 @@ def _period(m: Member834) -> tuple[dt.date | None, dt.date | None]:
 def _existing_spans(payer: Organization, ids: list[str]) -> dict[str, list[EligibilitySpan]]:
     spans: dict[str, list[EligibilitySpan]] = defaultdict(list)
     for k in range(0, len(ids), QUERY_CHUNK):
-        for span in EligibilitySpan.objects.filter(payer=payer, member_id__in=ids[k:k + QUERY_CHUNK]):
+        for span in EligibilitySpan.objects.filter(payer=payer, member_id__in=ids[k : k + QUERY_CHUNK]):
             spans[span.member_id].append(span)
     return spans
 
@@ -83,11 +90,20 @@ def _update_members(file: EligibilityFile, members: list[Member834], applied: Ap
     ids = list(latest)
     existing: dict[str, Member] = {}
     for k in range(0, len(ids), QUERY_CHUNK):
-        existing.update({p.member_id: p for p in Member.objects.filter(payer=payer, member_id__in=ids[k:k + QUERY_CHUNK])})
+        existing.update(
+            {
+                p.member_id: p
+                for p in Member.objects.filter(payer=payer, member_id__in=ids[k : k + QUERY_CHUNK])
+            }
+        )
     new, changed = [], []
     for member_id, m in latest.items():
-        values = {"last_name": m.last_name[:100], "first_name": m.first_name[:100], "birth_date": m.birth_date,
-                  "sex": m.sex or ""}
+        values = {
+            "last_name": m.last_name[:100],
+            "first_name": m.first_name[:100],
+            "birth_date": m.birth_date,
+            "sex": m.sex or "",
+        }
         person = existing.get(member_id)
         if person is None:
             new.append(Member(payer=payer, member_id=member_id, source_file=file, **values))
@@ -97,8 +113,9 @@ def _update_members(file: EligibilityFile, members: list[Member834], applied: Ap
             person.source_file = file
             changed.append(person)
     Member.objects.bulk_create(new, batch_size=QUERY_CHUNK)
-    Member.objects.bulk_update(changed, ["last_name", "first_name", "birth_date", "sex", "source_file"],
-                               batch_size=QUERY_CHUNK)
+    Member.objects.bulk_update(
+        changed, ["last_name", "first_name", "birth_date", "sex", "source_file"], batch_size=QUERY_CHUNK
+    )
     applied.members = len(latest)
     applied.changed += len(changed)
 
@@ -128,8 +145,15 @@ def apply_834(file: EligibilityFile, result: Parse834Result) -> Applied:
             if same.pk:
                 dirty[same.pk] = same
             return
-        span = EligibilitySpan(payer=payer, member_id=m.member_id, start=start, end=end, lob=lob,
-                               insurance_line=(m.lob or "")[:8], source_file=file)
+        span = EligibilitySpan(
+            payer=payer,
+            member_id=m.member_id,
+            start=start,
+            end=end,
+            lob=lob,
+            insurance_line=(m.lob or "")[:8],
+            source_file=file,
+        )
         spans[m.member_id].append(span)
         fresh.append(span)
 
@@ -169,8 +193,9 @@ def apply_834(file: EligibilityFile, result: Parse834Result) -> Applied:
             applied.terminated += 1
     if deleted:
         EligibilitySpan.objects.filter(pk__in=deleted).delete()
-    EligibilitySpan.objects.bulk_update(list(dirty.values()), ["end", "lob", "insurance_line", "source_file"],
-                                        batch_size=QUERY_CHUNK)
+    EligibilitySpan.objects.bulk_update(
+        list(dirty.values()), ["end", "lob", "insurance_line", "source_file"], batch_size=QUERY_CHUNK
+    )
     EligibilitySpan.objects.bulk_create(fresh, batch_size=QUERY_CHUNK)
     applied.spans = EligibilitySpan.objects.filter(payer=payer).count()
     return applied

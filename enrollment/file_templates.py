@@ -25,10 +25,13 @@ _MEANINGS = {
     "market": "Market code of the contract (e.g. a county code)",
     "enrollment_start": "First day enrolled in this program, YYYY-MM-DD",
     "enrollment_end": "Last day enrolled (inclusive); empty while enrolled",
-    "disenrollment_reason": "Required when enrollment_end is given: " + ", ".join(sorted(DISENROLLMENT_REASONS)),
+    "disenrollment_reason": "Required when enrollment_end is given: "
+    + ", ".join(sorted(DISENROLLMENT_REASONS)),
     "tier": "Tier code of the bundle (e.g. 1, 2, 3)",
-    "tier_start": ("First day this tier applies; default enrollment_start. A member whose tier changed during the "
-                   "month has one row per tier, with the same enrollment columns"),
+    "tier_start": (
+        "First day this tier applies; default enrollment_start. A member whose tier changed during the "
+        "month has one row per tier, with the same enrollment columns"
+    ),
     "assessment_date": "YYYY-MM-DD",
     "outcome": ", ".join(sorted(ASSESSMENT_OUTCOMES)),
     "assessor_role": "Role code of the clinician who led it (e.g. np, physician)",
@@ -53,7 +56,9 @@ _NOTES = {
 
 
 def columns(kind: str) -> tuple[tuple[str, ...], frozenset[str]]:
-    return (ROSTER_COLUMNS, ROSTER_REQUIRED) if kind == "roster" else (ASSESSMENT_COLUMNS, ASSESSMENT_REQUIRED)
+    return (
+        (ROSTER_COLUMNS, ROSTER_REQUIRED) if kind == "roster" else (ASSESSMENT_COLUMNS, ASSESSMENT_REQUIRED)
+    )
 
 
 def required_label(kind: str, column: str) -> str:
@@ -105,5 +110,7 @@ def template_xlsx(kind: str) -> bytes:
     return buffer.getvalue()
 
 
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
-                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}

@@ -7,12 +7,18 @@ from django import forms
 
 class RosterUploadForm(forms.Form):
     contract = forms.ChoiceField(label="Contract")
-    month = forms.RegexField(regex=r"^\d{4}-\d{2}$", label="Month",
-                             widget=forms.DateInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
-                             error_messages={"invalid": "Give the month as YYYY-MM."})
+    month = forms.RegexField(
+        regex=r"^\d{4}-\d{2}$",
+        label="Month",
+        widget=forms.DateInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
+        error_messages={"invalid": "Give the month as YYYY-MM."},
+    )
     file = forms.FileField(label="Roster file", help_text="CSV, XLSX or JSON with the template's columns")
-    assessments = forms.FileField(label="Initial assessments (optional)", required=False,
-                                  help_text="The month's initial assessments, CSV, XLSX or JSON")
+    assessments = forms.FileField(
+        label="Initial assessments (optional)",
+        required=False,
+        help_text="The month's initial assessments, CSV, XLSX or JSON",
+    )
 
     def __init__(self, *args, contracts=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -20,5 +26,7 @@ class RosterUploadForm(forms.Form):
 
 
 class EligibilityUploadForm(forms.Form):
-    file = forms.FileField(label="Eligibility file (X12 834)",
-                           help_text="005010X220A1; an audit (030) file replaces the plan's list")
+    file = forms.FileField(
+        label="Eligibility file (X12 834)",
+        help_text="005010X220A1; an audit (030) file replaces the plan's list",
+    )

@@ -51,21 +51,32 @@ class EligibilityFile(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="eligibility_files")
+    payer = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="eligibility_files"
+    )
     file = models.FileField(upload_to=eligibility_upload_to, max_length=300)
     original_filename = models.CharField(max_length=255)
     file_sha256 = models.CharField(max_length=64)
     file_size = models.BigIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=ProcessingStatus.choices, default=ProcessingStatus.PROCESSING)
-    full_file = models.BooleanField(default=False, help_text="An audit file that replaced the plan's whole list")
+    status = models.CharField(
+        max_length=16, choices=ProcessingStatus.choices, default=ProcessingStatus.PROCESSING
+    )
+    full_file = models.BooleanField(
+        default=False, help_text="An audit file that replaced the plan's whole list"
+    )
     member_count = models.PositiveIntegerField(default=0)
-    counts = models.JSONField(default=dict, blank=True, help_text="added, changed, terminated, reinstated, ...")
+    counts = models.JSONField(
+        default=dict, blank=True, help_text="added, changed, terminated, reinstated, ..."
+    )
     error_count = models.PositiveIntegerField(default=0)
     warning_count = models.PositiveIntegerField(default=0)
-    acknowledgement = models.JSONField(default=dict, blank=True,
-                                       help_text="{accepted, lines, errors: [...], warnings: [...]}")
+    acknowledgement = models.JSONField(
+        default=dict, blank=True, help_text="{accepted, lines, errors: [...], warnings: [...]}"
+    )
     ack_999 = models.TextField(blank=True, help_text="The X12 999 acknowledgement")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
     uploaded_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -73,7 +84,9 @@ class EligibilityFile(models.Model):
     class Meta:
         ordering = ["-uploaded_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=ProcessingStatus.values), name="eligibility_file_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=ProcessingStatus.values), name="eligibility_file_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -119,16 +132,22 @@ class EligibilitySpan(models.Model):
     member_id = models.CharField(max_length=MEMBER_ID_MAX)
     start = models.DateField()
     end = models.DateField(null=True, blank=True, help_text="Exclusive: the first day no longer eligible")
-    lob = models.CharField(max_length=32, blank=True, help_text="The platform's line of business ('' when unmapped)")
-    insurance_line = models.CharField(max_length=8, blank=True, help_text="HD03 as the plan sent it, e.g. HMO")
+    lob = models.CharField(
+        max_length=32, blank=True, help_text="The platform's line of business ('' when unmapped)"
+    )
+    insurance_line = models.CharField(
+        max_length=8, blank=True, help_text="HD03 as the plan sent it, e.g. HMO"
+    )
     source_file = models.ForeignKey(EligibilityFile, on_delete=models.PROTECT, related_name="spans")
 
     class Meta:
         ordering = ["payer", "member_id", "start"]
         indexes = [models.Index(fields=["payer", "member_id"], name="eligibility_span_member")]
         constraints = [
-            models.CheckConstraint(condition=Q(end__isnull=True) | Q(end__gt=models.F("start")),
-                                   name="eligibility_span_period_valid"),
+            models.CheckConstraint(
+                condition=Q(end__isnull=True) | Q(end__gt=models.F("start")),
+                name="eligibility_span_period_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -148,7 +167,9 @@ class InsuranceLineMapping(models.Model):
 
     class Meta:
         ordering = ["payer", "code"]
-        constraints = [models.UniqueConstraint(fields=["payer", "code"], name="insurance_line_unique_per_payer")]
+        constraints = [
+            models.UniqueConstraint(fields=["payer", "code"], name="insurance_line_unique_per_payer")
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} -> {self.lob}"
@@ -196,14 +217,26 @@ class RosterSubmission(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="roster_submissions")
+    contract = models.ForeignKey(
+        "contracts.Contract", on_delete=models.PROTECT, related_name="roster_submissions"
+    )
     month = models.DateField(help_text="The first day of the roster's month")
     version = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=ProcessingStatus.choices, default=ProcessingStatus.PROCESSING)
+    status = models.CharField(
+        max_length=16, choices=ProcessingStatus.choices, default=ProcessingStatus.PROCESSING
+    )
     is_current = models.BooleanField(default=False, help_text="The latest accepted version: the one paid")
-    previous = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                 help_text="The version this one replaced for payment")
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    previous = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The version this one replaced for payment",
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
     submitted_at = models.DateTimeField(default=timezone.now)
     due_date = models.DateField(null=True, blank=True)
     late = models.BooleanField(default=False, help_text="Submitted after the contract's due day")
@@ -225,8 +258,11 @@ class RosterSubmission(models.Model):
     error_count = models.PositiveIntegerField(default=0)
     warning_count = models.PositiveIntegerField(default=0)
     member_months = models.DecimalField(max_digits=14, decimal_places=6, default=0)
-    summary = models.JSONField(default=list, blank=True,
-                               help_text="Member-months per rate cell: [{tier, market, lob, member_months, members}]")
+    summary = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Member-months per rate cell: [{tier, market, lob, member_months, members}]",
+    )
     diff = models.JSONField(default=dict, blank=True, help_text="Against the version it replaced")
     # Progress ----------------------------------------------------------------------------------
     progress = models.PositiveSmallIntegerField(default=0)
@@ -235,18 +271,27 @@ class RosterSubmission(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(excluded_fields=["progress", "progress_message", "progress_log", "summary", "diff"])
+    history = HistoricalRecords(
+        excluded_fields=["progress", "progress_message", "progress_log", "summary", "diff"]
+    )
 
     class Meta:
         ordering = ["-month", "-submitted_at", "-pk"]
         indexes = [models.Index(fields=["contract", "month", "status"], name="roster_submission_month")]
         constraints = [
             models.UniqueConstraint(fields=["contract", "month", "version"], name="roster_version_unique"),
-            models.UniqueConstraint(fields=["contract", "month"], condition=Q(is_current=True),
-                                    name="roster_one_current_per_month"),
-            models.CheckConstraint(condition=Q(status__in=ProcessingStatus.values), name="roster_status_valid"),
-            models.CheckConstraint(condition=Q(is_current=False) | Q(status=ProcessingStatus.ACCEPTED),
-                                   name="roster_current_is_accepted"),
+            models.UniqueConstraint(
+                fields=["contract", "month"],
+                condition=Q(is_current=True),
+                name="roster_one_current_per_month",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ProcessingStatus.values), name="roster_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_current=False) | Q(status=ProcessingStatus.ACCEPTED),
+                name="roster_current_is_accepted",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -268,8 +313,9 @@ class RosterSubmission(models.Model):
 class RosterEntry(models.Model):
     """One accepted roster row (a member in one tier period). ``enrollment_end`` is inclusive."""
 
-    submission = models.ForeignKey(RosterSubmission, on_delete=models.CASCADE, related_name="entries",
-                                   db_index=False)  # (submission, member_id) below serves it
+    submission = models.ForeignKey(
+        RosterSubmission, on_delete=models.CASCADE, related_name="entries", db_index=False
+    )  # (submission, member_id) below serves it
     row = models.PositiveIntegerField(help_text="Row number in the file (header = 1)")
     member_id = models.CharField(max_length=MEMBER_ID_MAX)
     last_name = models.CharField(max_length=NAME_MAX)
@@ -298,9 +344,12 @@ class MemberMonth(models.Model):
     """What one member yields for the submission's month: one tier and market, a member-month figure."""
 
     # Both foreign keys are served by the composite indexes below (fewer indexes: a faster COPY).
-    submission = models.ForeignKey(RosterSubmission, on_delete=models.CASCADE, related_name="member_month_rows",
-                                   db_index=False)
-    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="+", db_index=False)
+    submission = models.ForeignKey(
+        RosterSubmission, on_delete=models.CASCADE, related_name="member_month_rows", db_index=False
+    )
+    contract = models.ForeignKey(
+        "contracts.Contract", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     month = models.DateField()
     member_id = models.CharField(max_length=MEMBER_ID_MAX)
     tier = models.CharField(max_length=16)
@@ -326,8 +375,9 @@ class Assessment(models.Model):
     """An initial assessment sent with a roster, and whether its fee is payable (and if not, why)."""
 
     submission = models.ForeignKey(RosterSubmission, on_delete=models.CASCADE, related_name="assessments")
-    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="+",
-                                 db_index=False)  # (contract, member_id) below serves it
+    contract = models.ForeignKey(
+        "contracts.Contract", on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # (contract, member_id) below serves it
     row = models.PositiveIntegerField()
     member_id = models.CharField(max_length=MEMBER_ID_MAX)
     last_name = models.CharField(max_length=NAME_MAX)
@@ -366,8 +416,9 @@ class IssueSource(models.TextChoices):
 class SubmissionIssue(models.Model):
     """One error or warning of a submission, addressed by row and column as a spreadsheet shows them."""
 
-    submission = models.ForeignKey(RosterSubmission, on_delete=models.CASCADE, related_name="issues",
-                                   db_index=False)  # the (submission, severity, source, row) index serves it
+    submission = models.ForeignKey(
+        RosterSubmission, on_delete=models.CASCADE, related_name="issues", db_index=False
+    )  # the (submission, severity, source, row) index serves it
     severity = models.CharField(max_length=8, choices=Severity.choices)
     source = models.CharField(max_length=16, choices=IssueSource.choices, default=IssueSource.ROSTER)
     row = models.PositiveIntegerField()
@@ -377,7 +428,9 @@ class SubmissionIssue(models.Model):
 
     class Meta:
         ordering = ["submission", "severity", "source", "row", "pk"]
-        indexes = [models.Index(fields=["submission", "severity", "source", "row"], name="submission_issue_order")]
+        indexes = [
+            models.Index(fields=["submission", "severity", "source", "row"], name="submission_issue_order")
+        ]
 
     def __str__(self) -> str:
         return f"{self.severity} row {self.row} {self.column}: {self.code}"

@@ -164,9 +164,12 @@ class Progress:
         self.written_at = now
         percent = max(self.last, min(100, int(percent)))
         self.last = percent
-        self.log.append({"at": timezone.now().isoformat(timespec="seconds"), "progress": percent, "message": message})
+        self.log.append(
+            {"at": timezone.now().isoformat(timespec="seconds"), "progress": percent, "message": message}
+        )
         RosterSubmission.objects.filter(pk=self.submission_id).update(
-            progress=percent, progress_message=message[:200], progress_log=self.log)
+            progress=percent, progress_message=message[:200], progress_log=self.log
+        )
 
 
 def _count_lines(fh) -> int | None:
@@ -244,7 +247,9 @@ def _enrolled_window(first: RosterRow, month: dt.date, month_end: dt.date) -> tu
     return start, end
 
 
-def _covered(start: dt.date, end: dt.date, spans: list[tuple[dt.date, dt.date | None, str]]) -> tuple[bool, bool]:
+def _covered(
+    start: dt.date, end: dt.date, spans: list[tuple[dt.date, dt.date | None, str]]
+) -> tuple[bool, bool]:
     """(any day of [start, end) is eligible, every day is)."""
     overlapping = sorted((s, e) for s, e, _lob in spans if s < end and (e is None or e > start))
     if not overlapping:
@@ -264,8 +269,9 @@ def _same_name(a: str, b: str) -> bool:
 
 
 # --------------------------------------------------------------------------- read + validate
-def read_roster_file(submission: RosterSubmission, vctx: ValidationContext,
-                     progress: ProgressFn) -> tuple[Validation[RosterRow], int]:
+def read_roster_file(
+    submission: RosterSubmission, vctx: ValidationContext, progress: ProgressFn
+) -> tuple[Validation[RosterRow], int]:
     with submission.file.open("rb") as fh:
         total = _count_lines(fh) if submission.original_filename.lower().endswith((".csv", ".txt")) else None
 
@@ -281,26 +287,36 @@ def read_roster_file(submission: RosterSubmission, vctx: ValidationContext,
     return validation, table.count
 
 
-def read_assessments_file(submission: RosterSubmission, vctx: ValidationContext) -> Validation[AssessmentRow] | None:
+def read_assessments_file(
+    submission: RosterSubmission, vctx: ValidationContext
+) -> Validation[AssessmentRow] | None:
     if not submission.assessments_file:
         return None
     with submission.assessments_file.open("rb") as fh:
-        return validate_assessments(read_table(fh, ASSESSMENTS, filename=submission.assessments_filename), vctx)
+        return validate_assessments(
+            read_table(fh, ASSESSMENTS, filename=submission.assessments_filename), vctx
+        )
 
 
 # --------------------------------------------------------------------------- checks
 def _eligibility(payer_id: int, ids: list[str]) -> tuple[dict[str, list], dict[str, tuple]]:
     spans: dict[str, list] = defaultdict(list)
-    for member_id, start, end, lob in (EligibilitySpan.objects.filter(payer_id=payer_id, member_id__in=ids)
-                                       .values_list("member_id", "start", "end", "lob")):
+    for member_id, start, end, lob in EligibilitySpan.objects.filter(
+        payer_id=payer_id, member_id__in=ids
+    ).values_list("member_id", "start", "end", "lob"):
         spans[member_id].append((start, end, lob))
-    people = {m[0]: m[1:] for m in Member.objects.filter(payer_id=payer_id, member_id__in=ids)
-              .values_list("member_id", "last_name", "first_name", "birth_date")}
+    people = {
+        m[0]: m[1:]
+        for m in Member.objects.filter(payer_id=payer_id, member_id__in=ids).values_list(
+            "member_id", "last_name", "first_name", "birth_date"
+        )
+    }
     return spans, people
 
 
-def _mismatch_warning(row: int, member_id: str, last: str, first: str, birth: dt.date,
-                      known: tuple | None) -> Issue | None:
+def _mismatch_warning(
+    row: int, member_id: str, last: str, first: str, birth: dt.date, known: tuple | None
+) -> Issue | None:
     if known is None:
         return None
     k_last, k_first, k_birth = known
@@ -313,14 +329,27 @@ def _mismatch_warning(row: int, member_id: str, last: str, first: str, birth: dt
         differences.append(f"birth_date {birth} (plan: {k_birth})")
     if not differences:
         return None
-    column = "last_name" if "last_name" in differences[0] else (
-        "first_name" if "first_name" in differences[0] else "birth_date")
-    return Issue(row, column, ELIGIBILITY_MISMATCH,
-                 f"member {member_id}: " + "; ".join(differences) + " differs from the plan's eligibility file")
+    column = (
+        "last_name"
+        if "last_name" in differences[0]
+        else ("first_name" if "first_name" in differences[0] else "birth_date")
+    )
+    return Issue(
+        row,
+        column,
+        ELIGIBILITY_MISMATCH,
+        f"member {member_id}: " + "; ".join(differences) + " differs from the plan's eligibility file",
+    )
 
 
-def check_roster(plan: Plan, rows: list[RosterRow], progress: ProgressFn,
-                 errors: list[Issue], warnings: list[Issue], lob_override: dict[str, str]) -> None:
+def check_roster(
+    plan: Plan,
+    rows: list[RosterRow],
+    progress: ProgressFn,
+    errors: list[Issue],
+    warnings: list[Issue],
+    lob_override: dict[str, str],
+) -> None:
     """The rules that need the database, a chunk of members at a time (``rows`` sorted by member)."""
     lobs = set(plan.terms.lines_of_business)
     defaulted = 0
@@ -332,72 +361,139 @@ def check_roster(plan: Plan, rows: list[RosterRow], progress: ProgressFn,
         spans, people = _eligibility(plan.payer_id, ids) if plan.eligibility_loaded else ({}, {})
         elsewhere: set[str] = set()
         if plan.other_contract_ids:
-            elsewhere = set(MemberMonth.objects.filter(
-                contract_id__in=plan.other_contract_ids, month=plan.month, submission__is_current=True,
-                member_id__in=ids).values_list("member_id", flat=True))
+            elsewhere = set(
+                MemberMonth.objects.filter(
+                    contract_id__in=plan.other_contract_ids,
+                    month=plan.month,
+                    submission__is_current=True,
+                    member_id__in=ids,
+                ).values_list("member_id", flat=True)
+            )
         previous_starts: dict[str, dt.date] = {}
         if plan.previous_month_submission_id:
-            previous_starts = dict(RosterEntry.objects.filter(
-                submission_id=plan.previous_month_submission_id, member_id__in=ids).order_by()
-                .values_list("member_id", "enrollment_start").distinct())
+            previous_starts = dict(
+                RosterEntry.objects.filter(submission_id=plan.previous_month_submission_id, member_id__in=ids)
+                .order_by()
+                .values_list("member_id", "enrollment_start")
+                .distinct()
+            )
         for group in chunk:
             first = _first_row(group)
             member_id = first.member_id
             if len(member_id) > MEMBER_ID_MAX:
-                errors.append(Issue(first.row, "member_id", TOO_LONG,
-                                    f"member_id is {len(member_id)} characters; the limit is {MEMBER_ID_MAX}"))
+                errors.append(
+                    Issue(
+                        first.row,
+                        "member_id",
+                        TOO_LONG,
+                        f"member_id is {len(member_id)} characters; the limit is {MEMBER_ID_MAX}",
+                    )
+                )
             for r in group:
                 for column in ("last_name", "first_name"):
                     if len(getattr(r, column)) > NAME_MAX:
-                        errors.append(Issue(r.row, column, TOO_LONG, f"{column} is longer than {NAME_MAX} characters"))
+                        errors.append(
+                            Issue(r.row, column, TOO_LONG, f"{column} is longer than {NAME_MAX} characters")
+                        )
             if member_id in elsewhere:
-                errors.append(Issue(first.row, "member_id", ENROLLED_ELSEWHERE,
-                                    f"member {member_id} is enrolled with another provider for this bundle in "
-                                    f"{month_label}; a member is enrolled with one provider a month"))
+                errors.append(
+                    Issue(
+                        first.row,
+                        "member_id",
+                        ENROLLED_ELSEWHERE,
+                        f"member {member_id} is enrolled with another provider for this bundle in "
+                        f"{month_label}; a member is enrolled with one provider a month",
+                    )
+                )
             before = previous_starts.get(member_id)
             if before is not None and before != first.enrollment_start:
-                warnings.append(Issue(first.row, "enrollment_start", START_CHANGED,
-                                      f"member {member_id}: enrollment_start {first.enrollment_start} differs from "
-                                      f"{before} on last month's roster"))
+                warnings.append(
+                    Issue(
+                        first.row,
+                        "enrollment_start",
+                        START_CHANGED,
+                        f"member {member_id}: enrollment_start {first.enrollment_start} differs from "
+                        f"{before} on last month's roster",
+                    )
+                )
             if plan.eligibility_loaded:
                 member_spans = spans.get(member_id, [])
                 start, end = _enrolled_window(first, plan.month, plan.month_end)
                 any_day, every_day = _covered(start, end, member_spans)
                 if not member_spans:
-                    errors.append(Issue(first.row, "member_id", NOT_ELIGIBLE,
-                                        f"member {member_id} is not in the plan's eligibility file"
-                                        if member_id not in people else
-                                        f"member {member_id} is not eligible with the plan in {month_label}"))
+                    errors.append(
+                        Issue(
+                            first.row,
+                            "member_id",
+                            NOT_ELIGIBLE,
+                            f"member {member_id} is not in the plan's eligibility file"
+                            if member_id not in people
+                            else f"member {member_id} is not eligible with the plan in {month_label}",
+                        )
+                    )
                 elif not any_day:
-                    errors.append(Issue(first.row, "member_id", NOT_ELIGIBLE,
-                                        f"member {member_id} is not eligible with the plan on any enrolled day of "
-                                        f"{month_label} (enrolled {start} to {end - ONE_DAY})"))
+                    errors.append(
+                        Issue(
+                            first.row,
+                            "member_id",
+                            NOT_ELIGIBLE,
+                            f"member {member_id} is not eligible with the plan on any enrolled day of "
+                            f"{month_label} (enrolled {start} to {end - ONE_DAY})",
+                        )
+                    )
                 elif not every_day:
-                    warnings.append(Issue(first.row, "member_id", ELIGIBILITY_PARTIAL,
-                                          f"member {member_id} is eligible with the plan on only some enrolled days of "
-                                          f"{month_label}"))
-                mismatch = _mismatch_warning(first.row, member_id, first.last_name, first.first_name,
-                                             first.birth_date, people.get(member_id))
+                    warnings.append(
+                        Issue(
+                            first.row,
+                            "member_id",
+                            ELIGIBILITY_PARTIAL,
+                            f"member {member_id} is eligible with the plan on only some enrolled days of "
+                            f"{month_label}",
+                        )
+                    )
+                mismatch = _mismatch_warning(
+                    first.row,
+                    member_id,
+                    first.last_name,
+                    first.first_name,
+                    first.birth_date,
+                    people.get(member_id),
+                )
                 if mismatch is not None:
                     warnings.append(mismatch)
-                lob = next((s_lob for s, e, s_lob in sorted(member_spans)
-                            if s < end and (e is None or e > start) and s_lob in lobs), "")
+                lob = next(
+                    (
+                        s_lob
+                        for s, e, s_lob in sorted(member_spans)
+                        if s < end and (e is None or e > start) and s_lob in lobs
+                    ),
+                    "",
+                )
                 if lob and lob != plan.lob_default:
                     lob_override[member_id] = lob
                 elif not lob and len(lobs) > 1:
                     defaulted += 1
             elif len(lobs) > 1:
                 defaulted += 1
-        progress(55 + int(15 * min(1.0, (k + 1) * CHUNK_MEMBERS / max(len(rows), 1))),
-                 f"Checked {total_members:,} members against the plan's eligibility")
+        progress(
+            55 + int(15 * min(1.0, (k + 1) * CHUNK_MEMBERS / max(len(rows), 1))),
+            f"Checked {total_members:,} members against the plan's eligibility",
+        )
     if defaulted:
-        warnings.append(Issue(1, "", LOB_DEFAULTED,
-                              f"{defaulted:,} member(s) have no line of business in the plan's eligibility for "
-                              f"{month_label}; their member-months are counted under {plan.lob_default}"))
+        warnings.append(
+            Issue(
+                1,
+                "",
+                LOB_DEFAULTED,
+                f"{defaulted:,} member(s) have no line of business in the plan's eligibility for "
+                f"{month_label}; their member-months are counted under {plan.lob_default}",
+            )
+        )
 
 
-def decide_assessments(plan: Plan, rows: list[AssessmentRow], errors: list[Issue],
-                       warnings: list[Issue]) -> list[calc.AssessmentDecision]:
+def decide_assessments(
+    plan: Plan, rows: list[AssessmentRow], errors: list[Issue], warnings: list[Issue]
+) -> list[calc.AssessmentDecision]:
     """Eligibility of each assessed member, and which assessments earn the fee (look-back window)."""
     if not rows:
         return []
@@ -412,25 +508,46 @@ def decide_assessments(plan: Plan, rows: list[AssessmentRow], errors: list[Issue
                 member_spans = spans.get(r.member_id, [])
                 day = r.assessment_date
                 if not _covered(day, day + ONE_DAY, member_spans)[0]:
-                    errors.append(Issue(r.row, "member_id", NOT_ELIGIBLE,
-                                        f"member {r.member_id} is not eligible with the plan on {day}"))
-                mismatch = _mismatch_warning(r.row, r.member_id, r.last_name, r.first_name, r.birth_date,
-                                             people.get(r.member_id))
+                    errors.append(
+                        Issue(
+                            r.row,
+                            "member_id",
+                            NOT_ELIGIBLE,
+                            f"member {r.member_id} is not eligible with the plan on {day}",
+                        )
+                    )
+                mismatch = _mismatch_warning(
+                    r.row, r.member_id, r.last_name, r.first_name, r.birth_date, people.get(r.member_id)
+                )
                 if mismatch is not None:
                     warnings.append(mismatch)
-        for member_id, day in (Assessment.objects.filter(
-                contract__provider_id=plan.provider_id, submission__is_current=True, payable=True,
-                member_id__in=chunk).exclude(contract_id=plan.contract_id, submission__month=plan.month)
-                .values_list("member_id", "assessment_date")):
+        for member_id, day in (
+            Assessment.objects.filter(
+                contract__provider_id=plan.provider_id,
+                submission__is_current=True,
+                payable=True,
+                member_id__in=chunk,
+            )
+            .exclude(contract_id=plan.contract_id, submission__month=plan.month)
+            .values_list("member_id", "assessment_date")
+        ):
             history.append(calc.Assessment(member_id, provider, day))
     for r in rows:
         if not (plan.month <= r.assessment_date < plan.month_end):
-            warnings.append(Issue(r.row, "assessment_date", ASSESSMENT_OUTSIDE_MONTH,
-                                  f"assessment_date {r.assessment_date} is not in {plan.month:%Y-%m}; it is paid "
-                                  f"with this month's roster"))
+            warnings.append(
+                Issue(
+                    r.row,
+                    "assessment_date",
+                    ASSESSMENT_OUTSIDE_MONTH,
+                    f"assessment_date {r.assessment_date} is not in {plan.month:%Y-%m}; it is paid "
+                    f"with this month's roster",
+                )
+            )
     decisions = calc.assessment_payable(
         [calc.Assessment(r.member_id, provider, r.assessment_date, key=r.row) for r in rows],
-        plan.terms.assessment_lookback_months, paid_history=history)
+        plan.terms.assessment_lookback_months,
+        paid_history=history,
+    )
     for d in decisions:
         if not d.payable:
             warnings.append(Issue(int(d.assessment.key), "assessment_date", NOT_PAYABLE, d.message))
@@ -481,15 +598,17 @@ def _spans(groups: list[list[RosterRow]]) -> dict[str, list[calc.Span]]:
     return out
 
 
-def member_month_rows(plan: Plan, rows: list[RosterRow], lob_override: dict[str, str],
-                      summary: dict[tuple[str, str, str], list]) -> Iterator[tuple]:
+def member_month_rows(
+    plan: Plan, rows: list[RosterRow], lob_override: dict[str, str], summary: dict[tuple[str, str, str], list]
+) -> Iterator[tuple]:
     """(submission, contract, month, member, tier, market, lob, member_months, days) per member; fills
     ``summary[(tier, market, lob)] = [member_months, members]``."""
     terms = plan.terms
     default = plan.lob_default
     for chunk in chunks(member_groups(rows)):
-        results = calc.member_months_bulk(_spans(chunk), plan.month, terms.proration_rule,
-                                          tier_rule=terms.tier_rule, tier_order=terms.tiers)
+        results = calc.member_months_bulk(
+            _spans(chunk), plan.month, terms.proration_rule, tier_rule=terms.tier_rule, tier_order=terms.tiers
+        )
         for group in chunk:
             member_id = group[0].member_id
             result = results.get(member_id)
@@ -501,20 +620,44 @@ def member_month_rows(plan: Plan, rows: list[RosterRow], lob_override: dict[str,
                 cell = summary[(result.tier, group[0].market, lob)] = [Decimal(0), 0]
             cell[0] += result.member_months
             cell[1] += 1
-            yield (plan.submission_id, plan.contract_id, plan.month, member_id, result.tier, group[0].market, lob,
-                   result.member_months, result.days_enrolled)
+            yield (
+                plan.submission_id,
+                plan.contract_id,
+                plan.month,
+                member_id,
+                result.tier,
+                group[0].market,
+                lob,
+                result.member_months,
+                result.days_enrolled,
+            )
 
 
 def summary_list(summary: dict[tuple[str, str, str], list]) -> list[dict[str, Any]]:
-    return [{"tier": tier, "market": market, "lob": lob, "member_months": str(mm.quantize(calc.MM_QUANTUM)),
-             "members": members}
-            for (tier, market, lob), (mm, members) in sorted(summary.items(), key=lambda kv: (kv[0][2], kv[0][0],
-                                                                                              kv[0][1]))]
+    return [
+        {
+            "tier": tier,
+            "market": market,
+            "lob": lob,
+            "member_months": str(mm.quantize(calc.MM_QUANTUM)),
+            "members": members,
+        }
+        for (tier, market, lob), (mm, members) in sorted(
+            summary.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- diff
-_DIFF_FIELDS = ("last_name", "first_name", "birth_date", "market", "enrollment_start", "enrollment_end",
-                "disenrollment_reason")
+_DIFF_FIELDS = (
+    "last_name",
+    "first_name",
+    "birth_date",
+    "market",
+    "enrollment_start",
+    "enrollment_end",
+    "disenrollment_reason",
+)
 
 
 def _text(value: object) -> str:
@@ -525,14 +668,27 @@ def _shape(values: list[tuple]) -> tuple[dict[str, str], str]:
     """A member's rows as (enrollment fields, tier periods) in comparable text form."""
     first = values[0]
     fields = {name: _text(first[k]) for k, name in enumerate(_DIFF_FIELDS)}
-    tiers = ", ".join(f"{tier} from {tier_start}" for tier, tier_start in sorted(
-        {(v[len(_DIFF_FIELDS)], v[len(_DIFF_FIELDS) + 1]) for v in values}, key=lambda t: (t[1], t[0])))
+    tiers = ", ".join(
+        f"{tier} from {tier_start}"
+        for tier, tier_start in sorted(
+            {(v[len(_DIFF_FIELDS)], v[len(_DIFF_FIELDS) + 1]) for v in values}, key=lambda t: (t[1], t[0])
+        )
+    )
     return fields, tiers
 
 
 def _row_values(r: RosterRow) -> tuple:
-    return (r.last_name, r.first_name, r.birth_date, r.market, r.enrollment_start, r.enrollment_end,
-            r.disenrollment_reason or "", r.tier, r.tier_start)
+    return (
+        r.last_name,
+        r.first_name,
+        r.birth_date,
+        r.market,
+        r.enrollment_start,
+        r.enrollment_end,
+        r.disenrollment_reason or "",
+        r.tier,
+        r.tier_start,
+    )
 
 
 def compute_diff(previous: RosterSubmission, rows: list[RosterRow]) -> dict[str, Any]:
@@ -550,7 +706,8 @@ def compute_diff(previous: RosterSubmission, rows: list[RosterRow]) -> dict[str,
         ids = [g[0].member_id for g in chunk]
         before: dict[str, list[tuple]] = defaultdict(list)
         for values in RosterEntry.objects.filter(submission=previous, member_id__in=ids).values_list(
-                "member_id", *value_fields):
+            "member_id", *value_fields
+        ):
             before[values[0]].append(tuple(values[1:]))
         for group in chunk:
             member_id = group[0].member_id
@@ -561,16 +718,23 @@ def compute_diff(previous: RosterSubmission, rows: list[RosterRow]) -> dict[str,
                 note({"member_id": member_id, "name": name, "change": "added", "changes": []})
                 continue
             old_fields, old_tiers = _shape(old)
-            changes = [{"field": f, "before": old_fields[f], "after": new_fields[f]}
-                       for f in _DIFF_FIELDS if old_fields[f] != new_fields[f]]
+            changes = [
+                {"field": f, "before": old_fields[f], "after": new_fields[f]}
+                for f in _DIFF_FIELDS
+                if old_fields[f] != new_fields[f]
+            ]
             if old_tiers != new_tiers:
                 changes.append({"field": "tier", "before": old_tiers, "after": new_tiers})
             if changes:
                 note({"member_id": member_id, "name": name, "change": "changed", "changes": changes})
     key = attrgetter("member_id")
     seen: set[str] = set()
-    for member_id, last, first in (RosterEntry.objects.filter(submission=previous).order_by()
-                                   .values_list("member_id", "last_name", "first_name").iterator(chunk_size=5000)):
+    for member_id, last, first in (
+        RosterEntry.objects.filter(submission=previous)
+        .order_by()
+        .values_list("member_id", "last_name", "first_name")
+        .iterator(chunk_size=5000)
+    ):
         if member_id in seen:
             continue
         i = bisect_left(rows, member_id, key=key)
@@ -579,8 +743,12 @@ def compute_diff(previous: RosterSubmission, rows: list[RosterRow]) -> dict[str,
         seen.add(member_id)
         note({"member_id": member_id, "name": f"{last}, {first}", "change": "removed", "changes": []})
     items.sort(key=lambda item: ({"added": 0, "changed": 1, "removed": 2}[item["change"]], item["member_id"]))
-    return {"against_version": previous.version, **counts, "items": items,
-            "truncated": sum(counts.values()) > len(items)}
+    return {
+        "against_version": previous.version,
+        **counts,
+        "items": items,
+        "truncated": sum(counts.values()) > len(items),
+    }
 
 
 # --------------------------------------------------------------------------- writing
@@ -591,8 +759,9 @@ def copy_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[t
     if connection.vendor == "postgresql":
         columns = {f.attname: f.column for f in model._meta.concrete_fields}
         quote = connection.ops.quote_name
-        sql = (f"COPY {quote(model._meta.db_table)} ({', '.join(quote(columns[f]) for f in fields)}) "
-               "FROM STDIN")
+        sql = (
+            f"COPY {quote(model._meta.db_table)} ({', '.join(quote(columns[f]) for f in fields)}) FROM STDIN"
+        )
         with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
             write = copy.write_row
             for row in rows:
@@ -605,12 +774,47 @@ def copy_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[t
     return n
 
 
-ENTRY_FIELDS = ("submission_id", "row", "member_id", "last_name", "first_name", "birth_date", "market",
-                "enrollment_start", "enrollment_end", "disenrollment_reason", "tier", "tier_start")
-MEMBER_MONTH_FIELDS = ("submission_id", "contract_id", "month", "member_id", "tier", "market", "lob",
-                       "member_months", "days_enrolled")
-ASSESSMENT_FIELDS = ("submission_id", "contract_id", "row", "member_id", "last_name", "first_name", "birth_date",
-                     "market", "assessment_date", "outcome", "assessor_role", "payable", "reason", "message")
+ENTRY_FIELDS = (
+    "submission_id",
+    "row",
+    "member_id",
+    "last_name",
+    "first_name",
+    "birth_date",
+    "market",
+    "enrollment_start",
+    "enrollment_end",
+    "disenrollment_reason",
+    "tier",
+    "tier_start",
+)
+MEMBER_MONTH_FIELDS = (
+    "submission_id",
+    "contract_id",
+    "month",
+    "member_id",
+    "tier",
+    "market",
+    "lob",
+    "member_months",
+    "days_enrolled",
+)
+ASSESSMENT_FIELDS = (
+    "submission_id",
+    "contract_id",
+    "row",
+    "member_id",
+    "last_name",
+    "first_name",
+    "birth_date",
+    "market",
+    "assessment_date",
+    "outcome",
+    "assessor_role",
+    "payable",
+    "reason",
+    "message",
+)
 ISSUE_FIELDS = ("submission_id", "severity", "source", "row", "column", "code", "message")
 
 _COLUMN_RANK = {c: k for k, c in enumerate((*ROSTER_COLUMNS, *ASSESSMENT_COLUMNS))}
@@ -621,7 +825,9 @@ def _issue_key(item: SourcedIssue) -> tuple:
     return (item.source != IssueSource.ROSTER, i.row, _COLUMN_RANK.get(i.column, 99), i.code)
 
 
-def issue_rows(submission_id: int, errors: list[SourcedIssue], warnings: list[SourcedIssue]) -> Iterator[tuple]:
+def issue_rows(
+    submission_id: int, errors: list[SourcedIssue], warnings: list[SourcedIssue]
+) -> Iterator[tuple]:
     for severity, items in ((Severity.ERROR, errors), (Severity.WARNING, warnings)):
         for item in sorted(items, key=_issue_key):
             i = item.issue
@@ -630,12 +836,39 @@ def issue_rows(submission_id: int, errors: list[SourcedIssue], warnings: list[So
 
 def entry_rows(submission_id: int, rows: Iterable[RosterRow]) -> Iterator[tuple]:
     for r in rows:
-        yield (submission_id, r.row, r.member_id, r.last_name, r.first_name, r.birth_date, r.market,
-               r.enrollment_start, r.enrollment_end, r.disenrollment_reason or "", r.tier, r.tier_start)
+        yield (
+            submission_id,
+            r.row,
+            r.member_id,
+            r.last_name,
+            r.first_name,
+            r.birth_date,
+            r.market,
+            r.enrollment_start,
+            r.enrollment_end,
+            r.disenrollment_reason or "",
+            r.tier,
+            r.tier_start,
+        )
 
 
-def assessment_rows(plan: Plan, rows: list[AssessmentRow],
-                    decisions: list[calc.AssessmentDecision]) -> Iterator[tuple]:
+def assessment_rows(
+    plan: Plan, rows: list[AssessmentRow], decisions: list[calc.AssessmentDecision]
+) -> Iterator[tuple]:
     for r, d in zip(rows, decisions, strict=True):
-        yield (plan.submission_id, plan.contract_id, r.row, r.member_id, r.last_name, r.first_name, r.birth_date,
-               r.market, r.assessment_date, r.outcome, r.assessor_role, d.payable, d.reason or "", d.message[:300])
+        yield (
+            plan.submission_id,
+            plan.contract_id,
+            r.row,
+            r.member_id,
+            r.last_name,
+            r.first_name,
+            r.birth_date,
+            r.market,
+            r.assessment_date,
+            r.outcome,
+            r.assessor_role,
+            d.payable,
+            d.reason or "",
+            d.message[:300],
+        )

@@ -49,13 +49,23 @@ def contract_for_rosters(*, scope: Scope, contract_id) -> Contract:
     return contract_get(scope=scope, contract_id=contract_id)
 
 
-def submission_list(*, scope: Scope, contract: Contract | None = None, month: date | None = None,
-                    status: str = "", late: bool | None = None, current_only: bool = False
-                    ) -> QuerySet[RosterSubmission]:
+def submission_list(
+    *,
+    scope: Scope,
+    contract: Contract | None = None,
+    month: date | None = None,
+    status: str = "",
+    late: bool | None = None,
+    current_only: bool = False,
+) -> QuerySet[RosterSubmission]:
     """Submissions newest month first, with their contract's parties, in a constant number of queries."""
     scope.require("roster.view")
-    submissions = scoped(RosterSubmission.objects.select_related("contract__payer", "contract__provider",
-                                                                  "submitted_by").defer(*HEAVY_FIELDS), scope)
+    submissions = scoped(
+        RosterSubmission.objects.select_related(
+            "contract__payer", "contract__provider", "submitted_by"
+        ).defer(*HEAVY_FIELDS),
+        scope,
+    )
     if contract is not None:
         submissions = submissions.filter(contract=contract)
     if month is not None:
@@ -72,25 +82,46 @@ def submission_list(*, scope: Scope, contract: Contract | None = None, month: da
 def submission_get(*, scope: Scope, public_id) -> RosterSubmission:
     """Another organisation's submission and a missing one are both 404 (looked up before the role)."""
     submission = get_scoped_or_404(
-        RosterSubmission.objects.select_related("contract__payer", "contract__provider", "submitted_by", "previous"),
-        scope, public_id=_uuid_or_404(public_id))
+        RosterSubmission.objects.select_related(
+            "contract__payer", "contract__provider", "submitted_by", "previous"
+        ),
+        scope,
+        public_id=_uuid_or_404(public_id),
+    )
     scope.require("roster.view")
     return submission
 
 
 def submission_status_get(*, scope: Scope, public_id) -> RosterSubmission:
     """The submission without its member data (what a progress bar polls)."""
-    submission = get_scoped_or_404(RosterSubmission.objects.only(
-        "public_id", "status", "progress", "progress_message", "contract_id", "month", "version", "error_count",
-        "warning_count", "member_count"), scope, public_id=_uuid_or_404(public_id))
+    submission = get_scoped_or_404(
+        RosterSubmission.objects.only(
+            "public_id",
+            "status",
+            "progress",
+            "progress_message",
+            "contract_id",
+            "month",
+            "version",
+            "error_count",
+            "warning_count",
+            "member_count",
+        ),
+        scope,
+        public_id=_uuid_or_404(public_id),
+    )
     scope.require("roster.view")
     return submission
 
 
 def versions_of(*, submission: RosterSubmission) -> QuerySet[RosterSubmission]:
     """Every version of the submission's contract and month, newest first."""
-    return (RosterSubmission.objects.filter(contract_id=submission.contract_id, month=submission.month)
-            .select_related("submitted_by").defer(*HEAVY_FIELDS).order_by("-version"))
+    return (
+        RosterSubmission.objects.filter(contract_id=submission.contract_id, month=submission.month)
+        .select_related("submitted_by")
+        .defer(*HEAVY_FIELDS)
+        .order_by("-version")
+    )
 
 
 def issue_list(*, submission: RosterSubmission, severity: str = "") -> QuerySet[SubmissionIssue]:
@@ -139,8 +170,11 @@ def roster_month_list(*, scope: Scope, late: bool | None = None) -> QuerySet[Ros
 def submittable_contracts(*, scope: Scope) -> QuerySet[Contract]:
     """The provider's contracts a roster can be sent for (in force at some time: activated)."""
     scope.require("roster.submit")
-    return (Contract.objects.filter(provider=scope.organization, current_version__activated_at__isnull=False)
-            .select_related("payer").order_by("number"))
+    return (
+        Contract.objects.filter(provider=scope.organization, current_version__activated_at__isnull=False)
+        .select_related("payer")
+        .order_by("number")
+    )
 
 
 # --- eligibility ---------------------------------------------------------------------------------
@@ -148,13 +182,18 @@ def submittable_contracts(*, scope: Scope) -> QuerySet[Contract]:
 
 def eligibility_file_list(*, scope: Scope) -> QuerySet[EligibilityFile]:
     scope.require("eligibility.view")
-    return scoped(EligibilityFile.objects.select_related("uploaded_by").defer("acknowledgement", "ack_999"), scope)
+    return scoped(
+        EligibilityFile.objects.select_related("uploaded_by").defer("acknowledgement", "ack_999"), scope
+    )
 
 
 def eligibility_file_get(*, scope: Scope, public_id) -> EligibilityFile:
     """Another organisation's file and a missing one are both 404 (looked up before the role)."""
-    record = get_scoped_or_404(EligibilityFile.objects.select_related("uploaded_by", "payer"), scope,
-                               public_id=_uuid_or_404(public_id))
+    record = get_scoped_or_404(
+        EligibilityFile.objects.select_related("uploaded_by", "payer"),
+        scope,
+        public_id=_uuid_or_404(public_id),
+    )
     scope.require("eligibility.view")
     return record
 
@@ -164,8 +203,13 @@ def eligibility_file_get(*, scope: Scope, public_id) -> EligibilityFile:
 
 def current_submission(*, contract: Contract, month: date) -> RosterSubmission | None:
     """The accepted version of ``contract``'s roster for ``month`` that payment uses, or ``None``."""
-    return (RosterSubmission.objects.filter(contract=contract, month=month.replace(day=1), is_current=True,
-                                            status=ProcessingStatus.ACCEPTED).defer(*HEAVY_FIELDS).first())
+    return (
+        RosterSubmission.objects.filter(
+            contract=contract, month=month.replace(day=1), is_current=True, status=ProcessingStatus.ACCEPTED
+        )
+        .defer(*HEAVY_FIELDS)
+        .first()
+    )
 
 
 def payable_member_months(*, contract: Contract, month: date) -> QuerySet:
@@ -183,10 +227,20 @@ def payable_member_months(*, contract: Contract, month: date) -> QuerySet:
     month under the proration rule (kept so a retroactive recomputation can say so). Empty when the
     month has no accepted roster. Iterate it (``.iterator()`` for large contracts).
     """
-    return (MemberMonth.objects.filter(contract=contract, month=month.replace(day=1), submission__is_current=True)
-            .order_by("member_id")
-            .values("member_id", "tier", "market", "lob", "member_months", "days_enrolled", "submission_id",
-                    version=F("submission__version")))
+    return (
+        MemberMonth.objects.filter(contract=contract, month=month.replace(day=1), submission__is_current=True)
+        .order_by("member_id")
+        .values(
+            "member_id",
+            "tier",
+            "market",
+            "lob",
+            "member_months",
+            "days_enrolled",
+            "submission_id",
+            version=F("submission__version"),
+        )
+    )
 
 
 def payable_assessments(*, contract: Contract, month: date) -> QuerySet:
@@ -201,8 +255,13 @@ def payable_assessments(*, contract: Contract, month: date) -> QuerySet:
     The fee is the contract's ``assessment_fees[market]`` of the terms in force on the month's first
     day. Assessments flagged ``second_in_lookback`` are left out (see :func:`assessment_list`).
     """
-    return (Assessment.objects.filter(contract=contract, submission__month=month.replace(day=1),
-                                      submission__is_current=True, payable=True)
-            .order_by("assessment_date", "row")
-            .values("member_id", "assessment_date", "market", "outcome", "assessor_role", "submission_id", "row"))
-
+    return (
+        Assessment.objects.filter(
+            contract=contract,
+            submission__month=month.replace(day=1),
+            submission__is_current=True,
+            payable=True,
+        )
+        .order_by("assessment_date", "row")
+        .values("member_id", "assessment_date", "market", "outcome", "assessor_role", "submission_id", "row")
+    )

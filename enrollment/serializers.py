@@ -17,9 +17,12 @@ from enrollment.models import (
 
 class RosterSubmitSerializer(serializers.Serializer):
     month = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="The roster's month, YYYY-MM")
-    file = serializers.FileField(help_text="The roster: CSV, XLSX or JSON with the columns of formats.md section 1")
-    assessments = serializers.FileField(required=False, help_text="The month's initial assessments (formats.md "
-                                                                  "section 2), CSV, XLSX or JSON")
+    file = serializers.FileField(
+        help_text="The roster: CSV, XLSX or JSON with the columns of formats.md section 1"
+    )
+    assessments = serializers.FileField(
+        required=False, help_text="The month's initial assessments (formats.md section 2), CSV, XLSX or JSON"
+    )
 
 
 class RosterAcceptedSerializer(serializers.ModelSerializer):
@@ -71,9 +74,24 @@ class RosterSubmissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RosterSubmission
-        fields = ["id", "contract", "payer", "provider", "month", "version", "status", "is_current", "late",
-                  "due_date", "submitted_at", "submitted_by", "counts", "member_months_total", "progress",
-                  "status_url"]
+        fields = [
+            "id",
+            "contract",
+            "payer",
+            "provider",
+            "month",
+            "version",
+            "status",
+            "is_current",
+            "late",
+            "due_date",
+            "submitted_at",
+            "submitted_by",
+            "counts",
+            "member_months_total",
+            "progress",
+            "status_url",
+        ]
 
     def get_status_url(self, submission) -> str:
         return reverse("api-roster-detail", args=[submission.public_id])
@@ -112,16 +130,30 @@ class RosterDetailSerializer(RosterSubmissionSerializer):
     member_months = RateCellSummarySerializer(source="summary", many=True)
     terms = _Terms(source="*")
     previous_version = serializers.IntegerField(source="previous.version", allow_null=True, default=None)
-    diff = serializers.JSONField(help_text="Against the version it replaced: {against_version, added, removed, "
-                                           "changed, items: [{member_id, name, change, changes}], truncated}")
+    diff = serializers.JSONField(
+        help_text="Against the version it replaced: {against_version, added, removed, "
+        "changed, items: [{member_id, name, change, changes}], truncated}"
+    )
     files = serializers.SerializerMethodField()
     issues_url = serializers.SerializerMethodField()
     members_url = serializers.SerializerMethodField()
     assessments_url = serializers.SerializerMethodField()
 
     class Meta(RosterSubmissionSerializer.Meta):
-        fields = [*RosterSubmissionSerializer.Meta.fields, "progress_message", "errors", "warnings", "member_months",
-                  "terms", "previous_version", "diff", "files", "issues_url", "members_url", "assessments_url"]
+        fields = [
+            *RosterSubmissionSerializer.Meta.fields,
+            "progress_message",
+            "errors",
+            "warnings",
+            "member_months",
+            "terms",
+            "previous_version",
+            "diff",
+            "files",
+            "issues_url",
+            "members_url",
+            "assessments_url",
+        ]
 
     @extend_schema_field(IssueSerializer(many=True))
     def get_errors(self, submission):
@@ -131,15 +163,30 @@ class RosterDetailSerializer(RosterSubmissionSerializer):
     def get_warnings(self, submission):
         return IssueSerializer(self.context["warnings"], many=True).data
 
-    @extend_schema_field({"type": "object", "additionalProperties": {
-        "type": "object", "properties": {"name": {"type": "string"}, "sha256": {"type": "string"},
-                                         "url": {"type": "string"}}}})
+    @extend_schema_field(
+        {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "sha256": {"type": "string"},
+                    "url": {"type": "string"},
+                },
+            },
+        }
+    )
     def get_files(self, submission) -> dict:
         url = reverse("api-roster-file", args=[submission.public_id])
-        files = {"roster": {"name": submission.original_filename, "sha256": submission.file_sha256, "url": url}}
+        files = {
+            "roster": {"name": submission.original_filename, "sha256": submission.file_sha256, "url": url}
+        }
         if submission.assessments_file:
-            files["assessments"] = {"name": submission.assessments_filename,
-                                    "sha256": submission.assessments_sha256, "url": f"{url}?which=assessments"}
+            files["assessments"] = {
+                "name": submission.assessments_filename,
+                "sha256": submission.assessments_sha256,
+                "url": f"{url}?which=assessments",
+            }
         return files
 
     def get_issues_url(self, submission) -> str:
@@ -155,15 +202,38 @@ class RosterDetailSerializer(RosterSubmissionSerializer):
 class RosterEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = RosterEntry
-        fields = ["row", "member_id", "last_name", "first_name", "birth_date", "market", "enrollment_start",
-                  "enrollment_end", "disenrollment_reason", "tier", "tier_start"]
+        fields = [
+            "row",
+            "member_id",
+            "last_name",
+            "first_name",
+            "birth_date",
+            "market",
+            "enrollment_start",
+            "enrollment_end",
+            "disenrollment_reason",
+            "tier",
+            "tier_start",
+        ]
 
 
 class AssessmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Assessment
-        fields = ["row", "member_id", "last_name", "first_name", "birth_date", "market", "assessment_date",
-                  "outcome", "assessor_role", "payable", "reason", "message"]
+        fields = [
+            "row",
+            "member_id",
+            "last_name",
+            "first_name",
+            "birth_date",
+            "market",
+            "assessment_date",
+            "outcome",
+            "assessor_role",
+            "payable",
+            "reason",
+            "message",
+        ]
 
 
 # --- eligibility ---------------------------------------------------------------------------------
@@ -182,9 +252,23 @@ class EligibilityFileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EligibilityFile
-        fields = ["id", "status", "original_filename", "file_sha256", "file_size", "full_file", "member_count",
-                  "counts", "error_count", "warning_count", "uploaded_by", "uploaded_at", "processed_at",
-                  "acknowledgement_url", "x12_999_url"]
+        fields = [
+            "id",
+            "status",
+            "original_filename",
+            "file_sha256",
+            "file_size",
+            "full_file",
+            "member_count",
+            "counts",
+            "error_count",
+            "warning_count",
+            "uploaded_by",
+            "uploaded_at",
+            "processed_at",
+            "acknowledgement_url",
+            "x12_999_url",
+        ]
 
     def get_acknowledgement_url(self, record) -> str:
         return reverse("api-eligibility-acknowledgement", args=[record.public_id])
@@ -209,7 +293,9 @@ class EligibilityAcceptedSerializer(serializers.ModelSerializer):
 class X12IssueSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    segment_index = serializers.IntegerField(allow_null=True, help_text="Segment number in the file (ISA = 1)")
+    segment_index = serializers.IntegerField(
+        allow_null=True, help_text="Segment number in the file (ISA = 1)"
+    )
     segment_id = serializers.CharField()
     position = serializers.IntegerField(allow_null=True, help_text="Position in the transaction set (ST = 1)")
     element = serializers.IntegerField(allow_null=True)

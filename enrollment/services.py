@@ -50,7 +50,9 @@ logger = logging.getLogger(__name__)
 
 INVALID_MONTH_MESSAGE = "Give the month as YYYY-MM."
 NOT_IN_FORCE_MESSAGE = "The contract was not in force in that month."
-RETRO_WINDOW_MESSAGE = "That month is older than the contract's retro window; its roster can no longer be changed."
+RETRO_WINDOW_MESSAGE = (
+    "That month is older than the contract's retro window; its roster can no longer be changed."
+)
 FUTURE_MONTH_MESSAGE = "A month's roster can be submitted from the month's first day on."
 NOT_FINISHED_MESSAGE = "The submission is still being processed."
 PROCESSING_FAILED_MESSAGE = "The file could not be processed: {error}. Nothing was stored; submit it again."
@@ -76,7 +78,9 @@ def parse_month(value) -> date:
     match = _MONTH.match(str(value or "").strip())
     if match and 1 <= int(match.group(2)) <= 12 and int(match.group(1)) >= 1900:
         return date(int(match.group(1)), int(match.group(2)), 1)
-    raise ApplicationError(INVALID_MONTH_MESSAGE, code="invalid_month", details={"month": [INVALID_MONTH_MESSAGE]})
+    raise ApplicationError(
+        INVALID_MONTH_MESSAGE, code="invalid_month", details={"month": [INVALID_MONTH_MESSAGE]}
+    )
 
 
 def due_date_for(month: date, due_day: int) -> date:
@@ -101,12 +105,16 @@ def _terms(contract: Contract, month: date):
     try:
         return terms_in_force(contract=contract, on=month)
     except NotFoundError as exc:
-        raise ApplicationError(NOT_IN_FORCE_MESSAGE, code="contract_not_in_force",
-                               details={"month": [NOT_IN_FORCE_MESSAGE]}) from exc
+        raise ApplicationError(
+            NOT_IN_FORCE_MESSAGE, code="contract_not_in_force", details={"month": [NOT_IN_FORCE_MESSAGE]}
+        ) from exc
 
 
 def _log(entries: list, progress: int, message: str) -> list:
-    return [*entries, {"at": timezone.now().isoformat(timespec="seconds"), "progress": progress, "message": message}]
+    return [
+        *entries,
+        {"at": timezone.now().isoformat(timespec="seconds"), "progress": progress, "message": message},
+    ]
 
 
 # --- rosters -------------------------------------------------------------------------------------
@@ -126,8 +134,16 @@ def _allocate_version(contract: Contract, month: date, due: date) -> int:
     return months.values_list("last_version", flat=True).get()
 
 
-def roster_submit(*, scope: Scope, contract: Contract, month, file, assessments_file=None,
-                  today: date | None = None, run_inline: bool | None = None) -> RosterSubmission:
+def roster_submit(
+    *,
+    scope: Scope,
+    contract: Contract,
+    month,
+    file,
+    assessments_file=None,
+    today: date | None = None,
+    run_inline: bool | None = None,
+) -> RosterSubmission:
     """Keep the files and queue the month's roster (a new version) for processing.
 
     Refused at once (nothing kept) when the month is not one the contract can take a roster for:
@@ -140,18 +156,33 @@ def roster_submit(*, scope: Scope, contract: Contract, month, file, assessments_
     month = parse_month(month)
     today = today or timezone.localdate()
     if month > today.replace(day=1):
-        raise ApplicationError(FUTURE_MONTH_MESSAGE, code="month_in_future", details={"month": [FUTURE_MONTH_MESSAGE]})
+        raise ApplicationError(
+            FUTURE_MONTH_MESSAGE, code="month_in_future", details={"month": [FUTURE_MONTH_MESSAGE]}
+        )
     terms = _terms(contract, month)
     age = calc.months_between(month, today)
     if age > terms.retro_window_months:
-        raise ApplicationError(RETRO_WINDOW_MESSAGE, code="outside_retro_window", details={
-            "month": [RETRO_WINDOW_MESSAGE], "retro_window_months": terms.retro_window_months,
-            "months_ago": age})
+        raise ApplicationError(
+            RETRO_WINDOW_MESSAGE,
+            code="outside_retro_window",
+            details={
+                "month": [RETRO_WINDOW_MESSAGE],
+                "retro_window_months": terms.retro_window_months,
+                "months_ago": age,
+            },
+        )
     due = due_date_for(month, terms.roster_due_day)
     submission = RosterSubmission(
-        contract=contract, month=month, submitted_by=scope.user, submitted_at=timezone.now(), due_date=due,
-        late=today > due, original_filename=_safe_name(file, "roster.csv"), file_sha256=_sha256(file),
-        file_size=file.size or 0, progress_log=_log([], 0, "Queued"),
+        contract=contract,
+        month=month,
+        submitted_by=scope.user,
+        submitted_at=timezone.now(),
+        due_date=due,
+        late=today > due,
+        original_filename=_safe_name(file, "roster.csv"),
+        file_sha256=_sha256(file),
+        file_size=file.size or 0,
+        progress_log=_log([], 0, "Queued"),
     )
     submission.file.save(submission.original_filename, file, save=False)
     if assessments_file is not None:
@@ -182,19 +213,34 @@ def _plan(submission: RosterSubmission) -> processing.Plan:
     contract = submission.contract
     terms = terms_in_force(contract=contract, on=submission.month)
     bundles = BundleVersion.objects.filter(pk__in=terms.bundle_version_ids).values("bundle_id")
-    others = list(Contract.objects.filter(payer_id=contract.payer_id, bundle_versions__bundle_id__in=bundles)
-                  .exclude(provider_id=contract.provider_id).values_list("pk", flat=True).distinct())
+    others = list(
+        Contract.objects.filter(payer_id=contract.payer_id, bundle_versions__bundle_id__in=bundles)
+        .exclude(provider_id=contract.provider_id)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
     previous_month = calc.add_months(submission.month, -1)
-    previous = (RosterSubmission.objects.filter(contract=contract, month=previous_month, is_current=True)
-                .values_list("pk", flat=True).first())
+    previous = (
+        RosterSubmission.objects.filter(contract=contract, month=previous_month, is_current=True)
+        .values_list("pk", flat=True)
+        .first()
+    )
     roles = frozenset(roles_for(organization=contract.payer).values_list("code", flat=True))
     return processing.Plan(
-        submission_id=submission.pk, contract_id=contract.pk, payer_id=contract.payer_id,
-        provider_id=contract.provider_id, month=submission.month, month_end=calc.next_month(submission.month),
-        terms=terms, today=timezone.localdate(submission.submitted_at), assessor_roles=roles or None,
-        other_contract_ids=others, previous_month_submission_id=previous,
-        eligibility_loaded=EligibilityFile.objects.filter(payer_id=contract.payer_id,
-                                                          status=ProcessingStatus.ACCEPTED).exists(),
+        submission_id=submission.pk,
+        contract_id=contract.pk,
+        payer_id=contract.payer_id,
+        provider_id=contract.provider_id,
+        month=submission.month,
+        month_end=calc.next_month(submission.month),
+        terms=terms,
+        today=timezone.localdate(submission.submitted_at),
+        assessor_roles=roles or None,
+        other_contract_ids=others,
+        previous_month_submission_id=previous,
+        eligibility_loaded=EligibilityFile.objects.filter(
+            payer_id=contract.payer_id, status=ProcessingStatus.ACCEPTED
+        ).exists(),
     )
 
 
@@ -208,8 +254,9 @@ def roster_process(*, submission_id: int) -> RosterSubmission | None:
     with transaction.atomic():
         # A write first: it takes the row lock (PostgreSQL) or the write lock (SQLite, where upgrading a
         # read to a write inside a transaction fails at once instead of waiting).
-        claimed = RosterSubmission.objects.filter(pk=submission_id, status=ProcessingStatus.PROCESSING).update(
-            attempts=F("attempts") + 1)
+        claimed = RosterSubmission.objects.filter(
+            pk=submission_id, status=ProcessingStatus.PROCESSING
+        ).update(attempts=F("attempts") + 1)
         submission = RosterSubmission.objects.select_related("contract").filter(pk=submission_id).first()
         if submission is None or not claimed:
             return submission
@@ -223,8 +270,13 @@ def roster_process(*, submission_id: int) -> RosterSubmission | None:
     try:
         plan = _plan(submission)
         findings = processing.read_and_check(plan, submission, progress)
-        progress(70, f"Storing {len(findings.rows):,} rows" if findings.ok else
-                 f"Recording {len(findings.errors):,} errors", force=True)
+        progress(
+            70,
+            f"Storing {len(findings.rows):,} rows"
+            if findings.ok
+            else f"Recording {len(findings.errors):,} errors",
+            force=True,
+        )
         return _store(submission, plan, findings, progress)
     except OperationalError:
         raise  # the database: the task retries
@@ -236,12 +288,21 @@ def roster_process(*, submission_id: int) -> RosterSubmission | None:
 def _fail(submission_id: int, progress: processing.Progress, error: str) -> RosterSubmission:
     message = PROCESSING_FAILED_MESSAGE.format(error=error)
     with transaction.atomic():
-        RosterSubmission.objects.filter(pk=submission_id).update(attempts=F("attempts"))  # lock first (see above)
+        RosterSubmission.objects.filter(pk=submission_id).update(
+            attempts=F("attempts")
+        )  # lock first (see above)
         submission = RosterSubmission.objects.select_for_update().get(pk=submission_id)
         if submission.is_finished:
             return submission
-        SubmissionIssue.objects.create(submission=submission, severity=Severity.ERROR, source=IssueSource.ROSTER, row=1,
-                                       column="", code=processing.PROCESSING_FAILED, message=message)
+        SubmissionIssue.objects.create(
+            submission=submission,
+            severity=Severity.ERROR,
+            source=IssueSource.ROSTER,
+            row=1,
+            column="",
+            code=processing.PROCESSING_FAILED,
+            message=message,
+        )
         submission.status = ProcessingStatus.REJECTED
         submission.error_count = 1
         submission.finished_at = timezone.now()
@@ -256,18 +317,26 @@ def _member_count(rows) -> int:
     return sum(1 for i in range(len(rows)) if i == 0 or rows[i].member_id != rows[i - 1].member_id)
 
 
-def _store(submission: RosterSubmission, plan: processing.Plan, findings: processing.Findings,
-           progress: processing.Progress) -> RosterSubmission:
+def _store(
+    submission: RosterSubmission,
+    plan: processing.Plan,
+    findings: processing.Findings,
+    progress: processing.Progress,
+) -> RosterSubmission:
     with transaction.atomic():
         # Lock the month (a no-op write: the row lock on PostgreSQL, the write lock on SQLite) so that the
         # switch of the current version is serialised with any other version of the month.
         RosterMonth.objects.filter(contract_id=plan.contract_id, month=plan.month).update(
-            last_version=F("last_version"))
+            last_version=F("last_version")
+        )
         submission = RosterSubmission.objects.select_for_update().get(pk=submission.pk)
         if submission.is_finished:
             return submission
-        processing.copy_rows(SubmissionIssue, processing.ISSUE_FIELDS,
-                             processing.issue_rows(submission.pk, findings.errors, findings.warnings))
+        processing.copy_rows(
+            SubmissionIssue,
+            processing.ISSUE_FIELDS,
+            processing.issue_rows(submission.pk, findings.errors, findings.warnings),
+        )
         rows = findings.rows
         submission.row_count = findings.row_count
         submission.member_count = _member_count(rows)
@@ -281,17 +350,28 @@ def _store(submission: RosterSubmission, plan: processing.Plan, findings: proces
             submission.status = ProcessingStatus.REJECTED
             done = f"Rejected: {submission.error_count:,} error(s); nothing was stored"
         else:
-            processing.copy_rows(RosterEntry, processing.ENTRY_FIELDS, processing.entry_rows(submission.pk, rows))
+            processing.copy_rows(
+                RosterEntry, processing.ENTRY_FIELDS, processing.entry_rows(submission.pk, rows)
+            )
             summary: dict = {}
-            processing.copy_rows(MemberMonth, processing.MEMBER_MONTH_FIELDS,
-                                 processing.member_month_rows(plan, rows, findings.lob_override, summary))
-            processing.copy_rows(Assessment, processing.ASSESSMENT_FIELDS,
-                                 processing.assessment_rows(plan, findings.assessments, findings.decisions))
+            processing.copy_rows(
+                MemberMonth,
+                processing.MEMBER_MONTH_FIELDS,
+                processing.member_month_rows(plan, rows, findings.lob_override, summary),
+            )
+            processing.copy_rows(
+                Assessment,
+                processing.ASSESSMENT_FIELDS,
+                processing.assessment_rows(plan, findings.assessments, findings.decisions),
+            )
             submission.summary = processing.summary_list(summary)
             submission.member_months = sum((cell[0] for cell in summary.values()), Decimal(0))
             submission.payable_assessment_count = sum(1 for d in findings.decisions if d.payable)
-            current = (RosterSubmission.objects.select_for_update()
-                       .filter(contract_id=plan.contract_id, month=plan.month, is_current=True).first())
+            current = (
+                RosterSubmission.objects.select_for_update()
+                .filter(contract_id=plan.contract_id, month=plan.month, is_current=True)
+                .first()
+            )
             if current is None or current.version < submission.version:
                 if current is not None:
                     submission.diff = processing.compute_diff(current, rows)
@@ -317,9 +397,14 @@ def _store(submission: RosterSubmission, plan: processing.Plan, findings: proces
 def eligibility_file_load(*, scope: Scope, file, run_inline: bool | None = None) -> EligibilityFile:
     """Keep the 834 and process it: inline when small, else by a Celery worker after the commit."""
     scope.require("eligibility.load")
-    record = EligibilityFile(payer=scope.organization, uploaded_by=scope.user, uploaded_at=timezone.now(),
-                             original_filename=_safe_name(file, "eligibility.834"), file_sha256=_sha256(file),
-                             file_size=file.size or 0)
+    record = EligibilityFile(
+        payer=scope.organization,
+        uploaded_by=scope.user,
+        uploaded_at=timezone.now(),
+        original_filename=_safe_name(file, "eligibility.834"),
+        file_sha256=_sha256(file),
+        file_size=file.size or 0,
+    )
     record.file.save(record.original_filename, file, save=False)
     inline = (file.size or 0) <= inline_max_bytes() if run_inline is None else run_inline
     with transaction.atomic():
@@ -340,16 +425,24 @@ def eligibility_file_load(*, scope: Scope, file, run_inline: bool | None = None)
 
 
 def _x12_issue(issue: X12Issue) -> dict:
-    return {"code": issue.code, "message": issue.message, "segment_index": issue.segment_index,
-            "segment_id": issue.segment_id, "position": issue.position, "element": issue.element,
-            "loop": issue.loop, "transaction": issue.st_control}
+    return {
+        "code": issue.code,
+        "message": issue.message,
+        "segment_index": issue.segment_index,
+        "segment_id": issue.segment_id,
+        "position": issue.position,
+        "element": issue.element,
+        "loop": issue.loop,
+        "transaction": issue.st_control,
+    }
 
 
 def eligibility_file_process(*, file_id: int) -> EligibilityFile | None:
     """Parse, acknowledge (readable and X12 999) and apply one 834. Idempotent; all or nothing."""
     with transaction.atomic():
         claimed = EligibilityFile.objects.filter(pk=file_id, status=ProcessingStatus.PROCESSING).update(
-            attempts=F("attempts") + 1)
+            attempts=F("attempts") + 1
+        )
         record = EligibilityFile.objects.select_related("payer").filter(pk=file_id).first()
         if record is None or not claimed:
             return record
@@ -400,9 +493,15 @@ def _has_roster(contract: Contract, month: date, statuses) -> bool:
 
 
 def _recipients(contract: Contract) -> list[str]:
-    return sorted({m.user.email for m in Membership.objects.filter(
-        organization_id=contract.provider_id, role__in=[Role.ADMIN, Role.SUBMITTER]).select_related("user")
-        if m.user.email})
+    return sorted(
+        {
+            m.user.email
+            for m in Membership.objects.filter(
+                organization_id=contract.provider_id, role__in=[Role.ADMIN, Role.SUBMITTER]
+            ).select_related("user")
+            if m.user.email
+        }
+    )
 
 
 def roster_reminders_send(*, today: date | None = None) -> list[str]:
@@ -431,10 +530,13 @@ def roster_reminders_send(*, today: date | None = None) -> list[str]:
                     continue
                 send_mail(
                     subject=f"Roster for {month:%B %Y} due {due:%B %d} ({contract.number})",
-                    message=(f"The {month:%B %Y} roster for contract {contract.number} with {contract.payer} is due "
-                             f"on {due:%A %B %d, %Y} and has not been submitted yet.\n\nSubmit it under Rosters in "
-                             f"carebundle (CSV, XLSX or JSON; templates are on the page)."),
-                    from_email=None, recipient_list=recipients,
+                    message=(
+                        f"The {month:%B %Y} roster for contract {contract.number} with {contract.payer} is due "
+                        f"on {due:%A %B %d, %Y} and has not been submitted yet.\n\nSubmit it under Rosters in "
+                        f"carebundle (CSV, XLSX or JSON; templates are on the page)."
+                    ),
+                    from_email=None,
+                    recipient_list=recipients,
                 )
                 row.reminder_sent_at = timezone.now()
                 row.due_date = due
@@ -450,8 +552,9 @@ def roster_months_mark_late(*, today: date | None = None, months_back: int = 3) 
     """Mark a contract's month late when its due date has passed without an accepted roster. Idempotent."""
     today = today or timezone.localdate()
     marked = []
-    contracts = Contract.objects.filter(status__in=[ContractStatus.ACTIVE, ContractStatus.TERMINATED,
-                                                    ContractStatus.EXPIRED])
+    contracts = Contract.objects.filter(
+        status__in=[ContractStatus.ACTIVE, ContractStatus.TERMINATED, ContractStatus.EXPIRED]
+    )
     for contract in contracts:
         for back in range(1, months_back + 1):
             month = calc.add_months(today.replace(day=1), -back)
@@ -463,12 +566,14 @@ def roster_months_mark_late(*, today: date | None = None, months_back: int = 3) 
             if today <= due:
                 continue
             accepted_in_time = RosterSubmission.objects.filter(
-                contract=contract, month=month, status=ProcessingStatus.ACCEPTED, late=False).exists()
+                contract=contract, month=month, status=ProcessingStatus.ACCEPTED, late=False
+            ).exists()
             if accepted_in_time:
                 continue
-            row, _ = RosterMonth.objects.get_or_create(contract=contract, month=month, defaults={"due_date": due})
+            row, _ = RosterMonth.objects.get_or_create(
+                contract=contract, month=month, defaults={"due_date": due}
+            )
             if not row.late:
                 RosterMonth.objects.filter(pk=row.pk).update(late=True, due_date=due)
                 marked.append(f"{contract.number} {month:%Y-%m}")
     return marked
-

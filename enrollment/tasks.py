@@ -8,8 +8,13 @@ from django.db import OperationalError
 from enrollment import services
 
 
-@shared_task(name="enrollment.process_roster", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=5)
+@shared_task(
+    name="enrollment.process_roster",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def process_roster(submission_id: int) -> str:
     """Validate and store a roster submission. A submission already accepted or rejected is left alone;
     one interrupted by a crash (still ``processing``) is processed again from the start."""
@@ -17,8 +22,13 @@ def process_roster(submission_id: int) -> str:
     return submission.status if submission is not None else "missing"
 
 
-@shared_task(name="enrollment.process_eligibility_file", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=5)
+@shared_task(
+    name="enrollment.process_eligibility_file",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def process_eligibility_file(file_id: int) -> str:
     record = services.eligibility_file_process(file_id=file_id)
     return record.status if record is not None else "missing"

@@ -32,10 +32,14 @@ MONTHS_SHOWN = 60
 
 
 def _record(request, submission, detail: str, action: str = "roster.view") -> None:
-    record_access(scope=request.scope, action=action, object_type="roster_submission",
-                  object_id=submission.public_id,
-                  detail=f"{submission.contract.number} {submission.month_label} v{submission.version} {detail}",
-                  request=request)
+    record_access(
+        scope=request.scope,
+        action=action,
+        object_type="roster_submission",
+        object_id=submission.public_id,
+        detail=f"{submission.contract.number} {submission.month_label} v{submission.version} {detail}",
+        request=request,
+    )
 
 
 def _page(request, queryset, per_page: int, param: str = "page"):
@@ -77,8 +81,13 @@ def roster_list(request):
             data = form.cleaned_data
             contract = next(c for c in contracts if str(c.public_id) == data["contract"])
             try:
-                submission = services.roster_submit(scope=scope, contract=contract, month=data["month"],
-                                                    file=data["file"], assessments_file=data.get("assessments"))
+                submission = services.roster_submit(
+                    scope=scope,
+                    contract=contract,
+                    month=data["month"],
+                    file=data["file"],
+                    assessments_file=data.get("assessments"),
+                )
             except ApplicationError as exc:
                 if exc.status == 403:
                     raise
@@ -88,26 +97,44 @@ def roster_list(request):
                 if submission.status == ProcessingStatus.ACCEPTED:
                     messages.success(request, f"Roster accepted as version {submission.version}.")
                 elif submission.status == ProcessingStatus.REJECTED:
-                    messages.error(request, f"Roster rejected: {submission.error_count} error(s). Nothing was "
-                                            "stored; correct the file and submit it again.")
+                    messages.error(
+                        request,
+                        f"Roster rejected: {submission.error_count} error(s). Nothing was "
+                        "stored; correct the file and submit it again.",
+                    )
                 else:
-                    messages.success(request, f"Roster received as version {submission.version}; it is being "
-                                              "checked.")
+                    messages.success(
+                        request, f"Roster received as version {submission.version}; it is being checked."
+                    )
                 return redirect("roster-detail", submission_id=submission.public_id)
         status_code = 400
-    filters = {"month": _month_param(request), "status": request.GET.get("status", ""),
-               "late": True if request.GET.get("late") == "1" else None}
+    filters = {
+        "month": _month_param(request),
+        "status": request.GET.get("status", ""),
+        "late": True if request.GET.get("late") == "1" else None,
+    }
     submissions = selectors.submission_list(scope=scope, **filters)
     page = _page(request, submissions, SUBMISSIONS_PER_PAGE)
     late_months = list(selectors.roster_month_list(scope=scope, late=True)[:MONTHS_SHOWN])
-    return render(request, "enrollment/roster_list.html", {
-        "page": page, "submissions": page.object_list, "form": form, "can_submit": can_submit and bool(contracts),
-        "late_months": late_months, "statuses": ProcessingStatus.choices,
-        "month": request.GET.get("month", ""), "status": filters["status"], "late": request.GET.get("late", ""),
-        "filter_qs": _query_without(request, "page"),
-        "template_columns": file_templates.instructions("roster"),
-        "assessment_columns": file_templates.instructions("assessments"),
-    }, status=status_code)
+    return render(
+        request,
+        "enrollment/roster_list.html",
+        {
+            "page": page,
+            "submissions": page.object_list,
+            "form": form,
+            "can_submit": can_submit and bool(contracts),
+            "late_months": late_months,
+            "statuses": ProcessingStatus.choices,
+            "month": request.GET.get("month", ""),
+            "status": filters["status"],
+            "late": request.GET.get("late", ""),
+            "filter_qs": _query_without(request, "page"),
+            "template_columns": file_templates.instructions("roster"),
+            "assessment_columns": file_templates.instructions("assessments"),
+        },
+        status=status_code,
+    )
 
 
 @scoped_view
@@ -117,12 +144,20 @@ def roster_detail(request, submission_id):
     errors = _page(request, selectors.errors_of(submission), ISSUES_PER_PAGE, "errors_page")
     warnings = _page(request, selectors.warnings_of(submission), ISSUES_PER_PAGE, "warnings_page")
     assessments = list(selectors.assessment_list(submission=submission)[:500])
-    return render(request, "enrollment/roster_detail.html", {
-        "submission": submission, "errors": errors, "warnings": warnings, "assessments": assessments,
-        "versions": list(selectors.versions_of(submission=submission)),
-        "errors_qs": _query_without(request, "errors_page"), "warnings_qs": _query_without(request, "warnings_page"),
-        "diff": submission.diff or {},
-    })
+    return render(
+        request,
+        "enrollment/roster_detail.html",
+        {
+            "submission": submission,
+            "errors": errors,
+            "warnings": warnings,
+            "assessments": assessments,
+            "versions": list(selectors.versions_of(submission=submission)),
+            "errors_qs": _query_without(request, "errors_page"),
+            "warnings_qs": _query_without(request, "warnings_page"),
+            "diff": submission.diff or {},
+        },
+    )
 
 
 @require_GET
@@ -145,12 +180,22 @@ def roster_members(request, submission_id):
     member_months = {}
     if page.object_list:
         ids = {e.member_id for e in page.object_list}
-        member_months = {m.member_id: m for m in selectors.member_month_list(submission=submission)
-                         .filter(member_id__in=ids)}
+        member_months = {
+            m.member_id: m
+            for m in selectors.member_month_list(submission=submission).filter(member_id__in=ids)
+        }
     rows = [{"entry": e, "mm": member_months.get(e.member_id)} for e in page.object_list]
-    return render(request, "enrollment/roster_members.html", {
-        "submission": submission, "page": page, "rows": rows, "search": search,
-        "filter_qs": _query_without(request, "page")})
+    return render(
+        request,
+        "enrollment/roster_members.html",
+        {
+            "submission": submission,
+            "page": page,
+            "rows": rows,
+            "search": search,
+            "filter_qs": _query_without(request, "page"),
+        },
+    )
 
 
 class _Echo:
@@ -165,8 +210,9 @@ def roster_error_report(request, submission_id):
     submission = selectors.submission_get(scope=request.scope, public_id=submission_id)
     _record(request, submission, "error report", action="roster.download")
     writer = csv.writer(_Echo())
-    issues = selectors.issue_list(submission=submission).values_list("severity", "source", "row", "column", "code",
-                                                                     "message")
+    issues = selectors.issue_list(submission=submission).values_list(
+        "severity", "source", "row", "column", "code", "message"
+    )
 
     def lines():
         yield writer.writerow(["severity", "file", "row", "column", "code", "message"])
@@ -174,8 +220,10 @@ def roster_error_report(request, submission_id):
             yield writer.writerow(safe_row(issue))
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (f'attachment; filename="roster-{submission.contract.number}-'
-                                       f'{submission.month_label}-v{submission.version}-errors.csv"')
+    response["Content-Disposition"] = (
+        f'attachment; filename="roster-{submission.contract.number}-'
+        f'{submission.month_label}-v{submission.version}-errors.csv"'
+    )
     return response
 
 
@@ -218,23 +266,29 @@ def eligibility_list(request):
             if record.status == ProcessingStatus.ACCEPTED:
                 messages.success(request, f"Eligibility file accepted: {record.member_count} member(s).")
             elif record.status == ProcessingStatus.REJECTED:
-                messages.error(request, f"Eligibility file rejected with {record.error_count} error(s); nothing "
-                                        "was changed.")
+                messages.error(
+                    request,
+                    f"Eligibility file rejected with {record.error_count} error(s); nothing was changed.",
+                )
             else:
                 messages.success(request, "Eligibility file received; it is being read.")
             return redirect("eligibility-detail", file_id=record.public_id)
         status_code = 400
     page = _page(request, selectors.eligibility_file_list(scope=scope), SUBMISSIONS_PER_PAGE)
-    return render(request, "enrollment/eligibility_list.html", {
-        "page": page, "files": page.object_list, "form": form, "can_load": scope.can("eligibility.load")},
-        status=status_code)
+    return render(
+        request,
+        "enrollment/eligibility_list.html",
+        {"page": page, "files": page.object_list, "form": form, "can_load": scope.can("eligibility.load")},
+        status=status_code,
+    )
 
 
 @scoped_view
 def eligibility_detail(request, file_id):
     record = selectors.eligibility_file_get(scope=request.scope, public_id=file_id)
-    return render(request, "enrollment/eligibility_detail.html", {"record": record,
-                                                                  "ack": record.acknowledgement or {}})
+    return render(
+        request, "enrollment/eligibility_detail.html", {"record": record, "ack": record.acknowledgement or {}}
+    )
 
 
 @require_GET
@@ -252,6 +306,12 @@ def eligibility_999(request, file_id):
 @scoped_view
 def eligibility_file(request, file_id):
     record = selectors.eligibility_file_get(scope=request.scope, public_id=file_id)
-    record_access(scope=request.scope, action="eligibility.download", object_type="eligibility_file",
-                  object_id=record.public_id, detail=record.original_filename, request=request)
+    record_access(
+        scope=request.scope,
+        action="eligibility.download",
+        object_type="eligibility_file",
+        object_id=record.public_id,
+        detail=record.original_filename,
+        request=request,
+    )
     return FileResponse(record.file.open("rb"), as_attachment=True, filename=record.original_filename)

@@ -30,8 +30,11 @@ from payments.serializers import (
     SettlementStartSerializer,
 )
 
-CONFLICT = OpenApiResponse(ErrorSerializer, description="Not possible in the run's or month's current state "
-                                                        "(no accepted roster, not in review, inputs changed).")
+CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="Not possible in the run's or month's current state "
+    "(no accepted roster, not in review, inputs changed).",
+)
 
 
 def _contract(scope, contract_id):
@@ -42,8 +45,14 @@ def run_detail_data(scope, run: PaymentRun, request=None) -> dict:
     run.line_list = list(selectors.line_list(run=run))
     changes = selectors.changes_since_previous_month(run=run)
     if run.not_payable_assessments or run.outside_window:
-        record_access(scope=scope, action="payment_run.view", object_type="payment_run", object_id=run.public_id,
-                      detail=f"{run.contract.number} {run.month_label}: members named in the run", request=request)
+        record_access(
+            scope=scope,
+            action="payment_run.view",
+            object_type="payment_run",
+            object_id=run.public_id,
+            detail=f"{run.contract.number} {run.month_label}: members named in the run",
+            request=request,
+        )
     return PaymentRunDetailSerializer(run, context={"changes": changes}).data
 
 
@@ -56,15 +65,26 @@ class ContractPaymentRunListApi(ScopedMixin, generics.ListAPIView):
 
     def get_queryset(self):
         contract = _contract(self.scope, self.kwargs["contract_id"])
-        return selectors.run_list(scope=self.scope, contract=contract, status=self.request.query_params.get("status", ""))
+        return selectors.run_list(
+            scope=self.scope, contract=contract, status=self.request.query_params.get("status", "")
+        )
 
-    @extend_schema(parameters=[ORGANIZATION_PARAMETER,
-                               OpenApiParameter("status", str, description="Only runs in this status: " + ", ".join(PaymentRunStatus.values))])
+    @extend_schema(
+        parameters=[
+            ORGANIZATION_PARAMETER,
+            OpenApiParameter(
+                "status", str, description="Only runs in this status: " + ", ".join(PaymentRunStatus.values)
+            ),
+        ]
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=PaymentRunStartSerializer, responses={202: PaymentRunStartedSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=PaymentRunStartSerializer,
+        responses={202: PaymentRunStartedSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request, contract_id):
         """Calculate a month's payment (the plan). A paid month is calculated again as an adjustment holding only
@@ -72,10 +92,18 @@ class ContractPaymentRunListApi(ScopedMixin, generics.ListAPIView):
         contract = _contract(self.scope, contract_id)  # another organisation's contract: 404 before any 400
         serializer = PaymentRunStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        run, created = services.payment_run_start(scope=self.scope, contract=contract,
-                                                  month=serializer.validated_data["month"])
-        body = {"id": run.public_id, "status": run.status, "kind": run.kind, "number": run.number,
-                "month": run.month_label, "created": created, "url": PaymentRunSerializer(run).data["url"]}
+        run, created = services.payment_run_start(
+            scope=self.scope, contract=contract, month=serializer.validated_data["month"]
+        )
+        body = {
+            "id": run.public_id,
+            "status": run.status,
+            "kind": run.kind,
+            "number": run.number,
+            "month": run.month_label,
+            "created": created,
+            "url": PaymentRunSerializer(run).data["url"],
+        }
         return Response(PaymentRunStartedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -92,13 +120,18 @@ class PaymentRunApi(ScopedAPIView):
 class PaymentRunApproveApi(ScopedAPIView):
     """Approve a run in review (the plan's analyst): its lines are posted to the ledger."""
 
-    @extend_schema(request=None, responses={200: PaymentRunDetailSerializer, 409: CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=None,
+        responses={200: PaymentRunDetailSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request, run_id):
         run = selectors.run_get(scope=self.scope, run_id=run_id)
         run = services.payment_run_approve(scope=self.scope, run=run)
-        return Response(run_detail_data(self.scope, selectors.run_get(scope=self.scope, run_id=run.public_id), request))
+        return Response(
+            run_detail_data(self.scope, selectors.run_get(scope=self.scope, run_id=run.public_id), request)
+        )
 
 
 class PaymentRunMembersApi(ScopedMixin, generics.ListAPIView):
@@ -110,11 +143,22 @@ class PaymentRunMembersApi(ScopedMixin, generics.ListAPIView):
 
     def get_queryset(self):
         run = selectors.run_get(scope=self.scope, run_id=self.kwargs["run_id"])
-        record_access(scope=self.scope, action="payment_run.members", object_type="payment_run",
-                      object_id=run.public_id, detail=f"{run.contract.number} {run.month_label}", request=self.request)
+        record_access(
+            scope=self.scope,
+            action="payment_run.members",
+            object_type="payment_run",
+            object_id=run.public_id,
+            detail=f"{run.contract.number} {run.month_label}",
+            request=self.request,
+        )
         return selectors.detail_list(run=run, search=self.request.query_params.get("search", ""))
 
-    @extend_schema(parameters=[ORGANIZATION_PARAMETER, OpenApiParameter("search", str, description="Part of a member id")])
+    @extend_schema(
+        parameters=[
+            ORGANIZATION_PARAMETER,
+            OpenApiParameter("search", str, description="Part of a member id"),
+        ]
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -129,7 +173,9 @@ class _FileRenderer(BaseRenderer):
 
 
 def _renderer(media_type: str, suffix: str) -> type[BaseRenderer]:
-    return type(f"Payment{suffix.title()}Renderer", (_FileRenderer,), {"media_type": media_type, "format": suffix})
+    return type(
+        f"Payment{suffix.title()}Renderer", (_FileRenderer,), {"media_type": media_type, "format": suffix}
+    )
 
 
 class _FileApi(ScopedAPIView):
@@ -151,10 +197,18 @@ class _FileApi(ScopedAPIView):
 class _StatementApi(_FileApi):
     def get(self, request, run_id):
         run = selectors.run_get(scope=self.scope, run_id=run_id)
-        render = {"pdf": statements.render_pdf, "csv": statements.render_csv, "820": statements.render_820}[self.fmt]
+        render = {"pdf": statements.render_pdf, "csv": statements.render_csv, "820": statements.render_820}[
+            self.fmt
+        ]
         content = render(run)
-        record_access(scope=self.scope, action=f"statement.download.{self.fmt}", object_type="payment_run",
-                      object_id=run.public_id, detail=f"{run.contract.number} {run.month_label}", request=request)
+        record_access(
+            scope=self.scope,
+            action=f"statement.download.{self.fmt}",
+            object_type="payment_run",
+            object_id=run.public_id,
+            detail=f"{run.contract.number} {run.month_label}",
+            request=request,
+        )
         return self.file_response(content, statements.filename(run, self.fmt))
 
 
@@ -169,7 +223,9 @@ class StatementPdfApi(_StatementApi):
     fmt = "pdf"
     renderer_classes = [JSONRenderer, _renderer("application/pdf", "pdf")]
 
-    @_statement_schema("application/pdf", "Summary by rate cell, assessments, adjustments, withhold, year to date")
+    @_statement_schema(
+        "application/pdf", "Summary by rate cell, assessments, adjustments, withhold, year to date"
+    )
     def get(self, request, run_id):
         return super().get(request, run_id)
 
@@ -218,9 +274,12 @@ class ContractLedgerApi(ScopedMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-SETTLEMENT_CONFLICT = OpenApiResponse(ErrorSerializer, description="The period is not over, overlaps a settled "
-                                                                   "period, or the settlement is not in review or "
-                                                                   "its inputs changed.")
+SETTLEMENT_CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="The period is not over, overlaps a settled "
+    "period, or the settlement is not in review or "
+    "its inputs changed.",
+)
 
 
 class ContractSettlementListApi(ScopedMixin, generics.ListAPIView):
@@ -238,10 +297,15 @@ class ContractSettlementListApi(ScopedMixin, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=SettlementStartSerializer,
-                   responses={201: SettlementStartedSerializer, 200: SettlementStartedSerializer,
-                              409: SETTLEMENT_CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=SettlementStartSerializer,
+        responses={
+            201: SettlementStartedSerializer,
+            200: SettlementStartedSerializer,
+            409: SETTLEMENT_CONFLICT,
+        },
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request, contract_id):
         """Settle a closed period (the plan): 201 with a new settlement in review holding what is due, or 200 with
@@ -249,8 +313,9 @@ class ContractSettlementListApi(ScopedMixin, generics.ListAPIView):
         contract = _contract(self.scope, contract_id)
         serializer = SettlementStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        settlement, created = services.settlement_request(scope=self.scope, contract=contract,
-                                                          period=serializer.validated_data["period"])
+        settlement, created = services.settlement_request(
+            scope=self.scope, contract=contract, period=serializer.validated_data["period"]
+        )
         body = SettlementStartedSerializer(settlement, context={"created": created}).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -260,21 +325,28 @@ class SettlementApi(ScopedAPIView):
 
     @extend_schema(responses=SettlementSerializer, parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, settlement_id):
-        return Response(SettlementSerializer(selectors.settlement_get(scope=self.scope,
-                                                                      settlement_id=settlement_id)).data)
+        return Response(
+            SettlementSerializer(selectors.settlement_get(scope=self.scope, settlement_id=settlement_id)).data
+        )
 
 
 class SettlementApproveApi(ScopedAPIView):
     """Approve a settlement in review (the plan's analyst): its lines are posted to the ledger, once."""
 
-    @extend_schema(request=None, responses={200: SettlementSerializer, 409: SETTLEMENT_CONFLICT},
-                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=None,
+        responses={200: SettlementSerializer, 409: SETTLEMENT_CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request, settlement_id):
         settlement = selectors.settlement_get(scope=self.scope, settlement_id=settlement_id)
         settlement = services.settlement_approve(scope=self.scope, settlement=settlement)
-        return Response(SettlementSerializer(selectors.settlement_get(scope=self.scope,
-                                                                      settlement_id=settlement.public_id)).data)
+        return Response(
+            SettlementSerializer(
+                selectors.settlement_get(scope=self.scope, settlement_id=settlement.public_id)
+            ).data
+        )
 
 
 class _SettlementStatementApi(_FileApi):
@@ -290,7 +362,9 @@ class SettlementStatementPdfApi(_SettlementStatementApi):
     fmt = "pdf"
     renderer_classes = [JSONRenderer, _renderer("application/pdf", "pdf")]
 
-    @_statement_schema("application/pdf", "The settlement's lines, the measures scored, shared savings, ledger entries")
+    @_statement_schema(
+        "application/pdf", "The settlement's lines, the measures scored, shared savings, ledger entries"
+    )
     def get(self, request, settlement_id):
         return super().get(request, settlement_id)
 
@@ -299,6 +373,8 @@ class SettlementStatementCsvApi(_SettlementStatementApi):
     fmt = "csv"
     renderer_classes = [JSONRenderer, _renderer("text/csv", "csv")]
 
-    @_statement_schema("text/csv", "One row per settlement line: earned, posted before, this settlement's amount")
+    @_statement_schema(
+        "text/csv", "One row per settlement line: earned, posted before, this settlement's amount"
+    )
     def get(self, request, settlement_id):
         return super().get(request, settlement_id)

@@ -3,24 +3,63 @@ from django.urls import path
 from payments import api
 
 urlpatterns = [
-    path("contracts/<str:contract_id>/payment-runs/", api.ContractPaymentRunListApi.as_view(),
-         name="api-contract-payment-runs"),
-    path("contracts/<str:contract_id>/payment-history/", api.ContractPaymentHistoryApi.as_view(),
-         name="api-contract-payment-history"),
+    path(
+        "contracts/<str:contract_id>/payment-runs/",
+        api.ContractPaymentRunListApi.as_view(),
+        name="api-contract-payment-runs",
+    ),
+    path(
+        "contracts/<str:contract_id>/payment-history/",
+        api.ContractPaymentHistoryApi.as_view(),
+        name="api-contract-payment-history",
+    ),
     path("contracts/<str:contract_id>/ledger/", api.ContractLedgerApi.as_view(), name="api-contract-ledger"),
-    path("contracts/<str:contract_id>/settlements/", api.ContractSettlementListApi.as_view(),
-         name="api-contract-settlements"),
+    path(
+        "contracts/<str:contract_id>/settlements/",
+        api.ContractSettlementListApi.as_view(),
+        name="api-contract-settlements",
+    ),
     path("settlements/<str:settlement_id>/", api.SettlementApi.as_view(), name="api-settlement"),
-    path("settlements/<str:settlement_id>/approve/", api.SettlementApproveApi.as_view(), name="api-settlement-approve"),
-    path("settlements/<str:settlement_id>/statement.pdf", api.SettlementStatementPdfApi.as_view(),
-         name="api-settlement-statement-pdf"),
-    path("settlements/<str:settlement_id>/statement.csv", api.SettlementStatementCsvApi.as_view(),
-         name="api-settlement-statement-csv"),
+    path(
+        "settlements/<str:settlement_id>/approve/",
+        api.SettlementApproveApi.as_view(),
+        name="api-settlement-approve",
+    ),
+    path(
+        "settlements/<str:settlement_id>/statement.pdf",
+        api.SettlementStatementPdfApi.as_view(),
+        name="api-settlement-statement-pdf",
+    ),
+    path(
+        "settlements/<str:settlement_id>/statement.csv",
+        api.SettlementStatementCsvApi.as_view(),
+        name="api-settlement-statement-csv",
+    ),
     path("payment-runs/<str:run_id>/", api.PaymentRunApi.as_view(), name="api-payment-run"),
-    path("payment-runs/<str:run_id>/approve/", api.PaymentRunApproveApi.as_view(), name="api-payment-run-approve"),
-    path("payment-runs/<str:run_id>/members/", api.PaymentRunMembersApi.as_view(), name="api-payment-run-members"),
+    path(
+        "payment-runs/<str:run_id>/approve/",
+        api.PaymentRunApproveApi.as_view(),
+        name="api-payment-run-approve",
+    ),
+    path(
+        "payment-runs/<str:run_id>/members/",
+        api.PaymentRunMembersApi.as_view(),
+        name="api-payment-run-members",
+    ),
     # Pinned URLs: the statement of a run.
-    path("payment-runs/<str:run_id>/statement.pdf", api.StatementPdfApi.as_view(), name="api-payment-statement-pdf"),
-    path("payment-runs/<str:run_id>/statement.csv", api.StatementCsvApi.as_view(), name="api-payment-statement-csv"),
-    path("payment-runs/<str:run_id>/statement.820", api.Statement820Api.as_view(), name="api-payment-statement-820"),
+    path(
+        "payment-runs/<str:run_id>/statement.pdf",
+        api.StatementPdfApi.as_view(),
+        name="api-payment-statement-pdf",
+    ),
+    path(
+        "payment-runs/<str:run_id>/statement.csv",
+        api.StatementCsvApi.as_view(),
+        name="api-payment-statement-csv",
+    ),
+    path(
+        "payment-runs/<str:run_id>/statement.820",
+        api.Statement820Api.as_view(),
+        name="api-payment-statement-820",
+    ),
 ]

@@ -15,18 +15,26 @@ from payments.models import PaymentRunStatus
 
 
 def _scope(user, organization) -> Scope:
-    return Scope(Membership.objects.select_related("organization", "user").get(user=user, organization=organization))
+    return Scope(
+        Membership.objects.select_related("organization", "user").get(user=user, organization=organization)
+    )
 
 
 def seed(ctx) -> None:
     analyst = _scope(ctx.users["plan_analyst"], ctx.plan)
     for contract in Contract.objects.filter(payer=ctx.plan).order_by("pk"):
-        months = sorted(set(submission_list(scope=analyst, contract=contract, current_only=True)
-                            .values_list("month", flat=True)))
+        months = sorted(
+            set(
+                submission_list(scope=analyst, contract=contract, current_only=True).values_list(
+                    "month", flat=True
+                )
+            )
+        )
         for i, month in enumerate(months):
             try:
-                run, _created = services.payment_run_start(scope=analyst, contract=contract, month=month,
-                                                           enqueue=False)
+                run, _created = services.payment_run_start(
+                    scope=analyst, contract=contract, month=month, enqueue=False
+                )
                 if run.status == PaymentRunStatus.CALCULATING:
                     run = services.payment_run_calculate(run_id=run.pk)
                 if run.status == PaymentRunStatus.REVIEW and i < len(months) - 1:

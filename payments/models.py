@@ -56,7 +56,9 @@ LINE_ORDER = {kind: i for i, kind in enumerate(LineKind.values)}
 
 
 def _party_filter(organization, prefix: str = "") -> Q:
-    return Q(**{f"{prefix}contract__payer": organization}) | Q(**{f"{prefix}contract__provider": organization})
+    return Q(**{f"{prefix}contract__payer": organization}) | Q(
+        **{f"{prefix}contract__provider": organization}
+    )
 
 
 class PaymentRun(models.Model):
@@ -65,33 +67,44 @@ class PaymentRun(models.Model):
     month = models.DateField(help_text="The first day of the month paid")
     number = models.PositiveIntegerField(default=1, help_text="1, 2, ... per contract and month")
     kind = models.CharField(max_length=16, choices=PaymentRunKind.choices, default=PaymentRunKind.PAYMENT)
-    status = models.CharField(max_length=16, choices=PaymentRunStatus.choices, default=PaymentRunStatus.CALCULATING)
+    status = models.CharField(
+        max_length=16, choices=PaymentRunStatus.choices, default=PaymentRunStatus.CALCULATING
+    )
     total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     member_months = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     member_count = models.PositiveIntegerField(default=0)
     terms_version = models.PositiveIntegerField(null=True, blank=True)
     input_fingerprint = models.CharField(
-        max_length=64, blank=True,
-        help_text="sha256 of the roster versions, terms and ledger position the run was calculated from")
-    inputs = models.JSONField(default=dict, blank=True,
-                              help_text="Months priced: {YYYY-MM: {submission, version, terms, role}}")
-    ledger_position = models.PositiveBigIntegerField(default=0, help_text="Last ledger sequence when calculated")
+        max_length=64,
+        blank=True,
+        help_text="sha256 of the roster versions, terms and ledger position the run was calculated from",
+    )
+    inputs = models.JSONField(
+        default=dict, blank=True, help_text="Months priced: {YYYY-MM: {submission, version, terms, role}}"
+    )
+    ledger_position = models.PositiveBigIntegerField(
+        default=0, help_text="Last ledger sequence when calculated"
+    )
     not_payable_assessments = models.JSONField(default=list, blank=True)
-    outside_window = models.JSONField(default=list, blank=True,
-                                      help_text="Differences for months older than the retro window: not paid")
+    outside_window = models.JSONField(
+        default=list, blank=True, help_text="Differences for months older than the retro window: not paid"
+    )
     error = models.JSONField(null=True, blank=True)
     progress_message = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     requested_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     calculated_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(excluded_fields=["inputs", "not_payable_assessments", "outside_window", "error",
-                                                 "progress_message"])
+    history = HistoricalRecords(
+        excluded_fields=["inputs", "not_payable_assessments", "outside_window", "error", "progress_message"]
+    )
 
     class Meta:
         ordering = ["-month", "-number"]
@@ -99,11 +112,18 @@ class PaymentRun(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contract", "month", "number"], name="payment_run_number_unique"),
             # Two runs of one contract month are never calculated or reviewed at the same time.
-            models.UniqueConstraint(fields=["contract", "month"], condition=Q(status__in=["calculating", "review"]),
-                                    name="payment_run_one_open_per_month"),
-            models.CheckConstraint(condition=Q(status__in=PaymentRunStatus.values), name="payment_run_status_valid"),
-            models.CheckConstraint(condition=Q(approved_at__isnull=True) | Q(status="approved"),
-                                   name="payment_run_approved_at_iff_approved"),
+            models.UniqueConstraint(
+                fields=["contract", "month"],
+                condition=Q(status__in=["calculating", "review"]),
+                name="payment_run_one_open_per_month",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=PaymentRunStatus.values), name="payment_run_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=True) | Q(status="approved"),
+                name="payment_run_approved_at_iff_approved",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -120,7 +140,9 @@ class PaymentRun(models.Model):
     @classmethod
     def tenant_filter(cls, organization) -> Q:
         """The plan sees every run of its contracts; a provider only approved (posted) ones."""
-        return Q(contract__payer=organization) | Q(contract__provider=organization, status=PaymentRunStatus.APPROVED)
+        return Q(contract__payer=organization) | Q(
+            contract__provider=organization, status=PaymentRunStatus.APPROVED
+        )
 
 
 class PaymentLine(models.Model):
@@ -135,8 +157,13 @@ class PaymentLine(models.Model):
     lob = models.CharField(max_length=32, blank=True)
     member_months = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     count = models.PositiveIntegerField(default=0, help_text="Members, assessments or adjusted members")
-    rate = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True,
-                               help_text="PMPM, assessment fee, or the withhold fraction")
+    rate = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="PMPM, assessment fee, or the withhold fraction",
+    )
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     description = models.CharField(max_length=200, blank=True)
 
@@ -154,8 +181,9 @@ class PaymentLine(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        return (Q(run__contract__payer=organization)
-                | Q(run__contract__provider=organization, run__status=PaymentRunStatus.APPROVED))
+        return Q(run__contract__payer=organization) | Q(
+            run__contract__provider=organization, run__status=PaymentRunStatus.APPROVED
+        )
 
 
 class PaymentDetail(models.Model):
@@ -174,16 +202,20 @@ class PaymentDetail(models.Model):
     class Meta:
         ordering = ["line", "member_id"]
         # Covering the line totals (an index-only scan) and a member's rows of a run.
-        indexes = [models.Index(fields=["line", "member_id", "amount", "member_months"],
-                                name="payment_detail_line_member")]
+        indexes = [
+            models.Index(
+                fields=["line", "member_id", "amount", "member_months"], name="payment_detail_line_member"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.month:%Y-%m} {self.amount}"
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        return (Q(line__run__contract__payer=organization)
-                | Q(line__run__contract__provider=organization, line__run__status=PaymentRunStatus.APPROVED))
+        return Q(line__run__contract__payer=organization) | Q(
+            line__run__contract__provider=organization, line__run__status=PaymentRunStatus.APPROVED
+        )
 
 
 class SettlementKind(models.TextChoices):
@@ -214,7 +246,9 @@ class Settlement(models.Model):
     period_end = models.DateField(help_text="First day after the period (exclusive)")
     number = models.PositiveIntegerField(default=1, help_text="1, 2, ... per contract and period")
     kind = models.CharField(max_length=16, choices=SettlementKind.choices, default=SettlementKind.SETTLEMENT)
-    status = models.CharField(max_length=16, choices=SettlementStatus.choices, default=SettlementStatus.REVIEW)
+    status = models.CharField(
+        max_length=16, choices=SettlementStatus.choices, default=SettlementStatus.REVIEW
+    )
     terms_version = models.PositiveIntegerField(null=True, blank=True)
     composite_score = models.DecimalField(max_digits=8, decimal_places=6, null=True, blank=True)
     withheld = models.DecimalField(max_digits=14, decimal_places=2, default=0)
@@ -222,20 +256,26 @@ class Settlement(models.Model):
     earned_withhold_return = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     earned_bonus = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     earned_shared_savings = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    withhold_return = models.DecimalField(max_digits=14, decimal_places=2, default=0,
-                                          help_text="Posted by this settlement (earned minus posted before)")
+    withhold_return = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        help_text="Posted by this settlement (earned minus posted before)",
+    )
     bonus = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     shared_savings = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     summary = models.JSONField(default=dict, blank=True, help_text="The performance the amounts came from")
     warnings = models.JSONField(default=list, blank=True)
     input_fingerprint = models.CharField(max_length=64)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     requested_at = models.DateTimeField(auto_now_add=True)
     calculated_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords(excluded_fields=["summary", "warnings"])
 
@@ -243,10 +283,15 @@ class Settlement(models.Model):
         ordering = ["-period_start", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["contract", "period", "number"], name="settlement_number_unique"),
-            models.UniqueConstraint(fields=["contract", "period"], condition=Q(status="review"),
-                                    name="settlement_one_open_per_period"),
-            models.CheckConstraint(condition=Q(approved_at__isnull=True) | Q(status="approved"),
-                                   name="settlement_approved_at_iff_approved"),
+            models.UniqueConstraint(
+                fields=["contract", "period"],
+                condition=Q(status="review"),
+                name="settlement_one_open_per_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=True) | Q(status="approved"),
+                name="settlement_approved_at_iff_approved",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -260,15 +305,18 @@ class Settlement(models.Model):
     @property
     def lines(self) -> list[tuple[str, str, object]]:
         """(kind, label, amount) of the three settlement lines, in posting order."""
-        return [(LineKind.WITHHOLD_RETURN, LineKind.WITHHOLD_RETURN.label, self.withhold_return),
-                (LineKind.QUALITY_BONUS, LineKind.QUALITY_BONUS.label, self.bonus),
-                (LineKind.SHARED_SAVINGS, LineKind.SHARED_SAVINGS.label, self.shared_savings)]
+        return [
+            (LineKind.WITHHOLD_RETURN, LineKind.WITHHOLD_RETURN.label, self.withhold_return),
+            (LineKind.QUALITY_BONUS, LineKind.QUALITY_BONUS.label, self.bonus),
+            (LineKind.SHARED_SAVINGS, LineKind.SHARED_SAVINGS.label, self.shared_savings),
+        ]
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
         """Like runs: the plan sees every settlement of its contracts; a provider only approved ones."""
-        return Q(contract__payer=organization) | Q(contract__provider=organization,
-                                                   status=SettlementStatus.APPROVED)
+        return Q(contract__payer=organization) | Q(
+            contract__provider=organization, status=SettlementStatus.APPROVED
+        )
 
 
 class LedgerSequence(models.Model):
@@ -284,11 +332,15 @@ class LedgerSequence(models.Model):
 class LedgerEntry(models.Model):
     """A posted amount. Never updated nor deleted (a database trigger refuses it)."""
 
-    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="ledger_entries")
-    run = models.ForeignKey(PaymentRun, on_delete=models.PROTECT, null=True, blank=True,
-                            related_name="ledger_entries")
-    settlement = models.ForeignKey(Settlement, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="ledger_entries")
+    contract = models.ForeignKey(
+        "contracts.Contract", on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    run = models.ForeignKey(
+        PaymentRun, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
+    settlement = models.ForeignKey(
+        Settlement, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
     line = models.ForeignKey(PaymentLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     sequence = models.PositiveBigIntegerField(help_text="1, 2, ... per contract, in posting order")
     month = models.DateField(help_text="The payment month")
@@ -297,11 +349,13 @@ class LedgerEntry(models.Model):
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     member_months = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     description = models.CharField(max_length=200, blank=True)
-    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
-                                    related_name="reversed_by")
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
     note = models.CharField(max_length=300, blank=True)
-    posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+")
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     posted_at = models.DateTimeField()
 
     class Meta:
@@ -311,9 +365,11 @@ class LedgerEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contract", "sequence"], name="ledger_sequence_unique"),
             # Every entry was posted by exactly one run or one settlement.
-            models.CheckConstraint(condition=Q(run__isnull=False, settlement__isnull=True)
-                                   | Q(run__isnull=True, settlement__isnull=False),
-                                   name="ledger_entry_from_run_or_settlement"),
+            models.CheckConstraint(
+                condition=Q(run__isnull=False, settlement__isnull=True)
+                | Q(run__isnull=True, settlement__isnull=False),
+                name="ledger_entry_from_run_or_settlement",
+            ),
         ]
 
     def __str__(self) -> str:

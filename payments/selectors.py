@@ -59,8 +59,12 @@ def payment_contract_list(*, scope: Scope) -> QuerySet[Contract]:
 
 def run_list(*, scope: Scope, contract: Contract | None = None, status: str = "") -> QuerySet[PaymentRun]:
     scope.require("payment.view")
-    runs = scoped(PaymentRun.objects.select_related("contract__payer", "contract__provider", "approved_by",
-                                                    "requested_by").defer(*HEAVY_FIELDS), scope)
+    runs = scoped(
+        PaymentRun.objects.select_related(
+            "contract__payer", "contract__provider", "approved_by", "requested_by"
+        ).defer(*HEAVY_FIELDS),
+        scope,
+    )
     if contract is not None:
         runs = runs.filter(contract=contract)
     if status:
@@ -71,8 +75,12 @@ def run_list(*, scope: Scope, contract: Contract | None = None, status: str = ""
 def run_get(*, scope: Scope, run_id) -> PaymentRun:
     scope.require("payment.view")
     return get_scoped_or_404(
-        PaymentRun.objects.select_related("contract__payer", "contract__provider", "approved_by", "requested_by"),
-        scope, public_id=_uuid_or_404(run_id))
+        PaymentRun.objects.select_related(
+            "contract__payer", "contract__provider", "approved_by", "requested_by"
+        ),
+        scope,
+        public_id=_uuid_or_404(run_id),
+    )
 
 
 def line_list(*, run: PaymentRun) -> QuerySet[PaymentLine]:
@@ -90,31 +98,55 @@ def detail_list(*, run: PaymentRun, search: str = "") -> QuerySet[PaymentDetail]
 def previous_run(*, run: PaymentRun) -> PaymentRun | None:
     """The payment run of the month before (approved), to compare with."""
     month = date(run.month.year - (run.month.month == 1), (run.month.month - 2) % 12 + 1, 1)
-    return (PaymentRun.objects.filter(contract_id=run.contract_id, month=month, kind=PaymentRunKind.PAYMENT,
-                                      status=PaymentRunStatus.APPROVED).order_by("-number").first())
+    return (
+        PaymentRun.objects.filter(
+            contract_id=run.contract_id,
+            month=month,
+            kind=PaymentRunKind.PAYMENT,
+            status=PaymentRunStatus.APPROVED,
+        )
+        .order_by("-number")
+        .first()
+    )
 
 
 def changes_since_previous_month(*, run: PaymentRun) -> dict[str, Any]:
     """What changed since the month before, per rate cell (member-months, members, amount) and in members."""
     previous = previous_run(run=run)
-    now = {(line.tier, line.market, line.lob): line for line in line_list(run=run).filter(kind=LineKind.MEMBER_MONTHS)}
-    before = ({(line.tier, line.market, line.lob): line
-               for line in line_list(run=previous).filter(kind=LineKind.MEMBER_MONTHS)} if previous else {})
+    now = {
+        (line.tier, line.market, line.lob): line
+        for line in line_list(run=run).filter(kind=LineKind.MEMBER_MONTHS)
+    }
+    before = (
+        {
+            (line.tier, line.market, line.lob): line
+            for line in line_list(run=previous).filter(kind=LineKind.MEMBER_MONTHS)
+        }
+        if previous
+        else {}
+    )
     cells = []
     for key in sorted(set(now) | set(before)):
         a, b = before.get(key), now.get(key)
         row = {
-            "tier": key[0], "market": key[1], "lob": key[2],
-            "previous_members": a.count if a else 0, "members": b.count if b else 0,
+            "tier": key[0],
+            "market": key[1],
+            "lob": key[2],
+            "previous_members": a.count if a else 0,
+            "members": b.count if b else 0,
             "previous_member_months": a.member_months if a else Decimal(0),
             "member_months": b.member_months if b else Decimal(0),
-            "previous_amount": a.amount if a else ZERO, "amount": b.amount if b else ZERO,
-            "rate": (b or a).rate, "previous_rate": a.rate if a else None,
+            "previous_amount": a.amount if a else ZERO,
+            "amount": b.amount if b else ZERO,
+            "rate": (b or a).rate,
+            "previous_rate": a.rate if a else None,
         }
         row["difference"] = row["amount"] - row["previous_amount"]
-        row["changed"] = previous is not None and (row["members"] != row["previous_members"]
-                                                   or row["member_months"] != row["previous_member_months"]
-                                                   or row["amount"] != row["previous_amount"])
+        row["changed"] = previous is not None and (
+            row["members"] != row["previous_members"]
+            or row["member_months"] != row["previous_member_months"]
+            or row["amount"] != row["previous_amount"]
+        )
         cells.append(row)
     joined = left = None
     if previous is not None:
@@ -123,7 +155,10 @@ def changes_since_previous_month(*, run: PaymentRun) -> dict[str, Any]:
         joined = mine.exclude(member_id__in=theirs.values("member_id")).count()
         left = theirs.exclude(member_id__in=mine.values("member_id")).count()
     return {
-        "previous": previous, "cells": cells, "members_joined": joined, "members_left": left,
+        "previous": previous,
+        "cells": cells,
+        "members_joined": joined,
+        "members_left": left,
         "previous_total": previous.total if previous else None,
         "total_difference": (run.total - previous.total) if previous else None,
     }
@@ -131,35 +166,61 @@ def changes_since_previous_month(*, run: PaymentRun) -> dict[str, Any]:
 
 def ledger_list(*, scope: Scope, contract: Contract) -> QuerySet[LedgerEntry]:
     scope.require("payment.view")
-    return scoped(LedgerEntry.objects.filter(contract=contract), scope).select_related(
-        "run", "settlement", "reverses").order_by("sequence")
+    return (
+        scoped(LedgerEntry.objects.filter(contract=contract), scope)
+        .select_related("run", "settlement", "reverses")
+        .order_by("sequence")
+    )
 
 
 def payment_history(*, scope: Scope, contract: Contract) -> dict[str, Any]:
     """Posted payments per month (from the ledger) with member-months, and the year-to-date totals."""
     scope.require("payment.view")
     entries = scoped(LedgerEntry.objects.filter(contract=contract), scope)
-    rows = (entries.values("month").order_by("month").annotate(
-        total=Sum("amount"),
-        member_months=Sum("member_months", filter=Q(kind=LineKind.MEMBER_MONTHS)),
-        member_lines=Sum("amount", filter=Q(kind=LineKind.MEMBER_MONTHS)),
-        assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)),
-        adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
-        withhold=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
-        settlements=Sum("amount", filter=Q(kind__in=SETTLEMENT_KINDS)),
-        entries=Count("pk"),
-    ))
+    rows = (
+        entries.values("month")
+        .order_by("month")
+        .annotate(
+            total=Sum("amount"),
+            member_months=Sum("member_months", filter=Q(kind=LineKind.MEMBER_MONTHS)),
+            member_lines=Sum("amount", filter=Q(kind=LineKind.MEMBER_MONTHS)),
+            assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)),
+            adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
+            withhold=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
+            settlements=Sum("amount", filter=Q(kind__in=SETTLEMENT_KINDS)),
+            entries=Count("pk"),
+        )
+    )
     months = []
     years: dict[int, dict[str, Any]] = {}
     for row in rows:
-        month = {key: (row[key] if row[key] is not None else (Decimal(0) if key == "member_months" else ZERO))
-                 for key in ("total", "member_months", "member_lines", "assessments", "adjustments", "withhold",
-                             "settlements")}
+        month = {
+            key: (row[key] if row[key] is not None else (Decimal(0) if key == "member_months" else ZERO))
+            for key in (
+                "total",
+                "member_months",
+                "member_lines",
+                "assessments",
+                "adjustments",
+                "withhold",
+                "settlements",
+            )
+        }
         month["member_months"] = Decimal(month["member_months"]).quantize(Decimal("0.000001"))
-        month = {k: (Decimal(v).quantize(Decimal("0.01")) if k != "member_months" else v) for k, v in month.items()}
+        month = {
+            k: (Decimal(v).quantize(Decimal("0.01")) if k != "member_months" else v) for k, v in month.items()
+        }
         month.update({"month": row["month"], "label": f"{row['month']:%Y-%m}", "entries": row["entries"]})
-        year = years.setdefault(row["month"].year, {"year": row["month"].year, "total": ZERO,
-                                                     "member_months": Decimal(0), "months": 0, "withhold": ZERO})
+        year = years.setdefault(
+            row["month"].year,
+            {
+                "year": row["month"].year,
+                "total": ZERO,
+                "member_months": Decimal(0),
+                "months": 0,
+                "withhold": ZERO,
+            },
+        )
         year["total"] += month["total"]
         year["member_months"] += month["member_months"]
         year["withhold"] += month["withhold"]
@@ -171,12 +232,16 @@ def payment_history(*, scope: Scope, contract: Contract) -> dict[str, Any]:
 
 def year_to_date(*, contract: Contract, month: date) -> dict[str, Decimal]:
     """Posted totals of the calendar year of ``month`` up to and including it (statements)."""
-    entries = LedgerEntry.objects.filter(contract=contract, month__gte=date(month.year, 1, 1), month__lte=month)
+    entries = LedgerEntry.objects.filter(
+        contract=contract, month__gte=date(month.year, 1, 1), month__lte=month
+    )
     sums = entries.aggregate(
-        total=Sum("amount"), member_months=Sum("member_months", filter=Q(kind=LineKind.MEMBER_MONTHS)),
+        total=Sum("amount"),
+        member_months=Sum("member_months", filter=Q(kind=LineKind.MEMBER_MONTHS)),
         withhold=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
         adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
-        assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)))
+        assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)),
+    )
     out = {k: Decimal(v or 0).quantize(Decimal("0.01")) for k, v in sums.items() if k != "member_months"}
     out["member_months"] = Decimal(sums["member_months"] or 0).quantize(Decimal("0.000001"))
     return out
@@ -185,12 +250,20 @@ def year_to_date(*, contract: Contract, month: date) -> dict[str, Decimal]:
 def settlement_list(*, scope: Scope, contract: Contract) -> QuerySet[Settlement]:
     """A contract's settlements, latest period first (a provider sees approved ones only)."""
     scope.require("payment.view")
-    return scoped(Settlement.objects.filter(contract=contract), scope).select_related(
-        "contract", "approved_by", "requested_by").defer("summary").order_by("-period_start", "-number")
+    return (
+        scoped(Settlement.objects.filter(contract=contract), scope)
+        .select_related("contract", "approved_by", "requested_by")
+        .defer("summary")
+        .order_by("-period_start", "-number")
+    )
 
 
 def settlement_get(*, scope: Scope, settlement_id) -> Settlement:
     scope.require("payment.view")
     return get_scoped_or_404(
-        Settlement.objects.select_related("contract__payer", "contract__provider", "approved_by", "requested_by"),
-        scope, public_id=_uuid_or_404(settlement_id))
+        Settlement.objects.select_related(
+            "contract__payer", "contract__provider", "approved_by", "requested_by"
+        ),
+        scope,
+        public_id=_uuid_or_404(settlement_id),
+    )

@@ -45,9 +45,24 @@ class PaymentRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PaymentRun
-        fields = ["id", "contract", "contract_id", "month", "number", "kind", "status", "total", "member_months",
-                  "member_count", "progress_message", "requested_at", "calculated_at", "approved_at", "approved_by",
-                  "url"]
+        fields = [
+            "id",
+            "contract",
+            "contract_id",
+            "month",
+            "number",
+            "kind",
+            "status",
+            "total",
+            "member_months",
+            "member_count",
+            "progress_message",
+            "requested_at",
+            "calculated_at",
+            "approved_at",
+            "approved_by",
+            "url",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.STR)
@@ -66,8 +81,10 @@ class PaymentRunStartedSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text=RUN_KINDS)
     number = serializers.IntegerField()
     month = serializers.CharField()
-    created = serializers.BooleanField(help_text="False when nothing new was queued (a run in progress, or a paid "
-                                                 "month whose roster did not change)")
+    created = serializers.BooleanField(
+        help_text="False when nothing new was queued (a run in progress, or a paid "
+        "month whose roster did not change)"
+    )
     url = serializers.CharField()
 
 
@@ -81,8 +98,19 @@ class PaymentLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PaymentLine
-        fields = ["kind", "rate_cell", "tier", "market", "lob", "service_month", "count", "member_months", "rate",
-                  "amount", "description"]
+        fields = [
+            "kind",
+            "rate_cell",
+            "tier",
+            "market",
+            "lob",
+            "service_month",
+            "count",
+            "member_months",
+            "rate",
+            "amount",
+            "description",
+        ]
         read_only_fields = fields
 
 
@@ -146,8 +174,17 @@ class PaymentRunDetailSerializer(PaymentRunSerializer):
     error = serializers.JSONField(allow_null=True)
 
     class Meta(PaymentRunSerializer.Meta):
-        fields = [*PaymentRunSerializer.Meta.fields, "terms_version", "lines", "not_payable_assessments", "outside_window",
-                  "changes", "statement", "members_url", "error"]
+        fields = [
+            *PaymentRunSerializer.Meta.fields,
+            "terms_version",
+            "lines",
+            "not_payable_assessments",
+            "outside_window",
+            "changes",
+            "statement",
+            "members_url",
+            "error",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(PaymentChangesSerializer)
@@ -157,8 +194,11 @@ class PaymentRunDetailSerializer(PaymentRunSerializer):
     @extend_schema_field(StatementLinksSerializer)
     def get_statement(self, run):
         base = reverse("api-payment-run", args=[run.public_id])
-        return {"pdf": f"{base}statement.pdf", "csv": f"{base}statement.csv",
-                "x12_820": f"{base}statement.820" if run.status == PaymentRunStatus.APPROVED else None}
+        return {
+            "pdf": f"{base}statement.pdf",
+            "csv": f"{base}statement.csv",
+            "x12_820": f"{base}statement.820" if run.status == PaymentRunStatus.APPROVED else None,
+        }
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_members_url(self, run) -> str:
@@ -173,7 +213,17 @@ class MemberRowSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PaymentDetail
-        fields = ["member_id", "line", "month", "tier", "market", "lob", "member_months", "amount", "reference"]
+        fields = [
+            "member_id",
+            "line",
+            "month",
+            "tier",
+            "market",
+            "lob",
+            "member_months",
+            "amount",
+            "reference",
+        ]
         read_only_fields = fields
 
 
@@ -184,7 +234,9 @@ class HistoryMonthSerializer(serializers.Serializer):
     assessments = serializers.DecimalField(**MONEY)
     adjustments = serializers.DecimalField(**MONEY)
     withhold = serializers.DecimalField(**MONEY)
-    settlements = serializers.DecimalField(**MONEY, help_text="Withhold returned, bonus and shared savings posted")
+    settlements = serializers.DecimalField(
+        **MONEY, help_text="Withhold returned, bonus and shared savings posted"
+    )
     total = serializers.DecimalField(**MONEY)
     ytd = serializers.DecimalField(**MONEY, help_text="Posted from January through this month")
 
@@ -215,8 +267,20 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LedgerEntry
-        fields = ["sequence", "run", "settlement", "month", "service_month", "kind", "amount", "member_months",
-                  "description", "reverses", "note", "posted_at"]
+        fields = [
+            "sequence",
+            "run",
+            "settlement",
+            "month",
+            "service_month",
+            "kind",
+            "amount",
+            "member_months",
+            "description",
+            "reverses",
+            "note",
+            "posted_at",
+        ]
         read_only_fields = fields
 
     @extend_schema_field({"type": "string", "nullable": True})
@@ -233,7 +297,9 @@ SETTLEMENT_STATUSES = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in 
 
 
 class SettlementStartSerializer(serializers.Serializer):
-    period = serializers.CharField(max_length=16, help_text="The period to settle: 2026-Q1, 2026, 2026-03 or CY1")
+    period = serializers.CharField(
+        max_length=16, help_text="The period to settle: 2026-Q1, 2026, 2026-03 or CY1"
+    )
 
 
 class SettlementWarningSerializer(serializers.Serializer):
@@ -252,8 +318,9 @@ class SettlementSerializer(serializers.ModelSerializer):
     period_end = serializers.SerializerMethodField(help_text="The period's last month, YYYY-MM")
     kind = serializers.CharField(help_text=SETTLEMENT_KINDS)
     status = serializers.CharField(help_text=SETTLEMENT_STATUSES)
-    composite_score = serializers.DecimalField(max_digits=8, decimal_places=6, coerce_to_string=True,
-                                               allow_null=True)
+    composite_score = serializers.DecimalField(
+        max_digits=8, decimal_places=6, coerce_to_string=True, allow_null=True
+    )
     withheld = serializers.DecimalField(**MONEY, help_text="Withheld from the period's payments (ledger)")
     base_payments = serializers.DecimalField(**MONEY, help_text="The period's member-month payments (ledger)")
     earned_withhold_return = serializers.DecimalField(**MONEY)
@@ -269,11 +336,35 @@ class SettlementSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Settlement
-        fields = ["id", "contract", "contract_id", "period", "period_kind", "period_start", "period_end", "number",
-                  "kind", "status", "terms_version", "composite_score", "withheld", "base_payments",
-                  "earned_withhold_return", "earned_bonus", "earned_shared_savings", "withhold_return", "bonus",
-                  "shared_savings", "total", "warnings", "requested_at", "calculated_at", "approved_at",
-                  "approved_by", "url"]
+        fields = [
+            "id",
+            "contract",
+            "contract_id",
+            "period",
+            "period_kind",
+            "period_start",
+            "period_end",
+            "number",
+            "kind",
+            "status",
+            "terms_version",
+            "composite_score",
+            "withheld",
+            "base_payments",
+            "earned_withhold_return",
+            "earned_bonus",
+            "earned_shared_savings",
+            "withhold_return",
+            "bonus",
+            "shared_savings",
+            "total",
+            "warnings",
+            "requested_at",
+            "calculated_at",
+            "approved_at",
+            "approved_by",
+            "url",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.STR)

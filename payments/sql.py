@@ -27,8 +27,10 @@ _CENT = MM_SCALE * RATE_SCALE // 100
 
 def priced_cents(member_months: str, rate: str) -> str:
     """SQL for ``round_half_up(member_months x rate)`` in whole cents, from two SQL expressions (both >= 0)."""
-    return (f"((CAST(ROUND({member_months} * {MM_SCALE}) AS BIGINT) * CAST(ROUND({rate} * {RATE_SCALE}) AS BIGINT)"
-            f" + {_HALF_CENT}) / {_CENT})")
+    return (
+        f"((CAST(ROUND({member_months} * {MM_SCALE}) AS BIGINT) * CAST(ROUND({rate} * {RATE_SCALE}) AS BIGINT)"
+        f" + {_HALF_CENT}) / {_CENT})"
+    )
 
 
 def insert_member_details(*, run_id: int, month: date, source: QuerySet, unpriced_line_id: int) -> int:
@@ -45,10 +47,17 @@ def insert_member_details(*, run_id: int, month: date, source: QuerySet, unprice
         f"FROM ({sub_sql}) mm LEFT JOIN {line} l ON l.run_id = %s AND l.kind = %s "
         f"AND l.tier = mm.tier AND l.market = mm.market AND l.lob = mm.lob"
     )
-    params = [unpriced_line_id, connection.ops.adapt_datefield_value(month), *sub_params, run_id,
-              LineKind.MEMBER_MONTHS.value]
+    params = [
+        unpriced_line_id,
+        connection.ops.adapt_datefield_value(month),
+        *sub_params,
+        run_id,
+        LineKind.MEMBER_MONTHS.value,
+    ]
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":  # a larger page cache for this connection: a million rows and their index
+        if (
+            connection.vendor == "sqlite"
+        ):  # a larger page cache for this connection: a million rows and their index
             cursor.execute("PRAGMA cache_size = -131072")
         cursor.execute(statement, params)
         return cursor.rowcount
@@ -84,8 +93,9 @@ class Difference:
     unpriced: bool
 
 
-def retro_differences(*, contract_id: int, month: date, source: QuerySet,
-                      rates: dict[tuple[str, str, str], Decimal]) -> list[Difference]:
+def retro_differences(
+    *, contract_id: int, month: date, source: QuerySet, rates: dict[tuple[str, str, str], Decimal]
+) -> list[Difference]:
     """Members of ``month`` whose recomputed amount (``source`` x ``rates``, rounded per member) differs from
     what the contract's approved runs paid them for that month, or whose rate cell has no rate.
 
@@ -95,8 +105,16 @@ def retro_differences(*, contract_id: int, month: date, source: QuerySet,
     detail, line, run = PaymentDetail._meta.db_table, PaymentLine._meta.db_table, PaymentRun._meta.db_table
     cells = sorted(rates.items())
     if cells:
-        rate_u = "CASE " + " ".join(["WHEN mm.tier = %s AND mm.market = %s AND mm.lob = %s THEN %s"] * len(cells)) + " END"
-        rate_params = [v for (tier, market, lob), rate in cells for v in (tier, market, lob, int(Decimal(rate) * RATE_SCALE))]
+        rate_u = (
+            "CASE "
+            + " ".join(["WHEN mm.tier = %s AND mm.market = %s AND mm.lob = %s THEN %s"] * len(cells))
+            + " END"
+        )
+        rate_params = [
+            v
+            for (tier, market, lob), rate in cells
+            for v in (tier, market, lob, int(Decimal(rate) * RATE_SCALE))
+        ]
     else:
         rate_u, rate_params = "NULL", []
     mm_u = f"CAST(ROUND(mm.member_months * {MM_SCALE}) AS BIGINT)"
@@ -114,9 +132,16 @@ def retro_differences(*, contract_id: int, month: date, source: QuerySet,
         "WHERE pr.contract_id = %s AND pr.status = %s AND l.service_month = %s AND l.kind IN (%s, %s)"
         ") u GROUP BY u.member_id HAVING SUM(u.now_cents) <> SUM(u.paid_cents) OR SUM(u.unpriced) > 0"
     )
-    params = [*rate_params, *rate_params, *sub_params, contract_id, PaymentRunStatus.APPROVED.value,
-              connection.ops.adapt_datefield_value(month), LineKind.MEMBER_MONTHS.value,
-              LineKind.RETRO_ADJUSTMENT.value]
+    params = [
+        *rate_params,
+        *rate_params,
+        *sub_params,
+        contract_id,
+        PaymentRunStatus.APPROVED.value,
+        connection.ops.adapt_datefield_value(month),
+        LineKind.MEMBER_MONTHS.value,
+        LineKind.RETRO_ADJUSTMENT.value,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
@@ -124,36 +149,66 @@ def retro_differences(*, contract_id: int, month: date, source: QuerySet,
     paid_only = [r[0] for r in rows if not r[6]]
     cells_of: dict[str, tuple[str, str, str]] = {}
     for start in range(0, len(now_ids), 500):
-        for member_id, tier, market, lob in source.order_by().filter(member_id__in=now_ids[start:start + 500]) \
-                .values_list("member_id", "tier", "market", "lob"):
+        for member_id, tier, market, lob in (
+            source.order_by()
+            .filter(member_id__in=now_ids[start : start + 500])
+            .values_list("member_id", "tier", "market", "lob")
+        ):
             cells_of[member_id] = (tier, market, lob)
     for start in range(0, len(paid_only), 500):
-        paid_rows = (PaymentDetail.objects.filter(
-            line__run__contract_id=contract_id, line__run__status=PaymentRunStatus.APPROVED, line__service_month=month,
-            line__kind__in=[LineKind.MEMBER_MONTHS, LineKind.RETRO_ADJUSTMENT], member_id__in=paid_only[start:start + 500])
-            .order_by("pk").values_list("member_id", "tier", "market", "lob"))
+        paid_rows = (
+            PaymentDetail.objects.filter(
+                line__run__contract_id=contract_id,
+                line__run__status=PaymentRunStatus.APPROVED,
+                line__service_month=month,
+                line__kind__in=[LineKind.MEMBER_MONTHS, LineKind.RETRO_ADJUSTMENT],
+                member_id__in=paid_only[start : start + 500],
+            )
+            .order_by("pk")
+            .values_list("member_id", "tier", "market", "lob")
+        )
         for member_id, tier, market, lob in paid_rows:
             cells_of[member_id] = (tier, market, lob)
     return [
-        Difference(member_id, Decimal(int(now_cents)) / 100 if has_now else None,
-                   Decimal(int(paid_cents)) / 100 if has_paid else None, Decimal(int(now_mm)) / MM_SCALE,
-                   Decimal(int(paid_mm)) / MM_SCALE, cells_of.get(member_id, ("", "", "")), bool(unpriced))
+        Difference(
+            member_id,
+            Decimal(int(now_cents)) / 100 if has_now else None,
+            Decimal(int(paid_cents)) / 100 if has_paid else None,
+            Decimal(int(now_mm)) / MM_SCALE,
+            Decimal(int(paid_mm)) / MM_SCALE,
+            cells_of.get(member_id, ("", "", "")),
+            bool(unpriced),
+        )
         for member_id, now_cents, paid_cents, now_mm, paid_mm, unpriced, has_now, has_paid in rows
     ]
 
 
-DETAIL_COLUMNS = ("line_id", "member_id", "month", "tier", "market", "lob", "member_months", "amount", "reference")
+DETAIL_COLUMNS = (
+    "line_id",
+    "member_id",
+    "month",
+    "tier",
+    "market",
+    "lob",
+    "member_months",
+    "amount",
+    "reference",
+)
 
 
 def insert_details(rows: list[tuple]) -> None:
     """Insert detail rows (in :data:`DETAIL_COLUMNS` order) with one prepared statement, in batches."""
     if not rows:
         return
-    statement = (f"INSERT INTO {PaymentDetail._meta.db_table} ({', '.join(DETAIL_COLUMNS)}) "  # noqa: S608
-                 f"VALUES ({', '.join(['%s'] * len(DETAIL_COLUMNS))})")
+    statement = (
+        f"INSERT INTO {PaymentDetail._meta.db_table} ({', '.join(DETAIL_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(DETAIL_COLUMNS))})"
+    )
     adapt = connection.ops.adapt_datefield_value
-    prepared = [(line_id, member_id, adapt(month), tier, market, lob, Decimal(mm), Decimal(amount), reference)
-                for line_id, member_id, month, tier, market, lob, mm, amount, reference in rows]
+    prepared = [
+        (line_id, member_id, adapt(month), tier, market, lob, Decimal(mm), Decimal(amount), reference)
+        for line_id, member_id, month, tier, market, lob, mm, amount, reference in rows
+    ]
     with connection.cursor() as cursor:
         for start in range(0, len(prepared), 10_000):
-            cursor.executemany(statement, prepared[start:start + 10_000])
+            cursor.executemany(statement, prepared[start : start + 10_000])

@@ -33,10 +33,27 @@ from payments.models import (
 from payments.x12_820 import MemberName, Party, Remittance, write_820
 
 NOT_APPROVED_820_MESSAGE = "An 820 is written for an approved payment only."
-NEGATIVE_820_MESSAGE = ("This payment's total is negative: it cannot be remitted as an 820 and is carried to the "
-                        "next payment. The PDF and CSV statements show it.")
-CSV_COLUMNS = ["contract", "payment_month", "run", "line", "service_month", "member_id", "last_name", "first_name",
-               "tier", "market", "lob", "member_months", "rate", "amount", "reference"]
+NEGATIVE_820_MESSAGE = (
+    "This payment's total is negative: it cannot be remitted as an 820 and is carried to the "
+    "next payment. The PDF and CSV statements show it."
+)
+CSV_COLUMNS = [
+    "contract",
+    "payment_month",
+    "run",
+    "line",
+    "service_month",
+    "member_id",
+    "last_name",
+    "first_name",
+    "tier",
+    "market",
+    "lob",
+    "member_months",
+    "rate",
+    "amount",
+    "reference",
+]
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "820": "application/edi-x12"}
 CENT = Decimal("0.01")
 
@@ -52,28 +69,48 @@ def _names(run: PaymentRun, member_ids: set[str]) -> dict[str, tuple[str, str]]:
     from enrollment.models import Assessment, RosterEntry
 
     names: dict[str, tuple[str, str]] = {}
-    submissions = [m["submission"] for m in (run.inputs or {}).get("months", {}).values() if m.get("submission")]
+    submissions = [
+        m["submission"] for m in (run.inputs or {}).get("months", {}).values() if m.get("submission")
+    ]
     for model, lookup in ((RosterEntry, "submission_id__in"), (Assessment, "submission_id__in")):
-        rows = (model.objects.filter(**{lookup: submissions}).order_by("-submission_id")
-                .values_list("member_id", "last_name", "first_name"))
+        rows = (
+            model.objects.filter(**{lookup: submissions})
+            .order_by("-submission_id")
+            .values_list("member_id", "last_name", "first_name")
+        )
         for member_id, last, first in rows.iterator(chunk_size=5000):
             names.setdefault(member_id, (last, first))
     missing = sorted(member_ids - set(names))
     for start in range(0, len(missing), 500):
-        chunk = missing[start:start + 500]
+        chunk = missing[start : start + 500]
         for model, field in ((RosterEntry, "submission__contract"), (Assessment, "contract")):
-            rows = (model.objects.filter(**{field: run.contract_id}, member_id__in=chunk).order_by("-pk")
-                    .values_list("member_id", "last_name", "first_name"))
+            rows = (
+                model.objects.filter(**{field: run.contract_id}, member_id__in=chunk)
+                .order_by("-pk")
+                .values_list("member_id", "last_name", "first_name")
+            )
             for member_id, last, first in rows:
                 names.setdefault(member_id, (last, first))
     return names
 
 
 def _details(run: PaymentRun):
-    return (PaymentDetail.objects.filter(line__run=run)
-            .order_by("member_id", "line__position", "month")
-            .values_list("member_id", "month", "tier", "market", "lob", "member_months", "amount", "reference",
-                         "line__kind", "line__rate"))
+    return (
+        PaymentDetail.objects.filter(line__run=run)
+        .order_by("member_id", "line__position", "month")
+        .values_list(
+            "member_id",
+            "month",
+            "tier",
+            "market",
+            "lob",
+            "member_months",
+            "amount",
+            "reference",
+            "line__kind",
+            "line__rate",
+        )
+    )
 
 
 # --- CSV -----------------------------------------------------------------------------------------
@@ -89,11 +126,45 @@ def render_csv(run: PaymentRun) -> bytes:
     for member_id, month, tier, market, lob, mm, amount, reference, kind, rate in details:
         last, first = names.get(member_id, ("", ""))
         rate_text = "" if rate is None or kind == LineKind.RETRO_ADJUSTMENT else f"{Decimal(rate):.2f}"
-        writer.writerow(safe_row([*common, kind, f"{month:%Y-%m}", member_id, last, first, tier, market, lob,
-                                  f"{Decimal(mm):.6f}", rate_text, f"{Decimal(amount):.2f}", reference]))
+        writer.writerow(
+            safe_row(
+                [
+                    *common,
+                    kind,
+                    f"{month:%Y-%m}",
+                    member_id,
+                    last,
+                    first,
+                    tier,
+                    market,
+                    lob,
+                    f"{Decimal(mm):.6f}",
+                    rate_text,
+                    f"{Decimal(amount):.2f}",
+                    reference,
+                ]
+            )
+        )
     for line in selectors.line_list(run=run).filter(kind=LineKind.WITHHOLD):
-        writer.writerow(safe_row([*common, line.kind, f"{line.service_month:%Y-%m}", "", "", "", "", "", "", "",
-                                  f"{line.rate:.4f}", f"{line.amount:.2f}", ""]))
+        writer.writerow(
+            safe_row(
+                [
+                    *common,
+                    line.kind,
+                    f"{line.service_month:%Y-%m}",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"{line.rate:.4f}",
+                    f"{line.amount:.2f}",
+                    "",
+                ]
+            )
+        )
     return out.getvalue().encode("utf-8")
 
 
@@ -118,10 +189,14 @@ def statement_context(run: PaymentRun) -> dict[str, Any]:
         "adjustment_lines": by_kind[LineKind.RETRO_ADJUSTMENT],
         "withhold_lines": by_kind[LineKind.WITHHOLD],
         "member_total": sum((line.amount for line in by_kind[LineKind.MEMBER_MONTHS]), Decimal("0.00")),
-        "member_months_total": sum((line.member_months for line in by_kind[LineKind.MEMBER_MONTHS]), Decimal(0)),
+        "member_months_total": sum(
+            (line.member_months for line in by_kind[LineKind.MEMBER_MONTHS]), Decimal(0)
+        ),
         "members_total": sum(line.count for line in by_kind[LineKind.MEMBER_MONTHS]),
         "assessment_total": sum((line.amount for line in by_kind[LineKind.ASSESSMENT]), Decimal("0.00")),
-        "adjustment_total": sum((line.amount for line in by_kind[LineKind.RETRO_ADJUSTMENT]), Decimal("0.00")),
+        "adjustment_total": sum(
+            (line.amount for line in by_kind[LineKind.RETRO_ADJUSTMENT]), Decimal("0.00")
+        ),
         "not_payable_count": len(run.not_payable_assessments or []),
         "not_payable_reasons": sorted(reasons.items()),
         "outside_count": len(outside),
@@ -148,18 +223,30 @@ def render_pdf(run: PaymentRun) -> bytes:
 
 
 def _party(organization) -> Party:
-    return Party(organization.legal_name, organization.tax_id or organization.npi or organization.public_id.hex[:9])
+    return Party(
+        organization.legal_name, organization.tax_id or organization.npi or organization.public_id.hex[:9]
+    )
 
 
 def remittance_lines(run: PaymentRun) -> list[calc.PaymentLine]:
     """The run as the pure payment lines the 820 writer takes: one per member and line, plus the withhold."""
     out: list[calc.PaymentLine] = []
-    for member_id, month, tier, market, lob, mm, amount, _ref, kind, rate in _details(run).iterator(chunk_size=5000):
+    for member_id, month, tier, market, lob, mm, amount, _ref, kind, rate in _details(run).iterator(
+        chunk_size=5000
+    ):
         amount = Decimal(amount).quantize(Decimal("0.01"))
         if kind == LineKind.MEMBER_MONTHS:
-            out.append(calc.PaymentLine(calc.MEMBER_MONTH, amount, month, member_id=member_id,
-                                        rate_cell=f"T{tier} {market} {lob}", member_months=Decimal(mm),
-                                        rate=Decimal(rate)))
+            out.append(
+                calc.PaymentLine(
+                    calc.MEMBER_MONTH,
+                    amount,
+                    month,
+                    member_id=member_id,
+                    rate_cell=f"T{tier} {market} {lob}",
+                    member_months=Decimal(mm),
+                    rate=Decimal(rate),
+                )
+            )
         elif kind == LineKind.ASSESSMENT and amount >= 0:
             out.append(calc.PaymentLine(calc.ASSESSMENT_FEE, amount, month, member_id=member_id))
         else:  # adjustments, and assessments taken back, go out as ADX
@@ -176,8 +263,12 @@ def render_820(run: PaymentRun) -> bytes:
         raise ConflictError(NEGATIVE_820_MESSAGE, code="negative_total")
     lines = remittance_lines(run)
     assert calc.payment_total(lines) == run.total, "the 820 must balance to the run's total"
-    names = {member_id: MemberName(last or "UNKNOWN", first or "UNKNOWN")
-             for member_id, (last, first) in _names(run, {line.member_id for line in lines if line.member_id}).items()}
+    names = {
+        member_id: MemberName(last or "UNKNOWN", first or "UNKNOWN")
+        for member_id, (last, first) in _names(
+            run, {line.member_id for line in lines if line.member_id}
+        ).items()
+    }
     for line in lines:
         if line.member_id and line.member_id not in names:
             names[line.member_id] = MemberName("UNKNOWN", "UNKNOWN")
@@ -185,18 +276,38 @@ def render_820(run: PaymentRun) -> bytes:
     payer, payee = _party(contract.payer), _party(contract.provider)
     approved = timezone.localtime(run.approved_at)
     remittance = Remittance(
-        payer=payer, payee=payee, coverage_month=run.month, contract_ref=contract.number,
-        trace_number=f"{contract.number}-{run.month:%Y%m}-{run.number}", originator_id=f"1{payer.tax_id}"[:10],
-        payment_date=approved.date(), sender_id=payer.tax_id, receiver_id=payee.tax_id,
-        control_number=run.pk % 999_999_999 or 1, created=approved, payment_method="NON", usage="P",
+        payer=payer,
+        payee=payee,
+        coverage_month=run.month,
+        contract_ref=contract.number,
+        trace_number=f"{contract.number}-{run.month:%Y%m}-{run.number}",
+        originator_id=f"1{payer.tax_id}"[:10],
+        payment_date=approved.date(),
+        sender_id=payer.tax_id,
+        receiver_id=payee.tax_id,
+        control_number=run.pk % 999_999_999 or 1,
+        created=approved,
+        payment_method="NON",
+        usage="P",
     )
     return write_820(remittance, lines, names).encode("ascii")
 
 
 # --- a settlement's statement ---------------------------------------------------------------------
 
-SETTLEMENT_CSV_COLUMNS = ["contract", "period", "settlement", "kind", "status", "line", "earned_for_period",
-                          "posted_before", "amount", "composite_score", "terms_version"]
+SETTLEMENT_CSV_COLUMNS = [
+    "contract",
+    "period",
+    "settlement",
+    "kind",
+    "status",
+    "line",
+    "earned_for_period",
+    "posted_before",
+    "amount",
+    "composite_score",
+    "terms_version",
+]
 #: The settlement's lines: (line code, label, earned field, this settlement's field).
 SETTLEMENT_LINES = [
     (LineKind.WITHHOLD_RETURN, "Withhold returned", "earned_withhold_return", "withhold_return"),
@@ -213,10 +324,16 @@ def settlement_filename(settlement: Settlement, fmt: str) -> str:
 def settlement_lines(settlement: Settlement) -> list[dict[str, Any]]:
     """Each line: what the period earns, what earlier settlements of it posted, and this settlement's amount."""
     posted_before = (settlement.summary or {}).get("posted_before", {})
-    return [{"line": code, "label": label, "earned": getattr(settlement, earned),
-             "posted_before": Decimal(str(posted_before.get(code, "0"))).quantize(CENT),
-             "amount": getattr(settlement, field)}
-            for code, label, earned, field in SETTLEMENT_LINES]
+    return [
+        {
+            "line": code,
+            "label": label,
+            "earned": getattr(settlement, earned),
+            "posted_before": Decimal(str(posted_before.get(code, "0"))).quantize(CENT),
+            "amount": getattr(settlement, field),
+        }
+        for code, label, earned, field in SETTLEMENT_LINES
+    ]
 
 
 def render_settlement_csv(settlement: Settlement) -> bytes:
@@ -224,24 +341,49 @@ def render_settlement_csv(settlement: Settlement) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(safe_row(SETTLEMENT_CSV_COLUMNS))
     score = "" if settlement.composite_score is None else f"{settlement.composite_score:.6f}"
-    common = [settlement.contract.number, settlement.period, settlement.number, settlement.kind, settlement.status]
+    common = [
+        settlement.contract.number,
+        settlement.period,
+        settlement.number,
+        settlement.kind,
+        settlement.status,
+    ]
     for line in settlement_lines(settlement):
-        writer.writerow(safe_row([*common, line["line"], f"{line['earned']:.2f}", f"{line['posted_before']:.2f}",
-                                  f"{line['amount']:.2f}", score, settlement.terms_version or ""]))
+        writer.writerow(
+            safe_row(
+                [
+                    *common,
+                    line["line"],
+                    f"{line['earned']:.2f}",
+                    f"{line['posted_before']:.2f}",
+                    f"{line['amount']:.2f}",
+                    score,
+                    settlement.terms_version or "",
+                ]
+            )
+        )
     return out.getvalue().encode("utf-8")
 
 
 def render_settlement_html(settlement: Settlement) -> str:
     contract = settlement.contract
     summary = settlement.summary or {}
-    return render_to_string("payments/settlement_pdf.html", {
-        "settlement": settlement, "contract": contract, "payer": contract.payer, "provider": contract.provider,
-        "lines": settlement_lines(settlement), "summary": summary,
-        "last_day": settlement.period_end - timedelta(days=1),
-        "entries": list(settlement.ledger_entries.order_by("sequence")),
-        "approved": settlement.status == SettlementStatus.APPROVED, "generated_at": timezone.now(),
-        "footer": f"{contract.number} · settlement of {settlement.period} · number {settlement.number}",
-    })
+    return render_to_string(
+        "payments/settlement_pdf.html",
+        {
+            "settlement": settlement,
+            "contract": contract,
+            "payer": contract.payer,
+            "provider": contract.provider,
+            "lines": settlement_lines(settlement),
+            "summary": summary,
+            "last_day": settlement.period_end - timedelta(days=1),
+            "entries": list(settlement.ledger_entries.order_by("sequence")),
+            "approved": settlement.status == SettlementStatus.APPROVED,
+            "generated_at": timezone.now(),
+            "footer": f"{contract.number} · settlement of {settlement.period} · number {settlement.number}",
+        },
+    )
 
 
 def render_settlement_pdf(settlement: Settlement) -> bytes:

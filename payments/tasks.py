@@ -8,8 +8,14 @@ from django.db import OperationalError
 from payments import services
 
 
-@shared_task(name="payments.calculate_run", acks_late=True, reject_on_worker_lost=True,
-             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="payments.calculate_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def calculate_run(run_id: int) -> str:
     """Calculate a payment run. A run already calculated (by an earlier delivery) is left alone; one whose
     worker died mid-way is still ``calculating`` with no line and is calculated from the start."""

@@ -5,10 +5,16 @@ from payments import views
 urlpatterns = [
     path("", views.payment_home, name="payment-home"),
     path("contracts/<str:contract_id>/", views.contract_payments, name="payment-contract"),
-    path("contracts/<str:contract_id>/calculate/", views.contract_calculate, name="payment-contract-calculate"),
+    path(
+        "contracts/<str:contract_id>/calculate/", views.contract_calculate, name="payment-contract-calculate"
+    ),
     path("contracts/<str:contract_id>/settle/", views.contract_settle, name="payment-contract-settle"),
     path("settlements/<str:settlement_id>/", views.settlement_detail, name="payment-settlement"),
-    path("settlements/<str:settlement_id>/approve/", views.settlement_approve, name="payment-settlement-approve"),
+    path(
+        "settlements/<str:settlement_id>/approve/",
+        views.settlement_approve,
+        name="payment-settlement-approve",
+    ),
     path("runs/<str:run_id>/", views.run_detail, name="payment-run"),
     path("runs/<str:run_id>/status/", views.run_status, name="payment-run-status"),
     path("runs/<str:run_id>/approve/", views.run_approve, name="payment-run-approve"),

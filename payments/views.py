@@ -42,12 +42,21 @@ def contract_payments(request, contract_id):
     chart = charts.history_chart([m for m in history["months"]])
     can_run = scope.can("payment.run") and contract.payer_id == scope.organization.pk
     can_settle = scope.can("performance.settle") and contract.payer_id == scope.organization.pk
-    return render(request, "payments/contract_payments.html", {
-        "contract": contract, "runs": runs, "history": history, "chart": mark_safe(chart),  # noqa: S308 - built by charts.py, every text escaped
-        "can_run": can_run, "default_month": f"{_last_month():%Y-%m}",
-        "settlements": selectors.settlement_list(scope=scope, contract=contract), "can_settle": can_settle,
-        "default_period": _last_quarter(),
-    })
+    return render(
+        request,
+        "payments/contract_payments.html",
+        {
+            "contract": contract,
+            "runs": runs,
+            "history": history,
+            "chart": mark_safe(chart),  # noqa: S308 - built by charts.py, every text escaped
+            "can_run": can_run,
+            "default_month": f"{_last_month():%Y-%m}",
+            "settlements": selectors.settlement_list(scope=scope, contract=contract),
+            "can_settle": can_settle,
+            "default_period": _last_quarter(),
+        },
+    )
 
 
 def _last_quarter() -> str:
@@ -63,8 +72,9 @@ def contract_settle(request, contract_id):
     scope = request.scope
     contract = selectors.contract_for_payments(scope=scope, contract_id=contract_id)
     try:
-        settlement, created = services.settlement_request(scope=scope, contract=contract,
-                                                          period=request.POST.get("period", ""))
+        settlement, created = services.settlement_request(
+            scope=scope, contract=contract, period=request.POST.get("period", "")
+        )
     except ApplicationError as exc:
         if exc.status in (403, 404):  # the decorator answers with the 403/404 page
             raise
@@ -74,7 +84,9 @@ def contract_settle(request, contract_id):
             back = reverse("payment-contract", args=[contract.number])
         return redirect(back)
     if not created and settlement.status == SettlementStatus.APPROVED:
-        messages.info(request, f"{settlement.period} is settled and nothing changed since: no new settlement.")
+        messages.info(
+            request, f"{settlement.period} is settled and nothing changed since: no new settlement."
+        )
     elif not created:
         messages.info(request, f"The {settlement.period} settlement in review is up to date.")
     return redirect("payment-settlement", settlement_id=settlement.public_id)
@@ -85,16 +97,25 @@ def settlement_detail(request, settlement_id):
     scope = request.scope
     settlement = selectors.settlement_get(scope=scope, settlement_id=settlement_id)
     contract = settlement.contract
-    can_approve = (scope.can("performance.settle") and contract.payer_id == scope.organization.pk
-                   and settlement.status == SettlementStatus.REVIEW)
+    can_approve = (
+        scope.can("performance.settle")
+        and contract.payer_id == scope.organization.pk
+        and settlement.status == SettlementStatus.REVIEW
+    )
     api = reverse("api-settlement", args=[settlement.public_id])
-    return render(request, "payments/settlement_detail.html", {
-        "settlement": settlement, "contract": contract, "can_approve": can_approve,
-        "lines": statements.settlement_lines(settlement),
-        "entries": settlement.ledger_entries.order_by("sequence"),
-        "summary": settlement.summary or {},
-        "downloads": [("PDF", f"{api}statement.pdf"), ("CSV", f"{api}statement.csv")],
-    })
+    return render(
+        request,
+        "payments/settlement_detail.html",
+        {
+            "settlement": settlement,
+            "contract": contract,
+            "can_approve": can_approve,
+            "lines": statements.settlement_lines(settlement),
+            "entries": settlement.ledger_entries.order_by("sequence"),
+            "summary": settlement.summary or {},
+            "downloads": [("PDF", f"{api}statement.pdf"), ("CSV", f"{api}statement.csv")],
+        },
+    )
 
 
 @require_POST
@@ -118,7 +139,9 @@ def contract_calculate(request, contract_id):
     scope = request.scope
     contract = selectors.contract_for_payments(scope=scope, contract_id=contract_id)
     try:
-        run, created = services.payment_run_start(scope=scope, contract=contract, month=request.POST.get("month", ""))
+        run, created = services.payment_run_start(
+            scope=scope, contract=contract, month=request.POST.get("month", "")
+        )
     except ApplicationError as exc:
         if exc.status in (403, 404):  # the decorator answers with the 403/404 page
             raise
@@ -135,21 +158,41 @@ def _run_context(request, run) -> dict:
     scope = request.scope
     lines = list(selectors.line_list(run=run))
     search = request.GET.get("search", "").strip()
-    page = Paginator(selectors.detail_list(run=run, search=search), MEMBER_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.detail_list(run=run, search=search), MEMBER_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     if page.object_list or run.not_payable_assessments or run.outside_window:
-        record_access(scope=scope, action="payment_run.view", object_type="payment_run", object_id=run.public_id,
-                      detail=f"{run.contract.number} {run.month_label}: member lines", request=request)
-    can_approve = (scope.can("payment.approve") and run.contract.payer_id == scope.organization.pk
-                   and run.status == PaymentRunStatus.REVIEW)
+        record_access(
+            scope=scope,
+            action="payment_run.view",
+            object_type="payment_run",
+            object_id=run.public_id,
+            detail=f"{run.contract.number} {run.month_label}: member lines",
+            request=request,
+        )
+    can_approve = (
+        scope.can("payment.approve")
+        and run.contract.payer_id == scope.organization.pk
+        and run.status == PaymentRunStatus.REVIEW
+    )
     api = reverse("api-payment-run", args=[run.public_id])
     return {
-        "run": run, "contract": run.contract, "lines": lines, "page": page, "search": search,
+        "run": run,
+        "contract": run.contract,
+        "lines": lines,
+        "page": page,
+        "search": search,
         "changes": selectors.changes_since_previous_month(run=run),
         "can_approve": can_approve,
-        "can_recalculate": scope.can("payment.run") and run.contract.payer_id == scope.organization.pk
+        "can_recalculate": scope.can("payment.run")
+        and run.contract.payer_id == scope.organization.pk
         and run.status in (PaymentRunStatus.REVIEW, PaymentRunStatus.FAILED),
         "downloads": [("PDF", f"{api}statement.pdf"), ("CSV", f"{api}statement.csv")]
-        + ([("X12 820", f"{api}statement.820")] if run.status == PaymentRunStatus.APPROVED and run.total >= 0 else []),
+        + (
+            [("X12 820", f"{api}statement.820")]
+            if run.status == PaymentRunStatus.APPROVED and run.total >= 0
+            else []
+        ),
         "line_kinds": LineKind,
     }
 
@@ -158,7 +201,11 @@ def _run_context(request, run) -> dict:
 def run_detail(request, run_id):
     run = selectors.run_get(scope=request.scope, run_id=run_id)
     context = _run_context(request, run)
-    template = "payments/_member_rows.html" if request.htmx and request.GET.get("members") else "payments/run_detail.html"
+    template = (
+        "payments/_member_rows.html"
+        if request.htmx and request.GET.get("members")
+        else "payments/run_detail.html"
+    )
     return render(request, template, context)
 
 

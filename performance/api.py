@@ -24,9 +24,14 @@ from performance.serializers import (
     UtilizationUploadSerializer,
 )
 
-PERIOD_PARAMETER = OpenApiParameter("period", str, description="2026-03, 2026-Q1, 2026 or CY1 (default: the "
-                                                                "latest calendar year with member-months)")
-MEASURE_PARAMETER = OpenApiParameter("measure", str, description="Only the members behind this measure's numbers")
+PERIOD_PARAMETER = OpenApiParameter(
+    "period",
+    str,
+    description="2026-03, 2026-Q1, 2026 or CY1 (default: the latest calendar year with member-months)",
+)
+MEASURE_PARAMETER = OpenApiParameter(
+    "measure", str, description="Only the members behind this measure's numbers"
+)
 
 
 class UploadListApi(ScopedMixin, generics.ListAPIView):
@@ -44,9 +49,11 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request={"multipart/form-data": UtilizationUploadInputSerializer},
-                   responses={201: UtilizationUploadSerializer, 400: ErrorSerializer},
-                   parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request={"multipart/form-data": UtilizationUploadInputSerializer},
+        responses={201: UtilizationUploadSerializer, 400: ErrorSerializer},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         serializer = UtilizationUploadInputSerializer(data=request.data)
@@ -54,16 +61,27 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
         file = serializer.validated_data["file"]
         upload = services.utilization_upload(scope=self.scope, data=file.read(), filename=file.name)
         if upload.status == "rejected":
-            return Response({"code": "invalid_file", "message": services.UPLOAD_REJECTED_MESSAGE,
-                             "details": {"upload": str(upload.public_id), "error_count": upload.error_count,
-                                         "errors": upload.errors}}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {
+                    "code": "invalid_file",
+                    "message": services.UPLOAD_REJECTED_MESSAGE,
+                    "details": {
+                        "upload": str(upload.public_id),
+                        "error_count": upload.error_count,
+                        "errors": upload.errors,
+                    },
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         return Response(UtilizationUploadSerializer(upload).data, status=status.HTTP_201_CREATED)
 
 
 class UploadDetailApi(ScopedAPIView):
     @extend_schema(responses=UtilizationUploadSerializer, parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, upload_id):
-        return Response(UtilizationUploadSerializer(selectors.upload_get(scope=self.scope, upload_id=upload_id)).data)
+        return Response(
+            UtilizationUploadSerializer(selectors.upload_get(scope=self.scope, upload_id=upload_id)).data
+        )
 
 
 class ContractPerformanceApi(ScopedAPIView):
@@ -73,50 +91,70 @@ class ContractPerformanceApi(ScopedAPIView):
     @extend_schema(responses=PerformanceSerializer, parameters=[ORGANIZATION_PARAMETER, PERIOD_PARAMETER])
     def get(self, request, contract_id):
         contract = selectors.contract_for_performance(scope=self.scope, contract_id=contract_id)
-        data = selectors.contract_performance(scope=self.scope, contract=contract,
-                                              period=request.query_params.get("period"))
+        data = selectors.contract_performance(
+            scope=self.scope, contract=contract, period=request.query_params.get("period")
+        )
         return Response(PerformanceSerializer(data).data)
 
 
 class ContractMembersApi(ScopedAPIView):
     """The members behind the period's numbers (PHI: every read is logged)."""
 
-    @extend_schema(responses=PerformanceMemberSerializer(many=True),
-                   parameters=[ORGANIZATION_PARAMETER, PERIOD_PARAMETER, MEASURE_PARAMETER])
+    @extend_schema(
+        responses=PerformanceMemberSerializer(many=True),
+        parameters=[ORGANIZATION_PARAMETER, PERIOD_PARAMETER, MEASURE_PARAMETER],
+    )
     def get(self, request, contract_id):
         contract = selectors.contract_for_performance(scope=self.scope, contract_id=contract_id)
         period = selectors.period_of(contract, request.query_params.get("period"))
         measure = request.query_params.get("measure", "")
         rows = selectors.member_breakdown(scope=self.scope, contract=contract, period=period, measure=measure)
-        record_access(scope=self.scope, action="performance.members", object_type="contract",
-                      object_id=contract.number, detail=f"{period.code} {measure}".strip(), request=request)
+        record_access(
+            scope=self.scope,
+            action="performance.members",
+            object_type="contract",
+            object_id=contract.number,
+            detail=f"{period.code} {measure}".strip(),
+            request=request,
+        )
         return Response(PerformanceMemberSerializer(rows, many=True).data)
 
 
 class StoryApi(ScopedAPIView):
     """The provider's patient story for a period (the provider writes, both sides read)."""
 
-    @extend_schema(responses={200: StorySerializer, 404: ErrorSerializer},
-                   parameters=[ORGANIZATION_PARAMETER, PERIOD_PARAMETER])
+    @extend_schema(
+        responses={200: StorySerializer, 404: ErrorSerializer},
+        parameters=[ORGANIZATION_PARAMETER, PERIOD_PARAMETER],
+    )
     def get(self, request, contract_id):
         contract = selectors.contract_for_performance(scope=self.scope, contract_id=contract_id)
         period = selectors.period_of(contract, request.query_params.get("period"))
         story = PatientStory.objects.filter(contract=contract, period=period.code).first()
         if story is None:
-            return Response({"code": "not_found", "message": "No story for this period yet.", "details": {}},
-                            status=status.HTTP_404_NOT_FOUND)
+            return Response(
+                {"code": "not_found", "message": "No story for this period yet.", "details": {}},
+                status=status.HTTP_404_NOT_FOUND,
+            )
         return Response(StorySerializer(story).data)
 
-    @extend_schema(request=StorySerializer, responses=StorySerializer,
-                   parameters=[ORGANIZATION_PARAMETER, PERIOD_PARAMETER])
+    @extend_schema(
+        request=StorySerializer,
+        responses=StorySerializer,
+        parameters=[ORGANIZATION_PARAMETER, PERIOD_PARAMETER],
+    )
     def put(self, request, contract_id):
         contract = selectors.contract_for_performance(scope=self.scope, contract_id=contract_id)
         period = selectors.period_of(contract, request.query_params.get("period"))
         serializer = StorySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        story = services.patient_story_save(scope=self.scope, contract=contract, period=period.code,
-                                            text=serializer.validated_data["text"],
-                                            title=serializer.validated_data.get("title", ""))
+        story = services.patient_story_save(
+            scope=self.scope,
+            contract=contract,
+            period=period.code,
+            text=serializer.validated_data["text"],
+            title=serializer.validated_data.get("title", ""),
+        )
         return Response(StorySerializer(story).data)
 
 
@@ -127,8 +165,11 @@ class UnitCostApi(ScopedAPIView):
     def get(self, request):
         return Response(UnitCostSerializer(selectors.unit_cost_table(scope=self.scope), many=True).data)
 
-    @extend_schema(request=UnitCostInputSerializer, responses=UnitCostSerializer(many=True),
-                   parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=UnitCostInputSerializer,
+        responses=UnitCostSerializer(many=True),
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def put(self, request):
         serializer = UnitCostInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -36,8 +36,12 @@ from performance.periods import add_months
 from performance.selectors import member_month_rows
 
 BASELINE_MONTHS = 9
-UNIT_COSTS = {"ed_visit": "1450.00", "inpatient_admission": "13800.00", "icu_admission": "24500.00",
-              "readmission": "15200.00"}
+UNIT_COSTS = {
+    "ed_visit": "1450.00",
+    "inpatient_admission": "13800.00",
+    "icu_admission": "24500.00",
+    "readmission": "15200.00",
+}
 RURAL_STORY_TITLE = "Mr. H., 84, heart failure, 40 miles from the nearest hospital"
 RURAL_STORY = (
     "Before he enrolled, Mr. H. had been to the emergency department five times in six months, each time by "
@@ -49,7 +53,9 @@ RURAL_STORY = (
 
 
 def _scope(user, organization) -> Scope:
-    return Scope(Membership.objects.select_related("organization", "user").get(user=user, organization=organization))
+    return Scope(
+        Membership.objects.select_related("organization", "user").get(user=user, organization=organization)
+    )
 
 
 def _poisson(rnd: random.Random, mean: float) -> int:
@@ -63,39 +69,61 @@ def _poisson(rnd: random.Random, mean: float) -> int:
 
 def utilization_rows(contract, rnd: random.Random) -> list[dict]:
     """A year of rows for the members on ``contract``'s current rosters."""
-    firsts = dict(member_month_rows(contract).values("member_id").annotate(first=Min("month"))
-                  .values_list("member_id", "first"))
+    firsts = dict(
+        member_month_rows(contract)
+        .values("member_id")
+        .annotate(first=Min("month"))
+        .values_list("member_id", "first")
+    )
     if not firsts:
         return []
     last = member_month_rows(contract).order_by("-month").values_list("month", flat=True).first()
-    ends = {e["member_id"]: e for e in RosterEntry.objects.filter(submission__contract=contract,
-                                                                    submission__is_current=True)
-            .exclude(disenrollment_reason="").values("member_id", "enrollment_end", "disenrollment_reason")}
+    ends = {
+        e["member_id"]: e
+        for e in RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True)
+        .exclude(disenrollment_reason="")
+        .values("member_id", "enrollment_end", "disenrollment_reason")
+    }
     # The ACP measure counts from the enrollment start, which for members enrolled before the demo's
     # first roster month lies before their first member-month.
-    starts = dict(RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True)
-                  .values("member_id").annotate(start=Min("enrollment_start")).values_list("member_id", "start"))
+    starts = dict(
+        RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True)
+        .values("member_id")
+        .annotate(start=Min("enrollment_start"))
+        .values_list("member_id", "start")
+    )
     rows = []
     for member_id, first in sorted(firsts.items()):
         month = add_months(first, -BASELINE_MONTHS)
         began = starts.get(member_id, first)
-        acp_day = began + dt.timedelta(days=rnd.randrange(3, 45) if rnd.random() < 0.92 else rnd.randrange(61, 90))
+        acp_day = began + dt.timedelta(
+            days=rnd.randrange(3, 45) if rnd.random() < 0.92 else rnd.randrange(61, 90)
+        )
         end = ends.get(member_id)
         while month <= last:
             enrolled = month >= first
             if end and month > end["enrollment_end"]:
                 break
             inpatient = _poisson(rnd, 0.06 if enrolled else 0.16)
-            row = {"member_id": member_id, "month": month.isoformat(),
-                   "ed_visits": _poisson(rnd, 0.12 if enrolled else 0.45), "inpatient_admissions": inpatient,
-                   "icu_admissions": _poisson(rnd, 0.01 if enrolled else 0.04), "discharges": inpatient,
-                   "readmissions_30d": 1 if inpatient and rnd.random() < (0.1 if enrolled else 0.25) else 0,
-                   "tcoc_amount": f"{rnd.uniform(2700, 3500) if enrolled else rnd.uniform(3900, 4900):.2f}"}
+            row = {
+                "member_id": member_id,
+                "month": month.isoformat(),
+                "ed_visits": _poisson(rnd, 0.12 if enrolled else 0.45),
+                "inpatient_admissions": inpatient,
+                "icu_admissions": _poisson(rnd, 0.01 if enrolled else 0.04),
+                "discharges": inpatient,
+                "readmissions_30d": 1 if inpatient and rnd.random() < (0.1 if enrolled else 0.25) else 0,
+                "tcoc_amount": f"{rnd.uniform(2700, 3500) if enrolled else rnd.uniform(3900, 4900):.2f}",
+            }
             if month == first:  # the plan reports the date on the first enrolled month's row
                 row["acp_documented_date"] = acp_day.isoformat()
             if enrolled and rnd.random() < 0.5:
                 row["satisfaction_score"] = str(rnd.randint(78, 99))
-            if end and end["disenrollment_reason"] == "death" and month == end["enrollment_end"].replace(day=1):
+            if (
+                end
+                and end["disenrollment_reason"] == "death"
+                and month == end["enrollment_end"].replace(day=1)
+            ):
                 row["death_date"] = end["enrollment_end"].isoformat()
                 row["death_place"] = "home"
             rows.append(row)
@@ -113,7 +141,9 @@ def _csv(rows: list[dict]) -> bytes:
 
 def seed(ctx) -> None:
     analyst = ctx.users.get("plan_analyst")
-    contracts = [c for c in (ctx.extra.get("urban_contract"), ctx.extra.get("rural_contract")) if c is not None]
+    contracts = [
+        c for c in (ctx.extra.get("urban_contract"), ctx.extra.get("rural_contract")) if c is not None
+    ]
     if analyst is None or not contracts:
         return
     scope = _scope(analyst, ctx.plan)
@@ -122,7 +152,9 @@ def seed(ctx) -> None:
         rnd = random.Random(2026)
         rows = [row for contract in contracts for row in utilization_rows(contract, rnd)]
         if rows:
-            upload = services.utilization_upload(scope=scope, data=_csv(rows), filename="golden-coast-utilization.csv")
+            upload = services.utilization_upload(
+                scope=scope, data=_csv(rows), filename="golden-coast-utilization.csv"
+            )
             assert upload.status == UploadStatus.ACCEPTED, upload.errors[:5]
     settle_latest_quarter(ctx, scope)
     rural = ctx.extra.get("rural_contract")
@@ -130,8 +162,13 @@ def seed(ctx) -> None:
     if rural is not None and rural_admin is not None:
         latest = member_month_rows(rural).order_by("-month").values_list("month", flat=True).first()
         if latest is not None:
-            services.patient_story_save(scope=_scope(rural_admin, ctx.rural), contract=rural, period=str(latest.year),
-                                        text=RURAL_STORY, title=RURAL_STORY_TITLE)
+            services.patient_story_save(
+                scope=_scope(rural_admin, ctx.rural),
+                contract=rural,
+                period=str(latest.year),
+                text=RURAL_STORY,
+                title=RURAL_STORY_TITLE,
+            )
 
 
 def latest_closed_quarter(contract, today: dt.date) -> str | None:

@@ -56,14 +56,20 @@ def baseline_text(baseline: dict) -> str:
         b = baseline.get("benchmark")
         if not b:
             return "trended benchmark, but the contract gives no benchmark PMPM, midpoint and trend"
-        return (f"trended benchmark {amount_text(b['pmpm'])} PMPM from {b['midpoint']} at "
-                f"{trend_text(b['annual_trend'])}/year → {amount_text(b['trended_pmpm'])} "
-                f"(at the period's midpoint, {b['period_midpoint']})")
+        return (
+            f"trended benchmark {amount_text(b['pmpm'])} PMPM from {b['midpoint']} at "
+            f"{trend_text(b['annual_trend'])}/year → {amount_text(b['trended_pmpm'])} "
+            f"(at the period's midpoint, {b['period_midpoint']})"
+        )
     return f"the same members' {months_text(baseline.get('window_months') or 12)} before enrollment"
 
 
-EVENT_LABELS = {"ed_visit": "ED visits", "inpatient_admission": "Inpatient admissions",
-                "icu_admission": "ICU admissions", "readmission": "30-day readmissions"}
+EVENT_LABELS = {
+    "ed_visit": "ED visits",
+    "inpatient_admission": "Inpatient admissions",
+    "icu_admission": "ICU admissions",
+    "readmission": "30-day readmissions",
+}
 
 
 def decorate(performance: dict) -> dict:
@@ -71,18 +77,28 @@ def decorate(performance: dict) -> dict:
     for row in performance["measures"]:
         unit = row["unit"]
         row["rate_text"] = value_text(row["rate"], unit)
-        row["target_text"] = ("at most " if row["direction"] == "lower" else "at least ") + \
-            value_text(row["target"], unit)
-        row["ci_text"] = (f"{value_text(row['ci_low'], unit)} – {value_text(row['ci_high'], unit)}"
-                          if row["ci_low"] is not None else "—")
+        row["target_text"] = ("at most " if row["direction"] == "lower" else "at least ") + value_text(
+            row["target"], unit
+        )
+        row["ci_text"] = (
+            f"{value_text(row['ci_low'], unit)} – {value_text(row['ci_high'], unit)}"
+            if row["ci_low"] is not None
+            else "—"
+        )
         row["weight_text"] = percent_text(row["weight"])
-        row["status_text"] = ("Met" if row["met"] else "Not met") if row["scored"] else \
-            f"Not scored (fewer than {row['minimum_denominator']} {row['denominator_label']})"
+        row["status_text"] = (
+            ("Met" if row["met"] else "Not met")
+            if row["scored"]
+            else f"Not scored (fewer than {row['minimum_denominator']} {row['denominator_label']})"
+        )
         num = _d(row["numerator"])
         row["numerator_text"] = f"{num.normalize():f}" if num is not None else "—"
         row["denominator_text"] = f"{_d(row['denominator']).normalize():f}"
-    performance["composite_text"] = percent_text(performance["composite_score"]) \
-        if performance["composite_score"] is not None else "Not scored"
+    performance["composite_text"] = (
+        percent_text(performance["composite_score"])
+        if performance["composite_score"] is not None
+        else "Not scored"
+    )
     w = performance["withhold"]
     w["withheld_text"], w["returned_text"] = money_text(w["withheld"]), money_text(w["withhold_returned"])
     w["kept_text"], w["bonus_text"] = money_text(w["withhold_kept"]), money_text(w["bonus"])

@@ -21,8 +21,18 @@ from typing import NamedTuple
 from enrollment.ingest.tabular import DEFAULT_LIMITS, XLSX_EXTRA_CELLS, XLSX_MAX_HEADER_CELLS
 
 COLUMNS = (
-    "member_id", "month", "ed_visits", "inpatient_admissions", "icu_admissions", "discharges", "readmissions_30d",
-    "tcoc_amount", "acp_documented_date", "satisfaction_score", "death_date", "death_place",
+    "member_id",
+    "month",
+    "ed_visits",
+    "inpatient_admissions",
+    "icu_admissions",
+    "discharges",
+    "readmissions_30d",
+    "tcoc_amount",
+    "acp_documented_date",
+    "satisfaction_score",
+    "death_date",
+    "death_place",
 )
 REQUIRED = frozenset(COLUMNS[:8])
 COUNT_COLUMNS = ("ed_visits", "inpatient_admissions", "icu_admissions", "discharges", "readmissions_30d")
@@ -43,7 +53,9 @@ NOT_FIRST_OF_MONTH = "The month is the first day of the month (e.g. 2026-03-01).
 NOT_A_COUNT = "Not a whole number from 0 to 1000: {value!r}."
 NOT_AN_AMOUNT = "Not an amount (a plain decimal with at most 2 places, 0 or more): {value!r}."
 NOT_A_SCORE = "A satisfaction score is a number from 0 to 100: {value!r}."
-UNKNOWN_DEATH_PLACE = "Death place is one of home, hospital, nursing_facility, hospice_facility, other: {value!r}."
+UNKNOWN_DEATH_PLACE = (
+    "Death place is one of home, hospital, nursing_facility, hospice_facility, other: {value!r}."
+)
 DEATH_PLACE_WITHOUT_DATE = "A death place needs a death date."
 READMISSIONS_OVER_DISCHARGES = "Readmissions within 30 days cannot exceed discharges."
 DUPLICATE_ROW = "Member {member!r} already has a row for {month} (row {first})."
@@ -234,8 +246,16 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
             if record is not None and not row_errors:
                 key = (record.member_id, record.month)
                 if key in seen:
-                    row_errors.append(RowError(row_number, "month", "duplicate_row", DUPLICATE_ROW.format(
-                        member=record.member_id, month=record.month.isoformat(), first=seen[key])))
+                    row_errors.append(
+                        RowError(
+                            row_number,
+                            "month",
+                            "duplicate_row",
+                            DUPLICATE_ROW.format(
+                                member=record.member_id, month=record.month.isoformat(), first=seen[key]
+                            ),
+                        )
+                    )
                 else:
                     seen[key] = row_number
                     records.append(record)
@@ -318,8 +338,9 @@ def _record(values: dict[str, str], row: int, errors: list[RowError]) -> Utiliza
         else:
             counts[column] = int(text)
     if len(counts) == len(COUNT_COLUMNS) and counts["readmissions_30d"] > counts["discharges"]:
-        errors.append(RowError(row, "readmissions_30d", "readmissions_over_discharges",
-                               READMISSIONS_OVER_DISCHARGES))
+        errors.append(
+            RowError(row, "readmissions_30d", "readmissions_over_discharges", READMISSIONS_OVER_DISCHARGES)
+        )
     tcoc = None
     if text := values.get("tcoc_amount", ""):
         try:
@@ -329,8 +350,11 @@ def _record(values: dict[str, str], row: int, errors: list[RowError]) -> Utiliza
         except InvalidOperation:
             errors.append(RowError(row, "tcoc_amount", "not_an_amount", NOT_AN_AMOUNT.format(value=text)))
             tcoc = None
-    acp = _date(values["acp_documented_date"], "acp_documented_date", row, errors) \
-        if values.get("acp_documented_date") else None
+    acp = (
+        _date(values["acp_documented_date"], "acp_documented_date", row, errors)
+        if values.get("acp_documented_date")
+        else None
+    )
     score = None
     if text := values.get("satisfaction_score", ""):
         try:
@@ -343,11 +367,24 @@ def _record(values: dict[str, str], row: int, errors: list[RowError]) -> Utiliza
     death = _date(values["death_date"], "death_date", row, errors) if values.get("death_date") else None
     place = values.get("death_place", "").lower()
     if place and place not in DEATH_PLACES:
-        errors.append(RowError(row, "death_place", "unknown_death_place", UNKNOWN_DEATH_PLACE.format(value=place)))
+        errors.append(
+            RowError(row, "death_place", "unknown_death_place", UNKNOWN_DEATH_PLACE.format(value=place))
+        )
     elif place and not values.get("death_date"):
         errors.append(RowError(row, "death_place", "death_place_without_date", DEATH_PLACE_WITHOUT_DATE))
     if errors:
         return None
-    return UtilizationRecord(values["member_id"], month, counts["ed_visits"], counts["inpatient_admissions"],
-                             counts["icu_admissions"], counts["discharges"], counts["readmissions_30d"], tcoc, acp,
-                             score, death, place)
+    return UtilizationRecord(
+        values["member_id"],
+        month,
+        counts["ed_visits"],
+        counts["inpatient_admissions"],
+        counts["icu_admissions"],
+        counts["discharges"],
+        counts["readmissions_30d"],
+        tcoc,
+        acp,
+        score,
+        death,
+        place,
+    )

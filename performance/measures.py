@@ -195,8 +195,9 @@ def rate_interval_per_1000(count: int, exposure: Decimal | float) -> tuple[float
     return lower * 1000 / exposure, upper * 1000 / exposure
 
 
-def mean_interval(total: float, sum_squares: float, n: int, *, low: float = 0.0, high: float = 100.0
-                  ) -> tuple[float, float] | None:
+def mean_interval(
+    total: float, sum_squares: float, n: int, *, low: float = 0.0, high: float = 100.0
+) -> tuple[float, float] | None:
     """Normal-approximation interval of a mean from its sum and sum of squares (sample variance)."""
     if n <= 0:
         return None
@@ -266,14 +267,25 @@ def measure_rate(code: str, data: MeasureData) -> tuple[Decimal | None, Decimal 
         return None, None, None
     if unit == "per_1000":
         interval = rate_interval_per_1000(int(num), den)
-        return (num * THOUSAND / den).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP), \
-            _dec(interval[0]), _dec(interval[1])
+        return (
+            (num * THOUSAND / den).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP),
+            _dec(interval[0]),
+            _dec(interval[1]),
+        )
     if unit == "rate":
         interval = wilson_interval(int(num), int(den))
-        return (num / den).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP), _dec(interval[0]), _dec(interval[1])
+        return (
+            (num / den).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP),
+            _dec(interval[0]),
+            _dec(interval[1]),
+        )
     if unit == "score":
         interval = mean_interval(float(num), float(data.sum_squares), int(den))
-        return (num / den).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP), _dec(interval[0]), _dec(interval[1])
+        return (
+            (num / den).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP),
+            _dec(interval[0]),
+            _dec(interval[1]),
+        )
     # days: the numerator is the median itself
     return num, None, None
 
@@ -292,10 +304,21 @@ def evaluate_measure(term: Mapping, data: MeasureData) -> MeasureResult:
         met = rate <= target if direction == "lower" else rate >= target
     elif scored:
         scored = False
-    return MeasureResult(code=code, unit=unit, direction=direction, numerator=Decimal(data.numerator),
-                         denominator=Decimal(data.denominator), rate=rate, ci_low=low, ci_high=high,
-                         target=target, weight=Decimal(str(term.get("weight") or 0)),
-                         minimum_denominator=minimum, scored=scored, met=met)
+    return MeasureResult(
+        code=code,
+        unit=unit,
+        direction=direction,
+        numerator=Decimal(data.numerator),
+        denominator=Decimal(data.denominator),
+        rate=rate,
+        ci_low=low,
+        ci_high=high,
+        target=target,
+        weight=Decimal(str(term.get("weight") or 0)),
+        minimum_denominator=minimum,
+        scored=scored,
+        met=met,
+    )
 
 
 def composite_score(results: Iterable[MeasureResult]) -> Decimal | None:
@@ -321,8 +344,13 @@ class QualityMoney:
     base_payments: Decimal = ZERO  # the member-month payments a bonus percentage applies to
 
 
-def quality_money(composite: Decimal | None, *, withheld: Decimal, base_payments: Decimal = ZERO,
-                  bonus_terms: Mapping | None = None) -> QualityMoney:
+def quality_money(
+    composite: Decimal | None,
+    *,
+    withheld: Decimal,
+    base_payments: Decimal = ZERO,
+    bonus_terms: Mapping | None = None,
+) -> QualityMoney:
     """What the composite score earns: the share of the withhold returned, and any bonus."""
     withheld = cents(Decimal(withheld))
     share = Decimal(1) if composite is None else max(ZERO, min(Decimal(1), Decimal(composite)))
@@ -332,8 +360,14 @@ def quality_money(composite: Decimal | None, *, withheld: Decimal, base_payments
         threshold = Decimal(str(bonus_terms.get("threshold", "1")))
         if composite >= threshold:
             bonus = cents(Decimal(base_payments) * Decimal(str(bonus_terms.get("percentage", "0"))))
-    return QualityMoney(withheld=withheld, return_share=share, withhold_returned=returned,
-                        withhold_kept=withheld - returned, bonus=cents(bonus), base_payments=Decimal(base_payments))
+    return QualityMoney(
+        withheld=withheld,
+        return_share=share,
+        withhold_returned=returned,
+        withhold_kept=withheld - returned,
+        bonus=cents(bonus),
+        base_payments=Decimal(base_payments),
+    )
 
 
 @dataclass(frozen=True)
@@ -353,8 +387,14 @@ class SharedSavings:
     reason: str
 
 
-def shared_savings(terms: Mapping | None, *, baseline_pmpm: Decimal | None, actual_pmpm: Decimal | None,
-                   member_months: Decimal, composite: Decimal | None) -> SharedSavings | None:
+def shared_savings(
+    terms: Mapping | None,
+    *,
+    baseline_pmpm: Decimal | None,
+    actual_pmpm: Decimal | None,
+    member_months: Decimal,
+    composite: Decimal | None,
+) -> SharedSavings | None:
     """The provider's share of the reduction in TCOC PMPM (see the module doc); ``None`` without terms."""
     if not terms:
         return None
@@ -365,25 +405,58 @@ def shared_savings(terms: Mapping | None, *, baseline_pmpm: Decimal | None, actu
     mm = Decimal(member_months)
     gate_met = (composite is None and gate == 0) or (composite is not None and composite >= gate)
     if baseline_pmpm is None or actual_pmpm is None or baseline_pmpm <= 0 or mm <= 0:
-        return SharedSavings(baseline_pmpm, actual_pmpm, mm, ZERO, None, msr, False, gate, gate_met, sharing, ZERO,
-                             ZERO, "No baseline or no member-months: nothing to compare.")
+        return SharedSavings(
+            baseline_pmpm,
+            actual_pmpm,
+            mm,
+            ZERO,
+            None,
+            msr,
+            False,
+            gate,
+            gate_met,
+            sharing,
+            ZERO,
+            ZERO,
+            "No baseline or no member-months: nothing to compare.",
+        )
     baseline_pmpm, actual_pmpm = Decimal(baseline_pmpm), Decimal(actual_pmpm)
     gross = cents((baseline_pmpm - actual_pmpm) * mm)
-    rate = ((baseline_pmpm - actual_pmpm) / baseline_pmpm).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    rate = ((baseline_pmpm - actual_pmpm) / baseline_pmpm).quantize(
+        Decimal("0.000001"), rounding=ROUND_HALF_UP
+    )
     cap_amount = cents(cap * baseline_pmpm * mm)
     msr_met = rate >= msr and gross > 0
     if not msr_met:
-        reason = "Savings below the minimum savings rate." if gross > 0 else "No savings against the baseline."
+        reason = (
+            "Savings below the minimum savings rate." if gross > 0 else "No savings against the baseline."
+        )
         shared = ZERO
     elif not gate_met:
-        reason = ("No measure could be scored, so the quality gate was not met." if composite is None
-                  else "The quality gate was not met.")
+        reason = (
+            "No measure could be scored, so the quality gate was not met."
+            if composite is None
+            else "The quality gate was not met."
+        )
         shared = ZERO
     else:
         shared = min(cents(gross * sharing), cap_amount)
         reason = "Capped." if shared == cap_amount and cents(gross * sharing) > cap_amount else "Shared."
-    return SharedSavings(baseline_pmpm, actual_pmpm, mm, gross, rate, msr, msr_met, gate, gate_met, sharing,
-                         cap_amount, shared, reason)
+    return SharedSavings(
+        baseline_pmpm,
+        actual_pmpm,
+        mm,
+        gross,
+        rate,
+        msr,
+        msr_met,
+        gate,
+        gate_met,
+        sharing,
+        cap_amount,
+        shared,
+        reason,
+    )
 
 
 DAYS_PER_YEAR = 365.25
@@ -396,8 +469,9 @@ def period_midpoint(start: date, end: date) -> date:
     return start + timedelta(days=(end - start).days // 2)
 
 
-def trended_benchmark_pmpm(benchmark_pmpm: Decimal | str, midpoint: date, annual_trend: Decimal | str,
-                           period_midpoint: date) -> Decimal:
+def trended_benchmark_pmpm(
+    benchmark_pmpm: Decimal | str, midpoint: date, annual_trend: Decimal | str, period_midpoint: date
+) -> Decimal:
     """A benchmark PMPM trended from the midpoint of the period it was measured on to ``period_midpoint``.
 
     ``benchmark_pmpm x (1 + annual_trend) ** (days between the midpoints / 365.25)``: the power is
@@ -430,8 +504,14 @@ class AvoidedEvents:
         return sum((e.value for e in self.events), ZERO)
 
 
-def avoided_events(*, baseline_counts: Mapping[str, int], baseline_mm: Decimal, actual_counts: Mapping[str, int],
-                   actual_mm: Decimal, unit_costs: Mapping[str, Decimal]) -> AvoidedEvents:
+def avoided_events(
+    *,
+    baseline_counts: Mapping[str, int],
+    baseline_mm: Decimal,
+    actual_counts: Mapping[str, int],
+    actual_mm: Decimal,
+    unit_costs: Mapping[str, Decimal],
+) -> AvoidedEvents:
     """Events expected at the pre-enrollment rate minus events seen, valued per event."""
     baseline_mm, actual_mm = Decimal(baseline_mm), Decimal(actual_mm)
     events = []

@@ -62,7 +62,9 @@ class UtilizationUpload(models.Model):
     last_month = models.DateField(null=True, blank=True)
     error_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="[{row, column, code, message}]")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -102,10 +104,15 @@ class UtilizationRow(models.Model):
             models.Index(fields=["upload", "member_id", "month"], name="utilization_upload_member"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["payer", "member_id", "month"], condition=Q(superseded=False),
-                                    name="utilization_one_current_row"),
-            models.CheckConstraint(condition=Q(readmissions_30d__lte=models.F("discharges")),
-                                   name="utilization_readmissions_within_discharges"),
+            models.UniqueConstraint(
+                fields=["payer", "member_id", "month"],
+                condition=Q(superseded=False),
+                name="utilization_one_current_row",
+            ),
+            models.CheckConstraint(
+                condition=Q(readmissions_30d__lte=models.F("discharges")),
+                name="utilization_readmissions_within_discharges",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -122,8 +129,9 @@ class UnitCost(models.Model):
     payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     cost = models.DecimalField(max_digits=14, decimal_places=2)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
@@ -153,13 +161,17 @@ class PatientStory(models.Model):
     period = models.CharField(max_length=16, help_text="The period code, e.g. 2026-Q1")
     title = models.CharField(max_length=200, blank=True)
     text = models.TextField()
-    written_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["contract", "period"]
-        constraints = [models.UniqueConstraint(fields=["contract", "period"], name="patient_story_per_period")]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "period"], name="patient_story_per_period")
+        ]
 
     def __str__(self) -> str:
         return f"{self.contract_id} {self.period}"

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-INVALID_PERIOD_MESSAGE = "A period is a month (2026-03), a quarter (2026-Q1), a year (2026) or a contract year (CY1)."
+INVALID_PERIOD_MESSAGE = (
+    "A period is a month (2026-03), a quarter (2026-Q1), a year (2026) or a contract year (CY1)."
+)
 
 
 def add_months(month: date, months: int) -> date:

@@ -11,10 +11,16 @@ from performance import charts
 
 
 def render_html(contract, performance: dict) -> str:
-    return render_to_string("performance/report_pdf.html", {
-        "contract": contract, "p": performance, "charts": charts.charts_for(performance),
-        "generated": timezone.now(), "web": False,
-    })
+    return render_to_string(
+        "performance/report_pdf.html",
+        {
+            "contract": contract,
+            "p": performance,
+            "charts": charts.charts_for(performance),
+            "generated": timezone.now(),
+            "web": False,
+        },
+    )
 
 
 def render_pdf(contract, performance: dict) -> bytes:

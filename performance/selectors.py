@@ -50,10 +50,17 @@ from performance.periods import INVALID_PERIOD_MESSAGE, Period, add_months, pars
 ZERO = Decimal(0)
 BASELINE_MONTHS = contract_rules.DEFAULT_BASELINE_MONTHS  # when the contract names no baseline window
 COUNT_FIELDS = ("ed_visits", "inpatient_admissions", "icu_admissions", "discharges", "readmissions_30d")
-EVENT_FIELDS = {EventKind.ED_VISIT: "ed_visits", EventKind.INPATIENT_ADMISSION: "inpatient_admissions",
-                EventKind.ICU_ADMISSION: "icu_admissions", EventKind.READMISSION: "readmissions_30d"}
-UTILIZATION_MEASURES = {"ed_visits_per_1000": "ed_visits", "inpatient_admissions_per_1000": "inpatient_admissions",
-                        "icu_admissions_per_1000": "icu_admissions"}
+EVENT_FIELDS = {
+    EventKind.ED_VISIT: "ed_visits",
+    EventKind.INPATIENT_ADMISSION: "inpatient_admissions",
+    EventKind.ICU_ADMISSION: "icu_admissions",
+    EventKind.READMISSION: "readmissions_30d",
+}
+UTILIZATION_MEASURES = {
+    "ed_visits_per_1000": "ed_visits",
+    "inpatient_admissions_per_1000": "inpatient_admissions",
+    "icu_admissions_per_1000": "icu_admissions",
+}
 
 
 # --- the one read of enrollment ----------------------------------------------------------------
@@ -66,14 +73,28 @@ def member_month_rows(contract: Contract) -> QuerySet[MemberMonth]:
 
 def roster_disenrollments(contract: Contract, start: date, end: date) -> list[dict]:
     """Disenrollments (end inside [start, end)) on the contract's current rosters, one per member and end."""
-    entries = (RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True,
-                                          enrollment_end__gte=start, enrollment_end__lt=end)
-               .exclude(disenrollment_reason="")
-               .values("member_id", "enrollment_end", "disenrollment_reason")
-               .annotate(first_start=Min("enrollment_start")).order_by("member_id", "enrollment_end"))
-    firsts = dict(RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True,
-                                             member_id__in=[e["member_id"] for e in entries])
-                  .values("member_id").annotate(first=Min("enrollment_start")).values_list("member_id", "first"))
+    entries = (
+        RosterEntry.objects.filter(
+            submission__contract=contract,
+            submission__is_current=True,
+            enrollment_end__gte=start,
+            enrollment_end__lt=end,
+        )
+        .exclude(disenrollment_reason="")
+        .values("member_id", "enrollment_end", "disenrollment_reason")
+        .annotate(first_start=Min("enrollment_start"))
+        .order_by("member_id", "enrollment_end")
+    )
+    firsts = dict(
+        RosterEntry.objects.filter(
+            submission__contract=contract,
+            submission__is_current=True,
+            member_id__in=[e["member_id"] for e in entries],
+        )
+        .values("member_id")
+        .annotate(first=Min("enrollment_start"))
+        .values_list("member_id", "first")
+    )
     seen, out = set(), []
     for e in entries:
         if e["member_id"] in seen:
@@ -97,8 +118,12 @@ def performance_contracts(*, scope: Scope) -> QuerySet[Contract]:
 
 
 def contract_start(contract: Contract) -> date | None:
-    first = ContractVersion.objects.filter(contract=contract).order_by("number").values_list("effective_start",
-                                                                                            flat=True).first()
+    first = (
+        ContractVersion.objects.filter(contract=contract)
+        .order_by("number")
+        .values_list("effective_start", flat=True)
+        .first()
+    )
     return first
 
 
@@ -111,14 +136,18 @@ def period_of(contract: Contract, code: str | None) -> Period:
     try:
         return parse_period(code, contract_start=start)
     except ValueError as exc:
-        raise ApplicationError(INVALID_PERIOD_MESSAGE, code="invalid_period", details={"period": code}) from exc
+        raise ApplicationError(
+            INVALID_PERIOD_MESSAGE, code="invalid_period", details={"period": code}
+        ) from exc
 
 
 def terms_version(contract: Contract, period: Period) -> ContractVersion | None:
     """The version in force on the period's last month (its quality and savings terms apply)."""
-    return (contract_selectors.version_in_force(contract=contract, on=add_months(period.end, -1))
-            or contract_selectors.version_in_force(contract=contract, on=period.start)
-            or contract.current_version)
+    return (
+        contract_selectors.version_in_force(contract=contract, on=add_months(period.end, -1))
+        or contract_selectors.version_in_force(contract=contract, on=period.start)
+        or contract.current_version
+    )
 
 
 # --- aggregation ---------------------------------------------------------------------------------
@@ -183,10 +212,22 @@ def _enrolled_sums(contract: Contract, start: date, end: date, *, by: str = "mon
         rows = cursor.fetchall()
     out = []
     for k, ed, ip, icu, dis, readm, tcoc, sat, sat2, sat_n, death, acp in rows:
-        out.append({by: _as_date(k) if by == "month" else k, "ed_visits": ed, "inpatient_admissions": ip,
-                    "icu_admissions": icu, "discharges": dis, "readmissions_30d": readm, "tcoc": _decimal(tcoc),
-                    "sat": _decimal(sat, "0.0001"), "sat2": _decimal(sat2, "0.0001"), "sat_n": int(sat_n or 0),
-                    "death": _as_date(death) if death else None, "acp": _as_date(acp) if acp else None})
+        out.append(
+            {
+                by: _as_date(k) if by == "month" else k,
+                "ed_visits": ed,
+                "inpatient_admissions": ip,
+                "icu_admissions": icu,
+                "discharges": dis,
+                "readmissions_30d": readm,
+                "tcoc": _decimal(tcoc),
+                "sat": _decimal(sat, "0.0001"),
+                "sat2": _decimal(sat2, "0.0001"),
+                "sat_n": int(sat_n or 0),
+                "death": _as_date(death) if death else None,
+                "acp": _as_date(acp) if acp else None,
+            }
+        )
     return out
 
 
@@ -194,7 +235,7 @@ ID_CHUNK = 900  # member ids per IN (...) list: under SQLite's oldest variable l
 
 
 def _chunks(ids: list[str]) -> list[list[str]]:
-    return [ids[i:i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
+    return [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
 
 
 @dataclass(frozen=True)
@@ -212,9 +253,13 @@ class Cohort:
 
 
 def cohort(contract: Contract, start: date, end: date) -> Cohort:
-    rows = (member_month_rows(contract).order_by().values("member_id")
-            .annotate(first=Min("month"), inside=Count("id", filter=Q(month__gte=start, month__lt=end)))
-            .values_list("member_id", "first", "inside"))
+    rows = (
+        member_month_rows(contract)
+        .order_by()
+        .values("member_id")
+        .annotate(first=Min("month"), inside=Count("id", filter=Q(month__gte=start, month__lt=end)))
+        .values_list("member_id", "first", "inside")
+    )
     first, inside = {}, set()
     for member_id, first_month, n in rows:
         first[member_id] = _as_date(first_month)
@@ -223,7 +268,9 @@ def cohort(contract: Contract, start: date, end: date) -> Cohort:
     return Cohort(start, end, first, frozenset(inside))
 
 
-def month_data(contract: Contract, start: date, end: date, members: Cohort | None = None) -> dict[date, MonthData]:
+def month_data(
+    contract: Contract, start: date, end: date, members: Cohort | None = None
+) -> dict[date, MonthData]:
     """Every aggregate the measures need, per month of [start, end), in a handful of queries."""
     if members is None or (members.start, members.end) != (start, end):
         members = cohort(contract, start, end)
@@ -233,8 +280,11 @@ def month_data(contract: Contract, start: date, end: date, members: Cohort | Non
         data[month] = MonthData()
         month = add_months(month, 1)
     mm = member_month_rows(contract).filter(month__gte=start, month__lt=end)
-    for row in mm.values("month").annotate(mm=Sum("member_months"), n=Count("id"),
-                                           members=Count("member_id", distinct=True)).order_by("month"):
+    for row in (
+        mm.values("month")
+        .annotate(mm=Sum("member_months"), n=Count("id"), members=Count("member_id", distinct=True))
+        .order_by("month")
+    ):
         d = data[row["month"]]
         d.member_months, d.months, d.members = row["mm"] or ZERO, row["n"], row["members"]
     for row in _enrolled_sums(contract, start, end):
@@ -250,22 +300,36 @@ def month_data(contract: Contract, start: date, end: date, members: Cohort | Non
             d.hospice += 1
             d.hospice_days.append((e["enrollment_end"] - e["first_start"]).days + 1)
     for ids in _chunks(sorted(members.first)):  # deaths of the contract's members (one group per member)
-        deaths = (_utilization(contract).filter(death_date__gte=start, death_date__lt=end, member_id__in=ids)
-                  .order_by().values("member_id").annotate(died=Min("death_date"),
-                                                           home=Count("id", filter=Q(death_place="home"))))
+        deaths = (
+            _utilization(contract)
+            .filter(death_date__gte=start, death_date__lt=end, member_id__in=ids)
+            .order_by()
+            .values("member_id")
+            .annotate(died=Min("death_date"), home=Count("id", filter=Q(death_place="home")))
+        )
         for row in deaths:
             d = data[_as_date(row["died"]).replace(day=1)]
             d.deaths += 1
             d.deaths_home += 1 if row["home"] else 0
     first_of = {member_id: first for member_id, first in members.first.items() if start <= first < end}
     for ids in _chunks(sorted(first_of)):
-        starts = dict(RosterEntry.objects.filter(submission__contract=contract, submission__is_current=True,
-                                                 member_id__in=ids)
-                      .order_by().values("member_id").annotate(s=Min("enrollment_start"))
-                      .values_list("member_id", "s"))
-        acps = dict(_utilization(contract).filter(member_id__in=ids, acp_documented_date__isnull=False)
-                    .order_by().values("member_id").annotate(a=Min("acp_documented_date"))
-                    .values_list("member_id", "a"))
+        starts = dict(
+            RosterEntry.objects.filter(
+                submission__contract=contract, submission__is_current=True, member_id__in=ids
+            )
+            .order_by()
+            .values("member_id")
+            .annotate(s=Min("enrollment_start"))
+            .values_list("member_id", "s")
+        )
+        acps = dict(
+            _utilization(contract)
+            .filter(member_id__in=ids, acp_documented_date__isnull=False)
+            .order_by()
+            .values("member_id")
+            .annotate(a=Min("acp_documented_date"))
+            .values_list("member_id", "a")
+        )
         for member_id in ids:
             first = first_of[member_id]
             d = data[first]
@@ -279,6 +343,7 @@ def month_data(contract: Contract, start: date, end: date, members: Cohort | Non
 
 def measure_data(months: list[MonthData]) -> dict[str, m.MeasureData]:
     """The period's data for every measure code, from its months."""
+
     def total(attr):
         return sum((getattr(d, attr) for d in months), 0)
 
@@ -290,21 +355,34 @@ def measure_data(months: list[MonthData]) -> dict[str, m.MeasureData]:
         "ed_visits_per_1000": m.MeasureData(Decimal(counts["ed_visits"]), mm),
         "inpatient_admissions_per_1000": m.MeasureData(Decimal(counts["inpatient_admissions"]), mm),
         "icu_admissions_per_1000": m.MeasureData(Decimal(counts["icu_admissions"]), mm),
-        "readmission_30d_rate": m.MeasureData(Decimal(counts["readmissions_30d"]), Decimal(counts["discharges"])),
+        "readmission_30d_rate": m.MeasureData(
+            Decimal(counts["readmissions_30d"]), Decimal(counts["discharges"])
+        ),
         "hospice_transition_rate": m.MeasureData(Decimal(total("hospice")), Decimal(total("disenrolled"))),
-        "median_days_before_hospice": m.MeasureData(Decimal(str(median)) if median is not None else ZERO,
-                                                    Decimal(len(days))),
+        "median_days_before_hospice": m.MeasureData(
+            Decimal(str(median)) if median is not None else ZERO, Decimal(len(days))
+        ),
         "death_at_home_rate": m.MeasureData(Decimal(total("deaths_home")), Decimal(total("deaths"))),
-        "acp_within_60d_rate": m.MeasureData(Decimal(total("acp_within_60")), Decimal(total("new_enrollees"))),
+        "acp_within_60d_rate": m.MeasureData(
+            Decimal(total("acp_within_60")), Decimal(total("new_enrollees"))
+        ),
         "assessment_within_n_days_rate": m.MeasureData(ZERO, ZERO),
-        "satisfaction_score": m.MeasureData(sum((d.satisfaction_sum for d in months), ZERO),
-                                            Decimal(total("satisfaction_n")),
-                                            sum((d.satisfaction_squares for d in months), ZERO)),
+        "satisfaction_score": m.MeasureData(
+            sum((d.satisfaction_sum for d in months), ZERO),
+            Decimal(total("satisfaction_n")),
+            sum((d.satisfaction_squares for d in months), ZERO),
+        ),
     }
 
 
-def baseline(contract: Contract, start: date, end: date, members: Cohort | None = None, *,
-             months: int = BASELINE_MONTHS) -> dict[str, Any]:
+def baseline(
+    contract: Contract,
+    start: date,
+    end: date,
+    members: Cohort | None = None,
+    *,
+    months: int = BASELINE_MONTHS,
+) -> dict[str, Any]:
     """Pre-enrollment utilisation of the members enrolled in [start, end): up to ``months`` months each
     (the contract's ``baseline_months``; 12 by default).
 
@@ -316,8 +394,10 @@ def baseline(contract: Contract, start: date, end: date, members: Cohort | None 
     if members is None or (members.start, members.end) != (start, end):
         members = cohort(contract, start, end)
     counts = dict.fromkeys(EVENT_FIELDS, 0)
-    windows = [(member_id, add_months(members.first[member_id], -months), members.first[member_id])
-               for member_id in sorted(members.inside)]
+    windows = [
+        (member_id, add_months(members.first[member_id], -months), members.first[member_id])
+        for member_id in sorted(members.inside)
+    ]
     if not windows:
         return {"months": 0, "tcoc": ZERO, "counts": counts, "pmpm": None}
     quote = connection.ops.quote_name
@@ -325,7 +405,7 @@ def baseline(contract: Contract, start: date, end: date, members: Cohort | None 
     found, tcoc = 0, ZERO
     with connection.cursor() as cursor:
         for i in range(0, len(windows), per_chunk):
-            chunk = windows[i:i + per_chunk]
+            chunk = windows[i : i + per_chunk]
             # Table and column names are the models' own and every value is a parameter.
             sql = (
                 f"WITH c (member_id, lo, hi) AS (VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))}) "  # noqa: S608
@@ -340,8 +420,12 @@ def baseline(contract: Contract, start: date, end: date, members: Cohort | None 
             tcoc += _decimal(amount)
             for kind, value in zip(EVENT_FIELDS, events, strict=True):
                 counts[kind] += int(value or 0)
-    return {"months": found, "tcoc": tcoc, "counts": counts,
-            "pmpm": (tcoc / found).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if found else None}
+    return {
+        "months": found,
+        "tcoc": tcoc,
+        "counts": counts,
+        "pmpm": (tcoc / found).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if found else None,
+    }
 
 
 def savings_baseline(terms: dict[str, Any], period: Period, own_pmpm: Decimal | None) -> dict[str, Any]:
@@ -359,9 +443,14 @@ def savings_baseline(terms: dict[str, Any], period: Period, own_pmpm: Decimal | 
     midpoint = date.fromisoformat(str(terms["benchmark_midpoint"]))
     target = m.period_midpoint(period.start, period.end)
     trended = m.trended_benchmark_pmpm(terms["benchmark_pmpm"], midpoint, terms["annual_trend"], target)
-    benchmark = {"pmpm": _fmt(m.cents(Decimal(str(terms["benchmark_pmpm"])))), "midpoint": midpoint.isoformat(),
-                 "annual_trend": str(terms["annual_trend"]), "period_midpoint": target.isoformat(),
-                 "days": (target - midpoint).days, "trended_pmpm": _fmt(trended)}
+    benchmark = {
+        "pmpm": _fmt(m.cents(Decimal(str(terms["benchmark_pmpm"])))),
+        "midpoint": midpoint.isoformat(),
+        "annual_trend": str(terms["annual_trend"]),
+        "period_midpoint": target.isoformat(),
+        "days": (target - midpoint).days,
+        "trended_pmpm": _fmt(trended),
+    }
     return {"method": method, "pmpm": trended, "benchmark": benchmark}
 
 
@@ -371,10 +460,12 @@ def withheld(contract: Contract, period: Period) -> tuple[Decimal, Decimal]:
         from payments.models import LedgerEntry, LineKind
     except ImportError:  # payments not installed: nothing was withheld
         return ZERO, ZERO
-    sums = (LedgerEntry.objects.filter(contract=contract, service_month__gte=period.start,
-                                       service_month__lt=period.end)
-            .aggregate(withheld=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
-                       base=Sum("amount", filter=Q(kind__in=[LineKind.MEMBER_MONTHS, LineKind.RETRO_ADJUSTMENT]))))
+    sums = LedgerEntry.objects.filter(
+        contract=contract, service_month__gte=period.start, service_month__lt=period.end
+    ).aggregate(
+        withheld=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
+        base=Sum("amount", filter=Q(kind__in=[LineKind.MEMBER_MONTHS, LineKind.RETRO_ADJUSTMENT])),
+    )
     return -(sums["withheld"] or ZERO), sums["base"] or ZERO
 
 
@@ -401,41 +492,73 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
     members = cohort(contract, period.start, period.end)
     months = month_data(contract, period.start, period.end, members)
     window = measure_data(list(months.values()))
-    results = [m.evaluate_measure(term, window[term["measure"]]) for term in quality_terms
-               if term.get("measure") in window]
+    results = [
+        m.evaluate_measure(term, window[term["measure"]])
+        for term in quality_terms
+        if term.get("measure") in window
+    ]
     composite = m.composite_score(results)
     held, base_payments = withheld(contract, period)
-    money = m.quality_money(composite, withheld=held, base_payments=base_payments,
-                            bonus_terms=(version.quality_bonus or None) if version else None)
+    money = m.quality_money(
+        composite,
+        withheld=held,
+        base_payments=base_payments,
+        bonus_terms=(version.quality_bonus or None) if version else None,
+    )
     enrolled_months = sum(d.months for d in months.values())
     member_months = sum((d.member_months for d in months.values()), ZERO)
     tcoc = sum((d.tcoc for d in months.values()), ZERO)
-    actual_pmpm = (tcoc / enrolled_months).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if enrolled_months \
+    actual_pmpm = (
+        (tcoc / enrolled_months).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        if enrolled_months
         else None
+    )
     window_months = contract_rules.baseline_months(savings_terms)
     base = baseline(contract, period.start, period.end, members, months=window_months)
     against = savings_baseline(savings_terms, period, base["pmpm"])
-    savings = m.shared_savings(savings_terms, baseline_pmpm=against["pmpm"], actual_pmpm=actual_pmpm,
-                               member_months=Decimal(enrolled_months), composite=composite)
+    savings = m.shared_savings(
+        savings_terms,
+        baseline_pmpm=against["pmpm"],
+        actual_pmpm=actual_pmpm,
+        member_months=Decimal(enrolled_months),
+        composite=composite,
+    )
     actual_counts = {kind: sum(d.counts[f] for d in months.values()) for kind, f in EVENT_FIELDS.items()}
-    avoided = m.avoided_events(baseline_counts=base["counts"], baseline_mm=Decimal(base["months"]),
-                               actual_counts=actual_counts, actual_mm=Decimal(enrolled_months),
-                               unit_costs=unit_costs(contract.payer_id))
+    avoided = m.avoided_events(
+        baseline_counts=base["counts"],
+        baseline_mm=Decimal(base["months"]),
+        actual_counts=actual_counts,
+        actual_mm=Decimal(enrolled_months),
+        unit_costs=unit_costs(contract.payer_id),
+    )
     story = PatientStory.objects.filter(contract=contract, period=period.code).first()
     measure_rows = []
     n_days = {t["measure"]: t.get("n_days") for t in quality_terms}
     for result in results:
         meta = QUALITY_MEASURES[result.code]
         row = {k: _fmt(v) for k, v in result.__dict__.items()}
-        name = meta.name.replace("N days", f"{n_days[result.code]} days") if n_days.get(result.code) else meta.name
+        name = (
+            meta.name.replace("N days", f"{n_days[result.code]} days")
+            if n_days.get(result.code)
+            else meta.name
+        )
         row.update(name=name, denominator_label=meta.denominator)
         measure_rows.append(row)
     out: dict[str, Any] = {
-        "contract": {"id": str(contract.public_id), "number": contract.number,
-                     "payer": contract.payer.legal_name, "provider": contract.provider.legal_name,
-                     "terms_version": version.number if version else None},
-        "period": {"code": period.code, "kind": period.kind, "label": period.label,
-                   "start": period.start.isoformat(), "end": add_months(period.end, -1).isoformat()},
+        "contract": {
+            "id": str(contract.public_id),
+            "number": contract.number,
+            "payer": contract.payer.legal_name,
+            "provider": contract.provider.legal_name,
+            "terms_version": version.number if version else None,
+        },
+        "period": {
+            "code": period.code,
+            "kind": period.kind,
+            "label": period.label,
+            "start": period.start.isoformat(),
+            "end": add_months(period.end, -1).isoformat(),
+        },
         "member_months": _fmt(member_months.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
         "enrolled_months": enrolled_months,
         "members": len(members.inside),
@@ -445,22 +568,32 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
         "shared_savings": _savings_out(savings, against),
         # months, tcoc_pmpm and events: the members' own pre-enrollment history (its window in
         # window_months); method, benchmark and savings_pmpm: the baseline the shared savings compare.
-        "baseline": {"months": base["months"], "tcoc_pmpm": _fmt(base["pmpm"]),
-                     "events": {k: v for k, v in base["counts"].items()},
-                     "method": against["method"], "window_months": window_months,
-                     "benchmark": against["benchmark"], "savings_pmpm": _fmt(against["pmpm"])},
-        "avoided_events": {"events": [{k: _fmt(v) for k, v in e.__dict__.items()} for e in avoided.events],
-                           "total": _fmt(avoided.total)},
-        "story": None if story is None else {"title": story.title, "text": story.text,
-                                             "updated_at": story.updated_at.isoformat()},
+        "baseline": {
+            "months": base["months"],
+            "tcoc_pmpm": _fmt(base["pmpm"]),
+            "events": {k: v for k, v in base["counts"].items()},
+            "method": against["method"],
+            "window_months": window_months,
+            "benchmark": against["benchmark"],
+            "savings_pmpm": _fmt(against["pmpm"]),
+        },
+        "avoided_events": {
+            "events": [{k: _fmt(v) for k, v in e.__dict__.items()} for e in avoided.events],
+            "total": _fmt(avoided.total),
+        },
+        "story": None
+        if story is None
+        else {"title": story.title, "text": story.text, "updated_at": story.updated_at.isoformat()},
     }
     if series:
         out["series"] = _series(contract, period, months, quality_terms, base)
     return out
 
 
-NO_BENCHMARK_REASON = ("The contract names a trended benchmark without its benchmark PMPM, midpoint and trend: "
-                       "nothing to compare.")
+NO_BENCHMARK_REASON = (
+    "The contract names a trended benchmark without its benchmark PMPM, midpoint and trend: "
+    "nothing to compare."
+)
 
 
 def _savings_out(savings: m.SharedSavings | None, against: dict[str, Any]) -> dict[str, Any] | None:
@@ -473,37 +606,65 @@ def _savings_out(savings: m.SharedSavings | None, against: dict[str, Any]) -> di
     return out
 
 
-def _series(contract: Contract, period: Period, months: dict[date, MonthData], quality_terms: list[dict],
-            base: dict[str, Any]) -> dict[str, Any]:
+def _series(
+    contract: Contract,
+    period: Period,
+    months: dict[date, MonthData],
+    quality_terms: list[dict],
+    base: dict[str, Any],
+) -> dict[str, Any]:
     """Monthly points for the charts; a one-month period is charted over the 12 months up to it."""
     if len(months) < 3:
         start = add_months(period.end, -12)
         months = month_data(contract, start, period.end)
-    enrollment = [{"month": k.isoformat(), "member_months": _fmt(d.member_months), "members": d.members}
-                  for k, d in months.items()]
+    enrollment = [
+        {"month": k.isoformat(), "member_months": _fmt(d.member_months), "members": d.members}
+        for k, d in months.items()
+    ]
     measures = []
     for term in quality_terms:
         points = []
         for k, d in months.items():
             data = measure_data([d])[term["measure"]]
             result = m.evaluate_measure(term, data)
-            points.append({"month": k.isoformat(), "rate": _fmt(result.rate), "ci_low": _fmt(result.ci_low),
-                           "ci_high": _fmt(result.ci_high)})
-        measures.append({"measure": term["measure"], "name": QUALITY_MEASURES[term["measure"]].name,
-                         "unit": m.MEASURE_UNITS[term["measure"]][0], "target": term.get("target"),
-                         "direction": term.get("direction"), "points": points})
+            points.append(
+                {
+                    "month": k.isoformat(),
+                    "rate": _fmt(result.rate),
+                    "ci_low": _fmt(result.ci_low),
+                    "ci_high": _fmt(result.ci_high),
+                }
+            )
+        measures.append(
+            {
+                "measure": term["measure"],
+                "name": QUALITY_MEASURES[term["measure"]].name,
+                "unit": m.MEASURE_UNITS[term["measure"]][0],
+                "target": term.get("target"),
+                "direction": term.get("direction"),
+                "points": points,
+            }
+        )
     after_mm = sum((d.member_months for d in months.values()), ZERO)
 
     def per_1000(count, mm):
-        return _fmt((Decimal(count) * 1000 / Decimal(mm)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)) \
-            if mm else None
+        return (
+            _fmt((Decimal(count) * 1000 / Decimal(mm)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+            if mm
+            else None
+        )
 
     before_after = [
-        {"label": "ED visits", "before": per_1000(base["counts"][EventKind.ED_VISIT], base["months"]),
-         "after": per_1000(sum(d.counts["ed_visits"] for d in months.values()), after_mm)},
-        {"label": "Inpatient admissions",
-         "before": per_1000(base["counts"][EventKind.INPATIENT_ADMISSION], base["months"]),
-         "after": per_1000(sum(d.counts["inpatient_admissions"] for d in months.values()), after_mm)},
+        {
+            "label": "ED visits",
+            "before": per_1000(base["counts"][EventKind.ED_VISIT], base["months"]),
+            "after": per_1000(sum(d.counts["ed_visits"] for d in months.values()), after_mm),
+        },
+        {
+            "label": "Inpatient admissions",
+            "before": per_1000(base["counts"][EventKind.INPATIENT_ADMISSION], base["months"]),
+            "after": per_1000(sum(d.counts["inpatient_admissions"] for d in months.values()), after_mm),
+        },
     ]
     return {"enrollment": enrollment, "measures": measures, "before_after": before_after}
 
@@ -521,16 +682,28 @@ def member_breakdown(*, scope: Scope, contract: Contract, period: Period, measur
     scope.require("performance.view")
     if measure and measure not in QUALITY_MEASURES:
         raise NotFoundError(NOT_FOUND_MESSAGE)
-    mm = (member_month_rows(contract).filter(month__gte=period.start, month__lt=period.end)
-          .values("member_id").annotate(mm=Sum("member_months"), months=Count("id")).order_by("member_id"))
+    mm = (
+        member_month_rows(contract)
+        .filter(month__gte=period.start, month__lt=period.end)
+        .values("member_id")
+        .annotate(mm=Sum("member_months"), months=Count("id"))
+        .order_by("member_id")
+    )
     util = {r["member"]: r for r in _enrolled_sums(contract, period.start, period.end, by="member")}
     rows = []
     for r in mm:
         u = util.get(r["member_id"], {})
-        rows.append({"member_id": r["member_id"], "member_months": _fmt(r["mm"]), "months": r["months"],
-                     **{f: int(u.get(f) or 0) for f in COUNT_FIELDS},
-                     "tcoc_amount": _fmt(u.get("tcoc") or ZERO), "death_date": _fmt(u.get("death")),
-                     "acp_documented_date": _fmt(u.get("acp"))})
+        rows.append(
+            {
+                "member_id": r["member_id"],
+                "member_months": _fmt(r["mm"]),
+                "months": r["months"],
+                **{f: int(u.get(f) or 0) for f in COUNT_FIELDS},
+                "tcoc_amount": _fmt(u.get("tcoc") or ZERO),
+                "death_date": _fmt(u.get("death")),
+                "acp_documented_date": _fmt(u.get("acp")),
+            }
+        )
     field_for = {**UTILIZATION_MEASURES, "readmission_30d_rate": "discharges"}
     if measure in field_for:
         rows = [r for r in rows if r[field_for[measure]]]
@@ -560,4 +733,6 @@ def unit_cost_table(*, scope: Scope) -> list[dict]:
     if not scope.is_payer:
         return []
     costs = unit_costs(scope.organization)
-    return [{"kind": kind, "label": label, "cost": _fmt(costs.get(kind))} for kind, label in EventKind.choices]
+    return [
+        {"kind": kind, "label": label, "cost": _fmt(costs.get(kind))} for kind, label in EventKind.choices
+    ]

@@ -7,7 +7,9 @@ from performance.models import UtilizationUpload
 
 
 class UtilizationUploadInputSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="utilization.csv or the same columns in XLSX (formats.md section 4)")
+    file = serializers.FileField(
+        help_text="utilization.csv or the same columns in XLSX (formats.md section 4)"
+    )
 
 
 class UtilizationRowErrorSerializer(serializers.Serializer):
@@ -20,12 +22,27 @@ class UtilizationRowErrorSerializer(serializers.Serializer):
 class UtilizationUploadSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     errors = UtilizationRowErrorSerializer(many=True, read_only=True)
-    status = serializers.CharField(read_only=True, help_text="`accepted` (every row loaded) or `rejected` (none)")
+    status = serializers.CharField(
+        read_only=True, help_text="`accepted` (every row loaded) or `rejected` (none)"
+    )
 
     class Meta:
         model = UtilizationUpload
-        fields = ["id", "status", "original_filename", "file_sha256", "file_size", "row_count", "member_count",
-                  "superseded_count", "first_month", "last_month", "error_count", "errors", "uploaded_at"]
+        fields = [
+            "id",
+            "status",
+            "original_filename",
+            "file_sha256",
+            "file_size",
+            "row_count",
+            "member_count",
+            "superseded_count",
+            "first_month",
+            "last_month",
+            "error_count",
+            "errors",
+            "uploaded_at",
+        ]
 
 
 class MeasureSerializer(serializers.Serializer):
@@ -49,8 +66,9 @@ class MeasureSerializer(serializers.Serializer):
 class SharedSavingsResultSerializer(serializers.Serializer):
     """The shared savings of the period (money and rates as decimal strings)."""
 
-    baseline_method = serializers.ChoiceField(choices=BASELINE_METHOD_CODES,
-                                              help_text="The contract's baseline (details in `baseline`)")
+    baseline_method = serializers.ChoiceField(
+        choices=BASELINE_METHOD_CODES, help_text="The contract's baseline (details in `baseline`)"
+    )
     baseline_pmpm = serializers.CharField(allow_null=True, help_text="The baseline TCOC PMPM compared with")
     actual_pmpm = serializers.CharField(allow_null=True, help_text="TCOC PMPM of the enrolled months")
     member_months = serializers.CharField(help_text="Enrolled months (whole months with a member-month row)")
@@ -76,17 +94,27 @@ class BenchmarkSerializer(serializers.Serializer):
 
 
 class BaselineSerializer(serializers.Serializer):
-    months = serializers.IntegerField(help_text="Pre-enrollment months with utilisation of the period's members")
+    months = serializers.IntegerField(
+        help_text="Pre-enrollment months with utilisation of the period's members"
+    )
     tcoc_pmpm = serializers.CharField(allow_null=True, help_text="The members' own pre-enrollment TCOC PMPM")
-    events = serializers.DictField(child=serializers.IntegerField(),
-                                   help_text="Pre-enrollment events by kind (the rates of avoided events)")
-    method = serializers.ChoiceField(choices=BASELINE_METHOD_CODES,
-                                     help_text="The baseline of the shared savings")
-    window_months = serializers.IntegerField(help_text="The contract's baseline window: months before each "
-                                                       "member's first enrolled month")
-    benchmark = BenchmarkSerializer(allow_null=True, help_text="trended_benchmark: the benchmark and its trending")
-    savings_pmpm = serializers.CharField(allow_null=True, help_text="The baseline PMPM the shared savings compare "
-                                                                    "with (tcoc_pmpm or benchmark.trended_pmpm)")
+    events = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Pre-enrollment events by kind (the rates of avoided events)",
+    )
+    method = serializers.ChoiceField(
+        choices=BASELINE_METHOD_CODES, help_text="The baseline of the shared savings"
+    )
+    window_months = serializers.IntegerField(
+        help_text="The contract's baseline window: months before each member's first enrolled month"
+    )
+    benchmark = BenchmarkSerializer(
+        allow_null=True, help_text="trended_benchmark: the benchmark and its trending"
+    )
+    savings_pmpm = serializers.CharField(
+        allow_null=True,
+        help_text="The baseline PMPM the shared savings compare with (tcoc_pmpm or benchmark.trended_pmpm)",
+    )
 
 
 class PerformanceSerializer(serializers.Serializer):
@@ -96,8 +124,12 @@ class PerformanceSerializer(serializers.Serializer):
     enrolled_months = serializers.IntegerField()
     members = serializers.IntegerField()
     measures = MeasureSerializer(many=True)
-    composite_score = serializers.CharField(allow_null=True, help_text="Weighted share of scored measures met, 0..1")
-    withhold = serializers.JSONField(help_text="{withheld, return_share, withhold_returned, withhold_kept, bonus, base_payments}")
+    composite_score = serializers.CharField(
+        allow_null=True, help_text="Weighted share of scored measures met, 0..1"
+    )
+    withhold = serializers.JSONField(
+        help_text="{withheld, return_share, withhold_returned, withhold_kept, bonus, base_payments}"
+    )
     shared_savings = SharedSavingsResultSerializer(allow_null=True)
     baseline = BaselineSerializer()
     avoided_events = serializers.JSONField()
@@ -133,5 +165,6 @@ class UnitCostSerializer(serializers.Serializer):
 
 
 class UnitCostInputSerializer(serializers.Serializer):
-    costs = serializers.DictField(child=serializers.CharField(), help_text="{event kind: cost}, e.g. "
-                                  '{"ed_visit": "1450.00"}')
+    costs = serializers.DictField(
+        child=serializers.CharField(), help_text='{event kind: cost}, e.g. {"ed_visit": "1450.00"}'
+    )

@@ -48,9 +48,14 @@ def utilization_upload(*, scope: Scope, data: bytes, filename: str) -> Utilizati
     result = read_utilization(data, filename)
     name = _safe_name(filename)
     with transaction.atomic():
-        upload = UtilizationUpload(payer=scope.organization, uploaded_by=scope.user, original_filename=name,
-                                   file_sha256=hashlib.sha256(data).hexdigest(), file_size=len(data),
-                                   status=UploadStatus.REJECTED if result.errors else UploadStatus.ACCEPTED)
+        upload = UtilizationUpload(
+            payer=scope.organization,
+            uploaded_by=scope.user,
+            original_filename=name,
+            file_sha256=hashlib.sha256(data).hexdigest(),
+            file_size=len(data),
+            status=UploadStatus.REJECTED if result.errors else UploadStatus.ACCEPTED,
+        )
         upload.file.save(name, ContentFile(data), save=False)
         if result.errors:
             upload.errors = [e.as_dict() for e in result.errors]
@@ -70,22 +75,55 @@ def utilization_upload(*, scope: Scope, data: bytes, filename: str) -> Utilizati
     return upload
 
 
-ROW_COLUMNS = ("upload_id", "payer_id", "member_id", "month", "ed_visits", "inpatient_admissions", "icu_admissions",
-               "discharges", "readmissions_30d", "tcoc_amount", "acp_documented_date", "satisfaction_score",
-               "death_date", "death_place", "superseded")
+ROW_COLUMNS = (
+    "upload_id",
+    "payer_id",
+    "member_id",
+    "month",
+    "ed_visits",
+    "inpatient_admissions",
+    "icu_admissions",
+    "discharges",
+    "readmissions_30d",
+    "tcoc_amount",
+    "acp_documented_date",
+    "satisfaction_score",
+    "death_date",
+    "death_place",
+    "superseded",
+)
 
 
 def _insert_rows(upload: UtilizationUpload, records) -> None:
     """Insert the rows in batches without building model instances: COPY on PostgreSQL, else executemany."""
     table = UtilizationRow._meta.db_table
     upload_id, payer_id = upload.pk, upload.payer_id
-    values = ((upload_id, payer_id, r.member_id, r.month, r.ed_visits, r.inpatient_admissions, r.icu_admissions,
-               r.discharges, r.readmissions_30d, r.tcoc_amount, r.acp_documented_date, r.satisfaction_score,
-               r.death_date, r.death_place, False) for r in records)
+    values = (
+        (
+            upload_id,
+            payer_id,
+            r.member_id,
+            r.month,
+            r.ed_visits,
+            r.inpatient_admissions,
+            r.icu_admissions,
+            r.discharges,
+            r.readmissions_30d,
+            r.tcoc_amount,
+            r.acp_documented_date,
+            r.satisfaction_score,
+            r.death_date,
+            r.death_place,
+            False,
+        )
+        for r in records
+    )
     columns = ", ".join(connection.ops.quote_name(c) for c in ROW_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
+            with cursor.cursor.copy(
+                f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
+            ) as copy:
                 for chunk in _copy_text(upload_id, payer_id, records):
                     copy.write(chunk)
             if len(records) >= ANALYZE_AFTER_ROWS:  # fresh planner statistics for the queries that follow
@@ -124,11 +162,13 @@ def _copy_text(upload_id: int, payer_id: int, records):
     lines: list[str] = []
     for r in records:
         acp, score, death = r.acp_documented_date, r.satisfaction_score, r.death_date
-        lines.append(f"{prefix}{_copy_field(r.member_id)}\t{r.month.isoformat()}\t{r.ed_visits}\t"
-                     f"{r.inpatient_admissions}\t{r.icu_admissions}\t{r.discharges}\t{r.readmissions_30d}\t"
-                     f"{r.tcoc_amount}\t{acp.isoformat() if acp is not None else NULL}\t"
-                     f"{score if score is not None else NULL}\t{death.isoformat() if death is not None else NULL}\t"
-                     f"{_copy_field(r.death_place)}\tf\n")
+        lines.append(
+            f"{prefix}{_copy_field(r.member_id)}\t{r.month.isoformat()}\t{r.ed_visits}\t"
+            f"{r.inpatient_admissions}\t{r.icu_admissions}\t{r.discharges}\t{r.readmissions_30d}\t"
+            f"{r.tcoc_amount}\t{acp.isoformat() if acp is not None else NULL}\t"
+            f"{score if score is not None else NULL}\t{death.isoformat() if death is not None else NULL}\t"
+            f"{_copy_field(r.death_place)}\tf\n"
+        )
         if len(lines) >= COPY_CHUNK_ROWS:
             yield "".join(lines)
             lines = []
@@ -146,8 +186,9 @@ def _supersede(upload: UtilizationUpload, records) -> int:
     PostgreSQL does it set-based (:func:`_supersede_postgresql`); other databases in chunks.
     """
     first, last = upload.first_month, upload.last_month
-    current = UtilizationRow.objects.filter(payer_id=upload.payer_id, superseded=False, month__gte=first,
-                                            month__lte=last)
+    current = UtilizationRow.objects.filter(
+        payer_id=upload.payer_id, superseded=False, month__gte=first, month__lte=last
+    )
     if not current.exists():
         return 0
     if connection.vendor == "postgresql":
@@ -156,12 +197,14 @@ def _supersede(upload: UtilizationUpload, records) -> int:
     members = sorted({m for m, _ in keys})
     stale: list[int] = []
     for start in range(0, len(members), 500):
-        chunk = members[start:start + 500]
-        for pk, member_id, month in current.filter(member_id__in=chunk).values_list("pk", "member_id", "month"):
+        chunk = members[start : start + 500]
+        for pk, member_id, month in current.filter(member_id__in=chunk).values_list(
+            "pk", "member_id", "month"
+        ):
             if (member_id, month) in keys:
                 stale.append(pk)
     for start in range(0, len(stale), 500):
-        UtilizationRow.objects.filter(pk__in=stale[start:start + 500]).update(superseded=True)
+        UtilizationRow.objects.filter(pk__in=stale[start : start + 500]).update(superseded=True)
     return len(stale)
 
 
@@ -176,7 +219,9 @@ def _supersede_postgresql(upload: UtilizationUpload, records) -> int:
     quote = connection.ops.quote_name
     table, keys = quote(UtilizationRow._meta.db_table), quote(SUPERSEDE_KEYS_TABLE)
     with transaction.atomic(), connection.cursor() as cursor:  # a temporary table ON COMMIT DROP needs one
-        cursor.execute(f"CREATE TEMPORARY TABLE {keys} (member_id text NOT NULL, month date NOT NULL) ON COMMIT DROP")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {keys} (member_id text NOT NULL, month date NOT NULL) ON COMMIT DROP"
+        )
         with cursor.cursor.copy(f"COPY {keys} (member_id, month) FROM STDIN") as copy:
             for chunk in _key_lines(records):
                 copy.write(chunk)
@@ -185,7 +230,8 @@ def _supersede_postgresql(upload: UtilizationUpload, records) -> int:
             f"UPDATE {table} AS u SET superseded = true FROM {keys} AS k "  # noqa: S608 - names are our own
             "WHERE u.payer_id = %s AND u.member_id = k.member_id AND u.month = k.month "
             "AND u.month BETWEEN %s AND %s AND u.superseded = false",
-            [upload.payer_id, upload.first_month, upload.last_month])
+            [upload.payer_id, upload.first_month, upload.last_month],
+        )
         count = cursor.rowcount
         cursor.execute(f"DROP TABLE {keys}")
     return count
@@ -209,24 +255,36 @@ def unit_costs_set(*, scope: Scope, costs: dict[str, object]) -> list[UnitCost]:
     parsed: dict[str, Decimal] = {}
     for kind, value in costs.items():
         if kind not in EventKind.values:
-            raise ApplicationError(UNKNOWN_EVENT_KIND_MESSAGE, code="unknown_event_kind", details={"kind": kind})
+            raise ApplicationError(
+                UNKNOWN_EVENT_KIND_MESSAGE, code="unknown_event_kind", details={"kind": kind}
+            )
         try:
             amount = Decimal(str(value).strip())
-            if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")) \
-                    or amount > Decimal("999999999999.99"):
+            if (
+                not amount.is_finite()
+                or amount < 0
+                or amount != amount.quantize(Decimal("0.01"))
+                or amount > Decimal("999999999999.99")
+            ):
                 raise InvalidOperation
         except (InvalidOperation, ValueError) as exc:
-            raise ApplicationError(UNIT_COST_INVALID_MESSAGE, code="invalid_unit_cost",
-                                   details={"kind": kind, "value": str(value)}) from exc
+            raise ApplicationError(
+                UNIT_COST_INVALID_MESSAGE,
+                code="invalid_unit_cost",
+                details={"kind": kind, "value": str(value)},
+            ) from exc
         parsed[kind] = amount
     with transaction.atomic():
         for kind, amount in parsed.items():
-            UnitCost.objects.update_or_create(payer=scope.organization, kind=kind,
-                                              defaults={"cost": amount, "updated_by": scope.user})
+            UnitCost.objects.update_or_create(
+                payer=scope.organization, kind=kind, defaults={"cost": amount, "updated_by": scope.user}
+            )
     return list(UnitCost.objects.filter(payer=scope.organization))
 
 
-def patient_story_save(*, scope: Scope, contract: Contract, period: str, text: str, title: str = "") -> PatientStory:
+def patient_story_save(
+    *, scope: Scope, contract: Contract, period: str, text: str, title: str = ""
+) -> PatientStory:
     """The provider's story of one patient for a period (one per contract and period)."""
     scope.require("performance.story")
     if contract.provider_id != scope.organization.pk:
@@ -242,12 +300,13 @@ def patient_story_save(*, scope: Scope, contract: Contract, period: str, text: s
         raise ApplicationError(STORY_TOO_LONG_MESSAGE, code="story_too_long", details={"field": "text"})
     with transaction.atomic():
         story, _ = PatientStory.objects.update_or_create(
-            contract=contract, period=code,
-            defaults={"text": text, "title": (title or "").strip()[:200], "written_by": scope.user})
+            contract=contract,
+            period=code,
+            defaults={"text": text, "title": (title or "").strip()[:200], "written_by": scope.user},
+        )
     return story
 
 
 def contract_start(contract: Contract):
     version = contract.versions.order_by("number").first()
     return version.effective_start if version else None
-

@@ -26,11 +26,16 @@ def performance_home(request):
     scope = request.scope
     contracts = selectors.performance_contracts(scope=scope)
     can_upload = scope.can("performance.upload")
-    return render(request, "performance/home.html", {
-        "contracts": contracts, "can_upload": can_upload,
-        "uploads": selectors.upload_list(scope=scope)[:10] if can_upload else [],
-        "unit_costs": selectors.unit_cost_table(scope=scope) if can_upload else [],
-    })
+    return render(
+        request,
+        "performance/home.html",
+        {
+            "contracts": contracts,
+            "can_upload": can_upload,
+            "uploads": selectors.upload_list(scope=scope)[:10] if can_upload else [],
+            "unit_costs": selectors.unit_cost_table(scope=scope) if can_upload else [],
+        },
+    )
 
 
 @require_POST
@@ -53,8 +58,10 @@ def upload_detail(request, upload_id):
 @require_POST
 @scoped_view
 def unit_costs(request):
-    costs = {row["kind"]: request.POST.get(row["kind"], "").strip()
-             for row in selectors.unit_cost_table(scope=request.scope)}
+    costs = {
+        row["kind"]: request.POST.get(row["kind"], "").strip()
+        for row in selectors.unit_cost_table(scope=request.scope)
+    }
     try:
         services.unit_costs_set(scope=request.scope, costs={k: v for k, v in costs.items() if v})
         messages.success(request, "Unit costs saved.")
@@ -82,15 +89,23 @@ def contract_performance(request, contract_id):
     scope = request.scope
     contract, data = _performance(request, contract_id)
     period_end = add_months(date.fromisoformat(data["period"]["end"]), 1)
-    return render(request, "performance/contract.html", {
-        "contract": contract, "p": data, "charts": charts.charts_for(data),
-        "can_story": scope.can("performance.story") and contract.provider_id == scope.organization.pk,
-        # The period's settlement (payments): who may settle it, and whether it is over yet.
-        "settlements": payment_selectors.settlement_list(scope=scope, contract=contract)
-        .filter(period=data["period"]["code"]),
-        "can_settle": scope.can("performance.settle") and contract.payer_id == scope.organization.pk,
-        "period_closed": period_end <= timezone.localdate(), "period_closes": period_end,
-    })
+    return render(
+        request,
+        "performance/contract.html",
+        {
+            "contract": contract,
+            "p": data,
+            "charts": charts.charts_for(data),
+            "can_story": scope.can("performance.story") and contract.provider_id == scope.organization.pk,
+            # The period's settlement (payments): who may settle it, and whether it is over yet.
+            "settlements": payment_selectors.settlement_list(scope=scope, contract=contract).filter(
+                period=data["period"]["code"]
+            ),
+            "can_settle": scope.can("performance.settle") and contract.payer_id == scope.organization.pk,
+            "period_closed": period_end <= timezone.localdate(),
+            "period_closes": period_end,
+        },
+    )
 
 
 @require_POST
@@ -99,8 +114,13 @@ def story_save(request, contract_id):
     contract = selectors.contract_for_performance(scope=request.scope, contract_id=contract_id)
     period = selectors.period_of(contract, request.POST.get("period"))
     try:
-        services.patient_story_save(scope=request.scope, contract=contract, period=period.code,
-                                    text=request.POST.get("text", ""), title=request.POST.get("title", ""))
+        services.patient_story_save(
+            scope=request.scope,
+            contract=contract,
+            period=period.code,
+            text=request.POST.get("text", ""),
+            title=request.POST.get("title", ""),
+        )
         messages.success(request, "Story saved.")
     except ApplicationError as exc:
         if exc.status == 403:
@@ -116,11 +136,25 @@ def members(request, contract_id):
     period = selectors.period_of(contract, request.GET.get("period") or None)
     measure = request.GET.get("measure", "")
     rows = selectors.member_breakdown(scope=scope, contract=contract, period=period, measure=measure)
-    record_access(scope=scope, action="performance.members", object_type="contract", object_id=contract.number,
-                  detail=f"{period.code} {measure}".strip(), request=request)
-    return render(request, "performance/members.html", {
-        "contract": contract, "period": period, "rows": rows, "measure": measure,
-        "measure_known": measure in MEASURE_UNITS})
+    record_access(
+        scope=scope,
+        action="performance.members",
+        object_type="contract",
+        object_id=contract.number,
+        detail=f"{period.code} {measure}".strip(),
+        request=request,
+    )
+    return render(
+        request,
+        "performance/members.html",
+        {
+            "contract": contract,
+            "period": period,
+            "rows": rows,
+            "measure": measure,
+            "measure_known": measure in MEASURE_UNITS,
+        },
+    )
 
 
 @scoped_view
@@ -128,6 +162,7 @@ def report_pdf(request, contract_id):
     contract, data = _performance(request, contract_id)
     pdf = reports.render_pdf(contract, data)
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = (f'attachment; filename="performance-{contract.number}-'
-                                       f'{data["period"]["code"]}.pdf"')
+    response["Content-Disposition"] = (
+        f'attachment; filename="performance-{contract.number}-{data["period"]["code"]}.pdf"'
+    )
     return response

@@ -38,16 +38,25 @@ from pricing.serializers import (
 )
 
 ORG = [ORGANIZATION_PARAMETER]
-INVALID_FILE_RESPONSE = OpenApiResponse(ErrorSerializer, description=(
-    "`details.errors`: every problem, each with `path` (JSON path or field), `code` and `message`"))
+INVALID_FILE_RESPONSE = OpenApiResponse(
+    ErrorSerializer,
+    description=(
+        "`details.errors`: every problem, each with `path` (JSON path or field), `code` and `message`"
+    ),
+)
 
 
 def _code_list(value, field: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ApplicationError(services.INVALID_PRICING_FILE_MESSAGE, code="invalid_pricing_file", details={
-            "errors": [{"path": field, "code": "wrong_type", "message": f"{field} is a list of codes"}]})
+        raise ApplicationError(
+            services.INVALID_PRICING_FILE_MESSAGE,
+            code="invalid_pricing_file",
+            details={
+                "errors": [{"path": field, "code": "wrong_type", "message": f"{field} is a list of codes"}]
+            },
+        )
     return value
 
 
@@ -59,8 +68,11 @@ class QuoteApi(ScopedAPIView):
     JSON path.
     """
 
-    @extend_schema(request=QuoteRequestSerializer, responses={200: QuoteResultSerializer, 400: INVALID_FILE_RESPONSE},
-                   parameters=ORG)
+    @extend_schema(
+        request=QuoteRequestSerializer,
+        responses={200: QuoteResultSerializer, 400: INVALID_FILE_RESPONSE},
+        parameters=ORG,
+    )
     def post(self, request):
         data = request.data
         markets = _code_list(data.get("markets"), "markets") if isinstance(data, dict) else None
@@ -80,21 +92,28 @@ class AssumptionSetListApi(ScopedMixin, generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        return selectors.assumption_set_list(scope=self.scope, search=self.request.query_params.get("search", ""))
+        return selectors.assumption_set_list(
+            scope=self.scope, search=self.request.query_params.get("search", "")
+        )
 
     @extend_schema(parameters=[*ORG, OpenApiParameter("search", str, description="Part of the name")])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=AssumptionSetCreateSerializer, responses={201: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
-                   parameters=[*ORG, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=AssumptionSetCreateSerializer,
+        responses={201: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
+        parameters=[*ORG, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         self.scope.require("pricing.edit")
         serializer = AssumptionSetCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         assumption_set = services.assumption_set_create(scope=self.scope, **serializer.validated_data)
-        draft = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number="draft")
+        draft = selectors.assumption_version_get(
+            scope=self.scope, assumption_set=assumption_set, number="draft"
+        )
         return Response(AssumptionVersionSerializer(draft).data, status=status.HTTP_201_CREATED)
 
 
@@ -105,21 +124,35 @@ class AssumptionDefaultsApi(ScopedAPIView):
     def get(self, request):
         self.scope.require("pricing.view")
         plan_assumptions, plan_sources = services.plan_defaults(self.scope.organization)
-        return Response({**defaults.defaults_catalogue(), "plan_assumptions": plan_assumptions,
-                         "plan_sources": plan_sources})
+        return Response(
+            {
+                **defaults.defaults_catalogue(),
+                "plan_assumptions": plan_assumptions,
+                "plan_sources": plan_sources,
+            }
+        )
 
 
 class AssumptionImportApi(ScopedAPIView):
     """Create an assumption set (as a draft) from a pricing file's `assumptions` part (and `sources`)."""
 
-    @extend_schema(request=AssumptionImportSerializer, responses={201: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
-                   parameters=[*ORG, OpenApiParameter("name", str, description="Name of the new set"),
-                               IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=AssumptionImportSerializer,
+        responses={201: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
+        parameters=[
+            *ORG,
+            OpenApiParameter("name", str, description="Name of the new set"),
+            IDEMPOTENCY_PARAMETER,
+        ],
+    )
     @idempotent
     def post(self, request):
-        assumption_set = services.assumption_set_import(scope=self.scope, document=request.data,
-                                                        name=request.query_params.get("name") or None)
-        draft = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number="draft")
+        assumption_set = services.assumption_set_import(
+            scope=self.scope, document=request.data, name=request.query_params.get("name") or None
+        )
+        draft = selectors.assumption_version_get(
+            scope=self.scope, assumption_set=assumption_set, number="draft"
+        )
         return Response(AssumptionVersionSerializer(draft).data, status=status.HTTP_201_CREATED)
 
 
@@ -128,25 +161,33 @@ class AssumptionSetDetailApi(ScopedAPIView):
     def get(self, request, set_id):
         assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
         versions = selectors.assumption_version_list(scope=self.scope, assumption_set=assumption_set)
-        return Response(AssumptionSetDetailSerializer({"assumption_set": assumption_set, "versions": versions}).data)
+        return Response(
+            AssumptionSetDetailSerializer({"assumption_set": assumption_set, "versions": versions}).data
+        )
 
 
 class AssumptionDraftApi(ScopedAPIView):
     @extend_schema(responses=AssumptionVersionSerializer, parameters=ORG)
     def get(self, request, set_id):
         assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
-        draft = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number="draft")
+        draft = selectors.assumption_version_get(
+            scope=self.scope, assumption_set=assumption_set, number="draft"
+        )
         return Response(AssumptionVersionSerializer(draft).data)
 
-    @extend_schema(request=DraftUpdateSerializer, responses={200: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
-                   parameters=ORG)
+    @extend_schema(
+        request=DraftUpdateSerializer,
+        responses={200: AssumptionVersionSerializer, 400: INVALID_FILE_RESPONSE},
+        parameters=ORG,
+    )
     def put(self, request, set_id):
         assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
         self.scope.require("pricing.edit")
         serializer = DraftUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        draft = services.assumption_draft_update(scope=self.scope, assumption_set=assumption_set,
-                                                 **serializer.validated_data)
+        draft = services.assumption_draft_update(
+            scope=self.scope, assumption_set=assumption_set, **serializer.validated_data
+        )
         return Response(AssumptionVersionSerializer(draft).data)
 
 
@@ -166,7 +207,9 @@ class AssumptionVersionApi(ScopedAPIView):
     @extend_schema(responses=AssumptionVersionSerializer, parameters=ORG)
     def get(self, request, set_id, number):
         assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
-        version = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number=number)
+        version = selectors.assumption_version_get(
+            scope=self.scope, assumption_set=assumption_set, number=number
+        )
         return Response(AssumptionVersionSerializer(version).data)
 
 
@@ -174,7 +217,9 @@ class AssumptionNewDraftApi(ScopedAPIView):
     @extend_schema(request=None, responses={201: AssumptionVersionSerializer}, parameters=ORG)
     def post(self, request, set_id, number):
         assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
-        version = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number=number)
+        version = selectors.assumption_version_get(
+            scope=self.scope, assumption_set=assumption_set, number=number
+        )
         draft = services.assumption_version_new_draft(scope=self.scope, version=version)
         return Response(AssumptionVersionSerializer(draft).data, status=status.HTTP_201_CREATED)
 
@@ -185,9 +230,13 @@ class AssumptionExportApi(ScopedAPIView):
     @extend_schema(responses=AssumptionImportSerializer, parameters=ORG)
     def get(self, request, set_id, number):
         assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=set_id)
-        version = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number=number)
+        version = selectors.assumption_version_get(
+            scope=self.scope, assumption_set=assumption_set, number=number
+        )
         response = Response(services.assumption_version_export(version=version))
-        response["Content-Disposition"] = f'attachment; filename="assumptions-{assumption_set.public_id}-{version.label}.json"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="assumptions-{assumption_set.public_id}-{version.label}.json"'
+        )
         return response
 
 
@@ -211,10 +260,19 @@ class ExperienceListApi(ScopedMixin, generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request={"multipart/form-data": ExperienceUploadSerializer},
-                   responses={201: ExperienceDetailSerializer, 400: OpenApiResponse(ErrorSerializer, description=(
-                       "`details.errors`: [{file, row, column, code, message}]; `details.dataset_id`: the kept upload"))},
-                   parameters=[*ORG, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request={"multipart/form-data": ExperienceUploadSerializer},
+        responses={
+            201: ExperienceDetailSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description=(
+                    "`details.errors`: [{file, row, column, code, message}]; `details.dataset_id`: the kept upload"
+                ),
+            ),
+        },
+        parameters=[*ORG, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         self.scope.require("pricing.edit")
@@ -226,8 +284,14 @@ class ExperienceListApi(ScopedMixin, generics.ListAPIView):
             from accounts import selectors as account_selectors
 
             provider = account_selectors.organization_get(scope=self.scope, public_id=data["provider_id"])
-        dataset = services.experience_upload(scope=self.scope, name=data["name"], program_name=data["program_name"],
-                                             provider=provider, file=data["file"], spans_file=data.get("spans_file"))
+        dataset = services.experience_upload(
+            scope=self.scope,
+            name=data["name"],
+            program_name=data["program_name"],
+            provider=provider,
+            file=data["file"],
+            spans_file=data.get("spans_file"),
+        )
         if not dataset.is_valid:
             raise services.experience_rejected_error(dataset)
         return Response(ExperienceDetailSerializer(dataset).data, status=status.HTTP_201_CREATED)
@@ -236,14 +300,18 @@ class ExperienceListApi(ScopedMixin, generics.ListAPIView):
 class ExperienceDetailApi(ScopedAPIView):
     @extend_schema(responses=ExperienceDetailSerializer, parameters=ORG)
     def get(self, request, dataset_id):
-        return Response(ExperienceDetailSerializer(selectors.experience_get(scope=self.scope, public_id=dataset_id)).data)
+        return Response(
+            ExperienceDetailSerializer(selectors.experience_get(scope=self.scope, public_id=dataset_id)).data
+        )
 
 
 class ExperienceFileApi(ScopedAPIView):
     """The uploaded file as it was received (`?which=spans` for the spans file)."""
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY},
-                   parameters=[*ORG, OpenApiParameter("which", str, enum=["experience", "spans"])])
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        parameters=[*ORG, OpenApiParameter("which", str, enum=["experience", "spans"])],
+    )
     def get(self, request, dataset_id):
         dataset = selectors.experience_get(scope=self.scope, public_id=dataset_id)
         return report.file_response(dataset, request.query_params.get("which", "experience"))
@@ -261,14 +329,19 @@ class RunListApi(ScopedMixin, generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        return selectors.pricing_run_list(scope=self.scope, status=self.request.query_params.get("status", ""))
+        return selectors.pricing_run_list(
+            scope=self.scope, status=self.request.query_params.get("status", "")
+        )
 
     @extend_schema(parameters=[*ORG, OpenApiParameter("status", str, enum=PricingRunStatus.values)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=RunStartSerializer, responses={202: RunAcceptedSerializer, 400: INVALID_FILE_RESPONSE},
-                   parameters=[*ORG, IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=RunStartSerializer,
+        responses={202: RunAcceptedSerializer, 400: INVALID_FILE_RESPONSE},
+        parameters=[*ORG, IDEMPOTENCY_PARAMETER],
+    )
     @idempotent
     def post(self, request):
         self.scope.require("pricing.run")
@@ -276,23 +349,37 @@ class RunListApi(ScopedMixin, generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         bundle = bundle_selectors.bundle_get(scope=self.scope, public_id=data["bundle_id"])
-        bundle_version = bundle_selectors.version_get(scope=self.scope, bundle=bundle, number=data["bundle_version"])
+        bundle_version = bundle_selectors.version_get(
+            scope=self.scope, bundle=bundle, number=data["bundle_version"]
+        )
         assumption_set = selectors.assumption_set_get(scope=self.scope, public_id=data["assumption_set_id"])
         number = data.get("assumption_set_version")
         if number is None:
-            latest = selectors.assumption_version_list(scope=self.scope, assumption_set=assumption_set).filter(
-                number__isnull=False).first()
+            latest = (
+                selectors.assumption_version_list(scope=self.scope, assumption_set=assumption_set)
+                .filter(number__isnull=False)
+                .first()
+            )
             if latest is None:
-                raise ApplicationError(services.ASSUMPTIONS_NOT_PUBLISHED_MESSAGE, code="assumptions_not_published",
-                                       status=409)
+                raise ApplicationError(
+                    services.ASSUMPTIONS_NOT_PUBLISHED_MESSAGE, code="assumptions_not_published", status=409
+                )
             number = latest.number
-        version = selectors.assumption_version_get(scope=self.scope, assumption_set=assumption_set, number=number)
+        version = selectors.assumption_version_get(
+            scope=self.scope, assumption_set=assumption_set, number=number
+        )
         experience = None
         if data.get("experience_id"):
             experience = selectors.experience_get(scope=self.scope, public_id=data["experience_id"])
         run = services.pricing_run_start(
-            scope=self.scope, bundle_version=bundle_version, assumption_set_version=version, experience=experience,
-            markets=data.get("markets"), lobs=data.get("lobs"), seed=data.get("seed"), options=data.get("options"),
+            scope=self.scope,
+            bundle_version=bundle_version,
+            assumption_set_version=version,
+            experience=experience,
+            markets=data.get("markets"),
+            lobs=data.get("lobs"),
+            seed=data.get("seed"),
+            options=data.get("options"),
         )
         response = Response(RunAcceptedSerializer(run).data, status=status.HTTP_202_ACCEPTED)
         response["Location"] = RunAcceptedSerializer(run).data["status_url"]
@@ -305,7 +392,9 @@ class RunDetailApi(ScopedAPIView):
 
     @extend_schema(responses=PricingRunDetailSerializer, parameters=ORG)
     def get(self, request, run_id):
-        return Response(PricingRunDetailSerializer(selectors.pricing_run_get(scope=self.scope, public_id=run_id)).data)
+        return Response(
+            PricingRunDetailSerializer(selectors.pricing_run_get(scope=self.scope, public_id=run_id)).data
+        )
 
 
 class RunCancelApi(ScopedAPIView):
@@ -315,7 +404,9 @@ class RunCancelApi(ScopedAPIView):
     def post(self, request, run_id):
         run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
         run = services.pricing_run_cancel(scope=self.scope, run=run)
-        return Response(PricingRunSerializer(selectors.pricing_run_get(scope=self.scope, public_id=run.public_id)).data)
+        return Response(
+            PricingRunSerializer(selectors.pricing_run_get(scope=self.scope, public_id=run.public_id)).data
+        )
 
 
 class RunInputsApi(ScopedAPIView):

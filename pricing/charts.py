@@ -13,12 +13,22 @@ from html import escape
 
 from pricing.engine.money import to_cents
 
-PALETTE = ("#1f6f64", "#b5572c", "#3b7ea1", "#8a5a00", "#6b4c9a", "#4d7c0f", "#a8201a", "#5b6675", "#0f766e",
-           "#c2185b")
+PALETTE = (
+    "#1f6f64",
+    "#b5572c",
+    "#3b7ea1",
+    "#8a5a00",
+    "#6b4c9a",
+    "#4d7c0f",
+    "#a8201a",
+    "#5b6675",
+    "#0f766e",
+    "#c2185b",
+)
 INK = "#1d2530"
 MUTED = "#5b6675"
 GRID = "#d9dee5"
-FONT = "font-family=\"Helvetica, Arial, sans-serif\""
+FONT = 'font-family="Helvetica, Arial, sans-serif"'
 
 
 def money(value: str | Decimal | float | None, *, cents: bool = True) -> str:
@@ -37,19 +47,32 @@ def _svg(width: int, height: int, title: str, description: str, body: list[str],
         f'preserveAspectRatio="xMinYMin meet" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
         f'class="chart" data-chart="{chart_id}">'
         f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(description)}</desc>'
-        + "".join(body) + "</svg>"
+        + "".join(body)
+        + "</svg>"
     )
 
 
-def _text(x: float, y: float, text: str, *, size: int = 12, anchor: str = "start", fill: str = INK,
-          weight: str = "normal") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}" '
-            f'font-weight="{weight}" {FONT}>{escape(text)}</text>')
+def _text(
+    x: float,
+    y: float,
+    text: str,
+    *,
+    size: int = 12,
+    anchor: str = "start",
+    fill: str = INK,
+    weight: str = "normal",
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}" '
+        f'font-weight="{weight}" {FONT}>{escape(text)}</text>'
+    )
 
 
 def _rect(x: float, y: float, w: float, h: float, fill: str, label: str = "") -> str:
     title = f"<title>{escape(label)}</title>" if label else ""
-    return f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" height="{h:.1f}" fill="{fill}">{title}</rect>'
+    return (
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" height="{h:.1f}" fill="{fill}">{title}</rect>'
+    )
 
 
 def _legend(items: list[tuple[str, str]], x: float, y: float, width: float) -> tuple[list[str], float]:
@@ -111,12 +134,19 @@ def cost_by_role(tiers: list[dict], *, market: str) -> str:
     body += legend
     height = int(y + used + 12)
     description = "; ".join(f"{t['label']}: {money(t['total'])} direct PMPM" for t in tiers)
-    return _svg(width, height, f"Direct cost per member-month by role and tier, {market}", description, body,
-                "cost-by-role")
+    return _svg(
+        width,
+        height,
+        f"Direct cost per member-month by role and tier, {market}",
+        description,
+        body,
+        "cost-by-role",
+    )
 
 
-def margin_distribution(histogram: dict, *, p5: str, p50: str, p95: str, mean: str, loss_probability: float,
-                        market: str) -> str:
+def margin_distribution(
+    histogram: dict, *, p5: str, p50: str, p95: str, mean: str, loss_probability: float, market: str
+) -> str:
     """Histogram of the provider's simulated annual margin, losses shaded, with the percentiles marked."""
     edges = [float(e) for e in histogram["edges"]]
     counts = [int(c) for c in histogram["counts"]]
@@ -129,36 +159,75 @@ def margin_distribution(histogram: dict, *, p5: str, p50: str, p95: str, mean: s
     def sx(value: float) -> float:
         return left + plot_w * (value - lo) / span
 
-    body = [f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="{MUTED}"/>']
+    body = [
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="{MUTED}"/>'
+    ]
     for i, count in enumerate(counts):
         x0, x1 = sx(edges[i]), sx(edges[i + 1])
         h = plot_h * count / peak
         loss = edges[i + 1] <= 0
-        body.append(_rect(x0, top + plot_h - h, max(x1 - x0 - 1, 0.5), h, PALETTE[1] if loss else PALETTE[0],
-                          f"{money(edges[i], cents=False)} to {money(edges[i + 1], cents=False)}: {count:,} years"))
+        body.append(
+            _rect(
+                x0,
+                top + plot_h - h,
+                max(x1 - x0 - 1, 0.5),
+                h,
+                PALETTE[1] if loss else PALETTE[0],
+                f"{money(edges[i], cents=False)} to {money(edges[i + 1], cents=False)}: {count:,} years",
+            )
+        )
     step = _nice_step(span)
     tick = math.ceil(lo / step) * step
     while tick <= hi:
         x = sx(tick)
-        body.append(f'<line x1="{x:.1f}" y1="{top + plot_h}" x2="{x:.1f}" y2="{top + plot_h + 5}" stroke="{MUTED}"/>')
-        body.append(_text(x, top + plot_h + 18, money(tick, cents=False), size=10, anchor="middle", fill=MUTED))
+        body.append(
+            f'<line x1="{x:.1f}" y1="{top + plot_h}" x2="{x:.1f}" y2="{top + plot_h + 5}" stroke="{MUTED}"/>'
+        )
+        body.append(
+            _text(x, top + plot_h + 18, money(tick, cents=False), size=10, anchor="middle", fill=MUTED)
+        )
         tick += step
     markers = [("P5", p5, "#6b4c9a"), ("Median", p50, INK), ("P95", p95, "#6b4c9a")]
     if lo < 0 < hi:
         markers.insert(0, ("Break-even", "0", PALETTE[6]))
     for i, (label, value, colour) in enumerate(markers):
         x = sx(float(value))
-        body.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{top + plot_h}" stroke="{colour}" '
-                    f'stroke-dasharray="4 3" stroke-width="1.5"/>')
-        body.append(_text(x, top - 8 - 11 * (i % 2), f"{label} {money(value, cents=False)}", size=10,
-                          anchor="middle", fill=colour))
-    body.append(_text(left, height - 12,
-                      f"Mean {money(mean)}; probability of a loss {loss_probability:.1%}. "
-                      f"Bars: simulated contract years by margin (losses in orange).", size=11, fill=MUTED))
-    description = (f"Provider margin per contract year in {market}: mean {money(mean)}, 5th percentile {money(p5)}, "
-                   f"median {money(p50)}, 95th percentile {money(p95)}, probability of a loss {loss_probability:.1%}")
-    return _svg(width, height, f"Distribution of the provider's annual margin, {market}", description, body,
-                "margin-distribution")
+        body.append(
+            f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{top + plot_h}" stroke="{colour}" '
+            f'stroke-dasharray="4 3" stroke-width="1.5"/>'
+        )
+        body.append(
+            _text(
+                x,
+                top - 8 - 11 * (i % 2),
+                f"{label} {money(value, cents=False)}",
+                size=10,
+                anchor="middle",
+                fill=colour,
+            )
+        )
+    body.append(
+        _text(
+            left,
+            height - 12,
+            f"Mean {money(mean)}; probability of a loss {loss_probability:.1%}. "
+            f"Bars: simulated contract years by margin (losses in orange).",
+            size=11,
+            fill=MUTED,
+        )
+    )
+    description = (
+        f"Provider margin per contract year in {market}: mean {money(mean)}, 5th percentile {money(p5)}, "
+        f"median {money(p50)}, 95th percentile {money(p95)}, probability of a loss {loss_probability:.1%}"
+    )
+    return _svg(
+        width,
+        height,
+        f"Distribution of the provider's annual margin, {market}",
+        description,
+        body,
+        "margin-distribution",
+    )
 
 
 def ffs_vs_bundle(roles: list[dict], *, cost: str, ffs: str, bundle: str, title: str) -> str:
@@ -168,8 +237,11 @@ def ffs_vs_bundle(roles: list[dict], *, cost: str, ffs: str, bundle: str, title:
     """
     width, left, right, bar, top = 720, 130, 90, 12, 12
     plot = width - left - right
-    values = [float(r["cost"]) for r in roles] + [float(r["ffs"]) for r in roles] + [float(cost), float(ffs),
-                                                                                      float(bundle)]
+    values = (
+        [float(r["cost"]) for r in roles]
+        + [float(r["ffs"]) for r in roles]
+        + [float(cost), float(ffs), float(bundle)]
+    )
     largest = max(values, default=1.0) or 1.0
     colours = {"Cost": "#9aa5b1", "FFS revenue": PALETTE[2], "Bundle payment": PALETTE[0]}
     body = []
@@ -178,8 +250,15 @@ def ffs_vs_bundle(roles: list[dict], *, cost: str, ffs: str, bundle: str, title:
     groups.append(("All roles", [("Cost", cost), ("FFS revenue", ffs), ("Bundle payment", bundle)]))
     for label, bars in groups:
         height = bar * len(bars)
-        body.append(_text(left - 8, y + height / 2 + 4, _short(label), anchor="end",
-                          weight="bold" if len(bars) == 3 else "normal"))
+        body.append(
+            _text(
+                left - 8,
+                y + height / 2 + 4,
+                _short(label),
+                anchor="end",
+                weight="bold" if len(bars) == 3 else "normal",
+            )
+        )
         for name, value in bars:
             w = plot * float(value) / largest
             body.append(_rect(left, y, w, bar - 1, colours[name], f"{label} {name}: {money(value)}"))
@@ -189,8 +268,9 @@ def ffs_vs_bundle(roles: list[dict], *, cost: str, ffs: str, bundle: str, title:
     legend, used = _legend(list(colours.items()), left, y + 8, plot + right)
     body += legend
     height = int(y + used + 12)
-    description = (f"Per member-month: cost {money(cost)}, fee-for-service revenue {money(ffs)}, bundle payment "
-                   f"{money(bundle)}; " + "; ".join(f"{r['role']}: cost {money(r['cost'])}, FFS {money(r['ffs'])}"
-                                                    for r in roles))
+    description = (
+        f"Per member-month: cost {money(cost)}, fee-for-service revenue {money(ffs)}, bundle payment "
+        f"{money(bundle)}; "
+        + "; ".join(f"{r['role']}: cost {money(r['cost'])}, FFS {money(r['ffs'])}" for r in roles)
+    )
     return _svg(width, height, title, description, body, "ffs-vs-bundle")
-

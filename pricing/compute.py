@@ -35,7 +35,7 @@ PUBLISHED_LEVELS = {
         "pmpm": "275",
         "initial_payment": "325",
         "source": "CMMI Primary Care First model design (2019): $275 per beneficiary per month plus a one-time "
-                  "$325 initial visit payment.",
+        "$325 initial visit payment.",
     },
     "pacssi": {
         "name": "AAHPM PACSSI",
@@ -105,9 +105,11 @@ def compute_run_result(inputs: Mapping[str, Any], *, on_progress: ProgressCallba
 def _tier_mix(options: Mapping[str, Any], pf: PricingFile) -> dict[str, Decimal]:
     mix = options.get("tier_mix") or {}
     tiers = pf.bundle.tier_codes
-    weights = {t: Decimal(str(mix.get(t, 0))) for t in tiers} if mix else {
-        t: Decimal(len(tiers) - i) for i, t in enumerate(tiers)
-    }
+    weights = (
+        {t: Decimal(str(mix.get(t, 0))) for t in tiers}
+        if mix
+        else {t: Decimal(len(tiers) - i) for i, t in enumerate(tiers)}
+    )
     total = sum(weights.values(), Decimal(0))
     with localcontext(ENGINE_CONTEXT):
         return {t: w / total for t, w in weights.items()}
@@ -120,13 +122,22 @@ def _enrollees(options: Mapping[str, Any], market: str) -> int:
     return int(by_market)
 
 
-def _risk(pf: PricingFile, quoted: dict[str, Any], markets: list[str], lobs: list[str], options: Mapping[str, Any],
-          seed: int, on_progress: ProgressCallback) -> dict[str, Any]:
+def _risk(
+    pf: PricingFile,
+    quoted: dict[str, Any],
+    markets: list[str],
+    lobs: list[str],
+    options: Mapping[str, Any],
+    seed: int,
+    on_progress: ProgressCallback,
+) -> dict[str, Any]:
     if pf.bundle.period.type != "monthly":
         on_progress(90, "Risk simulation skipped: an episode is paid per episode")
-        return {"modelled": False,
-                "reason": "The contract-year simulation models monthly bundles; an episode bundle is paid per episode.",
-                "by_market": {}}
+        return {
+            "modelled": False,
+            "reason": "The contract-year simulation models monthly bundles; an episode bundle is paid per episode.",
+            "by_market": {},
+        }
     years = int(options.get("simulation_years", DEFAULT_SIMULATION_YEARS))
     minutes_cv = float(options.get("minutes_cv", DEFAULT_MINUTES_CV))
     lob = lobs[0]
@@ -135,12 +146,19 @@ def _risk(pf: PricingFile, quoted: dict[str, Any], markets: list[str], lobs: lis
     by_market: dict[str, Any] = {}
     conversion = pf.assumptions.conversion_rate
     for i, market in enumerate(markets):
-        on_progress(30 + (60 * i) // len(markets),
-                    f"Simulating {years:,} contract years in {market} ({i + 1} of {len(markets)})")
+        on_progress(
+            30 + (60 * i) // len(markets),
+            f"Simulating {years:,} contract years in {market} ({i + 1} of {len(markets)})",
+        )
         enrollees = _enrollees(options, market)
         referrals = float(Decimal(enrollees) / conversion)
         model = contract_year_model(
-            pf, market=market, referrals_per_year=referrals, tier_mix=mix, lob=lob, minutes_cv=minutes_cv,
+            pf,
+            market=market,
+            referrals_per_year=referrals,
+            tier_mix=mix,
+            lob=lob,
+            minutes_cv=minutes_cv,
             pmpm_by_tier={t: rates[(t, market)] for t in pf.bundle.tier_codes},
             assessment_fee=quoted["assessment_fee"].get(market),
         )
@@ -152,22 +170,30 @@ def _risk(pf: PricingFile, quoted: dict[str, Any], markets: list[str], lobs: lis
             "seed": seed + i,
             "summary": _strings(summary),
         }
-    return {"modelled": True, "n_years": years, "lob": lob, "minutes_cv": str(minutes_cv),
-            "tier_mix": {t: f"{share:.6f}" for t, share in mix.items()}, "by_market": by_market}
+    return {
+        "modelled": True,
+        "n_years": years,
+        "lob": lob,
+        "minutes_cv": str(minutes_cv),
+        "tier_mix": {t: f"{share:.6f}" for t, share in mix.items()},
+        "by_market": by_market,
+    }
 
 
 def _enrollment(pf: PricingFile, quoted: dict[str, Any], references: Mapping[str, Any]) -> dict[str, Any]:
     observed = "observed" in pf.assumptions.disenrollment
     experience = references.get("experience") or {}
     return {
-        "expected_months_enrolled": format(Decimal(quoted["expected_months_enrolled"]).quantize(Decimal("0.01")), "f"),
+        "expected_months_enrolled": format(
+            Decimal(quoted["expected_months_enrolled"]).quantize(Decimal("0.01")), "f"
+        ),
         "expected_months_enrolled_exact": quoted["expected_months_enrolled"],
         "source": "experience" if observed else "assumptions",
         "source_text": (
             f"Kaplan-Meier on {experience.get('spans', 'the')} enrollment spans of the experience data, censored at "
             f"{experience.get('data_end_month', 'the data end')}, with a constant hazard beyond the longest span"
-            if observed else
-            "Assumed monthly disenrollment probabilities (death, hospice transfer, other) of the assumption set"
+            if observed
+            else "Assumed monthly disenrollment probabilities (death, hospice transfer, other) of the assumption set"
         ),
         "conversion_rate": format(pf.assumptions.conversion_rate, "f"),
         "horizon_months": pf.assumptions.enrollment_horizon_months,
@@ -175,8 +201,14 @@ def _enrollment(pf: PricingFile, quoted: dict[str, Any], references: Mapping[str
     }
 
 
-def _budgets(pf: PricingFile, quoted: dict[str, Any], markets: list[str], lobs: list[str],
-             options: Mapping[str, Any], tier_mix: dict[str, Decimal]) -> list[dict[str, Any]]:
+def _budgets(
+    pf: PricingFile,
+    quoted: dict[str, Any],
+    markets: list[str],
+    lobs: list[str],
+    options: Mapping[str, Any],
+    tier_mix: dict[str, Decimal],
+) -> list[dict[str, Any]]:
     """Annual budget per market and LOB: enrollees x E[months] x PMPM (tier mix) + assessments x fee."""
     expected = Decimal(quoted["expected_months_enrolled"])
     conversion = pf.assumptions.conversion_rate
@@ -188,31 +220,40 @@ def _budgets(pf: PricingFile, quoted: dict[str, Any], markets: list[str], lobs: 
             fee = Decimal(quoted["assessment_fee"].get(market, "0"))
             assessments = enrollees / conversion
             for lob in lobs:
-                weighted = sum((tier_mix[t] * Decimal(rates[(t, market, lob)]["pmpm"]) for t in pf.bundle.tier_codes),
-                               Decimal(0))
+                weighted = sum(
+                    (tier_mix[t] * Decimal(rates[(t, market, lob)]["pmpm"]) for t in pf.bundle.tier_codes),
+                    Decimal(0),
+                )
                 if pf.bundle.period.type == "episode":
                     # an episode is paid once per enrollee, whatever its length
-                    weighted_episode = sum((tier_mix[t] * Decimal(rates[(t, market, lob)]["episode_rate"])
-                                            for t in pf.bundle.tier_codes), Decimal(0))
+                    weighted_episode = sum(
+                        (
+                            tier_mix[t] * Decimal(rates[(t, market, lob)]["episode_rate"])
+                            for t in pf.bundle.tier_codes
+                        ),
+                        Decimal(0),
+                    )
                     care = enrollees * weighted_episode
                     member_months = enrollees * expected
                 else:
                     member_months = enrollees * expected
                     care = member_months * weighted
                 assessment_payments = assessments * fee
-                budgets.append({
-                    "market": market,
-                    "lob": lob,
-                    "enrollees": int(enrollees),
-                    "expected_months_enrolled": format(expected.quantize(Decimal("0.01")), "f"),
-                    "member_months": format(member_months.quantize(Decimal("0.1"), ROUND_HALF_UP), "f"),
-                    "weighted_pmpm": cents_str(weighted),
-                    "assessments": format(assessments.quantize(Decimal("0.1"), ROUND_HALF_UP), "f"),
-                    "assessment_fee": cents_str(fee),
-                    "care_payments": cents_str(care),
-                    "assessment_payments": cents_str(assessment_payments),
-                    "annual_budget": format(to_cents(care) + to_cents(assessment_payments), "f"),
-                })
+                budgets.append(
+                    {
+                        "market": market,
+                        "lob": lob,
+                        "enrollees": int(enrollees),
+                        "expected_months_enrolled": format(expected.quantize(Decimal("0.01")), "f"),
+                        "member_months": format(member_months.quantize(Decimal("0.1"), ROUND_HALF_UP), "f"),
+                        "weighted_pmpm": cents_str(weighted),
+                        "assessments": format(assessments.quantize(Decimal("0.1"), ROUND_HALF_UP), "f"),
+                        "assessment_fee": cents_str(fee),
+                        "care_payments": cents_str(care),
+                        "assessment_payments": cents_str(assessment_payments),
+                        "annual_budget": format(to_cents(care) + to_cents(assessment_payments), "f"),
+                    }
+                )
     return budgets
 
 
@@ -227,16 +268,18 @@ def _credibility(pf: PricingFile, quoted: dict[str, Any]) -> list[dict[str, Any]
         if rate["market"] != first_market or rate["lob"] != quoted["rates"][0]["lob"]:
             continue
         b = rate["buildup"]
-        rows.append({
-            "tier": rate["tier"],
-            "market": rate["market"],
-            "member_months": b["experience_member_months"],
-            "full_credibility_member_months": None if standard is None else format(standard, "f"),
-            "credibility": format(Decimal(b["credibility"]).quantize(Decimal("0.0001")), "f"),
-            "experience_pmpm_trended": rate["experience_pmpm"],
-            "manual_direct_pmpm": rate["direct_pmpm"],
-            "blended_direct_pmpm": cents_str(Decimal(b["blended_direct"])),
-        })
+        rows.append(
+            {
+                "tier": rate["tier"],
+                "market": rate["market"],
+                "member_months": b["experience_member_months"],
+                "full_credibility_member_months": None if standard is None else format(standard, "f"),
+                "credibility": format(Decimal(b["credibility"]).quantize(Decimal("0.0001")), "f"),
+                "experience_pmpm_trended": rate["experience_pmpm"],
+                "manual_direct_pmpm": rate["direct_pmpm"],
+                "blended_direct_pmpm": cents_str(Decimal(b["blended_direct"])),
+            }
+        )
     return rows
 
 
@@ -250,30 +293,36 @@ def _benchmarks(pf: PricingFile, quoted: dict[str, Any], lobs: list[str]) -> dic
     rows = []
     with localcontext(ENGINE_CONTEXT):
         for index, tier in enumerate(pf.bundle.tiers):
-            values = [Decimal(r["pmpm"]) for r in quoted["rates"] if r["tier"] == tier.code and r["lob"] == lob]
+            values = [
+                Decimal(r["pmpm"]) for r in quoted["rates"] if r["tier"] == tier.code and r["lob"] == lob
+            ]
             if not values:
                 continue
             average = sum(values, Decimal(0)) / len(values)
             pacssi_tier = "1" if index == 0 else "2"
             pacssi_pmpm = Decimal(pacssi[pacssi_tier])
-            rows.append({
-                "tier": tier.code,
-                "tier_name": tier.name,
-                "lob": lob,
-                "min_pmpm": cents_str(min(values)),
-                "average_pmpm": cents_str(average),
-                "max_pmpm": cents_str(max(values)),
-                "pcf_pmpm": cents_str(pcf),
-                "vs_pcf": format(to_cents(average) - pcf, "f"),
-                "pacssi_tier": pacssi_tier,
-                "pacssi_pmpm": cents_str(pacssi_pmpm),
-                "vs_pacssi": format(to_cents(average) - pacssi_pmpm, "f"),
-            })
+            rows.append(
+                {
+                    "tier": tier.code,
+                    "tier_name": tier.name,
+                    "lob": lob,
+                    "min_pmpm": cents_str(min(values)),
+                    "average_pmpm": cents_str(average),
+                    "max_pmpm": cents_str(max(values)),
+                    "pcf_pmpm": cents_str(pcf),
+                    "vs_pcf": format(to_cents(average) - pcf, "f"),
+                    "pacssi_tier": pacssi_tier,
+                    "pacssi_pmpm": cents_str(pacssi_pmpm),
+                    "vs_pacssi": format(to_cents(average) - pacssi_pmpm, "f"),
+                }
+            )
         fees = [Decimal(f) for f in quoted["assessment_fee"].values()]
         return {
             "levels": PUBLISHED_LEVELS,
             "by_tier": rows,
-            "assessment": None if not fees else {
+            "assessment": None
+            if not fees
+            else {
                 "min_fee": cents_str(min(fees)),
                 "max_fee": cents_str(max(fees)),
                 "pcf_initial_payment": cents_str(pcf_initial),

@@ -41,101 +41,237 @@ class ScalarDefault:
 
 #: The scalar assumptions, in the order forms and reports show them.
 SCALARS: tuple[ScalarDefault, ...] = (
-    ScalarDefault("benefits_load", "Benefits load", "0.28", "0.25", "0.30",
-                  f"Platform default, as in the {FORMATS_EXAMPLE}; replace with the program's ratio of benefits "
-                  "to salary from its payroll.", "share of salary",
-                  "cost_per_fte = salary x (1 + benefits_load)"),
-    ScalarDefault("productivity", "Productivity", "0.75", "0.70", "0.80",
-                  "Domain reference 4.1: the productive share of paid hours of a home-based palliative team, "
-                  "typically 0.70 to 0.80 (2080 paid hours a year).", "share of paid hours",
-                  "productive minutes per FTE = 2080 x 60 x productivity"),
-    ScalarDefault("admin_load", "Administrative load", "0.12", "0.10", "0.14",
-                  f"Platform default, as in the {FORMATS_EXAMPLE}: non-benefit administration as a share of "
-                  "the rate, as in Medicaid rate setting.", "share of the rate"),
-    ScalarDefault("margin", "Margin", "0.03", "0.02", "0.04",
-                  f"Platform default, as in the {FORMATS_EXAMPLE}: the provider's margin as a share of the rate.",
-                  "share of the rate"),
-    ScalarDefault("annual_trend", "Annual cost trend", "0.035", "0.025", "0.045",
-                  f"Platform default, as in the {FORMATS_EXAMPLE}: annual growth of labour and other costs.",
-                  "per year", "applied from the base period midpoint to the rating period midpoint"),
-    ScalarDefault("mileage_rate", "Mileage rate", "0.70", "0.67", "0.70",
-                  "IRS standard business mileage rate for 2025, 70 cents a mile (IRS Notice 2025-5); the low "
-                  "end is the 2024 rate, 67 cents.", "$ per mile"),
-    ScalarDefault("supplies_pmpm", "Supplies", "15", "10", "20",
-                  f"Platform default, as in the {FORMATS_EXAMPLE}.", "$ PMPM"),
-    ScalarDefault("on_call_pmpm", "24/7 on-call line", "40", "30", "50",
-                  f"Platform default, as in the {FORMATS_EXAMPLE}: the cost of the 24/7 telephone line and "
-                  "after-hours visits spread per member-month.", "$ PMPM"),
-    ScalarDefault("technology_pmpm", "Technology", "8", "5", "10",
-                  f"Platform default, as in the {FORMATS_EXAMPLE}: EHR, telehealth and phones.", "$ PMPM"),
-    ScalarDefault("full_credibility_member_months", "Full credibility standard", "12000", "10000", "15000",
-                  f"Platform default, as in the {FORMATS_EXAMPLE}: member-months of experience that earn full "
-                  "credibility (limited fluctuation, Z = min(1, sqrt(MM / standard))).", "member-months"),
-    ScalarDefault("conversion_rate", "Assessment conversion rate", str(DEFAULT_CONVERSION_RATE), None, None,
-                  "Stated platform default (no public figure): the share of initial assessments that end in "
-                  "enrollment; replace with the program's referral history.", "share of assessments"),
-    ScalarDefault("vbp_bonus_share", "Value-based bonus", str(DEFAULT_VBP_BONUS_SHARE), None, None,
-                  "The MACRA Advanced APM incentive order of magnitude: 5% of Part B payments (2019-2024).",
-                  "share of FFS revenue"),
-    ScalarDefault("tcoc_baseline_pmpm", "Total cost of care baseline", str(DEFAULT_TCOC_BASELINE_PMPM), None, None,
-                  "Set so that gross savings equal the low end of the NASHP / CBIZ Optumas (2023) range of "
-                  "$231 to $1,165 PMPM (2,310 x 10% = 231); replace with the members' pre-enrollment TCOC.",
-                  "$ PMPM"),
-    ScalarDefault("tcoc_savings_rate", "TCOC savings rate", str(DEFAULT_TCOC_SAVINGS_RATE), None, None,
-                  "With the baseline, the low end of the NASHP / CBIZ Optumas (2023) savings range.",
-                  "share of TCOC"),
-    ScalarDefault("shared_savings_rate", "Provider's share of savings", str(DEFAULT_SHARED_SAVINGS_RATE), None, None,
-                  "50%: the final sharing rate of the Medicare Shared Savings Program's original one-sided "
-                  "model (Track 1); a contract's own rate replaces it.", "share of savings"),
-    ScalarDefault("ffs_conversion_factor", "FFS conversion factor", str(DEFAULT_FFS_CONVERSION_FACTOR), None, None,
-                  "CY2025 Medicare Physician Fee Schedule conversion factor (data/README.md).", "$ per RVU"),
+    ScalarDefault(
+        "benefits_load",
+        "Benefits load",
+        "0.28",
+        "0.25",
+        "0.30",
+        f"Platform default, as in the {FORMATS_EXAMPLE}; replace with the program's ratio of benefits "
+        "to salary from its payroll.",
+        "share of salary",
+        "cost_per_fte = salary x (1 + benefits_load)",
+    ),
+    ScalarDefault(
+        "productivity",
+        "Productivity",
+        "0.75",
+        "0.70",
+        "0.80",
+        "Domain reference 4.1: the productive share of paid hours of a home-based palliative team, "
+        "typically 0.70 to 0.80 (2080 paid hours a year).",
+        "share of paid hours",
+        "productive minutes per FTE = 2080 x 60 x productivity",
+    ),
+    ScalarDefault(
+        "admin_load",
+        "Administrative load",
+        "0.12",
+        "0.10",
+        "0.14",
+        f"Platform default, as in the {FORMATS_EXAMPLE}: non-benefit administration as a share of "
+        "the rate, as in Medicaid rate setting.",
+        "share of the rate",
+    ),
+    ScalarDefault(
+        "margin",
+        "Margin",
+        "0.03",
+        "0.02",
+        "0.04",
+        f"Platform default, as in the {FORMATS_EXAMPLE}: the provider's margin as a share of the rate.",
+        "share of the rate",
+    ),
+    ScalarDefault(
+        "annual_trend",
+        "Annual cost trend",
+        "0.035",
+        "0.025",
+        "0.045",
+        f"Platform default, as in the {FORMATS_EXAMPLE}: annual growth of labour and other costs.",
+        "per year",
+        "applied from the base period midpoint to the rating period midpoint",
+    ),
+    ScalarDefault(
+        "mileage_rate",
+        "Mileage rate",
+        "0.70",
+        "0.67",
+        "0.70",
+        "IRS standard business mileage rate for 2025, 70 cents a mile (IRS Notice 2025-5); the low "
+        "end is the 2024 rate, 67 cents.",
+        "$ per mile",
+    ),
+    ScalarDefault(
+        "supplies_pmpm",
+        "Supplies",
+        "15",
+        "10",
+        "20",
+        f"Platform default, as in the {FORMATS_EXAMPLE}.",
+        "$ PMPM",
+    ),
+    ScalarDefault(
+        "on_call_pmpm",
+        "24/7 on-call line",
+        "40",
+        "30",
+        "50",
+        f"Platform default, as in the {FORMATS_EXAMPLE}: the cost of the 24/7 telephone line and "
+        "after-hours visits spread per member-month.",
+        "$ PMPM",
+    ),
+    ScalarDefault(
+        "technology_pmpm",
+        "Technology",
+        "8",
+        "5",
+        "10",
+        f"Platform default, as in the {FORMATS_EXAMPLE}: EHR, telehealth and phones.",
+        "$ PMPM",
+    ),
+    ScalarDefault(
+        "full_credibility_member_months",
+        "Full credibility standard",
+        "12000",
+        "10000",
+        "15000",
+        f"Platform default, as in the {FORMATS_EXAMPLE}: member-months of experience that earn full "
+        "credibility (limited fluctuation, Z = min(1, sqrt(MM / standard))).",
+        "member-months",
+    ),
+    ScalarDefault(
+        "conversion_rate",
+        "Assessment conversion rate",
+        str(DEFAULT_CONVERSION_RATE),
+        None,
+        None,
+        "Stated platform default (no public figure): the share of initial assessments that end in "
+        "enrollment; replace with the program's referral history.",
+        "share of assessments",
+    ),
+    ScalarDefault(
+        "vbp_bonus_share",
+        "Value-based bonus",
+        str(DEFAULT_VBP_BONUS_SHARE),
+        None,
+        None,
+        "The MACRA Advanced APM incentive order of magnitude: 5% of Part B payments (2019-2024).",
+        "share of FFS revenue",
+    ),
+    ScalarDefault(
+        "tcoc_baseline_pmpm",
+        "Total cost of care baseline",
+        str(DEFAULT_TCOC_BASELINE_PMPM),
+        None,
+        None,
+        "Set so that gross savings equal the low end of the NASHP / CBIZ Optumas (2023) range of "
+        "$231 to $1,165 PMPM (2,310 x 10% = 231); replace with the members' pre-enrollment TCOC.",
+        "$ PMPM",
+    ),
+    ScalarDefault(
+        "tcoc_savings_rate",
+        "TCOC savings rate",
+        str(DEFAULT_TCOC_SAVINGS_RATE),
+        None,
+        None,
+        "With the baseline, the low end of the NASHP / CBIZ Optumas (2023) savings range.",
+        "share of TCOC",
+    ),
+    ScalarDefault(
+        "shared_savings_rate",
+        "Provider's share of savings",
+        str(DEFAULT_SHARED_SAVINGS_RATE),
+        None,
+        None,
+        "50%: the final sharing rate of the Medicare Shared Savings Program's original one-sided "
+        "model (Track 1); a contract's own rate replaces it.",
+        "share of savings",
+    ),
+    ScalarDefault(
+        "ffs_conversion_factor",
+        "FFS conversion factor",
+        str(DEFAULT_FFS_CONVERSION_FACTOR),
+        None,
+        None,
+        "CY2025 Medicare Physician Fee Schedule conversion factor (data/README.md).",
+        "$ per RVU",
+    ),
 )
 SCALAR_KEYS = tuple(s.key for s in SCALARS)
 RANGED_KEYS = tuple(s.key for s in SCALARS if s.low is not None)
 
 #: Annual salary by IDT role (US medians): (value, source). Roles a plan adds have no default.
 SALARIES: dict[str, tuple[str, str]] = {
-    "physician": ("260000", "Stated platform default: there is no public wage figure for hospice and palliative "
-                            "physicians (data/README.md); replace with the program's contracted cost."),
+    "physician": (
+        "260000",
+        "Stated platform default: there is no public wage figure for hospice and palliative "
+        "physicians (data/README.md); replace with the program's contracted cost.",
+    ),
     "np": ("126260", "BLS, nurse practitioners, US median annual wage, May 2023 (data/README.md)."),
-    "pa": ("130020", "BLS Occupational Outlook Handbook, physician assistants, median pay May 2023 (not in the "
-                     "reference data README: verify before certifying)."),
+    "pa": (
+        "130020",
+        "BLS Occupational Outlook Handbook, physician assistants, median pay May 2023 (not in the "
+        "reference data README: verify before certifying).",
+    ),
     "rn": ("86070", "BLS, registered nurses, US median annual wage, May 2023 (data/README.md)."),
-    "lvn": ("59730", "BLS Occupational Outlook Handbook, licensed practical and vocational nurses, median pay "
-                     "May 2023 (not in the reference data README: verify before certifying)."),
+    "lvn": (
+        "59730",
+        "BLS Occupational Outlook Handbook, licensed practical and vocational nurses, median pay "
+        "May 2023 (not in the reference data README: verify before certifying).",
+    ),
     "lcsw": ("67880", "BLS, healthcare social workers, US median annual wage, May 2025 (data/README.md)."),
     "chaplain": ("60820", "BLS, clergy (chaplain proxy), US median annual wage, 2024 (data/README.md)."),
     "chw": ("51850", "BLS, community health workers, US median annual wage, May 2025 (data/README.md)."),
-    "pharmacist": ("136030", "BLS Occupational Outlook Handbook, pharmacists, median pay May 2023 (not in the "
-                             "reference data README: verify before certifying)."),
-    "hha": ("33530", "BLS Occupational Outlook Handbook, home health and personal care aides, median pay May 2023 "
-                     "(not in the reference data README: verify before certifying)."),
+    "pharmacist": (
+        "136030",
+        "BLS Occupational Outlook Handbook, pharmacists, median pay May 2023 (not in the "
+        "reference data README: verify before certifying).",
+    ),
+    "hha": (
+        "33530",
+        "BLS Occupational Outlook Handbook, home health and personal care aides, median pay May 2023 "
+        "(not in the reference data README: verify before certifying).",
+    ),
 }
 
-LOB_FACTOR_SOURCE = ("No published differential between lines of business: 1.0 (the same rate in each) until "
-                     "the plan sets one.")
-DISENROLLMENT_SOURCE = ("CAPC survey of 83 home-based palliative programs (data/README.md): median length of stay "
-                        "123.5 days gives a monthly disenrollment probability of 0.157, split as CAPC's discharges: "
-                        "31% hospice, 7% died on service, 62% other (expected 6.37 months enrolled).")
+LOB_FACTOR_SOURCE = (
+    "No published differential between lines of business: 1.0 (the same rate in each) until "
+    "the plan sets one."
+)
+DISENROLLMENT_SOURCE = (
+    "CAPC survey of 83 home-based palliative programs (data/README.md): median length of stay "
+    "123.5 days gives a monthly disenrollment probability of 0.157, split as CAPC's discharges: "
+    "31% hospice, 7% died on service, 62% other (expected 6.37 months enrolled)."
+)
 HORIZON_SOURCE = "Platform default: survival curves are summed over at most 120 months (the restricted mean)."
-MARKET_SOURCE = ("Plan market catalogue ({name}); for comparison, CAPC's survey average drive time is 41 minutes "
-                 "a visit (data/README.md).")
+MARKET_SOURCE = (
+    "Plan market catalogue ({name}); for comparison, CAPC's survey average drive time is 41 minutes "
+    "a visit (data/README.md)."
+)
 LINES_OF_BUSINESS = ("medicaid", "medicare_advantage", "dsnp", "commercial")
-LOB_LABELS = {"medicaid": "Medicaid", "medicare_advantage": "Medicare Advantage", "dsnp": "D-SNP",
-              "commercial": "Commercial"}
+LOB_LABELS = {
+    "medicaid": "Medicaid",
+    "medicare_advantage": "Medicare Advantage",
+    "dsnp": "D-SNP",
+    "commercial": "Commercial",
+}
 
 
 def default_period(today: date) -> tuple[date, date, str]:
     """Base period: the last complete calendar year; rating period: the next calendar year (midpoints)."""
     base = date(today.year - 1, 7, 1)
     rating = date(today.year + 1, 7, 1)
-    source = (f"Platform default: base period calendar year {today.year - 1} (the last complete year of cost "
-              f"data), rating period calendar year {today.year + 1}; each at its midpoint.")
+    source = (
+        f"Platform default: base period calendar year {today.year - 1} (the last complete year of cost "
+        f"data), rating period calendar year {today.year + 1}; each at its midpoint."
+    )
     return base, rating, source
 
 
-def default_assumptions(*, markets: list[dict[str, Any]], role_codes: list[str], today: date
-                        ) -> tuple[dict[str, Any], dict[str, str]]:
+def default_assumptions(
+    *, markets: list[dict[str, Any]], role_codes: list[str], today: date
+) -> tuple[dict[str, Any], dict[str, str]]:
     """A complete `assumptions` part with the platform's defaults, and the source of each field.
 
     ``markets`` are the plan's markets ({code, name, travel_minutes_per_visit, miles_per_visit});
@@ -147,8 +283,12 @@ def default_assumptions(*, markets: list[dict[str, Any]], role_codes: list[str],
         "base_period_midpoint": base.isoformat(),
         "rating_period_midpoint": rating.isoformat(),
         "markets": [
-            {"code": m["code"], "name": m["name"], "travel_minutes_per_visit": str(m["travel_minutes_per_visit"]),
-             "miles_per_visit": str(m["miles_per_visit"])}
+            {
+                "code": m["code"],
+                "name": m["name"],
+                "travel_minutes_per_visit": str(m["travel_minutes_per_visit"]),
+                "miles_per_visit": str(m["miles_per_visit"]),
+            }
             for m in markets
         ],
         "ranges": {},
@@ -179,13 +319,24 @@ def defaults_catalogue() -> dict[str, Any]:
     """The defaults as a reference table (the API's /assumption-sets/defaults/ and the form's hints)."""
     return {
         "scalars": [
-            {"key": s.key, "label": s.label, "value": s.value, "low": s.low, "high": s.high, "unit": s.unit,
-             "source": s.source}
+            {
+                "key": s.key,
+                "label": s.label,
+                "value": s.value,
+                "low": s.low,
+                "high": s.high,
+                "unit": s.unit,
+                "source": s.source,
+            }
             for s in SCALARS
         ],
-        "salaries": [{"role": role, "value": value, "source": source} for role, (value, source) in SALARIES.items()],
-        "disenrollment": {"values": {c: str(q) for c, q in DEFAULT_DISENROLLMENT.items()},
-                          "source": DISENROLLMENT_SOURCE},
+        "salaries": [
+            {"role": role, "value": value, "source": source} for role, (value, source) in SALARIES.items()
+        ],
+        "disenrollment": {
+            "values": {c: str(q) for c, q in DEFAULT_DISENROLLMENT.items()},
+            "source": DISENROLLMENT_SOURCE,
+        },
         "lob_factors": {"value": "1", "source": LOB_FACTOR_SOURCE},
     }
 

@@ -96,7 +96,9 @@ def experience_files(seed: int = SEED) -> tuple[str, str]:
     writer = csv.writer(spans, lineterminator="\n")
     writer.writerow(["member_id", "enrollment_start", "enrollment_end", "disenrollment_reason"])
     for m in members:
-        writer.writerow([m["id"], m["start"].isoformat(), m["end"].isoformat() if m["end"] else "", m["reason"]])
+        writer.writerow(
+            [m["id"], m["start"].isoformat(), m["end"].isoformat() if m["end"] else "", m["reason"]]
+        )
     return experience.getvalue(), spans.getvalue()
 
 
@@ -105,12 +107,19 @@ def _latest_published(bundle):
 
 
 def _price(scope: Scope, version, assumptions, experience, options: dict) -> None:
-    if version is None or PricingRun.objects.filter(
-            bundle_version=version, assumption_set_version=assumptions, status=PricingRunStatus.SUCCEEDED).exists():
+    if (
+        version is None
+        or PricingRun.objects.filter(
+            bundle_version=version, assumption_set_version=assumptions, status=PricingRunStatus.SUCCEEDED
+        ).exists()
+    ):
         return
     markets = version.definition["markets"]
     run = services.pricing_run_start(
-        scope=scope, bundle_version=version, assumption_set_version=assumptions, experience=experience,
+        scope=scope,
+        bundle_version=version,
+        assumption_set_version=assumptions,
+        experience=experience,
         options={**options, "enrollees_per_year": {m: ENROLLEES_PER_YEAR.get(m, 50) for m in markets}},
         enqueue=False,
     )
@@ -118,13 +127,15 @@ def _price(scope: Scope, version, assumptions, experience, options: dict) -> Non
 
 
 def seed(ctx) -> None:
-    analyst = Membership.objects.select_related("organization", "user").get(user=ctx.users["plan_analyst"],
-                                                                             organization=ctx.plan)
+    analyst = Membership.objects.select_related("organization", "user").get(
+        user=ctx.users["plan_analyst"], organization=ctx.plan
+    )
     scope = Scope(analyst)
     assumption_set = AssumptionSet.objects.filter(payer=ctx.plan, name=ASSUMPTION_SET).first()
     if assumption_set is None:
         assumption_set = services.assumption_set_create(
-            scope=scope, name=ASSUMPTION_SET,
+            scope=scope,
+            name=ASSUMPTION_SET,
             description="The platform's sourced defaults with the plan's market catalogue; rural wages 5% lower.",
         )
         draft = assumption_set.versions.get(status=AssumptionSetVersionStatus.DRAFT)
@@ -133,30 +144,47 @@ def seed(ctx) -> None:
             default = float(entry["default"])
             entry["markets"] = {"RURAL-N": f"{default * 0.95:.0f}", "RURAL-S": f"{default * 0.95:.0f}"}
         services.assumption_draft_update(
-            scope=scope, assumption_set=assumption_set, assumptions=assumptions,
-            sources={f"salaries.{role}": f"{draft.sources.get(f'salaries.{role}', '')} Rural markets: 5% below, "
-                                         "from the plan's provider network survey (demo)." for role in
-                     assumptions["salaries"]},
+            scope=scope,
+            assumption_set=assumption_set,
+            assumptions=assumptions,
+            sources={
+                f"salaries.{role}": f"{draft.sources.get(f'salaries.{role}', '')} Rural markets: 5% below, "
+                "from the plan's provider network survey (demo)."
+                for role in assumptions["salaries"]
+            },
             notes="Rural wage differential",
         )
         published = services.assumption_draft_publish(scope=scope, assumption_set=assumption_set)
         # Next year's assumptions in progress: a higher trend under review, not yet published.
         services.assumption_version_new_draft(scope=scope, version=published)
         revision = dict(published.assumptions, annual_trend="0.04")
-        services.assumption_draft_update(scope=scope, assumption_set=assumption_set, assumptions=revision,
-                                         notes="Trend under review for the next rating period")
-    version = assumption_set.versions.filter(status=AssumptionSetVersionStatus.PUBLISHED).order_by("-number").first()
+        services.assumption_draft_update(
+            scope=scope,
+            assumption_set=assumption_set,
+            assumptions=revision,
+            notes="Trend under review for the next rating period",
+        )
+    version = (
+        assumption_set.versions.filter(status=AssumptionSetVersionStatus.PUBLISHED)
+        .order_by("-number")
+        .first()
+    )
     ctx.extra["assumption_set"] = assumption_set
 
     experience = ExperienceDataset.objects.filter(payer=ctx.plan, name=EXPERIENCE, status="valid").first()
     if experience is None:
         experience_csv, spans_csv = experience_files()
         experience = services.experience_upload(
-            scope=scope, name=EXPERIENCE, program_name=ctx.urban.legal_name, provider=ctx.urban,
+            scope=scope,
+            name=EXPERIENCE,
+            program_name=ctx.urban.legal_name,
+            provider=ctx.urban,
             file=ContentFile(experience_csv.encode(), name="bayview-experience-2025.csv"),
             spans_file=ContentFile(spans_csv.encode(), name="bayview-spans-2025.csv"),
         )
     ctx.extra["experience"] = experience
 
-    _price(scope, _latest_published(ctx.extra["home_bundle"]), version, experience, {"simulation_years": 10_000})
+    _price(
+        scope, _latest_published(ctx.extra["home_bundle"]), version, experience, {"simulation_years": 10_000}
+    )
     _price(scope, _latest_published(ctx.extra["episode_bundle"]), version, None, {"simulation_years": 10_000})

@@ -85,8 +85,12 @@ def plausibility_errors(document: Any) -> list[dict[str, str]]:
             upper(a.get(key), f"$.assumptions.{key}", bound, key.replace("_", " "))
         trend = _number(a.get("annual_trend"))
         if trend is not None and not _TREND_BOUNDS[0] <= trend <= _TREND_BOUNDS[1]:
-            errors.append(_error("$.assumptions.annual_trend",
-                                 f"an annual trend of {_fmt(trend)} is not plausible; between -0.5 and 0.5"))
+            errors.append(
+                _error(
+                    "$.assumptions.annual_trend",
+                    f"an annual trend of {_fmt(trend)} is not plausible; between -0.5 and 0.5",
+                )
+            )
         ranges = a.get("ranges")
         if isinstance(ranges, Mapping):
             for key, bounds in ranges.items():
@@ -99,7 +103,9 @@ def plausibility_errors(document: Any) -> list[dict[str, str]]:
                     elif key == "annual_trend":
                         number = _number(end)
                         if number is not None and not _TREND_BOUNDS[0] <= number <= _TREND_BOUNDS[1]:
-                            errors.append(_error(path, "an annual trend range end must be between -0.5 and 0.5"))
+                            errors.append(
+                                _error(path, "an annual trend range end must be between -0.5 and 0.5")
+                            )
         salaries = a.get("salaries")
         if isinstance(salaries, Mapping):
             for role, entry in salaries.items():
@@ -109,48 +115,82 @@ def plausibility_errors(document: Any) -> list[dict[str, str]]:
                 by_market = entry.get("markets")
                 if isinstance(by_market, Mapping):
                     for market, amount in by_market.items():
-                        upper(amount, f"$.assumptions.salaries.{role}.markets.{market}", MAX_SALARY, "a salary")
+                        upper(
+                            amount, f"$.assumptions.salaries.{role}.markets.{market}", MAX_SALARY, "a salary"
+                        )
         markets = a.get("markets")
         if isinstance(markets, list):
             for i, market in enumerate(markets):
                 if isinstance(market, Mapping):
-                    upper(market.get("travel_minutes_per_visit"), f"$.assumptions.markets[{i}].travel_minutes_per_visit",
-                          MAX_TRAVEL_MINUTES, "travel time per visit")
-                    upper(market.get("miles_per_visit"), f"$.assumptions.markets[{i}].miles_per_visit", MAX_MILES,
-                          "miles per visit")
+                    upper(
+                        market.get("travel_minutes_per_visit"),
+                        f"$.assumptions.markets[{i}].travel_minutes_per_visit",
+                        MAX_TRAVEL_MINUTES,
+                        "travel time per visit",
+                    )
+                    upper(
+                        market.get("miles_per_visit"),
+                        f"$.assumptions.markets[{i}].miles_per_visit",
+                        MAX_MILES,
+                        "miles per visit",
+                    )
         lob_factors = a.get("lob_factors")
         if isinstance(lob_factors, Mapping):
             for lob, factor in lob_factors.items():
                 upper(factor, f"$.assumptions.lob_factors.{lob}", Decimal(10), "a line-of-business factor")
         base, rating = _date(a.get("base_period_midpoint")), _date(a.get("rating_period_midpoint"))
         if base and rating and calendar_months_between(base, rating) > MAX_TREND_MONTHS:
-            errors.append(_error("$.assumptions.rating_period_midpoint",
-                                 "the rating period is more than 10 years after the base period; trend over such a "
-                                 "span is not plausible"))
+            errors.append(
+                _error(
+                    "$.assumptions.rating_period_midpoint",
+                    "the rating period is more than 10 years after the base period; trend over such a "
+                    "span is not plausible",
+                )
+            )
 
     b = document.get("bundle")
     if isinstance(b, Mapping) and isinstance(b.get("period"), Mapping):
         upper(b["period"].get("days"), "$.bundle.period.days", Decimal(366), "an episode length in days")
-    if isinstance(b, Mapping) and isinstance(b.get("assessment"), Mapping) and isinstance(
-            b["assessment"].get("roles"), list):
+    if (
+        isinstance(b, Mapping)
+        and isinstance(b.get("assessment"), Mapping)
+        and isinstance(b["assessment"].get("roles"), list)
+    ):
         for i, role in enumerate(b["assessment"]["roles"]):
             if isinstance(role, Mapping):
-                upper(role.get("minutes"), f"$.bundle.assessment.roles[{i}].minutes", Decimal(1440),
-                      "an assessment visit length")
+                upper(
+                    role.get("minutes"),
+                    f"$.bundle.assessment.roles[{i}].minutes",
+                    Decimal(1440),
+                    "an assessment visit length",
+                )
     if isinstance(b, Mapping) and isinstance(b.get("roles"), list):
         for i, role in enumerate(b["roles"]):
             if not isinstance(role, Mapping):
                 continue
-            upper(role.get("visit_minutes"), f"$.bundle.roles[{i}].visit_minutes", Decimal(1440), "a visit length")
+            upper(
+                role.get("visit_minutes"),
+                f"$.bundle.roles[{i}].visit_minutes",
+                Decimal(1440),
+                "a visit length",
+            )
             by_tier = role.get("by_tier")
             if isinstance(by_tier, Mapping):
                 for tier, effort in by_tier.items():
                     if isinstance(effort, Mapping):
                         path = f"$.bundle.roles[{i}].by_tier.{tier}"
-                        upper(effort.get("visits_per_mm"), f"{path}.visits_per_mm", MAX_VISITS_PER_MM,
-                              "visits per member-month")
-                        upper(effort.get("coordination_minutes_per_mm"), f"{path}.coordination_minutes_per_mm",
-                              MAX_MINUTES, "coordination minutes per member-month")
+                        upper(
+                            effort.get("visits_per_mm"),
+                            f"{path}.visits_per_mm",
+                            MAX_VISITS_PER_MM,
+                            "visits per member-month",
+                        )
+                        upper(
+                            effort.get("coordination_minutes_per_mm"),
+                            f"{path}.coordination_minutes_per_mm",
+                            MAX_MINUTES,
+                            "coordination minutes per member-month",
+                        )
 
     e = document.get("experience")
     if isinstance(e, Mapping) and isinstance(e.get("by_tier"), Mapping):
@@ -161,8 +201,11 @@ def plausibility_errors(document: Any) -> list[dict[str, str]]:
             upper(cell.get("member_months"), f"{path}.member_months", MAX_MEMBER_MONTHS, "member-months")
             mm, cost = _number(cell.get("member_months")), _number(cell.get("cost"))
             if mm and cost is not None and mm > 0 and cost > mm * MAX_COST_PMPM:
-                errors.append(_error(f"{path}.cost", f"more than {_fmt(MAX_COST_PMPM)} per member-month is not "
-                                                     "plausible"))
+                errors.append(
+                    _error(
+                        f"{path}.cost", f"more than {_fmt(MAX_COST_PMPM)} per member-month is not plausible"
+                    )
+                )
     return errors
 
 
@@ -219,7 +262,9 @@ def assumption_errors(assumptions: Any) -> list[dict[str, str]]:
     take the plan's market catalogue).
     """
     if not isinstance(assumptions, Mapping):
-        return [{"path": "$.assumptions", "code": "wrong_type", "message": "the assumptions must be an object"}]
+        return [
+            {"path": "$.assumptions", "code": "wrong_type", "message": "the assumptions must be an object"}
+        ]
     probe = dict(assumptions)
     markets = probe.get("markets")
     if not markets:
@@ -227,15 +272,24 @@ def assumption_errors(assumptions: Any) -> list[dict[str, str]]:
     if isinstance(markets, list) and isinstance(probe.get("salaries"), Mapping):
         # salary overrides may name any of the plan's markets; the run checks them against its own
         listed = {m.get("code") for m in markets if isinstance(m, Mapping)}
-        named = {code for entry in probe["salaries"].values() if isinstance(entry, Mapping)
-                 and isinstance(entry.get("markets"), Mapping) for code in entry["markets"]}
-        probe["markets"] = list(markets) + [{**_PROBE_MARKET, "code": code} for code in sorted(named - listed)
-                                            if isinstance(code, str) and code]
+        named = {
+            code
+            for entry in probe["salaries"].values()
+            if isinstance(entry, Mapping) and isinstance(entry.get("markets"), Mapping)
+            for code in entry["markets"]
+        }
+        probe["markets"] = list(markets) + [
+            {**_PROBE_MARKET, "code": code}
+            for code in sorted(named - listed)
+            if isinstance(code, str) and code
+        ]
     document = {"format": FORMAT, "bundle": _PROBE_BUNDLE, "assumptions": probe}
     try:
         validate_document(document)
     except PricingInputError as exc:
-        return [e for e in exc.errors if e["path"].startswith("$.assumptions") and "__probe__" not in e["path"]]
+        return [
+            e for e in exc.errors if e["path"].startswith("$.assumptions") and "__probe__" not in e["path"]
+        ]
     return []
 
 
@@ -247,8 +301,10 @@ _BUNDLE_KEYS = ("name", "period", "tiers", "home_share", "roles", "assessment")
 def bundle_part(definition: Mapping[str, Any], *, bills_ffs: Mapping[str, bool]) -> dict[str, Any]:
     """The `bundle` part of a bundle version's definition, with each role's FFS billing from the catalogue."""
     part = {key: copy.deepcopy(definition[key]) for key in _BUNDLE_KEYS if key in definition}
-    part["tiers"] = [{"code": t.get("code"), "name": t.get("name")} if isinstance(t, Mapping) else t
-                     for t in part.get("tiers", [])]
+    part["tiers"] = [
+        {"code": t.get("code"), "name": t.get("name")} if isinstance(t, Mapping) else t
+        for t in part.get("tiers", [])
+    ]
     for role in part.get("roles", []):
         if isinstance(role, dict) and role.get("role") in bills_ffs:
             role["bills_ffs"] = bills_ffs[role["role"]]
@@ -278,8 +334,13 @@ def run_document(
     for i, code in enumerate(market_codes):
         entry = own.get(code) or plan_markets.get(code)
         if entry is None:
-            errors.append({"path": f"markets[{i}]", "code": UNKNOWN_MARKET,
-                           "message": f"market {code!r} is neither in the assumption set nor in the plan's markets"})
+            errors.append(
+                {
+                    "path": f"markets[{i}]",
+                    "code": UNKNOWN_MARKET,
+                    "message": f"market {code!r} is neither in the assumption set nor in the plan's markets",
+                }
+            )
             continue
         market = {"code": code}
         for key in ("name", "travel_minutes_per_visit", "miles_per_visit", "ffs_locality"):

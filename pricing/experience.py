@@ -46,8 +46,9 @@ from pricing.engine.money import ENGINE_CONTEXT, cents_str
 EXPERIENCE_COLUMNS = ("month", "tier", "member_months", "cost")
 SPAN_COLUMNS = ("enrollment_start", "enrollment_end", "disenrollment_reason")
 SPAN_REQUIRED = ("enrollment_start",)
-DISENROLLMENT_REASONS = frozenset({"death", "hospice", "moved", "declined", "lost_eligibility", "discharged",
-                                   "transferred"})
+DISENROLLMENT_REASONS = frozenset(
+    {"death", "hospice", "moved", "declined", "lost_eligibility", "discharged", "transferred"}
+)
 MAX_ISSUES = 1000
 MAX_TIER_LENGTH = 32
 MAX_ROW_MEMBER_MONTHS = Decimal(1_000_000)
@@ -89,7 +90,13 @@ class Issue:
     message: str
 
     def as_dict(self, file: str) -> dict[str, Any]:
-        return {"file": file, "row": self.row, "column": self.column, "code": self.code, "message": self.message}
+        return {
+            "file": file,
+            "row": self.row,
+            "column": self.column,
+            "code": self.code,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -156,7 +163,9 @@ def _rows(stream: IO[bytes], issues: _Issues) -> Iterator[tuple[int, list[str]]]
         for row_number, row in enumerate(reader, start=HEADER_ROW):  # noqa: B007 - used after the loop
             yield row_number, row
     except UnicodeDecodeError:
-        issues.add(row_number + 1, "", NOT_UTF8, "The file is not UTF-8 text from this row on; save it as CSV UTF-8.")
+        issues.add(
+            row_number + 1, "", NOT_UTF8, "The file is not UTF-8 text from this row on; save it as CSV UTF-8."
+        )
     except csv.Error as exc:
         issues.add(row_number + 1, "", NOT_CSV, f"The file cannot be read as CSV here: {exc}.")
 
@@ -239,23 +248,36 @@ def summarise_experience(stream: IO[bytes], *, today: date) -> ExperienceSummary
                     add(row_number, "member_months", NOT_POSITIVE, "Member-months must be more than 0.")
                     mm = None
                 elif mm > MAX_ROW_MEMBER_MONTHS:
-                    add(row_number, "member_months", IMPLAUSIBLE,
-                        f"{text} member-months in one row is not plausible.")
+                    add(
+                        row_number,
+                        "member_months",
+                        IMPLAUSIBLE,
+                        f"{text} member-months in one row is not plausible.",
+                    )
                     mm = None
             text = _cell(row, i_cost)
             cost = None
             if not text:
                 add(row_number, "cost", REQUIRED, "The cost is missing.")
             elif not decimal_match(text):
-                add(row_number, "cost", INVALID_NUMBER, f"{text!r} is not a plain decimal number (e.g. 412.37).")
+                add(
+                    row_number,
+                    "cost",
+                    INVALID_NUMBER,
+                    f"{text!r} is not a plain decimal number (e.g. 412.37).",
+                )
             else:
                 cost = Decimal(text)
                 if cost < 0:
                     add(row_number, "cost", NEGATIVE, "The cost must be 0 or more.")
                     cost = None
                 elif mm is not None and cost > mm * MAX_COST_PER_MEMBER_MONTH:
-                    add(row_number, "cost", IMPLAUSIBLE,
-                        f"{text} for {mm} member-months is more than {MAX_COST_PER_MEMBER_MONTH:,} per member-month.")
+                    add(
+                        row_number,
+                        "cost",
+                        IMPLAUSIBLE,
+                        f"{text} for {mm} member-months is more than {MAX_COST_PER_MEMBER_MONTH:,} per member-month.",
+                    )
                     cost = None
             if not ok or mm is None or cost is None or issues.count:
                 continue  # once anything is wrong only validation goes on: nothing is summarised
@@ -328,12 +350,19 @@ def _experience_summary(cells: dict[tuple[int, str], list[Decimal]]) -> dict[str
                 for tier, (mm, cost) in sorted(by_tier.items(), key=lambda item: _tier_sort_key(item[0]))
             },
             "by_month": [
-                {"month": month_label(month), "member_months": _num(mm), "cost": _num(cost),
-                 "pmpm": cents_str(cost / mm)}
+                {
+                    "month": month_label(month),
+                    "member_months": _num(mm),
+                    "cost": _num(cost),
+                    "pmpm": cents_str(cost / mm),
+                }
                 for month, (mm, cost) in sorted(by_month.items())
             ],
-            "total": {"member_months": _num(total_mm), "cost": _num(total_cost),
-                      "pmpm": cents_str(total_cost / total_mm)},
+            "total": {
+                "member_months": _num(total_mm),
+                "cost": _num(total_cost),
+                "pmpm": cents_str(total_cost / total_mm),
+            },
         }
 
 
@@ -343,8 +372,10 @@ def _tier_sort_key(code: str) -> tuple[int, int | str]:
 
 def experience_part(summary: dict[str, Any]) -> dict[str, dict[str, str]]:
     """The pricing file's `experience.by_tier` from a stored summary."""
-    return {tier: {"member_months": cell["member_months"], "cost": cell["cost"]}
-            for tier, cell in summary.get("by_tier", {}).items()}
+    return {
+        tier: {"member_months": cell["member_months"], "cost": cell["cost"]}
+        for tier, cell in summary.get("by_tier", {}).items()
+    }
 
 
 # --- enrollment spans -----------------------------------------------------------------------------
@@ -379,20 +410,35 @@ def summarise_spans(stream: IO[bytes], *, today: date, data_end_month: int | Non
             continue
         data_rows += 1
         if len(row) > width and any(c.strip() for c in row[width:]):
-            issues.add(row_number, "", EXTRA_CELLS, f"The row has {len(row)} cells but the header only {width}.")
+            issues.add(
+                row_number, "", EXTRA_CELLS, f"The row has {len(row)} cells but the header only {width}."
+            )
         start = _date_cell(row, i_start, "enrollment_start", row_number, issues, required=True, today=today)
-        end = None if i_end is None else _date_cell(row, i_end, "enrollment_end", row_number, issues,
-                                                    required=False, today=today)
+        end = (
+            None
+            if i_end is None
+            else _date_cell(row, i_end, "enrollment_end", row_number, issues, required=False, today=today)
+        )
         reason = "" if i_reason is None else _cell(row, i_reason).lower()
         if reason and reason not in DISENROLLMENT_REASONS:
-            issues.add(row_number, "disenrollment_reason", UNKNOWN_REASON,
-                       f"{reason!r} is not a disenrollment reason; one of {', '.join(sorted(DISENROLLMENT_REASONS))}.")
+            issues.add(
+                row_number,
+                "disenrollment_reason",
+                UNKNOWN_REASON,
+                f"{reason!r} is not a disenrollment reason; one of {', '.join(sorted(DISENROLLMENT_REASONS))}.",
+            )
         if isinstance(start, date) and isinstance(end, date) and end < start:
-            issues.add(row_number, "enrollment_end", END_BEFORE_START, "The enrollment ends before it starts.")
+            issues.add(
+                row_number, "enrollment_end", END_BEFORE_START, "The enrollment ends before it starts."
+            )
             continue
         if isinstance(start, date) and data_end_month is not None and _month_index(start) > data_end_month:
-            issues.add(row_number, "enrollment_start", AFTER_DATA_END,
-                       f"The span starts after {month_label(data_end_month)}, the last month of the experience data.")
+            issues.add(
+                row_number,
+                "enrollment_start",
+                AFTER_DATA_END,
+                f"The span starts after {month_label(data_end_month)}, the last month of the experience data.",
+            )
             continue
         if isinstance(start, date) and end is not False and not issues.count:
             starts.append(_month_index(start))
@@ -407,8 +453,9 @@ def summarise_spans(stream: IO[bytes], *, today: date, data_end_month: int | Non
     return SpansSummary(data_rows, [], 0, summary)
 
 
-def _date_cell(row: list[str], index: int, column: str, row_number: int, issues: _Issues, *, required: bool,
-               today: date) -> date | None | bool:
+def _date_cell(
+    row: list[str], index: int, column: str, row_number: int, issues: _Issues, *, required: bool, today: date
+) -> date | None | bool:
     """The cell as a date; None when empty (and allowed); False after an issue."""
     text = _cell(row, index)
     if not text:

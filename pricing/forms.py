@@ -23,9 +23,15 @@ def _value(post: Mapping[str, str], name: str) -> str:
     return (post.get(name) or "").strip()
 
 
-def editor_rows(assumptions: dict[str, Any], sources: dict[str, str], *, roles: list[tuple[str, str]],
-                markets: list[dict[str, Any]], post: Mapping[str, str] | None = None,
-                errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def editor_rows(
+    assumptions: dict[str, Any],
+    sources: dict[str, str],
+    *,
+    roles: list[tuple[str, str]],
+    markets: list[dict[str, Any]],
+    post: Mapping[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
     """Rows for the editor template: each input's name, current value, source and errors."""
     errors = errors or {}
     ranges = assumptions.get("ranges") or {}
@@ -38,61 +44,110 @@ def editor_rows(assumptions: dict[str, Any], sources: dict[str, str], *, roles: 
     scalars = []
     for s in SCALARS:
         low, high = ranges.get(s.key, [None, None])
-        scalars.append({
-            "key": s.key, "label": s.label, "unit": s.unit, "help": s.help, "ranged": s.low is not None,
-            "value": val(s.key, assumptions.get(s.key)), "low": val(f"{s.key}__low", low),
-            "high": val(f"{s.key}__high", high),
-            "source": val(f"{s.key}__source", sources.get(s.key, "")),
-            "errors": errors.get(s.key, []) + errors.get(f"{s.key}__low", []) + errors.get(f"{s.key}__high", []),
-        })
+        scalars.append(
+            {
+                "key": s.key,
+                "label": s.label,
+                "unit": s.unit,
+                "help": s.help,
+                "ranged": s.low is not None,
+                "value": val(s.key, assumptions.get(s.key)),
+                "low": val(f"{s.key}__low", low),
+                "high": val(f"{s.key}__high", high),
+                "source": val(f"{s.key}__source", sources.get(s.key, "")),
+                "errors": errors.get(s.key, [])
+                + errors.get(f"{s.key}__low", [])
+                + errors.get(f"{s.key}__high", []),
+            }
+        )
     dates = [
-        {"key": key, "label": label, "value": val(key, assumptions.get(key)),
-         "source": val(f"{key}__source", sources.get(key, "")), "errors": errors.get(key, [])}
-        for key, label in (("base_period_midpoint", "Base period midpoint"),
-                           ("rating_period_midpoint", "Rating period midpoint"))
+        {
+            "key": key,
+            "label": label,
+            "value": val(key, assumptions.get(key)),
+            "source": val(f"{key}__source", sources.get(key, "")),
+            "errors": errors.get(key, []),
+        }
+        for key, label in (
+            ("base_period_midpoint", "Base period midpoint"),
+            ("rating_period_midpoint", "Rating period midpoint"),
+        )
     ]
     salaries = assumptions.get("salaries") or {}
     salary_rows = []
     for code, name in roles:
         entry = salaries.get(code) or {}
         overrides = entry.get("markets") or {}
-        salary_rows.append({
-            "code": code, "name": name, "default": val(f"salary__{code}", entry.get("default")),
-            "markets": [{"code": m["code"], "name": f"salary__{code}__{m['code']}",
-                         "value": val(f"salary__{code}__{m['code']}", overrides.get(m["code"])),
-                         "errors": errors.get(f"salary__{code}__{m['code']}", [])} for m in markets],
-            "source": val(f"salary__{code}__source", sources.get(f"salaries.{code}", "")),
-            "errors": errors.get(f"salary__{code}", []),
-        })
+        salary_rows.append(
+            {
+                "code": code,
+                "name": name,
+                "default": val(f"salary__{code}", entry.get("default")),
+                "markets": [
+                    {
+                        "code": m["code"],
+                        "name": f"salary__{code}__{m['code']}",
+                        "value": val(f"salary__{code}__{m['code']}", overrides.get(m["code"])),
+                        "errors": errors.get(f"salary__{code}__{m['code']}", []),
+                    }
+                    for m in markets
+                ],
+                "source": val(f"salary__{code}__source", sources.get(f"salaries.{code}", "")),
+                "errors": errors.get(f"salary__{code}", []),
+            }
+        )
     own_markets = {m.get("code"): m for m in assumptions.get("markets") or []}
     market_rows = []
     for m in markets:
         entry = own_markets.get(m["code"]) or m
-        market_rows.append({
-            "code": m["code"], "name": m["name"],
-            "travel": val(f"market__{m['code']}__travel", entry.get("travel_minutes_per_visit")),
-            "miles": val(f"market__{m['code']}__miles", entry.get("miles_per_visit")),
-            "source": val(f"market__{m['code']}__source", sources.get(f"markets.{m['code']}", "")),
-            "errors": errors.get(f"market__{m['code']}", []),
-        })
+        market_rows.append(
+            {
+                "code": m["code"],
+                "name": m["name"],
+                "travel": val(f"market__{m['code']}__travel", entry.get("travel_minutes_per_visit")),
+                "miles": val(f"market__{m['code']}__miles", entry.get("miles_per_visit")),
+                "source": val(f"market__{m['code']}__source", sources.get(f"markets.{m['code']}", "")),
+                "errors": errors.get(f"market__{m['code']}", []),
+            }
+        )
     disenrollment = assumptions.get("disenrollment") or {}
     factors = assumptions.get("lob_factors") or {}
     return {
-        "scalars": scalars, "dates": dates, "salaries": salary_rows, "markets": market_rows,
+        "scalars": scalars,
+        "dates": dates,
+        "salaries": salary_rows,
+        "markets": market_rows,
         "market_codes": [m["code"] for m in markets],
-        "disenrollment": [{"cause": c, "value": val(f"disenrollment__{c}", disenrollment.get(c)),
-                           "errors": errors.get(f"disenrollment__{c}", [])} for c in DISENROLLMENT_CAUSES],
+        "disenrollment": [
+            {
+                "cause": c,
+                "value": val(f"disenrollment__{c}", disenrollment.get(c)),
+                "errors": errors.get(f"disenrollment__{c}", []),
+            }
+            for c in DISENROLLMENT_CAUSES
+        ],
         "disenrollment_source": val("disenrollment__source", sources.get("disenrollment", "")),
         "disenrollment_errors": errors.get("disenrollment", []),
-        "lob_factors": [{"lob": lob, "value": val(f"lob__{lob}", factors.get(lob, "1")),
-                         "errors": errors.get(f"lob__{lob}", [])} for lob in LINES_OF_BUSINESS],
+        "lob_factors": [
+            {
+                "lob": lob,
+                "value": val(f"lob__{lob}", factors.get(lob, "1")),
+                "errors": errors.get(f"lob__{lob}", []),
+            }
+            for lob in LINES_OF_BUSINESS
+        ],
         "lob_source": val("lob__source", sources.get("lob_factors", "")),
     }
 
 
-def assumptions_from_post(post: Mapping[str, str], *, base: dict[str, Any], sources: dict[str, str],
-                          roles: list[tuple[str, str]], markets: list[dict[str, Any]]
-                          ) -> tuple[dict[str, Any], dict[str, str]]:
+def assumptions_from_post(
+    post: Mapping[str, str],
+    *,
+    base: dict[str, Any],
+    sources: dict[str, str],
+    roles: list[tuple[str, str]],
+    markets: list[dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The `assumptions` document and the sources the user changed, from the editor's POST."""
     a = copy.deepcopy(base)
     ranges: dict[str, list[str]] = {}
@@ -134,9 +189,12 @@ def assumptions_from_post(post: Mapping[str, str], *, base: dict[str, Any], sour
     a["salaries"] = salaries
     own_markets = []
     for m in markets:
-        entry = {"code": m["code"], "name": m["name"],
-                 "travel_minutes_per_visit": _value(post, f"market__{m['code']}__travel") or None,
-                 "miles_per_visit": _value(post, f"market__{m['code']}__miles") or None}
+        entry = {
+            "code": m["code"],
+            "name": m["name"],
+            "travel_minutes_per_visit": _value(post, f"market__{m['code']}__travel") or None,
+            "miles_per_visit": _value(post, f"market__{m['code']}__miles") or None,
+        }
         own_markets.append(entry)
         source(f"market__{m['code']}__source", f"markets.{m['code']}")
     a["markets"] = own_markets
@@ -165,7 +223,9 @@ _PATHS = [
 _MARKET_PATH = re.compile(r"^\$\.assumptions\.markets\[(\d+)\]")
 
 
-def errors_by_field(errors: list[dict[str, str]], market_codes: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+def errors_by_field(
+    errors: list[dict[str, str]], market_codes: list[str]
+) -> tuple[dict[str, list[str]], list[str]]:
     """Map service errors (JSON paths) onto the editor's inputs; the rest are shown above the form."""
     by_field: dict[str, list[str]] = {}
     general: list[str] = []
@@ -202,33 +262,52 @@ class ExperienceUploadForm(forms.Form):
     name = forms.CharField(max_length=200, help_text="e.g. Bayview 2025 experience")
     program_name = forms.CharField(max_length=200, required=False)
     file = forms.FileField(label="Experience CSV", help_text="month, tier, member_months, cost")
-    spans_file = forms.FileField(label="Enrollment spans CSV (optional)", required=False,
-                                 help_text="enrollment_start, enrollment_end, disenrollment_reason")
+    spans_file = forms.FileField(
+        label="Enrollment spans CSV (optional)",
+        required=False,
+        help_text="enrollment_start, enrollment_end, disenrollment_reason",
+    )
 
 
 class RunForm(forms.Form):
     bundle_version = forms.ChoiceField(label="Bundle version")
     assumption_version = forms.ChoiceField(label="Assumption set version")
     experience = forms.ChoiceField(label="Experience", required=False)
-    markets = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
-                                        help_text="None ticked: every market of the bundle version")
-    lobs = forms.MultipleChoiceField(label="Lines of business", required=False, widget=forms.CheckboxSelectMultiple,
-                                     help_text="None ticked: every line of business of the bundle version")
-    enrollees_per_year = forms.IntegerField(label="Expected enrollees a year, per market", initial=100, min_value=1,
-                                            max_value=100_000)
-    simulation_years = forms.IntegerField(label="Simulated contract years", initial=20_000, min_value=1_000,
-                                          max_value=100_000)
-    seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1,
-                              help_text="Leave empty: derived from the inputs, so the same inputs give the same numbers")
+    markets = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every market of the bundle version",
+    )
+    lobs = forms.MultipleChoiceField(
+        label="Lines of business",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every line of business of the bundle version",
+    )
+    enrollees_per_year = forms.IntegerField(
+        label="Expected enrollees a year, per market", initial=100, min_value=1, max_value=100_000
+    )
+    simulation_years = forms.IntegerField(
+        label="Simulated contract years", initial=20_000, min_value=1_000, max_value=100_000
+    )
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**31 - 1,
+        help_text="Leave empty: derived from the inputs, so the same inputs give the same numbers",
+    )
 
     def __init__(self, *args, bundle_versions, assumption_versions, experiences, markets, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["bundle_version"].choices = [
-            (str(v.pk), f"{v.bundle.name} v{v.number}") for v in bundle_versions]
+            (str(v.pk), f"{v.bundle.name} v{v.number}") for v in bundle_versions
+        ]
         self.fields["assumption_version"].choices = [
-            (str(v.pk), f"{v.assumption_set.name} v{v.number}") for v in assumption_versions]
+            (str(v.pk), f"{v.assumption_set.name} v{v.number}") for v in assumption_versions
+        ]
         self.fields["experience"].choices = [("", "None (manual rate only)")] + [
             (str(e.pk), f"{e.name} ({e.summary.get('first_month')} to {e.summary.get('last_month')})")
-            for e in experiences]
+            for e in experiences
+        ]
         self.fields["markets"].choices = [(m.code, f"{m.code} · {m.name}") for m in markets]
         self.fields["lobs"].choices = [(lob, LOB_LABELS[lob]) for lob in LINES_OF_BUSINESS]

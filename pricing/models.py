@@ -19,10 +19,14 @@ class AssumptionSet(models.Model):
     """A plan's named set of pricing assumptions (wages, loads, trend...), edited as numbered versions."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="assumption_sets")
+    payer = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="assumption_sets"
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,30 +57,41 @@ class AssumptionSetVersion(models.Model):
 
     assumption_set = models.ForeignKey(AssumptionSet, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField(null=True, blank=True, help_text="Set when published: 1, 2, ...")
-    status = models.CharField(max_length=16, choices=AssumptionSetVersionStatus.choices,
-                              default=AssumptionSetVersionStatus.DRAFT)
+    status = models.CharField(
+        max_length=16, choices=AssumptionSetVersionStatus.choices, default=AssumptionSetVersionStatus.DRAFT
+    )
     assumptions = models.JSONField(help_text="The `assumptions` part of a carebundle.pricing/1 file")
-    sources = models.JSONField(default=dict, blank=True,
-                               help_text="Where each value comes from, by field key (e.g. `salaries.np`)")
+    sources = models.JSONField(
+        default=dict, blank=True, help_text="Where each value comes from, by field key (e.g. `salaries.np`)"
+    )
     notes = models.TextField(blank=True, help_text="What changed in this version and why")
     content_hash = models.CharField(max_length=64, blank=True)
-    based_on = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="drafts")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    based_on = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="drafts"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True,
-                                     blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     published_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["assumption_set", "-number"]
         constraints = [
-            models.UniqueConstraint(fields=["assumption_set", "number"], name="assumption_version_number_unique"),
-            models.UniqueConstraint(fields=["assumption_set"], condition=Q(status="draft"),
-                                    name="assumption_set_one_draft"),
+            models.UniqueConstraint(
+                fields=["assumption_set", "number"], name="assumption_version_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["assumption_set"], condition=Q(status="draft"), name="assumption_set_one_draft"
+            ),
             models.CheckConstraint(
-                condition=(Q(status="draft") & Q(number__isnull=True)) | (~Q(status="draft") & Q(number__isnull=False)),
+                condition=(Q(status="draft") & Q(number__isnull=True))
+                | (~Q(status="draft") & Q(number__isnull=False)),
                 name="assumption_version_number_iff_published",
             ),
         ]
@@ -115,11 +130,21 @@ class ExperienceDataset(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="experience_datasets")
+    payer = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="experience_datasets"
+    )
     name = models.CharField(max_length=200)
-    program_name = models.CharField(max_length=200, blank=True, help_text="The program the experience is from")
-    provider = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="+", help_text="The provider organisation, when it is on the platform")
+    program_name = models.CharField(
+        max_length=200, blank=True, help_text="The program the experience is from"
+    )
+    provider = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The provider organisation, when it is on the platform",
+    )
     file = models.FileField(upload_to=experience_upload_to, max_length=300)
     original_filename = models.CharField(max_length=255)
     file_sha256 = models.CharField(max_length=64)
@@ -130,16 +155,22 @@ class ExperienceDataset(models.Model):
     row_count = models.PositiveIntegerField(default=0)
     spans_count = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True, help_text="member_months and cost by tier, by month")
-    spans_summary = models.JSONField(default=dict, blank=True, help_text="Kaplan-Meier estimate of months enrolled")
+    spans_summary = models.JSONField(
+        default=dict, blank=True, help_text="Kaplan-Meier estimate of months enrolled"
+    )
     errors = models.JSONField(default=list, blank=True, help_text="[{file, row, column, code, message}]")
     error_count = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=ExperienceStatus.values), name="experience_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=ExperienceStatus.values), name="experience_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -162,13 +193,23 @@ class PricingRunStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-TERMINAL_STATUSES = frozenset({PricingRunStatus.SUCCEEDED, PricingRunStatus.FAILED, PricingRunStatus.CANCELLED})
+TERMINAL_STATUSES = frozenset(
+    {PricingRunStatus.SUCCEEDED, PricingRunStatus.FAILED, PricingRunStatus.CANCELLED}
+)
 
 #: The state machine: which status may follow which (running -> running is a retry after a crash).
 RUN_TRANSITIONS: dict[str, frozenset[str]] = {
-    PricingRunStatus.QUEUED: frozenset({PricingRunStatus.RUNNING, PricingRunStatus.CANCELLED, PricingRunStatus.FAILED}),
-    PricingRunStatus.RUNNING: frozenset({PricingRunStatus.RUNNING, PricingRunStatus.SUCCEEDED,
-                                         PricingRunStatus.FAILED, PricingRunStatus.CANCELLED}),
+    PricingRunStatus.QUEUED: frozenset(
+        {PricingRunStatus.RUNNING, PricingRunStatus.CANCELLED, PricingRunStatus.FAILED}
+    ),
+    PricingRunStatus.RUNNING: frozenset(
+        {
+            PricingRunStatus.RUNNING,
+            PricingRunStatus.SUCCEEDED,
+            PricingRunStatus.FAILED,
+            PricingRunStatus.CANCELLED,
+        }
+    ),
     PricingRunStatus.SUCCEEDED: frozenset(),
     PricingRunStatus.FAILED: frozenset(),
     PricingRunStatus.CANCELLED: frozenset(),
@@ -184,11 +225,15 @@ class PricingRun(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="pricing_runs")
-    bundle_version = models.ForeignKey("bundles.BundleVersion", on_delete=models.PROTECT, related_name="pricing_runs")
-    assumption_set_version = models.ForeignKey(AssumptionSetVersion, on_delete=models.PROTECT,
-                                               related_name="pricing_runs")
-    experience = models.ForeignKey(ExperienceDataset, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="pricing_runs")
+    bundle_version = models.ForeignKey(
+        "bundles.BundleVersion", on_delete=models.PROTECT, related_name="pricing_runs"
+    )
+    assumption_set_version = models.ForeignKey(
+        AssumptionSetVersion, on_delete=models.PROTECT, related_name="pricing_runs"
+    )
+    experience = models.ForeignKey(
+        ExperienceDataset, on_delete=models.PROTECT, null=True, blank=True, related_name="pricing_runs"
+    )
     markets = models.JSONField(default=list)
     lobs = models.JSONField(default=list)
     seed = models.BigIntegerField()
@@ -196,7 +241,9 @@ class PricingRun(models.Model):
     engine_version = models.CharField(max_length=20)
     inputs = models.JSONField(help_text="The complete pricing file and run options")
     inputs_hash = models.CharField(max_length=64, db_index=True)
-    status = models.CharField(max_length=16, choices=PricingRunStatus.choices, default=PricingRunStatus.QUEUED)
+    status = models.CharField(
+        max_length=16, choices=PricingRunStatus.choices, default=PricingRunStatus.QUEUED
+    )
     progress = models.PositiveSmallIntegerField(default=0)
     progress_message = models.CharField(max_length=200, blank=True)
     progress_log = models.JSONField(default=list, blank=True, help_text="[{at, progress, message}]")
@@ -204,19 +251,27 @@ class PricingRun(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.JSONField(null=True, blank=True, help_text="{code, message, details} when the run failed")
     result = models.JSONField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(excluded_fields=["inputs", "result", "progress", "progress_message", "progress_log"])
+    history = HistoricalRecords(
+        excluded_fields=["inputs", "result", "progress", "progress_message", "progress_log"]
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=PricingRunStatus.values), name="pricing_run_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=PricingRunStatus.values), name="pricing_run_status_valid"
+            ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="pricing_run_progress_percent"),
-            models.CheckConstraint(condition=~Q(status="succeeded") | Q(result__isnull=False),
-                                   name="pricing_run_succeeded_has_result"),
+            models.CheckConstraint(
+                condition=~Q(status="succeeded") | Q(result__isnull=False),
+                name="pricing_run_succeeded_has_result",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -66,9 +66,14 @@ def run_report(run: PricingRun, *, role_names: dict[str, str] | None = None) -> 
 
     rates = [
         {
-            "tier": r["tier"], "tier_name": tiers.get(r["tier"], r["tier"]), "market": r["market"],
-            "lob": r["lob"], "lob_name": lob_name(r["lob"]),
-            "pmpm": money(r["pmpm"]), "low": money(r["low"]), "high": money(r["high"]),
+            "tier": r["tier"],
+            "tier_name": tiers.get(r["tier"], r["tier"]),
+            "market": r["market"],
+            "lob": r["lob"],
+            "lob_name": lob_name(r["lob"]),
+            "pmpm": money(r["pmpm"]),
+            "low": money(r["low"]),
+            "high": money(r["high"]),
             "without_fee": money(r["pmpm_without_assessment_fee"]),
             "cost_per_enrollee": money(r["cost_per_enrollee"]),
             "episode_rate": money(r.get("episode_rate")) if episode else None,
@@ -80,17 +85,36 @@ def run_report(run: PricingRun, *, role_names: dict[str, str] | None = None) -> 
     matrix = []
     for lob in lobs:
         by_cell = {(r["tier"], r["market"]): r for r in quote["rates"] if r["lob"] == lob}
-        matrix.append({"lob": lob_name(lob), "markets": inputs["markets"], "rows": [
-            {"tier": code, "tier_name": name, "cells": [
-                {"pmpm": money(by_cell[(code, m)]["pmpm"]),
-                 "episode": money(by_cell[(code, m)].get("episode_rate")) if episode else None,
-                 "range": f"{money(by_cell[(code, m)]['low'])} – {money(by_cell[(code, m)]['high'])}"}
-                for m in inputs["markets"]]}
-            for code, name in tiers.items()]})
+        matrix.append(
+            {
+                "lob": lob_name(lob),
+                "markets": inputs["markets"],
+                "rows": [
+                    {
+                        "tier": code,
+                        "tier_name": name,
+                        "cells": [
+                            {
+                                "pmpm": money(by_cell[(code, m)]["pmpm"]),
+                                "episode": money(by_cell[(code, m)].get("episode_rate")) if episode else None,
+                                "range": f"{money(by_cell[(code, m)]['low'])} – {money(by_cell[(code, m)]['high'])}",
+                            }
+                            for m in inputs["markets"]
+                        ],
+                    }
+                    for code, name in tiers.items()
+                ],
+            }
+        )
     fee_range = quote.get("assessment_fee_range", {})
     assessment_fees = [
-        {"market": market, "fee": money(fee), "low": money(fee_range.get(market, {}).get("low")),
-         "high": money(fee_range.get(market, {}).get("high")), "raw": fee}
+        {
+            "market": market,
+            "fee": money(fee),
+            "low": money(fee_range.get(market, {}).get("low")),
+            "high": money(fee_range.get(market, {}).get("high")),
+            "raw": fee,
+        }
         for market, fee in _ordered(quote["assessment_fee"], inputs["markets"])
     ]
     role_order = [r["role"] for r in inputs["pricing_file"]["bundle"]["roles"]]
@@ -119,7 +143,9 @@ def run_report(run: PricingRun, *, role_names: dict[str, str] | None = None) -> 
         "budgets": _budget_rows(result.get("budgets", [])),
         "risk": _risk_rows(result.get("risk", {}), inputs["markets"], list(tiers)),
         "comparison": _comparison_rows(result.get("comparison", {}), tiers),
-        "comparison_roles": _comparison_roles(result.get("comparison", {}), chart_market, tiers, names, role_order),
+        "comparison_roles": _comparison_roles(
+            result.get("comparison", {}), chart_market, tiers, names, role_order
+        ),
         "benchmarks": _benchmark_rows(result.get("benchmarks", {})),
         "warnings": result.get("warnings", []),
         "chart_market": chart_market,
@@ -133,18 +159,31 @@ def run_report(run: PricingRun, *, role_names: dict[str, str] | None = None) -> 
 def _buildup(rate: dict, tiers: dict, names: dict, quote: dict, role_order: list[str]) -> dict[str, Any]:
     b = rate["buildup"]
     roles = [
-        {"role": role_name(code, names), "visits": _dec(line["visits_per_mm"], 2),
-         "coordination": _dec(line["coordination_minutes_per_mm"], 1), "minutes": _dec(line["minutes"], 2),
-         "salary": money(line["salary"], cents=False), "cost_per_minute": f"${Decimal(line['cost_per_minute']):.4f}",
-         "labor_untrended": money(line["labor_untrended"]), "labor_pmpm": money(line["labor_pmpm"])}
+        {
+            "role": role_name(code, names),
+            "visits": _dec(line["visits_per_mm"], 2),
+            "coordination": _dec(line["coordination_minutes_per_mm"], 1),
+            "minutes": _dec(line["minutes"], 2),
+            "salary": money(line["salary"], cents=False),
+            "cost_per_minute": f"${Decimal(line['cost_per_minute']):.4f}",
+            "labor_untrended": money(line["labor_untrended"]),
+            "labor_pmpm": money(line["labor_pmpm"]),
+        }
         for code, line in _ordered(b["roles"], role_order)
     ]
     nl = b["non_labor"]
     steps = [
         ("Labor, untrended", "sum of minutes x cost per minute", money(b["labor_untrended"])),
-        ("Mileage", f"{_dec(nl['visits_per_mm'], 2)} visits x home share x miles x rate", money(nl["mileage"])),
-        ("Supplies + on-call + technology", "per member-month",
-         money(Decimal(nl["supplies"]) + Decimal(nl["on_call"]) + Decimal(nl["technology"]))),
+        (
+            "Mileage",
+            f"{_dec(nl['visits_per_mm'], 2)} visits x home share x miles x rate",
+            money(nl["mileage"]),
+        ),
+        (
+            "Supplies + on-call + technology",
+            "per member-month",
+            money(Decimal(nl["supplies"]) + Decimal(nl["on_call"]) + Decimal(nl["technology"])),
+        ),
         ("Non-labor, untrended", "", money(nl["total_untrended"])),
         ("Non-labor PMPM, trended", "non-labor x f", money(rate["non_labor_pmpm"])),
         ("Trend factor f", f"{quote['trend_months']} months", _dec(b["trend_factor"], 6)),
@@ -152,8 +191,11 @@ def _buildup(rate: dict, tiers: dict, names: dict, quote: dict, role_order: list
     ]
     if b.get("experience_pmpm") is not None:
         steps += [
-            ("Experience PMPM, trended", f"{_dec(b['experience_member_months'], 0)} member-months",
-             money(b["experience_pmpm_trended"])),
+            (
+                "Experience PMPM, trended",
+                f"{_dec(b['experience_member_months'], 0)} member-months",
+                money(b["experience_pmpm_trended"]),
+            ),
             ("Credibility Z", "min(1, sqrt(MM / standard))", _dec(b["credibility"], 4)),
         ]
     steps += [
@@ -164,8 +206,14 @@ def _buildup(rate: dict, tiers: dict, names: dict, quote: dict, role_order: list
     if Decimal(b["lob_factor"]) != 1:
         steps.append(("LOB factor", lob_name(rate["lob"]), _dec(b["lob_factor"], 4)))
     steps.append(("Rate (rounded half-up to the cent)", lob_name(rate["lob"]), money(rate["pmpm"])))
-    return {"tier": rate["tier"], "tier_name": tiers.get(rate["tier"], rate["tier"]), "market": rate["market"],
-            "roles": roles, "steps": steps, "pmpm": money(rate["pmpm"])}
+    return {
+        "tier": rate["tier"],
+        "tier_name": tiers.get(rate["tier"], rate["tier"]),
+        "market": rate["market"],
+        "roles": roles,
+        "steps": steps,
+        "pmpm": money(rate["pmpm"]),
+    }
 
 
 def _assumption_rows(inputs: dict, references: dict) -> list[dict[str, str]]:
@@ -177,13 +225,39 @@ def _assumption_rows(inputs: dict, references: dict) -> list[dict[str, str]]:
         if scalar.key not in a:
             continue
         low, high = ranges.get(scalar.key, [None, None])
-        rows.append({"label": scalar.label, "key": scalar.key, "value": a[scalar.key], "low": low or "",
-                     "high": high or "", "unit": scalar.unit, "source": sources.get(scalar.key, "")})
-    rows.append({"label": "Base period midpoint", "key": "base_period_midpoint", "value": a["base_period_midpoint"],
-                 "low": "", "high": "", "unit": "", "source": sources.get("base_period_midpoint", "")})
-    rows.append({"label": "Rating period midpoint", "key": "rating_period_midpoint",
-                 "value": a["rating_period_midpoint"], "low": "", "high": "", "unit": "",
-                 "source": sources.get("rating_period_midpoint", "")})
+        rows.append(
+            {
+                "label": scalar.label,
+                "key": scalar.key,
+                "value": a[scalar.key],
+                "low": low or "",
+                "high": high or "",
+                "unit": scalar.unit,
+                "source": sources.get(scalar.key, ""),
+            }
+        )
+    rows.append(
+        {
+            "label": "Base period midpoint",
+            "key": "base_period_midpoint",
+            "value": a["base_period_midpoint"],
+            "low": "",
+            "high": "",
+            "unit": "",
+            "source": sources.get("base_period_midpoint", ""),
+        }
+    )
+    rows.append(
+        {
+            "label": "Rating period midpoint",
+            "key": "rating_period_midpoint",
+            "value": a["rating_period_midpoint"],
+            "low": "",
+            "high": "",
+            "unit": "",
+            "source": sources.get("rating_period_midpoint", ""),
+        }
+    )
     disenrollment = a.get("disenrollment", {})
     if "observed" in disenrollment:
         value = "Observed"
@@ -191,13 +265,30 @@ def _assumption_rows(inputs: dict, references: dict) -> list[dict[str, str]]:
     else:
         value = ", ".join(f"{cause} {q}" for cause, q in disenrollment.items())
         source = sources.get("disenrollment", "")
-    rows.append({"label": "Monthly disenrollment", "key": "disenrollment", "value": value, "low": "", "high": "",
-                 "unit": "probability a month", "source": source})
+    rows.append(
+        {
+            "label": "Monthly disenrollment",
+            "key": "disenrollment",
+            "value": value,
+            "low": "",
+            "high": "",
+            "unit": "probability a month",
+            "source": source,
+        }
+    )
     factors = a.get("lob_factors") or {}
     used = {lob: factors.get(lob, "1") for lob in inputs["lobs"]}
-    rows.append({"label": "Line-of-business factors", "key": "lob_factors",
-                 "value": ", ".join(f"{lob_name(lob)} {f}" for lob, f in used.items()), "low": "", "high": "",
-                 "unit": "", "source": sources.get("lob_factors", "")})
+    rows.append(
+        {
+            "label": "Line-of-business factors",
+            "key": "lob_factors",
+            "value": ", ".join(f"{lob_name(lob)} {f}" for lob, f in used.items()),
+            "low": "",
+            "high": "",
+            "unit": "",
+            "source": sources.get("lob_factors", ""),
+        }
+    )
     return rows
 
 
@@ -211,28 +302,51 @@ def _salary_rows(inputs: dict, references: dict, names: dict) -> list[dict[str, 
     rows = []
     for code in used:
         entry = a["salaries"].get(code, {})
-        overrides = ", ".join(f"{m} {money(v, cents=False)}" for m, v in _ordered(entry.get("markets") or {},
-                                                                                   inputs["markets"]))
-        rows.append({"role": role_name(code, names), "default": money(entry.get("default"), cents=False)
-                     if entry.get("default") is not None else "—", "overrides": overrides,
-                     "source": sources.get(f"salaries.{code}", "")})
+        overrides = ", ".join(
+            f"{m} {money(v, cents=False)}" for m, v in _ordered(entry.get("markets") or {}, inputs["markets"])
+        )
+        rows.append(
+            {
+                "role": role_name(code, names),
+                "default": money(entry.get("default"), cents=False)
+                if entry.get("default") is not None
+                else "—",
+                "overrides": overrides,
+                "source": sources.get(f"salaries.{code}", ""),
+            }
+        )
     return rows
 
 
 def _market_rows(inputs: dict, references: dict) -> list[dict[str, str]]:
     sources = (references.get("assumption_set") or {}).get("sources") or {}
-    return [{"code": m["code"], "name": m.get("name", ""), "travel": _dec(m["travel_minutes_per_visit"], 0),
-             "miles": _dec(m["miles_per_visit"], 0),
-             "source": sources.get(f"markets.{m['code']}", "Plan market catalogue")}
-            for m in inputs["pricing_file"]["assumptions"]["markets"]]
+    return [
+        {
+            "code": m["code"],
+            "name": m.get("name", ""),
+            "travel": _dec(m["travel_minutes_per_visit"], 0),
+            "miles": _dec(m["miles_per_visit"], 0),
+            "source": sources.get(f"markets.{m['code']}", "Plan market catalogue"),
+        }
+        for m in inputs["pricing_file"]["assumptions"]["markets"]
+    ]
 
 
 def _credibility_rows(rows: list[dict], tiers: dict) -> list[dict[str, str]]:
-    return [{"tier": r["tier"], "tier_name": tiers.get(r["tier"], r["tier"]), "market": r["market"],
-             "member_months": _dec(r["member_months"], 0) if r["member_months"] is not None else "—",
-             "standard": _dec(r["full_credibility_member_months"], 0), "z": r["credibility"],
-             "experience": money(r["experience_pmpm_trended"]), "manual": money(r["manual_direct_pmpm"]),
-             "blended": money(r["blended_direct_pmpm"])} for r in rows]
+    return [
+        {
+            "tier": r["tier"],
+            "tier_name": tiers.get(r["tier"], r["tier"]),
+            "market": r["market"],
+            "member_months": _dec(r["member_months"], 0) if r["member_months"] is not None else "—",
+            "standard": _dec(r["full_credibility_member_months"], 0),
+            "z": r["credibility"],
+            "experience": money(r["experience_pmpm_trended"]),
+            "manual": money(r["manual_direct_pmpm"]),
+            "blended": money(r["blended_direct_pmpm"]),
+        }
+        for r in rows
+    ]
 
 
 def _enrollment(enrollment: dict) -> dict[str, str]:
@@ -240,12 +354,22 @@ def _enrollment(enrollment: dict) -> dict[str, str]:
 
 
 def _budget_rows(budgets: list[dict]) -> list[dict[str, str]]:
-    return [{"market": b["market"], "lob": lob_name(b["lob"]), "enrollees": f"{b['enrollees']:,}",
-             "months": b["expected_months_enrolled"], "member_months": _dec(b["member_months"], 1),
-             "weighted_pmpm": money(b["weighted_pmpm"]), "assessments": _dec(b["assessments"], 1),
-             "assessment_fee": money(b["assessment_fee"]), "care": money(b["care_payments"]),
-             "assessment_payments": money(b["assessment_payments"]), "budget": money(b["annual_budget"])}
-            for b in budgets]
+    return [
+        {
+            "market": b["market"],
+            "lob": lob_name(b["lob"]),
+            "enrollees": f"{b['enrollees']:,}",
+            "months": b["expected_months_enrolled"],
+            "member_months": _dec(b["member_months"], 1),
+            "weighted_pmpm": money(b["weighted_pmpm"]),
+            "assessments": _dec(b["assessments"], 1),
+            "assessment_fee": money(b["assessment_fee"]),
+            "care": money(b["care_payments"]),
+            "assessment_payments": money(b["assessment_payments"]),
+            "budget": money(b["annual_budget"]),
+        }
+        for b in budgets
+    ]
 
 
 def _risk_rows(risk: dict, markets: list[str], tier_codes: list[str]) -> dict[str, Any]:
@@ -253,43 +377,81 @@ def _risk_rows(risk: dict, markets: list[str], tier_codes: list[str]) -> dict[st
     for market, item in _ordered(risk.get("by_market") or {}, markets):
         s = item["summary"]
         margin, spend = s["provider_margin"], s["payer_spend"]
-        rows.append({"market": market, "enrollees": f"{item['enrollees_per_year']:,}",
-                     "referrals": _dec(item["referrals_per_year"], 1), "years": f"{s['n_years']:,}",
-                     "mean": money(margin["mean"]), "p5": money(margin["p5"]), "p50": money(margin["p50"]),
-                     "p95": money(margin["p95"]), "loss": f"{margin['probability_of_loss']:.1%}",
-                     "spend_mean": money(spend["mean"]), "spend_p95": money(spend["p95"]),
-                     "cost_mean": money(s["provider_cost"]["mean"])})
-    return {"modelled": risk.get("modelled", False), "reason": risk.get("reason"), "rows": rows,
-            "n_years": f"{risk.get('n_years', 0):,}", "lob": lob_name(risk.get("lob")),
-            "tier_mix": ", ".join(f"tier {t} {Decimal(v) * 100:.1f}%" for t, v in _ordered(risk.get("tier_mix") or {}, tier_codes)),
-            "minutes_cv": risk.get("minutes_cv")}
+        rows.append(
+            {
+                "market": market,
+                "enrollees": f"{item['enrollees_per_year']:,}",
+                "referrals": _dec(item["referrals_per_year"], 1),
+                "years": f"{s['n_years']:,}",
+                "mean": money(margin["mean"]),
+                "p5": money(margin["p5"]),
+                "p50": money(margin["p50"]),
+                "p95": money(margin["p95"]),
+                "loss": f"{margin['probability_of_loss']:.1%}",
+                "spend_mean": money(spend["mean"]),
+                "spend_p95": money(spend["p95"]),
+                "cost_mean": money(s["provider_cost"]["mean"]),
+            }
+        )
+    return {
+        "modelled": risk.get("modelled", False),
+        "reason": risk.get("reason"),
+        "rows": rows,
+        "n_years": f"{risk.get('n_years', 0):,}",
+        "lob": lob_name(risk.get("lob")),
+        "tier_mix": ", ".join(
+            f"tier {t} {Decimal(v) * 100:.1f}%" for t, v in _ordered(risk.get("tier_mix") or {}, tier_codes)
+        ),
+        "minutes_cv": risk.get("minutes_cv"),
+    }
 
 
 def _comparison_rows(comparison: dict, tiers: dict) -> list[dict[str, str]]:
     rows = []
     for cell in comparison.get("cells", []):
         m = cell["models"]
-        rows.append({"tier": cell["tier"], "tier_name": tiers.get(cell["tier"], cell["tier"]),
-                     "market": cell["market"], "cost": money(cell["cost_pmpm"]),
-                     "ffs": money(m["ffs"]["revenue_pmpm"]), "ffs_gap": money(m["ffs"]["surplus_pmpm"]),
-                     "ffs_coverage": _pct(m["ffs"]["cost_coverage"], 0),
-                     "bundle": money(m["bundle"]["revenue_pmpm"]), "bundle_surplus": money(m["bundle"]["surplus_pmpm"]),
-                     "value_based": money(m["value_based"]["revenue_pmpm"]),
-                     "capitation": money(m["capitation_tcoc"]["revenue_pmpm"])})
+        rows.append(
+            {
+                "tier": cell["tier"],
+                "tier_name": tiers.get(cell["tier"], cell["tier"]),
+                "market": cell["market"],
+                "cost": money(cell["cost_pmpm"]),
+                "ffs": money(m["ffs"]["revenue_pmpm"]),
+                "ffs_gap": money(m["ffs"]["surplus_pmpm"]),
+                "ffs_coverage": _pct(m["ffs"]["cost_coverage"], 0),
+                "bundle": money(m["bundle"]["revenue_pmpm"]),
+                "bundle_surplus": money(m["bundle"]["surplus_pmpm"]),
+                "value_based": money(m["value_based"]["revenue_pmpm"]),
+                "capitation": money(m["capitation_tcoc"]["revenue_pmpm"]),
+            }
+        )
     return rows
 
 
-def _comparison_roles(comparison: dict, market: str, tiers: dict, names: dict, role_order: list[str]
-                      ) -> list[dict[str, Any]]:
+def _comparison_roles(
+    comparison: dict, market: str, tiers: dict, names: dict, role_order: list[str]
+) -> list[dict[str, Any]]:
     """Per tier in the chart market: each role's cost, FFS revenue and the gap FFS leaves."""
     out = []
     for cell in comparison.get("cells", []):
         if cell["market"] != market:
             continue
-        out.append({"tier": cell["tier"], "tier_name": tiers.get(cell["tier"], cell["tier"]), "roles": [
-            {"role": role_name(code, names), "billable": "yes" if r["billable"] else "no",
-             "cost": money(r["cost_pmpm"]), "ffs": money(r["ffs_revenue_pmpm"]), "gap": money(r["ffs_gap_pmpm"])}
-            for code, r in _ordered(cell["by_role"], role_order)]})
+        out.append(
+            {
+                "tier": cell["tier"],
+                "tier_name": tiers.get(cell["tier"], cell["tier"]),
+                "roles": [
+                    {
+                        "role": role_name(code, names),
+                        "billable": "yes" if r["billable"] else "no",
+                        "cost": money(r["cost_pmpm"]),
+                        "ffs": money(r["ffs_revenue_pmpm"]),
+                        "gap": money(r["ffs_gap_pmpm"]),
+                    }
+                    for code, r in _ordered(cell["by_role"], role_order)
+                ],
+            }
+        )
     return out
 
 
@@ -299,11 +461,21 @@ def _benchmark_rows(benchmarks: dict) -> dict[str, Any]:
     levels = benchmarks["levels"]
     assessment = benchmarks.get("assessment") or {}
     return {
-        "rows": [{"tier": r["tier"], "tier_name": r["tier_name"], "lob": lob_name(r["lob"]),
-                  "min": money(r["min_pmpm"]), "average": money(r["average_pmpm"]), "max": money(r["max_pmpm"]),
-                  "pcf": money(r["pcf_pmpm"]), "vs_pcf": money(r["vs_pcf"]),
-                  "pacssi": f"Tier {r['pacssi_tier']} {money(r['pacssi_pmpm'])}", "vs_pacssi": money(r["vs_pacssi"])}
-                 for r in benchmarks["by_tier"]],
+        "rows": [
+            {
+                "tier": r["tier"],
+                "tier_name": r["tier_name"],
+                "lob": lob_name(r["lob"]),
+                "min": money(r["min_pmpm"]),
+                "average": money(r["average_pmpm"]),
+                "max": money(r["max_pmpm"]),
+                "pcf": money(r["pcf_pmpm"]),
+                "vs_pcf": money(r["vs_pcf"]),
+                "pacssi": f"Tier {r['pacssi_tier']} {money(r['pacssi_pmpm'])}",
+                "vs_pacssi": money(r["vs_pacssi"]),
+            }
+            for r in benchmarks["by_tier"]
+        ],
         "pcf_source": levels["pcf_sip"]["source"],
         "pacssi_source": levels["pacssi"]["source"],
         "assessment_min": money(assessment.get("min_fee")),
@@ -313,13 +485,22 @@ def _benchmark_rows(benchmarks: dict) -> dict[str, Any]:
     }
 
 
-def _charts(result: dict, quote: dict, tiers: dict, names: dict, market: str, lob: str, role_order: list[str]
-            ) -> dict[str, str]:
+def _charts(
+    result: dict, quote: dict, tiers: dict, names: dict, market: str, lob: str, role_order: list[str]
+) -> dict[str, str]:
     cells = [r for r in quote["rates"] if r["market"] == market and r["lob"] == lob]
     cost = charts.cost_by_role(
-        [{"label": f"Tier {r['tier']} {tiers.get(r['tier'], '')}".strip()[:22],
-          "parts": [(role_name(role, names), value) for role, value in _ordered(r["labor_pmpm"], role_order)],
-          "non_labor": r["non_labor_pmpm"], "total": r["direct_pmpm"]} for r in cells],
+        [
+            {
+                "label": f"Tier {r['tier']} {tiers.get(r['tier'], '')}".strip()[:22],
+                "parts": [
+                    (role_name(role, names), value) for role, value in _ordered(r["labor_pmpm"], role_order)
+                ],
+                "non_labor": r["non_labor_pmpm"],
+                "total": r["direct_pmpm"],
+            }
+            for r in cells
+        ],
         market=market,
     )
     out = {"cost_by_role": mark_safe(cost)}  # noqa: S308 - built here, every text escaped
@@ -327,20 +508,35 @@ def _charts(result: dict, quote: dict, tiers: dict, names: dict, market: str, lo
     if risk:
         s = risk["summary"]
         margin = s["provider_margin"]
-        out["margin"] = mark_safe(charts.margin_distribution(  # noqa: S308
-            s["histogram"]["provider_margin"], p5=margin["p5"], p50=margin["p50"], p95=margin["p95"],
-            mean=margin["mean"], loss_probability=margin["probability_of_loss"], market=market))
+        out["margin"] = mark_safe(
+            charts.margin_distribution(  # noqa: S308
+                s["histogram"]["provider_margin"],
+                p5=margin["p5"],
+                p50=margin["p50"],
+                p95=margin["p95"],
+                mean=margin["mean"],
+                loss_probability=margin["probability_of_loss"],
+                market=market,
+            )
+        )
     comparison = [c for c in (result.get("comparison") or {}).get("cells", []) if c["market"] == market]
     if comparison:
         # the highest tier shows the gap best; every tier's figures are in the table
         cell = comparison[-1]
         models = cell["models"]
-        out["ffs_vs_bundle"] = mark_safe(charts.ffs_vs_bundle(  # noqa: S308
-            [{"role": role_name(code, names), "cost": r["cost_pmpm"], "ffs": r["ffs_revenue_pmpm"]}
-             for code, r in _ordered(cell["by_role"], role_order)],
-            cost=cell["cost_pmpm"], ffs=models["ffs"]["revenue_pmpm"], bundle=models["bundle"]["revenue_pmpm"],
-            title=f"FFS and bundle revenue against cost by role, tier {cell['tier']} "
-                  f"{tiers.get(cell['tier'], '')}, {market} (per member-month)"))
+        out["ffs_vs_bundle"] = mark_safe(
+            charts.ffs_vs_bundle(  # noqa: S308
+                [
+                    {"role": role_name(code, names), "cost": r["cost_pmpm"], "ffs": r["ffs_revenue_pmpm"]}
+                    for code, r in _ordered(cell["by_role"], role_order)
+                ],
+                cost=cell["cost_pmpm"],
+                ffs=models["ffs"]["revenue_pmpm"],
+                bundle=models["bundle"]["revenue_pmpm"],
+                title=f"FFS and bundle revenue against cost by role, tier {cell['tier']} "
+                f"{tiers.get(cell['tier'], '')}, {market} (per member-month)",
+            )
+        )
         out["ffs_tier"] = f"{cell['tier']} {tiers.get(cell['tier'], '')}".strip()
     return out
 
@@ -360,13 +556,18 @@ def render_pdf(run: PricingRun) -> bytes:
 
     names = dict(roles_for(organization=run.payer).values_list("code", "name"))
     context = run_report(run, role_names=names)
-    html = render_to_string("pricing/report_pdf.html", {**context, "report_self": context, "payer": run.payer})
+    html = render_to_string(
+        "pricing/report_pdf.html", {**context, "report_self": context, "payer": run.payer}
+    )
     return HTML(string=html).write_pdf()
 
 
 def file_response(dataset: ExperienceDataset, which: str) -> FileResponse:
-    field, name = (dataset.spans_file, dataset.spans_original_filename) if which == "spans" else (
-        dataset.file, dataset.original_filename)
+    field, name = (
+        (dataset.spans_file, dataset.spans_original_filename)
+        if which == "spans"
+        else (dataset.file, dataset.original_filename)
+    )
     if not field:
         raise NotFoundError("This upload has no such file.", code="no_file")
     return FileResponse(field.open("rb"), as_attachment=True, filename=name, content_type="text/csv")

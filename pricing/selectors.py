@@ -44,7 +44,9 @@ def assumption_set_list(*, scope: Scope, search: str = "") -> QuerySet[Assumptio
 
 
 def assumption_set_get(*, scope: Scope, public_id) -> AssumptionSet:
-    assumption_set = get_scoped_or_404(AssumptionSet.objects.select_related("payer"), scope, public_id=public_id)
+    assumption_set = get_scoped_or_404(
+        AssumptionSet.objects.select_related("payer"), scope, public_id=public_id
+    )
     scope.require("pricing.view")
     return assumption_set
 
@@ -56,7 +58,9 @@ def assumption_version_list(*, scope: Scope, assumption_set: AssumptionSet) -> Q
     )
 
 
-def assumption_version_get(*, scope: Scope, assumption_set: AssumptionSet, number: str | int) -> AssumptionSetVersion:
+def assumption_version_get(
+    *, scope: Scope, assumption_set: AssumptionSet, number: str | int
+) -> AssumptionSetVersion:
     """``number`` is a version number or ``"draft"``."""
     versions = AssumptionSetVersion.objects.filter(assumption_set=assumption_set).select_related(
         "assumption_set", "based_on", "created_by", "published_by"
@@ -72,16 +76,20 @@ def assumption_version_get(*, scope: Scope, assumption_set: AssumptionSet, numbe
 
 def published_assumption_versions(*, scope: Scope) -> QuerySet[AssumptionSetVersion]:
     """Published versions a run may point at, newest first per set."""
-    return scoped(
-        AssumptionSetVersion.objects.filter(status=AssumptionSetVersionStatus.PUBLISHED), scope
-    ).select_related("assumption_set").order_by("assumption_set__name", "-number")
+    return (
+        scoped(AssumptionSetVersion.objects.filter(status=AssumptionSetVersionStatus.PUBLISHED), scope)
+        .select_related("assumption_set")
+        .order_by("assumption_set__name", "-number")
+    )
 
 
 def published_bundle_versions(*, scope: Scope) -> QuerySet[BundleVersion]:
     """The plan's own published bundle versions (a run prices only those)."""
-    return BundleVersion.objects.filter(
-        bundle__payer=scope.organization, status=BundleVersionStatus.PUBLISHED
-    ).select_related("bundle").order_by("bundle__name", "-number")
+    return (
+        BundleVersion.objects.filter(bundle__payer=scope.organization, status=BundleVersionStatus.PUBLISHED)
+        .select_related("bundle")
+        .order_by("bundle__name", "-number")
+    )
 
 
 # --- experience ------------------------------------------------------------------------------
@@ -96,14 +104,19 @@ def experience_list(*, scope: Scope, status: str = "") -> QuerySet[ExperienceDat
 
 
 def experience_get(*, scope: Scope, public_id) -> ExperienceDataset:
-    dataset = get_scoped_or_404(ExperienceDataset.objects.select_related("provider", "created_by", "payer"), scope,
-                                public_id=public_id)
+    dataset = get_scoped_or_404(
+        ExperienceDataset.objects.select_related("provider", "created_by", "payer"),
+        scope,
+        public_id=public_id,
+    )
     scope.require("pricing.view")
     return dataset
 
 
 def valid_experience(*, scope: Scope) -> QuerySet[ExperienceDataset]:
-    return scoped(ExperienceDataset.objects.filter(status=ExperienceStatus.VALID), scope).order_by("-created_at")
+    return scoped(ExperienceDataset.objects.filter(status=ExperienceStatus.VALID), scope).order_by(
+        "-created_at"
+    )
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -111,13 +124,18 @@ def valid_experience(*, scope: Scope) -> QuerySet[ExperienceDataset]:
 _RUN_LIST_DEFER = ("inputs", "result", "progress_log")
 
 
-def pricing_run_list(*, scope: Scope, status: str = "", bundle_version: BundleVersion | None = None
-                     ) -> QuerySet[PricingRun]:
+def pricing_run_list(
+    *, scope: Scope, status: str = "", bundle_version: BundleVersion | None = None
+) -> QuerySet[PricingRun]:
     """Runs newest first, without their (large) inputs and results."""
     scope.require("pricing.view")
-    runs = scoped(PricingRun.objects.all(), scope).select_related(
-        "bundle_version__bundle", "assumption_set_version__assumption_set", "experience", "created_by"
-    ).defer(*_RUN_LIST_DEFER)
+    runs = (
+        scoped(PricingRun.objects.all(), scope)
+        .select_related(
+            "bundle_version__bundle", "assumption_set_version__assumption_set", "experience", "created_by"
+        )
+        .defer(*_RUN_LIST_DEFER)
+    )
     if status:
         runs = runs.filter(status=status)
     if bundle_version is not None:
@@ -128,7 +146,11 @@ def pricing_run_list(*, scope: Scope, status: str = "", bundle_version: BundleVe
 def pricing_run_get(*, scope: Scope, public_id) -> PricingRun:
     run = get_scoped_or_404(
         PricingRun.objects.select_related(
-            "payer", "bundle_version__bundle", "assumption_set_version__assumption_set", "experience", "created_by"
+            "payer",
+            "bundle_version__bundle",
+            "assumption_set_version__assumption_set",
+            "experience",
+            "created_by",
         ),
         scope,
         public_id=public_id,
@@ -147,7 +169,9 @@ def pricing_run_status_get(*, scope: Scope, public_id) -> PricingRun:
 def succeeded_runs_for_bundle_version(*, scope: Scope, bundle_version: BundleVersion) -> QuerySet[PricingRun]:
     """Succeeded runs of a bundle version the scope may see, newest first (for contracts' rate pickers)."""
     return (
-        scoped(PricingRun.objects.filter(bundle_version=bundle_version, status=PricingRunStatus.SUCCEEDED), scope)
+        scoped(
+            PricingRun.objects.filter(bundle_version=bundle_version, status=PricingRunStatus.SUCCEEDED), scope
+        )
         .select_related("assumption_set_version__assumption_set", "experience")
         .defer(*_RUN_LIST_DEFER)
         .order_by("-finished_at", "-pk")
@@ -185,4 +209,3 @@ def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
         ],
         "assessment_fees": {market: Decimal(fee) for market, fee in quote.get("assessment_fee", {}).items()},
     }
-

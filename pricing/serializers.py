@@ -19,19 +19,29 @@ class PricingFileSerializer(serializers.Serializer):
 
 
 class QuoteRequestSerializer(PricingFileSerializer):
-    markets = serializers.ListField(child=serializers.CharField(), required=False,
-                                    help_text="Price only these markets (default: every market of the file)")
-    lobs = serializers.ListField(child=serializers.CharField(), required=False,
-                                 help_text="Lines of business: one set of rate cells each (LOB factors apply)")
+    markets = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Price only these markets (default: every market of the file)",
+    )
+    lobs = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Lines of business: one set of rate cells each (LOB factors apply)",
+    )
 
 
 class QuoteResultSerializer(serializers.Serializer):
     engine_version = serializers.CharField()
     bundle = serializers.CharField()
     period = serializers.JSONField()
-    rates = serializers.ListField(child=serializers.JSONField(), help_text=(
-        "One per tier x market (x LOB): pmpm, low, high, direct_pmpm, labor_pmpm by role, credibility, "
-        "pmpm_without_assessment_fee, cost_per_enrollee and the full build-up"))
+    rates = serializers.ListField(
+        child=serializers.JSONField(),
+        help_text=(
+            "One per tier x market (x LOB): pmpm, low, high, direct_pmpm, labor_pmpm by role, credibility, "
+            "pmpm_without_assessment_fee, cost_per_enrollee and the full build-up"
+        ),
+    )
     assessment_fee = serializers.DictField(child=serializers.CharField(), help_text="By market")
     assessment_fee_range = serializers.JSONField()
     assessment_buildup = serializers.JSONField()
@@ -66,16 +76,26 @@ class AssumptionSetSerializer(serializers.ModelSerializer):
 class AssumptionSetCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    assumptions = serializers.JSONField(required=False, help_text=(
-        "The `assumptions` part of a pricing file; leave out to start from the platform's defaults"))
-    sources = serializers.JSONField(required=False, help_text="Source text by field key, e.g. {\"salaries.np\": \"...\"}")
+    assumptions = serializers.JSONField(
+        required=False,
+        help_text=(
+            "The `assumptions` part of a pricing file; leave out to start from the platform's defaults"
+        ),
+    )
+    sources = serializers.JSONField(
+        required=False, help_text='Source text by field key, e.g. {"salaries.np": "..."}'
+    )
     notes = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class DraftUpdateSerializer(serializers.Serializer):
     assumptions = serializers.JSONField()
-    sources = serializers.JSONField(required=False, help_text=(
-        "Source text by field key; a changed field without one is recorded as entered by you today"))
+    sources = serializers.JSONField(
+        required=False,
+        help_text=(
+            "Source text by field key; a changed field without one is recorded as entered by you today"
+        ),
+    )
     notes = serializers.CharField(required=False, allow_blank=True)
 
 
@@ -97,8 +117,19 @@ class AssumptionVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AssumptionSetVersion
-        fields = ["assumption_set_id", "number", "status", "based_on", "content_hash", "assumptions", "sources",
-                  "notes", "created_by", "created_at", "published_at"]
+        fields = [
+            "assumption_set_id",
+            "number",
+            "status",
+            "based_on",
+            "content_hash",
+            "assumptions",
+            "sources",
+            "notes",
+            "created_by",
+            "created_at",
+            "published_at",
+        ]
 
 
 class AssumptionSetDetailSerializer(serializers.Serializer):
@@ -119,7 +150,9 @@ class DefaultsSerializer(serializers.Serializer):
     salaries = serializers.ListField(child=serializers.JSONField())
     disenrollment = serializers.JSONField()
     lob_factors = serializers.JSONField()
-    plan_assumptions = serializers.JSONField(help_text="Your plan's starting assumptions (its markets and roles)")
+    plan_assumptions = serializers.JSONField(
+        help_text="Your plan's starting assumptions (its markets and roles)"
+    )
     plan_sources = serializers.JSONField()
 
 
@@ -129,11 +162,17 @@ class DefaultsSerializer(serializers.Serializer):
 class ExperienceUploadSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     program_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    provider_id = serializers.UUIDField(required=False, allow_null=True,
-                                        help_text="The provider organisation, when the plan contracts with it")
+    provider_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="The provider organisation, when the plan contracts with it",
+    )
     file = serializers.FileField(help_text="experience.csv: month, tier, member_months, cost")
-    spans_file = serializers.FileField(required=False, allow_null=True,
-                                       help_text="spans.csv: enrollment_start, enrollment_end, disenrollment_reason")
+    spans_file = serializers.FileField(
+        required=False,
+        allow_null=True,
+        help_text="spans.csv: enrollment_start, enrollment_end, disenrollment_reason",
+    )
 
 
 class ExperienceSerializer(serializers.ModelSerializer):
@@ -144,9 +183,22 @@ class ExperienceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExperienceDataset
-        fields = ["id", "name", "program_name", "provider_id", "status", "original_filename", "file_sha256",
-                  "spans_original_filename", "spans_sha256", "row_count", "spans_count", "error_count",
-                  "created_by", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "program_name",
+            "provider_id",
+            "status",
+            "original_filename",
+            "file_sha256",
+            "spans_original_filename",
+            "spans_sha256",
+            "row_count",
+            "spans_count",
+            "error_count",
+            "created_by",
+            "created_at",
+        ]
 
 
 class ExperienceDetailSerializer(ExperienceSerializer):
@@ -166,17 +218,29 @@ class RunStartSerializer(serializers.Serializer):
     bundle_version = serializers.IntegerField(min_value=1)
     assumption_set_id = serializers.UUIDField()
     assumption_set_version = serializers.IntegerField(
-        min_value=1, required=False, help_text="Default: the latest published version")
+        min_value=1, required=False, help_text="Default: the latest published version"
+    )
     experience_id = serializers.UUIDField(required=False, allow_null=True)
-    markets = serializers.ListField(child=serializers.CharField(), required=False,
-                                    help_text="Default: every market of the bundle version")
-    lobs = serializers.ListField(child=serializers.CharField(), required=False,
-                                 help_text="Default: every line of business of the bundle version")
-    seed = serializers.IntegerField(required=False, allow_null=True,
-                                    help_text="Default: derived from the inputs, so the same inputs give the same numbers")
-    options = serializers.JSONField(required=False, help_text=(
-        "simulation_years (1,000-100,000; default 20,000), enrollees_per_year (a number or {market: number}; "
-        "default 100), tier_mix ({tier: share}; default the experience's mix), minutes_cv (default 0.3)"))
+    markets = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Default: every market of the bundle version"
+    )
+    lobs = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Default: every line of business of the bundle version",
+    )
+    seed = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Default: derived from the inputs, so the same inputs give the same numbers",
+    )
+    options = serializers.JSONField(
+        required=False,
+        help_text=(
+            "simulation_years (1,000-100,000; default 20,000), enrollees_per_year (a number or {market: number}; "
+            "default 100), tier_mix ({tier: share}; default the experience's mix), minutes_cv (default 0.3)"
+        ),
+    )
 
 
 class RunAcceptedSerializer(serializers.Serializer):
@@ -202,13 +266,33 @@ class PricingRunSerializer(serializers.ModelSerializer):
     assumption_set = serializers.SerializerMethodField()
     experience_id = serializers.UUIDField(source="experience.public_id", read_only=True, allow_null=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
-    status = serializers.CharField(read_only=True, help_text="`queued`, `running`, `succeeded`, `failed` or `cancelled`")
+    status = serializers.CharField(
+        read_only=True, help_text="`queued`, `running`, `succeeded`, `failed` or `cancelled`"
+    )
 
     class Meta:
         model = PricingRun
-        fields = ["id", "status", "progress", "progress_message", "cancel_requested", "bundle", "assumption_set",
-                  "experience_id", "markets", "lobs", "seed", "options", "engine_version", "inputs_hash", "error",
-                  "created_by", "created_at", "started_at", "finished_at"]
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "progress_message",
+            "cancel_requested",
+            "bundle",
+            "assumption_set",
+            "experience_id",
+            "markets",
+            "lobs",
+            "seed",
+            "options",
+            "engine_version",
+            "inputs_hash",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
 
     @extend_schema_field(_Reference)
     def get_bundle(self, run) -> dict:
@@ -218,14 +302,19 @@ class PricingRunSerializer(serializers.ModelSerializer):
     @extend_schema_field(_Reference)
     def get_assumption_set(self, run) -> dict:
         version = run.assumption_set_version
-        return {"id": version.assumption_set.public_id, "name": version.assumption_set.name,
-                "version": version.number}
+        return {
+            "id": version.assumption_set.public_id,
+            "name": version.assumption_set.name,
+            "version": version.number,
+        }
 
 
 class PricingRunDetailSerializer(PricingRunSerializer):
     progress_log = serializers.JSONField()
-    result = serializers.JSONField(help_text="null until the run succeeds; then quote, comparison, enrollment, "
-                                             "budgets, risk, credibility, benchmarks, warnings")
+    result = serializers.JSONField(
+        help_text="null until the run succeeds; then quote, comparison, enrollment, "
+        "budgets, risk, credibility, benchmarks, warnings"
+    )
     links = serializers.SerializerMethodField()
 
     class Meta(PricingRunSerializer.Meta):

@@ -63,12 +63,16 @@ logger = logging.getLogger(__name__)
 INVALID_PRICING_FILE_MESSAGE = "The pricing file cannot be priced; every problem is listed with its path."
 OUT_OF_RANGE_MESSAGE = "The numbers are too large to compute with; check the values of the pricing file."
 INVALID_ASSUMPTIONS_MESSAGE = "The assumptions have errors; every problem is listed with its path."
-INVALID_RUN_MESSAGE = "The run cannot start: its inputs have errors; every problem is listed with its path or field."
+INVALID_RUN_MESSAGE = (
+    "The run cannot start: its inputs have errors; every problem is listed with its path or field."
+)
 NO_DRAFT_MESSAGE = "This assumption set has no draft; start one from a published version."
 DRAFT_EXISTS_MESSAGE = "This assumption set already has a draft; publish it first."
 DUPLICATE_NAME_MESSAGE = "The plan already has an assumption set with this name."
 NOT_OWN_MESSAGE = "Only the plan that owns these assumptions can change them."
-EXPERIENCE_REJECTED_MESSAGE = "The experience file has errors; nothing was loaded. Every error is listed with its row and column."
+EXPERIENCE_REJECTED_MESSAGE = (
+    "The experience file has errors; nothing was loaded. Every error is listed with its row and column."
+)
 BUNDLE_NOT_PUBLISHED_MESSAGE = "Only a published bundle version can be priced."
 ASSUMPTIONS_NOT_PUBLISHED_MESSAGE = "Publish the assumption set before pricing with it."
 EXPERIENCE_NOT_VALID_MESSAGE = "This experience upload was rejected; upload a corrected file."
@@ -89,15 +93,17 @@ class RunCancelled(Exception):
 # --- quote (stateless) ---------------------------------------------------------------------------
 
 
-def pricing_quote(*, scope: Scope, document: Any, markets: list[str] | None = None,
-                  lobs: list[str] | None = None) -> dict[str, Any]:
+def pricing_quote(
+    *, scope: Scope, document: Any, markets: list[str] | None = None, lobs: list[str] | None = None
+) -> dict[str, Any]:
     """Price a pricing file at once, storing nothing (the what-if calculator)."""
     scope.require("pricing.quote")
     try:
         return quote(validate_document(document), markets=markets, lobs=lobs)
     except PricingInputError as exc:
-        raise ApplicationError(INVALID_PRICING_FILE_MESSAGE, code="invalid_pricing_file",
-                               details={"errors": exc.errors}) from exc
+        raise ApplicationError(
+            INVALID_PRICING_FILE_MESSAGE, code="invalid_pricing_file", details={"errors": exc.errors}
+        ) from exc
     except ArithmeticError as exc:  # a value the plausibility screen let through but Decimal cannot hold
         raise ApplicationError(OUT_OF_RANGE_MESSAGE, code="numbers_out_of_range") from exc
 
@@ -112,13 +118,20 @@ def _require_own(scope: Scope, assumption_set: AssumptionSet) -> None:
 
 
 def _invalid_assumptions(errors: list[dict[str, str]]) -> ApplicationError:
-    return ApplicationError(INVALID_ASSUMPTIONS_MESSAGE, code="invalid_assumptions", details={"errors": errors})
+    return ApplicationError(
+        INVALID_ASSUMPTIONS_MESSAGE, code="invalid_assumptions", details={"errors": errors}
+    )
 
 
 def plan_market_entries(organization) -> list[dict[str, Any]]:
     return [
-        {"code": m.code, "name": m.name, "rural": m.rural, "travel_minutes_per_visit": _plain(m.travel_minutes_per_visit),
-         "miles_per_visit": _plain(m.miles_per_visit)}
+        {
+            "code": m.code,
+            "name": m.name,
+            "rural": m.rural,
+            "travel_minutes_per_visit": _plain(m.travel_minutes_per_visit),
+            "miles_per_visit": _plain(m.miles_per_visit),
+        }
         for m in Market.objects.filter(organization=organization).order_by("code")
     ]
 
@@ -131,8 +144,9 @@ def _plain(value: Decimal) -> str:
 def plan_defaults(organization, *, today: date | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The platform's defaults for this plan: its markets, the roles it can use."""
     roles = list(IdtRole.objects.filter(IdtRole.tenant_filter(organization)).values_list("code", flat=True))
-    return defaults.default_assumptions(markets=plan_market_entries(organization), role_codes=roles,
-                                        today=today or timezone.localdate())
+    return defaults.default_assumptions(
+        markets=plan_market_entries(organization), role_codes=roles, today=today or timezone.localdate()
+    )
 
 
 def _source_values(assumptions: Mapping[str, Any]) -> dict[str, str]:
@@ -151,8 +165,14 @@ def _source_values(assumptions: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def _updated_sources(scope: Scope, *, before: Mapping[str, Any] | None, after: Mapping[str, Any],
-                     previous: Mapping[str, str], given: Mapping[str, str] | None) -> dict[str, str]:
+def _updated_sources(
+    scope: Scope,
+    *,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    previous: Mapping[str, str],
+    given: Mapping[str, str] | None,
+) -> dict[str, str]:
     """Sources after an edit: given ones win; a changed field without one says who entered it and when."""
     old = _source_values(before or {})
     new = _source_values(after)
@@ -179,19 +199,35 @@ def _check_sources(sources: Any) -> dict[str, str] | None:
     if sources is None:
         return None
     if not isinstance(sources, Mapping) or not all(isinstance(v, str) for v in sources.values()):
-        raise _invalid_assumptions([{"path": "sources", "code": "wrong_type",
-                                     "message": "sources is an object of field key to text"}])
+        raise _invalid_assumptions(
+            [
+                {
+                    "path": "sources",
+                    "code": "wrong_type",
+                    "message": "sources is an object of field key to text",
+                }
+            ]
+        )
     return dict(sources)
 
 
 @transaction.atomic
-def assumption_set_create(*, scope: Scope, name: str, description: str = "", assumptions: Any = None,
-                          sources: Any = None, notes: str = "") -> AssumptionSet:
+def assumption_set_create(
+    *,
+    scope: Scope,
+    name: str,
+    description: str = "",
+    assumptions: Any = None,
+    sources: Any = None,
+    notes: str = "",
+) -> AssumptionSet:
     """A new assumption set with a draft: the platform's defaults (each with its source) unless given."""
     scope.require("pricing.edit")
     name = (name or "").strip()
     if not name:
-        raise ApplicationError("The assumption set needs a name.", code="invalid", details={"name": ["Required."]})
+        raise ApplicationError(
+            "The assumption set needs a name.", code="invalid", details={"name": ["Required."]}
+        )
     given_sources = _check_sources(sources)
     if assumptions is None:
         assumptions, default_sources = plan_defaults(scope.organization)
@@ -202,36 +238,53 @@ def assumption_set_create(*, scope: Scope, name: str, description: str = "", ass
     assumptions = _validated_assumptions(assumptions)
     try:
         with transaction.atomic():
-            assumption_set = AssumptionSet.objects.create(payer=scope.organization, name=name[:200],
-                                                          description=description, created_by=scope.user)
+            assumption_set = AssumptionSet.objects.create(
+                payer=scope.organization, name=name[:200], description=description, created_by=scope.user
+            )
     except IntegrityError as exc:
-        raise ConflictError(DUPLICATE_NAME_MESSAGE, code="duplicate_name",
-                            details={"name": [DUPLICATE_NAME_MESSAGE]}) from exc
+        raise ConflictError(
+            DUPLICATE_NAME_MESSAGE, code="duplicate_name", details={"name": [DUPLICATE_NAME_MESSAGE]}
+        ) from exc
     AssumptionSetVersion.objects.create(
-        assumption_set=assumption_set, assumptions=assumptions, created_by=scope.user, notes=notes,
-        sources=_updated_sources(scope, before=before, after=assumptions, previous=previous, given=given_sources),
+        assumption_set=assumption_set,
+        assumptions=assumptions,
+        created_by=scope.user,
+        notes=notes,
+        sources=_updated_sources(
+            scope, before=before, after=assumptions, previous=previous, given=given_sources
+        ),
     )
     return assumption_set
 
 
 def _locked_draft(assumption_set: AssumptionSet) -> AssumptionSetVersion:
-    draft = AssumptionSetVersion.objects.select_for_update().filter(
-        assumption_set=assumption_set, status=AssumptionSetVersionStatus.DRAFT).first()
+    draft = (
+        AssumptionSetVersion.objects.select_for_update()
+        .filter(assumption_set=assumption_set, status=AssumptionSetVersionStatus.DRAFT)
+        .first()
+    )
     if draft is None:
         raise ConflictError(NO_DRAFT_MESSAGE, code="no_draft")
     return draft
 
 
 @transaction.atomic
-def assumption_draft_update(*, scope: Scope, assumption_set: AssumptionSet, assumptions: Any,
-                            sources: Any = None, notes: str | None = None) -> AssumptionSetVersion:
+def assumption_draft_update(
+    *,
+    scope: Scope,
+    assumption_set: AssumptionSet,
+    assumptions: Any,
+    sources: Any = None,
+    notes: str | None = None,
+) -> AssumptionSetVersion:
     """Replace the draft's assumptions (validated as a whole; nothing saved when anything is wrong)."""
     _require_own(scope, assumption_set)
     draft = _locked_draft(assumption_set)
     given = _check_sources(sources)
     validated = _validated_assumptions(assumptions)
-    draft.sources = _updated_sources(scope, before=draft.assumptions, after=validated, previous=draft.sources,
-                                     given=given)
+    draft.sources = _updated_sources(
+        scope, before=draft.assumptions, after=validated, previous=draft.sources, given=given
+    )
     draft.assumptions = validated
     if notes is not None:
         draft.notes = notes
@@ -249,10 +302,15 @@ def assumption_draft_publish(*, scope: Scope, assumption_set: AssumptionSet) -> 
     errors = assumption_errors(draft.assumptions)
     if errors:
         raise _invalid_assumptions(errors)
-    latest = AssumptionSetVersion.objects.filter(assumption_set=assumption_set).aggregate(n=Max("number"))["n"] or 0
+    latest = (
+        AssumptionSetVersion.objects.filter(assumption_set=assumption_set).aggregate(n=Max("number"))["n"]
+        or 0
+    )
     draft.number = latest + 1
     draft.status = AssumptionSetVersionStatus.PUBLISHED
-    draft.content_hash = sha256_hex(canonical_json({"assumptions": draft.assumptions, "sources": draft.sources}))
+    draft.content_hash = sha256_hex(
+        canonical_json({"assumptions": draft.assumptions, "sources": draft.sources})
+    )
     draft.published_by = scope.user
     draft.published_at = timezone.now()
     draft.save()
@@ -266,12 +324,16 @@ def assumption_version_new_draft(*, scope: Scope, version: AssumptionSetVersion)
     AssumptionSet.objects.select_for_update().filter(pk=assumption_set.pk).first()
     if version.is_draft:
         raise ConflictError("Start a new draft from a published version.", code="not_published")
-    if AssumptionSetVersion.objects.filter(assumption_set=assumption_set,
-                                           status=AssumptionSetVersionStatus.DRAFT).exists():
+    if AssumptionSetVersion.objects.filter(
+        assumption_set=assumption_set, status=AssumptionSetVersionStatus.DRAFT
+    ).exists():
         raise ConflictError(DRAFT_EXISTS_MESSAGE, code="draft_exists")
     return AssumptionSetVersion.objects.create(
-        assumption_set=assumption_set, assumptions=version.assumptions, sources=version.sources,
-        based_on=version, created_by=scope.user,
+        assumption_set=assumption_set,
+        assumptions=version.assumptions,
+        sources=version.sources,
+        based_on=version,
+        created_by=scope.user,
     )
 
 
@@ -290,28 +352,44 @@ def assumption_set_import(*, scope: Scope, document: Any, name: str | None = Non
     scope.require("pricing.edit")
     errors = []
     if not isinstance(document, Mapping):
-        raise _invalid_assumptions([{"path": "$", "code": "wrong_type", "message": "The file must be a JSON object."}])
+        raise _invalid_assumptions(
+            [{"path": "$", "code": "wrong_type", "message": "The file must be a JSON object."}]
+        )
     if document.get("format") != FORMAT:
-        errors.append({"path": "$.format", "code": "format_unsupported", "message": f"Expected format {FORMAT!r}."})
+        errors.append(
+            {"path": "$.format", "code": "format_unsupported", "message": f"Expected format {FORMAT!r}."}
+        )
     if not isinstance(document.get("assumptions"), Mapping):
-        errors.append({"path": "$.assumptions", "code": "required", "message": "The file has no `assumptions` object."})
+        errors.append(
+            {"path": "$.assumptions", "code": "required", "message": "The file has no `assumptions` object."}
+        )
     else:
         errors += assumption_errors(document["assumptions"])
     sources = document.get("sources")
-    if sources is not None and (not isinstance(sources, Mapping)
-                                or not all(isinstance(v, str) for v in sources.values())):
-        errors.append({"path": "$.sources", "code": "wrong_type", "message": "sources is an object of key to text."})
+    if sources is not None and (
+        not isinstance(sources, Mapping) or not all(isinstance(v, str) for v in sources.values())
+    ):
+        errors.append(
+            {"path": "$.sources", "code": "wrong_type", "message": "sources is an object of key to text."}
+        )
     if errors:
         raise _invalid_assumptions(errors)
     exported = document.get("exported_from") if isinstance(document.get("exported_from"), Mapping) else {}
-    label = name or (f"{exported.get('assumption_set')} (imported)" if exported.get("assumption_set") else None)
+    label = name or (
+        f"{exported.get('assumption_set')} (imported)" if exported.get("assumption_set") else None
+    )
     label = label or f"Imported assumptions {timezone.localdate().isoformat()}"
     imported = f"Imported from a carebundle.pricing/1 file on {timezone.localdate().isoformat()}."
     given = dict(sources or {})
     for key in _source_values(document["assumptions"]):
         given.setdefault(key, imported)
-    return assumption_set_create(scope=scope, name=str(label), assumptions=dict(document["assumptions"]),
-                                 sources=given, notes="Imported")
+    return assumption_set_create(
+        scope=scope,
+        name=str(label),
+        assumptions=dict(document["assumptions"]),
+        sources=given,
+        notes="Imported",
+    )
 
 
 # --- experience ----------------------------------------------------------------------------------
@@ -330,8 +408,16 @@ def _safe_name(uploaded, fallback: str) -> str:
     return name[:200]
 
 
-def experience_upload(*, scope: Scope, name: str, file, spans_file=None, program_name: str = "",
-                      provider=None, today: date | None = None) -> ExperienceDataset:
+def experience_upload(
+    *,
+    scope: Scope,
+    name: str,
+    file,
+    spans_file=None,
+    program_name: str = "",
+    provider=None,
+    today: date | None = None,
+) -> ExperienceDataset:
     """Keep the uploaded file(s), validate every row, store the summary only when there is no error.
 
     Returns the dataset in either case: a rejected upload is kept (status `rejected`) with its
@@ -340,9 +426,13 @@ def experience_upload(*, scope: Scope, name: str, file, spans_file=None, program
     scope.require("pricing.edit")
     today = today or timezone.localdate()
     dataset = ExperienceDataset(
-        payer=scope.organization, name=(name or _safe_name(file, "experience.csv"))[:200],
-        program_name=program_name[:200], provider=provider, created_by=scope.user,
-        original_filename=_safe_name(file, "experience.csv"), file_sha256=_sha256_of(file),
+        payer=scope.organization,
+        name=(name or _safe_name(file, "experience.csv"))[:200],
+        program_name=program_name[:200],
+        provider=provider,
+        created_by=scope.user,
+        original_filename=_safe_name(file, "experience.csv"),
+        file_sha256=_sha256_of(file),
         status=ExperienceStatus.REJECTED,
     )
     dataset.file.save(dataset.original_filename, file, save=False)
@@ -377,9 +467,15 @@ def experience_upload(*, scope: Scope, name: str, file, spans_file=None, program
 
 
 def experience_rejected_error(dataset: ExperienceDataset) -> ApplicationError:
-    return ApplicationError(EXPERIENCE_REJECTED_MESSAGE, code="invalid_experience", details={
-        "dataset_id": str(dataset.public_id), "error_count": dataset.error_count, "errors": dataset.errors,
-    })
+    return ApplicationError(
+        EXPERIENCE_REJECTED_MESSAGE,
+        code="invalid_experience",
+        details={
+            "dataset_id": str(dataset.public_id),
+            "error_count": dataset.error_count,
+            "errors": dataset.errors,
+        },
+    )
 
 
 # --- pricing runs --------------------------------------------------------------------------------
@@ -407,8 +503,14 @@ def _whole(value: Any, path: str, low: int, high: int, errors: list[dict[str, st
     return int(number)
 
 
-def _run_options(options: Any, *, tiers: list[str], markets: list[str], experience: ExperienceDataset | None,
-                 errors: list[dict[str, str]]) -> dict[str, Any]:
+def _run_options(
+    options: Any,
+    *,
+    tiers: list[str],
+    markets: list[str],
+    experience: ExperienceDataset | None,
+    errors: list[dict[str, str]],
+) -> dict[str, Any]:
     """The simulation options, normalised: years, enrollees per year by market, tier mix, intensity CV."""
     if options is None:
         options = {}
@@ -418,16 +520,30 @@ def _run_options(options: Any, *, tiers: list[str], markets: list[str], experien
     known = {"simulation_years", "enrollees_per_year", "tier_mix", "minutes_cv"}
     for key in options:
         if key not in known:
-            errors.append(_error(f"options.{key}", "unknown_option", f"unknown option; one of {', '.join(sorted(known))}"))
-    years = _whole(options.get("simulation_years", DEFAULT_SIMULATION_YEARS), "options.simulation_years",
-                   MIN_SIMULATION_YEARS, MAX_SIMULATION_YEARS, errors)
+            errors.append(
+                _error(
+                    f"options.{key}", "unknown_option", f"unknown option; one of {', '.join(sorted(known))}"
+                )
+            )
+    years = _whole(
+        options.get("simulation_years", DEFAULT_SIMULATION_YEARS),
+        "options.simulation_years",
+        MIN_SIMULATION_YEARS,
+        MAX_SIMULATION_YEARS,
+        errors,
+    )
     raw = options.get("enrollees_per_year", DEFAULT_ENROLLEES_PER_YEAR)
     enrollees: dict[str, int] = {}
     if isinstance(raw, Mapping):
         for market, count in raw.items():
             if market not in markets:
-                errors.append(_error(f"options.enrollees_per_year.{market}", "unknown_market",
-                                     f"market {market!r} is not priced in this run"))
+                errors.append(
+                    _error(
+                        f"options.enrollees_per_year.{market}",
+                        "unknown_market",
+                        f"market {market!r} is not priced in this run",
+                    )
+                )
                 continue
             value = _whole(count, f"options.enrollees_per_year.{market}", 1, MAX_ENROLLEES, errors)
             if value is not None:
@@ -470,12 +586,16 @@ def _run_options(options: Any, *, tiers: list[str], markets: list[str], experien
         if not cv.is_finite() or not 0 <= cv <= 2:
             raise InvalidOperation
     except (InvalidOperation, ValueError):
-        errors.append(_error("options.minutes_cv", "out_of_range", "the intensity CV is a number from 0 to 2"))
+        errors.append(
+            _error("options.minutes_cv", "out_of_range", "the intensity CV is a number from 0 to 2")
+        )
         cv = Decimal(DEFAULT_MINUTES_CV)
     return {
         "simulation_years": years or DEFAULT_SIMULATION_YEARS,
         "enrollees_per_year": enrollees,
-        "tier_mix": {t: format((mix.get(t, Decimal(0)) / total).quantize(Decimal("0.000001")), "f") for t in tiers},
+        "tier_mix": {
+            t: format((mix.get(t, Decimal(0)) / total).quantize(Decimal("0.000001")), "f") for t in tiers
+        },
         "minutes_cv": format(cv, "f"),
     }
 
@@ -489,22 +609,38 @@ def _codes(value: Any, field: str, allowed: list[str], errors: list[dict[str, st
     codes = []
     for i, code in enumerate(value):
         if code not in allowed:
-            errors.append(_error(f"{field}[{i}]", f"unknown_{what.replace(' ', '_')}",
-                                 f"{code!r} is not one of the bundle version's {what}s ({', '.join(allowed)})"))
+            errors.append(
+                _error(
+                    f"{field}[{i}]",
+                    f"unknown_{what.replace(' ', '_')}",
+                    f"{code!r} is not one of the bundle version's {what}s ({', '.join(allowed)})",
+                )
+            )
         elif code not in codes:
             codes.append(code)
     return codes
 
 
-def pricing_run_start(*, scope: Scope, bundle_version: BundleVersion, assumption_set_version: AssumptionSetVersion,
-                      experience: ExperienceDataset | None = None, markets: Any = None, lobs: Any = None,
-                      seed: Any = None, options: Any = None, enqueue: bool = True) -> PricingRun:
+def pricing_run_start(
+    *,
+    scope: Scope,
+    bundle_version: BundleVersion,
+    assumption_set_version: AssumptionSetVersion,
+    experience: ExperienceDataset | None = None,
+    markets: Any = None,
+    lobs: Any = None,
+    seed: Any = None,
+    options: Any = None,
+    enqueue: bool = True,
+) -> PricingRun:
     """Validate every input, store the complete pricing file and its hash, and queue the computation."""
     scope.require("pricing.run")
     organization = scope.organization
-    if (bundle_version.bundle.payer_id != organization.pk
-            or assumption_set_version.assumption_set.payer_id != organization.pk
-            or (experience is not None and experience.payer_id != organization.pk)):
+    if (
+        bundle_version.bundle.payer_id != organization.pk
+        or assumption_set_version.assumption_set.payer_id != organization.pk
+        or (experience is not None and experience.payer_id != organization.pk)
+    ):
         raise NotFoundError("Not found.")
     if bundle_version.status != BundleVersionStatus.PUBLISHED:
         raise ConflictError(BUNDLE_NOT_PUBLISHED_MESSAGE, code="bundle_version_not_published")
@@ -515,13 +651,17 @@ def pricing_run_start(*, scope: Scope, bundle_version: BundleVersion, assumption
     definition = bundle_version.definition
     errors: list[dict[str, str]] = []
     market_codes = _codes(markets, "markets", list(definition.get("markets", [])), errors, "market")
-    lob_codes = _codes(lobs, "lobs", list(definition.get("lines_of_business", [])), errors, "line of business")
+    lob_codes = _codes(
+        lobs, "lobs", list(definition.get("lines_of_business", [])), errors, "line of business"
+    )
     if not market_codes and not any(e["path"].startswith("markets") for e in errors):
         errors.append(_error("markets", "required", "choose at least one market"))
     if not lob_codes and not any(e["path"].startswith("lobs") for e in errors):
         errors.append(_error("lobs", "required", "choose at least one line of business"))
     tiers = [t.get("code") for t in definition.get("tiers", [])]
-    normalized_options = _run_options(options, tiers=tiers, markets=market_codes, experience=experience, errors=errors)
+    normalized_options = _run_options(
+        options, tiers=tiers, markets=market_codes, experience=experience, errors=errors
+    )
     if seed is not None:
         seed = _whole(seed, "seed", 0, 2**31 - 1, errors)
     roles = IdtRole.objects.filter(IdtRole.tenant_filter(organization))
@@ -535,7 +675,9 @@ def pricing_run_start(*, scope: Scope, bundle_version: BundleVersion, assumption
             plan_markets=plan_markets,
             market_codes=market_codes,
             experience=experience_part(experience.summary) if experience is not None else None,
-            observed_disenrollment=observed_disenrollment(experience.spans_summary) if experience is not None else None,
+            observed_disenrollment=observed_disenrollment(experience.spans_summary)
+            if experience is not None
+            else None,
         )
         pricing_file = validate_document(document).to_dict()
     except PricingInputError as exc:
@@ -554,10 +696,19 @@ def pricing_run_start(*, scope: Scope, bundle_version: BundleVersion, assumption
     inputs["references"] = _references(bundle_version, assumption_set_version, experience)
     with transaction.atomic():
         run = PricingRun.objects.create(
-            payer=organization, bundle_version=bundle_version, assumption_set_version=assumption_set_version,
-            experience=experience, markets=market_codes, lobs=lob_codes, seed=inputs["seed"],
-            options=normalized_options, engine_version=ENGINE_VERSION, inputs=inputs, inputs_hash=inputs_hash(inputs),
-            created_by=scope.user, progress_message="Queued",
+            payer=organization,
+            bundle_version=bundle_version,
+            assumption_set_version=assumption_set_version,
+            experience=experience,
+            markets=market_codes,
+            lobs=lob_codes,
+            seed=inputs["seed"],
+            options=normalized_options,
+            engine_version=ENGINE_VERSION,
+            inputs=inputs,
+            inputs_hash=inputs_hash(inputs),
+            created_by=scope.user,
+            progress_message="Queued",
             progress_log=[_log_entry(0, "Queued")],
         )
         if enqueue:
@@ -568,26 +719,41 @@ def pricing_run_start(*, scope: Scope, bundle_version: BundleVersion, assumption
     return run
 
 
-def _references(bundle_version: BundleVersion, version: AssumptionSetVersion,
-                experience: ExperienceDataset | None) -> dict[str, Any]:
+def _references(
+    bundle_version: BundleVersion, version: AssumptionSetVersion, experience: ExperienceDataset | None
+) -> dict[str, Any]:
     """What the inputs were taken from (kept with the run, outside its hash)."""
     references: dict[str, Any] = {
-        "bundle": {"id": str(bundle_version.bundle.public_id), "name": bundle_version.bundle.name,
-                   "version": bundle_version.number, "content_hash": bundle_version.content_hash,
-                   "tiers": {t.get("code"): t.get("name") for t in bundle_version.definition.get("tiers", [])}},
-        "assumption_set": {"id": str(version.assumption_set.public_id), "name": version.assumption_set.name,
-                           "version": version.number, "content_hash": version.content_hash,
-                           "sources": version.sources},
+        "bundle": {
+            "id": str(bundle_version.bundle.public_id),
+            "name": bundle_version.bundle.name,
+            "version": bundle_version.number,
+            "content_hash": bundle_version.content_hash,
+            "tiers": {t.get("code"): t.get("name") for t in bundle_version.definition.get("tiers", [])},
+        },
+        "assumption_set": {
+            "id": str(version.assumption_set.public_id),
+            "name": version.assumption_set.name,
+            "version": version.number,
+            "content_hash": version.content_hash,
+            "sources": version.sources,
+        },
         "experience": None,
     }
     if experience is not None:
         spans = experience.spans_summary or {}
         references["experience"] = {
-            "id": str(experience.public_id), "name": experience.name, "program": experience.program_name,
-            "file": experience.original_filename, "file_sha256": experience.file_sha256,
-            "rows": experience.row_count, "first_month": experience.summary.get("first_month"),
-            "last_month": experience.summary.get("last_month"), "midpoint": experience.summary.get("midpoint"),
-            "spans": spans.get("spans"), "data_end_month": spans.get("data_end_month"),
+            "id": str(experience.public_id),
+            "name": experience.name,
+            "program": experience.program_name,
+            "file": experience.original_filename,
+            "file_sha256": experience.file_sha256,
+            "rows": experience.row_count,
+            "first_month": experience.summary.get("first_month"),
+            "last_month": experience.summary.get("last_month"),
+            "midpoint": experience.summary.get("midpoint"),
+            "spans": spans.get("spans"),
+            "data_end_month": spans.get("data_end_month"),
             "spans_file_sha256": experience.spans_sha256 or None,
         }
     return references
@@ -636,9 +802,9 @@ class _Progress:
         log = [*self.log, _log_entry(progress, message)]
         # Only while no cancel was requested: the cancel takes the row lock, so a cancel that lands
         # between a check and this write cannot be overwritten (and its log entry lost).
-        written = PricingRun.objects.filter(pk=self.run_id, status=PricingRunStatus.RUNNING,
-                                            cancel_requested=False).update(
-            progress=progress, progress_message=message[:200], progress_log=log)
+        written = PricingRun.objects.filter(
+            pk=self.run_id, status=PricingRunStatus.RUNNING, cancel_requested=False
+        ).update(progress=progress, progress_message=message[:200], progress_log=log)
         if not written:
             raise RunCancelled  # a cancel was requested (or the run is no longer running)
         self.last, self.log = progress, log
@@ -669,8 +835,9 @@ def _computing(run_id: int) -> Iterator[None]:
             logger.warning("Pricing run %s: the run lock could not be released", run_id, exc_info=True)
 
 
-def _finish(run_id: int, status: str, *, result: dict | None = None, error: dict | None = None,
-            message: str) -> PricingRun | None:
+def _finish(
+    run_id: int, status: str, *, result: dict | None = None, error: dict | None = None, message: str
+) -> PricingRun | None:
     """Write a run's outcome once: a run already finished (by another attempt) is left as it is."""
     with transaction.atomic():
         run = PricingRun.objects.select_for_update().filter(pk=run_id).first()
@@ -686,8 +853,17 @@ def _finish(run_id: int, status: str, *, result: dict | None = None, error: dict
             run.progress = 100
         run.progress_message = message
         run.progress_log = [*run.progress_log, _log_entry(run.progress, message)]
-        run.save(update_fields=["status", "result", "error", "finished_at", "progress", "progress_message",
-                                "progress_log"])
+        run.save(
+            update_fields=[
+                "status",
+                "result",
+                "error",
+                "finished_at",
+                "progress",
+                "progress_message",
+                "progress_log",
+            ]
+        )
         return run
 
 
@@ -723,21 +899,36 @@ def _execute(run_id: int) -> PricingRun | None:
         run.progress = max(run.progress, 1)  # a restart recomputes, but the bar never goes back
         run.progress_message = "Restarted after an interruption" if retry else "Started"
         run.progress_log = [*run.progress_log, _log_entry(run.progress, run.progress_message)]
-        run.save(update_fields=["status", "started_at", "attempts", "progress", "progress_message", "progress_log"])
+        run.save(
+            update_fields=["status", "started_at", "attempts", "progress", "progress_message", "progress_log"]
+        )
     try:
         result = compute_run_result(run.inputs, on_progress=_Progress(run))
     except RunCancelled:
         return _finish(run_id, PricingRunStatus.CANCELLED, message="Cancelled")
     except PricingInputError as exc:
-        return _finish(run_id, PricingRunStatus.FAILED, message="Failed: the inputs cannot be priced", error={
-            "code": "invalid_inputs", "message": INVALID_PRICING_FILE_MESSAGE, "details": {"errors": exc.errors}})
+        return _finish(
+            run_id,
+            PricingRunStatus.FAILED,
+            message="Failed: the inputs cannot be priced",
+            error={
+                "code": "invalid_inputs",
+                "message": INVALID_PRICING_FILE_MESSAGE,
+                "details": {"errors": exc.errors},
+            },
+        )
     except Exception as exc:
         logger.exception("Pricing run %s failed", run_id)
-        return _finish(run_id, PricingRunStatus.FAILED, message="Failed", error={
-            "code": "computation_failed",
-            "message": f"The computation stopped: {exc.__class__.__name__}: {exc}"[:1000],
-            "details": {},
-        })
+        return _finish(
+            run_id,
+            PricingRunStatus.FAILED,
+            message="Failed",
+            error={
+                "code": "computation_failed",
+                "message": f"The computation stopped: {exc.__class__.__name__}: {exc}"[:1000],
+                "details": {},
+            },
+        )
     return _finish(run_id, PricingRunStatus.SUCCEEDED, result=result, message="Done")
 
 
@@ -774,8 +965,11 @@ def _runs_being_computed(run_ids: list[int]) -> set[int]:
     if connection.vendor != "postgresql" or not run_ids:
         return set()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                       "AND objsubid = 2 AND classid::bigint = %s", [RUN_LOCK_NAMESPACE])
+        cursor.execute(
+            "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND objsubid = 2 AND classid::bigint = %s",
+            [RUN_LOCK_NAMESPACE],
+        )
         held = {row[0] for row in cursor.fetchall()}
     return {run_id for run_id in run_ids if run_id % 2_147_483_647 in held}
 
@@ -795,15 +989,21 @@ def pricing_runs_requeue_stalled(*, now: datetime | None = None) -> list[str]:
 
     now = now or timezone.now()
     cutoff = now - STALLED_AFTER
-    candidates = PricingRun.objects.filter(status__in=_ACTIVE, created_at__lt=cutoff).only(
-        "pk", "created_at", "started_at", "progress_log").order_by("pk")
+    candidates = (
+        PricingRun.objects.filter(status__in=_ACTIVE, created_at__lt=cutoff)
+        .only("pk", "created_at", "started_at", "progress_log")
+        .order_by("pk")
+    )
     stalled = [run.pk for run in candidates if _last_sign_of_life(run) < cutoff]
     busy = _runs_being_computed(stalled)
     requeued = []
     for run_id in stalled:
         if run_id in busy:
-            logger.info("Pricing run %s: no progress for %s but a worker holds its lock; left to it",
-                        run_id, STALLED_AFTER)
+            logger.info(
+                "Pricing run %s: no progress for %s but a worker holds its lock; left to it",
+                run_id,
+                STALLED_AFTER,
+            )
             continue
         with transaction.atomic():
             run = PricingRun.objects.select_for_update().filter(pk=run_id, status__in=_ACTIVE).first()
@@ -814,15 +1014,20 @@ def pricing_runs_requeue_stalled(*, now: datetime | None = None) -> list[str]:
                 continue  # moved on meanwhile
             if run.attempts >= MAX_ATTEMPTS:
                 message = GAVE_UP_MESSAGE.format(attempts=run.attempts)
-                _finish(run_id, PricingRunStatus.FAILED, message=message,
-                        error={"code": "worker_lost", "message": message, "details": {"attempts": run.attempts}})
+                _finish(
+                    run_id,
+                    PricingRunStatus.FAILED,
+                    message=message,
+                    error={"code": "worker_lost", "message": message, "details": {"attempts": run.attempts}},
+                )
                 logger.error("Pricing run %s: %s", run_id, message)
                 requeued.append(f"run {run.public_id} failed after {run.attempts} attempts")
                 continue
             message = REQUEUED_MESSAGE.format(minutes=int((now - last).total_seconds() // 60))
             entry = {"at": now.isoformat(timespec="seconds"), "progress": run.progress, "message": message}
-            PricingRun.objects.filter(pk=run_id).update(progress_message=message,
-                                                        progress_log=[*run.progress_log, entry])
+            PricingRun.objects.filter(pk=run_id).update(
+                progress_message=message, progress_log=[*run.progress_log, entry]
+            )
             transaction.on_commit(lambda run_id=run_id: run_pricing.delay(run_id))
         logger.warning("Pricing run %s: %s", run_id, message)
         requeued.append(f"run {run.public_id} queued again")

@@ -8,8 +8,14 @@ from django.db import OperationalError
 from pricing import services
 
 
-@shared_task(name="pricing.run_pricing", acks_late=True, reject_on_worker_lost=True,
-             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="pricing.run_pricing",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def run_pricing(run_id: int) -> str:
     """Compute a pricing run. Idempotent: a finished run is left alone, an interrupted one recomputed.
 

@@ -13,13 +13,22 @@ urlpatterns = [
     path("pricing/assumptions/", views.assumption_list, name="pricing-assumption-list"),
     path("pricing/assumptions/<str:set_id>/", views.assumption_detail, name="pricing-assumption-detail"),
     path("pricing/assumptions/<str:set_id>/draft/", views.assumption_draft, name="pricing-assumption-draft"),
-    path("pricing/assumptions/<str:set_id>/versions/<str:number>/new-draft/", views.assumption_new_draft,
-         name="pricing-assumption-new-draft"),
-    path("pricing/assumptions/<str:set_id>/versions/<str:number>/export.json", views.assumption_export,
-         name="pricing-assumption-export"),
+    path(
+        "pricing/assumptions/<str:set_id>/versions/<str:number>/new-draft/",
+        views.assumption_new_draft,
+        name="pricing-assumption-new-draft",
+    ),
+    path(
+        "pricing/assumptions/<str:set_id>/versions/<str:number>/export.json",
+        views.assumption_export,
+        name="pricing-assumption-export",
+    ),
     path("pricing/experience/", views.experience_list, name="pricing-experience-list"),
-    path("pricing/experience/templates/<str:which>.csv", views.experience_template,
-         name="pricing-experience-template"),
+    path(
+        "pricing/experience/templates/<str:which>.csv",
+        views.experience_template,
+        name="pricing-experience-template",
+    ),
     path("pricing/experience/<str:dataset_id>/", views.experience_detail, name="pricing-experience-detail"),
     path("pricing/experience/<str:dataset_id>/file/", views.experience_file, name="pricing-experience-file"),
 ]

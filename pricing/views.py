@@ -34,11 +34,19 @@ def _role_names(scope) -> dict[str, str]:
 
 @scoped_view
 def pricing_home(request):
-    runs = list(selectors.pricing_run_list(scope=request.scope, status=request.GET.get("status", ""))[:RUNS_ON_HOME])
-    return render(request, "pricing/home.html", {
-        "runs": runs, "status": request.GET.get("status", ""),
-        "can_run": request.scope.can("pricing.run"), "can_edit": request.scope.can("pricing.edit"),
-    })
+    runs = list(
+        selectors.pricing_run_list(scope=request.scope, status=request.GET.get("status", ""))[:RUNS_ON_HOME]
+    )
+    return render(
+        request,
+        "pricing/home.html",
+        {
+            "runs": runs,
+            "status": request.GET.get("status", ""),
+            "can_run": request.scope.can("pricing.run"),
+            "can_edit": request.scope.can("pricing.edit"),
+        },
+    )
 
 
 @scoped_view
@@ -49,8 +57,13 @@ def run_new(request):
     assumption_versions = list(selectors.published_assumption_versions(scope=scope))
     experiences = list(selectors.valid_experience(scope=scope))
     markets = list(plan_markets(organization=scope.organization))
-    form = pricing_forms.RunForm(request.POST or None, bundle_versions=bundle_versions,
-                                 assumption_versions=assumption_versions, experiences=experiences, markets=markets)
+    form = pricing_forms.RunForm(
+        request.POST or None,
+        bundle_versions=bundle_versions,
+        assumption_versions=assumption_versions,
+        experiences=experiences,
+        markets=markets,
+    )
     errors: list[dict] = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -59,30 +72,47 @@ def run_new(request):
         experience_by_pk = {str(e.pk): e for e in experiences}
         try:
             run = services.pricing_run_start(
-                scope=scope, bundle_version=by_pk[data["bundle_version"]],
+                scope=scope,
+                bundle_version=by_pk[data["bundle_version"]],
                 assumption_set_version=assumptions_by_pk[data["assumption_version"]],
                 experience=experience_by_pk.get(data["experience"] or ""),
-                markets=data["markets"] or None, lobs=data["lobs"] or None, seed=data["seed"],
-                options={"enrollees_per_year": data["enrollees_per_year"],
-                         "simulation_years": data["simulation_years"]},
+                markets=data["markets"] or None,
+                lobs=data["lobs"] or None,
+                seed=data["seed"],
+                options={
+                    "enrollees_per_year": data["enrollees_per_year"],
+                    "simulation_years": data["simulation_years"],
+                },
             )
         except ApplicationError as exc:
-            errors = (exc.details or {}).get("errors") or [{"path": "", "code": exc.code, "message": exc.message}]
+            errors = (exc.details or {}).get("errors") or [
+                {"path": "", "code": exc.code, "message": exc.message}
+            ]
         else:
             messages.success(request, "The pricing run has started.")
             return redirect("pricing-run-detail", run_id=run.public_id)
     status = 400 if request.method == "POST" else 200
-    return render(request, "pricing/run_new.html", {
-        "form": form, "errors": errors, "bundle_versions": bundle_versions,
-        "assumption_versions": assumption_versions,
-    }, status=status)
+    return render(
+        request,
+        "pricing/run_new.html",
+        {
+            "form": form,
+            "errors": errors,
+            "bundle_versions": bundle_versions,
+            "assumption_versions": assumption_versions,
+        },
+        status=status,
+    )
 
 
 @scoped_view
 def run_detail(request, run_id):
     run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
-    context = {"run": run, "can_run": request.scope.can("pricing.run"),
-               "lob_names": [report.lob_name(lob) for lob in run.lobs]}
+    context = {
+        "run": run,
+        "can_run": request.scope.can("pricing.run"),
+        "lob_names": [report.lob_name(lob) for lob in run.lobs],
+    }
     if run.succeeded:
         context["report"] = report.run_report(run, role_names=_role_names(request.scope))
     return render(request, "pricing/run_detail.html", context)
@@ -93,7 +123,9 @@ def run_detail(request, run_id):
 def run_progress(request, run_id):
     """The progress bar (htmx polls it); once the run has finished the page reloads to show why or what."""
     run = selectors.pricing_run_status_get(scope=request.scope, public_id=run_id)
-    response = render(request, "pricing/_run_progress.html", {"run": run, "can_run": request.scope.can("pricing.run")})
+    response = render(
+        request, "pricing/_run_progress.html", {"run": run, "can_run": request.scope.can("pricing.run")}
+    )
     if run.is_terminal and request.htmx:
         response["HX-Refresh"] = "true"
     return response
@@ -156,7 +188,8 @@ def assumption_list(request):
                         import_form.add_error("file", "The file is not JSON.")
                     else:
                         assumption_set = services.assumption_set_import(
-                            scope=scope, document=document, name=import_form.cleaned_data["name"] or None)
+                            scope=scope, document=document, name=import_form.cleaned_data["name"] or None
+                        )
                         messages.success(request, "Assumptions imported as a draft.")
                         return redirect("pricing-assumption-draft", set_id=assumption_set.public_id)
             else:
@@ -174,17 +207,27 @@ def assumption_list(request):
             for error in details[:20]:
                 target.add_error(None, f"{error['path']}: {error['message']}")
         status = 400
-    return render(request, "pricing/assumption_list.html", {
-        "sets": sets, "create_form": create_form, "import_form": import_form,
-        "can_edit": scope.can("pricing.edit"),
-    }, status=status)
+    return render(
+        request,
+        "pricing/assumption_list.html",
+        {
+            "sets": sets,
+            "create_form": create_form,
+            "import_form": import_form,
+            "can_edit": scope.can("pricing.edit"),
+        },
+        status=status,
+    )
 
 
 def _version_context(scope, version: AssumptionSetVersion) -> dict:
     roles = list(roles_for(organization=scope.organization).values_list("code", "name"))
     markets = services.plan_market_entries(scope.organization)
-    return {"rows": pricing_forms.editor_rows(version.assumptions, version.sources, roles=roles, markets=markets),
-            "roles": roles, "markets": markets}
+    return {
+        "rows": pricing_forms.editor_rows(version.assumptions, version.sources, roles=roles, markets=markets),
+        "roles": roles,
+        "markets": markets,
+    }
 
 
 @scoped_view
@@ -198,9 +241,13 @@ def assumption_detail(request, set_id):
         version = selectors.assumption_version_get(scope=scope, assumption_set=assumption_set, number=number)
     elif versions:
         version = next((v for v in versions if not v.is_draft), versions[0])
-    context = {"assumption_set": assumption_set, "versions": versions, "version": version,
-               "can_edit": scope.can("pricing.edit"),
-               "has_draft": any(v.is_draft for v in versions)}
+    context = {
+        "assumption_set": assumption_set,
+        "versions": versions,
+        "version": version,
+        "can_edit": scope.can("pricing.edit"),
+        "has_draft": any(v.is_draft for v in versions),
+    }
     if version is not None:
         context.update(_version_context(scope, version))
     return render(request, "pricing/assumption_detail.html", context)
@@ -224,16 +271,23 @@ def assumption_draft(request, set_id):
     status = 200
     if request.method == "POST":
         post = request.POST
-        assumptions, changed = pricing_forms.assumptions_from_post(post, base=draft.assumptions, sources=draft.sources,
-                                                                   roles=roles, markets=markets)
+        assumptions, changed = pricing_forms.assumptions_from_post(
+            post, base=draft.assumptions, sources=draft.sources, roles=roles, markets=markets
+        )
         try:
-            services.assumption_draft_update(scope=scope, assumption_set=assumption_set, assumptions=assumptions,
-                                             sources=changed, notes=post.get("notes", ""))
+            services.assumption_draft_update(
+                scope=scope,
+                assumption_set=assumption_set,
+                assumptions=assumptions,
+                sources=changed,
+                notes=post.get("notes", ""),
+            )
         except ApplicationError as exc:
             if exc.status == 403:
                 raise
-            by_field, general = pricing_forms.errors_by_field((exc.details or {}).get("errors") or [],
-                                                              [m["code"] for m in markets])
+            by_field, general = pricing_forms.errors_by_field(
+                (exc.details or {}).get("errors") or [], [m["code"] for m in markets]
+            )
             general.insert(0, exc.message)
             status = 400
         else:
@@ -244,16 +298,27 @@ def assumption_draft(request, set_id):
                     messages.error(request, exc.message)
                     return redirect("pricing-assumption-draft", set_id=assumption_set.public_id)
                 messages.success(request, f"Published as version {version.number}.")
-                return redirect(f"{reverse('pricing-assumption-detail', args=[assumption_set.public_id])}"
-                                f"?version={version.number}")
+                return redirect(
+                    f"{reverse('pricing-assumption-detail', args=[assumption_set.public_id])}"
+                    f"?version={version.number}"
+                )
             messages.success(request, "Draft saved.")
             return redirect("pricing-assumption-draft", set_id=assumption_set.public_id)
-    rows = pricing_forms.editor_rows(draft.assumptions, draft.sources, roles=roles, markets=markets, post=post,
-                                     errors=by_field)
-    return render(request, "pricing/assumption_draft.html", {
-        "assumption_set": assumption_set, "draft": draft, "rows": rows, "general_errors": general,
-        "notes": post.get("notes", "") if post is not None else draft.notes,
-    }, status=status)
+    rows = pricing_forms.editor_rows(
+        draft.assumptions, draft.sources, roles=roles, markets=markets, post=post, errors=by_field
+    )
+    return render(
+        request,
+        "pricing/assumption_draft.html",
+        {
+            "assumption_set": assumption_set,
+            "draft": draft,
+            "rows": rows,
+            "general_errors": general,
+            "notes": post.get("notes", "") if post is not None else draft.notes,
+        },
+        status=status,
+    )
 
 
 @require_POST
@@ -275,10 +340,15 @@ def assumption_new_draft(request, set_id, number):
 @scoped_view
 def assumption_export(request, set_id, number):
     assumption_set = selectors.assumption_set_get(scope=request.scope, public_id=set_id)
-    version = selectors.assumption_version_get(scope=request.scope, assumption_set=assumption_set, number=number)
-    response = JsonResponse(services.assumption_version_export(version=version), json_dumps_params={"indent": 2})
-    response["Content-Disposition"] = (f'attachment; filename="assumptions-{assumption_set.public_id}-'
-                                       f'{version.label}.json"')
+    version = selectors.assumption_version_get(
+        scope=request.scope, assumption_set=assumption_set, number=number
+    )
+    response = JsonResponse(
+        services.assumption_version_export(version=version), json_dumps_params={"indent": 2}
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="assumptions-{assumption_set.public_id}-{version.label}.json"'
+    )
     return response
 
 
@@ -296,18 +366,30 @@ def experience_list(request):
         form = pricing_forms.ExperienceUploadForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
-            dataset = services.experience_upload(scope=scope, name=data["name"], program_name=data["program_name"],
-                                                 file=data["file"], spans_file=data.get("spans_file"))
+            dataset = services.experience_upload(
+                scope=scope,
+                name=data["name"],
+                program_name=data["program_name"],
+                file=data["file"],
+                spans_file=data.get("spans_file"),
+            )
             if dataset.is_valid:
                 messages.success(request, f"{dataset.row_count:,} rows loaded.")
             else:
                 messages.error(request, f"The file has {dataset.error_count:,} error(s); nothing was loaded.")
             return redirect("pricing-experience-detail", dataset_id=dataset.public_id)
         status = 400
-    return render(request, "pricing/experience_list.html", {
-        "datasets": datasets, "form": form, "can_edit": scope.can("pricing.edit"),
-        "columns": EXPERIENCE_COLUMNS,
-    }, status=status)
+    return render(
+        request,
+        "pricing/experience_list.html",
+        {
+            "datasets": datasets,
+            "form": form,
+            "can_edit": scope.can("pricing.edit"),
+            "columns": EXPERIENCE_COLUMNS,
+        },
+        status=status,
+    )
 
 
 @scoped_view
@@ -325,8 +407,10 @@ def experience_file(request, dataset_id):
 
 TEMPLATES = {
     "experience": "month,tier,member_months,cost\n2025-01,1,120,32400.00\n2025-01,2,80,36000.00\n",
-    "spans": ("member_id,enrollment_start,enrollment_end,disenrollment_reason\n"
-              "M0001,2025-01-06,2025-04-18,hospice\nM0002,2025-02-03,,\n"),
+    "spans": (
+        "member_id,enrollment_start,enrollment_end,disenrollment_reason\n"
+        "M0001,2025-01-06,2025-04-18,hospice\nM0002,2025-02-03,,\n"
+    ),
 }
 
 
@@ -339,4 +423,3 @@ def experience_template(request, which):
     response = HttpResponse(TEMPLATES[which], content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{which}-template.csv"'
     return response
-

@@ -86,7 +86,9 @@ def api_for(db):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         if organization is not None:
-            client.credentials(HTTP_AUTHORIZATION=f"Token {key}", HTTP_X_ORGANIZATION=str(organization.public_id))
+            client.credentials(
+                HTTP_AUTHORIZATION=f"Token {key}", HTTP_X_ORGANIZATION=str(organization.public_id)
+            )
         return client
 
     return make
@@ -108,8 +110,10 @@ def open_transactions() -> int:
     if connection.vendor != "postgresql":
         return -1
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND state = 'idle in transaction'")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'idle in transaction'"
+        )
         return cursor.fetchone()[0]
 
 
@@ -130,9 +134,26 @@ def celery_worker(django_db_setup, django_db_blocker):
     env["DB_CONN_MAX_AGE"] = "0"
     log = open(Path(settings.VAR_DIR) / "test-worker.log", "w")  # closed at teardown
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_tests,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "info",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_tests,
     )
     from core.tasks import echo
 
@@ -190,19 +211,48 @@ def celery_worker_factory(transactional_db):
     queue = f"test-{uuid.uuid4().hex[:12]}"
     started: list[subprocess.Popen] = []
 
-    def start(name: str, *, env: dict[str, str] | None = None, visibility_timeout: int | None = None,
-              prelude: str = "") -> subprocess.Popen:
+    def start(
+        name: str,
+        *,
+        env: dict[str, str] | None = None,
+        visibility_timeout: int | None = None,
+        prelude: str = "",
+    ) -> subprocess.Popen:
         worker_env = dict(os.environ)
-        worker_env.update({"DATABASE_URL": _test_database_url(), "DB_CONN_MAX_AGE": "0",
-                           "MEDIA_ROOT": str(settings.MEDIA_ROOT), **(env or {})})
+        worker_env.update(
+            {
+                "DATABASE_URL": _test_database_url(),
+                "DB_CONN_MAX_AGE": "0",
+                "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+                **(env or {}),
+            }
+        )
         if visibility_timeout is not None:
             worker_env["TEST_BROKER_VISIBILITY_TIMEOUT"] = str(visibility_timeout)
         log = open(Path(settings.VAR_DIR) / f"test-worker-{queue}-{name}.log", "w")  # noqa: SIM115 - closed with it
         process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_BOOT + prelude + "\napp.worker_main(sys.argv[1:])\n",
-             "worker", "--pool=solo", "--concurrency=1", "-Q", queue, "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-n", f"{name}-{queue}@%h", "-l", "info"],
-            cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_tests,
+            [
+                sys.executable,
+                "-c",
+                _WORKER_BOOT + prelude + "\napp.worker_main(sys.argv[1:])\n",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "-Q",
+                queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"{name}-{queue}@%h",
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=worker_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_tests,
         )
         process.log = log
         started.append(process)

@@ -31,5 +31,7 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("server_error", "Something went wrong on our side; it has been logged."), status=500)
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; it has been logged."), status=500
+        )
     return render(request, "web/500.html", status=500)

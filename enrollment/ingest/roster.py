@@ -292,7 +292,9 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
 
         # The checks' common path stays inline (a million rows); only an issue calls out.
         if not (member_id and last_name and first_name):
-            _required_issues(add_error, rownum, member_id=member_id, last_name=last_name, first_name=first_name)
+            _required_issues(
+                add_error, rownum, member_id=member_id, last_name=last_name, first_name=first_name
+            )
         birth = parse(birth_s)
         if birth is None or birth > today:
             _birth_date_issue(add_error, rownum, birth_s, birth)
@@ -582,8 +584,14 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
         member_id, last_name, first_name, birth_s, market, date_s, outcome, role = values
         n_before = len(errors)
         if not (member_id and last_name and first_name and role):
-            _required_issues(add_error, rownum, member_id=member_id, last_name=last_name, first_name=first_name,
-                             assessor_role=role)
+            _required_issues(
+                add_error,
+                rownum,
+                member_id=member_id,
+                last_name=last_name,
+                first_name=first_name,
+                assessor_role=role,
+            )
         birth = parse(birth_s)
         if birth is None or birth > today:
             _birth_date_issue(add_error, rownum, birth_s, birth)
@@ -722,8 +730,9 @@ def tier_spans(rows: Iterable[RosterRow]) -> dict[str, list[Span]]:
 
 
 # --------------------------------------------------------------------------- helpers
-def _date_issue(add_error: Callable[[Issue], None], row: int, column: str, text: str, *,
-                required: bool = False) -> None:
+def _date_issue(
+    add_error: Callable[[Issue], None], row: int, column: str, text: str, *, required: bool = False
+) -> None:
     """The issue of a date column that did not parse: empty (an error if required) or not ``YYYY-MM-DD``."""
     if text:
         add_error(_bad_date(row, column, text))
@@ -749,8 +758,14 @@ def _market_issue(add_error: Callable[[Issue], None], row: int, market: str, mar
     if not market:
         add_error(Issue(row, "market", REQUIRED, "market is required"))
     else:
-        add_error(Issue(row, "market", UNKNOWN_MARKET,
-                        f"market {market!r} is not a market of this contract ({_listing(markets)})"))
+        add_error(
+            Issue(
+                row,
+                "market",
+                UNKNOWN_MARKET,
+                f"market {market!r} is not a market of this contract ({_listing(markets)})",
+            )
+        )
 
 
 def _bad_date(row: int, column: str, text: str) -> Issue:

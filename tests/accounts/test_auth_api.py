@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 def test_token_for_good_credentials_works_on_the_api(provider, member_of):
     user = member_of(provider)
     client = APIClient()
-    response = client.post("/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json")
+    response = client.post(
+        "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 201
     token = response.json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
@@ -25,9 +27,15 @@ def test_token_for_good_credentials_works_on_the_api(provider, member_of):
 
 def test_wrong_password_is_401_with_error_body(provider, member_of):
     user = member_of(provider)
-    response = APIClient().post("/api/v1/auth/token/", {"username": user.username, "password": "nope"}, format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"username": user.username, "password": "nope"}, format="json"
+    )
     assert response.status_code == 401
-    assert response.json() == {"code": "invalid_credentials", "message": "Wrong username or password.", "details": {}}
+    assert response.json() == {
+        "code": "invalid_credentials",
+        "message": "Wrong username or password.",
+        "details": {},
+    }
 
 
 def test_missing_fields_list_each_field():
@@ -75,18 +83,24 @@ def test_account_locks_after_five_failures_even_with_the_right_password(provider
     user = member_of(provider)
     client = APIClient()
     statuses = [
-        client.post("/api/v1/auth/token/", {"username": user.username, "password": "bad"}, format="json").status_code
+        client.post(
+            "/api/v1/auth/token/", {"username": user.username, "password": "bad"}, format="json"
+        ).status_code
         for _ in range(5)
     ]
     assert statuses == [401, 401, 401, 401, 429]  # the fifth failure locks the account
-    locked = client.post("/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json")
+    locked = client.post(
+        "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
+    )
     assert locked.status_code == 429 and locked.json()["code"] == "locked_out"
 
 
 def test_token_endpoint_is_rate_limited_per_client():
     client = APIClient()
     statuses = [
-        client.post("/api/v1/auth/token/", {"username": f"guess{i}", "password": "x"}, format="json").status_code
+        client.post(
+            "/api/v1/auth/token/", {"username": f"guess{i}", "password": "x"}, format="json"
+        ).status_code
         for i in range(25)
     ]
     assert statuses[0] == 401

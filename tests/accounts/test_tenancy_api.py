@@ -34,7 +34,8 @@ def test_other_providers_organization_and_memberships_are_404(provider, member_o
         assert response.json()["code"] == "not_found"
     membership_b = Membership.objects.get(organization=provider_b)
     response = client.patch(
-        f"/api/v1/organizations/{provider_b.public_id}/memberships/{membership_b.public_id}/", {"role": "auditor"}
+        f"/api/v1/organizations/{provider_b.public_id}/memberships/{membership_b.public_id}/",
+        {"role": "auditor"},
     )
     assert response.status_code == 404
     membership_b.refresh_from_db()
@@ -59,7 +60,8 @@ def test_submitter_cannot_manage_memberships(provider, member_of, api_for):
     newcomer = UserFactory()
     client = api_for(submitter)
     response = client.post(
-        f"/api/v1/organizations/{provider.public_id}/memberships/", {"username": newcomer.username, "role": "admin"}
+        f"/api/v1/organizations/{provider.public_id}/memberships/",
+        {"username": newcomer.username, "role": "admin"},
     )
     assert response.status_code == 403
     assert response.json()["code"] == "permission_denied"
@@ -93,7 +95,9 @@ def test_last_admin_cannot_be_removed_or_demoted(provider, member_of, api_for):
 
 def test_unknown_username_is_a_field_error(provider, member_of, api_for):
     client = api_for(member_of(provider))
-    response = client.post(f"/api/v1/organizations/{provider.public_id}/memberships/", {"username": "nobody", "role": "admin"})
+    response = client.post(
+        f"/api/v1/organizations/{provider.public_id}/memberships/", {"username": "nobody", "role": "admin"}
+    )
     assert response.status_code == 400
     assert response.json()["details"] == {"username": ["No active user with this username."]}
 
@@ -122,7 +126,9 @@ def test_user_without_membership_gets_a_clear_403(api_for):
     assert response.json()["code"] == "no_membership"
 
 
-def test_organization_list_query_count_does_not_grow(payer, member_of, api_for, django_assert_max_num_queries):
+def test_organization_list_query_count_does_not_grow(
+    payer, member_of, api_for, django_assert_max_num_queries
+):
     from tests.factories import ProviderFactory
 
     for _ in range(3):

@@ -52,7 +52,12 @@ def test_other_providers_pages_are_404(provider, member_of):
     client = logged_in(member_of(provider))
     assert client.get(f"/organizations/{provider_b.public_id}/").status_code == 404
     assert client.get(f"/organizations/{provider_b.public_id}/members/").status_code == 404
-    assert client.post(f"/organizations/{provider_b.public_id}/members/", {"username": "x", "role": "admin"}).status_code == 404
+    assert (
+        client.post(
+            f"/organizations/{provider_b.public_id}/members/", {"username": "x", "role": "admin"}
+        ).status_code
+        == 404
+    )
 
 
 def test_submitter_sees_members_but_cannot_add(provider, member_of):
@@ -61,7 +66,9 @@ def test_submitter_sees_members_but_cannot_add(provider, member_of):
     page = client.get(f"/organizations/{provider.public_id}/members/")
     assert page.status_code == 200
     assert "Add a person" not in page.content.decode()
-    response = client.post(f"/organizations/{provider.public_id}/members/", {"username": newcomer.username, "role": "admin"})
+    response = client.post(
+        f"/organizations/{provider.public_id}/members/", {"username": newcomer.username, "role": "admin"}
+    )
     assert response.status_code == 403
     assert not Membership.objects.filter(user=newcomer).exists()
 
@@ -85,7 +92,9 @@ def test_switching_organisation(payer, provider):
     client.post("/switch-organization/", {"organization": str(provider.public_id), "next": "/"})
     assert provider.legal_name in client.get("/").content.decode()
     stranger = ProviderFactory()
-    client.post("/switch-organization/", {"organization": str(stranger.public_id), "next": "https://evil.example/"})
+    client.post(
+        "/switch-organization/", {"organization": str(stranger.public_id), "next": "https://evil.example/"}
+    )
     assert provider.legal_name in client.get("/").content.decode()
 
 

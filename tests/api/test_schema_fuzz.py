@@ -53,8 +53,12 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=8,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 @pytest.mark.django_db
 def test_api_conforms_to_its_schema_for_every_role(case, demo_tokens):
     for username in ROLES:

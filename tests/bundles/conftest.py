@@ -8,8 +8,14 @@ from bundles.models import Market
 @pytest.fixture
 def plan_markets(payer):
     for code, name, rural, minutes, miles in MARKETS:
-        Market.objects.create(organization=payer, code=code, name=name, rural=rural,
-                              travel_minutes_per_visit=minutes, miles_per_visit=miles)
+        Market.objects.create(
+            organization=payer,
+            code=code,
+            name=name,
+            rural=rural,
+            travel_minutes_per_visit=minutes,
+            miles_per_visit=miles,
+        )
     return payer
 
 

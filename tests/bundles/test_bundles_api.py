@@ -37,9 +37,16 @@ def test_create_edit_publish_and_read_the_version(analyst_api, complete_definiti
 
 
 def test_publish_reports_every_missing_item_at_once(analyst_api):
-    definition = {"name": "Empty", "tiers": [{"code": "1", "name": "One"}, {"code": "2", "name": "Two"}],
-                  "period": {"type": "monthly"}, "home_share": "0.5", "roles": [], "lines_of_business": [],
-                  "markets": [], "assessment": {"roles": [], "home": True}}
+    definition = {
+        "name": "Empty",
+        "tiers": [{"code": "1", "name": "One"}, {"code": "2", "name": "Two"}],
+        "period": {"type": "monthly"},
+        "home_share": "0.5",
+        "roles": [],
+        "lines_of_business": [],
+        "markets": [],
+        "assessment": {"roles": [], "home": True},
+    }
     bundle_id = create(analyst_api, definition)
     response = analyst_api.post(f"/api/v1/bundles/{bundle_id}/draft/publish/")
     assert response.status_code == 400
@@ -63,7 +70,12 @@ def test_publish_without_tiers_says_so(analyst_api, complete_definition):
         role["by_tier"] = {}
     bundle_id = create(analyst_api, definition)
     problems = analyst_api.post(f"/api/v1/bundles/{bundle_id}/draft/publish/").json()["details"]["problems"]
-    assert {"path": "$.tiers", "code": "no_tiers", "message": "Add at least one tier.", "severity": "error"} in problems
+    assert {
+        "path": "$.tiers",
+        "code": "no_tiers",
+        "message": "Add at least one tier.",
+        "severity": "error",
+    } in problems
 
 
 def test_negative_effort_is_refused_with_its_path(analyst_api, complete_definition):
@@ -99,7 +111,9 @@ def test_published_version_is_immutable_in_the_database(analyst_api, complete_de
             BundleVersion.objects.filter(pk=version.pk).delete()
     assert BundleVersion.objects.get(pk=version.pk).definition["name"] == complete_definition["name"]
     # and the API has no way to edit it: a draft is needed
-    response = analyst_api.put(f"/api/v1/bundles/{bundle_id}/draft/", {"definition": complete_definition}, format="json")
+    response = analyst_api.put(
+        f"/api/v1/bundles/{bundle_id}/draft/", {"definition": complete_definition}, format="json"
+    )
     assert response.status_code == 409
     assert response.json()["code"] == "no_draft"
 
@@ -109,19 +123,31 @@ def test_new_draft_from_version_shows_diff_and_publishes_as_v2(analyst_api, comp
     analyst_api.post(f"/api/v1/bundles/{bundle_id}/draft/publish/")
     draft = analyst_api.post(f"/api/v1/bundles/{bundle_id}/versions/1/new-draft/")
     assert draft.status_code == 201 and draft.json()["based_on"] == 1
-    assert analyst_api.post(f"/api/v1/bundles/{bundle_id}/versions/1/new-draft/").json()["code"] == "draft_exists"
+    assert (
+        analyst_api.post(f"/api/v1/bundles/{bundle_id}/versions/1/new-draft/").json()["code"]
+        == "draft_exists"
+    )
     changed = copy.deepcopy(complete_definition)
     changed["roles"][2]["by_tier"]["3"]["visits_per_mm"] = "4"
-    assert analyst_api.put(f"/api/v1/bundles/{bundle_id}/draft/", {"definition": changed}, format="json").status_code == 200
+    assert (
+        analyst_api.put(
+            f"/api/v1/bundles/{bundle_id}/draft/", {"definition": changed}, format="json"
+        ).status_code
+        == 200
+    )
     diff = analyst_api.get(f"/api/v1/bundles/{bundle_id}/versions/draft/diff/").json()
-    assert diff == [{"path": "$.roles[rn].by_tier.3.visits_per_mm", "change": "changed", "before": "3", "after": "4"}]
+    assert diff == [
+        {"path": "$.roles[rn].by_tier.3.visits_per_mm", "change": "changed", "before": "3", "after": "4"}
+    ]
     v2 = analyst_api.post(f"/api/v1/bundles/{bundle_id}/draft/publish/").json()
     assert v2["number"] == 2 and v2["based_on"] == 1
     v1 = analyst_api.get(f"/api/v1/bundles/{bundle_id}/versions/1/").json()
     assert v1["definition"]["roles"][2]["by_tier"]["3"]["visits_per_mm"] == "3"
 
 
-def test_retired_version_stays_readable_and_referenced_version_cannot_be_deleted(analyst_api, complete_definition, payer):
+def test_retired_version_stays_readable_and_referenced_version_cannot_be_deleted(
+    analyst_api, complete_definition, payer
+):
     bundle_id = create(analyst_api, complete_definition)
     analyst_api.post(f"/api/v1/bundles/{bundle_id}/draft/publish/")
     retired = analyst_api.post(f"/api/v1/bundles/{bundle_id}/versions/1/retire/")
@@ -140,7 +166,9 @@ def test_export_import_export_is_identical(analyst_api, complete_definition, mem
     analyst_api.post(f"/api/v1/bundles/{bundle_id}/draft/publish/")
     exported = analyst_api.get(f"/api/v1/bundles/{bundle_id}/versions/1/export/").json()
     assert exported["format"] == "carebundle.pricing/1"
-    assert {m["code"] for m in exported["bundle"]["market_definitions"]} == set(complete_definition["markets"])
+    assert {m["code"] for m in exported["bundle"]["market_definitions"]} == set(
+        complete_definition["markets"]
+    )
 
     other_plan = PayerFactory()  # a plan that has none of these markets yet
     other = api_for(member_of(other_plan, Role.ANALYST))
@@ -166,12 +194,17 @@ def test_import_with_errors_reports_paths_and_creates_nothing(analyst_api, compl
     assert {p["path"] for p in wrong_format.json()["details"]["problems"]} == {"$.format", "$.bundle"}
 
 
-def test_tenancy_provider_without_contract_and_other_plan_get_404(analyst_api, complete_definition, payer, member_of,
-                                                                  api_for):
+def test_tenancy_provider_without_contract_and_other_plan_get_404(
+    analyst_api, complete_definition, payer, member_of, api_for
+):
     bundle_id = create(analyst_api, complete_definition)
     analyst_api.post(f"/api/v1/bundles/{bundle_id}/draft/publish/")
-    urls = [f"/api/v1/bundles/{bundle_id}/", f"/api/v1/bundles/{bundle_id}/versions/1/",
-            f"/api/v1/bundles/{bundle_id}/versions/1/export/", f"/api/v1/bundles/{bundle_id}/draft/"]
+    urls = [
+        f"/api/v1/bundles/{bundle_id}/",
+        f"/api/v1/bundles/{bundle_id}/versions/1/",
+        f"/api/v1/bundles/{bundle_id}/versions/1/export/",
+        f"/api/v1/bundles/{bundle_id}/draft/",
+    ]
     outsiders = [api_for(member_of(ProviderFactory())), api_for(member_of(PayerFactory(), Role.ANALYST))]
     for client in outsiders:
         assert client.get("/api/v1/bundles/").json()["count"] == 0
@@ -181,18 +214,23 @@ def test_tenancy_provider_without_contract_and_other_plan_get_404(analyst_api, c
         assert client.post(f"/api/v1/bundles/{bundle_id}/versions/1/retire/").status_code == 404
 
 
-def test_provider_with_contract_reads_the_contracted_version_only(analyst_api, complete_definition, payer, member_of,
-                                                                  api_for):
+def test_provider_with_contract_reads_the_contracted_version_only(
+    analyst_api, complete_definition, payer, member_of, api_for
+):
     bundle_id = create(analyst_api, complete_definition)
     analyst_api.post(f"/api/v1/bundles/{bundle_id}/draft/publish/")
     analyst_api.post(f"/api/v1/bundles/{bundle_id}/versions/1/new-draft/")
     provider = ProviderFactory()
     contract = ContractFactory(payer=payer, provider=provider)
-    contract.bundle_links.create(bundle_version=BundleVersion.objects.get(bundle__public_id=bundle_id, number=1))
+    contract.bundle_links.create(
+        bundle_version=BundleVersion.objects.get(bundle__public_id=bundle_id, number=1)
+    )
     client = api_for(member_of(provider))
     assert client.get(f"/api/v1/bundles/{bundle_id}/versions/1/").status_code == 200
     assert client.get(f"/api/v1/bundles/{bundle_id}/draft/").status_code == 404
-    assert [v["status"] for v in client.get(f"/api/v1/bundles/{bundle_id}/").json()["versions"]] == ["published"]
+    assert [v["status"] for v in client.get(f"/api/v1/bundles/{bundle_id}/").json()["versions"]] == [
+        "published"
+    ]
     # reading is not editing
     response = client.post(f"/api/v1/bundles/{bundle_id}/versions/1/new-draft/")
     assert response.status_code == 403
@@ -213,23 +251,45 @@ def test_bundle_list_query_count_is_constant(analyst_api, complete_definition, d
 def test_markets_and_roles_catalogue(analyst_api, member_of, api_for):
     roles = analyst_api.get("/api/v1/idt-roles/?page_size=100").json()["results"]
     assert {"physician", "np", "rn", "lcsw", "chaplain", "chw"} <= {r["code"] for r in roles}
-    added = analyst_api.post("/api/v1/idt-roles/", {"code": "music", "name": "Music therapist", "bills_ffs": False,
-                                                    "service_codes": []}, format="json")
+    added = analyst_api.post(
+        "/api/v1/idt-roles/",
+        {"code": "music", "name": "Music therapist", "bills_ffs": False, "service_codes": []},
+        format="json",
+    )
     assert added.status_code == 201
-    assert analyst_api.post("/api/v1/idt-roles/", {"code": "rn", "name": "Again", "bills_ffs": False,
-                                                   "service_codes": []}, format="json").status_code == 409
-    market = analyst_api.post("/api/v1/markets/", {"code": "FRONTIER", "name": "Frontier", "rural": True,
-                                                   "travel_minutes_per_visit": "90", "miles_per_visit": "60"},
-                              format="json")
+    assert (
+        analyst_api.post(
+            "/api/v1/idt-roles/",
+            {"code": "rn", "name": "Again", "bills_ffs": False, "service_codes": []},
+            format="json",
+        ).status_code
+        == 409
+    )
+    market = analyst_api.post(
+        "/api/v1/markets/",
+        {
+            "code": "FRONTIER",
+            "name": "Frontier",
+            "rural": True,
+            "travel_minutes_per_visit": "90",
+            "miles_per_visit": "60",
+        },
+        format="json",
+    )
     assert market.status_code == 201
     other = api_for(member_of(PayerFactory(), Role.ANALYST))
     assert "music" not in {r["code"] for r in other.get("/api/v1/idt-roles/?page_size=100").json()["results"]}
     assert other.get("/api/v1/markets/").json()["count"] == 0
 
 
-def test_auditor_reads_but_cannot_edit(payer, plan_markets, member_of, api_for, analyst_api, complete_definition):
+def test_auditor_reads_but_cannot_edit(
+    payer, plan_markets, member_of, api_for, analyst_api, complete_definition
+):
     bundle_id = create(analyst_api, complete_definition)
     auditor = api_for(member_of(payer, Role.AUDITOR))
     assert auditor.get(f"/api/v1/bundles/{bundle_id}/draft/").status_code == 200
     assert auditor.post(f"/api/v1/bundles/{bundle_id}/draft/publish/").status_code == 403
-    assert auditor.post("/api/v1/bundles/", {"definition": complete_definition}, format="json").status_code == 403
+    assert (
+        auditor.post("/api/v1/bundles/", {"definition": complete_definition}, format="json").status_code
+        == 403
+    )

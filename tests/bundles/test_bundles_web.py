@@ -33,8 +33,16 @@ def draft_bundle(analyst, complete_definition):
 
 
 def test_create_bundle_from_the_form(client):
-    response = client.post("/bundles/new/", {"name": "Rural home program", "lines_of_business": ["medicaid"],
-                                              "markets": ["RURAL-N"], "period": "monthly", "tiers": "2"})
+    response = client.post(
+        "/bundles/new/",
+        {
+            "name": "Rural home program",
+            "lines_of_business": ["medicaid"],
+            "markets": ["RURAL-N"],
+            "period": "monthly",
+            "tiers": "2",
+        },
+    )
     bundle = Bundle.objects.get(name="Rural home program")
     assert response.status_code == 302 and response["Location"] == f"/bundles/{bundle.public_id}/draft/"
     draft = bundle.versions.get()
@@ -52,7 +60,9 @@ def test_create_with_errors_shows_them_and_creates_nothing(client):
 
 def test_grid_cell_edit_saves_and_updates_totals(client, draft_bundle):
     url = f"/bundles/{draft_bundle.public_id}/draft/cell/"
-    response = client.post(url, {"role": "np", "tier": "1", "field": "visits_per_mm", "value": "1"}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        url, {"role": "np", "tier": "1", "field": "visits_per_mm", "value": "1"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     body = response.content.decode()
     assert 'id="td-v-np-1"' in body and 'hx-swap-oob="true"' in body and "<html" not in body
@@ -62,8 +72,11 @@ def test_grid_cell_edit_saves_and_updates_totals(client, draft_bundle):
 
 def test_grid_cell_with_bad_value_shows_error_in_place_and_saves_nothing(client, draft_bundle):
     url = f"/bundles/{draft_bundle.public_id}/draft/cell/"
-    response = client.post(url, {"role": "rn", "tier": "2", "field": "coordination_minutes_per_mm", "value": "-5"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        url,
+        {"role": "rn", "tier": "2", "field": "coordination_minutes_per_mm", "value": "-5"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 422
     body = response.content.decode()
     assert 'id="c-rn-2"' in body and 'aria-invalid="true"' in body and "Must be at least 0." in body
@@ -90,8 +103,10 @@ def test_new_draft_and_diff_page(client, analyst, draft_bundle):
 
     services.draft_publish(scope=resolve_scope(analyst), bundle=draft_bundle)
     assert client.post(f"/bundles/{draft_bundle.public_id}/v/1/new-draft/").status_code == 302
-    client.post(f"/bundles/{draft_bundle.public_id}/draft/cell/",
-                {"role": "chaplain", "tier": "3", "field": "visits_per_mm", "value": "2"})
+    client.post(
+        f"/bundles/{draft_bundle.public_id}/draft/cell/",
+        {"role": "chaplain", "tier": "3", "field": "visits_per_mm", "value": "2"},
+    )
     page = client.get(f"/bundles/{draft_bundle.public_id}/v/draft/diff/").content.decode()
     assert "$.roles[chaplain].by_tier.3.visits_per_mm" in page
 

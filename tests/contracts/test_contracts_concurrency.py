@@ -18,8 +18,10 @@ from tests.factories import ProviderFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql",
-                       reason="row locks need PostgreSQL (SQLite serialises every write anyway)"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="row locks need PostgreSQL (SQLite serialises every write anyway)",
+    ),
 ]
 
 
@@ -50,8 +52,12 @@ def test_both_sides_accepting_at_once_activate_exactly_once(open_contract, plan_
         contract = open_contract(markets=[market])
         services.contract_propose(scope=plan_scope, contract=contract)
         results = run_at_once(
-            lambda c=contract: services.contract_accept(scope=plan_scope, contract=Contract.objects.get(pk=c.pk)),
-            lambda c=contract: services.contract_accept(scope=provider_scope, contract=Contract.objects.get(pk=c.pk)),
+            lambda c=contract: services.contract_accept(
+                scope=plan_scope, contract=Contract.objects.get(pk=c.pk)
+            ),
+            lambda c=contract: services.contract_accept(
+                scope=provider_scope, contract=Contract.objects.get(pk=c.pk)
+            ),
         )
         assert not any(isinstance(r, Exception) for r in results), results
         contract.refresh_from_db()
@@ -78,11 +84,19 @@ def test_one_side_accepting_twice_at_once_records_one_acceptance(open_contract, 
 
 def test_contract_numbers_allocated_at_once_are_unique_and_gapless(plan_scope, bundle_version):
     providers = [ProviderFactory() for _ in range(6)]
-    results = run_at_once(*[
-        (lambda p=p: services.contract_create(scope=plan_scope, provider=p, bundle_version=bundle_version,
-                                              terms=terms(markets=["URBAN"])))
-        for p in providers
-    ])
+    results = run_at_once(
+        *[
+            (
+                lambda p=p: services.contract_create(
+                    scope=plan_scope,
+                    provider=p,
+                    bundle_version=bundle_version,
+                    terms=terms(markets=["URBAN"]),
+                )
+            )
+            for p in providers
+        ]
+    )
     assert not any(isinstance(r, Exception) for r in results), results
     numbers = sorted(c.number for c in results)
     year = numbers[0][4:8]

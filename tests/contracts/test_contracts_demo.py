@@ -32,7 +32,10 @@ def test_demo_contracts(settings):
     assert july.pmpm("1", "URBAN", "medicaid") == june.pmpm("1", "URBAN", "medicaid")
 
     rural_terms = terms_in_force(contract=rural, on=date(year, 3, 1))
-    assert rural_terms.markets == ("RURAL-N", "RURAL-S") and rural_terms.proration_rule in ("daily", "mid_month")
+    assert rural_terms.markets == ("RURAL-N", "RURAL-S") and rural_terms.proration_rule in (
+        "daily",
+        "mid_month",
+    )
     # Bayview's contract pays a quality bonus (the amendment keeps it); Sierra Foothills' does not.
     assert june.quality_bonus == july.quality_bonus == {"threshold": "0.9", "percentage": "0.01"}
     assert rural_terms.quality_bonus is None

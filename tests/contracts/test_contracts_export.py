@@ -12,10 +12,14 @@ from tests.factories import ProviderFactory
 
 
 @pytest.mark.worker
-def test_zip_of_all_active_rate_sheets_by_a_real_worker(transactional_db, celery_worker, wait_for, active_contract,
-                                                        open_contract, plan_cm, api_for):
-    contracts = [active_contract(markets=["URBAN"]), active_contract(markets=["URBAN"], provider_org=ProviderFactory()),
-                 active_contract(markets=["RURAL-N"])]
+def test_zip_of_all_active_rate_sheets_by_a_real_worker(
+    transactional_db, celery_worker, wait_for, active_contract, open_contract, plan_cm, api_for
+):
+    contracts = [
+        active_contract(markets=["URBAN"]),
+        active_contract(markets=["URBAN"], provider_org=ProviderFactory()),
+        active_contract(markets=["RURAL-N"]),
+    ]
     draft = open_contract(markets=["RURAL-S"])
     api = api_for(plan_cm)
     started = api.post("/api/v1/contracts/rate-sheet-exports/")
@@ -48,7 +52,9 @@ def test_rebuilding_gives_the_same_zip(db, active_contract, plan_scope):
     active_contract(markets=["URBAN"])
     active_contract(markets=["RURAL-N"])
     first = RateSheetExport.objects.create(organization=plan_scope.organization, requested_by=plan_scope.user)
-    second = RateSheetExport.objects.create(organization=plan_scope.organization, requested_by=plan_scope.user)
+    second = RateSheetExport.objects.create(
+        organization=plan_scope.organization, requested_by=plan_scope.user
+    )
     one = services.rate_sheet_export_build(export_id=first.pk)
     two = services.rate_sheet_export_build(export_id=second.pk)
     assert one.sha256 == two.sha256 and bytes(one.content) == bytes(two.content)
@@ -56,6 +62,8 @@ def test_rebuilding_gives_the_same_zip(db, active_contract, plan_scope):
 
 
 def test_download_before_it_is_ready_says_so(db, plan_cm, api_for, plan_scope):
-    export = RateSheetExport.objects.create(organization=plan_scope.organization, requested_by=plan_scope.user)
+    export = RateSheetExport.objects.create(
+        organization=plan_scope.organization, requested_by=plan_scope.user
+    )
     response = api_for(plan_cm).get(f"/api/v1/contracts/rate-sheet-exports/{export.public_id}/download/")
     assert response.status_code == 409 and response.json()["code"] == "not_ready"

@@ -35,10 +35,24 @@ def test_pdf_has_every_rate_fee_and_term_and_the_fingerprint_on_every_page(activ
     for entry in version.rates.all():
         assert f"{entry.pmpm:,.2f}" in text
     assert version.rates.count() == 12
-    for phrase in (contract.number, "Version 1", contract.payer.legal_name, contract.provider.legal_name,
-                   "Home-based palliative care", "Effective from", "1 January 2026", "through 31 December 2026",
-                   "Medicaid", "Medicare Advantage", "341.85", "12 months", "Any day of the month",
-                   "Withhold 5%", "ED visits per 1,000 member-months", "Page 1 of"):
+    for phrase in (
+        contract.number,
+        "Version 1",
+        contract.payer.legal_name,
+        contract.provider.legal_name,
+        "Home-based palliative care",
+        "Effective from",
+        "1 January 2026",
+        "through 31 December 2026",
+        "Medicaid",
+        "Medicare Advantage",
+        "341.85",
+        "12 months",
+        "Any day of the month",
+        "Withhold 5%",
+        "ED visits per 1,000 member-months",
+        "Page 1 of",
+    ):
         assert phrase.lower() in text.lower(), phrase
     for page in pages:
         assert version.fingerprint in page.replace("\n", "")
@@ -61,9 +75,14 @@ def test_a_large_rate_table_3_tiers_20_markets_2_lobs(plan, member_of, provider,
 
     lobs = ["medicaid", "medicare_advantage"]
     rates = full_rates(codes, lobs, bump=Decimal("500"))
-    contract = services.contract_create(scope=plan_scope, provider=provider, bundle_version=bundle_version,
-                                        terms=terms(markets=codes, lines_of_business=lobs), rates=rates,
-                                        assessment_fees={c: "400.00" for c in codes})
+    contract = services.contract_create(
+        scope=plan_scope,
+        provider=provider,
+        bundle_version=bundle_version,
+        terms=terms(markets=codes, lines_of_business=lobs),
+        rates=rates,
+        assessment_fees={c: "400.00" for c in codes},
+    )
     services.contract_propose(scope=plan_scope, contract=contract)
     version = contract.versions.get()
     text = "\n".join(pdf_pages(services.rate_sheet(version=version, fmt="pdf")[0]))
@@ -84,7 +103,16 @@ def test_xlsx_reads_back_as_the_database(active_contract):
     rates = workbook["Rates"]
     assert rates.freeze_panes == "A2"
     header = [c.value for c in rates[1]]
-    assert header == ["contract", "version", "line_of_business", "tier", "tier_name", "market", "market_name", "pmpm"]
+    assert header == [
+        "contract",
+        "version",
+        "line_of_business",
+        "tier",
+        "tier_name",
+        "market",
+        "market_name",
+        "pmpm",
+    ]
     rows = list(rates.iter_rows(min_row=2, values_only=True))
     from_db = {(e.lob, e.tier, e.market): e.pmpm for e in RateScheduleEntry.objects.filter(version=version)}
     read = {}
@@ -98,7 +126,8 @@ def test_xlsx_reads_back_as_the_database(active_contract):
     fees = workbook["Assessment fees"]
     assert fees.freeze_panes == "A2"
     assert {r[2]: Decimal(str(r[4])) for r in fees.iter_rows(min_row=2, values_only=True)} == {
-        f.market: f.fee for f in version.assessment_fees.all()}
+        f.market: f.fee for f in version.assessment_fees.all()
+    }
     summary = {r[0]: r[1] for r in workbook["Rate sheet"].iter_rows(min_row=2, values_only=True)}
     assert summary["Fingerprint (sha256)"] == version.fingerprint
     assert summary["Contract"] == contract.number and summary["Version"] == 1
@@ -114,14 +143,20 @@ def test_csv_has_every_rate_fee_and_term_with_the_fingerprint(active_contract):
     content, _ = services.rate_sheet(version=version, fmt="csv")
     rows = list(csv.DictReader(io.StringIO(content.decode("utf-8"))))
     assert {r["fingerprint"] for r in rows} == {version.fingerprint}
-    pmpm = {(r["line_of_business"], r["tier"], r["market"]): Decimal(r["value"]) for r in rows if r["item"] == "pmpm"}
+    pmpm = {
+        (r["line_of_business"], r["tier"], r["market"]): Decimal(r["value"])
+        for r in rows
+        if r["item"] == "pmpm"
+    }
     assert pmpm == {(e.lob, e.tier, e.market): e.pmpm for e in version.rates.all()}
     fees = {r["market"]: r["value"] for r in rows if r["item"] == "assessment_fee"}
     assert fees == {"URBAN": "341.85", "URBAN-E": "341.85"}
     items = {r["item"]: r["value"] for r in rows}
     assert items["proration_rule"] == "any_day" and items["withhold_percentage"] == "0.0500"
     assert items["quality.ed_visits_per_1000.target"] == "85"
-    assert rows[0]["effective_start"] == "2026-01-01" and rows[0]["effective_end"] == "2026-12-31"  # inclusive
+    assert (
+        rows[0]["effective_start"] == "2026-01-01" and rows[0]["effective_end"] == "2026-12-31"
+    )  # inclusive
 
 
 def test_a_frozen_versions_sheet_is_rendered_once(active_contract):
@@ -144,15 +179,24 @@ def test_a_drafts_sheet_is_marked_and_not_stored(open_contract, plan_scope):
     assert "DRAFT" in "\n".join(pdf_pages(content))
     assert not StoredRateSheet.objects.exists()
     live = selectors.version_fingerprint(version)
-    services.contract_rate_set(scope=plan_scope, version=version, tier="1", market="URBAN", lob="medicaid",
-                               pmpm="251.00", reason="Counter-offer")
+    services.contract_rate_set(
+        scope=plan_scope,
+        version=version,
+        tier="1",
+        market="URBAN",
+        lob="medicaid",
+        pmpm="251.00",
+        reason="Counter-offer",
+    )
     assert selectors.version_fingerprint(version) != live
     services.contract_propose(scope=plan_scope, contract=contract)
     version.refresh_from_db()
     assert version.fingerprint == selectors.version_fingerprint(version)
 
 
-def test_fingerprint_changes_when_a_rate_changes_and_is_stable_otherwise(active_contract, plan_scope, provider_scope):
+def test_fingerprint_changes_when_a_rate_changes_and_is_stable_otherwise(
+    active_contract, plan_scope, provider_scope
+):
     contract = active_contract()
     v1 = contract.current_version
     assert selectors.version_fingerprint(v1) == v1.fingerprint
@@ -160,10 +204,13 @@ def test_fingerprint_changes_when_a_rate_changes_and_is_stable_otherwise(active_
 
     assert rules.fingerprint(selectors.version_document(v1)) == v1.fingerprint  # recomputes to the same
     v2 = services.contract_amend(scope=plan_scope, contract=contract, effective_start=date(2026, 7, 1))
-    services.contract_version_update(scope=plan_scope, version=v2, terms={"effective_start": date(2026, 7, 1)})
+    services.contract_version_update(
+        scope=plan_scope, version=v2, terms={"effective_start": date(2026, 7, 1)}
+    )
     same_terms = rules.fingerprint(selectors.version_document(v2))
-    services.contract_rate_set(scope=plan_scope, version=v2, tier="2", market="URBAN-E", lob="medicaid",
-                               pmpm="422.01", reason="x")
+    services.contract_rate_set(
+        scope=plan_scope, version=v2, tier="2", market="URBAN-E", lob="medicaid", pmpm="422.01", reason="x"
+    )
     assert rules.fingerprint(selectors.version_document(v2)) != same_terms
     services.contract_propose(scope=plan_scope, contract=contract)
     v2.refresh_from_db()

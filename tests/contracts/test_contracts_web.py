@@ -50,14 +50,27 @@ def test_create_form_then_fill_rates_with_htmx_and_propose(plan_web, provider, b
     form = plan_web.get("/contracts/new/").content.decode()
     assert provider.legal_name in form and "Home-based palliative care v1" in form
     data = {
-        "create": "1", "provider": str(provider.public_id), "bundle_version": str(bundle_version.pk),
-        "effective_start": "2026-03-01", "effective_end": "2027-03-01", "markets": ["URBAN"],
-        "lines_of_business": ["medicaid"], "proration_rule": "mid_month", "tier_rule": "highest",
-        "assessment_lookback_months": "12", "retro_window_months": "3", "roster_due_day": "10",
-        "withhold_percent": "5", "termination_notice_days": "60",
-        "q_ed_visits_per_1000_on": "on", "q_ed_visits_per_1000_target": "90", "q_ed_visits_per_1000_weight": "50",
+        "create": "1",
+        "provider": str(provider.public_id),
+        "bundle_version": str(bundle_version.pk),
+        "effective_start": "2026-03-01",
+        "effective_end": "2027-03-01",
+        "markets": ["URBAN"],
+        "lines_of_business": ["medicaid"],
+        "proration_rule": "mid_month",
+        "tier_rule": "highest",
+        "assessment_lookback_months": "12",
+        "retro_window_months": "3",
+        "roster_due_day": "10",
+        "withhold_percent": "5",
+        "termination_notice_days": "60",
+        "q_ed_visits_per_1000_on": "on",
+        "q_ed_visits_per_1000_target": "90",
+        "q_ed_visits_per_1000_weight": "50",
         "q_ed_visits_per_1000_minimum": "100",
-        "q_death_at_home_rate_on": "on", "q_death_at_home_rate_target": "60", "q_death_at_home_rate_weight": "50",
+        "q_death_at_home_rate_on": "on",
+        "q_death_at_home_rate_target": "60",
+        "q_death_at_home_rate_weight": "50",
         "q_death_at_home_rate_minimum": "10",
     }
     bad = plan_web.post("/contracts/new/", {**data, "effective_start": "2026-03-15"})
@@ -70,19 +83,34 @@ def test_create_form_then_fill_rates_with_htmx_and_propose(plan_web, provider, b
     assert response["Location"] == f"/contracts/{contract.number}/versions/1/edit/"
     version = contract.versions.get()
     assert version.proration_rule == "mid_month" and str(version.withhold_percentage) == "0.0500"
-    assert version.quality_terms[1] == {"measure": "death_at_home_rate", "target": "0.6", "weight": "0.5",
-                                        "direction": "higher", "minimum_denominator": 10}
+    assert version.quality_terms[1] == {
+        "measure": "death_at_home_rate",
+        "target": "0.6",
+        "weight": "0.5",
+        "direction": "higher",
+        "minimum_denominator": 10,
+    }
 
     edit = plan_web.get(response["Location"]).content.decode()
     assert 'aria-label="PMPM tier 1 URBAN medicaid"' in edit and "No PMPM for tier 1 in URBAN" in edit
     url = f"/contracts/{contract.number}/versions/1/rates/"
-    cell = plan_web.post(url, {"tier": "1", "market": "URBAN", "lob": "medicaid", "pmpm": "250"},
-                         HTTP_HX_REQUEST="true")
+    cell = plan_web.post(
+        url, {"tier": "1", "market": "URBAN", "lob": "medicaid", "pmpm": "250"}, HTTP_HX_REQUEST="true"
+    )
     assert cell.status_code == 200
     assert "record the reason" in cell.content.decode() and 'role="alert"' in cell.content.decode()
     for tier, pmpm in (("1", "250"), ("2", "410"), ("3", "655")):
-        cell = plan_web.post(url, {"tier": tier, "market": "URBAN", "lob": "medicaid", "pmpm": pmpm,
-                                   "reason": "Agreed in the March meeting"}, HTTP_HX_REQUEST="true")
+        cell = plan_web.post(
+            url,
+            {
+                "tier": tier,
+                "market": "URBAN",
+                "lob": "medicaid",
+                "pmpm": pmpm,
+                "reason": "Agreed in the March meeting",
+            },
+            HTTP_HX_REQUEST="true",
+        )
         assert "Saved" in cell.content.decode()
     terms = {key: value for key, value in data.items() if key not in ("create", "provider", "bundle_version")}
     saved = plan_web.post(f"/contracts/{contract.number}/versions/1/edit/", {**terms, "fee_URBAN": "340.00"})
@@ -93,7 +121,9 @@ def test_create_form_then_fill_rates_with_htmx_and_propose(plan_web, provider, b
     assert contract.status == "proposed"
 
 
-def test_detail_shows_the_actions_of_each_role(plan_web, provider_web, open_contract, plan_scope, plan, member_of):
+def test_detail_shows_the_actions_of_each_role(
+    plan_web, provider_web, open_contract, plan_scope, plan, member_of
+):
     contract = open_contract()
     page = plan_web.get(f"/contracts/{contract.number}/").content.decode()
     assert "Propose to" in page and "Edit draft" in page and "Accept version" not in page
@@ -113,24 +143,30 @@ def test_detail_shows_the_actions_of_each_role(plan_web, provider_web, open_cont
 def test_accept_return_amend_terminate_from_the_pages(plan_web, provider_web, open_contract, plan_scope):
     contract = open_contract()
     services.contract_propose(scope=plan_scope, contract=contract)
-    response = provider_web.post(f"/contracts/{contract.number}/return/", {"comments": "Tier 2 is too low"},
-                                 follow=True)
+    response = provider_web.post(
+        f"/contracts/{contract.number}/return/", {"comments": "Tier 2 is too low"}, follow=True
+    )
     assert "Sent back to the plan" in response.content.decode()
     assert "Tier 2 is too low" in response.content.decode()
     services.contract_propose(scope=plan_scope, contract=contract)
-    assert "waiting for the other side" in plan_web.post(f"/contracts/{contract.number}/accept/",
-                                                         follow=True).content.decode()
+    assert (
+        "waiting for the other side"
+        in plan_web.post(f"/contracts/{contract.number}/accept/", follow=True).content.decode()
+    )
     done = provider_web.post(f"/contracts/{contract.number}/accept/", follow=True).content.decode()
     assert "the contract version is active" in done
     again = plan_web.post(f"/contracts/{contract.number}/accept/", follow=True).content.decode()
     assert services.NOT_ACCEPTABLE_MESSAGE in again.replace("&#x27;", "'")
     amended = plan_web.post(f"/contracts/{contract.number}/amend/", {"effective_start": "2026-08-01"})
     assert amended["Location"] == f"/contracts/{contract.number}/versions/2/edit/"
-    bad = plan_web.post(f"/contracts/{contract.number}/terminate/", {"end_date": "2026-09-01", "reason": "x"},
-                        follow=True)
+    bad = plan_web.post(
+        f"/contracts/{contract.number}/terminate/", {"end_date": "2026-09-01", "reason": "x"}, follow=True
+    )
     assert "does not give the notice" in bad.content.decode()
-    plan_web.post(f"/contracts/{contract.number}/terminate/", {"end_date": "2026-09-01", "reason": "Closing",
-                                                               "for_cause": "on"})
+    plan_web.post(
+        f"/contracts/{contract.number}/terminate/",
+        {"end_date": "2026-09-01", "reason": "Closing", "for_cause": "on"},
+    )
     contract.refresh_from_db()
     assert contract.status == "terminated"
     assert contract.versions.get(number=2).status == "withdrawn"
@@ -145,8 +181,15 @@ def test_editing_an_active_version_redirects_with_the_reason(plan_web, active_co
 def test_diff_page_and_downloads(plan_web, provider_web, active_contract, plan_scope, provider_scope):
     contract = active_contract()
     v2 = services.contract_amend(scope=plan_scope, contract=contract, effective_start=date(2026, 7, 1))
-    services.contract_rate_set(scope=plan_scope, version=v2, tier="1", market="URBAN", lob="medicaid",
-                               pmpm="262.00", reason="Staffing")
+    services.contract_rate_set(
+        scope=plan_scope,
+        version=v2,
+        tier="1",
+        market="URBAN",
+        lob="medicaid",
+        pmpm="262.00",
+        reason="Staffing",
+    )
     services.contract_propose(scope=plan_scope, contract=contract)
     page = provider_web.get(f"/contracts/{contract.number}/versions/2/diff/").content.decode()
     assert "Changes from version 1 to version 2" in page
@@ -159,8 +202,9 @@ def test_diff_page_and_downloads(plan_web, provider_web, active_contract, plan_s
     assert plan_web.get(f"/contracts/{contract.number}/versions/2/rate-sheet.doc").status_code == 404
 
 
-def test_zip_page_progress_and_download(plan_web, active_contract, plan_scope, django_capture_on_commit_callbacks,
-                                        provider_web):
+def test_zip_page_progress_and_download(
+    plan_web, active_contract, plan_scope, django_capture_on_commit_callbacks, provider_web
+):
     first = active_contract(markets=["URBAN"])
     second = active_contract(markets=["URBAN-E"])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -189,9 +233,11 @@ def test_a_provider_cannot_edit_a_rate_cell(provider_web, open_contract, plan_sc
     contract = open_contract()
     services.contract_propose(scope=plan_scope, contract=contract)
     services.contract_return(scope=scope_of_provider(contract), contract=contract, comments="Tier 1 please")
-    response = provider_web.post(f"/contracts/{contract.number}/versions/1/rates/",
-                                 {"tier": "1", "market": "URBAN", "lob": "medicaid", "pmpm": "999", "reason": "x"},
-                                 HTTP_HX_REQUEST="true")
+    response = provider_web.post(
+        f"/contracts/{contract.number}/versions/1/rates/",
+        {"tier": "1", "market": "URBAN", "lob": "medicaid", "pmpm": "999", "reason": "x"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 403
     assert contract.versions.get().rates.get(tier="1", market="URBAN").pmpm != 999
 

@@ -106,9 +106,27 @@ def _start_server(name: str, log_dir: Path, **env_extra: str) -> tuple[subproces
     env.update({"DATABASE_URL": _test_database_url(), "DB_CONN_MAX_AGE": "60", **env_extra})
     log = open(log_dir / f"test-db-restart-{name}.log", "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--worker-class", "sync", "--timeout", "60", "--access-logfile", "-"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_tests,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "60",
+            "--access-logfile",
+            "-",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_tests,
     )
     process.log = log
     base = f"http://127.0.0.1:{port}"
@@ -155,8 +173,13 @@ def _wait_until_accepting(timeout: float = 90.0) -> None:
 def _restart_postgresql(version: str, name: str) -> None:
     connections.close_all()  # this process's own connection dies with the restart: open a new one after
     try:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", "--mode", "fast", version, name, "restart"],
-                       check=True, capture_output=True, text=True, timeout=120)
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", "--mode", "fast", version, name, "restart"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         _wait_until_accepting()  # whatever happened, the tests after this one need their database
 
@@ -173,8 +196,11 @@ def test_the_next_request_after_a_postgresql_restart_succeeds(tmp_path):
     control = None
     try:
         control, control_base = _start_server(
-            "control", log_dir, DJANGO_SETTINGS_MODULE="restart_control_settings",
-            PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+            "control",
+            log_dir,
+            DJANGO_SETTINGS_MODULE="restart_control_settings",
+            PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]),
+        )
         for url in (base, control_base):  # each server opens its persistent connection
             status, body = _request(url, "/api/v1/organizations/", token=key)
             assert status == 200, body
@@ -185,7 +211,9 @@ def test_the_next_request_after_a_postgresql_restart_succeeds(tmp_path):
         status, body = _request(base, "/api/v1/organizations/", token=key)
         assert status == 200, body  # not a 500: the dead connection was replaced at the request's start
         assert [row["id"] for row in body["results"]] == [str(organization.public_id)]
-        status, body = _request(base, "/api/v1/auth/token/", body={"username": user.username, "password": PASSWORD})
+        status, body = _request(
+            base, "/api/v1/auth/token/", body={"username": user.username, "password": PASSWORD}
+        )
         assert status == 201 and body["token"], body  # a write too
 
         status, body = _request(control_base, "/api/v1/organizations/", token=key)

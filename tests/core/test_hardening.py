@@ -15,20 +15,35 @@ pytestmark = pytest.mark.django_db
 
 def test_access_log_is_readable_by_auditors_of_the_organisation_only(payer, provider, member_of, api_for):
     analyst = member_of(payer, Role.ANALYST)
-    record_access(scope=resolve_scope(analyst), action="roster.view", object_type="roster", object_id="R-1",
-                  detail="member M123")
-    record_access(scope=resolve_scope(member_of(provider)), action="statement.download", object_type="run",
-                  object_id="P-9")
+    record_access(
+        scope=resolve_scope(analyst),
+        action="roster.view",
+        object_type="roster",
+        object_id="R-1",
+        detail="member M123",
+    )
+    record_access(
+        scope=resolve_scope(member_of(provider)),
+        action="statement.download",
+        object_type="run",
+        object_id="P-9",
+    )
     auditor = api_for(member_of(payer, Role.AUDITOR))
     events = auditor.get("/api/v1/audit/access-events/").json()["results"]
-    assert [(e["username"], e["action"], e["object_id"]) for e in events] == [(analyst.username, "roster.view", "R-1")]
+    assert [(e["username"], e["action"], e["object_id"]) for e in events] == [
+        (analyst.username, "roster.view", "R-1")
+    ]
     assert api_for(analyst).get("/api/v1/audit/access-events/").status_code == 403
 
 
 def test_access_log_page(payer, member_of):
     auditor = member_of(payer, Role.AUDITOR)
-    record_access(scope=resolve_scope(member_of(payer, Role.ANALYST)), action="roster.view", object_type="roster",
-                  object_id="R-7")
+    record_access(
+        scope=resolve_scope(member_of(payer, Role.ANALYST)),
+        action="roster.view",
+        object_type="roster",
+        object_id="R-7",
+    )
     client = Client()
     client.login(username=auditor.username, password=PASSWORD)
     page = client.get("/audit/access-log/").content.decode()
@@ -63,9 +78,14 @@ def test_idempotency_key_replays_the_first_response(analyst_api):
 
 def test_failed_request_does_not_burn_the_key(analyst_api):
     bad = {"definition": {**home_based_definition(), "name": ""}}
-    assert analyst_api.post("/api/v1/bundles/", bad, format="json", HTTP_IDEMPOTENCY_KEY="k2").status_code == 400
+    assert (
+        analyst_api.post("/api/v1/bundles/", bad, format="json", HTTP_IDEMPOTENCY_KEY="k2").status_code == 400
+    )
     good = {"definition": home_based_definition()}
-    assert analyst_api.post("/api/v1/bundles/", good, format="json", HTTP_IDEMPOTENCY_KEY="k2").status_code == 201
+    assert (
+        analyst_api.post("/api/v1/bundles/", good, format="json", HTTP_IDEMPOTENCY_KEY="k2").status_code
+        == 201
+    )
     assert Bundle.objects.count() == 1
 
 

@@ -19,8 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def production_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    return {**env, "DEBUG": "0", "SECRET_KEY": "x" * 64 + "-production-like-secret",
-            "ALLOWED_HOSTS": "carebundle.example.org", **extra}
+    return {
+        **env,
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 64 + "-production-like-secret",
+        "ALLOWED_HOSTS": "carebundle.example.org",
+        **extra,
+    }
 
 
 @pytest.mark.django_db
@@ -40,7 +45,10 @@ def test_schema_is_valid_openapi_and_documents_errors(provider, member_of, api_f
 def test_schema_generation_has_no_warnings():
     result = subprocess.run(
         [sys.executable, "manage.py", "spectacular", "--fail-on-warn", "--file", os.devnull],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 
@@ -63,7 +71,8 @@ def test_seed_demo_creates_plan_providers_and_users_and_is_idempotent():
     call_command("seed_demo")
     call_command("seed_demo")
     assert Organization.objects.get(legal_name="Golden Coast Health Plan").lines_of_business == [
-        "medicaid", "medicare_advantage",
+        "medicaid",
+        "medicare_advantage",
     ]
     assert Organization.objects.filter(kind="provider").count() == 2
     client = Client()
@@ -82,7 +91,11 @@ def test_production_settings_pass_check_deploy():
     env = production_env()
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -96,7 +109,9 @@ def test_production_mode_shows_no_stack_trace():
         "print(r.status_code, r.content[:200])"
     )
     env = production_env(DJANGO_SETTINGS_MODULE="config.settings")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
     assert result.stdout.startswith("401"), result.stdout + result.stderr
     assert "Traceback" not in result.stdout
 

@@ -27,13 +27,20 @@ def test_create_fill_grid_publish_and_start_new_draft(page, live_server, demo):
     cell.press("Tab")
     expect(page.locator("#grid-editor .field-error")).to_contain_text("Must be at least 0.")
 
-    for role_name in ("Physician", "Nurse practitioner", "Registered nurse", "Licensed clinical social worker", "Chaplain"):
+    for role_name in (
+        "Physician",
+        "Nurse practitioner",
+        "Registered nurse",
+        "Licensed clinical social worker",
+        "Chaplain",
+    ):
         for tier in ("1", "2"):
             field = page.get_by_label(f"{role_name} tier {tier} visits per member-month")
             field.fill("1" if tier == "1" else "2")
             field.press("Tab")
             expect(page.get_by_label(f"{role_name} tier {tier} visits per member-month")).to_have_value(
-                "1" if tier == "1" else "2")
+                "1" if tier == "1" else "2"
+            )
     expect(page.get_by_test_id("total-2")).not_to_have_text("0.0")
 
     # Publishing without an assessment lists what is missing.

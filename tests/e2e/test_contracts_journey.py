@@ -35,7 +35,9 @@ def test_open_propose_accept_by_both_sides_and_download_the_rate_sheet(page, liv
 
     for tier, pmpm in (("1", "780.00"), ("2", "1,140.00")):
         page.get_by_label(f"PMPM tier {tier} URBAN medicaid").fill(pmpm)
-        page.get_by_label(f"Reason tier {tier} URBAN medicaid").fill("Episode rate agreed at the November meeting")
+        page.get_by_label(f"Reason tier {tier} URBAN medicaid").fill(
+            "Episode rate agreed at the November meeting"
+        )
         page.get_by_label(f"Reason tier {tier} URBAN medicaid").press("Tab")
         expect(page.get_by_test_id(f"cell-medicaid-{tier}-URBAN")).to_have_text("Saved")
 

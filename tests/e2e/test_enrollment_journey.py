@@ -12,8 +12,18 @@ from enrollment import calc
 from tests.e2e.conftest import login
 from tests.fixtures.contracts import unfreeze_contracts_for_flush
 
-HEADER = ["member_id", "last_name", "first_name", "birth_date", "market", "enrollment_start", "enrollment_end",
-          "disenrollment_reason", "tier", "tier_start"]
+HEADER = [
+    "member_id",
+    "last_name",
+    "first_name",
+    "birth_date",
+    "market",
+    "enrollment_start",
+    "enrollment_end",
+    "disenrollment_reason",
+    "tier",
+    "tier_start",
+]
 
 
 @pytest.fixture
@@ -34,7 +44,9 @@ def roster(path, rows):
 def test_download_template_upload_with_errors_fix_and_see_member_months(page, live_server, seeded, tmp_path):
     month = calc.add_months(timezone.localdate().replace(day=1), -1)
     start = calc.add_months(month, -2).isoformat()
-    members = [(f"GC1{k:05d}", "REYES", "LUZ", "1944-02-03", "URBAN", start, "", "", "1", "") for k in range(10, 16)]
+    members = [
+        (f"GC1{k:05d}", "REYES", "LUZ", "1944-02-03", "URBAN", start, "", "", "1", "") for k in range(10, 16)
+    ]
     broken = [list(m) for m in members]
     broken[1][8] = "7"  # no such tier
     broken[3][5] = "2026-02-30"  # no such day

@@ -13,20 +13,27 @@ from enrollment.models import MemberMonth
 from performance.models import UtilizationRow
 from tests.e2e.conftest import login
 
-HEADER = ("member_id,month,ed_visits,inpatient_admissions,icu_admissions,discharges,readmissions_30d,tcoc_amount,"
-          "acp_documented_date,satisfaction_score,death_date,death_place\n")
+HEADER = (
+    "member_id,month,ed_visits,inpatient_admissions,icu_admissions,discharges,readmissions_30d,tcoc_amount,"
+    "acp_documented_date,satisfaction_score,death_date,death_place\n"
+)
 
 
 def test_plan_analyst_uploads_utilisation_and_downloads_the_report(page, live_server, demo, tmp_path):
-    mm = MemberMonth.objects.filter(contract__provider__short_name="Bayview", submission__is_current=True) \
-        .order_by("-month", "member_id").first()
+    mm = (
+        MemberMonth.objects.filter(contract__provider__short_name="Bayview", submission__is_current=True)
+        .order_by("-month", "member_id")
+        .first()
+    )
     csv_text = HEADER + f"{mm.member_id},{mm.month:%Y-%m-%d},0,0,0,0,0,2999.99,,97,,\n"
 
     login(page, live_server, "plan_analyst")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Performance").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Contract performance")
-    page.set_input_files("#utilization-file", files=[{"name": "utilization.csv", "mimeType": "text/csv",
-                                                       "buffer": csv_text.encode()}])
+    page.set_input_files(
+        "#utilization-file",
+        files=[{"name": "utilization.csv", "mimeType": "text/csv", "buffer": csv_text.encode()}],
+    )
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_test_id("upload-status")).to_have_text("Accepted")
     expect(page.get_by_text("1 earlier rows replaced", exact=False)).to_be_visible()
@@ -64,11 +71,15 @@ def test_plan_analyst_settles_a_closed_quarter_and_the_provider_sees_it(page, li
     settlement = Settlement.objects.get(contract__provider__short_name="Bayview")
     total = page.get_by_test_id("settlement-total").inner_text()
     assert total == f"{settlement.total:,.2f}"
-    assert LedgerEntry.objects.filter(settlement=settlement).count() == sum(1 for *_x, a in settlement.lines if a)
+    assert LedgerEntry.objects.filter(settlement=settlement).count() == sum(
+        1 for *_x, a in settlement.lines if a
+    )
     expect(page.get_by_role("table", name="Ledger entries").get_by_role("row")).not_to_have_count(1)
 
     page.context.clear_cookies()
     login(page, live_server, "urban_admin")
     page.goto(f"{live_server.url}/payments/contracts/{settlement.contract.number}/")
-    expect(page.get_by_role("table", name="Settlements").get_by_role("link", name=settlement.period)).to_be_visible()
+    expect(
+        page.get_by_role("table", name="Settlements").get_by_role("link", name=settlement.period)
+    ).to_be_visible()
     expect(page.get_by_role("button", name="Settle period")).to_have_count(0)

@@ -45,7 +45,9 @@ def test_plan_analyst_prices_a_bundle_and_downloads_the_report(page, live_server
         if rate["lob"] == "medicaid":
             expect(rates).to_contain_text(money(rate["pmpm"]))
             expect(rates).to_contain_text(f"{money(rate['low'])} – {money(rate['high'])}")
-    expect(page.get_by_test_id("assessment-fees")).to_contain_text(money(run.result["quote"]["assessment_fee"]["URBAN"]))
+    expect(page.get_by_test_id("assessment-fees")).to_contain_text(
+        money(run.result["quote"]["assessment_fee"]["URBAN"])
+    )
     expect(page.get_by_test_id("inputs-hash")).to_have_text(run.inputs_hash)
 
     with page.expect_download() as download_info:

@@ -40,13 +40,28 @@ def day(n: int, month: dt.date = MONTH) -> str:
     return month.replace(day=n).isoformat()
 
 
-def make_active_contract(*, plan_scope: Scope, provider, provider_admin, bundle_version, markets=("URBAN", "URBAN-E"),
-                         lobs=("medicaid",), **terms) -> object:
+def make_active_contract(
+    *,
+    plan_scope: Scope,
+    provider,
+    provider_admin,
+    bundle_version,
+    markets=("URBAN", "URBAN-E"),
+    lobs=("medicaid",),
+    **terms,
+) -> object:
     """A contract opened, proposed and accepted by both sides, from a year before :data:`MONTH`."""
     terms.setdefault("effective_start", CONTRACT_START)
-    return activate_contract(plan_scope=plan_scope, provider=provider, bundle_version=bundle_version,
-                             provider_scope=scope_of(provider_admin, provider), markets=markets, lobs=lobs,
-                             pmpm={tier: 200 + 100 * int(tier) for tier in TIERS}, **terms)
+    return activate_contract(
+        plan_scope=plan_scope,
+        provider=provider,
+        bundle_version=bundle_version,
+        provider_scope=scope_of(provider_admin, provider),
+        markets=markets,
+        lobs=lobs,
+        pmpm={tier: 200 + 100 * int(tier) for tier in TIERS},
+        **terms,
+    )
 
 
 @pytest.fixture
@@ -56,8 +71,9 @@ def active_contract(plan_scope, provider, provider_admin, bundle_version, member
     def make(provider_org=None, **terms):
         org = provider_org or provider
         admin = provider_admin if org == provider else member_of(org, Role.ADMIN)
-        return make_active_contract(plan_scope=plan_scope, provider=org, provider_admin=admin,
-                                    bundle_version=bundle_version, **terms)
+        return make_active_contract(
+            plan_scope=plan_scope, provider=org, provider_admin=admin, bundle_version=bundle_version, **terms
+        )
 
     return make
 
@@ -71,17 +87,33 @@ def contract(active_contract):
 
 
 def roster_row(member_id: str, **values) -> dict:
-    row = {"member_id": member_id, "last_name": f"LAST{member_id[-3:]}", "first_name": "ANA",
-           "birth_date": "1940-05-17", "market": "URBAN", "enrollment_start": day(1, PREVIOUS),
-           "enrollment_end": "", "disenrollment_reason": "", "tier": "1", "tier_start": ""}
+    row = {
+        "member_id": member_id,
+        "last_name": f"LAST{member_id[-3:]}",
+        "first_name": "ANA",
+        "birth_date": "1940-05-17",
+        "market": "URBAN",
+        "enrollment_start": day(1, PREVIOUS),
+        "enrollment_end": "",
+        "disenrollment_reason": "",
+        "tier": "1",
+        "tier_start": "",
+    }
     row.update(values)
     return row
 
 
 def assessment_row(member_id: str, **values) -> dict:
-    row = {"member_id": member_id, "last_name": f"LAST{member_id[-3:]}", "first_name": "ANA",
-           "birth_date": "1940-05-17", "market": "URBAN", "assessment_date": day(3), "outcome": "enrolled",
-           "assessor_role": "np"}
+    row = {
+        "member_id": member_id,
+        "last_name": f"LAST{member_id[-3:]}",
+        "first_name": "ANA",
+        "birth_date": "1940-05-17",
+        "market": "URBAN",
+        "assessment_date": day(3),
+        "outcome": "enrolled",
+        "assessor_role": "np",
+    }
     row.update(values)
     return row
 
@@ -109,8 +141,14 @@ def make_834(members, *, full: bool = True, maintenance: str | None = None) -> b
         member_id, last, first, birth, start, end = member[:6]
         hd03 = member[6] if len(member) > 6 else "HMO"
         ins03 = maintenance or ("030" if full else "021")
-        segs += [f"INS*Y*18*{ins03}*XN*A", f"REF*0F*{member_id}", f"NM1*IL*1*{last}*{first}****ZZ*{member_id}",
-                 f"DMG*D8*{birth}*F", f"HD*{ins03}**{hd03}*PALLIATIVE*IND", f"DTP*348*D8*{start:%Y%m%d}"]
+        segs += [
+            f"INS*Y*18*{ins03}*XN*A",
+            f"REF*0F*{member_id}",
+            f"NM1*IL*1*{last}*{first}****ZZ*{member_id}",
+            f"DMG*D8*{birth}*F",
+            f"HD*{ins03}**{hd03}*PALLIATIVE*IND",
+            f"DTP*348*D8*{start:%Y%m%d}",
+        ]
         if end is not None:
             segs.append(f"DTP*349*D8*{end:%Y%m%d}")
     segs.append(f"SE*{len(segs) - 1}*0001")

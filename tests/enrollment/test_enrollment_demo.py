@@ -28,6 +28,12 @@ def test_demo_seeds_eligibility_rosters_and_assessments_once(settings):
     assert Assessment.objects.filter(payable=False, reason="second_in_lookback").count() == 2
     entries = {e.disenrollment_reason for s in current for e in s.entries.all()}
     assert {"death", "hospice"} <= entries
-    assert any(s.entries.values("member_id").distinct().count() < s.entries.count() for s in current)  # tier change
+    assert any(
+        s.entries.values("member_id").distinct().count() < s.entries.count() for s in current
+    )  # tier change
     call_command("seed_demo", verbosity=0)
-    assert (EligibilityFile.objects.count(), RosterSubmission.objects.count(), Assessment.objects.count()) == counts
+    assert (
+        EligibilityFile.objects.count(),
+        RosterSubmission.objects.count(),
+        Assessment.objects.count(),
+    ) == counts

@@ -18,14 +18,21 @@ pytestmark = pytest.mark.django_db
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "x12"
 if not SAMPLES.is_dir():
     SAMPLES = Path("/work/shared/samples/x12")
-VALID = sorted(str(p.relative_to(SAMPLES)) for p in SAMPLES.glob("*/*")
-               if p.suffix in (".834", ".txt") and "INVALID" not in p.name)
+VALID = sorted(
+    str(p.relative_to(SAMPLES))
+    for p in SAMPLES.glob("*/*")
+    if p.suffix in (".834", ".txt") and "INVALID" not in p.name
+)
 D = dt.date
 
 
 def load(api, content: bytes, name: str = "eligibility.834", **headers):
-    return api.post("/api/v1/eligibility-files/", {"file": SimpleUploadedFile(name, content)}, format="multipart",
-                    **headers)
+    return api.post(
+        "/api/v1/eligibility-files/",
+        {"file": SimpleUploadedFile(name, content)},
+        format="multipart",
+        **headers,
+    )
 
 
 def test_the_samples_are_all_here():
@@ -53,9 +60,14 @@ def test_the_invalid_sample_is_rejected_with_segment_positions_and_a_999(analyst
     body = response.json()
     ack = analyst_api.get(body["acknowledgement_url"]).json()
     assert ack["status"] == "rejected" and ack["accepted"] is False
-    positions = [(e["code"], e["segment_id"], e["segment_index"], e["position"], e["element"]) for e in ack["errors"]]
-    assert positions == [("invalid_maintenance_type", "INS", 9, 7, 3), ("invalid_maintenance_type", "INS", 19, 17, 3),
-                         ("invalid_maintenance_type", "INS", 29, 27, 3)]
+    positions = [
+        (e["code"], e["segment_id"], e["segment_index"], e["position"], e["element"]) for e in ack["errors"]
+    ]
+    assert positions == [
+        ("invalid_maintenance_type", "INS", 9, 7, 3),
+        ("invalid_maintenance_type", "INS", 19, 17, 3),
+        ("invalid_maintenance_type", "INS", 29, 27, 3),
+    ]
     assert "IK3*INS*7*2000*8~" in ack["x12_999"] and "IK4*3*875*7*099~" in ack["x12_999"]
     assert "IK5*R*5~" in ack["x12_999"] and "AK9*R*1*1*0~" in ack["x12_999"]
     assert ack["lines"][0] == "Rejected" and "segment 9" in ack["lines"][1]
@@ -66,16 +78,33 @@ def test_the_invalid_sample_is_rejected_with_segment_positions_and_a_999(analyst
 
 def test_an_audit_file_replaces_the_plans_list_and_updates_change_it(analyst_api, plan):
     InsuranceLineMapping.objects.create(payer=plan, code="HLT", lob="medicare_advantage")
-    load(analyst_api, make_834([("A1", "ONE", "ANA", "19400101", D(2025, 1, 1), None),
-                                ("A2", "TWO", "BEN", "19410101", D(2025, 1, 1), None, "HLT")]))
-    assert sorted(EligibilitySpan.objects.values_list("member_id", "lob")) == [("A1", "medicaid"),
-                                                                               ("A2", "medicare_advantage")]
+    load(
+        analyst_api,
+        make_834(
+            [
+                ("A1", "ONE", "ANA", "19400101", D(2025, 1, 1), None),
+                ("A2", "TWO", "BEN", "19410101", D(2025, 1, 1), None, "HLT"),
+            ]
+        ),
+    )
+    assert sorted(EligibilitySpan.objects.values_list("member_id", "lob")) == [
+        ("A1", "medicaid"),
+        ("A2", "medicare_advantage"),
+    ]
     # An addition and a termination update the list.
     load(analyst_api, make_834([("A3", "THREE", "CY", "19420101", D(2025, 6, 1), None)], full=False))
-    load(analyst_api, make_834([("A1", "ONE", "ANA", "19400101", D(2025, 1, 1), D(2025, 8, 31))], full=False,
-                               maintenance="024"))
+    load(
+        analyst_api,
+        make_834(
+            [("A1", "ONE", "ANA", "19400101", D(2025, 1, 1), D(2025, 8, 31))], full=False, maintenance="024"
+        ),
+    )
     spans = {s.member_id: (s.start, s.end) for s in EligibilitySpan.objects.all()}
-    assert spans == {"A1": (D(2025, 1, 1), D(2025, 9, 1)), "A2": (D(2025, 1, 1), None), "A3": (D(2025, 6, 1), None)}
+    assert spans == {
+        "A1": (D(2025, 1, 1), D(2025, 9, 1)),
+        "A2": (D(2025, 1, 1), None),
+        "A3": (D(2025, 6, 1), None),
+    }
     # A new audit file replaces everything.
     body = load(analyst_api, make_834([("A2", "TWO", "BENJAMIN", "19410101", D(2025, 1, 1), None)])).json()
     assert list(EligibilitySpan.objects.values_list("member_id", flat=True)) == ["A2"]
@@ -84,7 +113,9 @@ def test_an_audit_file_replaces_the_plans_list_and_updates_change_it(analyst_api
     assert record["full_file"] is True and record["counts"]["replaced_spans"] == 3
 
 
-def test_only_the_plans_analysts_load_and_only_the_plan_reads(api_for, member_of, plan, provider, analyst_api):
+def test_only_the_plans_analysts_load_and_only_the_plan_reads(
+    api_for, member_of, plan, provider, analyst_api
+):
     body = load(analyst_api, make_834([("A1", "ONE", "ANA", "19400101", D(2025, 1, 1), None)])).json()
     for user, code in ((member_of(plan, Role.AUDITOR), 403), (member_of(provider, Role.ADMIN), 403)):
         assert load(api_for(user), b"ISA").status_code == code
@@ -92,7 +123,9 @@ def test_only_the_plans_analysts_load_and_only_the_plan_reads(api_for, member_of
     assert provider_api.get(body["acknowledgement_url"]).status_code == 404  # not the provider's to know of
     auditor = api_for(member_of(plan, Role.AUDITOR))
     assert auditor.get(body["acknowledgement_url"]).status_code == 200
-    other_plan = api_for(member_of(type(plan).objects.create(kind="payer", legal_name="Other Plan"), Role.ANALYST))
+    other_plan = api_for(
+        member_of(type(plan).objects.create(kind="payer", legal_name="Other Plan"), Role.ANALYST)
+    )
     assert other_plan.get(body["acknowledgement_url"]).status_code == 404
     assert other_plan.get("/api/v1/eligibility-files/").json()["count"] == 0
 

@@ -24,8 +24,9 @@ def rows(n: int = 6):
 @pytest.fixture
 def queued(contract, provider_scope):
     def make(n: int = 6):
-        return services.roster_submit(scope=provider_scope, contract=contract, month=MONTH, file=roster_file(rows(n)),
-                                      run_inline=False)
+        return services.roster_submit(
+            scope=provider_scope, contract=contract, month=MONTH, file=roster_file(rows(n)), run_inline=False
+        )
 
     return make
 
@@ -68,7 +69,11 @@ def test_processing_is_idempotent(queued):
     assert tasks.process_roster(submission.pk) == "accepted"
     again = services.roster_process(submission_id=submission.pk)
     assert again.attempts == 1
-    assert (RosterEntry.objects.count(), MemberMonth.objects.count(), SubmissionIssue.objects.count()) == before
+    assert (
+        RosterEntry.objects.count(),
+        MemberMonth.objects.count(),
+        SubmissionIssue.objects.count(),
+    ) == before
     assert tasks.process_roster(999_999) == "missing"
 
 
@@ -100,14 +105,16 @@ def test_a_later_version_accepted_first_stays_current(queued):
 
 
 @pytest.mark.django_db
-def test_a_large_file_is_queued_for_a_worker_after_the_commit(contract, provider_scope, settings, monkeypatch,
-                                                              django_capture_on_commit_callbacks):
+def test_a_large_file_is_queued_for_a_worker_after_the_commit(
+    contract, provider_scope, settings, monkeypatch, django_capture_on_commit_callbacks
+):
     settings.ENROLLMENT_INLINE_MAX_BYTES = 10
     sent = []
     monkeypatch.setattr(tasks.process_roster, "delay", lambda pk: sent.append(pk))
     with django_capture_on_commit_callbacks(execute=True):
-        submission = services.roster_submit(scope=provider_scope, contract=contract, month=MONTH,
-                                            file=roster_file(rows()))
+        submission = services.roster_submit(
+            scope=provider_scope, contract=contract, month=MONTH, file=roster_file(rows())
+        )
     assert submission.status == "processing" and sent == [submission.pk]
     assert submission.file.read().startswith(b"member_id,")  # kept before any processing
 
@@ -121,8 +128,13 @@ def test_two_simultaneous_submissions_get_consecutive_versions(contract, provide
     def submit():
         try:
             barrier.wait(timeout=10)
-            submission = services.roster_submit(scope=provider_scope, contract=contract, month=MONTH,
-                                                file=roster_file(rows(2)), run_inline=False)
+            submission = services.roster_submit(
+                scope=provider_scope,
+                contract=contract,
+                month=MONTH,
+                file=roster_file(rows(2)),
+                run_inline=False,
+            )
             versions.append(submission.version)
         except Exception as exc:  # reported below
             failures.append(exc)
@@ -139,4 +151,6 @@ def test_two_simultaneous_submissions_get_consecutive_versions(contract, provide
     for submission in RosterSubmission.objects.order_by("version"):
         services.roster_process(submission_id=submission.pk)
     assert list(RosterSubmission.objects.order_by("version").values_list("version", "is_current")) == [
-        (1, False), (2, True)]
+        (1, False),
+        (2, True),
+    ]

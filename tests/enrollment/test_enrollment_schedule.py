@@ -29,8 +29,9 @@ def test_due_date_is_the_contracts_day_of_the_following_month():
     assert services.due_date_for(dt.date(2026, 1, 1), 31) == dt.date(2026, 2, 28)
 
 
-def test_providers_are_reminded_a_few_days_before_a_missing_roster_is_due(contract, provider, member_of,
-                                                                            provider_admin):
+def test_providers_are_reminded_a_few_days_before_a_missing_roster_is_due(
+    contract, provider, member_of, provider_admin
+):
     provider_admin.email = "admin@program.example"
     provider_admin.save()
     submitter = member_of(provider, Role.SUBMITTER)
@@ -54,7 +55,9 @@ def test_providers_are_reminded_a_few_days_before_a_missing_roster_is_due(contra
 def test_no_reminder_when_the_roster_is_in(contract, provider_scope, provider_admin):
     provider_admin.email = "admin@program.example"
     provider_admin.save()
-    services.roster_submit(scope=provider_scope, contract=contract, month=MONTH, file=roster_file([roster_row("M1")]))
+    services.roster_submit(
+        scope=provider_scope, contract=contract, month=MONTH, file=roster_file([roster_row("M1")])
+    )
     assert services.roster_reminders_send(today=services.due_date_for(MONTH, 10) - dt.timedelta(days=1)) == []
     assert mail.outbox == []
 
@@ -63,7 +66,9 @@ def test_months_past_their_due_day_without_an_accepted_roster_are_marked_late(co
     due = services.due_date_for(MONTH, 10)
     label = f"{contract.number} {MONTH:%Y-%m}"
     assert label not in services.roster_months_mark_late(today=due)  # on the due day it is not late yet
-    assert RosterMonth.objects.get(contract=contract, month=calc.add_months(MONTH, -1)).late  # earlier: missing
+    assert RosterMonth.objects.get(
+        contract=contract, month=calc.add_months(MONTH, -1)
+    ).late  # earlier: missing
     marked = services.roster_months_mark_late(today=due + dt.timedelta(days=1))
     assert label in marked
     assert RosterMonth.objects.get(contract=contract, month=MONTH).late is True
@@ -72,12 +77,20 @@ def test_months_past_their_due_day_without_an_accepted_roster_are_marked_late(co
 
 def test_a_roster_sent_after_the_due_day_is_late_and_one_sent_before_is_not(contract, provider_scope):
     due = services.due_date_for(MONTH, 10)
-    on_time = services.roster_submit(scope=provider_scope, contract=contract, month=MONTH,
-                                     file=roster_file([roster_row("M1")]), today=due)
-    late = services.roster_submit(scope=provider_scope, contract=contract, month=calc.add_months(MONTH, -1),
-                                  file=roster_file([roster_row("M1")]), today=due)
+    on_time = services.roster_submit(
+        scope=provider_scope, contract=contract, month=MONTH, file=roster_file([roster_row("M1")]), today=due
+    )
+    late = services.roster_submit(
+        scope=provider_scope,
+        contract=contract,
+        month=calc.add_months(MONTH, -1),
+        file=roster_file([roster_row("M1")]),
+        today=due,
+    )
     assert (on_time.late, on_time.due_date) == (False, due)
     assert late.late is True
     marked = services.roster_months_mark_late(today=due + dt.timedelta(days=1))
     assert f"{contract.number} {MONTH:%Y-%m}" not in marked
-    assert f"{contract.number} {calc.add_months(MONTH, -1):%Y-%m}" in marked  # accepted, but after its due day
+    assert (
+        f"{contract.number} {calc.add_months(MONTH, -1):%Y-%m}" in marked
+    )  # accepted, but after its due day

@@ -30,8 +30,14 @@ def login(user) -> Client:
 
 
 def upload(client, contract, rows, month=MONTH):
-    return client.post("/rosters/", {"contract": str(contract.public_id), "month": f"{month:%Y-%m}",
-                                     "file": SimpleUploadedFile("roster.csv", csv_bytes(rows))})
+    return client.post(
+        "/rosters/",
+        {
+            "contract": str(contract.public_id),
+            "month": f"{month:%Y-%m}",
+            "file": SimpleUploadedFile("roster.csv", csv_bytes(rows)),
+        },
+    )
 
 
 def test_templates_have_the_pinned_columns_and_instructions(provider_admin, contract):
@@ -49,7 +55,9 @@ def test_templates_have_the_pinned_columns_and_instructions(provider_admin, cont
     assert "disenrollment_reason" in notes and "inclusive" in notes
     table = read_table(xlsx.content, "roster", filename="roster.xlsx")
     assert list(table) == [] and [i.code for i in table.errors] == ["no_data_rows"]
-    assessments = openpyxl.load_workbook(io.BytesIO(client.get("/rosters/templates/assessments.xlsx").content))
+    assessments = openpyxl.load_workbook(
+        io.BytesIO(client.get("/rosters/templates/assessments.xlsx").content)
+    )
     assert assessments.sheetnames == ["assessments", "instructions"]
     assert client.get("/rosters/templates/payments.csv").status_code == 404
 
@@ -102,8 +110,9 @@ def test_progress_partial_asks_htmx_to_reload_once_finished(provider_admin, cont
     assert partial["HX-Refresh"] == "true" and "Accepted" in partial.content.decode()
 
 
-def test_the_plan_sees_every_provider_with_lateness(provider_admin, contract, plan, member_of,
-                                                    django_assert_max_num_queries):
+def test_the_plan_sees_every_provider_with_lateness(
+    provider_admin, contract, plan, member_of, django_assert_max_num_queries
+):
     client = login(provider_admin)
     for k in range(3):
         upload(client, contract, [roster_row(f"M00{k}")])
@@ -123,8 +132,10 @@ def test_the_plan_sees_every_provider_with_lateness(provider_admin, contract, pl
 def test_eligibility_pages(plan_analyst, plan, provider_admin, member_of):
     client = login(plan_analyst)
     assert "Eligibility" in client.get("/").content.decode()
-    response = client.post("/eligibility/", {"file": eligibility_upload(make_834([
-        ("A1", "ONE", "ANA", "19400101", MONTH, None)]))})
+    response = client.post(
+        "/eligibility/",
+        {"file": eligibility_upload(make_834([("A1", "ONE", "ANA", "19400101", MONTH, None)]))},
+    )
     detail = client.get(response["Location"]).content.decode()
     assert "Accepted" in detail and "Download the 999" in detail
     rejected = client.post("/eligibility/", {"file": eligibility_upload(b"ISA*00*broken")})

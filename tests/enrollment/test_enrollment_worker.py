@@ -21,10 +21,13 @@ ROWS = 45_000  # progress is reported every 20,000 rows (and written at most onc
 
 @pytest.mark.usefixtures("transactional_db")
 def test_a_large_roster_is_processed_by_the_worker_with_its_progress_recorded(
-        celery_worker, contract, provider_admin, api_for, settings, wait_for):
+    celery_worker, contract, provider_admin, api_for, settings, wait_for
+):
     settings.ENROLLMENT_INLINE_MAX_BYTES = 0  # every file goes to the worker
     api = api_for(provider_admin)
-    rows = [roster_row(f"W{k:06d}", tier=str(1 + k % 3), market=("URBAN", "URBAN-E")[k % 2]) for k in range(ROWS)]
+    rows = [
+        roster_row(f"W{k:06d}", tier=str(1 + k % 3), market=("URBAN", "URBAN-E")[k % 2]) for k in range(ROWS)
+    ]
     response = post_roster(api, contract, rows)
     assert response.status_code == 202
     body = response.json()
@@ -75,15 +78,22 @@ KILL_ROWS = 3_000
 
 @pytest.mark.usefixtures("transactional_db")
 def test_a_worker_killed_while_storing_a_roster_is_replaced_and_the_roster_is_stored_exactly_once(
-        celery_worker_factory, contract, provider_admin, api_for, settings, wait_for, tmp_path):
+    celery_worker_factory, contract, provider_admin, api_for, settings, wait_for, tmp_path
+):
     workers, sent = celery_worker_factory, []
     settings.ENROLLMENT_INLINE_MAX_BYTES = 0  # every file goes to the worker
     mark = tmp_path / "stored.txt"
     slow = workers("slow", env={"TEST_ROSTER_STORE_MARK": str(mark)}, prelude=SLOW_STORE)
     api = api_for(provider_admin)
-    rows = [roster_row(f"K{k:05d}", tier=str(1 + k % 3), market=("URBAN", "URBAN-E")[k % 2]) for k in range(KILL_ROWS)]
-    with mock.patch.object(process_roster, "delay",
-                           lambda pk: sent.append(process_roster.apply_async(args=[pk], queue=workers.queue))):
+    rows = [
+        roster_row(f"K{k:05d}", tier=str(1 + k % 3), market=("URBAN", "URBAN-E")[k % 2])
+        for k in range(KILL_ROWS)
+    ]
+    with mock.patch.object(
+        process_roster,
+        "delay",
+        lambda pk: sent.append(process_roster.apply_async(args=[pk], queue=workers.queue)),
+    ):
         response = post_roster(api, contract, rows)
     assert response.status_code == 202 and len(sent) == 1
     submission = RosterSubmission.objects.get(public_id=response.json()["id"])
@@ -115,6 +125,8 @@ def test_a_worker_killed_while_storing_a_roster_is_replaced_and_the_roster_is_st
     log = [(entry["progress"], entry["message"]) for entry in submission.progress_log]
     messages = [message for _, message in log]
     assert [p for p, _ in log] == sorted(p for p, _ in log)
-    assert messages.count("Reading the roster") == 1 and messages.count("Restarted after an interruption") == 1
+    assert (
+        messages.count("Reading the roster") == 1 and messages.count("Restarted after an interruption") == 1
+    )
     assert log[-1][0] == 100 and log[-1][1].startswith(f"Accepted: {KILL_ROWS:,} members")
     assert sum(1 for message in messages if message.startswith("Accepted")) == 1

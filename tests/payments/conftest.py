@@ -33,31 +33,74 @@ _flushable = flushable_after_contracts()
 _media = media_in_tmp(unless=("celery_worker", "transactional_db"))
 
 
-def make_contract(*, plan_scope: Scope, provider, provider_scope: Scope, bundle_version, markets=("URBAN",),
-                  lobs=("medicaid",), rates=None, fee=FEE, **terms):
+def make_contract(
+    *,
+    plan_scope: Scope,
+    provider,
+    provider_scope: Scope,
+    bundle_version,
+    markets=("URBAN",),
+    lobs=("medicaid",),
+    rates=None,
+    fee=FEE,
+    **terms,
+):
     """An active contract from 2025-01 with a hospice-transition quality measure, at ``rates`` (tier -> PMPM)."""
     terms.setdefault("effective_start", D(2025, 1, 1))
-    terms.setdefault("quality_terms", [{"measure": "hospice_transition_rate", "target": "0.45", "weight": "1",
-                                        "minimum_denominator": 20}])
-    return activate_contract(plan_scope=plan_scope, provider=provider, provider_scope=provider_scope,
-                             bundle_version=bundle_version, pmpm=rates or RATES, markets=markets, lobs=lobs,
-                             fee=fee, **terms)
+    terms.setdefault(
+        "quality_terms",
+        [{"measure": "hospice_transition_rate", "target": "0.45", "weight": "1", "minimum_denominator": 20}],
+    )
+    return activate_contract(
+        plan_scope=plan_scope,
+        provider=provider,
+        provider_scope=provider_scope,
+        bundle_version=bundle_version,
+        pmpm=rates or RATES,
+        markets=markets,
+        lobs=lobs,
+        fee=fee,
+        **terms,
+    )
 
 
-def member(member_id: str, *, start: dt.date = ENROLLED, end: dt.date | None = None, tier: str = "1",
-           tier_start: dt.date | None = None, reason: str = "", market: str = "URBAN", last: str = "",
-           first: str = "ANA") -> dict:
-    return {"member_id": member_id, "last_name": last or f"LAST{member_id}", "first_name": first,
-            "birth_date": "1940-05-17", "market": market, "enrollment_start": start.isoformat(),
-            "enrollment_end": end.isoformat() if end else "",
-            "disenrollment_reason": reason or ("death" if end else ""), "tier": tier,
-            "tier_start": tier_start.isoformat() if tier_start else ""}
+def member(
+    member_id: str,
+    *,
+    start: dt.date = ENROLLED,
+    end: dt.date | None = None,
+    tier: str = "1",
+    tier_start: dt.date | None = None,
+    reason: str = "",
+    market: str = "URBAN",
+    last: str = "",
+    first: str = "ANA",
+) -> dict:
+    return {
+        "member_id": member_id,
+        "last_name": last or f"LAST{member_id}",
+        "first_name": first,
+        "birth_date": "1940-05-17",
+        "market": market,
+        "enrollment_start": start.isoformat(),
+        "enrollment_end": end.isoformat() if end else "",
+        "disenrollment_reason": reason or ("death" if end else ""),
+        "tier": tier,
+        "tier_start": tier_start.isoformat() if tier_start else "",
+    }
 
 
 def assessment(member_id: str, on: dt.date, *, outcome: str = "enrolled", market: str = "URBAN") -> dict:
-    return {"member_id": member_id, "last_name": f"LAST{member_id}", "first_name": "ANA",
-            "birth_date": "1940-05-17", "market": market, "assessment_date": on.isoformat(), "outcome": outcome,
-            "assessor_role": "np"}
+    return {
+        "member_id": member_id,
+        "last_name": f"LAST{member_id}",
+        "first_name": "ANA",
+        "birth_date": "1940-05-17",
+        "market": market,
+        "assessment_date": on.isoformat(),
+        "outcome": outcome,
+        "assessor_role": "np",
+    }
 
 
 def calculate(*, scope: Scope, contract, month) -> PaymentRun:
@@ -91,8 +134,9 @@ def contract_factory(plan_scope, provider, provider_scope, bundle_version, membe
     def make(provider_org=None, **terms):
         org = provider_org or provider
         scope = provider_scope if org == provider else scope_of(member_of(org, Role.ADMIN), org)
-        return make_contract(plan_scope=plan_scope, provider=org, provider_scope=scope,
-                             bundle_version=bundle_version, **terms)
+        return make_contract(
+            plan_scope=plan_scope, provider=org, provider_scope=scope, bundle_version=bundle_version, **terms
+        )
 
     return make
 

@@ -28,26 +28,44 @@ D = dt.date
 def paid_contract(contract_factory, provider_scope, analyst_scope):
     """January paid and February in review, with a retroactive change, an assessment and a withhold."""
     contract = contract_factory(withhold_percentage=M("0.05"), proration_rule="daily")
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN,
-                  rows=[member("P1", last="Núñez", first="José"), member("P2", tier="2")],
-                  assessments=[assessment("P3", D(2026, 1, 12), outcome="declined")])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        rows=[member("P1", last="Núñez", first="José"), member("P2", tier="2")],
+        assessments=[assessment("P3", D(2026, 1, 12), outcome="declined")],
+    )
     pay(scope=analyst_scope, contract=contract, month=JAN)
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, today=D(2026, 2, 20),
-                  rows=[member("P1", last="Núñez", first="José"), member("P2", tier="3")],
-                  assessments=[assessment("P3", D(2026, 1, 12), outcome="declined")])
-    submit_roster(provider_scope=provider_scope, contract=contract, month=FEB,
-                  rows=[member("P1", last="Núñez", first="José"), member("P2", tier="3", end=D(2026, 2, 14)),
-                        member("P4", start=D(2026, 2, 10))])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        today=D(2026, 2, 20),
+        rows=[member("P1", last="Núñez", first="José"), member("P2", tier="3")],
+        assessments=[assessment("P3", D(2026, 1, 12), outcome="declined")],
+    )
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=FEB,
+        rows=[
+            member("P1", last="Núñez", first="José"),
+            member("P2", tier="3", end=D(2026, 2, 14)),
+            member("P4", start=D(2026, 2, 10)),
+        ],
+    )
     return contract
 
 
-def test_starting_a_month_answers_202_and_the_run_shows_its_lines(paid_contract, analyst_api,
-                                                                  django_capture_on_commit_callbacks, monkeypatch):
+def test_starting_a_month_answers_202_and_the_run_shows_its_lines(
+    paid_contract, analyst_api, django_capture_on_commit_callbacks, monkeypatch
+):
     queued = []
     monkeypatch.setattr("payments.tasks.calculate_run.delay", lambda run_id: queued.append(run_id))
     with django_capture_on_commit_callbacks(execute=True):
-        response = analyst_api.post(f"/api/v1/contracts/{paid_contract.public_id}/payment-runs/",
-                                    {"month": "2026-02"}, format="json")
+        response = analyst_api.post(
+            f"/api/v1/contracts/{paid_contract.public_id}/payment-runs/", {"month": "2026-02"}, format="json"
+        )
     assert response.status_code == 202, response.json()
     body = response.json()
     assert body["status"] == "calculating" and body["created"] is True and body["kind"] == "payment"
@@ -58,7 +76,9 @@ def test_starting_a_month_answers_202_and_the_run_shows_its_lines(paid_contract,
     payment_run_calculate(run_id=run.pk)
     detail = analyst_api.get(body["url"]).json()
     assert detail["status"] == "review"
-    assert [(x["kind"], x["rate_cell"], x["member_months"], x["rate"], x["amount"]) for x in detail["lines"]] == [
+    assert [
+        (x["kind"], x["rate_cell"], x["member_months"], x["rate"], x["amount"]) for x in detail["lines"]
+    ] == [
         ("member_months", "1/URBAN/medicaid", "1.678571", "300.0000", "503.57"),  # P1 28/28 + P4 19/28
         ("member_months", "3/URBAN/medicaid", "0.500000", "612.3500", "306.18"),  # P2 14/28
         ("retro_adjustment", "", "0.000000", None, "162.35"),  # P2 was tier 3 in January
@@ -75,7 +95,9 @@ def test_approve_posts_and_a_second_approve_conflicts(paid_contract, analyst_api
     run = calculate(scope=analyst_scope, contract=paid_contract, month=FEB)
     response = analyst_api.post(f"/api/v1/payment-runs/{run.public_id}/approve/")
     assert response.status_code == 200, response.json()
-    assert response.json()["status"] == "approved" and response.json()["statement"]["x12_820"].endswith(".820")
+    assert response.json()["status"] == "approved" and response.json()["statement"]["x12_820"].endswith(
+        ".820"
+    )
     assert sum(LedgerEntry.objects.filter(run=run).values_list("amount", flat=True)) == run.total
     again = analyst_api.post(f"/api/v1/payment-runs/{run.public_id}/approve/")
     assert again.status_code == 409 and again.json()["code"] == "run_not_in_review"
@@ -102,7 +124,11 @@ def test_bad_input_and_states_have_the_error_body(contract_factory, analyst_api,
     contract = contract_factory()
     url = f"/api/v1/contracts/{contract.public_id}/payment-runs/"
     bad = analyst_api.post(url, {"month": "February"}, format="json")
-    assert bad.status_code == 400 and bad.json()["code"] == "validation_error" and "month" in bad.json()["details"]
+    assert (
+        bad.status_code == 400
+        and bad.json()["code"] == "validation_error"
+        and "month" in bad.json()["details"]
+    )
     none = analyst_api.post(url, {"month": "2026-01"}, format="json")
     assert none.status_code == 409 and none.json()["code"] == "no_accepted_roster"
     outside = analyst_api.post(url, {"month": "2020-01"}, format="json")
@@ -111,23 +137,30 @@ def test_bad_input_and_states_have_the_error_body(contract_factory, analyst_api,
     assert forbidden.status_code == 403 and forbidden.json()["code"] == "permission_denied"
 
 
-def test_the_statement_downloads_pdf_csv_and_an_820_that_pyx12_validates(paid_contract, analyst_api, provider_api,
-                                                                         analyst_scope, tmp_path):
+def test_the_statement_downloads_pdf_csv_and_an_820_that_pyx12_validates(
+    paid_contract, analyst_api, provider_api, analyst_scope, tmp_path
+):
     run = pay(scope=analyst_scope, contract=paid_contract, month=FEB)
     base = f"/api/v1/payment-runs/{run.public_id}/statement"
     for client in (analyst_api, provider_api):
         pdf = client.get(f"{base}.pdf")
         assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
-        assert pdf["Content-Disposition"] == f'attachment; filename="{paid_contract.number}-2026-02-statement.pdf"'
+        assert (
+            pdf["Content-Disposition"]
+            == f'attachment; filename="{paid_contract.number}-2026-02-statement.pdf"'
+        )
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
         for figure in ("503.57", "306.18", "162.35", "-40.49", "931.61", "Year to date"):
             assert figure in text, figure
         assert "Núñez" not in text and "P4" not in text  # summary only: no member in the PDF
         rows = list(csv.DictReader(io.StringIO(client.get(f"{base}.csv").content.decode())))
         assert {(r["member_id"], r["line"], r["service_month"], r["tier"], r["amount"]) for r in rows} == {
-            ("P1", "member_months", "2026-02", "1", "300.00"), ("P4", "member_months", "2026-02", "1", "203.57"),
-            ("P2", "member_months", "2026-02", "3", "306.18"), ("P2", "retro_adjustment", "2026-01", "3", "162.35"),
-            ("", "withhold", "2026-02", "", "-40.49")}
+            ("P1", "member_months", "2026-02", "1", "300.00"),
+            ("P4", "member_months", "2026-02", "1", "203.57"),
+            ("P2", "member_months", "2026-02", "3", "306.18"),
+            ("P2", "retro_adjustment", "2026-01", "3", "162.35"),
+            ("", "withhold", "2026-02", "", "-40.49"),
+        }
         assert sum(M(r["amount"]) for r in rows) == run.total
         assert rows[0]["last_name"] == "Núñez"
         x12 = client.get(f"{base}.820")
@@ -138,7 +171,15 @@ def test_the_statement_downloads_pdf_csv_and_an_820_that_pyx12_validates(paid_co
         segments = [s.strip().split("*") for s in text.split("~") if s.strip()]
         assert segments[3][:3] == ["BPR", "I", "931.61"]
         assert ["NM1", "IL", "1", "NUNEZ", "JOSE", "", "", "", "N", "P1"] in segments
-        assert ["ADX", "162.35", "53"] in segments and ["DTM", "582", "", "", "", "RD8", "20260201-20260228"] in segments
+        assert ["ADX", "162.35", "53"] in segments and [
+            "DTM",
+            "582",
+            "",
+            "",
+            "",
+            "RD8",
+            "20260201-20260228",
+        ] in segments
 
 
 def test_an_820_is_refused_before_approval(paid_contract, analyst_api, analyst_scope):
@@ -148,8 +189,9 @@ def test_an_820_is_refused_before_approval(paid_contract, analyst_api, analyst_s
     assert analyst_api.get(f"/api/v1/payment-runs/{run.public_id}/statement.pdf").status_code == 200
 
 
-def test_statement_downloads_and_member_lines_are_in_the_access_log(paid_contract, analyst_api, provider_api,
-                                                                    analyst_scope, plan_analyst, provider_admin):
+def test_statement_downloads_and_member_lines_are_in_the_access_log(
+    paid_contract, analyst_api, provider_api, analyst_scope, plan_analyst, provider_admin
+):
     run = pay(scope=analyst_scope, contract=paid_contract, month=FEB)
     AccessEvent.objects.all().delete()
     base = f"/api/v1/payment-runs/{run.public_id}/"
@@ -179,22 +221,36 @@ def test_a_provider_never_sees_a_run_in_review(paid_contract, provider_api, anal
     assert [m["month"] for m in history["months"]] == ["2026-01"]
 
 
-def test_another_plan_or_provider_gets_404_on_every_payment_endpoint(paid_contract, analyst_scope, api_for,
-                                                                     member_of):
+def test_another_plan_or_provider_gets_404_on_every_payment_endpoint(
+    paid_contract, analyst_scope, api_for, member_of
+):
     run = pay(scope=analyst_scope, contract=paid_contract, month=FEB)
     c, r = paid_contract.public_id, run.public_id
-    reads = [f"/api/v1/contracts/{c}/payment-runs/", f"/api/v1/contracts/{c}/payment-history/",
-             f"/api/v1/contracts/{c}/ledger/", f"/api/v1/payment-runs/{r}/", f"/api/v1/payment-runs/{r}/members/",
-             f"/api/v1/payment-runs/{r}/statement.pdf", f"/api/v1/payment-runs/{r}/statement.csv",
-             f"/api/v1/payment-runs/{r}/statement.820"]
-    writes = [(f"/api/v1/contracts/{c}/payment-runs/", {"month": "2026-02"}), (f"/api/v1/payment-runs/{r}/approve/", {})]
+    reads = [
+        f"/api/v1/contracts/{c}/payment-runs/",
+        f"/api/v1/contracts/{c}/payment-history/",
+        f"/api/v1/contracts/{c}/ledger/",
+        f"/api/v1/payment-runs/{r}/",
+        f"/api/v1/payment-runs/{r}/members/",
+        f"/api/v1/payment-runs/{r}/statement.pdf",
+        f"/api/v1/payment-runs/{r}/statement.csv",
+        f"/api/v1/payment-runs/{r}/statement.820",
+    ]
+    writes = [
+        (f"/api/v1/contracts/{c}/payment-runs/", {"month": "2026-02"}),
+        (f"/api/v1/payment-runs/{r}/approve/", {}),
+    ]
     for organization in (PayerFactory(), ProviderFactory()):
         for role in (Role.ADMIN, Role.ANALYST, Role.AUDITOR):
             client = api_for(member_of(organization, role))
             for path in reads:
                 assert client.get(path).status_code == 404, (organization.kind, role, path)
             for path, data in writes:
-                assert client.post(path, data, format="json").status_code == 404, (organization.kind, role, path)
+                assert client.post(path, data, format="json").status_code == 404, (
+                    organization.kind,
+                    role,
+                    path,
+                )
     assert PaymentRun.objects.filter(contract=paid_contract).count() == 2
 
 
@@ -211,13 +267,17 @@ def test_history_and_ledger_for_both_sides(paid_contract, analyst_api, provider_
         assert sum(M(e["amount"]) for e in ledger["results"]) == M(feb["ytd"])
 
 
-def test_list_endpoints_take_a_constant_number_of_queries(contract_factory, provider_scope, analyst_scope,
-                                                          analyst_api, django_assert_max_num_queries):
+def test_list_endpoints_take_a_constant_number_of_queries(
+    contract_factory, provider_scope, analyst_scope, analyst_api, django_assert_max_num_queries
+):
     contract = contract_factory()
     for month in (JAN, FEB):
         submit_roster(provider_scope=provider_scope, contract=contract, month=month, rows=[member("Q1")])
     pay(scope=analyst_scope, contract=contract, month=JAN)
-    urls = [f"/api/v1/contracts/{contract.public_id}/payment-runs/", f"/api/v1/contracts/{contract.public_id}/ledger/"]
+    urls = [
+        f"/api/v1/contracts/{contract.public_id}/payment-runs/",
+        f"/api/v1/contracts/{contract.public_id}/ledger/",
+    ]
     counts = {}
     for url in urls:
         with django_assert_max_num_queries(12) as captured:

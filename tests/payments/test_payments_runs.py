@@ -33,13 +33,17 @@ D = dt.date
 
 
 def lines_of(run) -> list[tuple]:
-    return [(line.kind, line.rate_cell, line.service_month, line.count, line.member_months, line.amount)
-            for line in run.lines.order_by("position")]
+    return [
+        (line.kind, line.rate_cell, line.service_month, line.count, line.member_months, line.amount)
+        for line in run.lines.order_by("position")
+    ]
 
 
 def details_of(run) -> dict[str, tuple]:
-    return {d.member_id: (d.tier, d.member_months, d.amount)
-            for d in PaymentDetail.objects.filter(line__run=run, line__kind="member_months")}
+    return {
+        d.member_id: (d.tier, d.member_months, d.amount)
+        for d in PaymentDetail.objects.filter(line__run=run, line__kind="member_months")
+    }
 
 
 def assert_balanced(run) -> None:
@@ -74,11 +78,16 @@ def march_run(contract_factory, provider_scope, analyst_scope, **terms):
 
 
 def test_any_day_counts_every_member_enrolled_on_any_day_in_the_tier_of_their_first_day(
-        contract_factory, provider_scope, analyst_scope):
-    run = march_run(contract_factory, provider_scope, analyst_scope, proration_rule="any_day", tier_rule="first_day")
+    contract_factory, provider_scope, analyst_scope
+):
+    run = march_run(
+        contract_factory, provider_scope, analyst_scope, proration_rule="any_day", tier_rule="first_day"
+    )
     assert details_of(run) == {
-        "JOIN20": ("1", M("1.000000"), M("300.00")), "DIED05": ("1", M("1.000000"), M("300.00")),
-        "JOIN10": ("2", M("1.000000"), M("450.00")), "UPTIER": ("1", M("1.000000"), M("300.00")),
+        "JOIN20": ("1", M("1.000000"), M("300.00")),
+        "DIED05": ("1", M("1.000000"), M("300.00")),
+        "JOIN10": ("2", M("1.000000"), M("450.00")),
+        "UPTIER": ("1", M("1.000000"), M("300.00")),
         "STEADY": ("2", M("1.000000"), M("450.00")),
     }
     assert lines_of(run) == [
@@ -88,11 +97,15 @@ def test_any_day_counts_every_member_enrolled_on_any_day_in_the_tier_of_their_fi
     assert run.total == M("1800.00") and run.member_months == M("5.000000") and run.member_count == 5
 
 
-def test_first_of_month_pays_only_members_enrolled_on_the_first(contract_factory, provider_scope, analyst_scope):
+def test_first_of_month_pays_only_members_enrolled_on_the_first(
+    contract_factory, provider_scope, analyst_scope
+):
     run = march_run(contract_factory, provider_scope, analyst_scope, proration_rule="first_of_month")
     assert details_of(run) == {
-        "JOIN20": ("1", M("0.000000"), M("0.00")), "DIED05": ("1", M("1.000000"), M("300.00")),
-        "JOIN10": ("2", M("0.000000"), M("0.00")), "UPTIER": ("1", M("1.000000"), M("300.00")),
+        "JOIN20": ("1", M("0.000000"), M("0.00")),
+        "DIED05": ("1", M("1.000000"), M("300.00")),
+        "JOIN10": ("2", M("0.000000"), M("0.00")),
+        "UPTIER": ("1", M("1.000000"), M("300.00")),
         "STEADY": ("2", M("1.000000"), M("450.00")),
     }
     assert run.total == M("1050.00")
@@ -101,16 +114,21 @@ def test_first_of_month_pays_only_members_enrolled_on_the_first(contract_factory
 def test_mid_month_pays_members_enrolled_on_the_15th(contract_factory, provider_scope, analyst_scope):
     run = march_run(contract_factory, provider_scope, analyst_scope, proration_rule="mid_month")
     assert details_of(run) == {
-        "JOIN20": ("1", M("0.000000"), M("0.00")), "DIED05": ("1", M("0.000000"), M("0.00")),
-        "JOIN10": ("2", M("1.000000"), M("450.00")), "UPTIER": ("1", M("1.000000"), M("300.00")),
+        "JOIN20": ("1", M("0.000000"), M("0.00")),
+        "DIED05": ("1", M("0.000000"), M("0.00")),
+        "JOIN10": ("2", M("1.000000"), M("450.00")),
+        "UPTIER": ("1", M("1.000000"), M("300.00")),
         "STEADY": ("2", M("1.000000"), M("450.00")),
     }
     assert run.total == M("1200.00")
 
 
 def test_daily_pays_days_enrolled_over_days_in_month_at_the_highest_tier(
-        contract_factory, provider_scope, analyst_scope):
-    run = march_run(contract_factory, provider_scope, analyst_scope, proration_rule="daily", tier_rule="highest")
+    contract_factory, provider_scope, analyst_scope
+):
+    run = march_run(
+        contract_factory, provider_scope, analyst_scope, proration_rule="daily", tier_rule="highest"
+    )
     assert details_of(run) == {
         "JOIN20": ("1", M("0.387097"), M("116.13")),  # 12/31 x 300 = 116.129...
         "DIED05": ("1", M("0.161290"), M("48.39")),  # 5/31 x 300 = 48.387 -> 48.39 (half-up)
@@ -127,31 +145,47 @@ def test_daily_pays_days_enrolled_over_days_in_month_at_the_highest_tier(
 
 
 def test_assessments_are_paid_whatever_the_outcome_and_the_unpayable_are_listed_with_the_reason(
-        contract_factory, provider_scope, analyst_scope):
+    contract_factory, provider_scope, analyst_scope
+):
     contract = contract_factory(withhold_percentage=M("0.05"))
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("A1")],
-                  assessments=[assessment("A1", D(2026, 1, 5))])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        rows=[member("A1")],
+        assessments=[assessment("A1", D(2026, 1, 5))],
+    )
     pay(scope=analyst_scope, contract=contract, month=JAN)
-    submit_roster(provider_scope=provider_scope, contract=contract, month=FEB, rows=[member("A1")], assessments=[
-        assessment("A1", D(2026, 2, 3)),  # a second one inside the look-back window: flagged, not paid
-        assessment("X2", D(2026, 2, 4), outcome="declined"),
-        assessment("X3", D(2026, 2, 9), outcome="deceased"),
-    ])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=FEB,
+        rows=[member("A1")],
+        assessments=[
+            assessment("A1", D(2026, 2, 3)),  # a second one inside the look-back window: flagged, not paid
+            assessment("X2", D(2026, 2, 4), outcome="declined"),
+            assessment("X3", D(2026, 2, 9), outcome="deceased"),
+        ],
+    )
     run = calculate(scope=analyst_scope, contract=contract, month=FEB)
     assert lines_of(run) == [
         ("member_months", "1/URBAN/medicaid", FEB, 1, M("1.000000"), M("300.00")),
         ("assessment", "URBAN", FEB, 2, M("0"), M("683.70")),
         ("withhold", "", FEB, 0, M("0"), M("-15.00")),  # 5% of the member lines only
     ]
-    assert [(a["member_id"], a["reason"]) for a in run.not_payable_assessments] == [("A1", "second_in_lookback")]
+    assert [(a["member_id"], a["reason"]) for a in run.not_payable_assessments] == [
+        ("A1", "second_in_lookback")
+    ]
     assert run.total == M("968.70")
     assert_balanced(run)
 
 
-def test_the_withhold_is_rounded_half_up_on_the_sum_of_the_member_lines(contract_factory, provider_scope,
-                                                                         analyst_scope):
-    contract = contract_factory(withhold_percentage=M("0.0250"), rates={"1": M("300.10"), "2": M("450.00"),
-                                                                          "3": M("612.35")})
+def test_the_withhold_is_rounded_half_up_on_the_sum_of_the_member_lines(
+    contract_factory, provider_scope, analyst_scope
+):
+    contract = contract_factory(
+        withhold_percentage=M("0.0250"), rates={"1": M("300.10"), "2": M("450.00"), "3": M("612.35")}
+    )
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("W1")])
     run = calculate(scope=analyst_scope, contract=contract, month=JAN)
     withhold = run.lines.get(kind="withhold")
@@ -160,14 +194,24 @@ def test_the_withhold_is_rounded_half_up_on_the_sum_of_the_member_lines(contract
 
 
 def test_a_retroactive_change_inside_the_window_pays_recomputed_minus_paid_per_member_and_month(
-        contract_factory, provider_scope, analyst_scope):
+    contract_factory, provider_scope, analyst_scope
+):
     contract = contract_factory(proration_rule="daily")
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN,
-                  rows=[member("R1"), member("R2"), member("R3", tier="2")])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        rows=[member("R1"), member("R2"), member("R3", tier="2")],
+    )
     pay(scope=analyst_scope, contract=contract, month=JAN)
     # January again: R1 died on the 10th, R2 was tier 3 all along, R3 was never enrolled, R4 was forgotten.
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, today=D(2026, 2, 20), rows=[
-        member("R1", end=D(2026, 1, 10)), member("R2", tier="3"), member("R4", start=D(2026, 1, 17))])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        today=D(2026, 2, 20),
+        rows=[member("R1", end=D(2026, 1, 10)), member("R2", tier="3"), member("R4", start=D(2026, 1, 17))],
+    )
     submit_roster(provider_scope=provider_scope, contract=contract, month=FEB, rows=[member("R2", tier="3")])
     run = calculate(scope=analyst_scope, contract=contract, month=FEB)
     retro = run.lines.get(kind="retro_adjustment")
@@ -190,40 +234,61 @@ def test_a_retroactive_change_inside_the_window_pays_recomputed_minus_paid_per_m
 
 
 def test_a_change_older_than_the_retro_window_is_reported_not_paid_and_only_once(
-        contract_factory, provider_scope, analyst_scope):
+    contract_factory, provider_scope, analyst_scope
+):
     contract = contract_factory(retro_window_months=1)
     for month in (JAN, FEB):
-        submit_roster(provider_scope=provider_scope, contract=contract, month=month, rows=[member("O1"), member("O2")])
+        submit_roster(
+            provider_scope=provider_scope, contract=contract, month=month, rows=[member("O1"), member("O2")]
+        )
         pay(scope=analyst_scope, contract=contract, month=month)
     # January corrected late in February (still accepted then), but March's run comes two months after it.
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, today=D(2026, 2, 27),
-                  rows=[member("O1")])
-    submit_roster(provider_scope=provider_scope, contract=contract, month=MAR, rows=[member("O1"), member("O2")])
+    submit_roster(
+        provider_scope=provider_scope, contract=contract, month=JAN, today=D(2026, 2, 27), rows=[member("O1")]
+    )
+    submit_roster(
+        provider_scope=provider_scope, contract=contract, month=MAR, rows=[member("O1"), member("O2")]
+    )
     march = pay(scope=analyst_scope, contract=contract, month=MAR)
     assert march.lines.filter(kind="retro_adjustment").count() == 0
-    assert march.outside_window == [{"member_id": "O2", "month": "2026-01", "difference": "-300.00",
-                                     "reason": "outside_retro_window"}]
+    assert march.outside_window == [
+        {"member_id": "O2", "month": "2026-01", "difference": "-300.00", "reason": "outside_retro_window"}
+    ]
     assert march.total == M("600.00")
-    submit_roster(provider_scope=provider_scope, contract=contract, month=APR, rows=[member("O1"), member("O2")])
+    submit_roster(
+        provider_scope=provider_scope, contract=contract, month=APR, rows=[member("O1"), member("O2")]
+    )
     april = calculate(scope=analyst_scope, contract=contract, month=APR)
     assert april.outside_window == [] and april.total == M("600.00")
 
 
 def test_running_a_paid_month_again_creates_nothing_unless_its_roster_changed_then_only_the_adjustment(
-        contract_factory, provider_scope, analyst_scope):
+    contract_factory, provider_scope, analyst_scope
+):
     contract = contract_factory()
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("I1"), member("I2")],
-                  assessments=[assessment("I2", D(2026, 1, 8))])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        rows=[member("I1"), member("I2")],
+        assessments=[assessment("I2", D(2026, 1, 8))],
+    )
     first = pay(scope=analyst_scope, contract=contract, month=JAN)
     entries = LedgerEntry.objects.count()
-    again, created = services.payment_run_start(scope=analyst_scope, contract=contract, month="2026-01",
-                                                enqueue=False)
+    again, created = services.payment_run_start(
+        scope=analyst_scope, contract=contract, month="2026-01", enqueue=False
+    )
     assert (again, created) == (first, False)
     assert PaymentRun.objects.count() == 1 and LedgerEntry.objects.count() == entries
 
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, today=D(2026, 2, 3),
-                  rows=[member("I1"), member("I2", tier="2")],
-                  assessments=[assessment("I2", D(2026, 1, 8)), assessment("I3", D(2026, 1, 9))])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        today=D(2026, 2, 3),
+        rows=[member("I1"), member("I2", tier="2")],
+        assessments=[assessment("I2", D(2026, 1, 8)), assessment("I3", D(2026, 1, 9))],
+    )
     adjustment = calculate(scope=analyst_scope, contract=contract, month=JAN)
     assert (adjustment.kind, adjustment.number) == ("adjustment", 2)
     assert lines_of(adjustment) == [
@@ -233,7 +298,9 @@ def test_running_a_paid_month_again_creates_nothing_unless_its_roster_changed_th
     services.payment_run_approve(scope=analyst_scope, run=adjustment)
     paid = sum(LedgerEntry.objects.filter(contract=contract).values_list("amount", flat=True))
     assert paid == M("300.00") + M("450.00") + FEE * 2
-    third, created = services.payment_run_start(scope=analyst_scope, contract=contract, month=JAN, enqueue=False)
+    third, created = services.payment_run_start(
+        scope=analyst_scope, contract=contract, month=JAN, enqueue=False
+    )
     assert (third, created) == (adjustment, False)
     assert PaymentRun.objects.count() == 2
 
@@ -255,23 +322,31 @@ def test_calculating_twice_or_after_approval_changes_nothing(contract_factory, p
     assert LedgerEntry.objects.filter(run=run).count() == 1
 
 
-def test_two_runs_of_one_contract_month_are_never_open_at_once(contract_factory, provider_scope, analyst_scope):
+def test_two_runs_of_one_contract_month_are_never_open_at_once(
+    contract_factory, provider_scope, analyst_scope
+):
     contract = contract_factory()
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("U1")])
-    run, created = services.payment_run_start(scope=analyst_scope, contract=contract, month=JAN, enqueue=False)
-    same, created_again = services.payment_run_start(scope=analyst_scope, contract=contract, month=JAN,
-                                                     enqueue=False)
+    run, created = services.payment_run_start(
+        scope=analyst_scope, contract=contract, month=JAN, enqueue=False
+    )
+    same, created_again = services.payment_run_start(
+        scope=analyst_scope, contract=contract, month=JAN, enqueue=False
+    )
     assert created and not created_again and same == run
     with pytest.raises(IntegrityError), transaction.atomic():
         PaymentRun.objects.create(contract=contract, month=JAN, number=2)
 
 
 def test_a_run_whose_roster_changed_before_approval_is_refused_then_calculated_again(
-        contract_factory, provider_scope, analyst_scope):
+    contract_factory, provider_scope, analyst_scope
+):
     contract = contract_factory()
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("S1")])
     run = calculate(scope=analyst_scope, contract=contract, month=JAN)
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("S1"), member("S2")])
+    submit_roster(
+        provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("S1"), member("S2")]
+    )
     with pytest.raises(ConflictError) as info:
         services.payment_run_approve(scope=analyst_scope, run=run)
     assert info.value.code == "run_stale" and not LedgerEntry.objects.exists()
@@ -282,13 +357,19 @@ def test_a_run_whose_roster_changed_before_approval_is_refused_then_calculated_a
 
 
 def test_a_run_calculated_before_another_month_was_posted_must_be_calculated_again(
-        contract_factory, provider_scope, analyst_scope):
+    contract_factory, provider_scope, analyst_scope
+):
     """Two runs in review that would both adjust January can never both be posted."""
     contract = contract_factory()
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("P1")])
     pay(scope=analyst_scope, contract=contract, month=JAN)
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, today=D(2026, 2, 6),
-                  rows=[member("P1", tier="3")])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        today=D(2026, 2, 6),
+        rows=[member("P1", tier="3")],
+    )
     submit_roster(provider_scope=provider_scope, contract=contract, month=FEB, rows=[member("P1", tier="3")])
     adjustment = calculate(scope=analyst_scope, contract=contract, month=JAN)
     february = calculate(scope=analyst_scope, contract=contract, month=FEB)
@@ -303,10 +384,17 @@ def test_a_run_calculated_before_another_month_was_posted_must_be_calculated_aga
     assert paid == M("612.35") * 2  # January once at tier 3, February at tier 3: nothing twice
 
 
-def test_approval_posts_one_ledger_entry_per_line_in_sequence(contract_factory, provider_scope, analyst_scope):
+def test_approval_posts_one_ledger_entry_per_line_in_sequence(
+    contract_factory, provider_scope, analyst_scope
+):
     contract = contract_factory(withhold_percentage=M("0.05"))
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN,
-                  rows=[member("L1"), member("L2", tier="2")], assessments=[assessment("L3", D(2026, 1, 4))])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        rows=[member("L1"), member("L2", tier="2")],
+        assessments=[assessment("L3", D(2026, 1, 4))],
+    )
     run = pay(scope=analyst_scope, contract=contract, month=JAN)
     entries = list(LedgerEntry.objects.filter(contract=contract).order_by("sequence"))
     assert [e.sequence for e in entries] == [1, 2, 3, 4]
@@ -325,7 +413,9 @@ def test_the_database_refuses_to_change_a_posted_entry(contract_factory, provide
     with pytest.raises(IntegrityError), transaction.atomic():
         entry.note = "edited"
         entry.save()
-    if connection.vendor == "postgresql":  # SQLite guards UPDATE only (Django's test flush deletes rows there)
+    if (
+        connection.vendor == "postgresql"
+    ):  # SQLite guards UPDATE only (Django's test flush deletes rows there)
         with pytest.raises(IntegrityError), transaction.atomic():
             LedgerEntry.objects.filter(pk=entry.pk).delete()
     entry.refresh_from_db()
@@ -337,8 +427,9 @@ def test_a_correction_is_a_reversing_entry_plus_a_new_one(contract_factory, prov
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("K1")])
     pay(scope=analyst_scope, contract=contract, month=JAN)
     entry = LedgerEntry.objects.get()
-    reversal, replacement = services.ledger_entry_correct(scope=analyst_scope, entry=entry, amount=M("290.00"),
-                                                          note="Rate keyed wrongly")
+    reversal, replacement = services.ledger_entry_correct(
+        scope=analyst_scope, entry=entry, amount=M("290.00"), note="Rate keyed wrongly"
+    )
     assert (reversal.sequence, reversal.amount, reversal.reverses) == (2, M("-300.00"), entry)
     assert (replacement.sequence, replacement.amount, replacement.reverses) == (3, M("290.00"), None)
     assert sum(LedgerEntry.objects.values_list("amount", flat=True)) == M("290.00")
@@ -348,7 +439,9 @@ def test_a_correction_is_a_reversing_entry_plus_a_new_one(contract_factory, prov
         services.ledger_entry_correct(scope=analyst_scope, entry=reversal, amount=M("1"), note="again")
 
 
-def test_a_month_without_an_accepted_roster_or_outside_the_contract_is_refused(contract_factory, analyst_scope):
+def test_a_month_without_an_accepted_roster_or_outside_the_contract_is_refused(
+    contract_factory, analyst_scope
+):
     contract = contract_factory()
     with pytest.raises(ConflictError) as info:
         services.payment_run_start(scope=analyst_scope, contract=contract, month=JAN, enqueue=False)
@@ -362,7 +455,8 @@ def test_a_month_without_an_accepted_roster_or_outside_the_contract_is_refused(c
 
 
 def test_the_daily_job_starts_runs_after_the_due_day_once_and_requeues_stalled_runs(
-        contract_factory, provider_scope, analyst_scope, monkeypatch, django_capture_on_commit_callbacks):
+    contract_factory, provider_scope, analyst_scope, monkeypatch, django_capture_on_commit_callbacks
+):
     queued = []
     monkeypatch.setattr("payments.tasks.calculate_run.delay", lambda run_id: queued.append(run_id))
     contract = contract_factory(roster_due_day=10)
@@ -382,10 +476,15 @@ def test_the_daily_job_starts_runs_after_the_due_day_once_and_requeues_stalled_r
 
 
 def test_a_run_with_a_member_in_a_cell_without_a_rate_fails_with_the_reason(
-        contract_factory, provider_scope, analyst_scope, monkeypatch):
+    contract_factory, provider_scope, analyst_scope, monkeypatch
+):
     contract = contract_factory(markets=("URBAN", "URBAN-E"))
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN,
-                  rows=[member("F1"), member("F2", market="URBAN-E")])
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        rows=[member("F1"), member("F2", market="URBAN-E")],
+    )
     from contracts.terms import RateCell
     from payments import services as payment_services
 

@@ -15,7 +15,9 @@ from tests.payments.conftest import MAR
 
 pytestmark = pytest.mark.django_db
 
-member_months = st.integers(0, 1_000_000).map(lambda n: (Decimal(n) / 1_000_000).quantize(Decimal("0.000001")))
+member_months = st.integers(0, 1_000_000).map(
+    lambda n: (Decimal(n) / 1_000_000).quantize(Decimal("0.000001"))
+)
 rates = st.decimals(min_value=0, max_value=99999, places=2, allow_nan=False, allow_infinity=False)
 
 

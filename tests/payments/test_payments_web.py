@@ -32,8 +32,11 @@ def client_for(user) -> Client:
 def history(contract_factory, provider_scope, analyst_scope):
     """January and February paid, March in review (one member more, one changed tier)."""
     contract = contract_factory(withhold_percentage=M("0.05"))
-    for month, rows in ((JAN, [member("W1"), member("W2")]), (FEB, [member("W1"), member("W2")]),
-                        (MAR, [member("W1"), member("W2", tier="2"), member("W3")])):
+    for month, rows in (
+        (JAN, [member("W1"), member("W2")]),
+        (FEB, [member("W1"), member("W2")]),
+        (MAR, [member("W1"), member("W2", tier="2"), member("W3")]),
+    ):
         submit_roster(provider_scope=provider_scope, contract=contract, month=month, rows=rows)
     pay(scope=analyst_scope, contract=contract, month=JAN)
     pay(scope=analyst_scope, contract=contract, month=FEB)
@@ -59,9 +62,14 @@ def test_the_contract_page_shows_history_year_to_date_and_an_svg_chart(history, 
         assert "2026 year to date" in html
         ytd = sum(LedgerEntry.objects.filter(contract=contract).values_list("amount", flat=True))
         assert f"{ytd:,.2f}" in html
-    assert str(march.public_id) in client_for(plan_analyst).get(f"/payments/contracts/{contract.number}/").content.decode()
-    assert str(march.public_id) not in client_for(provider_admin).get(
-        f"/payments/contracts/{contract.number}/").content.decode()
+    assert (
+        str(march.public_id)
+        in client_for(plan_analyst).get(f"/payments/contracts/{contract.number}/").content.decode()
+    )
+    assert (
+        str(march.public_id)
+        not in client_for(provider_admin).get(f"/payments/contracts/{contract.number}/").content.decode()
+    )
 
 
 def test_the_run_page_highlights_what_changed_and_the_analyst_approves_it(history, plan_analyst):
@@ -82,9 +90,9 @@ def test_the_run_page_highlights_what_changed_and_the_analyst_approves_it(histor
     assert "Approve and post" not in html and "statement.820" in html and "statement.pdf" in html
 
 
-def test_calculating_from_the_page_queues_the_month_and_shows_its_progress(contract_factory, provider_scope,
-                                                                          plan_analyst, monkeypatch,
-                                                                          django_capture_on_commit_callbacks):
+def test_calculating_from_the_page_queues_the_month_and_shows_its_progress(
+    contract_factory, provider_scope, plan_analyst, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr("payments.tasks.calculate_run.delay", lambda run_id: None)
     contract = contract_factory()
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("G1")])
@@ -107,7 +115,10 @@ def test_a_provider_sees_posted_runs_only_and_cannot_approve(history, provider_a
     january = PaymentRun.objects.get(contract=contract, month=JAN)
     html = client.get(f"/payments/runs/{january.public_id}/").content.decode()
     assert "Approve and post" not in html and "Calculate again" not in html
-    assert client.post(f"/payments/contracts/{contract.number}/calculate/", {"month": "2026-03"}).status_code == 403
+    assert (
+        client.post(f"/payments/contracts/{contract.number}/calculate/", {"month": "2026-03"}).status_code
+        == 403
+    )
     home = client.get("/payments/").content.decode()
     assert contract.number in home and 'href="/payments/"' in home
 
@@ -115,16 +126,27 @@ def test_a_provider_sees_posted_runs_only_and_cannot_approve(history, provider_a
 def test_other_organisations_get_404_on_every_payment_page(history, member_of):
     contract, march = history
     january = PaymentRun.objects.get(contract=contract, month=JAN)
-    pages = [f"/payments/contracts/{contract.number}/", f"/payments/runs/{march.public_id}/",
-             f"/payments/runs/{january.public_id}/", f"/payments/runs/{january.public_id}/status/"]
-    posts = [f"/payments/contracts/{contract.number}/calculate/", f"/payments/runs/{march.public_id}/approve/"]
+    pages = [
+        f"/payments/contracts/{contract.number}/",
+        f"/payments/runs/{march.public_id}/",
+        f"/payments/runs/{january.public_id}/",
+        f"/payments/runs/{january.public_id}/status/",
+    ]
+    posts = [
+        f"/payments/contracts/{contract.number}/calculate/",
+        f"/payments/runs/{march.public_id}/approve/",
+    ]
     for organization in (PayerFactory(), ProviderFactory()):
         for role in (Role.ADMIN, Role.ANALYST):
             client = client_for(member_of(organization, role))
             for page in pages:
                 assert client.get(page).status_code == 404, (organization.kind, role, page)
             for page in posts:
-                assert client.post(page, {"month": "2026-03"}).status_code == 404, (organization.kind, role, page)
+                assert client.post(page, {"month": "2026-03"}).status_code == 404, (
+                    organization.kind,
+                    role,
+                    page,
+                )
             assert contract.number not in client.get("/payments/").content.decode()
     march.refresh_from_db()
     assert march.status == "review"
@@ -136,11 +158,21 @@ def test_the_run_page_with_member_lines_is_in_the_access_log(history, plan_analy
     html = client_for(plan_analyst).get(f"/payments/runs/{march.public_id}/?search=W3").content.decode()
     assert "W3" in html and "W1</td>" not in html
     event = AccessEvent.objects.get()
-    assert (event.user, event.action, event.object_id) == (plan_analyst, "payment_run.view", str(march.public_id))
+    assert (event.user, event.action, event.object_id) == (
+        plan_analyst,
+        "payment_run.view",
+        str(march.public_id),
+    )
 
 
-def test_payment_pages_take_a_constant_number_of_queries(contract_factory, provider_scope, analyst_scope,
-                                                         plan_analyst, other_provider, django_assert_max_num_queries):
+def test_payment_pages_take_a_constant_number_of_queries(
+    contract_factory,
+    provider_scope,
+    analyst_scope,
+    plan_analyst,
+    other_provider,
+    django_assert_max_num_queries,
+):
     contract = contract_factory()
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("Q1")])
     pay(scope=analyst_scope, contract=contract, month=JAN)

@@ -44,13 +44,20 @@ services._member_month_lines = _slow_member_month_lines
 
 @pytest.mark.usefixtures("transactional_db")
 def test_a_worker_killed_mid_run_leaves_no_half_run_and_the_run_is_paid_exactly_once(
-        celery_worker_factory, contract_factory, provider_scope, analyst_scope, wait_for, tmp_path):
+    celery_worker_factory, contract_factory, provider_scope, analyst_scope, wait_for, tmp_path
+):
     workers = celery_worker_factory
     contract = contract_factory(withhold_percentage=M("0.05"))
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN,
-                  rows=[member(f"K{i}", tier=str(i % 3 + 1)) for i in range(12)],
-                  assessments=[assessment("K1", dt.date(2026, 1, 6))])
-    run, created = services.payment_run_start(scope=analyst_scope, contract=contract, month=JAN, enqueue=False)
+    submit_roster(
+        provider_scope=provider_scope,
+        contract=contract,
+        month=JAN,
+        rows=[member(f"K{i}", tier=str(i % 3 + 1)) for i in range(12)],
+        assessments=[assessment("K1", dt.date(2026, 1, 6))],
+    )
+    run, created = services.payment_run_start(
+        scope=analyst_scope, contract=contract, month=JAN, enqueue=False
+    )
     assert created and run.status == "calculating"
 
     mark = tmp_path / "member-lines-written"
@@ -86,17 +93,24 @@ def test_a_worker_killed_mid_run_leaves_no_half_run_and_the_run_is_paid_exactly_
 
 
 @pytest.mark.usefixtures("transactional_db")
-def test_a_run_started_through_the_api_is_calculated_by_a_worker(celery_worker_factory, contract_factory,
-                                                                  provider_scope, api_for, plan_analyst, wait_for):
+def test_a_run_started_through_the_api_is_calculated_by_a_worker(
+    celery_worker_factory, contract_factory, provider_scope, api_for, plan_analyst, wait_for
+):
     workers = celery_worker_factory
     contract = contract_factory()
-    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("A1"), member("A2")])
+    submit_roster(
+        provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("A1"), member("A2")]
+    )
     workers("api")
-    with mock.patch.object(calculate_run, "delay",
-                           lambda run_id: calculate_run.apply_async(args=[run_id], queue=workers.queue)):
-        response = api_for(plan_analyst).post(f"/api/v1/contracts/{contract.public_id}/payment-runs/",
-                                              {"month": "2026-01"}, format="json")
+    with mock.patch.object(
+        calculate_run, "delay", lambda run_id: calculate_run.apply_async(args=[run_id], queue=workers.queue)
+    ):
+        response = api_for(plan_analyst).post(
+            f"/api/v1/contracts/{contract.public_id}/payment-runs/", {"month": "2026-01"}, format="json"
+        )
     assert response.status_code == 202
-    run = wait_for(lambda: (r := PaymentRun.objects.get(public_id=response.json()["id"])).status == "review" and r,
-                   timeout=90)
+    run = wait_for(
+        lambda: (r := PaymentRun.objects.get(public_id=response.json()["id"])).status == "review" and r,
+        timeout=90,
+    )
     assert run.total == M("600.00") and run.attempts == 1

@@ -20,31 +20,48 @@ pytestmark = pytest.mark.django_db
 
 
 def upload(client, content: bytes, name="utilization.csv", **headers):
-    return client.post("/api/v1/performance/uploads/", {"file": SimpleUploadedFile(name, content)},
-                       format="multipart", **headers)
+    return client.post(
+        "/api/v1/performance/uploads/",
+        {"file": SimpleUploadedFile(name, content)},
+        format="multipart",
+        **headers,
+    )
 
 
 @pytest.fixture
 def loaded(cohort, analyst_api):
     response = upload(analyst_api, utilization_csv(cohort_utilization()))
     assert response.status_code == 201, response.json()
-    costs = analyst_api.put("/api/v1/performance/unit-costs/",
-                            {"costs": {"ed_visit": "1500.00", "inpatient_admission": "12000.00"}}, format="json")
+    costs = analyst_api.put(
+        "/api/v1/performance/unit-costs/",
+        {"costs": {"ed_visit": "1500.00", "inpatient_admission": "12000.00"}},
+        format="json",
+    )
     assert costs.status_code == 200, costs.json()
     return cohort
 
 
 def test_upload_rejects_the_whole_file_with_every_error(analyst_api):
-    rows = [urow("A1", JAN), urow("A2", JAN.replace(day=2), ed="x"), urow("A3", FEB, dis=1, readm=2, tcoc="12.345"),
-            {**urow("A4", MAR), "death_place": "moon", "death_date": "2026-03-02"}, urow("A1", JAN)]
+    rows = [
+        urow("A1", JAN),
+        urow("A2", JAN.replace(day=2), ed="x"),
+        urow("A3", FEB, dis=1, readm=2, tcoc="12.345"),
+        {**urow("A4", MAR), "death_place": "moon", "death_date": "2026-03-02"},
+        urow("A1", JAN),
+    ]
     response = upload(analyst_api, utilization_csv(rows))
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid_file"
     found = {(e["row"], e["column"], e["code"]) for e in body["details"]["errors"]}
-    assert {(3, "month", "not_first_of_month"), (3, "ed_visits", "not_a_count"),
-            (4, "readmissions_30d", "readmissions_over_discharges"), (4, "tcoc_amount", "not_an_amount"),
-            (5, "death_place", "unknown_death_place"), (6, "month", "duplicate_row")} <= found
+    assert {
+        (3, "month", "not_first_of_month"),
+        (3, "ed_visits", "not_a_count"),
+        (4, "readmissions_30d", "readmissions_over_discharges"),
+        (4, "tcoc_amount", "not_an_amount"),
+        (5, "death_place", "unknown_death_place"),
+        (6, "month", "duplicate_row"),
+    } <= found
     assert UtilizationRow.objects.count() == 0
     record = UtilizationUpload.objects.get()
     assert record.status == "rejected" and record.file.read().startswith(b"member_id")
@@ -59,7 +76,9 @@ def test_an_idempotency_key_replays_the_first_upload(analyst_api):
     assert first.status_code == again.status_code == 201, first.json()
     assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
     assert UtilizationUpload.objects.count() == 1 and UtilizationRow.objects.count() == 2
-    other = upload(analyst_api, utilization_csv([urow("A3", JAN)]), "other.csv", HTTP_IDEMPOTENCY_KEY="util-1")
+    other = upload(
+        analyst_api, utilization_csv([urow("A3", JAN)]), "other.csv", HTTP_IDEMPOTENCY_KEY="util-1"
+    )
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     assert UtilizationUpload.objects.count() == 1
 
@@ -69,8 +88,18 @@ def test_upload_xlsx_and_a_later_upload_supersedes(analyst_api):
 
     book = Workbook()
     sheet = book.active
-    sheet.append(["Member_ID ", "MONTH", "ed_visits", "inpatient_admissions", "icu_admissions", "discharges",
-                  "readmissions_30d", "tcoc_amount"])
+    sheet.append(
+        [
+            "Member_ID ",
+            "MONTH",
+            "ed_visits",
+            "inpatient_admissions",
+            "icu_admissions",
+            "discharges",
+            "readmissions_30d",
+            "tcoc_amount",
+        ]
+    )
     sheet.append(["A1", "2026-01-01", 2, 0, 0, 1, 0, 1234.5])
     sheet.append(["A2", "2026-01-01", 0, 0, 0, 0, 0, 10])
     buffer = io.BytesIO()
@@ -116,13 +145,16 @@ def test_quarter_by_hand(loaded, analyst_api):
 def test_measures_from_rosters_and_deaths(cohort, analyst_api, contract):
     from contracts.models import ContractVersion
 
-    quality = [{"measure": code, "target": target, "weight": "0.2", "direction": direction,
-                "minimum_denominator": 0}
-               for code, target, direction in (("median_days_before_hospice", "60", "higher"),
-                                               ("death_at_home_rate", "0.6", "higher"),
-                                               ("acp_within_60d_rate", "0.8", "higher"),
-                                               ("satisfaction_score", "85", "higher"),
-                                               ("assessment_within_n_days_rate", "0.85", "higher"))]
+    quality = [
+        {"measure": code, "target": target, "weight": "0.2", "direction": direction, "minimum_denominator": 0}
+        for code, target, direction in (
+            ("median_days_before_hospice", "60", "higher"),
+            ("death_at_home_rate", "0.6", "higher"),
+            ("acp_within_60d_rate", "0.8", "higher"),
+            ("satisfaction_score", "85", "higher"),
+            ("assessment_within_n_days_rate", "0.85", "higher"),
+        )
+    ]
     ContractVersion.objects.filter(contract=contract).update(quality_terms=quality)
     assert upload(analyst_api, utilization_csv(cohort_utilization())).status_code == 201
     body = analyst_api.get(f"/api/v1/performance/contracts/{contract.number}/", {"period": "2026-Q1"}).json()
@@ -178,10 +210,14 @@ def test_pages_and_pdf(loaded, client, plan_analyst, provider_admin):
     members = client.get(f"/performance/contracts/{loaded.number}/members/?period=2026-Q1")
     assert members.status_code == 200 and "P4" in members.content.decode()
     client.force_login(provider_admin)
-    story = client.post(f"/performance/contracts/{loaded.number}/story/",
-                        {"period": "2026-Q1", "text": "A story.", "title": "T"})
+    story = client.post(
+        f"/performance/contracts/{loaded.number}/story/",
+        {"period": "2026-Q1", "text": "A story.", "title": "T"},
+    )
     assert story.status_code == 302
-    assert "A story." in client.get(f"/performance/contracts/{loaded.number}/?period=2026-Q1").content.decode()
+    assert (
+        "A story." in client.get(f"/performance/contracts/{loaded.number}/?period=2026-Q1").content.decode()
+    )
 
 
 def test_upload_page_shows_errors(client, plan_analyst, plan):

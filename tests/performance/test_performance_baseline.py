@@ -29,14 +29,21 @@ from .conftest import SAVINGS, D, cohort_utilization, make_contract, utilization
 pytestmark = pytest.mark.django_db
 
 DEC = D(2025, 12, 1)
-BENCHMARK = {**SAVINGS, "baseline_method": "trended_benchmark", "benchmark_pmpm": "3800.00",
-             "benchmark_midpoint": "2025-02-15", "annual_trend": "0.05"}
+BENCHMARK = {
+    **SAVINGS,
+    "baseline_method": "trended_benchmark",
+    "benchmark_pmpm": "3800.00",
+    "benchmark_midpoint": "2025-02-15",
+    "annual_trend": "0.05",
+}
 
 
 def load(analyst_api, rows):
-    response = analyst_api.post("/api/v1/performance/uploads/",
-                                {"file": SimpleUploadedFile("utilization.csv", utilization_csv(rows))},
-                                format="multipart")
+    response = analyst_api.post(
+        "/api/v1/performance/uploads/",
+        {"file": SimpleUploadedFile("utilization.csv", utilization_csv(rows))},
+        format="multipart",
+    )
     assert response.status_code == 201, response.json()
 
 
@@ -52,7 +59,9 @@ def quarter(analyst_api, contract):
 
 def december_at_5000():
     """The cohort's utilisation with December 2025 (in every window) at 5,000 instead of 4,000."""
-    return [{**r, "tcoc_amount": "5000.00"} if r["month"] == DEC.isoformat() else r for r in cohort_utilization()]
+    return [
+        {**r, "tcoc_amount": "5000.00"} if r["month"] == DEC.isoformat() else r for r in cohort_utilization()
+    ]
 
 
 # --- pure helpers ------------------------------------------------------------------------------------
@@ -69,8 +78,9 @@ def test_trended_benchmark_by_hand():
     # 3,800.00 x 1.04996494 = 3,989.8668 -> 3,989.87
     assert m.trended_benchmark_pmpm("3800.00", D(2025, 2, 15), "0.05", D(2026, 2, 15)) == Decimal("3989.87")
     # the same day: the benchmark itself; backwards in time the trend discounts (3,800 / 1.04996494 = 3,619.17)
-    assert m.trended_benchmark_pmpm(Decimal("3800.00"), D(2025, 2, 15), Decimal("0.05"), D(2025, 2, 15)) == \
-        Decimal("3800.00")
+    assert m.trended_benchmark_pmpm(
+        Decimal("3800.00"), D(2025, 2, 15), Decimal("0.05"), D(2025, 2, 15)
+    ) == Decimal("3800.00")
     assert m.trended_benchmark_pmpm("3800.00", D(2026, 2, 15), "0.05", D(2025, 2, 15)) == Decimal("3619.17")
     # a negative trend: 4,200 x 0.98 ^ (365/365.25) = 4,200 x 0.98001355 = 4,116.06
     assert m.trended_benchmark_pmpm("4200.00", D(2025, 2, 15), "-0.02", D(2026, 2, 15)) == Decimal("4116.06")
@@ -93,10 +103,16 @@ def test_baseline_months_sets_the_pre_enrollment_window(cohort, analyst_api):
     baseline, savings = body["baseline"], body["shared_savings"]
     assert baseline["window_months"] == 2 and baseline["months"] == 8
     assert baseline["tcoc_pmpm"] == baseline["savings_pmpm"] == savings["baseline_pmpm"] == "4500.00"
-    assert baseline["events"]["ed_visit"] == 8 and baseline["events"]["inpatient_admission"] == 2  # P1: Nov, Dec
+    assert (
+        baseline["events"]["ed_visit"] == 8 and baseline["events"]["inpatient_admission"] == 2
+    )  # P1: Nov, Dec
     assert savings["baseline_method"] == "pre_enrollment"
     # gross (4,500 - 3,000) x 12 = 18,000; 50% = 9,000, capped at 10% x 4,500 x 12 = 5,400
-    assert (savings["gross_savings"], savings["cap_amount"], savings["shared"]) == ("18000.00", "5400.00", "5400.00")
+    assert (savings["gross_savings"], savings["cap_amount"], savings["shared"]) == (
+        "18000.00",
+        "5400.00",
+        "5400.00",
+    )
     # avoided events use the same window: 8 ED visits in 8 months -> 12 expected in 12, 3 seen, 9 avoided
     ed = {e["kind"]: e for e in body["avoided_events"]["events"]}["ed_visit"]
     assert Decimal(ed["avoided"]) == 9
@@ -120,8 +136,14 @@ def test_trended_benchmark_by_hand_and_deciding_differently(cohort, analyst_api)
     body = quarter(analyst_api, cohort)
     baseline, savings = body["baseline"], body["shared_savings"]
     assert baseline["method"] == savings["baseline_method"] == "trended_benchmark"
-    assert baseline["benchmark"] == {"pmpm": "3800.00", "midpoint": "2025-02-15", "annual_trend": "0.05",
-                                     "period_midpoint": "2026-02-15", "days": 365, "trended_pmpm": "3989.87"}
+    assert baseline["benchmark"] == {
+        "pmpm": "3800.00",
+        "midpoint": "2025-02-15",
+        "annual_trend": "0.05",
+        "period_midpoint": "2026-02-15",
+        "days": 365,
+        "trended_pmpm": "3989.87",
+    }
     assert baseline["savings_pmpm"] == savings["baseline_pmpm"] == "3989.87"
     assert baseline["tcoc_pmpm"] == "4000.00" and baseline["months"] == 12  # the members' own, not compared
     # gross (3,989.87 - 3,000) x 12 = 989.87 x 12 = 11,878.44; rate 989.87 / 3,989.87 = 0.248096;
@@ -130,14 +152,20 @@ def test_trended_benchmark_by_hand_and_deciding_differently(cohort, analyst_api)
     assert (savings["cap_amount"], savings["shared"], savings["reason"]) == ("4787.84", "4787.84", "Capped.")
     # avoided events keep the members' own pre-enrollment event rates (a benchmark has no events)
     avoided = {e["kind"]: e for e in body["avoided_events"]["events"]}
-    assert Decimal(avoided["ed_visit"]["baseline_rate_per_1000"]) == 1000 and Decimal(avoided["ed_visit"]["avoided"]) == 9
+    assert (
+        Decimal(avoided["ed_visit"]["baseline_rate_per_1000"]) == 1000
+        and Decimal(avoided["ed_visit"]["avoided"]) == 9
+    )
 
     # Benchmark 2,900.00: 2,900 x 1.04996494 = 3,044.8983 -> 3,044.90; rate 44.90 / 3,044.90 = 0.014746, under
     # the 2% minimum savings rate: nothing is shared, where the members' own baseline (4,000) shares 4,800.
     set_savings(cohort, {**BENCHMARK, "benchmark_pmpm": "2900.00"})
     savings = quarter(analyst_api, cohort)["shared_savings"]
     assert (savings["baseline_pmpm"], savings["gross_savings"], savings["savings_rate"]) == (
-        "3044.90", "538.80", "0.014746")
+        "3044.90",
+        "538.80",
+        "0.014746",
+    )
     assert savings["msr_met"] is False and Decimal(savings["shared"]) == 0
     assert savings["reason"] == "Savings below the minimum savings rate."
 
@@ -167,29 +195,54 @@ def test_a_trended_benchmark_without_its_figures_compares_nothing(cohort, analys
 
 def _problems(savings):
     _, problems = rules.validate_terms(
-        {"effective_start": date(2026, 1, 1), "markets": ["URBAN"], "lines_of_business": ["medicaid"],
-         "proration_rule": "any_day", "tier_rule": "first_day", "assessment_lookback_months": 12,
-         "retro_window_months": 3, "roster_due_day": 10, "termination_notice_days": 90,
-         "withhold_percentage": "0.05", "shared_savings_terms": savings},
-        allowed_markets=["URBAN"], allowed_lobs=["medicaid"])
+        {
+            "effective_start": date(2026, 1, 1),
+            "markets": ["URBAN"],
+            "lines_of_business": ["medicaid"],
+            "proration_rule": "any_day",
+            "tier_rule": "first_day",
+            "assessment_lookback_months": 12,
+            "retro_window_months": 3,
+            "roster_due_day": 10,
+            "termination_notice_days": 90,
+            "withhold_percentage": "0.05",
+            "shared_savings_terms": savings,
+        },
+        allowed_markets=["URBAN"],
+        allowed_lobs=["medicaid"],
+    )
     return {(p.path, p.code) for p in problems}
 
 
-@pytest.mark.parametrize(("savings", "expected"), [
-    ({**SAVINGS, "baseline_method": "trended_benchmark"},
-     {("shared_savings_terms.benchmark_pmpm", "required"), ("shared_savings_terms.benchmark_midpoint", "required"),
-      ("shared_savings_terms.annual_trend", "required")}),
-    ({**BENCHMARK, "benchmark_pmpm": ""}, {("shared_savings_terms.benchmark_pmpm", "required")}),
-    ({**BENCHMARK, "benchmark_pmpm": "0"}, {("shared_savings_terms.benchmark_pmpm", "not_positive")}),
-    ({**BENCHMARK, "benchmark_pmpm": "3800.001"}, {("shared_savings_terms.benchmark_pmpm", "too_many_places")}),
-    ({**BENCHMARK, "benchmark_midpoint": "2025-02-30"}, {("shared_savings_terms.benchmark_midpoint", "not_a_date")}),
-    ({**BENCHMARK, "annual_trend": "0.51"}, {("shared_savings_terms.annual_trend", "too_large")}),
-    ({**BENCHMARK, "annual_trend": "-0.21"}, {("shared_savings_terms.annual_trend", "too_small")}),
-    ({**BENCHMARK, "annual_trend": "3.5"}, {("shared_savings_terms.annual_trend", "too_large")}),
-    ({**SAVINGS, "baseline_months": 0}, {("shared_savings_terms.baseline_months", "too_small")}),
-    ({**SAVINGS, "baseline_months": 37}, {("shared_savings_terms.baseline_months", "too_large")}),
-    ({**SAVINGS, "baseline_months": "6.5"}, {("shared_savings_terms.baseline_months", "not_an_integer")}),
-])
+@pytest.mark.parametrize(
+    ("savings", "expected"),
+    [
+        (
+            {**SAVINGS, "baseline_method": "trended_benchmark"},
+            {
+                ("shared_savings_terms.benchmark_pmpm", "required"),
+                ("shared_savings_terms.benchmark_midpoint", "required"),
+                ("shared_savings_terms.annual_trend", "required"),
+            },
+        ),
+        ({**BENCHMARK, "benchmark_pmpm": ""}, {("shared_savings_terms.benchmark_pmpm", "required")}),
+        ({**BENCHMARK, "benchmark_pmpm": "0"}, {("shared_savings_terms.benchmark_pmpm", "not_positive")}),
+        (
+            {**BENCHMARK, "benchmark_pmpm": "3800.001"},
+            {("shared_savings_terms.benchmark_pmpm", "too_many_places")},
+        ),
+        (
+            {**BENCHMARK, "benchmark_midpoint": "2025-02-30"},
+            {("shared_savings_terms.benchmark_midpoint", "not_a_date")},
+        ),
+        ({**BENCHMARK, "annual_trend": "0.51"}, {("shared_savings_terms.annual_trend", "too_large")}),
+        ({**BENCHMARK, "annual_trend": "-0.21"}, {("shared_savings_terms.annual_trend", "too_small")}),
+        ({**BENCHMARK, "annual_trend": "3.5"}, {("shared_savings_terms.annual_trend", "too_large")}),
+        ({**SAVINGS, "baseline_months": 0}, {("shared_savings_terms.baseline_months", "too_small")}),
+        ({**SAVINGS, "baseline_months": 37}, {("shared_savings_terms.baseline_months", "too_large")}),
+        ({**SAVINGS, "baseline_months": "6.5"}, {("shared_savings_terms.baseline_months", "not_an_integer")}),
+    ],
+)
 def test_validation_problems_carry_their_paths(savings, expected):
     assert _problems(savings) == expected
 
@@ -197,11 +250,22 @@ def test_validation_problems_carry_their_paths(savings, expected):
 def test_the_terms_store_only_what_their_method_needs():
     def normalised(savings):
         out, problems = rules.validate_terms(
-            {"effective_start": date(2026, 1, 1), "markets": ["URBAN"], "lines_of_business": ["medicaid"],
-             "proration_rule": "any_day", "tier_rule": "first_day", "assessment_lookback_months": 12,
-             "retro_window_months": 3, "roster_due_day": 10, "termination_notice_days": 90,
-             "withhold_percentage": "0.05", "shared_savings_terms": savings},
-            allowed_markets=["URBAN"], allowed_lobs=["medicaid"])
+            {
+                "effective_start": date(2026, 1, 1),
+                "markets": ["URBAN"],
+                "lines_of_business": ["medicaid"],
+                "proration_rule": "any_day",
+                "tier_rule": "first_day",
+                "assessment_lookback_months": 12,
+                "retro_window_months": 3,
+                "roster_due_day": 10,
+                "termination_notice_days": 90,
+                "withhold_percentage": "0.05",
+                "shared_savings_terms": savings,
+            },
+            allowed_markets=["URBAN"],
+            allowed_lobs=["medicaid"],
+        )
         assert problems == []
         return out["shared_savings_terms"]
 
@@ -209,45 +273,84 @@ def test_the_terms_store_only_what_their_method_needs():
     assert normalised({**SAVINGS, "baseline_months": "6"}) == {**SAVINGS, "baseline_months": 6}
     # benchmark figures given for pre_enrollment are not stored
     assert normalised({**SAVINGS, "benchmark_pmpm": "3800", "annual_trend": "x"}) == SAVINGS
-    assert normalised({**BENCHMARK, "benchmark_pmpm": "3800", "benchmark_midpoint": date(2025, 2, 15),
-                       "annual_trend": Decimal("0.0500")}) == BENCHMARK
+    assert (
+        normalised(
+            {
+                **BENCHMARK,
+                "benchmark_pmpm": "3800",
+                "benchmark_midpoint": date(2025, 2, 15),
+                "annual_trend": Decimal("0.0500"),
+            }
+        )
+        == BENCHMARK
+    )
 
 
-def test_the_service_refuses_a_benchmark_without_its_figures(plan_scope, provider, provider_scope, bundle_version):
+def test_the_service_refuses_a_benchmark_without_its_figures(
+    plan_scope, provider, provider_scope, bundle_version
+):
     with pytest.raises(ApplicationError) as info:
-        make_contract(plan_scope=plan_scope, provider=provider, provider_scope=provider_scope,
-                      bundle_version=bundle_version,
-                      savings={**SAVINGS, "baseline_method": "trended_benchmark", "benchmark_pmpm": "3800.00"})
+        make_contract(
+            plan_scope=plan_scope,
+            provider=provider,
+            provider_scope=provider_scope,
+            bundle_version=bundle_version,
+            savings={**SAVINGS, "baseline_method": "trended_benchmark", "benchmark_pmpm": "3800.00"},
+        )
     assert info.value.code == "invalid_terms"
     problems = {p["path"]: p["message"] for p in info.value.details["problems"]}
     assert set(problems) == {"shared_savings_terms.benchmark_midpoint", "shared_savings_terms.annual_trend"}
     assert "needed for a trended benchmark" in problems["shared_savings_terms.annual_trend"]
-    contract = make_contract(plan_scope=plan_scope, provider=provider, provider_scope=provider_scope,
-                             bundle_version=bundle_version, savings=BENCHMARK)
+    contract = make_contract(
+        plan_scope=plan_scope,
+        provider=provider,
+        provider_scope=provider_scope,
+        bundle_version=bundle_version,
+        savings=BENCHMARK,
+    )
     assert contract.current_version.shared_savings_terms == BENCHMARK
     assert contract.current_version.status == "active"
 
 
-def test_a_draft_with_a_benchmark_missing_its_figures_cannot_be_proposed(plan_scope, provider, bundle_version):
+def test_a_draft_with_a_benchmark_missing_its_figures_cannot_be_proposed(
+    plan_scope, provider, bundle_version
+):
     draft = contract_services.contract_create(
-        scope=plan_scope, provider=provider, bundle_version=bundle_version,
-        terms={"effective_start": D(2025, 1, 1), "effective_end": None, "markets": ["URBAN"],
-               "lines_of_business": ["medicaid"], "proration_rule": "any_day", "tier_rule": "first_day",
-               "assessment_lookback_months": 12, "retro_window_months": 3, "roster_due_day": 10,
-               "withhold_percentage": Decimal("0"), "termination_notice_days": 90, "quality_terms": [],
-               "shared_savings_terms": {**SAVINGS, "quality_gate": "0"}},
-        rates=[{"tier": t, "market": "URBAN", "lob": "medicaid", "pmpm": "300.00", "reason": "Negotiated"}
-               for t in ("1", "2", "3")],
-        assessment_fees={"URBAN": "341.85"})
+        scope=plan_scope,
+        provider=provider,
+        bundle_version=bundle_version,
+        terms={
+            "effective_start": D(2025, 1, 1),
+            "effective_end": None,
+            "markets": ["URBAN"],
+            "lines_of_business": ["medicaid"],
+            "proration_rule": "any_day",
+            "tier_rule": "first_day",
+            "assessment_lookback_months": 12,
+            "retro_window_months": 3,
+            "roster_due_day": 10,
+            "withhold_percentage": Decimal("0"),
+            "termination_notice_days": 90,
+            "quality_terms": [],
+            "shared_savings_terms": {**SAVINGS, "quality_gate": "0"},
+        },
+        rates=[
+            {"tier": t, "market": "URBAN", "lob": "medicaid", "pmpm": "300.00", "reason": "Negotiated"}
+            for t in ("1", "2", "3")
+        ],
+        assessment_fees={"URBAN": "341.85"},
+    )
     # written before the figures were required (the services would refuse it now)
     ContractVersion.objects.filter(contract=draft).update(
-        shared_savings_terms={**SAVINGS, "quality_gate": "0", "baseline_method": "trended_benchmark"})
+        shared_savings_terms={**SAVINGS, "quality_gate": "0", "baseline_method": "trended_benchmark"}
+    )
     draft.refresh_from_db()
     with pytest.raises(ApplicationError) as info:
         contract_services.contract_propose(scope=plan_scope, contract=draft)
     assert info.value.code == "invalid_terms"  # proposing validates the terms again
     assert {(p["path"], p["code"]) for p in info.value.details["problems"]} == {
-        (f"shared_savings_terms.{key}", "required") for key in rules.BENCHMARK_KEYS}
+        (f"shared_savings_terms.{key}", "required") for key in rules.BENCHMARK_KEYS
+    }
 
 
 # --- (d) the page and the report ------------------------------------------------------------------------
@@ -272,14 +375,25 @@ def test_the_page_and_the_report_say_which_baseline(cohort, analyst_api, client,
     assert "(8 pre-enrollment member-months)" in page
     assert "pre-enrollment rate (their 2 months before enrollment)" in page
 
-    set_savings(cohort, {**BENCHMARK, "benchmark_pmpm": "4200.00", "benchmark_midpoint": "2025-07-01",
-                         "annual_trend": "0.035"})
+    set_savings(
+        cohort,
+        {
+            **BENCHMARK,
+            "benchmark_pmpm": "4200.00",
+            "benchmark_midpoint": "2025-07-01",
+            "annual_trend": "0.035",
+        },
+    )
     # 2025-07-01 -> 2026-02-15: 229 days; 4,200 x 1.035 ^ (229 / 365.25) = 4,200 x 1.02180287 = 4,291.57
     page = _text(client.get(url, {"period": "2026-Q1"}).content.decode())
-    assert ("Trended benchmark 4,200.00 PMPM from 2025-07-01 at 3.5%/year → 4,291.57 (at the period's midpoint, "
-            "2026-02-15)") in page
+    assert (
+        "Trended benchmark 4,200.00 PMPM from 2025-07-01 at 3.5%/year → 4,291.57 (at the period's midpoint, "
+        "2026-02-15)"
+    ) in page
     assert "$4,291.57" in page
-    assert "the members' own 12 months before enrollment: $4,333.33 over 12 member-months, not compared" in page
+    assert (
+        "the members' own 12 months before enrollment: $4,333.33 over 12 member-months, not compared" in page
+    )
     assert "avoided events still use the members' own pre-enrollment event rates" in page
 
     pdf = client.get(f"{url}report.pdf", {"period": "2026-Q1"})

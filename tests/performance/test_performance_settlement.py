@@ -36,7 +36,9 @@ def pay_month(scope, contract, month):
 
 
 def load(scope, rows):
-    upload = performance_services.utilization_upload(scope=scope, data=utilization_csv(rows), filename="u.csv")
+    upload = performance_services.utilization_upload(
+        scope=scope, data=utilization_csv(rows), filename="u.csv"
+    )
     assert upload.status == "accepted", upload.errors
     return upload
 
@@ -51,8 +53,9 @@ def paid(cohort, analyst_scope):
 
 
 def settle(api, contract, period="2026-Q1", **headers):
-    return api.post(f"/api/v1/contracts/{contract.number}/settlements/", {"period": period}, format="json",
-                    **headers)
+    return api.post(
+        f"/api/v1/contracts/{contract.number}/settlements/", {"period": period}, format="json", **headers
+    )
 
 
 def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(paid, analyst_api, provider_api):
@@ -62,8 +65,12 @@ def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(paid, 
     assert body["status"] == "review" and body["created"] is True and body["kind"] == "settlement"
     assert Decimal(body["composite_score"]) == 1
     assert (body["withheld"], body["base_payments"]) == ("180.00", "3600.00")
-    assert (body["withhold_return"], body["bonus"], body["shared_savings"], body["total"]) == \
-        ("180.00", "0.00", "4800.00", "4980.00")
+    assert (body["withhold_return"], body["bonus"], body["shared_savings"], body["total"]) == (
+        "180.00",
+        "0.00",
+        "4800.00",
+        "4980.00",
+    )
     assert body["warnings"] == []
     # The provider does not see a settlement under review.
     assert provider_api.get(body["url"]).status_code == 404
@@ -73,8 +80,10 @@ def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(paid, 
     assert approved.status_code == 200, approved.json()
     assert approved.json()["status"] == "approved"
     entries = LedgerEntry.objects.filter(settlement__public_id=body["id"]).order_by("sequence")
-    assert [(e.kind, e.amount) for e in entries] == [("withhold_return", Decimal("180.00")),
-                                                     ("shared_savings", Decimal("4800.00"))]
+    assert [(e.kind, e.amount) for e in entries] == [
+        ("withhold_return", Decimal("180.00")),
+        ("shared_savings", Decimal("4800.00")),
+    ]
     assert {e.service_month for e in entries} == {MAR}
     assert provider_api.get(body["url"]).json()["total"] == "4980.00"
 
@@ -82,7 +91,9 @@ def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(paid, 
     again = settle(analyst_api, paid)
     assert again.status_code == 200 and again.json()["created"] is False and again.json()["id"] == body["id"]
     assert analyst_api.post(f"{body['url']}approve/").status_code == 409
-    assert Settlement.objects.count() == 1 and LedgerEntry.objects.filter(settlement__isnull=False).count() == 2
+    assert (
+        Settlement.objects.count() == 1 and LedgerEntry.objects.filter(settlement__isnull=False).count() == 2
+    )
 
     ledger = analyst_api.get(f"/api/v1/contracts/{paid.number}/ledger/").json()["results"]
     settled = [e for e in ledger if e["settlement"]]
@@ -103,13 +114,16 @@ def test_late_data_after_settlement_posts_only_the_difference(paid, analyst_scop
     assert (body["earned_shared_savings"], body["shared_savings"]) == ("3000.00", "-1800.00")
     assert (body["withhold_return"], body["total"]) == ("0.00", "-1800.00")
     analyst_api.post(f"{body['url']}approve/")
-    posted = sum(e.amount for e in LedgerEntry.objects.filter(settlement__contract=paid, kind="shared_savings"))
+    posted = sum(
+        e.amount for e in LedgerEntry.objects.filter(settlement__contract=paid, kind="shared_savings")
+    )
     assert posted == Decimal("3000.00")
     assert settle(analyst_api, paid).json()["created"] is False
 
 
-def test_a_settlement_in_review_is_stale_when_data_changes_and_is_recalculated_in_place(paid, analyst_scope,
-                                                                                         analyst_api):
+def test_a_settlement_in_review_is_stale_when_data_changes_and_is_recalculated_in_place(
+    paid, analyst_scope, analyst_api
+):
     first = settle(analyst_api, paid).json()
     load(analyst_scope, [urow("P1", MAR, tcoc="9000.00")])
     stale = analyst_api.post(f"{first['url']}approve/")
@@ -120,7 +134,9 @@ def test_a_settlement_in_review_is_stale_when_data_changes_and_is_recalculated_i
     assert Settlement.objects.count() == 1
 
 
-def test_unpaid_months_are_warned_and_their_withhold_follows_in_an_adjustment(cohort, analyst_scope, analyst_api):
+def test_unpaid_months_are_warned_and_their_withhold_follows_in_an_adjustment(
+    cohort, analyst_scope, analyst_api
+):
     load(analyst_scope, cohort_utilization())
     pay_month(analyst_scope, cohort, JAN)
     body = settle(analyst_api, cohort).json()
@@ -165,7 +181,9 @@ def test_who_may_settle(paid, api_for, member_of, plan, provider_api, analyst_ap
     assert other_plan.get(body["url"]).status_code == 404
     assert other_plan.post(f"{body['url']}approve/").status_code == 404
     assert manager.post(f"{body['url']}approve/").status_code == 403
-    assert provider_api.post(f"{body['url']}approve/").status_code == 404  # in review: not the provider's to see
+    assert (
+        provider_api.post(f"{body['url']}approve/").status_code == 404
+    )  # in review: not the provider's to see
     assert other_plan.get(f"/api/v1/contracts/{paid.number}/settlements/").status_code == 404
     assert Settlement.objects.get().status == "review"
 
@@ -199,7 +217,10 @@ def test_settle_and_approve_on_the_pages(paid, client, plan_analyst, provider_ad
     assert page.content.count(b"Performance settlements") == 1
     response = client.post(f"/payments/contracts/{paid.number}/settle/", {"period": "2026-Q1"})
     settlement = Settlement.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/payments/settlements/{settlement.public_id}/"
+    assert (
+        response.status_code == 302
+        and response["Location"] == f"/payments/settlements/{settlement.public_id}/"
+    )
     detail = client.get(response["Location"])
     assert detail.status_code == 200
     assert b"4,980.00" in detail.content and b"Approve and post" in detail.content
@@ -220,10 +241,11 @@ def test_bonus_is_settled_when_the_contract_pays_one(paid, analyst_api):
     version = ContractVersion.objects.filter(contract=paid).order_by("number").first()
     if not hasattr(version, "quality_bonus"):
         pytest.fail("contracts carry no quality_bonus term")
-    ContractVersion.objects.filter(pk=version.pk).update(quality_bonus={"threshold": "0.9", "percentage": "0.01"})
+    ContractVersion.objects.filter(pk=version.pk).update(
+        quality_bonus={"threshold": "0.9", "percentage": "0.01"}
+    )
     body = settle(analyst_api, paid).json()
     assert body["bonus"] == "36.00" and body["total"] == "5016.00"  # 1% of 3,600.00
-
 
 
 def test_the_performance_page_shows_the_settlement_and_settles(paid, client, plan_analyst, provider_admin):
@@ -233,14 +255,18 @@ def test_the_performance_page_shows_the_settlement_and_settles(paid, client, pla
     assert b"Not settled yet." in page.content and b"Settle this period" in page.content
     client.post(f"/payments/contracts/{paid.number}/settle/", {"period": "2026-Q1", "next": url})
     assert b"In review" in client.get(url).content
-    overlap = client.post(f"/payments/contracts/{paid.number}/settle/", {"period": "2026-03",
-                                                                        "next": "/performance/?x=1"})
+    overlap = client.post(
+        f"/payments/contracts/{paid.number}/settle/", {"period": "2026-03", "next": "/performance/?x=1"}
+    )
     assert overlap["Location"] == "/performance/?x=1"
-    evil = client.post(f"/payments/contracts/{paid.number}/settle/", {"period": "2026-03",
-                                                                     "next": "https://evil.example/"})
+    evil = client.post(
+        f"/payments/contracts/{paid.number}/settle/", {"period": "2026-03", "next": "https://evil.example/"}
+    )
     assert evil["Location"] == f"/payments/contracts/{paid.number}/"
-    assert b"it can be settled from 2099-04-01" in client.get(
-        f"/performance/contracts/{paid.number}/?period=2099-Q1").content
+    assert (
+        b"it can be settled from 2099-04-01"
+        in client.get(f"/performance/contracts/{paid.number}/?period=2099-Q1").content
+    )
     client.force_login(provider_admin)
     provider_page = client.get(url).content
     assert b"Settle this period" not in provider_page and b"In review" not in provider_page
@@ -251,7 +277,10 @@ def test_a_settlement_total_is_its_lines_to_the_cent(paid, analyst_api):
     body = settle(analyst_api, paid).json()
     settlement = Settlement.objects.get(public_id=body["id"])
     settlement.withhold_return, settlement.bonus, settlement.shared_savings = (
-        Decimal("1762.68"), Decimal("352.54"), Decimal("12727.93"))
+        Decimal("1762.68"),
+        Decimal("352.54"),
+        Decimal("12727.93"),
+    )
     settlement.save()
     settlement.refresh_from_db()
     assert settlement.total == Decimal("14843.15")
@@ -260,7 +289,9 @@ def test_a_settlement_total_is_its_lines_to_the_cent(paid, analyst_api):
 def test_settling_a_period_leaves_a_run_in_review_approvable(cohort, analyst_scope, analyst_api):
     load(analyst_scope, cohort_utilization())
     pay_month(analyst_scope, cohort, JAN)
-    run, _ = payment_services.payment_run_start(scope=analyst_scope, contract=cohort, month=FEB, enqueue=False)
+    run, _ = payment_services.payment_run_start(
+        scope=analyst_scope, contract=cohort, month=FEB, enqueue=False
+    )
     payment_services.payment_run_calculate(run_id=run.pk)
     body = settle(analyst_api, cohort, period="2026-01").json()
     assert analyst_api.post(f"{body['url']}approve/").status_code == 200
@@ -269,8 +300,9 @@ def test_settling_a_period_leaves_a_run_in_review_approvable(cohort, analyst_sco
     assert payment_services.payment_run_approve(scope=analyst_scope, run=run).status == "approved"
 
 
-def test_a_settlement_statement_downloads_as_pdf_and_csv_for_both_parties(paid, analyst_api, provider_api, api_for,
-                                                                          member_of, client, plan_analyst):
+def test_a_settlement_statement_downloads_as_pdf_and_csv_for_both_parties(
+    paid, analyst_api, provider_api, api_for, member_of, client, plan_analyst
+):
     import csv
     import io
 
@@ -296,11 +328,14 @@ def test_a_settlement_statement_downloads_as_pdf_and_csv_for_both_parties(paid, 
     assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [(r["line"], r["earned_for_period"], r["posted_before"], r["amount"]) for r in rows] == [
-        ("withhold_return", "180.00", "0.00", "180.00"), ("quality_bonus", "0.00", "0.00", "0.00"),
-        ("shared_savings", "4800.00", "0.00", "4800.00")]
+        ("withhold_return", "180.00", "0.00", "180.00"),
+        ("quality_bonus", "0.00", "0.00", "0.00"),
+        ("shared_savings", "4800.00", "0.00", "4800.00"),
+    ]
     assert sum(Decimal(r["amount"]) for r in rows) == Decimal(body["total"])
     assert {(r["contract"], r["period"], r["status"], r["composite_score"]) for r in rows} == {
-        (paid.number, "2026-Q1", "approved", "1.000000")}
+        (paid.number, "2026-Q1", "approved", "1.000000")
+    }
 
     other_plan = api_for(member_of(PayerFactory(), Role.ANALYST))
     for suffix in ("statement.pdf", "statement.csv"):

@@ -29,22 +29,37 @@ def upload(scope, rows, name="utilization.csv"):
 
 def current(payer) -> dict[tuple[str, str], int]:
     """(member_id, month) -> ed_visits of the payer's current rows."""
-    return {(m, month.isoformat()): ed for m, month, ed in UtilizationRow.objects.filter(
-        payer=payer, superseded=False).values_list("member_id", "month", "ed_visits")}
+    return {
+        (m, month.isoformat()): ed
+        for m, month, ed in UtilizationRow.objects.filter(payer=payer, superseded=False).values_list(
+            "member_id", "month", "ed_visits"
+        )
+    }
 
 
 def test_a_reupload_supersedes_the_overlapping_rows_only(plan, analyst_scope):
-    first = upload(analyst_scope, [urow(m, month, ed=1) for m in ("A1", "A2", "A3", ODD) for month in (JAN, FEB)])
+    first = upload(
+        analyst_scope, [urow(m, month, ed=1) for m in ("A1", "A2", "A3", ODD) for month in (JAN, FEB)]
+    )
     assert first.superseded_count == 0 and UtilizationRow.objects.count() == 8
 
     # A2 and A3 in February and ODD in January again; A4 is new; A2 in March is a new month.
-    second = upload(analyst_scope, [urow("A2", FEB, ed=2), urow("A3", FEB, ed=2), urow(ODD, JAN, ed=2),
-                                    urow("A4", FEB, ed=2), urow("A2", MAR, ed=2)])
+    second = upload(
+        analyst_scope,
+        [
+            urow("A2", FEB, ed=2),
+            urow("A3", FEB, ed=2),
+            urow(ODD, JAN, ed=2),
+            urow("A4", FEB, ed=2),
+            urow("A2", MAR, ed=2),
+        ],
+    )
     assert second.superseded_count == 3
     assert UtilizationRow.objects.filter(payer=plan, superseded=True).count() == 3
     assert UtilizationRow.objects.filter(payer=plan, superseded=False).count() == 10
-    assert set(UtilizationRow.objects.filter(superseded=True).values_list("member_id", "month", "upload")) == {
-        ("A2", FEB, first.pk), ("A3", FEB, first.pk), (ODD, JAN, first.pk)}
+    assert set(
+        UtilizationRow.objects.filter(superseded=True).values_list("member_id", "month", "upload")
+    ) == {("A2", FEB, first.pk), ("A3", FEB, first.pk), (ODD, JAN, first.pk)}
     rows = current(plan)
     assert rows[("A2", FEB.isoformat())] == rows[(ODD, JAN.isoformat())] == rows[("A4", FEB.isoformat())] == 2
     assert rows[("A2", JAN.isoformat())] == rows[(ODD, FEB.isoformat())] == 1

@@ -43,8 +43,14 @@ def formats_example():
 def plan(payer):
     ensure_platform_roles(IdtRole)  # a transactional test's flush removes the migration's catalogue
     for code, name, rural, minutes, miles in MARKETS:
-        Market.objects.create(organization=payer, code=code, name=name, rural=rural,
-                              travel_minutes_per_visit=Decimal(minutes), miles_per_visit=Decimal(miles))
+        Market.objects.create(
+            organization=payer,
+            code=code,
+            name=name,
+            rural=rural,
+            travel_minutes_per_visit=Decimal(minutes),
+            miles_per_visit=Decimal(miles),
+        )
     return payer
 
 
@@ -91,7 +97,9 @@ def assumption_version(scope):
 @pytest.fixture
 def experience(scope):
     return services.experience_upload(
-        scope=scope, name="Bayview 2025", program_name="Bayview Home Palliative Care",
+        scope=scope,
+        name="Bayview 2025",
+        program_name="Bayview Home Palliative Care",
         file=SimpleUploadedFile("experience.csv", EXPERIENCE_CSV.encode()),
         spans_file=SimpleUploadedFile("spans.csv", SPANS_CSV.encode()),
     )
@@ -102,8 +110,13 @@ def start_run(scope, bundle_version, assumption_version):
     """start_run(**kwargs) -> a queued run (not enqueued) of the home-based bundle."""
 
     def start(**kwargs):
-        params = {"bundle_version": bundle_version, "assumption_set_version": assumption_version,
-                  "markets": ["URBAN", "RURAL-N"], "options": {"simulation_years": 2000}, "enqueue": False}
+        params = {
+            "bundle_version": bundle_version,
+            "assumption_set_version": assumption_version,
+            "markets": ["URBAN", "RURAL-N"],
+            "options": {"simulation_years": 2000},
+            "enqueue": False,
+        }
         params.update(kwargs)
         return services.pricing_run_start(scope=kwargs.pop("scope", scope), **params)
 

@@ -59,9 +59,15 @@ def test_editing_records_who_entered_a_value_unless_a_source_is_given(analyst_ap
     a = copy.deepcopy(draft["assumptions"])
     a["productivity"] = "0.72"
     a["salaries"]["rn"] = {"default": "91000"}
-    response = analyst_api.put(f"{BASE}{set_id}/draft/", {
-        "assumptions": a, "sources": {"salaries.rn": "Plan network wage survey, 2026"}, "notes": "Local wages"},
-        format="json")
+    response = analyst_api.put(
+        f"{BASE}{set_id}/draft/",
+        {
+            "assumptions": a,
+            "sources": {"salaries.rn": "Plan network wage survey, 2026"},
+            "notes": "Local wages",
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     sources = response.json()["sources"]
     assert sources["productivity"].startswith(f"Entered by {analyst.get_full_name()} on ")
@@ -70,18 +76,27 @@ def test_editing_records_who_entered_a_value_unless_a_source_is_given(analyst_ap
     assert response.json()["notes"] == "Local wages"
 
 
-@pytest.mark.parametrize(("change", "path", "code"), [
-    ({"productivity": "0"}, "$.assumptions.productivity", "out_of_range"),
-    ({"productivity": "1.01"}, "$.assumptions.productivity", "out_of_range"),
-    ({"admin_load": "0.5", "margin": "0.5"}, "$.assumptions.margin", "loads_too_high"),
-    ({"base_period_midpoint": "2028-01-01"}, "$.assumptions.rating_period_midpoint", "date_range_reversed"),
-    ({"supplies_pmpm": "-5"}, "$.assumptions.supplies_pmpm", "negative"),
-    ({"annual_trend": "2"}, "$.assumptions.annual_trend", "implausible"),
-])
+@pytest.mark.parametrize(
+    ("change", "path", "code"),
+    [
+        ({"productivity": "0"}, "$.assumptions.productivity", "out_of_range"),
+        ({"productivity": "1.01"}, "$.assumptions.productivity", "out_of_range"),
+        ({"admin_load": "0.5", "margin": "0.5"}, "$.assumptions.margin", "loads_too_high"),
+        (
+            {"base_period_midpoint": "2028-01-01"},
+            "$.assumptions.rating_period_midpoint",
+            "date_range_reversed",
+        ),
+        ({"supplies_pmpm": "-5"}, "$.assumptions.supplies_pmpm", "negative"),
+        ({"annual_trend": "2"}, "$.assumptions.annual_trend", "implausible"),
+    ],
+)
 def test_absurd_assumptions_are_refused_with_their_path(analyst_api, change, path, code):
     draft = create(analyst_api)
     a = {**draft["assumptions"], **change}
-    response = analyst_api.put(f"{BASE}{draft['assumption_set_id']}/draft/", {"assumptions": a}, format="json")
+    response = analyst_api.put(
+        f"{BASE}{draft['assumption_set_id']}/draft/", {"assumptions": a}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_assumptions"
     assert (path, code) in {(e["path"], e["code"]) for e in response.json()["details"]["errors"]}
@@ -90,11 +105,20 @@ def test_absurd_assumptions_are_refused_with_their_path(analyst_api, change, pat
 
 def test_every_error_is_reported_at_once(analyst_api):
     draft = create(analyst_api)
-    a = {**draft["assumptions"], "productivity": "0", "benefits_load": "x", "ranges": {"margin": ["0.05", "0.01"]}}
-    errors = analyst_api.put(f"{BASE}{draft['assumption_set_id']}/draft/", {"assumptions": a},
-                             format="json").json()["details"]["errors"]
-    assert {e["path"] for e in errors} >= {"$.assumptions.productivity", "$.assumptions.benefits_load",
-                                           "$.assumptions.ranges.margin"}
+    a = {
+        **draft["assumptions"],
+        "productivity": "0",
+        "benefits_load": "x",
+        "ranges": {"margin": ["0.05", "0.01"]},
+    }
+    errors = analyst_api.put(
+        f"{BASE}{draft['assumption_set_id']}/draft/", {"assumptions": a}, format="json"
+    ).json()["details"]["errors"]
+    assert {e["path"] for e in errors} >= {
+        "$.assumptions.productivity",
+        "$.assumptions.benefits_load",
+        "$.assumptions.ranges.margin",
+    }
 
 
 def test_publish_makes_immutable_numbered_versions_and_new_drafts(analyst_api):
@@ -143,8 +167,9 @@ def test_export_then_import_gives_the_same_assumptions_and_sources(analyst_api, 
 
 
 def test_import_with_errors_creates_nothing(analyst_api):
-    response = analyst_api.post(f"{BASE}import/", {"format": "other", "assumptions": {"productivity": 7}},
-                                format="json")
+    response = analyst_api.post(
+        f"{BASE}import/", {"format": "other", "assumptions": {"productivity": 7}}, format="json"
+    )
     assert response.status_code == 400
     paths = {e["path"] for e in response.json()["details"]["errors"]}
     assert {"$.format", "$.assumptions.productivity"} <= paths
@@ -154,7 +179,9 @@ def test_import_with_errors_creates_nothing(analyst_api):
 def test_duplicate_name_is_a_conflict(analyst_api):
     create(analyst_api)
     response = analyst_api.post(BASE, {"name": "Standard 2027"}, format="json")
-    assert response.status_code == 409 and response.json()["details"] == {"name": [response.json()["message"]]}
+    assert response.status_code == 409 and response.json()["details"] == {
+        "name": [response.json()["message"]]
+    }
 
 
 def test_auditor_reads_but_cannot_create_or_edit(analyst_api, plan, member_of, api_for):
@@ -162,8 +189,9 @@ def test_auditor_reads_but_cannot_create_or_edit(analyst_api, plan, member_of, a
     auditor = api_for(member_of(plan, Role.AUDITOR))
     assert auditor.get(f"{BASE}{draft['assumption_set_id']}/draft/").status_code == 200
     assert auditor.post(BASE, {"name": "Mine"}, format="json").status_code == 403
-    response = auditor.put(f"{BASE}{draft['assumption_set_id']}/draft/", {"assumptions": draft["assumptions"]},
-                           format="json")
+    response = auditor.put(
+        f"{BASE}{draft['assumption_set_id']}/draft/", {"assumptions": draft["assumptions"]}, format="json"
+    )
     assert response.status_code == 403
     assert auditor.post(f"{BASE}{draft['assumption_set_id']}/draft/publish/").status_code == 403
 

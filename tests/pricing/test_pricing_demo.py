@@ -23,21 +23,29 @@ def test_the_generated_experience_is_deterministic_and_valid():
     experience = summarise_experience(io.BytesIO(first[0].encode()), today=date(2026, 1, 1))
     assert experience.valid and experience.summary["first_month"] == "2025-01"
     assert set(experience.summary["by_tier"]) == {"1", "2", "3"}
-    spans = summarise_spans(io.BytesIO(first[1].encode()), today=date(2026, 1, 1), data_end_month=2025 * 12 + 11)
-    assert spans.valid and 3 <= spans.summary["median_months"] <= 9  # CAPC: a median stay of about four months
+    spans = summarise_spans(
+        io.BytesIO(first[1].encode()), today=date(2026, 1, 1), data_end_month=2025 * 12 + 11
+    )
+    assert (
+        spans.valid and 3 <= spans.summary["median_months"] <= 9
+    )  # CAPC: a median stay of about four months
 
 
 def test_seed_demo_prices_every_demo_bundle_once(settings):
     settings.DEBUG = True
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", verbosity=0)
-    versions = AssumptionSet.objects.get().versions.order_by(F("number").asc(nulls_last=True))  # the draft has none
+    versions = AssumptionSet.objects.get().versions.order_by(
+        F("number").asc(nulls_last=True)
+    )  # the draft has none
     assert [(v.number, v.status) for v in versions] == [(1, "published"), (None, "draft")]
     experience = ExperienceDataset.objects.get()
     assert experience.status == "valid" and experience.provider.short_name == "Bayview"
     runs = PricingRun.objects.select_related("bundle_version__bundle")
     assert sorted(r.bundle_version.bundle.name for r in runs) == [
-        "Home-based palliative care", "Post-discharge palliative transition (90 days)"]
+        "Home-based palliative care",
+        "Post-discharge palliative transition (90 days)",
+    ]
     assert all(r.status == "succeeded" for r in runs)
     home = next(r for r in runs if r.bundle_version.bundle.name == "Home-based palliative care")
     assert home.experience == experience and home.result["enrollment"]["source"] == "experience"

@@ -15,8 +15,12 @@ URL = "/api/v1/pricing/experience/"
 
 
 def upload(client, content: bytes, spans: bytes | None = None, headers: dict | None = None, **fields):
-    data = {"name": "Bayview 2025", "program_name": "Bayview", "file": SimpleUploadedFile("exp.csv", content),
-            **fields}
+    data = {
+        "name": "Bayview 2025",
+        "program_name": "Bayview",
+        "file": SimpleUploadedFile("exp.csv", content),
+        **fields,
+    }
     if spans is not None:
         data["spans_file"] = SimpleUploadedFile("spans.csv", spans)
     return client.post(URL, data, format="multipart", **(headers or {}))
@@ -66,12 +70,12 @@ def test_header_names_are_matched_loosely_and_a_bom_is_accepted(analyst_api):
 def test_every_row_error_has_its_row_and_column_and_nothing_is_loaded(analyst_api):
     content = (
         b"month,tier,member_months,cost\n"
-        b"2025-01,1,10,2700\n"          # row 2: fine
-        b"2025-13,1,10,2700\n"          # row 3: no such month
-        b",2,0,-5\n"                    # row 4: month missing, member-months 0, negative cost
-        b"2025-02,,ten,1,2\n"           # row 5: tier missing, not a number, an extra cell
-        b"2099-01,3,5,12.5\n"           # row 6: in the future
-        b"2025-03,3,1,9999999\n"        # row 7: implausible cost per member-month
+        b"2025-01,1,10,2700\n"  # row 2: fine
+        b"2025-13,1,10,2700\n"  # row 3: no such month
+        b",2,0,-5\n"  # row 4: month missing, member-months 0, negative cost
+        b"2025-02,,ten,1,2\n"  # row 5: tier missing, not a number, an extra cell
+        b"2099-01,3,5,12.5\n"  # row 6: in the future
+        b"2025-03,3,1,9999999\n"  # row 7: implausible cost per member-month
     )
     response = upload(analyst_api, content)
     assert response.status_code == 400
@@ -101,8 +105,11 @@ def test_every_row_error_has_its_row_and_column_and_nothing_is_loaded(analyst_ap
 def test_missing_columns_are_reported_on_the_header_row(analyst_api):
     errors = upload(analyst_api, b"month;tier;cost\n2025-01;1;5\n").json()["details"]["errors"]
     assert [(e["row"], e["column"], e["code"]) for e in errors] == [
-        (1, "month", "missing_column"), (1, "tier", "missing_column"),
-        (1, "member_months", "missing_column"), (1, "cost", "missing_column")]
+        (1, "month", "missing_column"),
+        (1, "tier", "missing_column"),
+        (1, "member_months", "missing_column"),
+        (1, "cost", "missing_column"),
+    ]
 
 
 def test_an_empty_file_is_refused_on_its_field(analyst_api):
@@ -110,11 +117,14 @@ def test_an_empty_file_is_refused_on_its_field(analyst_api):
     assert response.status_code == 400 and "file" in response.json()["details"]
 
 
-@pytest.mark.parametrize(("content", "row", "code"), [
-    (b"\xef\xbb\xbf\n", 1, "missing_column"),
-    (b"month,tier,member_months,cost\n", 2, "no_data_rows"),
-    (b"month,tier,member_months,cost\n2025-01,1,1,5\n2025-02,\xff\xfe,1,5\n", 3, "not_utf8"),
-])
+@pytest.mark.parametrize(
+    ("content", "row", "code"),
+    [
+        (b"\xef\xbb\xbf\n", 1, "missing_column"),
+        (b"month,tier,member_months,cost\n", 2, "no_data_rows"),
+        (b"month,tier,member_months,cost\n2025-01,1,1,5\n2025-02,\xff\xfe,1,5\n", 3, "not_utf8"),
+    ],
+)
 def test_unreadable_files_say_where(analyst_api, content, row, code):
     errors = upload(analyst_api, content).json()["details"]["errors"]
     assert (errors[0]["row"], errors[0]["code"]) == (row, code)
@@ -123,10 +133,10 @@ def test_unreadable_files_say_where(analyst_api, content, row, code):
 def test_span_errors_reject_the_whole_upload(analyst_api):
     spans = (
         b"enrollment_start,enrollment_end,disenrollment_reason\n"
-        b"2025-01-03,2024-12-30,death\n"    # row 2: ends before it starts
-        b"2025-02-30,,\n"                   # row 3: not a date
+        b"2025-01-03,2024-12-30,death\n"  # row 2: ends before it starts
+        b"2025-02-30,,\n"  # row 3: not a date
         b"2025-01-10,2025-01-20,abducted\n"  # row 4: unknown reason
-        b"2025-05-01,,\n"                   # row 5: starts after the experience data (2025-02)
+        b"2025-05-01,,\n"  # row 5: starts after the experience data (2025-02)
     )
     response = upload(analyst_api, EXPERIENCE_CSV.encode(), spans)
     assert response.status_code == 400

@@ -70,7 +70,10 @@ def test_absurd_assumptions_are_refused_with_every_error_and_its_path(quote_api,
     a = formats_example["assumptions"]
     a["productivity"] = 0
     a["margin"] = 0.9  # with admin 0.12: loads of 1.02
-    a["salaries"] = {"np": {"markets": {"RURAL-N": 126000}}, "lcsw": {"default": 70000}}  # URBAN has no np wage
+    a["salaries"] = {
+        "np": {"markets": {"RURAL-N": 126000}},
+        "lcsw": {"default": 70000},
+    }  # URBAN has no np wage
     a["rating_period_midpoint"] = "2024-07-01"  # before the base period
     a["benefits_load"] = -0.1
     response = post(quote_api, formats_example)
@@ -89,17 +92,25 @@ def test_absurd_assumptions_are_refused_with_every_error_and_its_path(quote_api,
 def test_productivity_above_one_is_refused(quote_api, formats_example):
     formats_example["assumptions"]["productivity"] = "1.2"
     errors = post(quote_api, formats_example).json()["details"]["errors"]
-    assert errors == [{"path": "$.assumptions.productivity", "code": "out_of_range",
-                       "message": "must be more than 0 and at most 1, not 1.2"}]
+    assert errors == [
+        {
+            "path": "$.assumptions.productivity",
+            "code": "out_of_range",
+            "message": "must be more than 0 and at most 1, not 1.2",
+        }
+    ]
 
 
-@pytest.mark.parametrize(("path", "value"), [
-    (("assumptions", "salaries", "np", "default"), "1e400000"),
-    (("assumptions", "annual_trend"), 3),
-    (("assumptions", "lob_factors"), {"medicaid": "1e999999"}),
-    (("bundle", "roles", 0, "visit_minutes"), 10**12),
-    (("experience", "by_tier", "1", "member_months"), "1e-999999"),
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("assumptions", "salaries", "np", "default"), "1e400000"),
+        (("assumptions", "annual_trend"), 3),
+        (("assumptions", "lob_factors"), {"medicaid": "1e999999"}),
+        (("bundle", "roles", 0, "visit_minutes"), 10**12),
+        (("experience", "by_tier", "1", "member_months"), "1e-999999"),
+    ],
+)
 def test_implausible_numbers_are_refused_not_overflowed(quote_api, formats_example, path, value):
     target = formats_example
     for key in path[:-1]:
@@ -114,13 +125,18 @@ def test_nan_and_infinity_are_refused(quote_api, formats_example):
     formats_example["assumptions"]["admin_load"] = "NaN"
     formats_example["assumptions"]["supplies_pmpm"] = "Infinity"
     errors = {(e["path"], e["code"]) for e in post(quote_api, formats_example).json()["details"]["errors"]}
-    assert errors == {("$.assumptions.admin_load", "not_finite"), ("$.assumptions.supplies_pmpm", "not_finite")}
+    assert errors == {
+        ("$.assumptions.admin_load", "not_finite"),
+        ("$.assumptions.supplies_pmpm", "not_finite"),
+    }
     raw = json.dumps(formats_example).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
     response = quote_api.post(URL, raw, content_type="application/json")
     assert response.status_code == 400 and response.json()["code"] == "malformed_request"
 
 
-@pytest.mark.parametrize("body", [[], "text", {"format": "carebundle.pricing/1"}, {"bundle": 1, "assumptions": []}])
+@pytest.mark.parametrize(
+    "body", [[], "text", {"format": "carebundle.pricing/1"}, {"bundle": 1, "assumptions": []}]
+)
 def test_malformed_files_are_400_with_paths(quote_api, body):
     response = quote_api.post(URL, json.dumps(body), content_type="application/json")
     assert response.status_code == 400
@@ -130,7 +146,12 @@ def test_malformed_files_are_400_with_paths(quote_api, body):
 def test_unknown_market_and_bad_lobs_name_their_field(quote_api, formats_example):
     response = post(quote_api, {**formats_example, "markets": ["NOWHERE"]})
     assert response.json()["details"]["errors"] == [
-        {"path": "markets[0]", "code": "unknown_market", "message": "market 'NOWHERE' is not in the pricing file"}]
+        {
+            "path": "markets[0]",
+            "code": "unknown_market",
+            "message": "market 'NOWHERE' is not in the pricing file",
+        }
+    ]
     response = post(quote_api, {**formats_example, "lobs": "medicaid"})
     assert response.status_code == 400 and response.json()["details"]["errors"][0]["path"] == "lobs"
 
@@ -140,18 +161,32 @@ def _no_constant(name):
 
 
 _weird = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
     st.sampled_from(["NaN", "-inf", "1e999999", "-0", "0", "1e-999999", "", "  3 "]),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
 )
 _PATHS = [
-    ("assumptions", "productivity"), ("assumptions", "benefits_load"), ("assumptions", "admin_load"),
-    ("assumptions", "margin"), ("assumptions", "annual_trend"), ("assumptions", "base_period_midpoint"),
-    ("assumptions", "markets", 0, "travel_minutes_per_visit"), ("assumptions", "salaries", "np", "default"),
-    ("assumptions", "ranges", "productivity"), ("assumptions", "full_credibility_member_months"),
-    ("bundle", "home_share"), ("bundle", "roles", 0, "by_tier", "1", "visits_per_mm"), ("bundle", "tiers"),
-    ("experience", "by_tier", "1", "cost"), ("assumptions", "disenrollment"), ("bundle", "period"),
+    ("assumptions", "productivity"),
+    ("assumptions", "benefits_load"),
+    ("assumptions", "admin_load"),
+    ("assumptions", "margin"),
+    ("assumptions", "annual_trend"),
+    ("assumptions", "base_period_midpoint"),
+    ("assumptions", "markets", 0, "travel_minutes_per_visit"),
+    ("assumptions", "salaries", "np", "default"),
+    ("assumptions", "ranges", "productivity"),
+    ("assumptions", "full_credibility_member_months"),
+    ("bundle", "home_share"),
+    ("bundle", "roles", 0, "by_tier", "1", "visits_per_mm"),
+    ("bundle", "tiers"),
+    ("experience", "by_tier", "1", "cost"),
+    ("assumptions", "disenrollment"),
+    ("bundle", "period"),
 ]
 
 
@@ -162,8 +197,11 @@ def test_any_mangled_file_gives_200_or_400_never_500_or_nan(quote_api, formats_e
     for path, value in changes:
         target = document
         for key in path[:-1]:
-            target = target[key] if isinstance(target, dict) or (isinstance(target, list) and key < len(target)) \
+            target = (
+                target[key]
+                if isinstance(target, dict) or (isinstance(target, list) and key < len(target))
                 else {}
+            )
             if not isinstance(target, dict | list):
                 break
         else:

@@ -71,8 +71,17 @@ def test_a_report_only_exists_for_a_succeeded_run(analyst_api, start_run):
 
 
 def test_chart_text_is_escaped():
-    svg = charts.cost_by_role([{"label": "<script>alert(1)</script>", "parts": [("a&b", "10.00")],
-                                "non_labor": "5", "total": "15"}], market="M<1>")
+    svg = charts.cost_by_role(
+        [
+            {
+                "label": "<script>alert(1)</script>",
+                "parts": [("a&b", "10.00")],
+                "non_labor": "5",
+                "total": "15",
+            }
+        ],
+        market="M<1>",
+    )
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "a&amp;b" in svg
 
 

@@ -25,10 +25,14 @@ RUNS = "/api/v1/pricing/runs/"
 
 
 def body_for(bundle_version, assumption_version, **extra):
-    return {"bundle_id": str(bundle_version.bundle.public_id), "bundle_version": bundle_version.number,
-            "assumption_set_id": str(assumption_version.assumption_set.public_id),
-            "assumption_set_version": assumption_version.number,
-            "options": {"simulation_years": 2000}, **extra}
+    return {
+        "bundle_id": str(bundle_version.bundle.public_id),
+        "bundle_version": bundle_version.number,
+        "assumption_set_id": str(assumption_version.assumption_set.public_id),
+        "assumption_set_version": assumption_version.number,
+        "options": {"simulation_years": 2000},
+        **extra,
+    }
 
 
 def start(client, bundle_version, assumption_version, **extra):
@@ -41,11 +45,17 @@ def execute(run_id: str) -> PricingRun:
     return PricingRun.objects.get(pk=run.pk)
 
 
-def test_run_lifecycle_through_the_api(analyst_api, bundle_version, assumption_version, experience,
-                                       django_capture_on_commit_callbacks):
+def test_run_lifecycle_through_the_api(
+    analyst_api, bundle_version, assumption_version, experience, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = start(analyst_api, bundle_version, assumption_version, experience_id=str(experience.public_id),
-                         markets=["URBAN", "RURAL-N"])
+        response = start(
+            analyst_api,
+            bundle_version,
+            assumption_version,
+            experience_id=str(experience.public_id),
+            markets=["URBAN", "RURAL-N"],
+        )
     assert response.status_code == 202, response.json()
     accepted = response.json()
     assert accepted["status"] == "queued" and accepted["progress"] == 0
@@ -58,20 +68,24 @@ def test_run_lifecycle_through_the_api(analyst_api, bundle_version, assumption_v
     body = analyst_api.get(accepted["status_url"]).json()
     assert body["status"] == "succeeded" and body["progress"] == 100
     assert body["engine_version"] == ENGINE_VERSION and body["inputs_hash"] == run.inputs_hash
-    assert [e["progress"] for e in body["progress_log"]] == sorted(e["progress"] for e in body["progress_log"])
+    assert [e["progress"] for e in body["progress_log"]] == sorted(
+        e["progress"] for e in body["progress_log"]
+    )
     result = body["result"]
     # every rate cell: 3 tiers x 2 markets x the bundle's 2 lines of business, each with its range
     cells = {(r["tier"], r["market"], r["lob"]) for r in result["quote"]["rates"]}
-    assert cells == {(t, m, lob) for t in "123" for m in ("URBAN", "RURAL-N")
-                     for lob in ("medicaid", "medicare_advantage")}
+    assert cells == {
+        (t, m, lob) for t in "123" for m in ("URBAN", "RURAL-N") for lob in ("medicaid", "medicare_advantage")
+    }
     for rate in result["quote"]["rates"]:
         assert Decimal(rate["low"]) <= Decimal(rate["pmpm"]) <= Decimal(rate["high"])
         assert Decimal(rate["pmpm_without_assessment_fee"]) > Decimal(rate["pmpm"])
         assert rate["buildup"]["roles"]["np"]["minutes"]
     assert set(result["quote"]["assessment_fee"]) == {"URBAN", "RURAL-N"}
     assert result["enrollment"]["source"] == "experience"
-    assert {(b["market"], b["lob"]) for b in result["budgets"]} == {(m, lob) for m in ("URBAN", "RURAL-N")
-                                                                     for lob in ("medicaid", "medicare_advantage")}
+    assert {(b["market"], b["lob"]) for b in result["budgets"]} == {
+        (m, lob) for m in ("URBAN", "RURAL-N") for lob in ("medicaid", "medicare_advantage")
+    }
     assert set(result["risk"]["by_market"]) == {"URBAN", "RURAL-N"}
     margin = result["risk"]["by_market"]["URBAN"]["summary"]["provider_margin"]
     assert set(margin) == {"mean", "p5", "p50", "p95", "probability_of_loss"}
@@ -81,8 +95,9 @@ def test_run_lifecycle_through_the_api(analyst_api, bundle_version, assumption_v
     assert body["links"]["report"].endswith("/report.pdf")
 
 
-def test_an_idempotency_key_replays_the_first_run(analyst_api, bundle_version, assumption_version,
-                                                 django_capture_on_commit_callbacks):
+def test_an_idempotency_key_replays_the_first_run(
+    analyst_api, bundle_version, assumption_version, django_capture_on_commit_callbacks
+):
     body = body_for(bundle_version, assumption_version, markets=["URBAN"])
     with django_capture_on_commit_callbacks() as callbacks:
         first = analyst_api.post(RUNS, body, format="json", HTTP_IDEMPOTENCY_KEY="price-1")
@@ -90,7 +105,9 @@ def test_an_idempotency_key_replays_the_first_run(analyst_api, bundle_version, a
     assert first.status_code == again.status_code == 202
     assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
     assert PricingRun.objects.count() == 1 and len(callbacks) == 1  # created and queued once
-    other = analyst_api.post(RUNS, dict(body, markets=["URBAN-E"]), format="json", HTTP_IDEMPOTENCY_KEY="price-1")
+    other = analyst_api.post(
+        RUNS, dict(body, markets=["URBAN-E"]), format="json", HTTP_IDEMPOTENCY_KEY="price-1"
+    )
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     assert PricingRun.objects.count() == 1
 
@@ -161,7 +178,9 @@ def test_cancel_a_running_run_stops_it_at_the_next_step(start_run, monkeypatch, 
     real_quote = compute.quote
 
     def quote_then_cancel(*args, **kwargs):
-        services.pricing_run_cancel(scope=scope, run=PricingRun.objects.get(pk=run.pk))  # the user clicks cancel
+        services.pricing_run_cancel(
+            scope=scope, run=PricingRun.objects.get(pk=run.pk)
+        )  # the user clicks cancel
         return real_quote(*args, **kwargs)
 
     monkeypatch.setattr(compute, "quote", quote_then_cancel)
@@ -189,7 +208,9 @@ def test_inputs_the_engine_refuses_fail_with_every_error(analyst_api, start_run,
     from pricing import compute
 
     def refuse(document):
-        raise PricingInputError([{"path": "$.assumptions.productivity", "code": "out_of_range", "message": "no"}])
+        raise PricingInputError(
+            [{"path": "$.assumptions.productivity", "code": "out_of_range", "message": "no"}]
+        )
 
     monkeypatch.setattr(compute, "validate_document", refuse)
     run = execute(start_run().public_id)
@@ -198,16 +219,27 @@ def test_inputs_the_engine_refuses_fail_with_every_error(analyst_api, start_run,
 
 
 def test_bad_run_parameters_are_refused_with_their_fields(analyst_api, bundle_version, assumption_version):
-    response = start(analyst_api, bundle_version, assumption_version, markets=["URBAN", "MARS"], lobs=["dental"],
-                     options={"simulation_years": 10, "tier_mix": {"9": 1}, "enrollees_per_year": -1, "colour": 1},
-                     seed=-5)
+    response = start(
+        analyst_api,
+        bundle_version,
+        assumption_version,
+        markets=["URBAN", "MARS"],
+        lobs=["dental"],
+        options={"simulation_years": 10, "tier_mix": {"9": 1}, "enrollees_per_year": -1, "colour": 1},
+        seed=-5,
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_run"
     paths = {(e["path"], e["code"]) for e in response.json()["details"]["errors"]}
-    assert paths >= {("markets[1]", "unknown_market"), ("lobs[0]", "unknown_line_of_business"),
-                     ("options.simulation_years", "out_of_range"), ("options.tier_mix.9", "unknown_tier"),
-                     ("options.enrollees_per_year", "out_of_range"), ("options.colour", "unknown_option"),
-                     ("seed", "out_of_range")}
+    assert paths >= {
+        ("markets[1]", "unknown_market"),
+        ("lobs[0]", "unknown_line_of_business"),
+        ("options.simulation_years", "out_of_range"),
+        ("options.tier_mix.9", "unknown_tier"),
+        ("options.enrollees_per_year", "out_of_range"),
+        ("options.colour", "unknown_option"),
+        ("seed", "out_of_range"),
+    }
     assert not PricingRun.objects.exists()
 
 
@@ -220,20 +252,35 @@ def test_a_market_without_a_wage_is_refused_with_its_path(analyst_api, scope, bu
     version = services.assumption_draft_publish(scope=scope, assumption_set=assumption_set)
     response = start(analyst_api, bundle_version, version, markets=["URBAN"])
     assert response.status_code == 400
-    assert {"path": "$.assumptions.salaries.chw.markets.URBAN", "code": "market_without_wage",
-            "message": "role 'chw' has no salary for market 'URBAN': give a default or a market entry"} in \
-        response.json()["details"]["errors"]
+    assert {
+        "path": "$.assumptions.salaries.chw.markets.URBAN",
+        "code": "market_without_wage",
+        "message": "role 'chw' has no salary for market 'URBAN': give a default or a market entry",
+    } in response.json()["details"]["errors"]
 
 
 def test_only_published_versions_are_priced(analyst_api, scope, bundle_version, assumption_version):
     draft_set = services.assumption_set_create(scope=scope, name="Unpublished")
-    response = analyst_api.post(RUNS, {**body_for(bundle_version, assumption_version),
-                                       "assumption_set_id": str(draft_set.public_id), "assumption_set_version": None},
-                                format="json")
+    response = analyst_api.post(
+        RUNS,
+        {
+            **body_for(bundle_version, assumption_version),
+            "assumption_set_id": str(draft_set.public_id),
+            "assumption_set_version": None,
+        },
+        format="json",
+    )
     assert response.status_code == 400  # null is not a version number
-    response = analyst_api.post(RUNS, {k: v for k, v in body_for(bundle_version, assumption_version).items()
-                                       if k != "assumption_set_version"} | {"assumption_set_id": str(draft_set.public_id)},
-                                format="json")
+    response = analyst_api.post(
+        RUNS,
+        {
+            k: v
+            for k, v in body_for(bundle_version, assumption_version).items()
+            if k != "assumption_set_version"
+        }
+        | {"assumption_set_id": str(draft_set.public_id)},
+        format="json",
+    )
     assert response.status_code == 409 and response.json()["code"] == "assumptions_not_published"
     bundle_services.version_retire(scope=scope, version=bundle_version)
     response = start(analyst_api, bundle_version, assumption_version)
@@ -259,14 +306,20 @@ def test_rate_table_for_contracts(start_run, scope, bundle_version, member_of, p
     first = table["rates"][0]
     assert set(first) == {"tier", "market", "lob", "pmpm", "low", "high"}
     assert isinstance(first["pmpm"], Decimal) and first["low"] <= first["pmpm"] <= first["high"]
-    assert table["assessment_fees"] == {m: Decimal(f) for m, f in run.result["quote"]["assessment_fee"].items()}
-    assert list(selectors.succeeded_runs_for_bundle_version(scope=scope, bundle_version=bundle_version)) == [run]
+    assert table["assessment_fees"] == {
+        m: Decimal(f) for m, f in run.result["quote"]["assessment_fee"].items()
+    }
+    assert list(selectors.succeeded_runs_for_bundle_version(scope=scope, bundle_version=bundle_version)) == [
+        run
+    ]
     contracts_manager = scope_of(member_of(plan, Role.CONTRACT_MANAGER))
     assert selectors.pricing_run_rate_table(scope=contracts_manager, run_id=run.public_id)["rates"]
     stranger = scope_of(member_of(PayerFactory(), Role.ANALYST))
     with pytest.raises(NotFoundError):
         selectors.pricing_run_rate_table(scope=stranger, run_id=run.public_id)
-    assert not selectors.succeeded_runs_for_bundle_version(scope=stranger, bundle_version=bundle_version).exists()
+    assert not selectors.succeeded_runs_for_bundle_version(
+        scope=stranger, bundle_version=bundle_version
+    ).exists()
 
 
 def test_run_inputs_download_is_the_complete_document(analyst_api, start_run):

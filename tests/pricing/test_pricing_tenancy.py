@@ -28,12 +28,18 @@ def api_urls(o) -> list[tuple[str, str]]:
     s, e, r, q = o["set"].public_id, o["experience"].public_id, o["run"].public_id, o["queued"].public_id
     base = "/api/v1/pricing"
     return [
-        ("get", f"{base}/assumption-sets/{s}/"), ("get", f"{base}/assumption-sets/{s}/draft/"),
-        ("put", f"{base}/assumption-sets/{s}/draft/"), ("post", f"{base}/assumption-sets/{s}/draft/publish/"),
-        ("get", f"{base}/assumption-sets/{s}/versions/1/"), ("post", f"{base}/assumption-sets/{s}/versions/1/new-draft/"),
+        ("get", f"{base}/assumption-sets/{s}/"),
+        ("get", f"{base}/assumption-sets/{s}/draft/"),
+        ("put", f"{base}/assumption-sets/{s}/draft/"),
+        ("post", f"{base}/assumption-sets/{s}/draft/publish/"),
+        ("get", f"{base}/assumption-sets/{s}/versions/1/"),
+        ("post", f"{base}/assumption-sets/{s}/versions/1/new-draft/"),
         ("get", f"{base}/assumption-sets/{s}/versions/1/export/"),
-        ("get", f"{base}/experience/{e}/"), ("get", f"{base}/experience/{e}/file/"),
-        ("get", f"{base}/runs/{r}/"), ("get", f"{base}/runs/{r}/inputs/"), ("get", f"{base}/runs/{r}/report.pdf"),
+        ("get", f"{base}/experience/{e}/"),
+        ("get", f"{base}/experience/{e}/file/"),
+        ("get", f"{base}/runs/{r}/"),
+        ("get", f"{base}/runs/{r}/inputs/"),
+        ("get", f"{base}/runs/{r}/report.pdf"),
         ("post", f"{base}/runs/{q}/cancel/"),
     ]
 
@@ -41,12 +47,18 @@ def api_urls(o) -> list[tuple[str, str]]:
 def web_urls(o) -> list[tuple[str, str]]:
     s, e, r, q = o["set"].public_id, o["experience"].public_id, o["run"].public_id, o["queued"].public_id
     return [
-        ("get", f"/pricing/assumptions/{s}/"), ("get", f"/pricing/assumptions/{s}/draft/"),
-        ("post", f"/pricing/assumptions/{s}/draft/"), ("post", f"/pricing/assumptions/{s}/versions/1/new-draft/"),
+        ("get", f"/pricing/assumptions/{s}/"),
+        ("get", f"/pricing/assumptions/{s}/draft/"),
+        ("post", f"/pricing/assumptions/{s}/draft/"),
+        ("post", f"/pricing/assumptions/{s}/versions/1/new-draft/"),
         ("get", f"/pricing/assumptions/{s}/versions/1/export.json"),
-        ("get", f"/pricing/experience/{e}/"), ("get", f"/pricing/experience/{e}/file/"),
-        ("get", f"/pricing/runs/{r}/"), ("get", f"/pricing/runs/{r}/progress/"), ("get", f"/pricing/runs/{r}/inputs.json"),
-        ("get", f"/pricing/runs/{r}/report.pdf"), ("post", f"/pricing/runs/{q}/cancel/"),
+        ("get", f"/pricing/experience/{e}/"),
+        ("get", f"/pricing/experience/{e}/file/"),
+        ("get", f"/pricing/runs/{r}/"),
+        ("get", f"/pricing/runs/{r}/progress/"),
+        ("get", f"/pricing/runs/{r}/inputs.json"),
+        ("get", f"/pricing/runs/{r}/report.pdf"),
+        ("post", f"/pricing/runs/{q}/cancel/"),
     ]
 
 
@@ -78,9 +90,13 @@ def test_every_pricing_page_is_404_for_other_organisations(objects, plan, member
             assert getattr(client, method)(url).status_code == 404, (who, method, url)
 
 
-def test_providers_cannot_start_runs_or_edit(objects, plan, member_of, api_for, bundle_version, assumption_version):
+def test_providers_cannot_start_runs_or_edit(
+    objects, plan, member_of, api_for, bundle_version, assumption_version
+):
     client = api_for(member_of(ProviderFactory(), Role.ADMIN))
-    response = client.post("/api/v1/pricing/runs/", body_for(bundle_version, assumption_version), format="json")
+    response = client.post(
+        "/api/v1/pricing/runs/", body_for(bundle_version, assumption_version), format="json"
+    )
     assert response.status_code == 403 and response.json()["code"] == "permission_denied"
     assert client.post("/api/v1/pricing/assumption-sets/", {"name": "x"}, format="json").status_code == 403
     assert client.get("/api/v1/pricing/runs/").status_code == 403
@@ -94,10 +110,13 @@ def test_providers_cannot_start_runs_or_edit(objects, plan, member_of, api_for, 
     assert "Pricing" not in web.get("/").content.decode().split('aria-label="Main"')[1].split("</nav>")[0]
 
 
-def test_another_plan_cannot_price_this_plans_bundle(objects, member_of, api_for, bundle_version,
-                                                      assumption_version):
+def test_another_plan_cannot_price_this_plans_bundle(
+    objects, member_of, api_for, bundle_version, assumption_version
+):
     client = api_for(member_of(PayerFactory(), Role.ANALYST))
-    response = client.post("/api/v1/pricing/runs/", body_for(bundle_version, assumption_version), format="json")
+    response = client.post(
+        "/api/v1/pricing/runs/", body_for(bundle_version, assumption_version), format="json"
+    )
     assert response.status_code == 404
 
 

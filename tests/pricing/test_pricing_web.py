@@ -32,15 +32,24 @@ def test_the_nav_and_the_pricing_home(web, start_run):
     assert "Queued" in home.content.decode()
 
 
-def test_start_a_run_from_the_form(web, bundle_version, assumption_version, experience,
-                                   django_capture_on_commit_callbacks):
+def test_start_a_run_from_the_form(
+    web, bundle_version, assumption_version, experience, django_capture_on_commit_callbacks
+):
     form = web.get("/pricing/runs/new/").content.decode()
     assert "Home-based palliative care v1" in form and "Plan defaults 2027 v1" in form
     with django_capture_on_commit_callbacks() as callbacks:
-        response = web.post("/pricing/runs/new/", {
-            "bundle_version": bundle_version.pk, "assumption_version": assumption_version.pk,
-            "experience": experience.pk, "markets": ["URBAN"], "lobs": ["medicaid"],
-            "enrollees_per_year": 120, "simulation_years": 5000})
+        response = web.post(
+            "/pricing/runs/new/",
+            {
+                "bundle_version": bundle_version.pk,
+                "assumption_version": assumption_version.pk,
+                "experience": experience.pk,
+                "markets": ["URBAN"],
+                "lobs": ["medicaid"],
+                "enrollees_per_year": 120,
+                "simulation_years": 5000,
+            },
+        )
     run = PricingRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/pricing/runs/{run.public_id}/"
     assert len(callbacks) == 1
@@ -57,13 +66,23 @@ def test_the_form_shows_every_error_of_a_run_that_cannot_start(web, scope, bundl
     assumptions = {**draft.assumptions, "salaries": {}}
     services.assumption_draft_update(scope=scope, assumption_set=assumption_set, assumptions=assumptions)
     version = services.assumption_draft_publish(scope=scope, assumption_set=assumption_set)
-    response = web.post("/pricing/runs/new/", {"bundle_version": bundle_version.pk, "assumption_version": version.pk,
-                                               "markets": ["URBAN"], "enrollees_per_year": 100,
-                                               "simulation_years": 5000})
+    response = web.post(
+        "/pricing/runs/new/",
+        {
+            "bundle_version": bundle_version.pk,
+            "assumption_version": version.pk,
+            "markets": ["URBAN"],
+            "enrollees_per_year": 100,
+            "simulation_years": 5000,
+        },
+    )
     assert response.status_code == 400
     page = response.content.decode()
     assert "The run cannot start." in page
-    assert "$.assumptions.salaries.np.markets.URBAN" in page and "$.assumptions.salaries.chw.markets.URBAN" in page
+    assert (
+        "$.assumptions.salaries.np.markets.URBAN" in page
+        and "$.assumptions.salaries.chw.markets.URBAN" in page
+    )
     assert not PricingRun.objects.exists()
 
 
@@ -114,8 +133,15 @@ def test_create_edit_and_publish_assumptions_in_the_browser(web, analyst):
     assert "must be zero or more, not -3" in page
     assert "travel_minutes_per_visit is required" in page
     assert AssumptionSetVersion.objects.get(pk=draft.pk).assumptions["productivity"] == "0.75"
-    post.update({"productivity": "0.72", "salary__rn__RURAL-N": "82000", "market__URBAN__travel": "25",
-                 "salary__rn__source": "Network wage survey 2026", "publish": "1"})
+    post.update(
+        {
+            "productivity": "0.72",
+            "salary__rn__RURAL-N": "82000",
+            "market__URBAN__travel": "25",
+            "salary__rn__source": "Network wage survey 2026",
+            "publish": "1",
+        }
+    )
     response = web.post(draft_url, post)
     assert response.status_code == 302 and response["Location"].endswith("?version=1")
     version = AssumptionSetVersion.objects.get(pk=draft.pk)
@@ -139,15 +165,20 @@ def _form_values(html: str) -> dict[str, str]:
 
 def test_upload_experience_and_read_every_row_error(web):
     bad = b"month,tier,member_months,cost\n2025-01,1,x,100\n2025-02,2,3,-1\n"
-    response = web.post("/pricing/experience/", {"name": "Bad file", "program_name": "",
-                                                 "file": SimpleUploadedFile("bad.csv", bad)})
+    response = web.post(
+        "/pricing/experience/",
+        {"name": "Bad file", "program_name": "", "file": SimpleUploadedFile("bad.csv", bad)},
+    )
     dataset = ExperienceDataset.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/pricing/experience/{dataset.public_id}/"
     page = web.get(response["Location"]).content.decode()
     assert "2 errors: nothing was loaded." in page
-    assert "<td class=\"num\">2</td><td>member_months</td>" in page
-    assert "<td class=\"num\">3</td><td>cost</td>" in page
-    good = web.post("/pricing/experience/", {"name": "Good", "file": SimpleUploadedFile("ok.csv", EXPERIENCE_CSV.encode())})
+    assert '<td class="num">2</td><td>member_months</td>' in page
+    assert '<td class="num">3</td><td>cost</td>' in page
+    good = web.post(
+        "/pricing/experience/",
+        {"name": "Good", "file": SimpleUploadedFile("ok.csv", EXPERIENCE_CSV.encode())},
+    )
     page = web.get(good["Location"]).content.decode()
     assert "Valid" in page and "56000.5" in page
     template = web.get("/pricing/experience/templates/experience.csv")
@@ -164,8 +195,9 @@ def test_read_only_roles_see_no_edit_controls(plan, member_of, start_run):
     assert client.post("/pricing/assumptions/", {"create-name": "x"}).status_code == 403
 
 
-def test_page_query_counts_do_not_grow_with_the_data(web, start_run, scope, experience,
-                                                     django_assert_max_num_queries):
+def test_page_query_counts_do_not_grow_with_the_data(
+    web, start_run, scope, experience, django_assert_max_num_queries
+):
     def counts():
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
@@ -182,7 +214,9 @@ def test_page_query_counts_do_not_grow_with_the_data(web, start_run, scope, expe
     for i in range(4):
         start_run()
         services.assumption_set_create(scope=scope, name=f"Set {i}")
-        services.experience_upload(scope=scope, name=f"E{i}", file=SimpleUploadedFile("e.csv", EXPERIENCE_CSV.encode()))
+        services.experience_upload(
+            scope=scope, name=f"E{i}", file=SimpleUploadedFile("e.csv", EXPERIENCE_CSV.encode())
+        )
     assert counts() == before
     with django_assert_max_num_queries(12):
         web.get("/pricing/")

@@ -48,9 +48,16 @@ def progress_log(run: PricingRun) -> list[tuple[int, str]]:
 
 @pytest.mark.usefixtures("transactional_db")
 def test_a_run_started_through_the_api_is_computed_by_the_worker(
-        celery_worker, analyst_api, bundle_version, assumption_version, experience, wait_for):
-    response = start(analyst_api, bundle_version, assumption_version, experience_id=str(experience.public_id),
-                     markets=["URBAN", "URBAN-E", "RURAL-N"], options={"simulation_years": 20000})
+    celery_worker, analyst_api, bundle_version, assumption_version, experience, wait_for
+):
+    response = start(
+        analyst_api,
+        bundle_version,
+        assumption_version,
+        experience_id=str(experience.public_id),
+        markets=["URBAN", "URBAN-E", "RURAL-N"],
+        options={"simulation_years": 20000},
+    )
     assert response.status_code == 202, response.json()
     status_url = response.json()["status_url"]
 
@@ -72,12 +79,19 @@ def test_a_run_started_through_the_api_is_computed_by_the_worker(
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes_exactly_once(
-        celery_worker_factory, analyst_api, bundle_version, assumption_version, experience, wait_for):
+    celery_worker_factory, analyst_api, bundle_version, assumption_version, experience, wait_for
+):
     workers, sent = celery_worker_factory, []
     slow = workers("slow", env={services.STEP_DELAY_ENV: "3"})
     with queued_on(workers.queue, sent):
-        response = start(analyst_api, bundle_version, assumption_version, experience_id=str(experience.public_id),
-                         markets=["URBAN", "URBAN-E", "RURAL-N"], options={"simulation_years": 20000})
+        response = start(
+            analyst_api,
+            bundle_version,
+            assumption_version,
+            experience_id=str(experience.public_id),
+            markets=["URBAN", "URBAN-E", "RURAL-N"],
+            options={"simulation_years": 20000},
+        )
     assert response.status_code == 202, response.json()
     run = PricingRun.objects.get(public_id=response.json()["id"])
     assert len(sent) == 1
@@ -121,12 +135,18 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes_exactly_once(
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the run lock is PostgreSQL's advisory lock")
 def test_a_duplicate_delivery_while_a_worker_computes_the_run_waits_for_it_and_computes_nothing(
-        celery_worker_factory, analyst_api, bundle_version, assumption_version, wait_for):
+    celery_worker_factory, analyst_api, bundle_version, assumption_version, wait_for
+):
     workers, sent = celery_worker_factory, []
     workers("slow", env={services.STEP_DELAY_ENV: "2"})
     with queued_on(workers.queue, sent):
-        response = start(analyst_api, bundle_version, assumption_version, markets=["URBAN", "URBAN-E"],
-                         options={"simulation_years": 5000})
+        response = start(
+            analyst_api,
+            bundle_version,
+            assumption_version,
+            markets=["URBAN", "URBAN-E"],
+            options={"simulation_years": 5000},
+        )
     run = PricingRun.objects.get(public_id=response.json()["id"])
     wait_for(lambda: PricingRun.objects.get(pk=run.pk).progress >= 10, timeout=90)
 
@@ -135,8 +155,11 @@ def test_a_duplicate_delivery_while_a_worker_computes_the_run_waits_for_it_and_c
 
     def waiting_on_the_run_lock():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                           "AND classid = %s AND objid = %s", [services.RUN_LOCK_NAMESPACE, run.pk])
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND classid = %s AND objid = %s",
+                [services.RUN_LOCK_NAMESPACE, run.pk],
+            )
             return cursor.fetchone()[0] == 1
 
     wait_for(waiting_on_the_run_lock, timeout=30)
@@ -151,7 +174,8 @@ def test_a_duplicate_delivery_while_a_worker_computes_the_run_waits_for_it_and_c
 
 
 def test_a_run_cancelled_while_queued_is_never_started_by_the_worker(
-        celery_worker_factory, analyst_api, bundle_version, assumption_version, wait_for):
+    celery_worker_factory, analyst_api, bundle_version, assumption_version, wait_for
+):
     workers, sent = celery_worker_factory, []
     with queued_on(workers.queue, sent):  # no worker on the queue yet: the run stays queued
         response = start(analyst_api, bundle_version, assumption_version, markets=["URBAN"])
@@ -169,12 +193,19 @@ def test_a_run_cancelled_while_queued_is_never_started_by_the_worker(
 
 
 def test_a_run_cancelled_while_running_stops_at_its_next_step(
-        celery_worker_factory, analyst_api, bundle_version, assumption_version, experience, wait_for):
+    celery_worker_factory, analyst_api, bundle_version, assumption_version, experience, wait_for
+):
     workers, sent = celery_worker_factory, []
     workers("slow", env={services.STEP_DELAY_ENV: "3"})
     with queued_on(workers.queue, sent):
-        response = start(analyst_api, bundle_version, assumption_version, experience_id=str(experience.public_id),
-                         markets=["URBAN", "URBAN-E", "RURAL-N"], options={"simulation_years": 20000})
+        response = start(
+            analyst_api,
+            bundle_version,
+            assumption_version,
+            experience_id=str(experience.public_id),
+            markets=["URBAN", "URBAN-E", "RURAL-N"],
+            options={"simulation_years": 20000},
+        )
     run_id = response.json()["id"]
     wait_for(lambda: PricingRun.objects.get(public_id=run_id).progress >= 10, timeout=90)
 
@@ -187,4 +218,6 @@ def test_a_run_cancelled_while_running_stops_at_its_next_step(
     assert run.progress < 100 and run.finished_at
     messages = [m for _, m in progress_log(run)]
     assert messages[-2:] == ["Cancelling at the next step", "Cancelled"]
-    assert "Done" not in messages and not any(m.startswith("Simulating") and "(3 of 3)" in m for m in messages)
+    assert "Done" not in messages and not any(
+        m.startswith("Simulating") and "(3 of 3)" in m for m in messages
+    )

@@ -90,8 +90,9 @@ def _files_and_inline_processing(settings, tmp_path):
 
 @pytest.fixture
 def contract(plan_scope, provider, provider_admin, bundle_version):
-    return make_active_contract(plan_scope=plan_scope, provider=provider, provider_admin=provider_admin,
-                                bundle_version=bundle_version)
+    return make_active_contract(
+        plan_scope=plan_scope, provider=provider, provider_admin=provider_admin, bundle_version=bundle_version
+    )
 
 
 # --------------------------------------------------------------------------- a time limit per request
@@ -102,8 +103,10 @@ class _TooSlow(BaseException):
 @contextlib.contextmanager
 def time_limit(seconds: int, what: str):
     def alarm(signum, frame):
-        raise _TooSlow(f"{what} took more than {seconds}s: the reader churns through the hostile file "
-                       "instead of refusing it")
+        raise _TooSlow(
+            f"{what} took more than {seconds}s: the reader churns through the hostile file "
+            "instead of refusing it"
+        )
 
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -128,8 +131,10 @@ def _header_row(columns) -> str:
     return '<row r="1">' + "".join(_cell(f"{letters[i]}1", c) for i, c in enumerate(columns)) + "</row>"
 
 
-SHEET_OPEN = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+SHEET_OPEN = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
 
 
 def xlsx_with_sheet(chunks) -> bytes:
@@ -139,8 +144,10 @@ def xlsx_with_sheet(chunks) -> bytes:
     plain = io.BytesIO()
     book.save(plain)
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(plain.getvalue())) as source, \
-            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(plain.getvalue())) as source,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target,
+    ):
         for info in source.infolist():
             if info.filename == "xl/worksheets/sheet1.xml":
                 with target.open(info.filename, "w", force_zip64=True) as sheet:
@@ -173,19 +180,31 @@ def inflating_bomb(columns) -> bytes:
 def dimension_bomb(columns) -> bytes:
     """A sheet that declares A1:XFD1048576 and has a cell in its very last row and column: a reader that
     trusts the dimension builds a million rows of 16,384 cells."""
-    xml = (SHEET_OPEN + '<dimension ref="A1:XFD1048576"/><sheetData>' + _header_row(columns)
-           + '<row r="1048576">' + _cell("XFD1048576", "x") + "</row></sheetData></worksheet>")
+    xml = (
+        SHEET_OPEN
+        + '<dimension ref="A1:XFD1048576"/><sheetData>'
+        + _header_row(columns)
+        + '<row r="1048576">'
+        + _cell("XFD1048576", "x")
+        + "</row></sheetData></worksheet>"
+    )
     return xlsx_with_sheet([xml.encode()])
 
 
 def entity_bomb(columns) -> bytes:
     """Billion laughs in the sheet XML."""
     entities = '<!ENTITY a0 "hahahahahahahahahahahahahahahahahahaha">' + "".join(
-        f'<!ENTITY a{i} "{("&a" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
-    xml = ('<?xml version="1.0" encoding="UTF-8"?>'
-           f"<!DOCTYPE worksheet [{entities}]>"
-           '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-           + _header_row(columns) + '<row r="2">' + _cell("A2", "&a9;") + "</row></sheetData></worksheet>")
+        f'<!ENTITY a{i} "{("&a" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
+    )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<!DOCTYPE worksheet [{entities}]>"
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        + _header_row(columns)
+        + '<row r="2">'
+        + _cell("A2", "&a9;")
+        + "</row></sheetData></worksheet>"
+    )
     return xlsx_with_sheet([xml.encode()])
 
 
@@ -202,8 +221,12 @@ def garbage(n: int = 4096, seed: int = 834) -> bytes:
 def truncated_834() -> bytes:
     from enrollment.calc import add_months
 
-    data = make_834([("M001", "GARCIA", "ANA", "19400517", add_months(MONTH, -3), None),
-                     ("M002", "LEE", "BO", "19410101", add_months(MONTH, -3), None)])
+    data = make_834(
+        [
+            ("M001", "GARCIA", "ANA", "19400517", add_months(MONTH, -3), None),
+            ("M002", "LEE", "BO", "19410101", add_months(MONTH, -3), None),
+        ]
+    )
     cut = data.index(b"REF*0F*M002") + 5  # in the middle of the second member's REF segment
     return data[:cut]
 
@@ -227,14 +250,37 @@ def _json(response) -> dict:
 GOOD_ROWS = {
     "roster": [roster_row("M001", last_name="Müller", first_name="José"), roster_row("M002", tier="2")],
     "assessments": [assessment_row("M001", last_name="Müller", first_name="José")],
-    "utilisation": [{"member_id": "M001", "month": MONTH.isoformat(), "ed_visits": "1", "inpatient_admissions": "0",
-                     "icu_admissions": "0", "discharges": "0", "readmissions_30d": "0", "tcoc_amount": "1234.50",
-                     "satisfaction_score": "", "death_place": "", "note": "Señora Núñez"}],
-    "experience": [{"month": f"{MONTH:%Y-%m}", "tier": "1", "member_months": "12", "cost": "4321.00",
-                    "note": "Clínica São José"}],
+    "utilisation": [
+        {
+            "member_id": "M001",
+            "month": MONTH.isoformat(),
+            "ed_visits": "1",
+            "inpatient_admissions": "0",
+            "icu_admissions": "0",
+            "discharges": "0",
+            "readmissions_30d": "0",
+            "tcoc_amount": "1234.50",
+            "satisfaction_score": "",
+            "death_place": "",
+            "note": "Señora Núñez",
+        }
+    ],
+    "experience": [
+        {
+            "month": f"{MONTH:%Y-%m}",
+            "tier": "1",
+            "member_months": "12",
+            "cost": "4321.00",
+            "note": "Clínica São José",
+        }
+    ],
 }
-COLUMNS = {"roster": ROSTER_COLUMNS, "assessments": ASSESSMENT_COLUMNS,
-           "utilisation": (*UTILIZATION_COLUMNS, "note"), "experience": (*EXPERIENCE_COLUMNS, "note")}
+COLUMNS = {
+    "roster": ROSTER_COLUMNS,
+    "assessments": ASSESSMENT_COLUMNS,
+    "utilisation": (*UTILIZATION_COLUMNS, "note"),
+    "experience": (*EXPERIENCE_COLUMNS, "note"),
+}
 
 
 class Endpoints:
@@ -246,8 +292,9 @@ class Endpoints:
             return getattr(self, f"_{target}")(SimpleUploadedFile(name, content))
 
     def _roster_job(self, data) -> Outcome:
-        response = self.provider_api.post(f"/api/v1/contracts/{self.contract.public_id}/rosters/", data,
-                                          format="multipart")
+        response = self.provider_api.post(
+            f"/api/v1/contracts/{self.contract.public_id}/rosters/", data, format="multipart"
+        )
         body = _json(response)
         if response.status_code != 202:
             return Outcome(response.status_code, body)
@@ -270,8 +317,9 @@ class Endpoints:
         return Outcome(202, body, ack["status"], ack["errors"])
 
     def _experience(self, upload) -> Outcome:
-        response = self.analyst_api.post("/api/v1/pricing/experience/", {"name": "hostile", "file": upload},
-                                         format="multipart")
+        response = self.analyst_api.post(
+            "/api/v1/pricing/experience/", {"name": "hostile", "file": upload}, format="multipart"
+        )
         return Outcome(response.status_code, _json(response))
 
     def _utilisation(self, upload) -> Outcome:
@@ -287,15 +335,18 @@ def endpoints(contract, provider_api, analyst_api):
 def stored_rows() -> dict[str, int]:
     """Rows a file's content would create (upload records themselves may be kept as rejected)."""
     return {
-        "RosterEntry": RosterEntry.objects.count(), "MemberMonth": MemberMonth.objects.count(),
+        "RosterEntry": RosterEntry.objects.count(),
+        "MemberMonth": MemberMonth.objects.count(),
         "Assessment": Assessment.objects.count(),
         "accepted RosterSubmission": RosterSubmission.objects.filter(status="accepted").count(),
-        "Member": Member.objects.count(), "EligibilitySpan": EligibilitySpan.objects.count(),
+        "Member": Member.objects.count(),
+        "EligibilitySpan": EligibilitySpan.objects.count(),
         "accepted EligibilityFile": EligibilityFile.objects.filter(status="accepted").count(),
         "UtilizationRow": UtilizationRow.objects.count(),
         "accepted UtilizationUpload": UtilizationUpload.objects.filter(status="accepted").count(),
         "valid ExperienceDataset": ExperienceDataset.objects.filter(status="valid").count(),
-        "Bundle": Bundle.objects.count(), "AssumptionSet": AssumptionSet.objects.count(),
+        "Bundle": Bundle.objects.count(),
+        "AssumptionSet": AssumptionSet.objects.count(),
     }
 
 
@@ -346,17 +397,30 @@ HOSTILE = {
     "empty_file": (ALL, lambda t: (f"{t}.csv", b""), ("empty",)),
     "blank_lines_only": (ALL, lambda t: (f"{t}.csv", b"\r\n \r\n\r\n"), ()),
     "header_only": (TABULAR, lambda t: (f"{t}.csv", table_csv(COLUMNS[t], [])), ("no data", "empty")),
-    "header_only_xlsx": (("roster", "utilisation"),
-                         lambda t: (f"{t}.xlsx", xlsx_with_sheet([(SHEET_OPEN + "<sheetData>" + _header_row(
-                             COLUMNS[t]) + "</sheetData></worksheet>").encode()])), ("no data", "empty")),
-    "json_deeply_nested": (("roster", "assessments"),
-                           lambda t: (f"{t}.json", b"[" * 100_000 + b"]" * 100_000), ("nested",)),
+    "header_only_xlsx": (
+        ("roster", "utilisation"),
+        lambda t: (
+            f"{t}.xlsx",
+            xlsx_with_sheet(
+                [(SHEET_OPEN + "<sheetData>" + _header_row(COLUMNS[t]) + "</sheetData></worksheet>").encode()]
+            ),
+        ),
+        ("no data", "empty"),
+    ),
+    "json_deeply_nested": (
+        ("roster", "assessments"),
+        lambda t: (f"{t}.json", b"[" * 100_000 + b"]" * 100_000),
+        ("nested",),
+    ),
     "json_not_records": (("roster",), lambda t: (f"{t}.json", b'{"rows": "nope"}'), ()),
     "truncated_834": (("eligibility",), lambda t: ("eligibility.834", truncated_834()), ()),
     "not_x12": (("eligibility",), lambda t: ("eligibility.834", b"member_id,last_name\nM001,GARCIA\n"), ()),
 }
-CASES = [pytest.param(target, name, id=f"{name}-{target}") for name, (targets, _, _) in HOSTILE.items()
-         for target in targets]
+CASES = [
+    pytest.param(target, name, id=f"{name}-{target}")
+    for name, (targets, _, _) in HOSTILE.items()
+    for target in targets
+]
 
 
 @pytest.mark.parametrize(("target", "hostile"), CASES)
@@ -408,8 +472,12 @@ def test_a_csv_with_a_utf8_bom_is_accepted(endpoints, target):
 def test_an_upload_over_the_configured_limit_is_413_with_a_clear_message(endpoints, settings, target):
     settings.MAX_UPLOAD_BYTES = 10_000
     before = stored_rows()
-    counts = (RosterSubmission.objects.count(), EligibilityFile.objects.count(), UtilizationUpload.objects.count(),
-              ExperienceDataset.objects.count())
+    counts = (
+        RosterSubmission.objects.count(),
+        EligibilityFile.objects.count(),
+        UtilizationUpload.objects.count(),
+        ExperienceDataset.objects.count(),
+    )
     outcome = endpoints.post(target, f"{target}.csv", b"x" * 20_000)
     assert outcome.status == 413
     text = assert_error_body(outcome)
@@ -417,27 +485,39 @@ def test_an_upload_over_the_configured_limit_is_413_with_a_clear_message(endpoin
     assert outcome.body["message"] == TOO_LARGE_MESSAGE.format(limit="9.8 KB") and "9.8 KB" in text
     assert outcome.body["details"] == {"limit_bytes": 10_000}
     assert stored_rows() == before
-    assert (RosterSubmission.objects.count(), EligibilityFile.objects.count(), UtilizationUpload.objects.count(),
-            ExperienceDataset.objects.count()) == counts  # refused before anything is kept
+    assert (
+        RosterSubmission.objects.count(),
+        EligibilityFile.objects.count(),
+        UtilizationUpload.objects.count(),
+        ExperienceDataset.objects.count(),
+    ) == counts  # refused before anything is kept
 
 
 def test_the_limit_reads_as_a_person_reads_sizes():
-    assert [human_size(n) for n in (200 * 1024 * 1024, 1536 * 1024, 10_000, 900, 3 * 1024 ** 3)] == [
-        "200 MB", "1.5 MB", "9.8 KB", "900 bytes", "3 GB"]
+    assert [human_size(n) for n in (200 * 1024 * 1024, 1536 * 1024, 10_000, 900, 3 * 1024**3)] == [
+        "200 MB",
+        "1.5 MB",
+        "9.8 KB",
+        "900 bytes",
+        "3 GB",
+    ]
 
 
 # --------------------------------------------------------------------------- the JSON imports
 JSON_IMPORTS = {"bundle": "/api/v1/bundles/import/", "assumptions": "/api/v1/pricing/assumption-sets/import/"}
 JSON_HOSTILE = {
     "garbage": garbage(),
-    "latin1": json.dumps({"format": "carebundle.pricing/1", "bundle": {"name": "Señora"}},
-                         ensure_ascii=False).encode("latin-1"),
+    "latin1": json.dumps(
+        {"format": "carebundle.pricing/1", "bundle": {"name": "Señora"}}, ensure_ascii=False
+    ).encode("latin-1"),
     "empty": b"",
     "not_an_object": b"[1, 2, 3]",
     "a_string": b'"hello"',
     "deeply_nested": b"[" * 100_000 + b"]" * 100_000,
     "huge_number": b'{"format": 1' + b"0" * 5000 + b"}",
-    "truncated": json.dumps({"format": "carebundle.pricing/1", "bundle": home_based_definition()}).encode()[:300],
+    "truncated": json.dumps({"format": "carebundle.pricing/1", "bundle": home_based_definition()}).encode()[
+        :300
+    ],
 }
 
 
@@ -446,8 +526,9 @@ JSON_HOSTILE = {
 def test_json_imports_refuse_hostile_bodies_with_the_error_body(analyst_api, target, hostile):
     before = stored_rows()
     with time_limit(REQUEST_SECONDS, f"the {target} import"):
-        response = analyst_api.generic("POST", JSON_IMPORTS[target], JSON_HOSTILE[hostile],
-                                       content_type="application/json")
+        response = analyst_api.generic(
+            "POST", JSON_IMPORTS[target], JSON_HOSTILE[hostile], content_type="application/json"
+        )
     outcome = Outcome(response.status_code, _json(response))
     assert_refused(outcome)
     assert stored_rows() == before
@@ -456,8 +537,9 @@ def test_json_imports_refuse_hostile_bodies_with_the_error_body(analyst_api, tar
 @pytest.mark.parametrize("target", list(JSON_IMPORTS))
 def test_json_imports_refuse_a_multipart_file_with_the_error_body(analyst_api, target):
     before = stored_rows()
-    response = analyst_api.post(JSON_IMPORTS[target], {"file": SimpleUploadedFile("bundle.json", garbage())},
-                                format="multipart")
+    response = analyst_api.post(
+        JSON_IMPORTS[target], {"file": SimpleUploadedFile("bundle.json", garbage())}, format="multipart"
+    )
     assert_refused(Outcome(response.status_code, _json(response)))
     assert stored_rows() == before
 
@@ -465,7 +547,9 @@ def test_json_imports_refuse_a_multipart_file_with_the_error_body(analyst_api, t
 @pytest.mark.parametrize("target", list(JSON_IMPORTS))
 def test_json_imports_over_the_limit_are_413(analyst_api, settings, target):
     settings.MAX_UPLOAD_BYTES = 10_000
-    response = analyst_api.generic("POST", JSON_IMPORTS[target], b" " * 20_000, content_type="application/json")
+    response = analyst_api.generic(
+        "POST", JSON_IMPORTS[target], b" " * 20_000, content_type="application/json"
+    )
     assert response.status_code == 413 and response.json()["code"] == "upload_too_large"
 
 
@@ -477,8 +561,16 @@ def provider_browser(provider_admin):
     return client
 
 
-WEB_CASES = ["xlsx_inflating_bomb", "xlsx_dimension_bomb", "xlsx_corrupt", "garbage_named_csv", "garbage_named_xlsx",
-             "latin1_csv", "empty_file", "header_only"]
+WEB_CASES = [
+    "xlsx_inflating_bomb",
+    "xlsx_dimension_bomb",
+    "xlsx_corrupt",
+    "garbage_named_csv",
+    "garbage_named_xlsx",
+    "latin1_csv",
+    "empty_file",
+    "header_only",
+]
 
 
 @pytest.mark.parametrize("hostile", WEB_CASES)
@@ -486,9 +578,15 @@ def test_the_roster_page_refuses_each_hostile_file_with_a_message(provider_brows
     filename, content = HOSTILE[hostile][1]("roster")
     before = stored_rows()
     with time_limit(REQUEST_SECONDS, "the roster page"):
-        response = provider_browser.post("/rosters/", {"contract": str(contract.public_id),
-                                                       "month": f"{MONTH:%Y-%m}",
-                                                       "file": SimpleUploadedFile(filename, content)}, follow=True)
+        response = provider_browser.post(
+            "/rosters/",
+            {
+                "contract": str(contract.public_id),
+                "month": f"{MONTH:%Y-%m}",
+                "file": SimpleUploadedFile(filename, content),
+            },
+            follow=True,
+        )
     assert response.status_code < 500
     page = response.content.decode()
     if response.redirect_chain:  # kept as a rejected version: the page says so and lists the errors
@@ -505,8 +603,14 @@ def test_the_roster_page_refuses_each_hostile_file_with_a_message(provider_brows
 
 def test_the_roster_page_answers_413_over_the_limit(provider_browser, contract, settings):
     settings.MAX_UPLOAD_BYTES = 10_000
-    response = provider_browser.post("/rosters/", {"contract": str(contract.public_id), "month": f"{MONTH:%Y-%m}",
-                                                   "file": SimpleUploadedFile("roster.csv", b"x" * 20_000)})
+    response = provider_browser.post(
+        "/rosters/",
+        {
+            "contract": str(contract.public_id),
+            "month": f"{MONTH:%Y-%m}",
+            "file": SimpleUploadedFile("roster.csv", b"x" * 20_000),
+        },
+    )
     assert response.status_code == 413
     assert TOO_LARGE_MESSAGE.format(limit="9.8 KB") in response.content.decode()
     assert not RosterSubmission.objects.exists()
@@ -529,7 +633,8 @@ INJECTIONS = {  # member: (last name as uploaded, the statement's cell)
 
 
 def test_a_formula_in_a_member_name_is_data_and_is_neutralised_in_the_payment_statement(
-        endpoints, contract, analyst_api, plan, plan_analyst, provider_api):
+    endpoints, contract, analyst_api, plan, plan_analyst, provider_api
+):
     rows = [roster_row(member_id, last_name=last) for member_id, (last, _) in INJECTIONS.items()]
     rows.append(roster_row("M008", first_name="-"))
     outcome = endpoints.post("roster", "roster.json", json.dumps(rows).encode())
@@ -553,7 +658,9 @@ def test_a_formula_in_a_member_name_is_data_and_is_neutralised_in_the_payment_st
         members = [line for line in lines if line[column("member_id")]]
         last = {line[column("member_id")]: line[column("last_name")] for line in members}
         assert {m: last[m] for m in INJECTIONS} == {m: cell for m, (_, cell) in INJECTIONS.items()}
-        assert {line[column("first_name")] for line in members if line[column("member_id")] == "M008"} == {"'-"}
+        assert {line[column("first_name")] for line in members if line[column("member_id")] == "M008"} == {
+            "'-"
+        }
         amounts = [line[column("amount")] for line in lines]
         assert amounts and all(_is_number(a) for a in amounts)  # amounts are plain numbers, never prefixed
         assert not any(_is_formula(cell) for line in lines for cell in line)
@@ -573,7 +680,10 @@ def _is_number(text: str) -> bool:
 
 def test_formulas_in_a_rejected_roster_are_neutralised_in_its_error_report(endpoints, provider_browser):
     header = [*ROSTER_COLUMNS, FORMULA]  # an unknown column: reported (a warning) under its own name
-    rows = [{**roster_row("M001"), FORMULA: "x", "tier": "@SUM(1+1)"}, {**roster_row("M002"), "member_id": "-1+1"}]
+    rows = [
+        {**roster_row("M001"), FORMULA: "x", "tier": "@SUM(1+1)"},
+        {**roster_row("M002"), "member_id": "-1+1"},
+    ]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
     writer.writeheader()
@@ -590,20 +700,24 @@ def test_formulas_in_a_rejected_roster_are_neutralised_in_its_error_report(endpo
     assert not any(_is_formula(cell) for cell in cells)
 
 
-def test_formulas_in_names_are_neutralised_in_the_rate_sheets(plan, member_of, provider, provider_admin,
-                                                             bundle_version, analyst_api):
+def test_formulas_in_names_are_neutralised_in_the_rate_sheets(
+    plan, member_of, provider, provider_admin, bundle_version, analyst_api
+):
     Market.objects.filter(organization=plan, code="URBAN").update(name=FORMULA)
     provider.legal_name = provider.short_name = "@evil provider"
     provider.save(update_fields=["legal_name", "short_name"])
     plan_scope = scope_of(member_of(plan, Role.CONTRACT_MANAGER), plan)
-    contract = make_active_contract(plan_scope=plan_scope, provider=provider, provider_admin=provider_admin,
-                                    bundle_version=bundle_version)
+    contract = make_active_contract(
+        plan_scope=plan_scope, provider=provider, provider_admin=provider_admin, bundle_version=bundle_version
+    )
     response = analyst_api.get(f"/api/v1/contracts/{contract.public_id}/rate-sheet.csv")
     assert response.status_code == 200, response.content[:500]
     content = b"".join(response.streaming_content) if response.streaming else response.content
     table = _csv_cells(content)
     header = table[0]
-    names = {line[header.index("market_name")] for line in table[1:] if line[header.index("market")] == "URBAN"}
+    names = {
+        line[header.index("market_name")] for line in table[1:] if line[header.index("market")] == "URBAN"
+    }
     assert names == {"'" + FORMULA}
     assert not any(_is_formula(cell) for line in table[1:] for cell in line)
 
@@ -611,7 +725,13 @@ def test_formulas_in_names_are_neutralised_in_the_rate_sheets(plan, member_of, p
     assert response.status_code == 200
     content = b"".join(response.streaming_content) if response.streaming else response.content
     book = openpyxl.load_workbook(io.BytesIO(content))
-    cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    cells = [
+        cell
+        for sheet in book.worksheets
+        for row in sheet.iter_rows()
+        for cell in row
+        if cell.value is not None
+    ]
     assert not [c.coordinate for c in cells if c.data_type == "f"], "no cell is a formula"
     texts = {c.value for c in cells if isinstance(c.value, str)}
     assert "'" + FORMULA in texts and "'@evil provider" in texts
@@ -621,8 +741,23 @@ def test_formulas_in_names_are_neutralised_in_the_rate_sheets(plan, member_of, p
 
 def test_safe_cell_prefixes_formulas_and_leaves_numbers_alone():
     assert [safe_cell(v) for v in (FORMULA, "+x", "-x", "@x", "\tx", "\rx", "-", "a=b", "", "O'Brien")] == [
-        "'" + FORMULA, "'+x", "'-x", "'@x", "'\tx", "'\nx", "'-", "a=b", "", "O'Brien"]
+        "'" + FORMULA,
+        "'+x",
+        "'-x",
+        "'@x",
+        "'\tx",
+        "'\nx",
+        "'-",
+        "a=b",
+        "",
+        "O'Brien",
+    ]
     assert [safe_cell(v) for v in ("-12.50", "+3", "-1e5", ".5")] == ["-12.50", "+3", "-1e5", ".5"]
     assert [safe_cell(v) for v in (Decimal("-12.50"), -3, -1.5, None, MONTH)] == [
-        Decimal("-12.50"), -3, -1.5, None, MONTH]
+        Decimal("-12.50"),
+        -3,
+        -1.5,
+        None,
+        MONTH,
+    ]
     assert safe_cell("A\r\nB\rC") == "A\nB\nC"

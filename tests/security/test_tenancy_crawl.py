@@ -75,7 +75,6 @@ def _patterns(resolver=None, prefix="") -> list[str]:
     return routes
 
 
-
 def _walk_json(value, found_urls: set[str]):
     if isinstance(value, dict):
         for item in value.values():
@@ -94,8 +93,13 @@ def fill(template: str, kwargs: dict[str, str]) -> str:
     return "/" + PARAM.sub(lambda m: str(kwargs[m.group("name")]), template)
 
 
-def crawl(client: Client, owned: dict[str, str], kwargs_seen: dict[frozenset, list[dict]], start: list[str],
-          seen: set[str]) -> None:
+def crawl(
+    client: Client,
+    owned: dict[str, str],
+    kwargs_seen: dict[frozenset, list[dict]],
+    start: list[str],
+    seen: set[str],
+) -> None:
     """Follow links and form actions from ``start``, recording one concrete URL per route template
     (a GET that answers 200, or a form's action) and the ids seen in URLs."""
     queue = deque(start)
@@ -106,7 +110,9 @@ def crawl(client: Client, owned: dict[str, str], kwargs_seen: dict[frozenset, li
         except Resolver404:
             return None
         if match.kwargs:
-            kwargs_seen.setdefault(frozenset(match.kwargs), []).append({k: str(v) for k, v in match.kwargs.items()})
+            kwargs_seen.setdefault(frozenset(match.kwargs), []).append(
+                {k: str(v) for k, v in match.kwargs.items()}
+            )
         return match.route
 
     while queue and len(seen) < MAX_PAGES:
@@ -143,8 +149,9 @@ def crawl(client: Client, owned: dict[str, str], kwargs_seen: dict[frozenset, li
             queue.extend(u for u in urls if u not in seen)
 
 
-def complete(client: Client, owned: dict[str, str], kwargs_seen: dict[frozenset, list[dict]],
-             routes: set[str]) -> list[str]:
+def complete(
+    client: Client, owned: dict[str, str], kwargs_seen: dict[frozenset, list[dict]], routes: set[str]
+) -> list[str]:
     """Routes not reached by links (API twins of pages, write-only endpoints): fill their ids from
     URLs with the same parameters and keep the first the insider can read (200) or that exists only
     for writing (405). Returns the readable ones, to crawl on from."""
@@ -165,7 +172,10 @@ def complete(client: Client, owned: dict[str, str], kwargs_seen: dict[frozenset,
 def database_fingerprint() -> str:
     digest = hashlib.sha256()
     for model in sorted(apps.get_models(), key=lambda m: m._meta.label):
-        if model._meta.app_label in {"sessions", "axes", "admin"} or model.__name__ in {"AccessEvent", "ApiToken"}:
+        if model._meta.app_label in {"sessions", "axes", "admin"} or model.__name__ in {
+            "AccessEvent",
+            "ApiToken",
+        }:
             continue
         digest.update(model._meta.label.encode())
         rows = model.objects.order_by("pk").values_list(flat=False)
@@ -178,7 +188,10 @@ def demo_world(settings):
     with override_settings(DEBUG=True):
         call_command("seed_demo", verbosity=0)
     outsiders = []
-    for organization in (PayerFactory(legal_name="Foreign Health Plan"), ProviderFactory(legal_name="Foreign Program")):
+    for organization in (
+        PayerFactory(legal_name="Foreign Health Plan"),
+        ProviderFactory(legal_name="Foreign Program"),
+    ):
         for role in Role.values:
             user = UserFactory(username=f"foreign_{organization.kind}_{role}")
             Membership.objects.create(user=user, organization=organization, role=role)
@@ -191,7 +204,8 @@ def test_foreign_roles_get_404_on_every_object_route_and_change_nothing(demo_wor
 
     User = get_user_model()
     object_routes = {
-        route for route in _patterns()
+        route
+        for route in _patterns()
         if "<" in route and not route.startswith(("admin/", "api/schema", "api/docs", "static/", "api/<path"))
     }
     owned: dict[str, str] = {}

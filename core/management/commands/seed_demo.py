@@ -7,7 +7,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 # Each app's demo.seed(ctx) runs in this order; later apps build on earlier ones.
-DEMO_STEPS = ["accounts.demo", "bundles.demo", "pricing.demo", "contracts.demo", "enrollment.demo", "payments.demo", "performance.demo"]
+DEMO_STEPS = [
+    "accounts.demo",
+    "bundles.demo",
+    "pricing.demo",
+    "contracts.demo",
+    "enrollment.demo",
+    "payments.demo",
+    "performance.demo",
+]
 
 
 class Command(BaseCommand):
@@ -15,7 +23,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
-            raise CommandError("seed_demo refuses to run when DEBUG is off: demo users have a public password.")
+            raise CommandError(
+                "seed_demo refuses to run when DEBUG is off: demo users have a public password."
+            )
         from accounts.demo import DemoContext
 
         ctx = DemoContext()
@@ -23,4 +33,8 @@ class Command(BaseCommand):
             for module_name in DEMO_STEPS:
                 import_module(module_name).seed(ctx)
                 self.stdout.write(f"seeded {module_name.split('.')[0]}")
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Users: " + ", ".join(ctx.users) + " (password carebundle-demo)"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo data ready. Users: " + ", ".join(ctx.users) + " (password carebundle-demo)"
+            )
+        )
