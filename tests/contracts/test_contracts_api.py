@@ -512,9 +512,9 @@ def test_list_query_counts_do_not_grow_with_contracts(
 def test_list_filters(plan_api, active_contract, open_contract, provider, bundle_version):
     active = active_contract(markets=["URBAN"])
     draft = open_contract(markets=["RURAL-N"])
-    numbers = lambda query: [
-        c["number"] for c in plan_api.get(f"/api/v1/contracts/?{query}").json()["results"]
-    ]  # noqa: E731
+    def numbers(query):
+        return [c["number"] for c in plan_api.get(f"/api/v1/contracts/?{query}").json()["results"]]
+
     assert numbers("status=active") == [active.number]
     assert numbers("market=RURAL-N") == [draft.number]
     assert set(numbers(f"counterparty={provider.public_id}")) == {active.number, draft.number}
