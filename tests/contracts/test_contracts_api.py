@@ -512,6 +512,7 @@ def test_list_query_counts_do_not_grow_with_contracts(
 def test_list_filters(plan_api, active_contract, open_contract, provider, bundle_version):
     active = active_contract(markets=["URBAN"])
     draft = open_contract(markets=["RURAL-N"])
+
     def numbers(query):
         return [c["number"] for c in plan_api.get(f"/api/v1/contracts/?{query}").json()["results"]]
 
