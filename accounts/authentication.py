@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from accounts.models import ApiToken
+from core.domain.canonical import sha256_hex
 
 TOKEN_INVALID_MESSAGE = "Invalid, expired or revoked token."  # noqa: S105 - a message
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    return sha256_hex(key)
 
 
 class ExpiringTokenAuthentication(authentication.TokenAuthentication):

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from core.domain import codes
+
 
 class OrganizationKind(models.TextChoices):
     PAYER = "payer", "Payer (health plan)"
@@ -16,18 +18,19 @@ class OrganizationKind(models.TextChoices):
 
 
 class LineOfBusiness(models.TextChoices):
-    MEDICAID = "medicaid", "Medicaid"
-    MEDICARE_ADVANTAGE = "medicare_advantage", "Medicare Advantage"
-    DSNP = "dsnp", "Dual-eligible special needs plan (D-SNP)"
-    COMMERCIAL = "commercial", "Commercial"
+    # The codes and names are the kernel's (core.domain.codes), so every app means the same thing.
+    MEDICAID = codes.MEDICAID, codes.LOB_NAMES[codes.MEDICAID]
+    MEDICARE_ADVANTAGE = codes.MEDICARE_ADVANTAGE, codes.LOB_NAMES[codes.MEDICARE_ADVANTAGE]
+    DSNP = codes.DSNP, codes.LOB_NAMES[codes.DSNP]
+    COMMERCIAL = codes.COMMERCIAL, codes.LOB_NAMES[codes.COMMERCIAL]
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Administrator"
-    ANALYST = "analyst", "Analyst / actuary"
-    CONTRACT_MANAGER = "contract_manager", "Contract manager"
-    SUBMITTER = "submitter", "Submitter"
-    AUDITOR = "auditor", "Auditor (read-only)"
+    ADMIN = codes.ADMIN, codes.ROLE_LABELS[codes.ADMIN]
+    ANALYST = codes.ANALYST, codes.ROLE_LABELS[codes.ANALYST]
+    CONTRACT_MANAGER = codes.CONTRACT_MANAGER, codes.ROLE_LABELS[codes.CONTRACT_MANAGER]
+    SUBMITTER = codes.SUBMITTER, codes.ROLE_LABELS[codes.SUBMITTER]
+    AUDITOR = codes.AUDITOR, codes.ROLE_LABELS[codes.AUDITOR]
 
 
 class Organization(models.Model):

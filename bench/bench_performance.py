@@ -220,9 +220,9 @@ def _child(rows: int) -> None:
     from django.db import connection
     from django.test import Client
 
+    from core.domain.months import parse_period
     from performance import selectors, services
     from performance.ingest import read_utilization
-    from performance.periods import parse_period
 
     members = -(-rows // (CONTRACTS * MONTHS))
     _plan, analyst, contracts = _world(members)

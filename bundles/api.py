@@ -21,13 +21,14 @@ from bundles.serializers import (
     MarketSerializer,
     PricingFileSerializer,
 )
+from core.domain.codes import LINES_OF_BUSINESS
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
 LIST_PARAMETERS = [
     ORGANIZATION_PARAMETER,
     OpenApiParameter("search", str, description="Part of the name"),
     OpenApiParameter("status", str, enum=["draft", "published", "retired"]),
-    OpenApiParameter("lob", str, enum=list(bundle_definition.LINES_OF_BUSINESS)),
+    OpenApiParameter("lob", str, enum=list(LINES_OF_BUSINESS)),
 ]
 
 

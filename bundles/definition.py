@@ -11,12 +11,12 @@ Every problem is reported at once, each with the JSON path of what is wrong.
 from __future__ import annotations
 
 import copy
-import json
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-LINES_OF_BUSINESS = ("medicaid", "medicare_advantage", "dsnp", "commercial")
+from core.domain.codes import LINES_OF_BUSINESS
+from core.domain.problems import ERROR, Problem, Severity
+
 PERIOD_TYPES = ("monthly", "episode")
 
 # California SB 1004 criteria (advanced cancer, CHF, COPD, liver disease), dementia and renal
@@ -47,15 +47,10 @@ DEFAULT_SERVICES = [
 DEFAULT_REQUIRED_ROLES: list[list[str]] = [["physician", "np", "pa"], ["rn"], ["lcsw"], ["chaplain"]]
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    code: str
-    message: str
-    severity: str = "error"  # or "warning"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "message": self.message, "severity": self.severity}
+def problem(path: str, code: str, message: str, severity: Severity = ERROR) -> Problem:
+    """A problem in a bundle definition. Bundle checks grade what they find (a missing role blocks
+    publishing, an unusual effort only warns), so every problem says its severity."""
+    return Problem.at_path(path, code, message, severity)
 
 
 class DefinitionError(Exception):
@@ -102,25 +97,25 @@ def check_number(
 ) -> Decimal | None:
     if isinstance(value, bool) or value is None or value == "":
         problems.append(
-            Problem(path, "required" if value in (None, "") else "not_a_number", "A number is required.")
+            problem(path, "required" if value in (None, "") else "not_a_number", "A number is required.")
         )
         return None
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        problems.append(Problem(path, "not_a_number", f"{value!r} is not a number."))
+        problems.append(problem(path, "not_a_number", f"{value!r} is not a number."))
         return None
     if not number.is_finite():
-        problems.append(Problem(path, "not_a_number", "The number must be finite."))
+        problems.append(problem(path, "not_a_number", "The number must be finite."))
         return None
     if minimum is not None and number < minimum:
         problems.append(
-            Problem(path, "negative" if minimum == 0 else "too_small", f"Must be at least {minimum}.")
+            problem(path, "negative" if minimum == 0 else "too_small", f"Must be at least {minimum}.")
         )
     if maximum is not None and number > maximum:
-        problems.append(Problem(path, "too_large", f"Must be at most {maximum}."))
+        problems.append(problem(path, "too_large", f"Must be at most {maximum}."))
     if integer and number != number.to_integral_value():
-        problems.append(Problem(path, "not_an_integer", "Must be a whole number."))
+        problems.append(problem(path, "not_an_integer", "Must be a whole number."))
     return number
 
 
@@ -144,25 +139,25 @@ def validate(
     """
     problems: list[Problem] = []
     if not isinstance(definition, dict):
-        return {}, [Problem("$", "not_an_object", "The bundle must be a JSON object.")]
+        return {}, [problem("$", "not_an_object", "The bundle must be a JSON object.")]
     d = copy.deepcopy(definition)
 
     name = d.get("name")
     if not isinstance(name, str) or not name.strip():
-        problems.append(Problem("$.name", "required", "The bundle needs a name."))
+        problems.append(problem("$.name", "required", "The bundle needs a name."))
     elif len(name) > 200:
-        problems.append(Problem("$.name", "too_long", "At most 200 characters."))
+        problems.append(problem("$.name", "too_long", "At most 200 characters."))
     if not isinstance(d.setdefault("description", ""), str):
-        problems.append(Problem("$.description", "not_a_string", "The description must be text."))
+        problems.append(problem("$.description", "not_a_string", "The description must be text."))
 
     lobs = d.setdefault("lines_of_business", [])
     if not isinstance(lobs, list):
-        problems.append(Problem("$.lines_of_business", "not_a_list", "A list of line-of-business codes."))
+        problems.append(problem("$.lines_of_business", "not_a_list", "A list of line-of-business codes."))
     else:
         for i, lob in enumerate(lobs):
             if lob not in LINES_OF_BUSINESS:
                 problems.append(
-                    Problem(
+                    problem(
                         f"$.lines_of_business[{i}]",
                         "unknown_lob",
                         f"Unknown line of business {lob!r}; one of {', '.join(LINES_OF_BUSINESS)}.",
@@ -170,26 +165,26 @@ def validate(
                 )
         if len(set(lobs)) != len(lobs):
             problems.append(
-                Problem("$.lines_of_business", "duplicate", "A line of business is listed twice.")
+                problem("$.lines_of_business", "duplicate", "A line of business is listed twice.")
             )
 
     markets = d.setdefault("markets", [])
     if not isinstance(markets, list):
-        problems.append(Problem("$.markets", "not_a_list", "A list of market codes."))
+        problems.append(problem("$.markets", "not_a_list", "A list of market codes."))
     else:
         for i, market in enumerate(markets):
             if not isinstance(market, str) or not market:
-                problems.append(Problem(f"$.markets[{i}]", "not_a_string", "A market code."))
+                problems.append(problem(f"$.markets[{i}]", "not_a_string", "A market code."))
             elif market_codes is not None and market not in market_codes:
                 problems.append(
-                    Problem(f"$.markets[{i}]", "unknown_market", f"The plan has no market {market!r}.")
+                    problem(f"$.markets[{i}]", "unknown_market", f"The plan has no market {market!r}.")
                 )
         if len(set(map(str, markets))) != len(markets):
-            problems.append(Problem("$.markets", "duplicate", "A market is listed twice."))
+            problems.append(problem("$.markets", "duplicate", "A market is listed twice."))
 
     period = d.get("period")
     if not isinstance(period, dict) or period.get("type") not in PERIOD_TYPES:
-        problems.append(Problem("$.period.type", "invalid_period", "Period type is `monthly` or `episode`."))
+        problems.append(problem("$.period.type", "invalid_period", "Period type is `monthly` or `episode`."))
     elif period["type"] == "episode":
         days = check_number(
             period.get("days"),
@@ -207,26 +202,26 @@ def validate(
     tiers = d.get("tiers")
     tier_codes: list[str] = []
     if not isinstance(tiers, list):
-        problems.append(Problem("$.tiers", "not_a_list", "Tiers must be a list."))
+        problems.append(problem("$.tiers", "not_a_list", "Tiers must be a list."))
         d["tiers"] = tiers = []
     for i, tier in enumerate(tiers):
         if not isinstance(tier, dict):
             problems.append(
-                Problem(f"$.tiers[{i}]", "not_an_object", "A tier is an object with code and name.")
+                problem(f"$.tiers[{i}]", "not_an_object", "A tier is an object with code and name.")
             )
             continue
         code = tier.get("code")
         if not isinstance(code, str | int) or str(code).strip() == "":
-            problems.append(Problem(f"$.tiers[{i}].code", "required", "Each tier needs a code."))
+            problems.append(problem(f"$.tiers[{i}].code", "required", "Each tier needs a code."))
             continue
         tier["code"] = str(code).strip()
         if tier["code"] in tier_codes:
             problems.append(
-                Problem(f"$.tiers[{i}].code", "duplicate", f"Tier code {tier['code']!r} is used twice.")
+                problem(f"$.tiers[{i}].code", "duplicate", f"Tier code {tier['code']!r} is used twice.")
             )
         tier_codes.append(tier["code"])
         if not isinstance(tier.get("name"), str) or not tier["name"].strip():
-            problems.append(Problem(f"$.tiers[{i}].name", "required", "Each tier needs a name."))
+            problems.append(problem(f"$.tiers[{i}].name", "required", "Each tier needs a name."))
         tier.setdefault("description", "")
 
     home_share = check_number(d.get("home_share"), "$.home_share", problems, maximum=Decimal(1))
@@ -235,21 +230,21 @@ def validate(
 
     roles = d.get("roles")
     if not isinstance(roles, list):
-        problems.append(Problem("$.roles", "not_a_list", "Roles must be a list."))
+        problems.append(problem("$.roles", "not_a_list", "Roles must be a list."))
         d["roles"] = roles = []
     seen_roles: set[str] = set()
     for i, role in enumerate(roles):
         path = f"$.roles[{i}]"
         if not isinstance(role, dict):
-            problems.append(Problem(path, "not_an_object", "A role is an object."))
+            problems.append(problem(path, "not_an_object", "A role is an object."))
             continue
         code = role.get("role")
         if not isinstance(code, str) or not code:
-            problems.append(Problem(f"{path}.role", "required", "Each team member needs a role code."))
+            problems.append(problem(f"{path}.role", "required", "Each team member needs a role code."))
         elif role_codes is not None and code not in role_codes:
-            problems.append(Problem(f"{path}.role", "unknown_role", f"No role {code!r} in the catalogue."))
+            problems.append(problem(f"{path}.role", "unknown_role", f"No role {code!r} in the catalogue."))
         elif code in seen_roles:
-            problems.append(Problem(f"{path}.role", "duplicate", f"Role {code!r} is listed twice."))
+            problems.append(problem(f"{path}.role", "duplicate", f"Role {code!r} is listed twice."))
         seen_roles.add(str(code))
         minutes = check_number(
             role.get("visit_minutes"), f"{path}.visit_minutes", problems, maximum=Decimal(600)
@@ -258,15 +253,15 @@ def validate(
             role["visit_minutes"] = normalize_number(minutes)
         by_tier = role.setdefault("by_tier", {})
         if not isinstance(by_tier, dict):
-            problems.append(Problem(f"{path}.by_tier", "not_an_object", "Effort by tier code."))
+            problems.append(problem(f"{path}.by_tier", "not_an_object", "Effort by tier code."))
             continue
         for tier_code, effort in by_tier.items():
             tpath = f"{path}.by_tier.{tier_code}"
             if tier_code not in tier_codes:
-                problems.append(Problem(tpath, "unknown_tier", f"No tier {tier_code!r} in this bundle."))
+                problems.append(problem(tpath, "unknown_tier", f"No tier {tier_code!r} in this bundle."))
             if not isinstance(effort, dict):
                 problems.append(
-                    Problem(tpath, "not_an_object", "visits_per_mm and coordination_minutes_per_mm.")
+                    problem(tpath, "not_an_object", "visits_per_mm and coordination_minutes_per_mm.")
                 )
                 continue
             for field, maximum in (
@@ -279,24 +274,24 @@ def validate(
 
     assessment = d.get("assessment")
     if not isinstance(assessment, dict):
-        problems.append(Problem("$.assessment", "not_an_object", "The initial assessment is an object."))
+        problems.append(problem("$.assessment", "not_an_object", "The initial assessment is an object."))
         d["assessment"] = {"roles": [], "home": True}
     else:
         assessment["home"] = bool(assessment.get("home", True))
         a_roles = assessment.setdefault("roles", [])
         if not isinstance(a_roles, list):
             problems.append(
-                Problem("$.assessment.roles", "not_a_list", "Roles taking part in the assessment.")
+                problem("$.assessment.roles", "not_a_list", "Roles taking part in the assessment.")
             )
         else:
             for i, a_role in enumerate(a_roles):
                 apath = f"$.assessment.roles[{i}]"
                 if not isinstance(a_role, dict) or not isinstance(a_role.get("role"), str):
-                    problems.append(Problem(f"{apath}.role", "required", "A role code."))
+                    problems.append(problem(f"{apath}.role", "required", "A role code."))
                     continue
                 if role_codes is not None and a_role["role"] not in role_codes:
                     problems.append(
-                        Problem(
+                        problem(
                             f"{apath}.role", "unknown_role", f"No role {a_role['role']!r} in the catalogue."
                         )
                     )
@@ -308,18 +303,18 @@ def validate(
 
     eligibility = d.setdefault("eligibility", copy.deepcopy(DEFAULT_ELIGIBILITY))
     if not isinstance(eligibility, dict):
-        problems.append(Problem("$.eligibility", "not_an_object", "Eligibility is an object."))
+        problems.append(problem("$.eligibility", "not_an_object", "Eligibility is an object."))
     else:
         for i, group in enumerate(eligibility.get("diagnosis_groups", [])):
             if not isinstance(group, dict) or not group.get("name"):
                 problems.append(
-                    Problem(f"$.eligibility.diagnosis_groups[{i}].name", "required", "A group needs a name.")
+                    problem(f"$.eligibility.diagnosis_groups[{i}].name", "required", "A group needs a name.")
                 )
                 continue
             for j, code_range in enumerate(group.get("icd10_ranges", [])):
                 if not _valid_icd10_range(code_range):
                     problems.append(
-                        Problem(
+                        problem(
                             f"$.eligibility.diagnosis_groups[{i}].icd10_ranges[{j}]",
                             "invalid_icd10",
                             f"{code_range!r} is not an ICD-10-CM code or range like C00-C96.",
@@ -329,7 +324,7 @@ def validate(
         if functional is not None:
             if not isinstance(functional, dict):
                 problems.append(
-                    Problem("$.eligibility.functional_status", "not_an_object", "Scale and maximum.")
+                    problem("$.eligibility.functional_status", "not_an_object", "Scale and maximum.")
                 )
             else:
                 check_number(
@@ -341,11 +336,11 @@ def validate(
 
     services = d.setdefault("services", [])
     if not isinstance(services, list):
-        problems.append(Problem("$.services", "not_a_list", "A list of services."))
+        problems.append(problem("$.services", "not_a_list", "A list of services."))
     else:
         for i, service in enumerate(services):
             if not isinstance(service, dict) or not str(service.get("name", "")).strip():
-                problems.append(Problem(f"$.services[{i}].name", "required", "A service needs a name."))
+                problems.append(problem(f"$.services[{i}].name", "required", "A service needs a name."))
             else:
                 service.setdefault("codes", [])
     return d, problems
@@ -424,12 +419,12 @@ def publish_problems(
         return problems
     tiers = [t["code"] for t in normalized["tiers"]]
     if not tiers:
-        problems.append(Problem("$.tiers", "no_tiers", "Add at least one tier."))
+        problems.append(problem("$.tiers", "no_tiers", "Add at least one tier."))
     if not normalized["lines_of_business"]:
-        problems.append(Problem("$.lines_of_business", "required", "Choose at least one line of business."))
+        problems.append(problem("$.lines_of_business", "required", "Choose at least one line of business."))
     if not normalized["markets"]:
         problems.append(
-            Problem("$.markets", "required", "Choose at least one market the bundle may be offered in.")
+            problem("$.markets", "required", "Choose at least one market the bundle may be offered in.")
         )
     roles = normalized["roles"]
     for tier_index, code in enumerate(tiers):
@@ -437,7 +432,7 @@ def publish_problems(
             if not any(r["role"] in group and _has_effort(r, code) for r in roles):
                 names = " or ".join(role_names.get(c, c) for c in group)
                 problems.append(
-                    Problem(
+                    problem(
                         f"$.tiers[{tier_index}]",
                         "missing_required_role",
                         f"Tier {code} has no effort from a {names}.",
@@ -446,7 +441,7 @@ def publish_problems(
     assessment_roles = [r for r in normalized["assessment"]["roles"] if _dec(r.get("minutes", 0)) > 0]
     if not assessment_roles:
         problems.append(
-            Problem(
+            problem(
                 "$.assessment.roles",
                 "no_assessment",
                 "Define the initial assessment: which roles take part and for how long.",
@@ -456,7 +451,7 @@ def publish_problems(
     for lower, higher in zip(tiers, tiers[1:], strict=False):
         if totals[higher] < totals[lower]:
             problems.append(
-                Problem(
+                problem(
                     f"$.tiers[{tiers.index(higher)}]",
                     "tier_order",
                     severity="warning",
@@ -467,10 +462,6 @@ def publish_problems(
                 )
             )
     return problems
-
-
-def errors_only(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "error"]
 
 
 # --- diffs ---------------------------------------------------------------------------------
@@ -518,8 +509,3 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 _MISSING = object()
-
-
-def canonical_json(definition: dict[str, Any]) -> str:
-    """The byte-stable form used for export and the content hash."""
-    return json.dumps(definition, sort_keys=True, ensure_ascii=False, indent=2)

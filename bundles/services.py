@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,9 @@ from accounts.tenancy import Scope
 from bundles import definition as bundle_definition
 from bundles.models import Bundle, BundleVersion, BundleVersionStatus, IdtRole, Market
 from bundles.selectors import plan_markets, required_roles_for, roles_for
-from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
+from core.domain.canonical import canonical_json_indented, sha256_hex
+from core.domain.problems import Problem, errors_only
+from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError, problems_error
 
 PRICING_FORMAT = "carebundle.pricing/1"
 INVALID_DEFINITION_MESSAGE = "The bundle has errors; see details."
@@ -22,12 +23,6 @@ INCOMPLETE_MESSAGE = "The bundle cannot be published yet; every missing item is 
 NO_DRAFT_MESSAGE = "This bundle has no draft; start one from a published version."
 DRAFT_EXISTS_MESSAGE = "This bundle already has a draft; publish or discard it first."
 NOT_PUBLISHED_MESSAGE = "Only a published version can be retired."
-
-
-def _problems_error(
-    problems: list[bundle_definition.Problem], *, message: str, code: str
-) -> ApplicationError:
-    return ApplicationError(message, code=code, details={"problems": [p.as_dict() for p in problems]})
 
 
 def _require_own(scope: Scope, bundle: Bundle, action: str = "bundle.edit") -> None:
@@ -48,12 +43,13 @@ def _validated(organization, definition: Any) -> dict[str, Any]:
         definition, role_codes=role_codes, market_codes=market_codes
     )
     if problems:
-        raise _problems_error(problems, message=INVALID_DEFINITION_MESSAGE, code="invalid_bundle")
+        raise problems_error(INVALID_DEFINITION_MESSAGE, problems, code="invalid_bundle")
     return normalized
 
 
 def content_hash(definition: dict[str, Any]) -> str:
-    return hashlib.sha256(bundle_definition.canonical_json(definition).encode()).hexdigest()
+    """The hash stored on a version: over the export text (indented), as every version was hashed."""
+    return sha256_hex(canonical_json_indented(definition))
 
 
 def _sync_bundle(bundle: Bundle, definition: dict[str, Any]) -> None:
@@ -129,7 +125,7 @@ def draft_discard(*, scope: Scope, bundle: Bundle) -> None:
     draft.delete()
 
 
-def publish_check(*, bundle: Bundle, definition: dict[str, Any]) -> list[bundle_definition.Problem]:
+def publish_check(*, bundle: Bundle, definition: dict[str, Any]) -> list[Problem]:
     role_codes, market_codes = _catalogue(bundle.payer)
     names = dict(roles_for(organization=bundle.payer).values_list("code", "name"))
     return bundle_definition.publish_problems(
@@ -147,9 +143,9 @@ def draft_publish(*, scope: Scope, bundle: Bundle) -> BundleVersion:
     _require_own(scope, bundle, "bundle.publish")
     Bundle.objects.select_for_update().filter(pk=bundle.pk).first()  # serialise publications of this bundle
     draft = _locked_draft(bundle)
-    problems = bundle_definition.errors_only(publish_check(bundle=bundle, definition=draft.definition))
+    problems = errors_only(publish_check(bundle=bundle, definition=draft.definition))
     if problems:
-        raise _problems_error(problems, message=INCOMPLETE_MESSAGE, code="incomplete_bundle")
+        raise problems_error(INCOMPLETE_MESSAGE, problems, code="incomplete_bundle")
     latest = BundleVersion.objects.filter(bundle=bundle).aggregate(n=Max("number"))["n"] or 0
     draft.number = latest + 1
     draft.status = BundleVersionStatus.PUBLISHED
@@ -274,15 +270,15 @@ def bundle_export(*, version: BundleVersion) -> dict[str, Any]:
     return {"format": PRICING_FORMAT, "bundle": definition}
 
 
-def _import_problems(document: Any) -> list[bundle_definition.Problem]:
-    Problem = bundle_definition.Problem
+def _import_problems(document: Any) -> list[Problem]:
+    problem = bundle_definition.problem
     if not isinstance(document, dict):
-        return [Problem("$", "not_an_object", "The file must be a JSON object.")]
+        return [problem("$", "not_an_object", "The file must be a JSON object.")]
     problems = []
     if document.get("format") != PRICING_FORMAT:
-        problems.append(Problem("$.format", "unknown_format", f"Expected format {PRICING_FORMAT!r}."))
+        problems.append(problem("$.format", "unknown_format", f"Expected format {PRICING_FORMAT!r}."))
     if not isinstance(document.get("bundle"), dict):
-        problems.append(Problem("$.bundle", "required", "The file has no `bundle` object."))
+        problems.append(problem("$.bundle", "required", "The file has no `bundle` object."))
     return problems
 
 
@@ -290,10 +286,10 @@ def _import_problems(document: Any) -> list[bundle_definition.Problem]:
 def bundle_import(*, scope: Scope, document: Any) -> Bundle:
     """Create a bundle (as a draft) from a pricing file; with any error, nothing is created."""
     scope.require("bundle.edit")
-    Problem = bundle_definition.Problem
+    problem = bundle_definition.problem
     problems = _import_problems(document)
     if problems:
-        raise _problems_error(problems, message=INVALID_DEFINITION_MESSAGE, code="invalid_bundle")
+        raise problems_error(INVALID_DEFINITION_MESSAGE, problems, code="invalid_bundle")
     part = dict(document["bundle"])
     role_defs = part.pop("role_definitions", []) or []
     market_defs = part.pop("market_definitions", []) or []
@@ -302,13 +298,13 @@ def bundle_import(*, scope: Scope, document: Any) -> Bundle:
     for i, role in enumerate(role_defs if isinstance(role_defs, list) else []):
         path = f"$.bundle.role_definitions[{i}]"
         if not isinstance(role, dict) or not role.get("code") or not role.get("name"):
-            problems.append(Problem(path, "invalid_role", "A role definition needs a code and a name."))
+            problems.append(problem(path, "invalid_role", "A role definition needs a code and a name."))
         elif role["code"] not in known_roles:
             new_roles.append(role)
     for i, market in enumerate(market_defs if isinstance(market_defs, list) else []):
         path = f"$.bundle.market_definitions[{i}]"
         if not isinstance(market, dict) or not market.get("code") or not market.get("name"):
-            problems.append(Problem(path, "invalid_market", "A market definition needs a code and a name."))
+            problems.append(problem(path, "invalid_market", "A market definition needs a code and a name."))
             continue
         for field in ("travel_minutes_per_visit", "miles_per_visit"):
             bundle_definition.check_number(market.get(field, 0), f"{path}.{field}", problems)
@@ -319,12 +315,9 @@ def bundle_import(*, scope: Scope, document: Any) -> Bundle:
     normalized, definition_problems = bundle_definition.validate(
         part, role_codes=role_codes, market_codes=market_codes
     )
-    problems += [
-        Problem(p.path.replace("$", "$.bundle", 1), p.code, p.message, p.severity)
-        for p in definition_problems
-    ]
+    problems += [p.evolve(path=(p.path or "$").replace("$", "$.bundle", 1)) for p in definition_problems]
     if problems:
-        raise _problems_error(problems, message=INVALID_DEFINITION_MESSAGE, code="invalid_bundle")
+        raise problems_error(INVALID_DEFINITION_MESSAGE, problems, code="invalid_bundle")
     for role in new_roles:
         IdtRole.objects.create(
             organization=scope.organization,

@@ -15,10 +15,19 @@ from django.views.decorators.http import require_POST
 from bundles import definition as bundle_definition
 from bundles import selectors, services
 from bundles.models import Bundle, BundleVersion
+from core.domain.canonical import canonical_json_indented
+from core.domain.codes import LINES_OF_BUSINESS
+from core.domain.problems import Problem
 from core.errors import ApplicationError
 from web.decorators import scoped_view
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+
+def _problems_of(exc: ApplicationError) -> list[dict[str, Any]]:
+    """The problems an error lists (as dicts), or the error itself as the one problem."""
+    listed = exc.details.get("problems") if isinstance(exc.details, dict) else None
+    return listed or [Problem.at_path("$", exc.code, exc.message).as_dict()]
 
 
 def _role_names(scope) -> dict[str, str]:
@@ -65,7 +74,7 @@ def bundle_list(request):
         "q": q,
         "status": status,
         "lob": lob,
-        "lobs": bundle_definition.LINES_OF_BUSINESS,
+        "lobs": LINES_OF_BUSINESS,
         "can_edit": request.scope.can("bundle.edit"),
     }
     template = "bundles/_bundle_rows.html" if request.htmx else "bundles/bundle_list.html"
@@ -94,7 +103,7 @@ def bundle_new(request):
         try:
             bundle = services.bundle_create(scope=request.scope, definition=definition)
         except ApplicationError as exc:
-            errors = exc.details.get("problems", [{"path": "$", "message": exc.message}])
+            errors = _problems_of(exc)
         else:
             messages.success(
                 request, "Bundle created as a draft. Fill in the team's effort by tier, then publish."
@@ -105,7 +114,7 @@ def bundle_new(request):
         "bundles/bundle_new.html",
         {
             "markets": markets,
-            "lobs": bundle_definition.LINES_OF_BUSINESS,
+            "lobs": LINES_OF_BUSINESS,
             "errors": errors,
             "post": request.POST,
         },
@@ -147,7 +156,7 @@ def _editor_context(request, bundle, draft, problems=None) -> dict[str, Any]:
     context["problem_paths"] = {p["path"]: p["message"] for p in (problems or [])}
     context["all_roles"] = selectors.role_list(scope=request.scope)
     context["plan_markets"] = selectors.plan_markets(organization=bundle.payer)
-    context["lobs"] = bundle_definition.LINES_OF_BUSINESS
+    context["lobs"] = LINES_OF_BUSINESS
     context["used_roles"] = {r["role"] for r in draft.definition.get("roles", [])}
     context["edit_rows"] = _edit_rows(draft.definition, context["role_names"], context["problem_paths"])
     return context
@@ -238,7 +247,7 @@ def _apply(request, bundle_id, mutate: Callable[[dict], None], partial: str):
     try:
         draft = services.draft_update(scope=request.scope, bundle=bundle, definition=definition)
     except ApplicationError as exc:
-        problems = exc.details.get("problems", [{"path": "$", "code": exc.code, "message": exc.message}])
+        problems = _problems_of(exc)
         draft.definition = definition  # show what was typed, with its errors, without saving it
     context = _editor_context(request, bundle, draft, problems)
     context["edited"] = _edited_cell(request, context["edit_rows"])
@@ -383,7 +392,7 @@ def draft_publish(request, bundle_id):
     try:
         version = services.draft_publish(scope=request.scope, bundle=bundle)
     except ApplicationError as exc:
-        problems = exc.details.get("problems", [{"path": "$", "code": exc.code, "message": exc.message}])
+        problems = _problems_of(exc)
         context = _editor_context(request, bundle, draft)
         context["publish_problems"] = problems
         if request.htmx:
@@ -472,7 +481,7 @@ def version_diff(request, bundle_id, number):
 def version_export(request, bundle_id, number):
     bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
     version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
-    body = bundle_definition.canonical_json(services.bundle_export(version=version))
+    body = canonical_json_indented(services.bundle_export(version=version))
     response = HttpResponse(body, content_type="application/json")
     slug = "".join(c if c.isalnum() else "-" for c in bundle.name.lower()).strip("-")
     response["Content-Disposition"] = f'attachment; filename="{slug}-{version.label}.json"'
@@ -486,21 +495,27 @@ def bundle_import(request):
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
-            problems = [{"path": "file", "message": "Choose a pricing file (JSON) to import."}]
+            problems = [
+                Problem.at_path("file", "required", "Choose a pricing file (JSON) to import.").as_dict()
+            ]
         elif upload.size > MAX_IMPORT_BYTES:
             problems = [
-                {"path": "file", "message": "The file is larger than 2 MB; a bundle file is much smaller."}
+                Problem.at_path(
+                    "file", "too_large", "The file is larger than 2 MB; a bundle file is much smaller."
+                ).as_dict()
             ]
         else:
             try:
                 document = json.loads(upload.read().decode("utf-8-sig"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                problems = [{"path": "$", "message": f"The file is not valid UTF-8 JSON: {exc}"}]
+                problems = [
+                    Problem.at_path("$", "not_json", f"The file is not valid UTF-8 JSON: {exc}").as_dict()
+                ]
             else:
                 try:
                     bundle = services.bundle_import(scope=request.scope, document=document)
                 except ApplicationError as exc:
-                    problems = exc.details.get("problems", [{"path": "$", "message": exc.message}])
+                    problems = _problems_of(exc)
                 else:
                     messages.success(request, f"Imported {bundle.name} as a draft.")
                     return redirect("bundle-draft", bundle_id=bundle.public_id)

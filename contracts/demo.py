@@ -17,6 +17,7 @@ from accounts.tenancy import Scope
 from bundles.models import BundleVersion, BundleVersionStatus
 from contracts import services
 from contracts.models import Contract, ContractVersion, RateSheetExport
+from core.domain.months import next_month
 from core.errors import ApplicationError
 
 DEMO_REASON = "Demo rate agreed with the provider (the demo data has no pricing run covering this cell)."
@@ -219,8 +220,7 @@ def seed(ctx) -> None:
         )
         services.contract_accept(scope=_scope(ctx.users["rural_admin"], ctx.rural), contract=contract)
         # An amendment in preparation at the plan (a draft the provider does not see yet).
-        next_month = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
-        services.contract_amend(scope=plan_scope, contract=contract, effective_start=next_month)
+        services.contract_amend(scope=plan_scope, contract=contract, effective_start=next_month(today))
     if not RateSheetExport.objects.filter(organization=ctx.plan).exists():
         export = services.rate_sheet_export_start(scope=plan_scope)
         services.rate_sheet_export_build(export_id=export.pk)

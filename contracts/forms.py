@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 
 from contracts import rules
-from contracts.terms import PRORATION_RULES, TIER_RULES
+from core.domain.codes import PRORATION_LABELS, PRORATION_RULES, TIER_RULE_LABELS, TIER_RULES, lob_label
 
 HUNDRED = Decimal(100)
 
@@ -40,11 +40,9 @@ class TermsForm(forms.Form):
         label="Lines of business", widget=forms.CheckboxSelectMultiple
     )
     proration_rule = forms.ChoiceField(
-        label="Proration", choices=[(r, rules.PRORATION_LABELS[r]) for r in PRORATION_RULES]
+        label="Proration", choices=[(r, PRORATION_LABELS[r]) for r in PRORATION_RULES]
     )
-    tier_rule = forms.ChoiceField(
-        label="Tier rule", choices=[(r, rules.TIER_RULE_LABELS[r]) for r in TIER_RULES]
-    )
+    tier_rule = forms.ChoiceField(label="Tier rule", choices=[(r, TIER_RULE_LABELS[r]) for r in TIER_RULES])
     assessment_lookback_months = forms.IntegerField(label="Assessment look-back window (months)", initial=12)
     retro_window_months = forms.IntegerField(label="Retro window (months)", initial=3)
     roster_due_day = forms.IntegerField(label="Roster due day (of the following month)", initial=10)
@@ -101,9 +99,7 @@ class TermsForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         self.fields["markets"].choices = markets
-        self.fields["lines_of_business"].choices = [
-            (lob, rules.LINES_OF_BUSINESS.get(lob, lob)) for lob in lobs
-        ]
+        self.fields["lines_of_business"].choices = [(lob, lob_label(lob)) for lob in lobs]
         for code, measure in rules.QUALITY_MEASURES.items():
             unit = " (%)" if measure.unit == "rate" else ""
             self.fields[f"q_{code}_on"] = forms.BooleanField(label=measure.name, required=False)

@@ -20,8 +20,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from contracts.rules import PRORATION_LABELS, TIER_RULE_LABELS
-from contracts.terms import PRORATION_RULES, TIER_RULES
+from core.domain.codes import PRORATION_LABELS, PRORATION_RULES, TIER_RULE_LABELS, TIER_RULES
 
 
 class ContractStatus(models.TextChoices):

@@ -17,6 +17,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from contracts import rules
+from core.domain.codes import PRORATION_LABELS, PRORATION_WORDS, TIER_RULE_LABELS, TIER_RULE_WORDS, lob_label
 from core.exports import safe_cell, safe_row
 
 MARKETS_PER_TABLE = 6
@@ -94,7 +95,7 @@ def sheet_context(document: dict[str, Any], *, draft: bool) -> dict[str, Any]:
                 )
             tables.append(
                 {
-                    "lob": rules.LINES_OF_BUSINESS.get(lob, lob),
+                    "lob": lob_label(lob),
                     "markets": part,
                     "rows": rows,
                     "part": index + 1,
@@ -133,15 +134,15 @@ def sheet_context(document: dict[str, Any], *, draft: bool) -> dict[str, Any]:
             "effective_from": long_date(_date(document["amends"]["effective_start"])),
         },
         "effective_through": long_date(through),
-        "lobs": [rules.LINES_OF_BUSINESS.get(lob, lob) for lob in document["lines_of_business"]],
+        "lobs": [lob_label(lob) for lob in document["lines_of_business"]],
         "markets": markets,
         "tables": tables,
         "fees": [{"market": m, "fee": amount(document["assessment_fees"].get(m["code"]))} for m in markets],
         "lookback": document["assessment_lookback_months"],
-        "proration_label": rules.PRORATION_LABELS[document["proration_rule"]],
-        "proration_words": rules.PRORATION_WORDS[document["proration_rule"]],
-        "tier_rule_label": rules.TIER_RULE_LABELS[document["tier_rule"]],
-        "tier_rule_words": rules.TIER_RULE_WORDS[document["tier_rule"]],
+        "proration_label": PRORATION_LABELS[document["proration_rule"]],
+        "proration_words": PRORATION_WORDS[document["proration_rule"]],
+        "tier_rule_label": TIER_RULE_LABELS[document["tier_rule"]],
+        "tier_rule_words": TIER_RULE_WORDS[document["tier_rule"]],
         "withhold": rules.percent(document["withhold_percentage"]),
         "withhold_words": rules.describe_withhold(document["withhold_percentage"]),
         "quality": quality,
@@ -239,7 +240,7 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
         ("Effective through", through or "until terminated"),
         (
             "Lines of business",
-            ", ".join(rules.LINES_OF_BUSINESS.get(x, x) for x in document["lines_of_business"]),
+            ", ".join(lob_label(x) for x in document["lines_of_business"]),
         ),
         ("Markets", ", ".join(document["markets"])),
         ("Assessment look-back (months)", document["assessment_lookback_months"]),

@@ -8,43 +8,14 @@ sha256 of its canonical JSON; the diff compares two documents section by section
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from contracts.terms import PRORATION_RULES, TIER_RULES
-
-LINES_OF_BUSINESS = {
-    "medicaid": "Medicaid",
-    "medicare_advantage": "Medicare Advantage",
-    "dsnp": "D-SNP",
-    "commercial": "Commercial",
-}
-
-PRORATION_LABELS = {
-    "any_day": "Any day of the month",
-    "first_of_month": "Enrolled on the 1st",
-    "mid_month": "Enrolled on the 15th",
-    "daily": "Daily",
-}
-PRORATION_WORDS = {
-    "any_day": "A member enrolled on any day of a month counts as one full member-month.",
-    "first_of_month": "A member counts as one member-month when enrolled on the first day of the month; "
-    "a month without enrollment on the 1st is not paid.",
-    "mid_month": "A member counts as one member-month when enrolled on the 15th of the month; "
-    "a month without enrollment on the 15th is not paid.",
-    "daily": "Each month is paid in proportion to the days enrolled: days enrolled divided by the days "
-    "in the month.",
-}
-TIER_RULE_LABELS = {"first_day": "Tier on the first enrolled day", "highest": "Highest tier in the month"}
-TIER_RULE_WORDS = {
-    "first_day": "The whole month is paid at the tier in force on the member's first enrolled day of the month.",
-    "highest": "The whole month is paid at the highest tier in force on any enrolled day of the month.",
-}
-assert set(PRORATION_LABELS) == set(PRORATION_RULES) and set(TIER_RULE_LABELS) == set(TIER_RULES)
+from core.domain.canonical import canonical_json_ascii, sha256_hex
+from core.domain.codes import PRORATION_RULES, TIER_RULES, lob_label
+from core.domain.money import to_cents
 
 
 @dataclass(frozen=True)
@@ -102,7 +73,6 @@ SHARED_SAVINGS_LABELS = {
 MAX_PMPM = Decimal("99999.99")
 MAX_WITHHOLD = Decimal("0.25")
 MAX_BONUS_PERCENTAGE = Decimal("0.2")
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -166,7 +136,7 @@ def parse_int(
 
 
 def money(value: Decimal) -> str:
-    return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
+    return str(to_cents(Decimal(value)))
 
 
 def plain_number(value: Any) -> str:
@@ -495,7 +465,7 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
                 Problem(
                     f"rates.{lob}.{tier}.{market}",
                     "missing_rate",
-                    f"No PMPM for tier {tier} in {market} ({LINES_OF_BUSINESS.get(lob, lob)}).",
+                    f"No PMPM for tier {tier} in {market} ({lob_label(lob)}).",
                 )
             )
     for market in document["markets"]:
@@ -545,10 +515,6 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
 # --- fingerprint and diff ----------------------------------------------------------------------
 
 
-def canonical_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
-
-
 FINGERPRINTED_KEYS = (
     "contract",
     "version",
@@ -586,7 +552,7 @@ def fingerprint(document: dict[str, Any]) -> str:
     data["payer"], data["provider"] = document["payer"]["id"], document["provider"]["id"]
     data["bundle"] = {k: document["bundle"][k] for k in ("id", "number", "content_hash")}
     data["tiers"] = [t["code"] for t in document["tiers"]]
-    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    return sha256_hex(canonical_json_ascii(data))
 
 
 def grouped(fingerprint_hex: str, size: int = 4) -> str:
@@ -663,7 +629,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         old, new = before["rates"].get(key), after["rates"].get(key)
         if old != new:
             lob, tier, market = key.split("/")
-            label = f"{LINES_OF_BUSINESS.get(lob, lob)} · Tier {tier} {tier_names.get(tier, '')} · {market}"
+            label = f"{lob_label(lob)} · Tier {tier} {tier_names.get(tier, '')} · {market}"
             add("rates", f"rates.{lob}.{tier}.{market}", label.replace("  ", " "), old, new, _delta(old, new))
     for market in sorted(set(before["assessment_fees"]) | set(after["assessment_fees"])):
         old, new = before["assessment_fees"].get(market), after["assessment_fees"].get(market)
@@ -769,7 +735,7 @@ def describe_baseline(terms: dict[str, Any]) -> str:
         )
     if method == "trended_benchmark" and has_benchmark(terms):
         return (
-            f"a benchmark of ${Decimal(terms['benchmark_pmpm']).quantize(CENT, rounding=ROUND_HALF_UP):,} PMPM "
+            f"a benchmark of ${to_cents(Decimal(terms['benchmark_pmpm'])):,} PMPM "
             f"(measured around {terms['benchmark_midpoint']}) trended at {percent(terms['annual_trend'])} a year "
             f"to the middle of the performance period"
         )

@@ -29,6 +29,7 @@ from contracts.models import (
     VersionStatus,
 )
 from contracts.terms import ContractTerms, RateCell
+from core.domain.codes import lob_label
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 
 NO_TERMS_IN_FORCE_MESSAGE = "No version of this contract was in force on that date."
@@ -346,7 +347,7 @@ def rate_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
         tables.append(
             {
                 "lob": lob,
-                "lob_name": rules.LINES_OF_BUSINESS.get(lob, lob),
+                "lob_name": lob_label(lob),
                 "rows": rows,
                 "markets": [
                     {"code": m, "name": document["market_names"].get(m, m)} for m in document["markets"]

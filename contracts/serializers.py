@@ -16,6 +16,7 @@ from contracts.models import (
     RateScheduleEntry,
     RateSheetExport,
 )
+from core.domain.codes import LINES_OF_BUSINESS
 
 # --- input -------------------------------------------------------------------------------------
 
@@ -124,7 +125,7 @@ class TermsInputSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Exclusive, the first of a month; null: until terminated"
     )
     lines_of_business = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(rules.LINES_OF_BUSINESS)), required=False
+        child=serializers.ChoiceField(choices=list(LINES_OF_BUSINESS)), required=False
     )
     markets = serializers.ListField(child=serializers.CharField(), required=False)
     assessment_lookback_months = serializers.IntegerField(required=False)
@@ -156,9 +157,7 @@ class ContractCreateSerializer(TermsInputSerializer):
     bundle = serializers.UUIDField(help_text="The bundle's id")
     bundle_version = serializers.IntegerField(help_text="A published version number of the bundle")
     effective_start = serializers.DateField(help_text="The first of a month")
-    lines_of_business = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(rules.LINES_OF_BUSINESS))
-    )
+    lines_of_business = serializers.ListField(child=serializers.ChoiceField(choices=list(LINES_OF_BUSINESS)))
     markets = serializers.ListField(child=serializers.CharField())
 
 

@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-PRORATION_RULES = ("any_day", "first_of_month", "mid_month", "daily")
-TIER_RULES = ("first_day", "highest")
-
 
 @dataclass(frozen=True)
 class RateCell:

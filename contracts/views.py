@@ -3,7 +3,7 @@ of the user's role, versions and their diff, rate sheet downloads, and the zip o
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -18,6 +18,8 @@ from bundles.selectors import published_version_list
 from contracts import rules, selectors, services
 from contracts.forms import AmendForm, ContractCreateForm, ReturnForm, TerminateForm, TermsForm
 from contracts.models import ContractStatus, ContractVersion, RateSheetFormat
+from core.domain.codes import LOB_LABELS, PRORATION_WORDS, TIER_RULE_WORDS, lob_label
+from core.domain.months import next_month, shift_month
 from core.errors import ApplicationError
 from web.decorators import scoped_view
 
@@ -84,12 +86,12 @@ def contract_create(request):
         "lobs": chosen.definition.get("lines_of_business", []),
     }
     today = timezone.localdate()
-    next_month = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    start = next_month(today)
     initial = {
         "bundle_version": str(chosen.pk),
         "markets": chosen.definition.get("markets", []),
-        "effective_start": next_month,
-        "effective_end": date(next_month.year + 1, next_month.month, 1),
+        "effective_start": start,
+        "effective_end": shift_month(start, 12),
         "lines_of_business": chosen.definition.get("lines_of_business", [])[:1],
         "provider": request.GET.get("provider", ""),
     }
@@ -165,15 +167,15 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
             proposal_round=version.proposal_round
         ),
         "words": {
-            "proration": rules.PRORATION_WORDS[document["proration_rule"]],
-            "tier_rule": rules.TIER_RULE_WORDS[document["tier_rule"]],
+            "proration": PRORATION_WORDS[document["proration_rule"]],
+            "tier_rule": TIER_RULE_WORDS[document["tier_rule"]],
             "withhold": rules.describe_withhold(document["withhold_percentage"]),
             "quality": [rules.describe_quality(t) for t in document["quality_terms"]],
             "shared_savings": rules.describe_shared_savings(document["shared_savings_terms"]),
             "quality_bonus": rules.describe_quality_bonus(document["quality_bonus"]),
         },
-        "lobs": [rules.LINES_OF_BUSINESS.get(x, x) for x in document["lines_of_business"]],
-        "lob_names": rules.LINES_OF_BUSINESS,
+        "lobs": [lob_label(x) for x in document["lines_of_business"]],
+        "lob_names": LOB_LABELS,
         "through": version.effective_end - timedelta(days=1) if version.effective_end else None,
         "in_force_through": (
             version.in_force_end - timedelta(days=1)

@@ -7,7 +7,10 @@ next to the field or row. Messages are constants so tests can import them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from core.domain.problems import Problem
 
 
 class ApplicationError(Exception):
@@ -43,6 +46,41 @@ class PermissionDeniedError(ApplicationError):
 class ConflictError(ApplicationError):
     status = 409
     code = "conflict"
+
+
+def problems_details(
+    problems: Iterable[Problem | Mapping[str, Any]], *, errors_alias: bool = False, **details: Any
+) -> dict[str, Any]:
+    """An error's ``details`` for input with validation problems: every one under ``problems``.
+
+    Problems are :meth:`Problem.as_dict` dicts (a dict already in that shape, as stored with an
+    upload, is taken as it is). ``errors_alias`` repeats the same list under ``errors``, the name
+    the pricing and utilization endpoints used before ``problems`` was the one key: deprecated,
+    kept so their clients keep working. Other ``details`` (an upload's id, a count) go alongside.
+    """
+    listed = [p.as_dict() if isinstance(p, Problem) else dict(p) for p in problems]
+    body: dict[str, Any] = {**details, "problems": listed}
+    if errors_alias:
+        body["errors"] = listed
+    return body
+
+
+def problems_error(
+    message: str,
+    problems: Iterable[Problem | Mapping[str, Any]],
+    *,
+    code: str = "invalid",
+    status: int | None = None,
+    errors_alias: bool = False,
+    **details: Any,
+) -> ApplicationError:
+    """The error a service raises for input with validation problems (see :func:`problems_details`)."""
+    return ApplicationError(
+        message,
+        code=code,
+        details=problems_details(problems, errors_alias=errors_alias, **details),
+        status=status,
+    )
 
 
 NOT_FOUND_MESSAGE = "Not found."

@@ -1,10 +1,5 @@
-"""Money helpers. Amounts are Decimals; rounding happens once, half-up to the cent."""
+"""Moved to :mod:`core.domain.money`; this name stays only until payments/services imports the kernel."""
 
-from decimal import ROUND_HALF_UP, Decimal
+from core.domain.money import CENT, to_cents
 
-CENT = Decimal("0.01")
-
-
-def to_cents(amount: Decimal) -> Decimal:
-    """Round half-up to the cent: the only rounding the platform applies to money."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+__all__ = ["CENT", "to_cents"]

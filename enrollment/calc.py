@@ -22,28 +22,30 @@ anyone can re-derive every cent from the statement. Whole-month results are ``1.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import numpy as np
 
-ANY_DAY = "any_day"
-FIRST_OF_MONTH = "first_of_month"
-MID_MONTH = "mid_month"
-DAILY = "daily"
-PRORATION_RULES: tuple[str, ...] = (ANY_DAY, FIRST_OF_MONTH, MID_MONTH, DAILY)
+from core.domain.codes import (
+    ANY_DAY,
+    DAILY,
+    FIRST_DAY,
+    FIRST_OF_MONTH,
+    HIGHEST,
+    MID_MONTH,
+    MID_MONTH_DAY,
+    PRORATION_RULES,
+    TIER_RULES,
+)
+from core.domain.money import FRACTION_PLACES, quantum, round_half_up
+from core.domain.months import add_months, days_in_month, next_month
 
-FIRST_DAY = "first_day"
-HIGHEST = "highest"
-TIER_RULES: tuple[str, ...] = (FIRST_DAY, HIGHEST)
-
-MM_QUANTUM = Decimal("0.000001")
+MM_QUANTUM = quantum(FRACTION_PLACES)
 ONE_MM = Decimal(1).quantize(MM_QUANTUM)
 ZERO_MM = Decimal(0).quantize(MM_QUANTUM)
-MID_MONTH_DAY = 15
 
 SECOND_IN_LOOKBACK = "second_in_lookback"
 
@@ -67,42 +69,13 @@ class MemberMonth:
 
 
 # --------------------------------------------------------------------------- month helpers
-def month_start(day: dt.date) -> dt.date:
-    """The first day of ``day``'s month (periods are identified by their first day)."""
-    return day.replace(day=1)
-
-
-def next_month(month: dt.date) -> dt.date:
-    """The first day of the following month: the exclusive end of ``month``."""
-    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
-def days_in_month(month: dt.date) -> int:
-    return calendar.monthrange(month.year, month.month)[1]
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by whole calendar months, clamped to the month's end (Jan 31 + 1 = Feb 28/29)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month0 = divmod(index, 12)
-    last = calendar.monthrange(year, month0 + 1)[1]
-    return dt.date(year, month0 + 1, min(day.day, last))
-
-
-def months_between(earlier: dt.date, later: dt.date) -> int:
-    """Whole calendar months from ``earlier``'s month to ``later``'s month (days ignored)."""
-    return (later.year - earlier.year) * 12 + later.month - earlier.month
-
-
 def daily_fraction(days: int, month: dt.date) -> Decimal:
     """``days / days_in_month`` as the stored 6-place member-month figure (half-up)."""
     return _DAILY[days_in_month(month)][days]
 
 
 _DAILY: dict[int, tuple[Decimal, ...]] = {
-    dim: tuple(
-        (Decimal(d) / Decimal(dim)).quantize(MM_QUANTUM, rounding=ROUND_HALF_UP) for d in range(dim + 1)
-    )
+    dim: tuple(round_half_up(Decimal(d) / Decimal(dim), FRACTION_PLACES) for d in range(dim + 1))
     for dim in (28, 29, 30, 31)
 }
 

@@ -21,8 +21,9 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.tenancy import Scope
 from contracts.selectors import terms_in_force
+from core.domain.months import next_month, shift_month
 from core.errors import NotFoundError
-from enrollment import calc, services
+from enrollment import services
 from enrollment.ingest.roster import ASSESSMENT_COLUMNS, ROSTER_COLUMNS
 from enrollment.models import EligibilityFile, InsuranceLineMapping, ProcessingStatus, RosterSubmission
 
@@ -125,7 +126,7 @@ def _members(
 
 
 def _roster_rows(people: list[DemoMember], month: dt.date) -> list[dict]:
-    month_end = calc.next_month(month)
+    month_end = next_month(month)
     rows = []
     for p in people:
         if p.start >= month_end or (p.end is not None and p.end < month):
@@ -155,7 +156,7 @@ def _assessment_rows(
     declined: list[DemoMember],
     reassessed: DemoMember,
 ) -> list[dict]:
-    month_end = calc.next_month(month)
+    month_end = next_month(month)
     rows = []
 
     def add(p: DemoMember, day: dt.date, outcome: str, role: str = "np") -> None:
@@ -299,7 +300,7 @@ def seed(ctx) -> None:
         return
     today = timezone.localdate()
     start = urban_contract.current_version.effective_start if urban_contract.current_version else today
-    months = [calc.add_months(today.replace(day=1), -k) for k in (3, 2, 1)]
+    months = [shift_month(today, -k) for k in (3, 2, 1)]
     try:
         for month in months:
             terms_in_force(contract=urban_contract, on=month)

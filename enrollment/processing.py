@@ -33,12 +33,12 @@ from django.db import connection, models
 from django.utils import timezone
 
 from contracts.terms import ContractTerms
+from core.domain.problems import Problem
 from enrollment import calc
 from enrollment.ingest.roster import (
     ASSESSMENT_COLUMNS,
     ROSTER_COLUMNS,
     AssessmentRow,
-    Issue,
     RosterRow,
     Validation,
     ValidationContext,
@@ -87,12 +87,6 @@ ProgressFn = Callable[..., None]
 
 
 @dataclass
-class SourcedIssue:
-    source: str
-    issue: Issue
-
-
-@dataclass
 class Plan:
     """Everything fixed for one submission's processing."""
 
@@ -132,8 +126,8 @@ class Findings:
     rows: list[RosterRow]
     row_count: int
     assessments: list[AssessmentRow]
-    errors: list[SourcedIssue]
-    warnings: list[SourcedIssue]
+    errors: list[Problem]  # each names its file (roster or assessments)
+    warnings: list[Problem]
     lob_override: dict[str, str]
     decisions: list[calc.AssessmentDecision]
 
@@ -316,7 +310,7 @@ def _eligibility(payer_id: int, ids: list[str]) -> tuple[dict[str, list], dict[s
 
 def _mismatch_warning(
     row: int, member_id: str, last: str, first: str, birth: dt.date, known: tuple | None
-) -> Issue | None:
+) -> Problem | None:
     if known is None:
         return None
     k_last, k_first, k_birth = known
@@ -334,7 +328,7 @@ def _mismatch_warning(
         if "last_name" in differences[0]
         else ("first_name" if "first_name" in differences[0] else "birth_date")
     )
-    return Issue(
+    return Problem.at_cell(
         row,
         column,
         ELIGIBILITY_MISMATCH,
@@ -346,8 +340,8 @@ def check_roster(
     plan: Plan,
     rows: list[RosterRow],
     progress: ProgressFn,
-    errors: list[Issue],
-    warnings: list[Issue],
+    errors: list[Problem],
+    warnings: list[Problem],
     lob_override: dict[str, str],
 ) -> None:
     """The rules that need the database, a chunk of members at a time (``rows`` sorted by member)."""
@@ -382,7 +376,7 @@ def check_roster(
             member_id = first.member_id
             if len(member_id) > MEMBER_ID_MAX:
                 errors.append(
-                    Issue(
+                    Problem.at_cell(
                         first.row,
                         "member_id",
                         TOO_LONG,
@@ -393,11 +387,13 @@ def check_roster(
                 for column in ("last_name", "first_name"):
                     if len(getattr(r, column)) > NAME_MAX:
                         errors.append(
-                            Issue(r.row, column, TOO_LONG, f"{column} is longer than {NAME_MAX} characters")
+                            Problem.at_cell(
+                                r.row, column, TOO_LONG, f"{column} is longer than {NAME_MAX} characters"
+                            )
                         )
             if member_id in elsewhere:
                 errors.append(
-                    Issue(
+                    Problem.at_cell(
                         first.row,
                         "member_id",
                         ENROLLED_ELSEWHERE,
@@ -408,7 +404,7 @@ def check_roster(
             before = previous_starts.get(member_id)
             if before is not None and before != first.enrollment_start:
                 warnings.append(
-                    Issue(
+                    Problem.at_cell(
                         first.row,
                         "enrollment_start",
                         START_CHANGED,
@@ -422,7 +418,7 @@ def check_roster(
                 any_day, every_day = _covered(start, end, member_spans)
                 if not member_spans:
                     errors.append(
-                        Issue(
+                        Problem.at_cell(
                             first.row,
                             "member_id",
                             NOT_ELIGIBLE,
@@ -433,7 +429,7 @@ def check_roster(
                     )
                 elif not any_day:
                     errors.append(
-                        Issue(
+                        Problem.at_cell(
                             first.row,
                             "member_id",
                             NOT_ELIGIBLE,
@@ -443,7 +439,7 @@ def check_roster(
                     )
                 elif not every_day:
                     warnings.append(
-                        Issue(
+                        Problem.at_cell(
                             first.row,
                             "member_id",
                             ELIGIBILITY_PARTIAL,
@@ -481,7 +477,7 @@ def check_roster(
         )
     if defaulted:
         warnings.append(
-            Issue(
+            Problem.at_cell(
                 1,
                 "",
                 LOB_DEFAULTED,
@@ -492,7 +488,7 @@ def check_roster(
 
 
 def decide_assessments(
-    plan: Plan, rows: list[AssessmentRow], errors: list[Issue], warnings: list[Issue]
+    plan: Plan, rows: list[AssessmentRow], errors: list[Problem], warnings: list[Problem]
 ) -> list[calc.AssessmentDecision]:
     """Eligibility of each assessed member, and which assessments earn the fee (look-back window)."""
     if not rows:
@@ -509,7 +505,7 @@ def decide_assessments(
                 day = r.assessment_date
                 if not _covered(day, day + ONE_DAY, member_spans)[0]:
                     errors.append(
-                        Issue(
+                        Problem.at_cell(
                             r.row,
                             "member_id",
                             NOT_ELIGIBLE,
@@ -535,7 +531,7 @@ def decide_assessments(
     for r in rows:
         if not (plan.month <= r.assessment_date < plan.month_end):
             warnings.append(
-                Issue(
+                Problem.at_cell(
                     r.row,
                     "assessment_date",
                     ASSESSMENT_OUTSIDE_MONTH,
@@ -550,7 +546,7 @@ def decide_assessments(
     )
     for d in decisions:
         if not d.payable:
-            warnings.append(Issue(int(d.assessment.key), "assessment_date", NOT_PAYABLE, d.message))
+            warnings.append(Problem.at_cell(int(d.assessment.key), "assessment_date", NOT_PAYABLE, d.message))
     return decisions
 
 
@@ -562,14 +558,14 @@ def read_and_check(plan: Plan, submission: RosterSubmission, progress: ProgressF
     progress(52, f"Read {row_count:,} rows; checking members", force=True)
     rows = validation.rows
     rows.sort(key=attrgetter("member_id"))
-    errors = [SourcedIssue(IssueSource.ROSTER, i) for i in validation.errors]
-    warnings = [SourcedIssue(IssueSource.ROSTER, i) for i in validation.warnings]
-    more_errors: list[Issue] = []
-    more_warnings: list[Issue] = []
+    errors = [i.evolve(file=IssueSource.ROSTER) for i in validation.errors]
+    warnings = [i.evolve(file=IssueSource.ROSTER) for i in validation.warnings]
+    more_errors: list[Problem] = []
+    more_warnings: list[Problem] = []
     lob_override: dict[str, str] = {}
     check_roster(plan, rows, progress, more_errors, more_warnings, lob_override)
-    errors += [SourcedIssue(IssueSource.ROSTER, i) for i in more_errors]
-    warnings += [SourcedIssue(IssueSource.ROSTER, i) for i in more_warnings]
+    errors += [i.evolve(file=IssueSource.ROSTER) for i in more_errors]
+    warnings += [i.evolve(file=IssueSource.ROSTER) for i in more_warnings]
     assessments: list[AssessmentRow] = []
     decisions: list[calc.AssessmentDecision] = []
     a_validation = read_assessments_file(submission, vctx)
@@ -578,8 +574,8 @@ def read_and_check(plan: Plan, submission: RosterSubmission, progress: ProgressF
         a_errors = list(a_validation.errors)
         a_warnings = list(a_validation.warnings)
         decisions = decide_assessments(plan, assessments, a_errors, a_warnings)
-        errors += [SourcedIssue(IssueSource.ASSESSMENTS, i) for i in a_errors]
-        warnings += [SourcedIssue(IssueSource.ASSESSMENTS, i) for i in a_warnings]
+        errors += [i.evolve(file=IssueSource.ASSESSMENTS) for i in a_errors]
+        warnings += [i.evolve(file=IssueSource.ASSESSMENTS) for i in a_warnings]
     return Findings(rows, row_count, assessments, errors, warnings, lob_override, decisions)
 
 
@@ -820,18 +816,14 @@ ISSUE_FIELDS = ("submission_id", "severity", "source", "row", "column", "code", 
 _COLUMN_RANK = {c: k for k, c in enumerate((*ROSTER_COLUMNS, *ASSESSMENT_COLUMNS))}
 
 
-def _issue_key(item: SourcedIssue) -> tuple:
-    i = item.issue
-    return (item.source != IssueSource.ROSTER, i.row, _COLUMN_RANK.get(i.column, 99), i.code)
+def _issue_key(i: Problem) -> tuple:
+    return (i.file != IssueSource.ROSTER, i.row, _COLUMN_RANK.get(i.column or "", 99), i.code)
 
 
-def issue_rows(
-    submission_id: int, errors: list[SourcedIssue], warnings: list[SourcedIssue]
-) -> Iterator[tuple]:
+def issue_rows(submission_id: int, errors: list[Problem], warnings: list[Problem]) -> Iterator[tuple]:
     for severity, items in ((Severity.ERROR, errors), (Severity.WARNING, warnings)):
-        for item in sorted(items, key=_issue_key):
-            i = item.issue
-            yield (submission_id, severity, item.source, i.row, i.column[:64], i.code[:48], i.message)
+        for i in sorted(items, key=_issue_key):
+            yield (submission_id, severity, i.file, i.row, (i.column or "")[:64], i.code[:48], i.message)
 
 
 def entry_rows(submission_id: int, rows: Iterable[RosterRow]) -> Iterator[tuple]:

@@ -8,10 +8,8 @@ idempotent (a finished submission or file is left alone) and writes everything o
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 from datetime import date
 from decimal import Decimal
 
@@ -28,11 +26,15 @@ from bundles.models import BundleVersion
 from bundles.selectors import roles_for
 from contracts.models import Contract, ContractStatus
 from contracts.selectors import terms_in_force
+from core.domain.canonical import sha256_of_chunks
+from core.domain.months import INVALID_MONTH_MESSAGE, days_in_month, months_between, next_month, shift_month
+from core.domain.months import parse_month as month_from_text
+from core.domain.problems import Problem
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
-from enrollment import calc, processing
+from enrollment import processing
 from enrollment.eligibility import apply_834
 from enrollment.ingest.ack_999 import AcknowledgementNotPossible, readable_acknowledgement, write_999
-from enrollment.ingest.x12_834 import X12Issue, parse_834
+from enrollment.ingest.x12_834 import parse_834
 from enrollment.models import (
     Assessment,
     EligibilityFile,
@@ -48,7 +50,6 @@ from enrollment.models import (
 
 logger = logging.getLogger(__name__)
 
-INVALID_MONTH_MESSAGE = "Give the month as YYYY-MM."
 NOT_IN_FORCE_MESSAGE = "The contract was not in force in that month."
 RETRO_WINDOW_MESSAGE = (
     "That month is older than the contract's retro window; its roster can no longer be changed."
@@ -61,7 +62,6 @@ PROCESSING_FAILED_MESSAGE = "The file could not be processed: {error}. Nothing w
 DEFAULT_INLINE_MAX_BYTES = 256 * 1024
 #: Reminders go out this many days (or fewer) before the due day while the roster is missing.
 REMINDER_DAYS_BEFORE = 3
-_MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-01)?$")
 
 
 # --- small helpers ---------------------------------------------------------------------------------
@@ -73,28 +73,24 @@ def inline_max_bytes() -> int:
 
 def parse_month(value) -> date:
     """``YYYY-MM`` (or a date) to the month's first day; ``ApplicationError`` otherwise."""
-    if isinstance(value, date):
-        return value.replace(day=1)
-    match = _MONTH.match(str(value or "").strip())
-    if match and 1 <= int(match.group(2)) <= 12 and int(match.group(1)) >= 1900:
-        return date(int(match.group(1)), int(match.group(2)), 1)
-    raise ApplicationError(
-        INVALID_MONTH_MESSAGE, code="invalid_month", details={"month": [INVALID_MONTH_MESSAGE]}
-    )
+    try:
+        return month_from_text(value)
+    except ValueError:
+        raise ApplicationError(
+            INVALID_MONTH_MESSAGE, code="invalid_month", details={"month": [INVALID_MONTH_MESSAGE]}
+        ) from None
 
 
 def due_date_for(month: date, due_day: int) -> date:
     """A month's roster is due on the contract's due day of the following month (clamped to its end)."""
-    following = calc.next_month(month)
-    return following.replace(day=max(1, min(due_day, calc.days_in_month(following))))
+    following = next_month(month)
+    return following.replace(day=max(1, min(due_day, days_in_month(following))))
 
 
 def _sha256(uploaded) -> str:
-    digest = hashlib.sha256()
-    for chunk in uploaded.chunks():
-        digest.update(chunk)
+    digest = sha256_of_chunks(uploaded.chunks())
     uploaded.seek(0)
-    return digest.hexdigest()
+    return digest
 
 
 def _safe_name(uploaded, fallback: str) -> str:
@@ -160,7 +156,7 @@ def roster_submit(
             FUTURE_MONTH_MESSAGE, code="month_in_future", details={"month": [FUTURE_MONTH_MESSAGE]}
         )
     terms = _terms(contract, month)
-    age = calc.months_between(month, today)
+    age = months_between(month, today)
     if age > terms.retro_window_months:
         raise ApplicationError(
             RETRO_WINDOW_MESSAGE,
@@ -219,7 +215,7 @@ def _plan(submission: RosterSubmission) -> processing.Plan:
         .values_list("pk", flat=True)
         .distinct()
     )
-    previous_month = calc.add_months(submission.month, -1)
+    previous_month = shift_month(submission.month, -1)
     previous = (
         RosterSubmission.objects.filter(contract=contract, month=previous_month, is_current=True)
         .values_list("pk", flat=True)
@@ -232,7 +228,7 @@ def _plan(submission: RosterSubmission) -> processing.Plan:
         payer_id=contract.payer_id,
         provider_id=contract.provider_id,
         month=submission.month,
-        month_end=calc.next_month(submission.month),
+        month_end=next_month(submission.month),
         terms=terms,
         today=timezone.localdate(submission.submitted_at),
         assessor_roles=roles or None,
@@ -424,16 +420,18 @@ def eligibility_file_load(*, scope: Scope, file, run_inline: bool | None = None)
     return record
 
 
-def _x12_issue(issue: X12Issue) -> dict:
+def _x12_issue(issue: Problem) -> dict:
+    """How the stored acknowledgement (and its API) spells an 834 problem: its X12 coordinates."""
+    at = issue.where
     return {
         "code": issue.code,
         "message": issue.message,
-        "segment_index": issue.segment_index,
-        "segment_id": issue.segment_id,
-        "position": issue.position,
-        "element": issue.element,
-        "loop": issue.loop,
-        "transaction": issue.st_control,
+        "segment_index": at["segment_index"],
+        "segment_id": at["segment_id"],
+        "position": at["position"],
+        "element": at["element"],
+        "loop": at["loop"],
+        "transaction": at["st_control"],
     }
 
 
@@ -485,7 +483,7 @@ def eligibility_file_process(*, file_id: int) -> EligibilityFile | None:
 
 
 def _previous_month(today: date) -> date:
-    return calc.add_months(today.replace(day=1), -1)
+    return shift_month(today, -1)
 
 
 def _has_roster(contract: Contract, month: date, statuses) -> bool:
@@ -557,7 +555,7 @@ def roster_months_mark_late(*, today: date | None = None, months_back: int = 3) 
     )
     for contract in contracts:
         for back in range(1, months_back + 1):
-            month = calc.add_months(today.replace(day=1), -back)
+            month = shift_month(today, -back)
             try:
                 terms = terms_in_force(contract=contract, on=month)
             except NotFoundError:

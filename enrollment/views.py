@@ -17,9 +17,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core.audit import record_access
+from core.domain.months import shift_month
 from core.errors import ApplicationError, NotFoundError
 from core.exports import safe_row
-from enrollment import calc, file_templates, selectors, services
+from enrollment import file_templates, selectors, services
 from enrollment.api import file_response
 from enrollment.forms import EligibilityUploadForm, RosterUploadForm
 from enrollment.models import ProcessingStatus
@@ -71,7 +72,7 @@ def roster_list(request):
     scope.require("roster.view")
     can_submit = scope.can("roster.submit")
     contracts = list(selectors.submittable_contracts(scope=scope)) if can_submit else []
-    last_month = calc.add_months(timezone.localdate().replace(day=1), -1)
+    last_month = shift_month(timezone.localdate(), -1)
     form = RosterUploadForm(contracts=contracts, initial={"month": last_month.strftime("%Y-%m")})
     status_code = 200
     if request.method == "POST":

@@ -11,8 +11,8 @@ Pure functions over plain data, ``Decimal`` throughout (never floats for money):
 - withhold line = -(withhold fraction x sum of the month's member lines), rounded half-up;
 - the total is the exact sum of the lines (no rounding after the lines).
 
-Rounding happens in one place, :func:`round_cents`, so that every line on a statement can
-be re-derived from the numbers printed next to it.
+Rounding happens in one place, the kernel's :func:`core.domain.money.to_cents`, so that every
+line on a statement can be re-derived from the numbers printed next to it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CENT = Decimal("0.01")
+from core.domain.money import to_cents
+
 ZERO = Decimal("0.00")
 
 MEMBER_MONTH = "member_month"
@@ -32,13 +33,6 @@ WITHHOLD = "withhold"
 LINE_KINDS: tuple[str, ...] = (MEMBER_MONTH, ASSESSMENT_FEE, RETRO_ADJUSTMENT, WITHHOLD)
 
 OUTSIDE_RETRO_WINDOW = "outside_retro_window"
-
-
-def round_cents(amount: Decimal) -> Decimal:
-    """Round money half-up to the cent: the one rounding rule for every payment figure."""
-    if not isinstance(amount, Decimal):
-        raise TypeError(f"money must be a Decimal, got {type(amount).__name__}")
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +108,7 @@ def member_line(
         raise ValueError("a PMPM cannot be negative")
     return PaymentLine(
         MEMBER_MONTH,
-        round_cents(member_months * pmpm),
+        to_cents(member_months * pmpm),
         month,
         member_id=member_id,
         rate_cell=rate_cell,
@@ -170,7 +164,7 @@ def assessment_line(
         raise TypeError("an assessment fee must be a Decimal")
     return PaymentLine(
         ASSESSMENT_FEE,
-        round_cents(fee),
+        to_cents(fee),
         month,
         member_id=member_id,
         rate_cell=None,
@@ -205,7 +199,7 @@ def retro_lines(
             raise ValueError(f"{month} is not before the payment month {payment_month}")
         now = recomputed.get((member_id, month), ZERO)
         before = paid.get((member_id, month), ZERO)
-        difference = round_cents(now) - round_cents(before)
+        difference = to_cents(now) - to_cents(before)
         if difference == 0:
             continue
         age = (payment_month.year - month.year) * 12 + payment_month.month - month.month
@@ -241,7 +235,7 @@ def withhold_line(lines: Iterable[PaymentLine], withhold_fraction: Decimal, mont
     )
     return PaymentLine(
         WITHHOLD,
-        -round_cents(withhold_fraction * base),
+        -to_cents(withhold_fraction * base),
         month,
         rate=withhold_fraction,
         detail=f"{withhold_fraction} x {base}",

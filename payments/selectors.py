@@ -16,6 +16,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from contracts.models import Contract
 from contracts.selectors import contract_get, contract_list
+from core.domain.months import previous_month
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 from payments.models import (
     SETTLEMENT_KINDS,
@@ -97,7 +98,7 @@ def detail_list(*, run: PaymentRun, search: str = "") -> QuerySet[PaymentDetail]
 
 def previous_run(*, run: PaymentRun) -> PaymentRun | None:
     """The payment run of the month before (approved), to compare with."""
-    month = date(run.month.year - (run.month.month == 1), (run.month.month - 2) % 12 + 1, 1)
+    month = previous_month(run.month)
     return (
         PaymentRun.objects.filter(
             contract_id=run.contract_id,

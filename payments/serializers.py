@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.domain.months import month_key, previous_month
 from payments.models import (
     LedgerEntry,
     LineKind,
@@ -369,8 +370,7 @@ class SettlementSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_period_end(self, settlement) -> str:
-        end = settlement.period_end
-        return f"{end.year - (end.month == 1)}-{(end.month - 2) % 12 + 1:02d}"
+        return month_key(previous_month(settlement.period_end))
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_approved_by(self, settlement) -> str | None:

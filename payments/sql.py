@@ -4,7 +4,7 @@ Member lines are priced inside the database: one ``INSERT ... SELECT`` writes a 
 member (member-months x PMPM, rounded half-up to the cent) joined to its rate cell's line, and
 one ``GROUP BY`` adds them up per line. Rounding uses integer arithmetic so that SQLite (which
 stores decimals as floating point) and PostgreSQL (exact numerics) give the same cents as
-``payments.calc.round_cents``: member-months in millionths x the rate in ten-thousandths, plus
+``core.domain.money.to_cents``: member-months in millionths x the rate in ten-thousandths, plus
 half a cent, divided by a cent with truncation (both factors are never negative).
 """
 

@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from core.domain.money import to_cents
+from core.domain.months import last_of_month
 from payments.calc import (
     ASSESSMENT_FEE,
     MEMBER_MONTH,
@@ -34,7 +36,6 @@ from payments.calc import (
     WITHHOLD,
     PaymentLine,
     payment_total,
-    round_cents,
 )
 
 VERSION = "005010X218"
@@ -109,13 +110,13 @@ def write_820(remittance: Remittance, lines: Sequence[PaymentLine], members: Map
     if not 0 < r.control_number < 1_000_000_000:
         raise ValueError("control_number must be 1..999999999")
     for line in lines:
-        if line.amount != round_cents(line.amount):
+        if line.amount != to_cents(line.amount):
             raise ValueError(f"line amount {line.amount} is not in cents")
     total = payment_total(lines)
     if total < 0:
         raise ValueError(f"the payment total {total} is negative; carry it forward instead of remitting it")
 
-    month_range = f"{r.coverage_month:%Y%m%d}-{_last_day(r.coverage_month):%Y%m%d}"
+    month_range = f"{r.coverage_month:%Y%m%d}-{last_of_month(r.coverage_month):%Y%m%d}"
     body: list[list[str]] = [
         _bpr(r, total),
         ["TRN", "1", _text(r.trace_number, 50), _text(r.originator_id, 10)],
@@ -178,7 +179,9 @@ def write_820(remittance: Remittance, lines: Sequence[PaymentLine], members: Map
                 label = "ASSESSMENT"
             body.append(["REF", "ZZ", _text(label, 50)])
             service = line.service_month
-            body.append(["DTM", "582", "", "", "", "RD8", f"{service:%Y%m%d}-{_last_day(service):%Y%m%d}"])
+            body.append(
+                ["DTM", "582", "", "", "", "RD8", f"{service:%Y%m%d}-{last_of_month(service):%Y%m%d}"]
+            )
 
     ctrl = r.control_number
     segments: list[list[str]] = [
@@ -235,12 +238,7 @@ def _bpr(r: Remittance, total: Decimal) -> list[str]:
 
 
 def _money(amount: Decimal) -> str:
-    return f"{round_cents(amount):.2f}"
-
-
-def _last_day(month: dt.date) -> dt.date:
-    nxt = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    return nxt - dt.timedelta(days=1)
+    return f"{to_cents(amount):.2f}"
 
 
 def _text(value: str, max_len: int) -> str:

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from core.api import ErrorSerializer
 from core.audit import record_access
+from core.errors import problems_details
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from performance import selectors, services
 from performance.models import PatientStory, UtilizationUpload
@@ -65,11 +66,13 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
                 {
                     "code": "invalid_file",
                     "message": services.UPLOAD_REJECTED_MESSAGE,
-                    "details": {
-                        "upload": str(upload.public_id),
-                        "error_count": upload.error_count,
-                        "errors": upload.errors,
-                    },
+                    # details.errors: the same list, under the name this endpoint used first (deprecated)
+                    "details": problems_details(
+                        upload.errors,
+                        errors_alias=True,
+                        upload=str(upload.public_id),
+                        error_count=upload.error_count,
+                    ),
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )

@@ -26,13 +26,13 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.tenancy import Scope
+from core.domain.months import shift_month
 from enrollment.models import RosterEntry
 from payments import services as payment_services
 from payments.models import SettlementStatus
 from performance import services
 from performance.ingest import COLUMNS
 from performance.models import UploadStatus, UtilizationUpload
-from performance.periods import add_months
 from performance.selectors import member_month_rows
 
 BASELINE_MONTHS = 9
@@ -94,7 +94,7 @@ def utilization_rows(contract, rnd: random.Random) -> list[dict]:
     )
     rows = []
     for member_id, first in sorted(firsts.items()):
-        month = add_months(first, -BASELINE_MONTHS)
+        month = shift_month(first, -BASELINE_MONTHS)
         began = starts.get(member_id, first)
         acp_day = began + dt.timedelta(
             days=rnd.randrange(3, 45) if rnd.random() < 0.92 else rnd.randrange(61, 90)
@@ -127,7 +127,7 @@ def utilization_rows(contract, rnd: random.Random) -> list[dict]:
                 row["death_date"] = end["enrollment_end"].isoformat()
                 row["death_place"] = "home"
             rows.append(row)
-            month = add_months(month, 1)
+            month = shift_month(month, 1)
     return rows
 
 
@@ -175,7 +175,7 @@ def latest_closed_quarter(contract, today: dt.date) -> str | None:
     """The code of the latest quarter that is over and has member-months (the demo settles it)."""
     for month in member_month_rows(contract).order_by("-month").values_list("month", flat=True).distinct():
         quarter_start = month.replace(month=3 * ((month.month - 1) // 3) + 1)
-        if add_months(quarter_start, 3) <= today:
+        if shift_month(quarter_start, 3) <= today:
             return f"{month.year}-Q{(month.month - 1) // 3 + 1}"
     return None
 

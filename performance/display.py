@@ -1,9 +1,14 @@
-"""Numbers as people read them on the page and in the report (pure formatting, no Django)."""
+"""Numbers as people read them on the page and in the report (pure formatting, no Django).
+
+Presentation rounds further than the figures (a rate to 0.1%, money to the cent) with the kernel's
+half-up helpers, so a page never shows a figure rounded differently from the API."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
+
+from core.domain.money import round_half_up, to_cents
 
 
 def _d(value: Any) -> Decimal | None:
@@ -15,29 +20,29 @@ def value_text(value: Any, unit: str) -> str:
     if v is None:
         return "—"
     if unit == "rate":
-        return f"{(v * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+        return f"{round_half_up(v * 100, 1)}%"
     if unit == "days":
-        return f"{v.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} days"
-    return f"{v.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):,}"
+        return f"{round_half_up(v, 1)} days"
+    return f"{round_half_up(v, 1):,}"
 
 
 def money_text(value: Any) -> str:
     v = _d(value)
     if v is None:
         return "—"
-    text = f"${abs(v).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+    text = f"${to_cents(abs(v)):,}"
     return f"−{text}" if v < 0 else text
 
 
 def percent_text(value: Any) -> str:
     v = _d(value)
-    return "—" if v is None else f"{(v * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    return "—" if v is None else f"{round_half_up(v * 100, 1)}%"
 
 
 def amount_text(value: Any) -> str:
     """An amount without the currency sign: 4,200.00."""
     v = _d(value)
-    return "—" if v is None else f"{v.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+    return "—" if v is None else f"{to_cents(v):,}"
 
 
 def trend_text(value: Any) -> str:

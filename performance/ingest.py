@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
+from core.domain.problems import Problem
 from enrollment.ingest.tabular import DEFAULT_LIMITS, XLSX_EXTRA_CELLS, XLSX_MAX_HEADER_CELLS
 
 COLUMNS = (
@@ -68,17 +69,6 @@ XLSX_UNREADABLE = "The sheet could not be read past row {row} ({reason})."
 MAX_XLSX_UNCOMPRESSED = DEFAULT_LIMITS.max_uncompressed_bytes
 
 
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    column: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "code": self.code, "message": self.message}
-
-
 class UtilizationRecord(NamedTuple):
     member_id: str
     month: dt.date
@@ -97,7 +87,7 @@ class UtilizationRecord(NamedTuple):
 @dataclass
 class Result:
     records: list[UtilizationRecord]
-    errors: list[RowError]
+    errors: list[Problem]
     error_count: int = 0
 
 
@@ -186,35 +176,37 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
-def _date(text: str, column: str, row: int, errors: list[RowError]) -> dt.date | None:
+def _date(text: str, column: str, row: int, errors: list[Problem]) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        errors.append(RowError(row, column, "not_a_date", NOT_A_DATE.format(value=text)))
+        errors.append(Problem.at_cell(row, column, "not_a_date", NOT_A_DATE.format(value=text)))
         return None
 
 
 def read_utilization(data: bytes, filename: str = "") -> Result:
     """Validate the whole file; ``records`` is only meaningful when ``errors`` is empty."""
-    errors: list[RowError] = []
+    errors: list[Problem] = []
     records: list[UtilizationRecord] = []
     try:
         rows = _raw_rows(data, filename)
         header = next(rows, None)
     except ValueError as exc:
-        return Result([], [RowError(1, "", getattr(exc, "code", "not_a_table"), str(exc))], 1)
+        return Result([], [Problem.at_cell(1, "", getattr(exc, "code", "not_a_table"), str(exc))], 1)
     if not header:
-        return Result([], [RowError(1, "", "empty_file", NOT_A_TABLE)], 1)
+        return Result([], [Problem.at_cell(1, "", "empty_file", NOT_A_TABLE)], 1)
     position: dict[str, int] = {}
     for i, name in enumerate(header):
         key = (name or "").strip().lower().lstrip("\ufeff")
         if key in COLUMNS:
             if key in position:
-                errors.append(RowError(1, key, "duplicate_column", DUPLICATE_COLUMN.format(column=key)))
+                errors.append(
+                    Problem.at_cell(1, key, "duplicate_column", DUPLICATE_COLUMN.format(column=key))
+                )
             position[key] = i
     for column in COLUMNS:
         if column in REQUIRED and column not in position:
-            errors.append(RowError(1, column, "missing_column", MISSING_COLUMN.format(column=column)))
+            errors.append(Problem.at_cell(1, column, "missing_column", MISSING_COLUMN.format(column=column)))
     if errors:
         return Result([], errors, len(errors))
     seen: dict[tuple[str, dt.date], int] = {}
@@ -230,7 +222,9 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
         for raw in rows:
             row_number += 1
             if row_number > MAX_ROWS + 1:
-                errors.append(RowError(row_number, "", "too_many_rows", TOO_MANY_ROWS.format(limit=MAX_ROWS)))
+                errors.append(
+                    Problem.at_cell(row_number, "", "too_many_rows", TOO_MANY_ROWS.format(limit=MAX_ROWS))
+                )
                 break
             if in_order and len(raw) == width_expected:
                 cells = list(map(strip, raw))
@@ -238,7 +232,7 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
                 width = len(raw)
                 cells = [(raw[i] or "").strip() if i is not None and i < width else "" for i in indexes]
             record = _fast(cells, month_cache)
-            row_errors: list[RowError] = []
+            row_errors: list[Problem] = []
             if record is None:  # blank, or something is off: the detailed check names every problem
                 if not any((c or "").strip() for c in raw):
                     continue
@@ -247,7 +241,7 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
                 key = (record.member_id, record.month)
                 if key in seen:
                     row_errors.append(
-                        RowError(
+                        Problem.at_cell(
                             row_number,
                             "month",
                             "duplicate_row",
@@ -263,13 +257,13 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
             if len(errors) < MAX_ERRORS:
                 errors.extend(row_errors[: MAX_ERRORS - len(errors)])
     except ValueError as exc:  # a decoding problem mid-file, or a sheet unreadable past some row
-        errors.append(RowError(row_number, "", getattr(exc, "code", "not_a_table"), str(exc)))
+        errors.append(Problem.at_cell(row_number, "", getattr(exc, "code", "not_a_table"), str(exc)))
         error_count += 1
     except csv.Error as exc:
-        errors.append(RowError(row_number, "", "not_a_table", f"{NOT_A_TABLE} ({exc})"))
+        errors.append(Problem.at_cell(row_number, "", "not_a_table", f"{NOT_A_TABLE} ({exc})"))
         error_count += 1
     if not records and not errors:
-        errors.append(RowError(2, "", "no_data_rows", NO_DATA_ROWS))
+        errors.append(Problem.at_cell(2, "", "no_data_rows", NO_DATA_ROWS))
         error_count += 1
     return Result(records, errors, max(error_count, len(errors)))
 
@@ -321,25 +315,27 @@ def _fast(cells: list[str], months: dict[str, dt.date]) -> UtilizationRecord | N
         return None
 
 
-def _record(values: dict[str, str], row: int, errors: list[RowError]) -> UtilizationRecord | None:
+def _record(values: dict[str, str], row: int, errors: list[Problem]) -> UtilizationRecord | None:
     for column in REQUIRED:
         if not values.get(column):
-            errors.append(RowError(row, column, "required", REQUIRED_VALUE))
+            errors.append(Problem.at_cell(row, column, "required", REQUIRED_VALUE))
     month = _date(values["month"], "month", row, errors) if values.get("month") else None
     if month is not None and month.day != 1:
-        errors.append(RowError(row, "month", "not_first_of_month", NOT_FIRST_OF_MONTH))
+        errors.append(Problem.at_cell(row, "month", "not_first_of_month", NOT_FIRST_OF_MONTH))
     counts: dict[str, int] = {}
     for column in COUNT_COLUMNS:
         text = values.get(column, "")
         if not text:
             continue
         if not text.isdigit() or int(text) > MAX_COUNT:
-            errors.append(RowError(row, column, "not_a_count", NOT_A_COUNT.format(value=text)))
+            errors.append(Problem.at_cell(row, column, "not_a_count", NOT_A_COUNT.format(value=text)))
         else:
             counts[column] = int(text)
     if len(counts) == len(COUNT_COLUMNS) and counts["readmissions_30d"] > counts["discharges"]:
         errors.append(
-            RowError(row, "readmissions_30d", "readmissions_over_discharges", READMISSIONS_OVER_DISCHARGES)
+            Problem.at_cell(
+                row, "readmissions_30d", "readmissions_over_discharges", READMISSIONS_OVER_DISCHARGES
+            )
         )
     tcoc = None
     if text := values.get("tcoc_amount", ""):
@@ -348,7 +344,9 @@ def _record(values: dict[str, str], row: int, errors: list[RowError]) -> Utiliza
             if not tcoc.is_finite() or tcoc < 0 or tcoc > MAX_TCOC or tcoc != tcoc.quantize(Decimal("0.01")):
                 raise InvalidOperation
         except InvalidOperation:
-            errors.append(RowError(row, "tcoc_amount", "not_an_amount", NOT_AN_AMOUNT.format(value=text)))
+            errors.append(
+                Problem.at_cell(row, "tcoc_amount", "not_an_amount", NOT_AN_AMOUNT.format(value=text))
+            )
             tcoc = None
     acp = (
         _date(values["acp_documented_date"], "acp_documented_date", row, errors)
@@ -362,16 +360,22 @@ def _record(values: dict[str, str], row: int, errors: list[RowError]) -> Utiliza
             if not score.is_finite() or not 0 <= score <= 100 or score != score.quantize(Decimal("0.01")):
                 raise InvalidOperation
         except InvalidOperation:
-            errors.append(RowError(row, "satisfaction_score", "not_a_score", NOT_A_SCORE.format(value=text)))
+            errors.append(
+                Problem.at_cell(row, "satisfaction_score", "not_a_score", NOT_A_SCORE.format(value=text))
+            )
             score = None
     death = _date(values["death_date"], "death_date", row, errors) if values.get("death_date") else None
     place = values.get("death_place", "").lower()
     if place and place not in DEATH_PLACES:
         errors.append(
-            RowError(row, "death_place", "unknown_death_place", UNKNOWN_DEATH_PLACE.format(value=place))
+            Problem.at_cell(
+                row, "death_place", "unknown_death_place", UNKNOWN_DEATH_PLACE.format(value=place)
+            )
         )
     elif place and not values.get("death_date"):
-        errors.append(RowError(row, "death_place", "death_place_without_date", DEATH_PLACE_WITHOUT_DATE))
+        errors.append(
+            Problem.at_cell(row, "death_place", "death_place_without_date", DEATH_PLACE_WITHOUT_DATE)
+        )
     if errors:
         return None
     return UtilizationRecord(

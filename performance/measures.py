@@ -46,14 +46,15 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from statistics import NormalDist
+
+from core.domain.money import FRACTION_PLACES, round_half_up, to_cents
 
 Z95 = 1.959963984540054
 _NORMAL = NormalDist()
 ALPHA = 0.05
-CENT = Decimal("0.01")
 ZERO = Decimal(0)
 THOUSAND = Decimal(1000)
 
@@ -73,11 +74,6 @@ MEASURE_UNITS: dict[str, tuple[str, str]] = {
 
 #: Event kinds that can be avoided and priced per event (the plan's unit-cost table keys).
 EVENT_KINDS = ("ed_visit", "inpatient_admission", "icu_admission", "readmission")
-
-
-def cents(amount: Decimal) -> Decimal:
-    """Half-up to the cent (the same rule as core.money.to_cents, kept here to stay Django-free)."""
-    return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # --- intervals ----------------------------------------------------------------------------------
@@ -256,7 +252,7 @@ class MeasureResult:
 def _dec(value: float | None, places: int = 6) -> Decimal | None:
     if value is None:
         return None
-    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return round_half_up(Decimal(repr(value)), places)
 
 
 def measure_rate(code: str, data: MeasureData) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
@@ -268,21 +264,21 @@ def measure_rate(code: str, data: MeasureData) -> tuple[Decimal | None, Decimal 
     if unit == "per_1000":
         interval = rate_interval_per_1000(int(num), den)
         return (
-            (num * THOUSAND / den).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP),
+            round_half_up(num * THOUSAND / den, FRACTION_PLACES),
             _dec(interval[0]),
             _dec(interval[1]),
         )
     if unit == "rate":
         interval = wilson_interval(int(num), int(den))
         return (
-            (num / den).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP),
+            round_half_up(num / den, FRACTION_PLACES),
             _dec(interval[0]),
             _dec(interval[1]),
         )
     if unit == "score":
         interval = mean_interval(float(num), float(data.sum_squares), int(den))
         return (
-            (num / den).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP),
+            round_half_up(num / den, FRACTION_PLACES),
             _dec(interval[0]),
             _dec(interval[1]),
         )
@@ -328,7 +324,7 @@ def composite_score(results: Iterable[MeasureResult]) -> Decimal | None:
     if not scored or total <= 0:
         return None
     won = sum((r.weight for r in scored if r.met), ZERO)
-    return (won / total).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    return round_half_up(won / total, FRACTION_PLACES)
 
 
 # --- money ---------------------------------------------------------------------------------------
@@ -352,20 +348,20 @@ def quality_money(
     bonus_terms: Mapping | None = None,
 ) -> QualityMoney:
     """What the composite score earns: the share of the withhold returned, and any bonus."""
-    withheld = cents(Decimal(withheld))
+    withheld = to_cents(Decimal(withheld))
     share = Decimal(1) if composite is None else max(ZERO, min(Decimal(1), Decimal(composite)))
-    returned = cents(withheld * share)
+    returned = to_cents(withheld * share)
     bonus = ZERO
     if bonus_terms and composite is not None:
         threshold = Decimal(str(bonus_terms.get("threshold", "1")))
         if composite >= threshold:
-            bonus = cents(Decimal(base_payments) * Decimal(str(bonus_terms.get("percentage", "0"))))
+            bonus = to_cents(Decimal(base_payments) * Decimal(str(bonus_terms.get("percentage", "0"))))
     return QualityMoney(
         withheld=withheld,
         return_share=share,
         withhold_returned=returned,
         withhold_kept=withheld - returned,
-        bonus=cents(bonus),
+        bonus=to_cents(bonus),
         base_payments=Decimal(base_payments),
     )
 
@@ -421,11 +417,9 @@ def shared_savings(
             "No baseline or no member-months: nothing to compare.",
         )
     baseline_pmpm, actual_pmpm = Decimal(baseline_pmpm), Decimal(actual_pmpm)
-    gross = cents((baseline_pmpm - actual_pmpm) * mm)
-    rate = ((baseline_pmpm - actual_pmpm) / baseline_pmpm).quantize(
-        Decimal("0.000001"), rounding=ROUND_HALF_UP
-    )
-    cap_amount = cents(cap * baseline_pmpm * mm)
+    gross = to_cents((baseline_pmpm - actual_pmpm) * mm)
+    rate = round_half_up((baseline_pmpm - actual_pmpm) / baseline_pmpm, FRACTION_PLACES)
+    cap_amount = to_cents(cap * baseline_pmpm * mm)
     msr_met = rate >= msr and gross > 0
     if not msr_met:
         reason = (
@@ -440,8 +434,8 @@ def shared_savings(
         )
         shared = ZERO
     else:
-        shared = min(cents(gross * sharing), cap_amount)
-        reason = "Capped." if shared == cap_amount and cents(gross * sharing) > cap_amount else "Shared."
+        shared = min(to_cents(gross * sharing), cap_amount)
+        reason = "Capped." if shared == cap_amount and to_cents(gross * sharing) > cap_amount else "Shared."
     return SharedSavings(
         baseline_pmpm,
         actual_pmpm,
@@ -481,7 +475,7 @@ def trended_benchmark_pmpm(
     """
     days = (period_midpoint - midpoint).days
     factor = (1.0 + float(annual_trend)) ** (days / DAYS_PER_YEAR)
-    return cents(Decimal(str(benchmark_pmpm)) * Decimal(str(factor)))
+    return to_cents(Decimal(str(benchmark_pmpm)) * Decimal(str(factor)))
 
 
 @dataclass(frozen=True)
@@ -520,10 +514,10 @@ def avoided_events(
         cost = Decimal(unit_costs.get(kind, ZERO))
         if baseline_mm > 0:
             per_mm = Decimal(int(baseline_counts.get(kind, 0))) / baseline_mm
-            expected = (per_mm * actual_mm).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-            rate = (per_mm * THOUSAND).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            expected = round_half_up(per_mm * actual_mm, 2)
+            rate = round_half_up(per_mm * THOUSAND, 2)
         else:
             expected, rate = ZERO, None
         avoided = max(ZERO, expected - actual)
-        events.append(AvoidedEvent(kind, rate, expected, actual, avoided, cost, cents(avoided * cost)))
+        events.append(AvoidedEvent(kind, rate, expected, actual, avoided, cost, to_cents(avoided * cost)))
     return AvoidedEvents(events)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -41,11 +41,12 @@ from contracts import rules as contract_rules
 from contracts import selectors as contract_selectors
 from contracts.models import Contract, ContractVersion
 from contracts.rules import QUALITY_MEASURES
+from core.domain.money import round_half_up, to_cents
+from core.domain.months import INVALID_PERIOD_MESSAGE, Period, parse_period, shift_month
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
 from enrollment.models import MemberMonth, RosterEntry, RosterSubmission
 from performance import measures as m
 from performance.models import EventKind, PatientStory, UnitCost, UtilizationRow, UtilizationUpload
-from performance.periods import INVALID_PERIOD_MESSAGE, Period, add_months, parse_period
 
 ZERO = Decimal(0)
 BASELINE_MONTHS = contract_rules.DEFAULT_BASELINE_MONTHS  # when the contract names no baseline window
@@ -144,7 +145,7 @@ def period_of(contract: Contract, code: str | None) -> Period:
 def terms_version(contract: Contract, period: Period) -> ContractVersion | None:
     """The version in force on the period's last month (its quality and savings terms apply)."""
     return (
-        contract_selectors.version_in_force(contract=contract, on=add_months(period.end, -1))
+        contract_selectors.version_in_force(contract=contract, on=shift_month(period.end, -1))
         or contract_selectors.version_in_force(contract=contract, on=period.start)
         or contract.current_version
     )
@@ -176,11 +177,11 @@ def _utilization(contract: Contract) -> QuerySet[UtilizationRow]:
     return UtilizationRow.objects.filter(payer_id=contract.payer_id, superseded=False)
 
 
-def _decimal(value: Any, places: str = "0.01") -> Decimal:
+def _decimal(value: Any, places: int = 2) -> Decimal:
     """A SUM as a Decimal (SQLite returns floats for decimal columns; PostgreSQL Decimals)."""
     if value is None:
         return ZERO
-    return Decimal(str(value)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+    return round_half_up(Decimal(str(value)), places)
 
 
 def _as_date(value: Any) -> date:
@@ -221,8 +222,8 @@ def _enrolled_sums(contract: Contract, start: date, end: date, *, by: str = "mon
                 "discharges": dis,
                 "readmissions_30d": readm,
                 "tcoc": _decimal(tcoc),
-                "sat": _decimal(sat, "0.0001"),
-                "sat2": _decimal(sat2, "0.0001"),
+                "sat": _decimal(sat, 4),
+                "sat2": _decimal(sat2, 4),
                 "sat_n": int(sat_n or 0),
                 "death": _as_date(death) if death else None,
                 "acp": _as_date(acp) if acp else None,
@@ -278,7 +279,7 @@ def month_data(
     month = start
     while month < end:
         data[month] = MonthData()
-        month = add_months(month, 1)
+        month = shift_month(month, 1)
     mm = member_month_rows(contract).filter(month__gte=start, month__lt=end)
     for row in (
         mm.values("month")
@@ -395,7 +396,7 @@ def baseline(
         members = cohort(contract, start, end)
     counts = dict.fromkeys(EVENT_FIELDS, 0)
     windows = [
-        (member_id, add_months(members.first[member_id], -months), members.first[member_id])
+        (member_id, shift_month(members.first[member_id], -months), members.first[member_id])
         for member_id in sorted(members.inside)
     ]
     if not windows:
@@ -424,7 +425,7 @@ def baseline(
         "months": found,
         "tcoc": tcoc,
         "counts": counts,
-        "pmpm": (tcoc / found).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if found else None,
+        "pmpm": to_cents(tcoc / found) if found else None,
     }
 
 
@@ -444,7 +445,7 @@ def savings_baseline(terms: dict[str, Any], period: Period, own_pmpm: Decimal | 
     target = m.period_midpoint(period.start, period.end)
     trended = m.trended_benchmark_pmpm(terms["benchmark_pmpm"], midpoint, terms["annual_trend"], target)
     benchmark = {
-        "pmpm": _fmt(m.cents(Decimal(str(terms["benchmark_pmpm"])))),
+        "pmpm": _fmt(to_cents(Decimal(str(terms["benchmark_pmpm"])))),
         "midpoint": midpoint.isoformat(),
         "annual_trend": str(terms["annual_trend"]),
         "period_midpoint": target.isoformat(),
@@ -508,11 +509,7 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
     enrolled_months = sum(d.months for d in months.values())
     member_months = sum((d.member_months for d in months.values()), ZERO)
     tcoc = sum((d.tcoc for d in months.values()), ZERO)
-    actual_pmpm = (
-        (tcoc / enrolled_months).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        if enrolled_months
-        else None
-    )
+    actual_pmpm = to_cents(tcoc / enrolled_months) if enrolled_months else None
     window_months = contract_rules.baseline_months(savings_terms)
     base = baseline(contract, period.start, period.end, members, months=window_months)
     against = savings_baseline(savings_terms, period, base["pmpm"])
@@ -557,9 +554,9 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
             "kind": period.kind,
             "label": period.label,
             "start": period.start.isoformat(),
-            "end": add_months(period.end, -1).isoformat(),
+            "end": shift_month(period.end, -1).isoformat(),
         },
-        "member_months": _fmt(member_months.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)),
+        "member_months": _fmt(round_half_up(member_months, 2)),
         "enrolled_months": enrolled_months,
         "members": len(members.inside),
         "measures": measure_rows,
@@ -615,7 +612,7 @@ def _series(
 ) -> dict[str, Any]:
     """Monthly points for the charts; a one-month period is charted over the 12 months up to it."""
     if len(months) < 3:
-        start = add_months(period.end, -12)
+        start = shift_month(period.end, -12)
         months = month_data(contract, start, period.end)
     enrollment = [
         {"month": k.isoformat(), "member_months": _fmt(d.member_months), "members": d.members}
@@ -648,11 +645,7 @@ def _series(
     after_mm = sum((d.member_months for d in months.values()), ZERO)
 
     def per_1000(count, mm):
-        return (
-            _fmt((Decimal(count) * 1000 / Decimal(mm)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-            if mm
-            else None
-        )
+        return _fmt(round_half_up(Decimal(count) * 1000 / Decimal(mm), 1)) if mm else None
 
     before_after = [
         {

@@ -5,7 +5,6 @@ Services are keyword-only ``entity_action(*, scope, ...)`` and run in one transa
 
 from __future__ import annotations
 
-import hashlib
 import os
 from decimal import Decimal, InvalidOperation
 
@@ -14,6 +13,9 @@ from django.db import connection, transaction
 
 from accounts.tenancy import Scope
 from contracts.models import Contract
+from core.domain.canonical import sha256_hex
+from core.domain.months import INVALID_PERIOD_MESSAGE, parse_period
+from core.domain.problems import problem_dicts
 from core.errors import PERMISSION_DENIED_MESSAGE, ApplicationError, PermissionDeniedError
 from performance.ingest import read_utilization
 from performance.models import (
@@ -24,7 +26,6 @@ from performance.models import (
     UtilizationRow,
     UtilizationUpload,
 )
-from performance.periods import INVALID_PERIOD_MESSAGE, parse_period
 
 BATCH_SIZE = 5000
 ANALYZE_AFTER_ROWS = 50_000
@@ -52,13 +53,13 @@ def utilization_upload(*, scope: Scope, data: bytes, filename: str) -> Utilizati
             payer=scope.organization,
             uploaded_by=scope.user,
             original_filename=name,
-            file_sha256=hashlib.sha256(data).hexdigest(),
+            file_sha256=sha256_hex(data),
             file_size=len(data),
             status=UploadStatus.REJECTED if result.errors else UploadStatus.ACCEPTED,
         )
         upload.file.save(name, ContentFile(data), save=False)
         if result.errors:
-            upload.errors = [e.as_dict() for e in result.errors]
+            upload.errors = problem_dicts(result.errors)
             upload.error_count = result.error_count
             upload.save()
             return upload

@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.audit import record_access
+from core.domain.months import shift_month
 from core.errors import ApplicationError
 from payments import selectors as payment_selectors
 from performance import charts, reports, selectors, services
 from performance.display import decorate
 from performance.measures import MEASURE_UNITS
-from performance.periods import add_months
 from web.decorators import scoped_view
 
 
@@ -88,7 +88,7 @@ def _performance(request, contract_id):
 def contract_performance(request, contract_id):
     scope = request.scope
     contract, data = _performance(request, contract_id)
-    period_end = add_months(date.fromisoformat(data["period"]["end"]), 1)
+    period_end = shift_month(date.fromisoformat(data["period"]["end"]), 1)
     return render(
         request,
         "performance/contract.html",

@@ -8,10 +8,10 @@ floats; every label is the figure as shown elsewhere (formatted from its Decimal
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from html import escape
 
-from pricing.engine.money import to_cents
+from core.domain.money import round_half_up, to_cents
 
 PALETTE = (
     "#1f6f64",
@@ -36,7 +36,7 @@ def money(value: str | Decimal | float | None, *, cents: bool = True) -> str:
     if value is None or value == "":
         return "—"
     number = Decimal(str(value))
-    rounded = to_cents(number) if cents else number.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    rounded = to_cents(number) if cents else round_half_up(number, 0)
     text = f"{abs(rounded):,.2f}" if cents else f"{abs(rounded):,.0f}"
     return f"−${text}" if number < 0 else f"${text}"
 

@@ -12,9 +12,11 @@ every number on a page adds up to the cent.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
+from core.domain.money import CALCULATION_CONTEXT, cents_str, round_half_up, to_cents
+from core.domain.months import months_between
 from pricing.documents import validate_document
 from pricing.engine import (
     ENGINE_VERSION,
@@ -23,7 +25,6 @@ from pricing.engine import (
     quote,
     run_monte_carlo,
 )
-from pricing.engine.money import ENGINE_CONTEXT, cents_str, to_cents
 from pricing.engine.schema import PricingFile
 
 ProgressCallback = Callable[[int, str], None]
@@ -111,7 +112,7 @@ def _tier_mix(options: Mapping[str, Any], pf: PricingFile) -> dict[str, Decimal]
         else {t: Decimal(len(tiers) - i) for i, t in enumerate(tiers)}
     )
     total = sum(weights.values(), Decimal(0))
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         return {t: w / total for t, w in weights.items()}
 
 
@@ -214,7 +215,7 @@ def _budgets(
     conversion = pf.assumptions.conversion_rate
     rates = {(r["tier"], r["market"], r["lob"]): r for r in quoted["rates"]}
     budgets = []
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         for market in markets:
             enrollees = Decimal(_enrollees(options, market))
             fee = Decimal(quoted["assessment_fee"].get(market, "0"))
@@ -245,9 +246,9 @@ def _budgets(
                         "lob": lob,
                         "enrollees": int(enrollees),
                         "expected_months_enrolled": format(expected.quantize(Decimal("0.01")), "f"),
-                        "member_months": format(member_months.quantize(Decimal("0.1"), ROUND_HALF_UP), "f"),
+                        "member_months": format(round_half_up(member_months, 1), "f"),
                         "weighted_pmpm": cents_str(weighted),
-                        "assessments": format(assessments.quantize(Decimal("0.1"), ROUND_HALF_UP), "f"),
+                        "assessments": format(round_half_up(assessments, 1), "f"),
                         "assessment_fee": cents_str(fee),
                         "care_payments": cents_str(care),
                         "assessment_payments": cents_str(assessment_payments),
@@ -291,7 +292,7 @@ def _benchmarks(pf: PricingFile, quoted: dict[str, Any], lobs: list[str]) -> dic
     pacssi = PUBLISHED_LEVELS["pacssi"]["tiers"]
     expected = Decimal(quoted["expected_months_enrolled"])
     rows = []
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         for index, tier in enumerate(pf.bundle.tiers):
             values = [
                 Decimal(r["pmpm"]) for r in quoted["rates"] if r["tier"] == tier.code and r["lob"] == lob
@@ -338,10 +339,8 @@ def _warnings(pf: PricingFile, references: Mapping[str, Any], lobs: list[str]) -
     if midpoint:
         from datetime import date
 
-        from pricing.engine.buildup import calendar_months_between
-
         base = pf.assumptions.base_period_midpoint
-        gap = abs(calendar_months_between(base, date.fromisoformat(midpoint)))
+        gap = abs(months_between(base, date.fromisoformat(midpoint)))
         if gap > 6:
             warnings.append(
                 f"The experience period's midpoint ({midpoint}) is {gap} months from the base period midpoint "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from core.domain.codes import LINES_OF_BUSINESS
 from pricing.engine.schema import (
     DEFAULT_CONVERSION_RATE,
     DEFAULT_DISENROLLMENT,
@@ -249,13 +250,6 @@ MARKET_SOURCE = (
     "Plan market catalogue ({name}); for comparison, CAPC's survey average drive time is 41 minutes "
     "a visit (data/README.md)."
 )
-LINES_OF_BUSINESS = ("medicaid", "medicare_advantage", "dsnp", "commercial")
-LOB_LABELS = {
-    "medicaid": "Medicaid",
-    "medicare_advantage": "Medicare Advantage",
-    "dsnp": "D-SNP",
-    "commercial": "Commercial",
-}
 
 
 def default_period(today: date) -> tuple[date, date, str]:

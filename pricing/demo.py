@@ -20,6 +20,7 @@ from django.core.files.base import ContentFile
 from accounts.models import Membership
 from accounts.tenancy import Scope
 from bundles.models import BundleVersionStatus
+from core.domain.months import last_of_month
 from pricing import services
 from pricing.models import (
     AssumptionSet,
@@ -43,8 +44,7 @@ ENROLLEES_PER_YEAR = {"URBAN": 150, "URBAN-E": 80, "RURAL-N": 40, "RURAL-S": 25}
 
 
 def _month_end(year: int, month: int) -> date:
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return following - timedelta(days=1)
+    return last_of_month(date(year, month, 1))
 
 
 def experience_files(seed: int = SEED) -> tuple[str, str]:

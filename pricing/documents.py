@@ -12,15 +12,14 @@ the fingerprint a pricing run stores.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from core.domain.canonical import canonical_json, sha256_hex
+from core.domain.months import months_between
 from pricing.engine import FORMAT, PricingInputError, parse_pricing_file
-from pricing.engine.buildup import calendar_months_between
 from pricing.engine.schema import PricingFile
 
 IMPLAUSIBLE = "implausible"
@@ -139,7 +138,7 @@ def plausibility_errors(document: Any) -> list[dict[str, str]]:
             for lob, factor in lob_factors.items():
                 upper(factor, f"$.assumptions.lob_factors.{lob}", Decimal(10), "a line-of-business factor")
         base, rating = _date(a.get("base_period_midpoint")), _date(a.get("rating_period_midpoint"))
-        if base and rating and calendar_months_between(base, rating) > MAX_TREND_MONTHS:
+        if base and rating and months_between(base, rating) > MAX_TREND_MONTHS:
             errors.append(
                 _error(
                     "$.assumptions.rating_period_midpoint",
@@ -368,14 +367,6 @@ def run_document(
     if experience:
         document["experience"] = {"by_tier": copy.deepcopy(dict(experience))}
     return document
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 #: The parts of a run's `inputs` its hash covers: everything the numbers depend on.

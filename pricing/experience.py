@@ -40,8 +40,9 @@ from typing import IO, Any
 
 import numpy as np
 
+from core.domain.money import CALCULATION_CONTEXT, cents_str
+from core.domain.months import month_from_index, month_index, month_key
 from pricing.engine import kaplan_meier_spans
-from pricing.engine.money import ENGINE_CONTEXT, cents_str
 
 EXPERIENCE_COLUMNS = ("month", "tier", "member_months", "cost")
 SPAN_COLUMNS = ("enrollment_start", "enrollment_end", "disenrollment_reason")
@@ -134,13 +135,8 @@ class SpansSummary:
         return self.issue_count == 0
 
 
-def month_label(index: int) -> str:
-    """A running month index (year * 12 + month - 1) as YYYY-MM."""
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def _month_index(day: date) -> int:
-    return day.year * 12 + day.month - 1
+def _month_label(index: int) -> str:
+    return month_key(month_from_index(index))
 
 
 def _lines(stream: IO[bytes]) -> Iterator[str]:
@@ -207,13 +203,13 @@ def summarise_experience(stream: IO[bytes], *, today: date) -> ExperienceSummary
         return ExperienceSummary(0, issues.kept, issues.count, {})
     width = len(first[1])
     i_month, i_tier, i_mm, i_cost = (positions[c] for c in EXPERIENCE_COLUMNS)
-    current_month = _month_index(today)
+    current_month = month_index(today)
     month_cache: dict[str, int | str] = {}  # text -> month index, or the issue code
     cells: dict[tuple[int, str], list[Decimal]] = {}
     decimal_match = _DECIMAL_RE.match
     add = issues.add
     data_rows = 0
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         for row_number, row in rows:
             if _blank(row):
                 continue
@@ -310,10 +306,9 @@ def _parse_month(text: str, current_month: int) -> int | str:
         return INVALID_MONTH
     year, month, day = int(match[1]), int(match[2]), match[3]
     try:
-        date(year, month, int(day) if day else 1)
+        index = month_index(date(year, month, int(day) if day else 1))
     except ValueError:
         return INVALID_MONTH
-    index = year * 12 + month - 1
     return MONTH_IN_FUTURE if index > current_month else index
 
 
@@ -327,7 +322,7 @@ def _num(value: Decimal) -> str:
 def _experience_summary(cells: dict[tuple[int, str], list[Decimal]]) -> dict[str, Any]:
     by_tier: dict[str, list[Decimal]] = {}
     by_month: dict[int, list[Decimal]] = {}
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         for (month, tier), (mm, cost) in cells.items():
             t = by_tier.setdefault(tier, [Decimal(0), Decimal(0)])
             t[0] += mm
@@ -341,17 +336,17 @@ def _experience_summary(cells: dict[tuple[int, str], list[Decimal]]) -> dict[str
         # the experience period's midpoint, as the trend's base: the middle month of the span
         middle = (first + last + 1) // 2
         return {
-            "first_month": month_label(first),
-            "last_month": month_label(last),
+            "first_month": _month_label(first),
+            "last_month": _month_label(last),
             "months": last - first + 1,
-            "midpoint": f"{month_label(middle)}-01",
+            "midpoint": f"{_month_label(middle)}-01",
             "by_tier": {
                 tier: {"member_months": _num(mm), "cost": _num(cost), "pmpm": cents_str(cost / mm)}
                 for tier, (mm, cost) in sorted(by_tier.items(), key=lambda item: _tier_sort_key(item[0]))
             },
             "by_month": [
                 {
-                    "month": month_label(month),
+                    "month": _month_label(month),
                     "member_months": _num(mm),
                     "cost": _num(cost),
                     "pmpm": cents_str(cost / mm),
@@ -404,7 +399,7 @@ def summarise_spans(stream: IO[bytes], *, today: date, data_end_month: int | Non
     starts = array("l")
     ends = array("l")  # month index of the last month enrolled, -1 while open
     data_rows = 0
-    current_month = _month_index(today)
+    current_month = month_index(today)
     for row_number, row in rows:
         if _blank(row):
             continue
@@ -432,17 +427,17 @@ def summarise_spans(stream: IO[bytes], *, today: date, data_end_month: int | Non
                 row_number, "enrollment_end", END_BEFORE_START, "The enrollment ends before it starts."
             )
             continue
-        if isinstance(start, date) and data_end_month is not None and _month_index(start) > data_end_month:
+        if isinstance(start, date) and data_end_month is not None and month_index(start) > data_end_month:
             issues.add(
                 row_number,
                 "enrollment_start",
                 AFTER_DATA_END,
-                f"The span starts after {month_label(data_end_month)}, the last month of the experience data.",
+                f"The span starts after {_month_label(data_end_month)}, the last month of the experience data.",
             )
             continue
         if isinstance(start, date) and end is not False and not issues.count:
-            starts.append(_month_index(start))
-            ends.append(_month_index(end) if isinstance(end, date) else -1)
+            starts.append(month_index(start))
+            ends.append(month_index(end) if isinstance(end, date) else -1)
     if data_rows == 0 and not issues.count:
         issues.add(2, "", NO_DATA_ROWS, "The file has a header but no data rows.")
     if issues.count:
@@ -500,7 +495,7 @@ def km_summary(starts: np.ndarray, ends: np.ndarray, data_end_month: int) -> dic
         "spans": int(starts.size),
         "disenrolled": int(disenrolled.sum()),
         "censored": int(starts.size - disenrolled.sum()),
-        "data_end_month": month_label(data_end_month),
+        "data_end_month": _month_label(data_end_month),
         "restricted_to_months": tau,
         "expected_months_observed": f"{km.expected_months:.4f}",
         "median_months": median,

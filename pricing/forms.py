@@ -14,7 +14,8 @@ from typing import Any
 
 from django import forms
 
-from pricing.defaults import LINES_OF_BUSINESS, LOB_LABELS, SCALARS
+from core.domain.codes import LINES_OF_BUSINESS, LOB_LABELS
+from pricing.defaults import SCALARS
 
 DISENROLLMENT_CAUSES = ("death", "hospice", "other")
 

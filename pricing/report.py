@@ -15,9 +15,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from core.domain.codes import LOB_LABELS
 from core.errors import NotFoundError
 from pricing import charts
-from pricing.defaults import LOB_LABELS, SCALARS
+from pricing.defaults import SCALARS
 from pricing.models import ExperienceDataset, PricingRun
 
 money = charts.money

@@ -4,7 +4,7 @@ plan's X12 834 eligibility file, plus the X12 999 acknowledgement. Pure Python, 
 Entry points for the service layer:
 
 - :func:`enrollment.ingest.tabular.read_roster` / :func:`read_assessments`: read and validate a
-  file in one call, returning rows and every :class:`enrollment.ingest.roster.Issue`;
+  file in one call, returning rows and every :class:`core.domain.problems.Problem`;
 - :func:`enrollment.ingest.x12_834.parse_834`: members, envelope and positioned issues;
 - :func:`enrollment.ingest.ack_999.write_999` / :func:`readable_acknowledgement`.
 """

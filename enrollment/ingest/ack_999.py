@@ -23,8 +23,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from core.domain.problems import Problem
 from enrollment.ingest import x12_834 as r834
-from enrollment.ingest.x12_834 import FunctionalGroup, Parse834Result, TransactionSet, X12Issue
+from enrollment.ingest.x12_834 import FunctionalGroup, Parse834Result, TransactionSet
 
 ACK_VERSION = "005010X231A1"
 _ELEMENT, _SUB, _SEGMENT, _REPEAT = "*", ":", "~", "^"
@@ -145,15 +146,21 @@ def _group_ack(group: FunctionalGroup, result: Parse834Result, interchange_rejec
     accepted = 0
     any_warning = False
     for ts in group.transactions:
-        errors = [i for i in result.errors if i.st_control == ts.control_number and _in_group(i, group)]
-        warnings = [i for i in result.warnings if i.st_control == ts.control_number and _in_group(i, group)]
+        errors = [
+            i for i in result.errors if i.where["st_control"] == ts.control_number and _in_group(i, group)
+        ]
+        warnings = [
+            i for i in result.warnings if i.where["st_control"] == ts.control_number and _in_group(i, group)
+        ]
         status, segs = _transaction_ack(ts, errors, warnings)
         out.extend(segs)
         if status in ("A", "E"):
             accepted += 1
         any_warning = any_warning or status == "E"
-    group_errors = [i for i in result.errors if _level(i) == "group" and i.gs_control == group.control_number]
-    codes = _unique(_AK905.get((i.code, i.segment_id), _gs_code(i)) for i in group_errors)
+    group_errors = [
+        i for i in result.errors if _level(i) == "group" and i.where["gs_control"] == group.control_number
+    ]
+    codes = _unique(_AK905.get((i.code, i.where["segment_id"]), _gs_code(i)) for i in group_errors)
     received = len(group.transactions)
     if group_errors or interchange_rejected or (received and accepted == 0):
         status = "R"
@@ -171,7 +178,7 @@ def _group_ack(group: FunctionalGroup, result: Parse834Result, interchange_rejec
 
 
 def _transaction_ack(
-    ts: TransactionSet, errors: list[X12Issue], warnings: list[X12Issue]
+    ts: TransactionSet, errors: list[Problem], warnings: list[Problem]
 ) -> tuple[str, list[list[str]]]:
     out: list[list[str]] = []
     ak201 = ts.transaction_type if ts.transaction_type in _AK201_CODES else "834"
@@ -179,24 +186,32 @@ def _transaction_ack(
     if ts.version:
         ak2.append(_clean(ts.version))
     out.append(ak2)
-    segment_issues = [i for i in errors + warnings if _level(i) == "segment" and i.position]
-    by_segment: dict[tuple[int, str], list[X12Issue]] = {}
-    for issue in sorted(segment_issues, key=lambda i: (i.position or 0, i.element or 0)):
-        by_segment.setdefault((issue.position or 0, issue.segment_id), []).append(issue)
+    segment_issues = [i for i in errors + warnings if _level(i) == "segment" and i.where["position"]]
+    by_segment: dict[tuple[int, str], list[Problem]] = {}
+    for issue in sorted(segment_issues, key=lambda i: (i.where["position"] or 0, i.where["element"] or 0)):
+        by_segment.setdefault((issue.where["position"] or 0, issue.where["segment_id"]), []).append(issue)
     for (position, seg_id), issues in by_segment.items():
-        seg_code = next((_IK304[i.code] for i in issues if i.element is None and i.code in _IK304), "8")
-        loop = issues[0].loop if issues[0].loop not in ("", "HEADER") and len(issues[0].loop) <= 4 else ""
+        seg_code = next(
+            (_IK304[i.code] for i in issues if i.where["element"] is None and i.code in _IK304), "8"
+        )
+        loop = (
+            issues[0].where["loop"]
+            if issues[0].where["loop"] not in ("", "HEADER") and len(issues[0].where["loop"]) <= 4
+            else ""
+        )
         out.append(_trim(["IK3", _clean(seg_id)[:3] or "UNK", str(position), loop, seg_code]))
         for issue in issues:
-            if issue.element is None:
+            if issue.where["element"] is None:
                 continue
-            ref = _ELEMENT_REF.get((seg_id, issue.element), "")
-            ik4 = ["IK4", str(issue.element), ref, _IK403.get(issue.code, "7")]
-            bad = _clean(issue.value)[:99]
+            ref = _ELEMENT_REF.get((seg_id, issue.where["element"]), "")
+            ik4 = ["IK4", str(issue.where["element"]), ref, _IK403.get(issue.code, "7")]
+            bad = _clean(issue.where["value"])[:99]
             if bad:
                 ik4.append(bad)
             out.append(ik4)
-    ts_codes = _unique(_IK502.get((i.code, i.segment_id), "") for i in errors if _level(i) == "transaction")
+    ts_codes = _unique(
+        _IK502.get((i.code, i.where["segment_id"]), "") for i in errors if _level(i) == "transaction"
+    )
     if errors:
         status = "R"
         if any(_level(i) == "segment" for i in errors) or not ts_codes:
@@ -211,27 +226,27 @@ def _transaction_ack(
     return status, out
 
 
-def _level(issue: X12Issue) -> str:
+def _level(issue: Problem) -> str:
     """Which 999 level an issue belongs to: segment, transaction, group or interchange."""
-    if issue.segment_id in ("SE", "ST") and (issue.code, issue.segment_id) in _IK502:
+    if issue.where["segment_id"] in ("SE", "ST") and (issue.code, issue.where["segment_id"]) in _IK502:
         return "transaction"
-    if issue.segment_id in ("GS", "GE"):
+    if issue.where["segment_id"] in ("GS", "GE"):
         return "group"
-    if issue.st_control is not None:
+    if issue.where["st_control"] is not None:
         return "segment"
-    if issue.gs_control is not None:
+    if issue.where["gs_control"] is not None:
         return "group"
     return "interchange"
 
 
-def _gs_code(issue: X12Issue) -> str:
+def _gs_code(issue: Problem) -> str:
     if issue.code == r834.UNSUPPORTED_TRANSACTION:
-        return "2" if issue.element == 8 else "1"
+        return "2" if issue.where["element"] == 8 else "1"
     return ""
 
 
-def _in_group(issue: X12Issue, group: FunctionalGroup) -> bool:
-    return issue.gs_control is None or issue.gs_control == group.control_number
+def _in_group(issue: Problem, group: FunctionalGroup) -> bool:
+    return issue.where["gs_control"] is None or issue.where["gs_control"] == group.control_number
 
 
 def _unique(codes: Iterable[str]) -> list[str]:
@@ -271,16 +286,17 @@ def readable_acknowledgement(result: Parse834Result) -> list[str]:
         lines[0] = "Accepted with warnings"
     for kind, issues in (("error", result.errors), ("warning", result.warnings)):
         for i in issues:
+            at = i.where
             where = []
-            if i.segment_index is not None:
-                where.append(f"segment {i.segment_index}")
-            if i.segment_id:
-                where.append(i.segment_id)
-            if i.position is not None and i.st_control is not None:
-                where.append(f"position {i.position} of transaction {i.st_control}")
-            if i.loop and i.loop != "HEADER":
-                where.append(f"loop {i.loop}")
-            if i.element is not None:
-                where.append(f"element {i.element}")
+            if at["segment_index"] is not None:
+                where.append(f"segment {at['segment_index']}")
+            if at["segment_id"]:
+                where.append(at["segment_id"])
+            if at["position"] is not None and at["st_control"] is not None:
+                where.append(f"position {at['position']} of transaction {at['st_control']}")
+            if at["loop"] and at["loop"] != "HEADER":
+                where.append(f"loop {at['loop']}")
+            if at["element"] is not None:
+                where.append(f"element {at['element']}")
             lines.append(f"{kind} [{i.code}] {', '.join(where)}: {i.message}")
     return lines

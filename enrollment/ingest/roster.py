@@ -3,11 +3,11 @@
 The monthly roster and the initial assessments (formats.md sections 1 and 2) reach the
 platform as CSV, XLSX or JSON; :mod:`enrollment.ingest.tabular` turns any of them into a
 table of strings, and this module turns that table into typed rows plus a list of
-:class:`Issue` objects. Every rule is checked for every row (a provider fixes a file in one
+:class:`~core.domain.problems.Problem` values (row and column as a spreadsheet user looks for them). Every rule is checked for every row (a provider fixes a file in one
 pass, not one error at a time) and every issue names the row as a spreadsheet shows it
 (header = row 1) and the column.
 
-Issue codes are module constants and part of the public contract: the API returns them,
+Problem codes are module constants and part of the public contract: the API returns them,
 the web UI and the tests compare against them, so they never change meaning.
 
 Pure Python, no Django: the service layer calls :func:`validate_roster` /
@@ -22,6 +22,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from core.domain.months import next_month
+from core.domain.problems import Problem
 from enrollment.calc import Span
 
 # --------------------------------------------------------------------------- issue codes
@@ -106,16 +108,6 @@ HEADER_ROW = 1
 
 
 @dataclass(frozen=True, slots=True)
-class Issue:
-    """One error or warning, addressed as a spreadsheet user would look for it."""
-
-    row: int
-    column: str
-    code: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
 class RosterRow:
     """One validated roster row (one member, one tier period).
 
@@ -190,8 +182,8 @@ class Validation(Generic[RowT]):
     """
 
     rows: list[RowT]
-    errors: list[Issue]
-    warnings: list[Issue]
+    errors: list[Problem]
+    warnings: list[Problem]
 
     @property
     def ok(self) -> bool:
@@ -205,8 +197,8 @@ class TableLike(Protocol):
     """
 
     columns: tuple[str, ...]
-    errors: list[Issue]
-    warnings: list[Issue]
+    errors: list[Problem]
+    warnings: list[Problem]
 
     def __iter__(self) -> Iterator[tuple[int, tuple[str, ...]]]: ...
 
@@ -217,8 +209,8 @@ class RowSource:
 
     columns: tuple[str, ...]
     rows: Iterable[tuple[int, tuple[str, ...]]]
-    errors: list[Issue] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[tuple[int, tuple[str, ...]]]:
         return iter(self.rows)
@@ -252,11 +244,6 @@ def parse_iso_date(text: str) -> dt.date | None:
     return value
 
 
-def _month_end(month: dt.date) -> dt.date:
-    """First day of the next month (the exclusive end of ``month``)."""
-    return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
 # --------------------------------------------------------------------------- roster
 def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[RosterRow]:
     """Check a monthly roster against every rule of formats.md section 1 and domain.md 5.
@@ -268,13 +255,13 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
     """
     if tuple(table.columns) != ROSTER_COLUMNS:
         raise ValueError("table columns must be ROSTER_COLUMNS in canonical order")
-    errors: list[Issue] = []
-    warnings: list[Issue] = []
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
     rows: list[RosterRow] = []
     add_error = errors.append
 
     m0 = ctx.month
-    m1 = _month_end(ctx.month)
+    m1 = next_month(ctx.month)
     c0 = ctx.contract_start
     c1 = ctx.contract_end
     today = ctx.today
@@ -302,10 +289,10 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
             _market_issue(add_error, rownum, market, markets)
 
         if not tier:
-            add_error(Issue(rownum, "tier", REQUIRED, "tier is required"))
+            add_error(Problem.at_cell(rownum, "tier", REQUIRED, "tier is required"))
         elif tier not in tiers:
             add_error(
-                Issue(
+                Problem.at_cell(
                     rownum,
                     "tier",
                     UNKNOWN_TIER,
@@ -326,7 +313,7 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
         reason_norm = reason.lower() if reason else ""
         if reason_norm and not end_s:
             add_error(
-                Issue(
+                Problem.at_cell(
                     rownum,
                     "disenrollment_reason",
                     REASON_WITHOUT_END,
@@ -335,7 +322,7 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
             )
         if end_s and not reason_norm:
             add_error(
-                Issue(
+                Problem.at_cell(
                     rownum,
                     "disenrollment_reason",
                     END_WITHOUT_REASON,
@@ -344,7 +331,7 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
             )
         if reason_norm and reason_norm not in reasons:
             add_error(
-                Issue(
+                Problem.at_cell(
                     rownum,
                     "disenrollment_reason",
                     UNKNOWN_REASON,
@@ -355,7 +342,7 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
         if start is not None:
             if end is not None and end < start:
                 add_error(
-                    Issue(
+                    Problem.at_cell(
                         rownum,
                         "enrollment_end",
                         END_BEFORE_START,
@@ -364,7 +351,7 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
                 )
             if birth is not None and start < birth:
                 add_error(
-                    Issue(
+                    Problem.at_cell(
                         rownum,
                         "enrollment_start",
                         BEFORE_BIRTH,
@@ -375,7 +362,7 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
                 # The inclusive span [start, end] against the month [m0, m1) and the contract.
                 if not (start < m1 and (end is None or end >= m0)):
                     add_error(
-                        Issue(
+                        Problem.at_cell(
                             rownum,
                             "enrollment_start",
                             OUTSIDE_MONTH,
@@ -384,7 +371,7 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
                     )
                 if not ((c1 is None or start < c1) and (end is None or end >= c0)):
                     add_error(
-                        Issue(
+                        Problem.at_cell(
                             rownum,
                             "enrollment_start",
                             OUTSIDE_CONTRACT,
@@ -394,7 +381,7 @@ def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[Rost
                     )
             if tier_start is not None and (tier_start < start or (end is not None and tier_start > end)):
                 add_error(
-                    Issue(
+                    Problem.at_cell(
                         rownum,
                         "tier_start",
                         TIER_START_OUTSIDE_ENROLLMENT,
@@ -448,8 +435,8 @@ def _check_roster_members(
     m0: dt.date,
     m1: dt.date,
     one_day: dt.timedelta,
-    errors: list[Issue],
-    warnings: list[Issue],
+    errors: list[Problem],
+    warnings: list[Problem],
 ) -> None:
     """Cross-row rules, on the rows sorted by member (sorting beats a dict of lists for 1M rows)."""
     order = sorted(range(len(rows)), key=lambda i: rows[i].member_id)
@@ -474,14 +461,14 @@ def _check_roster_members(
         _check_tier_periods(group, m0, m1, one_day, errors, warnings)
 
 
-def _check_member_group(group: list[RosterRow], errors: list[Issue]) -> None:
+def _check_member_group(group: list[RosterRow], errors: list[Problem]) -> None:
     first = group[0]
     kept: list[RosterRow] = []
     for r in group:
         dup_of = next((k for k in kept if k == r), None)
         if dup_of is not None:
             errors.append(
-                Issue(
+                Problem.at_cell(
                     r.row,
                     "member_id",
                     DUPLICATE_ROW,
@@ -494,7 +481,7 @@ def _check_member_group(group: list[RosterRow], errors: list[Issue]) -> None:
                 mine, theirs = getattr(r, col), getattr(first, col)
                 if mine != theirs:
                     errors.append(
-                        Issue(
+                        Problem.at_cell(
                             r.row,
                             col,
                             INCONSISTENT_MEMBER,
@@ -505,7 +492,7 @@ def _check_member_group(group: list[RosterRow], errors: list[Issue]) -> None:
             for k in kept:
                 if k.tier_start == r.tier_start:
                     errors.append(
-                        Issue(
+                        Problem.at_cell(
                             r.row,
                             "tier_start",
                             TIER_OVERLAP,
@@ -522,8 +509,8 @@ def _check_tier_periods(
     m0: dt.date,
     m1: dt.date,
     one_day: dt.timedelta,
-    errors: list[Issue],
-    warnings: list[Issue],
+    errors: list[Problem],
+    warnings: list[Problem],
 ) -> None:
     """Every enrolled day of the month needs a tier; a tier period outside the month is noise."""
     by_start = sorted(group, key=lambda r: (r.tier_start, r.row))
@@ -533,7 +520,7 @@ def _check_tier_periods(
     first_day_in_month = max(start, m0)
     if first.tier_start > first_day_in_month and (end_excl is None or first_day_in_month < end_excl):
         errors.append(
-            Issue(
+            Problem.at_cell(
                 first.row,
                 "tier_start",
                 TIER_GAP,
@@ -549,7 +536,7 @@ def _check_tier_periods(
             continue  # reported as TIER_OVERLAP or DUPLICATE_ROW
         if not (r.tier_start < m1 and (nxt is None or nxt > m0)):
             warnings.append(
-                Issue(
+                Problem.at_cell(
                     r.row,
                     "tier_start",
                     TIER_PERIOD_OUTSIDE_MONTH,
@@ -571,8 +558,8 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
     """
     if tuple(table.columns) != ASSESSMENT_COLUMNS:
         raise ValueError("table columns must be ASSESSMENT_COLUMNS in canonical order")
-    errors: list[Issue] = []
-    warnings: list[Issue] = []
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
     rows: list[AssessmentRow] = []
     add_error = errors.append
     markets = frozenset(ctx.market_codes)
@@ -603,7 +590,7 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
         else:
             if when > today:
                 add_error(
-                    Issue(
+                    Problem.at_cell(
                         rownum,
                         "assessment_date",
                         DATE_IN_FUTURE,
@@ -612,7 +599,7 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
                 )
             if birth is not None and when < birth:
                 add_error(
-                    Issue(
+                    Problem.at_cell(
                         rownum,
                         "assessment_date",
                         BEFORE_BIRTH,
@@ -621,7 +608,7 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
                 )
             if when < c0 or (c1 is not None and when >= c1):
                 add_error(
-                    Issue(
+                    Problem.at_cell(
                         rownum,
                         "assessment_date",
                         OUTSIDE_CONTRACT,
@@ -630,10 +617,10 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
                 )
         outcome_norm = outcome.lower()
         if not outcome:
-            add_error(Issue(rownum, "outcome", REQUIRED, "outcome is required"))
+            add_error(Problem.at_cell(rownum, "outcome", REQUIRED, "outcome is required"))
         elif outcome_norm not in ASSESSMENT_OUTCOMES:
             add_error(
-                Issue(
+                Problem.at_cell(
                     rownum,
                     "outcome",
                     UNKNOWN_OUTCOME,
@@ -642,7 +629,7 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
             )
         if role and roles is not None and role not in roles:
             add_error(
-                Issue(
+                Problem.at_cell(
                     rownum,
                     "assessor_role",
                     UNKNOWN_ROLE,
@@ -665,7 +652,7 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
     return Validation(rows, errors, warnings)
 
 
-def _check_assessment_members(rows: Sequence[AssessmentRow], errors: list[Issue]) -> None:
+def _check_assessment_members(rows: Sequence[AssessmentRow], errors: list[Problem]) -> None:
     by_member: dict[str, list[AssessmentRow]] = {}
     for r in rows:
         by_member.setdefault(r.member_id, []).append(r)
@@ -678,7 +665,7 @@ def _check_assessment_members(rows: Sequence[AssessmentRow], errors: list[Issue]
             dup_of = next((k for k in kept if k == r), None)
             if dup_of is not None:
                 errors.append(
-                    Issue(
+                    Problem.at_cell(
                         r.row,
                         "member_id",
                         DUPLICATE_ROW,
@@ -691,7 +678,7 @@ def _check_assessment_members(rows: Sequence[AssessmentRow], errors: list[Issue]
                     mine, theirs = getattr(r, col), getattr(first, col)
                     if mine != theirs:
                         errors.append(
-                            Issue(
+                            Problem.at_cell(
                                 r.row,
                                 col,
                                 INCONSISTENT_MEMBER,
@@ -731,35 +718,39 @@ def tier_spans(rows: Iterable[RosterRow]) -> dict[str, list[Span]]:
 
 # --------------------------------------------------------------------------- helpers
 def _date_issue(
-    add_error: Callable[[Issue], None], row: int, column: str, text: str, *, required: bool = False
+    add_error: Callable[[Problem], None], row: int, column: str, text: str, *, required: bool = False
 ) -> None:
     """The issue of a date column that did not parse: empty (an error if required) or not ``YYYY-MM-DD``."""
     if text:
         add_error(_bad_date(row, column, text))
     elif required:
-        add_error(Issue(row, column, REQUIRED, f"{column} is required"))
+        add_error(Problem.at_cell(row, column, REQUIRED, f"{column} is required"))
 
 
-def _required_issues(add_error: Callable[[Issue], None], row: int, **values: str) -> None:
+def _required_issues(add_error: Callable[[Problem], None], row: int, **values: str) -> None:
     for column, value in values.items():
         if not value:
-            add_error(Issue(row, column, REQUIRED, f"{column} is required"))
+            add_error(Problem.at_cell(row, column, REQUIRED, f"{column} is required"))
 
 
-def _birth_date_issue(add_error: Callable[[Issue], None], row: int, text: str, birth: dt.date | None) -> None:
+def _birth_date_issue(
+    add_error: Callable[[Problem], None], row: int, text: str, birth: dt.date | None
+) -> None:
     """``birth`` is None (empty or not a date) or after today."""
     if birth is None:
         _date_issue(add_error, row, "birth_date", text, required=True)
     else:
-        add_error(Issue(row, "birth_date", BIRTH_IN_FUTURE, f"birth_date {birth} is in the future"))
+        add_error(Problem.at_cell(row, "birth_date", BIRTH_IN_FUTURE, f"birth_date {birth} is in the future"))
 
 
-def _market_issue(add_error: Callable[[Issue], None], row: int, market: str, markets: frozenset[str]) -> None:
+def _market_issue(
+    add_error: Callable[[Problem], None], row: int, market: str, markets: frozenset[str]
+) -> None:
     if not market:
-        add_error(Issue(row, "market", REQUIRED, "market is required"))
+        add_error(Problem.at_cell(row, "market", REQUIRED, "market is required"))
     else:
         add_error(
-            Issue(
+            Problem.at_cell(
                 row,
                 "market",
                 UNKNOWN_MARKET,
@@ -768,8 +759,10 @@ def _market_issue(add_error: Callable[[Issue], None], row: int, market: str, mar
         )
 
 
-def _bad_date(row: int, column: str, text: str) -> Issue:
-    return Issue(row, column, INVALID_DATE, f"{column} {text!r} is not a date in the form YYYY-MM-DD")
+def _bad_date(row: int, column: str, text: str) -> Problem:
+    return Problem.at_cell(
+        row, column, INVALID_DATE, f"{column} {text!r} is not a date in the form YYYY-MM-DD"
+    )
 
 
 def _listing(codes: Iterable[str], limit: int = 12) -> str:
@@ -794,7 +787,7 @@ def _period_text(start: dt.date, end_excl: dt.date | None) -> str:
     return f"{start} to {end_excl - dt.timedelta(days=1)}"
 
 
-def _issue_order(issue: Issue) -> tuple[int, int, str]:
+def _issue_order(issue: Problem) -> tuple[int, int, str]:
     return (issue.row, _COLUMN_RANK.get(issue.column, 99), issue.code)
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO
 
+from core.domain.problems import Problem
 from enrollment.ingest.roster import (
     ASSESSMENT_COLUMNS,
     ASSESSMENT_REQUIRED,
@@ -46,7 +47,6 @@ from enrollment.ingest.roster import (
     UNKNOWN_COLUMN,
     UNSUPPORTED_FORMAT,
     AssessmentRow,
-    Issue,
     RosterRow,
     Validation,
     ValidationContext,
@@ -102,14 +102,14 @@ class Table:
         kind: str,
         fmt: str,
         rows: Iterator[tuple[int, tuple[str, ...]]] | None = None,
-        errors: list[Issue] | None = None,
-        warnings: list[Issue] | None = None,
+        errors: list[Problem] | None = None,
+        warnings: list[Problem] | None = None,
     ) -> None:
         self.kind = kind
         self.format = fmt
         self.columns: tuple[str, ...] = _SPECS[kind][0]
-        self.errors: list[Issue] = errors if errors is not None else []
-        self.warnings: list[Issue] = warnings if warnings is not None else []
+        self.errors: list[Problem] = errors if errors is not None else []
+        self.warnings: list[Problem] = warnings if warnings is not None else []
         self._rows = rows if rows is not None else iter(())
 
     def __iter__(self) -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -251,7 +251,7 @@ def _looks_binary(head: bytes) -> bool:
 
 
 def _fail(kind: str, fmt: str, code: str, message: str) -> Table:
-    return Table(kind, fmt, errors=[Issue(HEADER_ROW, "", code, message)])
+    return Table(kind, fmt, errors=[Problem.at_cell(HEADER_ROW, "", code, message)])
 
 
 # --------------------------------------------------------------------------- header handling
@@ -265,7 +265,7 @@ class _Layout:
     ok: bool
 
 
-def _layout(header: list[str], kind: str, issues: list[Issue], warnings: list[Issue]) -> _Layout:
+def _layout(header: list[str], kind: str, issues: list[Problem], warnings: list[Problem]) -> _Layout:
     columns, required = _SPECS[kind]
     names = [(h or "").strip().lower() for h in header]
     if names and names[0].startswith("\ufeff"):
@@ -278,14 +278,16 @@ def _layout(header: list[str], kind: str, issues: list[Issue], warnings: list[Is
         if name in columns:
             if name in position:
                 issues.append(
-                    Issue(HEADER_ROW, name, DUPLICATE_COLUMN, f"column {name!r} appears twice in the header")
+                    Problem.at_cell(
+                        HEADER_ROW, name, DUPLICATE_COLUMN, f"column {name!r} appears twice in the header"
+                    )
                 )
                 ok = False
             else:
                 position[name] = i
         else:
             warnings.append(
-                Issue(
+                Problem.at_cell(
                     HEADER_ROW,
                     header[i].strip(),
                     UNKNOWN_COLUMN,
@@ -295,7 +297,7 @@ def _layout(header: list[str], kind: str, issues: list[Issue], warnings: list[Is
     for name in columns:
         if name in required and name not in position:
             issues.append(
-                Issue(
+                Problem.at_cell(
                     HEADER_ROW, name, MISSING_COLUMN, f"required column {name!r} is missing from the header"
                 )
             )
@@ -334,14 +336,16 @@ def _decoded_lines(fh: IO[bytes], max_bytes: int) -> Iterator[str]:
 
 
 def _csv_table(fh: IO[bytes], kind: str, limits: ReadLimits, close: Callable[[], None] | None) -> Table:
-    errors: list[Issue] = []
-    warnings: list[Issue] = []
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
     reader = csv.reader(_decoded_lines(fh, limits.max_bytes), strict=False)
     try:
         try:
             header = next(reader)
         except StopIteration:
-            return Table(kind, "csv", errors=[Issue(HEADER_ROW, "", EMPTY_FILE, "the file is empty")])
+            return Table(
+                kind, "csv", errors=[Problem.at_cell(HEADER_ROW, "", EMPTY_FILE, "the file is empty")]
+            )
     except (_NotUtf8, _TooLarge, csv.Error) as exc:
         if close:
             close()
@@ -356,9 +360,9 @@ def _csv_table(fh: IO[bytes], kind: str, limits: ReadLimits, close: Callable[[],
     return table
 
 
-def _csv_issue(exc: Exception, limits: ReadLimits) -> Issue:
+def _csv_issue(exc: Exception, limits: ReadLimits) -> Problem:
     if isinstance(exc, _NotUtf8):
-        return Issue(
+        return Problem.at_cell(
             HEADER_ROW,
             "",
             NOT_UTF8,
@@ -366,15 +370,17 @@ def _csv_issue(exc: Exception, limits: ReadLimits) -> Issue:
             "(in Excel choose 'CSV UTF-8'; the file is not guessed as Latin-1)",
         )
     if isinstance(exc, _TooLarge):
-        return Issue(HEADER_ROW, "", FILE_TOO_LARGE, f"the file is larger than {limits.max_bytes:,} bytes")
-    return Issue(HEADER_ROW, "", NOT_A_TABLE, f"the file is not a readable CSV: {exc}")
+        return Problem.at_cell(
+            HEADER_ROW, "", FILE_TOO_LARGE, f"the file is larger than {limits.max_bytes:,} bytes"
+        )
+    return Problem.at_cell(HEADER_ROW, "", NOT_A_TABLE, f"the file is not a readable CSV: {exc}")
 
 
 def _csv_rows(
     reader: Iterator[list[str]],
     layout: _Layout,
     limits: ReadLimits,
-    errors: list[Issue],
+    errors: list[Problem],
     close: Callable[[], None] | None,
 ) -> Iterator[tuple[int, tuple[str, ...]]]:
     width, pad_to, getter = layout.width, layout.pad_to, layout.getter
@@ -391,7 +397,7 @@ def _csv_rows(
                 if any(map(strip, extra)):
                     data_rows += 1
                     errors.append(
-                        Issue(
+                        Problem.at_cell(
                             rownum,
                             "",
                             TOO_MANY_CELLS,
@@ -409,7 +415,9 @@ def _csv_rows(
                 continue  # a blank line
             if data_rows >= max_rows:
                 errors.append(
-                    Issue(HEADER_ROW, "", FILE_TOO_LARGE, f"the file has more than {limits.max_rows:,} rows")
+                    Problem.at_cell(
+                        HEADER_ROW, "", FILE_TOO_LARGE, f"the file has more than {limits.max_rows:,} rows"
+                    )
                 )
                 return
             data_rows += 1
@@ -421,7 +429,7 @@ def _csv_rows(
         if close:
             close()
     if data_rows == 0:
-        errors.append(Issue(HEADER_ROW, "", NO_DATA_ROWS, "the file has a header but no data rows"))
+        errors.append(Problem.at_cell(HEADER_ROW, "", NO_DATA_ROWS, "the file has a header but no data rows"))
 
 
 # --------------------------------------------------------------------------- XLSX
@@ -452,8 +460,8 @@ def _xlsx_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
     if sheet is None:
         wb.close()
         return _fail(kind, "xlsx", EMPTY_FILE, "the workbook has no sheet")
-    errors: list[Issue] = []
-    warnings: list[Issue] = []
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
     header_row = HEADER_ROW
     try:
         header_rows = sheet.iter_rows(max_row=header_row, max_col=XLSX_MAX_HEADER_CELLS, values_only=True)
@@ -484,7 +492,7 @@ def _xlsx_rows(
     header_row: int,
     layout: _Layout,
     limits: ReadLimits,
-    errors: list[Issue],
+    errors: list[Problem],
 ) -> Iterator[tuple[int, tuple[str, ...]]]:
     width, pad_to, getter = layout.width, layout.pad_to, layout.getter
     data_rows = 0
@@ -495,7 +503,9 @@ def _xlsx_rows(
             rownum += 1
             if rownum > max_sheet_rows:  # blank rows count too: a sheet of millions of empty rows is refused
                 errors.append(
-                    Issue(HEADER_ROW, "", FILE_TOO_LARGE, f"the sheet has more than {limits.max_rows:,} rows")
+                    Problem.at_cell(
+                        HEADER_ROW, "", FILE_TOO_LARGE, f"the sheet has more than {limits.max_rows:,} rows"
+                    )
                 )
                 return
             if cells.count(None) == len(cells):
@@ -509,7 +519,7 @@ def _xlsx_rows(
             if n > width:
                 data_rows += 1
                 errors.append(
-                    Issue(
+                    Problem.at_cell(
                         rownum,
                         "",
                         TOO_MANY_CELLS,
@@ -521,14 +531,16 @@ def _xlsx_rows(
                 rec.extend([""] * (pad_to - n))
             if data_rows >= limits.max_rows:
                 errors.append(
-                    Issue(HEADER_ROW, "", FILE_TOO_LARGE, f"the sheet has more than {limits.max_rows:,} rows")
+                    Problem.at_cell(
+                        HEADER_ROW, "", FILE_TOO_LARGE, f"the sheet has more than {limits.max_rows:,} rows"
+                    )
                 )
                 return
             data_rows += 1
             yield rownum, getter(rec)
     except Exception as exc:  # corrupt sheet XML part-way through
         errors.append(
-            Issue(
+            Problem.at_cell(
                 HEADER_ROW,
                 "",
                 NOT_A_TABLE,
@@ -539,7 +551,9 @@ def _xlsx_rows(
     finally:
         wb.close()  # type: ignore[attr-defined]
     if data_rows == 0:
-        errors.append(Issue(HEADER_ROW, "", NO_DATA_ROWS, "the sheet has a header but no data rows"))
+        errors.append(
+            Problem.at_cell(HEADER_ROW, "", NO_DATA_ROWS, "the sheet has a header but no data rows")
+        )
 
 
 def _cell_text(value: object) -> str:
@@ -598,8 +612,8 @@ def _json_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
     if len(records) > limits.max_rows:
         return _fail(kind, "json", FILE_TOO_LARGE, f"the JSON has more than {limits.max_rows:,} records")
     columns, required = _SPECS[kind]
-    errors: list[Issue] = []
-    warnings: list[Issue] = []
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
     seen_keys: dict[str, str] = {}
     for rec in records:
         if isinstance(rec, dict):
@@ -608,12 +622,16 @@ def _json_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
     for norm, original in seen_keys.items():
         if norm not in columns:
             warnings.append(
-                Issue(HEADER_ROW, original, UNKNOWN_COLUMN, f"field {original!r} is not used and was ignored")
+                Problem.at_cell(
+                    HEADER_ROW, original, UNKNOWN_COLUMN, f"field {original!r} is not used and was ignored"
+                )
             )
     missing = [c for c in columns if c in required and c not in seen_keys]
     for name in missing:
         errors.append(
-            Issue(HEADER_ROW, name, MISSING_COLUMN, f"required field {name!r} is absent from every record")
+            Problem.at_cell(
+                HEADER_ROW, name, MISSING_COLUMN, f"required field {name!r} is absent from every record"
+            )
         )
     table = Table(kind, "json", errors=errors, warnings=warnings)
     if missing:
@@ -623,12 +641,14 @@ def _json_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
 
 
 def _json_rows(
-    records: list[object], columns: tuple[str, ...], errors: list[Issue]
+    records: list[object], columns: tuple[str, ...], errors: list[Problem]
 ) -> Iterator[tuple[int, tuple[str, ...]]]:
     for index, rec in enumerate(records):
         rownum = index + 2  # "row 2 is the first record", as in a spreadsheet
         if not isinstance(rec, dict):
-            errors.append(Issue(rownum, "", INVALID_VALUE, f"record {index + 1} is not a JSON object"))
+            errors.append(
+                Problem.at_cell(rownum, "", INVALID_VALUE, f"record {index + 1} is not a JSON object")
+            )
             continue
         norm = {str(k).strip().lower(): v for k, v in rec.items()}
         values: list[str] = []
@@ -641,7 +661,7 @@ def _json_rows(
                 values.append(value.strip())
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 errors.append(
-                    Issue(
+                    Problem.at_cell(
                         rownum,
                         name,
                         INVALID_VALUE,

@@ -31,6 +31,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.domain.problems import Problem
+
 SUPPORTED_VERSION = "005010X220A1"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
@@ -108,26 +110,22 @@ class Separators:
     repetition: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class X12Issue:
-    """One problem in an X12 file, with everything a 999 and a person need to find it.
-
-    ``segment_index`` counts segments from the start of the file (ISA = 1), as pyx12 and
-    most editors do; ``position`` counts inside the transaction set (ST = 1), which is what
-    the 999's IK302 carries; ``element`` is 1-based. ``st_control``/``gs_control`` say
-    which transaction set and functional group the segment belongs to.
-    """
-
-    code: str
-    message: str
-    segment_index: int | None = None
-    segment_id: str = ""
-    position: int | None = None
-    element: int | None = None
-    value: str = ""
-    loop: str = ""
-    st_control: str | None = None
-    gs_control: str | None = None
+#: Where a problem is in an X12 file: the keys of a :class:`~core.domain.problems.Problem`'s
+#: ``where``, everything a 999 and a person need to find it. ``segment_index`` counts segments from
+#: the start of the file (ISA = 1), as pyx12 and most editors do; ``position`` counts inside the
+#: transaction set (ST = 1), which is what the 999's IK302 carries; ``element`` is 1-based;
+#: ``value`` is the bad element's text; ``st_control``/``gs_control`` say which transaction set and
+#: functional group the segment belongs to (``None`` outside one).
+X12_COORDINATES = (
+    "segment_index",
+    "segment_id",
+    "position",
+    "element",
+    "value",
+    "loop",
+    "st_control",
+    "gs_control",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,8 +239,8 @@ class Parse834Result:
     separators: Separators | None
     groups: list[FunctionalGroup]
     members: list[Member834]
-    errors: list[X12Issue]
-    warnings: list[X12Issue]
+    errors: list[Problem]
+    warnings: list[Problem]
     segment_count: int = 0
 
     @property
@@ -272,7 +270,7 @@ class Parse834Result:
 def parse_834(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Parse834Result:
     """Parse an 834 file into members, envelope information and positioned issues.
 
-    Never raises on bad input: every problem is an :class:`X12Issue` in ``errors`` or
+    Never raises on bad input: every problem is a :class:`~core.domain.problems.Problem` (located by :data:`X12_COORDINATES`) in ``errors`` or
     ``warnings``. Linear in the file size (a 10,000-member file takes well under a second).
     """
     return _Parser(data, max_bytes).run()
@@ -336,8 +334,8 @@ class _Parser:
     def __init__(self, data: bytes | str, max_bytes: int) -> None:
         self.data = data
         self.max_bytes = max_bytes
-        self.errors: list[X12Issue] = []
-        self.warnings: list[X12Issue] = []
+        self.errors: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.groups: list[FunctionalGroup] = []
         self.members: list[Member834] = []
         self.interchange: Interchange | None = None
@@ -357,21 +355,25 @@ class _Parser:
     # -- issue helpers
     def _issue(self, code: str, message: str, *, element: int | None = None, value: str = "",
                seg_id: str | None = None, index: int | None = None, position: int | None = None,
-               loop: str | None = None) -> X12Issue:  # fmt: skip
+               loop: str | None = None) -> Problem:  # fmt: skip
         ts = self.ts
-        return X12Issue(
+        in_ts = ts if ts is not None and not ts.closed else None
+        group = self.group if self.group is not None and not self.group.closed else None
+        return Problem(
             code,
             message,
-            self.index if index is None else index,
-            self.seg_id if seg_id is None else seg_id,
-            (ts.segment_count if ts is not None and not ts.closed else None)
-            if position is None
-            else position,
-            element,
-            value,
-            self.loop if loop is None else loop,
-            ts.control_number if ts is not None and not ts.closed else None,
-            self.group.control_number if self.group is not None and not self.group.closed else None,
+            where={
+                "segment_index": self.index if index is None else index,
+                "segment_id": self.seg_id if seg_id is None else seg_id,
+                "position": (in_ts.segment_count if in_ts is not None else None)
+                if position is None
+                else position,
+                "element": element,
+                "value": value,
+                "loop": self.loop if loop is None else loop,
+                "st_control": in_ts.control_number if in_ts is not None else None,
+                "gs_control": group.control_number if group is not None else None,
+            },
         )
 
     def error(self, code: str, message: str, **kw: object) -> None:

@@ -13,18 +13,19 @@ the very same arithmetic. Entry points:
 - `expected_months_enrolled(...)`, `kaplan_meier(...)`: length of enrollment.
 """
 
+from core.domain.money import to_cents
+from core.domain.months import month_index
+from core.domain.months import months_between as calendar_months_between
 from pricing.engine.buildup import (
     RateCellBuildup,
     Scenario,
     assessment_buildup,
-    calendar_months_between,
     enrolled_months,
     quote,
     rate_cell_buildup,
     trend_factor,
 )
 from pricing.engine.ffs import FeeSchedule, compare_payment_models, load_fee_schedule
-from pricing.engine.money import to_cents
 from pricing.engine.montecarlo import (
     ContractYearDraws,
     ContractYearModel,
@@ -40,7 +41,6 @@ from pricing.engine.survival import (
     expected_months_enrolled,
     kaplan_meier,
     kaplan_meier_spans,
-    month_index,
 )
 from pricing.engine.version import ENGINE_VERSION
 

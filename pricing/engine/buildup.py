@@ -47,12 +47,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date
 from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Any
 
-from pricing.engine.money import ENGINE_CONTEXT, cents_str
+from core.domain.money import CALCULATION_CONTEXT, cents_str
+from core.domain.months import months_between
+from core.domain.problems import Problem
 from pricing.engine.schema import (
     ExperienceCell,
     Market,
@@ -70,15 +71,10 @@ MINUTES_PER_FTE_YEAR = Decimal(2080 * 60)
 DAYS_PER_MONTH = Decimal("30.4375")
 
 
-def calendar_months_between(start: date, end: date) -> int:
-    """Whole calendar months from `start` to `end`, days ignored (2025-07-01 -> 2027-01-15: 18)."""
-    return (end.year - start.year) * 12 + (end.month - start.month)
-
-
 @lru_cache(maxsize=256)
 def trend_factor(annual_trend: Decimal, months: int) -> Decimal:
     """f = (1 + annual_trend) ** (months / 12), correctly rounded at the engine's precision."""
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         return (1 + annual_trend) ** (Decimal(months) / 12)
 
 
@@ -244,9 +240,7 @@ def _shown(value: Decimal) -> str:
 
 def _trend(pf: PricingFile, s: Scenario) -> Decimal:
     a = pf.assumptions
-    return trend_factor(
-        s.annual_trend, calendar_months_between(a.base_period_midpoint, a.rating_period_midpoint)
-    )
+    return trend_factor(s.annual_trend, months_between(a.base_period_midpoint, a.rating_period_midpoint))
 
 
 @dataclass(frozen=True)
@@ -265,7 +259,7 @@ class _Staffing:
 
 
 def _staffing(pf: PricingFile, tier: str, market: Market) -> _Staffing:
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         travel = market.travel_minutes_per_visit * pf.bundle.home_share
         roles = []
         visits = Decimal(0)
@@ -282,7 +276,7 @@ def _staffing(pf: PricingFile, tier: str, market: Market) -> _Staffing:
 
 def _price_cell(pf: PricingFile, st: _Staffing, s: Scenario, *, detail: bool = True) -> RateCellBuildup:
     """The build-up of one cell under scenario `s`; `detail=False` skips the per-role lines (ranges)."""
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         f = _trend(pf, s)
         # cost_per_minute = salary * (1 + benefits_load) / (2080 * 60 * productivity)
         per_salary_dollar = (1 + s.benefits_load) / (MINUTES_PER_FTE_YEAR * s.productivity)
@@ -353,7 +347,7 @@ def assessment_buildup(
     if assessment is None:
         return None
     s = scenario or Scenario.point(pf)
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         f = _trend(pf, s)
         per_salary_dollar = (1 + s.benefits_load) / (MINUTES_PER_FTE_YEAR * s.productivity)
         travel = market.travel_minutes_per_visit if assessment.home else Decimal(0)
@@ -414,7 +408,7 @@ def episode_months(pf: PricingFile) -> Decimal | None:
     days = pf.bundle.period.days
     if pf.bundle.period.type != "episode" or days is None:
         return None
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         return Decimal(days) / DAYS_PER_MONTH
 
 
@@ -427,7 +421,7 @@ def enrolled_months(pf: PricingFile) -> Decimal:
     if episode is not None:
         return episode
     a = pf.assumptions
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         return expected_months_enrolled(a.disenrollment, a.enrollment_horizon_months)
 
 
@@ -437,11 +431,7 @@ def select_markets(pf: PricingFile, markets: Sequence[str] | None) -> list[Marke
         return list(pf.assumptions.markets)
     known = {m.code: m for m in pf.assumptions.markets}
     errors = [
-        {
-            "path": f"markets[{i}]",
-            "code": "unknown_market",
-            "message": f"market {code!r} is not in the pricing file",
-        }
+        Problem.at_path(f"markets[{i}]", "unknown_market", f"market {code!r} is not in the pricing file")
         for i, code in enumerate(markets)
         if code not in known
     ]
@@ -455,7 +445,7 @@ def select_lobs(lobs: Sequence[str] | None) -> list[str | None]:
     if lobs is None:
         return [None]
     errors = [
-        {"path": f"lobs[{i}]", "code": "wrong_type", "message": "a line of business is a non-empty string"}
+        Problem.at_path(f"lobs[{i}]", "wrong_type", "a line of business is a non-empty string")
         for i, lob in enumerate(lobs)
         if not isinstance(lob, str) or not lob.strip()
     ]
@@ -486,10 +476,10 @@ def quote(
     selected = select_markets(pf, markets)
     lob_list = select_lobs(lobs)
     a = pf.assumptions
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         probe = RangeProbe(pf)
         point = probe.point
-        months = calendar_months_between(a.base_period_midpoint, a.rating_period_midpoint)
+        months = months_between(a.base_period_midpoint, a.rating_period_midpoint)
         f = trend_factor(point.annual_trend, months)
         expected = enrolled_months(pf)
         episode = episode_months(pf)

@@ -33,6 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from core.domain.money import CALCULATION_CONTEXT, cents_str, to_cents
+from core.domain.problems import Problem
 from pricing.engine.buildup import (
     Scenario,
     as_pricing_file,
@@ -41,7 +43,6 @@ from pricing.engine.buildup import (
     rate_cell_buildup,
     select_markets,
 )
-from pricing.engine.money import ENGINE_CONTEXT, cents_str, to_cents
 from pricing.engine.schema import BILLABLE_ROLES, Market, PricingFile, PricingInputError, Role, ServiceCodes
 from pricing.engine.version import ENGINE_VERSION
 
@@ -110,7 +111,7 @@ class FeeSchedule:
         else:
             loc = self.localities[locality]
             pw, pe, mp = loc.pw_gpci, loc.pe_gpci, loc.mp_gpci
-        with localcontext(ENGINE_CONTEXT):
+        with localcontext(CALCULATION_CONTEXT):
             return to_cents((entry.work_rvu * pw + pe_rvu * pe + entry.mp_rvu * mp) * cf)
 
 
@@ -205,22 +206,22 @@ def _check_codes(pf: PricingFile, fee_schedule: FeeSchedule, markets: Sequence[M
         for key, code in named.items():
             if code is not None and code not in fee_schedule.codes:
                 errors.append(
-                    {
-                        "path": f"$.bundle.roles[{i}].service_codes.{key}",
-                        "code": "unknown_service_code",
-                        "message": f"{code} is not in the fee schedule file",
-                    }
+                    Problem.at_path(
+                        f"$.bundle.roles[{i}].service_codes.{key}",
+                        "unknown_service_code",
+                        f"{code} is not in the fee schedule file",
+                    )
                 )
     if pf.bundle.assessment is not None:
         for i, r in enumerate(pf.bundle.assessment.roles):
             code = _assessment_code(pf, r.service_code)
             if _is_billable(pf, r.role) and code not in fee_schedule.codes:
                 errors.append(
-                    {
-                        "path": f"$.bundle.assessment.roles[{i}].service_code",
-                        "code": "unknown_service_code",
-                        "message": f"{code} is not in the fee schedule file",
-                    }
+                    Problem.at_path(
+                        f"$.bundle.assessment.roles[{i}].service_code",
+                        "unknown_service_code",
+                        f"{code} is not in the fee schedule file",
+                    )
                 )
     localities = [
         (f"$.assumptions.markets[{i}].ffs_locality", m.ffs_locality)
@@ -231,11 +232,9 @@ def _check_codes(pf: PricingFile, fee_schedule: FeeSchedule, markets: Sequence[M
     for path, key in localities:
         if key is not None and key not in fee_schedule.localities:
             errors.append(
-                {
-                    "path": path,
-                    "code": "unknown_locality",
-                    "message": f"{key!r} is not a Medicare locality (use STATE-NN, e.g. CA-18)",
-                }
+                Problem.at_path(
+                    path, "unknown_locality", f"{key!r} is not a Medicare locality (use STATE-NN, e.g. CA-18)"
+                )
             )
     if errors:
         raise PricingInputError(errors)
@@ -276,7 +275,7 @@ def compare_payment_models(
     a = pf.assumptions
     point = Scenario.point(pf)
     cells = []
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         expected = enrolled_months(pf)
         per_enrollee_month = 1 / (a.conversion_rate * expected)  # one assessment spread over its months
         savings_share = a.shared_savings_rate * a.tcoc_savings_rate * a.tcoc_baseline_pmpm

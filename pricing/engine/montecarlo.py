@@ -40,13 +40,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from core.domain.money import CALCULATION_CONTEXT, to_cents
+from core.domain.problems import Problem
 from pricing.engine.buildup import (
     Scenario,
     as_pricing_file,
     assessment_buildup,
     rate_cell_buildup,
 )
-from pricing.engine.money import ENGINE_CONTEXT, to_cents
 from pricing.engine.schema import PricingFile, PricingInputError
 from pricing.engine.survival import disenrollment_hazards, survival_curve
 from pricing.engine.version import ENGINE_VERSION
@@ -269,22 +270,18 @@ def contract_year_model(
     known = {m.code: m for m in pf.assumptions.markets}
     errors = []
     if market not in known:
-        errors.append(
-            {"path": "market", "code": "unknown_market", "message": f"market {market!r} is not in the file"}
-        )
+        errors.append(Problem.at_path("market", "unknown_market", f"market {market!r} is not in the file"))
     errors += [
-        {"path": f"tier_mix.{t}", "code": "unknown_tier", "message": f"tier {t!r} is not in the bundle"}
+        Problem.at_path(f"tier_mix.{t}", "unknown_tier", f"tier {t!r} is not in the bundle")
         for t in tier_mix
         if t not in pf.bundle.tier_codes
     ]
     weights = list(tier_mix.values())
     if not all(np.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
         errors.append(
-            {
-                "path": "tier_mix",
-                "code": "invalid_tier_mix",
-                "message": "tier shares must be zero or more and not all zero",
-            }
+            Problem.at_path(
+                "tier_mix", "invalid_tier_mix", "tier shares must be zero or more and not all zero"
+            )
         )
     if errors:
         raise PricingInputError(errors)
@@ -293,7 +290,7 @@ def contract_year_model(
     tiers = pf.bundle.tier_codes
     factor = a.lob_factors.get(lob, Decimal(1)) if lob is not None else Decimal(1)
     pmpm, labor, other = [], [], []
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         for tier in tiers:
             cell = rate_cell_buildup(pf, tier, known[market], point)
             computed = cell.pmpm * factor

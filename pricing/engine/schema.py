@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from core.domain.problems import Problem
 
 FORMAT = "carebundle.pricing/1"
 
@@ -112,14 +114,20 @@ _SERVICE_CODE_RE = re.compile(r"^[0-9A-Z]{5}$")
 class PricingInputError(ValueError):
     """A pricing file (or quote request) that cannot be priced, with every reason at once.
 
-    `errors` is a list of {"path", "code", "message"} dicts, in the order found.
+    `problems` are the kernel's `Problem`s, each at its JSON path, in the order found; `errors` is
+    the same list as {"path", "code", "message"} dicts (their `as_dict()`), as API bodies carry it.
+    A dict in that shape is accepted in place of a `Problem`.
     """
 
-    def __init__(self, errors: list[dict[str, str]]):
-        self.errors = errors
-        shown = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        super().__init__(f"{len(errors)} error(s) in the pricing input: {shown}{more}")
+    def __init__(self, problems: Sequence[Problem | Mapping[str, str]]):
+        self.problems = [
+            p if isinstance(p, Problem) else Problem.at_path(p["path"], p["code"], p["message"])
+            for p in problems
+        ]
+        self.errors = [p.as_dict() for p in self.problems]
+        shown = "; ".join(f"{p.path}: {p.message}" for p in self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(f"{len(self.problems)} error(s) in the pricing input: {shown}{more}")
 
 
 # --- the parsed file -------------------------------------------------------------------------
@@ -345,13 +353,13 @@ class _Parser:
     """Walks the input once, collecting every error instead of stopping at the first."""
 
     def __init__(self) -> None:
-        self.errors: list[dict[str, str]] = []
+        self.errors: list[Problem] = []
         # (role, market or None for every market) whose salary already has an error: no second
         # "market without a wage" error for the same mistake
         self.unreadable_wages: set[tuple[str, str | None]] = set()
 
     def error(self, path: str, code: str, message: str) -> None:
-        self.errors.append({"path": path, "code": code, "message": message})
+        self.errors.append(Problem.at_path(path, code, message))
 
     # scalars ---------------------------------------------------------------------------------
 
@@ -902,13 +910,7 @@ def parse_pricing_file(data: Mapping[str, Any]) -> PricingFile:
     parser = _Parser()
     if not isinstance(data, Mapping):
         raise PricingInputError(
-            [
-                {
-                    "path": "$",
-                    "code": WRONG_TYPE,
-                    "message": f"a pricing file must be an object, not {_type_name(data)}",
-                }
-            ]
+            [Problem.at_path("$", WRONG_TYPE, f"a pricing file must be an object, not {_type_name(data)}")]
         )
     fmt = data.get("format")
     if fmt is None:

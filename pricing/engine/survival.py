@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal, localcontext
 
 import numpy as np
 import numpy.typing as npt
 
-from pricing.engine.money import ENGINE_CONTEXT
+from core.domain.money import CALCULATION_CONTEXT
 
 
 def disenrollment_hazards(disenrollment: Mapping[str, Sequence[Decimal]], horizon: int) -> list[Decimal]:
@@ -34,7 +33,7 @@ def disenrollment_hazards(disenrollment: Mapping[str, Sequence[Decimal]], horizo
     repeating; the causes are competing, so the month's total is their sum.
     """
     hazards = []
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         for month in range(horizon):
             total = Decimal(0)
             for by_month in disenrollment.values():
@@ -46,7 +45,7 @@ def disenrollment_hazards(disenrollment: Mapping[str, Sequence[Decimal]], horizo
 def survival_curve(hazards: Sequence[Decimal]) -> list[Decimal]:
     """S(0..H) from the monthly hazards h[1..H]: S(k) = S(k-1) * (1 - h[k])."""
     curve = [Decimal(1)]
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         for h in hazards:
             curve.append(curve[-1] * (1 - h))
     return curve
@@ -58,13 +57,8 @@ def expected_months_enrolled(disenrollment: Mapping[str, Sequence[Decimal]], hor
     With a constant monthly probability q this is (1 - (1 - q) ** horizon) / q, i.e. about 1/q.
     """
     curve = survival_curve(disenrollment_hazards(disenrollment, horizon))
-    with localcontext(ENGINE_CONTEXT):
+    with localcontext(CALCULATION_CONTEXT):
         return sum(curve[:horizon], Decimal(0))
-
-
-def month_index(day: date) -> int:
-    """A calendar month as a running integer (months since year 0), so spans subtract."""
-    return day.year * 12 + day.month - 1
 
 
 @dataclass(frozen=True)

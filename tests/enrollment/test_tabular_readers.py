@@ -11,6 +11,7 @@ import zipfile
 import openpyxl
 import pytest
 
+from core.domain.problems import Problem
 from enrollment.ingest import roster as R
 from enrollment.ingest.tabular import (
     ASSESSMENTS,
@@ -39,7 +40,7 @@ def csv_bytes(*lines: str, bom: bool = False) -> bytes:
     return (b"\xef\xbb\xbf" + data) if bom else data
 
 
-def issue_codes(issues: list[R.Issue]) -> list[tuple[int, str, str]]:
+def issue_codes(issues: list[Problem]) -> list[tuple[int, str, str]]:
     return [(i.row, i.column, i.code) for i in issues]
 
 

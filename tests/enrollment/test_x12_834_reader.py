@@ -126,7 +126,7 @@ def test_public_sample_with_dtp_358_in_loop_2000_is_accepted_with_a_positioned_w
     result = parse_834(sample("linuxforhealth-x12/enroll-employee-managed-care.834"))
     assert result.accepted
     (w,) = result.warnings
-    assert (w.code, w.segment_index, w.segment_id, w.position, w.element, w.value, w.loop) == (
+    assert (w.code, w.where["segment_index"], w.where["segment_id"], w.where["position"], w.where["element"], w.where["value"], w.where["loop"]) == (
         X.UNKNOWN_DATE_QUALIFIER, 10, "DTP", 8, 1, "358", "2000"
     )  # fmt: skip
 
@@ -143,7 +143,15 @@ def test_invalid_ins03_is_rejected_with_the_position_of_each_ins():
     result = parse_834(sample("synthetic/roster_INVALID_ins03.834"))
     assert not result.accepted
     assert [
-        (e.code, e.segment_index, e.segment_id, e.position, e.element, e.value, e.st_control)
+        (
+            e.code,
+            e.where["segment_index"],
+            e.where["segment_id"],
+            e.where["position"],
+            e.where["element"],
+            e.where["value"],
+            e.where["st_control"],
+        )
         for e in result.errors
     ] == [
         (X.INVALID_MAINTENANCE_TYPE, 9, "INS", 7, 3, "099", "0001"),
@@ -186,7 +194,10 @@ def reseal(text: str) -> str:
 
 def errors_of(text: str) -> list[tuple[str, int | None, str, int | None, int | None]]:
     result = parse_834(text)
-    return [(e.code, e.segment_index, e.segment_id, e.position, e.element) for e in result.errors]
+    return [
+        (e.code, e.where["segment_index"], e.where["segment_id"], e.where["position"], e.where["element"])
+        for e in result.errors
+    ]
 
 
 def test_base_file_and_reseal_are_clean():

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.domain.money import to_cents as round_cents
 from enrollment.calc import DAILY, FIRST_DAY, PRORATION_RULES, Span, member_months_bulk
 from payments.calc import (
     ASSESSMENT_FEE,
@@ -27,7 +28,6 @@ from payments.calc import (
     payment_total,
     rate_cell_totals,
     retro_lines,
-    round_cents,
     withhold_line,
 )
 

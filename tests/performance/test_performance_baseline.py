@@ -19,10 +19,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from contracts import rules
 from contracts import services as contract_services
 from contracts.models import ContractVersion
+from core.domain.money import to_cents
+from core.domain.months import parse_period
 from core.errors import ApplicationError
 from performance import measures as m
 from performance import selectors
-from performance.periods import parse_period
 
 from .conftest import SAVINGS, D, cohort_utilization, make_contract, utilization_csv
 
@@ -177,7 +178,7 @@ def test_a_year_trends_to_its_own_midpoint(cohort, analyst_api):
     # 2025-02-15 -> 2026-07-02: 502 days; 3,800 x 1.05 ^ (502 / 365.25) = 3,800 x 1.06935670 = 4,063.56
     benchmark = result["baseline"]["benchmark"]
     assert benchmark["period_midpoint"] == "2026-07-02" and benchmark["days"] == 502
-    expected = m.cents(Decimal("3800") * Decimal(str(1.05 ** (502 / 365.25))))
+    expected = to_cents(Decimal("3800") * Decimal(str(1.05 ** (502 / 365.25))))
     assert benchmark["trended_pmpm"] == str(expected) == "4063.56"
 
 

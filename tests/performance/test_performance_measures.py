@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.rules import QUALITY_MEASURES
+from core.domain.months import INVALID_PERIOD_MESSAGE, parse_period
 from performance import measures as m
-from performance.periods import INVALID_PERIOD_MESSAGE, parse_period
 
 
 def test_measure_codes_are_the_contracts_codes():

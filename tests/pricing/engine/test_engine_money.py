@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from core.domain.money import cents_str
 from pricing.engine import to_cents
-from pricing.engine.money import cents_str
 
 
 @pytest.mark.parametrize(
