@@ -57,7 +57,7 @@ def assert_balanced(run) -> None:
 
 
 # A March (31 days) roster that exercises every rule: joins on the 20th, dies on the 5th, joins on the
-# 10th, and moves from tier 1 to tier 3 on the 16th (one row per tier, as formats.md asks).
+# 10th, and moves from tier 1 to tier 3 on the 16th (one row per tier, as docs/formats.md asks).
 MARCH_ROWS = [
     member("JOIN20", start=D(2026, 3, 20)),
     member("DIED05", end=D(2026, 3, 5), reason="death"),
