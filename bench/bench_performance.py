@@ -56,8 +56,9 @@ def _setup_django() -> None:
 
 
 def _month(k: int) -> dt.date:
-    index = FIRST_MONTH.year * 12 + FIRST_MONTH.month - 1 + k
-    return dt.date(index // 12, index % 12 + 1, 1)
+    from core.domain.months import shift_month
+
+    return shift_month(FIRST_MONTH, k)
 
 
 def _world(members_per_contract: int):

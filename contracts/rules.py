@@ -16,6 +16,7 @@ from typing import Any
 from core.domain.canonical import canonical_json_ascii, sha256_hex
 from core.domain.codes import PRORATION_RULES, TIER_RULES, lob_label
 from core.domain.money import to_cents
+from core.domain.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,6 @@ MAX_WITHHOLD = Decimal("0.25")
 MAX_BONUS_PERCENTAGE = Decimal("0.2")
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "message": self.message}
-
-
 # --- numbers ---------------------------------------------------------------------------------
 
 
@@ -100,24 +91,26 @@ def parse_decimal(
     label: str = "The value",
 ) -> Decimal | None:
     if value is None or value == "" or isinstance(value, bool):
-        problems.append(Problem(path, "required", f"{label} is required."))
+        problems.append(Problem.at_path(path, "required", f"{label} is required."))
         return None
     try:
         number = Decimal(str(value).strip().replace(",", ""))
     except (InvalidOperation, ValueError):
-        problems.append(Problem(path, "not_a_number", f"{label} must be a number, not {value!r}."))
+        problems.append(Problem.at_path(path, "not_a_number", f"{label} must be a number, not {value!r}."))
         return None
     if not number.is_finite():
-        problems.append(Problem(path, "not_a_number", f"{label} must be a finite number."))
+        problems.append(Problem.at_path(path, "not_a_number", f"{label} must be a finite number."))
         return None
     if strictly_positive and number <= 0:
-        problems.append(Problem(path, "not_positive", f"{label} must be more than 0."))
+        problems.append(Problem.at_path(path, "not_positive", f"{label} must be more than 0."))
     elif minimum is not None and number < minimum:
-        problems.append(Problem(path, "too_small", f"{label} must be at least {minimum}."))
+        problems.append(Problem.at_path(path, "too_small", f"{label} must be at least {minimum}."))
     if maximum is not None and number > maximum:
-        problems.append(Problem(path, "too_large", f"{label} must be at most {maximum}."))
+        problems.append(Problem.at_path(path, "too_large", f"{label} must be at most {maximum}."))
     if places is not None and number != number.quantize(Decimal(1).scaleb(-places)):
-        problems.append(Problem(path, "too_many_places", f"{label} has more than {places} decimal places."))
+        problems.append(
+            Problem.at_path(path, "too_many_places", f"{label} has more than {places} decimal places.")
+        )
     return number
 
 
@@ -130,7 +123,7 @@ def parse_int(
     if number is None:
         return None
     if number != number.to_integral_value():
-        problems.append(Problem(path, "not_an_integer", f"{label} must be a whole number."))
+        problems.append(Problem.at_path(path, "not_an_integer", f"{label} must be a whole number."))
         return None
     return int(number)
 
@@ -151,12 +144,12 @@ def _parse_date(value: Any, path: str, problems: list[Problem], label: str) -> d
     if isinstance(value, date):
         return value
     if value in (None, ""):
-        problems.append(Problem(path, "required", f"{label} is required."))
+        problems.append(Problem.at_path(path, "required", f"{label} is required."))
         return None
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        problems.append(Problem(path, "not_a_date", f"{label} must be a date (YYYY-MM-DD)."))
+        problems.append(Problem.at_path(path, "not_a_date", f"{label} must be a date (YYYY-MM-DD)."))
         return None
 
 
@@ -164,20 +157,20 @@ def validate_quality_terms(value: Any, problems: list[Problem], path: str = "qua
     if value in (None, ""):
         return []
     if not isinstance(value, list):
-        problems.append(Problem(path, "not_a_list", "Quality terms are a list of measures."))
+        problems.append(Problem.at_path(path, "not_a_list", "Quality terms are a list of measures."))
         return []
     seen: set[str] = set()
     result = []
     for i, term in enumerate(value):
         at = f"{path}[{i}]"
         if not isinstance(term, dict):
-            problems.append(Problem(at, "not_an_object", "Each quality term is an object."))
+            problems.append(Problem.at_path(at, "not_an_object", "Each quality term is an object."))
             continue
         code = term.get("measure")
         measure = QUALITY_MEASURES.get(code)
         if measure is None:
             problems.append(
-                Problem(
+                Problem.at_path(
                     f"{at}.measure",
                     "unknown_measure",
                     f"Unknown measure {code!r}; one of {', '.join(QUALITY_MEASURES)}.",
@@ -185,7 +178,7 @@ def validate_quality_terms(value: Any, problems: list[Problem], path: str = "qua
             )
             continue
         if code in seen:
-            problems.append(Problem(f"{at}.measure", "duplicate", f"{measure.name} is listed twice."))
+            problems.append(Problem.at_path(f"{at}.measure", "duplicate", f"{measure.name} is listed twice."))
         seen.add(code)
         maximum = Decimal(1) if measure.unit == "rate" else Decimal(100) if measure.unit == "score" else None
         target = parse_decimal(
@@ -207,11 +200,11 @@ def validate_quality_terms(value: Any, problems: list[Problem], path: str = "qua
         direction = term.get("direction") or measure.better
         if direction not in DIRECTIONS:
             problems.append(
-                Problem(f"{at}.direction", "unknown_direction", "Direction is `lower` or `higher`.")
+                Problem.at_path(f"{at}.direction", "unknown_direction", "Direction is `lower` or `higher`.")
             )
         elif direction != measure.better:
             problems.append(
-                Problem(
+                Problem.at_path(
                     f"{at}.direction", "wrong_direction", f"For {measure.name}, {measure.better} is better."
                 )
             )
@@ -247,12 +240,12 @@ def validate_shared_savings(value: Any, problems: list[Problem], path: str = "sh
     if not value:
         return {}
     if not isinstance(value, dict):
-        problems.append(Problem(path, "not_an_object", "Shared savings terms are an object."))
+        problems.append(Problem.at_path(path, "not_an_object", "Shared savings terms are an object."))
         return {}
     method = value.get("baseline_method")
     if method not in BASELINE_METHODS:
         problems.append(
-            Problem(
+            Problem.at_path(
                 f"{path}.baseline_method",
                 "unknown_baseline_method",
                 f"Baseline method is one of {', '.join(BASELINE_METHODS)}.",
@@ -335,7 +328,7 @@ def validate_quality_bonus(value: Any, problems: list[Problem], path: str = "qua
         return None
     if not isinstance(value, dict):
         problems.append(
-            Problem(
+            Problem.at_path(
                 path, "not_an_object", "The quality bonus is an object with a threshold and a percentage."
             )
         )
@@ -363,7 +356,7 @@ def validate_terms(
     end = None if end in (None, "") else _parse_date(end, "effective_end", problems, "The effective end")
     if start is not None and start.day != 1:
         problems.append(
-            Problem(
+            Problem.at_path(
                 "effective_start",
                 "not_first_of_month",
                 "A contract version takes effect on the first of a month.",
@@ -371,7 +364,7 @@ def validate_terms(
         )
     if end is not None and end.day != 1:
         problems.append(
-            Problem(
+            Problem.at_path(
                 "effective_end",
                 "not_first_of_month",
                 "The end is exclusive and falls on the first of a month (e.g. 2027-01-01 ends "
@@ -379,7 +372,9 @@ def validate_terms(
             )
         )
     if start is not None and end is not None and end <= start:
-        problems.append(Problem("effective_end", "end_before_start", "The end must be after the start."))
+        problems.append(
+            Problem.at_path("effective_end", "end_before_start", "The end must be after the start.")
+        )
     out["effective_start"], out["effective_end"] = start, end
 
     for key, allowed, noun in (
@@ -388,13 +383,13 @@ def validate_terms(
     ):
         values = terms.get(key)
         if not isinstance(values, list | tuple) or not values:
-            problems.append(Problem(key, "required", f"Choose at least one {noun}."))
+            problems.append(Problem.at_path(key, "required", f"Choose at least one {noun}."))
             out[key] = []
             continue
         for i, item in enumerate(values):
             if item not in allowed:
                 problems.append(
-                    Problem(
+                    Problem.at_path(
                         f"{key}[{i}]",
                         f"unknown_{'market' if key == 'markets' else 'lob'}",
                         f"The bundle version does not cover the {noun} {item!r}; "
@@ -402,13 +397,15 @@ def validate_terms(
                     )
                 )
         if len(set(values)) != len(values):
-            problems.append(Problem(key, "duplicate", f"A {noun} is listed twice."))
+            problems.append(Problem.at_path(key, "duplicate", f"A {noun} is listed twice."))
         out[key] = [item for item in allowed if item in values]  # the bundle's order
 
     if terms.get("proration_rule") not in PRORATION_RULES:
-        problems.append(Problem("proration_rule", "unknown_rule", f"One of {', '.join(PRORATION_RULES)}."))
+        problems.append(
+            Problem.at_path("proration_rule", "unknown_rule", f"One of {', '.join(PRORATION_RULES)}.")
+        )
     if terms.get("tier_rule") not in TIER_RULES:
-        problems.append(Problem("tier_rule", "unknown_rule", f"One of {', '.join(TIER_RULES)}."))
+        problems.append(Problem.at_path("tier_rule", "unknown_rule", f"One of {', '.join(TIER_RULES)}."))
     out["proration_rule"], out["tier_rule"] = terms.get("proration_rule"), terms.get("tier_rule")
     for key, lo, hi, label in (
         ("assessment_lookback_months", 1, 60, "The assessment look-back window (months)"),
@@ -462,7 +459,7 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
     for lob, tier, market in cells(document):
         if f"{lob}/{tier}/{market}" not in rates:
             problems.append(
-                Problem(
+                Problem.at_path(
                     f"rates.{lob}.{tier}.{market}",
                     "missing_rate",
                     f"No PMPM for tier {tier} in {market} ({lob_label(lob)}).",
@@ -471,14 +468,16 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
     for market in document["markets"]:
         if market not in document["assessment_fees"]:
             problems.append(
-                Problem(f"assessment_fees.{market}", "missing_fee", f"No assessment fee for {market}.")
+                Problem.at_path(
+                    f"assessment_fees.{market}", "missing_fee", f"No assessment fee for {market}."
+                )
             )
     quality = document["quality_terms"]
     if quality:
         total = sum(Decimal(t["weight"]) for t in quality)
         if total != 1:
             problems.append(
-                Problem(
+                Problem.at_path(
                     "quality_terms",
                     "weights_not_one",
                     f"The quality weights add up to {plain_number(total)}; they must add up to 1.",
@@ -486,7 +485,7 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
             )
     if Decimal(document["withhold_percentage"]) > 0 and not quality:
         problems.append(
-            Problem(
+            Problem.at_path(
                 "quality_terms",
                 "withhold_without_quality",
                 "A withhold is returned according to quality results: add at least one measure.",
@@ -494,7 +493,7 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
         )
     if document.get("quality_bonus") and not quality:
         problems.append(
-            Problem(
+            Problem.at_path(
                 "quality_bonus",
                 "bonus_without_quality",
                 "A quality bonus is paid according to the composite quality score: add at least one measure.",
@@ -503,7 +502,7 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
     savings = document["shared_savings_terms"]
     if savings and Decimal(savings.get("quality_gate") or 0) > 0 and not quality:
         problems.append(
-            Problem(
+            Problem.at_path(
                 "shared_savings_terms.quality_gate",
                 "gate_without_quality",
                 "A quality gate needs quality measures to score.",

@@ -20,7 +20,8 @@ from contracts.forms import AmendForm, ContractCreateForm, ReturnForm, Terminate
 from contracts.models import ContractStatus, ContractVersion, RateSheetFormat
 from core.domain.codes import LOB_LABELS, PRORATION_WORDS, TIER_RULE_WORDS, lob_label
 from core.domain.months import next_month, shift_month
-from core.errors import ApplicationError
+from core.domain.problems import Problem
+from core.errors import ApplicationError, problems_error
 from web.decorators import scoped_view
 
 
@@ -105,13 +106,8 @@ def contract_create(request):
             ).first()
             try:
                 if provider is None:
-                    raise ApplicationError(
-                        "Choose a provider.",
-                        details={
-                            "problems": [
-                                {"path": "provider", "code": "required", "message": "Choose a provider."}
-                            ]
-                        },
+                    raise problems_error(
+                        "Choose a provider.", [Problem.at_path("provider", "required", "Choose a provider.")]
                     )
                 contract = services.contract_create(
                     scope=scope, provider=provider, bundle_version=chosen, terms=form.terms()

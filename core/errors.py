@@ -8,8 +8,10 @@ next to the field or row. Messages are constants so tests can import them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
+from core.domain.months import INVALID_MONTH_MESSAGE, parse_month
 from core.domain.problems import Problem
 
 
@@ -81,6 +83,17 @@ def problems_error(
         details=problems_details(problems, errors_alias=errors_alias, **details),
         status=status,
     )
+
+
+def month_from_input(value: str | date | None) -> date:
+    """A month from a request or a form (``YYYY-MM``, or a date) as its first day; anything else
+    is the ``invalid_month`` error every service answers, with the message under ``details.month``."""
+    try:
+        return parse_month(value or "")
+    except ValueError:
+        raise ApplicationError(
+            INVALID_MONTH_MESSAGE, code="invalid_month", details={"month": [INVALID_MONTH_MESSAGE]}
+        ) from None
 
 
 NOT_FOUND_MESSAGE = "Not found."

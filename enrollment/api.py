@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from core.api import ErrorSerializer
 from core.audit import record_access
-from core.errors import ApplicationError, NotFoundError
+from core.errors import ApplicationError, NotFoundError, month_from_input
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from enrollment import selectors, services
 from enrollment.models import (
@@ -66,7 +66,7 @@ def _flag(value: str | None) -> bool | None:
 
 
 def _month(value: str | None):
-    return services.parse_month(value) if value else None
+    return month_from_input(value) if value else None
 
 
 def _list_params(request) -> dict:

@@ -27,10 +27,9 @@ from bundles.selectors import roles_for
 from contracts.models import Contract, ContractStatus
 from contracts.selectors import terms_in_force
 from core.domain.canonical import sha256_of_chunks
-from core.domain.months import INVALID_MONTH_MESSAGE, days_in_month, months_between, next_month, shift_month
-from core.domain.months import parse_month as month_from_text
+from core.domain.months import day_of_month, months_between, next_month, shift_month
 from core.domain.problems import Problem
-from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
+from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError, month_from_input
 from enrollment import processing
 from enrollment.eligibility import apply_834
 from enrollment.ingest.ack_999 import AcknowledgementNotPossible, readable_acknowledgement, write_999
@@ -71,20 +70,9 @@ def inline_max_bytes() -> int:
     return int(getattr(settings, "ENROLLMENT_INLINE_MAX_BYTES", DEFAULT_INLINE_MAX_BYTES))
 
 
-def parse_month(value) -> date:
-    """``YYYY-MM`` (or a date) to the month's first day; ``ApplicationError`` otherwise."""
-    try:
-        return month_from_text(value)
-    except ValueError:
-        raise ApplicationError(
-            INVALID_MONTH_MESSAGE, code="invalid_month", details={"month": [INVALID_MONTH_MESSAGE]}
-        ) from None
-
-
 def due_date_for(month: date, due_day: int) -> date:
     """A month's roster is due on the contract's due day of the following month (clamped to its end)."""
-    following = next_month(month)
-    return following.replace(day=max(1, min(due_day, days_in_month(following))))
+    return day_of_month(next_month(month), due_day)
 
 
 def _sha256(uploaded) -> str:
@@ -149,7 +137,7 @@ def roster_submit(
     scope.require("roster.submit")
     if contract.provider_id != scope.organization.pk:
         raise NotFoundError(NOT_FOUND_MESSAGE)
-    month = parse_month(month)
+    month = month_from_input(month)
     today = today or timezone.localdate()
     if month > today.replace(day=1):
         raise ApplicationError(

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 
 from core.audit import record_access
 from core.domain.months import shift_month
-from core.errors import ApplicationError, NotFoundError
+from core.errors import ApplicationError, NotFoundError, month_from_input
 from core.exports import safe_row
 from enrollment import file_templates, selectors, services
 from enrollment.api import file_response
@@ -58,7 +58,7 @@ def _query_without(request, *params: str) -> str:
 
 def _month_param(request):
     try:
-        return services.parse_month(request.GET["month"]) if request.GET.get("month") else None
+        return month_from_input(request.GET["month"]) if request.GET.get("month") else None
     except ApplicationError:
         return None
 

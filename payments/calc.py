@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.domain.money import to_cents
+from core.domain.months import months_between
 
 ZERO = Decimal("0.00")
 
@@ -202,7 +203,7 @@ def retro_lines(
         difference = to_cents(now) - to_cents(before)
         if difference == 0:
             continue
-        age = (payment_month.year - month.year) * 12 + payment_month.month - month.month
+        age = months_between(month, payment_month)
         if age <= retro_window_months:
             lines.append(
                 PaymentLine(

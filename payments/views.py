@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from core.audit import record_access
+from core.domain.months import shift_month
 from core.errors import ApplicationError
 from payments import charts, selectors, services, statements
 from payments.models import LineKind, PaymentRunStatus, SettlementStatus
@@ -24,7 +25,7 @@ MEMBER_PAGE_SIZE = 100
 
 def _last_month():
     today = timezone.localdate()
-    return services.add_months(today.replace(day=1), -1)
+    return shift_month(today, -1)
 
 
 @scoped_view

@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from bundles import selectors as bundle_selectors
 from core.api import ErrorSerializer
-from core.errors import ApplicationError, NotFoundError
+from core.domain.problems import Problem
+from core.errors import ApplicationError, NotFoundError, problems_error
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from pricing import defaults, report, selectors, services
 from pricing.models import AssumptionSet, ExperienceDataset, PricingRun, PricingRunStatus
@@ -41,7 +42,8 @@ ORG = [ORGANIZATION_PARAMETER]
 INVALID_FILE_RESPONSE = OpenApiResponse(
     ErrorSerializer,
     description=(
-        "`details.errors`: every problem, each with `path` (JSON path or field), `code` and `message`"
+        "`details.problems`: every problem, each with `path` (JSON path or field), `code` and `message`"
+        " (`details.errors`: the same list, deprecated)"
     ),
 )
 
@@ -50,12 +52,11 @@ def _code_list(value, field: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ApplicationError(
+        raise problems_error(
             services.INVALID_PRICING_FILE_MESSAGE,
+            [Problem.at_path(field, "wrong_type", f"{field} is a list of codes")],
             code="invalid_pricing_file",
-            details={
-                "errors": [{"path": field, "code": "wrong_type", "message": f"{field} is a list of codes"}]
-            },
+            errors_alias=True,
         )
     return value
 
@@ -64,7 +65,7 @@ class QuoteApi(ScopedAPIView):
     """Price a pricing file at once and store nothing (the what-if calculator).
 
     The body is a `carebundle.pricing/1` file; optional `markets` and `lobs` narrow or split the
-    rate cells. Every problem of the file comes back at once in `details.errors`, each with its
+    rate cells. Every problem of the file comes back at once in `details.problems`, each with its
     JSON path.
     """
 
@@ -267,7 +268,8 @@ class ExperienceListApi(ScopedMixin, generics.ListAPIView):
             400: OpenApiResponse(
                 ErrorSerializer,
                 description=(
-                    "`details.errors`: [{file, row, column, code, message}]; `details.dataset_id`: the kept upload"
+                    "`details.problems`: [{file, row, column, code, message}] (`details.errors`: the same "
+                    "list, deprecated); `details.dataset_id`: the kept upload"
                 ),
             ),
         },

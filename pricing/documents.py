@@ -17,8 +17,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.domain.canonical import canonical_json, sha256_hex
+from core.domain.canonical import content_hash
 from core.domain.months import months_between
+from core.domain.problems import Problem
 from pricing.engine import FORMAT, PricingInputError, parse_pricing_file
 from pricing.engine.schema import PricingFile
 
@@ -59,17 +60,17 @@ def _number(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _error(path: str, message: str, code: str = IMPLAUSIBLE) -> dict[str, str]:
-    return {"path": path, "code": code, "message": message}
+def _error(path: str, message: str, code: str = IMPLAUSIBLE) -> Problem:
+    return Problem.at_path(path, code, message)
 
 
 def _fmt(value: Decimal) -> str:
     return f"{value:,f}"
 
 
-def plausibility_errors(document: Any) -> list[dict[str, str]]:
+def plausibility_errors(document: Any) -> list[Problem]:
     """Values the engine accepts but that cannot be meant (a $10 million salary, a 300% trend)."""
-    errors: list[dict[str, str]] = []
+    errors: list[Problem] = []
     if not isinstance(document, Mapping):
         return errors
 
@@ -217,12 +218,12 @@ def _date(value: Any) -> date | None:
         return None
 
 
-def _merge(*lists: Iterable[dict[str, str]]) -> list[dict[str, str]]:
-    seen: set[tuple[str, str]] = set()
+def _merge(*lists: Iterable[Problem]) -> list[Problem]:
+    seen: set[tuple[str | None, str]] = set()
     merged = []
     for errors in lists:
         for error in errors:
-            key = (error["path"], error["code"])
+            key = (error.path, error.code)
             if key not in seen:
                 seen.add(key)
                 merged.append(error)
@@ -235,7 +236,7 @@ def validate_document(document: Any) -> PricingFile:
     try:
         parsed = parse_pricing_file(document)
     except PricingInputError as exc:
-        raise PricingInputError(_merge(exc.errors, plausible)) from None
+        raise PricingInputError(_merge(exc.problems, plausible)) from None
     if plausible:
         raise PricingInputError(plausible)
     return parsed
@@ -253,7 +254,7 @@ _PROBE_BUNDLE = {
 _PROBE_MARKET = {"code": "__probe__", "travel_minutes_per_visit": "0", "miles_per_visit": "0"}
 
 
-def assumption_errors(assumptions: Any) -> list[dict[str, str]]:
+def assumption_errors(assumptions: Any) -> list[Problem]:
     """Every problem of an assumption set's `assumptions` part, each with its JSON path.
 
     Checked as the engine checks a whole file, with a probe bundle: wages are checked against
@@ -261,9 +262,7 @@ def assumption_errors(assumptions: Any) -> list[dict[str, str]]:
     take the plan's market catalogue).
     """
     if not isinstance(assumptions, Mapping):
-        return [
-            {"path": "$.assumptions", "code": "wrong_type", "message": "the assumptions must be an object"}
-        ]
+        return [Problem.at_path("$.assumptions", "wrong_type", "the assumptions must be an object")]
     probe = dict(assumptions)
     markets = probe.get("markets")
     if not markets:
@@ -287,7 +286,9 @@ def assumption_errors(assumptions: Any) -> list[dict[str, str]]:
         validate_document(document)
     except PricingInputError as exc:
         return [
-            e for e in exc.errors if e["path"].startswith("$.assumptions") and "__probe__" not in e["path"]
+            p
+            for p in exc.problems
+            if (p.path or "").startswith("$.assumptions") and "__probe__" not in (p.path or "")
         ]
     return []
 
@@ -334,11 +335,11 @@ def run_document(
         entry = own.get(code) or plan_markets.get(code)
         if entry is None:
             errors.append(
-                {
-                    "path": f"markets[{i}]",
-                    "code": UNKNOWN_MARKET,
-                    "message": f"market {code!r} is neither in the assumption set nor in the plan's markets",
-                }
+                Problem.at_path(
+                    f"markets[{i}]",
+                    UNKNOWN_MARKET,
+                    f"market {code!r} is neither in the assumption set nor in the plan's markets",
+                )
             )
             continue
         market = {"code": code}
@@ -376,10 +377,10 @@ HASHED_KEYS = ("pricing_file", "markets", "lobs", "seed", "options", "engine_ver
 def inputs_hash(inputs: Mapping[str, Any]) -> str:
     """The fingerprint of a run's inputs: same pricing file, markets, LOBs, seed, options and engine
     version give the same hash whatever the records were called or who started the run."""
-    return sha256_hex(canonical_json({key: inputs.get(key) for key in HASHED_KEYS}))
+    return content_hash({key: inputs.get(key) for key in HASHED_KEYS})
 
 
 def default_seed(inputs: Mapping[str, Any]) -> int:
     """A seed derived from the inputs themselves, so re-running the same inputs reproduces the numbers."""
-    digest = sha256_hex(canonical_json({key: inputs.get(key) for key in HASHED_KEYS if key != "seed"}))
+    digest = content_hash({key: inputs.get(key) for key in HASHED_KEYS if key != "seed"})
     return int(digest[:12], 16) % (2**31 - 1)

@@ -33,7 +33,7 @@ import csv
 import re
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
 from typing import IO, Any
@@ -42,6 +42,7 @@ import numpy as np
 
 from core.domain.money import CALCULATION_CONTEXT, cents_str
 from core.domain.months import month_from_index, month_index, month_key
+from core.domain.problems import Problem, ProblemLog
 from pricing.engine import kaplan_meier_spans
 
 EXPERIENCE_COLUMNS = ("month", "tier", "member_months", "cost")
@@ -83,38 +84,23 @@ _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
-    row: int
-    column: str
-    code: str
-    message: str
+class _Issues(ProblemLog):
+    """The problems of one file (``experience`` or ``spans``): all counted, the first kept."""
 
-    def as_dict(self, file: str) -> dict[str, Any]:
-        return {
-            "file": file,
-            "row": self.row,
-            "column": self.column,
-            "code": self.code,
-            "message": self.message,
-        }
+    __slots__ = ("file",)
 
+    def __init__(self, file: str) -> None:
+        super().__init__(MAX_ISSUES)
+        self.file = file
 
-@dataclass
-class _Issues:
-    kept: list[Issue] = field(default_factory=list)
-    count: int = 0
-
-    def add(self, row: int, column: str, code: str, message: str) -> None:
-        self.count += 1
-        if len(self.kept) < MAX_ISSUES:
-            self.kept.append(Issue(row, column, code, message))
+    def cell(self, row: int, column: str, code: str, message: str) -> None:
+        self.add(Problem.at_cell(row, column, code, message, file=self.file))
 
 
 @dataclass(frozen=True)
 class ExperienceSummary:
     row_count: int
-    issues: list[Issue]
+    issues: list[Problem]
     issue_count: int
     summary: dict[str, Any]  # empty when there are issues
 
@@ -126,7 +112,7 @@ class ExperienceSummary:
 @dataclass(frozen=True)
 class SpansSummary:
     row_count: int
-    issues: list[Issue]
+    issues: list[Problem]
     issue_count: int
     summary: dict[str, Any]
 
@@ -159,11 +145,11 @@ def _rows(stream: IO[bytes], issues: _Issues) -> Iterator[tuple[int, list[str]]]
         for row_number, row in enumerate(reader, start=HEADER_ROW):  # noqa: B007 - used after the loop
             yield row_number, row
     except UnicodeDecodeError:
-        issues.add(
+        issues.cell(
             row_number + 1, "", NOT_UTF8, "The file is not UTF-8 text from this row on; save it as CSV UTF-8."
         )
     except csv.Error as exc:
-        issues.add(row_number + 1, "", NOT_CSV, f"The file cannot be read as CSV here: {exc}.")
+        issues.cell(row_number + 1, "", NOT_CSV, f"The file cannot be read as CSV here: {exc}.")
 
 
 def _header(cells: list[str], required: tuple[str, ...], issues: _Issues) -> dict[str, int] | None:
@@ -173,11 +159,11 @@ def _header(cells: list[str], required: tuple[str, ...], issues: _Issues) -> dic
         if not name:
             continue
         if name in positions:
-            issues.add(HEADER_ROW, name, DUPLICATE_COLUMN, f"The column {name!r} appears twice.")
+            issues.cell(HEADER_ROW, name, DUPLICATE_COLUMN, f"The column {name!r} appears twice.")
         positions.setdefault(name, i)
     missing = [c for c in required if c not in positions]
     for column in missing:
-        issues.add(HEADER_ROW, column, MISSING_COLUMN, f"The header has no {column!r} column.")
+        issues.cell(HEADER_ROW, column, MISSING_COLUMN, f"The header has no {column!r} column.")
     return None if missing else positions
 
 
@@ -191,12 +177,12 @@ def _cell(row: list[str], index: int) -> str:
 
 def summarise_experience(stream: IO[bytes], *, today: date) -> ExperienceSummary:
     """Validate every row of an experience CSV and add member-months and cost up by tier and month."""
-    issues = _Issues()
+    issues = _Issues("experience")
     rows = _rows(stream, issues)
     first = next(rows, None)
     if first is None:
         if not issues.count:
-            issues.add(HEADER_ROW, "", EMPTY_FILE, "The file is empty; it needs a header row and data rows.")
+            issues.cell(HEADER_ROW, "", EMPTY_FILE, "The file is empty; it needs a header row and data rows.")
         return ExperienceSummary(0, issues.kept, issues.count, {})
     positions = _header(first[1], EXPERIENCE_COLUMNS, issues)
     if positions is None:
@@ -207,7 +193,7 @@ def summarise_experience(stream: IO[bytes], *, today: date) -> ExperienceSummary
     month_cache: dict[str, int | str] = {}  # text -> month index, or the issue code
     cells: dict[tuple[int, str], list[Decimal]] = {}
     decimal_match = _DECIMAL_RE.match
-    add = issues.add
+    add = issues.cell
     data_rows = 0
     with localcontext(CALCULATION_CONTEXT):
         for row_number, row in rows:
@@ -285,7 +271,7 @@ def summarise_experience(stream: IO[bytes], *, today: date) -> ExperienceSummary
                 cell[0] += mm
                 cell[1] += cost
     if data_rows == 0 and not issues.count:
-        issues.add(2, "", NO_DATA_ROWS, "The file has a header but no data rows.")
+        issues.cell(2, "", NO_DATA_ROWS, "The file has a header but no data rows.")
     if issues.count:
         return ExperienceSummary(data_rows, issues.kept, issues.count, {})
     return ExperienceSummary(data_rows, [], 0, _experience_summary(cells))
@@ -382,12 +368,12 @@ def summarise_spans(stream: IO[bytes], *, today: date, data_end_month: int | Non
     `data_end_month` is the last month the data covers (the experience file's last month); spans
     still open, or running past it, are censored there. Without it the latest month in the file is used.
     """
-    issues = _Issues()
+    issues = _Issues("spans")
     rows = _rows(stream, issues)
     first = next(rows, None)
     if first is None:
         if not issues.count:
-            issues.add(HEADER_ROW, "", EMPTY_FILE, "The file is empty; it needs a header row and data rows.")
+            issues.cell(HEADER_ROW, "", EMPTY_FILE, "The file is empty; it needs a header row and data rows.")
         return SpansSummary(0, issues.kept, issues.count, {})
     positions = _header(first[1], SPAN_REQUIRED, issues)
     if positions is None:
@@ -405,7 +391,7 @@ def summarise_spans(stream: IO[bytes], *, today: date, data_end_month: int | Non
             continue
         data_rows += 1
         if len(row) > width and any(c.strip() for c in row[width:]):
-            issues.add(
+            issues.cell(
                 row_number, "", EXTRA_CELLS, f"The row has {len(row)} cells but the header only {width}."
             )
         start = _date_cell(row, i_start, "enrollment_start", row_number, issues, required=True, today=today)
@@ -416,19 +402,19 @@ def summarise_spans(stream: IO[bytes], *, today: date, data_end_month: int | Non
         )
         reason = "" if i_reason is None else _cell(row, i_reason).lower()
         if reason and reason not in DISENROLLMENT_REASONS:
-            issues.add(
+            issues.cell(
                 row_number,
                 "disenrollment_reason",
                 UNKNOWN_REASON,
                 f"{reason!r} is not a disenrollment reason; one of {', '.join(sorted(DISENROLLMENT_REASONS))}.",
             )
         if isinstance(start, date) and isinstance(end, date) and end < start:
-            issues.add(
+            issues.cell(
                 row_number, "enrollment_end", END_BEFORE_START, "The enrollment ends before it starts."
             )
             continue
         if isinstance(start, date) and data_end_month is not None and month_index(start) > data_end_month:
-            issues.add(
+            issues.cell(
                 row_number,
                 "enrollment_start",
                 AFTER_DATA_END,
@@ -439,7 +425,7 @@ def summarise_spans(stream: IO[bytes], *, today: date, data_end_month: int | Non
             starts.append(month_index(start))
             ends.append(month_index(end) if isinstance(end, date) else -1)
     if data_rows == 0 and not issues.count:
-        issues.add(2, "", NO_DATA_ROWS, "The file has a header but no data rows.")
+        issues.cell(2, "", NO_DATA_ROWS, "The file has a header but no data rows.")
     if issues.count:
         return SpansSummary(data_rows, issues.kept, issues.count, {})
     end_month = data_end_month if data_end_month is not None else max(max(starts), max(ends))
@@ -455,19 +441,19 @@ def _date_cell(
     text = _cell(row, index)
     if not text:
         if required:
-            issues.add(row_number, column, REQUIRED, f"The {column.replace('_', ' ')} is missing.")
+            issues.cell(row_number, column, REQUIRED, f"The {column.replace('_', ' ')} is missing.")
             return False
         return None
     if not _DATE_RE.match(text):
-        issues.add(row_number, column, INVALID_DATE, f"{text!r} is not a date YYYY-MM-DD.")
+        issues.cell(row_number, column, INVALID_DATE, f"{text!r} is not a date YYYY-MM-DD.")
         return False
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        issues.add(row_number, column, INVALID_DATE, f"{text} is not a calendar date.")
+        issues.cell(row_number, column, INVALID_DATE, f"{text} is not a calendar date.")
         return False
     if day > today:
-        issues.add(row_number, column, DATE_IN_FUTURE, f"{text} is in the future.")
+        issues.cell(row_number, column, DATE_IN_FUTURE, f"{text} is in the future.")
         return False
     return day
 

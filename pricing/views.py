@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from bundles.selectors import plan_markets, roles_for
+from core.domain.problems import Problem
 from core.errors import ApplicationError, NotFoundError
 from pricing import forms as pricing_forms
 from pricing import report, selectors, services
@@ -85,9 +86,7 @@ def run_new(request):
                 },
             )
         except ApplicationError as exc:
-            errors = (exc.details or {}).get("errors") or [
-                {"path": "", "code": exc.code, "message": exc.message}
-            ]
+            errors = (exc.details or {}).get("problems") or [Problem(exc.code, exc.message).as_dict()]
         else:
             messages.success(request, "The pricing run has started.")
             return redirect("pricing-run-detail", run_id=run.public_id)
@@ -201,7 +200,7 @@ def assumption_list(request):
         except ApplicationError as exc:
             if exc.status == 403:
                 raise
-            details = (exc.details or {}).get("errors") or []
+            details = (exc.details or {}).get("problems") or []
             target = import_form if "import-file" in request.FILES else create_form
             target.add_error(None, exc.message)
             for error in details[:20]:
@@ -286,7 +285,7 @@ def assumption_draft(request, set_id):
             if exc.status == 403:
                 raise
             by_field, general = pricing_forms.errors_by_field(
-                (exc.details or {}).get("errors") or [], [m["code"] for m in markets]
+                (exc.details or {}).get("problems") or [], [m["code"] for m in markets]
             )
             general.insert(0, exc.message)
             status = 400

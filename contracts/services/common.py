@@ -13,7 +13,6 @@ from django.utils import timezone
 from accounts.models import OrganizationKind
 from accounts.tenancy import Scope
 from bundles.models import BundleVersion
-from contracts import rules
 from contracts.models import (
     ACTIVATED_STATUSES,
     PENDING_STATUSES,
@@ -24,12 +23,14 @@ from contracts.models import (
     ContractVersion,
     Side,
 )
+from core.domain.problems import Problem
 from core.errors import (
     NOT_FOUND_MESSAGE,
     ApplicationError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
+    problems_error,
 )
 
 INVALID_TERMS_MESSAGE = "The contract terms have errors; see details."
@@ -38,9 +39,9 @@ NOT_OWN_CONTRACT_MESSAGE = "Only the plan that holds the contract can change it.
 
 
 def _problems_error(
-    problems: list[rules.Problem], message: str = INVALID_TERMS_MESSAGE, code: str = "invalid_terms"
+    problems: list[Problem], message: str = INVALID_TERMS_MESSAGE, code: str = "invalid_terms"
 ) -> ApplicationError:
-    return ApplicationError(message, code=code, details={"problems": [p.as_dict() for p in problems]})
+    return problems_error(message, problems, code=code)
 
 
 def _side(scope: Scope) -> str:

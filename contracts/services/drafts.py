@@ -9,7 +9,6 @@ from django.db import transaction
 from accounts.models import Organization, OrganizationKind
 from accounts.tenancy import Scope
 from bundles.models import BundleVersion, BundleVersionStatus
-from contracts import rules
 from contracts.models import Contract, ContractVersion, EventKind, RateScheduleEntry, VersionStatus
 from contracts.services.checks import (
     DEFAULT_TERMS,
@@ -20,7 +19,6 @@ from contracts.services.checks import (
     _validated_terms,
 )
 from contracts.services.common import (
-    INVALID_TERMS_MESSAGE,
     NOT_EDITABLE_MESSAGE,
     _event,
     _link_bundle,
@@ -31,6 +29,7 @@ from contracts.services.common import (
     allocate_number,
 )
 from contracts.services.rates import _apply_fees, _apply_rates
+from core.domain.problems import Problem
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
 
 BUNDLE_NOT_PUBLISHED_MESSAGE = "A contract points at a published bundle version."
@@ -82,7 +81,7 @@ def contract_create(
     contract.current_version = version
     contract.save(update_fields=["current_version", "updated_at"])
     _link_bundle(contract, bundle_version)
-    problems: list[rules.Problem] = []
+    problems: list[Problem] = []
     _apply_rates(version, rates or [], problems)
     _apply_fees(version, assessment_fees or {}, problems)
     if problems:
@@ -123,15 +122,11 @@ def contract_version_update(
     if terms:
         unknown = set(terms) - set(TERM_FIELDS)
         if unknown:
-            raise ApplicationError(
-                INVALID_TERMS_MESSAGE,
-                code="invalid_terms",
-                details={
-                    "problems": [
-                        {"path": key, "code": "unknown_term", "message": f"{key!r} is not a contract term."}
-                        for key in sorted(unknown)
-                    ]
-                },
+            raise _problems_error(
+                [
+                    Problem.at_path(key, "unknown_term", f"{key!r} is not a contract term.")
+                    for key in sorted(unknown)
+                ]
             )
     normalized = _validated_terms(version.bundle_version, {**_current_terms(version), **(terms or {})})
     if version.is_amendment:
@@ -148,7 +143,7 @@ def contract_version_update(
     version.save()
     _link_bundle(contract, version.bundle_version)
     _drop_cells_outside(version)
-    problems: list[rules.Problem] = []
+    problems: list[Problem] = []
     _apply_rates(version, rates or [], problems)
     _apply_fees(version, assessment_fees or {}, problems)
     if problems:

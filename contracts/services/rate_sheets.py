@@ -4,7 +4,6 @@ the zip of every active contract's rate sheets (built by a task).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import zipfile
@@ -26,6 +25,7 @@ from contracts.models import (
     VersionStatus,
 )
 from contracts.selectors import version_document
+from core.domain.canonical import sha256_hex
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def rate_sheet(*, version: ContractVersion, fmt: str) -> tuple[bytes, str]:
                 format=fmt,
                 fingerprint=version.fingerprint,
                 content=content,
-                sha256=hashlib.sha256(content).hexdigest(),
+                sha256=sha256_hex(content),
                 size=len(content),
             )
     except IntegrityError:  # someone else stored it a moment ago: theirs is the one
@@ -141,7 +141,7 @@ def rate_sheet_export_build(*, export_id: int) -> RateSheetExport:
                     archive.writestr(info, content)
                     manifest.append(
                         f"{contract.number},{version.number},{filename},"
-                        f"{hashlib.sha256(content).hexdigest()},{version.fingerprint}"
+                        f"{sha256_hex(content)},{version.fingerprint}"
                     )
                 RateSheetExport.objects.filter(pk=export.pk).update(done=i)
             info = zipfile.ZipInfo("manifest.csv", date_time=(2000, 1, 1, 0, 0, 0))
@@ -158,7 +158,7 @@ def rate_sheet_export_build(*, export_id: int) -> RateSheetExport:
         done=len(contracts),
         content=content,
         size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
+        sha256=sha256_hex(content),
         finished_at=timezone.now(),
     )
     export.refresh_from_db()

@@ -28,15 +28,14 @@ from contracts.services.common import (
     _require_plan,
     _transition_error,
 )
+from core.domain.problems import Problem
 from core.errors import ApplicationError
 
 PRICING_MISMATCH_MESSAGE = "The pricing run is for another bundle version than this contract version."
 PRICING_INCOMPLETE_MESSAGE = "The pricing run has no rate for some of the contract's cells; see details."
 
 
-def _apply_rates(
-    version: ContractVersion, rates: list[dict[str, Any]], problems: list[rules.Problem]
-) -> None:
+def _apply_rates(version: ContractVersion, rates: list[dict[str, Any]], problems: list[Problem]) -> None:
     tiers, _, _ = _bundle_scope(version.bundle_version)
     existing = {(e.tier, e.market, e.lob): e for e in version.rates.all()}
     changes = []
@@ -45,7 +44,7 @@ def _apply_rates(
         tier, market, lob = str(item.get("tier", "")), str(item.get("market", "")), str(item.get("lob", ""))
         if tier not in tiers or market not in version.markets or lob not in version.lines_of_business:
             problems.append(
-                rules.Problem(
+                Problem.at_path(
                     at,
                     "unknown_cell",
                     f"Tier {tier!r}, market {market!r}, LOB {lob!r} is not a rate cell of "
@@ -65,7 +64,7 @@ def _apply_rates(
         else:
             if not reason and not (entry.pk and entry.source == RateSource.NEGOTIATED and entry.reason):
                 problems.append(
-                    rules.Problem(
+                    Problem.at_path(
                         f"{at}.reason",
                         "reason_required",
                         f"Tier {tier} in {market} ({lob}) is negotiated: record the reason.",
@@ -81,12 +80,12 @@ def _apply_rates(
             entry.save()
 
 
-def _apply_fees(version: ContractVersion, fees: dict[str, Any], problems: list[rules.Problem]) -> None:
+def _apply_fees(version: ContractVersion, fees: dict[str, Any], problems: list[Problem]) -> None:
     changes = []
     for market, value in fees.items():
         if market not in version.markets:
             problems.append(
-                rules.Problem(
+                Problem.at_path(
                     f"assessment_fees.{market}",
                     "unknown_market",
                     f"{market!r} is not a market of this contract version.",
@@ -139,7 +138,7 @@ def rate_schedule_from_pricing(
     priced: dict[tuple[str, str, str | None], Any] = {}
     for row in rate_table.get("rates", []):
         priced[(str(row["tier"]), str(row["market"]), row.get("lob") or None)] = row["pmpm"]
-    problems: list[rules.Problem] = []
+    problems: list[Problem] = []
     tiers, _, _ = _bundle_scope(version.bundle_version)
     values: dict[tuple[str, str, str], Decimal] = {}
     for lob in version.lines_of_business:
@@ -149,7 +148,7 @@ def rate_schedule_from_pricing(
                 at = f"rates.{lob}.{tier}.{market}"
                 if raw is None:
                     problems.append(
-                        rules.Problem(
+                        Problem.at_path(
                             at, "missing_rate", f"The run has no rate for tier {tier} in {market} ({lob})."
                         )
                     )
@@ -162,7 +161,7 @@ def rate_schedule_from_pricing(
     for market in version.markets:
         if market not in fees_in:
             problems.append(
-                rules.Problem(
+                Problem.at_path(
                     f"assessment_fees.{market}", "missing_fee", f"The run has no assessment fee for {market}."
                 )
             )

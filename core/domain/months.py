@@ -56,6 +56,12 @@ def last_of_month(day: date) -> date:
     return day.replace(day=days_in_month(day))
 
 
+def day_of_month(day: date, n: int) -> date:
+    """The ``n``-th day of ``day``'s month, clamped to the month (31 in February is the 28th or
+    29th; 0 or less is the 1st): a due day written once for every month."""
+    return day.replace(day=max(1, min(n, days_in_month(day))))
+
+
 def next_month(day: date) -> date:
     """The first day of the month after ``day``'s: the exclusive end of ``day``'s month."""
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)

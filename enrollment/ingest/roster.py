@@ -788,7 +788,7 @@ def _period_text(start: dt.date, end_excl: dt.date | None) -> str:
 
 
 def _issue_order(issue: Problem) -> tuple[int, int, str]:
-    return (issue.row, _COLUMN_RANK.get(issue.column, 99), issue.code)
+    return (issue.row or 0, _COLUMN_RANK.get(issue.column or "", 99), issue.code)
 
 
 _COLUMN_RANK = {c: k for k, c in enumerate(ROSTER_COLUMNS + ("assessment_date", "outcome", "assessor_role"))}

@@ -1,7 +1,8 @@
 """Writes of payments, split by concern; every public name is re-exported here, so
 ``from payments.services import X`` keeps working.
 
-- ``months``: month parsing and arithmetic;
+- ``months``: rate cell keys (months are ``core.domain.months``; a month from a request is
+  ``core.errors.month_from_input``, re-exported here as ``parse_month``);
 - ``plan``: what a run is calculated from (and its fingerprint);
 - ``runs``: request, calculate and approve a payment run;
 - ``lines``: the member-month, assessment and retro lines of a run;
@@ -12,6 +13,8 @@
 
 from __future__ import annotations
 
+from core.domain.months import INVALID_MONTH_MESSAGE
+from core.errors import month_from_input as parse_month
 from payments.services.ledger import (
     ALREADY_REVERSED_MESSAGE,
     REVERSAL_NOT_CORRECTABLE_MESSAGE,
@@ -19,15 +22,7 @@ from payments.services.ledger import (
     ledger_position,
 )
 from payments.services.lines import MISSING_FEE_MESSAGE, MISSING_RATE_MESSAGE
-from payments.services.months import (
-    INVALID_MONTH_MESSAGE,
-    add_months,
-    cell_key,
-    month_key,
-    months_between,
-    next_month,
-    parse_month,
-)
+from payments.services.months import cell_key
 from payments.services.plan import NOT_IN_FORCE_MESSAGE, MonthInput, Plan, build_plan, paid_state
 from payments.services.runs import (
     CALCULATION_FAILED_MESSAGE,
@@ -70,16 +65,12 @@ __all__ = [
     "STALE_MESSAGE",
     "STALLED_AFTER",
     "SettlementPlan",
-    "add_months",
     "build_plan",
     "build_settlement_plan",
     "cell_key",
     "due_date_for",
     "ledger_entry_correct",
     "ledger_position",
-    "month_key",
-    "months_between",
-    "next_month",
     "paid_state",
     "parse_month",
     "payment_run_approve",

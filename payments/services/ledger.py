@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope
 from contracts.models import Contract
+from core.domain.money import to_cents
 from core.errors import NOT_FOUND_MESSAGE, ConflictError, NotFoundError
-from core.money import to_cents
 from payments.models import LedgerEntry, LedgerSequence
 
 ALREADY_REVERSED_MESSAGE = "This entry has already been reversed."

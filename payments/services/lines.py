@@ -12,12 +12,12 @@ from django.db.models import Sum
 
 from contracts.selectors import terms_in_force
 from contracts.terms import ContractTerms
+from core.domain.money import to_cents
+from core.domain.months import month_key, next_month
 from core.errors import ApplicationError, NotFoundError
-from core.money import to_cents
 from enrollment import selectors as enrollment
 from payments import calc, sql
 from payments.models import LineKind, PaymentDetail, PaymentLine, PaymentRun, PaymentRunKind, PaymentRunStatus
-from payments.services.months import month_key, next_month
 from payments.services.plan import Plan
 
 MISSING_RATE_MESSAGE = "The roster has members in rate cells the contract has no PMPM for."

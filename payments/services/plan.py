@@ -7,8 +7,6 @@ member-month and adjustment lines of the contract's approved runs for that servi
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,11 +14,12 @@ from typing import Any
 from contracts.models import Contract
 from contracts.selectors import terms_in_force
 from contracts.terms import ContractTerms
-from core.errors import ApplicationError, NotFoundError
+from core.domain.canonical import canonical_json_spaced, sha256_hex
+from core.domain.months import month_key, months_between
+from core.errors import ApplicationError, NotFoundError, month_from_input
 from enrollment import selectors as enrollment
 from payments.models import PaymentRun, PaymentRunKind, PaymentRunStatus
 from payments.services.ledger import ledger_position
-from payments.services.months import month_key, months_between, parse_month
 
 NOT_IN_FORCE_MESSAGE = "The contract was not in force in that month."
 
@@ -76,7 +75,8 @@ class Plan:
             "months": self.months,
             "ledger": self.ledger_position,
         }
-        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+        # stored on the run and compared on approval: the spelling it was first hashed with
+        return sha256_hex(canonical_json_spaced(document))
 
 
 def _month_input(contract: Contract, month: date, role: str = "current") -> MonthInput:
@@ -118,7 +118,7 @@ def build_plan(*, contract: Contract, month: date, kind: str | None = None) -> P
     current = _month_input(contract, month) if kind == PaymentRunKind.PAYMENT else None
     changed = []
     for key, before in paid_state(contract).items():
-        m = parse_month(key)
+        m = month_from_input(key)
         if m > month or (m == month and kind == PaymentRunKind.PAYMENT):
             continue
         now = _month_input(contract, m)

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope
 from contracts.models import Contract
-from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError
+from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError, month_from_input
 from enrollment import selectors as enrollment
 from payments import calc
 from payments.models import (
@@ -34,7 +34,6 @@ from payments.models import (
 )
 from payments.services.ledger import _lock_ledger, _post
 from payments.services.lines import _assessment_lines, _member_month_lines, _retro_lines
-from payments.services.months import parse_month
 from payments.services.plan import _terms, build_plan
 
 logger = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def payment_run_start(
     if contract.payer_id != scope.organization.pk:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     return payment_run_request(
-        contract=contract, month=parse_month(month), requested_by=scope.user, enqueue=enqueue
+        contract=contract, month=month_from_input(month), requested_by=scope.user, enqueue=enqueue
     )
 
 
@@ -78,7 +77,7 @@ def payment_run_request(
     - a paid month gets an adjustment run holding only what changed, or nothing (the latest run is
       returned) when nothing did.
     """
-    month = parse_month(month)
+    month = month_from_input(month)
     _terms(contract, month)
     if enrollment.current_submission(contract=contract, month=month) is None:
         raise ConflictError(

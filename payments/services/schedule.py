@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from contracts.models import Contract, ContractStatus
 from contracts.selectors import terms_in_force
+from core.domain.months import day_of_month, month_key, next_month, shift_month
 from core.errors import ApplicationError, NotFoundError
 from enrollment import selectors as enrollment
 from payments.models import PaymentRun, PaymentRunStatus
-from payments.services.months import add_months, month_key, next_month
 from payments.services.runs import _enqueue, payment_run_request
 
 logger = logging.getLogger(__name__)
@@ -25,9 +25,7 @@ STALLED_AFTER = timedelta(minutes=15)
 
 
 def due_date_for(month: date, due_day: int) -> date:
-    following = next_month(month)
-    last = (next_month(following) - timedelta(days=1)).day
-    return following.replace(day=max(1, min(due_day, last)))
+    return day_of_month(next_month(month), due_day)
 
 
 def payment_runs_start_due(*, today: date | None = None, months_back: int = 2) -> list[str]:
@@ -37,7 +35,7 @@ def payment_runs_start_due(*, today: date | None = None, months_back: int = 2) -
     started = []
     for contract in Contract.objects.filter(status=ContractStatus.ACTIVE).order_by("pk"):
         for back in range(1, months_back + 1):
-            month = add_months(today.replace(day=1), -back)
+            month = shift_month(today, -back)
             try:
                 terms = terms_in_force(contract=contract, on=month)
             except NotFoundError:

@@ -4,8 +4,6 @@ posted for it, and approval posting the difference to the ledger.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,8 +15,10 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope
 from contracts.models import Contract
+from core.domain.canonical import canonical_json_spaced, sha256_hex
+from core.domain.money import to_cents
+from core.domain.months import Period, month_key, shift_month
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError
-from core.money import to_cents
 from payments.models import (
     LedgerEntry,
     LineKind,
@@ -29,9 +29,7 @@ from payments.models import (
     SettlementStatus,
 )
 from payments.services.ledger import _lock_ledger, _post
-from payments.services.months import add_months, month_key
 from performance import selectors as performance
-from performance.periods import Period
 
 PERIOD_OPEN_MESSAGE = "The period is not over yet: settle it from {closes} on."
 PERIOD_OVERLAP_MESSAGE = (
@@ -70,7 +68,8 @@ class SettlementPlan:
             "withheld": p["withhold"]["withheld"],
             "terms": p["contract"]["terms_version"],
         }
-        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+        # stored on the settlement and compared on approval: the spelling it was first hashed with
+        return sha256_hex(canonical_json_spaced(document))
 
 
 def _settlement_period(contract: Contract, code: str):
@@ -265,7 +264,7 @@ def settlement_approve(*, scope: Scope, settlement):
         ):
             raise ConflictError(SETTLEMENT_STALE_MESSAGE, code="settlement_stale")
         now = timezone.now()
-        service_month = add_months(settlement.period_end, -1)
+        service_month = shift_month(settlement.period_end, -1)
         lines = [(kind, label, amount) for kind, label, amount in settlement.lines if amount]
         entries = [
             LedgerEntry(

@@ -15,9 +15,11 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope
 from bundles.models import IdtRole, Market
-from core.errors import ApplicationError, ConflictError, PermissionDeniedError
+from core.domain.canonical import canonical_json, content_hash
+from core.domain.problems import Problem
+from core.errors import ApplicationError, ConflictError, PermissionDeniedError, problems_error
 from pricing import defaults
-from pricing.documents import assumption_errors, canonical_json, sha256_hex
+from pricing.documents import assumption_errors
 from pricing.engine import FORMAT
 from pricing.models import AssumptionSet, AssumptionSetVersion, AssumptionSetVersionStatus
 
@@ -34,9 +36,10 @@ def _require_own(scope: Scope, assumption_set: AssumptionSet) -> None:
         raise PermissionDeniedError(NOT_OWN_MESSAGE)
 
 
-def _invalid_assumptions(errors: list[dict[str, str]]) -> ApplicationError:
-    return ApplicationError(
-        INVALID_ASSUMPTIONS_MESSAGE, code="invalid_assumptions", details={"errors": errors}
+def _invalid_assumptions(problems: list[Problem]) -> ApplicationError:
+    # details.errors: the same list, under the name this endpoint used first (deprecated)
+    return problems_error(
+        INVALID_ASSUMPTIONS_MESSAGE, problems, code="invalid_assumptions", errors_alias=True
     )
 
 
@@ -117,13 +120,7 @@ def _check_sources(sources: Any) -> dict[str, str] | None:
         return None
     if not isinstance(sources, Mapping) or not all(isinstance(v, str) for v in sources.values()):
         raise _invalid_assumptions(
-            [
-                {
-                    "path": "sources",
-                    "code": "wrong_type",
-                    "message": "sources is an object of field key to text",
-                }
-            ]
+            [Problem.at_path("sources", "wrong_type", "sources is an object of field key to text")]
         )
     return dict(sources)
 
@@ -225,9 +222,7 @@ def assumption_draft_publish(*, scope: Scope, assumption_set: AssumptionSet) -> 
     )
     draft.number = latest + 1
     draft.status = AssumptionSetVersionStatus.PUBLISHED
-    draft.content_hash = sha256_hex(
-        canonical_json({"assumptions": draft.assumptions, "sources": draft.sources})
-    )
+    draft.content_hash = content_hash({"assumptions": draft.assumptions, "sources": draft.sources})
     draft.published_by = scope.user
     draft.published_at = timezone.now()
     draft.save()
@@ -267,28 +262,20 @@ def assumption_version_export(*, version: AssumptionSetVersion) -> dict[str, Any
 def assumption_set_import(*, scope: Scope, document: Any, name: str | None = None) -> AssumptionSet:
     """A new assumption set (as a draft) from a pricing file's `assumptions` part; nothing on any error."""
     scope.require("pricing.edit")
-    errors = []
+    errors: list[Problem] = []
     if not isinstance(document, Mapping):
-        raise _invalid_assumptions(
-            [{"path": "$", "code": "wrong_type", "message": "The file must be a JSON object."}]
-        )
+        raise _invalid_assumptions([Problem.at_path("$", "wrong_type", "The file must be a JSON object.")])
     if document.get("format") != FORMAT:
-        errors.append(
-            {"path": "$.format", "code": "format_unsupported", "message": f"Expected format {FORMAT!r}."}
-        )
+        errors.append(Problem.at_path("$.format", "format_unsupported", f"Expected format {FORMAT!r}."))
     if not isinstance(document.get("assumptions"), Mapping):
-        errors.append(
-            {"path": "$.assumptions", "code": "required", "message": "The file has no `assumptions` object."}
-        )
+        errors.append(Problem.at_path("$.assumptions", "required", "The file has no `assumptions` object."))
     else:
         errors += assumption_errors(document["assumptions"])
     sources = document.get("sources")
     if sources is not None and (
         not isinstance(sources, Mapping) or not all(isinstance(v, str) for v in sources.values())
     ):
-        errors.append(
-            {"path": "$.sources", "code": "wrong_type", "message": "sources is an object of key to text."}
-        )
+        errors.append(Problem.at_path("$.sources", "wrong_type", "sources is an object of key to text."))
     if errors:
         raise _invalid_assumptions(errors)
     exported = document.get("exported_from") if isinstance(document.get("exported_from"), Mapping) else {}

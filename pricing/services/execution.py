@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from core.errors import problems_details
 from pricing.compute import compute_run_result
 from pricing.engine import PricingInputError
 from pricing.models import PricingRun, PricingRunStatus
@@ -161,7 +162,7 @@ def _execute(run_id: int) -> PricingRun | None:
             error={
                 "code": "invalid_inputs",
                 "message": INVALID_PRICING_FILE_MESSAGE,
-                "details": {"errors": exc.errors},
+                "details": problems_details(exc.problems, errors_alias=True),
             },
         )
     except Exception as exc:

@@ -4,7 +4,6 @@ is no error (a rejected upload is kept with its row and column errors).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import date
 
@@ -13,7 +12,10 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from accounts.tenancy import Scope
-from core.errors import ApplicationError
+from core.domain.canonical import sha256_of_chunks
+from core.domain.months import month_index, parse_month
+from core.domain.problems import problem_dicts
+from core.errors import ApplicationError, problems_error
 from pricing.experience import summarise_experience, summarise_spans
 from pricing.models import ExperienceDataset, ExperienceStatus
 
@@ -23,11 +25,9 @@ EXPERIENCE_REJECTED_MESSAGE = (
 
 
 def _sha256_of(uploaded) -> str:
-    digest = hashlib.sha256()
-    for chunk in uploaded.chunks():
-        digest.update(chunk)
+    digest = sha256_of_chunks(uploaded.chunks())
     uploaded.seek(0)
-    return digest.hexdigest()
+    return digest
 
 
 def _safe_name(uploaded, fallback: str) -> str:
@@ -65,7 +65,7 @@ def experience_upload(
     dataset.file.save(dataset.original_filename, file, save=False)
     with dataset.file.open("rb") as fh:
         experience = summarise_experience(fh, today=today)
-    errors = [issue.as_dict("experience") for issue in experience.issues]
+    errors = problem_dicts(experience.issues)
     error_count = experience.issue_count
     spans = None
     if spans_file is not None:
@@ -74,11 +74,10 @@ def experience_upload(
         dataset.spans_file.save(dataset.spans_original_filename, spans_file, save=False)
         last_month = None
         if experience.valid:
-            year, month = map(int, experience.summary["last_month"].split("-"))
-            last_month = year * 12 + month - 1
+            last_month = month_index(parse_month(experience.summary["last_month"]))
         with dataset.spans_file.open("rb") as fh:
             spans = summarise_spans(fh, today=today, data_end_month=last_month)
-        errors += [issue.as_dict("spans") for issue in spans.issues]
+        errors += problem_dicts(spans.issues)
         error_count += spans.issue_count
         dataset.spans_count = spans.row_count
     dataset.row_count = experience.row_count
@@ -94,12 +93,12 @@ def experience_upload(
 
 
 def experience_rejected_error(dataset: ExperienceDataset) -> ApplicationError:
-    return ApplicationError(
+    # details.errors: the same list, under the name this endpoint used first (deprecated)
+    return problems_error(
         EXPERIENCE_REJECTED_MESSAGE,
+        dataset.errors,
         code="invalid_experience",
-        details={
-            "dataset_id": str(dataset.public_id),
-            "error_count": dataset.error_count,
-            "errors": dataset.errors,
-        },
+        errors_alias=True,
+        dataset_id=str(dataset.public_id),
+        error_count=dataset.error_count,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.tenancy import Scope
-from core.errors import ApplicationError
+from core.errors import ApplicationError, problems_error
 from pricing.documents import validate_document
 from pricing.engine import PricingInputError, quote
 from pricing.services.common import INVALID_PRICING_FILE_MESSAGE
@@ -21,8 +21,9 @@ def pricing_quote(
     try:
         return quote(validate_document(document), markets=markets, lobs=lobs)
     except PricingInputError as exc:
-        raise ApplicationError(
-            INVALID_PRICING_FILE_MESSAGE, code="invalid_pricing_file", details={"errors": exc.errors}
+        # details.errors: the same list, under the name this endpoint used first (deprecated)
+        raise problems_error(
+            INVALID_PRICING_FILE_MESSAGE, exc.problems, code="invalid_pricing_file", errors_alias=True
         ) from exc
     except ArithmeticError as exc:  # a value the plausibility screen let through but Decimal cannot hold
         raise ApplicationError(OUT_OF_RANGE_MESSAGE, code="numbers_out_of_range") from exc

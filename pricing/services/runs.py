@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope
 from bundles.models import BundleVersion, BundleVersionStatus, IdtRole
-from core.errors import ApplicationError, ConflictError, NotFoundError
+from core.domain.problems import Problem
+from core.errors import ConflictError, NotFoundError, problems_error
 from pricing.compute import DEFAULT_ENROLLEES_PER_YEAR, DEFAULT_MINUTES_CV, DEFAULT_SIMULATION_YEARS
 from pricing.documents import default_seed, inputs_hash, run_document, validate_document
 from pricing.engine import ENGINE_VERSION, PricingInputError
@@ -40,24 +41,20 @@ MIN_SIMULATION_YEARS = 1_000
 MAX_ENROLLEES = 100_000
 
 
-def _error(path: str, code: str, message: str) -> dict[str, str]:
-    return {"path": path, "code": code, "message": message}
-
-
-def _whole(value: Any, path: str, low: int, high: int, errors: list[dict[str, str]]) -> int | None:
+def _whole(value: Any, path: str, low: int, high: int, errors: list[Problem]) -> int | None:
     if isinstance(value, bool):
-        errors.append(_error(path, "wrong_type", "must be a whole number"))
+        errors.append(Problem.at_path(path, "wrong_type", "must be a whole number"))
         return None
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        errors.append(_error(path, "not_a_number", f"{value!r} is not a number"))
+        errors.append(Problem.at_path(path, "not_a_number", f"{value!r} is not a number"))
         return None
     if not number.is_finite() or number != number.to_integral_value():
-        errors.append(_error(path, "not_integer", "must be a whole number"))
+        errors.append(Problem.at_path(path, "not_integer", "must be a whole number"))
         return None
     if not low <= number <= high:
-        errors.append(_error(path, "out_of_range", f"must be between {low:,} and {high:,}"))
+        errors.append(Problem.at_path(path, "out_of_range", f"must be between {low:,} and {high:,}"))
         return None
     return int(number)
 
@@ -68,19 +65,19 @@ def _run_options(
     tiers: list[str],
     markets: list[str],
     experience: ExperienceDataset | None,
-    errors: list[dict[str, str]],
+    errors: list[Problem],
 ) -> dict[str, Any]:
     """The simulation options, normalised: years, enrollees per year by market, tier mix, intensity CV."""
     if options is None:
         options = {}
     if not isinstance(options, Mapping):
-        errors.append(_error("options", "wrong_type", "options must be an object"))
+        errors.append(Problem.at_path("options", "wrong_type", "options must be an object"))
         options = {}
     known = {"simulation_years", "enrollees_per_year", "tier_mix", "minutes_cv"}
     for key in options:
         if key not in known:
             errors.append(
-                _error(
+                Problem.at_path(
                     f"options.{key}", "unknown_option", f"unknown option; one of {', '.join(sorted(known))}"
                 )
             )
@@ -97,7 +94,7 @@ def _run_options(
         for market, count in raw.items():
             if market not in markets:
                 errors.append(
-                    _error(
+                    Problem.at_path(
                         f"options.enrollees_per_year.{market}",
                         "unknown_market",
                         f"market {market!r} is not priced in this run",
@@ -120,21 +117,27 @@ def _run_options(
         for tier, share in mix_raw.items():
             path = f"options.tier_mix.{tier}"
             if tier not in tiers:
-                errors.append(_error(path, "unknown_tier", f"tier {tier!r} is not one of the bundle's tiers"))
+                errors.append(
+                    Problem.at_path(path, "unknown_tier", f"tier {tier!r} is not one of the bundle's tiers")
+                )
                 continue
             try:
                 number = Decimal(str(share))
             except (InvalidOperation, ValueError):
-                errors.append(_error(path, "not_a_number", f"{share!r} is not a number"))
+                errors.append(Problem.at_path(path, "not_a_number", f"{share!r} is not a number"))
                 continue
             if not number.is_finite() or number < 0 or number > 1_000_000:
-                errors.append(_error(path, "out_of_range", "a share is zero or more"))
+                errors.append(Problem.at_path(path, "out_of_range", "a share is zero or more"))
                 continue
             mix[tier] = number
     elif mix_raw is not None:
-        errors.append(_error("options.tier_mix", "wrong_type", "tier_mix is an object of tier code to share"))
+        errors.append(
+            Problem.at_path("options.tier_mix", "wrong_type", "tier_mix is an object of tier code to share")
+        )
     if mix and sum(mix.values()) <= 0:
-        errors.append(_error("options.tier_mix", "invalid_tier_mix", "tier shares must not all be zero"))
+        errors.append(
+            Problem.at_path("options.tier_mix", "invalid_tier_mix", "tier shares must not all be zero")
+        )
         mix = {}
     if not mix:
         mix = {t: Decimal(len(tiers) - i) for i, t in enumerate(tiers)}
@@ -146,7 +149,7 @@ def _run_options(
             raise InvalidOperation
     except (InvalidOperation, ValueError):
         errors.append(
-            _error("options.minutes_cv", "out_of_range", "the intensity CV is a number from 0 to 2")
+            Problem.at_path("options.minutes_cv", "out_of_range", "the intensity CV is a number from 0 to 2")
         )
         cv = Decimal(DEFAULT_MINUTES_CV)
     return {
@@ -159,17 +162,17 @@ def _run_options(
     }
 
 
-def _codes(value: Any, field: str, allowed: list[str], errors: list[dict[str, str]], what: str) -> list[str]:
+def _codes(value: Any, field: str, allowed: list[str], errors: list[Problem], what: str) -> list[str]:
     if value is None or value == []:
         return list(allowed)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        errors.append(_error(field, "wrong_type", f"{field} is a list of {what} codes"))
+        errors.append(Problem.at_path(field, "wrong_type", f"{field} is a list of {what} codes"))
         return []
     codes = []
     for i, code in enumerate(value):
         if code not in allowed:
             errors.append(
-                _error(
+                Problem.at_path(
                     f"{field}[{i}]",
                     f"unknown_{what.replace(' ', '_')}",
                     f"{code!r} is not one of the bundle version's {what}s ({', '.join(allowed)})",
@@ -208,15 +211,15 @@ def pricing_run_start(
     if experience is not None and not experience.is_valid:
         raise ConflictError(EXPERIENCE_NOT_VALID_MESSAGE, code="experience_not_valid")
     definition = bundle_version.definition
-    errors: list[dict[str, str]] = []
+    errors: list[Problem] = []
     market_codes = _codes(markets, "markets", list(definition.get("markets", [])), errors, "market")
     lob_codes = _codes(
         lobs, "lobs", list(definition.get("lines_of_business", [])), errors, "line of business"
     )
-    if not market_codes and not any(e["path"].startswith("markets") for e in errors):
-        errors.append(_error("markets", "required", "choose at least one market"))
-    if not lob_codes and not any(e["path"].startswith("lobs") for e in errors):
-        errors.append(_error("lobs", "required", "choose at least one line of business"))
+    if not market_codes and not any((e.path or "").startswith("markets") for e in errors):
+        errors.append(Problem.at_path("markets", "required", "choose at least one market"))
+    if not lob_codes and not any((e.path or "").startswith("lobs") for e in errors):
+        errors.append(Problem.at_path("lobs", "required", "choose at least one line of business"))
     tiers = [t.get("code") for t in definition.get("tiers", [])]
     normalized_options = _run_options(
         options, tiers=tiers, markets=market_codes, experience=experience, errors=errors
@@ -240,9 +243,9 @@ def pricing_run_start(
         )
         pricing_file = validate_document(document).to_dict()
     except PricingInputError as exc:
-        errors += exc.errors
+        errors += exc.problems
     if errors:
-        raise ApplicationError(INVALID_RUN_MESSAGE, code="invalid_run", details={"errors": errors})
+        raise problems_error(INVALID_RUN_MESSAGE, errors, code="invalid_run", errors_alias=True)
     inputs: dict[str, Any] = {
         "pricing_file": pricing_file,
         "markets": market_codes,

@@ -15,6 +15,7 @@ from core.domain.months import (
     INVALID_PERIOD_MESSAGE,
     Period,
     add_months,
+    day_of_month,
     days_in_month,
     first_of_month,
     is_first_of_month,
@@ -51,6 +52,20 @@ def test_first_of_month_is_the_first_day_of_the_same_month(day):
 def test_days_in_month_and_last_of_month_agree_with_the_calendar(day):
     assert days_in_month(day) == calendar.monthrange(day.year, day.month)[1]
     assert last_of_month(day) + timedelta(days=1) == next_month(day)
+
+
+@given(days, st.integers(min_value=-5, max_value=40))
+def test_day_of_month_stays_in_the_month(day, n):
+    moved = day_of_month(day, n)
+    assert first_of_month(moved) == first_of_month(day)
+    assert moved.day == max(1, min(n, days_in_month(day)))
+
+
+def test_day_of_month_clamps_a_due_day():
+    assert day_of_month(D(2026, 2, 1), 31) == D(2026, 2, 28)
+    assert day_of_month(D(2024, 2, 1), 30) == D(2024, 2, 29)
+    assert day_of_month(D(2026, 4, 9), 10) == D(2026, 4, 10)
+    assert day_of_month(D(2026, 4, 9), 0) == D(2026, 4, 1)
 
 
 @given(days)
