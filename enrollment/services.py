@@ -45,6 +45,7 @@ from enrollment.models import (
     Severity,
     SubmissionIssue,
 )
+from enrollment.states import ROSTER_SUBMISSION
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ def roster_process(*, submission_id: int) -> RosterSubmission | None:
         # A write first: it takes the row lock (PostgreSQL) or the write lock (SQLite, where upgrading a
         # read to a write inside a transaction fails at once instead of waiting).
         claimed = RosterSubmission.objects.filter(
-            pk=submission_id, status=ProcessingStatus.PROCESSING
+            pk=submission_id, status__in=ROSTER_SUBMISSION.sources("process")
         ).update(attempts=F("attempts") + 1)
         submission = RosterSubmission.objects.select_related("contract").filter(pk=submission_id).first()
         if submission is None or not claimed:
@@ -292,8 +293,8 @@ def _fail(submission_id: int, progress: processing.Progress, error: str) -> Rost
             attempts=F("attempts")
         )  # lock first (see above)
         submission = RosterSubmission.objects.select_for_update().get(pk=submission_id)
-        if submission.is_finished:
-            return submission
+        if not ROSTER_SUBMISSION.can_fire("reject", submission.status):
+            return submission  # finished meanwhile: left as it is
         SubmissionIssue.objects.create(
             submission=submission,
             severity=Severity.ERROR,
@@ -303,7 +304,7 @@ def _fail(submission_id: int, progress: processing.Progress, error: str) -> Rost
             code=processing.PROCESSING_FAILED,
             message=message,
         )
-        submission.status = ProcessingStatus.REJECTED
+        submission.status = ROSTER_SUBMISSION.target("reject", submission.status)
         submission.error_count = 1
         submission.finished_at = timezone.now()
         submission.progress = 100
@@ -330,8 +331,9 @@ def _store(
             last_version=F("last_version")
         )
         submission = RosterSubmission.objects.select_for_update().get(pk=submission.pk)
-        if submission.is_finished:
-            return submission
+        outcome = "accept" if findings.ok else "reject"
+        if not ROSTER_SUBMISSION.can_fire(outcome, submission.status):
+            return submission  # finished by another attempt: left as it is
         processing.copy_rows(
             SubmissionIssue,
             processing.ISSUE_FIELDS,
@@ -347,7 +349,7 @@ def _store(
         submission.proration_rule = plan.terms.proration_rule
         submission.tier_rule = plan.terms.tier_rule
         if not findings.ok:
-            submission.status = ProcessingStatus.REJECTED
+            submission.status = ROSTER_SUBMISSION.target("reject", submission.status)
             done = f"Rejected: {submission.error_count:,} error(s); nothing was stored"
         else:
             processing.copy_rows(
@@ -379,7 +381,7 @@ def _store(
                     current.save(update_fields=["is_current"])
                 submission.is_current = True
                 submission.previous = current
-            submission.status = ProcessingStatus.ACCEPTED
+            submission.status = ROSTER_SUBMISSION.target("accept", submission.status)
             done = f"Accepted: {submission.member_count:,} members, {submission.member_months} member-months"
             if not submission.is_current:
                 done += " (a later version was accepted first and stays current)"
