@@ -33,7 +33,7 @@ def _problems_error(
 
 def _require_own(scope: Scope, bundle: Bundle, action: str) -> None:
     """The permission the declaration gives ``action``, on a bundle of the scope's own plan."""
-    scope.require(str(BUNDLE_VERSION.permission(action)))
+    scope.require(BUNDLE_VERSION.person_permission(action))
     if bundle.payer_id != scope.organization.pk:
         raise PermissionDeniedError("Only the plan that owns a bundle can change it.")
 

@@ -110,6 +110,13 @@ class StateMachine:
         self._known(action)
         return self._permissions[action]
 
+    def person_permission(self, action: str) -> str:
+        """The permission of an action a person fires (for ``Scope.require``); the platform's are KeyErrors."""
+        permission = self.permission(action)
+        if permission is None:
+            raise KeyError(f"{self.name}: {action!r} is fired only by the platform")
+        return permission
+
     def final_states(self) -> frozenset[str]:
         """The statuses nothing leaves."""
         return frozenset(self.states) - {source for source, _ in self._by_move}

@@ -57,6 +57,9 @@ def test_actions_for_keeps_only_what_the_permission_allows_and_never_the_platfor
     assert DOOR.actions_for("closed", can=lambda permission: permission == "door.use") == ["open", "knock"]
     assert DOOR.actions_for("locked", can=lambda permission: True) == ["knock"]
     assert DOOR.permission("unlock") is None
+    assert DOOR.person_permission("lock") == "door.lock"
+    with pytest.raises(KeyError):
+        DOOR.person_permission("unlock")
 
 
 def test_final_states_are_those_nothing_leaves():
