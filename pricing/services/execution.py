@@ -17,6 +17,7 @@ from pricing.compute import compute_run_result
 from pricing.engine import PricingInputError
 from pricing.models import PricingRun, PricingRunStatus
 from pricing.services.common import INVALID_PRICING_FILE_MESSAGE, RUN_LOCK_NAMESPACE, _log_entry
+from pricing.states import PRICING_RUN
 
 logger = logging.getLogger(__name__)
 
@@ -83,16 +84,17 @@ def _computing(run_id: int) -> Iterator[None]:
 
 
 def _finish(
-    run_id: int, status: str, *, result: dict | None = None, error: dict | None = None, message: str
+    run_id: int, action: str, *, result: dict | None = None, error: dict | None = None, message: str
 ) -> PricingRun | None:
-    """Write a run's outcome once: a run already finished (by another attempt) is left as it is."""
+    """Write a run's outcome once (``action``: succeed, fail or stop, pricing.states.PRICING_RUN); a run
+    already finished (by another attempt) is left as it is."""
     with transaction.atomic():
         run = PricingRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.is_terminal:
             return run
-        if status == PricingRunStatus.SUCCEEDED and run.cancel_requested:
-            status, result, message = PricingRunStatus.CANCELLED, None, "Cancelled"
-        run.status = status
+        if action == "succeed" and run.cancel_requested:
+            action, result, message = "stop", None, "Cancelled"
+        status = run.status = PRICING_RUN.target(action, run.status)
         run.result = result
         run.error = error
         run.finished_at = timezone.now()
@@ -134,13 +136,13 @@ def _execute(run_id: int) -> PricingRun | None:
         if run.cancel_requested:
             run = None
     if run is None:
-        return _finish(run_id, PricingRunStatus.CANCELLED, message="Cancelled")
+        return _finish(run_id, "stop", message="Cancelled")
     with transaction.atomic():
         run = PricingRun.objects.select_for_update().get(pk=run_id)
         if run.is_terminal:
             return run
-        retry = run.status == PricingRunStatus.RUNNING
-        run.status = PricingRunStatus.RUNNING
+        retry = run.status == PricingRunStatus.RUNNING  # its worker died mid-way
+        run.status = PRICING_RUN.target("restart" if retry else "start", run.status)
         run.started_at = run.started_at or timezone.now()
         run.attempts += 1
         run.progress = max(run.progress, 1)  # a restart recomputes, but the bar never goes back
@@ -152,11 +154,11 @@ def _execute(run_id: int) -> PricingRun | None:
     try:
         result = compute_run_result(run.inputs, on_progress=_Progress(run))
     except RunCancelled:
-        return _finish(run_id, PricingRunStatus.CANCELLED, message="Cancelled")
+        return _finish(run_id, "stop", message="Cancelled")
     except PricingInputError as exc:
         return _finish(
             run_id,
-            PricingRunStatus.FAILED,
+            "fail",
             message="Failed: the inputs cannot be priced",
             error={
                 "code": "invalid_inputs",
@@ -168,7 +170,7 @@ def _execute(run_id: int) -> PricingRun | None:
         logger.exception("Pricing run %s failed", run_id)
         return _finish(
             run_id,
-            PricingRunStatus.FAILED,
+            "fail",
             message="Failed",
             error={
                 "code": "computation_failed",
@@ -176,4 +178,4 @@ def _execute(run_id: int) -> PricingRun | None:
                 "details": {},
             },
         )
-    return _finish(run_id, PricingRunStatus.SUCCEEDED, result=result, message="Done")
+    return _finish(run_id, "succeed", result=result, message="Done")
