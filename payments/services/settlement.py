@@ -26,10 +26,11 @@ from payments.models import (
     PaymentRunStatus,
     Settlement,
     SettlementKind,
-    SettlementStatus,
 )
 from payments.services.ledger import _lock_ledger, _post
 from payments.services.months import add_months, month_key
+from payments.states import SETTLEMENT
+from payments.states import SETTLEMENT_NOT_IN_REVIEW_MESSAGE as SETTLEMENT_NOT_IN_REVIEW_MESSAGE
 from performance import selectors as performance
 from performance.periods import Period
 
@@ -37,7 +38,6 @@ PERIOD_OPEN_MESSAGE = "The period is not over yet: settle it from {closes} on."
 PERIOD_OVERLAP_MESSAGE = (
     "The contract's {other} settlement covers part of this period; settle {other} instead."
 )
-SETTLEMENT_NOT_IN_REVIEW_MESSAGE = "Only a settlement in review can be approved."
 SETTLEMENT_STALE_MESSAGE = (
     "The performance data, the terms or the ledger changed since this settlement was "
     "calculated; settle the period again before approving."
@@ -218,7 +218,10 @@ def settlement_request(*, scope: Scope, contract: Contract, period: str, today: 
             )
         plan = build_settlement_plan(contract=contract, period=period)
         settlements = Settlement.objects.filter(contract=contract, period=period.code)
-        open_one = settlements.filter(status=SettlementStatus.REVIEW).select_for_update().first()
+        # The one still open to recalculation (in review), recalculated in place.
+        open_one = (
+            settlements.filter(status__in=SETTLEMENT.sources("recalculate")).select_for_update().first()
+        )
         if open_one is not None:
             if open_one.input_fingerprint != plan.fingerprint:
                 _fill_settlement(open_one, plan)
@@ -245,19 +248,14 @@ def settlement_request(*, scope: Scope, contract: Contract, period: str, today: 
 
 def settlement_approve(*, scope: Scope, settlement):
     """The plan's analyst approves a settlement in review: each non-zero line is posted to the ledger, once."""
-    scope.require("performance.settle")
+    scope.require(SETTLEMENT.person_permission("approve"))
     contract = settlement.contract
     if contract.payer_id != scope.organization.pk:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     with transaction.atomic():
         sequence = _lock_ledger(contract)
         settlement = Settlement.objects.select_for_update().select_related("contract").get(pk=settlement.pk)
-        if settlement.status != SettlementStatus.REVIEW:
-            raise ConflictError(
-                SETTLEMENT_NOT_IN_REVIEW_MESSAGE,
-                code="settlement_not_in_review",
-                details={"status": settlement.status},
-            )
+        SETTLEMENT.check("approve", settlement.status)
         period = _settlement_period(contract, settlement.period)
         if (
             build_settlement_plan(contract=contract, period=period).fingerprint
@@ -283,7 +281,7 @@ def settlement_approve(*, scope: Scope, settlement):
             for i, (kind, label, amount) in enumerate(lines, start=1)
         ]
         _post(sequence, entries)
-        settlement.status = SettlementStatus.APPROVED
+        settlement.status = SETTLEMENT.target("approve", settlement.status)
         settlement.approved_by = scope.user
         settlement.approved_at = now
         settlement._change_reason = "approved"
