@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from accounts.models import Organization, OrganizationKind
 from bundles.models import Market
 from bundles.selectors import published_version_list
@@ -19,7 +20,6 @@ from contracts import rules, selectors, services
 from contracts.forms import AmendForm, ContractCreateForm, ReturnForm, TerminateForm, TermsForm
 from contracts.models import ContractStatus, ContractVersion, RateSheetFormat
 from core.errors import ApplicationError
-from web.decorators import scoped_view
 
 
 def _problems(exc: ApplicationError) -> list[dict]:
