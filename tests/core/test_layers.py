@@ -83,3 +83,31 @@ def test_make_lint_runs_the_import_contracts_and_mypy():
     makefile = (ROOT / "Makefile").read_text()
     lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
     assert "$(BIN)/lint-imports" in lint and "$(BIN)/mypy" in lint
+
+
+def test_lower_apps_get_what_higher_ones_know_by_registration(monkeypatch):
+    """Tenancy grants (contracts) and the settlement's performance source (performance) are registered
+    at start-up by the higher app; registering twice changes nothing."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from accounts import visibility
+    from accounts.models import Organization
+    from bundles.models import Bundle, BundleVersion, Market
+    from contracts import visibility as contract_grants
+    from payments import settlement_source
+    from performance import selectors
+
+    expected = {
+        Organization: [contract_grants.counterparties],
+        Market: [contract_grants.markets_of_contracted_plans],
+        Bundle: [contract_grants.bundles_held],
+        BundleVersion: [contract_grants.bundle_versions_held],
+    }
+    contract_grants.register()
+    for model, grants in expected.items():
+        assert visibility._grants[model._meta.label_lower] == grants
+    assert settlement_source.performance() is selectors
+
+    monkeypatch.setattr(settlement_source, "_source", None)
+    with pytest.raises(ImproperlyConfigured):
+        settlement_source.performance()
