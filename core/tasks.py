@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from celery import Task, shared_task
+from celery import Task, current_app, current_task, shared_task
 
 
 @shared_task(name="core.echo")
@@ -21,3 +21,10 @@ def duration_text(seconds: int) -> str:
         minutes = seconds // 60
         return f"{minutes} minute{'' if minutes == 1 else 's'}"
     return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
+def time_limit_text() -> str:
+    """The running task's soft time limit as people read it, for the message when it was exceeded."""
+    if not current_task:  # not in a task: the default limit
+        return duration_text(current_app.conf.task_soft_time_limit)
+    return duration_text(soft_time_limit(current_task))
