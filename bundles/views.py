@@ -12,11 +12,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from bundles import definition as bundle_definition
 from bundles import selectors, services
 from bundles.models import Bundle, BundleVersion
 from core.errors import ApplicationError
-from web.decorators import scoped_view
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 

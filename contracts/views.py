@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from accounts.models import Organization, OrganizationKind
 from bundles.models import Market
 from bundles.selectors import published_version_list
@@ -20,7 +21,6 @@ from contracts.forms import AmendForm, ContractCreateForm, ReturnForm, Terminate
 from contracts.models import ContractStatus, ContractVersion, RateSheetFormat
 from contracts.states import CONTRACT_VERSION, NOT_EDITABLE_MESSAGE
 from core.errors import ApplicationError
-from web.decorators import scoped_view
 
 
 def _problems(exc: ApplicationError) -> list[dict]:

@@ -15,6 +15,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, OperationalError, transaction
@@ -57,6 +58,8 @@ RETRO_WINDOW_MESSAGE = (
 FUTURE_MONTH_MESSAGE = "A month's roster can be submitted from the month's first day on."
 NOT_FINISHED_MESSAGE = "The submission is still being processed."
 PROCESSING_FAILED_MESSAGE = "The file could not be processed: {error}. Nothing was stored; submit it again."
+#: The ``error`` of a file whose processing hit the task's time limit (enrollment.tasks).
+TIME_LIMIT_ERROR = "it took longer than the limit of {limit} for one file"
 
 #: Files up to this size are processed in the request; larger ones by a Celery worker.
 DEFAULT_INLINE_MAX_BYTES = 256 * 1024
@@ -279,14 +282,23 @@ def roster_process(*, submission_id: int) -> RosterSubmission | None:
             force=True,
         )
         return _store(submission, plan, findings, progress)
-    except OperationalError:
-        raise  # the database: the task retries
+    except (OperationalError, SoftTimeLimitExceeded):
+        raise  # the database: the task retries; the time limit: the task records it (roster_fail)
     except Exception as exc:
         logger.exception("Roster submission %s could not be processed", submission_id)
         return _fail(submission_id, progress, f"{type(exc).__name__}: {exc}"[:300])
 
 
-def _fail(submission_id: int, progress: processing.Progress, error: str) -> RosterSubmission:
+def roster_fail(*, submission_id: int, error: str) -> RosterSubmission | None:
+    """Reject a submission whose processing was stopped (the task's time limit): nothing is stored.
+
+    A submission already accepted or rejected is left alone."""
+    if not RosterSubmission.objects.filter(pk=submission_id).exists():
+        return None
+    return _fail(submission_id, None, error)
+
+
+def _fail(submission_id: int, progress: processing.Progress | None, error: str) -> RosterSubmission:
     message = PROCESSING_FAILED_MESSAGE.format(error=error)
     with transaction.atomic():
         RosterSubmission.objects.filter(pk=submission_id).update(
@@ -309,7 +321,8 @@ def _fail(submission_id: int, progress: processing.Progress, error: str) -> Rost
         submission.finished_at = timezone.now()
         submission.progress = 100
         submission.progress_message = "Rejected: the file could not be processed"
-        submission.progress_log = _log(progress.log, 100, submission.progress_message)
+        log = progress.log if progress is not None else submission.progress_log
+        submission.progress_log = _log(log, 100, submission.progress_message)
         submission.save()
     return submission
 
@@ -478,6 +491,38 @@ def eligibility_file_process(*, file_id: int) -> EligibilityFile | None:
         record.warning_count = len(result.warnings)
         record.acknowledgement = acknowledgement
         record.ack_999 = ack_999
+        record.processed_at = timezone.now()
+        record.save()
+    return record
+
+
+def eligibility_file_fail(*, file_id: int, error: str) -> EligibilityFile | None:
+    """Reject a file whose processing was stopped (the task's time limit): the eligibility is unchanged.
+
+    A file already accepted or rejected is left alone."""
+    message = PROCESSING_FAILED_MESSAGE.format(error=error)
+    with transaction.atomic():
+        EligibilityFile.objects.filter(pk=file_id).update(attempts=F("attempts"))  # lock first (see above)
+        record = EligibilityFile.objects.select_for_update().filter(pk=file_id).first()
+        if record is None or record.is_finished:
+            return record
+        issue = {
+            "code": processing.PROCESSING_FAILED,
+            "message": message,
+            "segment_index": None,
+            "segment_id": None,
+            "position": None,
+            "element": None,
+            "loop": None,
+            "transaction": None,
+        }
+        record.status = ProcessingStatus.REJECTED
+        record.error_count = 1
+        lines = [
+            "Rejected",
+            f"error [{processing.PROCESSING_FAILED}]: {message}",
+        ]  # as readable_acknowledgement
+        record.acknowledgement = {"accepted": False, "lines": lines, "errors": [issue], "warnings": []}
         record.processed_at = timezone.now()
         record.save()
     return record

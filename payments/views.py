@@ -13,11 +13,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from core.audit import record_access
 from core.errors import ApplicationError
 from payments import charts, selectors, services, statements
 from payments.models import LineKind, PaymentRunStatus, SettlementStatus
-from web.decorators import scoped_view
 
 MEMBER_PAGE_SIZE = 100
 

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.decorators import scoped_view, tenant_free
 from bundles.selectors import plan_markets, roles_for
 from core.errors import ApplicationError, NotFoundError
 from pricing import forms as pricing_forms
@@ -21,7 +22,6 @@ from pricing import report, selectors, services
 from pricing.experience import EXPERIENCE_COLUMNS
 from pricing.models import AssumptionSetVersion, ExperienceDataset
 from pricing.states import NO_DRAFT_MESSAGE
-from web.decorators import scoped_view, tenant_free
 
 RUNS_ON_HOME = 50
 

@@ -14,6 +14,7 @@ import logging
 from datetime import date
 from decimal import Decimal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -21,6 +22,7 @@ from django.utils import timezone
 from accounts.tenancy import Scope
 from contracts.models import Contract
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError
+from core.tasks import time_limit_text
 from enrollment import selectors as enrollment
 from payments import calc
 from payments.models import (
@@ -48,6 +50,9 @@ STALE_MESSAGE = (
     "calculate it again before approving."
 )
 CALCULATION_FAILED_MESSAGE = "The calculation stopped: {error}"
+TIME_LIMIT_MESSAGE = (
+    "The calculation took longer than the limit of {limit} for a payment run; request it again."
+)
 
 
 def _enqueue(run_id: int) -> None:
@@ -161,6 +166,10 @@ def payment_run_calculate(*, run_id: int) -> PaymentRun | None:
         raise  # the database: the task retries
     except ApplicationError as exc:
         return _fail(run_id, {"code": exc.code, "message": exc.message, "details": exc.details})
+    except SoftTimeLimitExceeded:  # the task's soft time limit (payments.tasks); nothing was written
+        logger.warning("Payment run %s stopped at its time limit", run_id)
+        message = TIME_LIMIT_MESSAGE.format(limit=time_limit_text())
+        return _fail(run_id, {"code": "time_limit", "message": message, "details": {}})
     except Exception as exc:
         logger.exception("Payment run %s could not be calculated", run_id)
         return _fail(

@@ -1,5 +1,6 @@
-"""Settlement of a closed performance period: what it earns (performance app), what is already
-posted for it, and approval posting the difference to the ledger.
+"""Settlement of a closed performance period: what it earns (performance app, through the port
+``payments.settlement_source``: payments never imports it, ADR 0006), what is already posted for it,
+and approval posting the difference to the ledger.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ from payments.models import (
 )
 from payments.services.ledger import _lock_ledger, _post
 from payments.services.months import add_months, month_key
+from payments.settlement_source import SettlementPeriod, performance
 from payments.states import SETTLEMENT
 from payments.states import SETTLEMENT_NOT_IN_REVIEW_MESSAGE as SETTLEMENT_NOT_IN_REVIEW_MESSAGE
-from performance import selectors as performance
-from performance.periods import Period
 
 PERIOD_OPEN_MESSAGE = "The period is not over yet: settle it from {closes} on."
 PERIOD_OVERLAP_MESSAGE = (
@@ -48,7 +48,7 @@ SETTLEMENT_STALE_MESSAGE = (
 class SettlementPlan:
     """What a period earns now, what is already posted for it, and so what a settlement would post."""
 
-    period: Period
+    period: SettlementPeriod
     performance: dict[str, Any]
     earned: dict[str, Decimal]
     posted: dict[str, Decimal]
@@ -80,12 +80,12 @@ def _settlement_period(contract: Contract, code: str):
             code="invalid_period",
             details={"period": ["Required."]},
         )
-    return performance.period_of(contract, code)
+    return performance().period_of(contract, code)
 
 
 def build_settlement_plan(*, contract: Contract, period) -> SettlementPlan:
     """The period's performance (performance app) and the settlement entries already on the ledger."""
-    result = performance.compute_performance(contract, period, series=False)
+    result = performance().compute_performance(contract, period, series=False)
     savings = result["shared_savings"] or {}
     earned = {
         LineKind.WITHHOLD_RETURN: Decimal(result["withhold"]["withhold_returned"]),
@@ -106,7 +106,8 @@ def build_settlement_plan(*, contract: Contract, period) -> SettlementPlan:
         ).values_list("month", flat=True)
     )
     rostered = set(
-        performance.member_month_rows(contract)
+        performance()
+        .member_month_rows(contract)
         .filter(month__gte=period.start, month__lt=period.end)
         .values_list("month", flat=True)
         .distinct()

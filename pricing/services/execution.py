@@ -10,9 +10,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from core.tasks import time_limit_text
 from pricing.compute import compute_run_result
 from pricing.engine import PricingInputError
 from pricing.models import PricingRun, PricingRunStatus
@@ -21,6 +23,11 @@ from pricing.states import PRICING_RUN
 
 logger = logging.getLogger(__name__)
 
+
+TIME_LIMIT_MESSAGE = (
+    "The computation took longer than the limit of {limit} for a pricing run; "
+    "price fewer markets or simulate fewer years."
+)
 
 #: Test-only: seconds to sleep after each progress step of a run (the killed-worker tests use it).
 STEP_DELAY_ENV = "CAREBUNDLE_PRICING_STEP_DELAY"
@@ -164,6 +171,18 @@ def _execute(run_id: int) -> PricingRun | None:
                 "code": "invalid_inputs",
                 "message": INVALID_PRICING_FILE_MESSAGE,
                 "details": {"errors": exc.errors},
+            },
+        )
+    except SoftTimeLimitExceeded:  # the task's soft time limit (pricing.tasks): this attempt stops here
+        logger.warning("Pricing run %s stopped at its time limit", run_id)
+        return _finish(
+            run_id,
+            PricingRunStatus.FAILED,
+            message="Failed: over the time limit",
+            error={
+                "code": "time_limit",
+                "message": TIME_LIMIT_MESSAGE.format(limit=time_limit_text()),
+                "details": {},
             },
         )
     except Exception as exc:
