@@ -128,11 +128,12 @@ class StateMachine:
     def actions_for(self, status: str, *, can: Callable[[str], bool]) -> list[str]:
         """The actions a person may fire from ``status``: declared from it, and ``can(permission)``
         (``Scope.can``) for their permission. The platform's own transitions are never offered."""
-        return [
-            action
-            for action in self.allowed(status)
-            if self._permissions[action] is not None and can(self._permissions[action])
-        ]
+        offered = []
+        for action in self.allowed(status):
+            permission = self._permissions[action]
+            if permission is not None and can(permission):
+                offered.append(action)
+        return offered
 
     # --- enforcing it ----------------------------------------------------------------------------
 
