@@ -1,8 +1,10 @@
 """One settings module, read from the environment.
 
-Defaults are safe for development and need no service: SQLite in ``var/`` and Celery on kombu's
-filesystem transport. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis;
-``DEBUG=0`` with a real ``SECRET_KEY`` is production.
+An environment that says nothing is production: DEBUG off, and the process refuses to start without
+a real ``SECRET_KEY`` (or with DEBUG on). ``CAREBUNDLE_ENV=development`` (set by ``make run``,
+``make test``, scripts/run.sh and ``config.settings_test``) turns on the development defaults: DEBUG
+and a fixed key. Either way the embedded defaults need no service: SQLite in ``var/`` and Celery on
+kombu's filesystem transport; ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CAREBUNDLE_VAR_DIR", BASE_DIR / "var"))
@@ -27,11 +30,27 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
-_DEV_SECRET = "dev-only-insecure-key-carebundle-do-not-use-in-production"  # noqa: S105
-SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET if DEBUG else "")
-if not SECRET_KEY:
-    raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
+CAREBUNDLE_ENV = os.environ.get("CAREBUNDLE_ENV", "production").strip().lower() or "production"
+if CAREBUNDLE_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"CAREBUNDLE_ENV is 'development' or 'production', not {CAREBUNDLE_ENV!r}.")
+DEVELOPMENT = CAREBUNDLE_ENV == "development"
+DEBUG = env_bool("DEBUG", DEVELOPMENT)
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-carebundle-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY if DEVELOPMENT else "")
+if not DEVELOPMENT:
+    # A deployment that forgot its environment must not come up with a debug page or a public key.
+    _refusals = [
+        "DEBUG is on" if DEBUG else "",
+        "SECRET_KEY is not set" if not SECRET_KEY else "",
+        "SECRET_KEY is the development key" if SECRET_KEY == DEVELOPMENT_SECRET_KEY else "",
+    ]
+    if any(_refusals):
+        raise ImproperlyConfigured(
+            "Refusing to start in production: "
+            + "; ".join(r for r in _refusals if r)
+            + ". Set a secret SECRET_KEY and leave DEBUG off; on a developer machine run with "
+            "CAREBUNDLE_ENV=development (make run and make test set it)."
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
