@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.forms import MembershipAddForm
+from accounts.forms import LoginForm, MembershipAddForm
 from accounts.tenancy import SESSION_KEY, resolve_scope
 from core.errors import ApplicationError
 from web.decorators import scoped_view
@@ -18,6 +18,7 @@ from web.decorators import scoped_view
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
+    form_class = LoginForm
     redirect_authenticated_user = True
 
 

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestLogMiddleware",  # first: it times and logs every answer, static files too
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
     "core.middleware.UploadLimitMiddleware",
@@ -91,10 +92,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",  # after authentication: it ends idle sessions
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "core.middleware.ExceptionResponseMiddleware",  # 413 and 503 for pages instead of a 500
     "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the locked-out page
 ]
 
@@ -127,8 +130,13 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded database is shared with the Celery worker process: wait for locks.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The embedded database is shared by the web server and the Celery worker. WAL lets them read while
+    # one writes; an immediate transaction takes the write lock at its start, so that two transactions
+    # never both read and then both try to write (SQLite fails such an upgrade at once, without
+    # waiting); the busy timeout (seconds) makes a writer wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL"}
+    )
     # A file, not memory, so that a Celery worker process in the tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -146,10 +154,21 @@ AUTHENTICATION_BACKENDS = [
 # Five wrong passwords for one username from one address lock it for 15 minutes.
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = 0.25  # hours
+# Never the username alone: that would let anyone lock anyone out.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"  # the trusted-proxy rule (TRUSTED_PROXY_COUNT)
+AXES_USERNAME_CALLABLE = "accounts.backends.lockout_username"  # never stores more than a username holds
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# How many proxies in front of the app append the client's address to X-Forwarded-For. 0 (no proxy):
+# the header is ignored. One rule (core.net.client_ip) for the login throttle, django-axes and the
+# request log; DRF's NUM_PROXIES below is the same number.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# A session ends after this long without a request (accounts.middleware), and SESSION_COOKIE_AGE
+# (seconds; Django's default, two weeks) after its login whatever the activity.
+SESSION_IDLE_TIMEOUT_MINUTES = float(os.environ.get("SESSION_IDLE_TIMEOUT_MINUTES", "30"))
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(60 * 60 * 24 * 14)))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -207,6 +226,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # Uploads (rosters, experience, utilisation, 834s) above this are refused with a 413.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
@@ -326,5 +346,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "axes": {"level": "WARNING"},
+        # One line per request (core.middleware.RequestLogMiddleware); a development server logs its
+        # own, so there only when asked for.
+        "carebundle.request": {
+            "level": os.environ.get("REQUEST_LOG_LEVEL", "WARNING" if DEVELOPMENT else "INFO")
+        },
+    },
 }
