@@ -60,12 +60,17 @@ class Organization(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization: Organization) -> Q:
-        """An organisation sees itself and the counterparties it has contracts with."""
+        """An organisation sees itself and the counterparties it has contracts with (a provider, the
+        plans that have sent it one: an unsent draft is the plan's alone)."""
         from contracts.models import Contract
 
         return (
             Q(pk=organization.pk)
-            | Q(pk__in=Contract.objects.filter(provider=organization).values("payer_id"))
+            | Q(
+                pk__in=Contract.objects.filter(provider=organization, first_sent_at__isnull=False).values(
+                    "payer_id"
+                )
+            )
             | Q(pk__in=Contract.objects.filter(payer=organization).values("provider_id"))
         )
 

@@ -39,10 +39,13 @@ class Market(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
+        """The plan's own markets, and for a provider those of the plans that have sent it a contract."""
         from contracts.models import Contract
 
         return Q(organization=organization) | Q(
-            organization__in=Contract.objects.filter(provider=organization).values("payer_id")
+            organization__in=Contract.objects.filter(
+                provider=organization, first_sent_at__isnull=False
+            ).values("payer_id")
         )
 
 
@@ -109,12 +112,11 @@ class Bundle(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        """The plan's own bundles, and for a provider the bundles it holds a contract on."""
+        """The plan's own bundles, and for a provider the bundles of contracts the plan has sent it (a
+        draft the plan has not sent is the plan's working paper)."""
         from contracts.models import ContractBundleVersion
 
-        held = ContractBundleVersion.objects.filter(contract__provider=organization).values(
-            "bundle_version__bundle_id"
-        )
+        held = ContractBundleVersion.shown_to(organization).values("bundle_version__bundle_id")
         return Q(payer=organization) | Q(pk__in=held)
 
 
@@ -174,10 +176,8 @@ class BundleVersion(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        """The plan sees every version; a provider only the versions its contracts name."""
+        """The plan sees every version; a provider only those of contracts the plan has sent it."""
         from contracts.models import ContractBundleVersion
 
-        held = ContractBundleVersion.objects.filter(contract__provider=organization).values(
-            "bundle_version_id"
-        )
+        held = ContractBundleVersion.shown_to(organization).values("bundle_version_id")
         return Q(bundle__payer=organization) | Q(pk__in=held)

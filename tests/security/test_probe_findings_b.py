@@ -25,6 +25,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -38,8 +40,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Role
 from accounts.services import UNKNOWN_USER_MESSAGE, token_create
+from contracts import services as contract_services
 from tests.conftest import ROOT, _test_database_url
 from tests.factories import PASSWORD, ProviderFactory, UserFactory
+from tests.fixtures.contracts import contract_terms
 from tests.security.test_tenancy_crawl import _patterns, complete, crawl
 
 pytestmark = pytest.mark.django_db
@@ -433,3 +437,105 @@ def test_the_schema_and_api_docs_need_a_login_in_production(provider, member_of)
     assert answers["schema"] == 401
     assert answers["docs"] == 302 and answers["docs_to"].startswith("/login/")
     assert answers["schema_with_token"] == 200
+
+
+PRICED = {"1": Decimal("271.13"), "2": Decimal("433.17"), "3": Decimal("689.19")}
+NEGOTIATED = {"1": "250.00", "2": "410.00", "3": "655.00"}
+
+
+def _draft_contract(plan_scope, provider, bundle_version):
+    return contract_services.contract_create(
+        scope=plan_scope,
+        provider=provider,
+        bundle_version=bundle_version,
+        terms=contract_terms(effective_start=date(2026, 1, 1), markets=("URBAN",)),
+        rates=[
+            {"tier": tier, "market": "URBAN", "lob": "medicaid", "pmpm": pmpm, "reason": "Staffing cost"}
+            for tier, pmpm in NEGOTIATED.items()
+        ],
+        assessment_fees={"URBAN": "341.85"},
+    )
+
+
+def test_a_provider_never_sees_the_plans_priced_rates(
+    plan_scope, plan_cm, provider, provider_admin, bundle_version, api_for
+):
+    contract = _draft_contract(plan_scope, provider, bundle_version)
+    table = {
+        "run_id": "run-probe",
+        "bundle_version_id": bundle_version.pk,
+        "rates": [
+            {"tier": tier, "market": "URBAN", "lob": "medicaid", "pmpm": pmpm, "low": 0, "high": 0}
+            for tier, pmpm in PRICED.items()
+        ],
+        "assessment_fees": {"URBAN": Decimal("341.85")},
+    }
+    contract_services.rate_schedule_from_pricing(
+        scope=plan_scope, contract_version=contract.versions.get(), rate_table=table
+    )
+    contract_services.contract_propose(scope=plan_scope, contract=contract)
+    secrets_ = [str(p) for p in PRICED.values()] + [
+        str(abs(Decimal(NEGOTIATED[t]) - p)) for t, p in PRICED.items()
+    ]
+    url = f"/api/v1/contracts/{contract.number}/versions/1/"
+
+    plan_rates = api_for(plan_cm).get(url).json()["rates"]
+    assert {r["tier"]: r["priced_pmpm"] for r in plan_rates} == {t: str(p) for t, p in PRICED.items()}
+    provider_api = api_for(provider_admin)
+    provider_rates = provider_api.get(url).json()["rates"]
+    assert {r["tier"]: r["pmpm"] for r in provider_rates} == NEGOTIATED
+    assert all(r["priced_pmpm"] is None and r["difference"] is None for r in provider_rates)
+
+    plan_page, provider_page = Client(), Client()
+    plan_page.force_login(plan_cm)
+    provider_page.force_login(provider_admin)
+    for path in (f"/contracts/{contract.number}/", f"/contracts/{contract.number}/versions/1/"):
+        assert str(PRICED["1"]) in plan_page.get(path).content.decode()
+        body = provider_page.get(path).content.decode()
+        assert NEGOTIATED["1"] in body
+        assert not [s for s in secrets_ if s in body], path
+    for fmt in ("csv", "xlsx", "pdf"):
+        sheet = provider_api.get(f"/api/v1/contracts/{contract.number}/rate-sheet.{fmt}")
+        assert sheet.status_code == 200
+        if fmt == "csv":
+            assert not [s for s in secrets_ if s in sheet.content.decode()]
+
+
+def test_an_unsent_draft_contract_shows_the_provider_nothing(
+    plan, plan_scope, provider, provider_admin, bundle_version, api_for
+):
+    contract = _draft_contract(plan_scope, provider, bundle_version)
+    bundle = bundle_version.bundle
+    client = api_for(provider_admin)
+    page = Client()
+    page.force_login(provider_admin)
+
+    def visible() -> dict[str, object]:
+        return {
+            "contract": client.get(f"/api/v1/contracts/{contract.number}/").status_code,
+            "contract page": page.get(f"/contracts/{contract.number}/").status_code,
+            "bundle": client.get(f"/api/v1/bundles/{bundle.public_id}/").status_code,
+            "bundle page": page.get(f"/bundles/{bundle.public_id}/").status_code,
+            "bundle version": client.get(f"/api/v1/bundles/{bundle.public_id}/versions/1/").status_code,
+            "bundles": [b["id"] for b in client.get("/api/v1/bundles/").json()["results"]],
+            "markets": sorted({m["code"] for m in client.get("/api/v1/markets/").json()["results"]}),
+            "plan": str(plan.public_id)
+            in {o["id"] for o in client.get("/api/v1/organizations/").json()["results"]},
+        }
+
+    assert visible() == {
+        "contract": 404,
+        "contract page": 404,
+        "bundle": 404,
+        "bundle page": 404,
+        "bundle version": 404,
+        "bundles": [],
+        "markets": [],
+        "plan": False,
+    }
+    contract_services.contract_propose(scope=plan_scope, contract=contract)
+    after = visible()
+    assert after["contract"] == after["contract page"] == after["bundle"] == after["bundle page"] == 200
+    assert after["bundle version"] == 200
+    assert after["bundles"] == [str(bundle.public_id)]
+    assert "URBAN" in after["markets"] and after["plan"] is True
