@@ -349,10 +349,12 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
-        # One line per request (core.middleware.RequestLogMiddleware); a development server logs its
-        # own, so there only when asked for.
+        # One line per request (core.middleware.RequestLogMiddleware) at INFO; a development server
+        # logs its own, so there only when asked for.
         "carebundle.request": {
-            "level": os.environ.get("REQUEST_LOG_LEVEL", "WARNING" if DEVELOPMENT else "INFO")
+            "level": os.environ.get(
+                "REQUEST_LOG_LEVEL", "WARNING" if DEVELOPMENT else os.environ.get("LOG_LEVEL", "INFO")
+            )
         },
     },
 }

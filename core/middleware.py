@@ -94,6 +94,11 @@ class UploadLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
+        if length > limit:
+            message = TOO_LARGE_MESSAGE.format(limit=human_size(limit))
+            return _too_large_response(
+                request, error_body("upload_too_large", message, {"limit_bytes": limit})
+            )
         memory_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if (
             memory_limit is not None
@@ -101,13 +106,6 @@ class UploadLimitMiddleware:
             and request.content_type != "multipart/form-data"
         ):
             return _too_large_response(request, request_too_large_body())
-        if length > limit:
-            message = TOO_LARGE_MESSAGE.format(limit=human_size(limit))
-            if request.path.startswith("/api/"):
-                return JsonResponse(
-                    error_body("upload_too_large", message, {"limit_bytes": limit}), status=413
-                )
-            return render(request, "web/413.html", {"message": message}, status=413)
         return self.get_response(request)
 
 
