@@ -233,6 +233,8 @@ def _database_locked_by_another_session():
         import psycopg
 
         other = psycopg.connect(_test_database_url())
+        # Should this test die holding the lock, PostgreSQL ends the session (and the lock) itself.
+        other.execute("SET idle_in_transaction_session_timeout = '30s'")
         other.execute("LOCK TABLE accounts_apitoken, django_session IN ACCESS EXCLUSIVE MODE")
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '200ms'")
