@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from accounts.visibility import granted
+
 
 class OrganizationKind(models.TextChoices):
     PAYER = "payer", "Payer (health plan)"
@@ -60,19 +62,8 @@ class Organization(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization: Organization) -> Q:
-        """An organisation sees itself and the counterparties it has contracts with (a provider, the
-        plans that have sent it one: an unsent draft is the plan's alone)."""
-        from contracts.models import Contract
-
-        return (
-            Q(pk=organization.pk)
-            | Q(
-                pk__in=Contract.objects.filter(provider=organization, first_sent_at__isnull=False).values(
-                    "payer_id"
-                )
-            )
-            | Q(pk__in=Contract.objects.filter(payer=organization).values("provider_id"))
-        )
+        """An organisation sees itself, and what grants add (contracts: its counterparties)."""
+        return Q(pk=organization.pk) | granted(cls, organization)
 
 
 class Membership(models.Model):

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from accounts.visibility import granted
 from bundles.definition import DEFAULT_REQUIRED_ROLES
 
 
@@ -39,14 +40,8 @@ class Market(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        """The plan's own markets, and for a provider those of the plans that have sent it a contract."""
-        from contracts.models import Contract
-
-        return Q(organization=organization) | Q(
-            organization__in=Contract.objects.filter(
-                provider=organization, first_sent_at__isnull=False
-            ).values("payer_id")
-        )
+        """The plan's own markets, and what grants add (contracts: those of a provider's plans)."""
+        return Q(organization=organization) | granted(cls, organization)
 
 
 class IdtRole(models.Model):
@@ -112,12 +107,8 @@ class Bundle(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        """The plan's own bundles, and for a provider the bundles of contracts the plan has sent it (a
-        draft the plan has not sent is the plan's working paper)."""
-        from contracts.models import ContractBundleVersion
-
-        held = ContractBundleVersion.shown_to(organization).values("bundle_version__bundle_id")
-        return Q(payer=organization) | Q(pk__in=held)
+        """The plan's own bundles, and what grants add (contracts: those a provider holds a contract on)."""
+        return Q(payer=organization) | granted(cls, organization)
 
 
 class BundleVersionStatus(models.TextChoices):
@@ -176,8 +167,5 @@ class BundleVersion(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        """The plan sees every version; a provider only those of contracts the plan has sent it."""
-        from contracts.models import ContractBundleVersion
-
-        held = ContractBundleVersion.shown_to(organization).values("bundle_version_id")
-        return Q(bundle__payer=organization) | Q(pk__in=held)
+        """The plan sees every version; what grants add (contracts: a provider, the versions they name)."""
+        return Q(bundle__payer=organization) | granted(cls, organization)

@@ -272,10 +272,12 @@ SPECTACULAR_SETTINGS = {
 # --- Celery: Redis when REDIS_URL is set, otherwise an embedded filesystem broker ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_DATA_DIR = VAR_DIR / "celery"
+#: Redis gives an unacknowledged message (acks_late: its worker died) to another worker after this long.
+CELERY_REDIS_VISIBILITY_TIMEOUT = 60 * 60
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": CELERY_REDIS_VISIBILITY_TIMEOUT}
 else:
     for sub in ("in", "processed", "results", "control"):
         (CELERY_DATA_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -296,6 +298,13 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = False
+# Every task has time limits. The soft one raises SoftTimeLimitExceeded inside the task, which then
+# records the failure on its row (a run, a submission) instead of leaving it half done; the hard one
+# kills the worker process a minute later if even that hangs. Long tasks (pricing runs, ingests,
+# payment runs, rate sheet zips) set longer limits on their decorator. Every limit stays below the
+# Redis visibility timeout (above), or a task still running would be delivered to a second worker.
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", str(5 * 60)))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", str(6 * 60)))
 CELERY_BEAT_SCHEDULE: dict = {
     # Active contracts whose end date has come become expired (contracts.services.contracts_expire_due).
     "contracts-expire-due": {

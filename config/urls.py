@@ -18,7 +18,6 @@ if not settings.DEVELOPMENT:
 
 api_v1 = [
     path("", include("accounts.api_urls")),
-    path("", include("core.api_urls")),
     path("", include("bundles.api_urls")),
     path("", include("pricing.api_urls")),
     path("", include("contracts.api_urls")),
@@ -35,7 +34,6 @@ urlpatterns = [
     # Anything else under /api/ answers with the API's error body, not an HTML page.
     path("api/<path:rest>", core_api.not_found_view),
     path("", include("web.urls")),
-    path("", include("core.urls")),
     path("", include("pricing.urls")),
     path("contracts/", include("contracts.urls")),
     path("payments/", include("payments.urls")),

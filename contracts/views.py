@@ -12,14 +12,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from accounts.models import Organization, OrganizationKind
 from bundles.models import Market
 from bundles.selectors import published_version_list
 from contracts import rules, selectors, services
 from contracts.forms import AmendForm, ContractCreateForm, ReturnForm, TerminateForm, TermsForm
 from contracts.models import ContractStatus, ContractVersion, RateSheetFormat
+from contracts.states import CONTRACT_VERSION, NOT_EDITABLE_MESSAGE
 from core.errors import ApplicationError
-from web.decorators import scoped_view
 
 
 def _problems(exc: ApplicationError) -> list[dict]:
@@ -219,9 +220,9 @@ def version_edit(request, contract_id, number):
     scope = request.scope
     contract = _contract(request, contract_id)
     version = selectors.version_get(scope=scope, contract=contract, number=number)
-    scope.require("contract.edit")
-    if version.status != "draft":
-        messages.error(request, services.NOT_EDITABLE_MESSAGE)
+    scope.require(CONTRACT_VERSION.person_permission("edit"))
+    if not CONTRACT_VERSION.can_fire("edit", version.status):
+        messages.error(request, NOT_EDITABLE_MESSAGE)
         return redirect("contract-version", contract_id=contract.number, number=version.number)
     form = _edit_form(version, request.POST if request.method == "POST" else None)
     status = 200

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.decorators import scoped_view, tenant_free
 from core.audit import record_access
 from core.errors import ApplicationError, NotFoundError
 from core.exports import safe_row
@@ -23,7 +24,6 @@ from enrollment import calc, file_templates, selectors, services
 from enrollment.api import file_response
 from enrollment.forms import EligibilityUploadForm, RosterUploadForm
 from enrollment.models import ProcessingStatus
-from web.decorators import scoped_view, tenant_free
 
 SUBMISSIONS_PER_PAGE = 50
 ISSUES_PER_PAGE = 50

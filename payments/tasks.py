@@ -5,7 +5,13 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from payments import services
+from payments.services.runs import payment_run_calculate
+from payments.services.schedule import payment_runs_start_due
+
+#: A run of a million member-months takes seconds (BENCHMARKS.md). The hard limit stays below the sweep's
+#: STALLED_AFTER (15 minutes), so a run still calculating is never queued a second time.
+RUN_SOFT_TIME_LIMIT = 10 * 60
+RUN_TIME_LIMIT = RUN_SOFT_TIME_LIMIT + 60
 
 
 @shared_task(
@@ -15,15 +21,17 @@ from payments import services
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
+    soft_time_limit=RUN_SOFT_TIME_LIMIT,
+    time_limit=RUN_TIME_LIMIT,
 )
 def calculate_run(run_id: int) -> str:
     """Calculate a payment run. A run already calculated (by an earlier delivery) is left alone; one whose
     worker died mid-way is still ``calculating`` with no line and is calculated from the start."""
-    run = services.payment_run_calculate(run_id=run_id)
+    run = payment_run_calculate(run_id=run_id)
     return run.status if run is not None else "missing"
 
 
 @shared_task(name="payments.start_due_runs")
 def start_due_runs() -> list[str]:
     """Daily (CELERY_BEAT_SCHEDULE): payment runs for months past their roster due day; stalled runs again."""
-    return services.payment_runs_start_due()
+    return payment_runs_start_due()

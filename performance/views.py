@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from core.audit import record_access
 from core.errors import ApplicationError
 from payments import selectors as payment_selectors
@@ -18,7 +19,6 @@ from performance import charts, reports, selectors, services
 from performance.display import decorate
 from performance.measures import MEASURE_UNITS
 from performance.periods import add_months
-from web.decorators import scoped_view
 
 
 @scoped_view

@@ -5,7 +5,13 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from pricing import services
+from pricing.services.execution import pricing_run_execute
+from pricing.services.stalled import pricing_runs_requeue_stalled
+
+#: A run with a Monte Carlo per market takes minutes (BENCHMARKS.md: 100,000 years in 2 s per market);
+#: the limit stops a runaway one, which the run then records as failed (pricing.services.execution).
+RUN_SOFT_TIME_LIMIT = 30 * 60
+RUN_TIME_LIMIT = RUN_SOFT_TIME_LIMIT + 60
 
 
 @shared_task(
@@ -15,6 +21,8 @@ from pricing import services
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
+    soft_time_limit=RUN_SOFT_TIME_LIMIT,
+    time_limit=RUN_TIME_LIMIT,
 )
 def run_pricing(run_id: int) -> str:
     """Compute a pricing run. Idempotent: a finished run is left alone, an interrupted one recomputed.
@@ -26,12 +34,12 @@ def run_pricing(run_id: int) -> str:
     Only a database hiccup (a lock, a dropped connection) is retried; anything else is recorded on
     the run as its failure, with the reason.
     """
-    run = services.pricing_run_execute(run_id=run_id)
+    run = pricing_run_execute(run_id=run_id)
     return run.status if run is not None else "missing"
 
 
 @shared_task(name="pricing.requeue_stalled_runs")
 def requeue_stalled_runs() -> list[str]:
     """Every 10 minutes (CELERY_BEAT_SCHEDULE): runs queued or running with no sign of life for
-    ``services.STALLED_AFTER`` (their whole worker died) are queued again."""
-    return services.pricing_runs_requeue_stalled()
+    ``STALLED_AFTER`` (pricing.services.stalled) (their whole worker died) are queued again."""
+    return pricing_runs_requeue_stalled()

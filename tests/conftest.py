@@ -211,13 +211,14 @@ def _stop_worker(process: subprocess.Popen, *, kill: bool = False) -> None:
 
 @pytest.fixture
 def celery_worker_factory(transactional_db):
-    """start(name, env=..., visibility_timeout=..., prelude=...) -> a REAL Celery worker process that
+    """start(name, env=..., visibility_timeout=..., prelude=..., pool=...) -> a REAL Celery worker process that
     consumes only this test's own queue (``start.queue``), so that a session worker never takes its
     messages and a message left by a killed worker never reaches another test.
 
     ``env`` adds environment variables (a test-only step delay); ``visibility_timeout`` (seconds, Redis)
     makes this worker give back a killed worker's unacknowledged message at once; ``prelude`` is Python
-    run in the worker before it starts (test-only patches). ``start.kill(process)`` is SIGKILL;
+    run in the worker before it starts (test-only patches); ``pool="prefork"`` runs tasks in a child
+    process, which is what enforces time limits (solo does not). ``start.kill(process)`` is SIGKILL;
     every worker still running is stopped at teardown (before the database is flushed).
     """
     from core.tasks import echo
@@ -231,6 +232,7 @@ def celery_worker_factory(transactional_db):
         env: dict[str, str] | None = None,
         visibility_timeout: int | None = None,
         prelude: str = "",
+        pool: str = "solo",
     ) -> subprocess.Popen:
         worker_env = dict(os.environ)
         worker_env.update(
@@ -250,7 +252,7 @@ def celery_worker_factory(transactional_db):
                 "-c",
                 _WORKER_BOOT + prelude + "\napp.worker_main(sys.argv[1:])\n",
                 "worker",
-                "--pool=solo",
+                f"--pool={pool}",
                 "--concurrency=1",
                 "-Q",
                 queue,

@@ -1,4 +1,4 @@
-"""Payment model comparison (domain 4.7): what the same team earns under FFS, a bundle,
+"""Payment model comparison (docs/domain.md 4.7): what the same team earns under FFS, a bundle,
 value-based FFS and capitation with total-cost-of-care risk, against what it costs.
 
 The point is to make visible, role by role, the gap fee-for-service leaves: only billable roles
@@ -8,9 +8,9 @@ earn nothing. Everything is per member-month of tier x market, from the same bui
 quote (`buildup.py`), so the cost side is the one the rate was priced from.
 
 Fee schedule: CY2025 Medicare PFS RVUs for the codes a palliative team bills
-(`data/pfs_rvu_2025_palliative_codes.csv`, CMS PPRRVU2025_Oct) and the CY2025 GPCIs
-(`data/gpci_2025.csv`, CMS Addendum E), both shipped unchanged with their source column. One
-unit of a code pays the file's national non-facility amount by default; with a locality (or a
+(`pricing/engine/data/pfs_rvu_2025_palliative_codes.csv`, CMS PPRRVU2025_Oct) and the CY2025
+GPCIs (`pricing/engine/data/gpci_2025.csv`, CMS Addendum E), both shipped unchanged with their
+source column (docs/reference-data.md). One unit of a code pays the file's national non-facility amount by default; with a locality (or a
 conversion factor other than the file's), `(work x PW GPCI + PE x PE GPCI + MP x MP GPCI) x CF`,
 rounded to the cent as Medicare prices a line. Codes with status other than A (B bundled, I not
 valid for Medicare) pay nothing.
@@ -142,12 +142,12 @@ def load_fee_schedule(rvu_file: Path = RVU_FILE, gpci_file: Path = GPCI_FILE) ->
     localities: dict[str, Locality] = {}
     with gpci_file.open(newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
-    for row in rows[3:]:  # two title rows, then the header
-        if len(row) < 7 or not row[0].strip() or not row[1].strip():
+    for cells in rows[3:]:  # two title rows, then the header
+        if len(cells) < 7 or not cells[0].strip() or not cells[1].strip():
             continue  # blank rows and footnotes
-        key = f"{row[1].strip()}-{row[2].strip()}"
+        key = f"{cells[1].strip()}-{cells[2].strip()}"
         localities[key] = Locality(
-            key, row[0].strip(), row[3].strip(), Decimal(row[4]), Decimal(row[5]), Decimal(row[6])
+            key, cells[0].strip(), cells[3].strip(), Decimal(cells[4]), Decimal(cells[5]), Decimal(cells[6])
         )
     return FeeSchedule(codes, localities)
 
@@ -228,13 +228,13 @@ def _check_codes(pf: PricingFile, fee_schedule: FeeSchedule, markets: Sequence[M
         if m in markets
     ]
     localities.append(("$.assumptions.ffs_locality", pf.assumptions.ffs_locality))
-    for path, key in localities:
-        if key is not None and key not in fee_schedule.localities:
+    for path, locality in localities:
+        if locality is not None and locality not in fee_schedule.localities:
             errors.append(
                 {
                     "path": path,
                     "code": "unknown_locality",
-                    "message": f"{key!r} is not a Medicare locality (use STATE-NN, e.g. CA-18)",
+                    "message": f"{locality!r} is not a Medicare locality (use STATE-NN, e.g. CA-18)",
                 }
             )
     if errors:
