@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# The development defaults (DEBUG, a fixed secret key): without this the settings are production's
+# and refuse to start with neither (config/settings.py). An environment that sets it keeps its value.
+export CAREBUNDLE_ENV ?= development
 
 .PHONY: install run test lint bench worker clean
 

@@ -12,13 +12,14 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.decorators import scoped_view
-from accounts.forms import MembershipAddForm
+from accounts.forms import LoginForm, MembershipAddForm
 from accounts.tenancy import SESSION_KEY, resolve_scope
 from core.errors import ApplicationError
 
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
+    form_class = LoginForm
     redirect_authenticated_user = True
 
 

@@ -237,6 +237,18 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
     }
 
 
+def document_for(*, scope: Scope, document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as ``scope`` may see it: the priced rates (and each cell's difference from them)
+    are the plan's own pricing, never shown to the provider. The fingerprint is of the whole document."""
+    if scope.is_payer:
+        return document
+    details = {
+        key: {**detail, "priced_pmpm": None, "difference": None}
+        for key, detail in document["rate_details"].items()
+    }
+    return {**document, "rate_details": details}
+
+
 def _amended_version(version: ContractVersion) -> dict[str, Any] | None:
     """For an amendment, the version it replaces (shown on the rate sheet, not fingerprinted)."""
     if version.number == 1:

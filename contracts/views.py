@@ -140,8 +140,9 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
     pending = selectors.pending_version(contract=contract)
     if pending is not None and not scope.is_payer and pending.sent_at is None:
         pending = None
-    document = selectors.version_document(version)
-    fingerprint = selectors.version_fingerprint(version, document)
+    full_document = selectors.version_document(version)
+    fingerprint = selectors.version_fingerprint(version, full_document)  # of the whole terms
+    document = selectors.document_for(scope=scope, document=full_document)
     tables = selectors.rate_tables(document)
     negotiated = [
         cell
@@ -158,6 +159,7 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
         "fingerprint": fingerprint,
         "tables": tables,
         "negotiated": negotiated,
+        "show_priced": scope.is_payer,
         "pending": pending,
         "actions": actions,
         "versions": selectors.version_list(scope=scope, contract=contract),
@@ -314,7 +316,7 @@ def rate_cell(request, contract_id, number):
         if error:
             messages.error(request, error)
         return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
-    document = selectors.version_document(version)
+    document = selectors.document_for(scope=scope, document=selectors.version_document(version))
     key = f"{lob}/{tier}/{market}"
     cell = {
         "key": key,

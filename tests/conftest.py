@@ -31,7 +31,21 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def _remove_stale_sqlite_journals(config) -> None:
+    """SQLite runs in WAL mode (config/settings.py). Django replaces an old test database by deleting
+    its file, not its ``-wal`` and ``-shm`` (a killed worker leaves them), which SQLite would then read
+    as part of the new, empty file."""
+    database = settings.DATABASES["default"]
+    if "sqlite" not in database["ENGINE"] or config.getoption("reuse_db", default=False):
+        return
+    name = database.get("TEST", {}).get("NAME")
+    if name:
+        for suffix in ("-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+
+
 def pytest_configure(config):
+    _remove_stale_sqlite_journals(config)
     if not IN_CI:
         return
     problems = []
