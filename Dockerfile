@@ -1,7 +1,7 @@
 # carebundle: one image for web (gunicorn), worker and beat.
 FROM python:3.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DEBUG=0 CAREBUNDLE_VAR_DIR=/var/lib/carebundle
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CAREBUNDLE_ENV=production DEBUG=0 CAREBUNDLE_VAR_DIR=/var/lib/carebundle
 # WeasyPrint needs Pango; curl is for the health check.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core curl \

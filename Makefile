@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# The development defaults (DEBUG, a fixed secret key): without this the settings are production's
+# and refuse to start with neither (config/settings.py). An environment that sets it keeps its value.
+export CAREBUNDLE_ENV ?= development
 
 .PHONY: install run test lint bench worker clean
 
@@ -17,9 +20,11 @@ install: $(BIN)/.installed
 run: install  ## migrate, load demo data, serve on 127.0.0.1:$(PORT) with a Celery worker
 	PORT=$(PORT) VENV=$(VENV) scripts/run.sh
 
-lint: install
+lint: install  ## ruff, the import contracts (layers), mypy on the pure modules, migrations up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint  ## lint, migrations up to date, the whole pytest suite

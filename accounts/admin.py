@@ -1,7 +1,10 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.forms import AdminLoginForm
 from accounts.models import ApiToken, Membership, Organization
+
+admin.site.login_form = AdminLoginForm  # refuses an overlong username before authenticating it
 
 
 class MembershipInline(admin.TabularInline):

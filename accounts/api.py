@@ -25,6 +25,7 @@ from accounts.serializers import (
 )
 from accounts.tenancy import memberships_of, scope_from_request
 from core.errors import ApplicationError
+from core.net import client_ip
 
 INVALID_CREDENTIALS_MESSAGE = "Wrong username or password."
 LOCKED_OUT_MESSAGE = "Too many failed logins for this account; try again in 15 minutes."
@@ -32,6 +33,10 @@ LOCKED_OUT_MESSAGE = "Too many failed logins for this account; try again in 15 m
 
 class LoginRateThrottle(AnonRateThrottle):
     rate = "20/min"
+
+    def get_ident(self, request) -> str:
+        # The trusted-proxy rule (core.net), as django-axes counts the same request.
+        return client_ip(request)
 
 
 class TokenApi(APIView):
@@ -51,6 +56,11 @@ class TokenApi(APIView):
             raise ApplicationError(LOCKED_OUT_MESSAGE, code="locked_out", status=429)
         if user is None:
             raise ApplicationError(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials", status=401)
+        # A token login is a login: the failures before it no longer count (the login page gets
+        # this from django-axes' user_logged_in handler, which also opens a session we do not want).
+        services.failed_logins_reset(
+            username=serializer.validated_data["username"], ip_address=client_ip(request)
+        )
         key, token = services.token_create(user=user)
         return Response({"token": key, "expires_at": token.expires_at}, status=status.HTTP_201_CREATED)
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from accounts import api
+from accounts.access_log_api import AccessEventListApi
 
 urlpatterns = [
     path("auth/token/", api.TokenApi.as_view(), name="api-token"),
@@ -22,4 +23,5 @@ urlpatterns = [
         api.MembershipDetailApi.as_view(),
         name="api-membership-detail",
     ),
+    path("audit/access-events/", AccessEventListApi.as_view(), name="api-access-event-list"),
 ]

@@ -1,8 +1,38 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from accounts.models import Role
+
+USERNAME_TOO_LONG_MESSAGE = "A username has at most %(limit_value)d characters."
 
 
 class MembershipAddForm(forms.Form):
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class _BoundedUsername:
+    """Django's login form sets the username's max length on the widget only: a longer name reaches
+    authenticate(), and django-axes stores it with the failed attempt. Here it is a field error, so
+    the form never authenticates it, and the page shows it cut short, not echoed whole."""
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length, message=USERNAME_TOO_LONG_MESSAGE))
+        name = self.add_prefix("username")
+        value = self.data.get(name) if self.is_bound else None
+        if isinstance(value, str) and len(value) > field.max_length:
+            data = self.data.copy()
+            data[name] = value[: field.max_length + 1]
+            self.data = data
+
+
+class LoginForm(_BoundedUsername, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(_BoundedUsername, AdminAuthenticationForm):
+    pass

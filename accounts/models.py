@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from accounts.visibility import granted
 from core.domain import codes
 
 
@@ -63,14 +64,8 @@ class Organization(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization: Organization) -> Q:
-        """An organisation sees itself and the counterparties it has contracts with."""
-        from contracts.models import Contract
-
-        return (
-            Q(pk=organization.pk)
-            | Q(pk__in=Contract.objects.filter(provider=organization).values("payer_id"))
-            | Q(pk__in=Contract.objects.filter(payer=organization).values("provider_id"))
-        )
+        """An organisation sees itself, and what grants add (contracts: its counterparties)."""
+        return Q(pk=organization.pk) | granted(cls, organization)
 
 
 class Membership(models.Model):

@@ -1,4 +1,4 @@
-"""Reads of organisations and memberships, always through the tenancy scope."""
+"""Reads of organisations, memberships and the PHI access log, always through the tenancy scope."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from accounts.models import Membership, Organization
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.models import AccessEvent
 
 
 def organization_list(*, scope: Scope) -> QuerySet[Organization]:
@@ -36,3 +37,9 @@ def membership_get(*, scope: Scope, organization: Organization, public_id) -> Me
         scope,
         public_id=public_id,
     )
+
+
+def access_event_list(*, scope: Scope) -> QuerySet[AccessEvent]:
+    """The organisation's PHI access log, newest first (auditors and administrators)."""
+    scope.require("audit.view")
+    return scoped(AccessEvent.objects.select_related("user"), scope)

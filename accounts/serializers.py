@@ -1,10 +1,12 @@
 from rest_framework import serializers
 
+from accounts.backends import username_max_length
 from accounts.models import Membership, Organization, Role
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
+    # Refused here, longer than a username can be, before authenticate() (and django-axes) sees it.
+    username = serializers.CharField(max_length=username_max_length())
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 

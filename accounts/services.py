@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -32,6 +33,13 @@ def token_create(*, user) -> tuple[str, ApiToken]:
     return key, token
 
 
+def failed_logins_reset(*, username: str, ip_address: str) -> None:
+    """Forget the failed logins of ``username`` from ``ip_address`` after a successful one (the
+    lockout counts that pair: AXES_LOCKOUT_PARAMETERS), as AXES_RESET_ON_SUCCESS asks."""
+    if settings.AXES_RESET_ON_SUCCESS:
+        axes_reset(ip=ip_address, username=username)
+
+
 def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
@@ -41,12 +49,24 @@ def _require_own(scope: Scope, organization: Organization) -> None:
         raise NotFoundError("Not found.")
 
 
+def _may_join(user, organization: Organization) -> bool:
+    """Whether an administrator may add ``user`` directly: someone in no other organisation, and not
+    back-office staff. Anyone else joins by an invitation they accept (not built yet: refused)."""
+    if user.is_staff or user.is_superuser:
+        return False
+    return not Membership.objects.filter(user=user).exclude(organization=organization).exists()
+
+
 @transaction.atomic
 def membership_create(*, scope: Scope, organization: Organization, username: str, role: str) -> Membership:
     _require_own(scope, organization)
     scope.require("membership.manage")
     user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is None:
+    if user is not None and Membership.objects.filter(user=user, organization=organization).exists():
+        raise ConflictError(ALREADY_MEMBER_MESSAGE, code="already_member")  # listed to them already
+    if user is None or not _may_join(user, organization):
+        # One answer for "no such user" and "not yours to add": it must not tell the administrator
+        # that a username exists elsewhere, let alone whose it is.
         raise ApplicationError(
             UNKNOWN_USER_MESSAGE, code="unknown_user", details={"username": [UNKNOWN_USER_MESSAGE]}
         )

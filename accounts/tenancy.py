@@ -2,8 +2,9 @@
 
 A request acts as one membership: a user in one organisation with one role (a ``Scope``).
 Every selector narrows its queryset with ``scoped(queryset, scope)``, which applies the model's
-``tenant_filter(organization)``; objects are fetched with ``get_scoped_or_404`` so that an
-object of another organisation and a missing one answer the same 404.
+``tenant_filter(organization)`` (what a higher app lets an organisation see of the model, such as a
+contract's counterparty, is registered as a grant in ``accounts.visibility``); objects are fetched with
+``get_scoped_or_404`` so that an object of another organisation and a missing one answer the same 404.
 """
 
 from __future__ import annotations

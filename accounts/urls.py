@@ -9,4 +9,5 @@ urlpatterns = [
     path("organizations/", views.organization_list, name="organization-list"),
     path("organizations/<str:organization_id>/", views.organization_detail, name="organization-detail"),
     path("organizations/<str:organization_id>/members/", views.membership_list, name="membership-list"),
+    path("audit/access-log/", views.access_log, name="access-log"),
 ]

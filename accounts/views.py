@@ -1,23 +1,25 @@
-"""Web pages: login/logout, organisation switcher, organisations and their members."""
+"""Web pages: login/logout, organisation switcher, organisations and their members, the access log."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.forms import MembershipAddForm
+from accounts.decorators import scoped_view
+from accounts.forms import LoginForm, MembershipAddForm
 from accounts.tenancy import SESSION_KEY, resolve_scope
 from core.errors import ApplicationError
-from web.decorators import scoped_view
 
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
+    form_class = LoginForm
     redirect_authenticated_user = True
 
 
@@ -93,3 +95,13 @@ def membership_list(request, organization_id):
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+@scoped_view
+def access_log(request):
+    events = selectors.access_event_list(scope=request.scope)
+    username = request.GET.get("user", "").strip()
+    if username:
+        events = events.filter(user__username=username)
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    return render(request, "accounts/access_log.html", {"page": page, "username": username})

@@ -23,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The development defaults (DEBUG, the fixed key) unless the caller says otherwise; bench_load's
+# servers run production settings on their own.
+os.environ.setdefault("CAREBUNDLE_ENV", "development")
 
 
 def _bound(target) -> float | None:

@@ -134,6 +134,7 @@ def _env(*, debug: bool = False) -> dict[str, str]:
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
+            "CAREBUNDLE_ENV": "development" if debug else "production",
             "DATABASE_URL": f"{PG}/{DB_NAME}",
             "REDIS_URL": REDIS,
             "DEBUG": "1" if debug else "0",

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from accounts.visibility import granted
 from bundles.definition import DEFAULT_REQUIRED_ROLES
 
 
@@ -39,11 +40,8 @@ class Market(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        from contracts.models import Contract
-
-        return Q(organization=organization) | Q(
-            organization__in=Contract.objects.filter(provider=organization).values("payer_id")
-        )
+        """The plan's own markets, and what grants add (contracts: those of a provider's plans)."""
+        return Q(organization=organization) | granted(cls, organization)
 
 
 class IdtRole(models.Model):
@@ -109,13 +107,8 @@ class Bundle(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        """The plan's own bundles, and for a provider the bundles it holds a contract on."""
-        from contracts.models import ContractBundleVersion
-
-        held = ContractBundleVersion.objects.filter(contract__provider=organization).values(
-            "bundle_version__bundle_id"
-        )
-        return Q(payer=organization) | Q(pk__in=held)
+        """The plan's own bundles, and what grants add (contracts: those a provider holds a contract on)."""
+        return Q(payer=organization) | granted(cls, organization)
 
 
 class BundleVersionStatus(models.TextChoices):
@@ -174,10 +167,5 @@ class BundleVersion(models.Model):
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
-        """The plan sees every version; a provider only the versions its contracts name."""
-        from contracts.models import ContractBundleVersion
-
-        held = ContractBundleVersion.objects.filter(contract__provider=organization).values(
-            "bundle_version_id"
-        )
-        return Q(bundle__payer=organization) | Q(pk__in=held)
+        """The plan sees every version; what grants add (contracts: a provider, the versions they name)."""
+        return Q(bundle__payer=organization) | granted(cls, organization)

@@ -6,6 +6,7 @@ from django.db.models import Count, F, Max, Q, QuerySet
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from bundles.models import Bundle, BundlePolicy, BundleVersion, BundleVersionStatus, IdtRole, Market
+from bundles.states import BUNDLE_VERSION
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 
 
@@ -65,6 +66,14 @@ def version_get(*, scope: Scope, bundle: Bundle, number: str | int) -> BundleVer
     except (TypeError, ValueError) as exc:
         raise NotFoundError(NOT_FOUND_MESSAGE) from exc
     return get_scoped_or_404(versions, scope, number=number)
+
+
+def version_actions(*, scope: Scope, bundle: Bundle, version: BundleVersion) -> list[str]:
+    """What the scope may do to the version now (the page shows these buttons): the actions declared
+    from its status that the role may fire, on the plan's own bundles only (bundles.states)."""
+    if bundle.payer_id != scope.organization.pk:
+        return []
+    return BUNDLE_VERSION.actions_for(version.status, can=scope.can)
 
 
 def draft_of(*, scope: Scope, bundle: Bundle) -> BundleVersion | None:

@@ -13,6 +13,9 @@ from accounts.tenancy import Scope
 from bundles import definition as bundle_definition
 from bundles.models import Bundle, BundleVersion, BundleVersionStatus, IdtRole, Market
 from bundles.selectors import plan_markets, required_roles_for, roles_for
+from bundles.states import BUNDLE_VERSION
+from bundles.states import NO_DRAFT_MESSAGE as NO_DRAFT_MESSAGE
+from bundles.states import NOT_PUBLISHED_MESSAGE as NOT_PUBLISHED_MESSAGE
 from core.domain.canonical import canonical_json_indented, sha256_hex
 from core.domain.problems import Problem, errors_only
 from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError, problems_error
@@ -20,13 +23,12 @@ from core.errors import ApplicationError, ConflictError, NotFoundError, Permissi
 PRICING_FORMAT = "carebundle.pricing/1"
 INVALID_DEFINITION_MESSAGE = "The bundle has errors; see details."
 INCOMPLETE_MESSAGE = "The bundle cannot be published yet; every missing item is listed."
-NO_DRAFT_MESSAGE = "This bundle has no draft; start one from a published version."
 DRAFT_EXISTS_MESSAGE = "This bundle already has a draft; publish or discard it first."
-NOT_PUBLISHED_MESSAGE = "Only a published version can be retired."
 
 
-def _require_own(scope: Scope, bundle: Bundle, action: str = "bundle.edit") -> None:
-    scope.require(action)
+def _require_own(scope: Scope, bundle: Bundle, action: str) -> None:
+    """The permission the declaration gives ``action``, on a bundle of the scope's own plan."""
+    scope.require(BUNDLE_VERSION.person_permission(action))
     if bundle.payer_id != scope.organization.pk:
         raise PermissionDeniedError("Only the plan that owns a bundle can change it.")
 
@@ -69,22 +71,23 @@ def bundle_create(*, scope: Scope, definition: dict[str, Any]) -> Bundle:
     return bundle
 
 
-def _locked_draft(bundle: Bundle) -> BundleVersion:
+def _locked_draft(bundle: Bundle, action: str) -> BundleVersion:
+    """The bundle's version ``action`` applies to (its draft), locked; refused when it has none."""
     draft = (
         BundleVersion.objects.select_for_update()
-        .filter(bundle=bundle, status=BundleVersionStatus.DRAFT)
+        .filter(bundle=bundle, status__in=BUNDLE_VERSION.sources(action))
         .first()
     )
     if draft is None:
-        raise ConflictError(NO_DRAFT_MESSAGE, code="no_draft")
+        raise BUNDLE_VERSION.refusal(action, status=None)
     return draft
 
 
 @transaction.atomic
 def draft_update(*, scope: Scope, bundle: Bundle, definition: dict[str, Any]) -> BundleVersion:
     """Replace the draft's definition (validated as a whole; nothing saved when anything is wrong)."""
-    _require_own(scope, bundle)
-    draft = _locked_draft(bundle)
+    _require_own(scope, bundle, "edit")
+    draft = _locked_draft(bundle, "edit")
     draft.definition = _validated(scope.organization, definition)
     draft.save(update_fields=["definition", "updated_at"])
     _sync_bundle(bundle, draft.definition)
@@ -96,8 +99,8 @@ def draft_set_effort(
 ) -> BundleVersion:
     """Change one cell of the team-by-tier grid (the editor's htmx calls)."""
     with transaction.atomic():
-        _require_own(scope, bundle)
-        draft = _locked_draft(bundle)
+        _require_own(scope, bundle, "edit")
+        draft = _locked_draft(bundle, "edit")
         definition = draft.definition
         entry = next((r for r in definition["roles"] if r["role"] == role), None)
         if entry is None:
@@ -116,8 +119,8 @@ def draft_set_effort(
 
 @transaction.atomic
 def draft_discard(*, scope: Scope, bundle: Bundle) -> None:
-    _require_own(scope, bundle)
-    draft = _locked_draft(bundle)
+    _require_own(scope, bundle, "discard")
+    draft = _locked_draft(bundle, "discard")
     if not bundle.versions.exclude(pk=draft.pk).exists():
         raise ConflictError(
             "A bundle's only draft cannot be discarded; it has no published version.", code="only_draft"
@@ -140,15 +143,15 @@ def publish_check(*, bundle: Bundle, definition: dict[str, Any]) -> list[Problem
 @transaction.atomic
 def draft_publish(*, scope: Scope, bundle: Bundle) -> BundleVersion:
     """Publish the draft as the next numbered, immutable version; every missing item is reported."""
-    _require_own(scope, bundle, "bundle.publish")
+    _require_own(scope, bundle, "publish")
     Bundle.objects.select_for_update().filter(pk=bundle.pk).first()  # serialise publications of this bundle
-    draft = _locked_draft(bundle)
+    draft = _locked_draft(bundle, "publish")
     problems = errors_only(publish_check(bundle=bundle, definition=draft.definition))
     if problems:
         raise problems_error(INCOMPLETE_MESSAGE, problems, code="incomplete_bundle")
     latest = BundleVersion.objects.filter(bundle=bundle).aggregate(n=Max("number"))["n"] or 0
     draft.number = latest + 1
-    draft.status = BundleVersionStatus.PUBLISHED
+    draft.status = BUNDLE_VERSION.target("publish", draft.status)
     draft.content_hash = content_hash(draft.definition)
     draft.published_by = scope.user
     draft.published_at = timezone.now()
@@ -160,10 +163,9 @@ def draft_publish(*, scope: Scope, bundle: Bundle) -> BundleVersion:
 @transaction.atomic
 def version_new_draft(*, scope: Scope, version: BundleVersion) -> BundleVersion:
     bundle = version.bundle
-    _require_own(scope, bundle)
+    _require_own(scope, bundle, "new_draft")
     Bundle.objects.select_for_update().filter(pk=bundle.pk).first()
-    if version.is_draft:
-        raise ConflictError("Start a new draft from a published version.", code="not_published")
+    BUNDLE_VERSION.check("new_draft", version.status)
     if BundleVersion.objects.filter(bundle=bundle, status=BundleVersionStatus.DRAFT).exists():
         raise ConflictError(DRAFT_EXISTS_MESSAGE, code="draft_exists")
     return BundleVersion.objects.create(
@@ -174,11 +176,9 @@ def version_new_draft(*, scope: Scope, version: BundleVersion) -> BundleVersion:
 @transaction.atomic
 def version_retire(*, scope: Scope, version: BundleVersion) -> BundleVersion:
     """A retired version takes no new contracts; existing ones keep pointing at it."""
-    _require_own(scope, version.bundle, "bundle.publish")
+    _require_own(scope, version.bundle, "retire")
     version = BundleVersion.objects.select_for_update().get(pk=version.pk)
-    if version.status != BundleVersionStatus.PUBLISHED:
-        raise ConflictError(NOT_PUBLISHED_MESSAGE, code="not_published")
-    version.status = BundleVersionStatus.RETIRED
+    version.status = BUNDLE_VERSION.target("retire", version.status)
     version.retired_at = timezone.now()
     version.save(update_fields=["status", "retired_at", "updated_at"])
     return version

@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from bundles import definition as bundle_definition
 from bundles import selectors, services
 from bundles.models import Bundle, BundleVersion
@@ -19,7 +20,6 @@ from core.domain.canonical import canonical_json_indented
 from core.domain.codes import LINES_OF_BUSINESS
 from core.domain.problems import Problem
 from core.errors import ApplicationError
-from web.decorators import scoped_view
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
@@ -49,7 +49,7 @@ def _version_context(request, bundle: Bundle, version: BundleVersion) -> dict[st
         "role_names": names,
         "markets": [markets.get(code) or code for code in version.definition.get("markets", [])],
         "versions": selectors.version_list(scope=scope, bundle=bundle),
-        "can_edit": scope.can("bundle.edit") and bundle.payer_id == scope.organization.pk,
+        "actions": selectors.version_actions(scope=scope, bundle=bundle, version=version),
         "problems": services.publish_check(bundle=bundle, definition=version.definition)
         if version.is_draft
         else [],

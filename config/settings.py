@@ -1,8 +1,10 @@
 """One settings module, read from the environment.
 
-Defaults are safe for development and need no service: SQLite in ``var/`` and Celery on kombu's
-filesystem transport. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis;
-``DEBUG=0`` with a real ``SECRET_KEY`` is production.
+An environment that says nothing is production: DEBUG off, and the process refuses to start without
+a real ``SECRET_KEY`` (or with DEBUG on). ``CAREBUNDLE_ENV=development`` (set by ``make run``,
+``make test``, scripts/run.sh and ``config.settings_test``) turns on the development defaults: DEBUG
+and a fixed key. Either way the embedded defaults need no service: SQLite in ``var/`` and Celery on
+kombu's filesystem transport; ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CAREBUNDLE_VAR_DIR", BASE_DIR / "var"))
@@ -27,11 +30,27 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
-_DEV_SECRET = "dev-only-insecure-key-carebundle-do-not-use-in-production"  # noqa: S105
-SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET if DEBUG else "")
-if not SECRET_KEY:
-    raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
+CAREBUNDLE_ENV = os.environ.get("CAREBUNDLE_ENV", "production").strip().lower() or "production"
+if CAREBUNDLE_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"CAREBUNDLE_ENV is 'development' or 'production', not {CAREBUNDLE_ENV!r}.")
+DEVELOPMENT = CAREBUNDLE_ENV == "development"
+DEBUG = env_bool("DEBUG", DEVELOPMENT)
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-carebundle-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY if DEVELOPMENT else "")
+if not DEVELOPMENT:
+    # A deployment that forgot its environment must not come up with a debug page or a public key.
+    _refusals = [
+        "DEBUG is on" if DEBUG else "",
+        "SECRET_KEY is not set" if not SECRET_KEY else "",
+        "SECRET_KEY is the development key" if SECRET_KEY == DEVELOPMENT_SECRET_KEY else "",
+    ]
+    if any(_refusals):
+        raise ImproperlyConfigured(
+            "Refusing to start in production: "
+            + "; ".join(r for r in _refusals if r)
+            + ". Set a secret SECRET_KEY and leave DEBUG off; on a developer machine run with "
+            "CAREBUNDLE_ENV=development (make run and make test set it)."
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -64,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestLogMiddleware",  # first: it times and logs every answer, static files too
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
     "core.middleware.UploadLimitMiddleware",
@@ -72,10 +92,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",  # after authentication: it ends idle sessions
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "core.middleware.ExceptionResponseMiddleware",  # 413 and 503 for pages instead of a 500
     "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the locked-out page
 ]
 
@@ -108,8 +130,13 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded database is shared with the Celery worker process: wait for locks.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The embedded database is shared by the web server and the Celery worker. WAL lets them read while
+    # one writes; an immediate transaction takes the write lock at its start, so that two transactions
+    # never both read and then both try to write (SQLite fails such an upgrade at once, without
+    # waiting); the busy timeout (seconds) makes a writer wait for the lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL"}
+    )
     # A file, not memory, so that a Celery worker process in the tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -127,10 +154,21 @@ AUTHENTICATION_BACKENDS = [
 # Five wrong passwords for one username from one address lock it for 15 minutes.
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = 0.25  # hours
+# Never the username alone: that would let anyone lock anyone out.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"  # the trusted-proxy rule (TRUSTED_PROXY_COUNT)
+AXES_USERNAME_CALLABLE = "accounts.backends.lockout_username"  # never stores more than a username holds
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# How many proxies in front of the app append the client's address to X-Forwarded-For. 0 (no proxy):
+# the header is ignored. One rule (core.net.client_ip) for the login throttle, django-axes and the
+# request log; DRF's NUM_PROXIES below is the same number.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# A session ends after this long without a request (accounts.middleware), and SESSION_COOKIE_AGE
+# (seconds; Django's default, two weeks) after its login whatever the activity.
+SESSION_IDLE_TIMEOUT_MINUTES = float(os.environ.get("SESSION_IDLE_TIMEOUT_MINUTES", "30"))
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(60 * 60 * 24 * 14)))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -188,6 +226,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # Uploads (rosters, experience, utilisation, 834s) above this are refused with a 413.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
@@ -233,10 +272,12 @@ SPECTACULAR_SETTINGS = {
 # --- Celery: Redis when REDIS_URL is set, otherwise an embedded filesystem broker ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_DATA_DIR = VAR_DIR / "celery"
+#: Redis gives an unacknowledged message (acks_late: its worker died) to another worker after this long.
+CELERY_REDIS_VISIBILITY_TIMEOUT = 60 * 60
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": CELERY_REDIS_VISIBILITY_TIMEOUT}
 else:
     for sub in ("in", "processed", "results", "control"):
         (CELERY_DATA_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -257,6 +298,13 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = False
+# Every task has time limits. The soft one raises SoftTimeLimitExceeded inside the task, which then
+# records the failure on its row (a run, a submission) instead of leaving it half done; the hard one
+# kills the worker process a minute later if even that hangs. Long tasks (pricing runs, ingests,
+# payment runs, rate sheet zips) set longer limits on their decorator. Every limit stays below the
+# Redis visibility timeout (above), or a task still running would be delivered to a second worker.
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", str(5 * 60)))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", str(6 * 60)))
 CELERY_BEAT_SCHEDULE: dict = {
     # Active contracts whose end date has come become expired (contracts.services.contracts_expire_due).
     "contracts-expire-due": {
@@ -307,5 +355,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "axes": {"level": "WARNING"},
+        # One line per request (core.middleware.RequestLogMiddleware) at INFO; a development server
+        # logs its own, so there only when asked for.
+        "carebundle.request": {
+            "level": os.environ.get(
+                "REQUEST_LOG_LEVEL", "WARNING" if DEVELOPMENT else os.environ.get("LOG_LEVEL", "INFO")
+            )
+        },
+    },
 }

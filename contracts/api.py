@@ -77,8 +77,8 @@ def _detail(scope, contract: Contract) -> dict:
     }
 
 
-def _version_response(version, status_code=200) -> Response:
-    return Response(VersionSerializer(version).data, status=status_code)
+def _version_response(scope, version, status_code=200) -> Response:
+    return Response(VersionSerializer(version, context={"scope": scope}).data, status=status_code)
 
 
 class ContractListApi(ScopedMixin, generics.ListAPIView):
@@ -178,7 +178,9 @@ class ContractVersionApi(ScopedAPIView):
     def get(self, request, contract_id, number):
         """One version's terms, rates (with the priced rate and difference), fees and acceptances."""
         contract = _contract(self.scope, contract_id)
-        return _version_response(selectors.version_get(scope=self.scope, contract=contract, number=number))
+        return _version_response(
+            self.scope, selectors.version_get(scope=self.scope, contract=contract, number=number)
+        )
 
     @extend_schema(
         request=VersionUpdateSerializer,
@@ -208,7 +210,7 @@ class ContractVersionApi(ScopedAPIView):
             bundle_version=bundle_version,
         )
         return _version_response(
-            selectors.version_get(scope=self.scope, contract=contract, number=version.number)
+            self.scope, selectors.version_get(scope=self.scope, contract=contract, number=version.number)
         )
 
 
@@ -230,7 +232,7 @@ class ContractRatesFromPricingApi(ScopedAPIView):
         table = pricing_run_rate_table(scope=self.scope, run_id=serializer.validated_data["run_id"])
         services.rate_schedule_from_pricing(scope=self.scope, contract_version=version, rate_table=table)
         return _version_response(
-            selectors.version_get(scope=self.scope, contract=contract, number=version.number)
+            self.scope, selectors.version_get(scope=self.scope, contract=contract, number=version.number)
         )
 
 
@@ -313,6 +315,7 @@ class ContractAmendApi(ScopedAPIView):
             scope=self.scope, contract=contract, effective_start=serializer.validated_data["effective_start"]
         )
         return _version_response(
+            self.scope,
             selectors.version_get(scope=self.scope, contract=contract, number=version.number),
             status.HTTP_201_CREATED,
         )
@@ -366,7 +369,7 @@ class ContractTermsInForceApi(ScopedAPIView):
         if version is None or (not self.scope.is_payer and version.sent_at is None):
             raise NotFoundError(selectors.NO_TERMS_IN_FORCE_MESSAGE, code="no_terms_in_force")
         return _version_response(
-            selectors.version_get(scope=self.scope, contract=contract, number=version.number)
+            self.scope, selectors.version_get(scope=self.scope, contract=contract, number=version.number)
         )
 
 

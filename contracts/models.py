@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from simple_history.models import HistoricalRecords
 
 from core.domain.codes import PRORATION_LABELS, PRORATION_RULES, TIER_RULE_LABELS, TIER_RULES
@@ -128,6 +128,17 @@ class ContractBundleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract} -> {self.bundle_version_id}"
+
+    @classmethod
+    def shown_to(cls, provider) -> QuerySet[ContractBundleVersion]:
+        """The links a provider may see: on contracts the plan has sent it, except a bundle version
+        that only an unsent draft (an amendment the plan is still writing) names."""
+        versions = ContractVersion.objects.filter(
+            contract_id=OuterRef("contract_id"), bundle_version_id=OuterRef("bundle_version_id")
+        )
+        return cls.objects.filter(contract__provider=provider, contract__first_sent_at__isnull=False).exclude(
+            Exists(versions.filter(sent_at__isnull=True)) & ~Exists(versions.filter(sent_at__isnull=False))
+        )
 
 
 class ContractNumberSequence(models.Model):

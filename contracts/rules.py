@@ -167,8 +167,7 @@ def validate_quality_terms(value: Any, problems: list[Problem], path: str = "qua
             problems.append(Problem.at_path(at, "not_an_object", "Each quality term is an object."))
             continue
         code = term.get("measure")
-        measure = QUALITY_MEASURES.get(code)
-        if measure is None:
+        if not isinstance(code, str) or code not in QUALITY_MEASURES:  # a list or object too: unknown
             problems.append(
                 Problem.at_path(
                     f"{at}.measure",
@@ -177,6 +176,7 @@ def validate_quality_terms(value: Any, problems: list[Problem], path: str = "qua
                 )
             )
             continue
+        measure = QUALITY_MEASURES[code]
         if code in seen:
             problems.append(Problem.at_path(f"{at}.measure", "duplicate", f"{measure.name} is listed twice."))
         seen.add(code)
@@ -738,7 +738,7 @@ def describe_baseline(terms: dict[str, Any]) -> str:
             f"(measured around {terms['benchmark_midpoint']}) trended at {percent(terms['annual_trend'])} a year "
             f"to the middle of the performance period"
         )
-    return BASELINE_METHODS.get(method, str(method))
+    return BASELINE_METHODS.get(method, str(method)) if isinstance(method, str) else str(method)
 
 
 def describe_shared_savings(terms: dict[str, Any]) -> str:

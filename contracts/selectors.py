@@ -23,11 +23,11 @@ from contracts.models import (
     PENDING_STATUSES,
     Contract,
     ContractEvent,
-    ContractStatus,
     ContractVersion,
     RateSheetExport,
     VersionStatus,
 )
+from contracts.states import CONTRACT, CONTRACT_VERSION, PLAN_ONLY_ACTIONS
 from contracts.terms import ContractTerms, RateCell
 from core.domain.codes import lob_label
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
@@ -238,6 +238,18 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
     }
 
 
+def document_for(*, scope: Scope, document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as ``scope`` may see it: the priced rates (and each cell's difference from them)
+    are the plan's own pricing, never shown to the provider. The fingerprint is of the whole document."""
+    if scope.is_payer:
+        return document
+    details = {
+        key: {**detail, "priced_pmpm": None, "difference": None}
+        for key, detail in document["rate_details"].items()
+    }
+    return {**document, "rate_details": details}
+
+
 def _amended_version(version: ContractVersion) -> dict[str, Any] | None:
     """For an amendment, the version it replaces (shown on the rate sheet, not fingerprinted)."""
     if version.number == 1:
@@ -358,26 +370,21 @@ def rate_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def contract_actions(*, scope: Scope, contract: Contract, pending: ContractVersion | None) -> list[str]:
-    """What the scope's role may do to the contract now (the API lists them; pages show the buttons)."""
-    actions = []
+    """What the scope's role may do to the contract now (the API lists them; pages show the buttons).
+
+    The actions contracts.states declares from the pending version's status and the contract's that
+    the role may fire, less those the services would refuse for a reason other than the status:
+    another plan's contract, this side's acceptance already given, an amendment already pending.
+    """
+    actions = CONTRACT_VERSION.actions_for(pending.status, can=scope.can) if pending is not None else []
+    actions += CONTRACT.actions_for(contract.status, can=scope.can)
     own_plan = scope.is_payer and contract.payer_id == scope.organization.pk
-    if (
-        pending is not None
-        and pending.status == VersionStatus.DRAFT
-        and own_plan
-        and scope.can("contract.edit")
-    ):
-        actions += ["edit", "propose"]
-    if pending is not None and pending.status == VersionStatus.PROPOSED:
+    if not own_plan:
+        actions = [action for action in actions if action not in PLAN_ONLY_ACTIONS]
+    if "accept" in actions and pending is not None:
         side = "payer" if scope.is_payer else "provider"
-        accepted = pending.acceptances.filter(side=side, proposal_round=pending.proposal_round).exists()
-        if scope.can("contract.accept") and not accepted:
-            actions.append("accept")
-        if scope.can("contract.return"):
-            actions.append("return")
-    if contract.status == ContractStatus.ACTIVE and own_plan:
-        if pending is None and scope.can("contract.edit"):
-            actions.append("amend")
-        if scope.can("contract.terminate"):
-            actions.append("terminate")
+        if pending.acceptances.filter(side=side, proposal_round=pending.proposal_round).exists():
+            actions.remove("accept")
+    if "amend" in actions and pending is not None:
+        actions.remove("amend")
     return actions

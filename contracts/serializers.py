@@ -270,11 +270,22 @@ class ContractSerializer(serializers.ModelSerializer):
 
 
 class RateSerializer(serializers.ModelSerializer):
+    """A rate cell. ``priced_pmpm`` and ``difference`` are the plan's own pricing: null unless the
+    ``scope`` in the context is the plan's."""
+
     difference = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True, read_only=True)
 
     class Meta:
         model = RateScheduleEntry
         fields = ["lob", "tier", "market", "pmpm", "priced_pmpm", "difference", "source", "reason"]
+        extra_kwargs = {"priced_pmpm": {"help_text": "The plan's priced rate (null for the provider)"}}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        scope = self.context.get("scope")
+        if scope is None or not scope.is_payer:
+            data["priced_pmpm"] = data["difference"] = None
+        return data
 
 
 class AcceptanceSerializer(serializers.ModelSerializer):
@@ -377,7 +388,7 @@ class VersionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(RateSerializer(many=True))
     def get_rates(self, version):
-        return RateSerializer(version.rates.all(), many=True).data
+        return RateSerializer(version.rates.all(), many=True, context=self.context).data
 
     @extend_schema_field(
         serializers.DictField(child=serializers.DecimalField(max_digits=14, decimal_places=2))

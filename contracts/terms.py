@@ -47,6 +47,8 @@ class ContractTerms:
     def pmpm(self, tier: str, market: str, lob: str | None = None) -> Decimal:
         """The PMPM for a rate cell; with one line of business the LOB may be left out."""
         lob = lob or (self.lines_of_business[0] if len(self.lines_of_business) == 1 else None)
+        if lob is None:  # several lines of business and none named: there is no such cell
+            raise KeyError((tier, market, lob))
         return self.rates[RateCell(tier, market, lob)]
 
     def covers(self, day: date) -> bool:

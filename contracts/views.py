@@ -12,17 +12,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from accounts.models import Organization, OrganizationKind
 from bundles.models import Market
 from bundles.selectors import published_version_list
 from contracts import rules, selectors, services
 from contracts.forms import AmendForm, ContractCreateForm, ReturnForm, TerminateForm, TermsForm
 from contracts.models import ContractStatus, ContractVersion, RateSheetFormat
+from contracts.states import CONTRACT_VERSION, NOT_EDITABLE_MESSAGE
 from core.domain.codes import LOB_LABELS, PRORATION_WORDS, TIER_RULE_WORDS, lob_label
 from core.domain.months import next_month, shift_month
 from core.domain.problems import Problem
 from core.errors import ApplicationError, problems_error
-from web.decorators import scoped_view
 
 
 def _problems(exc: ApplicationError) -> list[dict]:
@@ -137,8 +138,9 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
     pending = selectors.pending_version(contract=contract)
     if pending is not None and not scope.is_payer and pending.sent_at is None:
         pending = None
-    document = selectors.version_document(version)
-    fingerprint = selectors.version_fingerprint(version, document)
+    full_document = selectors.version_document(version)
+    fingerprint = selectors.version_fingerprint(version, full_document)  # of the whole terms
+    document = selectors.document_for(scope=scope, document=full_document)
     tables = selectors.rate_tables(document)
     negotiated = [
         cell
@@ -155,6 +157,7 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
         "fingerprint": fingerprint,
         "tables": tables,
         "negotiated": negotiated,
+        "show_priced": scope.is_payer,
         "pending": pending,
         "actions": actions,
         "versions": selectors.version_list(scope=scope, contract=contract),
@@ -215,9 +218,9 @@ def version_edit(request, contract_id, number):
     scope = request.scope
     contract = _contract(request, contract_id)
     version = selectors.version_get(scope=scope, contract=contract, number=number)
-    scope.require("contract.edit")
-    if version.status != "draft":
-        messages.error(request, services.NOT_EDITABLE_MESSAGE)
+    scope.require(CONTRACT_VERSION.person_permission("edit"))
+    if not CONTRACT_VERSION.can_fire("edit", version.status):
+        messages.error(request, NOT_EDITABLE_MESSAGE)
         return redirect("contract-version", contract_id=contract.number, number=version.number)
     form = _edit_form(version, request.POST if request.method == "POST" else None)
     status = 200
@@ -311,7 +314,7 @@ def rate_cell(request, contract_id, number):
         if error:
             messages.error(request, error)
         return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
-    document = selectors.version_document(version)
+    document = selectors.document_for(scope=scope, document=selectors.version_document(version))
     key = f"{lob}/{tier}/{market}"
     cell = {
         "key": key,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -18,6 +20,15 @@ logger = logging.getLogger(__name__)
 
 VALIDATION_MESSAGE = "Some fields are invalid; see details."
 NESTED_TOO_DEEPLY_MESSAGE = "The JSON is nested too deeply to be read."
+MALFORMED_MESSAGE = "The request could not be read."
+REQUEST_TOO_LARGE_MESSAGE = (
+    "The request body is larger than the limit of {limit}; files go in a multipart upload."
+)
+DATABASE_BUSY_MESSAGE = "The database is busy with other changes; try again in a moment."
+#: Seconds a client should wait before retrying a request the database was too busy for.
+DATABASE_BUSY_RETRY_AFTER = 2
+# Lock contention on PostgreSQL: lock_not_available (a lock timeout), deadlock_detected, serialization_failure.
+_BUSY_SQLSTATES = {"55P03", "40P01", "40001"}
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -37,6 +48,26 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"code": code, "message": message, "details": details if details is not None else {}}
 
 
+def database_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is lock contention (worth a retry), not a broken query or a lost database."""
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    message = str(exc).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+def request_too_large_body() -> dict[str, Any]:
+    from core.middleware import human_size
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_body(
+        "request_too_large", REQUEST_TOO_LARGE_MESSAGE.format(limit=human_size(limit)), {"limit_bytes": limit}
+    )
+
+
 _DRF_CODES: dict[type, str] = {
     exceptions.ParseError: "malformed_request",
     exceptions.AuthenticationFailed: "authentication_failed",
@@ -54,6 +85,18 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     """Every API error, expected or not, leaves with the same body and never a stack trace."""
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(request_too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, SuspiciousOperation):  # too many fields or files, a malformed multipart body
+        return Response(
+            error_body("malformed_request", MALFORMED_MESSAGE), status=status.HTTP_400_BAD_REQUEST
+        )
+    if database_busy(exc):
+        return Response(
+            error_body("database_busy", DATABASE_BUSY_MESSAGE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_BUSY_RETRY_AFTER)},
+        )
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return Response(error_body("not_found", NOT_FOUND_MESSAGE), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):

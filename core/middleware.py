@@ -1,12 +1,28 @@
-"""Security headers and the upload size limit, for every response."""
+"""Security headers, body size limits, the request log and the answers to transient errors, for every
+request."""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.http import JsonResponse
-from django.shortcuts import render
+import logging
+import time
 
-from core.api import error_body
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.functional import empty
+
+from core.api import (
+    DATABASE_BUSY_MESSAGE,
+    DATABASE_BUSY_RETRY_AFTER,
+    database_busy,
+    error_body,
+    request_too_large_body,
+)
+from core.net import client_ip
+
+request_log = logging.getLogger("carebundle.request")
 
 
 def content_security_policy(*, inline_styles: bool = False) -> str:
@@ -40,6 +56,10 @@ class SecurityHeadersMiddleware:
         relaxed = request.path.startswith(("/admin/", "/api/docs/"))
         response.setdefault("Content-Security-Policy", self.relaxed_policy if relaxed else self.policy)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        # Pages, files and API answers carry member data (PHI) or contract terms: no browser or proxy
+        # may keep a copy. Confidential by default, so that a new view cannot forget it; static files
+        # come with their own caching header from whitenoise and keep it.
+        response.setdefault("Cache-Control", "no-store")
         return response
 
 
@@ -54,8 +74,16 @@ def human_size(n: int) -> str:
     return f"{n} bytes"
 
 
+def _too_large_response(request, body: dict) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(body, status=413)
+    return render(request, "web/413.html", {"message": body["message"]}, status=413)
+
+
 class UploadLimitMiddleware:
-    """Refuse bodies over ``MAX_UPLOAD_BYTES`` before reading them: 413 with a clear message."""
+    """Refuse bodies over their limit before reading them: 413 with a clear message. Files (multipart)
+    may reach ``MAX_UPLOAD_BYTES``; any other body, read into memory whole (JSON, a form),
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -68,9 +96,71 @@ class UploadLimitMiddleware:
             length = 0
         if length > limit:
             message = TOO_LARGE_MESSAGE.format(limit=human_size(limit))
-            if request.path.startswith("/api/"):
-                return JsonResponse(
-                    error_body("upload_too_large", message, {"limit_bytes": limit}), status=413
-                )
-            return render(request, "web/413.html", {"message": message}, status=413)
+            return _too_large_response(
+                request, error_body("upload_too_large", message, {"limit_bytes": limit})
+            )
+        memory_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if (
+            memory_limit is not None
+            and length > memory_limit
+            and request.content_type != "multipart/form-data"
+        ):
+            return _too_large_response(request, request_too_large_body())
         return self.get_response(request)
+
+
+class ExceptionResponseMiddleware:
+    """A page's answer to what a view cannot help: a body over the memory limit (read lazily, so it
+    surfaces in the view) is a 413, lock contention in the database a 503 with ``Retry-After``; never
+    a 500. (The API's exception handler, core.api, gives the same answers as JSON.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RequestDataTooBig):
+            return _too_large_response(request, request_too_large_body())
+        if database_busy(exception):
+            if request.path.startswith("/api/"):
+                response = JsonResponse(error_body("database_busy", DATABASE_BUSY_MESSAGE), status=503)
+            else:
+                # A page that needs no database: the database is what is busy.
+                html = render_to_string("web/503.html", {"message": DATABASE_BUSY_MESSAGE})
+                response = HttpResponse(html, status=503)
+            response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER)
+            return response
+        return None
+
+
+class RequestLogMiddleware:
+    """One line per request: method, path (no query string: it may name a member), status, time, the
+    client's address by the trusted-proxy rule (core.net) and the user's id."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.monotonic()
+        response = self.get_response(request)
+        if request_log.isEnabledFor(logging.INFO):
+            # The user only if something already looked them up: the log adds no query of its own.
+            user = getattr(getattr(request, "user", None), "_wrapped", getattr(request, "user", None))
+            if user is empty:
+                user = None
+            fields = {
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.monotonic() - started) * 1000),
+                "client_ip": client_ip(request),
+                "user_id": user.pk if user is not None and user.is_authenticated else None,
+            }
+            request_log.info(
+                "%(method)s %(path)s %(status)s %(duration_ms)sms client=%(client_ip)s user=%(user_id)s",
+                fields,
+                extra=fields,
+            )
+        return response

@@ -1,7 +1,30 @@
-from celery import shared_task
+from __future__ import annotations
+
+from celery import Task, current_app, current_task, shared_task
 
 
 @shared_task(name="core.echo")
 def echo(value: str) -> str:
     """A round trip through the broker and a worker: health checks and the CI test use it."""
     return value
+
+
+def soft_time_limit(task: Task) -> int:
+    """The soft time limit (seconds) of the running task: the call's, else the task's, else the default."""
+    limits = task.request.timelimit or (None, None)
+    return int(limits[1] or task.soft_time_limit or task.app.conf.task_soft_time_limit)
+
+
+def duration_text(seconds: int) -> str:
+    """A limit as people read it: 30 minutes, 1 minute, 90 seconds."""
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
+def time_limit_text() -> str:
+    """The running task's soft time limit as people read it, for the message when it was exceeded."""
+    if not current_task:  # not in a task: the default limit
+        return duration_text(current_app.conf.task_soft_time_limit)
+    return duration_text(soft_time_limit(current_task))

@@ -13,6 +13,7 @@ import os
 from datetime import date
 from decimal import Decimal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, OperationalError, transaction
@@ -46,6 +47,7 @@ from enrollment.models import (
     Severity,
     SubmissionIssue,
 )
+from enrollment.states import ROSTER_SUBMISSION
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ RETRO_WINDOW_MESSAGE = (
 FUTURE_MONTH_MESSAGE = "A month's roster can be submitted from the month's first day on."
 NOT_FINISHED_MESSAGE = "The submission is still being processed."
 PROCESSING_FAILED_MESSAGE = "The file could not be processed: {error}. Nothing was stored; submit it again."
+#: The ``error`` of a file whose processing hit the task's time limit (enrollment.tasks).
+TIME_LIMIT_ERROR = "it took longer than the limit of {limit} for one file"
 
 #: Files up to this size are processed in the request; larger ones by a Celery worker.
 DEFAULT_INLINE_MAX_BYTES = 256 * 1024
@@ -239,7 +243,7 @@ def roster_process(*, submission_id: int) -> RosterSubmission | None:
         # A write first: it takes the row lock (PostgreSQL) or the write lock (SQLite, where upgrading a
         # read to a write inside a transaction fails at once instead of waiting).
         claimed = RosterSubmission.objects.filter(
-            pk=submission_id, status=ProcessingStatus.PROCESSING
+            pk=submission_id, status__in=ROSTER_SUBMISSION.sources("process")
         ).update(attempts=F("attempts") + 1)
         submission = RosterSubmission.objects.select_related("contract").filter(pk=submission_id).first()
         if submission is None or not claimed:
@@ -262,22 +266,31 @@ def roster_process(*, submission_id: int) -> RosterSubmission | None:
             force=True,
         )
         return _store(submission, plan, findings, progress)
-    except OperationalError:
-        raise  # the database: the task retries
+    except (OperationalError, SoftTimeLimitExceeded):
+        raise  # the database: the task retries; the time limit: the task records it (roster_fail)
     except Exception as exc:
         logger.exception("Roster submission %s could not be processed", submission_id)
         return _fail(submission_id, progress, f"{type(exc).__name__}: {exc}"[:300])
 
 
-def _fail(submission_id: int, progress: processing.Progress, error: str) -> RosterSubmission:
+def roster_fail(*, submission_id: int, error: str) -> RosterSubmission | None:
+    """Reject a submission whose processing was stopped (the task's time limit): nothing is stored.
+
+    A submission already accepted or rejected is left alone."""
+    if not RosterSubmission.objects.filter(pk=submission_id).exists():
+        return None
+    return _fail(submission_id, None, error)
+
+
+def _fail(submission_id: int, progress: processing.Progress | None, error: str) -> RosterSubmission:
     message = PROCESSING_FAILED_MESSAGE.format(error=error)
     with transaction.atomic():
         RosterSubmission.objects.filter(pk=submission_id).update(
             attempts=F("attempts")
         )  # lock first (see above)
         submission = RosterSubmission.objects.select_for_update().get(pk=submission_id)
-        if submission.is_finished:
-            return submission
+        if not ROSTER_SUBMISSION.can_fire("reject", submission.status):
+            return submission  # finished meanwhile: left as it is
         SubmissionIssue.objects.create(
             submission=submission,
             severity=Severity.ERROR,
@@ -287,12 +300,13 @@ def _fail(submission_id: int, progress: processing.Progress, error: str) -> Rost
             code=processing.PROCESSING_FAILED,
             message=message,
         )
-        submission.status = ProcessingStatus.REJECTED
+        submission.status = ROSTER_SUBMISSION.target("reject", submission.status)
         submission.error_count = 1
         submission.finished_at = timezone.now()
         submission.progress = 100
         submission.progress_message = "Rejected: the file could not be processed"
-        submission.progress_log = _log(progress.log, 100, submission.progress_message)
+        log = progress.log if progress is not None else submission.progress_log
+        submission.progress_log = _log(log, 100, submission.progress_message)
         submission.save()
     return submission
 
@@ -314,8 +328,9 @@ def _store(
             last_version=F("last_version")
         )
         submission = RosterSubmission.objects.select_for_update().get(pk=submission.pk)
-        if submission.is_finished:
-            return submission
+        outcome = "accept" if findings.ok else "reject"
+        if not ROSTER_SUBMISSION.can_fire(outcome, submission.status):
+            return submission  # finished by another attempt: left as it is
         processing.copy_rows(
             SubmissionIssue,
             processing.ISSUE_FIELDS,
@@ -331,7 +346,7 @@ def _store(
         submission.proration_rule = plan.terms.proration_rule
         submission.tier_rule = plan.terms.tier_rule
         if not findings.ok:
-            submission.status = ProcessingStatus.REJECTED
+            submission.status = ROSTER_SUBMISSION.target("reject", submission.status)
             done = f"Rejected: {submission.error_count:,} error(s); nothing was stored"
         else:
             processing.copy_rows(
@@ -363,7 +378,7 @@ def _store(
                     current.save(update_fields=["is_current"])
                 submission.is_current = True
                 submission.previous = current
-            submission.status = ProcessingStatus.ACCEPTED
+            submission.status = ROSTER_SUBMISSION.target("accept", submission.status)
             done = f"Accepted: {submission.member_count:,} members, {submission.member_months} member-months"
             if not submission.is_current:
                 done += " (a later version was accepted first and stays current)"
@@ -462,6 +477,38 @@ def eligibility_file_process(*, file_id: int) -> EligibilityFile | None:
         record.warning_count = len(result.warnings)
         record.acknowledgement = acknowledgement
         record.ack_999 = ack_999
+        record.processed_at = timezone.now()
+        record.save()
+    return record
+
+
+def eligibility_file_fail(*, file_id: int, error: str) -> EligibilityFile | None:
+    """Reject a file whose processing was stopped (the task's time limit): the eligibility is unchanged.
+
+    A file already accepted or rejected is left alone."""
+    message = PROCESSING_FAILED_MESSAGE.format(error=error)
+    with transaction.atomic():
+        EligibilityFile.objects.filter(pk=file_id).update(attempts=F("attempts"))  # lock first (see above)
+        record = EligibilityFile.objects.select_for_update().filter(pk=file_id).first()
+        if record is None or record.is_finished:
+            return record
+        issue = {
+            "code": processing.PROCESSING_FAILED,
+            "message": message,
+            "segment_index": None,
+            "segment_id": None,
+            "position": None,
+            "element": None,
+            "loop": None,
+            "transaction": None,
+        }
+        record.status = ProcessingStatus.REJECTED
+        record.error_count = 1
+        lines = [
+            "Rejected",
+            f"error [{processing.PROCESSING_FAILED}]: {message}",
+        ]  # as readable_acknowledgement
+        record.acknowledgement = {"accepted": False, "lines": lines, "errors": [issue], "warnings": []}
         record.processed_at = timezone.now()
         record.save()
     return record

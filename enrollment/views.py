@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.decorators import scoped_view, tenant_free
 from core.audit import record_access
 from core.domain.months import shift_month
 from core.errors import ApplicationError, NotFoundError, month_from_input
@@ -24,7 +25,6 @@ from enrollment import file_templates, selectors, services
 from enrollment.api import file_response
 from enrollment.forms import EligibilityUploadForm, RosterUploadForm
 from enrollment.models import ProcessingStatus
-from web.decorators import scoped_view, tenant_free
 
 SUBMISSIONS_PER_PAGE = 50
 ISSUES_PER_PAGE = 50

@@ -29,6 +29,7 @@ from payments.models import (
     PaymentRunStatus,
     Settlement,
 )
+from payments.states import PAYMENT_RUN, SETTLEMENT
 
 HEAVY_FIELDS = ("inputs", "not_payable_assessments", "outside_window")
 ZERO = Decimal("0.00")
@@ -82,6 +83,14 @@ def run_get(*, scope: Scope, run_id) -> PaymentRun:
         scope,
         public_id=_uuid_or_404(run_id),
     )
+
+
+def run_actions(*, scope: Scope, run: PaymentRun) -> list[str]:
+    """What the scope may do to the run now (the page shows these buttons): the actions payments.states
+    declares from its status that the role may fire, on the plan's own contracts only."""
+    if run.contract.payer_id != scope.organization.pk:
+        return []
+    return PAYMENT_RUN.actions_for(run.status, can=scope.can)
 
 
 def line_list(*, run: PaymentRun) -> QuerySet[PaymentLine]:
@@ -268,3 +277,11 @@ def settlement_get(*, scope: Scope, settlement_id) -> Settlement:
         scope,
         public_id=_uuid_or_404(settlement_id),
     )
+
+
+def settlement_actions(*, scope: Scope, settlement: Settlement) -> list[str]:
+    """What the scope may do to the settlement now: the actions payments.states declares from its status
+    that the role may fire, on the plan's own contracts only."""
+    if settlement.contract.payer_id != scope.organization.pk:
+        return []
+    return SETTLEMENT.actions_for(settlement.status, can=scope.can)

@@ -8,6 +8,11 @@ from django.db import OperationalError
 from payments.services.runs import payment_run_calculate
 from payments.services.schedule import payment_runs_start_due
 
+#: A run of a million member-months takes seconds (BENCHMARKS.md). The hard limit stays below the sweep's
+#: STALLED_AFTER (15 minutes), so a run still calculating is never queued a second time.
+RUN_SOFT_TIME_LIMIT = 10 * 60
+RUN_TIME_LIMIT = RUN_SOFT_TIME_LIMIT + 60
+
 
 @shared_task(
     name="payments.calculate_run",
@@ -16,6 +21,8 @@ from payments.services.schedule import payment_runs_start_due
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
+    soft_time_limit=RUN_SOFT_TIME_LIMIT,
+    time_limit=RUN_TIME_LIMIT,
 )
 def calculate_run(run_id: int) -> str:
     """Calculate a payment run. A run already calculated (by an earlier delivery) is left alone; one whose

@@ -13,12 +13,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from core.audit import record_access
 from core.domain.months import shift_month
 from core.errors import ApplicationError
 from payments import charts, selectors, services, statements
 from payments.models import LineKind, PaymentRunStatus, SettlementStatus
-from web.decorators import scoped_view
 
 MEMBER_PAGE_SIZE = 100
 
@@ -98,11 +98,6 @@ def settlement_detail(request, settlement_id):
     scope = request.scope
     settlement = selectors.settlement_get(scope=scope, settlement_id=settlement_id)
     contract = settlement.contract
-    can_approve = (
-        scope.can("performance.settle")
-        and contract.payer_id == scope.organization.pk
-        and settlement.status == SettlementStatus.REVIEW
-    )
     api = reverse("api-settlement", args=[settlement.public_id])
     return render(
         request,
@@ -110,7 +105,7 @@ def settlement_detail(request, settlement_id):
         {
             "settlement": settlement,
             "contract": contract,
-            "can_approve": can_approve,
+            "actions": selectors.settlement_actions(scope=scope, settlement=settlement),
             "lines": statements.settlement_lines(settlement),
             "entries": settlement.ledger_entries.order_by("sequence"),
             "summary": settlement.summary or {},
@@ -171,11 +166,6 @@ def _run_context(request, run) -> dict:
             detail=f"{run.contract.number} {run.month_label}: member lines",
             request=request,
         )
-    can_approve = (
-        scope.can("payment.approve")
-        and run.contract.payer_id == scope.organization.pk
-        and run.status == PaymentRunStatus.REVIEW
-    )
     api = reverse("api-payment-run", args=[run.public_id])
     return {
         "run": run,
@@ -184,10 +174,7 @@ def _run_context(request, run) -> dict:
         "page": page,
         "search": search,
         "changes": selectors.changes_since_previous_month(run=run),
-        "can_approve": can_approve,
-        "can_recalculate": scope.can("payment.run")
-        and run.contract.payer_id == scope.organization.pk
-        and run.status in (PaymentRunStatus.REVIEW, PaymentRunStatus.FAILED),
+        "actions": selectors.run_actions(scope=scope, run=run),
         "downloads": [("PDF", f"{api}statement.pdf"), ("CSV", f"{api}statement.csv")]
         + (
             [("X12 820", f"{api}statement.820")]

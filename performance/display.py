@@ -98,7 +98,8 @@ def decorate(performance: dict) -> dict:
         )
         num = _d(row["numerator"])
         row["numerator_text"] = f"{num.normalize():f}" if num is not None else "—"
-        row["denominator_text"] = f"{_d(row['denominator']).normalize():f}"
+        den = _d(row["denominator"])
+        row["denominator_text"] = f"{den.normalize():f}" if den is not None else "—"
     performance["composite_text"] = (
         percent_text(performance["composite_score"])
         if performance["composite_score"] is not None

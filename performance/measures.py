@@ -255,6 +255,13 @@ def _dec(value: float | None, places: int = 6) -> Decimal | None:
     return round_half_up(Decimal(repr(value)), places)
 
 
+def _bounds(interval: tuple[float, float] | None) -> tuple[Decimal | None, Decimal | None]:
+    # None without trials or exposure: then the rate has no interval.
+    if interval is None:
+        return None, None
+    return _dec(interval[0]), _dec(interval[1])
+
+
 def measure_rate(code: str, data: MeasureData) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
     """(rate, ci_low, ci_high) for one measure; rates of ``rate`` unit are fractions 0..1."""
     unit = MEASURE_UNITS[code][0]
@@ -262,26 +269,14 @@ def measure_rate(code: str, data: MeasureData) -> tuple[Decimal | None, Decimal 
     if den <= 0:
         return None, None, None
     if unit == "per_1000":
-        interval = rate_interval_per_1000(int(num), den)
-        return (
-            round_half_up(num * THOUSAND / den, FRACTION_PLACES),
-            _dec(interval[0]),
-            _dec(interval[1]),
-        )
+        low, high = _bounds(rate_interval_per_1000(int(num), den))
+        return round_half_up(num * THOUSAND / den, FRACTION_PLACES), low, high
     if unit == "rate":
-        interval = wilson_interval(int(num), int(den))
-        return (
-            round_half_up(num / den, FRACTION_PLACES),
-            _dec(interval[0]),
-            _dec(interval[1]),
-        )
+        low, high = _bounds(wilson_interval(int(num), int(den)))
+        return round_half_up(num / den, FRACTION_PLACES), low, high
     if unit == "score":
-        interval = mean_interval(float(num), float(data.sum_squares), int(den))
-        return (
-            round_half_up(num / den, FRACTION_PLACES),
-            _dec(interval[0]),
-            _dec(interval[1]),
-        )
+        low, high = _bounds(mean_interval(float(num), float(data.sum_squares), int(den)))
+        return round_half_up(num / den, FRACTION_PLACES), low, high
     # days: the numerator is the median itself
     return num, None, None
 
@@ -296,7 +291,7 @@ def evaluate_measure(term: Mapping, data: MeasureData) -> MeasureResult:
     rate, low, high = measure_rate(code, data)
     scored = rate is not None and Decimal(data.denominator) > 0 and Decimal(data.denominator) >= minimum
     met = None
-    if scored and target is not None:
+    if scored and rate is not None and target is not None:  # scored implies a rate
         met = rate <= target if direction == "lower" else rate >= target
     elif scored:
         scored = False

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import scoped_view
 from core.audit import record_access
 from core.domain.months import shift_month
 from core.errors import ApplicationError
@@ -18,7 +19,6 @@ from payments import selectors as payment_selectors
 from performance import charts, reports, selectors, services
 from performance.display import decorate
 from performance.measures import MEASURE_UNITS
-from web.decorators import scoped_view
 
 
 @scoped_view

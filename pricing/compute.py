@@ -30,7 +30,7 @@ from pricing.engine.schema import PricingFile
 ProgressCallback = Callable[[int, str], None]
 
 #: Published payment levels a plan checks its rates against (docs/reference-data.md; sources below).
-PUBLISHED_LEVELS = {
+PUBLISHED_LEVELS: dict[str, dict[str, Any]] = {
     "pcf_sip": {
         "name": "CMMI Primary Care First, Seriously Ill Population",
         "pmpm": "275",

@@ -263,7 +263,7 @@ def summarise_experience(stream: IO[bytes], *, today: date) -> ExperienceSummary
                     cost = None
             if not ok or mm is None or cost is None or issues.count:
                 continue  # once anything is wrong only validation goes on: nothing is summarised
-            key = (month, tier)  # type: ignore[assignment]
+            key = (month, tier)
             cell = cells.get(key)  # type: ignore[arg-type]
             if cell is None:
                 cells[key] = [mm, cost]  # type: ignore[index]

@@ -193,27 +193,12 @@ class PricingRunStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+#: The statuses nothing leaves (pricing.states.PRICING_RUN.final_states(); a test keeps them equal).
 TERMINAL_STATUSES = frozenset(
     {PricingRunStatus.SUCCEEDED, PricingRunStatus.FAILED, PricingRunStatus.CANCELLED}
 )
 
-#: The state machine: which status may follow which (running -> running is a retry after a crash).
-RUN_TRANSITIONS: dict[str, frozenset[str]] = {
-    PricingRunStatus.QUEUED: frozenset(
-        {PricingRunStatus.RUNNING, PricingRunStatus.CANCELLED, PricingRunStatus.FAILED}
-    ),
-    PricingRunStatus.RUNNING: frozenset(
-        {
-            PricingRunStatus.RUNNING,
-            PricingRunStatus.SUCCEEDED,
-            PricingRunStatus.FAILED,
-            PricingRunStatus.CANCELLED,
-        }
-    ),
-    PricingRunStatus.SUCCEEDED: frozenset(),
-    PricingRunStatus.FAILED: frozenset(),
-    PricingRunStatus.CANCELLED: frozenset(),
-}
+# The transitions between these statuses, and who may fire each, are declared in pricing/states.py.
 
 
 class PricingRun(models.Model):

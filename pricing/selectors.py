@@ -27,6 +27,7 @@ from pricing.models import (
     PricingRun,
     PricingRunStatus,
 )
+from pricing.states import ASSUMPTION_SET_VERSION, PRICING_RUN
 
 # --- assumption sets ---------------------------------------------------------------------------
 
@@ -72,6 +73,16 @@ def assumption_version_get(
     except (TypeError, ValueError) as exc:
         raise NotFoundError(NOT_FOUND_MESSAGE) from exc
     return get_scoped_or_404(versions, scope, number=number)
+
+
+def assumption_version_actions(
+    *, scope: Scope, assumption_set: AssumptionSet, version: AssumptionSetVersion | None
+) -> list[str]:
+    """What the scope may do to the version now (the page shows these buttons): the actions declared
+    from its status that the role may fire, on the plan's own sets only (pricing.states)."""
+    if version is None or assumption_set.payer_id != scope.organization.pk:
+        return []
+    return ASSUMPTION_SET_VERSION.actions_for(version.status, can=scope.can)
 
 
 def published_assumption_versions(*, scope: Scope) -> QuerySet[AssumptionSetVersion]:
@@ -157,6 +168,12 @@ def pricing_run_get(*, scope: Scope, public_id) -> PricingRun:
     )
     scope.require("pricing.view")
     return run
+
+
+def pricing_run_actions(*, scope: Scope, run: PricingRun) -> list[str]:
+    """What the scope may do to the run now: the actions pricing.states declares from its status that
+    the role may fire (a run is only ever seen by its own plan)."""
+    return PRICING_RUN.actions_for(run.status, can=scope.can)
 
 
 def pricing_run_status_get(*, scope: Scope, public_id) -> PricingRun:

@@ -8,6 +8,11 @@ from django.db import OperationalError
 from pricing.services.execution import pricing_run_execute
 from pricing.services.stalled import pricing_runs_requeue_stalled
 
+#: A run with a Monte Carlo per market takes minutes (BENCHMARKS.md: 100,000 years in 2 s per market);
+#: the limit stops a runaway one, which the run then records as failed (pricing.services.execution).
+RUN_SOFT_TIME_LIMIT = 30 * 60
+RUN_TIME_LIMIT = RUN_SOFT_TIME_LIMIT + 60
+
 
 @shared_task(
     name="pricing.run_pricing",
@@ -16,6 +21,8 @@ from pricing.services.stalled import pricing_runs_requeue_stalled
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
+    soft_time_limit=RUN_SOFT_TIME_LIMIT,
+    time_limit=RUN_TIME_LIMIT,
 )
 def run_pricing(run_id: int) -> str:
     """Compute a pricing run. Idempotent: a finished run is left alone, an interrupted one recomputed.

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.decorators import scoped_view, tenant_free
 from bundles.selectors import plan_markets, roles_for
 from core.domain.problems import Problem
 from core.errors import ApplicationError, NotFoundError
@@ -21,7 +22,7 @@ from pricing import forms as pricing_forms
 from pricing import report, selectors, services
 from pricing.experience import EXPERIENCE_COLUMNS
 from pricing.models import AssumptionSetVersion, ExperienceDataset
-from web.decorators import scoped_view, tenant_free
+from pricing.states import NO_DRAFT_MESSAGE
 
 RUNS_ON_HOME = 50
 
@@ -109,7 +110,7 @@ def run_detail(request, run_id):
     run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
     context = {
         "run": run,
-        "can_run": request.scope.can("pricing.run"),
+        "actions": selectors.pricing_run_actions(scope=request.scope, run=run),
         "lob_names": [report.lob_name(lob) for lob in run.lobs],
     }
     if run.succeeded:
@@ -123,7 +124,9 @@ def run_progress(request, run_id):
     """The progress bar (htmx polls it); once the run has finished the page reloads to show why or what."""
     run = selectors.pricing_run_status_get(scope=request.scope, public_id=run_id)
     response = render(
-        request, "pricing/_run_progress.html", {"run": run, "can_run": request.scope.can("pricing.run")}
+        request,
+        "pricing/_run_progress.html",
+        {"run": run, "actions": selectors.pricing_run_actions(scope=request.scope, run=run)},
     )
     if run.is_terminal and request.htmx:
         response["HX-Refresh"] = "true"
@@ -240,12 +243,18 @@ def assumption_detail(request, set_id):
         version = selectors.assumption_version_get(scope=scope, assumption_set=assumption_set, number=number)
     elif versions:
         version = next((v for v in versions if not v.is_draft), versions[0])
+    draft = next((v for v in versions if v.is_draft), None)
     context = {
         "assumption_set": assumption_set,
         "versions": versions,
         "version": version,
-        "can_edit": scope.can("pricing.edit"),
-        "has_draft": any(v.is_draft for v in versions),
+        "has_draft": draft is not None,
+        "actions": selectors.assumption_version_actions(
+            scope=scope, assumption_set=assumption_set, version=version
+        ),
+        "draft_actions": selectors.assumption_version_actions(
+            scope=scope, assumption_set=assumption_set, version=draft
+        ),
     }
     if version is not None:
         context.update(_version_context(scope, version))
@@ -260,7 +269,7 @@ def assumption_draft(request, set_id):
     try:
         draft = selectors.assumption_version_get(scope=scope, assumption_set=assumption_set, number="draft")
     except NotFoundError:
-        messages.info(request, "This assumption set has no draft; start one from a published version.")
+        messages.info(request, NO_DRAFT_MESSAGE)
         return redirect("pricing-assumption-detail", set_id=assumption_set.public_id)
     roles = list(roles_for(organization=scope.organization).values_list("code", "name"))
     markets = services.plan_market_entries(scope.organization)
@@ -312,6 +321,9 @@ def assumption_draft(request, set_id):
         {
             "assumption_set": assumption_set,
             "draft": draft,
+            "actions": selectors.assumption_version_actions(
+                scope=scope, assumption_set=assumption_set, version=draft
+            ),
             "rows": rows,
             "general_errors": general,
             "notes": post.get("notes", "") if post is not None else draft.notes,

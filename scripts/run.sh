@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${VENV:-.venv}/bin"
+# A developer's server: DEBUG and the fixed development key (production refuses both; config/settings.py).
+export CAREBUNDLE_ENV="${CAREBUNDLE_ENV:-development}"
 PORT="${PORT:-8000}"
 
 "$BIN/python" manage.py migrate --no-input

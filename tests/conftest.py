@@ -31,7 +31,21 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def _remove_stale_sqlite_journals(config) -> None:
+    """SQLite runs in WAL mode (config/settings.py). Django replaces an old test database by deleting
+    its file, not its ``-wal`` and ``-shm`` (a killed worker leaves them), which SQLite would then read
+    as part of the new, empty file."""
+    database = settings.DATABASES["default"]
+    if "sqlite" not in database["ENGINE"] or config.getoption("reuse_db", default=False):
+        return
+    name = database.get("TEST", {}).get("NAME")
+    if name:
+        for suffix in ("-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+
+
 def pytest_configure(config):
+    _remove_stale_sqlite_journals(config)
     if not IN_CI:
         return
     problems = []
@@ -197,13 +211,14 @@ def _stop_worker(process: subprocess.Popen, *, kill: bool = False) -> None:
 
 @pytest.fixture
 def celery_worker_factory(transactional_db):
-    """start(name, env=..., visibility_timeout=..., prelude=...) -> a REAL Celery worker process that
+    """start(name, env=..., visibility_timeout=..., prelude=..., pool=...) -> a REAL Celery worker process that
     consumes only this test's own queue (``start.queue``), so that a session worker never takes its
     messages and a message left by a killed worker never reaches another test.
 
     ``env`` adds environment variables (a test-only step delay); ``visibility_timeout`` (seconds, Redis)
     makes this worker give back a killed worker's unacknowledged message at once; ``prelude`` is Python
-    run in the worker before it starts (test-only patches). ``start.kill(process)`` is SIGKILL;
+    run in the worker before it starts (test-only patches); ``pool="prefork"`` runs tasks in a child
+    process, which is what enforces time limits (solo does not). ``start.kill(process)`` is SIGKILL;
     every worker still running is stopped at teardown (before the database is flushed).
     """
     from core.tasks import echo
@@ -217,6 +232,7 @@ def celery_worker_factory(transactional_db):
         env: dict[str, str] | None = None,
         visibility_timeout: int | None = None,
         prelude: str = "",
+        pool: str = "solo",
     ) -> subprocess.Popen:
         worker_env = dict(os.environ)
         worker_env.update(
@@ -236,7 +252,7 @@ def celery_worker_factory(transactional_db):
                 "-c",
                 _WORKER_BOOT + prelude + "\napp.worker_main(sys.argv[1:])\n",
                 "worker",
-                "--pool=solo",
+                f"--pool={pool}",
                 "--concurrency=1",
                 "-Q",
                 queue,

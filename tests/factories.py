@@ -2,6 +2,7 @@
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from accounts.models import Membership, Organization, OrganizationKind, Role
 from contracts.models import Contract
@@ -61,3 +62,5 @@ class ContractFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: f"CTR-2026-{n + 1:04d}")
     payer = factory.SubFactory(PayerFactory)
     provider = factory.SubFactory(ProviderFactory)
+    # Sent to the provider: a contract both parties know of (an unsent draft is the plan's alone).
+    first_sent_at = factory.LazyFunction(timezone.now)

@@ -3,8 +3,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.decorators import scoped_view
 from core.api import error_body
-from web.decorators import scoped_view
 from web.navigation import items_for
 
 

@@ -11,16 +11,16 @@ from accounts.tenancy import Scope
 from contracts.models import (
     AssessmentFee,
     Contract,
-    ContractStatus,
     ContractVersion,
     EventKind,
     RateScheduleEntry,
 )
 from contracts.services.checks import TERM_FIELDS, _check_amendment_start
-from contracts.services.common import _event, _lock, _pending, _require_plan, _transition_error
+from contracts.services.common import _event, _lock, _pending, _require
+from contracts.states import CONTRACT
+from contracts.states import NOT_AMENDABLE_MESSAGE as NOT_AMENDABLE_MESSAGE
 from core.errors import ConflictError
 
-NOT_AMENDABLE_MESSAGE = "Only an active contract can be amended."
 AMENDMENT_PENDING_MESSAGE = (
     "An amendment is already in progress; propose, or let the provider return, it first."
 )
@@ -30,9 +30,8 @@ AMENDMENT_PENDING_MESSAGE = (
 def contract_amend(*, scope: Scope, contract: Contract, effective_start: date) -> ContractVersion:
     """Start an amendment: a new draft version copying the current terms, effective from a later month."""
     contract = _lock(contract)
-    _require_plan(scope, contract)
-    if contract.status != ContractStatus.ACTIVE:
-        raise _transition_error(NOT_AMENDABLE_MESSAGE, status=contract.status, action="amend")
+    _require(scope, contract, CONTRACT, "amend")
+    CONTRACT.check("amend", contract.status)
     if _pending(contract) is not None:
         raise ConflictError(AMENDMENT_PENDING_MESSAGE, code="amendment_pending")
     current = ContractVersion.objects.get(pk=contract.current_version_id)

@@ -1,8 +1,9 @@
-"""What the contract services share: permission checks, the contract row lock, events, transition
-errors, contract numbers.
+"""What the contract services share: who may fire a transition, the contract row lock, the pending
+version a transition applies to, events, contract numbers.
 
-Every transition locks the contract row first (``select_for_update``) and re-checks the state,
-so that two people acting at once (both sides accepting, say) are applied one after the other.
+Every transition locks the contract row first (``select_for_update``) and re-checks the state through
+the declaration (contracts.states), so that two people acting at once (both sides accepting, say) are
+applied one after the other.
 """
 
 from __future__ import annotations
@@ -23,18 +24,19 @@ from contracts.models import (
     ContractVersion,
     Side,
 )
+from contracts.states import CONTRACT_VERSION, PLAN_ONLY_ACTIONS
+from contracts.states import NOT_EDITABLE_MESSAGE as NOT_EDITABLE_MESSAGE
 from core.domain.problems import Problem
 from core.errors import (
     NOT_FOUND_MESSAGE,
     ApplicationError,
-    ConflictError,
     NotFoundError,
     PermissionDeniedError,
     problems_error,
 )
+from core.statemachine import StateMachine
 
 INVALID_TERMS_MESSAGE = "The contract terms have errors; see details."
-NOT_EDITABLE_MESSAGE = "Only a draft can be edited. To change an active contract, amend it."
 NOT_OWN_CONTRACT_MESSAGE = "Only the plan that holds the contract can change it."
 
 
@@ -48,15 +50,14 @@ def _side(scope: Scope) -> str:
     return Side.PAYER if scope.organization.kind == OrganizationKind.PAYER else Side.PROVIDER
 
 
-def _require_plan(scope: Scope, contract: Contract, action: str = "contract.edit") -> None:
-    scope.require(action)
-    if contract.payer_id != scope.organization.pk:
-        raise PermissionDeniedError(NOT_OWN_CONTRACT_MESSAGE)
-
-
-def _require_party(scope: Scope, contract: Contract, action: str) -> None:
-    scope.require(action)
-    if scope.organization.pk not in (contract.payer_id, contract.provider_id):
+def _require(scope: Scope, contract: Contract, machine: StateMachine, action: str) -> None:
+    """Who may fire ``action`` (contracts.states): the role's permission, then the plan that holds the
+    contract for the plan's own actions, or either party for the others."""
+    scope.require(machine.person_permission(action))
+    if action in PLAN_ONLY_ACTIONS:
+        if contract.payer_id != scope.organization.pk:
+            raise PermissionDeniedError(NOT_OWN_CONTRACT_MESSAGE)
+    elif scope.organization.pk not in (contract.payer_id, contract.provider_id):
         raise NotFoundError(NOT_FOUND_MESSAGE)
 
 
@@ -71,6 +72,16 @@ def _pending(contract: Contract) -> ContractVersion | None:
         .select_related("bundle_version__bundle")
         .first()
     )
+
+
+def _pending_for(contract: Contract, action: str) -> ContractVersion:
+    """The pending version ``action`` applies to, locked; refused (with the contract's status when
+    nothing is pending) unless the declaration allows ``action`` from its status."""
+    version = _pending(contract)
+    if version is None:
+        raise CONTRACT_VERSION.refusal(action, status=contract.status)
+    CONTRACT_VERSION.check(action, version.status)
+    return version
 
 
 def _latest_activated(contract: Contract) -> ContractVersion | None:
@@ -93,10 +104,6 @@ def _event(
         user=scope.user if scope else None,
         organization=scope.organization if scope else None,
     )
-
-
-def _transition_error(message: str, *, status: str, action: str) -> ConflictError:
-    return ConflictError(message, code="invalid_transition", details={"status": status, "action": action})
 
 
 def allocate_number(*, year: int | None = None) -> str:

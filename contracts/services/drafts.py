@@ -9,7 +9,7 @@ from django.db import transaction
 from accounts.models import Organization, OrganizationKind
 from accounts.tenancy import Scope
 from bundles.models import BundleVersion, BundleVersionStatus
-from contracts.models import Contract, ContractVersion, EventKind, RateScheduleEntry, VersionStatus
+from contracts.models import Contract, ContractVersion, EventKind, RateScheduleEntry
 from contracts.services.checks import (
     DEFAULT_TERMS,
     TERM_FIELDS,
@@ -19,16 +19,15 @@ from contracts.services.checks import (
     _validated_terms,
 )
 from contracts.services.common import (
-    NOT_EDITABLE_MESSAGE,
     _event,
     _link_bundle,
     _lock,
     _problems_error,
-    _require_plan,
-    _transition_error,
+    _require,
     allocate_number,
 )
 from contracts.services.rates import _apply_fees, _apply_rates
+from contracts.states import CONTRACT_VERSION
 from core.domain.problems import Problem
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
 
@@ -102,14 +101,13 @@ def contract_version_update(
 ) -> ContractVersion:
     """Change a draft version's terms, rates and fees (each part optional); all or nothing."""
     contract = _lock(version.contract)
-    _require_plan(scope, contract)
+    _require(scope, contract, CONTRACT_VERSION, "edit")
     version = (
         ContractVersion.objects.select_for_update()
         .select_related("bundle_version__bundle")
         .get(pk=version.pk)
     )
-    if version.status != VersionStatus.DRAFT:
-        raise _transition_error(NOT_EDITABLE_MESSAGE, status=version.status, action="edit")
+    CONTRACT_VERSION.check("edit", version.status)
     if bundle_version is not None and bundle_version.pk != version.bundle_version_id:
         if bundle_version.bundle_id != version.bundle_version.bundle_id:
             raise ApplicationError(

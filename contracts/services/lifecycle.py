@@ -13,16 +13,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from accounts.tenancy import Scope
 from contracts import rules
-from contracts.models import (
-    PENDING_STATUSES,
-    Contract,
-    ContractAcceptance,
-    ContractStatus,
-    ContractVersion,
-    EventKind,
-    Side,
-    VersionStatus,
-)
+from contracts.models import Contract, ContractAcceptance, ContractVersion, EventKind, Side
 from contracts.selectors import version_document
 from contracts.services.checks import _check_amendment_start, _check_overlap, _current_terms, _validated_terms
 from contracts.services.common import (
@@ -30,22 +21,21 @@ from contracts.services.common import (
     _latest_activated,
     _link_bundle,
     _lock,
-    _pending,
+    _pending_for,
     _problems_error,
-    _require_party,
-    _require_plan,
+    _require,
     _side,
-    _transition_error,
 )
+from contracts.states import CONTRACT, CONTRACT_VERSION
+from contracts.states import NOT_ACCEPTABLE_MESSAGE as NOT_ACCEPTABLE_MESSAGE
+from contracts.states import NOT_PROPOSABLE_MESSAGE as NOT_PROPOSABLE_MESSAGE
+from contracts.states import NOT_RETURNABLE_MESSAGE as NOT_RETURNABLE_MESSAGE
+from contracts.states import NOT_TERMINABLE_MESSAGE as NOT_TERMINABLE_MESSAGE
 from core.errors import ApplicationError, ConflictError
 
 INCOMPLETE_MESSAGE = "The contract cannot be proposed yet; every missing item is listed."
-NOT_PROPOSABLE_MESSAGE = "Only a draft can be proposed."
-NOT_ACCEPTABLE_MESSAGE = "Only a proposed contract can be accepted; a draft must be proposed first."
 ALREADY_ACCEPTED_MESSAGE = "Your side has already accepted this proposal."
-NOT_RETURNABLE_MESSAGE = "Only a proposed contract can be returned to the plan."
 COMMENTS_REQUIRED_MESSAGE = "Say what should change: comments are required to return a proposal."
-NOT_TERMINABLE_MESSAGE = "Only an active contract can be terminated."
 TERMINATION_DATE_MESSAGE = "The termination date must fall within the contract's period in force."
 TERMINATION_NOTICE_MESSAGE = "The termination date does not give the notice the contract requires."
 REASON_REQUIRED_MESSAGE = "A reason is required."
@@ -65,11 +55,8 @@ def _full_check(version: ContractVersion) -> dict[str, Any]:
 def contract_propose(*, scope: Scope, contract: Contract) -> ContractVersion:
     """Send the draft (the contract or an amendment) to the provider; its terms freeze."""
     contract = _lock(contract)
-    _require_plan(scope, contract)
-    version = _pending(contract)
-    if version is None or version.status != VersionStatus.DRAFT:
-        status = version.status if version else contract.status
-        raise _transition_error(NOT_PROPOSABLE_MESSAGE, status=status, action="propose")
+    _require(scope, contract, CONTRACT_VERSION, "propose")
+    version = _pending_for(contract, "propose")
     if version.is_amendment:
         _check_amendment_start(version, version.effective_start)
     document = _full_check(version)
@@ -82,15 +69,15 @@ def contract_propose(*, scope: Scope, contract: Contract) -> ContractVersion:
     )
     now = timezone.now()
     version.fingerprint = rules.fingerprint(document)
-    version.status = VersionStatus.PROPOSED
+    version.status = CONTRACT_VERSION.target("propose", version.status)
     version.proposal_round += 1
     version.proposed_at = now
     version.sent_at = version.sent_at or now
     version.save()
     if contract.first_sent_at is None:
         contract.first_sent_at = now
-    if version.number == 1:
-        contract.status = ContractStatus.PROPOSED
+    if version.number == 1:  # the contract's status follows its first version's
+        contract.status = CONTRACT.target("propose", contract.status)
     contract.save()
     _event(contract, version, EventKind.PROPOSED, scope)
     return version
@@ -100,12 +87,8 @@ def contract_propose(*, scope: Scope, contract: Contract) -> ContractVersion:
 def contract_return(*, scope: Scope, contract: Contract, comments: str) -> ContractVersion:
     """The provider sends a proposal back with comments; it is a draft again."""
     contract = _lock(contract)
-    _require_party(scope, contract, "contract.return")
-    version = _pending(contract)
-    if version is None or version.status != VersionStatus.PROPOSED:
-        raise _transition_error(
-            NOT_RETURNABLE_MESSAGE, status=version.status if version else contract.status, action="return"
-        )
+    _require(scope, contract, CONTRACT_VERSION, "return")
+    version = _pending_for(contract, "return")
     comments = (comments or "").strip()
     if not comments:
         raise ApplicationError(
@@ -113,11 +96,11 @@ def contract_return(*, scope: Scope, contract: Contract, comments: str) -> Contr
             code="comments_required",
             details={"comments": [COMMENTS_REQUIRED_MESSAGE]},
         )
-    version.status = VersionStatus.DRAFT
+    version.status = CONTRACT_VERSION.target("return", version.status)
     version.fingerprint = ""
     version.save()
     if version.number == 1:
-        contract.status = ContractStatus.DRAFT
+        contract.status = CONTRACT.target("return", contract.status)
         contract.save()
     _event(contract, version, EventKind.RETURNED, scope, comment=comments)
     return version
@@ -131,12 +114,8 @@ def contract_accept(*, scope: Scope, contract: Contract) -> ContractVersion:
     the second always sees the first and activates the contract exactly once.
     """
     contract = _lock(contract)
-    _require_party(scope, contract, "contract.accept")
-    version = _pending(contract)
-    if version is None or version.status != VersionStatus.PROPOSED:
-        raise _transition_error(
-            NOT_ACCEPTABLE_MESSAGE, status=version.status if version else contract.status, action="accept"
-        )
+    _require(scope, contract, CONTRACT_VERSION, "accept")
+    version = _pending_for(contract, "accept")  # one side's acceptance leaves it proposed
     side = _side(scope)
     try:
         with transaction.atomic():
@@ -177,15 +156,15 @@ def _activate(contract: Contract, version: ContractVersion) -> None:
         previous = ContractVersion.objects.select_for_update().get(pk=previous.pk)
         if previous.in_force_end is None or previous.in_force_end > version.effective_start:
             previous.in_force_end = version.effective_start
-        if previous.status == VersionStatus.ACTIVE:
-            previous.status = VersionStatus.SUPERSEDED
+        if CONTRACT_VERSION.can_fire("supersede", previous.status):
+            previous.status = CONTRACT_VERSION.target("supersede", previous.status)
         previous.save()
-    version.status = VersionStatus.ACTIVE
+    version.status = CONTRACT_VERSION.target("activate", version.status)
     version.activated_at = timezone.now()
     version.in_force_end = version.effective_end
     version.save()
     contract.current_version = version
-    contract.status = ContractStatus.ACTIVE
+    contract.status = CONTRACT.target("activate", contract.status)
     contract.save()
     _link_bundle(contract, version.bundle_version)
     _event(contract, version, EventKind.ACTIVATED, None)
@@ -193,9 +172,9 @@ def _activate(contract: Contract, version: ContractVersion) -> None:
 
 def _withdraw_pending(contract: Contract, scope: Scope | None, why: str) -> None:
     for pending in ContractVersion.objects.select_for_update().filter(
-        contract=contract, status__in=PENDING_STATUSES
+        contract=contract, status__in=CONTRACT_VERSION.sources("withdraw")
     ):
-        pending.status = VersionStatus.WITHDRAWN
+        pending.status = CONTRACT_VERSION.target("withdraw", pending.status)
         pending.save()
         _event(contract, pending, EventKind.WITHDRAWN, scope, comment=why)
 
@@ -209,9 +188,8 @@ def contract_terminate(
     Without cause, the date must give the contract's termination notice from today.
     """
     contract = _lock(contract)
-    _require_plan(scope, contract, "contract.terminate")
-    if contract.status != ContractStatus.ACTIVE:
-        raise _transition_error(NOT_TERMINABLE_MESSAGE, status=contract.status, action="terminate")
+    _require(scope, contract, CONTRACT, "terminate")
+    CONTRACT.check("terminate", contract.status)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(
@@ -241,10 +219,10 @@ def contract_terminate(
                 "earliest_end_date": earliest.isoformat(),
             },
         )
-    current.status = VersionStatus.TERMINATED
+    current.status = CONTRACT_VERSION.target("terminate", current.status)
     current.in_force_end = end_date
     current.save()
-    contract.status = ContractStatus.TERMINATED
+    contract.status = CONTRACT.target("terminate", contract.status)
     contract.terminated_on = end_date
     contract.termination_reason = reason + (" (for cause)" if for_cause else "")
     contract.terminated_by = scope.user
@@ -257,21 +235,23 @@ def contract_terminate(
 def contracts_expire_due(*, today: date | None = None) -> list[str]:
     """Expire every active contract whose end has come (the daily beat job). Idempotent."""
     today = today or timezone.localdate()
-    due = Contract.objects.filter(status=ContractStatus.ACTIVE, current_version__in_force_end__lte=today)
+    due = Contract.objects.filter(
+        status__in=CONTRACT.sources("expire"), current_version__in_force_end__lte=today
+    )
     expired = []
     for contract_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             contract = Contract.objects.select_for_update().get(pk=contract_id)
             current = ContractVersion.objects.select_for_update().get(pk=contract.current_version_id)
             if (
-                contract.status != ContractStatus.ACTIVE
+                not CONTRACT.can_fire("expire", contract.status)
                 or current.in_force_end is None
                 or current.in_force_end > today
             ):
                 continue
-            current.status = VersionStatus.EXPIRED
+            current.status = CONTRACT_VERSION.target("expire", current.status)
             current.save()
-            contract.status = ContractStatus.EXPIRED
+            contract.status = CONTRACT.target("expire", contract.status)
             contract.save()
             _withdraw_pending(contract, None, "The contract expired.")
             _event(

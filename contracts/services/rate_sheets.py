@@ -9,6 +9,7 @@ import logging
 import zipfile
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -27,9 +28,11 @@ from contracts.models import (
 from contracts.selectors import version_document
 from core.domain.canonical import sha256_hex
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.tasks import time_limit_text
 
 logger = logging.getLogger(__name__)
 
+EXPORT_TIME_LIMIT_MESSAGE = "Building the zip took longer than the limit of {limit}; ask for it again."
 
 CONTENT_TYPES = {
     RateSheetFormat.PDF: "application/pdf",
@@ -148,8 +151,12 @@ def rate_sheet_export_build(*, export_id: int) -> RateSheetExport:
             archive.writestr(info, "\n".join(manifest) + "\n")
     except Exception as exc:
         logger.exception("Rate sheet export %s failed", export.public_id)
+        if isinstance(exc, SoftTimeLimitExceeded):  # the task's soft time limit (contracts.tasks)
+            error = EXPORT_TIME_LIMIT_MESSAGE.format(limit=time_limit_text())
+        else:
+            error = str(exc)[:2000]
         RateSheetExport.objects.filter(pk=export.pk).update(
-            status=ExportStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+            status=ExportStatus.FAILED, error=error, finished_at=timezone.now()
         )
         raise
     content = buffer.getvalue()

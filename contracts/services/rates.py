@@ -17,17 +17,15 @@ from contracts.models import (
     EventKind,
     RateScheduleEntry,
     RateSource,
-    VersionStatus,
 )
 from contracts.services.checks import _bundle_scope
 from contracts.services.common import (
-    NOT_EDITABLE_MESSAGE,
     _event,
     _lock,
     _problems_error,
-    _require_plan,
-    _transition_error,
+    _require,
 )
+from contracts.states import CONTRACT_VERSION
 from core.domain.problems import Problem
 from core.errors import ApplicationError
 
@@ -121,14 +119,13 @@ def rate_schedule_from_pricing(
     shows its difference from the priced rate (unless ``keep_negotiated`` is false). All or nothing.
     """
     contract = _lock(contract_version.contract)
-    _require_plan(scope, contract)
+    _require(scope, contract, CONTRACT_VERSION, "edit")
     version = (
         ContractVersion.objects.select_for_update()
         .select_related("bundle_version")
         .get(pk=contract_version.pk)
     )
-    if version.status != VersionStatus.DRAFT:
-        raise _transition_error(NOT_EDITABLE_MESSAGE, status=version.status, action="edit")
+    CONTRACT_VERSION.check("edit", version.status)
     if int(rate_table.get("bundle_version_id") or 0) != version.bundle_version_id:
         raise ApplicationError(
             PRICING_MISMATCH_MESSAGE,

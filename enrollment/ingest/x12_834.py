@@ -713,6 +713,7 @@ class _Parser:
     # -- transaction body
     def _body(self, sid: str, e: list[str]) -> None:
         loop = self.loop
+        m: _MemberBuilder | None
         if sid == "INS":
             self._finish_member()
             assert self.ts is not None

@@ -14,6 +14,7 @@ import logging
 from datetime import date
 from decimal import Decimal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -21,6 +22,7 @@ from django.utils import timezone
 from accounts.tenancy import Scope
 from contracts.models import Contract
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError, month_from_input
+from core.tasks import time_limit_text
 from enrollment import selectors as enrollment
 from payments import calc
 from payments.models import (
@@ -35,17 +37,21 @@ from payments.models import (
 from payments.services.ledger import _lock_ledger, _post
 from payments.services.lines import _assessment_lines, _member_month_lines, _retro_lines
 from payments.services.plan import _terms, build_plan
+from payments.states import NOT_IN_REVIEW_MESSAGE as NOT_IN_REVIEW_MESSAGE
+from payments.states import PAYMENT_RUN
 
 logger = logging.getLogger(__name__)
 
 
 NO_ROSTER_MESSAGE = "The month has no accepted roster yet; a payment run needs one."
-NOT_IN_REVIEW_MESSAGE = "Only a run in review can be approved."
 STALE_MESSAGE = (
     "The roster, the terms or the ledger changed since this run was calculated; "
     "calculate it again before approving."
 )
 CALCULATION_FAILED_MESSAGE = "The calculation stopped: {error}"
+TIME_LIMIT_MESSAGE = (
+    "The calculation took longer than the limit of {limit} for a payment run; request it again."
+)
 
 
 def _enqueue(run_id: int) -> None:
@@ -91,11 +97,11 @@ def payment_run_request(
         )
         if open_run is not None:
             if (
-                open_run.status == PaymentRunStatus.REVIEW
+                PAYMENT_RUN.can_fire("recalculate", open_run.status)
                 and build_plan(contract=contract, month=month, kind=open_run.kind).fingerprint
                 != open_run.input_fingerprint
             ):
-                open_run.status = PaymentRunStatus.CALCULATING
+                open_run.status = PAYMENT_RUN.target("recalculate", open_run.status)
                 open_run.progress_message = "Queued again: its inputs changed"
                 open_run.save(update_fields=["status", "progress_message"])
                 if enqueue:
@@ -139,7 +145,7 @@ def payment_run_calculate(*, run_id: int) -> PaymentRun | None:
     """Calculate a run (the Celery task calls this). Idempotent: a run no longer ``calculating`` is
     left alone; two attempts at once are serialised by the run's row (the second finds it done)."""
     with transaction.atomic():
-        started = PaymentRun.objects.filter(pk=run_id, status=PaymentRunStatus.CALCULATING).update(
+        started = PaymentRun.objects.filter(pk=run_id, status__in=PAYMENT_RUN.sources("calculate")).update(
             attempts=F("attempts") + 1, started_at=timezone.now(), progress_message="Calculating"
         )
     if not started:
@@ -148,7 +154,7 @@ def payment_run_calculate(*, run_id: int) -> PaymentRun | None:
         with transaction.atomic():
             # A write first: it takes the run's row lock (PostgreSQL) or the write lock (SQLite) for the
             # whole calculation, so a duplicate delivery waits here and then finds the run done.
-            if not PaymentRun.objects.filter(pk=run_id, status=PaymentRunStatus.CALCULATING).update(
+            if not PaymentRun.objects.filter(pk=run_id, status__in=PAYMENT_RUN.sources("calculate")).update(
                 progress_message="Calculating"
             ):
                 return PaymentRun.objects.filter(pk=run_id).first()
@@ -159,6 +165,10 @@ def payment_run_calculate(*, run_id: int) -> PaymentRun | None:
         raise  # the database: the task retries
     except ApplicationError as exc:
         return _fail(run_id, {"code": exc.code, "message": exc.message, "details": exc.details})
+    except SoftTimeLimitExceeded:  # the task's soft time limit (payments.tasks); nothing was written
+        logger.warning("Payment run %s stopped at its time limit", run_id)
+        message = TIME_LIMIT_MESSAGE.format(limit=time_limit_text())
+        return _fail(run_id, {"code": "time_limit", "message": message, "details": {}})
     except Exception as exc:
         logger.exception("Payment run %s could not be calculated", run_id)
         return _fail(
@@ -174,9 +184,9 @@ def payment_run_calculate(*, run_id: int) -> PaymentRun | None:
 def _fail(run_id: int, error: dict) -> PaymentRun | None:
     with transaction.atomic():
         run = PaymentRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status != PaymentRunStatus.CALCULATING:
-            return run
-        run.status = PaymentRunStatus.FAILED
+        if run is None or not PAYMENT_RUN.can_fire("fail", run.status):
+            return run  # calculated meanwhile: left as it is
+        run.status = PAYMENT_RUN.target("fail", run.status)
         run.error = error
         run.progress_message = f"Failed: {error['message']}"[:200]
         run.save(update_fields=["status", "error", "progress_message"])
@@ -226,7 +236,7 @@ def _calculate(run: PaymentRun) -> None:
     run.inputs = {"months": plan.months}
     run.input_fingerprint = plan.fingerprint
     run.ledger_position = plan.ledger_position
-    run.status = PaymentRunStatus.REVIEW
+    run.status = PAYMENT_RUN.target("calculate", run.status)
     run.calculated_at = timezone.now()
     run.error = None
     run.progress_message = f"Calculated: {len(lines)} lines, total {run.total}"
@@ -235,17 +245,14 @@ def _calculate(run: PaymentRun) -> None:
 
 def payment_run_approve(*, scope: Scope, run: PaymentRun) -> PaymentRun:
     """The plan's analyst approves a run in review: its lines are posted to the ledger, once."""
-    scope.require("payment.approve")
+    scope.require(PAYMENT_RUN.person_permission("approve"))
     contract = run.contract
     if contract.payer_id != scope.organization.pk:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     with transaction.atomic():
         sequence = _lock_ledger(contract)
         run = PaymentRun.objects.select_for_update().select_related("contract").get(pk=run.pk)
-        if run.status != PaymentRunStatus.REVIEW:
-            raise ConflictError(
-                NOT_IN_REVIEW_MESSAGE, code="run_not_in_review", details={"status": run.status}
-            )
+        PAYMENT_RUN.check("approve", run.status)
         plan = build_plan(contract=contract, month=run.month, kind=run.kind)
         if plan.fingerprint != run.input_fingerprint:
             raise ConflictError(STALE_MESSAGE, code="run_stale")
@@ -268,7 +275,7 @@ def payment_run_approve(*, scope: Scope, run: PaymentRun) -> PaymentRun:
             for i, line in enumerate(run.lines.order_by("position", "pk"), start=1)
         ]
         _post(sequence, entries)
-        run.status = PaymentRunStatus.APPROVED
+        run.status = PAYMENT_RUN.target("approve", run.status)
         run.approved_by = scope.user
         run.approved_at = now
         run.progress_message = f"Approved and posted ({len(entries)} ledger entries)"

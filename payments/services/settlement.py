@@ -1,5 +1,6 @@
-"""Settlement of a closed performance period: what it earns (performance app), what is already
-posted for it, and approval posting the difference to the ledger.
+"""Settlement of a closed performance period: what it earns (performance app, through the port
+``payments.settlement_source``: payments never imports it, ADR 0006), what is already posted for it,
+and approval posting the difference to the ledger.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from accounts.tenancy import Scope
 from contracts.models import Contract
 from core.domain.canonical import canonical_json_spaced, sha256_hex
 from core.domain.money import to_cents
-from core.domain.months import Period, month_key, shift_month
+from core.domain.months import month_key, shift_month
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError
 from payments.models import (
     LedgerEntry,
@@ -26,16 +27,16 @@ from payments.models import (
     PaymentRunStatus,
     Settlement,
     SettlementKind,
-    SettlementStatus,
 )
 from payments.services.ledger import _lock_ledger, _post
-from performance import selectors as performance
+from payments.settlement_source import SettlementPeriod, performance
+from payments.states import SETTLEMENT
+from payments.states import SETTLEMENT_NOT_IN_REVIEW_MESSAGE as SETTLEMENT_NOT_IN_REVIEW_MESSAGE
 
 PERIOD_OPEN_MESSAGE = "The period is not over yet: settle it from {closes} on."
 PERIOD_OVERLAP_MESSAGE = (
     "The contract's {other} settlement covers part of this period; settle {other} instead."
 )
-SETTLEMENT_NOT_IN_REVIEW_MESSAGE = "Only a settlement in review can be approved."
 SETTLEMENT_STALE_MESSAGE = (
     "The performance data, the terms or the ledger changed since this settlement was "
     "calculated; settle the period again before approving."
@@ -46,7 +47,7 @@ SETTLEMENT_STALE_MESSAGE = (
 class SettlementPlan:
     """What a period earns now, what is already posted for it, and so what a settlement would post."""
 
-    period: Period
+    period: SettlementPeriod
     performance: dict[str, Any]
     earned: dict[str, Decimal]
     posted: dict[str, Decimal]
@@ -79,12 +80,12 @@ def _settlement_period(contract: Contract, code: str):
             code="invalid_period",
             details={"period": ["Required."]},
         )
-    return performance.period_of(contract, code)
+    return performance().period_of(contract, code)
 
 
 def build_settlement_plan(*, contract: Contract, period) -> SettlementPlan:
     """The period's performance (performance app) and the settlement entries already on the ledger."""
-    result = performance.compute_performance(contract, period, series=False)
+    result = performance().compute_performance(contract, period, series=False)
     savings = result["shared_savings"] or {}
     earned = {
         LineKind.WITHHOLD_RETURN: Decimal(result["withhold"]["withhold_returned"]),
@@ -105,7 +106,8 @@ def build_settlement_plan(*, contract: Contract, period) -> SettlementPlan:
         ).values_list("month", flat=True)
     )
     rostered = set(
-        performance.member_month_rows(contract)
+        performance()
+        .member_month_rows(contract)
         .filter(month__gte=period.start, month__lt=period.end)
         .values_list("month", flat=True)
         .distinct()
@@ -217,7 +219,10 @@ def settlement_request(*, scope: Scope, contract: Contract, period: str, today: 
             )
         plan = build_settlement_plan(contract=contract, period=period)
         settlements = Settlement.objects.filter(contract=contract, period=period.code)
-        open_one = settlements.filter(status=SettlementStatus.REVIEW).select_for_update().first()
+        # The one still open to recalculation (in review), recalculated in place.
+        open_one = (
+            settlements.filter(status__in=SETTLEMENT.sources("recalculate")).select_for_update().first()
+        )
         if open_one is not None:
             if open_one.input_fingerprint != plan.fingerprint:
                 _fill_settlement(open_one, plan)
@@ -244,19 +249,14 @@ def settlement_request(*, scope: Scope, contract: Contract, period: str, today: 
 
 def settlement_approve(*, scope: Scope, settlement):
     """The plan's analyst approves a settlement in review: each non-zero line is posted to the ledger, once."""
-    scope.require("performance.settle")
+    scope.require(SETTLEMENT.person_permission("approve"))
     contract = settlement.contract
     if contract.payer_id != scope.organization.pk:
         raise NotFoundError(NOT_FOUND_MESSAGE)
     with transaction.atomic():
         sequence = _lock_ledger(contract)
         settlement = Settlement.objects.select_for_update().select_related("contract").get(pk=settlement.pk)
-        if settlement.status != SettlementStatus.REVIEW:
-            raise ConflictError(
-                SETTLEMENT_NOT_IN_REVIEW_MESSAGE,
-                code="settlement_not_in_review",
-                details={"status": settlement.status},
-            )
+        SETTLEMENT.check("approve", settlement.status)
         period = _settlement_period(contract, settlement.period)
         if (
             build_settlement_plan(contract=contract, period=period).fingerprint
@@ -282,7 +282,7 @@ def settlement_approve(*, scope: Scope, settlement):
             for i, (kind, label, amount) in enumerate(lines, start=1)
         ]
         _post(sequence, entries)
-        settlement.status = SettlementStatus.APPROVED
+        settlement.status = SETTLEMENT.target("approve", settlement.status)
         settlement.approved_by = scope.user
         settlement.approved_at = now
         settlement._change_reason = "approved"

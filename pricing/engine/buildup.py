@@ -494,7 +494,13 @@ def quote(
             if detail is None:
                 spread[market.code] = fee_per_enrollee[market.code] = Decimal(0)
                 continue
-            low, high = probe.low_high(lambda s, m=market: assessment_buildup(pf, m, s).fee)  # type: ignore[union-attr]
+
+            def scenario_fee(s: Scenario, m: Market = market) -> Decimal:
+                scenario_detail = assessment_buildup(pf, m, s)
+                assert scenario_detail is not None  # the bundle has an assessment (detail above)
+                return scenario_detail.fee
+
+            low, high = probe.low_high(scenario_fee)
             assessment_fee[market.code] = cents_str(detail.fee)
             assessment_range[market.code] = {"low": cents_str(low), "high": cents_str(high)}
             assessment_detail[market.code] = detail.as_dict()
@@ -506,7 +512,11 @@ def quote(
             for market in selected:
                 staffing = _staffing(pf, tier, market)
                 cell = _price_cell(pf, staffing, point)
-                low, high = probe.low_high(lambda s, st=staffing: _price_cell(pf, st, s, detail=False).pmpm)
+
+                def scenario_pmpm(s: Scenario, st: _Staffing = staffing) -> Decimal:
+                    return _price_cell(pf, st, s, detail=False).pmpm
+
+                low, high = probe.low_high(scenario_pmpm)
                 shown = cell.as_dict()
                 labor = {line.role: cents_str(line.labor_pmpm) for line in cell.roles}
                 for lob in lob_list:

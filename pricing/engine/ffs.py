@@ -143,12 +143,12 @@ def load_fee_schedule(rvu_file: Path = RVU_FILE, gpci_file: Path = GPCI_FILE) ->
     localities: dict[str, Locality] = {}
     with gpci_file.open(newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
-    for row in rows[3:]:  # two title rows, then the header
-        if len(row) < 7 or not row[0].strip() or not row[1].strip():
+    for cells in rows[3:]:  # two title rows, then the header
+        if len(cells) < 7 or not cells[0].strip() or not cells[1].strip():
             continue  # blank rows and footnotes
-        key = f"{row[1].strip()}-{row[2].strip()}"
+        key = f"{cells[1].strip()}-{cells[2].strip()}"
         localities[key] = Locality(
-            key, row[0].strip(), row[3].strip(), Decimal(row[4]), Decimal(row[5]), Decimal(row[6])
+            key, cells[0].strip(), cells[3].strip(), Decimal(cells[4]), Decimal(cells[5]), Decimal(cells[6])
         )
     return FeeSchedule(codes, localities)
 
@@ -229,11 +229,13 @@ def _check_codes(pf: PricingFile, fee_schedule: FeeSchedule, markets: Sequence[M
         if m in markets
     ]
     localities.append(("$.assumptions.ffs_locality", pf.assumptions.ffs_locality))
-    for path, key in localities:
-        if key is not None and key not in fee_schedule.localities:
+    for path, locality in localities:
+        if locality is not None and locality not in fee_schedule.localities:
             errors.append(
                 Problem.at_path(
-                    path, "unknown_locality", f"{key!r} is not a Medicare locality (use STATE-NN, e.g. CA-18)"
+                    path,
+                    "unknown_locality",
+                    f"{locality!r} is not a Medicare locality (use STATE-NN, e.g. CA-18)",
                 )
             )
     if errors:

@@ -195,8 +195,8 @@ def simulate_contract_years(model: ContractYearModel, *, n_years: int, seed: int
             + model.fixed_annual_cost
         )
         parts.append((v.referrals, v.tier_counts.sum(axis=1), member_months.sum(axis=1), revenue, cost))
-    referrals, enrollees, member_months, revenue, cost = (np.concatenate(p) for p in zip(*parts, strict=True))
-    return ContractYearDraws(referrals, enrollees, member_months, revenue, cost, revenue - cost)
+    referrals, enrollees, year_months, revenue, cost = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return ContractYearDraws(referrals, enrollees, year_months, revenue, cost, revenue - cost)
 
 
 def _money(value: float) -> Decimal:

@@ -22,16 +22,18 @@ from pricing import defaults
 from pricing.documents import assumption_errors
 from pricing.engine import FORMAT
 from pricing.models import AssumptionSet, AssumptionSetVersion, AssumptionSetVersionStatus
+from pricing.states import ASSUMPTION_SET_VERSION
+from pricing.states import NO_DRAFT_MESSAGE as NO_DRAFT_MESSAGE
 
 INVALID_ASSUMPTIONS_MESSAGE = "The assumptions have errors; every problem is listed with its path."
-NO_DRAFT_MESSAGE = "This assumption set has no draft; start one from a published version."
 DRAFT_EXISTS_MESSAGE = "This assumption set already has a draft; publish it first."
 DUPLICATE_NAME_MESSAGE = "The plan already has an assumption set with this name."
 NOT_OWN_MESSAGE = "Only the plan that owns these assumptions can change them."
 
 
-def _require_own(scope: Scope, assumption_set: AssumptionSet) -> None:
-    scope.require("pricing.edit")
+def _require_own(scope: Scope, assumption_set: AssumptionSet, action: str) -> None:
+    """The permission the declaration gives ``action`` (pricing.states), on the plan's own set."""
+    scope.require(ASSUMPTION_SET_VERSION.person_permission(action))
     if assumption_set.payer_id != scope.organization.pk:
         raise PermissionDeniedError(NOT_OWN_MESSAGE)
 
@@ -171,14 +173,15 @@ def assumption_set_create(
     return assumption_set
 
 
-def _locked_draft(assumption_set: AssumptionSet) -> AssumptionSetVersion:
+def _locked_draft(assumption_set: AssumptionSet, action: str) -> AssumptionSetVersion:
+    """The set's version ``action`` applies to (its draft), locked; refused when it has none."""
     draft = (
         AssumptionSetVersion.objects.select_for_update()
-        .filter(assumption_set=assumption_set, status=AssumptionSetVersionStatus.DRAFT)
+        .filter(assumption_set=assumption_set, status__in=ASSUMPTION_SET_VERSION.sources(action))
         .first()
     )
     if draft is None:
-        raise ConflictError(NO_DRAFT_MESSAGE, code="no_draft")
+        raise ASSUMPTION_SET_VERSION.refusal(action, status=None)
     return draft
 
 
@@ -192,8 +195,8 @@ def assumption_draft_update(
     notes: str | None = None,
 ) -> AssumptionSetVersion:
     """Replace the draft's assumptions (validated as a whole; nothing saved when anything is wrong)."""
-    _require_own(scope, assumption_set)
-    draft = _locked_draft(assumption_set)
+    _require_own(scope, assumption_set, "edit")
+    draft = _locked_draft(assumption_set, "edit")
     given = _check_sources(sources)
     validated = _validated_assumptions(assumptions)
     draft.sources = _updated_sources(
@@ -210,9 +213,9 @@ def assumption_draft_update(
 @transaction.atomic
 def assumption_draft_publish(*, scope: Scope, assumption_set: AssumptionSet) -> AssumptionSetVersion:
     """Publish the draft as the next numbered, immutable version."""
-    _require_own(scope, assumption_set)
+    _require_own(scope, assumption_set, "publish")
     AssumptionSet.objects.select_for_update().filter(pk=assumption_set.pk).first()
-    draft = _locked_draft(assumption_set)
+    draft = _locked_draft(assumption_set, "publish")
     errors = assumption_errors(draft.assumptions)
     if errors:
         raise _invalid_assumptions(errors)
@@ -221,7 +224,7 @@ def assumption_draft_publish(*, scope: Scope, assumption_set: AssumptionSet) -> 
         or 0
     )
     draft.number = latest + 1
-    draft.status = AssumptionSetVersionStatus.PUBLISHED
+    draft.status = ASSUMPTION_SET_VERSION.target("publish", draft.status)
     draft.content_hash = content_hash({"assumptions": draft.assumptions, "sources": draft.sources})
     draft.published_by = scope.user
     draft.published_at = timezone.now()
@@ -232,10 +235,9 @@ def assumption_draft_publish(*, scope: Scope, assumption_set: AssumptionSet) -> 
 @transaction.atomic
 def assumption_version_new_draft(*, scope: Scope, version: AssumptionSetVersion) -> AssumptionSetVersion:
     assumption_set = version.assumption_set
-    _require_own(scope, assumption_set)
+    _require_own(scope, assumption_set, "new_draft")
     AssumptionSet.objects.select_for_update().filter(pk=assumption_set.pk).first()
-    if version.is_draft:
-        raise ConflictError("Start a new draft from a published version.", code="not_published")
+    ASSUMPTION_SET_VERSION.check("new_draft", version.status)
     if AssumptionSetVersion.objects.filter(
         assumption_set=assumption_set, status=AssumptionSetVersionStatus.DRAFT
     ).exists():

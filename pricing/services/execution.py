@@ -10,17 +10,25 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from core.errors import problems_details
+from core.tasks import time_limit_text
 from pricing.compute import compute_run_result
 from pricing.engine import PricingInputError
 from pricing.models import PricingRun, PricingRunStatus
 from pricing.services.common import INVALID_PRICING_FILE_MESSAGE, RUN_LOCK_NAMESPACE, _log_entry
+from pricing.states import PRICING_RUN
 
 logger = logging.getLogger(__name__)
 
+
+TIME_LIMIT_MESSAGE = (
+    "The computation took longer than the limit of {limit} for a pricing run; "
+    "price fewer markets or simulate fewer years."
+)
 
 #: Test-only: seconds to sleep after each progress step of a run (the killed-worker tests use it).
 STEP_DELAY_ENV = "CAREBUNDLE_PRICING_STEP_DELAY"
@@ -84,16 +92,17 @@ def _computing(run_id: int) -> Iterator[None]:
 
 
 def _finish(
-    run_id: int, status: str, *, result: dict | None = None, error: dict | None = None, message: str
+    run_id: int, action: str, *, result: dict | None = None, error: dict | None = None, message: str
 ) -> PricingRun | None:
-    """Write a run's outcome once: a run already finished (by another attempt) is left as it is."""
+    """Write a run's outcome once (``action``: succeed, fail or stop, pricing.states.PRICING_RUN); a run
+    already finished (by another attempt) is left as it is."""
     with transaction.atomic():
         run = PricingRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.is_terminal:
             return run
-        if status == PricingRunStatus.SUCCEEDED and run.cancel_requested:
-            status, result, message = PricingRunStatus.CANCELLED, None, "Cancelled"
-        run.status = status
+        if action == "succeed" and run.cancel_requested:
+            action, result, message = "stop", None, "Cancelled"
+        status = run.status = PRICING_RUN.target(action, run.status)
         run.result = result
         run.error = error
         run.finished_at = timezone.now()
@@ -135,13 +144,13 @@ def _execute(run_id: int) -> PricingRun | None:
         if run.cancel_requested:
             run = None
     if run is None:
-        return _finish(run_id, PricingRunStatus.CANCELLED, message="Cancelled")
+        return _finish(run_id, "stop", message="Cancelled")
     with transaction.atomic():
         run = PricingRun.objects.select_for_update().get(pk=run_id)
         if run.is_terminal:
             return run
-        retry = run.status == PricingRunStatus.RUNNING
-        run.status = PricingRunStatus.RUNNING
+        retry = run.status == PricingRunStatus.RUNNING  # its worker died mid-way
+        run.status = PRICING_RUN.target("restart" if retry else "start", run.status)
         run.started_at = run.started_at or timezone.now()
         run.attempts += 1
         run.progress = max(run.progress, 1)  # a restart recomputes, but the bar never goes back
@@ -153,11 +162,11 @@ def _execute(run_id: int) -> PricingRun | None:
     try:
         result = compute_run_result(run.inputs, on_progress=_Progress(run))
     except RunCancelled:
-        return _finish(run_id, PricingRunStatus.CANCELLED, message="Cancelled")
+        return _finish(run_id, "stop", message="Cancelled")
     except PricingInputError as exc:
         return _finish(
             run_id,
-            PricingRunStatus.FAILED,
+            "fail",
             message="Failed: the inputs cannot be priced",
             error={
                 "code": "invalid_inputs",
@@ -165,11 +174,23 @@ def _execute(run_id: int) -> PricingRun | None:
                 "details": problems_details(exc.problems, errors_alias=True),
             },
         )
+    except SoftTimeLimitExceeded:  # the task's soft time limit (pricing.tasks): this attempt stops here
+        logger.warning("Pricing run %s stopped at its time limit", run_id)
+        return _finish(
+            run_id,
+            PricingRunStatus.FAILED,
+            message="Failed: over the time limit",
+            error={
+                "code": "time_limit",
+                "message": TIME_LIMIT_MESSAGE.format(limit=time_limit_text()),
+                "details": {},
+            },
+        )
     except Exception as exc:
         logger.exception("Pricing run %s failed", run_id)
         return _finish(
             run_id,
-            PricingRunStatus.FAILED,
+            "fail",
             message="Failed",
             error={
                 "code": "computation_failed",
@@ -177,4 +198,4 @@ def _execute(run_id: int) -> PricingRun | None:
                 "details": {},
             },
         )
-    return _finish(run_id, PricingRunStatus.SUCCEEDED, result=result, message="Done")
+    return _finish(run_id, "succeed", result=result, message="Done")

@@ -24,10 +24,11 @@ from pricing.models import (
     AssumptionSetVersionStatus,
     ExperienceDataset,
     PricingRun,
-    PricingRunStatus,
 )
 from pricing.services.assumptions import plan_market_entries
 from pricing.services.common import _log_entry
+from pricing.states import PRICING_RUN
+from pricing.states import RUN_FINISHED_MESSAGE as RUN_FINISHED_MESSAGE
 
 INVALID_RUN_MESSAGE = (
     "The run cannot start: its inputs have errors; every problem is listed with its path or field."
@@ -35,7 +36,6 @@ INVALID_RUN_MESSAGE = (
 BUNDLE_NOT_PUBLISHED_MESSAGE = "Only a published bundle version can be priced."
 ASSUMPTIONS_NOT_PUBLISHED_MESSAGE = "Publish the assumption set before pricing with it."
 EXPERIENCE_NOT_VALID_MESSAGE = "This experience upload was rejected; upload a corrected file."
-RUN_FINISHED_MESSAGE = "The run has already finished; there is nothing to cancel."
 MAX_SIMULATION_YEARS = 100_000
 MIN_SIMULATION_YEARS = 1_000
 MAX_ENROLLEES = 100_000
@@ -324,13 +324,12 @@ def _references(
 @transaction.atomic
 def pricing_run_cancel(*, scope: Scope, run: PricingRun) -> PricingRun:
     """Cancel a queued run at once (it never starts); ask a running one to stop at its next step."""
-    scope.require("pricing.run")
+    scope.require(PRICING_RUN.person_permission("cancel"))
     run = PricingRun.objects.select_for_update().get(pk=run.pk)
-    if run.is_terminal:
-        raise ConflictError(RUN_FINISHED_MESSAGE, code="run_finished")
+    target = PRICING_RUN.target("cancel", run.status)  # a finished run: refused
     run.cancel_requested = True
-    if run.status == PricingRunStatus.QUEUED:
-        run.status = PricingRunStatus.CANCELLED
+    if target != run.status:  # queued: it never starts
+        run.status = target
         run.finished_at = timezone.now()
         run.progress_message = "Cancelled before it started"
     else:

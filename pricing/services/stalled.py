@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from pricing.models import PricingRun, PricingRunStatus
+from pricing.models import PricingRun
 from pricing.services.common import RUN_LOCK_NAMESPACE
 from pricing.services.execution import _finish
+from pricing.states import PRICING_RUN
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ REQUEUED_MESSAGE = "Queued again: no sign of life for {minutes} minutes"
 #: take down every worker that picks it up, e.g. by running out of memory).
 MAX_ATTEMPTS = 5
 GAVE_UP_MESSAGE = "Stopped after {attempts} attempts: the worker computing it stopped each time."
-_ACTIVE = (PricingRunStatus.QUEUED, PricingRunStatus.RUNNING)
+_ACTIVE = tuple(status for status in PRICING_RUN.states if status not in PRICING_RUN.final_states())
 
 
 def _last_sign_of_life(run: PricingRun) -> datetime:
@@ -97,7 +98,7 @@ def pricing_runs_requeue_stalled(*, now: datetime | None = None) -> list[str]:
                 message = GAVE_UP_MESSAGE.format(attempts=run.attempts)
                 _finish(
                     run_id,
-                    PricingRunStatus.FAILED,
+                    "fail",
                     message=message,
                     error={"code": "worker_lost", "message": message, "details": {"attempts": run.attempts}},
                 )

@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from accounts.models import Role
-from bundles.models import Bundle, BundleVersion
+from bundles.models import Bundle, BundleVersion, Market
 from tests.factories import ContractFactory, PayerFactory, ProviderFactory
 
 pytestmark = pytest.mark.django_db
@@ -293,3 +293,14 @@ def test_auditor_reads_but_cannot_edit(
         auditor.post("/api/v1/bundles/", {"definition": complete_definition}, format="json").status_code
         == 403
     )
+
+
+def test_negative_travel_in_a_new_market_is_a_field_error_not_a_500(analyst_api):
+    # Found by tests/api/test_schema_fuzz.py: the check constraint answered with a 500.
+    response = analyst_api.post(
+        "/api/v1/markets/",
+        {"code": "NEG", "name": "Negative", "travel_minutes_per_visit": "27", "miles_per_visit": "-3.1"},
+    )
+    assert response.status_code == 400
+    assert set(response.json()["details"]) == {"miles_per_visit"}
+    assert not Market.objects.filter(code="NEG").exists()

@@ -67,3 +67,27 @@ def test_download_before_it_is_ready_says_so(db, plan_cm, api_for, plan_scope):
     )
     response = api_for(plan_cm).get(f"/api/v1/contracts/rate-sheet-exports/{export.public_id}/download/")
     assert response.status_code == 409 and response.json()["code"] == "not_ready"
+
+
+def test_an_export_over_its_soft_time_limit_fails_with_the_reason(
+    db, active_contract, plan_scope, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from contracts.services import rate_sheets
+    from contracts.tasks import build_rate_sheet_export
+
+    active_contract(markets=["URBAN"])
+    export = RateSheetExport.objects.create(
+        organization=plan_scope.organization, requested_by=plan_scope.user
+    )
+
+    def out_of_time(*args, **kwargs):
+        raise SoftTimeLimitExceeded()  # what Celery raises in the task at its soft time limit
+
+    monkeypatch.setattr(rate_sheets, "rate_sheet", out_of_time)
+    result = build_rate_sheet_export.apply(args=[export.pk])
+    assert isinstance(result.result, SoftTimeLimitExceeded)
+    export.refresh_from_db()
+    assert export.status == "failed" and export.finished_at and not export.content
+    assert export.error == "Building the zip took longer than the limit of 30 minutes; ask for it again."

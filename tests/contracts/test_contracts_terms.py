@@ -228,3 +228,10 @@ def test_plain_words():
         }
     )
     assert rules.describe_shared_savings({}) == "No shared savings."
+
+
+@pytest.mark.parametrize("measure", [["readmission_30d_rate"], {"code": "readmission_30d_rate"}, None, 7])
+def test_a_quality_term_whose_measure_is_not_a_code_is_an_unknown_measure(measure):
+    problems = []
+    assert rules.validate_quality_terms([{"measure": measure, "target": "0.12"}], problems) == []
+    assert [(p.path, p.code) for p in problems] == [("quality_terms[0].measure", "unknown_measure")]

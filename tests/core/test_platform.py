@@ -21,6 +21,8 @@ def production_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     return {
         **env,
+        "CAREBUNDLE_ENV": "production",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "x" * 64 + "-production-like-secret",
         "ALLOWED_HOSTS": "carebundle.example.org",

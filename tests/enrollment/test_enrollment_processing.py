@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connection
 
-from enrollment import processing, services, tasks
-from enrollment.models import MemberMonth, RosterEntry, RosterSubmission, SubmissionIssue
-from tests.enrollment.conftest import MONTH, roster_file, roster_row
+from enrollment import calc, processing, services, tasks
+from enrollment.models import EligibilitySpan, MemberMonth, RosterEntry, RosterSubmission, SubmissionIssue
+from tests.enrollment.conftest import MONTH, eligibility_upload, make_834, roster_file, roster_row
 
 
 class WorkerKilled(BaseException):
@@ -154,3 +155,62 @@ def test_two_simultaneous_submissions_get_consecutive_versions(contract, provide
         (1, False),
         (2, True),
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("phase", ["reading", "storing"])
+def test_the_time_limit_rejects_the_roster_with_the_reason_and_stores_nothing(queued, monkeypatch, phase):
+    """Celery raises SoftTimeLimitExceeded inside the task; the submission must not stay processing."""
+    submission = queued()
+    if phase == "reading":
+
+        def out_of_time(*args, **kwargs):
+            raise SoftTimeLimitExceeded(tasks.INGEST_SOFT_TIME_LIMIT)
+
+        monkeypatch.setattr(processing, "read_and_check", out_of_time)
+    else:
+        original = processing.member_month_rows
+
+        def out_of_time_mid_way(*args, **kwargs):
+            for k, row in enumerate(original(*args, **kwargs)):
+                if k == 3:
+                    raise SoftTimeLimitExceeded(tasks.INGEST_SOFT_TIME_LIMIT)
+                yield row
+
+        monkeypatch.setattr(processing, "member_month_rows", out_of_time_mid_way)
+    assert tasks.process_roster(submission.pk) == "rejected"
+    submission.refresh_from_db()
+    assert submission.status == "rejected" and submission.progress == 100 and submission.finished_at
+    issue = SubmissionIssue.objects.get(submission=submission)
+    assert issue.code == processing.PROCESSING_FAILED
+    assert issue.message == services.PROCESSING_FAILED_MESSAGE.format(
+        error="it took longer than the limit of 30 minutes for one file"
+    )
+    assert not RosterEntry.objects.exists() and not MemberMonth.objects.exists()
+    assert submission.progress_log[-1]["message"] == "Rejected: the file could not be processed"
+    # Finished: a late redelivery of the message leaves it alone.
+    monkeypatch.undo()
+    assert tasks.process_roster(submission.pk) == "rejected"
+
+
+@pytest.mark.django_db
+def test_the_time_limit_rejects_the_eligibility_file_and_changes_no_eligibility(analyst_scope, monkeypatch):
+    def out_of_time(*args, **kwargs):
+        raise SoftTimeLimitExceeded(tasks.INGEST_SOFT_TIME_LIMIT)
+
+    monkeypatch.setattr(services, "apply_834", out_of_time)
+    record = services.eligibility_file_load(
+        scope=analyst_scope,
+        file=eligibility_upload(
+            make_834([("M001", "LAST001", "ANA", "19400517", calc.add_months(MONTH, -6), None)])
+        ),
+        run_inline=False,
+    )
+    assert record.status == "processing"
+    assert tasks.process_eligibility_file(record.pk) == "rejected"
+    record.refresh_from_db()
+    assert record.status == "rejected" and record.error_count == 1 and record.processed_at
+    assert record.acknowledgement["accepted"] is False
+    assert [e["code"] for e in record.acknowledgement["errors"]] == [processing.PROCESSING_FAILED]
+    assert "longer than the limit of 30 minutes" in record.acknowledgement["lines"][1]
+    assert not EligibilitySpan.objects.exists()

@@ -130,3 +130,43 @@ def test_a_worker_killed_while_storing_a_roster_is_replaced_and_the_roster_is_st
     )
     assert log[-1][0] == 100 and log[-1][1].startswith(f"Accepted: {KILL_ROWS:,} members")
     assert sum(1 for message in messages if message.startswith("Accepted")) == 1
+
+
+# --- the soft time limit, enforced by a real (prefork) worker --------------------------------------
+
+#: Test-only patch run in the worker: reading the roster takes far longer than the call's soft limit.
+SLOW_READ = """
+import time
+import django
+django.setup()
+from enrollment import processing
+def _slow_read_and_check(*args, **kwargs):
+    time.sleep(120)
+processing.read_and_check = _slow_read_and_check
+"""
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_a_roster_over_the_soft_time_limit_is_rejected_with_the_reason_by_a_real_worker(
+    celery_worker_factory, contract, provider_admin, api_for, settings
+):
+    workers, sent = celery_worker_factory, []
+    settings.ENROLLMENT_INLINE_MAX_BYTES = 0  # every file goes to the worker
+    workers("prefork", pool="prefork", prelude=SLOW_READ)
+    api = api_for(provider_admin)
+
+    def send(pk):
+        options = {"queue": workers.queue, "soft_time_limit": 2, "time_limit": 60}
+        sent.append(process_roster.apply_async(args=[pk], **options))
+
+    with mock.patch.object(process_roster, "delay", send):
+        response = post_roster(api, contract, [roster_row("T00001")])
+    assert response.status_code == 202 and len(sent) == 1
+    assert sent[0].get(timeout=60) == "rejected"
+    submission = RosterSubmission.objects.get(public_id=response.json()["id"])
+    assert submission.status == "rejected" and submission.progress == 100
+    assert submission.issues.get().message == (
+        "The file could not be processed: it took longer than the limit of 2 seconds for one file. "
+        "Nothing was stored; submit it again."
+    )
+    assert not RosterEntry.objects.filter(submission=submission).exists()

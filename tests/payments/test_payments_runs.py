@@ -500,3 +500,32 @@ def test_a_run_with_a_member_in_a_cell_without_a_rate_fails_with_the_reason(
     assert run.status == "failed" and run.error["code"] == "missing_rate"
     assert run.error["details"]["cells"] == [{"tier": "1", "market": "URBAN-E", "lob": "medicaid"}]
     assert not run.lines.exists()
+
+
+def test_a_run_over_its_soft_time_limit_fails_with_the_reason_and_no_line(
+    contract_factory, provider_scope, analyst_scope, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from payments.services import runs as payment_runs
+    from payments.tasks import calculate_run
+
+    contract = contract_factory(markets=("URBAN",))
+    submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("T1")])
+    real = payment_runs._member_month_lines
+
+    def out_of_time(*args, **kwargs):
+        real(*args, **kwargs)  # lines built, then Celery's soft time limit strikes
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(payment_runs, "_member_month_lines", out_of_time)
+    run, _created = services.payment_run_start(
+        scope=analyst_scope, contract=contract, month=JAN, enqueue=False
+    )
+    assert calculate_run.apply(args=[run.pk]).get() == "failed"
+    run.refresh_from_db()
+    assert run.status == "failed" and run.error["code"] == "time_limit"
+    assert run.error["message"] == (
+        "The calculation took longer than the limit of 10 minutes for a payment run; request it again."
+    )
+    assert not run.lines.exists()

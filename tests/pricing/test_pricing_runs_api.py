@@ -204,6 +204,25 @@ def test_a_failure_shows_why(analyst_api, start_run, monkeypatch):
     assert analyst_api.get(f"{RUNS}{run.public_id}/report.pdf").status_code == 404
 
 
+def test_a_run_over_its_soft_time_limit_fails_with_the_reason(analyst_api, start_run, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from pricing import compute
+
+    def out_of_time(*args, **kwargs):
+        raise SoftTimeLimitExceeded()  # what Celery raises in the task at its soft time limit
+
+    monkeypatch.setattr(compute, "run_monte_carlo", out_of_time)
+    run = execute(start_run().public_id)
+    body = analyst_api.get(f"{RUNS}{run.public_id}/").json()
+    assert body["status"] == "failed" and body["result"] is None and body["finished_at"]
+    assert body["error"]["code"] == "time_limit"
+    assert body["error"]["message"] == (
+        "The computation took longer than the limit of 30 minutes for a pricing run; "
+        "price fewer markets or simulate fewer years."
+    )
+
+
 def test_inputs_the_engine_refuses_fail_with_every_error(analyst_api, start_run, monkeypatch):
     from pricing import compute
 

@@ -5,8 +5,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedMixin
+from accounts.selectors import access_event_list
 from core.models import AccessEvent
-from core.selectors import access_event_list
 
 
 class AccessEventSerializer(serializers.ModelSerializer):

@@ -1,0 +1,43 @@
+"""The lifecycles of payment runs and settlements, declared once (core.statemachine).
+
+A payment run is calculated by a worker and waits in review; the plan's analyst approves it (its
+lines are posted to the ledger) or asks for it again, which calculates it again when its inputs
+changed. A failed run stays failed: asking again makes a new run of the month. A settlement is
+calculated in review, recalculated in place while its inputs change, and approved once.
+"""
+
+from __future__ import annotations
+
+from core.statemachine import Refusal, StateMachine, Transition
+from payments.models import PaymentRunStatus, SettlementStatus
+
+NOT_IN_REVIEW_MESSAGE = "Only a run in review can be approved."
+SETTLEMENT_NOT_IN_REVIEW_MESSAGE = "Only a settlement in review can be approved."
+
+PAYMENT_RUN = StateMachine(
+    "payment run",
+    states=PaymentRunStatus.values,
+    transitions=[
+        Transition("calculate", PaymentRunStatus.CALCULATING, PaymentRunStatus.REVIEW),
+        Transition("fail", PaymentRunStatus.CALCULATING, PaymentRunStatus.FAILED),
+        # Asked again (the plan, or the daily beat): calculated again when its inputs changed.
+        Transition("recalculate", PaymentRunStatus.REVIEW, PaymentRunStatus.CALCULATING, "payment.run"),
+        # Asked again after a failure: the failed run stays as it is, the month gets a new run.
+        Transition("recalculate", PaymentRunStatus.FAILED, PaymentRunStatus.FAILED, "payment.run"),
+        Transition("approve", PaymentRunStatus.REVIEW, PaymentRunStatus.APPROVED, "payment.approve"),
+    ],
+    refusals={"approve": Refusal(NOT_IN_REVIEW_MESSAGE, "run_not_in_review", details=("status",))},
+)
+
+SETTLEMENT = StateMachine(
+    "settlement",
+    states=SettlementStatus.values,
+    transitions=[
+        # Asked again while in review: recalculated in place when its inputs changed.
+        Transition("recalculate", SettlementStatus.REVIEW, SettlementStatus.REVIEW, "performance.settle"),
+        Transition("approve", SettlementStatus.REVIEW, SettlementStatus.APPROVED, "performance.settle"),
+    ],
+    refusals={
+        "approve": Refusal(SETTLEMENT_NOT_IN_REVIEW_MESSAGE, "settlement_not_in_review", details=("status",))
+    },
+)
