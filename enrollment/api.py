@@ -166,6 +166,7 @@ class RosterDetailApi(ScopedAPIView):
         context = {
             "errors": list(selectors.errors_of(submission)[:ISSUES_INLINE_MAX]),
             "warnings": list(selectors.warnings_of(submission)[:ISSUES_INLINE_MAX]),
+            "plan_detail": selectors.shows_plan_detail(scope=self.scope, submission=submission),
         }
         return Response(RosterDetailSerializer(submission, context=context).data)
 
@@ -203,6 +204,13 @@ class RosterIssueListApi(_SubmissionChildListApi):
         return selectors.issue_list(
             submission=self.submission(), severity=self.request.query_params.get("severity", "")
         )
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "swagger_fake_view", False):  # the schema generator: no request, no submission
+            return context
+        context["plan_detail"] = selectors.shows_plan_detail(scope=self.scope, submission=self.submission())
+        return context
 
     @extend_schema(parameters=[*ORG, OpenApiParameter("severity", str, enum=["error", "warning"])])
     def get(self, request, *args, **kwargs):

@@ -156,6 +156,7 @@ def roster_detail(request, submission_id):
             "errors_qs": _query_without(request, "errors_page"),
             "warnings_qs": _query_without(request, "warnings_page"),
             "diff": submission.diff or {},
+            "plan_detail": selectors.shows_plan_detail(scope=request.scope, submission=submission),
         },
     )
 
@@ -210,12 +211,15 @@ def roster_error_report(request, submission_id):
     submission = selectors.submission_get(scope=request.scope, public_id=submission_id)
     _record(request, submission, "error report", action="roster.download")
     writer = csv.writer(_Echo())
-    issues = selectors.issue_list(submission=submission).values_list(
-        "severity", "source", "row", "column", "code", "message"
-    )
+    columns = ["severity", "source", "row", "column", "code", "message"]
+    header = ["severity", "file", "row", "column", "code", "message"]
+    if selectors.shows_plan_detail(scope=request.scope, submission=submission):  # the plan's own report
+        columns.append("plan_detail")
+        header.append("plan_detail")
+    issues = selectors.issue_list(submission=submission).values_list(*columns)
 
     def lines():
-        yield writer.writerow(["severity", "file", "row", "column", "code", "message"])
+        yield writer.writerow(header)
         for issue in issues.iterator(chunk_size=2000):
             yield writer.writerow(safe_row(issue))
 

@@ -107,12 +107,18 @@ HEADER_ROW = 1
 
 @dataclass(frozen=True, slots=True)
 class Issue:
-    """One error or warning, addressed as a spreadsheet user would look for it."""
+    """One error or warning, addressed as a spreadsheet user would look for it.
+
+    ``message`` is what anyone who may read the submission reads (the provider who sent it too), so it
+    never says what the plan holds about a member. ``plan_detail`` adds what the plan's own records say
+    (a name or birth date on its eligibility file, why a member is not eligible); only the plan sees it.
+    """
 
     row: int
     column: str
     code: str
     message: str
+    plan_detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
