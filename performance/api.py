@@ -3,7 +3,8 @@ the provider's patient story and the plan's unit costs."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -13,7 +14,7 @@ from core.api import ErrorSerializer
 from core.audit import record_access
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from performance import selectors, services
-from performance.models import PatientStory, UtilizationUpload
+from performance.models import PatientStory, UploadStatus, UtilizationUpload
 from performance.serializers import (
     PerformanceMemberSerializer,
     PerformanceSerializer,
@@ -35,7 +36,8 @@ MEASURE_PARAMETER = OpenApiParameter(
 
 
 class UploadListApi(ScopedMixin, generics.ListAPIView):
-    """The plan's utilisation uploads (newest first); POST a file to load one (all rows or none)."""
+    """The plan's utilisation uploads (newest first); POST a file to load one (all rows or none): 201 when
+    read in the request, 202 (`processing`) when the file is large enough to be read by a worker."""
 
     queryset = UtilizationUpload.objects.none()
     serializer_class = UtilizationUploadSerializer
@@ -51,7 +53,15 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": UtilizationUploadInputSerializer},
-        responses={201: UtilizationUploadSerializer, 400: ErrorSerializer},
+        responses={
+            201: UtilizationUploadSerializer,
+            202: OpenApiResponse(
+                UtilizationUploadSerializer,
+                description="A file over the size read in the request: kept and read by a worker; "
+                "`status` is `processing` until then (poll `Location`, the upload's GET)",
+            ),
+            400: ErrorSerializer,
+        },
         parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
     )
     @idempotent
@@ -59,8 +69,12 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
         serializer = UtilizationUploadInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         file = serializer.validated_data["file"]
-        upload = services.utilization_upload(scope=self.scope, data=file.read(), filename=file.name)
-        if upload.status == "rejected":
+        upload = services.utilization_upload(scope=self.scope, file=file, filename=file.name)
+        if upload.status == UploadStatus.PROCESSING:
+            response = Response(UtilizationUploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
+            response["Location"] = reverse("api-performance-upload", args=[upload.public_id])
+            return response
+        if upload.status == UploadStatus.REJECTED:
             return Response(
                 {
                     "code": "invalid_file",

@@ -45,7 +45,7 @@ def upload(request):
     if file is None:
         messages.error(request, "Choose a utilisation file (CSV or XLSX) to upload.")
         return redirect("performance-home")
-    record = services.utilization_upload(scope=request.scope, data=file.read(), filename=file.name)
+    record = services.utilization_upload(scope=request.scope, file=file, filename=file.name)
     return redirect("performance-upload", record.public_id)
 
 

@@ -12,14 +12,21 @@ probe used, and each written to fail on the code the probe found.
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
+import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from enrollment import calc
-from enrollment.models import RosterSubmission
+from enrollment.ingest.roster import FILE_TOO_LARGE, ROSTER_COLUMNS
+from enrollment.ingest.tabular import ROSTER, read_table
+from enrollment.models import EligibilityFile, RosterSubmission
+from performance.ingest import COLUMNS as UTILIZATION_COLUMNS
+from performance.models import UtilizationRow, UtilizationUpload
 from tests.enrollment.conftest import MONTH, eligibility_upload, make_834, make_active_contract, roster_row
 from tests.fixtures.contracts import csv_bytes
 
@@ -149,3 +156,180 @@ def test_3_an_idempotency_key_reused_with_another_file_of_the_same_name_and_size
     replay = post_roster(provider_api, contract, first, **key)
     assert replay.status_code == 202 and replay["Idempotent-Replayed"] == "true"
     assert json.loads(replay.content) == accepted.json()
+
+
+# --------------------------------------------------------------------------- 2. the cell bomb
+SHEET = "xl/worksheets/sheet1.xml"
+BOMB_CELLS = 4_000_000
+
+
+def one_row_bomb(columns=ROSTER_COLUMNS, cells: int = BOMB_CELLS) -> bytes:
+    """The probe's file: a header, then one row of ``cells`` empty ``<c/>`` (16 MB of XML, ~20 KB zipped)."""
+    plain = io.BytesIO()
+    openpyxl.Workbook().save(plain)
+    header = "".join(
+        f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{c}</t></is></c>' for i, c in enumerate(columns)
+    )
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(plain.getvalue())) as source,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target,
+    ):
+        for info in source.infolist():
+            if info.filename != SHEET:
+                target.writestr(info.filename, source.read(info.filename))
+                continue
+            with target.open(SHEET, "w", force_zip64=True) as sheet:
+                sheet.write(
+                    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+                    + f'<row r="1">{header}</row><row r="2">'.encode()
+                )
+                block = b"<c/>" * 100_000
+                for _ in range(cells // 100_000):
+                    sheet.write(block)
+                sheet.write(b"</row></sheetData></worksheet>")
+    return out.getvalue()
+
+
+@pytest.fixture
+def inflated(monkeypatch):
+    """Bytes of the sheet XML handed to the reader, counted; reading stops (an error) past 2 MB, so a
+    reader that would walk the whole 16 MB row fails here at once instead of churning for 20 s."""
+    counted = {SHEET: 0}
+    limit = 2 * 1024 * 1024
+    original_read, original_read1 = zipfile.ZipExtFile.read, zipfile.ZipExtFile.read1
+
+    def counting(read):
+        def wrapper(self, n=-1):
+            data = read(self, n)
+            if self.name == SHEET:
+                counted[SHEET] += len(data)
+                if counted[SHEET] > limit:
+                    raise RuntimeError("the reader went on reading the bomb's row")
+            return data
+
+        return wrapper
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counting(original_read))
+    monkeypatch.setattr(zipfile.ZipExtFile, "read1", counting(original_read1))
+    return counted
+
+
+def test_2_a_row_of_four_million_empty_cells_is_refused_after_reading_a_spreadsheet_row_of_them(inflated):
+    data = one_row_bomb()
+    assert len(data) < 32 * 1024
+    table = read_table(data, ROSTER, filename="roster.xlsx")
+    assert list(table) == []
+    assert [(i.row, i.code) for i in table.errors] == [(1, FILE_TOO_LARGE)], table.errors
+    assert "more than 16,384 cells" in table.errors[0].message
+    # It stopped once the row passed the limit: 16,384 cells are 64 KB of XML, the row is 16 MB.
+    assert inflated[SHEET] <= 256 * 1024
+
+    from enrollment.ingest.xlsx import Workbook, XlsxError
+
+    with Workbook(data) as book:
+        rows = book.rows()
+        with pytest.raises(XlsxError) as refused:
+            list(rows)
+    assert refused.value.code == "file_too_large" and rows.cells == 16_384 + 1 + len(ROSTER_COLUMNS)
+
+
+def test_2_the_bomb_through_the_roster_and_utilisation_uploads(contract, provider_api, analyst_api, inflated):
+    body = post_roster(provider_api, contract, one_row_bomb(), name="roster.xlsx").json()
+    detail = provider_api.get(body["status_url"]).json()
+    assert detail["status"] == "rejected"
+    assert [(e["code"], "16,384 cells" in e["message"]) for e in detail["errors"]] == [(FILE_TOO_LARGE, True)]
+    response = analyst_api.post(
+        "/api/v1/performance/uploads/",
+        {"file": SimpleUploadedFile("utilization.xlsx", one_row_bomb(UTILIZATION_COLUMNS))},
+        format="multipart",
+    )
+    assert response.status_code == 400, response.json()
+    [error] = response.json()["details"]["errors"]
+    assert error["code"] == FILE_TOO_LARGE and "16,384 cells" in error["message"]
+    assert not UtilizationRow.objects.exists()
+
+
+def _utilisation_csv(rows: int) -> bytes:
+    lines = [",".join(UTILIZATION_COLUMNS[:8])]
+    lines += [f"M{i:06d},{MONTH.isoformat()},0,0,0,0,0,10.00" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_2_every_upload_over_the_small_size_is_parsed_by_a_worker_never_in_the_request(
+    settings,
+    monkeypatch,
+    contract,
+    provider_api,
+    analyst_api,
+    django_capture_on_commit_callbacks,
+):
+    """A file over UPLOAD_SYNC_MAX_BYTES (64 KB by default) is kept and queued: the request answers 202
+    with the object in its ``processing`` state without having parsed a byte; the worker's task, run here
+    by hand, then reads it."""
+    from enrollment import processing
+    from enrollment import services as enrollment_services
+    from enrollment import tasks as enrollment_tasks
+    from performance import services as performance_services
+    from performance import tasks as performance_tasks
+
+    assert settings.UPLOAD_SYNC_MAX_BYTES == 64 * 1024
+    parsed: list[str] = []
+
+    def spy(name, real):
+        def wrapper(*args, **kwargs):
+            parsed.append(name)
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(processing, "read_table", spy("roster", processing.read_table))
+    monkeypatch.setattr(enrollment_services, "parse_834", spy("834", enrollment_services.parse_834))
+    monkeypatch.setattr(
+        performance_services, "read_utilization", spy("utilisation", performance_services.read_utilization)
+    )
+    queued: list[tuple[str, int]] = []
+    monkeypatch.setattr(enrollment_tasks.process_roster, "delay", lambda pk: queued.append(("roster", pk)))
+    monkeypatch.setattr(
+        enrollment_tasks.process_eligibility_file, "delay", lambda pk: queued.append(("834", pk))
+    )
+    monkeypatch.setattr(
+        performance_tasks.process_utilization_upload, "delay", lambda pk: queued.append(("utilisation", pk))
+    )
+
+    roster = csv_bytes([roster_row(f"M{i:04d}") for i in range(1400)])
+    members = [
+        (f"M{i:04d}", "LAST", "ANA", "19400517", calc.add_months(MONTH, -6), None) for i in range(1400)
+    ]
+    eligibility = make_834(members)
+    utilisation = _utilisation_csv(2000)
+    assert min(len(roster), len(eligibility), len(utilisation)) > 64 * 1024
+    with django_capture_on_commit_callbacks(execute=True):
+        answers = {
+            "834": analyst_api.post(
+                "/api/v1/eligibility-files/", {"file": eligibility_upload(eligibility)}, format="multipart"
+            ),
+            "roster": post_roster(provider_api, contract, roster),
+            "utilisation": analyst_api.post(
+                "/api/v1/performance/uploads/",
+                {"file": SimpleUploadedFile("utilization.csv", utilisation)},
+                format="multipart",
+            ),
+        }
+    assert parsed == [], f"parsed in the request: {parsed}"
+    assert {name: response.status_code for name, response in answers.items()} == dict.fromkeys(answers, 202)
+    assert analyst_api.get(answers["834"].json()["acknowledgement_url"]).json()["status"] == "processing"
+    assert provider_api.get(answers["roster"].json()["status_url"]).json()["status"] == "processing"
+    upload_url = answers["utilisation"]["Location"]
+    assert analyst_api.get(upload_url).json()["status"] == "processing"
+    assert sorted(name for name, _ in queued) == ["834", "roster", "utilisation"]
+
+    # The worker's half.
+    by_name = dict(queued)
+    assert enrollment_tasks.process_eligibility_file(by_name["834"]) == "accepted"
+    assert enrollment_tasks.process_roster(by_name["roster"]) == "accepted"
+    assert performance_tasks.process_utilization_upload(by_name["utilisation"]) == "accepted"
+    assert sorted(parsed) == ["834", "roster", "utilisation"]
+    assert analyst_api.get(upload_url).json()["row_count"] == 2000
+    assert EligibilityFile.objects.get().member_count == 1400
+    assert UtilizationUpload.objects.get().status == "accepted"
