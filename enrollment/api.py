@@ -283,6 +283,19 @@ class RosterFileApi(ScopedAPIView):
 # --- eligibility -----------------------------------------------------------------------------------
 
 
+def record_eligibility_access(scope, record: EligibilityFile, what: str, request) -> None:
+    """The acknowledgement and the 999 quote values from members' records (a birth date, a date of
+    coverage that did not parse): reading them is in the access log like the 834 itself."""
+    record_access(
+        scope=scope,
+        action="eligibility.view",
+        object_type="eligibility_file",
+        object_id=record.public_id,
+        detail=f"{record.original_filename} {what}",
+        request=request,
+    )
+
+
 class EligibilityFileListApi(ScopedMixin, generics.ListAPIView):
     """The plan's eligibility files (X12 834), newest first. POST loads one (202)."""
 
@@ -331,6 +344,7 @@ class EligibilityAcknowledgementApi(ScopedAPIView):
         """The file's acknowledgement: accepted or rejected, each error with its segment position, and the
         X12 999. `status` is `processing` (and the rest empty) until the file has been read."""
         record = selectors.eligibility_file_get(scope=self.scope, public_id=file_id)
+        record_eligibility_access(self.scope, record, "acknowledgement", request)
         return Response(AcknowledgementSerializer(record).data)
 
 
@@ -341,6 +355,7 @@ class Eligibility999Api(ScopedAPIView):
         record = selectors.eligibility_file_get(scope=self.scope, public_id=file_id)
         if not record.ack_999:
             raise ApplicationError("No 999 has been written for this file (yet).", code="no_999", status=404)
+        record_eligibility_access(self.scope, record, "999", request)
         response = HttpResponse(record.ack_999, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{record.public_id}.999"'
         return response

@@ -20,7 +20,7 @@ from core.audit import record_access
 from core.errors import ApplicationError, NotFoundError
 from core.exports import safe_row
 from enrollment import calc, file_templates, selectors, services
-from enrollment.api import file_response
+from enrollment.api import file_response, record_eligibility_access
 from enrollment.forms import EligibilityUploadForm, RosterUploadForm
 from enrollment.models import ProcessingStatus
 from web.decorators import scoped_view, tenant_free
@@ -290,6 +290,7 @@ def eligibility_list(request):
 @scoped_view
 def eligibility_detail(request, file_id):
     record = selectors.eligibility_file_get(scope=request.scope, public_id=file_id)
+    record_eligibility_access(request.scope, record, "acknowledgement", request)
     return render(
         request, "enrollment/eligibility_detail.html", {"record": record, "ack": record.acknowledgement or {}}
     )
@@ -301,6 +302,7 @@ def eligibility_999(request, file_id):
     record = selectors.eligibility_file_get(scope=request.scope, public_id=file_id)
     if not record.ack_999:
         raise NotFoundError("No 999 has been written for this file.")
+    record_eligibility_access(request.scope, record, "999", request)
     response = HttpResponse(record.ack_999, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{record.original_filename}.999"'
     return response

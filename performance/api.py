@@ -49,7 +49,17 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
 
     @extend_schema(parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        # Each upload carries its errors, and an error names the member of its row.
+        record_access(
+            scope=self.scope,
+            action="utilization_upload.list",
+            object_type="organization",
+            object_id=self.scope.organization.public_id,
+            detail="utilisation uploads with their errors",
+            request=request,
+        )
+        return response
 
     @extend_schema(
         request={"multipart/form-data": UtilizationUploadInputSerializer},
@@ -93,9 +103,16 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
 class UploadDetailApi(ScopedAPIView):
     @extend_schema(responses=UtilizationUploadSerializer, parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, upload_id):
-        return Response(
-            UtilizationUploadSerializer(selectors.upload_get(scope=self.scope, upload_id=upload_id)).data
+        upload = selectors.upload_get(scope=self.scope, upload_id=upload_id)
+        record_access(
+            scope=self.scope,
+            action="utilization_upload.view",
+            object_type="utilization_upload",
+            object_id=upload.public_id,
+            detail=f"{upload.original_filename}: errors name members",
+            request=request,
         )
+        return Response(UtilizationUploadSerializer(upload).data)
 
 
 class ContractPerformanceApi(ScopedAPIView):

@@ -52,6 +52,14 @@ def upload(request):
 @scoped_view
 def upload_detail(request, upload_id):
     record = selectors.upload_get(scope=request.scope, upload_id=upload_id)
+    record_access(
+        scope=request.scope,
+        action="utilization_upload.view",
+        object_type="utilization_upload",
+        object_id=record.public_id,
+        detail=f"{record.original_filename}: errors name members",
+        request=request,
+    )
     return render(request, "performance/upload_detail.html", {"upload": record})
 
 

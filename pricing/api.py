@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from bundles import selectors as bundle_selectors
 from core.api import ErrorSerializer
+from core.audit import record_access
 from core.errors import ApplicationError, NotFoundError
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from pricing import defaults, report, selectors, services
@@ -314,7 +315,16 @@ class ExperienceFileApi(ScopedAPIView):
     )
     def get(self, request, dataset_id):
         dataset = selectors.experience_get(scope=self.scope, public_id=dataset_id)
-        return report.file_response(dataset, request.query_params.get("which", "experience"))
+        which = request.query_params.get("which", "experience")
+        record_access(
+            scope=self.scope,
+            action="experience.download",
+            object_type="experience_dataset",
+            object_id=dataset.public_id,
+            detail=f"{which} file",
+            request=request,
+        )
+        return report.file_response(dataset, which)
 
 
 # --- runs --------------------------------------------------------------------------------------

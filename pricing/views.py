@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from bundles.selectors import plan_markets, roles_for
+from core.audit import record_access
 from core.errors import ApplicationError, NotFoundError
 from pricing import forms as pricing_forms
 from pricing import report, selectors, services
@@ -402,7 +403,16 @@ def experience_detail(request, dataset_id):
 @scoped_view
 def experience_file(request, dataset_id):
     dataset = selectors.experience_get(scope=request.scope, public_id=dataset_id)
-    return report.file_response(dataset, request.GET.get("which", "experience"))
+    which = request.GET.get("which", "experience")
+    record_access(
+        scope=request.scope,
+        action="experience.download",
+        object_type="experience_dataset",
+        object_id=dataset.public_id,
+        detail=f"{which} file",
+        request=request,
+    )
+    return report.file_response(dataset, which)
 
 
 TEMPLATES = {

@@ -333,3 +333,38 @@ def test_2_every_upload_over_the_small_size_is_parsed_by_a_worker_never_in_the_r
     assert analyst_api.get(upload_url).json()["row_count"] == 2000
     assert EligibilityFile.objects.get().member_count == 1400
     assert UtilizationUpload.objects.get().status == "accepted"
+
+
+# --------------------------------------------------------------------------- 6. the access log
+def test_6_member_level_experience_downloads_are_in_the_access_log(analyst_api, plan_analyst):
+    """The probe's two reads; every other member-data route is walked in test_member_access_log.py."""
+    from core.models import AccessEvent
+
+    response = analyst_api.post(
+        "/api/v1/pricing/experience/",
+        {
+            "name": "Bayview 2025",
+            "file": SimpleUploadedFile(
+                "experience.csv", b"month,tier,member_months,cost\n2025-01,1,12,4321.00\n"
+            ),
+            "spans_file": SimpleUploadedFile(
+                "spans.csv",
+                b"member_id,enrollment_start,enrollment_end,disenrollment_reason\nGC100001,2025-01-06,,\n",
+            ),
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    dataset = response.json()["id"]
+    page = Client()
+    page.force_login(plan_analyst)
+    reads = [
+        (analyst_api, f"/api/v1/pricing/experience/{dataset}/file/?which=spans"),
+        (page, f"/pricing/experience/{dataset}/file/?which=spans"),
+    ]
+    for client, path in reads:
+        response = client.get(path)
+        assert response.status_code == 200
+        assert b"GC100001" in b"".join(response.streaming_content)
+    events = list(AccessEvent.objects.order_by("pk").values_list("user", "action", "object_id", "path"))
+    assert events == [(plan_analyst.pk, "experience.download", dataset, path) for _, path in reads]
