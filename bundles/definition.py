@@ -1,7 +1,7 @@
 """A bundle's definition as plain data: validation, publishing rules, totals and diffs.
 
 No Django here. A bundle version stores its definition as one JSON document, the ``bundle`` part
-of the pricing file (formats.md section 6) extended with description, lines of business,
+of the pricing file (docs/formats.md section 6) extended with description, lines of business,
 markets, tier descriptions, eligibility and services. Keeping it one document makes versions
 immutable as a whole, exports byte-stable and diffs simple.
 

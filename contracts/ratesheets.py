@@ -2,7 +2,7 @@
 
 Each renderer takes the version's document (``contracts.selectors.version_document`` plus its
 ``fingerprint``) and returns bytes; storing them once is ``contracts.services.rate_sheet``'s job.
-Dates in files follow formats.md: the end date is inclusive (the last day in force).
+Dates in files follow docs/formats.md: the end date is inclusive (the last day in force).
 """
 
 from __future__ import annotations

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from contracts import services
+from contracts.services.lifecycle import contracts_expire_due
+from contracts.services.rate_sheets import rate_sheet_export_build
 
 
 @shared_task(name="contracts.expire_due")
 def expire_due_contracts() -> list[str]:
     """Daily (CELERY_BEAT_SCHEDULE): active contracts whose end date has come become expired."""
-    return services.contracts_expire_due()
+    return contracts_expire_due()
 
 
 @shared_task(name="contracts.build_rate_sheet_export", acks_late=True)
 def build_rate_sheet_export(export_id: int) -> str:
-    return services.rate_sheet_export_build(export_id=export_id).status
+    return rate_sheet_export_build(export_id=export_id).status

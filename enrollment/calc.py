@@ -1,6 +1,6 @@
 """Member-month proration and assessment-fee eligibility: pure functions over plain data.
 
-domain.md section 5 in code. A member's enrollment is a list of half-open ``[start, end)``
+docs/domain.md section 5 in code. A member's enrollment is a list of half-open ``[start, end)``
 tier spans (``end=None`` while enrolled); for one calendar month the contract's proration
 rule turns them into a number of member-months, and its tier rule picks the one tier the
 whole member-month goes to:

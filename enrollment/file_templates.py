@@ -1,4 +1,4 @@
-"""The roster and assessment templates a provider downloads (formats.md sections 1 and 2): a CSV with
+"""The roster and assessment templates a provider downloads (docs/formats.md sections 1 and 2): a CSV with
 the header row, and an XLSX with the header on the data sheet plus a short instructions sheet."""
 
 from __future__ import annotations

@@ -18,10 +18,11 @@ from enrollment.models import (
 class RosterSubmitSerializer(serializers.Serializer):
     month = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="The roster's month, YYYY-MM")
     file = serializers.FileField(
-        help_text="The roster: CSV, XLSX or JSON with the columns of formats.md section 1"
+        help_text="The roster: CSV, XLSX or JSON with the columns of docs/formats.md section 1"
     )
     assessments = serializers.FileField(
-        required=False, help_text="The month's initial assessments (formats.md section 2), CSV, XLSX or JSON"
+        required=False,
+        help_text="The month's initial assessments (docs/formats.md section 2), CSV, XLSX or JSON",
     )
 
 

@@ -1,4 +1,4 @@
-"""Monthly payment arithmetic for a bundled-payment contract (domain.md section 5).
+"""Monthly payment arithmetic for a bundled-payment contract (docs/domain.md section 5).
 
 Pure functions over plain data, ``Decimal`` throughout (never floats for money):
 

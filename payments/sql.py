@@ -1,4 +1,4 @@
-"""The two statements that make a payment run fast on a large contract (formats.md, bench/bench_payments.py).
+"""The two statements that make a payment run fast on a large contract (docs/formats.md, bench/bench_payments.py).
 
 Member lines are priced inside the database: one ``INSERT ... SELECT`` writes a detail row per
 member (member-months x PMPM, rounded half-up to the cent) joined to its rate cell's line, and

@@ -1,5 +1,5 @@
 """A run's statement: PDF for people (summary pages only), CSV for systems (one row per member and rate
-cell), and the X12 820 remittance (formats.md section 5) written by :mod:`payments.x12_820`. A
+cell), and the X12 820 remittance (docs/formats.md section 5) written by :mod:`payments.x12_820`. A
 settlement's statement: PDF (its lines, the measures scored and shared savings) and CSV (one row a line).
 
 The PDF never lists members, so it stays a few pages for any contract size; the CSV and the 820 carry

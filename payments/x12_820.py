@@ -1,6 +1,6 @@
-"""Write a monthly capitation remittance as X12 820 005010X218 (formats.md section 5).
+"""Write a monthly capitation remittance as X12 820 005010X218 (docs/formats.md section 5).
 
-Modelled on ``samples/x12/synthetic/capitation_pmpm_3members.820`` and checked against
+Modelled on ``tests/fixtures/x12/synthetic/capitation_pmpm_3members.820`` and checked against
 pyx12's 820 map in the tests. Layout:
 
 - header: BPR (total and payment method), TRN (trace number), REF*38 (contract), DTM*582

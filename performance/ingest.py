@@ -1,4 +1,4 @@
-"""Read and validate a utilisation file (formats.md section 4), CSV or XLSX, row by row.
+"""Read and validate a utilisation file (docs/formats.md section 4), CSV or XLSX, row by row.
 
 ``enrollment.ingest.tabular.read_table`` only knows the roster and assessment layouts, so this
 is a small reader of its own with the same rules: UTF-8 (a BOM accepted), header names matched
@@ -209,7 +209,7 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
         return Result([], errors, len(errors))
     seen: dict[tuple[str, dt.date], int] = {}
     indexes = [position.get(c) for c in COLUMNS]
-    # The usual layout (the columns of formats.md in their order, nothing else): the cells are the row.
+    # The usual layout (the columns of docs/formats.md in their order, nothing else): the cells are the row.
     in_order = indexes == list(range(len(COLUMNS))) and len(header) == len(COLUMNS)
     width_expected = len(COLUMNS)
     strip = str.strip

@@ -1,7 +1,7 @@
 """Contract performance: the plan's utilisation and quality uploads, its unit costs, and the
 provider's patient stories.
 
-Utilisation is the plan's data about its own members (one row per member per month, formats.md
+Utilisation is the plan's data about its own members (one row per member per month, docs/formats.md
 section 4), so uploads and rows belong to the payer. A later upload that carries the same member
 and month supersedes the earlier row (``superseded``; nothing is deleted): the current row of a
 (payer, member, month) is the one with ``superseded=False`` (a partial unique constraint holds it).
@@ -80,7 +80,7 @@ class UtilizationUpload(models.Model):
 
 
 class UtilizationRow(models.Model):
-    """One member-month of utilisation and quality data (formats.md section 4)."""
+    """One member-month of utilisation and quality data (docs/formats.md section 4)."""
 
     upload = models.ForeignKey(UtilizationUpload, on_delete=models.PROTECT, related_name="rows")
     payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="+")

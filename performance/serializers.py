@@ -8,7 +8,7 @@ from performance.models import UtilizationUpload
 
 class UtilizationUploadInputSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text="utilization.csv or the same columns in XLSX (formats.md section 4)"
+        help_text="utilization.csv or the same columns in XLSX (docs/formats.md section 4)"
     )
 
 

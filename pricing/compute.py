@@ -28,7 +28,7 @@ from pricing.engine.schema import PricingFile
 
 ProgressCallback = Callable[[int, str], None]
 
-#: Published payment levels a plan checks its rates against (shared/data/README.md).
+#: Published payment levels a plan checks its rates against (docs/reference-data.md; sources below).
 PUBLISHED_LEVELS = {
     "pcf_sip": {
         "name": "CMMI Primary Care First, Seriously Ill Population",

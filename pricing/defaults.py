@@ -1,9 +1,8 @@
-"""The platform's default assumptions, each with its source (domain.md 4, shared/data/README.md).
+"""The platform's default assumptions, each with its source (docs/domain.md 4, docs/reference-data.md).
 
 A new assumption set starts from these: every value shows where it comes from, and a plan
-replaces what it knows better (its own wages, its programs' payroll loads). Figures from the
-reference data README are cited as such; the few it does not cover are stated platform
-defaults and say so.
+replaces what it knows better (its own wages, its programs' payroll loads). Each published figure
+cites its publisher; the few no publication covers are stated platform defaults and say so.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from pricing.engine.schema import (
     DEFAULT_VBP_BONUS_SHARE,
 )
 
-FORMATS_EXAMPLE = "carebundle.pricing/1 worked example (formats.md section 6)"
+FORMATS_EXAMPLE = "carebundle.pricing/1 worked example (docs/formats.md section 6)"
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ SCALARS: tuple[ScalarDefault, ...] = (
         "0.75",
         "0.70",
         "0.80",
-        "Domain reference 4.1: the productive share of paid hours of a home-based palliative team, "
+        "Domain rules (docs/domain.md 4.1): the productive share of paid hours of a home-based palliative team, "
         "typically 0.70 to 0.80 (2080 paid hours a year).",
         "share of paid hours",
         "productive minutes per FTE = 2080 x 60 x productivity",
@@ -194,7 +193,7 @@ SCALARS: tuple[ScalarDefault, ...] = (
         str(DEFAULT_FFS_CONVERSION_FACTOR),
         None,
         None,
-        "CY2025 Medicare Physician Fee Schedule conversion factor (data/README.md).",
+        "CY2025 Medicare Physician Fee Schedule conversion factor (CMS, CY2025 PFS final rule).",
         "$ per RVU",
     ),
 )
@@ -206,32 +205,32 @@ SALARIES: dict[str, tuple[str, str]] = {
     "physician": (
         "260000",
         "Stated platform default: there is no public wage figure for hospice and palliative "
-        "physicians (data/README.md); replace with the program's contracted cost.",
+        "physicians; replace with the program's contracted cost.",
     ),
-    "np": ("126260", "BLS, nurse practitioners, US median annual wage, May 2023 (data/README.md)."),
+    "np": ("126260", "BLS, nurse practitioners, US median annual wage, May 2023."),
     "pa": (
         "130020",
-        "BLS Occupational Outlook Handbook, physician assistants, median pay May 2023 (not in the "
-        "reference data README: verify before certifying).",
+        "BLS Occupational Outlook Handbook, physician assistants, median pay May 2023 (verify against the "
+        "current release before certifying).",
     ),
-    "rn": ("86070", "BLS, registered nurses, US median annual wage, May 2023 (data/README.md)."),
+    "rn": ("86070", "BLS, registered nurses, US median annual wage, May 2023."),
     "lvn": (
         "59730",
         "BLS Occupational Outlook Handbook, licensed practical and vocational nurses, median pay "
-        "May 2023 (not in the reference data README: verify before certifying).",
+        "May 2023 (verify against the current release before certifying).",
     ),
-    "lcsw": ("67880", "BLS, healthcare social workers, US median annual wage, May 2025 (data/README.md)."),
-    "chaplain": ("60820", "BLS, clergy (chaplain proxy), US median annual wage, 2024 (data/README.md)."),
-    "chw": ("51850", "BLS, community health workers, US median annual wage, May 2025 (data/README.md)."),
+    "lcsw": ("67880", "BLS, healthcare social workers, US median annual wage, May 2025."),
+    "chaplain": ("60820", "BLS, clergy (chaplain proxy), US median annual wage, 2024."),
+    "chw": ("51850", "BLS, community health workers, US median annual wage, May 2025."),
     "pharmacist": (
         "136030",
-        "BLS Occupational Outlook Handbook, pharmacists, median pay May 2023 (not in the "
-        "reference data README: verify before certifying).",
+        "BLS Occupational Outlook Handbook, pharmacists, median pay May 2023 (verify against the "
+        "current release before certifying).",
     ),
     "hha": (
         "33530",
         "BLS Occupational Outlook Handbook, home health and personal care aides, median pay May 2023 "
-        "(not in the reference data README: verify before certifying).",
+        "(verify against the current release before certifying).",
     ),
 }
 
@@ -240,14 +239,13 @@ LOB_FACTOR_SOURCE = (
     "the plan sets one."
 )
 DISENROLLMENT_SOURCE = (
-    "CAPC survey of 83 home-based palliative programs (data/README.md): median length of stay "
+    "CAPC survey of 83 home-based palliative programs: median length of stay "
     "123.5 days gives a monthly disenrollment probability of 0.157, split as CAPC's discharges: "
     "31% hospice, 7% died on service, 62% other (expected 6.37 months enrolled)."
 )
 HORIZON_SOURCE = "Platform default: survival curves are summed over at most 120 months (the restricted mean)."
 MARKET_SOURCE = (
-    "Plan market catalogue ({name}); for comparison, CAPC's survey average drive time is 41 minutes "
-    "a visit (data/README.md)."
+    "Plan market catalogue ({name}); for comparison, CAPC's survey average drive time is 41 minutes a visit."
 )
 LINES_OF_BUSINESS = ("medicaid", "medicare_advantage", "dsnp", "commercial")
 LOB_LABELS = {

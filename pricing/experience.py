@@ -10,7 +10,7 @@ case-insensitively with surrounding spaces ignored; column order free; other col
     member_months  member-months in the month and tier, more than 0 (proration allowed: 0.5)
     cost           the program's direct cost of care for them, a plain decimal (412.37), 0 or more
 
-``spans.csv`` (optional), one row per enrollment span, for the length of stay (domain 4.5):
+``spans.csv`` (optional), one row per enrollment span, for the length of stay (docs/domain.md 4.5):
 
     enrollment_start       YYYY-MM-DD
     enrollment_end         YYYY-MM-DD, inclusive; empty while still enrolled

@@ -10,7 +10,7 @@ from pricing.models import AssumptionSet, AssumptionSetVersion, ExperienceDatase
 
 
 class PricingFileSerializer(serializers.Serializer):
-    """A `carebundle.pricing/1` file (formats.md section 6). Numbers may be JSON numbers or decimal strings."""
+    """A `carebundle.pricing/1` file (docs/formats.md section 6). Numbers may be JSON numbers or decimal strings."""
 
     format = serializers.CharField(help_text="`carebundle.pricing/1`")
     bundle = serializers.JSONField(help_text="The bundle: tiers, roles and their effort, assessment")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from pricing import services
+from pricing.services.execution import pricing_run_execute
+from pricing.services.stalled import pricing_runs_requeue_stalled
 
 
 @shared_task(
@@ -26,12 +27,12 @@ def run_pricing(run_id: int) -> str:
     Only a database hiccup (a lock, a dropped connection) is retried; anything else is recorded on
     the run as its failure, with the reason.
     """
-    run = services.pricing_run_execute(run_id=run_id)
+    run = pricing_run_execute(run_id=run_id)
     return run.status if run is not None else "missing"
 
 
 @shared_task(name="pricing.requeue_stalled_runs")
 def requeue_stalled_runs() -> list[str]:
     """Every 10 minutes (CELERY_BEAT_SCHEDULE): runs queued or running with no sign of life for
-    ``services.STALLED_AFTER`` (their whole worker died) are queued again."""
-    return services.pricing_runs_requeue_stalled()
+    ``STALLED_AFTER`` (pricing.services.stalled) (their whole worker died) are queued again."""
+    return pricing_runs_requeue_stalled()

@@ -1,6 +1,6 @@
 """X12 999 (005010X231A1) acknowledgement for a parsed 834, and the same verdict as text.
 
-formats.md section 3: every eligibility file gets an acknowledgement, accepted or rejected
+docs/formats.md section 3: every eligibility file gets an acknowledgement, accepted or rejected
 with each error's segment position. The plan's system reads the 999; people read
 :func:`readable_acknowledgement`. Both come from the same :class:`Parse834Result`, so they
 cannot disagree.

@@ -1,6 +1,6 @@
 """Validated roster and assessment rows, and the rules that check them.
 
-The monthly roster and the initial assessments (formats.md sections 1 and 2) reach the
+The monthly roster and the initial assessments (docs/formats.md sections 1 and 2) reach the
 platform as CSV, XLSX or JSON; :mod:`enrollment.ingest.tabular` turns any of them into a
 table of strings, and this module turns that table into typed rows plus a list of
 :class:`Issue` objects. Every rule is checked for every row (a provider fixes a file in one
@@ -265,7 +265,7 @@ def _month_end(month: dt.date) -> dt.date:
 
 # --------------------------------------------------------------------------- roster
 def validate_roster(table: TableLike, ctx: ValidationContext) -> Validation[RosterRow]:
-    """Check a monthly roster against every rule of formats.md section 1 and domain.md 5.
+    """Check a monthly roster against every rule of docs/formats.md section 1 and docs/domain.md 5.
 
     Streams the table once (rows are tuples in :data:`ROSTER_COLUMNS` order), then checks
     each member's rows together: consistency of the enrollment columns, no two tier periods
@@ -567,7 +567,7 @@ def _check_tier_periods(
 
 # --------------------------------------------------------------------------- assessments
 def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation[AssessmentRow]:
-    """Check an initial-assessments file (formats.md section 2).
+    """Check an initial-assessments file (docs/formats.md section 2).
 
     The assessment fee is paid whatever the outcome, so the rules are about identity and
     dates: required values, a known outcome and market, a date that is neither in the future

@@ -1,6 +1,6 @@
 """Read a roster or an assessments file (CSV, XLSX or JSON) into rows of strings.
 
-One reader for the three formats a provider may send (formats.md sections 1 and 2), so that
+One reader for the three formats a provider may send (docs/formats.md sections 1 and 2), so that
 :mod:`enrollment.ingest.roster` validates a single shape: a :class:`Table` whose rows are
 ``(row_number, values)`` with the values as stripped strings in the canonical column order
 (``ROSTER_COLUMNS`` / ``ASSESSMENT_COLUMNS``) and ``""`` for an absent optional column.

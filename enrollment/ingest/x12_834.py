@@ -1,4 +1,4 @@
-"""Reader for the plan's eligibility file, X12 834 005010X220A1 (formats.md section 3).
+"""Reader for the plan's eligibility file, X12 834 005010X220A1 (docs/formats.md section 3).
 
 What it does, and why it is not a full implementation-guide validator (pyx12 is one):
 the platform needs the plan's membership (member id, name, birth date, sex, maintenance
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 SUPPORTED_VERSION = "005010X220A1"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
-#: INS03 maintenance type codes the platform accepts (formats.md section 3).
+#: INS03 maintenance type codes the platform accepts (docs/formats.md section 3).
 MAINTENANCE_TYPES: dict[str, str] = {
     "001": "change",
     "021": "addition",

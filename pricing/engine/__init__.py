@@ -7,7 +7,7 @@ the very same arithmetic. Entry points:
 - `parse_pricing_file(dict) -> PricingFile` and `PricingFile.to_dict()`: the `carebundle.pricing/1`
   file, validated (every error at once, in `PricingInputError.errors`).
 - `quote(pricing_file, markets=, lobs=)`: rates per tier x market (x LOB) with range, build-up and
-  assessment fee (formats.md section 6, to the cent).
+  assessment fee (docs/formats.md section 6, to the cent).
 - `compare_payment_models(pricing_file)`: FFS vs bundle vs value-based vs capitation+TCOC.
 - `contract_year_model(...)` + `run_monte_carlo(model, n_years=, seed=)`: risk of a rate schedule.
 - `expected_months_enrolled(...)`, `kaplan_meier(...)`: length of enrollment.

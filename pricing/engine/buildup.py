@@ -1,6 +1,6 @@
-"""The manual rate build-up and the quote (domain 4.1-4.4, formats.md section 6).
+"""The manual rate build-up and the quote (docs/domain.md 4.1-4.4, docs/formats.md section 6).
 
-This module is *exactly* the arithmetic of formats.md "What a quote computes, exactly", so that
+This module is *exactly* the arithmetic of docs/formats.md "What a quote computes, exactly", so that
 any two implementations (ours, an actuary's spreadsheet, a plan's own model) agree to the cent:
 
     f               = (1 + annual_trend) ** (months / 12)     months: whole calendar months from
@@ -36,7 +36,7 @@ written into the result. Two extensions the text leaves open:
 
 - `lob_factors` (per line of business, default 1) multiplies the blended direct cost before the
   loads, i.e. the PMPM, of that LOB's rate cells; without it a LOB does not change the arithmetic.
-- Ranges (domain 4.3): each ranged assumption is set to the end of its range that lowers
+- Ranges (docs/domain.md 4.3): each ranged assumption is set to the end of its range that lowers
   (raises) the rate; the direction is found per rate cell by evaluating both ends with the other
   assumptions at their point values (the rate is monotone in each assumption, but e.g. the
   credibility standard moves it up or down depending on whether experience is above the manual
@@ -84,7 +84,7 @@ def trend_factor(annual_trend: Decimal, months: int) -> Decimal:
 
 @dataclass(frozen=True)
 class Scenario:
-    """The assumption values a range can move (domain 4.3); the point scenario is the file's."""
+    """The assumption values a range can move (docs/domain.md 4.3); the point scenario is the file's."""
 
     benefits_load: Decimal
     productivity: Decimal
@@ -202,7 +202,7 @@ class AssessmentLine:
 
 @dataclass(frozen=True)
 class AssessmentBuildup:
-    """Every step of one market's initial assessment fee (domain 4.4)."""
+    """Every step of one market's initial assessment fee (docs/domain.md 4.4)."""
 
     market: str
     roles: tuple[AssessmentLine, ...]
@@ -477,7 +477,7 @@ def quote(
 ) -> dict[str, Any]:
     """Price every rate cell (tier x market, x LOB when `lobs` is given) of a pricing file.
 
-    Returns the quote result of formats.md section 6 (money as "x.xx" strings, rounded half-up
+    Returns the quote result of docs/formats.md section 6 (money as "x.xx" strings, rounded half-up
     only here) with, per rate cell, the low/high of the range, the PMPM the plan would need if
     assessments were not paid separately, the cost per enrollee, and the full build-up.
     Raises `PricingInputError` for an invalid file or an unknown market.

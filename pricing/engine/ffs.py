@@ -1,4 +1,4 @@
-"""Payment model comparison (domain 4.7): what the same team earns under FFS, a bundle,
+"""Payment model comparison (docs/domain.md 4.7): what the same team earns under FFS, a bundle,
 value-based FFS and capitation with total-cost-of-care risk, against what it costs.
 
 The point is to make visible, role by role, the gap fee-for-service leaves: only billable roles
@@ -8,9 +8,9 @@ earn nothing. Everything is per member-month of tier x market, from the same bui
 quote (`buildup.py`), so the cost side is the one the rate was priced from.
 
 Fee schedule: CY2025 Medicare PFS RVUs for the codes a palliative team bills
-(`data/pfs_rvu_2025_palliative_codes.csv`, CMS PPRRVU2025_Oct) and the CY2025 GPCIs
-(`data/gpci_2025.csv`, CMS Addendum E), both shipped unchanged with their source column. One
-unit of a code pays the file's national non-facility amount by default; with a locality (or a
+(`pricing/engine/data/pfs_rvu_2025_palliative_codes.csv`, CMS PPRRVU2025_Oct) and the CY2025
+GPCIs (`pricing/engine/data/gpci_2025.csv`, CMS Addendum E), both shipped unchanged with their
+source column (docs/reference-data.md). One unit of a code pays the file's national non-facility amount by default; with a locality (or a
 conversion factor other than the file's), `(work x PW GPCI + PE x PE GPCI + MP x MP GPCI) x CF`,
 rounded to the cent as Medicare prices a line. Codes with status other than A (B bundled, I not
 valid for Medicare) pay nothing.

@@ -1,4 +1,4 @@
-"""Risk: Monte Carlo of a contract year (domain 4.6).
+"""Risk: Monte Carlo of a contract year (docs/domain.md 4.6).
 
 A rate that covers the *average* member can still sink a small rural program: 40 enrollees a
 year is few enough that a run of long stays or heavy users wipes out the margin. This simulates
@@ -14,7 +14,7 @@ One contract year:
   CDF, capped at the curve's horizon. Each enrollee's whole stay is counted in the year they
   enroll: in steady state the months carried in from last year's enrollees equal those carried
   out into next year, so the year's expected member-months are enrollees x E[months]
-  (domain 4.5's annual budget). `first_year=True` models a new program instead: enrollment
+  (docs/domain.md 4.5's annual budget). `first_year=True` models a new program instead: enrollment
   months spread uniformly over the year and stays cut at the year's end, with no carry-in;
 - intensity per enrollee: a gamma multiplier on minutes (mean 1, coefficient of variation
   `minutes_cv`), scaling that enrollee's labor cost.

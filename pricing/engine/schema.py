@@ -55,11 +55,11 @@ INVALID_SERVICE_CODE = "invalid_service_code"
 # --- defaults, each with its source ----------------------------------------------------------
 #: IRS standard business mileage rate for 2025 (IRS Notice 2025-5): 70 cents a mile.
 DEFAULT_MILEAGE_RATE = Decimal("0.70")
-#: Share of initial assessments that end in enrollment. No public figure in data/README.md; 0.6
+#: Share of initial assessments that end in enrollment. No published figure (docs/reference-data.md); 0.6
 #: is the platform's stated default, to be replaced by the program's own referral history.
 DEFAULT_CONVERSION_RATE = Decimal("0.6")
 #: Monthly disenrollment probabilities by cause, from the CAPC survey of 83 home-based palliative
-#: programs (data/README.md): median length of stay 123.5 days = 4.057 months (30.4375 days a
+#: programs (docs/reference-data.md): median length of stay 123.5 days = 4.057 months (30.4375 days a
 #: month), so a constant monthly hazard q with (1 - q) ** 4.057 = 0.5 gives q = 0.1570; CAPC's
 #: discharges split 31% to hospice, 7% died on service, 62% other (discharged, moved,
 #: declined...). Rounded to 4 places; together they give E[months enrolled] = 6.37.
@@ -74,7 +74,7 @@ MAX_ENROLLMENT_HORIZON_MONTHS = 600
 #: Value-based FFS: quality bonus as a share of FFS revenue. 5% is the MIPS/APM incentive order
 #: of magnitude (the Advanced APM bonus was 5% of Part B payments, MACRA 2019-2024).
 DEFAULT_VBP_BONUS_SHARE = Decimal("0.05")
-#: Capitation with total-cost-of-care risk. NASHP / CBIZ Optumas (2023, data/README.md) found
+#: Capitation with total-cost-of-care risk. NASHP / CBIZ Optumas (2023, docs/reference-data.md) found
 #: cost-avoidance savings of $231 to $1,165 PMPM for the highest utilisers. The defaults are set
 #: so the gross savings equal the *low* end of that range (2310 x 0.10 = 231 PMPM); a plan should
 #: replace the baseline with its own members' pre-enrollment TCOC.
@@ -83,13 +83,13 @@ DEFAULT_TCOC_SAVINGS_RATE = Decimal("0.10")
 #: Provider's share of savings: 50%, the final sharing rate of the Medicare Shared Savings Program's
 #: original one-sided model (Track 1); a contract's own rate replaces it.
 DEFAULT_SHARED_SAVINGS_RATE = Decimal("0.50")
-#: CY2025 Medicare Physician Fee Schedule conversion factor (data/README.md).
+#: CY2025 Medicare Physician Fee Schedule conversion factor (CMS, CY2025 PFS final rule).
 DEFAULT_FFS_CONVERSION_FACTOR = Decimal("32.3465")
 #: Roles that bill Medicare E/M codes in their own name unless the file says otherwise; the rest
 #: of the IDT (rn, lcsw, chaplain, chw, lvn, hha, navigator...) earn nothing under FFS.
 BILLABLE_ROLES = frozenset({"physician", "md", "do", "np", "pa"})
 
-#: Assumptions a range may be given for (domain 4.3), with the rule each end must also satisfy.
+#: Assumptions a range may be given for (docs/domain.md 4.3), with the rule each end must also satisfy.
 RANGEABLE = (
     "benefits_load",
     "productivity",
@@ -152,7 +152,7 @@ NO_EFFORT = RoleEffort(Decimal(0), Decimal(0))
 
 @dataclass(frozen=True)
 class ServiceCodes:
-    """How a billable role's work maps to fee-schedule codes under FFS (domain 4.7).
+    """How a billable role's work maps to fee-schedule codes under FFS (docs/domain.md 4.7).
 
     Any code may be None to say "not billed". `units_per_mm` adds codes billed a fixed number
     of times per member-month (e.g. {"99497": 0.1} for advance care planning).

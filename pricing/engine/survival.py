@@ -1,4 +1,4 @@
-"""How long an enrollee stays enrolled (domain 4.5).
+"""How long an enrollee stays enrolled (docs/domain.md 4.5).
 
 The expected months enrolled turn a PMPM into a cost per enrollee and an annual budget, spread
 the initial assessment over the months it buys, and drive the Monte Carlo's months enrolled.

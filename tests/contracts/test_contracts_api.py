@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Role
 from contracts import services
 from contracts.models import Contract, StoredRateSheet
+from core.errors import ApplicationError
 from tests.contracts.conftest import full_rates, scope_of
 from tests.factories import PayerFactory, ProviderFactory
 
@@ -338,11 +339,11 @@ def test_rates_from_a_pricing_run_table(plan_scope, open_contract, bundle_versio
         "assessment_fees": {"URBAN": Decimal("341.85"), "URBAN-E": Decimal("372.10"), "RURAL-N": Decimal(1)},
     }
     incomplete = dict(table, rates=table["rates"][:-1])
-    with pytest.raises(services.ApplicationError) as info:
+    with pytest.raises(ApplicationError) as info:
         services.rate_schedule_from_pricing(scope=plan_scope, contract_version=version, rate_table=incomplete)
     assert info.value.code == "pricing_run_incomplete"
     assert version.rates.count() == 1
-    with pytest.raises(services.ApplicationError) as info:
+    with pytest.raises(ApplicationError) as info:
         services.rate_schedule_from_pricing(
             scope=plan_scope, contract_version=version, rate_table=dict(table, bundle_version_id=-1)
         )

@@ -11,7 +11,7 @@ from enrollment.ingest.ack_999 import AcknowledgementNotPossible, readable_ackno
 from enrollment.ingest.x12_834 import parse_834
 from tests.fixtures.x12 import pyx12_check
 
-SAMPLES = Path("/work/shared/samples/x12")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "x12"
 CREATED = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
 
 

@@ -15,9 +15,7 @@ from tests.enrollment.conftest import make_834
 
 pytestmark = pytest.mark.django_db
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "x12"
-if not SAMPLES.is_dir():
-    SAMPLES = Path("/work/shared/samples/x12")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "x12"  # see the README there
 VALID = sorted(
     str(p.relative_to(SAMPLES))
     for p in SAMPLES.glob("*/*")

@@ -13,9 +13,7 @@ from enrollment.ingest import x12_834 as X
 from enrollment.ingest.x12_834 import parse_834
 
 D = dt.date
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "x12"
-if not SAMPLES.is_dir():  # the tree may sit elsewhere; the shared folder is the project's sibling
-    SAMPLES = Path("/work/shared/samples/x12")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "x12"  # see the README there
 
 
 def sample(name: str) -> bytes:

@@ -57,7 +57,7 @@ def assert_balanced(run) -> None:
 
 
 # A March (31 days) roster that exercises every rule: joins on the 20th, dies on the 5th, joins on the
-# 10th, and moves from tier 1 to tier 3 on the 16th (one row per tier, as formats.md asks).
+# 10th, and moves from tier 1 to tier 3 on the 16th (one row per tier, as docs/formats.md asks).
 MARCH_ROWS = [
     member("JOIN20", start=D(2026, 3, 20)),
     member("DIED05", end=D(2026, 3, 5), reason="death"),
@@ -486,16 +486,16 @@ def test_a_run_with_a_member_in_a_cell_without_a_rate_fails_with_the_reason(
         rows=[member("F1"), member("F2", market="URBAN-E")],
     )
     from contracts.terms import RateCell
-    from payments import services as payment_services
+    from payments.services import runs as payment_runs
 
-    real = payment_services.build_plan
+    real = payment_runs.build_plan
 
     def without_urban_e(**kwargs):
         plan = real(**kwargs)
         plan.terms.rates.pop(RateCell("1", "URBAN-E", "medicaid"))
         return plan
 
-    monkeypatch.setattr(payment_services, "build_plan", without_urban_e)
+    monkeypatch.setattr(payment_runs, "build_plan", without_urban_e)  # where _calculate looks it up
     run = calculate(scope=analyst_scope, contract=contract, month=JAN)
     assert run.status == "failed" and run.error["code"] == "missing_rate"
     assert run.error["details"]["cells"] == [{"tier": "1", "market": "URBAN-E", "lob": "medicaid"}]

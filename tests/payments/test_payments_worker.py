@@ -31,14 +31,14 @@ SLOW_MEMBER_LINES = """
 import time
 import django
 django.setup()
-from payments import services
-_member_month_lines = services._member_month_lines
+from payments.services import runs
+_member_month_lines = runs._member_month_lines
 def _slow_member_month_lines(*args, **kwargs):
     lines = _member_month_lines(*args, **kwargs)
     open(os.environ["TEST_PAYMENT_LINES_MARK"], "w").close()
     time.sleep(120)
     return lines
-services._member_month_lines = _slow_member_month_lines
+runs._member_month_lines = _slow_member_month_lines  # where _calculate looks it up
 """
 
 

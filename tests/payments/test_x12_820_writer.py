@@ -24,7 +24,7 @@ from tests.fixtures.x12 import pyx12_check
 D = dt.date
 M = Decimal
 MARCH = D(2026, 3, 1)
-SAMPLES = Path("/work/shared/samples/x12/synthetic")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "x12" / "synthetic"
 
 
 REMITTANCE = Remittance(

@@ -1,4 +1,4 @@
-"""The stateless quote endpoint: the formats.md worked example to the cent, nothing stored, every
+"""The stateless quote endpoint: the docs/formats.md worked example to the cent, nothing stored, every
 error of a bad file with its JSON path, never a 500 or a NaN."""
 
 from __future__ import annotations

@@ -183,8 +183,8 @@ def test_beat_runs_the_sweep_every_ten_minutes(now):
     entry_ = settings.CELERY_BEAT_SCHEDULE["pricing-requeue-stalled-runs"]
     assert entry_["task"] == tasks.requeue_stalled_runs.name == "pricing.requeue_stalled_runs"
     assert entry_["schedule"] == 60 * 10 < services.STALLED_AFTER.total_seconds()
-    with mock.patch.object(
-        services, "pricing_runs_requeue_stalled", return_value=["run x queued again"]
+    with mock.patch.object(  # the task's module: where the task looks the service up
+        tasks, "pricing_runs_requeue_stalled", return_value=["run x queued again"]
     ) as body:
         assert tasks.requeue_stalled_runs.apply().get() == ["run x queued again"]
     body.assert_called_once_with()

@@ -15,7 +15,7 @@ never are.
 Decisions pinned here:
 
 - A Latin-1 CSV is refused with a message that names UTF-8 (the readers never guess an encoding:
-  formats.md says files are UTF-8; the 834 alone is read as Latin-1 with a warning, see
+  docs/formats.md says files are UTF-8; the 834 alone is read as Latin-1 with a warning, see
   tests/enrollment/test_x12_834_reader.py). A UTF-8 BOM is accepted everywhere.
 - Uploaded text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is data
   (a roster with such a name is accepted) and every CSV/XLSX the platform writes prefixes it with

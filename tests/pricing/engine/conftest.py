@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-# The pricing file of formats.md section 6, verbatim: its tier 1 URBAN rate and both assessment
+# The pricing file of docs/formats.md section 6, verbatim: its tier 1 URBAN rate and both assessment
 # fees are the documented worked example every implementation must reproduce to the cent.
 FORMATS_EXAMPLE: dict[str, Any] = {
     "format": "carebundle.pricing/1",
@@ -62,5 +62,5 @@ FORMATS_EXAMPLE: dict[str, Any] = {
 
 @pytest.fixture
 def example_file() -> dict[str, Any]:
-    """A fresh deep copy of the formats.md example, safe to mutate."""
+    """A fresh deep copy of the docs/formats.md example, safe to mutate."""
     return copy.deepcopy(FORMATS_EXAMPLE)

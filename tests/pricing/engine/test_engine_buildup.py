@@ -1,4 +1,4 @@
-"""The quote arithmetic of formats.md section 6, checked against the documented worked example and
+"""The quote arithmetic of docs/formats.md section 6, checked against the documented worked example and
 against a rate cell computed by hand in the test."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_formats_worked_example_matches_to_the_cent(example_file):
 
 
 def test_worked_example_by_hand_with_the_documented_formula():
-    """The formats.md formula written out, to show which reading reproduces the documented figures."""
+    """The docs/formats.md formula written out, to show which reading reproduces the documented figures."""
     with localcontext() as ctx:
         ctx.prec = 40
         f = D("1.035") ** (D(12) / 12)
@@ -134,7 +134,7 @@ def test_one_role_one_tier_one_market_by_hand():
 @pytest.mark.parametrize(
     ("start", "end", "months"),
     [
-        (date(2025, 7, 1), date(2027, 1, 15), 18),  # the formats.md example
+        (date(2025, 7, 1), date(2027, 1, 15), 18),  # the docs/formats.md example
         (date(2025, 7, 31), date(2025, 8, 1), 1),  # days ignored
         (date(2025, 7, 1), date(2025, 7, 31), 0),
         (date(2025, 12, 15), date(2026, 1, 1), 1),

@@ -1,0 +1,203 @@
+"""Rates and assessment fees of a draft: negotiated cells (each with its reason), and taking them
+from a pricing run's rate table.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from accounts.tenancy import Scope
+from contracts import rules
+from contracts.models import (
+    AssessmentFee,
+    ContractVersion,
+    EventKind,
+    RateScheduleEntry,
+    RateSource,
+    VersionStatus,
+)
+from contracts.services.checks import _bundle_scope
+from contracts.services.common import (
+    NOT_EDITABLE_MESSAGE,
+    _event,
+    _lock,
+    _problems_error,
+    _require_plan,
+    _transition_error,
+)
+from core.errors import ApplicationError
+
+PRICING_MISMATCH_MESSAGE = "The pricing run is for another bundle version than this contract version."
+PRICING_INCOMPLETE_MESSAGE = "The pricing run has no rate for some of the contract's cells; see details."
+
+
+def _apply_rates(
+    version: ContractVersion, rates: list[dict[str, Any]], problems: list[rules.Problem]
+) -> None:
+    tiers, _, _ = _bundle_scope(version.bundle_version)
+    existing = {(e.tier, e.market, e.lob): e for e in version.rates.all()}
+    changes = []
+    for i, item in enumerate(rates):
+        at = f"rates[{i}]"
+        tier, market, lob = str(item.get("tier", "")), str(item.get("market", "")), str(item.get("lob", ""))
+        if tier not in tiers or market not in version.markets or lob not in version.lines_of_business:
+            problems.append(
+                rules.Problem(
+                    at,
+                    "unknown_cell",
+                    f"Tier {tier!r}, market {market!r}, LOB {lob!r} is not a rate cell of "
+                    f"this contract version.",
+                )
+            )
+            continue
+        pmpm = rules.validate_rate(item.get("pmpm"), f"{at}.pmpm", problems)
+        if pmpm is None:
+            continue
+        entry = existing.get((tier, market, lob)) or RateScheduleEntry(
+            version=version, tier=tier, market=market, lob=lob
+        )
+        reason = str(item.get("reason") or "").strip()
+        if entry.priced_pmpm is not None and pmpm == entry.priced_pmpm:
+            entry.source, entry.reason = RateSource.PRICING_RUN, ""
+        else:
+            if not reason and not (entry.pk and entry.source == RateSource.NEGOTIATED and entry.reason):
+                problems.append(
+                    rules.Problem(
+                        f"{at}.reason",
+                        "reason_required",
+                        f"Tier {tier} in {market} ({lob}) is negotiated: record the reason.",
+                    )
+                )
+                continue
+            entry.source = RateSource.NEGOTIATED
+            entry.reason = reason or entry.reason
+        entry.pmpm = pmpm
+        changes.append(entry)
+    if not problems:
+        for entry in changes:
+            entry.save()
+
+
+def _apply_fees(version: ContractVersion, fees: dict[str, Any], problems: list[rules.Problem]) -> None:
+    changes = []
+    for market, value in fees.items():
+        if market not in version.markets:
+            problems.append(
+                rules.Problem(
+                    f"assessment_fees.{market}",
+                    "unknown_market",
+                    f"{market!r} is not a market of this contract version.",
+                )
+            )
+            continue
+        fee = rules.validate_fee(value, f"assessment_fees.{market}", problems)
+        if fee is not None:
+            changes.append((market, fee))
+    if not problems:
+        for market, fee in changes:
+            entry = AssessmentFee.objects.filter(version=version, market=market).first() or AssessmentFee(
+                version=version, market=market
+            )
+            entry.fee = fee
+            entry.save()
+
+
+@transaction.atomic
+def rate_schedule_from_pricing(
+    *,
+    scope: Scope,
+    contract_version: ContractVersion,
+    rate_table: dict[str, Any],
+    keep_negotiated: bool = True,
+) -> ContractVersion:
+    """Take a draft's rates and assessment fees from a pricing run's rate table.
+
+    ``rate_table`` is what ``pricing.selectors.pricing_run_rate_table`` returns:
+    ``{"run_id", "bundle_version_id", "rates": [{"tier", "market", "lob", "pmpm", "low", "high"}],
+    "assessment_fees": {market: amount}}`` (a rate without ``lob`` applies to every line of business).
+    Every cell gets the priced rate; a cell already negotiated keeps its rate and reason and now
+    shows its difference from the priced rate (unless ``keep_negotiated`` is false). All or nothing.
+    """
+    contract = _lock(contract_version.contract)
+    _require_plan(scope, contract)
+    version = (
+        ContractVersion.objects.select_for_update()
+        .select_related("bundle_version")
+        .get(pk=contract_version.pk)
+    )
+    if version.status != VersionStatus.DRAFT:
+        raise _transition_error(NOT_EDITABLE_MESSAGE, status=version.status, action="edit")
+    if int(rate_table.get("bundle_version_id") or 0) != version.bundle_version_id:
+        raise ApplicationError(
+            PRICING_MISMATCH_MESSAGE,
+            code="pricing_run_mismatch",
+            details={"bundle_version_id": rate_table.get("bundle_version_id")},
+        )
+    priced: dict[tuple[str, str, str | None], Any] = {}
+    for row in rate_table.get("rates", []):
+        priced[(str(row["tier"]), str(row["market"]), row.get("lob") or None)] = row["pmpm"]
+    problems: list[rules.Problem] = []
+    tiers, _, _ = _bundle_scope(version.bundle_version)
+    values: dict[tuple[str, str, str], Decimal] = {}
+    for lob in version.lines_of_business:
+        for tier in tiers:
+            for market in version.markets:
+                raw = priced.get((tier, market, lob), priced.get((tier, market, None)))
+                at = f"rates.{lob}.{tier}.{market}"
+                if raw is None:
+                    problems.append(
+                        rules.Problem(
+                            at, "missing_rate", f"The run has no rate for tier {tier} in {market} ({lob})."
+                        )
+                    )
+                    continue
+                value = rules.validate_rate(rules.money(Decimal(str(raw))), at, problems)
+                if value is not None:
+                    values[(tier, market, lob)] = value
+    fees_in = rate_table.get("assessment_fees") or {}
+    fees: dict[str, Decimal] = {}
+    for market in version.markets:
+        if market not in fees_in:
+            problems.append(
+                rules.Problem(
+                    f"assessment_fees.{market}", "missing_fee", f"The run has no assessment fee for {market}."
+                )
+            )
+            continue
+        fee = rules.validate_fee(
+            rules.money(Decimal(str(fees_in[market]))), f"assessment_fees.{market}", problems
+        )
+        if fee is not None:
+            fees[market] = fee
+    if problems:
+        raise _problems_error(problems, PRICING_INCOMPLETE_MESSAGE, "pricing_run_incomplete")
+    existing = {(e.tier, e.market, e.lob): e for e in version.rates.all()}
+    for key, value in values.items():
+        entry = existing.get(key) or RateScheduleEntry(
+            version=version, tier=key[0], market=key[1], lob=key[2]
+        )
+        entry.priced_pmpm = value
+        if keep_negotiated and entry.pk and entry.source == RateSource.NEGOTIATED and entry.pmpm != value:
+            entry.save()
+            continue
+        entry.pmpm, entry.source, entry.reason = value, RateSource.PRICING_RUN, ""
+        entry.save()
+    for market, fee in fees.items():
+        entry = AssessmentFee.objects.filter(version=version, market=market).first() or AssessmentFee(
+            version=version, market=market
+        )
+        entry.fee = entry.priced_fee = fee
+        entry.save()
+    version.pricing_run_id = str(rate_table.get("run_id") or "")
+    version.save(update_fields=["pricing_run_id", "updated_at"])
+    _event(
+        contract,
+        version,
+        EventKind.EDITED,
+        scope,
+        comment=f"Rates taken from pricing run {version.pricing_run_id}",
+    )
+    return version

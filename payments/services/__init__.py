@@ -1,0 +1,92 @@
+"""Writes of payments, split by concern; every public name is re-exported here, so
+``from payments.services import X`` keeps working.
+
+- ``months``: month parsing and arithmetic;
+- ``plan``: what a run is calculated from (and its fingerprint);
+- ``runs``: request, calculate and approve a payment run;
+- ``lines``: the member-month, assessment and retro lines of a run;
+- ``ledger``: the ledger sequence, posting, and corrections;
+- ``schedule``: the daily job starting due runs;
+- ``settlement``: settling a closed performance period.
+"""
+
+from __future__ import annotations
+
+from payments.services.ledger import (
+    ALREADY_REVERSED_MESSAGE,
+    REVERSAL_NOT_CORRECTABLE_MESSAGE,
+    ledger_entry_correct,
+    ledger_position,
+)
+from payments.services.lines import MISSING_FEE_MESSAGE, MISSING_RATE_MESSAGE
+from payments.services.months import (
+    INVALID_MONTH_MESSAGE,
+    add_months,
+    cell_key,
+    month_key,
+    months_between,
+    next_month,
+    parse_month,
+)
+from payments.services.plan import NOT_IN_FORCE_MESSAGE, MonthInput, Plan, build_plan, paid_state
+from payments.services.runs import (
+    CALCULATION_FAILED_MESSAGE,
+    NO_ROSTER_MESSAGE,
+    NOT_IN_REVIEW_MESSAGE,
+    STALE_MESSAGE,
+    payment_run_approve,
+    payment_run_calculate,
+    payment_run_request,
+    payment_run_start,
+)
+from payments.services.schedule import STALLED_AFTER, due_date_for, payment_runs_start_due
+from payments.services.settlement import (
+    PERIOD_OPEN_MESSAGE,
+    PERIOD_OVERLAP_MESSAGE,
+    SETTLEMENT_NOT_IN_REVIEW_MESSAGE,
+    SETTLEMENT_STALE_MESSAGE,
+    SettlementPlan,
+    build_settlement_plan,
+    settlement_approve,
+    settlement_request,
+)
+
+__all__ = [
+    "ALREADY_REVERSED_MESSAGE",
+    "CALCULATION_FAILED_MESSAGE",
+    "INVALID_MONTH_MESSAGE",
+    "MISSING_FEE_MESSAGE",
+    "MISSING_RATE_MESSAGE",
+    "MonthInput",
+    "NOT_IN_FORCE_MESSAGE",
+    "NOT_IN_REVIEW_MESSAGE",
+    "NO_ROSTER_MESSAGE",
+    "PERIOD_OPEN_MESSAGE",
+    "PERIOD_OVERLAP_MESSAGE",
+    "Plan",
+    "REVERSAL_NOT_CORRECTABLE_MESSAGE",
+    "SETTLEMENT_NOT_IN_REVIEW_MESSAGE",
+    "SETTLEMENT_STALE_MESSAGE",
+    "STALE_MESSAGE",
+    "STALLED_AFTER",
+    "SettlementPlan",
+    "add_months",
+    "build_plan",
+    "build_settlement_plan",
+    "cell_key",
+    "due_date_for",
+    "ledger_entry_correct",
+    "ledger_position",
+    "month_key",
+    "months_between",
+    "next_month",
+    "paid_state",
+    "parse_month",
+    "payment_run_approve",
+    "payment_run_calculate",
+    "payment_run_request",
+    "payment_run_start",
+    "payment_runs_start_due",
+    "settlement_approve",
+    "settlement_request",
+]

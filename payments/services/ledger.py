@@ -1,0 +1,91 @@
+"""The append-only ledger: its per-contract sequence (locked while posting), posting entries, and
+correcting a posted entry (a reversing entry plus a new one).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.tenancy import Scope
+from contracts.models import Contract
+from core.errors import NOT_FOUND_MESSAGE, ConflictError, NotFoundError
+from core.money import to_cents
+from payments.models import LedgerEntry, LedgerSequence
+
+ALREADY_REVERSED_MESSAGE = "This entry has already been reversed."
+REVERSAL_NOT_CORRECTABLE_MESSAGE = (
+    "A reversing entry cannot itself be corrected; correct the new entry instead."
+)
+
+
+def ledger_position(contract: Contract) -> int:
+    """The last ledger sequence posted by a payment run: what a run's amounts depend on.
+
+    Settlement entries (withhold returned, bonus, shared savings) change no member's paid amount, so
+    settling a period leaves the runs in review valid.
+    """
+    last = LedgerEntry.objects.filter(contract=contract, run__isnull=False).aggregate(last=Max("sequence"))[
+        "last"
+    ]
+    return last or 0
+
+
+def _lock_ledger(contract: Contract) -> LedgerSequence:
+    LedgerSequence.objects.get_or_create(contract=contract)
+    return LedgerSequence.objects.select_for_update().get(contract=contract)
+
+
+def _post(sequence: LedgerSequence, entries: list[LedgerEntry]) -> None:
+    """Append ``entries`` (numbered from ``sequence.last + 1``) under the locked sequence."""
+    LedgerEntry.objects.bulk_create(entries)
+    LedgerSequence.objects.filter(pk=sequence.pk).update(last=sequence.last + len(entries))
+
+
+def ledger_entry_correct(
+    *, scope: Scope, entry: LedgerEntry, amount: Decimal, note: str
+) -> tuple[LedgerEntry, LedgerEntry]:
+    """Correct a posted entry the only way the ledger allows: a reversing entry plus a new one."""
+    scope.require("payment.approve")
+    if entry.contract.payer_id != scope.organization.pk:
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    with transaction.atomic():
+        sequence = _lock_ledger(entry.contract)
+        if entry.reverses_id is not None:
+            raise ConflictError(REVERSAL_NOT_CORRECTABLE_MESSAGE, code="reversal_not_correctable")
+        if LedgerEntry.objects.filter(reverses=entry).exists():
+            raise ConflictError(ALREADY_REVERSED_MESSAGE, code="already_reversed")
+        now = timezone.now()
+        common = {
+            "contract": entry.contract,
+            "run": entry.run,
+            "settlement": entry.settlement,
+            "line": entry.line,
+            "month": entry.month,
+            "service_month": entry.service_month,
+            "kind": entry.kind,
+            "posted_by": scope.user,
+            "posted_at": now,
+        }
+        reversal = LedgerEntry.objects.create(
+            **common,
+            sequence=sequence.last + 1,
+            amount=-entry.amount,
+            member_months=-entry.member_months,
+            reverses=entry,
+            description=f"Reverses #{entry.sequence}",
+            note=note[:300],
+        )
+        replacement = LedgerEntry.objects.create(
+            **common,
+            sequence=sequence.last + 2,
+            amount=to_cents(Decimal(amount)),
+            member_months=entry.member_months,
+            description=f"Corrects #{entry.sequence}",
+            note=note[:300],
+        )
+        LedgerSequence.objects.filter(pk=sequence.pk).update(last=sequence.last + 2)
+    return reversal, replacement

@@ -1,0 +1,287 @@
+"""The lines of a payment run: member-months per rate cell, assessments per market, and the
+adjustments of paid months whose roster or terms changed (retro lines, assessment adjustments).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from contracts.selectors import terms_in_force
+from contracts.terms import ContractTerms
+from core.errors import ApplicationError, NotFoundError
+from core.money import to_cents
+from enrollment import selectors as enrollment
+from payments import calc, sql
+from payments.models import LineKind, PaymentDetail, PaymentLine, PaymentRun, PaymentRunKind, PaymentRunStatus
+from payments.services.months import month_key, next_month
+from payments.services.plan import Plan
+
+MISSING_RATE_MESSAGE = "The roster has members in rate cells the contract has no PMPM for."
+MISSING_FEE_MESSAGE = "The roster has assessments in markets the contract has no assessment fee for."
+
+
+def _next(position: list[int]) -> int:
+    position[0] += 1
+    return position[0]
+
+
+def _member_month_lines(run: PaymentRun, terms: ContractTerms, position: list[int]) -> list[PaymentLine]:
+    """One line per rate cell (member-months x PMPM), a detail row per member under it; priced in SQL."""
+    cells = sorted(terms.rates.items(), key=lambda item: (item[0].lob, item[0].tier, item[0].market))
+    unpriced = PaymentLine.objects.create(
+        run=run,
+        kind=LineKind.MEMBER_MONTHS,
+        service_month=run.month,
+        description="Members in a rate cell without a PMPM",
+    )
+    lines = PaymentLine.objects.bulk_create(
+        [
+            PaymentLine(
+                run=run,
+                kind=LineKind.MEMBER_MONTHS,
+                position=_next(position),
+                service_month=run.month,
+                tier=cell.tier,
+                market=cell.market,
+                lob=cell.lob,
+                rate=rate,
+                description=f"Tier {cell.tier}, {cell.market}, {cell.lob}",
+            )
+            for cell, rate in cells
+        ]
+    )
+    source = enrollment.payable_member_months(contract=run.contract, month=run.month)
+    sql.insert_member_details(run_id=run.pk, month=run.month, source=source, unpriced_line_id=unpriced.pk)
+    totals = sql.member_line_totals(run_id=run.pk)
+    if unpriced.pk in totals:
+        missing = (
+            PaymentDetail.objects.filter(line=unpriced)
+            .order_by("tier", "market", "lob")
+            .values("tier", "market", "lob")
+            .distinct()
+        )
+        raise ApplicationError(MISSING_RATE_MESSAGE, code="missing_rate", details={"cells": list(missing)})
+    kept, empty = [], [unpriced.pk]
+    for line in lines:
+        if line.pk not in totals:
+            empty.append(line.pk)
+            continue
+        line.count, mm, amount = totals[line.pk]
+        line.member_months, line.amount = mm.quantize(Decimal("0.000001")), to_cents(amount)
+        kept.append(line)
+    PaymentLine.objects.filter(pk__in=empty).delete()
+    PaymentLine.objects.bulk_update(kept, ["count", "member_months", "amount"])
+    return kept
+
+
+def _assessment_lines(
+    run: PaymentRun, terms: ContractTerms, submission, position: list[int]
+) -> list[PaymentLine]:
+    """One line per market of the month's payable assessments, one detail per assessment; the ones not
+    payable are kept on the run with their reason."""
+    by_market: dict[str, list[dict]] = defaultdict(list)
+    for row in enrollment.payable_assessments(contract=run.contract, month=run.month):
+        by_market[row["market"]].append(row)
+    run.not_payable_assessments = [
+        {
+            "member_id": a.member_id,
+            "assessment_date": a.assessment_date.isoformat(),
+            "market": a.market,
+            "outcome": a.outcome,
+            "reason": a.reason,
+            "message": a.message,
+        }
+        for a in enrollment.assessment_list(submission=submission, payable=False)
+    ]
+    return _assessment_lines_for(
+        run, run.month, {m: [(r, 1) for r in rows] for m, rows in by_market.items()}, terms, position
+    )
+
+
+def _assessment_lines_for(
+    run: PaymentRun,
+    service_month: date,
+    by_market: dict[str, list[tuple[dict, int]]],
+    terms: ContractTerms,
+    position: list[int],
+) -> list[PaymentLine]:
+    """``by_market``: market -> [(assessment row, +1 to pay | -1 to take back)]."""
+    missing = sorted(set(by_market) - set(terms.assessment_fees))
+    if missing:
+        raise ApplicationError(
+            MISSING_FEE_MESSAGE, code="missing_assessment_fee", details={"markets": missing}
+        )
+    lines: list[PaymentLine] = []
+    details: list[tuple] = []
+    for market in sorted(by_market):
+        fee = Decimal(terms.assessment_fees[market])
+        items = by_market[market]
+        amounts = [
+            sign
+            * calc.assessment_line(
+                row["member_id"], service_month, market, fee, assessment_date=row["assessment_date"]
+            ).amount
+            for row, sign in items
+        ]
+        adjustment = service_month != run.month or run.kind == PaymentRunKind.ADJUSTMENT
+        line = PaymentLine.objects.create(
+            run=run,
+            kind=LineKind.ASSESSMENT,
+            position=_next(position),
+            service_month=service_month,
+            market=market,
+            count=len(items),
+            rate=fee,
+            amount=sum(amounts, Decimal("0.00")),
+            description=(
+                f"Assessments of {service_month:%Y-%m} changed since paid, {market}"
+                if adjustment
+                else f"Initial assessments, {market}"
+            ),
+        )
+        lines.append(line)
+        details += [
+            (
+                line.pk,
+                row["member_id"],
+                service_month,
+                "",
+                market,
+                "",
+                Decimal(0),
+                amount,
+                row["assessment_date"].isoformat(),
+            )
+            for (row, _sign), amount in zip(items, amounts, strict=True)
+        ]
+    sql.insert_details(details)
+    return lines
+
+
+def _retro_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[PaymentLine]:
+    """Recomputed minus already paid, per member and month, for every paid month whose roster or terms
+    changed; months older than the retro window are reported on the run, not paid. The comparison runs in
+    the database (:func:`payments.sql.retro_differences`); only the members that differ come back."""
+    recomputed: dict[tuple[str, date], Decimal] = {}
+    paid: dict[tuple[str, date], Decimal] = {}
+    info: dict[tuple[str, date], sql.Difference] = {}
+    lines: list[PaymentLine] = []
+    for mi in plan.changed:
+        m = mi.month
+        try:
+            terms_m = terms_in_force(contract=run.contract, on=m)
+        except NotFoundError:
+            terms_m = None
+        rates = {(c.tier, c.market, c.lob): rate for c, rate in terms_m.rates.items()} if terms_m else {}
+        source = enrollment.payable_member_months(contract=run.contract, month=m)
+        for diff in sql.retro_differences(contract_id=run.contract_id, month=m, source=source, rates=rates):
+            if diff.unpriced:
+                raise ApplicationError(
+                    MISSING_RATE_MESSAGE,
+                    code="missing_rate",
+                    details={
+                        "cells": [
+                            {
+                                "tier": diff.cell[0],
+                                "market": diff.cell[1],
+                                "lob": diff.cell[2],
+                                "month": month_key(m),
+                            }
+                        ]
+                    },
+                )
+            key = (diff.member_id, m)
+            info[key] = diff
+            if diff.now is not None:
+                recomputed[key] = diff.now
+            if diff.paid is not None:
+                paid[key] = diff.paid
+        if mi.role == "retro" and terms_m is not None:
+            lines += _assessment_adjustments(run, m, terms_m, position)
+    if run.kind == PaymentRunKind.PAYMENT:
+        payment_month, window = run.month, plan.terms.retro_window_months
+    else:  # an adjustment of the month itself: shift by one so that the month counts as "earlier"
+        payment_month, window = next_month(run.month), plan.terms.retro_window_months + 1
+    adjustments, outside = calc.retro_lines(
+        recomputed, paid, payment_month=payment_month, retro_window_months=window
+    )
+    run.outside_window = [
+        {
+            "member_id": o.member_id,
+            "month": month_key(o.service_month),
+            "difference": str(o.difference),
+            "reason": o.reason,
+        }
+        for o in outside
+    ]
+    by_month: dict[date, list[calc.PaymentLine]] = defaultdict(list)
+    for adj in adjustments:
+        by_month[adj.service_month].append(adj)
+    details: list[tuple] = []
+    for m in sorted(by_month):
+        items = by_month[m]
+        rows = []
+        for adj in items:
+            diff = info[(adj.member_id, m)]
+            rows.append(
+                (adj.member_id, m, *diff.cell, diff.now_member_months - diff.paid_member_months, adj.amount)
+            )
+        line = PaymentLine.objects.create(
+            run=run,
+            kind=LineKind.RETRO_ADJUSTMENT,
+            position=_next(position),
+            service_month=m,
+            count=len(items),
+            member_months=sum((r[5] for r in rows), Decimal(0)),
+            amount=calc.payment_total(items),
+            description=f"Roster of {m:%Y-%m} changed after it was paid",
+        )
+        details += [(line.pk, *row, "") for row in rows]
+        lines.append(line)
+    sql.insert_details(details)
+    return lines
+
+
+def _assessment_adjustments(
+    run: PaymentRun, month: date, terms: ContractTerms, position: list[int]
+) -> list[PaymentLine]:
+    """Assessments of a paid month added (paid now) or removed (taken back) by a later roster version."""
+    paid: dict[tuple[str, str], tuple[dict, Decimal]] = {}
+    rows = (
+        PaymentDetail.objects.filter(
+            line__run__contract=run.contract,
+            line__run__status=PaymentRunStatus.APPROVED,
+            line__kind=LineKind.ASSESSMENT,
+            month=month,
+        )
+        .values("member_id", "reference", "market")
+        .annotate(amount=Sum("amount"))
+    )
+    for r in rows:
+        if r["amount"]:
+            paid[(r["member_id"], r["reference"])] = (r, Decimal(r["amount"]))
+    current = {
+        (r["member_id"], r["assessment_date"].isoformat()): r
+        for r in enrollment.payable_assessments(contract=run.contract, month=month)
+    }
+    by_market: dict[str, list[tuple[dict, int]]] = defaultdict(list)
+    for key, row in current.items():
+        if key not in paid:
+            by_market[row["market"]].append((row, 1))
+    for key, (row, _amount) in paid.items():
+        if key not in current:
+            by_market[row["market"]].append(
+                (
+                    {
+                        "member_id": row["member_id"],
+                        "market": row["market"],
+                        "assessment_date": date.fromisoformat(row["reference"]),
+                    },
+                    -1,
+                )
+            )
+    return _assessment_lines_for(run, month, dict(by_market), terms, position) if by_market else []

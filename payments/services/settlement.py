@@ -1,0 +1,291 @@
+"""Settlement of a closed performance period: what it earns (performance app), what is already
+posted for it, and approval posting the difference to the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.tenancy import Scope
+from contracts.models import Contract
+from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError
+from core.money import to_cents
+from payments.models import (
+    LedgerEntry,
+    LineKind,
+    PaymentRun,
+    PaymentRunStatus,
+    Settlement,
+    SettlementKind,
+    SettlementStatus,
+)
+from payments.services.ledger import _lock_ledger, _post
+from payments.services.months import add_months, month_key
+from performance import selectors as performance
+from performance.periods import Period
+
+PERIOD_OPEN_MESSAGE = "The period is not over yet: settle it from {closes} on."
+PERIOD_OVERLAP_MESSAGE = (
+    "The contract's {other} settlement covers part of this period; settle {other} instead."
+)
+SETTLEMENT_NOT_IN_REVIEW_MESSAGE = "Only a settlement in review can be approved."
+SETTLEMENT_STALE_MESSAGE = (
+    "The performance data, the terms or the ledger changed since this settlement was "
+    "calculated; settle the period again before approving."
+)
+
+
+@dataclass(frozen=True)
+class SettlementPlan:
+    """What a period earns now, what is already posted for it, and so what a settlement would post."""
+
+    period: Period
+    performance: dict[str, Any]
+    earned: dict[str, Decimal]
+    posted: dict[str, Decimal]
+    warnings: list[dict]
+    base_payments: Decimal
+
+    @property
+    def due(self) -> dict[str, Decimal]:
+        return {kind: self.earned[kind] - self.posted[kind] for kind in self.earned}
+
+    @property
+    def fingerprint(self) -> str:
+        p = self.performance
+        document = {
+            "period": self.period.code,
+            "earned": {k: str(v) for k, v in self.earned.items()},
+            "posted": {k: str(v) for k, v in self.posted.items()},
+            "composite": p["composite_score"],
+            "withheld": p["withhold"]["withheld"],
+            "terms": p["contract"]["terms_version"],
+        }
+        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def _settlement_period(contract: Contract, code: str):
+    if not str(code or "").strip():
+        raise ApplicationError(
+            "Name the period to settle (2026-Q1, 2026, CY1, ...).",
+            code="invalid_period",
+            details={"period": ["Required."]},
+        )
+    return performance.period_of(contract, code)
+
+
+def build_settlement_plan(*, contract: Contract, period) -> SettlementPlan:
+    """The period's performance (performance app) and the settlement entries already on the ledger."""
+    result = performance.compute_performance(contract, period, series=False)
+    savings = result["shared_savings"] or {}
+    earned = {
+        LineKind.WITHHOLD_RETURN: Decimal(result["withhold"]["withhold_returned"]),
+        LineKind.QUALITY_BONUS: Decimal(result["withhold"]["bonus"]),
+        LineKind.SHARED_SAVINGS: Decimal(savings.get("shared") or 0),
+    }
+    sums = dict(
+        LedgerEntry.objects.filter(settlement__contract=contract, settlement__period=period.code)
+        .values("kind")
+        .annotate(total=Sum("amount"))
+        .values_list("kind", "total")
+    )
+    posted = {kind: to_cents(Decimal(sums.get(kind) or 0)) for kind in earned}
+    warnings = []
+    paid = set(
+        PaymentRun.objects.filter(
+            contract=contract, status=PaymentRunStatus.APPROVED, month__gte=period.start, month__lt=period.end
+        ).values_list("month", flat=True)
+    )
+    rostered = set(
+        performance.member_month_rows(contract)
+        .filter(month__gte=period.start, month__lt=period.end)
+        .values_list("month", flat=True)
+        .distinct()
+    )
+    unpaid = sorted(month_key(m) for m in rostered - paid)
+    if unpaid:
+        warnings.append(
+            {
+                "code": "months_not_paid",
+                "months": unpaid,
+                "message": "No approved payment run yet for "
+                + ", ".join(unpaid)
+                + ": their withhold is not on the ledger, so it cannot be returned yet.",
+            }
+        )
+    if result["composite_score"] is None and result["measures"]:
+        warnings.append(
+            {
+                "code": "nothing_scored",
+                "months": [],
+                "message": "No measure reached its minimum denominator: the whole withhold comes back.",
+            }
+        )
+    return SettlementPlan(
+        period, result, earned, posted, warnings, to_cents(Decimal(result["withhold"]["base_payments"]))
+    )
+
+
+def _settlement_summary(plan: SettlementPlan) -> dict[str, Any]:
+    p = plan.performance
+    return {
+        "period": p["period"],
+        "measures": [
+            {
+                k: row.get(k)
+                for k in (
+                    "code",
+                    "name",
+                    "numerator",
+                    "denominator",
+                    "rate",
+                    "target",
+                    "weight",
+                    "scored",
+                    "met",
+                )
+            }
+            for row in p["measures"]
+        ],
+        "composite_score": p["composite_score"],
+        "withhold": p["withhold"],
+        "shared_savings": p["shared_savings"],
+        "earned": {k: str(v) for k, v in plan.earned.items()},
+        "posted_before": {k: str(v) for k, v in plan.posted.items()},
+    }
+
+
+def _fill_settlement(settlement, plan: SettlementPlan) -> None:
+    p, due = plan.performance, plan.due
+    settlement.terms_version = p["contract"]["terms_version"]
+    settlement.composite_score = None if p["composite_score"] is None else Decimal(p["composite_score"])
+    settlement.withheld = Decimal(p["withhold"]["withheld"])
+    settlement.base_payments = plan.base_payments
+    settlement.earned_withhold_return = plan.earned[LineKind.WITHHOLD_RETURN]
+    settlement.earned_bonus = plan.earned[LineKind.QUALITY_BONUS]
+    settlement.earned_shared_savings = plan.earned[LineKind.SHARED_SAVINGS]
+    settlement.withhold_return = due[LineKind.WITHHOLD_RETURN]
+    settlement.bonus = due[LineKind.QUALITY_BONUS]
+    settlement.shared_savings = due[LineKind.SHARED_SAVINGS]
+    settlement.summary = _settlement_summary(plan)
+    settlement.warnings = plan.warnings
+    settlement.input_fingerprint = plan.fingerprint
+    settlement.calculated_at = timezone.now()
+
+
+def settlement_request(*, scope: Scope, contract: Contract, period: str, today: date | None = None):
+    """The plan settles a closed period, idempotently. Returns ``(settlement, created)``.
+
+    - a settlement in review is returned, recalculated in place when its inputs changed;
+    - with nothing due since the last approved settlement, that one is returned and nothing is created;
+    - otherwise a new settlement holds what is due: the first of the period, or an adjustment.
+    """
+    scope.require("performance.settle")
+    if contract.payer_id != scope.organization.pk:
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    period = _settlement_period(contract, period)
+    today = today or timezone.localdate()
+    if period.end > today:
+        raise ConflictError(
+            PERIOD_OPEN_MESSAGE.format(closes=period.end.isoformat()),
+            code="period_open",
+            details={"period": period.code, "closes": period.end.isoformat()},
+        )
+    with transaction.atomic():
+        _lock_ledger(contract)  # serialises settlements (and postings) of the contract
+        overlapping = (
+            Settlement.objects.filter(
+                contract=contract, period_start__lt=period.end, period_end__gt=period.start
+            )
+            .exclude(period=period.code)
+            .values_list("period", flat=True)
+            .first()
+        )
+        if overlapping:
+            raise ConflictError(
+                PERIOD_OVERLAP_MESSAGE.format(other=overlapping),
+                code="period_overlap",
+                details={"period": period.code, "settled": overlapping},
+            )
+        plan = build_settlement_plan(contract=contract, period=period)
+        settlements = Settlement.objects.filter(contract=contract, period=period.code)
+        open_one = settlements.filter(status=SettlementStatus.REVIEW).select_for_update().first()
+        if open_one is not None:
+            if open_one.input_fingerprint != plan.fingerprint:
+                _fill_settlement(open_one, plan)
+                open_one._change_reason = "recalculated"
+                open_one.save()
+            return open_one, False
+        latest = settlements.order_by("-number").first()
+        if latest is not None and not any(plan.due.values()):
+            return latest, False
+        settlement = Settlement(
+            contract=contract,
+            period=period.code,
+            period_kind=period.kind,
+            period_start=period.start,
+            period_end=period.end,
+            number=(latest.number + 1) if latest else 1,
+            kind=SettlementKind.ADJUSTMENT if latest else SettlementKind.SETTLEMENT,
+            requested_by=scope.user,
+        )
+        _fill_settlement(settlement, plan)
+        settlement.save()
+    return settlement, True
+
+
+def settlement_approve(*, scope: Scope, settlement):
+    """The plan's analyst approves a settlement in review: each non-zero line is posted to the ledger, once."""
+    scope.require("performance.settle")
+    contract = settlement.contract
+    if contract.payer_id != scope.organization.pk:
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    with transaction.atomic():
+        sequence = _lock_ledger(contract)
+        settlement = Settlement.objects.select_for_update().select_related("contract").get(pk=settlement.pk)
+        if settlement.status != SettlementStatus.REVIEW:
+            raise ConflictError(
+                SETTLEMENT_NOT_IN_REVIEW_MESSAGE,
+                code="settlement_not_in_review",
+                details={"status": settlement.status},
+            )
+        period = _settlement_period(contract, settlement.period)
+        if (
+            build_settlement_plan(contract=contract, period=period).fingerprint
+            != settlement.input_fingerprint
+        ):
+            raise ConflictError(SETTLEMENT_STALE_MESSAGE, code="settlement_stale")
+        now = timezone.now()
+        service_month = add_months(settlement.period_end, -1)
+        lines = [(kind, label, amount) for kind, label, amount in settlement.lines if amount]
+        entries = [
+            LedgerEntry(
+                contract=contract,
+                settlement=settlement,
+                sequence=sequence.last + i,
+                month=timezone.localdate().replace(day=1),
+                service_month=service_month,
+                kind=kind,
+                amount=amount,
+                description=f"{label}, {settlement.period}"[:200],
+                posted_by=scope.user,
+                posted_at=now,
+            )
+            for i, (kind, label, amount) in enumerate(lines, start=1)
+        ]
+        _post(sequence, entries)
+        settlement.status = SettlementStatus.APPROVED
+        settlement.approved_by = scope.user
+        settlement.approved_at = now
+        settlement._change_reason = "approved"
+        settlement.save(update_fields=["status", "approved_by", "approved_at"])
+    return settlement

@@ -1,0 +1,337 @@
+"""Starting and cancelling pricing runs: every input is validated (every problem reported with its
+path or field), the complete pricing file and its hash are stored, and the computation is queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.tenancy import Scope
+from bundles.models import BundleVersion, BundleVersionStatus, IdtRole
+from core.errors import ApplicationError, ConflictError, NotFoundError
+from pricing.compute import DEFAULT_ENROLLEES_PER_YEAR, DEFAULT_MINUTES_CV, DEFAULT_SIMULATION_YEARS
+from pricing.documents import default_seed, inputs_hash, run_document, validate_document
+from pricing.engine import ENGINE_VERSION, PricingInputError
+from pricing.experience import experience_part, observed_disenrollment
+from pricing.models import (
+    AssumptionSetVersion,
+    AssumptionSetVersionStatus,
+    ExperienceDataset,
+    PricingRun,
+    PricingRunStatus,
+)
+from pricing.services.assumptions import plan_market_entries
+from pricing.services.common import _log_entry
+
+INVALID_RUN_MESSAGE = (
+    "The run cannot start: its inputs have errors; every problem is listed with its path or field."
+)
+BUNDLE_NOT_PUBLISHED_MESSAGE = "Only a published bundle version can be priced."
+ASSUMPTIONS_NOT_PUBLISHED_MESSAGE = "Publish the assumption set before pricing with it."
+EXPERIENCE_NOT_VALID_MESSAGE = "This experience upload was rejected; upload a corrected file."
+RUN_FINISHED_MESSAGE = "The run has already finished; there is nothing to cancel."
+MAX_SIMULATION_YEARS = 100_000
+MIN_SIMULATION_YEARS = 1_000
+MAX_ENROLLEES = 100_000
+
+
+def _error(path: str, code: str, message: str) -> dict[str, str]:
+    return {"path": path, "code": code, "message": message}
+
+
+def _whole(value: Any, path: str, low: int, high: int, errors: list[dict[str, str]]) -> int | None:
+    if isinstance(value, bool):
+        errors.append(_error(path, "wrong_type", "must be a whole number"))
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        errors.append(_error(path, "not_a_number", f"{value!r} is not a number"))
+        return None
+    if not number.is_finite() or number != number.to_integral_value():
+        errors.append(_error(path, "not_integer", "must be a whole number"))
+        return None
+    if not low <= number <= high:
+        errors.append(_error(path, "out_of_range", f"must be between {low:,} and {high:,}"))
+        return None
+    return int(number)
+
+
+def _run_options(
+    options: Any,
+    *,
+    tiers: list[str],
+    markets: list[str],
+    experience: ExperienceDataset | None,
+    errors: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The simulation options, normalised: years, enrollees per year by market, tier mix, intensity CV."""
+    if options is None:
+        options = {}
+    if not isinstance(options, Mapping):
+        errors.append(_error("options", "wrong_type", "options must be an object"))
+        options = {}
+    known = {"simulation_years", "enrollees_per_year", "tier_mix", "minutes_cv"}
+    for key in options:
+        if key not in known:
+            errors.append(
+                _error(
+                    f"options.{key}", "unknown_option", f"unknown option; one of {', '.join(sorted(known))}"
+                )
+            )
+    years = _whole(
+        options.get("simulation_years", DEFAULT_SIMULATION_YEARS),
+        "options.simulation_years",
+        MIN_SIMULATION_YEARS,
+        MAX_SIMULATION_YEARS,
+        errors,
+    )
+    raw = options.get("enrollees_per_year", DEFAULT_ENROLLEES_PER_YEAR)
+    enrollees: dict[str, int] = {}
+    if isinstance(raw, Mapping):
+        for market, count in raw.items():
+            if market not in markets:
+                errors.append(
+                    _error(
+                        f"options.enrollees_per_year.{market}",
+                        "unknown_market",
+                        f"market {market!r} is not priced in this run",
+                    )
+                )
+                continue
+            value = _whole(count, f"options.enrollees_per_year.{market}", 1, MAX_ENROLLEES, errors)
+            if value is not None:
+                enrollees[market] = value
+        enrollees = {m: enrollees.get(m, DEFAULT_ENROLLEES_PER_YEAR) for m in markets}
+    else:
+        value = _whole(raw, "options.enrollees_per_year", 1, MAX_ENROLLEES, errors)
+        enrollees = dict.fromkeys(markets, value or DEFAULT_ENROLLEES_PER_YEAR)
+    mix_raw = options.get("tier_mix")
+    mix: dict[str, Decimal] = {}
+    if mix_raw is None and experience is not None:
+        by_tier = experience.summary.get("by_tier", {})
+        mix = {t: Decimal(by_tier[t]["member_months"]) for t in tiers if t in by_tier}
+    elif isinstance(mix_raw, Mapping):
+        for tier, share in mix_raw.items():
+            path = f"options.tier_mix.{tier}"
+            if tier not in tiers:
+                errors.append(_error(path, "unknown_tier", f"tier {tier!r} is not one of the bundle's tiers"))
+                continue
+            try:
+                number = Decimal(str(share))
+            except (InvalidOperation, ValueError):
+                errors.append(_error(path, "not_a_number", f"{share!r} is not a number"))
+                continue
+            if not number.is_finite() or number < 0 or number > 1_000_000:
+                errors.append(_error(path, "out_of_range", "a share is zero or more"))
+                continue
+            mix[tier] = number
+    elif mix_raw is not None:
+        errors.append(_error("options.tier_mix", "wrong_type", "tier_mix is an object of tier code to share"))
+    if mix and sum(mix.values()) <= 0:
+        errors.append(_error("options.tier_mix", "invalid_tier_mix", "tier shares must not all be zero"))
+        mix = {}
+    if not mix:
+        mix = {t: Decimal(len(tiers) - i) for i, t in enumerate(tiers)}
+    total = sum(mix.values())
+    cv_raw = options.get("minutes_cv", DEFAULT_MINUTES_CV)
+    try:
+        cv = Decimal(str(cv_raw))
+        if not cv.is_finite() or not 0 <= cv <= 2:
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        errors.append(
+            _error("options.minutes_cv", "out_of_range", "the intensity CV is a number from 0 to 2")
+        )
+        cv = Decimal(DEFAULT_MINUTES_CV)
+    return {
+        "simulation_years": years or DEFAULT_SIMULATION_YEARS,
+        "enrollees_per_year": enrollees,
+        "tier_mix": {
+            t: format((mix.get(t, Decimal(0)) / total).quantize(Decimal("0.000001")), "f") for t in tiers
+        },
+        "minutes_cv": format(cv, "f"),
+    }
+
+
+def _codes(value: Any, field: str, allowed: list[str], errors: list[dict[str, str]], what: str) -> list[str]:
+    if value is None or value == []:
+        return list(allowed)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        errors.append(_error(field, "wrong_type", f"{field} is a list of {what} codes"))
+        return []
+    codes = []
+    for i, code in enumerate(value):
+        if code not in allowed:
+            errors.append(
+                _error(
+                    f"{field}[{i}]",
+                    f"unknown_{what.replace(' ', '_')}",
+                    f"{code!r} is not one of the bundle version's {what}s ({', '.join(allowed)})",
+                )
+            )
+        elif code not in codes:
+            codes.append(code)
+    return codes
+
+
+def pricing_run_start(
+    *,
+    scope: Scope,
+    bundle_version: BundleVersion,
+    assumption_set_version: AssumptionSetVersion,
+    experience: ExperienceDataset | None = None,
+    markets: Any = None,
+    lobs: Any = None,
+    seed: Any = None,
+    options: Any = None,
+    enqueue: bool = True,
+) -> PricingRun:
+    """Validate every input, store the complete pricing file and its hash, and queue the computation."""
+    scope.require("pricing.run")
+    organization = scope.organization
+    if (
+        bundle_version.bundle.payer_id != organization.pk
+        or assumption_set_version.assumption_set.payer_id != organization.pk
+        or (experience is not None and experience.payer_id != organization.pk)
+    ):
+        raise NotFoundError("Not found.")
+    if bundle_version.status != BundleVersionStatus.PUBLISHED:
+        raise ConflictError(BUNDLE_NOT_PUBLISHED_MESSAGE, code="bundle_version_not_published")
+    if assumption_set_version.status != AssumptionSetVersionStatus.PUBLISHED:
+        raise ConflictError(ASSUMPTIONS_NOT_PUBLISHED_MESSAGE, code="assumptions_not_published")
+    if experience is not None and not experience.is_valid:
+        raise ConflictError(EXPERIENCE_NOT_VALID_MESSAGE, code="experience_not_valid")
+    definition = bundle_version.definition
+    errors: list[dict[str, str]] = []
+    market_codes = _codes(markets, "markets", list(definition.get("markets", [])), errors, "market")
+    lob_codes = _codes(
+        lobs, "lobs", list(definition.get("lines_of_business", [])), errors, "line of business"
+    )
+    if not market_codes and not any(e["path"].startswith("markets") for e in errors):
+        errors.append(_error("markets", "required", "choose at least one market"))
+    if not lob_codes and not any(e["path"].startswith("lobs") for e in errors):
+        errors.append(_error("lobs", "required", "choose at least one line of business"))
+    tiers = [t.get("code") for t in definition.get("tiers", [])]
+    normalized_options = _run_options(
+        options, tiers=tiers, markets=market_codes, experience=experience, errors=errors
+    )
+    if seed is not None:
+        seed = _whole(seed, "seed", 0, 2**31 - 1, errors)
+    roles = IdtRole.objects.filter(IdtRole.tenant_filter(organization))
+    plan_markets = {m["code"]: m for m in plan_market_entries(organization)}
+    pricing_file = None
+    try:
+        document = run_document(
+            bundle_definition=definition,
+            bills_ffs=dict(roles.values_list("code", "bills_ffs")),
+            assumptions=assumption_set_version.assumptions,
+            plan_markets=plan_markets,
+            market_codes=market_codes,
+            experience=experience_part(experience.summary) if experience is not None else None,
+            observed_disenrollment=observed_disenrollment(experience.spans_summary)
+            if experience is not None
+            else None,
+        )
+        pricing_file = validate_document(document).to_dict()
+    except PricingInputError as exc:
+        errors += exc.errors
+    if errors:
+        raise ApplicationError(INVALID_RUN_MESSAGE, code="invalid_run", details={"errors": errors})
+    inputs: dict[str, Any] = {
+        "pricing_file": pricing_file,
+        "markets": market_codes,
+        "lobs": lob_codes,
+        "options": normalized_options,
+        "engine_version": ENGINE_VERSION,
+        "seed": None,
+    }
+    inputs["seed"] = seed if seed is not None else default_seed(inputs)
+    inputs["references"] = _references(bundle_version, assumption_set_version, experience)
+    with transaction.atomic():
+        run = PricingRun.objects.create(
+            payer=organization,
+            bundle_version=bundle_version,
+            assumption_set_version=assumption_set_version,
+            experience=experience,
+            markets=market_codes,
+            lobs=lob_codes,
+            seed=inputs["seed"],
+            options=normalized_options,
+            engine_version=ENGINE_VERSION,
+            inputs=inputs,
+            inputs_hash=inputs_hash(inputs),
+            created_by=scope.user,
+            progress_message="Queued",
+            progress_log=[_log_entry(0, "Queued")],
+        )
+        if enqueue:
+            from pricing.tasks import run_pricing
+
+            run_id = run.pk
+            transaction.on_commit(lambda: run_pricing.delay(run_id))
+    return run
+
+
+def _references(
+    bundle_version: BundleVersion, version: AssumptionSetVersion, experience: ExperienceDataset | None
+) -> dict[str, Any]:
+    """What the inputs were taken from (kept with the run, outside its hash)."""
+    references: dict[str, Any] = {
+        "bundle": {
+            "id": str(bundle_version.bundle.public_id),
+            "name": bundle_version.bundle.name,
+            "version": bundle_version.number,
+            "content_hash": bundle_version.content_hash,
+            "tiers": {t.get("code"): t.get("name") for t in bundle_version.definition.get("tiers", [])},
+        },
+        "assumption_set": {
+            "id": str(version.assumption_set.public_id),
+            "name": version.assumption_set.name,
+            "version": version.number,
+            "content_hash": version.content_hash,
+            "sources": version.sources,
+        },
+        "experience": None,
+    }
+    if experience is not None:
+        spans = experience.spans_summary or {}
+        references["experience"] = {
+            "id": str(experience.public_id),
+            "name": experience.name,
+            "program": experience.program_name,
+            "file": experience.original_filename,
+            "file_sha256": experience.file_sha256,
+            "rows": experience.row_count,
+            "first_month": experience.summary.get("first_month"),
+            "last_month": experience.summary.get("last_month"),
+            "midpoint": experience.summary.get("midpoint"),
+            "spans": spans.get("spans"),
+            "data_end_month": spans.get("data_end_month"),
+            "spans_file_sha256": experience.spans_sha256 or None,
+        }
+    return references
+
+
+@transaction.atomic
+def pricing_run_cancel(*, scope: Scope, run: PricingRun) -> PricingRun:
+    """Cancel a queued run at once (it never starts); ask a running one to stop at its next step."""
+    scope.require("pricing.run")
+    run = PricingRun.objects.select_for_update().get(pk=run.pk)
+    if run.is_terminal:
+        raise ConflictError(RUN_FINISHED_MESSAGE, code="run_finished")
+    run.cancel_requested = True
+    if run.status == PricingRunStatus.QUEUED:
+        run.status = PricingRunStatus.CANCELLED
+        run.finished_at = timezone.now()
+        run.progress_message = "Cancelled before it started"
+    else:
+        run.progress_message = "Cancelling at the next step"
+    run.progress_log = [*run.progress_log, _log_entry(run.progress, run.progress_message)]
+    run.save(update_fields=["cancel_requested", "status", "finished_at", "progress_message", "progress_log"])
+    return run
