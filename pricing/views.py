@@ -20,7 +20,7 @@ from core.errors import ApplicationError, NotFoundError
 from pricing import forms as pricing_forms
 from pricing import report, selectors, services
 from pricing.experience import EXPERIENCE_COLUMNS
-from pricing.models import AssumptionSetVersion, ExperienceDataset
+from pricing.models import AssumptionSetVersion, ExperienceDataset, ExperienceStatus
 from web.decorators import scoped_view, tenant_free
 
 RUNS_ON_HOME = 50
@@ -374,7 +374,9 @@ def experience_list(request):
                 file=data["file"],
                 spans_file=data.get("spans_file"),
             )
-            if dataset.is_valid:
+            if dataset.status == ExperienceStatus.PROCESSING:
+                messages.success(request, "File received; it is being read.")
+            elif dataset.is_valid:
                 messages.success(request, f"{dataset.row_count:,} rows loaded.")
             else:
                 messages.error(request, f"The file has {dataset.error_count:,} error(s); nothing was loaded.")

@@ -272,6 +272,8 @@ def test_2_every_upload_over_the_small_size_is_parsed_by_a_worker_never_in_the_r
     from enrollment import tasks as enrollment_tasks
     from performance import services as performance_services
     from performance import tasks as performance_tasks
+    from pricing import tasks as pricing_tasks
+    from pricing.services import experience as experience_services
 
     assert settings.UPLOAD_SYNC_MAX_BYTES == 64 * 1024
     parsed: list[str] = []
@@ -288,6 +290,11 @@ def test_2_every_upload_over_the_small_size_is_parsed_by_a_worker_never_in_the_r
     monkeypatch.setattr(
         performance_services, "read_utilization", spy("utilisation", performance_services.read_utilization)
     )
+    monkeypatch.setattr(
+        experience_services,
+        "summarise_experience",
+        spy("experience", experience_services.summarise_experience),
+    )
     queued: list[tuple[str, int]] = []
     monkeypatch.setattr(enrollment_tasks.process_roster, "delay", lambda pk: queued.append(("roster", pk)))
     monkeypatch.setattr(
@@ -296,6 +303,9 @@ def test_2_every_upload_over_the_small_size_is_parsed_by_a_worker_never_in_the_r
     monkeypatch.setattr(
         performance_tasks.process_utilization_upload, "delay", lambda pk: queued.append(("utilisation", pk))
     )
+    monkeypatch.setattr(
+        pricing_tasks.process_experience_upload, "delay", lambda pk: queued.append(("experience", pk))
+    )
 
     roster = csv_bytes([roster_row(f"M{i:04d}") for i in range(1400)])
     members = [
@@ -303,7 +313,8 @@ def test_2_every_upload_over_the_small_size_is_parsed_by_a_worker_never_in_the_r
     ]
     eligibility = make_834(members)
     utilisation = _utilisation_csv(2000)
-    assert min(len(roster), len(eligibility), len(utilisation)) > 64 * 1024
+    experience = b"month,tier,member_months,cost\n" + b"2025-01,1,12,4321.00\n" * 4000
+    assert min(len(roster), len(eligibility), len(utilisation), len(experience)) > 64 * 1024
     with django_capture_on_commit_callbacks(execute=True):
         answers = {
             "834": analyst_api.post(
@@ -315,6 +326,11 @@ def test_2_every_upload_over_the_small_size_is_parsed_by_a_worker_never_in_the_r
                 {"file": SimpleUploadedFile("utilization.csv", utilisation)},
                 format="multipart",
             ),
+            "experience": analyst_api.post(
+                "/api/v1/pricing/experience/",
+                {"name": "Bayview", "file": SimpleUploadedFile("experience.csv", experience)},
+                format="multipart",
+            ),
         }
     assert parsed == [], f"parsed in the request: {parsed}"
     assert {name: response.status_code for name, response in answers.items()} == dict.fromkeys(answers, 202)
@@ -322,14 +338,22 @@ def test_2_every_upload_over_the_small_size_is_parsed_by_a_worker_never_in_the_r
     assert provider_api.get(answers["roster"].json()["status_url"]).json()["status"] == "processing"
     upload_url = answers["utilisation"]["Location"]
     assert analyst_api.get(upload_url).json()["status"] == "processing"
-    assert sorted(name for name, _ in queued) == ["834", "roster", "utilisation"]
+    dataset_url = answers["experience"]["Location"]
+    assert (
+        answers["experience"].json()["status"]
+        == analyst_api.get(dataset_url).json()["status"]
+        == "processing"
+    )
+    assert sorted(name for name, _ in queued) == ["834", "experience", "roster", "utilisation"]
 
     # The worker's half.
     by_name = dict(queued)
     assert enrollment_tasks.process_eligibility_file(by_name["834"]) == "accepted"
     assert enrollment_tasks.process_roster(by_name["roster"]) == "accepted"
     assert performance_tasks.process_utilization_upload(by_name["utilisation"]) == "accepted"
-    assert sorted(parsed) == ["834", "roster", "utilisation"]
+    assert pricing_tasks.process_experience_upload(by_name["experience"]) == "valid"
+    assert sorted(parsed) == ["834", "experience", "roster", "utilisation"]
+    assert analyst_api.get(dataset_url).json()["row_count"] == 4000
     assert analyst_api.get(upload_url).json()["row_count"] == 2000
     assert EligibilityFile.objects.get().member_count == 1400
     assert UtilizationUpload.objects.get().status == "accepted"
