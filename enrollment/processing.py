@@ -347,9 +347,7 @@ def _mismatch_warning(row: int, member_id: str, differences: list[tuple[str, str
     )
 
 
-def _not_eligible_detail(
-    member_id: str, spans: list, known: tuple | None, differences: list[tuple[str, str]]
-) -> str:
+def _not_eligible_detail(spans: list, known: tuple | None, differences: list[tuple[str, str]]) -> str:
     """Why a member is not eligible, as the plan's records say it (the plan reads it, the provider never:
     to the provider a member the plan has and a member id it never had read alike)."""
     if known is None and not spans:
@@ -456,7 +454,7 @@ def check_roster(
                             "member_id",
                             NOT_ELIGIBLE,
                             NOT_ELIGIBLE_MESSAGE.format(member_id=member_id, month=month_label),
-                            plan_detail=_not_eligible_detail(member_id, member_spans, known, differences)
+                            plan_detail=_not_eligible_detail(member_spans, known, differences)
                             + f"; enrolled {start} to {end - ONE_DAY}",
                         )
                     )
@@ -529,7 +527,7 @@ def decide_assessments(
                             "member_id",
                             NOT_ELIGIBLE,
                             f"member {r.member_id} is not eligible with the plan on {day}",
-                            plan_detail=_not_eligible_detail(r.member_id, member_spans, known, differences),
+                            plan_detail=_not_eligible_detail(member_spans, known, differences),
                         )
                     )
                 else:
