@@ -107,6 +107,8 @@ class MarketSerializer(serializers.ModelSerializer):
     class Meta:
         model = Market
         fields = ["code", "name", "rural", "travel_minutes_per_visit", "miles_per_visit"]
+        # The database refuses negative travel (market_travel_not_negative): a 400 here, never a 500.
+        extra_kwargs = {"travel_minutes_per_visit": {"min_value": 0}, "miles_per_visit": {"min_value": 0}}
 
 
 class IdtRoleSerializer(serializers.ModelSerializer):
