@@ -237,7 +237,9 @@ def _child(rows: int) -> None:
     assert not floor_result.errors, floor_result.errors[:3]
     del floor_result
     start = time.perf_counter()
-    upload = services.utilization_upload(scope=analyst, data=data, filename="utilization.csv")
+    upload = services.utilization_upload(
+        scope=analyst, data=data, filename="utilization.csv", run_inline=True
+    )
     load = time.perf_counter() - start
     assert upload.status == "accepted" and upload.row_count == written, (upload.status, upload.errors[:3])
     start = time.perf_counter()

@@ -275,7 +275,9 @@ def _child_experience_1m(rows: int = 1_000_000) -> list[dict[str, Any]]:
         write_experience_csv(path, rows)
         with open(path, "rb") as fh:
             start = time.perf_counter()
-            dataset = experience_upload(scope=scope, name="bench", file=File(fh, name="experience.csv"))
+            dataset = experience_upload(
+                scope=scope, name="bench", file=File(fh, name="experience.csv"), run_inline=True
+            )
             elapsed = time.perf_counter() - start
     assert dataset.is_valid and dataset.row_count == rows, dataset.errors[:3]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -1,10 +1,10 @@
 """``Idempotency-Key`` for POSTs that create submissions, runs or settlements.
 
 Decorate a DRF view's ``post`` with ``@idempotent``. The first request with a key runs and its
-response is stored; a repeat with the same key and body gets the stored response (and the header
-``Idempotent-Replayed: true``); the same key with another body is refused (422). Two concurrent
-requests with one key: the unique constraint lets one run; the other waits for its row lock and
-then replays, or is told to retry (409) if the first has not finished.
+response is stored; a repeat with the same key and body (uploaded files compared by their bytes) gets
+the stored response (and the header ``Idempotent-Replayed: true``); the same key with another body is
+refused (422). Two concurrent requests with one key: the unique constraint lets one run; the other
+waits for its row lock and then replays, or is told to retry (409) if the first has not finished.
 """
 
 from __future__ import annotations
@@ -34,12 +34,34 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 
 def _request_hash(request) -> str:
-    try:
-        body = json.dumps(request.data, sort_keys=True, default=str)
-    except Exception:  # multipart with files: hash names and sizes, not contents
-        body = ""
-    files = sorted((name, f.name, f.size) for name, f in getattr(request, "FILES", {}).items())
-    return hashlib.sha256(f"{request.method} {request.path} {body} {files}".encode()).hexdigest()
+    """SHA-256 over the method, the path, the form or JSON fields and every uploaded file's bytes.
+
+    A file is hashed over its content (streamed in chunks, then rewound for the view), not its name and
+    size: a corrected file of the same name and size under the same key is another request (422), never
+    a replay of the first one.
+    """
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    files = getattr(request, "FILES", None) or {}
+    data = request.data
+    if hasattr(data, "lists"):  # a QueryDict (form or multipart): every value of every field, files apart
+        fields = {name: values for name, values in data.lists() if name not in files}
+    else:
+        fields = data
+    digest.update(json.dumps(fields, sort_keys=True, default=str).encode())
+    for name in sorted(files):
+        for uploaded in files.getlist(name) if hasattr(files, "getlist") else [files[name]]:
+            digest.update(f"\n{name} {uploaded.name} {uploaded.size}\n".encode())
+            digest.update(_file_digest(uploaded))
+    return digest.hexdigest()
+
+
+def _file_digest(uploaded) -> bytes:
+    digest = hashlib.sha256()
+    uploaded.seek(0)
+    for chunk in uploaded.chunks():
+        digest.update(chunk)
+    uploaded.seek(0)
+    return digest.digest()
 
 
 def _replay(record: IdempotencyRecord) -> Response:

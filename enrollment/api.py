@@ -166,6 +166,7 @@ class RosterDetailApi(ScopedAPIView):
         context = {
             "errors": list(selectors.errors_of(submission)[:ISSUES_INLINE_MAX]),
             "warnings": list(selectors.warnings_of(submission)[:ISSUES_INLINE_MAX]),
+            "plan_detail": selectors.shows_plan_detail(scope=self.scope, submission=submission),
         }
         return Response(RosterDetailSerializer(submission, context=context).data)
 
@@ -203,6 +204,13 @@ class RosterIssueListApi(_SubmissionChildListApi):
         return selectors.issue_list(
             submission=self.submission(), severity=self.request.query_params.get("severity", "")
         )
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "swagger_fake_view", False):  # the schema generator: no request, no submission
+            return context
+        context["plan_detail"] = selectors.shows_plan_detail(scope=self.scope, submission=self.submission())
+        return context
 
     @extend_schema(parameters=[*ORG, OpenApiParameter("severity", str, enum=["error", "warning"])])
     def get(self, request, *args, **kwargs):
@@ -275,6 +283,19 @@ class RosterFileApi(ScopedAPIView):
 # --- eligibility -----------------------------------------------------------------------------------
 
 
+def record_eligibility_access(scope, record: EligibilityFile, what: str, request) -> None:
+    """The acknowledgement and the 999 quote values from members' records (a birth date, a date of
+    coverage that did not parse): reading them is in the access log like the 834 itself."""
+    record_access(
+        scope=scope,
+        action="eligibility.view",
+        object_type="eligibility_file",
+        object_id=record.public_id,
+        detail=f"{record.original_filename} {what}",
+        request=request,
+    )
+
+
 class EligibilityFileListApi(ScopedMixin, generics.ListAPIView):
     """The plan's eligibility files (X12 834), newest first. POST loads one (202)."""
 
@@ -323,6 +344,7 @@ class EligibilityAcknowledgementApi(ScopedAPIView):
         """The file's acknowledgement: accepted or rejected, each error with its segment position, and the
         X12 999. `status` is `processing` (and the rest empty) until the file has been read."""
         record = selectors.eligibility_file_get(scope=self.scope, public_id=file_id)
+        record_eligibility_access(self.scope, record, "acknowledgement", request)
         return Response(AcknowledgementSerializer(record).data)
 
 
@@ -333,6 +355,7 @@ class Eligibility999Api(ScopedAPIView):
         record = selectors.eligibility_file_get(scope=self.scope, public_id=file_id)
         if not record.ack_999:
             raise ApplicationError("No 999 has been written for this file (yet).", code="no_999", status=404)
+        record_eligibility_access(self.scope, record, "999", request)
         response = HttpResponse(record.ack_999, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{record.public_id}.999"'
         return response

@@ -424,7 +424,13 @@ class SubmissionIssue(models.Model):
     row = models.PositiveIntegerField()
     column = models.CharField(max_length=64, blank=True)
     code = models.CharField(max_length=48)
-    message = models.TextField()
+    message = models.TextField(help_text="For both sides: never what the plan holds about a member")
+    plan_detail = models.TextField(
+        blank=True,
+        default="",
+        help_text="What the plan's records say (its values for a mismatch, why a member is not eligible); "
+        "shown to the plan only",
+    )
 
     class Meta:
         ordering = ["submission", "severity", "source", "row", "pk"]

@@ -68,6 +68,8 @@ NOT_ELIGIBLE = "not_eligible"
 ENROLLED_ELSEWHERE = "enrolled_elsewhere"
 TOO_LONG = "too_long"
 PROCESSING_FAILED = "processing_failed"
+#: The same words for a member the plan has but who is not eligible and for a member id it never had.
+NOT_ELIGIBLE_MESSAGE = "member {member_id} is not eligible with the plan on any enrolled day of {month}"
 # warnings
 ELIGIBILITY_PARTIAL = "eligibility_partial"
 ELIGIBILITY_MISMATCH = "eligibility_mismatch"
@@ -81,6 +83,7 @@ WRITE_BATCH = 5000  # rows per bulk_create batch (not PostgreSQL)
 DIFF_ITEMS_MAX = 1000  # members listed in a stored diff (the counts are always complete)
 ISSUES_INLINE_MAX = 1000  # errors/warnings returned inline by the API (all are stored)
 PROGRESS_EVERY_ROWS = 20_000
+ELIGIBILITY_SHOWN = 3  # eligibility periods named in a not-eligible issue's plan_detail
 
 ONE_DAY = dt.timedelta(days=1)
 ProgressFn = Callable[..., None]
@@ -308,32 +311,52 @@ def _eligibility(payer_id: int, ids: list[str]) -> tuple[dict[str, list], dict[s
     return spans, people
 
 
-def _mismatch_warning(
-    row: int, member_id: str, last: str, first: str, birth: dt.date, known: tuple | None
-) -> Problem | None:
+def _differences(last: str, first: str, birth: dt.date, known: tuple | None) -> list[tuple[str, str]]:
+    """(column, "roster value (plan: plan value)") for each identifying field that differs from the plan's."""
     if known is None:
-        return None
+        return []
     k_last, k_first, k_birth = known
     differences = []
     if k_last and not _same_name(last, k_last):
-        differences.append(f"last_name {last!r} (plan: {k_last!r})")
+        differences.append(("last_name", f"last_name {last!r} (plan: {k_last!r})"))
     if k_first and not _same_name(first, k_first):
-        differences.append(f"first_name {first!r} (plan: {k_first!r})")
+        differences.append(("first_name", f"first_name {first!r} (plan: {k_first!r})"))
     if k_birth and birth != k_birth:
-        differences.append(f"birth_date {birth} (plan: {k_birth})")
+        differences.append(("birth_date", f"birth_date {birth} (plan: {k_birth})"))
+    return differences
+
+
+def _mismatch_warning(row: int, member_id: str, differences: list[tuple[str, str]]) -> Problem | None:
+    """Which fields differ from the plan's eligibility file; the plan's values go to the plan only."""
     if not differences:
         return None
-    column = (
-        "last_name"
-        if "last_name" in differences[0]
-        else ("first_name" if "first_name" in differences[0] else "birth_date")
-    )
+    columns = [column for column, _ in differences]
     return Problem.at_cell(
         row,
-        column,
+        columns[0],
         ELIGIBILITY_MISMATCH,
-        f"member {member_id}: " + "; ".join(differences) + " differs from the plan's eligibility file",
+        f"member {member_id}: {', '.join(columns)} {'differs' if len(columns) == 1 else 'differ'} from "
+        "the plan's eligibility file",
+        where={"plan_detail": "; ".join(text for _, text in differences)},
     )
+
+
+def _not_eligible_detail(spans: list, known: tuple | None, differences: list[tuple[str, str]]) -> str:
+    """Why a member is not eligible, as the plan's records say it (the plan reads it, the provider never:
+    to the provider a member the plan has and a member id it never had read alike)."""
+    if known is None and not spans:
+        return "not in the plan's eligibility file"
+    periods = [_eligibility_text(start, end) for start, end, _lob in sorted(spans)[:ELIGIBILITY_SHOWN]]
+    if len(spans) > ELIGIBILITY_SHOWN:
+        periods.append("...")
+    detail = "in the plan's eligibility file; eligible " + (", ".join(periods) if periods else "on no day")
+    if differences:
+        detail += "; " + "; ".join(text for _, text in differences)
+    return detail
+
+
+def _eligibility_text(start: dt.date, end: dt.date | None) -> str:
+    return f"{start} to {end - ONE_DAY}" if end is not None else f"from {start}"
 
 
 def check_roster(
@@ -414,49 +437,39 @@ def check_roster(
                 )
             if plan.eligibility_loaded:
                 member_spans = spans.get(member_id, [])
+                known = people.get(member_id)
                 start, end = _enrolled_window(first, plan.month, plan.month_end)
                 any_day, every_day = _covered(start, end, member_spans)
-                if not member_spans:
+                differences = _differences(first.last_name, first.first_name, first.birth_date, known)
+                if not any_day:
+                    # One message whether or not the plan has the member (and no mismatch warning that
+                    # would tell the two apart); the plan's reasons are in plan_detail.
                     errors.append(
                         Problem.at_cell(
                             first.row,
                             "member_id",
                             NOT_ELIGIBLE,
-                            f"member {member_id} is not in the plan's eligibility file"
-                            if member_id not in people
-                            else f"member {member_id} is not eligible with the plan in {month_label}",
+                            NOT_ELIGIBLE_MESSAGE.format(member_id=member_id, month=month_label),
+                            where={
+                                "plan_detail": _not_eligible_detail(member_spans, known, differences)
+                                + f"; enrolled {start} to {end - ONE_DAY}"
+                            },
                         )
                     )
-                elif not any_day:
-                    errors.append(
-                        Problem.at_cell(
-                            first.row,
-                            "member_id",
-                            NOT_ELIGIBLE,
-                            f"member {member_id} is not eligible with the plan on any enrolled day of "
-                            f"{month_label} (enrolled {start} to {end - ONE_DAY})",
+                else:
+                    if not every_day:
+                        warnings.append(
+                            Problem.at_cell(
+                                first.row,
+                                "member_id",
+                                ELIGIBILITY_PARTIAL,
+                                f"member {member_id} is eligible with the plan on only some enrolled days of "
+                                f"{month_label}",
+                            )
                         )
-                    )
-                elif not every_day:
-                    warnings.append(
-                        Problem.at_cell(
-                            first.row,
-                            "member_id",
-                            ELIGIBILITY_PARTIAL,
-                            f"member {member_id} is eligible with the plan on only some enrolled days of "
-                            f"{month_label}",
-                        )
-                    )
-                mismatch = _mismatch_warning(
-                    first.row,
-                    member_id,
-                    first.last_name,
-                    first.first_name,
-                    first.birth_date,
-                    people.get(member_id),
-                )
-                if mismatch is not None:
-                    warnings.append(mismatch)
+                    mismatch = _mismatch_warning(first.row, member_id, differences)
+                    if mismatch is not None:
+                        warnings.append(mismatch)
                 lob = next(
                     (
                         s_lob
@@ -502,7 +515,9 @@ def decide_assessments(
             in_chunk = set(chunk)
             for r in (r for r in rows if r.member_id in in_chunk):
                 member_spans = spans.get(r.member_id, [])
+                known = people.get(r.member_id)
                 day = r.assessment_date
+                differences = _differences(r.last_name, r.first_name, r.birth_date, known)
                 if not _covered(day, day + ONE_DAY, member_spans)[0]:
                     errors.append(
                         Problem.at_cell(
@@ -510,13 +525,13 @@ def decide_assessments(
                             "member_id",
                             NOT_ELIGIBLE,
                             f"member {r.member_id} is not eligible with the plan on {day}",
+                            where={"plan_detail": _not_eligible_detail(member_spans, known, differences)},
                         )
                     )
-                mismatch = _mismatch_warning(
-                    r.row, r.member_id, r.last_name, r.first_name, r.birth_date, people.get(r.member_id)
-                )
-                if mismatch is not None:
-                    warnings.append(mismatch)
+                else:
+                    mismatch = _mismatch_warning(r.row, r.member_id, differences)
+                    if mismatch is not None:
+                        warnings.append(mismatch)
         for member_id, day in (
             Assessment.objects.filter(
                 contract__provider_id=plan.provider_id,
@@ -811,7 +826,7 @@ ASSESSMENT_FIELDS = (
     "reason",
     "message",
 )
-ISSUE_FIELDS = ("submission_id", "severity", "source", "row", "column", "code", "message")
+ISSUE_FIELDS = ("submission_id", "severity", "source", "row", "column", "code", "message", "plan_detail")
 
 _COLUMN_RANK = {c: k for k, c in enumerate((*ROSTER_COLUMNS, *ASSESSMENT_COLUMNS))}
 
@@ -823,7 +838,16 @@ def _issue_key(i: Problem) -> tuple:
 def issue_rows(submission_id: int, errors: list[Problem], warnings: list[Problem]) -> Iterator[tuple]:
     for severity, items in ((Severity.ERROR, errors), (Severity.WARNING, warnings)):
         for i in sorted(items, key=_issue_key):
-            yield (submission_id, severity, i.file, i.row, (i.column or "")[:64], i.code[:48], i.message)
+            yield (
+                submission_id,
+                severity,
+                i.file,
+                i.row,
+                (i.column or "")[:64],
+                i.code[:48],
+                i.message,
+                i.where.get("plan_detail", ""),
+            )
 
 
 def entry_rows(submission_id: int, rows: Iterable[RosterRow]) -> Iterator[tuple]:

@@ -131,6 +131,12 @@ def issue_list(*, submission: RosterSubmission, severity: str = "") -> QuerySet[
     return issues.order_by("severity", "source", "row", "pk")
 
 
+def shows_plan_detail(*, scope: Scope, submission: RosterSubmission) -> bool:
+    """Whether ``scope`` reads the issues' ``plan_detail`` (what the plan holds about its members): the
+    plan of the submission's contract does; the provider who sent it never does."""
+    return scope.organization.pk == submission.contract.payer_id
+
+
 def errors_of(submission: RosterSubmission) -> QuerySet[SubmissionIssue]:
     return issue_list(submission=submission, severity=Severity.ERROR)
 

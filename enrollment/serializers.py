@@ -99,12 +99,27 @@ class RosterSubmissionSerializer(serializers.ModelSerializer):
 
 
 class IssueSerializer(serializers.ModelSerializer):
+    """An error or warning of a submission, addressed by file, row and column."""
+
+    # ``plan_detail`` is only in the plan's answers (serializer context ``plan_detail=True``): it holds
+    # what the plan's records say about a member, which the provider who sent the roster must never read.
     severity = serializers.CharField(help_text="`error` (blocks the roster) or `warning`")
     file = serializers.CharField(source="source", help_text="`roster` or `assessments`")
+    plan_detail = serializers.CharField(
+        required=False,
+        help_text="The plan only (absent for the provider): what the plan's records say, e.g. its "
+        "values of a mismatched field or why a member is not eligible; empty when there is nothing to add",
+    )
 
     class Meta:
         model = SubmissionIssue
-        fields = ["severity", "file", "row", "column", "code", "message"]
+        fields = ["severity", "file", "row", "column", "code", "message", "plan_detail"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("plan_detail"):
+            del data["plan_detail"]
+        return data
 
 
 class RateCellSummarySerializer(serializers.Serializer):
@@ -158,11 +173,11 @@ class RosterDetailSerializer(RosterSubmissionSerializer):
 
     @extend_schema_field(IssueSerializer(many=True))
     def get_errors(self, submission):
-        return IssueSerializer(self.context["errors"], many=True).data
+        return IssueSerializer(self.context["errors"], many=True, context=self.context).data
 
     @extend_schema_field(IssueSerializer(many=True))
     def get_warnings(self, submission):
-        return IssueSerializer(self.context["warnings"], many=True).data
+        return IssueSerializer(self.context["warnings"], many=True, context=self.context).data
 
     @extend_schema_field(
         {

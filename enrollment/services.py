@@ -2,8 +2,9 @@
 plan's eligibility file (X12 834), remind providers of a missing roster and mark missing months late.
 
 Every write is one transaction. A roster or an 834 is kept as uploaded whatever happens to it, then
-processed once, by a Celery task for a large file or inline for a small one; processing is
-idempotent (a finished submission or file is left alone) and writes everything or nothing.
+processed once, by a Celery task for a file over ``UPLOAD_SYNC_MAX_BYTES`` or inline for a smaller one
+(:func:`core.uploads.parsed_in_request`); processing is idempotent (a finished submission or file is
+left alone) and writes everything or nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from datetime import date
 from decimal import Decimal
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
@@ -31,6 +31,7 @@ from core.domain.canonical import sha256_of_chunks
 from core.domain.months import day_of_month, months_between, next_month, shift_month
 from core.domain.problems import Problem
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError, month_from_input
+from core.uploads import parsed_in_request
 from enrollment import processing
 from enrollment.eligibility import apply_834
 from enrollment.ingest.ack_999 import AcknowledgementNotPossible, readable_acknowledgement, write_999
@@ -61,17 +62,11 @@ PROCESSING_FAILED_MESSAGE = "The file could not be processed: {error}. Nothing w
 #: The ``error`` of a file whose processing hit the task's time limit (enrollment.tasks).
 TIME_LIMIT_ERROR = "it took longer than the limit of {limit} for one file"
 
-#: Files up to this size are processed in the request; larger ones by a Celery worker.
-DEFAULT_INLINE_MAX_BYTES = 256 * 1024
 #: Reminders go out this many days (or fewer) before the due day while the roster is missing.
 REMINDER_DAYS_BEFORE = 3
 
 
 # --- small helpers ---------------------------------------------------------------------------------
-
-
-def inline_max_bytes() -> int:
-    return int(getattr(settings, "ENROLLMENT_INLINE_MAX_BYTES", DEFAULT_INLINE_MAX_BYTES))
 
 
 def due_date_for(month: date, due_day: int) -> date:
@@ -135,8 +130,9 @@ def roster_submit(
     """Keep the files and queue the month's roster (a new version) for processing.
 
     Refused at once (nothing kept) when the month is not one the contract can take a roster for:
-    outside the contract, in the future, or older than the contract's retro window. Small files are
-    processed before returning; large ones by a Celery worker after the commit.
+    outside the contract, in the future, or older than the contract's retro window. Files up to
+    ``UPLOAD_SYNC_MAX_BYTES`` are processed before returning; larger ones by a Celery worker after the
+    commit.
     """
     scope.require("roster.submit")
     if contract.provider_id != scope.organization.pk:
@@ -178,7 +174,7 @@ def roster_submit(
         submission.assessments_sha256 = _sha256(assessments_file)
         submission.assessments_file.save(submission.assessments_filename, assessments_file, save=False)
     size = (file.size or 0) + (getattr(assessments_file, "size", 0) or 0)
-    inline = size <= inline_max_bytes() if run_inline is None else run_inline
+    inline = parsed_in_request(size) if run_inline is None else run_inline
     with transaction.atomic():
         submission.version = _allocate_version(contract, month, due)
         submission.save()
@@ -405,7 +401,7 @@ def eligibility_file_load(*, scope: Scope, file, run_inline: bool | None = None)
         file_size=file.size or 0,
     )
     record.file.save(record.original_filename, file, save=False)
-    inline = (file.size or 0) <= inline_max_bytes() if run_inline is None else run_inline
+    inline = parsed_in_request(file.size or 0) if run_inline is None else run_inline
     with transaction.atomic():
         record.save()
         if not inline:

@@ -22,7 +22,7 @@ from core.domain.months import shift_month
 from core.errors import ApplicationError, NotFoundError, month_from_input
 from core.exports import safe_row
 from enrollment import file_templates, selectors, services
-from enrollment.api import file_response
+from enrollment.api import file_response, record_eligibility_access
 from enrollment.forms import EligibilityUploadForm, RosterUploadForm
 from enrollment.models import ProcessingStatus
 
@@ -157,6 +157,7 @@ def roster_detail(request, submission_id):
             "errors_qs": _query_without(request, "errors_page"),
             "warnings_qs": _query_without(request, "warnings_page"),
             "diff": submission.diff or {},
+            "plan_detail": selectors.shows_plan_detail(scope=request.scope, submission=submission),
         },
     )
 
@@ -211,12 +212,15 @@ def roster_error_report(request, submission_id):
     submission = selectors.submission_get(scope=request.scope, public_id=submission_id)
     _record(request, submission, "error report", action="roster.download")
     writer = csv.writer(_Echo())
-    issues = selectors.issue_list(submission=submission).values_list(
-        "severity", "source", "row", "column", "code", "message"
-    )
+    columns = ["severity", "source", "row", "column", "code", "message"]
+    header = ["severity", "file", "row", "column", "code", "message"]
+    if selectors.shows_plan_detail(scope=request.scope, submission=submission):  # the plan's own report
+        columns.append("plan_detail")
+        header.append("plan_detail")
+    issues = selectors.issue_list(submission=submission).values_list(*columns)
 
     def lines():
-        yield writer.writerow(["severity", "file", "row", "column", "code", "message"])
+        yield writer.writerow(header)
         for issue in issues.iterator(chunk_size=2000):
             yield writer.writerow(safe_row(issue))
 
@@ -287,6 +291,7 @@ def eligibility_list(request):
 @scoped_view
 def eligibility_detail(request, file_id):
     record = selectors.eligibility_file_get(scope=request.scope, public_id=file_id)
+    record_eligibility_access(request.scope, record, "acknowledgement", request)
     return render(
         request, "enrollment/eligibility_detail.html", {"record": record, "ack": record.acknowledgement or {}}
     )
@@ -298,6 +303,7 @@ def eligibility_999(request, file_id):
     record = selectors.eligibility_file_get(scope=request.scope, public_id=file_id)
     if not record.ack_999:
         raise NotFoundError("No 999 has been written for this file.")
+    record_eligibility_access(request.scope, record, "999", request)
     response = HttpResponse(record.ack_999, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{record.original_filename}.999"'
     return response

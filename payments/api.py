@@ -44,15 +44,15 @@ def _contract(scope, contract_id):
 def run_detail_data(scope, run: PaymentRun, request=None) -> dict:
     run.line_list = list(selectors.line_list(run=run))
     changes = selectors.changes_since_previous_month(run=run)
-    if run.not_payable_assessments or run.outside_window:
-        record_access(
-            scope=scope,
-            action="payment_run.view",
-            object_type="payment_run",
-            object_id=run.public_id,
-            detail=f"{run.contract.number} {run.month_label}: members named in the run",
-            request=request,
-        )
+    # Every read is logged, members named or not: a route that can show member data always logs.
+    record_access(
+        scope=scope,
+        action="payment_run.view",
+        object_type="payment_run",
+        object_id=run.public_id,
+        detail=f"{run.contract.number} {run.month_label}: members named in the run",
+        request=request,
+    )
     return PaymentRunDetailSerializer(run, context={"changes": changes}).data
 
 

@@ -157,15 +157,15 @@ def _run_context(request, run) -> dict:
     page = Paginator(selectors.detail_list(run=run, search=search), MEMBER_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    if page.object_list or run.not_payable_assessments or run.outside_window:
-        record_access(
-            scope=scope,
-            action="payment_run.view",
-            object_type="payment_run",
-            object_id=run.public_id,
-            detail=f"{run.contract.number} {run.month_label}: member lines",
-            request=request,
-        )
+    # Every read is logged, member lines or not: a route that can show member data always logs.
+    record_access(
+        scope=scope,
+        action="payment_run.view",
+        object_type="payment_run",
+        object_id=run.public_id,
+        detail=f"{run.contract.number} {run.month_label}: member lines",
+        request=request,
+    )
     api = reverse("api-payment-run", args=[run.public_id])
     return {
         "run": run,

@@ -3,7 +3,8 @@ the provider's patient story and the plan's unit costs."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -14,7 +15,7 @@ from core.audit import record_access
 from core.errors import problems_details
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from performance import selectors, services
-from performance.models import PatientStory, UtilizationUpload
+from performance.models import PatientStory, UploadStatus, UtilizationUpload
 from performance.serializers import (
     PerformanceMemberSerializer,
     PerformanceSerializer,
@@ -36,7 +37,8 @@ MEASURE_PARAMETER = OpenApiParameter(
 
 
 class UploadListApi(ScopedMixin, generics.ListAPIView):
-    """The plan's utilisation uploads (newest first); POST a file to load one (all rows or none)."""
+    """The plan's utilisation uploads (newest first); POST a file to load one (all rows or none): 201 when
+    read in the request, 202 (`processing`) when the file is large enough to be read by a worker."""
 
     queryset = UtilizationUpload.objects.none()
     serializer_class = UtilizationUploadSerializer
@@ -48,11 +50,29 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
 
     @extend_schema(parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        # Each upload carries its errors, and an error names the member of its row.
+        record_access(
+            scope=self.scope,
+            action="utilization_upload.list",
+            object_type="organization",
+            object_id=self.scope.organization.public_id,
+            detail="utilisation uploads with their errors",
+            request=request,
+        )
+        return response
 
     @extend_schema(
         request={"multipart/form-data": UtilizationUploadInputSerializer},
-        responses={201: UtilizationUploadSerializer, 400: ErrorSerializer},
+        responses={
+            201: UtilizationUploadSerializer,
+            202: OpenApiResponse(
+                UtilizationUploadSerializer,
+                description="A file over the size read in the request: kept and read by a worker; "
+                "`status` is `processing` until then (poll `Location`, the upload's GET)",
+            ),
+            400: ErrorSerializer,
+        },
         parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
     )
     @idempotent
@@ -60,8 +80,12 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
         serializer = UtilizationUploadInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         file = serializer.validated_data["file"]
-        upload = services.utilization_upload(scope=self.scope, data=file.read(), filename=file.name)
-        if upload.status == "rejected":
+        upload = services.utilization_upload(scope=self.scope, file=file, filename=file.name)
+        if upload.status == UploadStatus.PROCESSING:
+            response = Response(UtilizationUploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
+            response["Location"] = reverse("api-performance-upload", args=[upload.public_id])
+            return response
+        if upload.status == UploadStatus.REJECTED:
             return Response(
                 {
                     "code": "invalid_file",
@@ -82,9 +106,16 @@ class UploadListApi(ScopedMixin, generics.ListAPIView):
 class UploadDetailApi(ScopedAPIView):
     @extend_schema(responses=UtilizationUploadSerializer, parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, upload_id):
-        return Response(
-            UtilizationUploadSerializer(selectors.upload_get(scope=self.scope, upload_id=upload_id)).data
+        upload = selectors.upload_get(scope=self.scope, upload_id=upload_id)
+        record_access(
+            scope=self.scope,
+            action="utilization_upload.view",
+            object_type="utilization_upload",
+            object_id=upload.public_id,
+            detail=f"{upload.original_filename}: errors name members",
+            request=request,
         )
+        return Response(UtilizationUploadSerializer(upload).data)
 
 
 class ContractPerformanceApi(ScopedAPIView):

@@ -153,7 +153,7 @@ def seed(ctx) -> None:
         rows = [row for contract in contracts for row in utilization_rows(contract, rnd)]
         if rows:
             upload = services.utilization_upload(
-                scope=scope, data=_csv(rows), filename="golden-coast-utilization.csv"
+                scope=scope, data=_csv(rows), filename="golden-coast-utilization.csv", run_inline=True
             )
             assert upload.status == UploadStatus.ACCEPTED, upload.errors[:5]
     settle_latest_quarter(ctx, scope)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -20,6 +19,7 @@ from typing import NamedTuple
 
 from core.domain.problems import Problem
 from enrollment.ingest.tabular import DEFAULT_LIMITS, XLSX_EXTRA_CELLS, XLSX_MAX_HEADER_CELLS
+from enrollment.ingest.xlsx import Workbook, XlsxError, XlsxLimits
 
 COLUMNS = (
     "member_id",
@@ -62,11 +62,15 @@ READMISSIONS_OVER_DISCHARGES = "Readmissions within 30 days cannot exceed discha
 DUPLICATE_ROW = "Member {member!r} already has a row for {month} (row {first})."
 TOO_MANY_ROWS = "The file has more than {limit} rows."
 NOT_AN_XLSX = "The file is not a readable XLSX workbook{reason}."
-XLSX_TOO_LARGE = "The workbook expands to {size:,} bytes; the limit is {limit:,}."
 XLSX_UNREADABLE = "The sheet could not be read past row {row} ({reason})."
-# An XLSX is a zip: the sizes its entries declare are checked against this before anything is inflated
-# (``zipfile`` stops reading an entry at its declared size, so a lying header gets no further).
+# An XLSX is a zip: the sizes its entries declare are checked against this before anything is inflated,
+# and the bytes inflated while reading too; rows and cells are counted as they are read.
 MAX_XLSX_UNCOMPRESSED = DEFAULT_LIMITS.max_uncompressed_bytes
+XLSX_LIMITS = XlsxLimits(
+    max_row_cells=DEFAULT_LIMITS.max_row_cells,
+    max_cells=DEFAULT_LIMITS.max_cells,
+    max_uncompressed_bytes=MAX_XLSX_UNCOMPRESSED,
+)
 
 
 class UtilizationRecord(NamedTuple):
@@ -99,7 +103,8 @@ class _Unreadable(ValueError):
         self.code = code
 
 
-def _raw_rows(data: bytes, filename: str) -> Iterator[list[str]]:
+def _raw_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of the file, the header first (row 1)."""
     if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
         yield from _xlsx_rows(data)
         return
@@ -107,61 +112,46 @@ def _raw_rows(data: bytes, filename: str) -> Iterator[list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(NOT_UTF8) from exc
-    yield from csv.reader(io.StringIO(text, newline=""))
+    yield from enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
 
 
-def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
-    """The first sheet's rows, guarded as ``enrollment.ingest.tabular`` guards a roster workbook.
+def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """The first sheet's rows, read as ``enrollment.ingest.tabular`` reads a roster workbook.
 
-    The sizes the zip declares are checked before openpyxl inflates anything; the header is read at
-    most ``XLSX_MAX_HEADER_CELLS`` wide and data rows at most the header's width plus
-    ``XLSX_EXTRA_CELLS`` (a sheet declaring ``A1:XFD1048576`` would otherwise give rows of 16,384
-    cells); a blank row comes back as ``[]`` and still counts toward ``MAX_ROWS`` in
-    :func:`read_utilization`. Whatever openpyxl raises on a malformed workbook becomes a
-    ``ValueError`` with a message a person can act on.
+    :mod:`enrollment.ingest.xlsx` streams the sheet and counts rows, cells per row, cells and inflated
+    bytes while reading, so a bomb stops at its first limit; the header is read at most
+    ``XLSX_MAX_HEADER_CELLS`` wide and data rows at most the header's width plus ``XLSX_EXTRA_CELLS``.
+    Rows the sheet leaves out are not produced (the row numbers say where each row is). Whatever
+    stops the reader becomes a ``ValueError`` with a message a person can act on.
     """
-    from openpyxl import load_workbook  # deferred: only XLSX uploads pay for the import
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            declared = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _Unreadable(NOT_AN_XLSX.format(reason="")) from exc
-    if declared > MAX_XLSX_UNCOMPRESSED:
-        raise _Unreadable(XLSX_TOO_LARGE.format(size=declared, limit=MAX_XLSX_UNCOMPRESSED), "file_too_large")
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - a malformed workbook raises zip, XML and KeyErrors of every kind
-        raise _Unreadable(NOT_AN_XLSX.format(reason=f" ({type(exc).__name__})")) from exc
     row = 1
     try:
-        if not book.worksheets:
-            raise _Unreadable(NOT_AN_XLSX.format(reason=" (it has no sheet)"))
-        sheet = book.worksheets[0]
-        header_rows = sheet.iter_rows(max_row=1, max_col=XLSX_MAX_HEADER_CELLS, values_only=True)
-        first = next(header_rows, None)
-        header_rows.close()
-        header = [_cell(v) for v in first] if first is not None else []
-        while header and not header[-1]:
-            header.pop()
-        yield header
-        if not header:
-            return
-        width = len(header)
-        for values in sheet.iter_rows(min_row=2, max_col=width + XLSX_EXTRA_CELLS, values_only=True):
-            row += 1
-            if values.count(None) == len(values):
-                yield []  # a blank row (or one of the rows a sheet leaves out), without looking at each cell
-            elif values[width:].count(None) == len(values) - width:
-                yield [_cell(v) for v in values[:width]]  # nothing beyond the header: the usual row
-            else:
-                yield [_cell(v) for v in values]
-    except _Unreadable:
-        raise
-    except Exception as exc:  # noqa: BLE001 - corrupt sheet XML part-way through, whatever openpyxl raises
-        raise _Unreadable(XLSX_UNREADABLE.format(row=row, reason=type(exc).__name__)) from exc
-    finally:
-        book.close()
+        with Workbook(data, XLSX_LIMITS) as book:
+            if not book.sheet_names:
+                raise _Unreadable(NOT_AN_XLSX.format(reason=" (it has no sheet)"))
+            reader = book.rows(max_col=XLSX_MAX_HEADER_CELLS)
+            rows = iter(reader)
+            number, first = next(rows, (0, []))
+            header = [_cell(v) for v in first] if number == 1 else []
+            while header and not header[-1]:
+                header.pop()
+            yield 1, header
+            if not header:
+                return
+            width = len(header)
+            reader.max_col = width + XLSX_EXTRA_CELLS
+            for row, values in rows:
+                if len(values) == width:
+                    yield row, [_cell(v) for v in values]  # the usual row: as wide as the header
+                elif values.count(None) == len(values):
+                    yield row, []  # a blank row, without looking at each cell
+                else:
+                    cells = [_cell(v) for v in values]
+                    yield row, cells + [""] * (width - len(cells))
+    except XlsxError as exc:
+        if exc.code == "file_too_large" or exc.row is None:
+            raise _Unreadable(exc.message[:1].upper() + exc.message[1:] + ".", exc.code) from exc
+        raise _Unreadable(XLSX_UNREADABLE.format(row=row, reason=exc.message)) from exc
 
 
 def _cell(value) -> str:
@@ -190,7 +180,7 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
     records: list[UtilizationRecord] = []
     try:
         rows = _raw_rows(data, filename)
-        header = next(rows, None)
+        _, header = next(rows, (1, None))
     except ValueError as exc:
         return Result([], [Problem.at_cell(1, "", getattr(exc, "code", "not_a_table"), str(exc))], 1)
     if not header:
@@ -219,8 +209,7 @@ def read_utilization(data: bytes, filename: str = "") -> Result:
     error_count = 0
     row_number = 1
     try:
-        for raw in rows:
-            row_number += 1
+        for row_number, raw in rows:  # noqa: B007 - row_number is reported after the loop too
             if row_number > MAX_ROWS + 1:
                 errors.append(
                     Problem.at_cell(row_number, "", "too_many_rows", TOO_MANY_ROWS.format(limit=MAX_ROWS))

@@ -22,6 +22,7 @@ MEMBER_ID_MAX = 64
 
 
 class UploadStatus(models.TextChoices):
+    PROCESSING = "processing", "Processing"  # a file over UPLOAD_SYNC_MAX_BYTES, until a worker has read it
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
 

@@ -23,7 +23,9 @@ class UtilizationUploadSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     errors = UtilizationRowErrorSerializer(many=True, read_only=True)
     status = serializers.CharField(
-        read_only=True, help_text="`accepted` (every row loaded) or `rejected` (none)"
+        read_only=True,
+        help_text="`accepted` (every row loaded), `rejected` (none) or `processing` (a large file, being "
+        "read by a worker)",
     )
 
     class Meta:

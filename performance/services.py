@@ -5,19 +5,22 @@ Services are keyword-only ``entity_action(*, scope, ...)`` and run in one transa
 
 from __future__ import annotations
 
+import logging
 import os
 from decimal import Decimal, InvalidOperation
 
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
+from accounts.models import Organization
 from accounts.tenancy import Scope
 from contracts.models import Contract
-from core.domain.canonical import sha256_hex
+from core.domain.canonical import sha256_hex, sha256_of_chunks
 from core.domain.months import INVALID_PERIOD_MESSAGE, parse_period
-from core.domain.problems import problem_dicts
+from core.domain.problems import Problem, problem_dicts
 from core.errors import PERMISSION_DENIED_MESSAGE, ApplicationError, PermissionDeniedError
-from performance.ingest import read_utilization
+from core.uploads import parsed_in_request
+from performance.ingest import Result, read_utilization
 from performance.models import (
     EventKind,
     PatientStory,
@@ -27,9 +30,12 @@ from performance.models import (
     UtilizationUpload,
 )
 
+logger = logging.getLogger(__name__)
+
 BATCH_SIZE = 5000
 ANALYZE_AFTER_ROWS = 50_000
 UPLOAD_REJECTED_MESSAGE = "The file has errors; nothing was loaded. Fix every row listed and upload it again."
+PROCESSING_FAILED_MESSAGE = "The file could not be read ({error}). Nothing was loaded; upload it again."
 STORY_EMPTY_MESSAGE = "Write the story (a few sentences, without names or identifiers)."
 STORY_TOO_LONG_MESSAGE = "A story is at most 5,000 characters."
 UNIT_COST_INVALID_MESSAGE = "Each unit cost is an amount of 0 or more with at most 2 decimal places."
@@ -40,30 +46,86 @@ def _safe_name(name: str) -> str:
     return os.path.basename(name or "utilization.csv")[:200] or "utilization.csv"
 
 
-def utilization_upload(*, scope: Scope, data: bytes, filename: str) -> UtilizationUpload:
-    """Validate the whole file and load every row, or none (the file is kept either way).
+def utilization_upload(
+    *,
+    scope: Scope,
+    data: bytes | None = None,
+    filename: str,
+    file=None,
+    run_inline: bool | None = None,
+) -> UtilizationUpload:
+    """Keep the file, then validate it and load every row, or none.
 
-    A row for a (member, month) the plan already sent supersedes the earlier row.
+    The file comes as ``data`` or as an uploaded ``file`` (streamed to storage, never read whole in
+    the request). Up to ``UPLOAD_SYNC_MAX_BYTES`` it is read before returning (status ``accepted`` or
+    ``rejected``); a larger one is read by a Celery worker after the commit and the upload is returned
+    ``processing`` (``run_inline`` overrides the choice). A row for a (member, month) the plan already
+    sent supersedes the earlier row.
     """
     scope.require("performance.upload")
-    result = read_utilization(data, filename)
     name = _safe_name(filename)
+    size = len(data) if data is not None else (file.size or 0)
+    upload = UtilizationUpload(
+        payer=scope.organization,
+        uploaded_by=scope.user,
+        original_filename=name,
+        file_sha256=sha256_hex(data) if data is not None else _sha256(file),
+        file_size=size,
+        status=UploadStatus.PROCESSING,
+    )
+    upload.file.save(name, ContentFile(data) if data is not None else file, save=False)
+    inline = parsed_in_request(size) if run_inline is None else run_inline
+    if inline:
+        if data is None:
+            with upload.file.open("rb") as fh:
+                data = fh.read()
+        return _load(upload, read_utilization(data, name))
     with transaction.atomic():
-        upload = UtilizationUpload(
-            payer=scope.organization,
-            uploaded_by=scope.user,
-            original_filename=name,
-            file_sha256=sha256_hex(data),
-            file_size=len(data),
-            status=UploadStatus.REJECTED if result.errors else UploadStatus.ACCEPTED,
+        upload.save()
+        from performance.tasks import process_utilization_upload
+
+        transaction.on_commit(lambda: process_utilization_upload.delay(upload.pk))
+    return upload
+
+
+def utilization_upload_process(*, upload_id: int) -> UtilizationUpload | None:
+    """Read a kept upload and load it (the Celery task's body). Idempotent: an upload no longer
+    ``processing`` is returned as it is; a crash part-way leaves it ``processing`` with nothing loaded."""
+    upload = UtilizationUpload.objects.filter(pk=upload_id).first()
+    if upload is None or upload.status != UploadStatus.PROCESSING:
+        return upload
+    try:
+        with upload.file.open("rb") as fh:
+            result = read_utilization(fh.read(), upload.original_filename)
+    except OperationalError:
+        raise  # the database: the task retries
+    except Exception as exc:  # a file the reader cannot take: rejected with the reason, never left hanging
+        logger.exception("Utilisation upload %s could not be read", upload_id)
+        error = Problem.at_cell(
+            1, "", "processing_failed", PROCESSING_FAILED_MESSAGE.format(error=type(exc).__name__)
         )
-        upload.file.save(name, ContentFile(data), save=False)
+        result = Result([], [error], 1)
+    return _load(upload, result)
+
+
+def _load(upload: UtilizationUpload, result: Result) -> UtilizationUpload:
+    """Store the verdict and, when the file has no error, its rows; in one transaction."""
+    with transaction.atomic():
+        if upload.pk is not None:
+            # The worker: lock the upload, and let only the one that finds it processing go on.
+            upload = UtilizationUpload.objects.select_for_update().get(pk=upload.pk)
+            if upload.status != UploadStatus.PROCESSING:
+                return upload
+        # One load per plan at a time: superseding reads then writes the plan's current rows.
+        list(Organization.objects.select_for_update().filter(pk=upload.payer_id).values_list("pk"))
         if result.errors:
+            upload.status = UploadStatus.REJECTED
             upload.errors = problem_dicts(result.errors)
             upload.error_count = result.error_count
             upload.save()
             return upload
         records = result.records
+        upload.status = UploadStatus.ACCEPTED
         upload.row_count = len(records)
         upload.member_count = len({r.member_id for r in records})
         upload.first_month = min(r.month for r in records)
@@ -74,6 +136,13 @@ def utilization_upload(*, scope: Scope, data: bytes, filename: str) -> Utilizati
         _insert_rows(upload, records)
         upload.save(update_fields=["superseded_count"])
     return upload
+
+
+def _sha256(uploaded) -> str:
+    uploaded.seek(0)
+    digest = sha256_of_chunks(uploaded.chunks())
+    uploaded.seek(0)
+    return digest
 
 
 ROW_COLUMNS = (

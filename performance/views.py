@@ -45,13 +45,21 @@ def upload(request):
     if file is None:
         messages.error(request, "Choose a utilisation file (CSV or XLSX) to upload.")
         return redirect("performance-home")
-    record = services.utilization_upload(scope=request.scope, data=file.read(), filename=file.name)
+    record = services.utilization_upload(scope=request.scope, file=file, filename=file.name)
     return redirect("performance-upload", record.public_id)
 
 
 @scoped_view
 def upload_detail(request, upload_id):
     record = selectors.upload_get(scope=request.scope, upload_id=upload_id)
+    record_access(
+        scope=request.scope,
+        action="utilization_upload.view",
+        object_type="utilization_upload",
+        object_id=record.public_id,
+        detail=f"{record.original_filename}: errors name members",
+        request=request,
+    )
     return render(request, "performance/upload_detail.html", {"upload": record})
 
 

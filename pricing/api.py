@@ -5,6 +5,7 @@ or selector, serialise."""
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -14,11 +15,12 @@ from rest_framework.response import Response
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from bundles import selectors as bundle_selectors
 from core.api import ErrorSerializer
+from core.audit import record_access
 from core.domain.problems import Problem
 from core.errors import ApplicationError, NotFoundError, problems_error
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from pricing import defaults, report, selectors, services
-from pricing.models import AssumptionSet, ExperienceDataset, PricingRun, PricingRunStatus
+from pricing.models import AssumptionSet, ExperienceDataset, ExperienceStatus, PricingRun, PricingRunStatus
 from pricing.serializers import (
     AssumptionImportSerializer,
     AssumptionSetCreateSerializer,
@@ -247,7 +249,9 @@ class AssumptionExportApi(ScopedAPIView):
 class ExperienceListApi(ScopedMixin, generics.ListAPIView):
     """Experience uploads. POST (multipart) a CSV of month, tier, member_months, cost and optionally
     a CSV of enrollment spans: every row is validated; with any error nothing is loaded (400 with
-    every error's row and column) and the upload is kept as `rejected` with its file."""
+    every error's row and column) and the upload is kept as `rejected` with its file. Files larger
+    than the server reads in the request are kept and read by a worker: 202 with the upload
+    `processing` (its GET, at `Location`, gives the verdict)."""
 
     queryset = ExperienceDataset.objects.none()
     serializer_class = ExperienceSerializer
@@ -257,7 +261,9 @@ class ExperienceListApi(ScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         return selectors.experience_list(scope=self.scope, status=self.request.query_params.get("status", ""))
 
-    @extend_schema(parameters=[*ORG, OpenApiParameter("status", str, enum=["valid", "rejected"])])
+    @extend_schema(
+        parameters=[*ORG, OpenApiParameter("status", str, enum=["valid", "rejected", "processing"])]
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -265,6 +271,10 @@ class ExperienceListApi(ScopedMixin, generics.ListAPIView):
         request={"multipart/form-data": ExperienceUploadSerializer},
         responses={
             201: ExperienceDetailSerializer,
+            202: OpenApiResponse(
+                ExperienceDetailSerializer,
+                description="Large files: kept and read by a worker (`processing`)",
+            ),
             400: OpenApiResponse(
                 ErrorSerializer,
                 description=(
@@ -294,6 +304,10 @@ class ExperienceListApi(ScopedMixin, generics.ListAPIView):
             file=data["file"],
             spans_file=data.get("spans_file"),
         )
+        if dataset.status == ExperienceStatus.PROCESSING:
+            response = Response(ExperienceDetailSerializer(dataset).data, status=status.HTTP_202_ACCEPTED)
+            response["Location"] = reverse("api-experience-detail", args=[dataset.public_id])
+            return response
         if not dataset.is_valid:
             raise services.experience_rejected_error(dataset)
         return Response(ExperienceDetailSerializer(dataset).data, status=status.HTTP_201_CREATED)
@@ -316,7 +330,16 @@ class ExperienceFileApi(ScopedAPIView):
     )
     def get(self, request, dataset_id):
         dataset = selectors.experience_get(scope=self.scope, public_id=dataset_id)
-        return report.file_response(dataset, request.query_params.get("which", "experience"))
+        which = request.query_params.get("which", "experience")
+        record_access(
+            scope=self.scope,
+            action="experience.download",
+            object_type="experience_dataset",
+            object_id=dataset.public_id,
+            detail=f"{which} file",
+            request=request,
+        )
+        return report.file_response(dataset, which)
 
 
 # --- runs --------------------------------------------------------------------------------------

@@ -181,6 +181,7 @@ def seed(ctx) -> None:
             provider=ctx.urban,
             file=ContentFile(experience_csv.encode(), name="bayview-experience-2025.csv"),
             spans_file=ContentFile(spans_csv.encode(), name="bayview-spans-2025.csv"),
+            run_inline=True,
         )
     ctx.extra["experience"] = experience
 

@@ -117,6 +117,7 @@ def experience_upload_to(instance: ExperienceDataset, filename: str) -> str:
 
 
 class ExperienceStatus(models.TextChoices):
+    PROCESSING = "processing", "Processing"  # files over UPLOAD_SYNC_MAX_BYTES, until a worker has read them
     VALID = "valid", "Valid"
     REJECTED = "rejected", "Rejected"
 

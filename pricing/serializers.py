@@ -179,7 +179,10 @@ class ExperienceSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     provider_id = serializers.UUIDField(source="provider.public_id", read_only=True, allow_null=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
-    status = serializers.CharField(read_only=True, help_text="`valid` or `rejected` (nothing loaded)")
+    status = serializers.CharField(
+        read_only=True,
+        help_text="`valid`, `rejected` (nothing loaded) or `processing` (a large upload, being read by a worker)",
+    )
 
     class Meta:
         model = ExperienceDataset

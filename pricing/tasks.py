@@ -1,4 +1,4 @@
-"""Celery tasks of pricing: look the run up by id and call its one service."""
+"""Celery tasks of pricing: look the run (or the upload) up by id and call its one service."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from pricing.services.execution import pricing_run_execute
+from pricing.services.experience import experience_upload_process
 from pricing.services.stalled import pricing_runs_requeue_stalled
 
 #: A run with a Monte Carlo per market takes minutes (BENCHMARKS.md: 100,000 years in 2 s per market);
@@ -43,3 +44,17 @@ def requeue_stalled_runs() -> list[str]:
     """Every 10 minutes (CELERY_BEAT_SCHEDULE): runs queued or running with no sign of life for
     ``STALLED_AFTER`` (pricing.services.stalled) (their whole worker died) are queued again."""
     return pricing_runs_requeue_stalled()
+
+
+@shared_task(
+    name="pricing.process_experience_upload",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def process_experience_upload(dataset_id: int) -> str:
+    """Read an experience upload too large to read in the request. A dataset already valid or rejected
+    is left alone; one interrupted by a crash (still ``processing``) is read again."""
+    dataset = experience_upload_process(dataset_id=dataset_id)
+    return dataset.status if dataset is not None else "missing"

@@ -16,12 +16,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import scoped_view, tenant_free
 from bundles.selectors import plan_markets, roles_for
+from core.audit import record_access
 from core.domain.problems import Problem
 from core.errors import ApplicationError, NotFoundError
 from pricing import forms as pricing_forms
 from pricing import report, selectors, services
 from pricing.experience import EXPERIENCE_COLUMNS
-from pricing.models import AssumptionSetVersion, ExperienceDataset
+from pricing.models import AssumptionSetVersion, ExperienceDataset, ExperienceStatus
 from pricing.states import NO_DRAFT_MESSAGE
 
 RUNS_ON_HOME = 50
@@ -384,7 +385,9 @@ def experience_list(request):
                 file=data["file"],
                 spans_file=data.get("spans_file"),
             )
-            if dataset.is_valid:
+            if dataset.status == ExperienceStatus.PROCESSING:
+                messages.success(request, "File received; it is being read.")
+            elif dataset.is_valid:
                 messages.success(request, f"{dataset.row_count:,} rows loaded.")
             else:
                 messages.error(request, f"The file has {dataset.error_count:,} error(s); nothing was loaded.")
@@ -413,7 +416,16 @@ def experience_detail(request, dataset_id):
 @scoped_view
 def experience_file(request, dataset_id):
     dataset = selectors.experience_get(scope=request.scope, public_id=dataset_id)
-    return report.file_response(dataset, request.GET.get("which", "experience"))
+    which = request.GET.get("which", "experience")
+    record_access(
+        scope=request.scope,
+        action="experience.download",
+        object_type="experience_dataset",
+        object_id=dataset.public_id,
+        detail=f"{which} file",
+        request=request,
+    )
+    return report.file_response(dataset, which)
 
 
 TEMPLATES = {

@@ -66,9 +66,10 @@ class Problem:
         *,
         file: str | None = None,
         severity: Severity | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> Problem:
         """A problem in a table at ``row`` (header = 1) and ``column`` (``""``: the whole row)."""
-        return cls(code, message, row=row, column=column, file=file, severity=severity)
+        return cls(code, message, row=row, column=column, file=file, severity=severity, where=where or {})
 
     # -- reading
     @property

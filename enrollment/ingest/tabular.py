@@ -9,9 +9,10 @@ Row numbers are those a spreadsheet shows: the header is row 1, the first data r
 For JSON the first record is row 2 as well (record index + 2), so an error message reads the
 same whatever format the provider used.
 
-Rows are streamed (CSV is decoded line by line, XLSX is opened read-only) so a million-row
-file is never held twice in memory. Limits (:class:`ReadLimits`) cap the input size, the
-number of rows and an XLSX's uncompressed size, so a zip bomb is refused before it expands.
+Rows are streamed (CSV is decoded line by line, an XLSX sheet is parsed in chunks by
+:mod:`enrollment.ingest.xlsx`) so a million-row file is never held twice in memory. Limits
+(:class:`ReadLimits`) cap the input size, the number of rows, an XLSX's uncompressed size and its
+cells (counted while reading), so a zip or cell bomb is refused before it expands.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import io
 import json
 import operator
 import os
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO
 
 from core.domain.problems import Problem
+from enrollment.ingest import xlsx
 from enrollment.ingest.roster import (
     ASSESSMENT_COLUMNS,
     ASSESSMENT_REQUIRED,
@@ -53,6 +54,7 @@ from enrollment.ingest.roster import (
     validate_assessments,
     validate_roster,
 )
+from enrollment.ingest.xlsx import DEFAULT_XLSX_LIMITS, Workbook, XlsxError, XlsxLimits
 
 ROSTER = "roster"
 ASSESSMENTS = "assessments"
@@ -71,20 +73,23 @@ class ReadLimits:
     """Upper bounds that keep one upload from exhausting the server.
 
     ``max_uncompressed_bytes`` is checked against the sizes an XLSX (a zip) declares before
-    anything is inflated; ``zipfile`` stops reading an entry at its declared size, so a
-    lying header cannot get past it either.
+    anything is inflated and against the bytes inflated while reading; ``max_row_cells`` and
+    ``max_cells`` count an XLSX's cell elements as they are read (:mod:`enrollment.ingest.xlsx`),
+    so neither a lying zip nor a row of millions of empty cells gets far.
     """
 
     max_bytes: int = 512 * 1024 * 1024
     max_rows: int = 2_000_000
     max_uncompressed_bytes: int = 512 * 1024 * 1024
+    max_row_cells: int = DEFAULT_XLSX_LIMITS.max_row_cells  # cell elements in one XLSX row, counted
+    max_cells: int = DEFAULT_XLSX_LIMITS.max_cells  # cell elements in an XLSX sheet, counted
 
 
 DEFAULT_LIMITS = ReadLimits()
 
 # An XLSX row is read this many cells wide at most: the header (a roster has 10 columns, a file may
 # carry a few more) and, for data rows, the header's width plus a margin to notice values beyond it.
-# A sheet that declares XFD1048576 (16,384 columns) would otherwise make every row that wide.
+# Cells further right are counted against the limits but never kept.
 XLSX_MAX_HEADER_CELLS = 1024
 XLSX_EXTRA_CELLS = 16
 
@@ -433,74 +438,69 @@ def _csv_rows(
 
 
 # --------------------------------------------------------------------------- XLSX
-def _xlsx_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
-    import openpyxl  # deferred: only XLSX uploads pay for the import
+def _xlsx_limits(limits: ReadLimits) -> XlsxLimits:
+    return XlsxLimits(
+        # The sheet's own row limit is the table's plus its header; _xlsx_rows reports the table's.
+        max_rows=min(limits.max_rows + HEADER_ROW + 1, DEFAULT_XLSX_LIMITS.max_rows),
+        max_row_cells=limits.max_row_cells,
+        max_cells=limits.max_cells,
+        max_uncompressed_bytes=limits.max_uncompressed_bytes,
+    )
 
+
+def _xlsx_issue(exc: XlsxError) -> Problem:
+    code = FILE_TOO_LARGE if exc.code == xlsx.TOO_LARGE else NOT_A_TABLE
+    return Problem.at_cell(HEADER_ROW, "", code, exc.message)
+
+
+def _xlsx_table(data: bytes, kind: str, limits: ReadLimits) -> Table:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            declared = sum(info.file_size for info in zf.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return _fail(kind, "xlsx", NOT_A_TABLE, "the file is not a readable XLSX workbook")
-    if declared > limits.max_uncompressed_bytes:
-        return _fail(
-            kind,
-            "xlsx",
-            FILE_TOO_LARGE,
-            f"the workbook expands to {declared:,} bytes; the limit is {limits.max_uncompressed_bytes:,}",
-        )
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - a malformed workbook raises zip, XML and KeyErrors of every kind
-        return _fail(
-            kind, "xlsx", NOT_A_TABLE, f"the file is not a readable XLSX workbook ({type(exc).__name__})"
-        )
-    sheet = next((wb[name] for name in wb.sheetnames if name.strip().lower() == kind), None)
-    if sheet is None:
-        sheet = wb.worksheets[0] if wb.worksheets else None
-    if sheet is None:
-        wb.close()
+        book = Workbook(data, _xlsx_limits(limits))
+    except XlsxError as exc:
+        return Table(kind, "xlsx", errors=[_xlsx_issue(exc)])
+    sheet = next((name for name in book.sheet_names if name.strip().lower() == kind), None)
+    if not book.sheet_names:
+        book.close()
         return _fail(kind, "xlsx", EMPTY_FILE, "the workbook has no sheet")
     errors: list[Problem] = []
     warnings: list[Problem] = []
-    header_row = HEADER_ROW
     try:
-        header_rows = sheet.iter_rows(max_row=header_row, max_col=XLSX_MAX_HEADER_CELLS, values_only=True)
-        first = next(header_rows, None)
-        header_rows.close()
-    except Exception as exc:  # openpyxl raises many things on corrupt sheet XML
-        wb.close()
-        return _fail(kind, "xlsx", NOT_A_TABLE, f"the sheet could not be read ({type(exc).__name__})")
-    header = [_cell_text(c) for c in first] if first is not None else []
+        reader = book.rows(sheet, max_col=XLSX_MAX_HEADER_CELLS)
+        rows = iter(reader)
+        number, first = next(rows, (0, []))
+    except XlsxError as exc:
+        book.close()
+        return Table(kind, "xlsx", errors=[_xlsx_issue(exc)])
+    header = [_cell_text(c) for c in first] if number == HEADER_ROW else []
     while header and not header[-1]:
         header.pop()
     if not header:
-        wb.close()
+        book.close()
         return _fail(kind, "xlsx", EMPTY_FILE, "the sheet is empty or its first row (the header) is blank")
     layout = _layout(header, kind, errors, warnings)
     table = Table(kind, "xlsx", errors=errors, warnings=warnings)
     if not layout.ok:
-        wb.close()
+        book.close()
         return table
-    rows = sheet.iter_rows(min_row=header_row + 1, max_col=layout.width + XLSX_EXTRA_CELLS, values_only=True)
-    table._rows = _xlsx_rows(wb, rows, header_row, layout, limits, errors)
+    # Data rows are read only as wide as the header plus a margin to notice values beyond it.
+    reader.max_col = layout.width + XLSX_EXTRA_CELLS
+    table._rows = _xlsx_rows(book, rows, layout, limits, errors)
     return table
 
 
 def _xlsx_rows(
-    wb: object,
-    rows: Iterator[tuple[object, ...]],
-    header_row: int,
+    book: Workbook,
+    rows: Iterator[tuple[int, list[object]]],
     layout: _Layout,
     limits: ReadLimits,
     errors: list[Problem],
 ) -> Iterator[tuple[int, tuple[str, ...]]]:
     width, pad_to, getter = layout.width, layout.pad_to, layout.getter
     data_rows = 0
-    rownum = header_row
-    max_sheet_rows = header_row + limits.max_rows
+    rownum = HEADER_ROW
+    max_sheet_rows = HEADER_ROW + limits.max_rows
     try:
-        for cells in rows:
-            rownum += 1
+        for rownum, cells in rows:  # noqa: B007 - rownum is reported after the loop
             if rownum > max_sheet_rows:  # blank rows count too: a sheet of millions of empty rows is refused
                 errors.append(
                     Problem.at_cell(
@@ -509,7 +509,7 @@ def _xlsx_rows(
                 )
                 return
             if cells.count(None) == len(cells):
-                continue  # a blank row (or one of the rows a sheet leaves out), without looking at each cell
+                continue  # a blank row, without looking at each cell
             rec = [_cell_text(c) for c in cells]
             while rec and not rec[-1]:
                 rec.pop()
@@ -538,18 +538,21 @@ def _xlsx_rows(
                 return
             data_rows += 1
             yield rownum, getter(rec)
-    except Exception as exc:  # corrupt sheet XML part-way through
+    except XlsxError as exc:  # a limit reached, or the sheet XML broken part-way through
+        issue = _xlsx_issue(exc)
         errors.append(
             Problem.at_cell(
                 HEADER_ROW,
                 "",
-                NOT_A_TABLE,
-                f"the sheet could not be read past row {rownum} ({type(exc).__name__})",
+                issue.code,
+                issue.message
+                if issue.code == FILE_TOO_LARGE
+                else f"the sheet could not be read past row {rownum}: {exc.message}",
             )
         )
         return
     finally:
-        wb.close()  # type: ignore[attr-defined]
+        book.close()
     if data_rows == 0:
         errors.append(
             Problem.at_cell(HEADER_ROW, "", NO_DATA_ROWS, "the sheet has a header but no data rows")

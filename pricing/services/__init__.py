@@ -37,6 +37,7 @@ from pricing.services.experience import (
     EXPERIENCE_REJECTED_MESSAGE,
     experience_rejected_error,
     experience_upload,
+    experience_upload_process,
 )
 from pricing.services.quoting import OUT_OF_RANGE_MESSAGE, pricing_quote
 from pricing.services.runs import (
@@ -92,6 +93,7 @@ __all__ = [
     "assumption_version_new_draft",
     "experience_rejected_error",
     "experience_upload",
+    "experience_upload_process",
     "plan_defaults",
     "plan_market_entries",
     "pricing_quote",

@@ -282,6 +282,14 @@ def test_markets_and_roles_catalogue(analyst_api, member_of, api_for):
     assert other.get("/api/v1/markets/").json()["count"] == 0
 
 
+def test_a_market_with_negative_travel_is_a_400_not_a_500(analyst_api):
+    for field in ("travel_minutes_per_visit", "miles_per_visit"):
+        response = analyst_api.post(
+            "/api/v1/markets/", {"code": "NEG", "name": "Negative", field: "-1"}, format="json"
+        )
+        assert response.status_code == 400 and field in response.json()["details"], response.json()
+
+
 def test_auditor_reads_but_cannot_edit(
     payer, plan_markets, member_of, api_for, analyst_api, complete_definition
 ):

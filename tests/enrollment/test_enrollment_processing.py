@@ -109,7 +109,7 @@ def test_a_later_version_accepted_first_stays_current(queued):
 def test_a_large_file_is_queued_for_a_worker_after_the_commit(
     contract, provider_scope, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
-    settings.ENROLLMENT_INLINE_MAX_BYTES = 10
+    settings.UPLOAD_SYNC_MAX_BYTES = 10
     sent = []
     monkeypatch.setattr(tasks.process_roster, "delay", lambda pk: sent.append(pk))
     with django_capture_on_commit_callbacks(execute=True):

@@ -217,10 +217,14 @@ def test_members_must_be_in_the_plans_eligibility_once_it_is_loaded(submit, anal
     )
     submission = submit([roster_row("M001"), roster_row("M002"), roster_row("M404")])
     assert codes(submission) == [(3, "member_id", "not_eligible"), (4, "member_id", "not_eligible")]
-    messages = [i.message for i in submission.issues.filter(severity="error")]
+    issues = list(submission.issues.filter(severity="error"))
+    # The provider reads the same words for a member the plan has and for an id it never had (issue 20);
+    # the plan reads which is which in plan_detail.
+    assert issues[0].message.replace("M002", "M404") == issues[1].message
+    assert "not eligible with the plan on any enrolled day" in issues[0].message
     assert (
-        "not eligible with the plan on any enrolled day" in messages[0]
-        and "not in the plan's eligibility file" in messages[1]
+        "in the plan's eligibility file; eligible" in issues[0].plan_detail
+        and "not in the plan's eligibility file" in issues[1].plan_detail
     )
     accepted = submit([roster_row("M001"), roster_row("M003")])
     assert accepted.status == "accepted"

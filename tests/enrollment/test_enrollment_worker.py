@@ -23,7 +23,7 @@ ROWS = 45_000  # progress is reported every 20,000 rows (and written at most onc
 def test_a_large_roster_is_processed_by_the_worker_with_its_progress_recorded(
     celery_worker, contract, provider_admin, api_for, settings, wait_for
 ):
-    settings.ENROLLMENT_INLINE_MAX_BYTES = 0  # every file goes to the worker
+    settings.UPLOAD_SYNC_MAX_BYTES = 0  # every file goes to the worker
     api = api_for(provider_admin)
     rows = [
         roster_row(f"W{k:06d}", tier=str(1 + k % 3), market=("URBAN", "URBAN-E")[k % 2]) for k in range(ROWS)
@@ -81,7 +81,7 @@ def test_a_worker_killed_while_storing_a_roster_is_replaced_and_the_roster_is_st
     celery_worker_factory, contract, provider_admin, api_for, settings, wait_for, tmp_path
 ):
     workers, sent = celery_worker_factory, []
-    settings.ENROLLMENT_INLINE_MAX_BYTES = 0  # every file goes to the worker
+    settings.UPLOAD_SYNC_MAX_BYTES = 0  # every file goes to the worker
     mark = tmp_path / "stored.txt"
     slow = workers("slow", env={"TEST_ROSTER_STORE_MARK": str(mark)}, prelude=SLOW_STORE)
     api = api_for(provider_admin)

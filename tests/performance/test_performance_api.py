@@ -245,3 +245,31 @@ def test_tenancy_other_plan_and_provider_get_404(loaded, api_for, member_of, cli
         if org.kind == "payer":
             assert api.get("/api/v1/performance/uploads/").json()["count"] == 0
     assert not AccessEvent.objects.filter(action="performance.members").exists()
+
+
+def test_a_large_upload_is_read_by_the_worker_and_its_page_polls_until_then(
+    analyst_api, settings, monkeypatch
+):
+    from django.test import Client
+
+    from performance import tasks
+
+    settings.UPLOAD_SYNC_MAX_BYTES = 10
+    monkeypatch.setattr(tasks.process_utilization_upload, "delay", lambda pk: None)
+    response = upload(analyst_api, utilization_csv([urow("A1", JAN), urow("A2", JAN)]))
+    assert response.status_code == 202 and response.json()["status"] == "processing"
+    upload_row = UtilizationUpload.objects.get()
+    page = Client()
+    page.force_login(upload_row.uploaded_by)
+    assert (
+        'data-testid="upload-processing"'
+        in page.get(f"/performance/uploads/{upload_row.public_id}/").content.decode()
+    )
+    assert not UtilizationRow.objects.exists()
+    assert tasks.process_utilization_upload(upload_row.pk) == "accepted"
+    assert tasks.process_utilization_upload(upload_row.pk) == "accepted"  # done once only
+    assert analyst_api.get(response["Location"]).json()["row_count"] == 2 == UtilizationRow.objects.count()
+    assert (
+        'data-testid="upload-processing"'
+        not in page.get(f"/performance/uploads/{upload_row.public_id}/").content.decode()
+    )

@@ -37,7 +37,7 @@ def pay_month(scope, contract, month):
 
 def load(scope, rows):
     upload = performance_services.utilization_upload(
-        scope=scope, data=utilization_csv(rows), filename="u.csv"
+        scope=scope, data=utilization_csv(rows), filename="u.csv", run_inline=True
     )
     assert upload.status == "accepted", upload.errors
     return upload

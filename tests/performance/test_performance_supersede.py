@@ -22,7 +22,9 @@ ODD = "B\\7\tx"  # a backslash and a tab: escaped alike in the keys and in the r
 
 
 def upload(scope, rows, name="utilization.csv"):
-    result = services.utilization_upload(scope=scope, data=utilization_csv(rows), filename=name)
+    result = services.utilization_upload(
+        scope=scope, data=utilization_csv(rows), filename=name, run_inline=True
+    )
     assert result.status == "accepted", result.errors
     return result
 

@@ -171,3 +171,41 @@ def test_list_query_count_is_constant(analyst_api, django_assert_max_num_queries
     with django_assert_max_num_queries(6):
         response = analyst_api.get(URL)
     assert response.json()["count"] == 5
+
+
+def test_a_large_upload_is_read_by_the_worker_with_the_same_verdict(analyst_api, settings, monkeypatch):
+    from pricing import tasks
+
+    settings.UPLOAD_SYNC_MAX_BYTES = 10
+    monkeypatch.setattr(tasks.process_experience_upload, "delay", lambda pk: None)
+    good = upload(analyst_api, EXPERIENCE_CSV.encode(), SPANS_CSV.encode())
+    bad = upload(analyst_api, b"month,tier,member_months,cost\n2025-13,1,12,100\n")
+    assert good.status_code == bad.status_code == 202
+    assert good.json()["status"] == bad.json()["status"] == "processing"
+    by_id = {str(d.public_id): d.pk for d in ExperienceDataset.objects.all()}
+    assert tasks.process_experience_upload(by_id[good.json()["id"]]) == "valid"
+    assert tasks.process_experience_upload(by_id[good.json()["id"]]) == "valid"  # done once only
+    assert tasks.process_experience_upload(by_id[bad.json()["id"]]) == "rejected"
+    detail = analyst_api.get(bad["Location"]).json()
+    assert [(e["row"], e["column"], e["code"]) for e in detail["errors"]] == [(2, "month", "invalid_month")]
+    assert analyst_api.get(good["Location"]).json()["spans_count"] > 0
+
+
+def test_a_file_the_worker_cannot_read_is_rejected_not_left_processing(analyst_api, settings, monkeypatch):
+    from pricing import tasks
+    from pricing.services import experience
+
+    settings.UPLOAD_SYNC_MAX_BYTES = 10
+    monkeypatch.setattr(tasks.process_experience_upload, "delay", lambda pk: None)
+    upload(analyst_api, EXPERIENCE_CSV.encode())
+
+    def crash(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(experience, "summarise_experience", crash)
+    dataset = ExperienceDataset.objects.get()
+    assert tasks.process_experience_upload(dataset.pk) == "rejected"
+    dataset.refresh_from_db()
+    assert [e["code"] for e in dataset.errors] == ["processing_failed"] and "MemoryError" in dataset.errors[
+        0
+    ]["message"]

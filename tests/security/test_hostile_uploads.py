@@ -21,9 +21,10 @@ Decisions pinned here:
   (a roster with such a name is accepted) and every CSV/XLSX the platform writes prefixes it with
   ``'`` (``core.exports.safe_cell``); numbers, negative amounts included, stay numbers.
 
-The roster and the 834 are processed in the request when small (``ENROLLMENT_INLINE_MAX_BYTES``);
-the limit is raised here so that the compressed bombs (under 1 MB) are processed in the request
-too; the worker runs the same ``roster_process`` (tests/enrollment/test_enrollment_worker.py).
+Uploads are parsed in the request when small (``UPLOAD_SYNC_MAX_BYTES``), by a worker otherwise; the
+limit is raised here so that the compressed bombs (under 1 MB) are parsed in the request too; the
+worker runs the same services (tests/enrollment/test_enrollment_worker.py,
+tests/security/test_probe_findings_a.py).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ REQUEST_SECONDS = 20  # a hostile file must be refused quickly: a reader that ch
 @pytest.fixture(autouse=True)
 def _files_and_inline_processing(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.ENROLLMENT_INLINE_MAX_BYTES = 64 * 1024 * 1024
+    settings.UPLOAD_SYNC_MAX_BYTES = 64 * 1024 * 1024
 
 
 @pytest.fixture

@@ -61,9 +61,13 @@ def problem_table(
     label: str = "Problems",
     labelledby: str = "",
     extra: str = "",
+    plan_detail: bool = False,
 ) -> dict[str, Any]:
+    """``plan_detail``: the reader is the plan, so each problem's ``plan_detail`` (what the plan's own
+    records say about the member) is shown under its message; nobody else ever gets it."""
     extra_columns = _extra_columns(extra)
-    items = [problem_dict(p, [key for key, _, _ in extra_columns]) for p in problems]
+    keys = [key for key, _, _ in extra_columns] + (["plan_detail"] if plan_detail else [])
+    items = [problem_dict(p, keys) for p in problems]
     candidates = [*COORDINATES, *extra_columns]
     columns = [c for c in candidates if any(item.get(c[0]) is not None for item in items)]
     rows = [
@@ -74,6 +78,7 @@ def problem_table(
             "code": item.get("code"),
             "message": item.get("message", ""),
             "warning": item.get("severity") == "warning",
+            "plan_detail": item.get("plan_detail") if plan_detail else None,
         }
         for item in items
     ]
