@@ -178,7 +178,7 @@ def _execute(run_id: int) -> PricingRun | None:
         logger.warning("Pricing run %s stopped at its time limit", run_id)
         return _finish(
             run_id,
-            PricingRunStatus.FAILED,
+            "fail",
             message="Failed: over the time limit",
             error={
                 "code": "time_limit",

@@ -151,7 +151,7 @@ def test_a_roster_over_the_soft_time_limit_is_rejected_with_the_reason_by_a_real
     celery_worker_factory, contract, provider_admin, api_for, settings
 ):
     workers, sent = celery_worker_factory, []
-    settings.ENROLLMENT_INLINE_MAX_BYTES = 0  # every file goes to the worker
+    settings.UPLOAD_SYNC_MAX_BYTES = 0  # every file goes to the worker
     workers("prefork", pool="prefork", prelude=SLOW_READ)
     api = api_for(provider_admin)
 
