@@ -7,7 +7,7 @@ PORT   ?= 8000
 # and refuse to start with neither (config/settings.py). An environment that sets it keeps its value.
 export CAREBUNDLE_ENV ?= development
 
-.PHONY: install run test lint bench worker clean
+.PHONY: install run test lint bench worker clean mutate mutate-check
 
 $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ lint: install  ## ruff, the import contracts (layers), mypy on the pure modules,
 
 test: lint  ## lint, migrations up to date, the whole pytest suite
 	CAREBUNDLE_VAR_DIR=$(CURDIR)/var/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Mutation testing of the pure money modules (scripts/mutation.py, MUTATION.md), niced: it uses every core.
+mutate: install  ## every money module's mutants against its own pure tests; writes MUTATION.md (MODULES="payments/calc.py": only those)
+	nice -n 10 $(BIN)/python scripts/mutation.py run $(MODULES)
+
+mutate-check: install  ## fails when a money module changed since main (or named in MODULES) scores under its floor
+	nice -n 10 $(BIN)/python scripts/mutation.py check $(if $(MODULES),$(MODULES),--changed)
 
 bench: install  ## every benchmark; prints the figures and writes BENCHMARKS.md (BENCH="load pricing": only those)
 	$(BIN)/python -m bench $(BENCH)

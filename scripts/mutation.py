@@ -1,0 +1,581 @@
+"""Mutation testing of the pure money modules (issue 21): ``make mutate`` and ``make mutate-check``.
+
+Each module in :data:`MODULES` is mutated by mutmut on its own, against its own fast pure tests
+only (no database, no Django: pytest runs with ``-p no:django``), in a scratch directory
+``var/mutation/<module>/`` that holds a generated ``pyproject.toml``, the packages the module
+imports and a copy of exactly those test files. Nothing in the repository is mutated in place.
+
+Commands::
+
+    python scripts/mutation.py run [MODULE ...]     # every module (or those named); writes MUTATION.md
+    python scripts/mutation.py check [--changed]    # fails when a module scores under its floor
+    python scripts/mutation.py show MODULE          # the surviving mutants of the last run, as diffs
+
+A module joins with one line in :data:`MODULES`: its path, its pure test files and, when it needs
+more than its own package and ``core``, the other packages its tests import.
+
+What counts (the rules MUTATION.md restates):
+
+- killed: a test failed (or the mutant ran out of time: a loop that never ends is caught);
+- survived: every test passed, or no test reached the mutated function;
+- message: the mutant changes only the *wording* of a message or a label, never a code, a key or a
+  number. Precisely: every change it makes is to a string literal, and each such literal either
+  contains whitespace (prose: messages, labels, sentences, separators of text for people; codes,
+  keys and formats are single words) or is the message argument of an exception, of
+  ``Problem(code, message)``, ``Problem.at_path(path, code, message)``,
+  ``Problem.at_cell(row, column, code, message)``, or a ``message=``/``label=`` keyword. Message
+  mutants are counted and listed in MUTATION.md, not dropped, and they are left out of the score;
+- ``# pragma: no mutate`` on a line stops mutmut generating mutants there; the script lists every
+  such line of a module with the reason its comment must give (an equivalent mutant: no test can
+  tell it from the original).
+
+score = killed / (mutants - message). ``check`` fails when a module scores under its floor (95%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "var" / "mutation"
+REPORT = ROOT / "MUTATION.md"
+FLOOR = 95.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """A pure money module and the fast tests that must pin it."""
+
+    path: str
+    tests: tuple[str, ...]
+    #: Top-level packages the module and its tests import besides its own and ``core``.
+    packages: tuple[str, ...] = ()
+    floor: float = FLOOR
+
+    @property
+    def slug(self) -> str:
+        return self.path.removesuffix(".py").replace("/", ".")
+
+    @property
+    def source_paths(self) -> list[str]:
+        return sorted({"core", self.path.split("/")[0], *self.packages})
+
+
+# One line per module. Tests are pure (no database, no Django); a conftest.py a test needs is listed
+# with the tests. payments/episodes.py and payments/recovery.py join here when they land.
+MODULES: list[Target] = [
+    Target(
+        "core/domain/money.py",
+        ("tests/core/domain/test_money.py", "tests/core/domain/test_money_mutation.py"),
+    ),
+    Target(
+        "core/domain/months.py",
+        ("tests/core/domain/test_months.py", "tests/core/domain/test_months_mutation.py"),
+    ),
+    Target(
+        "enrollment/calc.py",
+        ("tests/enrollment/test_member_months.py", "tests/enrollment/test_member_months_calc_edges.py"),
+    ),
+    Target(
+        "payments/calc.py",
+        ("tests/payments/test_payment_calc.py", "tests/payments/test_payment_calc_edges.py"),
+        packages=("enrollment",),
+    ),
+    Target(
+        "pricing/engine/buildup.py",
+        (
+            "tests/pricing/engine/conftest.py",
+            "tests/pricing/engine/test_engine_buildup.py",
+            "tests/pricing/engine/test_engine_properties.py",
+            "tests/pricing/engine/test_engine_buildup_edges.py",
+        ),
+    ),
+    Target(
+        "performance/measures.py",
+        ("tests/performance/test_performance_measures.py", "tests/performance/test_measures_calc_edges.py"),
+        packages=("contracts",),
+    ),
+    Target(
+        "contracts/rules.py",
+        ("tests/contracts/test_contract_rules_calc.py",),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """A mutant no test can tell from the original: its function, its mutated line, and why."""
+
+    function: str
+    line: str
+    reason: str
+
+
+# Equivalent mutants, matched by the function and the mutated line (stable when lines move). Each one
+# is reported in MUTATION.md with its reason and left out of the score, like a message mutant.
+EQUIVALENT: dict[str, list[Equivalent]] = {
+    "core/domain/money.py": [
+        Equivalent(
+            "quantum",
+            "return _QUANTA.get(None) or Decimal(1).scaleb(-places)",
+            "_QUANTA is a cache of the same values the fallback computes",
+        ),
+        Equivalent(
+            "cents_str",
+            "return format(to_cents(amount), )",
+            "str() of an amount quantized to the cent never uses an exponent, so it equals format 'f'",
+        ),
+        Equivalent(
+            "cents_str",
+            'return format(to_cents(amount), "F")',
+            "'F' differs from 'f' only for NaN and infinity, which to_cents never returns",
+        ),
+    ],
+}
+
+#: Files whose change can move every module's score: a change to one runs them all in ``--changed``.
+SHARED_INPUTS = ("scripts/mutation.py", "requirements.lock", "core/domain/")
+
+# Generated into the scratch tests/: reproducible property tests (a mutant is killed or not, the
+# same on every run), and no deadline (the trampolines mutmut adds make every call slower).
+HYPOTHESIS_CONFTEST = '''"""Generated by scripts/mutation.py: property tests, reproducible and without a deadline."""
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "mutation",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=False,
+    suppress_health_check=list(HealthCheck),
+)
+settings.load_profile("mutation")
+'''
+
+PYTEST_ARGS = ["-p", "no:django", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"]
+
+KILLED = {1, 3, 24, -24, 152, 255, 36}  # a failing test, an internal error, a timeout (SIGXCPU)
+MESSAGE_CALLS = {"Problem": 1, "at_path": 2, "at_cell": 3}  # callable -> position of its message
+MESSAGE_KEYWORDS = {"message", "label"}
+
+
+# --- running mutmut ----------------------------------------------------------------------------
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def stage(target: Target) -> Path:
+    """A fresh scratch directory holding what mutmut needs for ``target``, and nothing else."""
+    work = WORK / target.slug
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for package in target.source_paths:
+        (work / package).symlink_to(ROOT / package, target_is_directory=True)
+    tests = [t for t in target.tests if not t.endswith("conftest.py")]
+    for name in target.tests:
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, work / name)
+    (work / "tests" / "conftest.py").write_text(HYPOTHESIS_CONFTEST)
+    (work / "pyproject.toml").write_text(
+        "# Generated by scripts/mutation.py for one module; see MUTATION.md.\n"
+        "[tool.mutmut]\n"
+        f"source_paths = {_toml_list(target.source_paths)}\n"
+        f"only_mutate = {_toml_list([target.path])}\n"
+        f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
+        "use_git_change_detection = false\n"
+        "\n[tool.pytest.ini_options]\n"
+        'python_files = ["test_*.py"]\n'
+        'addopts = "--import-mode=importlib"\n'
+        'pythonpath = ["."]\n'
+    )
+    return work
+
+
+def run_mutmut(target: Target) -> float:
+    work = stage(target)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    mutmut = Path(sys.executable).parent / "mutmut"
+    started = time.monotonic()
+    log = work / "mutmut.log"
+    with log.open("w") as out:
+        code = subprocess.call(
+            ["nice", "-n", "10", str(mutmut), "run", "--max-children", str(os.cpu_count() or 2)],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    elapsed = time.monotonic() - started
+    if code != 0 or not (work / "mutants" / (target.path + ".meta")).exists():
+        tail = log.read_text(errors="replace")[-3000:]
+        raise SystemExit(f"mutmut failed on {target.path} (exit {code}); {log}:\n{tail}")
+    return elapsed
+
+
+# --- reading the results -----------------------------------------------------------------------
+
+
+def _function_sources(work: Path, target: Target, name: str) -> tuple[str, str]:
+    """The original and the mutated function of mutant ``name``, as source text."""
+    import libcst as cst
+    from mutmut.mutation.diff_apply import (
+        read_functions_from_index,
+        read_mutant_function,
+        read_mutants_module,
+        read_original_function,
+    )
+
+    cwd = Path.cwd()
+    os.chdir(work)
+    try:
+        functions = read_functions_from_index(name, target.path)
+        if functions is None:
+            module = read_mutants_module(target.path)
+            functions = (read_original_function(module, name), read_mutant_function(module, name))
+    finally:
+        os.chdir(cwd)
+    orig, mutant = (cst.Module(body=[f]).code.strip() for f in functions)
+    return orig, mutant
+
+
+def _diff_lines(orig: str, mutant: str) -> list[str]:
+    import difflib
+
+    return [
+        line
+        for line in difflib.unified_diff(orig.splitlines(), mutant.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+def _changed_nodes(a: Any, b: Any, parents: tuple[ast.AST, ...]) -> list[tuple[Any, tuple[ast.AST, ...]]]:
+    """The smallest nodes of ``a`` that ``b`` changes, each with its ancestors."""
+    if type(a) is not type(b):
+        return [(a, parents)]
+    if isinstance(a, ast.Constant):
+        same = a.value == b.value and type(a.value) is type(b.value)
+        return [] if same else [(a, parents)]
+    if isinstance(a, ast.AST):
+        changed = []
+        for name in a._fields:
+            x, y = getattr(a, name, None), getattr(b, name, None)
+            if name == "keywords" and len(x) == len(y) + 1:
+                # One keyword argument dropped: the change is that argument's value going away.
+                kept = {k.arg for k in y}
+                changed += [(k.value, (*parents, a, k)) for k in x if k.arg not in kept]
+                continue
+            changed += _changed_nodes(x, y, (*parents, a))
+        return changed
+    if isinstance(a, list):
+        if len(a) != len(b):  # an argument or an element dropped: the owner changed
+            return [(parents[-1], parents[:-1])]
+        return [c for x, y in zip(a, b, strict=True) for c in _changed_nodes(x, y, parents)]
+    return [] if a == b else [(parents[-1], parents[:-1])]
+
+
+def _is_message_argument(node: Any, parent: ast.AST | None) -> bool:
+    """Whether ``node`` is the message of an exception or a Problem, or a message=/label= keyword."""
+    if isinstance(parent, ast.keyword):
+        return parent.arg in MESSAGE_KEYWORDS
+    if not isinstance(parent, ast.Call):
+        return False
+    func = parent.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if name.endswith(("Error", "Exception", "Warning")):
+        return any(node is arg for arg in parent.args)
+    position = MESSAGE_CALLS.get(name)
+    return position is not None and len(parent.args) > position and parent.args[position] is node
+
+
+def message_reason(orig: str, mutant: str) -> str | None:
+    """Why the mutant only changes wording (see the module doc), or ``None`` when it can move behaviour."""
+    try:
+        changed = _changed_nodes(ast.parse(orig), ast.parse(mutant), ())
+    except SyntaxError:
+        return None
+    if not changed:
+        return None
+    reasons = set()
+    for node, parents in changed:
+        chain = (*parents, node)
+        if any(_is_message_argument(chain[i], chain[i - 1]) for i in range(1, len(chain))):
+            reasons.add("message argument")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.search(r"\s", node.value):
+            reasons.add("prose")
+        else:
+            return None
+    return " + ".join(sorted(reasons))
+
+
+def pragma_lines(target: Target) -> list[tuple[int, str]]:
+    """Every ``# pragma: no mutate`` line of the module, with the reason its comment gives."""
+    found = []
+    for number, line in enumerate((ROOT / target.path).read_text().splitlines(), start=1):
+        if "# pragma: no mutate" in line:
+            found.append((number, line.split("# pragma: no mutate", 1)[1].lstrip(" :-").strip()))
+    return found
+
+
+@dataclass
+class Result:
+    path: str
+    mutants: int = 0
+    killed: int = 0
+    survived: int = 0
+    message: int = 0
+    equivalent: int = 0
+    excluded_killed: int = 0
+    seconds: float = 0.0
+    survivors: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    equivalents: list[dict[str, Any]] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    pragmas: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def counted(self) -> int:
+        return self.mutants - self.message - self.equivalent
+
+    @property
+    def counted_killed(self) -> int:
+        return self.killed - self.excluded_killed
+
+    @property
+    def score(self) -> float:
+        return 100.0 if self.counted == 0 else 100.0 * self.counted_killed / self.counted
+
+
+def collect(target: Target, seconds: float) -> Result:
+    work = WORK / target.slug
+    meta = json.loads((work / "mutants" / (target.path + ".meta")).read_text())
+    result = Result(target.path, seconds=round(seconds, 1), pragmas=pragma_lines(target))
+    equivalents = EQUIVALENT.get(target.path, [])
+    matched: set[Equivalent] = set()
+    for name, code in sorted(meta["exit_code_by_key"].items(), key=lambda kv: _natural(kv[0])):
+        result.mutants += 1
+        killed = code in KILLED
+        orig, mutant = _function_sources(work, target, name)
+        reason = message_reason(orig, mutant)
+        diff = _diff_lines(orig, mutant)
+        short = name.rsplit(".", 1)[-1]
+        function = ast.parse(orig).body[0].name  # type: ignore[attr-defined]
+        added = {d[1:].strip() for d in diff if d.startswith("+")}
+        equivalent = next((e for e in equivalents if e.function == function and e.line in added), None)
+        if killed:
+            result.killed += 1
+        else:
+            result.survived += 1
+        if reason:
+            result.message += 1
+            result.excluded_killed += killed
+            result.messages.append({"mutant": short, "reason": reason, "killed": killed, "diff": diff})
+        elif equivalent is not None:
+            matched.add(equivalent)
+            result.equivalent += 1
+            result.excluded_killed += killed
+            result.equivalents.append(
+                {"mutant": short, "reason": equivalent.reason, "killed": killed, "diff": diff}
+            )
+        elif not killed:
+            status = {0: "survived", 33: "no test reaches it", 5: "no test reaches it"}.get(
+                code, f"exit {code}"
+            )
+            result.survivors.append({"mutant": short, "status": status, "diff": diff})
+    result.stale = [f"{e.function}: {e.line}" for e in equivalents if e not in matched]
+    (work / "result.json").write_text(json.dumps(result.__dict__, indent=1, default=str))
+    return result
+
+
+def _natural(name: str) -> tuple[str, int]:
+    base, _, number = name.rpartition("__mutmut_")
+    return base, int(number) if number.isdigit() else 0
+
+
+def load(target: Target) -> Result | None:
+    path = WORK / target.slug / "result.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    data["pragmas"] = [tuple(p) for p in data["pragmas"]]
+    return Result(**data)
+
+
+# --- MUTATION.md ---------------------------------------------------------------------------------
+
+
+def write_report(results: list[Result]) -> None:
+    import mutmut
+
+    total_seconds = sum(r.seconds for r in results)
+    lines = [
+        "# Mutation testing of the pure money modules",
+        "",
+        f"Written by `make mutate` (`scripts/mutation.py run`, mutmut {mutmut.__version__}): every mutant of "
+        "each module, run against that module's own fast pure tests (listed in `MODULES` in the script), "
+        f"one module at a time. `make mutate-check` fails when a module scores under its floor. The run of "
+        f"these modules took {total_seconds / 60:.1f} min on a 2-core machine.",
+        "",
+        "score = killed / (mutants - message - equivalent). A *message* mutant changes only the wording of "
+        "a message or a label: each string literal it changes holds whitespace (prose), or the change lies "
+        "in the message argument of an exception or a `Problem`, or in a `message=`/`label=` keyword. An "
+        "*equivalent* mutant is one no test can tell from the original, named in `EQUIVALENT` in the "
+        "script with the reason. Both are counted and listed below, not dropped. A timeout counts as "
+        "killed; a mutant no test reaches counts as survived.",
+        "",
+        "| module | mutants | killed | survived | message | equivalent | score | floor | time |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    floors = {t.path: t.floor for t in MODULES}
+    for r in results:
+        lines.append(
+            f"| {r.path} | {r.mutants} | {r.killed} | {r.survived} | {r.message} | {r.equivalent} "
+            f"| {r.score:.1f}% | {floors.get(r.path, FLOOR):g}% | {r.seconds:.0f} s |"
+        )
+    for r in results:
+        lines += ["", f"## {r.path}", ""]
+        lines.append(
+            f"{r.counted_killed} of {r.counted} counted mutants killed ({r.score:.1f}%); "
+            f"{r.message} message and {r.equivalent} equivalent mutants excluded "
+            f"({r.excluded_killed} of those killed anyway)."
+        )
+        if r.pragmas:
+            lines += ["", "Lines not mutated (`# pragma: no mutate`), each with its reason:", ""]
+            lines += [f"- line {n}: {reason or '(no reason given)'}" for n, reason in r.pragmas]
+        if r.stale:
+            lines += ["", "Equivalent entries that matched no mutant (remove them):", ""]
+            lines += [f"- `{entry}`" for entry in r.stale]
+        lines += ["", "Surviving mutants:" if r.survivors else "No surviving mutant.", ""]
+        for s in r.survivors:
+            lines.append(f"- `{s['mutant']}` ({s['status']})")
+            lines += ["", "  ```diff", *(f"  {d}" for d in s["diff"]), "  ```", ""]
+        for title, entries in (("Equivalent", r.equivalents), ("Message", r.messages)):
+            if not entries:
+                continue
+            lines += ["", f"<details><summary>{title} mutants ({len(entries)}, excluded)</summary>", ""]
+            for e in entries:
+                change = " / ".join(d.strip() for d in e["diff"][:2])
+                lines.append(
+                    f"- `{e['mutant']}` ({e['reason']}; {'killed' if e['killed'] else 'survived'}): "
+                    f"`{_shorten(change)}`"
+                )
+            lines += ["", "</details>"]
+    REPORT.write_text("\n".join(lines).rstrip() + "\n")
+
+
+def _shorten(text: str, width: int = 160) -> str:
+    text = text.replace("`", "'")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def select(names: list[str]) -> list[Target]:
+    if not names:
+        return list(MODULES)
+    by_path = {t.path: t for t in MODULES}
+    unknown = [n for n in names if n not in by_path]
+    if unknown:
+        raise SystemExit(f"not a mutation module: {', '.join(unknown)}; one of {', '.join(by_path)}")
+    return [by_path[n] for n in names]
+
+
+def changed_targets() -> list[Target]:
+    """Modules whose source or tests differ from the merge-base with main (all when that is unknown)."""
+    base = None
+    for ref in ("origin/main", "main"):
+        found = subprocess.run(
+            ["git", "merge-base", "HEAD", ref], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        if found.returncode == 0:
+            base = found.stdout.strip()
+            break
+    if base is None:
+        return list(MODULES)
+    changed = subprocess.run(
+        ["git", "diff", "--name-only", base], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    untracked = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    files = set(changed) | set(untracked)
+    if any(f.startswith(SHARED_INPUTS) for f in files):
+        return list(MODULES)
+    return [t for t in MODULES if files & {t.path, *t.tests}]
+
+
+def measure(targets: list[Target]) -> list[Result]:
+    results = []
+    for target in targets:
+        print(f"mutating {target.path} ...", flush=True)
+        result = collect(target, run_mutmut(target))
+        print(
+            f"  {result.mutants} mutants, {result.killed} killed, {result.survived} survived, "
+            f"{result.message} message; score {result.score:.1f}% in {result.seconds:.0f} s",
+            flush=True,
+        )
+        results.append(result)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="mutate every module (or those named) and write MUTATION.md")
+    run.add_argument("modules", nargs="*")
+    check = sub.add_parser("check", help="fail when a module scores under its floor")
+    check.add_argument("modules", nargs="*")
+    check.add_argument("--changed", action="store_true", help="only modules changed since main")
+    show = sub.add_parser("show", help="the survivors of the last run of a module")
+    show.add_argument("module")
+    args = parser.parse_args(argv)
+
+    if args.command == "show":
+        (target,) = select([args.module])
+        result = load(target)
+        if result is None:
+            raise SystemExit(f"no run of {target.path} yet: python scripts/mutation.py run {target.path}")
+        for s in result.survivors:
+            print(f"{s['mutant']} ({s['status']})", *s["diff"], sep="\n    ")
+        return 0
+
+    if args.command == "run":
+        measure(select(args.modules))
+        write_report([r for t in MODULES if (r := load(t)) is not None])
+        print(f"wrote {REPORT.relative_to(ROOT)}")
+        return 0
+
+    targets = changed_targets() if args.changed and not args.modules else select(args.modules)
+    if not targets:
+        print("mutation check: no money module or its tests changed since main")
+        return 0
+    failed = [r for r in measure(targets) if r.score < next(t.floor for t in MODULES if t.path == r.path)]
+    for r in failed:
+        print(f"FAIL {r.path}: {r.score:.1f}% is under the floor; survivors:")
+        for s in r.survivors:
+            print(f"  {s['mutant']}", *s["diff"], sep="\n      ")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
