@@ -182,8 +182,9 @@ def parse_period(code: str, *, contract_start: date | None = None) -> Period:
             start = date(year, month, 1)
             return Period(code, "month", start, shift_month(start, 1))
     elif m := re.fullmatch(r"(\d{4})-Q([1-4])", code):
-        start = date(int(m[1]), 3 * int(m[2]) - 2, 1)
-        return Period(code, "quarter", start, shift_month(start, 3))
+        if int(m[1]) >= MIN_YEAR:
+            start = date(int(m[1]), 3 * int(m[2]) - 2, 1)
+            return Period(code, "quarter", start, shift_month(start, 3))
     elif m := re.fullmatch(r"(\d{4})", code):
         if int(m[1]) >= MIN_YEAR:
             start = date(int(m[1]), 1, 1)
