@@ -115,7 +115,11 @@ MODULES: list[Target] = [
 
 @dataclass(frozen=True)
 class Equivalent:
-    """A mutant no test can tell from the original: its function, its mutated line, and why."""
+    """A mutant no test can tell from the original: its function, its mutated line, and why.
+
+    ``line`` is the line as the mutant writes it, stripped; a mutant that only drops a line is
+    named ``"- <the dropped line>"``.
+    """
 
     function: str
     line: str
@@ -141,6 +145,9 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
             'return format(to_cents(amount), "F")',
             "'F' differs from 'f' only for NaN and infinity, which to_cents never returns",
         ),
+    ],
+    "payments/calc.py": [
+        Equivalent("assessment_line", "- rate_cell=None,", "dropping rate_cell=None leaves the field at its default, None"),
     ],
     "core/domain/months.py": [
         Equivalent(
@@ -388,6 +395,8 @@ def collect(target: Target, seconds: float) -> Result:
         short = name.rsplit(".", 1)[-1]
         function = ast.parse(orig).body[0].name  # type: ignore[attr-defined]
         added = {d[1:].strip() for d in diff if d.startswith("+")}
+        if not added:  # a line dropped: named "- <the line>"
+            added = {"- " + d[1:].strip() for d in diff if d.startswith("-")}
         equivalent = next((e for e in equivalents if e.function == function and e.line in added), None)
         if killed:
             result.killed += 1

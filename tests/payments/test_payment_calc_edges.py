@@ -269,3 +269,38 @@ def test_a_whole_payment_with_every_kind_of_line_in_order():
 def test_the_line_kinds_are_the_four_public_codes():
     assert LINE_KINDS == ("member_month", "assessment_fee", "retro_adjustment", "withhold")
     assert OUTSIDE_RETRO_WINDOW == "outside_retro_window"
+
+
+def test_member_amounts_skip_a_non_member_line_that_comes_first():
+    lines = [
+        PaymentLine(ASSESSMENT_FEE, M("300.00"), FEB, member_id="M1"),
+        member_line("M1", FEB, "T1", M("1"), M("100.00")),
+    ]
+    assert member_amounts(lines) == {("M1", FEB): M("100.00")}
+
+
+def test_a_member_line_refuses_an_integer_member_month_as_well_as_a_float():
+    with pytest.raises(TypeError):
+        member_line("M1", MARCH, "T", 1, M("10.00"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        member_line("M1", MARCH, "T", M("1"), 10)  # type: ignore[arg-type]
+
+
+def test_a_payment_has_no_retro_window_unless_the_contract_gives_one():
+    payment = monthly_payment(
+        month=MARCH,
+        entries=[],
+        pmpm={},
+        recomputed={("M1", FEB): M("10.00")},
+        assessments=[AssessmentEntry("M2", "URBAN", D(2026, 3, 9))],
+        assessment_fees={"URBAN": M("300.00")},
+    )
+    (fee,) = payment.lines
+    assert (fee.member_id, fee.detail) == ("M2", "assessment 2026-03-09 market URBAN")
+    assert payment.outside_window == [RetroOutsideWindow("M1", FEB, M("10.00"))]
+
+
+def test_sums_of_nothing_are_zero_in_cents():
+    assert str(payment_total([])) == "0.00"
+    assert withhold_line([], M("0.05"), MARCH).detail == "0.05 x 0.00"
+    assert str(Payment(MARCH, []).total) == "0.00"
