@@ -304,3 +304,11 @@ def test_sums_of_nothing_are_zero_in_cents():
     assert str(payment_total([])) == "0.00"
     assert withhold_line([], M("0.05"), MARCH).detail == "0.05 x 0.00"
     assert str(Payment(MARCH, []).total) == "0.00"
+
+
+def test_retro_lines_of_one_month_come_in_member_order():
+    # Twenty members in one month: the lines are sorted by member, whatever order a set gives them.
+    members = [f"M{n:02d}" for n in range(20, 0, -1)]
+    recomputed = {(m, FEB): M("1.00") for m in members}
+    lines, _ = retro_lines(recomputed, {}, payment_month=MARCH, retro_window_months=1)
+    assert [x.member_id for x in lines] == sorted(members)
