@@ -118,12 +118,21 @@ class Equivalent:
     """A mutant no test can tell from the original: its function, its mutated line, and why.
 
     ``line`` is the line as the mutant writes it, stripped; a mutant that only drops a line is
-    named ``"- <the dropped line>"``.
+    named ``"- <the dropped line>"``. With ``pattern=True`` it is a regular expression that one
+    such line must match (for a family of mutants, such as every dropped numpy dtype).
     """
 
     function: str
     line: str
     reason: str
+    pattern: bool = False
+
+    def matches(self, function: str, lines: set[str]) -> bool:
+        if function != self.function:
+            return False
+        if self.pattern:
+            return any(re.search(self.line, line) for line in lines)
+        return self.line in lines
 
 
 # Equivalent mutants, matched by the function and the mutated line (stable when lines move). Each one
@@ -147,7 +156,117 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
         ),
     ],
     "payments/calc.py": [
-        Equivalent("assessment_line", "- rate_cell=None,", "dropping rate_cell=None leaves the field at its default, None"),
+        Equivalent(
+            "assessment_line",
+            "- rate_cell=None,",
+            "dropping rate_cell=None leaves the field at its default, None",
+        ),
+    ],
+    "enrollment/calc.py": [
+        Equivalent(
+            "member_months_bulk",
+            r"np\.(fromiter|arange|array|full)\(.*(dtype=None|, \)|, \),)|astype\(None\)"
+            r"|for sp in flat\), dtype=(None, count=total|np\.int64, \))",
+            "numpy builds the same arrays without a dtype or count hint (integers are int64 on a 64-bit "
+            "platform, count only presizes, and float day counts convert back to the same int)",
+            pattern=True,
+        ),
+        Equivalent(
+            "member_months_bulk",
+            r"np\.bincount\(owner, (weights=\(ce - cs\), )?\)",
+            "without minlength the counts stop at the last present member; only present members are read",
+            pattern=True,
+        ),
+        Equivalent(
+            "member_months_bulk",
+            r"np\.full\(n, (\+1|-2), dtype=np\.int64\)",
+            "the fill value is overwritten for every member present, and only present members are read",
+            pattern=True,
+        ),
+        Equivalent(
+            "member_months",
+            "s = sp.start if sp.start >= m0 else m0",
+            "when the span starts on the 1st both branches give the 1st",
+        ),
+        Equivalent(
+            "member_months",
+            "e = m1 if sp.end is None or sp.end >= m1 else sp.end",
+            "when the span ends on the next month's 1st both branches give it",
+        ),
+        Equivalent(
+            "member_months",
+            r"clipped\.sort\(key=(None|lambda t: t\[1\])\)",
+            "spans that do not overlap sort the same by start, by end or as tuples; overlapping ones "
+            "raise either way",
+            pattern=True,
+        ),
+        Equivalent(
+            "assessment_payable",
+            "if lookback_months >= 0:",
+            "with a zero window neither half-open window [p, p) nor (d, d) holds any date",
+        ),
+        Equivalent(
+            "assessment_payable",
+            "if (p <= d < add_months(p, lookback_months)) or (d <= p < add_months(d, lookback_months)):",
+            "d == p already satisfies the first window whenever the window is positive",
+        ),
+    ],
+    "pricing/engine/buildup.py": [
+        Equivalent(
+            "_shown",
+            'text = format(value, ".10F")',
+            "'F' differs from 'f' only for NaN and infinity, which the engine's context traps",
+        ),
+        Equivalent(
+            "quote",
+            "with localcontext(None):",
+            "quote only adds, multiplies by a factor and rounds figures computed inside the engine's own "
+            "context; 28 digits carry them to the cent and to the 10 places shown",
+        ),
+        Equivalent(
+            "quote",
+            r"assessment_buildup\(pf, (market|m), (None)?\)",
+            "no scenario means the point scenario, which is what quote passes",
+            pattern=True,
+        ),
+        Equivalent(
+            "quote",
+            r"_price_cell\(pf, st, s, (detail=(None|True))?\)\.pmpm",
+            "detail only adds the per-role lines; the PMPM of the range is the same",
+            pattern=True,
+        ),
+        Equivalent(
+            "quote",
+            "factor = a.lob_factors.get(lob, Decimal(1)) if (lob is not None) or True else Decimal(1)",
+            "no LOB is None, which the factors never name, so the default 1 is taken either way",
+        ),
+        Equivalent(
+            "quote",
+            '"conversion_rate": format(a.conversion_rate, "F"),',
+            "'F' differs from 'f' only for NaN and infinity, which the schema refuses",
+        ),
+        Equivalent(
+            "quote",
+            '"lob_factor": format(factor, "F"),',
+            "'F' differs from 'f' only for NaN and infinity, which the schema refuses",
+        ),
+        Equivalent(
+            "low_high",
+            "high_end_raises = tuple(evaluate(s_lo) < evaluate(s_hi) for _, _, _, s_lo, s_hi in self._ends)",
+            "when both ends give the same figure, either end gives it: the combined scenario is the same",
+        ),
+        Equivalent(
+            "low_high",
+            r"scenarios = (None|self\._combined\.get\(None\))|self\._combined\[high_end_raises\] = None",
+            "the cache of combined scenarios only saves rebuilding the same two scenarios",
+            pattern=True,
+        ),
+        Equivalent(
+            "low_high",
+            r"zip\(self\._ends, high_end_raises, (strict=(None|False))?\)",
+            "high_end_raises is built from self._ends, so the two always have the same length",
+            pattern=True,
+        ),
     ],
     "core/domain/months.py": [
         Equivalent(
@@ -397,7 +516,7 @@ def collect(target: Target, seconds: float) -> Result:
         added = {d[1:].strip() for d in diff if d.startswith("+")}
         if not added:  # a line dropped: named "- <the line>"
             added = {"- " + d[1:].strip() for d in diff if d.startswith("-")}
-        equivalent = next((e for e in equivalents if e.function == function and e.line in added), None)
+        equivalent = next((e for e in equivalents if e.matches(function, added)), None)
         if killed:
             result.killed += 1
         else:

@@ -226,3 +226,13 @@ def test_a_zero_look_back_pays_every_assessment_and_a_negative_one_is_refused():
     assert [d.payable for d in assessment_payable(batch, 0, paid_history=[a(D(2026, 1, 1))])] == [True, True]
     with pytest.raises(ValueError, match="lookback_months"):
         assessment_payable(batch, -1)
+
+
+def test_bulk_names_the_member_whose_spans_overlap_not_a_neighbour():
+    spans = {
+        "a": [Span(MARCH, D(2026, 3, 10), "1"), Span(D(2026, 3, 10), None, "2")],  # back to back: fine
+        "b": [Span(MARCH, D(2026, 3, 12), "1"), Span(D(2026, 3, 11), None, "2")],  # one day of overlap
+        "c": [Span(MARCH, None, "1")],
+    }
+    with pytest.raises(ValueError, match="member 'b'"):
+        member_months_bulk(spans, MARCH, DAILY)

@@ -313,3 +313,104 @@ def test_a_monthly_bundle_has_no_episode_and_enrols_for_the_survival_curve(examp
     assert result["period"] == {"type": "monthly", "days": None}
     assert result["bundle"] == "Home-based palliative care"
     assert result["trend_months"] == 12 and result["trend_factor"] == "1.035"
+
+
+def test_a_build_up_names_its_tier_and_market(example_file):
+    pf = parse_pricing_file(example_file)
+    rural = pf.assumptions.market("RURAL-N")
+    cell = rate_cell_buildup(pf, "3", rural)
+    assert (cell.tier, cell.market) == ("3", "RURAL-N")
+    detail = assessment_buildup(pf, rural)
+    assert detail is not None and detail.market == "RURAL-N"
+
+
+def test_a_build_up_is_computed_at_forty_digits(example_file):
+    pf = parse_pricing_file(example_file)
+    cell = rate_cell_buildup(pf, "2", pf.assumptions.market("URBAN"))
+    with localcontext(CALCULATION_CONTEXT):
+        minutes = D("1.0") * (60 + 20 * D("0.8")) + 30
+        direct = (minutes * cpm(132000) + D("1.0") * D("0.8") * 8 * D("0.70") + 63) * D("1.035")
+        pmpm = direct / D("0.85")
+    assert abs(cell.pmpm - pmpm) < D("1E-35")
+    assert abs(cell.roles[0].minutes - minutes) == 0
+    detail = assessment_buildup(pf, pf.assumptions.market("URBAN"))
+    with localcontext(CALCULATION_CONTEXT):
+        fee = ((90 + 20) * cpm(132000) + (60 + 20) * cpm(70000) + 8 * D("0.70")) * D("1.035") / D("0.85")
+    assert detail is not None and abs(detail.fee - fee) < D("1E-35")
+
+
+def test_the_episode_length_and_the_expected_months_are_computed_at_forty_digits(example_file):
+    example_file["bundle"]["period"] = {"type": "episode", "days": 90}
+    pf = parse_pricing_file(example_file)
+    with localcontext(CALCULATION_CONTEXT):
+        assert episode_months(pf) == D(90) / D("30.4375")
+    assert len(episode_months(pf).as_tuple().digits) == 40  # type: ignore[union-attr]
+
+
+def test_the_expected_months_follow_the_enrollment_horizon(example_file):
+    from pricing.engine import expected_months_enrolled
+
+    example_file["assumptions"]["enrollment_horizon_months"] = 6
+    pf = parse_pricing_file(example_file)
+    with localcontext(CALCULATION_CONTEXT):
+        assert enrolled_months(pf) == expected_months_enrolled(pf.assumptions.disenrollment, 6)
+    assert enrolled_months(pf) < 6
+
+
+def test_an_episode_bundle_without_days_has_no_episode_length(example_file):
+    from dataclasses import replace
+
+    pf = parse_pricing_file(example_file)
+    no_days = replace(
+        pf, bundle=replace(pf.bundle, period=replace(pf.bundle.period, type="episode", days=None))
+    )
+    assert episode_months(no_days) is None
+
+
+def test_a_parsed_pricing_file_quotes_the_same_as_its_dict(example_file):
+    assert quote(parse_pricing_file(example_file)) == quote(example_file)
+
+
+def test_build_up_figures_are_shown_to_ten_places_without_trailing_zeros():
+    from pricing.engine.buildup import _shown
+
+    assert _shown(D("-0.00000000001")) == "0"  # a rounding residue is not shown as -0
+    assert _shown(D("-1.25")) == "-1.25"
+    assert _shown(D("1.5000000000")) == "1.5"
+    assert _shown(D("2.0")) == "2"
+    assert _shown(D("100")) == "100"
+    assert _shown(D("0.12345678915")) == "0.1234567892"
+
+
+def test_factors_and_the_conversion_rate_are_written_without_an_exponent(example_file):
+    example_file["assumptions"]["lob_factors"] = {"big": "1E+1"}
+    example_file["assumptions"]["conversion_rate"] = "1E-7"
+    result = quote(example_file, lobs=["big"])
+    cell = rate(result, "1", "URBAN", "big")
+    assert cell["lob_factor"] == "10" and cell["buildup"]["lob_factor"] == "10"
+    assert result["conversion_rate"] == "0.0000001"
+
+
+def test_the_assessment_build_up_as_shown_has_every_step(example_file):
+    shown = quote(example_file)["assessment_buildup"]["URBAN"]
+    assert set(shown) == {"roles", "mileage", "cost_untrended", "trend_factor", "cost", "load_divisor", "fee"}
+    assert shown["trend_factor"] == "1.035" and shown["mileage"] == "5.6"
+    assert D(shown["cost"]) == (D(shown["cost_untrended"]) * D("1.035")).quantize(D("1E-10"))
+    shown_cell = rate(quote(example_file), "2", "URBAN")["buildup"]
+    pf = parse_pricing_file(example_file)
+    cell = rate_cell_buildup(pf, "2", pf.assumptions.market("URBAN"))
+    assert D(shown_cell["direct_pmpm"]) == cell.direct_pmpm.quantize(D("1E-10"))
+
+
+@pytest.mark.parametrize(("low", "high"), [("0.70", "0.75"), ("0.75", "0.80")])
+def test_a_range_with_the_point_value_at_one_end(example_file, low, high):
+    # Productivity 0.75 sits at one end of the range: the lower productivity still gives the high rate.
+    example_file["assumptions"]["ranges"] = {"productivity": [low, high]}
+    cell = rate(quote(example_file), "2", "URBAN")
+    example_file["assumptions"]["ranges"] = {}
+    at = {}
+    for value in (low, high):
+        example_file["assumptions"]["productivity"] = value
+        at[value] = rate(quote(example_file), "2", "URBAN")["pmpm"]
+    assert (cell["low"], cell["high"]) == (at[high], at[low])
+    assert D(cell["low"]) < D(cell["high"])
