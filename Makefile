@@ -27,8 +27,9 @@ lint: install  ## ruff, the import contracts (layers), mypy on the pure modules,
 	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-test: lint  ## lint, migrations up to date, the whole pytest suite
+test: lint  ## lint, migrations up to date, the whole pytest suite, the mutation check of changed money modules
 	CAREBUNDLE_VAR_DIR=$(CURDIR)/var/test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) mutate-check
 
 # Mutation testing of the pure money modules (scripts/mutation.py, MUTATION.md), niced: it uses every core.
 mutate: install  ## every money module's mutants against its own pure tests; writes MUTATION.md (MODULES="payments/calc.py": only those)

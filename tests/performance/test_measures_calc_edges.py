@@ -46,7 +46,16 @@ def test_gamma_p_is_zero_at_and_below_zero_and_never_above_one():
 
 @pytest.mark.parametrize(
     ("shape", "p"),
-    [(1.0, 0.025), (5.0, 0.975), (0.5, 0.3), (40.0, 0.5), (250.0, 0.001), (2.0, 0.999999)],
+    [
+        (1.0, 0.025),
+        (5.0, 0.975),
+        (0.5, 0.3),
+        (40.0, 0.5),
+        (250.0, 0.001),
+        (2.0, 0.999999),
+        (0.2, 0.1),
+        (0.5, 0.001),
+    ],
 )
 def test_gamma_quantile_inverts_the_cdf_to_twelve_digits(shape, p):
     q = m.gamma_quantile(shape, p)
@@ -97,7 +106,7 @@ def test_gamma_quantile_refuses_a_shape_of_zero_and_p_outside_the_open_interval(
     with pytest.raises(ValueError, match="shape"):
         m.gamma_quantile(0.0, 0.5)
     for p in (0.0, 1.0, 1.5):
-        with pytest.raises(ValueError, match="p must"):
+        with pytest.raises(ValueError, match=r"p must be in \(0, 1\)"):
             m.gamma_quantile(2.0, p)
     assert m.gamma_quantile(1e-3, 0.5) > 0
 
@@ -526,3 +535,46 @@ def test_avoided_events_over_less_than_one_baseline_month_and_over_none():
         baseline_counts={"readmission": 1}, baseline_mm=M(0), actual_counts={}, actual_mm=M(1), unit_costs={}
     )
     assert [(e.baseline_rate_per_1000, e.expected, e.avoided) for e in none.events] == [(None, 0, 0)] * 4
+
+
+def test_gamma_quantile_of_a_huge_shape_doubles_its_bracket_upwards():
+    # Shape 1e9, p 0.975: the bracket [0, 1e9] misses the quantile and must grow; Wilson-Hilferty is
+    # exact to about 1e-11 at this shape.
+    a, z = 1e9, 1.959963984540054
+    assert rel(m.gamma_quantile(a, 0.975), a * (1 - 1 / (9 * a) + z / (3 * math.sqrt(a))) ** 3, 1e-9)
+
+
+def test_wilson_with_no_success_starts_at_exactly_zero():
+    # centre - half is 0 only up to float rounding (2.8e-17 for some n): the bound is pinned to 0.
+    assert all(m.wilson_interval(0, n)[0] == 0.0 for n in range(1, 400))
+
+
+def test_why_nothing_was_shared_is_said():
+    assert savings(actual="100").reason == "No savings against the baseline."  # type: ignore[union-attr]
+    assert savings(actual="120").reason == "No savings against the baseline."  # type: ignore[union-attr]
+    assert savings(actual="99.99").reason == "Savings below the minimum savings rate."  # type: ignore[union-attr]
+    cent = savings({"minimum_savings_rate": "0.5"}, baseline="100", actual="99.99", mm="1")
+    assert cent is not None and cent.gross_savings == M("0.01")
+    assert cent.reason == "Savings below the minimum savings rate."
+    gate = savings(composite=M("0.1"))
+    assert gate is not None and gate.reason == "The quality gate was not met."
+    unscored = savings(composite=None)
+    assert (
+        unscored is not None
+        and unscored.reason == "No measure could be scored, so the quality gate was not met."
+    )
+    nothing = savings(baseline=None, composite=None)
+    assert nothing is not None and nothing.reason == "No baseline or no member-months: nothing to compare."
+
+
+def test_a_measure_result_is_written_without_exponents():
+    result = m.evaluate_measure(
+        {"measure": "ed_visits_per_1000", "target": "1E+2", "weight": "1E-1"}, m.MeasureData(M(1), M(1000))
+    )
+    shown = result.as_dict()
+    assert (shown["target"], shown["weight"], shown["rate"], shown["numerator"]) == (
+        "100",
+        "0.1",
+        "1.000000",
+        "1",
+    )
