@@ -50,7 +50,7 @@ def cpm(salary: int | Decimal, benefits: str = "0.28", productivity: str = "0.75
 
 @pytest.fixture
 def two_roles(example_file):
-    """The formats.md example with a second care role (a social worker) visiting in every tier."""
+    """The docs/formats.md example with a second care role (a social worker) visiting in every tier."""
     example_file["bundle"]["roles"].append(
         {
             "role": "lcsw",
