@@ -380,6 +380,18 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
             "'F' differs from 'f' only for NaN and infinity, which no measure holds",
         ),
     ],
+    "contracts/rules.py": [
+        Equivalent(
+            "parse_decimal",
+            "if places is not None and number != number.quantize(Decimal(2).scaleb(-places)):",
+            "quantize takes only the exponent of its argument: 2E-2 and 1E-2 quantize alike",
+        ),
+        Equivalent(
+            "plain_number",
+            'text = format(Decimal(str(value)).normalize(), "F")',
+            "'F' differs from 'f' only for NaN and infinity, which no validated term holds",
+        ),
+    ],
     "core/domain/months.py": [
         Equivalent(
             "parse_month",

@@ -1055,3 +1055,92 @@ def test_shared_savings_a_bonus_and_a_withhold_in_words():
         "5% of each month's member-month payments is withheld and returned according to the composite quality "
         "score."
     )
+
+
+# --- cases the mutants showed --------------------------------------------------------------------
+
+
+def test_an_empty_date_is_required_and_a_bad_end_is_reported_at_the_end():
+    assert validate(effective_start="")[1] == [("effective_start", "required")]
+    out, problems = validate(effective_end="someday")
+    assert problems == [("effective_end", "not_a_date")] and out["effective_end"] is None
+
+
+def test_missing_markets_and_missing_lines_of_business_are_both_reported():
+    _, problems = validate(markets=[], lines_of_business=None)
+    assert problems == [("markets", "required"), ("lines_of_business", "required")]
+    _, found = r.validate_terms({**TERMS, "markets": []}, allowed_markets=["U"], allowed_lobs=["medicaid"])
+    messages = [p.message for p in found]
+    assert messages[0] == "Choose at least one market."
+
+
+def test_the_terms_report_the_problems_of_their_savings_and_bonus():
+    _, problems = validate(shared_savings_terms={**SAVINGS, "cap": "2"}, quality_bonus={"threshold": "0"})
+    assert problems == [
+        ("shared_savings_terms.cap", "too_large"),
+        ("quality_bonus.threshold", "not_positive"),
+        ("quality_bonus.percentage", "required"),
+    ]
+
+
+def test_a_missing_shared_savings_figure_is_stored_as_none():
+    result, problems = check(r.validate_shared_savings, {"baseline_method": "pre_enrollment"}, path="s")
+    assert [code for _, code in problems] == ["required"] * 4
+    assert result == {
+        "baseline_method": "pre_enrollment",
+        "minimum_savings_rate": None,
+        "sharing_rate": None,
+        "cap": None,
+        "quality_gate": None,
+    }
+
+
+def test_the_fingerprint_hashes_exactly_these_fields():
+    from core.domain.canonical import canonical_json_ascii, sha256_hex
+
+    doc = document(quality_bonus={"threshold": "0.9", "percentage": "0.02"})
+    data = {k: doc[k] for k in r.FINGERPRINTED_KEYS}
+    data["quality_bonus"] = doc["quality_bonus"]
+    data["payer"], data["provider"] = "payer-1", "prov-1"
+    data["bundle"] = {"id": "b-1", "number": 2, "content_hash": "abc"}
+    data["tiers"] = ["1", "2"]
+    assert r.fingerprint(doc) == sha256_hex(canonical_json_ascii(data))
+
+
+def test_a_diff_when_a_list_term_goes_away_and_a_tier_leaves_the_bundle():
+    before = document(tiers=[{"code": "1", "name": "Stable"}, {"code": "3", "name": "High"}])
+    before["rates"]["medicaid/3/URBAN"] = "500.00"
+    before["rates"]["medicaid/9/URBAN"] = "1.00"  # a tier no version names
+    after = document(markets=None)
+    changes = {c["path"]: c for c in r.diff(before, after)["changes"]}
+    assert (changes["markets"]["before"], changes["markets"]["after"]) == ("URBAN, RURAL", None)
+    assert changes["rates.medicaid.3.URBAN"]["label"] == "Medicaid · Tier 3 High · URBAN"
+    assert changes["rates.medicaid.9.URBAN"]["label"] == "Medicaid · Tier 9 · URBAN"
+    no_tiers = {k: v for k, v in document().items() if k != "tiers"}
+    assert r.diff(no_tiers, document())["changes"] == []
+
+
+def test_every_quality_field_change_is_in_the_quality_section():
+    before = document()
+    after = document()
+    after["quality_terms"] = [
+        {**before["quality_terms"][0], "weight": "0.5", "direction": "higher"},
+        {k: v for k, v in before["quality_terms"][1].items() if k != "minimum_denominator"},
+        {"measure": "readmission_30d_rate", "target": "0.1", "weight": "0.1", "direction": "lower"},
+    ]
+    changes = r.diff(before, after)["changes"]
+    assert [(c["section"], c["path"], c["before"], c["after"]) for c in changes] == [
+        ("quality", "quality_terms.ed_visits_per_1000.weight", "0.6", "0.5"),
+        ("quality", "quality_terms.ed_visits_per_1000.direction", "lower", "higher"),
+        (
+            "quality",
+            "quality_terms.readmission_30d_rate",
+            None,
+            "30-day readmission rate: target at most 10%, weight 10%.",
+        ),
+        ("quality", "quality_terms.hospice_transition_rate.minimum_denominator", "20", None),
+    ]
+
+
+def test_an_unhashable_baseline_method_is_written_as_it_is():
+    assert r.describe_baseline({"baseline_method": ["pre"]}) == "['pre']"
