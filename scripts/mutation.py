@@ -19,17 +19,20 @@ What counts (the rules MUTATION.md restates):
 - killed: a test failed (or the mutant ran out of time: a loop that never ends is caught);
 - survived: every test passed, or no test reached the mutated function;
 - message: the mutant changes only the *wording* of a message or a label, never a code, a key or a
-  number. Precisely: every change it makes is to a string literal, and each such literal either
-  contains whitespace (prose: messages, labels, sentences, separators of text for people; codes,
-  keys and formats are single words) or is the message argument of an exception, of
-  ``Problem(code, message)``, ``Problem.at_path(path, code, message)``,
-  ``Problem.at_cell(row, column, code, message)``, or a ``message=``/``label=`` keyword. Message
-  mutants are counted and listed in MUTATION.md, not dropped, and they are left out of the score;
-- ``# pragma: no mutate`` on a line stops mutmut generating mutants there; the script lists every
-  such line of a module with the reason its comment must give (an equivalent mutant: no test can
-  tell it from the original).
+  number. Precisely: each change it makes is either to a string literal that contains whitespace
+  (prose: messages, labels, sentences; codes, keys and formats are single words), or lies inside
+  the message argument of an exception, of ``Problem(code, message)``,
+  ``Problem.at_path(path, code, message)``, ``Problem.at_cell(row, column, code, message)``, or of
+  a ``message=``/``label=`` keyword (dropping that keyword included);
+- equivalent: no test can tell the mutant from the original (a dropped numpy dtype, a cache
+  bypassed, a solver's cap never reached); each is named in :data:`EQUIVALENT` by its function and
+  mutated line, with the reason;
+- ``# pragma: no mutate`` on a line stops mutmut generating mutants there; none is used today, and
+  MUTATION.md would list every such line with the reason its comment gives.
 
-score = killed / (mutants - message). ``check`` fails when a module scores under its floor (95%).
+Message and equivalent mutants are counted and listed in MUTATION.md, not dropped, and left out
+of the score: score = killed / (mutants - message - equivalent). ``check`` fails when a module
+scores under its floor (95%).
 """
 
 from __future__ import annotations
@@ -126,9 +129,13 @@ class Equivalent:
     line: str
     reason: str
     pattern: bool = False
+    #: The line the mutant replaces, when the mutated line alone does not say which mutant it is.
+    original: str = ""
 
-    def matches(self, function: str, lines: set[str]) -> bool:
-        if function != self.function:
+    def matches(
+        self, function: str, lines: set[str], removed: frozenset[str] | set[str] = frozenset()
+    ) -> bool:
+        if function != self.function or (self.original and self.original not in removed):
             return False
         if self.pattern:
             return any(re.search(self.line, line) for line in lines)
@@ -165,10 +172,16 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
     "enrollment/calc.py": [
         Equivalent(
             "member_months_bulk",
-            r"np\.(fromiter|arange|array|full)\(.*(dtype=None|, \)|, \),)|astype\(None\)"
-            r"|for sp in flat\), dtype=(None, count=total|np\.int64, \))",
-            "numpy builds the same arrays without a dtype or count hint (integers are int64 on a 64-bit "
-            "platform, count only presizes, and float day counts convert back to the same int)",
+            r"dtype=np\.int64, \)$|np\.arange\(len\(members\), (dtype=None)?\)"
+            r"|code_rank = np\.array\(\[ranks\[t\] for t in tier_codes\], (dtype=None)?\)",
+            "without the count numpy only does not presize the array, and it infers int64 for these "
+            "integers by itself",
+            pattern=True,
+        ),
+        Equivalent(
+            "member_months_bulk",
+            r"sp\.(start|end)\.toordinal\(\) for sp in flat\), dtype=None|\.astype\(None\)",
+            "day ordinals and day counts held as floats compare, subtract and convert back the same",
             pattern=True,
         ),
         Equivalent(
@@ -179,8 +192,10 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
         ),
         Equivalent(
             "member_months_bulk",
-            r"np\.full\(n, (\+1|-2), dtype=np\.int64\)",
-            "the fill value is overwritten for every member present, and only present members are read",
+            r"chosen = np\.full\(n, (-1, (dtype=None)?\)|[+-][12], dtype=np\.int64\))"
+            r"|best = np\.full\(n, (-1, (dtype=None)?\)|-2, dtype=np\.int64\))",
+            "the fill is overwritten for every present member (a tier index, or np.maximum.at of a rank "
+            "of 0 or more), and only present members are read",
             pattern=True,
         ),
         Equivalent(
@@ -212,6 +227,22 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
         ),
     ],
     "pricing/engine/buildup.py": [
+        Equivalent(
+            "_shown",
+            r'text = text\.rstrip\("(XX0XX|0)"\)\.rstrip\("(XX\.XX|\.)"\)',
+            "rstrip takes a set of characters, and a formatted number holds no X",
+            pattern=True,
+        ),
+        Equivalent(
+            "_staffing",
+            "with localcontext(None):",
+            "minutes are products and sums of a few short decimals: exact at 28 digits as at 40",
+        ),
+        Equivalent(
+            "enrolled_months",
+            "with localcontext(None):",
+            "expected_months_enrolled computes in the engine's own context whatever the caller's",
+        ),
         Equivalent(
             "_shown",
             'text = format(value, ".10F")',
@@ -257,9 +288,15 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
         ),
         Equivalent(
             "low_high",
-            r"scenarios = (None|self\._combined\.get\(None\))|self\._combined\[high_end_raises\] = None",
-            "the cache of combined scenarios only saves rebuilding the same two scenarios",
+            r"scenarios = (None|self\._combined\.get\(None\))",
+            "a cache miss: the same two scenarios are rebuilt",
             pattern=True,
+            original="scenarios = self._combined.get(high_end_raises)",
+        ),
+        Equivalent(
+            "low_high",
+            "self._combined[high_end_raises] = None",
+            "the cache of combined scenarios only saves rebuilding the same two scenarios",
         ),
         Equivalent(
             "low_high",
@@ -605,6 +642,8 @@ class Result:
     messages: list[dict[str, Any]] = field(default_factory=list)
     equivalents: list[dict[str, Any]] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    #: Killed mutants an EQUIVALENT entry matches: counted as killed; the entry is broader than it says.
+    broad: list[str] = field(default_factory=list)
     pragmas: list[tuple[int, str]] = field(default_factory=list)
 
     @property
@@ -637,7 +676,8 @@ def collect(target: Target, seconds: float) -> Result:
         added = {d[1:].strip() for d in diff if d.startswith("+")}
         if not added:  # a line dropped: named "- <the line>"
             added = {"- " + d[1:].strip() for d in diff if d.startswith("-")}
-        equivalent = next((e for e in equivalents if e.matches(function, added)), None)
+        removed = {d[1:].strip() for d in diff if d.startswith("-")}
+        equivalent = next((e for e in equivalents if e.matches(function, added, removed)), None)
         if killed:
             result.killed += 1
         else:
@@ -646,14 +686,16 @@ def collect(target: Target, seconds: float) -> Result:
             result.message += 1
             result.excluded_killed += killed
             result.messages.append({"mutant": short, "reason": reason, "killed": killed, "diff": diff})
+        elif killed:
+            if equivalent is not None:  # an equivalence is only claimed for a survivor
+                result.broad.append(f"{short}: {equivalent.function}: {equivalent.line}")
         elif equivalent is not None:
             matched.add(equivalent)
             result.equivalent += 1
-            result.excluded_killed += killed
             result.equivalents.append(
-                {"mutant": short, "reason": equivalent.reason, "killed": killed, "diff": diff}
+                {"mutant": short, "reason": equivalent.reason, "killed": False, "diff": diff}
             )
-        elif not killed:
+        else:
             status = {0: "survived", 33: "no test reaches it", 5: "no test reaches it"}.get(
                 code, f"exit {code}"
             )
@@ -689,8 +731,9 @@ def write_report(results: list[Result]) -> None:
         "",
         f"Written by `make mutate` (`scripts/mutation.py run`, mutmut {mutmut.__version__}): every mutant of "
         "each module, run against that module's own fast pure tests (listed in `MODULES` in the script), "
-        f"one module at a time. `make mutate-check` fails when a module scores under its floor. The run of "
-        f"these modules took {total_seconds / 60:.1f} min on a 2-core machine.",
+        f"one module at a time. `make mutate-check` fails when a module scores under its floor. mutmut took "
+        f"{total_seconds / 60:.1f} min over these modules on a 2-core machine (the whole `make mutate`, "
+        "reading the results too, about a minute more).",
         "",
         "score = killed / (mutants - message - equivalent). A *message* mutant changes only the wording of "
         "a message or a label: each string literal it changes holds whitespace (prose), or the change lies "
@@ -719,8 +762,15 @@ def write_report(results: list[Result]) -> None:
             lines += ["", "Lines not mutated (`# pragma: no mutate`), each with its reason:", ""]
             lines += [f"- line {n}: {reason or '(no reason given)'}" for n, reason in r.pragmas]
         if r.stale:
-            lines += ["", "Equivalent entries that matched no mutant (remove them):", ""]
+            lines += ["", "Equivalent entries that matched no surviving mutant (remove them):", ""]
             lines += [f"- `{entry}`" for entry in r.stale]
+        if r.broad:
+            lines += [
+                "",
+                "Killed mutants an equivalent entry also matches (counted as killed; narrow the entry):",
+                "",
+            ]
+            lines += [f"- `{_shorten(entry)}`" for entry in r.broad]
         lines += ["", "Surviving mutants:" if r.survivors else "No surviving mutant.", ""]
         for s in r.survivors:
             lines.append(f"- `{s['mutant']}` ({s['status']})")
@@ -809,6 +859,8 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="fail when a module scores under its floor")
     check.add_argument("modules", nargs="*")
     check.add_argument("--changed", action="store_true", help="only modules changed since main")
+    report = sub.add_parser("report", help="re-read the last run of every module and rewrite MUTATION.md")
+    report.add_argument("modules", nargs="*")
     show = sub.add_parser("show", help="the survivors of the last run of a module")
     show.add_argument("module")
     args = parser.parse_args(argv)
@@ -822,6 +874,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{s['mutant']} ({s['status']})", *s["diff"], sep="\n    ")
         return 0
 
+    if args.command == "report":
+        # After a change to the rules or to EQUIVALENT: the mutants and their verdicts are kept.
+        for target in select(args.modules):
+            previous = load(target)
+            if previous is not None:
+                collect(target, previous.seconds)
+        write_report([r for t in MODULES if (r := load(t)) is not None])
+        print(f"wrote {REPORT.relative_to(ROOT)}")
+        return 0
+
     if args.command == "run":
         measure(select(args.modules))
         write_report([r for t in MODULES if (r := load(t)) is not None])
@@ -832,9 +894,10 @@ def main(argv: list[str] | None = None) -> int:
     if not targets:
         print("mutation check: no money module or its tests changed since main")
         return 0
-    failed = [r for r in measure(targets) if r.score < next(t.floor for t in MODULES if t.path == r.path)]
+    floors = {t.path: t.floor for t in MODULES}
+    failed = [r for r in measure(targets) if r.score < floors[r.path]]
     for r in failed:
-        print(f"FAIL {r.path}: {r.score:.1f}% is under the floor; survivors:")
+        print(f"FAIL {r.path}: {r.score:.1f}% is under its floor of {floors[r.path]:g}%; survivors:")
         for s in r.survivors:
             print(f"  {s['mutant']}", *s["diff"], sep="\n      ")
     return 1 if failed else 0
