@@ -35,6 +35,7 @@ from django.utils import timezone
 from contracts.terms import ContractTerms
 from core.domain.problems import Problem
 from enrollment import calc
+from enrollment import exits as exits_of
 from enrollment.ingest.roster import (
     ASSESSMENT_COLUMNS,
     ROSTER_COLUMNS,
@@ -105,6 +106,7 @@ class Plan:
     other_contract_ids: list[int] = field(default_factory=list)
     eligibility_loaded: bool = False
     previous_month_submission_id: int | None = None
+    bundle_ids: list[int] = field(default_factory=list)
 
     @property
     def lob_default(self) -> str:
@@ -386,6 +388,13 @@ def check_roster(
                     member_id__in=ids,
                 ).values_list("member_id", flat=True)
             )
+        # Deaths (any bundle) and hospice transfers from this contract's bundles, recorded before.
+        exits = exits_of.recorded_exits(payer_id=plan.payer_id, member_ids=ids, bundle_ids=plan.bundle_ids)
+        rostered = (
+            exits_of.rostered_by(provider_id=plan.provider_id, payer_id=plan.payer_id, member_ids=list(exits))
+            if exits
+            else set()
+        )
         previous_starts: dict[str, dt.date] = {}
         if plan.previous_month_submission_id:
             previous_starts = dict(
@@ -414,6 +423,19 @@ def check_roster(
                                 r.row, column, TOO_LONG, f"{column} is longer than {NAME_MAX} characters"
                             )
                         )
+            refused = False
+            if member_id in exits:
+                exit_errors, exit_warnings = exits_of.roster_problems(
+                    group=group,
+                    exits=exits[member_id],
+                    provider_id=plan.provider_id,
+                    known_to_provider=member_id in rostered,
+                    not_eligible_message=NOT_ELIGIBLE_MESSAGE.format(member_id=member_id, month=month_label),
+                    not_eligible_code=NOT_ELIGIBLE,
+                )
+                errors += exit_errors
+                warnings += exit_warnings
+                refused = any(e.code == NOT_ELIGIBLE for e in exit_errors)
             if member_id in elsewhere:
                 errors.append(
                     Problem.at_cell(
@@ -441,7 +463,7 @@ def check_roster(
                 start, end = _enrolled_window(first, plan.month, plan.month_end)
                 any_day, every_day = _covered(start, end, member_spans)
                 differences = _differences(first.last_name, first.first_name, first.birth_date, known)
-                if not any_day:
+                if not any_day and not refused:
                     # One message whether or not the plan has the member (and no mismatch warning that
                     # would tell the two apart); the plan's reasons are in plan_detail.
                     errors.append(
@@ -456,7 +478,7 @@ def check_roster(
                             },
                         )
                     )
-                else:
+                elif any_day:
                     if not every_day:
                         warnings.append(
                             Problem.at_cell(
