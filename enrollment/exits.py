@@ -403,9 +403,12 @@ def _row_of(e: RosterEntry) -> RosterRow:
     )
 
 
-def _ended(entries: list[RosterEntry], e: MemberExit) -> list[RosterEntry]:
-    """The member's rows ended on the exit's day: rows starting after it go, the rest end on it."""
+def _ended(entries: list[RosterEntry], e: MemberExit, month: dt.date) -> list[RosterEntry]:
+    """The member's rows ended on the exit's day: rows starting after it go, the rest end on it; when
+    that leaves no day in the roster's month, the member is off the month's roster."""
     day = e.exit_date
+    if day < month:
+        return []
     kept = []
     for entry in entries:
         if entry.enrollment_start > day or entry.tier_start > day:
@@ -480,7 +483,7 @@ def _new_version(old_id: int, ends: dict[str, MemberExit]) -> RosterSubmission:
             continue
         first = before[0]
         old_end, old_reason = first.enrollment_end, first.disenrollment_reason
-        kept = _ended([_clone(x) for x in before], e)
+        kept = _ended([_clone(x) for x in before], e, old.month)
         for entry in kept:
             entry.pk = None
             entry.submission = new
@@ -492,7 +495,7 @@ def _new_version(old_id: int, ends: dict[str, MemberExit]) -> RosterSubmission:
                 severity=Severity.WARNING,
                 source=IssueSource.ROSTER,
                 row=first.row,
-                column="enrollment_end" if kept else "enrollment_start",
+                column="enrollment_start" if first.enrollment_start > e.exit_date else "enrollment_end",
                 code=ENROLLMENT_ENDED,
                 message=exit_message(e, member_id, _source_for_provider(e, old.contract.provider_id))
                 + (

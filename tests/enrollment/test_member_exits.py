@@ -123,7 +123,7 @@ def test_a_death_recorded_after_a_month_was_accepted_ends_it_in_a_platform_versi
     ]
     body = provider_api.get(f"/api/v1/rosters/{current.public_id}/").json()
     assert body["origin"] == "member_exit"
-    assert codes_of(body, "warnings") == [(2, "enrollment_start", ENROLLMENT_ENDED)]
+    assert codes_of(body, "warnings") == [(2, "enrollment_end", ENROLLMENT_ENDED)]
     assert body["diff"]["removed"] == 1 and body["diff"]["items"][0]["member_id"] == "GC100005"
 
 
