@@ -154,6 +154,20 @@ def test_a_death_from_the_834_is_recorded_and_reported(plan_api, provider_api, c
 def test_a_hospice_transfer_ends_the_bundle_but_not_another(
     provider_api, contract, plan_scope, provider, provider_admin, plan_analyst, plan
 ):
+    from bundles import services as bundle_services
+    from bundles.demo import home_based_definition
+    from tests.enrollment.conftest import make_active_contract
+    from tests.fixtures.contracts import scope_of
+
+    definition = home_based_definition()
+    definition["name"] = "Another palliative program"
+    analyst = scope_of(plan_analyst, plan)
+    other_bundle = bundle_services.draft_publish(
+        scope=analyst, bundle=bundle_services.bundle_create(scope=analyst, definition=definition)
+    )
+    other_contract = make_active_contract(
+        plan_scope=plan_scope, provider=provider, provider_admin=provider_admin, bundle_version=other_bundle
+    )
     post_roster(
         provider_api,
         contract,
@@ -164,3 +178,17 @@ def test_a_hospice_transfer_ends_the_bundle_but_not_another(
     body = post_roster(provider_api, contract, [roster_row("GC100007", enrollment_start=day(1))])
     assert codes_of(body) == [(2, "enrollment_start", AFTER_HOSPICE_TRANSFER)]
     assert "transferred to hospice on" in body["errors"][0]["message"]
+    # another program (bundle) may enroll the member after the transfer
+    elsewhere = post_roster(provider_api, other_contract, [roster_row("GC100007", enrollment_start=day(1))])
+    assert elsewhere["status"] == "accepted", elsewhere["errors"]
+    # and a death still holds across bundles
+    post_roster(
+        provider_api,
+        other_contract,
+        [
+            roster_row(
+                "GC100007", enrollment_start=day(1), enrollment_end=day(25), disenrollment_reason="death"
+            )
+        ],
+    )
+    assert MemberExit.objects.filter(reason="death", status="recorded").count() == 1
