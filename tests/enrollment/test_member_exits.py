@@ -192,3 +192,50 @@ def test_a_hospice_transfer_ends_the_bundle_but_not_another(
         ],
     )
     assert MemberExit.objects.filter(reason="death", status="recorded").count() == 1
+
+
+def login(user):
+    from django.test import Client
+
+    from tests.factories import PASSWORD
+
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def test_pages_show_the_death_to_the_provider_and_the_plan(
+    provider_api, contract, provider_admin, plan_analyst, django_assert_max_num_queries
+):
+    december = post_roster(provider_api, contract, [roster_row("GC100005"), roster_row("GC100006")])
+    november = post_roster(provider_api, contract, [died(), roster_row("GC100006")], month=PREVIOUS)
+    made = RosterSubmission.objects.get(contract=contract, month=MONTH, is_current=True)
+    for user in (provider_admin, plan_analyst):
+        client = login(user)
+        page = client.get(f"/rosters/{november['id']}/").content.decode()
+        assert 'data-testid="member-exits"' in page and str(DIED) in page and "Death" in page
+        page = client.get(f"/rosters/{made.public_id}/").content.decode()
+        assert 'data-testid="platform-version"' in page and ENROLLMENT_ENDED in page
+        with django_assert_max_num_queries(25):
+            members = client.get(f"/rosters/{november['id']}/members/").content.decode()
+        assert f"died {DIED}" in members
+        # the December version the death replaced: the member's row shows the death too
+        assert f"died {DIED}" in client.get(f"/rosters/{december['id']}/members/").content.decode()
+    # another organisation: 404
+    from tests.factories import MembershipFactory, ProviderFactory
+
+    other = MembershipFactory(organization=ProviderFactory(), role=Role.ADMIN).user
+    assert login(other).get(f"/rosters/{november['id']}/").status_code == 404
+
+
+def test_the_834_page_lists_the_deaths_it_reported(plan_analyst):
+    from enrollment.models import EligibilityFile
+
+    client = login(plan_analyst)
+    data = make_834([("GC100005", "DOE", "JANE", "19400517", dt.date(2020, 1, 1), None)], full=False)
+    data = data.replace(b"INS*Y*18*021*XN*A", f"INS*Y*18*021*XN*A***N***D8*{DIED:%Y%m%d}".encode())
+    response = client.post("/eligibility/", {"file": SimpleUploadedFile("nov.834", data)})
+    assert response.status_code in (200, 302)
+    record = EligibilityFile.objects.get()
+    page = client.get(f"/eligibility/{record.public_id}/").content.decode()
+    assert 'data-testid="eligibility-deaths"' in page and "GC100005" in page and str(DIED) in page
