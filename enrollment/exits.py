@@ -120,6 +120,21 @@ def recorded_exits(
     return out
 
 
+def recently_recorded(
+    *, payer_id: int, bundle_ids: Iterable[int], since: dt.datetime
+) -> dict[str, list[MemberExit]]:
+    """The deaths (and hospice transfers from ``bundle_ids``) of the plan recorded since ``since``."""
+    reason = Q(reason=codes.DEATH) | Q(reason=codes.HOSPICE, bundle_id__in=list(bundle_ids))
+    out: dict[str, list[MemberExit]] = defaultdict(list)
+    for e in _with_source(
+        MemberExit.objects.filter(
+            reason, payer_id=payer_id, status=ExitStatus.RECORDED, recorded_at__gte=since
+        )
+    ):
+        out[e.member_id].append(e)
+    return out
+
+
 def record_exits(*, payer_id: int, reports: Sequence[Report]) -> Recorded:
     """Append a row per report (call inside the caller's transaction). The first report of an exit
     holds; the ones after it confirm it or conflict with it."""

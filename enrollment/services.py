@@ -326,6 +326,8 @@ def _store(
             last_version=F("last_version")
         )
         submission = RosterSubmission.objects.select_for_update().get(pk=submission.pk)
+        if findings.ok:  # a death recorded while the roster was checked still refuses it
+            findings.errors += processing.exits_recorded_meanwhile(plan, findings.rows, findings.errors)
         outcome = "accept" if findings.ok else "reject"
         if not ROSTER_SUBMISSION.can_fire(outcome, submission.status):
             return submission  # finished by another attempt: left as it is

@@ -239,3 +239,25 @@ def test_the_834_page_lists_the_deaths_it_reported(plan_analyst):
     record = EligibilityFile.objects.get()
     page = client.get(f"/eligibility/{record.public_id}/").content.decode()
     assert 'data-testid="eligibility-deaths"' in page and "GC100005" in page and str(DIED) in page
+
+
+def test_a_death_recorded_while_the_roster_is_checked_still_refuses_it(provider_api, contract, monkeypatch):
+    from enrollment import exits, processing
+
+    post_roster(provider_api, contract, [roster_row("GC100005")], month=PREVIOUS)
+    first = RosterSubmission.objects.get()
+    original = processing.read_and_check
+
+    def checked_then_recorded(plan, submission, progress):
+        findings = original(plan, submission, progress)
+        # another transaction (the plan's 834, another roster) records the death now
+        exits.record_exits(
+            payer_id=plan.payer_id,
+            reports=[exits.Report("GC100005", "death", DIED, "roster", submission_id=first.pk, row=2)],
+        )
+        return findings
+
+    monkeypatch.setattr(processing, "read_and_check", checked_then_recorded)
+    body = post_roster(provider_api, contract, [roster_row("GC100005", enrollment_start=day(1))])
+    assert body["status"] == "rejected"
+    assert codes_of(body) == [(2, "enrollment_start", MEMBER_DECEASED)]
