@@ -271,6 +271,8 @@ def roster_problems(
                     )
                 )
                 break
+    if not known_to_provider and errors:
+        errors = errors[:1]  # one "not eligible", whatever the member's exits
     return errors, warnings
 
 
@@ -353,7 +355,9 @@ def end_later_rosters(exits: Sequence[MemberExit]) -> list[RosterSubmission]:
     (call inside the transaction that recorded the exits). Returns the new versions."""
     made = []
     for submission_id, ends in sorted(_affected(exits).items()):
-        made.append(_new_version(submission_id, ends))
+        new = _new_version(submission_id, ends)
+        if new is not None:
+            made.append(new)
     return made
 
 
@@ -435,12 +439,17 @@ def _ended(entries: list[RosterEntry], e: MemberExit, month: dt.date) -> list[Ro
     return kept
 
 
-def _new_version(old_id: int, ends: dict[str, MemberExit]) -> RosterSubmission:
+def _new_version(old_id: int, ends: dict[str, MemberExit]) -> RosterSubmission | None:
     old = RosterSubmission.objects.select_related("contract").get(pk=old_id)
     month_rows = RosterMonth.objects.filter(contract_id=old.contract_id, month=old.month)
-    month_rows.update(last_version=F("last_version") + 1)  # the month's lock, as a roster's store takes it
-    version = month_rows.values_list("last_version", flat=True).get()
+    month_rows.update(last_version=F("last_version"))  # the month's lock, as a roster's store takes it
     old = RosterSubmission.objects.select_for_update().select_related("contract").get(pk=old_id)
+    if not old.is_current:
+        # A provider's version replaced it meanwhile: that one was checked against the death under this
+        # same lock (processing.exits_recorded_meanwhile).
+        return None
+    month_rows.update(last_version=F("last_version") + 1)
+    version = month_rows.values_list("last_version", flat=True).get()
     try:
         tier_order: Sequence[str] = terms_in_force(contract=old.contract, on=old.month).tiers
     except NotFoundError:
