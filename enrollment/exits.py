@@ -439,15 +439,42 @@ def _ended(entries: list[RosterEntry], e: MemberExit, month: dt.date) -> list[Ro
     return kept
 
 
+def _still_past(submission_id: int, ends: dict[str, MemberExit]) -> dict[str, MemberExit]:
+    """Those of ``ends`` whose rows in the submission still run past (or start after) their exit's day."""
+    out = {}
+    for member_id, e in ends.items():
+        if (
+            RosterEntry.objects.filter(submission_id=submission_id, member_id=member_id)
+            .filter(
+                Q(enrollment_end__isnull=True)
+                | Q(enrollment_end__gt=e.exit_date)
+                | Q(tier_start__gt=e.exit_date)
+            )
+            .exists()
+        ):
+            out[member_id] = e
+    return out
+
+
 def _new_version(old_id: int, ends: dict[str, MemberExit]) -> RosterSubmission | None:
     old = RosterSubmission.objects.select_related("contract").get(pk=old_id)
     month_rows = RosterMonth.objects.filter(contract_id=old.contract_id, month=old.month)
     month_rows.update(last_version=F("last_version"))  # the month's lock, as a roster's store takes it
-    old = RosterSubmission.objects.select_for_update().select_related("contract").get(pk=old_id)
-    if not old.is_current:
-        # A provider's version replaced it meanwhile: that one was checked against the death under this
-        # same lock (processing.exits_recorded_meanwhile).
+    current = (
+        RosterSubmission.objects.select_for_update()
+        .select_related("contract")
+        .filter(contract_id=old.contract_id, month=old.month, is_current=True)
+        .first()
+    )
+    if current is None:
         return None
+    if current.pk != old.pk:
+        # A provider's version replaced it meanwhile (checked before this death was committed, maybe):
+        # end that one instead, for the members it still has past their day.
+        ends = _still_past(current.pk, ends)
+        if not ends:
+            return None
+    old = current
     month_rows.update(last_version=F("last_version") + 1)
     version = month_rows.values_list("last_version", flat=True).get()
     try:
