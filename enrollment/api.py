@@ -31,6 +31,7 @@ from enrollment.serializers import (
     AcknowledgementSerializer,
     AssessmentSerializer,
     EligibilityAcceptedSerializer,
+    EligibilityFileDetailSerializer,
     EligibilityFileSerializer,
     EligibilityUploadSerializer,
     IssueSerializer,
@@ -167,6 +168,7 @@ class RosterDetailApi(ScopedAPIView):
             "errors": list(selectors.errors_of(submission)[:ISSUES_INLINE_MAX]),
             "warnings": list(selectors.warnings_of(submission)[:ISSUES_INLINE_MAX]),
             "plan_detail": selectors.shows_plan_detail(scope=self.scope, submission=submission),
+            "member_exits": list(selectors.exits_reported(submission=submission)),
         }
         return Response(RosterDetailSerializer(submission, context=context).data)
 
@@ -332,10 +334,12 @@ class EligibilityFileListApi(ScopedMixin, generics.ListAPIView):
 
 
 class EligibilityFileDetailApi(ScopedAPIView):
-    @extend_schema(responses={200: EligibilityFileSerializer, 404: NOT_FOUND}, parameters=ORG)
+    @extend_schema(responses={200: EligibilityFileDetailSerializer, 404: NOT_FOUND}, parameters=ORG)
     def get(self, request, file_id):
+        """A file, its counts and the deaths it reported (INS12; reading them is in the access log)."""
         record = selectors.eligibility_file_get(scope=self.scope, public_id=file_id)
-        return Response(EligibilityFileSerializer(record).data)
+        record_eligibility_access(self.scope, record, "detail", request)
+        return Response(EligibilityFileDetailSerializer(record).data)
 
 
 class EligibilityAcknowledgementApi(ScopedAPIView):

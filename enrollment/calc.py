@@ -48,6 +48,7 @@ ONE_MM = Decimal(1).quantize(MM_QUANTUM)
 ZERO_MM = Decimal(0).quantize(MM_QUANTUM)
 
 SECOND_IN_LOOKBACK = "second_in_lookback"
+ONE_DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,20 @@ def _check_month(month: dt.date) -> None:
         raise ValueError(f"month must be the first day of a month, got {month}")
 
 
+# --------------------------------------------------------------------------- deaths and hospice
+def end_spans(spans: Iterable[Span], last_day: dt.date) -> list[Span]:
+    """The spans as they are once the member's enrollment ends on ``last_day`` (a date of death, or
+    the last day in the bundle before a transfer to hospice): the day itself is enrolled, nothing
+    after it. Each span ends at most on the next day (half-open); a span starting after it is gone."""
+    stop = last_day + ONE_DAY
+    out: list[Span] = []
+    for sp in spans:
+        if sp.start >= stop:
+            continue
+        out.append(sp if sp.end is not None and sp.end <= stop else Span(sp.start, stop, sp.tier))
+    return out
+
+
 # --------------------------------------------------------------------------- one member
 def member_months(
     spans: Iterable[Span],
@@ -103,8 +118,13 @@ def member_months(
     *,
     tier_rule: str = FIRST_DAY,
     tier_order: Sequence[str] = (),
+    ended_on: dt.date | None = None,
 ) -> MemberMonth | None:
     """A member's member-months and tier for ``month`` (its first day), or ``None``.
+
+    ``ended_on`` (a recorded date of death or hospice transfer) ends the spans on that day first
+    (:func:`end_spans`), so that no rule counts a day after it: ``None`` for a month after it, the
+    days up to it under ``daily``, the 1st or the 15th only when on or before it.
 
     ``None`` means not enrolled on any day of the month. A result with ``0.000000``
     member-months (e.g. enrolled from the 5th under ``first_of_month``) still names the tier,
@@ -114,6 +134,8 @@ def member_months(
     """
     _check_month(month)
     ranks = _check_rules(rule, tier_rule, tier_order)
+    if ended_on is not None:
+        spans = end_spans(spans, ended_on)
     m0, m1 = month, next_month(month)
     clipped: list[tuple[dt.date, dt.date, str]] = []
     for sp in spans:

@@ -22,6 +22,8 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.domain import codes
+
 MEMBER_ID_MAX = 64
 NAME_MAX = 100
 
@@ -209,11 +211,22 @@ def roster_upload_to(instance: RosterSubmission, filename: str) -> str:
     return f"enrollment/rosters/{instance.contract.public_id}/{instance.month:%Y-%m}/{instance.public_id}/{filename}"
 
 
+class SubmissionOrigin(models.TextChoices):
+    PROVIDER = "provider", "Sent by the provider"
+    MEMBER_EXIT = "member_exit", "Made by the platform after a death or hospice transfer was recorded"
+
+
 class RosterSubmission(models.Model):
     """One version of a contract's roster for a month, with the initial assessments sent with it.
 
     The files are kept whatever the outcome. Processing (validation and storage) happens once:
     ``processing`` -> ``accepted`` or ``rejected``, all in one transaction; progress lives here.
+
+    A version of origin ``member_exit`` is made by the platform, not sent: when a member's death (or
+    transfer to hospice) is recorded after a month's roster was accepted with the member enrolled past
+    that day, the month gets a new version with the member's span ended on it (enrollment.exits), so
+    that payments take back what was paid for the days after (their retro machinery reads the
+    current version).
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -224,6 +237,9 @@ class RosterSubmission(models.Model):
     version = models.PositiveIntegerField()
     status = models.CharField(
         max_length=16, choices=ProcessingStatus.choices, default=ProcessingStatus.PROCESSING
+    )
+    origin = models.CharField(
+        max_length=16, choices=SubmissionOrigin.choices, default=SubmissionOrigin.PROVIDER
     )
     is_current = models.BooleanField(default=False, help_text="The latest accepted version: the one paid")
     previous = models.ForeignKey(
@@ -444,3 +460,104 @@ class SubmissionIssue(models.Model):
     @classmethod
     def tenant_filter(cls, organization) -> Q:
         return Q(submission__contract__payer=organization) | Q(submission__contract__provider=organization)
+
+
+# --- deaths and hospice transfers ----------------------------------------------------------------
+
+
+class ExitReason(models.TextChoices):
+    DEATH = codes.DEATH, "Death"
+    HOSPICE = codes.HOSPICE, "Transfer to hospice"
+
+
+class ExitSource(models.TextChoices):
+    ROSTER = "roster", "Roster"
+    X12_834 = "834", "Plan's 834"
+
+
+class ExitStatus(models.TextChoices):
+    RECORDED = "recorded", "Recorded (the first report: it holds)"
+    CONFIRMED = "confirmed", "Confirmed (a later report of the same date)"
+    CONFLICTING = "conflicting", "Conflicting (a later report of another date: not applied)"
+
+
+class MemberExit(models.Model):
+    """A report of a member's death or transfer to hospice: append-only, one row per report.
+
+    The first report of a member's death (per plan) is ``recorded`` and holds across contracts,
+    providers and months: no roster may enroll the member after ``exit_date``, and member-months stop
+    on it. A transfer to hospice is the same for one bundle (``bundle``) only: the member may be
+    enrolled in another. A later report of the same date is ``confirmed``; of another date,
+    ``conflicting`` (kept, shown as a warning, never applied: correcting a recorded date is the
+    plan's decision, not a file's).
+    """
+
+    payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="+")
+    member_id = models.CharField(max_length=MEMBER_ID_MAX)
+    reason = models.CharField(max_length=16, choices=ExitReason.choices)
+    bundle = models.ForeignKey(
+        "bundles.Bundle",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Hospice: the bundle the member left (a death ends every bundle: empty)",
+    )
+    exit_date = models.DateField(help_text="The date of death, or the last day in the bundle before hospice")
+    source = models.CharField(max_length=8, choices=ExitSource.choices)
+    submission = models.ForeignKey(
+        RosterSubmission, on_delete=models.PROTECT, null=True, blank=True, related_name="member_exits"
+    )
+    row = models.PositiveIntegerField(null=True, blank=True, help_text="The roster row that reported it")
+    eligibility_file = models.ForeignKey(
+        EligibilityFile, on_delete=models.PROTECT, null=True, blank=True, related_name="member_exits"
+    )
+    status = models.CharField(max_length=16, choices=ExitStatus.choices)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["payer", "member_id", "recorded_at", "pk"]
+        indexes = [models.Index(fields=["payer", "member_id"], name="member_exit_member")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payer", "member_id"],
+                condition=Q(reason=codes.DEATH, status="recorded"),
+                name="member_exit_one_death",
+            ),
+            models.UniqueConstraint(
+                fields=["payer", "member_id", "bundle"],
+                condition=Q(reason=codes.HOSPICE, status="recorded"),
+                name="member_exit_one_hospice_per_bundle",
+            ),
+            models.CheckConstraint(
+                condition=Q(reason=codes.DEATH, bundle__isnull=True)
+                | Q(reason=codes.HOSPICE, bundle__isnull=False),
+                name="member_exit_bundle_for_hospice_only",
+            ),
+            models.CheckConstraint(
+                condition=Q(source="roster", submission__isnull=False)
+                | Q(source="834", eligibility_file__isnull=False),
+                name="member_exit_source_named",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.reason} {self.exit_date} ({self.status})"
+
+    @property
+    def source_label(self) -> str:
+        """Where it was reported, as the plan reads it (names the contract or the file)."""
+        if self.source == ExitSource.X12_834 and self.eligibility_file is not None:
+            return f"834 file {self.eligibility_file.original_filename}"
+        if self.submission is not None:
+            s = self.submission
+            return f"roster {s.contract.number} {s.month:%Y-%m} v{s.version}" + (
+                f" row {self.row}" if self.row else ""
+            )
+        return self.source
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """The plan sees its members' exits; a provider those its own rosters reported, or of members
+        it has rostered (enrollment.selectors narrows further by contract)."""
+        return Q(payer=organization) | Q(submission__contract__provider=organization)

@@ -35,6 +35,7 @@ from django.utils import timezone
 from contracts.terms import ContractTerms
 from core.domain.problems import Problem
 from enrollment import calc
+from enrollment import exits as exits_of
 from enrollment.ingest.roster import (
     ASSESSMENT_COLUMNS,
     ROSTER_COLUMNS,
@@ -105,6 +106,8 @@ class Plan:
     other_contract_ids: list[int] = field(default_factory=list)
     eligibility_loaded: bool = False
     previous_month_submission_id: int | None = None
+    bundle_ids: list[int] = field(default_factory=list)
+    exits_read_at: dt.datetime | None = None  # when the checks read the recorded deaths
 
     @property
     def lob_default(self) -> str:
@@ -368,6 +371,7 @@ def check_roster(
     lob_override: dict[str, str],
 ) -> None:
     """The rules that need the database, a chunk of members at a time (``rows`` sorted by member)."""
+    plan.exits_read_at = timezone.now()
     lobs = set(plan.terms.lines_of_business)
     defaulted = 0
     total_members = 0
@@ -386,6 +390,13 @@ def check_roster(
                     member_id__in=ids,
                 ).values_list("member_id", flat=True)
             )
+        # Deaths (any bundle) and hospice transfers from this contract's bundles, recorded before.
+        exits = exits_of.recorded_exits(payer_id=plan.payer_id, member_ids=ids, bundle_ids=plan.bundle_ids)
+        rostered = (
+            exits_of.rostered_by(provider_id=plan.provider_id, payer_id=plan.payer_id, member_ids=list(exits))
+            if exits
+            else set()
+        )
         previous_starts: dict[str, dt.date] = {}
         if plan.previous_month_submission_id:
             previous_starts = dict(
@@ -414,6 +425,19 @@ def check_roster(
                                 r.row, column, TOO_LONG, f"{column} is longer than {NAME_MAX} characters"
                             )
                         )
+            refused = False
+            if member_id in exits:
+                exit_errors, exit_warnings = exits_of.roster_problems(
+                    group=group,
+                    exits=exits[member_id],
+                    provider_id=plan.provider_id,
+                    known_to_provider=member_id in rostered,
+                    not_eligible_message=NOT_ELIGIBLE_MESSAGE.format(member_id=member_id, month=month_label),
+                    not_eligible_code=NOT_ELIGIBLE,
+                )
+                errors += exit_errors
+                warnings += exit_warnings
+                refused = any(e.code == NOT_ELIGIBLE for e in exit_errors)
             if member_id in elsewhere:
                 errors.append(
                     Problem.at_cell(
@@ -441,7 +465,7 @@ def check_roster(
                 start, end = _enrolled_window(first, plan.month, plan.month_end)
                 any_day, every_day = _covered(start, end, member_spans)
                 differences = _differences(first.last_name, first.first_name, first.birth_date, known)
-                if not any_day:
+                if not any_day and not refused:
                     # One message whether or not the plan has the member (and no mismatch warning that
                     # would tell the two apart); the plan's reasons are in plan_detail.
                     errors.append(
@@ -456,7 +480,7 @@ def check_roster(
                             },
                         )
                     )
-                else:
+                elif any_day:
                     if not every_day:
                         warnings.append(
                             Problem.at_cell(
@@ -498,6 +522,48 @@ def check_roster(
                 f"{month_label}; their member-months are counted under {plan.lob_default}",
             )
         )
+
+
+#: Deaths recorded this long before the checks read them are re-checked at the store (a transaction
+#: that recorded one before the read may have committed after it).
+EXITS_RECHECK_MARGIN = dt.timedelta(minutes=1)
+
+
+def exits_recorded_meanwhile(plan: Plan, rows: list[RosterRow], known: list[Problem]) -> list[Problem]:
+    """Errors for deaths and hospice transfers recorded while the roster was being checked (call under the
+    month's lock, just before storing): the store must not accept a member enrolled past one. Problems
+    already found by the checks are not repeated."""
+    if plan.exits_read_at is None:
+        return []
+    recent = exits_of.recently_recorded(
+        payer_id=plan.payer_id, bundle_ids=plan.bundle_ids, since=plan.exits_read_at - EXITS_RECHECK_MARGIN
+    )
+    if not recent:
+        return []
+    seen = {(p.row, p.column, p.code) for p in known}
+    out: list[Problem] = []
+    month_label = f"{plan.month:%Y-%m}"
+    for member_id, exits in recent.items():
+        i = bisect_left(rows, member_id, key=attrgetter("member_id"))
+        group = []
+        while i < len(rows) and rows[i].member_id == member_id:
+            group.append(rows[i])
+            i += 1
+        if not group:
+            continue
+        rostered = exits_of.rostered_by(
+            provider_id=plan.provider_id, payer_id=plan.payer_id, member_ids=[member_id]
+        )
+        errors, _warnings = exits_of.roster_problems(
+            group=group,
+            exits=exits,
+            provider_id=plan.provider_id,
+            known_to_provider=member_id in rostered,
+            not_eligible_message=NOT_ELIGIBLE_MESSAGE.format(member_id=member_id, month=month_label),
+            not_eligible_code=NOT_ELIGIBLE,
+        )
+        out += [e.evolve(file=IssueSource.ROSTER) for e in errors if (e.row, e.column, e.code) not in seen]
+    return out
 
 
 def decide_assessments(

@@ -15,15 +15,18 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from contracts.models import Contract
 from contracts.selectors import contract_get
+from core.domain import codes
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 from enrollment.models import (
     Assessment,
     EligibilityFile,
+    ExitStatus,
+    MemberExit,
     MemberMonth,
     ProcessingStatus,
     RosterEntry,
@@ -146,11 +149,24 @@ def warnings_of(submission: RosterSubmission) -> QuerySet[SubmissionIssue]:
 
 
 def entry_list(*, submission: RosterSubmission, search: str = "") -> QuerySet[RosterEntry]:
-    """The accepted roster rows (PHI: the caller records the access)."""
-    entries = RosterEntry.objects.filter(submission=submission)
+    """The accepted roster rows (PHI: the caller records the access), each with the member's recorded
+    ``date_of_death`` (``None`` when none is recorded)."""
+    deaths = MemberExit.objects.filter(
+        payer_id=submission.contract.payer_id,
+        member_id=OuterRef("member_id"),
+        reason=codes.DEATH,
+        status=ExitStatus.RECORDED,
+    ).values("exit_date")[:1]
+    entries = RosterEntry.objects.filter(submission=submission).annotate(date_of_death=Subquery(deaths))
     if search:
         entries = entries.filter(Q(member_id__icontains=search) | Q(last_name__icontains=search))
     return entries.order_by("member_id", "tier_start", "row")
+
+
+def exits_reported(*, submission: RosterSubmission) -> QuerySet[MemberExit]:
+    """The deaths and hospice transfers a roster reported (a hospice transfer once per bundle of the
+    contract)."""
+    return MemberExit.objects.filter(submission=submission).order_by("member_id", "pk")
 
 
 def member_month_list(*, submission: RosterSubmission) -> QuerySet[MemberMonth]:

@@ -72,6 +72,11 @@ class RosterSubmissionSerializer(serializers.ModelSerializer):
     counts = CountsSerializer(source="*")
     member_months_total = serializers.DecimalField(source="member_months", max_digits=14, decimal_places=6)
     status_url = serializers.SerializerMethodField()
+    origin = serializers.CharField(
+        read_only=True,
+        help_text="`provider` (sent by the provider) or `member_exit` (made by the platform: a death or "
+        "hospice transfer recorded after the version it replaces was accepted ended a member's enrollment)",
+    )
 
     class Meta:
         model = RosterSubmission
@@ -82,6 +87,7 @@ class RosterSubmissionSerializer(serializers.ModelSerializer):
             "provider",
             "month",
             "version",
+            "origin",
             "status",
             "is_current",
             "late",
@@ -136,6 +142,21 @@ class _Terms(serializers.Serializer):
     tier_rule = serializers.CharField()
 
 
+class MemberExitSerializer(serializers.Serializer):
+    """A death or hospice transfer a roster or an 834 reported, and what became of the report."""
+
+    member_id = serializers.CharField()
+    reason = serializers.CharField(help_text="`death` or `hospice`")
+    date = serializers.DateField(
+        source="exit_date", help_text="The date of death, or the last day before hospice"
+    )
+    status = serializers.CharField(
+        help_text="`recorded` (the first report: it holds), `confirmed` (the same date again) or "
+        "`conflicting` (another date: not applied)"
+    )
+    row = serializers.IntegerField(allow_null=True)
+
+
 class RosterDetailSerializer(RosterSubmissionSerializer):
     """A submission with its verdict: errors and warnings (each with row, column, code and message; the
     first 1,000 of each here, all of them at ``issues_url``) and the member-months per rate cell."""
@@ -154,6 +175,7 @@ class RosterDetailSerializer(RosterSubmissionSerializer):
     issues_url = serializers.SerializerMethodField()
     members_url = serializers.SerializerMethodField()
     assessments_url = serializers.SerializerMethodField()
+    member_exits = serializers.SerializerMethodField()
 
     class Meta(RosterSubmissionSerializer.Meta):
         fields = [
@@ -169,7 +191,13 @@ class RosterDetailSerializer(RosterSubmissionSerializer):
             "issues_url",
             "members_url",
             "assessments_url",
+            "member_exits",
         ]
+
+    @extend_schema_field(MemberExitSerializer(many=True))
+    def get_member_exits(self, submission):
+        """The deaths and hospice transfers this roster reported (its rows with reason death or hospice)."""
+        return MemberExitSerializer(self.context.get("member_exits", []), many=True).data
 
     @extend_schema_field(IssueSerializer(many=True))
     def get_errors(self, submission):
@@ -216,6 +244,13 @@ class RosterDetailSerializer(RosterSubmissionSerializer):
 
 
 class RosterEntrySerializer(serializers.ModelSerializer):
+    date_of_death = serializers.DateField(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The member's recorded date of death (from any roster or the plan's 834), if any",
+    )
+
     class Meta:
         model = RosterEntry
         fields = [
@@ -230,6 +265,7 @@ class RosterEntrySerializer(serializers.ModelSerializer):
             "disenrollment_reason",
             "tier",
             "tier_start",
+            "date_of_death",
         ]
 
 
@@ -293,6 +329,23 @@ class EligibilityFileSerializer(serializers.ModelSerializer):
         return reverse("api-eligibility-999", args=[record.public_id])
 
 
+class _Death(serializers.Serializer):
+    member_id = serializers.CharField()
+    date_of_death = serializers.DateField(source="exit_date")
+    status = serializers.CharField(
+        help_text="`recorded` (the first report: it holds), `confirmed` or `conflicting` (not applied)"
+    )
+
+
+class EligibilityFileDetailSerializer(EligibilityFileSerializer):
+    """A file with the deaths it reported (INS12)."""
+
+    deaths = _Death(many=True, source="member_exits.all")
+
+    class Meta(EligibilityFileSerializer.Meta):
+        fields = [*EligibilityFileSerializer.Meta.fields, "deaths"]
+
+
 class EligibilityAcceptedSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id")
     status = serializers.CharField(read_only=True, help_text="`processing`, `accepted` or `rejected`")
@@ -327,3 +380,4 @@ class AcknowledgementSerializer(serializers.Serializer):
     errors = X12IssueSerializer(many=True, source="acknowledgement.errors", default=list)
     warnings = X12IssueSerializer(many=True, source="acknowledgement.warnings", default=list)
     x12_999 = serializers.CharField(source="ack_999", help_text="The X12 999 (005010X231A1)")
+    deaths = _Death(many=True, source="member_exits.all", help_text="The deaths the file reported (INS12)")

@@ -32,7 +32,7 @@ from core.domain.months import day_of_month, months_between, next_month, shift_m
 from core.domain.problems import Problem
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError, month_from_input
 from core.uploads import parsed_in_request
-from enrollment import processing
+from enrollment import exits, processing
 from enrollment.eligibility import apply_834
 from enrollment.ingest.ack_999 import AcknowledgementNotPossible, readable_acknowledgement, write_999
 from enrollment.ingest.x12_834 import parse_834
@@ -210,6 +210,7 @@ def _plan(submission: RosterSubmission) -> processing.Plan:
         .first()
     )
     roles = frozenset(roles_for(organization=contract.payer).values_list("code", flat=True))
+    bundle_ids = sorted(set(bundles.values_list("bundle_id", flat=True)))
     return processing.Plan(
         submission_id=submission.pk,
         contract_id=contract.pk,
@@ -225,6 +226,7 @@ def _plan(submission: RosterSubmission) -> processing.Plan:
         eligibility_loaded=EligibilityFile.objects.filter(
             payer_id=contract.payer_id, status=ProcessingStatus.ACCEPTED
         ).exists(),
+        bundle_ids=bundle_ids,
     )
 
 
@@ -324,6 +326,8 @@ def _store(
             last_version=F("last_version")
         )
         submission = RosterSubmission.objects.select_for_update().get(pk=submission.pk)
+        if findings.ok:  # a death recorded while the roster was checked still refuses it
+            findings.errors += processing.exits_recorded_meanwhile(plan, findings.rows, findings.errors)
         outcome = "accept" if findings.ok else "reject"
         if not ROSTER_SUBMISSION.can_fire(outcome, submission.status):
             return submission  # finished by another attempt: left as it is
@@ -375,6 +379,16 @@ def _store(
                 submission.is_current = True
                 submission.previous = current
             submission.status = ROSTER_SUBMISSION.target("accept", submission.status)
+            submission.save()
+            # Deaths and hospice transfers the roster reports hold from now on, and end the months
+            # already accepted with the member enrolled past them.
+            recorded = exits.record_exits(
+                payer_id=plan.payer_id,
+                reports=exits.reports_from_roster(
+                    submission_id=submission.pk, rows=rows, bundle_ids=plan.bundle_ids
+                ),
+            )
+            exits.end_later_rosters(recorded.recorded)
             done = f"Accepted: {submission.member_count:,} members, {submission.member_months} member-months"
             if not submission.is_current:
                 done += " (a later version was accepted first and stays current)"
@@ -461,21 +475,51 @@ def eligibility_file_process(*, file_id: int) -> EligibilityFile | None:
         record = EligibilityFile.objects.select_for_update().select_related("payer").get(pk=file_id)
         if record.is_finished:
             return record
+        extra_warnings = 0
         if result.accepted:
             applied = apply_834(record, result)
             record.counts = applied.as_dict()
+            extra_warnings = _record_834_deaths(record, result, acknowledgement)
             record.full_file = result.is_full_file
             record.status = ProcessingStatus.ACCEPTED
         else:
             record.status = ProcessingStatus.REJECTED
         record.member_count = len(result.members)
         record.error_count = len(result.errors)
-        record.warning_count = len(result.warnings)
+        record.warning_count = len(result.warnings) + extra_warnings
         record.acknowledgement = acknowledgement
         record.ack_999 = ack_999
         record.processed_at = timezone.now()
         record.save()
     return record
+
+
+def _record_834_deaths(record: EligibilityFile, result, acknowledgement: dict) -> int:
+    """The deaths the 834 reports (INS12) hold from now on and end the months already accepted past
+    them; a date that differs from the recorded one is a warning of the acknowledgement (not in the 999,
+    which acknowledges the file's syntax)."""
+    reports = exits.reports_from_834(record, result.members)
+    recorded = exits.record_exits(payer_id=record.payer_id, reports=reports)
+    exits.end_later_rosters(recorded.recorded)
+    where = {(r.member_id, r.exit_date): r.where for r in reports}
+    problems = [
+        exits.conflict_problem(report, held, where[(report.member_id, report.exit_date)])
+        for report, held in recorded.conflicting
+    ]
+    acknowledgement["warnings"] += [_x12_issue(p) for p in problems]
+    for p in problems:
+        acknowledgement["lines"].append(
+            f"warning [{p.code}] segment {p.where['segment_index']}, INS, position {p.where['position']} of "
+            f"transaction {p.where['st_control']}, loop 2000, element 12: {p.message}"
+        )
+    if problems and acknowledgement["lines"] and acknowledgement["lines"][0] == "Accepted":
+        acknowledgement["lines"][0] = "Accepted with warnings"
+    record.counts["deaths"] = {
+        "recorded": len(recorded.recorded),
+        "confirmed": len(recorded.confirmed),
+        "conflicting": len(recorded.conflicting),
+    }
+    return len(problems)
 
 
 def eligibility_file_fail(*, file_id: int, error: str) -> EligibilityFile | None:

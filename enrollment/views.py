@@ -158,6 +158,7 @@ def roster_detail(request, submission_id):
             "warnings_qs": _query_without(request, "warnings_page"),
             "diff": submission.diff or {},
             "plan_detail": selectors.shows_plan_detail(scope=request.scope, submission=submission),
+            "member_exits": list(selectors.exits_reported(submission=submission)),
         },
     )
 
@@ -293,7 +294,9 @@ def eligibility_detail(request, file_id):
     record = selectors.eligibility_file_get(scope=request.scope, public_id=file_id)
     record_eligibility_access(request.scope, record, "acknowledgement", request)
     return render(
-        request, "enrollment/eligibility_detail.html", {"record": record, "ack": record.acknowledgement or {}}
+        request,
+        "enrollment/eligibility_detail.html",
+        {"record": record, "ack": record.acknowledgement or {}, "deaths": list(record.member_exits.all())},
     )
 
 

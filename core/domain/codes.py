@@ -88,3 +88,20 @@ ROLE_LABELS: dict[str, str] = {
     SUBMITTER: "Submitter",
     AUDITOR: "Auditor (read-only)",
 }
+
+# --- disenrollment reasons (a roster's ``disenrollment_reason``) ----------------------------------
+
+DEATH = "death"
+#: A transfer to hospice: it ends the member's span in the bundle (and only that bundle).
+HOSPICE = "hospice"
+DISENROLLMENT_REASONS: tuple[str, ...] = (
+    DEATH,
+    HOSPICE,
+    "moved",
+    "declined",
+    "lost_eligibility",
+    "discharged",
+    "transferred",
+)
+#: The reasons that end a member's enrollment for good: death (every bundle), hospice (this bundle).
+EXIT_REASONS: tuple[str, ...] = (DEATH, HOSPICE)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from core.domain import codes
 from core.domain.months import next_month
 from core.domain.problems import Problem
 from enrollment.calc import Span
@@ -66,9 +67,7 @@ DUPLICATE_ROW = "duplicate_row"
 TIER_PERIOD_OUTSIDE_MONTH = "tier_period_outside_month"  # warning
 
 # --------------------------------------------------------------------------- pinned code lists
-DISENROLLMENT_REASONS: frozenset[str] = frozenset(
-    {"death", "hospice", "moved", "declined", "lost_eligibility", "discharged", "transferred"}
-)
+DISENROLLMENT_REASONS: frozenset[str] = frozenset(codes.DISENROLLMENT_REASONS)
 ASSESSMENT_OUTCOMES: frozenset[str] = frozenset(
     {"enrolled", "declined", "ineligible", "deceased", "hospice_referral"}
 )

@@ -163,6 +163,8 @@ class Member834:
     segment_index: int
     position: int
     st_control: str
+    #: INS12 (with INS11 ``D8``): the member's date of death, recorded once per member by the platform.
+    death_date: dt.date | None = None
 
     @property
     def lob(self) -> str | None:
@@ -280,7 +282,7 @@ class _MemberBuilder:
     __slots__ = (
         "member_id", "ref_seen", "last_name", "first_name", "name_seen", "birth_date", "sex",
         "maintenance_type", "subscriber", "relationship", "member_start", "member_end",
-        "end_at", "coverages", "segment_index", "position", "st_control",
+        "end_at", "coverages", "segment_index", "position", "st_control", "death_date",
     )  # fmt: skip
 
     def __init__(self, ins: list[str], segment_index: int, position: int, st_control: str) -> None:
@@ -301,6 +303,7 @@ class _MemberBuilder:
         self.segment_index = segment_index
         self.position = position
         self.st_control = st_control
+        self.death_date: dt.date | None = None
 
 
 class _CoverageBuilder:
@@ -728,6 +731,8 @@ class _Parser:
                     element=3,
                     value=m.maintenance_type,
                 )
+            if _el(e, 12) or _el(e, 11):
+                m.death_date = self._date(e, 12)  # INS11 is the format (D8), INS12 the date of death
             return
         if sid == "BGN":
             if loop != "HEADER":
@@ -941,5 +946,6 @@ class _Parser:
                 segment_index=m.segment_index,
                 position=m.position,
                 st_control=m.st_control,
+                death_date=m.death_date,
             )
         )

@@ -323,3 +323,72 @@ def test_same_day_duplicates_and_a_zero_window():
     assert all(d.payable for d in assessment_payable([a("M1", D(2026, 3, 1))] * 3, 0))
     with pytest.raises(ValueError):
         assessment_payable([], -1)
+
+
+# --------------------------------------------------------------------------- deaths and hospice
+def test_member_months_stop_on_the_death_day_under_every_rule():
+    # GC100005 enrolled all of November, died on 2026-11-20 (30 days: 20 counted), and December nothing.
+    nov, dec = D(2026, 11, 1), D(2026, 12, 1)
+    spans = [Span(D(2026, 6, 1), None, "1")]
+    expected = {ANY_DAY: "1.000000", FIRST_OF_MONTH: "1.000000", MID_MONTH: "1.000000", DAILY: "0.666667"}
+    for rule, figure in expected.items():
+        result = member_months(spans, nov, rule, ended_on=D(2026, 11, 20))
+        assert result == MemberMonth("1", Decimal(figure), 20)
+        assert member_months(spans, dec, rule, ended_on=D(2026, 11, 20)) is None
+    # died on the 14th: the 15th is after it; died on the 15th: the 15th counts (the death day is enrolled)
+    assert mm_on(spans, nov, MID_MONTH, D(2026, 11, 14)).member_months == Decimal("0.000000")
+    assert mm_on(spans, nov, MID_MONTH, D(2026, 11, 15)).member_months == Decimal("1.000000")
+    # died on the last day of the month before: nothing this month, even under first_of_month
+    assert member_months(spans, nov, FIRST_OF_MONTH, ended_on=D(2026, 10, 31)) is None
+    assert mm_on(spans, nov, FIRST_OF_MONTH, D(2026, 11, 1)) == MemberMonth("1", Decimal("1.000000"), 1)
+
+
+def mm_on(spans, month, rule, died):
+    result = member_months(spans, month, rule, ended_on=died)
+    assert result is not None
+    return result
+
+
+def test_end_spans_keeps_what_ends_before_and_drops_what_starts_after():
+    died = D(2026, 3, 10)
+    spans = [
+        Span(D(2026, 1, 1), D(2026, 2, 1), "1"),  # ended before: kept as it is
+        Span(D(2026, 2, 1), D(2026, 3, 15), "2"),  # runs past: ends on the 11th (half-open)
+        Span(D(2026, 3, 15), None, "3"),  # starts after: gone
+    ]
+    assert calc.end_spans(spans, died) == [
+        Span(D(2026, 1, 1), D(2026, 2, 1), "1"),
+        Span(D(2026, 2, 1), D(2026, 3, 11), "2"),
+    ]
+    assert calc.end_spans([Span(D(2026, 3, 11), None, "1")], died) == []
+    assert calc.end_spans([Span(D(2026, 3, 10), None, "1")], died) == [
+        Span(D(2026, 3, 10), D(2026, 3, 11), "1")
+    ]
+
+
+@settings(max_examples=300)
+@given(month_and_spans(), rules, tier_rules, st.integers(-45, 45))
+def test_no_member_month_counts_a_day_after_death(case, rule, tier_rule, offset):
+    """Under every proration and tier rule: nothing for a month after the death; never more days than
+    those up to it; the 1st and the 15th count only when on or before it; and the result is the one of
+    spans that really ended on that day (the roster of a member who died says so)."""
+    month, spans = case
+    died = month + dt.timedelta(days=offset)
+    result = member_months(spans, month, rule, tier_rule=tier_rule, tier_order=TIERS, ended_on=died)
+    if died < month:
+        assert result is None
+        return
+    same = member_months(calc.end_spans(spans, died), month, rule, tier_rule=tier_rule, tier_order=TIERS)
+    assert result == same
+    if result is None:
+        return
+    last = min(died, month_math.next_month(month) - dt.timedelta(days=1))
+    assert result.days_enrolled <= (last - month).days + 1
+    without = member_months(spans, month, rule, tier_rule=tier_rule, tier_order=TIERS)
+    assert without is not None and result.member_months <= without.member_months
+    if rule == FIRST_OF_MONTH and result.member_months:
+        assert died >= month
+    if rule == MID_MONTH and result.member_months:
+        assert died >= month.replace(day=15)
+    if rule == DAILY:
+        assert result.member_months == calc.daily_fraction(result.days_enrolled, month)

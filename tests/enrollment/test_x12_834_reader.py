@@ -363,3 +363,33 @@ def test_ten_thousand_members_parse_in_under_two_seconds():
     assert result.errors == [] and len(result.members) == 10_000
     assert result.members[-1].member_id == "M00009999"
     assert elapsed < 2.0, elapsed
+
+
+# --------------------------------------------------------------------------- INS11/INS12: date of death
+def _with_ins(ins: str) -> bytes:
+    from tests.enrollment.conftest import make_834
+
+    data = make_834([("GC100005", "DOE", "JANE", "19400517", D(2020, 1, 1), None)], full=False)
+    return data.replace(b"INS*Y*18*021*XN*A", ins.encode())
+
+
+def test_ins12_is_the_date_of_death():
+    result = parse_834(_with_ins("INS*Y*18*021*XN*A***N***D8*20261120"))
+    assert result.accepted, result.errors
+    assert result.members[0].death_date == D(2026, 11, 20)
+    assert parse_834(_with_ins("INS*Y*18*021*XN*A")).members[0].death_date is None
+
+
+@pytest.mark.parametrize(
+    ("ins", "code", "element"),
+    [
+        ("INS*Y*18*021*XN*A***N***D8*20261131", X.INVALID_DATE, 12),
+        ("INS*Y*18*021*XN*A***N***DT*20261120", X.INVALID_CODE, 11),
+        ("INS*Y*18*021*XN*A***N***D8", X.INVALID_DATE, 12),
+    ],
+)
+def test_a_bad_date_of_death_rejects_the_file_with_its_position(ins, code, element):
+    result = parse_834(_with_ins(ins))
+    assert not result.accepted
+    [error] = result.errors
+    assert (error.code, error.where["segment_id"], error.where["element"]) == (code, "INS", element)
