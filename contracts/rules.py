@@ -74,6 +74,7 @@ SHARED_SAVINGS_LABELS = {
 MAX_PMPM = Decimal("99999.99")
 MAX_WITHHOLD = Decimal("0.25")
 MAX_BONUS_PERCENTAGE = Decimal("0.2")
+MAX_APPROVAL_LIMIT = Decimal("999999999999.99")  # the 14-digit money column
 
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -427,6 +428,20 @@ def validate_terms(
     out["quality_terms"] = validate_quality_terms(terms.get("quality_terms"), problems)
     out["shared_savings_terms"] = validate_shared_savings(terms.get("shared_savings_terms"), problems)
     out["quality_bonus"] = validate_quality_bonus(terms.get("quality_bonus"), problems)
+    limit = terms.get("single_approval_limit")
+    out["single_approval_limit"] = (
+        None
+        if limit in (None, "")
+        else parse_decimal(
+            limit,
+            "single_approval_limit",
+            problems,
+            maximum=MAX_APPROVAL_LIMIT,
+            places=2,
+            strictly_positive=True,
+            label="The single-approval limit",
+        )
+    )
     return out, problems
 
 
@@ -543,11 +558,13 @@ def fingerprint(document: dict[str, Any]) -> str:
     """sha256 of the rates and terms (and who and what they bind): two copies can be told apart.
 
     Parties and the bundle enter by their ids, so renaming an organisation changes no fingerprint. The
-    quality bonus enters only when the version has one, so versions without a bonus (every version
-    frozen before the term existed) keep their fingerprint."""
+    quality bonus and the single-approval limit enter only when the version has one, so versions
+    without them (every version frozen before the terms existed) keep their fingerprint."""
     data = {k: document[k] for k in FINGERPRINTED_KEYS}
     if document.get("quality_bonus"):
         data["quality_bonus"] = document["quality_bonus"]
+    if document.get("single_approval_limit") is not None:  # likewise: only versions that set one
+        data["single_approval_limit"] = document["single_approval_limit"]
     data["payer"], data["provider"] = document["payer"]["id"], document["provider"]["id"]
     data["bundle"] = {k: document["bundle"][k] for k in ("id", "number", "content_hash")}
     data["tiers"] = [t["code"] for t in document["tiers"]]
@@ -567,23 +584,61 @@ SECTIONS = {
     "withhold": "Withhold",
     "quality": "Quality terms",
     "shared_savings": "Shared savings",
+    "approval": "Approval of payments (four eyes)",
     "termination": "Termination",
 }
-PAYMENT_SECTIONS = ("rates", "assessment_fees", "withhold", "quality", "shared_savings")
-_SCALAR_TERMS = {
-    "effective_start": ("period", "Effective from"),
-    "effective_end": ("period", "Ends (exclusive)"),
-    "bundle": ("coverage", "Bundle version"),
-    "markets": ("coverage", "Markets"),
-    "lines_of_business": ("coverage", "Lines of business"),
-    "assessment_lookback_months": ("assessment_fees", "Assessment look-back window (months)"),
-    "proration_rule": ("rules", "Proration rule"),
-    "tier_rule": ("rules", "Tier rule"),
-    "retro_window_months": ("rules", "Retro window (months)"),
-    "roster_due_day": ("rules", "Roster due day"),
-    "withhold_percentage": ("withhold", "Withhold"),
-    "termination_notice_days": ("termination", "Termination notice (days)"),
-}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a contract version, as the amendment diff sees it.
+
+    ``field`` is the key of the version's document (and the model field, unless ``model_field`` names
+    another); ``moves_money`` says whether changing it can change what the provider is paid, so an
+    amendment that changes it is flagged as a payment-term change (docs/domain.md 3.4). ``kind`` is
+    ``scalar`` (compared as one value) or the name of a structured term the diff walks item by item.
+    """
+
+    field: str
+    label: str
+    section: str
+    moves_money: bool
+    kind: str = "scalar"
+    model_field: str | None = None
+
+    @property
+    def model_name(self) -> str:
+        return self.model_field or self.field
+
+
+#: Every term of a contract version, in display order. A new term is added here (a test checks that
+#: every term field of the version model is listed), with ``moves_money`` saying whether an amendment
+#: changing it changes payments.
+TERMS: tuple[Term, ...] = (
+    Term("effective_start", "Effective from", "period", False),
+    Term("effective_end", "Ends (exclusive)", "period", False),
+    Term("bundle", "Bundle version", "coverage", False, model_field="bundle_version"),
+    Term("markets", "Markets", "coverage", False),
+    Term("lines_of_business", "Lines of business", "coverage", False),
+    Term("rates", "Rates (PMPM)", "rates", True, kind="rates"),
+    Term("assessment_fees", "Initial assessment fees", "assessment_fees", True, kind="assessment_fees"),
+    Term("assessment_lookback_months", "Assessment look-back window (months)", "assessment_fees", True),
+    Term("proration_rule", "Proration rule", "rules", True),
+    Term("tier_rule", "Tier rule", "rules", True),
+    Term("retro_window_months", "Retro window (months)", "rules", True),
+    Term("roster_due_day", "Roster due day", "rules", False),
+    Term("withhold_percentage", "Withhold", "withhold", True),
+    Term("quality_terms", "Quality terms", "quality", True, kind="quality_terms"),
+    Term("quality_bonus", "Quality bonus", "quality", True, kind="quality_bonus"),
+    Term("shared_savings_terms", "Shared savings", "shared_savings", True, kind="shared_savings_terms"),
+    Term("single_approval_limit", "Single-approval limit", "approval", True),
+    Term("termination_notice_days", "Termination notice (days)", "termination", False),
+)
+TERMS_BY_FIELD = {term.field: term for term in TERMS}
+MONEY_TERMS = tuple(term.field for term in TERMS if term.moves_money)
+#: The sections holding a term that moves money, each flagged in ``payment_terms_changed``.
+PAYMENT_SECTIONS = tuple(s for s in SECTIONS if any(t.moves_money and t.section == s for t in TERMS))
+_SCALAR_TERMS = {t.field: (t.section, t.label) for t in TERMS if t.kind == "scalar"}
 
 
 def _delta(before: str | None, after: str | None) -> str | None:
@@ -601,6 +656,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
     def add(section, path, label, old, new, delta=None):
         change = "added" if old is None else "removed" if new is None else "changed"
+        term = TERMS_BY_FIELD[path.split(".")[0]]
         changes.append(
             {
                 "section": section,
@@ -610,6 +666,8 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
                 "before": old,
                 "after": new,
                 "difference": delta,
+                "term": term.field,
+                "moves_money": term.moves_money,
             }
         )
 
@@ -688,12 +746,17 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
                 _delta(old, new) if field == "benchmark_pmpm" else None,
             )
     changed_sections = [s for s in SECTIONS if any(c["section"] == s for c in changes)]
+    money = {c["term"] for c in changes if c["moves_money"]}
     return {
         "from_version": before["version"],
         "to_version": after["version"],
         "changes": changes,
         "sections_changed": changed_sections,
-        "payment_terms_changed": {s: s in changed_sections for s in PAYMENT_SECTIONS},
+        # a section is flagged only for a change of a term that moves money (not the roster due day)
+        "payment_terms_changed": {
+            s: any(c["section"] == s and c["moves_money"] for c in changes) for s in PAYMENT_SECTIONS
+        },
+        "money_terms_changed": [field for field in MONEY_TERMS if field in money],
     }
 
 
