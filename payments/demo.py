@@ -1,6 +1,7 @@
-"""Demo payment runs: every demo contract's months with an accepted roster are calculated and approved
-(posted to the ledger) in month order, except the latest month, which is left in review for the plan's
-analyst to approve. Skips quietly when there is no accepted roster (no enrollment demo data yet).
+"""Demo payment runs: every demo contract's months with an accepted roster are calculated (requested by
+``plan_analyst``) and approved by ``plan_analyst2`` (four eyes), posted to the ledger in month order,
+except the latest month, which is left in review for the second analyst to approve. Skips quietly when
+there is no accepted roster (no enrollment demo data yet).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def _scope(user, organization) -> Scope:
 
 def seed(ctx) -> None:
     analyst = _scope(ctx.users["plan_analyst"], ctx.plan)
+    approver = _scope(ctx.users["plan_analyst2"], ctx.plan)
     for contract in Contract.objects.filter(payer=ctx.plan).order_by("pk"):
         months = sorted(
             set(
@@ -38,7 +40,7 @@ def seed(ctx) -> None:
                 if run.status == PaymentRunStatus.CALCULATING:
                     run = services.payment_run_calculate(run_id=run.pk)
                 if run.status == PaymentRunStatus.REVIEW and i < len(months) - 1:
-                    services.payment_run_approve(scope=analyst, run=run)
+                    services.payment_run_approve(scope=approver, run=run)
             except ApplicationError:
                 continue  # e.g. a month outside the contract: nothing to pay
     ctx.extra["payments_seeded"] = True
