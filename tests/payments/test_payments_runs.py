@@ -429,16 +429,18 @@ def test_a_correction_is_a_reversing_entry_plus_a_new_one(contract_factory, prov
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("K1")])
     pay(scope=analyst_scope, contract=contract, month=JAN)
     entry = LedgerEntry.objects.get()
-    reversal, replacement = services.ledger_entry_correct(
-        scope=analyst_scope, entry=entry, amount=M("290.00"), note="Rate keyed wrongly"
+    correction = services.ledger_correction_request(
+        scope=analyst_scope, entry=entry, amount=M("290.00"), reason="Rate keyed wrongly"
     )
+    correction = services.ledger_correction_approve(scope=second_scope(analyst_scope), correction=correction)
+    reversal, replacement = correction.reversal, correction.replacement
     assert (reversal.sequence, reversal.amount, reversal.reverses) == (2, M("-300.00"), entry)
     assert (replacement.sequence, replacement.amount, replacement.reverses) == (3, M("290.00"), None)
     assert sum(LedgerEntry.objects.values_list("amount", flat=True)) == M("290.00")
     with pytest.raises(ConflictError):
-        services.ledger_entry_correct(scope=analyst_scope, entry=entry, amount=M("1"), note="again")
+        services.ledger_correction_request(scope=analyst_scope, entry=entry, amount=M("1"), reason="again")
     with pytest.raises(ConflictError):
-        services.ledger_entry_correct(scope=analyst_scope, entry=reversal, amount=M("1"), note="again")
+        services.ledger_correction_request(scope=analyst_scope, entry=reversal, amount=M("1"), reason="again")
 
 
 def test_a_month_without_an_accepted_roster_or_outside_the_contract_is_refused(
