@@ -25,32 +25,50 @@ class Measure:
     better: str  # "lower" or "higher"
     unit: str  # "per_1000", "rate", "days", "score"
     denominator: str
+    # The file whose data scores it (docs/formats.md); None: no file carries it yet, so a contract
+    # cannot choose it (it would never be scored and its weight would silently drop out).
+    source: str | None = None
 
 
+_UTILIZATION = "the plan's utilisation file"
+_ROSTER = "the provider's monthly roster"
 QUALITY_MEASURES: dict[str, Measure] = {
-    "ed_visits_per_1000": Measure("ED visits per 1,000 member-months", "lower", "per_1000", "member-months"),
+    "ed_visits_per_1000": Measure(
+        "ED visits per 1,000 member-months", "lower", "per_1000", "member-months", _UTILIZATION
+    ),
     "inpatient_admissions_per_1000": Measure(
-        "Inpatient admissions per 1,000 member-months", "lower", "per_1000", "member-months"
+        "Inpatient admissions per 1,000 member-months", "lower", "per_1000", "member-months", _UTILIZATION
     ),
     "icu_admissions_per_1000": Measure(
-        "ICU admissions per 1,000 member-months", "lower", "per_1000", "member-months"
+        "ICU admissions per 1,000 member-months", "lower", "per_1000", "member-months", _UTILIZATION
     ),
-    "readmission_30d_rate": Measure("30-day readmission rate", "lower", "rate", "discharges"),
-    "hospice_transition_rate": Measure("Hospice transition rate", "higher", "rate", "disenrollments"),
+    "readmission_30d_rate": Measure("30-day readmission rate", "lower", "rate", "discharges", _UTILIZATION),
+    "hospice_transition_rate": Measure(
+        "Hospice transition rate", "higher", "rate", "disenrollments", _ROSTER
+    ),
     "median_days_before_hospice": Measure(
-        "Median days enrolled before hospice", "higher", "days", "transitions to hospice"
+        "Median days enrolled before hospice", "higher", "days", "transitions to hospice", _ROSTER
     ),
-    "death_at_home_rate": Measure("Death at home (or preferred place)", "higher", "rate", "deaths"),
+    "death_at_home_rate": Measure(
+        "Death at home (or preferred place)", "higher", "rate", "deaths", _UTILIZATION
+    ),
     "acp_within_60d_rate": Measure(
-        "Advance care plan documented within 60 days", "higher", "rate", "new enrollees"
+        "Advance care plan documented within 60 days", "higher", "rate", "new enrollees", _UTILIZATION
     ),
     "assessment_within_n_days_rate": Measure(
-        "Initial assessment within N days of referral", "higher", "rate", "referrals"
+        "Initial assessment within N days of referral",
+        "higher",
+        "rate",
+        "referrals",
+        "the provider's assessments file (referral_date)",
     ),
     "satisfaction_score": Measure(
-        "Patient and family satisfaction score", "higher", "score", "survey responses"
+        "Patient and family satisfaction score", "higher", "score", "survey responses", _UTILIZATION
     ),
 }
+NO_DATA_MESSAGE = (
+    "{name} cannot be scored: no file the platform reads carries its data yet. Choose another measure."
+)
 DIRECTIONS = ("lower", "higher")
 
 BASELINE_METHODS = {
@@ -178,6 +196,13 @@ def validate_quality_terms(value: Any, problems: list[Problem], path: str = "qua
             )
             continue
         measure = QUALITY_MEASURES[code]
+        if measure.source is None:  # a contract cannot choose a measure its data cannot score
+            problems.append(
+                Problem.at_path(
+                    f"{at}.measure", "measure_without_data", NO_DATA_MESSAGE.format(name=measure.name)
+                )
+            )
+            continue
         if code in seen:
             problems.append(Problem.at_path(f"{at}.measure", "duplicate", f"{measure.name} is listed twice."))
         seen.add(code)
