@@ -620,7 +620,7 @@ class Term:
 
     ``field`` is the key of the version's document (and the model field, unless ``model_field`` names
     another); ``moves_money`` says whether changing it can change what the provider is paid, so an
-    amendment that changes it is flagged as a payment-term change (docs/domain.md 3.4). ``kind`` is
+    amendment that changes it is flagged as a payment-term change (docs/formats.md section 8, "Amendments"). ``kind`` is
     ``scalar`` (compared as one value) or the name of a structured term the diff walks item by item.
     """
 

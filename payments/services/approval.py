@@ -1,4 +1,4 @@
-"""Four eyes on money (docs/domain.md 5.6): the person who requested a payment run, a settlement,
+"""Four eyes on money (docs/domain.md section 5, "Four eyes on money"): the person who requested a payment run, a settlement,
 a ledger correction or a refund does not approve it, unless the contract lets one person approve
 amounts under a limit it sets.
 

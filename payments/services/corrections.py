@@ -1,7 +1,7 @@
 """Ledger corrections: an analyst of the plan requests the correction of a posted entry with a reason;
 another approves it (four eyes, ``payments.services.approval``), which posts the reversing entry and the
 new one in one transaction, or rejects it. The request and its decision are kept (with their history)
-as the audit trail; the ledger itself only ever gains entries (docs/domain.md 5.6).
+as the audit trail; the ledger itself only ever gains entries (docs/domain.md section 5, "Four eyes on money").
 """
 
 from __future__ import annotations
