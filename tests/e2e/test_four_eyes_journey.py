@@ -46,7 +46,7 @@ def test_one_analyst_requests_and_another_approves(page, live_server, demo):
     expect(row.get_by_test_id("correction-status")).to_have_text("Requested")
     row.get_by_role("button", name="Approve and post").click()
     expect(page.get_by_test_id("correction-error")).to_have_text(REFUSED)
-    assert LedgerCorrection.objects.get().status == "requested"
+    assert LedgerCorrection.objects.get(contract=contract).status == "requested"
     page.get_by_role("button", name="Log out").click()
 
     # The second analyst approves the run and the correction.
@@ -62,7 +62,7 @@ def test_one_analyst_requests_and_another_approves(page, live_server, demo):
     row = page.get_by_test_id("correction-1")
     row.get_by_role("button", name="Approve and post").click()
     expect(page.get_by_test_id("correction-1").get_by_test_id("correction-status")).to_have_text("Approved")
-    correction = LedgerCorrection.objects.get()
+    correction = LedgerCorrection.objects.get(contract=contract)
     assert correction.approved_by.username == "plan_analyst2"
     reversal, replacement = correction.reversal, correction.replacement
     expect(page.get_by_test_id(f"ledger-entry-{reversal.sequence}")).to_contain_text(

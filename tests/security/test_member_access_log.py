@@ -214,6 +214,15 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "payment-settlement-approve",
         "payment-run-status",
         "payment-run-approve",
+        # ledger corrections: an entry's amounts and a reason, never a member
+        "api-contract-ledger-corrections",
+        "api-ledger-correction",
+        "api-ledger-correction-approve",
+        "api-ledger-correction-reject",
+        "payment-contract-ledger",
+        "payment-ledger-correction-request",
+        "payment-ledger-correction-approve",
+        "payment-ledger-correction-reject",
     ),
     "performance: measures, unit costs, the report and the provider's story (written without names), "
     "uploads sent by a form that redirects": (
