@@ -852,6 +852,16 @@ def describe_quality_bonus(terms: dict[str, Any] | None) -> str:
     )
 
 
+def describe_approval(limit: Any) -> str:
+    """Four eyes in words: who approves a payment, a settlement, a correction or a refund."""
+    if limit in (None, ""):
+        return "Every payment, settlement, ledger correction and refund is approved by a second person."
+    return (
+        f"A second person approves every payment, settlement, ledger correction and refund of "
+        f"${to_cents(Decimal(str(limit))):,} or more; under that, the person who requested it may approve it."
+    )
+
+
 def describe_withhold(withhold: Any) -> str:
     if not Decimal(str(withhold)):
         return "No withhold."

@@ -152,3 +152,8 @@ def test_the_diff_page_marks_the_terms_that_change_payments(plan_api, client, ac
     client.force_login(plan_cm)
     html = client.get(f"/contracts/{contract.number}/versions/2/diff/").content.decode()
     assert "Proration rule" in html and "changes payments" in html
+
+
+def test_the_approval_rule_in_plain_words():
+    assert rules.describe_approval(None).startswith("Every payment, settlement, ledger correction and refund")
+    assert "$2,500.00 or more" in rules.describe_approval("2500.00")
