@@ -16,6 +16,8 @@ RURAL_NAME = "Sierra Foothills Palliative Program"
 DEMO_USERS = [
     # username, first, last, organisation, role
     ("plan_analyst", "Priya", "Natarajan", PLAN_NAME, Role.ANALYST),
+    # the second analyst: approves what plan_analyst requests (four eyes on money)
+    ("plan_analyst2", "Samuel", "Ortiz", PLAN_NAME, Role.ANALYST),
     ("plan_contracts", "Marcus", "Bell", PLAN_NAME, Role.CONTRACT_MANAGER),
     ("plan_auditor", "Helen", "Okafor", PLAN_NAME, Role.AUDITOR),
     ("urban_admin", "Dana", "Reyes", URBAN_NAME, Role.ADMIN),

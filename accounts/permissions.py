@@ -58,6 +58,7 @@ PERMISSIONS: dict[str, Rule] = {
     "payment.view": Rule(ALL_ROLES),
     "payment.run": Rule(_PAYER_ANALYSTS, PAYER),
     "payment.approve": Rule(_PAYER_ANALYSTS, PAYER),
+    "payment.correct": Rule(_PAYER_ANALYSTS, PAYER),  # request a ledger correction (another approves it)
     # performance
     "performance.view": Rule(ALL_ROLES),
     "performance.upload": Rule(_PAYER_ANALYSTS, PAYER),

@@ -48,6 +48,13 @@ class TermsForm(forms.Form):
     roster_due_day = forms.IntegerField(label="Roster due day (of the following month)", initial=10)
     withhold_percent = forms.DecimalField(label="Withhold (%)", initial=0, decimal_places=2, min_value=0)
     termination_notice_days = forms.IntegerField(label="Termination notice (days)", initial=90)
+    single_approval_limit = forms.DecimalField(
+        label="Single-approval limit (US$)",
+        required=False,
+        decimal_places=2,
+        help_text="Under this amount the analyst who requested a payment may approve it alone. "
+        "Empty: always two people.",
+    )
     shared_savings = forms.BooleanField(label="Shared savings", required=False)
     ss_baseline_method = forms.ChoiceField(
         label="Baseline",
@@ -134,6 +141,7 @@ class TermsForm(forms.Form):
             "roster_due_day": version.roster_due_day,
             "withhold_percent": rules.plain_number(_pct(version.withhold_percentage)),
             "termination_notice_days": version.termination_notice_days,
+            "single_approval_limit": version.single_approval_limit,
         }
         savings = version.shared_savings_terms or {}
         if savings:
@@ -184,6 +192,7 @@ class TermsForm(forms.Form):
                 "retro_window_months",
                 "roster_due_day",
                 "termination_notice_days",
+                "single_approval_limit",
             )
         }
         terms["withhold_percentage"] = _frac(data["withhold_percent"])

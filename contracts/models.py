@@ -182,6 +182,10 @@ class ContractVersion(models.Model):
     # without a default, so that adding it is a plain ADD COLUMN (SQLite keeps the table and its triggers).
     quality_bonus = models.JSONField(null=True, blank=True)
     termination_notice_days = models.PositiveSmallIntegerField(default=90)
+    # Four eyes (docs/domain.md section 5, "Four eyes on money"): a payment, settlement, correction or refund whose amount is under
+    # this limit may be approved by the person who requested it; null: always two people. Nullable
+    # without a default, so that adding it is a plain ADD COLUMN (like ``quality_bonus``).
+    single_approval_limit = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     pricing_run_id = models.CharField(
         max_length=64, blank=True, help_text="The pricing run the rates came from"
     )

@@ -388,6 +388,8 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
         terms.append((f"shared_savings.{field}", value))
     for field, value in sorted((document.get("quality_bonus") or {}).items()):
         terms.append((f"quality_bonus.{field}", value))
+    if document.get("single_approval_limit") is not None:  # only when set: older sheets keep their bytes
+        terms.append(("single_approval_limit", document["single_approval_limit"]))
     if draft:
         terms.append(("status", "DRAFT - not binding"))
     for key, value in terms:

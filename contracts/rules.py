@@ -25,32 +25,50 @@ class Measure:
     better: str  # "lower" or "higher"
     unit: str  # "per_1000", "rate", "days", "score"
     denominator: str
+    # The file whose data scores it (docs/formats.md); None: no file carries it yet, so a contract
+    # cannot choose it (it would never be scored and its weight would silently drop out).
+    source: str | None = None
 
 
+_UTILIZATION = "the plan's utilisation file"
+_ROSTER = "the provider's monthly roster"
 QUALITY_MEASURES: dict[str, Measure] = {
-    "ed_visits_per_1000": Measure("ED visits per 1,000 member-months", "lower", "per_1000", "member-months"),
+    "ed_visits_per_1000": Measure(
+        "ED visits per 1,000 member-months", "lower", "per_1000", "member-months", _UTILIZATION
+    ),
     "inpatient_admissions_per_1000": Measure(
-        "Inpatient admissions per 1,000 member-months", "lower", "per_1000", "member-months"
+        "Inpatient admissions per 1,000 member-months", "lower", "per_1000", "member-months", _UTILIZATION
     ),
     "icu_admissions_per_1000": Measure(
-        "ICU admissions per 1,000 member-months", "lower", "per_1000", "member-months"
+        "ICU admissions per 1,000 member-months", "lower", "per_1000", "member-months", _UTILIZATION
     ),
-    "readmission_30d_rate": Measure("30-day readmission rate", "lower", "rate", "discharges"),
-    "hospice_transition_rate": Measure("Hospice transition rate", "higher", "rate", "disenrollments"),
+    "readmission_30d_rate": Measure("30-day readmission rate", "lower", "rate", "discharges", _UTILIZATION),
+    "hospice_transition_rate": Measure(
+        "Hospice transition rate", "higher", "rate", "disenrollments", _ROSTER
+    ),
     "median_days_before_hospice": Measure(
-        "Median days enrolled before hospice", "higher", "days", "transitions to hospice"
+        "Median days enrolled before hospice", "higher", "days", "transitions to hospice", _ROSTER
     ),
-    "death_at_home_rate": Measure("Death at home (or preferred place)", "higher", "rate", "deaths"),
+    "death_at_home_rate": Measure(
+        "Death at home (or preferred place)", "higher", "rate", "deaths", _UTILIZATION
+    ),
     "acp_within_60d_rate": Measure(
-        "Advance care plan documented within 60 days", "higher", "rate", "new enrollees"
+        "Advance care plan documented within 60 days", "higher", "rate", "new enrollees", _UTILIZATION
     ),
     "assessment_within_n_days_rate": Measure(
-        "Initial assessment within N days of referral", "higher", "rate", "referrals"
+        "Initial assessment within N days of referral",
+        "higher",
+        "rate",
+        "referrals",
+        "the provider's assessments file (referral_date)",
     ),
     "satisfaction_score": Measure(
-        "Patient and family satisfaction score", "higher", "score", "survey responses"
+        "Patient and family satisfaction score", "higher", "score", "survey responses", _UTILIZATION
     ),
 }
+NO_DATA_MESSAGE = (
+    "{name} cannot be scored: no file the platform reads carries its data yet. Choose another measure."
+)
 DIRECTIONS = ("lower", "higher")
 
 BASELINE_METHODS = {
@@ -74,6 +92,7 @@ SHARED_SAVINGS_LABELS = {
 MAX_PMPM = Decimal("99999.99")
 MAX_WITHHOLD = Decimal("0.25")
 MAX_BONUS_PERCENTAGE = Decimal("0.2")
+MAX_APPROVAL_LIMIT = Decimal("999999999999.99")  # the 14-digit money column
 
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -177,6 +196,13 @@ def validate_quality_terms(value: Any, problems: list[Problem], path: str = "qua
             )
             continue
         measure = QUALITY_MEASURES[code]
+        if measure.source is None:  # a contract cannot choose a measure its data cannot score
+            problems.append(
+                Problem.at_path(
+                    f"{at}.measure", "measure_without_data", NO_DATA_MESSAGE.format(name=measure.name)
+                )
+            )
+            continue
         if code in seen:
             problems.append(Problem.at_path(f"{at}.measure", "duplicate", f"{measure.name} is listed twice."))
         seen.add(code)
@@ -427,6 +453,20 @@ def validate_terms(
     out["quality_terms"] = validate_quality_terms(terms.get("quality_terms"), problems)
     out["shared_savings_terms"] = validate_shared_savings(terms.get("shared_savings_terms"), problems)
     out["quality_bonus"] = validate_quality_bonus(terms.get("quality_bonus"), problems)
+    limit = terms.get("single_approval_limit")
+    out["single_approval_limit"] = (
+        None
+        if limit in (None, "")
+        else parse_decimal(
+            limit,
+            "single_approval_limit",
+            problems,
+            maximum=MAX_APPROVAL_LIMIT,
+            places=2,
+            strictly_positive=True,
+            label="The single-approval limit",
+        )
+    )
     return out, problems
 
 
@@ -543,11 +583,13 @@ def fingerprint(document: dict[str, Any]) -> str:
     """sha256 of the rates and terms (and who and what they bind): two copies can be told apart.
 
     Parties and the bundle enter by their ids, so renaming an organisation changes no fingerprint. The
-    quality bonus enters only when the version has one, so versions without a bonus (every version
-    frozen before the term existed) keep their fingerprint."""
+    quality bonus and the single-approval limit enter only when the version has one, so versions
+    without them (every version frozen before the terms existed) keep their fingerprint."""
     data = {k: document[k] for k in FINGERPRINTED_KEYS}
     if document.get("quality_bonus"):
         data["quality_bonus"] = document["quality_bonus"]
+    if document.get("single_approval_limit") is not None:  # likewise: only versions that set one
+        data["single_approval_limit"] = document["single_approval_limit"]
     data["payer"], data["provider"] = document["payer"]["id"], document["provider"]["id"]
     data["bundle"] = {k: document["bundle"][k] for k in ("id", "number", "content_hash")}
     data["tiers"] = [t["code"] for t in document["tiers"]]
@@ -567,23 +609,61 @@ SECTIONS = {
     "withhold": "Withhold",
     "quality": "Quality terms",
     "shared_savings": "Shared savings",
+    "approval": "Approval of payments (four eyes)",
     "termination": "Termination",
 }
-PAYMENT_SECTIONS = ("rates", "assessment_fees", "withhold", "quality", "shared_savings")
-_SCALAR_TERMS = {
-    "effective_start": ("period", "Effective from"),
-    "effective_end": ("period", "Ends (exclusive)"),
-    "bundle": ("coverage", "Bundle version"),
-    "markets": ("coverage", "Markets"),
-    "lines_of_business": ("coverage", "Lines of business"),
-    "assessment_lookback_months": ("assessment_fees", "Assessment look-back window (months)"),
-    "proration_rule": ("rules", "Proration rule"),
-    "tier_rule": ("rules", "Tier rule"),
-    "retro_window_months": ("rules", "Retro window (months)"),
-    "roster_due_day": ("rules", "Roster due day"),
-    "withhold_percentage": ("withhold", "Withhold"),
-    "termination_notice_days": ("termination", "Termination notice (days)"),
-}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a contract version, as the amendment diff sees it.
+
+    ``field`` is the key of the version's document (and the model field, unless ``model_field`` names
+    another); ``moves_money`` says whether changing it can change what the provider is paid, so an
+    amendment that changes it is flagged as a payment-term change (docs/formats.md section 8, "Amendments"). ``kind`` is
+    ``scalar`` (compared as one value) or the name of a structured term the diff walks item by item.
+    """
+
+    field: str
+    label: str
+    section: str
+    moves_money: bool
+    kind: str = "scalar"
+    model_field: str | None = None
+
+    @property
+    def model_name(self) -> str:
+        return self.model_field or self.field
+
+
+#: Every term of a contract version, in display order. A new term is added here (a test checks that
+#: every term field of the version model is listed), with ``moves_money`` saying whether an amendment
+#: changing it changes payments.
+TERMS: tuple[Term, ...] = (
+    Term("effective_start", "Effective from", "period", False),
+    Term("effective_end", "Ends (exclusive)", "period", False),
+    Term("bundle", "Bundle version", "coverage", False, model_field="bundle_version"),
+    Term("markets", "Markets", "coverage", False),
+    Term("lines_of_business", "Lines of business", "coverage", False),
+    Term("rates", "Rates (PMPM)", "rates", True, kind="rates"),
+    Term("assessment_fees", "Initial assessment fees", "assessment_fees", True, kind="assessment_fees"),
+    Term("assessment_lookback_months", "Assessment look-back window (months)", "assessment_fees", True),
+    Term("proration_rule", "Proration rule", "rules", True),
+    Term("tier_rule", "Tier rule", "rules", True),
+    Term("retro_window_months", "Retro window (months)", "rules", True),
+    Term("roster_due_day", "Roster due day", "rules", False),
+    Term("withhold_percentage", "Withhold", "withhold", True),
+    Term("quality_terms", "Quality terms", "quality", True, kind="quality_terms"),
+    Term("quality_bonus", "Quality bonus", "quality", True, kind="quality_bonus"),
+    Term("shared_savings_terms", "Shared savings", "shared_savings", True, kind="shared_savings_terms"),
+    Term("single_approval_limit", "Single-approval limit", "approval", True),
+    Term("termination_notice_days", "Termination notice (days)", "termination", False),
+)
+TERMS_BY_FIELD = {term.field: term for term in TERMS}
+MONEY_TERMS = tuple(term.field for term in TERMS if term.moves_money)
+#: The sections holding a term that moves money, each flagged in ``payment_terms_changed``.
+PAYMENT_SECTIONS = tuple(s for s in SECTIONS if any(t.moves_money and t.section == s for t in TERMS))
+_SCALAR_TERMS = {t.field: (t.section, t.label) for t in TERMS if t.kind == "scalar"}
 
 
 def _delta(before: str | None, after: str | None) -> str | None:
@@ -601,6 +681,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
     def add(section, path, label, old, new, delta=None):
         change = "added" if old is None else "removed" if new is None else "changed"
+        term = TERMS_BY_FIELD[path.split(".")[0]]
         changes.append(
             {
                 "section": section,
@@ -610,6 +691,8 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
                 "before": old,
                 "after": new,
                 "difference": delta,
+                "term": term.field,
+                "moves_money": term.moves_money,
             }
         )
 
@@ -688,12 +771,17 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
                 _delta(old, new) if field == "benchmark_pmpm" else None,
             )
     changed_sections = [s for s in SECTIONS if any(c["section"] == s for c in changes)]
+    money = {c["term"] for c in changes if c["moves_money"]}
     return {
         "from_version": before["version"],
         "to_version": after["version"],
         "changes": changes,
         "sections_changed": changed_sections,
-        "payment_terms_changed": {s: s in changed_sections for s in PAYMENT_SECTIONS},
+        # a section is flagged only for a change of a term that moves money (not the roster due day)
+        "payment_terms_changed": {
+            s: any(c["section"] == s and c["moves_money"] for c in changes) for s in PAYMENT_SECTIONS
+        },
+        "money_terms_changed": [field for field in MONEY_TERMS if field in money],
     }
 
 
@@ -761,6 +849,16 @@ def describe_quality_bonus(terms: dict[str, Any] | None) -> str:
     return (
         f"A bonus of {percent(terms['percentage'])} of the period's member-month payments is paid when the "
         f"composite quality score is at least {percent(terms['threshold'])}."
+    )
+
+
+def describe_approval(limit: Any) -> str:
+    """Four eyes in words: who approves a payment, a settlement, a correction or a refund."""
+    if limit in (None, ""):
+        return "Every payment, settlement, ledger correction and refund is approved by a second person."
+    return (
+        f"A second person approves every payment, settlement, ledger correction and refund of "
+        f"${to_cents(Decimal(str(limit))):,} or more; under that, the person who requested it may approve it."
     )
 
 

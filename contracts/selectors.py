@@ -30,6 +30,7 @@ from contracts.models import (
 from contracts.states import CONTRACT, CONTRACT_VERSION, PLAN_ONLY_ACTIONS
 from contracts.terms import ContractTerms, RateCell
 from core.domain.codes import lob_label
+from core.domain.money import to_cents
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 
 NO_TERMS_IN_FORCE_MESSAGE = "No version of this contract was in force on that date."
@@ -233,6 +234,9 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
         "shared_savings_terms": dict(version.shared_savings_terms),
         "quality_bonus": dict(version.quality_bonus) if version.quality_bonus else None,
         "termination_notice_days": version.termination_notice_days,
+        "single_approval_limit": (
+            None if version.single_approval_limit is None else str(to_cents(version.single_approval_limit))
+        ),
         "pricing_run_id": version.pricing_run_id,
         "amends": _amended_version(version),
     }
@@ -299,6 +303,7 @@ def version_terms(version: ContractVersion) -> ContractTerms:
         shared_savings_terms=dict(version.shared_savings_terms),
         quality_bonus=dict(version.quality_bonus) if version.quality_bonus else None,
         termination_notice_days=version.termination_notice_days,
+        single_approval_limit=version.single_approval_limit,
         fingerprint=version.fingerprint,
     )
 

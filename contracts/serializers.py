@@ -144,6 +144,14 @@ class TermsInputSerializer(serializers.Serializer):
         help_text="Null: no bonus. A bonus needs at least one quality measure",
     )
     termination_notice_days = serializers.IntegerField(required=False)
+    single_approval_limit = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        help_text="Four eyes: under this amount the person who requested a payment run, settlement, "
+        "ledger correction or refund may approve it; null: always two people",
+    )
     rates = RateInputSerializer(many=True, required=False)
     assessment_fees = serializers.DictField(
         child=serializers.DecimalField(max_digits=14, decimal_places=2),
@@ -352,6 +360,7 @@ class VersionSerializer(serializers.ModelSerializer):
             "shared_savings_terms",
             "quality_bonus",
             "termination_notice_days",
+            "single_approval_limit",
             "pricing_run_id",
             "rates",
             "assessment_fees",
@@ -446,14 +455,17 @@ class DiffChangeSerializer(serializers.Serializer):
     before = serializers.CharField(allow_null=True)
     after = serializers.CharField(allow_null=True)
     difference = serializers.CharField(allow_null=True, help_text="after - before, for money")
+    term = serializers.ChoiceField(choices=list(rules.TERMS_BY_FIELD), help_text="The term changed")
+    moves_money = serializers.BooleanField(help_text="The term changes what the provider is paid")
 
 
-class PaymentTermsChangedSerializer(serializers.Serializer):
-    rates = serializers.BooleanField()
-    assessment_fees = serializers.BooleanField()
-    withhold = serializers.BooleanField()
-    quality = serializers.BooleanField()
-    shared_savings = serializers.BooleanField()
+# One boolean per section holding a term that moves money (contracts.rules.TERMS): a section added
+# there appears here without another edit.
+PaymentTermsChangedSerializer = type(
+    "PaymentTermsChangedSerializer",
+    (serializers.Serializer,),
+    {section: serializers.BooleanField() for section in rules.PAYMENT_SECTIONS},
+)
 
 
 class DiffSerializer(serializers.Serializer):
@@ -461,6 +473,10 @@ class DiffSerializer(serializers.Serializer):
     to_version = serializers.IntegerField()
     sections_changed = serializers.ListField(child=serializers.CharField())
     payment_terms_changed = PaymentTermsChangedSerializer()
+    money_terms_changed = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(rules.MONEY_TERMS)),
+        help_text="Every changed term that moves money, in the order of contracts.rules.TERMS",
+    )
     changes = DiffChangeSerializer(many=True)
 
 

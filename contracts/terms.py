@@ -42,6 +42,8 @@ class ContractTerms:
     shared_savings_terms: dict = field(default_factory=dict)
     quality_bonus: dict | None = None  # {"threshold", "percentage"} as decimal strings; None: no bonus
     termination_notice_days: int = 90
+    # Under this amount one person may request and approve a payment (four eyes); None: always two.
+    single_approval_limit: Decimal | None = None
     fingerprint: str = ""  # sha256 of the version's rates and terms (empty while a draft)
 
     def pmpm(self, tier: str, market: str, lob: str | None = None) -> Decimal:

@@ -35,6 +35,8 @@ _MEANINGS = {
     "assessment_date": "YYYY-MM-DD",
     "outcome": ", ".join(sorted(ASSESSMENT_OUTCOMES)),
     "assessor_role": "Role code of the clinician who led it (e.g. np, physician)",
+    "referral_date": "Optional: the day the member was referred to the program, YYYY-MM-DD, "
+    "not after assessment_date",
 }
 
 _NOTES = {

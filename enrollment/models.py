@@ -403,6 +403,8 @@ class Assessment(models.Model):
     assessment_date = models.DateField()
     outcome = models.CharField(max_length=32)
     assessor_role = models.CharField(max_length=32)
+    # Optional column of the assessments file (docs/formats.md 2): scores assessment_within_n_days_rate.
+    referral_date = models.DateField(null=True, blank=True)
     payable = models.BooleanField()
     reason = models.CharField(max_length=32, blank=True, help_text="Why not payable, e.g. second_in_lookback")
     message = models.CharField(max_length=300, blank=True)

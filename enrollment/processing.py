@@ -891,6 +891,7 @@ ASSESSMENT_FIELDS = (
     "payable",
     "reason",
     "message",
+    "referral_date",
 )
 ISSUE_FIELDS = ("submission_id", "severity", "source", "row", "column", "code", "message", "plan_detail")
 
@@ -953,4 +954,5 @@ def assessment_rows(
             d.payable,
             d.reason or "",
             d.message[:300],
+            r.referral_date,
         )

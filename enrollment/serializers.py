@@ -282,6 +282,7 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "assessment_date",
             "outcome",
             "assessor_role",
+            "referral_date",
             "payable",
             "reason",
             "message",

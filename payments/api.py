@@ -16,9 +16,19 @@ from core.api import ErrorSerializer
 from core.audit import record_access
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from payments import selectors, services, statements
-from payments.models import LedgerEntry, PaymentDetail, PaymentRun, PaymentRunStatus, Settlement
+from payments.models import (
+    LedgerCorrection,
+    LedgerEntry,
+    PaymentDetail,
+    PaymentRun,
+    PaymentRunStatus,
+    Settlement,
+)
 from payments.serializers import (
     HistorySerializer,
+    LedgerCorrectionRejectSerializer,
+    LedgerCorrectionRequestSerializer,
+    LedgerCorrectionSerializer,
     LedgerEntrySerializer,
     MemberRowSerializer,
     PaymentRunDetailSerializer,
@@ -378,3 +388,93 @@ class SettlementStatementCsvApi(_SettlementStatementApi):
     )
     def get(self, request, settlement_id):
         return super().get(request, settlement_id)
+
+
+CORRECTION_CONFLICT = OpenApiResponse(
+    ErrorSerializer,
+    description="The entry is a reversal, is already reversed or has a correction waiting; "
+    "or the correction was already approved or rejected.",
+)
+
+
+class ContractLedgerCorrectionListApi(ScopedMixin, generics.ListAPIView):
+    """A contract's ledger corrections, newest first (a provider sees approved ones only); the plan
+    requests one (an analyst; another approves it)."""
+
+    queryset = LedgerCorrection.objects.none()
+    serializer_class = LedgerCorrectionSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        contract = _contract(self.scope, self.kwargs["contract_id"])
+        return selectors.correction_list(scope=self.scope, contract=contract)
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=LedgerCorrectionRequestSerializer,
+        responses={201: LedgerCorrectionSerializer, 409: CORRECTION_CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request, contract_id):
+        """Request the correction of a posted entry to a new amount, with a reason. Nothing is posted until a
+        second analyst approves it."""
+        contract = _contract(self.scope, contract_id)
+        serializer = LedgerCorrectionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        entry = selectors.ledger_entry_get(scope=self.scope, contract=contract, sequence=data["entry"])
+        correction = services.ledger_correction_request(
+            scope=self.scope, entry=entry, amount=data["amount"], reason=data["reason"]
+        )
+        correction = selectors.correction_get(scope=self.scope, correction_id=correction.public_id)
+        return Response(LedgerCorrectionSerializer(correction).data, status=status.HTTP_201_CREATED)
+
+
+class LedgerCorrectionApi(ScopedAPIView):
+    """A ledger correction: the entry, the new amount, the reason, who requested and who decided."""
+
+    @extend_schema(responses=LedgerCorrectionSerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, correction_id):
+        correction = selectors.correction_get(scope=self.scope, correction_id=correction_id)
+        return Response(LedgerCorrectionSerializer(correction).data)
+
+
+class LedgerCorrectionApproveApi(ScopedAPIView):
+    """Approve a requested correction (an analyst other than the requester, unless under the contract's
+    single-approval limit): the reversing entry and the new one are posted together."""
+
+    @extend_schema(
+        request=None,
+        responses={200: LedgerCorrectionSerializer, 409: CORRECTION_CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request, correction_id):
+        correction = selectors.correction_get(scope=self.scope, correction_id=correction_id)
+        services.ledger_correction_approve(scope=self.scope, correction=correction)
+        correction = selectors.correction_get(scope=self.scope, correction_id=correction_id)
+        return Response(LedgerCorrectionSerializer(correction).data)
+
+
+class LedgerCorrectionRejectApi(ScopedAPIView):
+    """Reject a requested correction (the requester may withdraw their own): nothing is posted."""
+
+    @extend_schema(
+        request=LedgerCorrectionRejectSerializer,
+        responses={200: LedgerCorrectionSerializer, 409: CORRECTION_CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request, correction_id):
+        correction = selectors.correction_get(scope=self.scope, correction_id=correction_id)
+        serializer = LedgerCorrectionRejectSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.ledger_correction_reject(
+            scope=self.scope, correction=correction, reason=serializer.validated_data["reason"]
+        )
+        correction = selectors.correction_get(scope=self.scope, correction_id=correction_id)
+        return Response(LedgerCorrectionSerializer(correction).data)

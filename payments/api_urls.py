@@ -15,6 +15,26 @@ urlpatterns = [
     ),
     path("contracts/<str:contract_id>/ledger/", api.ContractLedgerApi.as_view(), name="api-contract-ledger"),
     path(
+        "contracts/<str:contract_id>/ledger-corrections/",
+        api.ContractLedgerCorrectionListApi.as_view(),
+        name="api-contract-ledger-corrections",
+    ),
+    path(
+        "ledger-corrections/<str:correction_id>/",
+        api.LedgerCorrectionApi.as_view(),
+        name="api-ledger-correction",
+    ),
+    path(
+        "ledger-corrections/<str:correction_id>/approve/",
+        api.LedgerCorrectionApproveApi.as_view(),
+        name="api-ledger-correction-approve",
+    ),
+    path(
+        "ledger-corrections/<str:correction_id>/reject/",
+        api.LedgerCorrectionRejectApi.as_view(),
+        name="api-ledger-correction-reject",
+    ),
+    path(
         "contracts/<str:contract_id>/settlements/",
         api.ContractSettlementListApi.as_view(),
         name="api-contract-settlements",

@@ -378,3 +378,78 @@ class LedgerEntry(models.Model):
     @classmethod
     def tenant_filter(cls, organization) -> Q:
         return _party_filter(organization)
+
+
+class CorrectionStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class LedgerCorrection(models.Model):
+    """A request to correct a posted ledger entry, with its reason, approved by a second person.
+
+    Approval posts, in one transaction, a reversing entry and a new entry of ``amount`` (the ledger is
+    append-only: nothing posted is changed). A request is never deleted nor edited; it is approved
+    or rejected once, and its history (django-simple-history, ADR 0001) is the audit trail.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    contract = models.ForeignKey(
+        "contracts.Contract", on_delete=models.PROTECT, related_name="ledger_corrections"
+    )
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="corrections")
+    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="The entry's corrected amount")
+    reason = models.CharField(max_length=300)
+    status = models.CharField(
+        max_length=16, choices=CorrectionStatus.choices, default=CorrectionStatus.REQUESTED
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=300, blank=True)
+    reversal = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    replacement = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            # One open request per entry: two would race to reverse it.
+            models.UniqueConstraint(
+                fields=["entry"], condition=Q(status="requested"), name="ledger_correction_one_open_per_entry"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CorrectionStatus.values), name="ledger_correction_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=True) | Q(status="approved"),
+                name="ledger_correction_approved_at_iff_approved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} correction of #{self.entry_id} ({self.status})"
+
+    @property
+    def difference(self):
+        """What the correction changes on the ledger: the new amount less the entry's."""
+        return self.amount - self.entry.amount
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """The plan sees every request; the provider only approved corrections (posted entries)."""
+        return Q(contract__payer=organization) | Q(
+            contract__provider=organization, status=CorrectionStatus.APPROVED
+        )

@@ -20,6 +20,7 @@ from core.domain.months import previous_month
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 from payments.models import (
     SETTLEMENT_KINDS,
+    LedgerCorrection,
     LedgerEntry,
     LineKind,
     PaymentDetail,
@@ -29,7 +30,7 @@ from payments.models import (
     PaymentRunStatus,
     Settlement,
 )
-from payments.states import PAYMENT_RUN, SETTLEMENT
+from payments.states import LEDGER_CORRECTION, PAYMENT_RUN, SETTLEMENT
 
 HEAVY_FIELDS = ("inputs", "not_payable_assessments", "outside_window")
 ZERO = Decimal("0.00")
@@ -285,3 +286,52 @@ def settlement_actions(*, scope: Scope, settlement: Settlement) -> list[str]:
     if settlement.contract.payer_id != scope.organization.pk:
         return []
     return SETTLEMENT.actions_for(settlement.status, can=scope.can)
+
+
+def ledger_entry_get(*, scope: Scope, contract: Contract, sequence) -> LedgerEntry:
+    """The contract's entry numbered ``sequence`` (as the ledger lists it), else 404."""
+    scope.require("payment.view")
+    try:
+        number = int(str(sequence))
+    except ValueError as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+    return get_scoped_or_404(
+        LedgerEntry.objects.select_related("contract"), scope, contract=contract, sequence=number
+    )
+
+
+def correction_list(*, scope: Scope, contract: Contract) -> QuerySet[LedgerCorrection]:
+    """A contract's ledger corrections, newest first (a provider sees approved ones only)."""
+    scope.require("payment.view")
+    return (
+        scoped(LedgerCorrection.objects.filter(contract=contract), scope)
+        .select_related(
+            "contract", "entry", "requested_by", "approved_by", "rejected_by", "reversal", "replacement"
+        )
+        .order_by("-requested_at", "-pk")
+    )
+
+
+def correction_get(*, scope: Scope, correction_id) -> LedgerCorrection:
+    scope.require("payment.view")
+    return get_scoped_or_404(
+        LedgerCorrection.objects.select_related(
+            "contract__payer",
+            "contract__provider",
+            "entry",
+            "requested_by",
+            "approved_by",
+            "rejected_by",
+            "reversal",
+            "replacement",
+        ),
+        scope,
+        public_id=_uuid_or_404(correction_id),
+    )
+
+
+def correction_actions(*, scope: Scope, correction: LedgerCorrection) -> list[str]:
+    """What the scope may do to a correction now (payments.states), on the plan's own contracts only."""
+    if correction.contract.payer_id != scope.organization.pk:
+        return []
+    return LEDGER_CORRECTION.actions_for(correction.status, can=scope.can)

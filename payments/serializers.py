@@ -9,6 +9,8 @@ from rest_framework import serializers
 
 from core.domain.months import month_key, previous_month
 from payments.models import (
+    CorrectionStatus,
+    LedgerCorrection,
     LedgerEntry,
     LineKind,
     PaymentDetail,
@@ -23,6 +25,13 @@ from payments.models import (
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": True}
 MM = {"max_digits": 14, "decimal_places": 6, "coerce_to_string": True}
+
+
+def person(user) -> str | None:
+    """How a person is named in an API body: full name, else username; None for nobody."""
+    return (user.get_full_name() or user.username) if user else None
+
+
 RUN_STATUSES = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in PaymentRunStatus.choices)
 RUN_KINDS = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in PaymentRunKind.choices)
 LINE_KINDS = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in LineKind.choices)
@@ -42,6 +51,7 @@ class PaymentRunSerializer(serializers.ModelSerializer):
     total = serializers.DecimalField(**MONEY, read_only=True)
     member_months = serializers.DecimalField(**MM, read_only=True)
     approved_by = serializers.SerializerMethodField()
+    requested_by = serializers.SerializerMethodField(help_text="Who asked for the run (null: the schedule)")
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -62,6 +72,7 @@ class PaymentRunSerializer(serializers.ModelSerializer):
             "calculated_at",
             "approved_at",
             "approved_by",
+            "requested_by",
             "url",
         ]
         read_only_fields = fields
@@ -70,6 +81,10 @@ class PaymentRunSerializer(serializers.ModelSerializer):
     def get_approved_by(self, run) -> str | None:
         user = run.approved_by
         return (user.get_full_name() or user.username) if user else None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_requested_by(self, run) -> str | None:
+        return person(run.requested_by)
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_url(self, run) -> str:
@@ -332,6 +347,7 @@ class SettlementSerializer(serializers.ModelSerializer):
     shared_savings = serializers.DecimalField(**MONEY, help_text="Posted by this settlement")
     total = serializers.DecimalField(**MONEY)
     warnings = SettlementWarningSerializer(many=True)
+    requested_by = serializers.SerializerMethodField()
     approved_by = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 
@@ -363,6 +379,7 @@ class SettlementSerializer(serializers.ModelSerializer):
             "requested_at",
             "calculated_at",
             "approved_at",
+            "requested_by",
             "approved_by",
             "url",
         ]
@@ -371,6 +388,10 @@ class SettlementSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.STR)
     def get_period_end(self, settlement) -> str:
         return month_key(previous_month(settlement.period_end))
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_requested_by(self, settlement) -> str | None:
+        return person(settlement.requested_by)
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_approved_by(self, settlement) -> str | None:
@@ -391,3 +412,83 @@ class SettlementStartedSerializer(SettlementSerializer):
 
     def get_created(self, settlement) -> bool:
         return bool(self.context.get("created"))
+
+
+CORRECTION_STATUSES = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in CorrectionStatus.choices)
+
+
+class LedgerCorrectionRequestSerializer(serializers.Serializer):
+    entry = serializers.IntegerField(min_value=1, help_text="The sequence of the ledger entry to correct")
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="The entry's corrected amount"
+    )
+    reason = serializers.CharField(
+        max_length=300, help_text="Why the entry is corrected (kept with the ledger)"
+    )
+
+
+class LedgerCorrectionRejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class LedgerCorrectionSerializer(serializers.ModelSerializer):
+    """A correction of a posted entry: requested with a reason, approved by a second person (reversal plus
+    new entry posted) or rejected."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    contract = serializers.CharField(source="contract.number", read_only=True)
+    entry = serializers.IntegerField(source="entry.sequence", read_only=True)
+    entry_amount = serializers.DecimalField(source="entry.amount", **MONEY, read_only=True)
+    amount = serializers.DecimalField(**MONEY, read_only=True)
+    difference = serializers.DecimalField(**MONEY, read_only=True, help_text="amount - entry_amount")
+    status = serializers.CharField(read_only=True, help_text=CORRECTION_STATUSES)
+    requested_by = serializers.SerializerMethodField()
+    approved_by = serializers.SerializerMethodField()
+    rejected_by = serializers.SerializerMethodField()
+    reversal = serializers.IntegerField(
+        source="reversal.sequence", allow_null=True, default=None, read_only=True
+    )
+    replacement = serializers.IntegerField(
+        source="replacement.sequence", allow_null=True, default=None, read_only=True
+    )
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LedgerCorrection
+        fields = [
+            "id",
+            "contract",
+            "entry",
+            "entry_amount",
+            "amount",
+            "difference",
+            "reason",
+            "status",
+            "requested_by",
+            "requested_at",
+            "approved_by",
+            "approved_at",
+            "rejected_by",
+            "rejected_at",
+            "rejection_reason",
+            "reversal",
+            "replacement",
+            "url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_requested_by(self, correction) -> str | None:
+        return person(correction.requested_by)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_approved_by(self, correction) -> str | None:
+        return person(correction.approved_by)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_rejected_by(self, correction) -> str | None:
+        return person(correction.rejected_by)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, correction) -> str:
+        return reverse("api-ledger-correction", args=[correction.public_id])

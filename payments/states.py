@@ -9,10 +9,11 @@ calculated in review, recalculated in place while its inputs change, and approve
 from __future__ import annotations
 
 from core.statemachine import Refusal, StateMachine, Transition
-from payments.models import PaymentRunStatus, SettlementStatus
+from payments.models import CorrectionStatus, PaymentRunStatus, SettlementStatus
 
 NOT_IN_REVIEW_MESSAGE = "Only a run in review can be approved."
 SETTLEMENT_NOT_IN_REVIEW_MESSAGE = "Only a settlement in review can be approved."
+CORRECTION_DECIDED_MESSAGE = "This correction was already approved or rejected."
 
 PAYMENT_RUN = StateMachine(
     "payment run",
@@ -39,5 +40,20 @@ SETTLEMENT = StateMachine(
     ],
     refusals={
         "approve": Refusal(SETTLEMENT_NOT_IN_REVIEW_MESSAGE, "settlement_not_in_review", details=("status",))
+    },
+)
+
+# A ledger correction is requested by one analyst, then approved (reversal and new entry posted) by
+# another, or rejected (by anyone who may approve, the requester too: a withdrawal).
+LEDGER_CORRECTION = StateMachine(
+    "ledger correction",
+    states=CorrectionStatus.values,
+    transitions=[
+        Transition("approve", CorrectionStatus.REQUESTED, CorrectionStatus.APPROVED, "payment.approve"),
+        Transition("reject", CorrectionStatus.REQUESTED, CorrectionStatus.REJECTED, "payment.approve"),
+    ],
+    refusals={
+        "approve": Refusal(CORRECTION_DECIDED_MESSAGE, "correction_decided", details=("status",)),
+        "reject": Refusal(CORRECTION_DECIDED_MESSAGE, "correction_decided", details=("status",)),
     },
 )

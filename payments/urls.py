@@ -9,6 +9,22 @@ urlpatterns = [
         "contracts/<str:contract_id>/calculate/", views.contract_calculate, name="payment-contract-calculate"
     ),
     path("contracts/<str:contract_id>/settle/", views.contract_settle, name="payment-contract-settle"),
+    path("contracts/<str:contract_id>/ledger/", views.contract_ledger, name="payment-contract-ledger"),
+    path(
+        "contracts/<str:contract_id>/ledger/corrections/",
+        views.ledger_correction_request,
+        name="payment-ledger-correction-request",
+    ),
+    path(
+        "ledger-corrections/<str:correction_id>/approve/",
+        views.ledger_correction_approve,
+        name="payment-ledger-correction-approve",
+    ),
+    path(
+        "ledger-corrections/<str:correction_id>/reject/",
+        views.ledger_correction_reject,
+        name="payment-ledger-correction-reject",
+    ),
     path("settlements/<str:settlement_id>/", views.settlement_detail, name="payment-settlement"),
     path(
         "settlements/<str:settlement_id>/approve/",

@@ -18,7 +18,7 @@ from core.audit import record_access
 from core.domain.months import shift_month
 from core.errors import ApplicationError
 from payments import charts, selectors, services, statements
-from payments.models import LineKind, PaymentRunStatus, SettlementStatus
+from payments.models import CorrectionStatus, LineKind, PaymentRunStatus, SettlementStatus
 
 MEMBER_PAGE_SIZE = 100
 
@@ -220,3 +220,101 @@ def run_approve(request, run_id):
     else:
         messages.success(request, f"Approved and posted: {run.contract.number} {run.month_label}.")
     return redirect("payment-run", run_id=run.public_id)
+
+
+def _ledger_context(request, contract, *, error: str = "", form: dict | None = None) -> dict:
+    scope = request.scope
+    own = contract.payer_id == scope.organization.pk
+    entries = list(selectors.ledger_list(scope=scope, contract=contract))
+    reversed_ids = {e.reverses_id for e in entries if e.reverses_id}
+    corrections = list(selectors.correction_list(scope=scope, contract=contract))
+    open_ids = {c.entry_id for c in corrections if c.status == CorrectionStatus.REQUESTED}
+    for correction in corrections:
+        correction.actions = selectors.correction_actions(scope=scope, correction=correction)
+    return {
+        "contract": contract,
+        "entries": entries,
+        "corrections": corrections,
+        # what a correction may be asked for: not a reversal, not reversed, no request waiting
+        "correctable": [
+            e for e in entries if e.reverses_id is None and e.pk not in reversed_ids and e.pk not in open_ids
+        ],
+        "can_correct": own and scope.can("payment.correct"),
+        "error": error,
+        "form": form or {},
+    }
+
+
+@scoped_view
+def contract_ledger(request, contract_id):
+    """The contract's ledger with its corrections: request one (an analyst), approve or reject (another)."""
+    contract = selectors.contract_for_payments(scope=request.scope, contract_id=contract_id)
+    return render(request, "payments/contract_ledger.html", _ledger_context(request, contract))
+
+
+def _ledger_answer(request, contract, *, error: str = "", form: dict | None = None):
+    """htmx: the corrections panel again (with the error); otherwise back to the page."""
+    if request.htmx:
+        return render(
+            request,
+            "payments/_ledger_corrections.html",
+            _ledger_context(request, contract, error=error, form=form),
+        )
+    if error:
+        messages.error(request, error)
+    return redirect("payment-contract-ledger", contract_id=contract.number)
+
+
+@require_POST
+@scoped_view
+def ledger_correction_request(request, contract_id):
+    scope = request.scope
+    contract = selectors.contract_for_payments(scope=scope, contract_id=contract_id)
+    form = {key: request.POST.get(key, "") for key in ("entry", "amount", "reason")}
+    try:
+        entry = selectors.ledger_entry_get(scope=scope, contract=contract, sequence=form["entry"])
+        services.ledger_correction_request(
+            scope=scope, entry=entry, amount=form["amount"], reason=form["reason"]
+        )
+    except ApplicationError as exc:
+        if exc.status == 403 or (exc.status == 404 and contract.payer_id != scope.organization.pk):
+            raise
+        message = exc.message if exc.status != 404 else "Choose an entry of this contract's ledger."
+        return _ledger_answer(request, contract, error=message, form=form)
+    if not request.htmx:
+        messages.success(
+            request, f"Correction of entry #{entry.sequence} requested: another analyst approves it."
+        )
+    return _ledger_answer(request, contract)
+
+
+def _decide(request, correction_id, action: str):
+    scope = request.scope
+    correction = selectors.correction_get(scope=scope, correction_id=correction_id)
+    try:
+        if action == "approve":
+            services.ledger_correction_approve(scope=scope, correction=correction)
+        else:
+            services.ledger_correction_reject(
+                scope=scope, correction=correction, reason=request.POST.get("reason", "")
+            )
+    except ApplicationError as exc:
+        if exc.status in (403, 404):
+            raise
+        return _ledger_answer(request, correction.contract, error=exc.message)
+    if not request.htmx:
+        done = "approved and posted" if action == "approve" else "rejected"
+        messages.success(request, f"Correction of entry #{correction.entry.sequence} {done}.")
+    return _ledger_answer(request, correction.contract)
+
+
+@require_POST
+@scoped_view
+def ledger_correction_approve(request, correction_id):
+    return _decide(request, correction_id, "approve")
+
+
+@require_POST
+@scoped_view
+def ledger_correction_reject(request, correction_id):
+    return _decide(request, correction_id, "reject")

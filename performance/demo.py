@@ -156,7 +156,8 @@ def seed(ctx) -> None:
                 scope=scope, data=_csv(rows), filename="golden-coast-utilization.csv", run_inline=True
             )
             assert upload.status == UploadStatus.ACCEPTED, upload.errors[:5]
-    settle_latest_quarter(ctx, scope)
+    second = ctx.users.get("plan_analyst2")
+    settle_latest_quarter(ctx, scope, approver=_scope(second, ctx.plan) if second is not None else None)
     rural = ctx.extra.get("rural_contract")
     rural_admin = ctx.users.get("rural_admin")
     if rural is not None and rural_admin is not None:
@@ -180,11 +181,13 @@ def latest_closed_quarter(contract, today: dt.date) -> str | None:
     return None
 
 
-def settle_latest_quarter(ctx, scope: Scope) -> None:
+def settle_latest_quarter(ctx, scope: Scope, approver: Scope | None = None) -> None:
+    """Settle the latest closed quarter (requested by ``scope``) and approve it as ``approver``, the
+    second analyst (four eyes); without one the settlement stays in review."""
     contract = ctx.extra.get("urban_contract")
     period = latest_closed_quarter(contract, timezone.localdate()) if contract is not None else None
     if period is None:
         return
     settlement, _created = payment_services.settlement_request(scope=scope, contract=contract, period=period)
-    if settlement.status == SettlementStatus.REVIEW:
-        payment_services.settlement_approve(scope=scope, settlement=settlement)
+    if settlement.status == SettlementStatus.REVIEW and approver is not None:
+        payment_services.settlement_approve(scope=approver, settlement=settlement)

@@ -281,6 +281,17 @@ def measure_rate(code: str, data: MeasureData) -> tuple[Decimal | None, Decimal 
     return num, None, None
 
 
+#: N of ``assessment_within_n_days_rate`` when a term names none (contracts.rules' default too).
+DEFAULT_REFERRAL_DAYS = 14
+
+
+def assessment_within_n_days(days_from_referral: Iterable[int], n_days: int) -> MeasureData:
+    """Assessments made at most ``n_days`` after their referral, over the assessments with a referral
+    date (docs/domain.md 6.1): an assessment exactly N days after its referral counts as within."""
+    gaps = list(days_from_referral)
+    return MeasureData(Decimal(sum(1 for days in gaps if days <= n_days)), Decimal(len(gaps)))
+
+
 def evaluate_measure(term: Mapping, data: MeasureData) -> MeasureResult:
     """Apply one quality term to the period's data: rate, interval, scored, met."""
     code = term["measure"]

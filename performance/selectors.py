@@ -44,7 +44,7 @@ from contracts.rules import QUALITY_MEASURES
 from core.domain.money import round_half_up, to_cents
 from core.domain.months import INVALID_PERIOD_MESSAGE, Period, parse_period, shift_month
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
-from enrollment.models import MemberMonth, RosterEntry, RosterSubmission
+from enrollment.models import Assessment, MemberMonth, RosterEntry, RosterSubmission
 from performance import measures as m
 from performance.models import EventKind, PatientStory, UnitCost, UtilizationRow, UtilizationUpload
 
@@ -171,6 +171,7 @@ class MonthData:
     deaths_home: int = 0
     new_enrollees: int = 0
     acp_within_60: int = 0
+    referral_days: list[int] = field(default_factory=list)  # assessment date - referral date, per assessment
 
 
 def _utilization(contract: Contract) -> QuerySet[UtilizationRow]:
@@ -339,11 +340,24 @@ def month_data(
             acp = acps.get(member_id)
             if acp is not None and acp <= began + timedelta(days=60):
                 d.acp_within_60 += 1
+    # Assessments with a referral date (the assessments file's optional column), by assessment month.
+    referred = Assessment.objects.filter(
+        contract=contract,
+        submission__is_current=True,
+        referral_date__isnull=False,
+        assessment_date__gte=start,
+        assessment_date__lt=end,
+    ).values_list("assessment_date", "referral_date")
+    for assessed, referral in referred:
+        data[assessed.replace(day=1)].referral_days.append((assessed - referral).days)
     return data
 
 
-def measure_data(months: list[MonthData]) -> dict[str, m.MeasureData]:
-    """The period's data for every measure code, from its months."""
+def measure_data(
+    months: list[MonthData], *, n_days: int = m.DEFAULT_REFERRAL_DAYS
+) -> dict[str, m.MeasureData]:
+    """The period's data for every measure code, from its months (``n_days``: the N of
+    ``assessment_within_n_days_rate``)."""
 
     def total(attr):
         return sum((getattr(d, attr) for d in months), 0)
@@ -367,13 +381,20 @@ def measure_data(months: list[MonthData]) -> dict[str, m.MeasureData]:
         "acp_within_60d_rate": m.MeasureData(
             Decimal(total("acp_within_60")), Decimal(total("new_enrollees"))
         ),
-        "assessment_within_n_days_rate": m.MeasureData(ZERO, ZERO),
+        "assessment_within_n_days_rate": m.assessment_within_n_days(
+            (x for d in months for x in d.referral_days), n_days
+        ),
         "satisfaction_score": m.MeasureData(
             sum((d.satisfaction_sum for d in months), ZERO),
             Decimal(total("satisfaction_n")),
             sum((d.satisfaction_squares for d in months), ZERO),
         ),
     }
+
+
+def term_data(term: dict, months: list[MonthData]) -> m.MeasureData:
+    """The data of one quality term's measure over ``months`` (with the term's own N where it has one)."""
+    return measure_data(months, n_days=int(term.get("n_days") or m.DEFAULT_REFERRAL_DAYS))[term["measure"]]
 
 
 def baseline(
@@ -492,11 +513,11 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
     savings_terms = dict(version.shared_savings_terms or {}) if version else {}
     members = cohort(contract, period.start, period.end)
     months = month_data(contract, period.start, period.end, members)
-    window = measure_data(list(months.values()))
+    window = list(months.values())
     results = [
-        m.evaluate_measure(term, window[term["measure"]])
+        m.evaluate_measure(term, term_data(term, window))
         for term in quality_terms
-        if term.get("measure") in window
+        if term.get("measure") in m.MEASURE_UNITS
     ]
     composite = m.composite_score(results)
     held, base_payments = withheld(contract, period)
@@ -622,7 +643,7 @@ def _series(
     for term in quality_terms:
         points = []
         for k, d in months.items():
-            data = measure_data([d])[term["measure"]]
+            data = term_data(term, [d])
             result = m.evaluate_measure(term, data)
             points.append(
                 {

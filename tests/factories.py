@@ -64,3 +64,19 @@ class ContractFactory(factory.django.DjangoModelFactory):
     provider = factory.SubFactory(ProviderFactory)
     # Sent to the provider: a contract both parties know of (an unsent draft is the plan's alone).
     first_sent_at = factory.LazyFunction(timezone.now)
+
+
+def second_plan_user(organization, *, other_than=None, role=Role.ANALYST):
+    """A second person of ``organization`` with ``role`` (not ``other_than``): the second pair of eyes
+    that approves what the first requested (four eyes, payments.services.approval). The same one is
+    returned on every call, so a test's approvals read as one colleague's."""
+    membership = (
+        Membership.objects.filter(organization=organization, role=role, user__username__startswith="second-")
+        .exclude(user=other_than)
+        .select_related("user")
+        .first()
+    )
+    if membership is not None:
+        return membership.user
+    user = UserFactory(username=f"second-{role}-{organization.pk}")
+    return MembershipFactory(user=user, organization=organization, role=role).user

@@ -37,6 +37,7 @@ TERM_FIELDS = (
     "shared_savings_terms",
     "quality_bonus",
     "termination_notice_days",
+    "single_approval_limit",
 )
 DEFAULT_TERMS: dict[str, Any] = {
     "effective_end": None,
@@ -50,6 +51,7 @@ DEFAULT_TERMS: dict[str, Any] = {
     "shared_savings_terms": {},
     "quality_bonus": None,
     "termination_notice_days": 90,
+    "single_approval_limit": None,
 }
 
 

@@ -58,6 +58,7 @@ UNKNOWN_ROLE = "unknown_role"
 OUTSIDE_MONTH = "outside_month"
 OUTSIDE_CONTRACT = "outside_contract"
 TIER_START_OUTSIDE_ENROLLMENT = "tier_start_outside_enrollment"
+REFERRAL_AFTER_ASSESSMENT = "referral_after_assessment"
 
 # Cross-row codes (a member's rows checked together).
 INCONSISTENT_MEMBER = "inconsistent_member"
@@ -99,8 +100,10 @@ ASSESSMENT_COLUMNS: tuple[str, ...] = (
     "assessment_date",
     "outcome",
     "assessor_role",
+    # Extension (docs/formats.md 2): when the member was referred; optional, so older files stay valid.
+    "referral_date",
 )
-ASSESSMENT_REQUIRED: frozenset[str] = frozenset(ASSESSMENT_COLUMNS)
+ASSESSMENT_REQUIRED: frozenset[str] = frozenset(ASSESSMENT_COLUMNS) - {"referral_date"}
 
 #: The header row; file-level issues are reported on it.
 HEADER_ROW = 1
@@ -142,6 +145,7 @@ class AssessmentRow:
     outcome: str
     assessor_role: str
     row: int = field(default=0, compare=False)
+    referral_date: dt.date | None = None  # the referral the assessment answered, when the file says
 
 
 @dataclass(frozen=True)
@@ -567,7 +571,7 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
     parse = parse_iso_date
 
     for rownum, values in table:
-        member_id, last_name, first_name, birth_s, market, date_s, outcome, role = values
+        member_id, last_name, first_name, birth_s, market, date_s, outcome, role, referral_s = values
         n_before = len(errors)
         if not (member_id and last_name and first_name and role):
             _required_issues(
@@ -614,6 +618,18 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
                         f"assessment_date {when} is outside the contract period {_period_text(c0, c1)}",
                     )
                 )
+        referral = parse(referral_s) if referral_s else None
+        if referral_s and referral is None:
+            _date_issue(add_error, rownum, "referral_date", referral_s, required=False)
+        elif referral is not None and when is not None and referral > when:
+            add_error(
+                Problem.at_cell(
+                    rownum,
+                    "referral_date",
+                    REFERRAL_AFTER_ASSESSMENT,
+                    f"referral_date {referral} is after assessment_date {when}",
+                )
+            )
         outcome_norm = outcome.lower()
         if not outcome:
             add_error(Problem.at_cell(rownum, "outcome", REQUIRED, "outcome is required"))
@@ -639,7 +655,16 @@ def validate_assessments(table: TableLike, ctx: ValidationContext) -> Validation
             assert birth is not None and when is not None
             rows.append(
                 AssessmentRow(
-                    member_id, last_name, first_name, birth, market, when, outcome_norm, role, rownum
+                    member_id,
+                    last_name,
+                    first_name,
+                    birth,
+                    market,
+                    when,
+                    outcome_norm,
+                    role,
+                    rownum,
+                    referral_date=referral,
                 )
             )
 
@@ -790,4 +815,7 @@ def _issue_order(issue: Problem) -> tuple[int, int, str]:
     return (issue.row or 0, _COLUMN_RANK.get(issue.column or "", 99), issue.code)
 
 
-_COLUMN_RANK = {c: k for k, c in enumerate(ROSTER_COLUMNS + ("assessment_date", "outcome", "assessor_role"))}
+_COLUMN_RANK = {
+    c: k
+    for k, c in enumerate(ROSTER_COLUMNS + ("assessment_date", "outcome", "assessor_role", "referral_date"))
+}

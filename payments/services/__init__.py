@@ -6,7 +6,9 @@
 - ``plan``: what a run is calculated from (and its fingerprint);
 - ``runs``: request, calculate and approve a payment run;
 - ``lines``: the member-month, assessment and retro lines of a run;
-- ``ledger``: the ledger sequence, posting, and corrections;
+- ``ledger``: the ledger sequence, posting, and posting a correction;
+- ``approval``: four eyes (who may approve what someone requested);
+- ``corrections``: request, approve and reject a ledger correction;
 - ``schedule``: the daily job starting due runs;
 - ``settlement``: settling a closed performance period.
 """
@@ -15,10 +17,25 @@ from __future__ import annotations
 
 from core.domain.months import INVALID_MONTH_MESSAGE
 from core.errors import month_from_input as parse_month
+from payments.services.approval import (
+    FOUR_EYES_LIMIT_MESSAGE,
+    FOUR_EYES_MESSAGE,
+    require_second_person,
+    single_approval_limit,
+)
+from payments.services.corrections import (
+    CORRECTION_OPEN_MESSAGE,
+    INVALID_AMOUNT_MESSAGE,
+    REASON_REQUIRED_MESSAGE,
+    UNCHANGED_MESSAGE,
+    ledger_correction_approve,
+    ledger_correction_reject,
+    ledger_correction_request,
+    ledger_entry_correct,
+)
 from payments.services.ledger import (
     ALREADY_REVERSED_MESSAGE,
     REVERSAL_NOT_CORRECTABLE_MESSAGE,
-    ledger_entry_correct,
     ledger_position,
 )
 from payments.services.lines import MISSING_FEE_MESSAGE, MISSING_RATE_MESSAGE
@@ -48,6 +65,17 @@ from payments.services.settlement import (
 
 __all__ = [
     "ALREADY_REVERSED_MESSAGE",
+    "CORRECTION_OPEN_MESSAGE",
+    "FOUR_EYES_LIMIT_MESSAGE",
+    "FOUR_EYES_MESSAGE",
+    "INVALID_AMOUNT_MESSAGE",
+    "REASON_REQUIRED_MESSAGE",
+    "UNCHANGED_MESSAGE",
+    "ledger_correction_approve",
+    "ledger_correction_reject",
+    "ledger_correction_request",
+    "require_second_person",
+    "single_approval_limit",
     "CALCULATION_FAILED_MESSAGE",
     "INVALID_MONTH_MESSAGE",
     "MISSING_FEE_MESSAGE",

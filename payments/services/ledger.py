@@ -1,19 +1,18 @@
 """The append-only ledger: its per-contract sequence (locked while posting), posting entries, and
-correcting a posted entry (a reversing entry plus a new one).
+posting the correction of an entry (a reversing entry plus a new one; requested and approved by two
+people in ``payments.services.corrections``).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.tenancy import Scope
 from contracts.models import Contract
 from core.domain.money import to_cents
-from core.errors import NOT_FOUND_MESSAGE, ConflictError, NotFoundError
+from core.errors import ConflictError
 from payments.models import LedgerEntry, LedgerSequence
 
 ALREADY_REVERSED_MESSAGE = "This entry has already been reversed."
@@ -45,47 +44,49 @@ def _post(sequence: LedgerSequence, entries: list[LedgerEntry]) -> None:
     LedgerSequence.objects.filter(pk=sequence.pk).update(last=sequence.last + len(entries))
 
 
-def ledger_entry_correct(
-    *, scope: Scope, entry: LedgerEntry, amount: Decimal, note: str
+def _post_correction(
+    sequence: LedgerSequence, entry: LedgerEntry, *, amount: Decimal, note: str, posted_by
 ) -> tuple[LedgerEntry, LedgerEntry]:
-    """Correct a posted entry the only way the ledger allows: a reversing entry plus a new one."""
-    scope.require("payment.approve")
-    if entry.contract.payer_id != scope.organization.pk:
-        raise NotFoundError(NOT_FOUND_MESSAGE)
-    with transaction.atomic():
-        sequence = _lock_ledger(entry.contract)
-        if entry.reverses_id is not None:
-            raise ConflictError(REVERSAL_NOT_CORRECTABLE_MESSAGE, code="reversal_not_correctable")
-        if LedgerEntry.objects.filter(reverses=entry).exists():
-            raise ConflictError(ALREADY_REVERSED_MESSAGE, code="already_reversed")
-        now = timezone.now()
-        common = {
-            "contract": entry.contract,
-            "run": entry.run,
-            "settlement": entry.settlement,
-            "line": entry.line,
-            "month": entry.month,
-            "service_month": entry.service_month,
-            "kind": entry.kind,
-            "posted_by": scope.user,
-            "posted_at": now,
-        }
-        reversal = LedgerEntry.objects.create(
-            **common,
-            sequence=sequence.last + 1,
-            amount=-entry.amount,
-            member_months=-entry.member_months,
-            reverses=entry,
-            description=f"Reverses #{entry.sequence}",
-            note=note[:300],
-        )
-        replacement = LedgerEntry.objects.create(
-            **common,
-            sequence=sequence.last + 2,
-            amount=to_cents(Decimal(amount)),
-            member_months=entry.member_months,
-            description=f"Corrects #{entry.sequence}",
-            note=note[:300],
-        )
-        LedgerSequence.objects.filter(pk=sequence.pk).update(last=sequence.last + 2)
+    """Post a reversing entry of ``entry`` and a new entry of ``amount`` under the locked sequence.
+
+    The caller holds the ledger lock (``_lock_ledger``) and has checked that ``entry`` may be corrected
+    (:func:`_check_correctable`)."""
+    now = timezone.now()
+    common = {
+        "contract": entry.contract,
+        "run": entry.run,
+        "settlement": entry.settlement,
+        "line": entry.line,
+        "month": entry.month,
+        "service_month": entry.service_month,
+        "kind": entry.kind,
+        "posted_by": posted_by,
+        "posted_at": now,
+    }
+    reversal = LedgerEntry.objects.create(
+        **common,
+        sequence=sequence.last + 1,
+        amount=-entry.amount,
+        member_months=-entry.member_months,
+        reverses=entry,
+        description=f"Reverses #{entry.sequence}",
+        note=note[:300],
+    )
+    replacement = LedgerEntry.objects.create(
+        **common,
+        sequence=sequence.last + 2,
+        amount=to_cents(Decimal(amount)),
+        member_months=entry.member_months,
+        description=f"Corrects #{entry.sequence}",
+        note=note[:300],
+    )
+    LedgerSequence.objects.filter(pk=sequence.pk).update(last=sequence.last + 2)
     return reversal, replacement
+
+
+def _check_correctable(entry: LedgerEntry) -> None:
+    """A reversing entry is never corrected (correct the new entry), and an entry is reversed once."""
+    if entry.reverses_id is not None:
+        raise ConflictError(REVERSAL_NOT_CORRECTABLE_MESSAGE, code="reversal_not_correctable")
+    if LedgerEntry.objects.filter(reverses=entry).exists():
+        raise ConflictError(ALREADY_REVERSED_MESSAGE, code="already_reversed")

@@ -34,6 +34,7 @@ from payments.models import (
     PaymentRunKind,
     PaymentRunStatus,
 )
+from payments.services.approval import require_second_person
 from payments.services.ledger import _lock_ledger, _post
 from payments.services.lines import _assessment_lines, _member_month_lines, _retro_lines
 from payments.services.plan import _terms, build_plan
@@ -103,7 +104,9 @@ def payment_run_request(
             ):
                 open_run.status = PAYMENT_RUN.target("recalculate", open_run.status)
                 open_run.progress_message = "Queued again: its inputs changed"
-                open_run.save(update_fields=["status", "progress_message"])
+                if open_run.requested_by_id is None and requested_by is not None:
+                    open_run.requested_by = requested_by  # the beat's run, now asked for by a person
+                open_run.save(update_fields=["status", "progress_message", "requested_by"])
                 if enqueue:
                     _enqueue(open_run.pk)
                 return open_run, True
@@ -256,6 +259,9 @@ def payment_run_approve(*, scope: Scope, run: PaymentRun) -> PaymentRun:
         plan = build_plan(contract=contract, month=run.month, kind=run.kind)
         if plan.fingerprint != run.input_fingerprint:
             raise ConflictError(STALE_MESSAGE, code="run_stale")
+        require_second_person(
+            requested_by=run.requested_by, approved_by=scope.user, amount=run.total, contract=contract
+        )
         now = timezone.now()
         entries = [
             LedgerEntry(

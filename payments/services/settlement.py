@@ -28,6 +28,7 @@ from payments.models import (
     Settlement,
     SettlementKind,
 )
+from payments.services.approval import require_second_person
 from payments.services.ledger import _lock_ledger, _post
 from payments.settlement_source import SettlementPeriod, performance
 from payments.states import SETTLEMENT
@@ -263,6 +264,12 @@ def settlement_approve(*, scope: Scope, settlement):
             != settlement.input_fingerprint
         ):
             raise ConflictError(SETTLEMENT_STALE_MESSAGE, code="settlement_stale")
+        require_second_person(
+            requested_by=settlement.requested_by,
+            approved_by=scope.user,
+            amount=settlement.total,
+            contract=contract,
+        )
         now = timezone.now()
         service_month = shift_month(settlement.period_end, -1)
         lines = [(kind, label, amount) for kind, label, amount in settlement.lines if amount]

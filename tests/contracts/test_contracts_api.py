@@ -258,9 +258,11 @@ def test_amend_diff_and_terms_in_force(plan_api, provider_api, active_contract):
     assert diff["payment_terms_changed"] == {
         "rates": True,
         "assessment_fees": False,
+        "rules": False,
         "withhold": True,
         "quality": False,
         "shared_savings": False,
+        "approval": False,
     }
     rate = next(c for c in diff["changes"] if c["section"] == "rates")
     assert (rate["before"], rate["after"], rate["difference"]) == ("410.00", "430.00", "20.00")

@@ -194,9 +194,11 @@ def test_diff_names_the_payment_terms_that_changed():
     assert diff["payment_terms_changed"] == {
         "rates": True,
         "assessment_fees": False,
+        "rules": False,
         "withhold": True,
         "quality": False,
         "shared_savings": False,
+        "approval": False,
     }
     rate = next(c for c in diff["changes"] if c["section"] == "rates")
     assert (rate["before"], rate["after"], rate["difference"]) == ("250.00", "262.50", "12.50")

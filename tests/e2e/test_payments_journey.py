@@ -1,5 +1,5 @@
-"""Journey: the plan analyst opens the demo's payment run in review, sees what changed since the month
-before, approves it and downloads the three statement files; the provider then sees it posted."""
+"""Journey: the plan's second analyst opens the demo's payment run in review (plan_analyst requested it:
+four eyes), sees what changed since the month before, approves it and downloads the three statement files; the provider then sees it posted."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.fixtures.x12 import pyx12_check
 
 
 def test_plan_analyst_approves_a_run_and_downloads_its_statements(page, live_server, demo, tmp_path):
-    login(page, live_server, "plan_analyst")
+    login(page, live_server, "plan_analyst2")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Payments").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Payments")
     page.get_by_role("row").filter(has_text="Bayview Home Palliative Care").get_by_role("link").click()

@@ -286,6 +286,7 @@ ABASE = {
     "assessment_date": "2026-03-04",
     "outcome": "enrolled",
     "assessor_role": "np",
+    "referral_date": "",  # the optional extension column, absent from older files
 }
 
 
@@ -308,7 +309,7 @@ def test_a_clean_assessment_passes():
     )
 
 
-@pytest.mark.parametrize("column", ASSESSMENT_COLUMNS)
+@pytest.mark.parametrize("column", sorted(R.ASSESSMENT_REQUIRED))
 def test_assessment_required_values(column):
     assert codes(acheck(**{column: ""})) == [R.REQUIRED]
 
@@ -320,6 +321,20 @@ def test_every_pinned_outcome_passes(outcome):
 
 def test_unknown_outcome_fails():
     assert codes(acheck(outcome="referred")) == [R.UNKNOWN_OUTCOME]
+
+
+def test_referral_date_is_optional_and_not_after_the_assessment():
+    assert acheck().rows[0].referral_date is None
+    assert acheck(referral_date="2026-02-20").rows[0].referral_date == D(2026, 2, 20)
+    assert acheck(referral_date="2026-03-04").ok  # the same day as the assessment
+    late = acheck(referral_date="2026-03-05")
+    assert [(p.row, p.column, p.code) for p in late.errors] == [
+        (2, "referral_date", R.REFERRAL_AFTER_ASSESSMENT)
+    ]
+    assert late.errors[0].message == "referral_date 2026-03-05 is after assessment_date 2026-03-04"
+    assert [(p.column, p.code) for p in acheck(referral_date="2026-02-30").errors] == [
+        ("referral_date", R.INVALID_DATE)
+    ]
 
 
 def test_assessment_date_rules():

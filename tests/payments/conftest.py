@@ -20,7 +20,13 @@ from accounts.models import Role
 from accounts.tenancy import Scope
 from payments import services
 from payments.models import PaymentRun
-from tests.fixtures.contracts import activate_contract, flushable_after_contracts, media_in_tmp, scope_of
+from tests.fixtures.contracts import (
+    activate_contract,
+    flushable_after_contracts,
+    media_in_tmp,
+    scope_of,
+    second_scope,
+)
 from tests.fixtures.contracts import submit_roster as submit_roster  # payments' tests import it from here
 
 D = dt.date
@@ -113,10 +119,10 @@ def calculate(*, scope: Scope, contract, month) -> PaymentRun:
 
 
 def pay(*, scope: Scope, contract, month) -> PaymentRun:
-    """Calculate and approve a month's run."""
+    """Calculate a month's run and approve it as a second analyst (four eyes)."""
     run = calculate(scope=scope, contract=contract, month=month)
     assert run.status == "review", run.error
-    return services.payment_run_approve(scope=scope, run=run)
+    return services.payment_run_approve(scope=second_scope(scope), run=run)
 
 
 # --- fixtures -----------------------------------------------------------------------------------

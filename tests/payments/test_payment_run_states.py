@@ -13,6 +13,7 @@ from enrollment.models import RosterSubmission
 from payments import services
 from payments.models import PaymentRun, PaymentRunStatus
 from payments.states import PAYMENT_RUN
+from tests.fixtures.contracts import second_scope
 from tests.payments.conftest import JAN, member, submit_roster
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,7 @@ class Month:
         elif status != PaymentRunStatus.CALCULATING:
             services.payment_run_calculate(run_id=run.pk)
         if status == PaymentRunStatus.APPROVED:
-            services.payment_run_approve(scope=self.scope, run=run)
+            services.payment_run_approve(scope=second_scope(self.scope), run=run)
         run.refresh_from_db()
         assert run.status == status, run.error
         return run
@@ -77,7 +78,7 @@ def test_every_declared_transition_is_reachable_through_the_services(month, stat
     elif action == "fail":
         month.fail(run)
     elif action == "approve":
-        services.payment_run_approve(scope=month.scope, run=run)
+        services.payment_run_approve(scope=second_scope(month.scope), run=run)
     elif action == "recalculate":
         if status == PaymentRunStatus.REVIEW:
             month.submit([member("P1"), member("P2", tier="2"), member("P3")])  # its inputs changed
@@ -97,7 +98,7 @@ def test_every_undeclared_transition_is_refused_and_not_offered(month, plan_anal
     before = PaymentRun.objects.values("status", "total", "calculated_at", "approved_at").get(pk=run.pk)
     if action == "approve":
         with pytest.raises(ConflictError) as caught:
-            services.payment_run_approve(scope=month.scope, run=run)
+            services.payment_run_approve(scope=second_scope(month.scope), run=run)
         error = caught.value
         assert (error.status, error.code, error.message) == (
             409,

@@ -91,19 +91,28 @@ def test_starting_a_month_answers_202_and_the_run_shows_its_lines(
     assert [c["tier"] for c in changes["cells"] if c["changed"]] == ["1", "2", "3"]
 
 
-def test_approve_posts_and_a_second_approve_conflicts(paid_contract, analyst_api, analyst_scope):
+def test_approve_posts_and_a_second_approve_conflicts(
+    paid_contract, analyst_api, analyst2_api, analyst_scope
+):
     run = calculate(scope=analyst_scope, contract=paid_contract, month=FEB)
-    response = analyst_api.post(f"/api/v1/payment-runs/{run.public_id}/approve/")
+    own = analyst_api.post(
+        f"/api/v1/payment-runs/{run.public_id}/approve/"
+    )  # four eyes: not who requested it
+    assert own.status_code == 400 and own.json()["code"] == "four_eyes_required"
+    assert not LedgerEntry.objects.filter(run=run).exists()
+    response = analyst2_api.post(f"/api/v1/payment-runs/{run.public_id}/approve/")
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "approved" and response.json()["statement"]["x12_820"].endswith(
         ".820"
     )
     assert sum(LedgerEntry.objects.filter(run=run).values_list("amount", flat=True)) == run.total
-    again = analyst_api.post(f"/api/v1/payment-runs/{run.public_id}/approve/")
+    again = analyst2_api.post(f"/api/v1/payment-runs/{run.public_id}/approve/")
     assert again.status_code == 409 and again.json()["code"] == "run_not_in_review"
 
 
-def test_post_endpoints_replay_with_an_idempotency_key(paid_contract, analyst_api, analyst_scope):
+def test_post_endpoints_replay_with_an_idempotency_key(
+    paid_contract, analyst_api, analyst2_api, analyst_scope
+):
     url = f"/api/v1/contracts/{paid_contract.number}/payment-runs/"
     first = analyst_api.post(url, {"month": "2026-02"}, format="json", HTTP_IDEMPOTENCY_KEY="feb-run")
     replay = analyst_api.post(url, {"month": "2026-02"}, format="json", HTTP_IDEMPOTENCY_KEY="feb-run")
@@ -114,8 +123,8 @@ def test_post_endpoints_replay_with_an_idempotency_key(paid_contract, analyst_ap
     assert other.status_code == 422
     run = calculate(scope=analyst_scope, contract=paid_contract, month=FEB)
     approve = f"/api/v1/payment-runs/{run.public_id}/approve/"
-    a = analyst_api.post(approve, HTTP_IDEMPOTENCY_KEY="approve-feb")
-    b = analyst_api.post(approve, HTTP_IDEMPOTENCY_KEY="approve-feb")
+    a = analyst2_api.post(approve, HTTP_IDEMPOTENCY_KEY="approve-feb")
+    b = analyst2_api.post(approve, HTTP_IDEMPOTENCY_KEY="approve-feb")
     assert a.status_code == b.status_code == 200 and b["Idempotent-Replayed"] == "true"
     assert LedgerEntry.objects.filter(run=run).count() == run.lines.count()
 

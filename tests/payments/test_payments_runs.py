@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.errors import ApplicationError, ConflictError
 from payments import services
 from payments.models import LedgerEntry, PaymentDetail, PaymentRun
+from tests.fixtures.contracts import second_scope
 from tests.payments.conftest import (
     APR,
     FEB,
@@ -226,7 +227,7 @@ def test_a_retroactive_change_inside_the_window_pays_recomputed_minus_paid_per_m
     assert run.total == M("612.35") + M("-195.72")
     assert run.outside_window == []
     assert_balanced(run)
-    services.payment_run_approve(scope=analyst_scope, run=run)
+    services.payment_run_approve(scope=second_scope(analyst_scope), run=run)
     # Everything was settled: March sees no difference for January any more.
     submit_roster(provider_scope=provider_scope, contract=contract, month=MAR, rows=[member("R2", tier="3")])
     march = calculate(scope=analyst_scope, contract=contract, month=MAR)
@@ -295,7 +296,7 @@ def test_running_a_paid_month_again_creates_nothing_unless_its_roster_changed_th
         ("assessment", "URBAN", JAN, 1, M("0"), FEE),  # the assessment added to January
         ("retro_adjustment", "", JAN, 1, M("0.000000"), M("150.00")),  # I2 tier 1 -> 2
     ]
-    services.payment_run_approve(scope=analyst_scope, run=adjustment)
+    services.payment_run_approve(scope=second_scope(analyst_scope), run=adjustment)
     paid = sum(LedgerEntry.objects.filter(contract=contract).values_list("amount", flat=True))
     assert paid == M("300.00") + M("450.00") + FEE * 2
     third, created = services.payment_run_start(
@@ -314,11 +315,11 @@ def test_calculating_twice_or_after_approval_changes_nothing(contract_factory, p
     services.payment_run_calculate(run_id=run.pk)  # a duplicate delivery
     run.refresh_from_db()
     assert lines_of(run) == snapshot and run.attempts == 1
-    services.payment_run_approve(scope=analyst_scope, run=run)
+    services.payment_run_approve(scope=second_scope(analyst_scope), run=run)
     services.payment_run_calculate(run_id=run.pk)  # a very late retry
     assert LedgerEntry.objects.filter(run=run).count() == 1
     with pytest.raises(ConflictError):
-        services.payment_run_approve(scope=analyst_scope, run=run)  # never posted twice
+        services.payment_run_approve(scope=second_scope(analyst_scope), run=run)  # never posted twice
     assert LedgerEntry.objects.filter(run=run).count() == 1
 
 
@@ -348,11 +349,11 @@ def test_a_run_whose_roster_changed_before_approval_is_refused_then_calculated_a
         provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("S1"), member("S2")]
     )
     with pytest.raises(ConflictError) as info:
-        services.payment_run_approve(scope=analyst_scope, run=run)
+        services.payment_run_approve(scope=second_scope(analyst_scope), run=run)
     assert info.value.code == "run_stale" and not LedgerEntry.objects.exists()
     again = calculate(scope=analyst_scope, contract=contract, month=JAN)
     assert again.pk == run.pk and again.total == M("600.00")
-    services.payment_run_approve(scope=analyst_scope, run=again)
+    services.payment_run_approve(scope=second_scope(analyst_scope), run=again)
     assert LedgerEntry.objects.count() == 1
 
 
@@ -374,12 +375,12 @@ def test_a_run_calculated_before_another_month_was_posted_must_be_calculated_aga
     adjustment = calculate(scope=analyst_scope, contract=contract, month=JAN)
     february = calculate(scope=analyst_scope, contract=contract, month=FEB)
     assert february.lines.filter(kind="retro_adjustment").get().amount == M("312.35")
-    services.payment_run_approve(scope=analyst_scope, run=adjustment)
+    services.payment_run_approve(scope=second_scope(analyst_scope), run=adjustment)
     with pytest.raises(ConflictError):
-        services.payment_run_approve(scope=analyst_scope, run=february)
+        services.payment_run_approve(scope=second_scope(analyst_scope), run=february)
     february = calculate(scope=analyst_scope, contract=contract, month=FEB)
     assert not february.lines.filter(kind="retro_adjustment").exists()
-    services.payment_run_approve(scope=analyst_scope, run=february)
+    services.payment_run_approve(scope=second_scope(analyst_scope), run=february)
     paid = sum(LedgerEntry.objects.filter(contract=contract).values_list("amount", flat=True))
     assert paid == M("612.35") * 2  # January once at tier 3, February at tier 3: nothing twice
 
@@ -400,7 +401,8 @@ def test_approval_posts_one_ledger_entry_per_line_in_sequence(
     assert [e.sequence for e in entries] == [1, 2, 3, 4]
     assert [e.kind for e in entries] == ["member_months", "member_months", "assessment", "withhold"]
     assert sum(e.amount for e in entries) == run.total == M("750.00") + FEE - M("37.50")
-    assert run.approved_by == analyst_scope.user and run.history.filter(status="approved").exists()
+    assert run.requested_by == analyst_scope.user and run.approved_by == second_scope(analyst_scope).user
+    assert run.history.filter(status="approved").exists()
 
 
 def test_the_database_refuses_to_change_a_posted_entry(contract_factory, provider_scope, analyst_scope):
@@ -427,16 +429,18 @@ def test_a_correction_is_a_reversing_entry_plus_a_new_one(contract_factory, prov
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("K1")])
     pay(scope=analyst_scope, contract=contract, month=JAN)
     entry = LedgerEntry.objects.get()
-    reversal, replacement = services.ledger_entry_correct(
-        scope=analyst_scope, entry=entry, amount=M("290.00"), note="Rate keyed wrongly"
+    correction = services.ledger_correction_request(
+        scope=analyst_scope, entry=entry, amount=M("290.00"), reason="Rate keyed wrongly"
     )
+    correction = services.ledger_correction_approve(scope=second_scope(analyst_scope), correction=correction)
+    reversal, replacement = correction.reversal, correction.replacement
     assert (reversal.sequence, reversal.amount, reversal.reverses) == (2, M("-300.00"), entry)
     assert (replacement.sequence, replacement.amount, replacement.reverses) == (3, M("290.00"), None)
     assert sum(LedgerEntry.objects.values_list("amount", flat=True)) == M("290.00")
     with pytest.raises(ConflictError):
-        services.ledger_entry_correct(scope=analyst_scope, entry=entry, amount=M("1"), note="again")
+        services.ledger_correction_request(scope=analyst_scope, entry=entry, amount=M("1"), reason="again")
     with pytest.raises(ConflictError):
-        services.ledger_entry_correct(scope=analyst_scope, entry=reversal, amount=M("1"), note="again")
+        services.ledger_correction_request(scope=analyst_scope, entry=reversal, amount=M("1"), reason="again")
 
 
 def test_a_month_without_an_accepted_roster_or_outside_the_contract_is_refused(

@@ -72,9 +72,18 @@ def test_the_contract_page_shows_history_year_to_date_and_an_svg_chart(history, 
     )
 
 
-def test_the_run_page_highlights_what_changed_and_the_analyst_approves_it(history, plan_analyst):
+def test_the_run_page_highlights_what_changed_and_the_analyst_approves_it(
+    history, plan_analyst, plan_analyst2
+):
     contract, march = history
-    client = client_for(plan_analyst)
+    own = client_for(plan_analyst)  # requested March: four eyes, so the page refuses their approval
+    html = own.get(f"/payments/runs/{march.public_id}/").content.decode()
+    assert "you requested it: another analyst approves it" in html
+    refused = own.post(f"/payments/runs/{march.public_id}/approve/", follow=True).content.decode()
+    assert "cannot also approve it" in refused
+    march.refresh_from_db()
+    assert march.status == "review"
+    client = client_for(plan_analyst2)
     html = client.get(f"/payments/runs/{march.public_id}/").content.decode()
     assert_csp_safe(html)
     assert "What changed since February 2026" in html

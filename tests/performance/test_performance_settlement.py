@@ -20,7 +20,8 @@ from accounts.models import Role
 from payments import services as payment_services
 from payments.models import LedgerEntry, Settlement
 from performance import services as performance_services
-from tests.factories import PayerFactory
+from tests.factories import PayerFactory, second_plan_user
+from tests.fixtures.contracts import second_scope
 
 from .conftest import FEB, JAN, MAR, cohort_utilization, urow, utilization_csv
 
@@ -32,7 +33,7 @@ def pay_month(scope, contract, month):
     payment_services.payment_run_calculate(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "review", run.error
-    return payment_services.payment_run_approve(scope=scope, run=run)
+    return payment_services.payment_run_approve(scope=second_scope(scope), run=run)
 
 
 def load(scope, rows):
@@ -58,7 +59,9 @@ def settle(api, contract, period="2026-Q1", **headers):
     )
 
 
-def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(paid, analyst_api, provider_api):
+def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(
+    paid, analyst_api, provider_api, analyst2_api
+):
     response = settle(analyst_api, paid)
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -76,7 +79,7 @@ def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(paid, 
     assert provider_api.get(body["url"]).status_code == 404
     assert LedgerEntry.objects.filter(settlement__isnull=False).count() == 0
 
-    approved = analyst_api.post(f"{body['url']}approve/")
+    approved = analyst2_api.post(f"{body['url']}approve/")
     assert approved.status_code == 200, approved.json()
     assert approved.json()["status"] == "approved"
     entries = LedgerEntry.objects.filter(settlement__public_id=body["id"]).order_by("sequence")
@@ -90,7 +93,7 @@ def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(paid, 
     # Settling again with nothing changed creates nothing and posts nothing.
     again = settle(analyst_api, paid)
     assert again.status_code == 200 and again.json()["created"] is False and again.json()["id"] == body["id"]
-    assert analyst_api.post(f"{body['url']}approve/").status_code == 409
+    assert analyst2_api.post(f"{body['url']}approve/").status_code == 409
     assert (
         Settlement.objects.count() == 1 and LedgerEntry.objects.filter(settlement__isnull=False).count() == 2
     )
@@ -102,9 +105,9 @@ def test_settling_a_quarter_posts_withhold_return_and_shared_savings_once(paid, 
     assert sum(Decimal(m["settlements"]) for m in history["months"]) == Decimal("4980.00")
 
 
-def test_late_data_after_settlement_posts_only_the_difference(paid, analyst_scope, analyst_api):
+def test_late_data_after_settlement_posts_only_the_difference(paid, analyst_scope, analyst_api, analyst2_api):
     first = settle(analyst_api, paid).json()
-    analyst_api.post(f"{first['url']}approve/")
+    analyst2_api.post(f"{first['url']}approve/")
     # A late claim for P1 in March: actual TCOC 42,000 / 12 = 3,500 PMPM -> gross 6,000, shared 3,000 (under cap).
     load(analyst_scope, [urow("P1", MAR, tcoc="9000.00")])
     second = settle(analyst_api, paid)
@@ -113,7 +116,7 @@ def test_late_data_after_settlement_posts_only_the_difference(paid, analyst_scop
     assert body["kind"] == "adjustment" and body["number"] == 2
     assert (body["earned_shared_savings"], body["shared_savings"]) == ("3000.00", "-1800.00")
     assert (body["withhold_return"], body["total"]) == ("0.00", "-1800.00")
-    analyst_api.post(f"{body['url']}approve/")
+    analyst2_api.post(f"{body['url']}approve/")
     posted = sum(
         e.amount for e in LedgerEntry.objects.filter(settlement__contract=paid, kind="shared_savings")
     )
@@ -122,20 +125,20 @@ def test_late_data_after_settlement_posts_only_the_difference(paid, analyst_scop
 
 
 def test_a_settlement_in_review_is_stale_when_data_changes_and_is_recalculated_in_place(
-    paid, analyst_scope, analyst_api
+    paid, analyst_scope, analyst_api, analyst2_api
 ):
     first = settle(analyst_api, paid).json()
     load(analyst_scope, [urow("P1", MAR, tcoc="9000.00")])
-    stale = analyst_api.post(f"{first['url']}approve/")
+    stale = analyst2_api.post(f"{first['url']}approve/")
     assert stale.status_code == 409 and stale.json()["code"] == "settlement_stale"
     again = settle(analyst_api, paid).json()
     assert again["id"] == first["id"] and again["shared_savings"] == "3000.00"
-    assert analyst_api.post(f"{first['url']}approve/").status_code == 200
+    assert analyst2_api.post(f"{first['url']}approve/").status_code == 200
     assert Settlement.objects.count() == 1
 
 
 def test_unpaid_months_are_warned_and_their_withhold_follows_in_an_adjustment(
-    cohort, analyst_scope, analyst_api
+    cohort, analyst_scope, analyst_api, analyst2_api
 ):
     load(analyst_scope, cohort_utilization())
     pay_month(analyst_scope, cohort, JAN)
@@ -143,7 +146,7 @@ def test_unpaid_months_are_warned_and_their_withhold_follows_in_an_adjustment(
     assert body["withheld"] == "60.00" and body["withhold_return"] == "60.00"
     assert body["warnings"][0]["code"] == "months_not_paid"
     assert body["warnings"][0]["months"] == ["2026-02", "2026-03"]
-    analyst_api.post(f"{body['url']}approve/")
+    analyst2_api.post(f"{body['url']}approve/")
     pay_month(analyst_scope, cohort, FEB)
     pay_month(analyst_scope, cohort, MAR)
     adjustment = settle(analyst_api, cohort).json()
@@ -188,9 +191,9 @@ def test_who_may_settle(paid, api_for, member_of, plan, provider_api, analyst_ap
     assert Settlement.objects.get().status == "review"
 
 
-def test_settlement_entries_are_append_only(paid, analyst_api):
+def test_settlement_entries_are_append_only(paid, analyst_api, analyst2_api):
     body = settle(analyst_api, paid).json()
-    analyst_api.post(f"{body['url']}approve/")
+    analyst2_api.post(f"{body['url']}approve/")
     entry = LedgerEntry.objects.filter(settlement__isnull=False).first()
     with pytest.raises(DatabaseError), transaction.atomic():
         LedgerEntry.objects.filter(pk=entry.pk).update(amount=Decimal("1.00"))
@@ -224,9 +227,13 @@ def test_settle_and_approve_on_the_pages(paid, client, plan_analyst, provider_ad
     detail = client.get(response["Location"])
     assert detail.status_code == 200
     assert b"4,980.00" in detail.content and b"Approve and post" in detail.content
+    refused = client.post(f"/payments/settlements/{settlement.public_id}/approve/", follow=True)
+    assert b"cannot also approve it" in refused.content  # four eyes: the analyst who settled it
+    client.force_login(second_plan_user(plan, other_than=plan_analyst))
     client.post(f"/payments/settlements/{settlement.public_id}/approve/")
     settlement.refresh_from_db()
     assert settlement.status == "approved"
+    client.force_login(plan_analyst)
     refused = client.post(f"/payments/contracts/{paid.number}/settle/", {"period": "2099-Q1"}, follow=True)
     assert b"The period is not over yet" in refused.content
     client.force_login(provider_admin)
@@ -286,7 +293,9 @@ def test_a_settlement_total_is_its_lines_to_the_cent(paid, analyst_api):
     assert settlement.total == Decimal("14843.15")
 
 
-def test_settling_a_period_leaves_a_run_in_review_approvable(cohort, analyst_scope, analyst_api):
+def test_settling_a_period_leaves_a_run_in_review_approvable(
+    cohort, analyst_scope, analyst_api, analyst2_api
+):
     load(analyst_scope, cohort_utilization())
     pay_month(analyst_scope, cohort, JAN)
     run, _ = payment_services.payment_run_start(
@@ -294,14 +303,16 @@ def test_settling_a_period_leaves_a_run_in_review_approvable(cohort, analyst_sco
     )
     payment_services.payment_run_calculate(run_id=run.pk)
     body = settle(analyst_api, cohort, period="2026-01").json()
-    assert analyst_api.post(f"{body['url']}approve/").status_code == 200
+    assert analyst2_api.post(f"{body['url']}approve/").status_code == 200
     run.refresh_from_db()
     assert run.status == "review"
-    assert payment_services.payment_run_approve(scope=analyst_scope, run=run).status == "approved"
+    assert (
+        payment_services.payment_run_approve(scope=second_scope(analyst_scope), run=run).status == "approved"
+    )
 
 
 def test_a_settlement_statement_downloads_as_pdf_and_csv_for_both_parties(
-    paid, analyst_api, provider_api, api_for, member_of, client, plan_analyst
+    paid, analyst_api, provider_api, api_for, member_of, client, plan_analyst, analyst2_api
 ):
     import csv
     import io
@@ -318,7 +329,7 @@ def test_a_settlement_statement_downloads_as_pdf_and_csv_for_both_parties(
     assert "Withhold returned" in text and "Shared savings" in text and "Posted when approved." in text
     assert provider_api.get(f"{url}statement.pdf").status_code == 404  # in review: the plan's alone
 
-    assert analyst_api.post(f"{url}approve/").status_code == 200
+    assert analyst2_api.post(f"{url}approve/").status_code == 200
     pdf = provider_api.get(f"{url}statement.pdf")
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert pdf.status_code == 200 and "Not approved" not in text and "Approved" in text

@@ -13,6 +13,7 @@ from payments import services as payment_services
 from payments.models import Settlement, SettlementStatus
 from payments.states import SETTLEMENT
 from performance import services as performance_services
+from tests.fixtures.contracts import second_scope
 
 from .conftest import FEB, JAN, MAR, cohort_utilization, urow, utilization_csv
 
@@ -43,7 +44,7 @@ def paid(cohort, analyst_scope):
         )
         payment_services.payment_run_calculate(run_id=run.pk)
         run.refresh_from_db()
-        payment_services.payment_run_approve(scope=analyst_scope, run=run)
+        payment_services.payment_run_approve(scope=second_scope(analyst_scope), run=run)
     return cohort
 
 
@@ -55,7 +56,7 @@ def in_state(scope, contract, status: str) -> Settlement:
     settlement, created = settle(scope, contract)
     assert created
     if status == SettlementStatus.APPROVED:
-        payment_services.settlement_approve(scope=scope, settlement=settlement)
+        payment_services.settlement_approve(scope=second_scope(scope), settlement=settlement)
     settlement.refresh_from_db()
     assert settlement.status == status
     return settlement
@@ -93,7 +94,7 @@ def test_every_declared_transition_is_reachable_through_the_services(
         settlement.refresh_from_db()
         assert settlement.input_fingerprint != fingerprint  # recalculated in place
     else:
-        payment_services.settlement_approve(scope=analyst_scope, settlement=settlement)
+        payment_services.settlement_approve(scope=second_scope(analyst_scope), settlement=settlement)
         settlement.refresh_from_db()
     assert settlement.status == target
 
@@ -107,7 +108,7 @@ def test_every_undeclared_transition_is_refused_and_not_offered(
     before = Settlement.objects.values(*fields).get(pk=settlement.pk)
     if action == "approve":
         with pytest.raises(ConflictError) as caught:
-            payment_services.settlement_approve(scope=analyst_scope, settlement=settlement)
+            payment_services.settlement_approve(scope=second_scope(analyst_scope), settlement=settlement)
         error = caught.value
         assert (error.status, error.code, error.message) == (
             409,

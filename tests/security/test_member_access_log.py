@@ -214,6 +214,15 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "payment-settlement-approve",
         "payment-run-status",
         "payment-run-approve",
+        # ledger corrections: an entry's amounts and a reason, never a member
+        "api-contract-ledger-corrections",
+        "api-ledger-correction",
+        "api-ledger-correction-approve",
+        "api-ledger-correction-reject",
+        "payment-contract-ledger",
+        "payment-ledger-correction-request",
+        "payment-ledger-correction-approve",
+        "payment-ledger-correction-reject",
     ),
     "performance: measures, unit costs, the report and the provider's story (written without names), "
     "uploads sent by a form that redirects": (
@@ -330,7 +339,7 @@ def test_every_read_of_a_member_data_route_writes_an_access_event(demo):
     # The one member-data answer to a POST: approving a run answers with its detail.
     run = PaymentRun.objects.filter(status="review").select_related("contract__payer").first()
     assert run is not None, "the demo leaves a run for the analyst to approve"
-    analyst = User.objects.get(username="plan_analyst")
+    analyst = User.objects.get(username="plan_analyst2")  # plan_analyst requested it: four eyes
     api = Client()
     api.force_login(analyst)
     before = AccessEvent.objects.filter(user=analyst, object_id=str(run.public_id)).count()
