@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0001_initial'),
         ('bundles', '0002_role_catalogue_and_immutability'),
-        ('enrollment', '0002_submission_issue_plan_detail'),
+        ('enrollment', '0003_assessment_referral_date'),
     ]
 
     operations = [
