@@ -489,6 +489,7 @@ def test_valid_terms_come_back_normalised():
         ],
         "shared_savings_terms": {},
         "quality_bonus": None,
+        "single_approval_limit": None,  # four eyes on every amount unless the plan sets a limit
     }
 
 
@@ -743,6 +744,7 @@ def test_two_equal_documents_have_no_change():
         "changes": [],
         "sections_changed": [],
         "payment_terms_changed": {s: False for s in r.PAYMENT_SECTIONS},
+        "money_terms_changed": [],
     }
 
 
@@ -761,6 +763,8 @@ def test_an_added_and_a_removed_rate_cell_are_in_the_diff():
             "before": "300.00",
             "after": "310.50",
             "difference": "10.50",
+            "term": "rates",
+            "moves_money": True,
         },
         {
             "section": "rates",
@@ -770,6 +774,8 @@ def test_an_added_and_a_removed_rate_cell_are_in_the_diff():
             "before": "250.00",
             "after": None,
             "difference": None,
+            "term": "rates",
+            "moves_money": True,
         },
         {
             "section": "rates",
@@ -779,6 +785,8 @@ def test_an_added_and_a_removed_rate_cell_are_in_the_diff():
             "before": None,
             "after": "450.00",
             "difference": None,
+            "term": "rates",
+            "moves_money": True,
         },
     ]
     result = r.diff(before, after)
@@ -789,7 +797,10 @@ def test_an_added_and_a_removed_rate_cell_are_in_the_diff():
         "withhold": False,
         "quality": False,
         "shared_savings": False,
+        "rules": False,
+        "approval": False,
     }
+    assert result["money_terms_changed"] == ["rates"]
 
 
 def test_a_rate_cell_of_a_tier_without_a_name_and_a_new_tier():
