@@ -9,6 +9,9 @@ Pure functions over plain data, ``Decimal`` throughout (never floats for money):
   already paid, per member and month, for months inside the contract's retro window
   (outside it: not paid, returned as :class:`RetroOutsideWindow` for the statement);
 - withhold line = -(withhold fraction x sum of the month's member lines), rounded half-up;
+- withhold adjustment = what a service month's withhold must become after retro lines change its net
+  member payments, minus what is already withheld for it (the month rounding rule,
+  :func:`withhold_adjustment`), so that the withhold always equals the fraction of the net;
 - the total is the exact sum of the lines (no rounding after the lines).
 
 Rounding happens in one place, the kernel's :func:`core.domain.money.to_cents`, so that every
@@ -31,7 +34,8 @@ MEMBER_MONTH = "member_month"
 ASSESSMENT_FEE = "assessment_fee"
 RETRO_ADJUSTMENT = "retro_adjustment"
 WITHHOLD = "withhold"
-LINE_KINDS: tuple[str, ...] = (MEMBER_MONTH, ASSESSMENT_FEE, RETRO_ADJUSTMENT, WITHHOLD)
+WITHHOLD_ADJUSTMENT = "withhold_adjustment"
+LINE_KINDS: tuple[str, ...] = (MEMBER_MONTH, ASSESSMENT_FEE, RETRO_ADJUSTMENT, WITHHOLD, WITHHOLD_ADJUSTMENT)
 
 OUTSIDE_RETRO_WINDOW = "outside_retro_window"
 
@@ -226,10 +230,7 @@ def withhold_line(lines: Iterable[PaymentLine], withhold_fraction: Decimal, mont
     member lines are withheld from; assessment fees and retro adjustments are not.
     """
     _check_month(month)
-    if not isinstance(withhold_fraction, Decimal):
-        raise TypeError("withhold_fraction must be a Decimal")
-    if not (0 <= withhold_fraction < 1):
-        raise ValueError("withhold_fraction must be in [0, 1)")
+    _check_fraction(withhold_fraction)
     base = sum(
         (line.amount for line in lines if line.kind == MEMBER_MONTH and line.service_month == month),
         ZERO,
@@ -240,6 +241,37 @@ def withhold_line(lines: Iterable[PaymentLine], withhold_fraction: Decimal, mont
         month,
         rate=withhold_fraction,
         detail=f"{withhold_fraction} x {base}",
+    )
+
+
+def withhold_adjustment(
+    service_month: dt.date,
+    net_member_amount: Decimal,
+    already_withheld: Decimal,
+    withhold_fraction: Decimal,
+) -> PaymentLine | None:
+    """The withhold line that brings a service month's withhold to -(fraction x its net), or None.
+
+    ``net_member_amount`` is everything paid (and being paid) for the month's members: its member
+    lines plus every retro line for it. ``already_withheld`` is the sum of the withhold and withhold
+    adjustment lines already posted for it (negative, or zero). The target is rounded once, on the
+    whole net (the month rounding rule), never per retro line: so after any sequence of runs the
+    month's withhold is exactly -to_cents(fraction x net), not a sum of separately rounded pieces.
+    """
+    _check_month(service_month)
+    _check_fraction(withhold_fraction)
+    if not isinstance(net_member_amount, Decimal) or not isinstance(already_withheld, Decimal):
+        raise TypeError("net_member_amount and already_withheld must be Decimal")
+    target = -to_cents(withhold_fraction * net_member_amount)
+    amount = target - already_withheld
+    if amount == 0:
+        return None
+    return PaymentLine(
+        WITHHOLD_ADJUSTMENT,
+        amount,
+        service_month,
+        rate=withhold_fraction,
+        detail=f"-({withhold_fraction} x {net_member_amount}) - withheld {already_withheld}",
     )
 
 
@@ -281,6 +313,13 @@ def monthly_payment(
     if withhold_fraction:
         lines.append(withhold_line(lines, withhold_fraction, month))
     return Payment(month, lines, outside)
+
+
+def _check_fraction(withhold_fraction: Decimal) -> None:
+    if not isinstance(withhold_fraction, Decimal):
+        raise TypeError("withhold_fraction must be a Decimal")
+    if not (0 <= withhold_fraction < 1):
+        raise ValueError("withhold_fraction must be in [0, 1)")
 
 
 def _check_month(month: dt.date) -> None:

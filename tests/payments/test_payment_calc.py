@@ -28,6 +28,7 @@ from payments.calc import (
     payment_total,
     rate_cell_totals,
     retro_lines,
+    withhold_adjustment,
     withhold_line,
 )
 
@@ -241,3 +242,21 @@ def test_a_changed_roster_adjusts_only_the_difference():
     lines, _ = retro_lines(amounts(after), amounts(before), payment_month=MARCH, retro_window_months=2)
     # M1 died on 14 Feb: 14/28 = 0.500000 x 300 = 150.00 instead of 300.00
     assert [(x.member_id, x.amount) for x in lines] == [("M1", M("-150.00"))]
+
+
+@given(
+    fraction=st.decimals(min_value=0, max_value=M("0.25"), places=4),
+    changes=st.lists(st.decimals(min_value=-100_000, max_value=100_000, places=2), min_size=1, max_size=12),
+)
+def test_the_withhold_follows_the_net_exactly_after_any_sequence_of_changes(fraction, changes):
+    # Each change is a run (the month's member lines, then retro lines); after each, the month's
+    # withheld total is exactly -(fraction x net) rounded once, whatever came before.
+    month = D(2026, 12, 1)
+    net, withheld = M("0.00"), M("0.00")
+    for change in changes:
+        net += change
+        line = withhold_adjustment(month, net, withheld, fraction)
+        if line is not None:
+            assert line.amount != 0 and line.service_month == month and line.rate == fraction
+            withheld += line.amount
+        assert withheld == -round_cents(fraction * net)

@@ -18,6 +18,7 @@ from payments.calc import (
     OUTSIDE_RETRO_WINDOW,
     RETRO_ADJUSTMENT,
     WITHHOLD,
+    WITHHOLD_ADJUSTMENT,
     AssessmentEntry,
     MemberMonthEntry,
     Payment,
@@ -31,6 +32,7 @@ from payments.calc import (
     payment_total,
     rate_cell_totals,
     retro_lines,
+    withhold_adjustment,
     withhold_line,
 )
 
@@ -266,8 +268,14 @@ def test_a_whole_payment_with_every_kind_of_line_in_order():
         )
 
 
-def test_the_line_kinds_are_the_four_public_codes():
-    assert LINE_KINDS == ("member_month", "assessment_fee", "retro_adjustment", "withhold")
+def test_the_line_kinds_are_the_five_public_codes():
+    assert LINE_KINDS == (
+        "member_month",
+        "assessment_fee",
+        "retro_adjustment",
+        "withhold",
+        "withhold_adjustment",
+    )
     assert OUTSIDE_RETRO_WINDOW == "outside_retro_window"
 
 
@@ -312,3 +320,73 @@ def test_retro_lines_of_one_month_come_in_member_order():
     recomputed = {(m, FEB): M("1.00") for m in members}
     lines, _ = retro_lines(recomputed, {}, payment_month=MARCH, retro_window_months=1)
     assert [x.member_id for x in lines] == sorted(members)
+
+
+# --- withhold adjustments (the month rounding rule) ---------------------------------------------
+
+
+def test_the_ctr_2026_0004_december_retro_reduction_returns_the_withhold_above_five_percent_of_the_net():
+    # December paid 45,953.06 of member lines and withheld 2,297.65; a retro line took back 43,939.60.
+    dec = D(2026, 12, 1)
+    net = M("45953.06") + M("-43939.60")  # 2,013.46
+    line = withhold_adjustment(dec, net, M("-2297.65"), M("0.05"))
+    assert line == PaymentLine(
+        WITHHOLD_ADJUSTMENT,
+        M("2196.98"),
+        dec,
+        rate=M("0.05"),
+        detail="-(0.05 x 2013.46) - withheld -2297.65",
+    )
+    assert M("-2297.65") + line.amount == M("-100.67")  # 5% of 2,013.46 = 100.673 -> 100.67
+
+
+def test_a_withhold_adjustment_rounds_the_whole_net_half_up_at_the_half_cent():
+    # 5% of 0.10 = 0.005 -> 0.01 withheld; 5% of 0.09 = 0.0045 -> 0.00.
+    assert withhold_adjustment(FEB, M("0.10"), M("0.00"), M("0.05")).amount == M("-0.01")
+    assert withhold_adjustment(FEB, M("0.09"), M("0.00"), M("0.05")) is None
+    # Already withheld 0.01 on 0.10; the net grows by 0.10 to 0.20: 0.010 -> 0.01, no change.
+    assert withhold_adjustment(FEB, M("0.20"), M("-0.01"), M("0.05")) is None
+    # ... and to 0.30: 0.015 -> 0.02, one more cent.
+    assert withhold_adjustment(FEB, M("0.30"), M("-0.01"), M("0.05")).amount == M("-0.01")
+
+
+def test_a_net_fallen_to_zero_returns_the_whole_withhold():
+    line = withhold_adjustment(JAN, M("0.00"), M("-50.00"), M("0.05"))
+    assert (line.kind, line.amount, line.service_month, line.rate) == (
+        WITHHOLD_ADJUSTMENT,
+        M("50.00"),
+        JAN,
+        M("0.05"),
+    )
+
+
+def test_a_net_increase_withholds_more_and_an_unchanged_net_adjusts_nothing():
+    assert withhold_adjustment(JAN, M("1100.00"), M("-50.00"), M("0.05")).amount == M("-5.00")
+    assert withhold_adjustment(JAN, M("1000.00"), M("-50.00"), M("0.05")) is None
+
+
+def test_a_negative_net_change_below_zero_net_gives_back_more_than_was_held():
+    # A net taken below zero (more taken back than paid) withholds a negative amount: -5% of -100.
+    line = withhold_adjustment(JAN, M("-100.00"), M("0.00"), M("0.05"))
+    assert line.amount == M("5.00")
+
+
+def test_a_fraction_of_zero_returns_whatever_is_held_and_otherwise_adjusts_nothing():
+    assert withhold_adjustment(JAN, M("1000.00"), M("0.00"), M("0")) is None
+    assert withhold_adjustment(JAN, M("1000.00"), M("-12.34"), M("0")).amount == M("12.34")
+
+
+def test_a_withhold_adjustment_validates_like_the_withhold_line():
+    with pytest.raises(ValueError, match="withhold_fraction"):
+        withhold_adjustment(JAN, M("10.00"), M("0.00"), M("1"))
+    with pytest.raises(ValueError, match="withhold_fraction"):
+        withhold_adjustment(JAN, M("10.00"), M("0.00"), M("-0.01"))
+    assert withhold_adjustment(JAN, M("100.00"), M("0.00"), M("0.9999")).amount == M("-99.99")
+    with pytest.raises(TypeError, match="withhold_fraction"):
+        withhold_adjustment(JAN, M("10.00"), M("0.00"), 0.05)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="net_member_amount"):
+        withhold_adjustment(JAN, 10, M("0.00"), M("0.05"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="already_withheld"):
+        withhold_adjustment(JAN, M("10.00"), 0, M("0.05"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="first day"):
+        withhold_adjustment(D(2026, 1, 31), M("10.00"), M("0.00"), M("0.05"))
