@@ -3,7 +3,8 @@
 A :class:`PaymentRun` prices one contract month from the accepted roster versions (enrollment) and
 the terms in force on the month's first day (contracts). Its lines are member-months x PMPM per
 rate cell (each with one :class:`PaymentDetail` per member underneath), initial assessment fees,
-retroactive adjustments for earlier months and the quality withhold. A run is calculated
+retroactive adjustments for earlier months, the quality withhold and the withhold adjustments
+that keep each service month's withhold at its percentage of the net paid for it. A run is calculated
 (``calculating``), reviewed by a plan analyst (``review``) and approved (``approved``), which
 posts one :class:`LedgerEntry` per line. The first run of a month is its *payment*; a later run
 of an already paid month is an *adjustment* holding only what changed.
@@ -45,6 +46,8 @@ class LineKind(models.TextChoices):
     ASSESSMENT = "assessment", "Initial assessments"
     RETRO_ADJUSTMENT = "retro_adjustment", "Retroactive adjustment"
     WITHHOLD = "withhold", "Quality withhold"
+    # A service month's withhold brought back to its percentage of the net after retro lines
+    WITHHOLD_ADJUSTMENT = "withhold_adjustment", "Withhold adjustment"
     # Settlement of a closed performance period (posted by a Settlement, never by a run)
     WITHHOLD_RETURN = "withhold_return", "Withhold returned"
     QUALITY_BONUS = "quality_bonus", "Quality bonus"
