@@ -1,5 +1,6 @@
-"""The lines of a payment run: member-months per rate cell, assessments per market, and the
-adjustments of paid months whose roster or terms changed (retro lines, assessment adjustments).
+"""The lines of a payment run: member-months per rate cell, assessments per market, the
+adjustments of paid months whose roster or terms changed (retro lines, assessment adjustments) and
+the withhold adjustment of each month they change.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from contracts.selectors import terms_in_force
 from contracts.terms import ContractTerms
@@ -17,7 +18,15 @@ from core.domain.months import month_key, next_month
 from core.errors import ApplicationError, NotFoundError
 from enrollment import selectors as enrollment
 from payments import calc, sql
-from payments.models import LineKind, PaymentDetail, PaymentLine, PaymentRun, PaymentRunKind, PaymentRunStatus
+from payments.models import (
+    LedgerEntry,
+    LineKind,
+    PaymentDetail,
+    PaymentLine,
+    PaymentRun,
+    PaymentRunKind,
+    PaymentRunStatus,
+)
 from payments.services.plan import Plan
 
 MISSING_RATE_MESSAGE = "The roster has members in rate cells the contract has no PMPM for."
@@ -244,6 +253,57 @@ def _retro_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Payme
         lines.append(line)
     sql.insert_details(details)
     return lines
+
+
+def _withhold_adjustment_lines(
+    run: PaymentRun, lines: list[PaymentLine], position: list[int]
+) -> list[PaymentLine]:
+    """One withhold adjustment per service month this run's retro lines change: what brings the month's
+    withhold to its percentage of the net paid for it (the ledger's member and retro entries plus this
+    run's retro lines), less what is already withheld for it (:func:`payments.calc.withhold_adjustment`).
+
+    The fraction is the withhold percentage of the terms in force in the service month, not the run's.
+    """
+    change: dict[date, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for line in lines:
+        if line.kind == LineKind.RETRO_ADJUSTMENT:
+            change[line.service_month] += line.amount
+    if not change:
+        return []
+    posted = {
+        row["service_month"]: row
+        for row in LedgerEntry.objects.filter(contract=run.contract, service_month__in=list(change))
+        .values("service_month")
+        .order_by("service_month")
+        .annotate(
+            net=Sum("amount", filter=Q(kind__in=[LineKind.MEMBER_MONTHS, LineKind.RETRO_ADJUSTMENT])),
+            held=Sum("amount", filter=Q(kind__in=[LineKind.WITHHOLD, LineKind.WITHHOLD_ADJUSTMENT])),
+        )
+    }
+    out: list[PaymentLine] = []
+    for m in sorted(change):
+        row = posted.get(m, {})
+        net = to_cents(Decimal(row.get("net") or 0)) + change[m]
+        held = to_cents(Decimal(row.get("held") or 0))
+        try:
+            fraction = Decimal(terms_in_force(contract=run.contract, on=m).withhold_percentage or 0)
+        except NotFoundError:  # not in force that month: nothing is owed, so nothing stays withheld
+            fraction = Decimal(0)
+        adjustment = calc.withhold_adjustment(m, net, held, fraction)
+        if adjustment is None:
+            continue
+        out.append(
+            PaymentLine.objects.create(
+                run=run,
+                kind=LineKind.WITHHOLD_ADJUSTMENT,
+                position=_next(position),
+                service_month=m,
+                rate=fraction,
+                amount=adjustment.amount,
+                description=f"{fraction * 100:.2f}% of the net change for {m:%Y-%m}",
+            )
+        )
+    return out
 
 
 def _assessment_adjustments(

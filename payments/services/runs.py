@@ -36,7 +36,12 @@ from payments.models import (
 )
 from payments.services.approval import require_second_person
 from payments.services.ledger import _lock_ledger, _post
-from payments.services.lines import _assessment_lines, _member_month_lines, _retro_lines
+from payments.services.lines import (
+    _assessment_lines,
+    _member_month_lines,
+    _retro_lines,
+    _withhold_adjustment_lines,
+)
 from payments.services.plan import _terms, build_plan
 from payments.states import NOT_IN_REVIEW_MESSAGE as NOT_IN_REVIEW_MESSAGE
 from payments.states import PAYMENT_RUN
@@ -230,6 +235,7 @@ def _calculate(run: PaymentRun) -> None:
                 description=f"{Decimal(terms.withhold_percentage) * 100:.2f}% of the member-month lines",
             )
         )
+    lines += _withhold_adjustment_lines(run, lines, position)
     run.total = calc.payment_total(
         calc.PaymentLine(line.kind, line.amount, line.service_month) for line in lines
     )
