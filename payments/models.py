@@ -55,6 +55,8 @@ class LineKind(models.TextChoices):
 
 
 SETTLEMENT_KINDS = (LineKind.WITHHOLD_RETURN, LineKind.QUALITY_BONUS, LineKind.SHARED_SAVINGS)
+# What is held back from the provider: the month's withhold and the later adjustments of it
+WITHHOLD_KINDS = (LineKind.WITHHOLD, LineKind.WITHHOLD_ADJUSTMENT)
 LINE_ORDER = {kind: i for i, kind in enumerate(LineKind.values)}
 
 

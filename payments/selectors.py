@@ -20,6 +20,7 @@ from core.domain.months import previous_month
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 from payments.models import (
     SETTLEMENT_KINDS,
+    WITHHOLD_KINDS,
     LedgerCorrection,
     LedgerEntry,
     LineKind,
@@ -197,7 +198,7 @@ def payment_history(*, scope: Scope, contract: Contract) -> dict[str, Any]:
             member_lines=Sum("amount", filter=Q(kind=LineKind.MEMBER_MONTHS)),
             assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)),
             adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
-            withhold=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
+            withhold=Sum("amount", filter=Q(kind__in=WITHHOLD_KINDS)),
             settlements=Sum("amount", filter=Q(kind__in=SETTLEMENT_KINDS)),
             entries=Count("pk"),
         )
@@ -249,7 +250,7 @@ def year_to_date(*, contract: Contract, month: date) -> dict[str, Decimal]:
     sums = entries.aggregate(
         total=Sum("amount"),
         member_months=Sum("member_months", filter=Q(kind=LineKind.MEMBER_MONTHS)),
-        withhold=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
+        withhold=Sum("amount", filter=Q(kind__in=WITHHOLD_KINDS)),
         adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
         assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)),
     )

@@ -23,6 +23,7 @@ from core.errors import ConflictError
 from core.exports import safe_row
 from payments import calc, selectors
 from payments.models import (
+    WITHHOLD_KINDS,
     LineKind,
     PaymentDetail,
     PaymentRun,
@@ -145,7 +146,7 @@ def render_csv(run: PaymentRun) -> bytes:
                 ]
             )
         )
-    for line in selectors.line_list(run=run).filter(kind=LineKind.WITHHOLD):
+    for line in selectors.line_list(run=run).filter(kind__in=WITHHOLD_KINDS):
         writer.writerow(
             safe_row(
                 [
@@ -188,6 +189,10 @@ def statement_context(run: PaymentRun) -> dict[str, Any]:
         "assessment_lines": by_kind[LineKind.ASSESSMENT],
         "adjustment_lines": by_kind[LineKind.RETRO_ADJUSTMENT],
         "withhold_lines": by_kind[LineKind.WITHHOLD],
+        "withhold_adjustment_lines": by_kind[LineKind.WITHHOLD_ADJUSTMENT],
+        "withhold_adjustment_total": sum(
+            (line.amount for line in by_kind[LineKind.WITHHOLD_ADJUSTMENT]), Decimal("0.00")
+        ),
         "member_total": sum((line.amount for line in by_kind[LineKind.MEMBER_MONTHS]), Decimal("0.00")),
         "member_months_total": sum(
             (line.member_months for line in by_kind[LineKind.MEMBER_MONTHS]), Decimal(0)
@@ -229,7 +234,8 @@ def _party(organization) -> Party:
 
 
 def remittance_lines(run: PaymentRun) -> list[calc.PaymentLine]:
-    """The run as the pure payment lines the 820 writer takes: one per member and line, plus the withhold."""
+    """The run as the pure payment lines the 820 writer takes: one per member and line, plus the withhold
+    and the withhold adjustments (organisation-level, one per service month)."""
     out: list[calc.PaymentLine] = []
     for member_id, month, tier, market, lob, mm, amount, _ref, kind, rate in _details(run).iterator(
         chunk_size=5000
@@ -251,8 +257,9 @@ def remittance_lines(run: PaymentRun) -> list[calc.PaymentLine]:
             out.append(calc.PaymentLine(calc.ASSESSMENT_FEE, amount, month, member_id=member_id))
         else:  # adjustments, and assessments taken back, go out as ADX
             out.append(calc.PaymentLine(calc.RETRO_ADJUSTMENT, amount, month, member_id=member_id))
-    for line in selectors.line_list(run=run).filter(kind=LineKind.WITHHOLD):
-        out.append(calc.PaymentLine(calc.WITHHOLD, line.amount, line.service_month, rate=line.rate))
+    for line in selectors.line_list(run=run).filter(kind__in=WITHHOLD_KINDS):
+        kind = calc.WITHHOLD if line.kind == LineKind.WITHHOLD else calc.WITHHOLD_ADJUSTMENT
+        out.append(calc.PaymentLine(kind, line.amount, line.service_month, rate=line.rate))
     return out
 
 

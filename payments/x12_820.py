@@ -7,7 +7,9 @@ pyx12's 820 map in the tests. Layout:
   (coverage month), N1*PE (the provider, who receives) and N1*PR (the plan, who pays);
 - the quality withhold, when there is one, as an organisation-level remittance (loop
   2000A: ENT*..*2L, RMR*CT with the negative amount, REF*ZZ*WITHHOLD, DTM*582), because it
-  is computed on the month's total, not per member;
+  is computed on the month's total, not per member; each withhold adjustment (a service month's
+  withhold brought to its percentage of the net after retro lines) is one more RMR*CT in that
+  loop, with REF*ZZ*WITHHOLD ADJUSTMENT and the DTM*582 of its own service month;
 - per member (loop 2000B): ENT, NM1*IL, one ADX per retroactive adjustment (loop 2200B,
   adjustment for a previous payment: code 52 credit for overpayment when negative, 53
   remittance for previous underpayment when positive; the 820 has no date on an ADX, so the
@@ -34,6 +36,7 @@ from payments.calc import (
     MEMBER_MONTH,
     RETRO_ADJUSTMENT,
     WITHHOLD,
+    WITHHOLD_ADJUSTMENT,
     PaymentLine,
     payment_total,
 )
@@ -129,18 +132,26 @@ def write_820(remittance: Remittance, lines: Sequence[PaymentLine], members: Map
 
     ent = 0
     withholds = [line for line in lines if line.kind == WITHHOLD]
-    if withholds:
+    adjustments = sorted(
+        (line for line in lines if line.kind == WITHHOLD_ADJUSTMENT), key=lambda x: x.service_month
+    )
+    if withholds or adjustments:
         ent += 1
         body.append(["ENT", str(ent), "2L", "FI", _text(r.payee.tax_id, 80)])
-        body.append(
-            ["RMR", "CT", _text(r.contract_ref or "CONTRACT", 50), "", _money(payment_total(withholds))]
-        )
+    ref_ct = _text(r.contract_ref or "CONTRACT", 50)
+    if withholds:
+        body.append(["RMR", "CT", ref_ct, "", _money(payment_total(withholds))])
         body.append(["REF", "ZZ", "WITHHOLD"])
         body.append(["DTM", "582", "", "", "", "RD8", month_range])
+    for adj in adjustments:
+        service = adj.service_month
+        body.append(["RMR", "CT", ref_ct, "", _money(adj.amount)])
+        body.append(["REF", "ZZ", "WITHHOLD ADJUSTMENT"])
+        body.append(["DTM", "582", "", "", "", "RD8", f"{service:%Y%m%d}-{last_of_month(service):%Y%m%d}"])
 
     by_member: dict[str, list[PaymentLine]] = {}
     for line in lines:
-        if line.kind == WITHHOLD:
+        if line.kind in (WITHHOLD, WITHHOLD_ADJUSTMENT):
             continue
         if line.member_id is None:
             raise ValueError(f"a {line.kind} line needs a member_id to be remitted")

@@ -485,7 +485,8 @@ def withheld(contract: Contract, period: Period) -> tuple[Decimal, Decimal]:
     sums = LedgerEntry.objects.filter(
         contract=contract, service_month__gte=period.start, service_month__lt=period.end
     ).aggregate(
-        withheld=Sum("amount", filter=Q(kind=LineKind.WITHHOLD)),
+        # the withhold adjustments too: a settlement returns what is held, after retro changes
+        withheld=Sum("amount", filter=Q(kind__in=[LineKind.WITHHOLD, LineKind.WITHHOLD_ADJUSTMENT])),
         base=Sum("amount", filter=Q(kind__in=[LineKind.MEMBER_MONTHS, LineKind.RETRO_ADJUSTMENT])),
     )
     return -(sums["withheld"] or ZERO), sums["base"] or ZERO

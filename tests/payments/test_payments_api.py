@@ -83,11 +83,15 @@ def test_starting_a_month_answers_202_and_the_run_shows_its_lines(
         ("member_months", "3/URBAN/medicaid", "0.500000", "612.3500", "306.18"),  # P2 14/28
         ("retro_adjustment", "", "0.000000", None, "162.35"),  # P2 was tier 3 in January
         ("withhold", "", "0.000000", "0.0500", "-40.49"),  # 5% of 809.75 = 40.4875
+        # January's net is now 750.00 + 162.35 = 912.35: 5% = 45.6175 -> 45.62, 37.50 held, 8.12 more
+        ("withhold_adjustment", "", "0.000000", "0.0500", "-8.12"),
     ]
-    assert detail["total"] == "931.61" == str(sum(M(x["amount"]) for x in detail["lines"]))
+    assert detail["lines"][-1]["service_month"] == "2026-01"
+    assert detail["lines"][-1]["description"] == "5.00% of the net change for 2026-01"
+    assert detail["total"] == "923.49" == str(sum(M(x["amount"]) for x in detail["lines"]))
     changes = detail["changes"]
     assert changes["members_joined"] == 1 and changes["members_left"] == 0
-    assert changes["total_difference"] == str(M("931.61") - PaymentRun.objects.get(month=JAN).total)
+    assert changes["total_difference"] == str(M("923.49") - PaymentRun.objects.get(month=JAN).total)
     assert [c["tier"] for c in changes["cells"] if c["changed"]] == ["1", "2", "3"]
 
 
@@ -159,7 +163,7 @@ def test_the_statement_downloads_pdf_csv_and_an_820_that_pyx12_validates(
             == f'attachment; filename="{paid_contract.number}-2026-02-statement.pdf"'
         )
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
-        for figure in ("503.57", "306.18", "162.35", "-40.49", "931.61", "Year to date"):
+        for figure in ("503.57", "306.18", "162.35", "-40.49", "-8.12", "923.49", "Year to date"):
             assert figure in text, figure
         assert "Núñez" not in text and "P4" not in text  # summary only: no member in the PDF
         rows = list(csv.DictReader(io.StringIO(client.get(f"{base}.csv").content.decode())))
@@ -169,6 +173,7 @@ def test_the_statement_downloads_pdf_csv_and_an_820_that_pyx12_validates(
             ("P2", "member_months", "2026-02", "3", "306.18"),
             ("P2", "retro_adjustment", "2026-01", "3", "162.35"),
             ("", "withhold", "2026-02", "", "-40.49"),
+            ("", "withhold_adjustment", "2026-01", "", "-8.12"),
         }
         assert sum(M(r["amount"]) for r in rows) == run.total
         assert rows[0]["last_name"] == "Núñez"
@@ -178,7 +183,13 @@ def test_the_statement_downloads_pdf_csv_and_an_820_that_pyx12_validates(
         ok, messages = pyx12_check(text, tmp_path)
         assert ok, messages
         segments = [s.strip().split("*") for s in text.split("~") if s.strip()]
-        assert segments[3][:3] == ["BPR", "I", "931.61"]
+        assert segments[3][:3] == ["BPR", "I", "923.49"]
+        # January's withhold adjustment: in the organisation-level withhold loop, with January's dates
+        at = segments.index(["RMR", "CT", paid_contract.number, "", "-8.12"])
+        assert segments[at + 1 : at + 3] == [
+            ["REF", "ZZ", "WITHHOLD ADJUSTMENT"],
+            ["DTM", "582", "", "", "", "RD8", "20260101-20260131"],
+        ]
         assert ["NM1", "IL", "1", "NUNEZ", "JOSE", "", "", "", "N", "P1"] in segments
         assert ["ADX", "162.35", "53"] in segments and [
             "DTM",
@@ -268,8 +279,9 @@ def test_history_and_ledger_for_both_sides(paid_contract, analyst_api, provider_
     for client in (analyst_api, provider_api):
         history = client.get(f"/api/v1/contracts/{paid_contract.number}/payment-history/").json()
         jan, feb = history["months"]
-        assert (jan["month"], feb["month"], feb["total"]) == ("2026-01", "2026-02", "931.61")
-        assert M(feb["ytd"]) == M(jan["total"]) + M("931.61")
+        assert (jan["month"], feb["month"], feb["total"]) == ("2026-01", "2026-02", "923.49")
+        assert M(feb["withhold"]) == M("-40.49") + M("-8.12")
+        assert M(feb["ytd"]) == M(jan["total"]) + M("923.49")
         assert history["years"][0]["year"] == 2026 and history["years"][0]["total"] == feb["ytd"]
         ledger = client.get(f"/api/v1/contracts/{paid_contract.number}/ledger/").json()
         assert [e["sequence"] for e in ledger["results"]] == list(range(1, ledger["count"] + 1))
