@@ -23,7 +23,17 @@ from performance import services as performance_services
 from tests.factories import PayerFactory, second_plan_user
 from tests.fixtures.contracts import second_scope
 
-from .conftest import FEB, JAN, MAR, cohort_utilization, urow, utilization_csv
+from .conftest import (
+    FEB,
+    JAN,
+    MAR,
+    D,
+    cohort_utilization,
+    roster_member,
+    submit_roster,
+    urow,
+    utilization_csv,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +162,23 @@ def test_unpaid_months_are_warned_and_their_withhold_follows_in_an_adjustment(
     adjustment = settle(analyst_api, cohort).json()
     assert adjustment["kind"] == "adjustment" and adjustment["withhold_return"] == "120.00"
     assert adjustment["shared_savings"] == "0.00" and adjustment["warnings"] == []
+
+
+def test_a_settlement_after_a_retro_reduction_returns_the_withhold_actually_held(
+    paid, provider_scope, analyst_scope, analyst_api
+):
+    # P4 was never enrolled in January after all: its 300.00 comes back with its 15.00 of withhold
+    # (a withhold adjustment), so 165.00 is held on 3,300.00 and that is what can come back.
+    rows = [roster_member(m) for m in ("P1", "P2", "P3")]
+    submit_roster(provider_scope=provider_scope, contract=paid, month=JAN, rows=rows, today=D(2026, 4, 2))
+    adjustment = pay_month(analyst_scope, paid, JAN)
+    assert [(line.kind, line.amount) for line in adjustment.lines.order_by("position")] == [
+        ("retro_adjustment", Decimal("-300.00")),
+        ("withhold_adjustment", Decimal("15.00")),
+    ]
+    body = settle(analyst_api, paid).json()
+    assert (body["withheld"], body["base_payments"]) == ("165.00", "3300.00")
+    assert Decimal(body["withhold_return"]) == Decimal("165.00") * Decimal(body["composite_score"])
 
 
 def test_open_and_overlapping_periods_are_refused(paid, analyst_api):
