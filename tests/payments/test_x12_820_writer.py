@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payments.calc import (
+    RETRO_ADJUSTMENT,
+    WITHHOLD_ADJUSTMENT,
     AssessmentEntry,
     MemberMonthEntry,
     PaymentLine,
@@ -120,6 +122,57 @@ def test_a_multi_member_820_with_adjustments_withhold_and_assessment_is_valid_an
     se_index = next(i for i, x in enumerate(s) if x[0] == "SE")
     assert s[se_index][1] == str(se_index - st_index + 1)
     assert s[-2] == ["GE", "1", "7"] and s[-1] == ["IEA", "1", "000000007"]
+
+
+def test_withhold_adjustments_join_the_organisation_level_withhold_with_their_own_service_month(tmp_path):
+    # March's payment with the withhold, and withhold adjustments for January (given back) and
+    # February (more withheld), sorted by service month whatever order they come in.
+    jan, feb = D(2026, 1, 1), D(2026, 2, 1)
+    lines = [
+        *multi_member_payment(),
+        PaymentLine(WITHHOLD_ADJUSTMENT, M("-7.50"), feb, rate=M("0.05")),
+        PaymentLine(WITHHOLD_ADJUSTMENT, M("30.62"), jan, rate=M("0.05")),
+    ]
+    text = write_820(REMITTANCE, lines, NAMES)
+    ok, messages = pyx12_check(text, tmp_path)
+    assert ok, messages
+    s = segs(text)
+    assert M(s[3][2]) == sum(line.amount for line in lines)
+    ents = [i for i, x in enumerate(s) if x[0] == "ENT"]
+    assert s[ents[0]][2] == "2L" and len(ents) == 5  # no extra ENT: the same organisation loop
+    org = s[ents[0] : ents[1]]
+    assert org[1:] == [
+        ["RMR", "CT", "CTR-2026-0001", "", "-83.80"],
+        ["REF", "ZZ", "WITHHOLD"],
+        ["DTM", "582", "", "", "", "RD8", "20260301-20260331"],
+        ["RMR", "CT", "CTR-2026-0001", "", "30.62"],
+        ["REF", "ZZ", "WITHHOLD ADJUSTMENT"],
+        ["DTM", "582", "", "", "", "RD8", "20260101-20260131"],
+        ["RMR", "CT", "CTR-2026-0001", "", "-7.50"],
+        ["REF", "ZZ", "WITHHOLD ADJUSTMENT"],
+        ["DTM", "582", "", "", "", "RD8", "20260201-20260228"],
+    ]
+
+
+def test_an_adjustment_only_820_carries_its_withhold_adjustment_alone_in_the_organisation_loop(tmp_path):
+    # An adjustment run: a member paid late for February and February's withhold following it.
+    feb = D(2026, 2, 1)
+    lines = [
+        PaymentLine(RETRO_ADJUSTMENT, M("300.00"), feb, member_id="M1"),
+        PaymentLine(WITHHOLD_ADJUSTMENT, M("-15.00"), feb, rate=M("0.05")),
+    ]
+    text = write_820(REMITTANCE, lines, NAMES)
+    ok, messages = pyx12_check(text, tmp_path)
+    assert ok, messages
+    s = segs(text)
+    assert s[3][2] == "285.00"
+    at = s.index(["ENT", "1", "2L", "FI", "987654321"])
+    assert s[at + 1 : at + 4] == [
+        ["RMR", "CT", "CTR-2026-0001", "", "-15.00"],
+        ["REF", "ZZ", "WITHHOLD ADJUSTMENT"],
+        ["DTM", "582", "", "", "", "RD8", "20260201-20260228"],
+    ]
+    assert ["REF", "ZZ", "WITHHOLD"] not in s
 
 
 def test_check_payment_and_separator_characters_in_names(tmp_path):
