@@ -264,3 +264,41 @@ def test_a_settlement_counts_what_is_held_after_a_retro_reduction(
     pay(scope=analyst_scope, contract=contract, month=JAN)
     # Only H1's 300.00 is left: 15.00 is held, not the 68.12 withheld at first.
     assert withheld(contract, quarter) == (M("15.00"), M("300.00"))
+
+
+def test_the_withhold_adjustment_uses_the_percentage_of_the_terms_in_force_in_its_service_month(
+    contract_factory, plan_scope, provider_scope, analyst_scope
+):
+    from contracts import services as contract_services
+
+    contract = contract_factory(withhold_percentage=FIVE)
+    submit_roster(
+        provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("T1"), member("T2")]
+    )
+    pay(scope=analyst_scope, contract=contract, month=JAN)  # 5% of 600.00: 30.00 withheld
+    # From February the withhold is 10%; January stays under its own terms (5%).
+    amendment = contract_services.contract_amend(scope=plan_scope, contract=contract, effective_start=FEB)
+    contract_services.contract_version_update(
+        scope=plan_scope, version=amendment, terms={"withhold_percentage": "0.10"}
+    )
+    contract_services.contract_propose(scope=plan_scope, contract=contract)
+    contract_services.contract_accept(scope=plan_scope, contract=contract)
+    contract_services.contract_accept(scope=provider_scope, contract=contract)
+    submit_roster(
+        provider_scope=provider_scope, contract=contract, month=JAN, today=D(2026, 2, 12), rows=[member("T1")]
+    )
+    submit_roster(provider_scope=provider_scope, contract=contract, month=FEB, rows=[member("T1")])
+    february = calculate(scope=analyst_scope, contract=contract, month=FEB)
+    assert february.status == "review", february.error
+    lines = {
+        line.kind: (line.service_month, line.rate, line.amount)
+        for line in february.lines.exclude(kind="member_months")
+    }
+    assert lines == {
+        "retro_adjustment": (JAN, None, M("-300.00")),
+        "withhold": (FEB, M("0.1000"), M("-30.00")),  # 10% of February's 300.00
+        "withhold_adjustment": (JAN, M("0.0500"), M("15.00")),  # 5% of January's 300.00, not 10%
+    }
+    services.payment_run_approve(scope=second_scope(analyst_scope), run=february)
+    held = posted_by_service_month(contract)
+    assert held == {JAN: (M("300.00"), M("-15.00")), FEB: (M("300.00"), M("-30.00"))}
