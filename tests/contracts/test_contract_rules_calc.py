@@ -490,6 +490,7 @@ def test_valid_terms_come_back_normalised():
         "shared_savings_terms": {},
         "quality_bonus": None,
         "single_approval_limit": None,  # four eyes on every amount unless the plan sets a limit
+        "recovery_offset_share": None,  # an open receivable takes back all of each payment
     }
 
 
@@ -726,6 +727,62 @@ def test_a_quality_bonus_enters_the_fingerprint_only_when_there_is_one():
     with_bonus = r.fingerprint(document(quality_bonus={"threshold": "0.9", "percentage": "0.02"}))
     assert with_bonus != base
     assert with_bonus != r.fingerprint(document(quality_bonus={"threshold": "0.8", "percentage": "0.02"}))
+
+
+def test_a_recovery_offset_share_enters_the_fingerprint_only_when_set():
+    base = r.fingerprint(document())
+    assert r.fingerprint(document(recovery_offset_share=None)) == base
+    half = r.fingerprint(document(recovery_offset_share="0.5"))
+    assert half != base
+    assert half != r.fingerprint(document(recovery_offset_share="0.25"))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", M("1")),  # the upper edge: all of a payment
+        ("0.5", M("0.5")),
+        ("0.000001", M("0.000001")),  # the smallest share the column holds
+        (M("0.25"), M("0.25")),
+    ],
+)
+def test_a_recovery_offset_share_in_zero_to_one(value, expected):
+    out, problems = validate(recovery_offset_share=value)
+    assert problems == []
+    assert out["recovery_offset_share"] == expected
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_no_recovery_offset_share_means_the_default(value):
+    out, problems = validate(recovery_offset_share=value)
+    assert problems == [] and out["recovery_offset_share"] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("0", "not_positive"),
+        ("-0.5", "not_positive"),
+        ("1.000001", "too_large"),
+        ("1.5", "too_large"),
+        ("0.0000001", "too_many_places"),
+        ("half", "not_a_number"),
+    ],
+)
+def test_a_recovery_offset_share_outside_zero_to_one_is_a_problem(value, code):
+    assert validate(recovery_offset_share=value)[1] == [("recovery_offset_share", code)]
+
+
+def test_the_recovery_offset_share_is_a_money_rule():
+    term = r.TERMS_BY_FIELD["recovery_offset_share"]
+    assert (term.section, term.moves_money, term.kind) == ("rules", True, "scalar")
+    assert "recovery_offset_share" in r.MONEY_TERMS
+    changes = r.diff(document(), document(recovery_offset_share="0.5"))
+    assert changes["money_terms_changed"] == ["recovery_offset_share"]
+    assert changes["payment_terms_changed"]["rules"] is True
+    assert [(c["path"], c["change"], c["before"], c["after"]) for c in changes["changes"]] == [
+        ("recovery_offset_share", "added", None, "0.5")
+    ]
 
 
 def test_a_fingerprint_is_shown_in_groups_of_four():
