@@ -33,10 +33,16 @@ from payments.models import (
 from payments.x12_820 import MemberName, Party, Remittance, write_820
 
 NOT_APPROVED_820_MESSAGE = "An 820 is written for an approved payment only."
+# Only a run approved before negative months were carried to a receivable can have a negative total
+# (every run calculated since pays at least 0.00): say so, instead of promising a carry that never came.
 NEGATIVE_820_MESSAGE = (
-    "This payment's total is negative: it cannot be remitted as an 820 and is carried to the "
-    "next payment. The PDF and CSV statements show it."
+    "This payment's total is {total}: an 820 cannot remit a negative amount. The run was approved "
+    "before negative months were carried to a receivable, so its balance is not on the ledger as one; "
+    "the PDF and CSV statements show it."
 )
+#: The lines a run computes on its total (statements show them with their reason, the 820 at the
+#: organisation level).
+RECOVERY_LINE_KINDS = (LineKind.RECEIVABLE, LineKind.RECOVERY_OFFSET)
 CSV_COLUMNS = [
     "contract",
     "payment_month",
@@ -145,7 +151,10 @@ def render_csv(run: PaymentRun) -> bytes:
                 ]
             )
         )
-    for line in selectors.line_list(run=run).filter(kind=LineKind.WITHHOLD):
+    for line in selectors.line_list(run=run).filter(kind__in=(LineKind.WITHHOLD, *RECOVERY_LINE_KINDS)):
+        # the withhold's rate is its fraction; an offset's rate is the contract's share and its
+        # reference says why the line is there (the receivable carried or recovered)
+        rate = "" if line.rate is None else f"{line.rate:.4f}"
         writer.writerow(
             safe_row(
                 [
@@ -159,9 +168,9 @@ def render_csv(run: PaymentRun) -> bytes:
                     "",
                     "",
                     "",
-                    f"{line.rate:.4f}",
+                    rate,
                     f"{line.amount:.2f}",
-                    "",
+                    "" if line.kind == LineKind.WITHHOLD else line.description,
                 ]
             )
         )
@@ -188,6 +197,7 @@ def statement_context(run: PaymentRun) -> dict[str, Any]:
         "assessment_lines": by_kind[LineKind.ASSESSMENT],
         "adjustment_lines": by_kind[LineKind.RETRO_ADJUSTMENT],
         "withhold_lines": by_kind[LineKind.WITHHOLD],
+        "recovery_lines": by_kind[LineKind.RECEIVABLE] + by_kind[LineKind.RECOVERY_OFFSET],
         "member_total": sum((line.amount for line in by_kind[LineKind.MEMBER_MONTHS]), Decimal("0.00")),
         "member_months_total": sum(
             (line.member_months for line in by_kind[LineKind.MEMBER_MONTHS]), Decimal(0)
@@ -251,8 +261,9 @@ def remittance_lines(run: PaymentRun) -> list[calc.PaymentLine]:
             out.append(calc.PaymentLine(calc.ASSESSMENT_FEE, amount, month, member_id=member_id))
         else:  # adjustments, and assessments taken back, go out as ADX
             out.append(calc.PaymentLine(calc.RETRO_ADJUSTMENT, amount, month, member_id=member_id))
-    for line in selectors.line_list(run=run).filter(kind=LineKind.WITHHOLD):
-        out.append(calc.PaymentLine(calc.WITHHOLD, line.amount, line.service_month, rate=line.rate))
+    for line in selectors.line_list(run=run).filter(kind__in=(LineKind.WITHHOLD, *RECOVERY_LINE_KINDS)):
+        kind = calc.WITHHOLD if line.kind == LineKind.WITHHOLD else str(line.kind)
+        out.append(calc.PaymentLine(kind, line.amount, line.service_month, rate=line.rate))
     return out
 
 
@@ -260,7 +271,11 @@ def render_820(run: PaymentRun) -> bytes:
     if run.status != PaymentRunStatus.APPROVED:
         raise ConflictError(NOT_APPROVED_820_MESSAGE, code="run_not_approved")
     if run.total < 0:
-        raise ConflictError(NEGATIVE_820_MESSAGE, code="negative_total")
+        raise ConflictError(
+            NEGATIVE_820_MESSAGE.format(total=run.total),
+            code="negative_total",
+            details={"total": str(run.total)},
+        )
     lines = remittance_lines(run)
     assert calc.payment_total(lines) == run.total, "the 820 must balance to the run's total"
     names = {
