@@ -12,6 +12,7 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -493,3 +494,19 @@ def test_the_run_page_shows_the_receivable_with_its_reason(carried, plan_analyst
     february = contract.payment_runs.get(month=FEB)
     page = client_for(plan_analyst).get(f"/payments/runs/{february.public_id}/").content.decode()
     assert 'data-testid="line-receivable"' in page and "Carried to a receivable" in page
+
+
+def test_the_demo_shows_a_receivable_an_offset_and_a_refund_waiting(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    receivable = LedgerEntry.objects.get(kind="receivable")
+    contract = receivable.contract
+    assert receivable.run.kind == "adjustment" and receivable.amount > 0
+    in_review = contract.payment_runs.get(status="review")
+    offset = in_review.lines.get(kind="recovery_offset")
+    assert offset.amount == -receivable.amount  # all of it: the demo contract sets no share
+    refund = Refund.objects.get(contract=contract)
+    assert refund.status == "requested" and 0 < refund.amount <= receivable.amount
+    counts = (LedgerEntry.objects.count(), Refund.objects.count())
+    call_command("seed_demo", verbosity=0)
+    assert (LedgerEntry.objects.count(), Refund.objects.count()) == counts
