@@ -785,6 +785,42 @@ def test_the_recovery_offset_share_is_a_money_rule():
     ]
 
 
+def test_the_optional_terms_enter_the_fingerprint_under_their_own_names():
+    """Frozen versions store their fingerprint: the bytes hashed for each optional term never change."""
+    assert r.fingerprint(document()) == "4e5fbc702e9a36c119faaffdbb50da54c502958bb5cc569ddb6c8638702ff1f5"
+    assert (
+        r.fingerprint(document(single_approval_limit="500.00"))
+        == "d3ac0a1f303b86a10917944cba1519c8e4e775bba73a6ccc8c6c0b918641a8e2"
+    )
+    assert (
+        r.fingerprint(document(recovery_offset_share="0.5"))
+        == "f990141d1725ff45b72cc43d21f508c0bd82852571eb600bc811d7d112010a64"
+    )
+    assert (
+        r.fingerprint(document(single_approval_limit="500.00", recovery_offset_share="0.5"))
+        == "e8a35c3c6904570f9bc03c2bd2bf2af83e0a15c30c764705c8401780904d7aee"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "found"),
+    [
+        ("500.00", M("500.00"), []),
+        (M("0.01"), M("0.01"), []),
+        ("999999999999.99", M("999999999999.99"), []),
+        ("", None, []),
+        ("0", M("0"), [("single_approval_limit", "not_positive")]),
+        ("1000000000000.00", M("1000000000000.00"), [("single_approval_limit", "too_large")]),
+        ("1.005", M("1.005"), [("single_approval_limit", "too_many_places")]),
+        ("lots", None, [("single_approval_limit", "not_a_number")]),
+    ],
+)
+def test_the_single_approval_limit_is_an_amount_in_cents_above_zero(value, expected, found):
+    out, problems = validate(single_approval_limit=value)
+    assert problems == found
+    assert out["single_approval_limit"] == expected
+
+
 def test_a_fingerprint_is_shown_in_groups_of_four():
     assert r.grouped("abcdefghij") == "abcd efgh ij"
     assert r.grouped("abcdefgh", 2) == "ab cd ef gh"
