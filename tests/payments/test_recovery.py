@@ -510,3 +510,45 @@ def test_the_demo_shows_a_receivable_an_offset_and_a_refund_waiting(settings):
     counts = (LedgerEntry.objects.count(), Refund.objects.count())
     call_command("seed_demo", verbosity=0)
     assert (LedgerEntry.objects.count(), Refund.objects.count()) == counts
+
+
+def test_the_refund_service_refuses_what_a_form_can_send(carried, analyst_scope):
+    from core.errors import ApplicationError
+
+    contract = carried()
+    for data, code, field in (
+        ({"reason": "  "}, "reason_required", "reason"),
+        ({"amount": "lots"}, "invalid_amount", "amount"),
+        ({"amount": "1.001"}, "invalid_amount", "amount"),
+        ({"received_on": ""}, "invalid_date", "received_on"),
+    ):
+        arguments = {"amount": "10.00", "received_on": "2026-03-02", "reason": "Cheque", **data}
+        with pytest.raises(ApplicationError) as caught:
+            services.refund_request(scope=analyst_scope, contract=contract, **arguments)
+        assert (caught.value.status, caught.value.code) == (400, code)
+        assert field in caught.value.details
+    assert not Refund.objects.exists()
+
+
+def test_every_declared_refund_transition_is_reachable_and_nothing_else(carried, analyst_scope):
+    from core.errors import ConflictError
+    from payments.states import REFUND
+
+    contract = carried()
+    assert set(REFUND.states) == {"requested", "approved", "rejected"}
+    assert REFUND.final_states() == {"approved", "rejected"}
+    for status, action, target in REFUND.moves():
+        refund = services.refund_request(
+            scope=analyst_scope, contract=contract, amount="10.00", received_on="2026-03-02", reason="x"
+        )
+        if action == "approve":
+            refund = services.refund_approve(scope=second_scope(analyst_scope), refund=refund)
+        else:
+            refund = services.refund_reject(scope=analyst_scope, refund=refund)
+        assert (status, refund.status) == ("requested", target)
+        for undeclared in REFUND.actions:
+            with pytest.raises(ConflictError):
+                if undeclared == "approve":
+                    services.refund_approve(scope=second_scope(analyst_scope), refund=refund)
+                else:
+                    services.refund_reject(scope=analyst_scope, refund=refund)
