@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope
 from contracts.models import Contract
+from contracts.terms import ContractTerms
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError, month_from_input
 from core.tasks import time_limit_text
 from enrollment import selectors as enrollment
@@ -250,7 +251,7 @@ def _calculate(run: PaymentRun) -> None:
 
 
 def _recovery_line(
-    run: PaymentRun, lines: list[PaymentLine], terms, position: list[int]
+    run: PaymentRun, lines: list[PaymentLine], terms: ContractTerms, position: list[int]
 ) -> PaymentLine | None:
     """The last line of a run (docs/domain.md section 5, "Negative balances"): a month whose lines net
     below zero is carried to a receivable (the run pays 0.00); a month paying something while the
