@@ -55,6 +55,13 @@ class TermsForm(forms.Form):
         help_text="Under this amount the analyst who requested a payment may approve it alone. "
         "Empty: always two people.",
     )
+    recovery_offset_percent = forms.DecimalField(
+        label="Recovery offset (% of each payment)",
+        required=False,
+        decimal_places=4,
+        help_text="The most of a payment that may go to repaying a negative balance the provider owes. "
+        "Empty: 100% (all of it).",
+    )
     shared_savings = forms.BooleanField(label="Shared savings", required=False)
     ss_baseline_method = forms.ChoiceField(
         label="Baseline",
@@ -142,6 +149,11 @@ class TermsForm(forms.Form):
             "withhold_percent": rules.plain_number(_pct(version.withhold_percentage)),
             "termination_notice_days": version.termination_notice_days,
             "single_approval_limit": version.single_approval_limit,
+            "recovery_offset_percent": (
+                None
+                if version.recovery_offset_share is None
+                else rules.plain_number(_pct(version.recovery_offset_share))
+            ),
         }
         savings = version.shared_savings_terms or {}
         if savings:
@@ -196,6 +208,7 @@ class TermsForm(forms.Form):
             )
         }
         terms["withhold_percentage"] = _frac(data["withhold_percent"])
+        terms["recovery_offset_share"] = _frac(data.get("recovery_offset_percent"))
         self.quality_order = []
         quality = []
         for code, measure in rules.QUALITY_MEASURES.items():
@@ -253,6 +266,8 @@ class TermsForm(forms.Form):
                 field = path
             elif path == "withhold_percentage":
                 field = "withhold_percent"
+            elif path == "recovery_offset_share":
+                field = "recovery_offset_percent"
             elif path.startswith("shared_savings_terms."):
                 field = "ss_" + path.split(".", 1)[1]
             elif path.startswith("quality_bonus."):

@@ -186,6 +186,10 @@ class ContractVersion(models.Model):
     # this limit may be approved by the person who requested it; null: always two people. Nullable
     # without a default, so that adding it is a plain ADD COLUMN (like ``quality_bonus``).
     single_approval_limit = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    # Recovery (docs/domain.md section 5, "Negative balances"): the largest share of a payment that may
+    # go to repaying an open receivable, 0 < share <= 1; null: 1 (all of it). Nullable for the same
+    # reason as ``single_approval_limit``, and so that versions frozen before it keep their fingerprint.
+    recovery_offset_share = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True)
     pricing_run_id = models.CharField(
         max_length=64, blank=True, help_text="The pricing run the rates came from"
     )

@@ -390,6 +390,8 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
         terms.append((f"quality_bonus.{field}", value))
     if document.get("single_approval_limit") is not None:  # only when set: older sheets keep their bytes
         terms.append(("single_approval_limit", document["single_approval_limit"]))
+    if document.get("recovery_offset_share") is not None:  # likewise
+        terms.append(("recovery_offset_share", document["recovery_offset_share"]))
     if draft:
         terms.append(("status", "DRAFT - not binding"))
     for key, value in terms:

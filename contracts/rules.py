@@ -93,6 +93,7 @@ MAX_PMPM = Decimal("99999.99")
 MAX_WITHHOLD = Decimal("0.25")
 MAX_BONUS_PERCENTAGE = Decimal("0.2")
 MAX_APPROVAL_LIMIT = Decimal("999999999999.99")  # the 14-digit money column
+RECOVERY_SHARE_PLACES = 6  # the version's column: 0.000001 .. 1.000000
 
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -467,7 +468,25 @@ def validate_terms(
             label="The single-approval limit",
         )
     )
+    out["recovery_offset_share"] = validate_recovery_offset_share(
+        terms.get("recovery_offset_share"), problems
+    )
     return out, problems
+
+
+def validate_recovery_offset_share(value: Any, problems: list[Problem]) -> Decimal | None:
+    """The share of each payment an open receivable takes back: 0 < share <= 1; empty: 1 (all of it)."""
+    if value in (None, ""):
+        return None
+    return parse_decimal(
+        value,
+        "recovery_offset_share",
+        problems,
+        maximum=Decimal(1),
+        places=RECOVERY_SHARE_PLACES,
+        strictly_positive=True,
+        label="The recovery offset share (a fraction, 0.5 for half of each payment)",
+    )
 
 
 def validate_rate(value: Any, path: str, problems: list[Problem]) -> Decimal | None:
@@ -590,6 +609,8 @@ def fingerprint(document: dict[str, Any]) -> str:
         data["quality_bonus"] = document["quality_bonus"]
     if document.get("single_approval_limit") is not None:  # likewise: only versions that set one
         data["single_approval_limit"] = document["single_approval_limit"]
+    if document.get("recovery_offset_share") is not None:  # likewise
+        data["recovery_offset_share"] = document["recovery_offset_share"]
     data["payer"], data["provider"] = document["payer"]["id"], document["provider"]["id"]
     data["bundle"] = {k: document["bundle"][k] for k in ("id", "number", "content_hash")}
     data["tiers"] = [t["code"] for t in document["tiers"]]
@@ -656,6 +677,7 @@ TERMS: tuple[Term, ...] = (
     Term("quality_terms", "Quality terms", "quality", True, kind="quality_terms"),
     Term("quality_bonus", "Quality bonus", "quality", True, kind="quality_bonus"),
     Term("shared_savings_terms", "Shared savings", "shared_savings", True, kind="shared_savings_terms"),
+    Term("recovery_offset_share", "Recovery offset share", "rules", True),
     Term("single_approval_limit", "Single-approval limit", "approval", True),
     Term("termination_notice_days", "Termination notice (days)", "termination", False),
 )

@@ -237,6 +237,11 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
         "single_approval_limit": (
             None if version.single_approval_limit is None else str(to_cents(version.single_approval_limit))
         ),
+        "recovery_offset_share": (
+            None
+            if version.recovery_offset_share is None
+            else rules.plain_number(Decimal(version.recovery_offset_share))
+        ),
         "pricing_run_id": version.pricing_run_id,
         "amends": _amended_version(version),
     }
@@ -304,6 +309,9 @@ def version_terms(version: ContractVersion) -> ContractTerms:
         quality_bonus=dict(version.quality_bonus) if version.quality_bonus else None,
         termination_notice_days=version.termination_notice_days,
         single_approval_limit=version.single_approval_limit,
+        recovery_offset_share=(
+            Decimal(1) if version.recovery_offset_share is None else Decimal(version.recovery_offset_share)
+        ),
         fingerprint=version.fingerprint,
     )
 

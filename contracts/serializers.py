@@ -152,6 +152,14 @@ class TermsInputSerializer(serializers.Serializer):
         help_text="Four eyes: under this amount the person who requested a payment run, settlement, "
         "ledger correction or refund may approve it; null: always two people",
     )
+    recovery_offset_share = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=6,
+        required=False,
+        allow_null=True,
+        help_text="The most of each payment an open receivable (a negative balance the provider owes) "
+        "takes back, a fraction 0 < share <= 1; null: 1 (all of it)",
+    )
     rates = RateInputSerializer(many=True, required=False)
     assessment_fees = serializers.DictField(
         child=serializers.DecimalField(max_digits=14, decimal_places=2),
@@ -361,6 +369,7 @@ class VersionSerializer(serializers.ModelSerializer):
             "quality_bonus",
             "termination_notice_days",
             "single_approval_limit",
+            "recovery_offset_share",
             "pricing_run_id",
             "rates",
             "assessment_fees",

@@ -44,6 +44,8 @@ class ContractTerms:
     termination_notice_days: int = 90
     # Under this amount one person may request and approve a payment (four eyes); None: always two.
     single_approval_limit: Decimal | None = None
+    # The largest share of a payment an open receivable takes back (0 < share <= 1; 1 when not set).
+    recovery_offset_share: Decimal = Decimal(1)
     fingerprint: str = ""  # sha256 of the version's rates and terms (empty while a draft)
 
     def pmpm(self, tier: str, market: str, lob: str | None = None) -> Decimal:

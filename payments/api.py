@@ -5,6 +5,7 @@ of closed performance periods (withhold returned, quality bonus, shared savings)
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -22,10 +23,13 @@ from payments.models import (
     PaymentDetail,
     PaymentRun,
     PaymentRunStatus,
+    Refund,
     Settlement,
 )
 from payments.serializers import (
     HistorySerializer,
+    LedgerBalanceQuerySerializer,
+    LedgerBalanceSerializer,
     LedgerCorrectionRejectSerializer,
     LedgerCorrectionRequestSerializer,
     LedgerCorrectionSerializer,
@@ -35,6 +39,9 @@ from payments.serializers import (
     PaymentRunSerializer,
     PaymentRunStartedSerializer,
     PaymentRunStartSerializer,
+    RefundRejectSerializer,
+    RefundRequestSerializer,
+    RefundSerializer,
     SettlementSerializer,
     SettlementStartedSerializer,
     SettlementStartSerializer,
@@ -478,3 +485,100 @@ class LedgerCorrectionRejectApi(ScopedAPIView):
         )
         correction = selectors.correction_get(scope=self.scope, correction_id=correction_id)
         return Response(LedgerCorrectionSerializer(correction).data)
+
+
+REFUND_CONFLICT = OpenApiResponse(ErrorSerializer, description="The refund was already approved or rejected.")
+
+
+class ContractRefundListApi(ScopedMixin, generics.ListAPIView):
+    """A contract's refunds received, newest first (a provider sees approved ones only); the plan records
+    one (an analyst; another approves it)."""
+
+    queryset = Refund.objects.none()
+    serializer_class = RefundSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        contract = _contract(self.scope, self.kwargs["contract_id"])
+        return selectors.refund_list(scope=self.scope, contract=contract)
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=RefundRequestSerializer,
+        responses={201: RefundSerializer},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request, contract_id):
+        """Record a refund received from the provider (at most the open receivable), with a reason.
+        Nothing is posted until a second analyst approves it."""
+        contract = _contract(self.scope, contract_id)
+        serializer = RefundRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        refund = services.refund_request(scope=self.scope, contract=contract, **serializer.validated_data)
+        refund = selectors.refund_get(scope=self.scope, refund_id=refund.public_id)
+        return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
+
+
+class RefundApi(ScopedAPIView):
+    """A refund received: amount, date, reference, reason, who recorded it and who decided."""
+
+    @extend_schema(responses=RefundSerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, refund_id):
+        refund = selectors.refund_get(scope=self.scope, refund_id=refund_id)
+        return Response(RefundSerializer(refund).data)
+
+
+class RefundApproveApi(ScopedAPIView):
+    """Approve a recorded refund (an analyst other than the one who recorded it, unless under the
+    contract's single-approval limit): its ledger entry is posted."""
+
+    @extend_schema(
+        request=None,
+        responses={200: RefundSerializer, 409: REFUND_CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request, refund_id):
+        refund = selectors.refund_get(scope=self.scope, refund_id=refund_id)
+        services.refund_approve(scope=self.scope, refund=refund)
+        refund = selectors.refund_get(scope=self.scope, refund_id=refund_id)
+        return Response(RefundSerializer(refund).data)
+
+
+class RefundRejectApi(ScopedAPIView):
+    """Reject a recorded refund (the analyst who recorded it may withdraw it): nothing is posted."""
+
+    @extend_schema(
+        request=RefundRejectSerializer,
+        responses={200: RefundSerializer, 409: REFUND_CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request, refund_id):
+        refund = selectors.refund_get(scope=self.scope, refund_id=refund_id)
+        serializer = RefundRejectSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.refund_reject(scope=self.scope, refund=refund, reason=serializer.validated_data["reason"])
+        refund = selectors.refund_get(scope=self.scope, refund_id=refund_id)
+        return Response(RefundSerializer(refund).data)
+
+
+class ContractLedgerBalanceApi(ScopedAPIView):
+    """The contract's ledger at the end of a day: what was paid and the open receivable (what the
+    provider owes back), with the receivables, offsets and refunds it comes from. Both parties read it."""
+
+    @extend_schema(
+        parameters=[ORGANIZATION_PARAMETER, LedgerBalanceQuerySerializer],
+        responses=LedgerBalanceSerializer,
+    )
+    def get(self, request, contract_id):
+        contract = _contract(self.scope, contract_id)
+        query = LedgerBalanceQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        as_of = query.validated_data.get("as_of") or timezone.localdate()
+        balance = selectors.ledger_balance(scope=self.scope, contract=contract, as_of=as_of)
+        return Response(LedgerBalanceSerializer(balance).data)

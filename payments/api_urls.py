@@ -35,6 +35,19 @@ urlpatterns = [
         name="api-ledger-correction-reject",
     ),
     path(
+        "contracts/<str:contract_id>/ledger/balance/",
+        api.ContractLedgerBalanceApi.as_view(),
+        name="api-contract-ledger-balance",
+    ),
+    path(
+        "contracts/<str:contract_id>/refunds/",
+        api.ContractRefundListApi.as_view(),
+        name="api-contract-refunds",
+    ),
+    path("refunds/<str:refund_id>/", api.RefundApi.as_view(), name="api-refund"),
+    path("refunds/<str:refund_id>/approve/", api.RefundApproveApi.as_view(), name="api-refund-approve"),
+    path("refunds/<str:refund_id>/reject/", api.RefundRejectApi.as_view(), name="api-refund-reject"),
+    path(
         "contracts/<str:contract_id>/settlements/",
         api.ContractSettlementListApi.as_view(),
         name="api-contract-settlements",

@@ -52,11 +52,18 @@ class LineKind(models.TextChoices):
     WITHHOLD_RETURN = "withhold_return", "Withhold returned"
     QUALITY_BONUS = "quality_bonus", "Quality bonus"
     SHARED_SAVINGS = "shared_savings", "Shared savings"
+    # Negative balances (payments.recovery): a run whose lines net below zero carries the difference to
+    # a receivable; later runs offset it; a refund received from the provider clears it too.
+    RECEIVABLE = "receivable", "Carried to a receivable"
+    RECOVERY_OFFSET = "recovery_offset", "Recovery offset"
+    REFUND = "refund", "Refund received"
 
 
 SETTLEMENT_KINDS = (LineKind.WITHHOLD_RETURN, LineKind.QUALITY_BONUS, LineKind.SHARED_SAVINGS)
 # What is held back from the provider: the month's withhold and the later adjustments of it
 WITHHOLD_KINDS = (LineKind.WITHHOLD, LineKind.WITHHOLD_ADJUSTMENT)
+#: The ledger kinds that move the open receivable (sum, never below 0: payments.recovery).
+RECOVERY_KINDS = (LineKind.RECEIVABLE, LineKind.RECOVERY_OFFSET, LineKind.REFUND)
 LINE_ORDER = {kind: i for i, kind in enumerate(LineKind.values)}
 
 
@@ -346,6 +353,9 @@ class LedgerEntry(models.Model):
     settlement = models.ForeignKey(
         Settlement, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
     )
+    refund = models.ForeignKey(
+        "payments.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
     line = models.ForeignKey(PaymentLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     sequence = models.PositiveBigIntegerField(help_text="1, 2, ... per contract, in posting order")
     month = models.DateField(help_text="The payment month")
@@ -369,11 +379,12 @@ class LedgerEntry(models.Model):
         indexes = [models.Index(fields=["contract", "month"], name="ledger_contract_month")]
         constraints = [
             models.UniqueConstraint(fields=["contract", "sequence"], name="ledger_sequence_unique"),
-            # Every entry was posted by exactly one run or one settlement.
+            # Every entry was posted by exactly one run, one settlement or one refund.
             models.CheckConstraint(
-                condition=Q(run__isnull=False, settlement__isnull=True)
-                | Q(run__isnull=True, settlement__isnull=False),
-                name="ledger_entry_from_run_or_settlement",
+                condition=Q(run__isnull=False, settlement__isnull=True, refund__isnull=True)
+                | Q(run__isnull=True, settlement__isnull=False, refund__isnull=True)
+                | Q(run__isnull=True, settlement__isnull=True, refund__isnull=False),
+                name="ledger_entry_from_run_settlement_or_refund",
             ),
         ]
 
@@ -457,4 +468,58 @@ class LedgerCorrection(models.Model):
         """The plan sees every request; the provider only approved corrections (posted entries)."""
         return Q(contract__payer=organization) | Q(
             contract__provider=organization, status=CorrectionStatus.APPROVED
+        )
+
+
+class RefundStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Refund(models.Model):
+    """Money the provider paid back to the plan against its open receivable, recorded by one analyst
+    and approved by another (four eyes), which posts one ``refund`` ledger entry of -amount.
+
+    Never deleted nor edited: approved or rejected once; its history is the audit trail."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    contract = models.ForeignKey("contracts.Contract", on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Received, more than 0")
+    received_on = models.DateField()
+    reference = models.CharField(max_length=80, blank=True, help_text="e.g. the cheque or trace number")
+    reason = models.CharField(max_length=300)
+    status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.REQUESTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_valid"),
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=True) | Q(status="approved"),
+                name="refund_approved_at_iff_approved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} refund {self.amount} ({self.status})"
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """The plan sees every refund; the provider only approved ones (posted to its ledger)."""
+        return Q(contract__payer=organization) | Q(
+            contract__provider=organization, status=RefundStatus.APPROVED
         )

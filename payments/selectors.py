@@ -18,7 +18,9 @@ from contracts.models import Contract
 from contracts.selectors import contract_get, contract_list
 from core.domain.months import previous_month
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from payments import recovery
 from payments.models import (
+    RECOVERY_KINDS,
     SETTLEMENT_KINDS,
     WITHHOLD_KINDS,
     LedgerCorrection,
@@ -29,9 +31,10 @@ from payments.models import (
     PaymentRun,
     PaymentRunKind,
     PaymentRunStatus,
+    Refund,
     Settlement,
 )
-from payments.states import LEDGER_CORRECTION, PAYMENT_RUN, SETTLEMENT
+from payments.states import LEDGER_CORRECTION, PAYMENT_RUN, REFUND, SETTLEMENT
 
 HEAVY_FIELDS = ("inputs", "not_payable_assessments", "outside_window")
 ZERO = Decimal("0.00")
@@ -180,7 +183,7 @@ def ledger_list(*, scope: Scope, contract: Contract) -> QuerySet[LedgerEntry]:
     scope.require("payment.view")
     return (
         scoped(LedgerEntry.objects.filter(contract=contract), scope)
-        .select_related("run", "settlement", "reverses")
+        .select_related("run", "settlement", "refund", "reverses")
         .order_by("sequence")
     )
 
@@ -336,3 +339,89 @@ def correction_actions(*, scope: Scope, correction: LedgerCorrection) -> list[st
     if correction.contract.payer_id != scope.organization.pk:
         return []
     return LEDGER_CORRECTION.actions_for(correction.status, can=scope.can)
+
+
+def refund_list(*, scope: Scope, contract: Contract) -> QuerySet[Refund]:
+    """A contract's refunds, newest first (a provider sees approved ones only)."""
+    scope.require("payment.view")
+    return (
+        scoped(Refund.objects.filter(contract=contract), scope)
+        .select_related("contract", "requested_by", "approved_by", "rejected_by")
+        .order_by("-requested_at", "-pk")
+    )
+
+
+def refund_get(*, scope: Scope, refund_id) -> Refund:
+    scope.require("payment.view")
+    return get_scoped_or_404(
+        Refund.objects.select_related(
+            "contract__payer", "contract__provider", "requested_by", "approved_by", "rejected_by"
+        ),
+        scope,
+        public_id=_uuid_or_404(refund_id),
+    )
+
+
+def refund_actions(*, scope: Scope, refund: Refund) -> list[str]:
+    """What the scope may do to a refund now (payments.states), on the plan's own contracts only."""
+    if refund.contract.payer_id != scope.organization.pk:
+        return []
+    return REFUND.actions_for(refund.status, can=scope.can)
+
+
+def ledger_balance(*, scope: Scope, contract: Contract, as_of: date) -> dict[str, Any]:
+    """The contract's ledger at the end of ``as_of`` (entries posted up to it): what was paid (every
+    entry), and the open receivable with its parts (docs/domain.md section 5, "Negative balances").
+
+    The provider reads its own contract's ledger (LedgerEntry.tenant_filter: both parties)."""
+    scope.require("payment.view")
+    entries = scoped(LedgerEntry.objects.filter(contract=contract, posted_at__date__lte=as_of), scope)
+    sums = entries.aggregate(
+        paid=Sum("amount"),
+        receivables=Sum("amount", filter=Q(kind=LineKind.RECEIVABLE)),
+        offsets=Sum("amount", filter=Q(kind=LineKind.RECOVERY_OFFSET)),
+        refunds=Sum("amount", filter=Q(kind=LineKind.REFUND)),
+    )
+    money = {k: Decimal(v or 0).quantize(Decimal("0.01")) for k, v in sums.items()}
+    return {
+        "contract": contract.number,
+        "as_of": as_of,
+        "paid": money["paid"],
+        "open_receivable": recovery.open_receivable(
+            [money["receivables"], money["offsets"], money["refunds"]]
+        ),
+        "receivables": money["receivables"],
+        "offsets": money["offsets"],
+        "refunds": money["refunds"],
+    }
+
+
+def receivable_by_month(*, scope: Scope, contract: Contract) -> list[dict[str, Any]]:
+    """Per payment month with a recovery entry: what was carried, offset and refunded that month and the
+    open receivable after it (the balance page's table)."""
+    scope.require("payment.view")
+    rows = (
+        scoped(LedgerEntry.objects.filter(contract=contract, kind__in=RECOVERY_KINDS), scope)
+        .values("month")
+        .order_by("month")
+        .annotate(
+            receivables=Sum("amount", filter=Q(kind=LineKind.RECEIVABLE)),
+            offsets=Sum("amount", filter=Q(kind=LineKind.RECOVERY_OFFSET)),
+            refunds=Sum("amount", filter=Q(kind=LineKind.REFUND)),
+        )
+    )
+    out, running = [], []
+    for row in rows:
+        month = {
+            k: Decimal(row[k] or 0).quantize(Decimal("0.01")) for k in ("receivables", "offsets", "refunds")
+        }
+        running += list(month.values())
+        out.append(
+            {
+                "month": row["month"],
+                "label": f"{row['month']:%Y-%m}",
+                **month,
+                "open_receivable": recovery.open_receivable(running),
+            }
+        )
+    return out

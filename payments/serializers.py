@@ -18,6 +18,8 @@ from payments.models import (
     PaymentRun,
     PaymentRunKind,
     PaymentRunStatus,
+    Refund,
+    RefundStatus,
     Settlement,
     SettlementKind,
     SettlementStatus,
@@ -274,6 +276,9 @@ class HistorySerializer(serializers.Serializer):
 class LedgerEntrySerializer(serializers.ModelSerializer):
     run = serializers.SerializerMethodField(help_text="The payment run that posted the entry (or null)")
     settlement = serializers.SerializerMethodField(help_text="The settlement that posted the entry (or null)")
+    refund = serializers.SerializerMethodField(
+        help_text="The refund received that posted the entry (or null)"
+    )
     month = serializers.DateField(format="%Y-%m")
     service_month = serializers.DateField(format="%Y-%m")
     kind = serializers.CharField(help_text=LINE_KINDS)
@@ -287,6 +292,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
             "sequence",
             "run",
             "settlement",
+            "refund",
             "month",
             "service_month",
             "kind",
@@ -306,6 +312,10 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "nullable": True})
     def get_settlement(self, entry) -> str | None:
         return reverse("api-settlement", args=[entry.settlement.public_id]) if entry.settlement_id else None
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_refund(self, entry) -> str | None:
+        return reverse("api-refund", args=[entry.refund.public_id]) if entry.refund_id else None
 
 
 SETTLEMENT_KINDS = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in SettlementKind.choices)
@@ -492,3 +502,90 @@ class LedgerCorrectionSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.STR)
     def get_url(self, correction) -> str:
         return reverse("api-ledger-correction", args=[correction.public_id])
+
+
+REFUND_STATUSES = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in RefundStatus.choices)
+
+
+class RefundRequestSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Received from the provider, at most the open receivable"
+    )
+    received_on = serializers.DateField(help_text="The day the refund was received (not in the future)")
+    reference = serializers.CharField(
+        max_length=80, required=False, allow_blank=True, default="", help_text="e.g. the cheque number"
+    )
+    reason = serializers.CharField(max_length=300, help_text="What the refund is for (kept with the ledger)")
+
+
+class RefundRejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    """A refund received against the open receivable: recorded, then approved by a second person (one
+    ``refund`` ledger entry of -amount posted) or rejected."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    contract = serializers.CharField(source="contract.number", read_only=True)
+    amount = serializers.DecimalField(**MONEY, read_only=True)
+    status = serializers.CharField(read_only=True, help_text=REFUND_STATUSES)
+    requested_by = serializers.SerializerMethodField()
+    approved_by = serializers.SerializerMethodField()
+    rejected_by = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "contract",
+            "amount",
+            "received_on",
+            "reference",
+            "reason",
+            "status",
+            "requested_by",
+            "requested_at",
+            "approved_by",
+            "approved_at",
+            "rejected_by",
+            "rejected_at",
+            "rejection_reason",
+            "url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_requested_by(self, refund) -> str | None:
+        return person(refund.requested_by)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_approved_by(self, refund) -> str | None:
+        return person(refund.approved_by)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_rejected_by(self, refund) -> str | None:
+        return person(refund.rejected_by)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, refund) -> str:
+        return reverse("api-refund", args=[refund.public_id])
+
+
+class LedgerBalanceSerializer(serializers.Serializer):
+    """The contract's ledger at the end of a day: all it paid, and what the provider owes back."""
+
+    contract = serializers.CharField()
+    as_of = serializers.DateField()
+    paid = serializers.DecimalField(**MONEY, help_text="The sum of every entry posted up to as_of")
+    open_receivable = serializers.DecimalField(
+        **MONEY, help_text="receivables + offsets + refunds (offsets and refunds negative), never below 0"
+    )
+    receivables = serializers.DecimalField(**MONEY, help_text="Negative months carried (positive)")
+    offsets = serializers.DecimalField(**MONEY, help_text="Recovered from later payments (negative)")
+    refunds = serializers.DecimalField(**MONEY, help_text="Refunds received (negative)")
+
+
+class LedgerBalanceQuerySerializer(serializers.Serializer):
+    as_of = serializers.DateField(required=False, help_text="YYYY-MM-DD; today when left out")

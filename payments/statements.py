@@ -34,10 +34,16 @@ from payments.models import (
 from payments.x12_820 import MemberName, Party, Remittance, write_820
 
 NOT_APPROVED_820_MESSAGE = "An 820 is written for an approved payment only."
+# Only a run approved before negative months were carried to a receivable can have a negative total
+# (every run calculated since pays at least 0.00): say so, instead of promising a carry that never came.
 NEGATIVE_820_MESSAGE = (
-    "This payment's total is negative: it cannot be remitted as an 820 and is carried to the "
-    "next payment. The PDF and CSV statements show it."
+    "This payment's total is {total}: an 820 cannot remit a negative amount. The run was approved "
+    "before negative months were carried to a receivable, so its balance is not on the ledger as one; "
+    "the PDF and CSV statements show it."
 )
+#: The lines a run computes on its total (statements show them with their reason, the 820 at the
+#: organisation level).
+RECOVERY_LINE_KINDS = (LineKind.RECEIVABLE, LineKind.RECOVERY_OFFSET)
 CSV_COLUMNS = [
     "contract",
     "payment_month",
@@ -146,7 +152,10 @@ def render_csv(run: PaymentRun) -> bytes:
                 ]
             )
         )
-    for line in selectors.line_list(run=run).filter(kind__in=WITHHOLD_KINDS):
+    for line in selectors.line_list(run=run).filter(kind__in=(*WITHHOLD_KINDS, *RECOVERY_LINE_KINDS)):
+        # the withhold's rate is its fraction; an offset's rate is the contract's share and its
+        # reference says why the line is there (the receivable carried or recovered)
+        rate = "" if line.rate is None else f"{line.rate:.4f}"
         writer.writerow(
             safe_row(
                 [
@@ -160,9 +169,9 @@ def render_csv(run: PaymentRun) -> bytes:
                     "",
                     "",
                     "",
-                    f"{line.rate:.4f}",
+                    rate,
                     f"{line.amount:.2f}",
-                    "",
+                    "" if line.kind in WITHHOLD_KINDS else line.description,
                 ]
             )
         )
@@ -193,6 +202,7 @@ def statement_context(run: PaymentRun) -> dict[str, Any]:
         "withhold_adjustment_total": sum(
             (line.amount for line in by_kind[LineKind.WITHHOLD_ADJUSTMENT]), Decimal("0.00")
         ),
+        "recovery_lines": by_kind[LineKind.RECEIVABLE] + by_kind[LineKind.RECOVERY_OFFSET],
         "member_total": sum((line.amount for line in by_kind[LineKind.MEMBER_MONTHS]), Decimal("0.00")),
         "member_months_total": sum(
             (line.member_months for line in by_kind[LineKind.MEMBER_MONTHS]), Decimal(0)
@@ -257,8 +267,10 @@ def remittance_lines(run: PaymentRun) -> list[calc.PaymentLine]:
             out.append(calc.PaymentLine(calc.ASSESSMENT_FEE, amount, month, member_id=member_id))
         else:  # adjustments, and assessments taken back, go out as ADX
             out.append(calc.PaymentLine(calc.RETRO_ADJUSTMENT, amount, month, member_id=member_id))
-    for line in selectors.line_list(run=run).filter(kind__in=WITHHOLD_KINDS):
-        kind = calc.WITHHOLD if line.kind == LineKind.WITHHOLD else calc.WITHHOLD_ADJUSTMENT
+    for line in selectors.line_list(run=run).filter(kind__in=(*WITHHOLD_KINDS, *RECOVERY_LINE_KINDS)):
+        kind = {LineKind.WITHHOLD: calc.WITHHOLD, LineKind.WITHHOLD_ADJUSTMENT: calc.WITHHOLD_ADJUSTMENT}.get(
+            line.kind, str(line.kind)
+        )
         out.append(calc.PaymentLine(kind, line.amount, line.service_month, rate=line.rate))
     return out
 
@@ -267,7 +279,11 @@ def render_820(run: PaymentRun) -> bytes:
     if run.status != PaymentRunStatus.APPROVED:
         raise ConflictError(NOT_APPROVED_820_MESSAGE, code="run_not_approved")
     if run.total < 0:
-        raise ConflictError(NEGATIVE_820_MESSAGE, code="negative_total")
+        raise ConflictError(
+            NEGATIVE_820_MESSAGE.format(total=run.total),
+            code="negative_total",
+            details={"total": str(run.total)},
+        )
     lines = remittance_lines(run)
     assert calc.payment_total(lines) == run.total, "the 820 must balance to the run's total"
     names = {

@@ -9,11 +9,12 @@ calculated in review, recalculated in place while its inputs change, and approve
 from __future__ import annotations
 
 from core.statemachine import Refusal, StateMachine, Transition
-from payments.models import CorrectionStatus, PaymentRunStatus, SettlementStatus
+from payments.models import CorrectionStatus, PaymentRunStatus, RefundStatus, SettlementStatus
 
 NOT_IN_REVIEW_MESSAGE = "Only a run in review can be approved."
 SETTLEMENT_NOT_IN_REVIEW_MESSAGE = "Only a settlement in review can be approved."
 CORRECTION_DECIDED_MESSAGE = "This correction was already approved or rejected."
+REFUND_DECIDED_MESSAGE = "This refund was already approved or rejected."
 
 PAYMENT_RUN = StateMachine(
     "payment run",
@@ -55,5 +56,20 @@ LEDGER_CORRECTION = StateMachine(
     refusals={
         "approve": Refusal(CORRECTION_DECIDED_MESSAGE, "correction_decided", details=("status",)),
         "reject": Refusal(CORRECTION_DECIDED_MESSAGE, "correction_decided", details=("status",)),
+    },
+)
+
+# A refund received is recorded by one analyst, then approved (its ledger entry posted) by another, or
+# rejected (by anyone who may approve, the requester too: a withdrawal), like a ledger correction.
+REFUND = StateMachine(
+    "refund",
+    states=RefundStatus.values,
+    transitions=[
+        Transition("approve", RefundStatus.REQUESTED, RefundStatus.APPROVED, "payment.approve"),
+        Transition("reject", RefundStatus.REQUESTED, RefundStatus.REJECTED, "payment.approve"),
+    ],
+    refusals={
+        "approve": Refusal(REFUND_DECIDED_MESSAGE, "refund_decided", details=("status",)),
+        "reject": Refusal(REFUND_DECIDED_MESSAGE, "refund_decided", details=("status",)),
     },
 )

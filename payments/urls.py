@@ -25,6 +25,14 @@ urlpatterns = [
         views.ledger_correction_reject,
         name="payment-ledger-correction-reject",
     ),
+    path("contracts/<str:contract_id>/balance/", views.contract_balance, name="payment-contract-balance"),
+    path(
+        "contracts/<str:contract_id>/balance/refunds/",
+        views.refund_request,
+        name="payment-refund-request",
+    ),
+    path("refunds/<str:refund_id>/approve/", views.refund_approve, name="payment-refund-approve"),
+    path("refunds/<str:refund_id>/reject/", views.refund_reject, name="payment-refund-reject"),
     path("settlements/<str:settlement_id>/", views.settlement_detail, name="payment-settlement"),
     path(
         "settlements/<str:settlement_id>/approve/",

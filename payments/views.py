@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import scoped_view
 from core.audit import record_access
 from core.domain.months import shift_month
+from core.domain.problems import Problem
 from core.errors import ApplicationError
 from payments import charts, selectors, services, statements
 from payments.models import CorrectionStatus, LineKind, PaymentRunStatus, SettlementStatus
@@ -318,3 +319,101 @@ def ledger_correction_approve(request, correction_id):
 @scoped_view
 def ledger_correction_reject(request, correction_id):
     return _decide(request, correction_id, "reject")
+
+
+# --- the balance page: the open receivable and refunds received -----------------------------------
+
+
+def _problems(exc: ApplicationError) -> list[Problem]:
+    """The service's error as the rows of the problem table: one per field it names, else one."""
+    fields = {k: v for k, v in (exc.details or {}).items() if isinstance(v, list)}
+    if not fields:
+        return [Problem(exc.code, exc.message)]
+    return [
+        Problem.at_path(field, exc.code, str(message)) for field, items in fields.items() for message in items
+    ]
+
+
+def _balance_context(request, contract, *, problems=(), form: dict | None = None) -> dict:
+    scope = request.scope
+    today = timezone.localdate()
+    refunds = list(selectors.refund_list(scope=scope, contract=contract))
+    for refund in refunds:
+        refund.actions = selectors.refund_actions(scope=scope, refund=refund)
+    return {
+        "contract": contract,
+        "balance": selectors.ledger_balance(scope=scope, contract=contract, as_of=today),
+        "months": selectors.receivable_by_month(scope=scope, contract=contract),
+        "refunds": refunds,
+        "can_record": contract.payer_id == scope.organization.pk and scope.can("payment.correct"),
+        "problems": list(problems),
+        "form": form or {"received_on": today.isoformat()},
+    }
+
+
+@scoped_view
+def contract_balance(request, contract_id):
+    """The contract's open receivable over time and the refunds received: record one (an analyst),
+    approve or reject it (another)."""
+    contract = selectors.contract_for_payments(scope=request.scope, contract_id=contract_id)
+    return render(request, "payments/contract_balance.html", _balance_context(request, contract))
+
+
+def _balance_answer(request, contract, *, problems=(), form: dict | None = None):
+    """htmx: the balance panel again (with the problems); otherwise back to the page."""
+    if request.htmx:
+        return render(
+            request,
+            "payments/_balance_refunds.html",
+            _balance_context(request, contract, problems=problems, form=form),
+        )
+    for problem in problems:
+        messages.error(request, problem.message)
+    return redirect("payment-contract-balance", contract_id=contract.number)
+
+
+@require_POST
+@scoped_view
+def refund_request(request, contract_id):
+    scope = request.scope
+    contract = selectors.contract_for_payments(scope=scope, contract_id=contract_id)
+    form = {key: request.POST.get(key, "") for key in ("amount", "received_on", "reference", "reason")}
+    try:
+        refund = services.refund_request(scope=scope, contract=contract, **form)
+    except ApplicationError as exc:
+        if exc.status in (403, 404):
+            raise
+        return _balance_answer(request, contract, problems=_problems(exc), form=form)
+    if not request.htmx:
+        messages.success(request, f"Refund of {refund.amount:,.2f} recorded: another analyst approves it.")
+    return _balance_answer(request, contract)
+
+
+def _decide_refund(request, refund_id, action: str):
+    scope = request.scope
+    refund = selectors.refund_get(scope=scope, refund_id=refund_id)
+    try:
+        if action == "approve":
+            services.refund_approve(scope=scope, refund=refund)
+        else:
+            services.refund_reject(scope=scope, refund=refund, reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        if exc.status in (403, 404):
+            raise
+        return _balance_answer(request, refund.contract, problems=_problems(exc))
+    if not request.htmx:
+        done = "approved and posted" if action == "approve" else "rejected"
+        messages.success(request, f"Refund of {refund.amount:,.2f} {done}.")
+    return _balance_answer(request, refund.contract)
+
+
+@require_POST
+@scoped_view
+def refund_approve(request, refund_id):
+    return _decide_refund(request, refund_id, "approve")
+
+
+@require_POST
+@scoped_view
+def refund_reject(request, refund_id):
+    return _decide_refund(request, refund_id, "reject")

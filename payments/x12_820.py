@@ -5,11 +5,16 @@ pyx12's 820 map in the tests. Layout:
 
 - header: BPR (total and payment method), TRN (trace number), REF*38 (contract), DTM*582
   (coverage month), N1*PE (the provider, who receives) and N1*PR (the plan, who pays);
-- the quality withhold, when there is one, as an organisation-level remittance (loop
-  2000A: ENT*..*2L, RMR*CT with the negative amount, REF*ZZ*WITHHOLD, DTM*582), because it
-  is computed on the month's total, not per member; each withhold adjustment (a service month's
-  withhold brought to its percentage of the net after retro lines) is one more RMR*CT in that
-  loop, with REF*ZZ*WITHHOLD ADJUSTMENT and the DTM*582 of its own service month;
+- the lines computed on the month's total, not per member, in the one organisation-level
+  remittance (loop 2000A: ENT*..*2L): a recovery offset first as an adjustment for a previous
+  payment (loop 2200A: ADX with the negative amount and reason 52, "credit for overpayment":
+  the plan takes back what an earlier month overpaid), then the remittance details (loop 2300A:
+  RMR*CT, REF*ZZ naming the line, DTM*582): the quality withhold (negative, WITHHOLD), each
+  withhold adjustment (a service month's withhold brought to its percentage of the net after
+  retro lines: WITHHOLD ADJUSTMENT, with the DTM*582 of its own service month), a
+  receivable (positive, RECEIVABLE: a month netting below zero pays 0.00 and the provider owes
+  the difference) and, for an offset, a zero RMR with REF*ZZ*RECOVERY (2300A is required and is
+  where a line is named; the ADX has no reference of its own);
 - per member (loop 2000B): ENT, NM1*IL, one ADX per retroactive adjustment (loop 2200B,
   adjustment for a previous payment: code 52 credit for overpayment when negative, 53
   remittance for previous underpayment when positive; the 820 has no date on an ADX, so the
@@ -17,7 +22,8 @@ pyx12's 820 map in the tests. Layout:
   (member-month or assessment fee) with REF*ZZ naming it and DTM*582. A member with only
   adjustments gets a zero RMR, as in the sample, because loop 2300B is required.
 
-The file balances: BPR02 = sum of RMR04 + sum of ADX01 = the payment's exact total. SE01,
+The file balances: BPR02 = sum of RMR04 + sum of ADX01 = the payment's exact total (0.00 for a
+month carried to a receivable: a remittance advice with nothing paid). SE01,
 GE01 and IEA01 are counted, never typed.
 """
 
@@ -40,8 +46,13 @@ from payments.calc import (
     PaymentLine,
     payment_total,
 )
+from payments.recovery import RECEIVABLE, RECOVERY_OFFSET
 
 VERSION = "005010X218"
+#: Lines computed on the month's total: remitted at the organisation level, not per member.
+ORGANISATION_KINDS = (WITHHOLD, WITHHOLD_ADJUSTMENT, RECEIVABLE, RECOVERY_OFFSET)
+#: ADX02 of a recovery offset (loop 2200A): 52, credit for (previous) overpayment.
+RECOVERY_ADX_REASON = "52"
 PAYMENT_METHODS = ("ACH", "CHK", "NON")
 _E, _S, _T, _R = "*", ":", "~", "^"
 
@@ -100,8 +111,8 @@ class Remittance:
 def write_820(remittance: Remittance, lines: Sequence[PaymentLine], members: Mapping[str, MemberName]) -> str:
     """The 820 for one approved monthly payment; raises ``ValueError`` on data it cannot carry.
 
-    A negative month (adjustments larger than the payment) cannot be remitted and is
-    refused: the balance is carried to the next payment instead.
+    A negative total cannot be remitted and is refused: a month whose lines net below zero
+    carries the difference to a receivable line, so that its total is 0.00.
     """
     r = remittance
     if r.coverage_month.day != 1:
@@ -115,9 +126,13 @@ def write_820(remittance: Remittance, lines: Sequence[PaymentLine], members: Map
     for line in lines:
         if line.amount != to_cents(line.amount):
             raise ValueError(f"line amount {line.amount} is not in cents")
+        if line.kind == RECEIVABLE and line.amount <= 0:
+            raise ValueError(f"a receivable line is positive, not {line.amount}")
+        if line.kind == RECOVERY_OFFSET and line.amount >= 0:
+            raise ValueError(f"a recovery offset line is negative, not {line.amount}")
     total = payment_total(lines)
     if total < 0:
-        raise ValueError(f"the payment total {total} is negative; carry it forward instead of remitting it")
+        raise ValueError(f"the payment total {total} is negative; carry it to a receivable instead")
 
     month_range = f"{r.coverage_month:%Y%m%d}-{last_of_month(r.coverage_month):%Y%m%d}"
     body: list[list[str]] = [
@@ -131,27 +146,36 @@ def write_820(remittance: Remittance, lines: Sequence[PaymentLine], members: Map
     body.append(["N1", "PR", _text(r.payer.name, 60), "FI", _text(r.payer.tax_id, 80)])
 
     ent = 0
-    withholds = [line for line in lines if line.kind == WITHHOLD]
-    adjustments = sorted(
-        (line for line in lines if line.kind == WITHHOLD_ADJUSTMENT), key=lambda x: x.service_month
-    )
-    if withholds or adjustments:
+    organisation = {kind: [line for line in lines if line.kind == kind] for kind in ORGANISATION_KINDS}
+    if any(organisation.values()):
         ent += 1
+        contract_id = _text(r.contract_ref or "CONTRACT", 50)
         body.append(["ENT", str(ent), "2L", "FI", _text(r.payee.tax_id, 80)])
-    ref_ct = _text(r.contract_ref or "CONTRACT", 50)
-    if withholds:
-        body.append(["RMR", "CT", ref_ct, "", _money(payment_total(withholds))])
-        body.append(["REF", "ZZ", "WITHHOLD"])
-        body.append(["DTM", "582", "", "", "", "RD8", month_range])
-    for adj in adjustments:
-        service = adj.service_month
-        body.append(["RMR", "CT", ref_ct, "", _money(adj.amount)])
-        body.append(["REF", "ZZ", "WITHHOLD ADJUSTMENT"])
-        body.append(["DTM", "582", "", "", "", "RD8", f"{service:%Y%m%d}-{last_of_month(service):%Y%m%d}"])
+        for offset in organisation[RECOVERY_OFFSET]:
+            body.append(["ADX", _money(offset.amount), RECOVERY_ADX_REASON])
+        for kind, label in (
+            (WITHHOLD, "WITHHOLD"),
+            (RECEIVABLE, "RECEIVABLE"),
+            (RECOVERY_OFFSET, "RECOVERY"),
+        ):
+            if organisation[kind]:
+                # the offset's amount is on its ADX; its RMR names it and adds nothing
+                amount = Decimal("0.00") if kind == RECOVERY_OFFSET else payment_total(organisation[kind])
+                body.append(["RMR", "CT", contract_id, "", _money(amount)])
+                body.append(["REF", "ZZ", label])
+                body.append(["DTM", "582", "", "", "", "RD8", month_range])
+            if kind == WITHHOLD:  # each adjustment with the service month it brings to its percentage
+                for adj in sorted(organisation[WITHHOLD_ADJUSTMENT], key=lambda x: x.service_month):
+                    service = adj.service_month
+                    body.append(["RMR", "CT", contract_id, "", _money(adj.amount)])
+                    body.append(["REF", "ZZ", "WITHHOLD ADJUSTMENT"])
+                    body.append(
+                        ["DTM", "582", "", "", "", "RD8", f"{service:%Y%m%d}-{last_of_month(service):%Y%m%d}"]
+                    )
 
     by_member: dict[str, list[PaymentLine]] = {}
     for line in lines:
-        if line.kind in (WITHHOLD, WITHHOLD_ADJUSTMENT):
+        if line.kind in ORGANISATION_KINDS:
             continue
         if line.member_id is None:
             raise ValueError(f"a {line.kind} line needs a member_id to be remitted")

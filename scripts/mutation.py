@@ -95,6 +95,7 @@ MODULES: list[Target] = [
         ("tests/payments/test_payment_calc.py", "tests/payments/test_payment_calc_edges.py"),
         packages=("enrollment",),
     ),
+    Target("payments/recovery.py", ("tests/payments/test_recovery_calc.py",)),
     Target(
         "pricing/engine/buildup.py",
         (

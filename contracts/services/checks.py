@@ -38,6 +38,7 @@ TERM_FIELDS = (
     "quality_bonus",
     "termination_notice_days",
     "single_approval_limit",
+    "recovery_offset_share",
 )
 DEFAULT_TERMS: dict[str, Any] = {
     "effective_end": None,
@@ -52,6 +53,7 @@ DEFAULT_TERMS: dict[str, Any] = {
     "quality_bonus": None,
     "termination_notice_days": 90,
     "single_approval_limit": None,
+    "recovery_offset_share": None,
 }
 
 

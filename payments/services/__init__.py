@@ -9,6 +9,7 @@
 - ``ledger``: the ledger sequence, posting, and posting a correction;
 - ``approval``: four eyes (who may approve what someone requested);
 - ``corrections``: request, approve and reject a ledger correction;
+- ``refunds``: record, approve and reject a refund received against an open receivable;
 - ``schedule``: the daily job starting due runs;
 - ``settlement``: settling a closed performance period.
 """
@@ -37,10 +38,20 @@ from payments.services.ledger import (
     ALREADY_REVERSED_MESSAGE,
     REVERSAL_NOT_CORRECTABLE_MESSAGE,
     ledger_position,
+    open_receivable_of,
 )
 from payments.services.lines import MISSING_FEE_MESSAGE, MISSING_RATE_MESSAGE
 from payments.services.months import cell_key
 from payments.services.plan import NOT_IN_FORCE_MESSAGE, MonthInput, Plan, build_plan, paid_state
+from payments.services.refunds import (
+    REFUND_ABOVE_RECEIVABLE_MESSAGE,
+    REFUND_AMOUNT_MESSAGE,
+    REFUND_DATE_MESSAGE,
+    REFUND_REASON_REQUIRED_MESSAGE,
+    refund_approve,
+    refund_reject,
+    refund_request,
+)
 from payments.services.runs import (
     CALCULATION_FAILED_MESSAGE,
     NO_ROSTER_MESSAGE,
@@ -99,6 +110,14 @@ __all__ = [
     "due_date_for",
     "ledger_entry_correct",
     "ledger_position",
+    "open_receivable_of",
+    "REFUND_ABOVE_RECEIVABLE_MESSAGE",
+    "REFUND_AMOUNT_MESSAGE",
+    "REFUND_DATE_MESSAGE",
+    "REFUND_REASON_REQUIRED_MESSAGE",
+    "refund_approve",
+    "refund_reject",
+    "refund_request",
     "paid_state",
     "parse_month",
     "payment_run_approve",

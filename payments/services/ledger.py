@@ -5,15 +5,17 @@ people in ``payments.services.corrections``).
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from contracts.models import Contract
 from core.domain.money import to_cents
 from core.errors import ConflictError
-from payments.models import LedgerEntry, LedgerSequence
+from payments import recovery
+from payments.models import RECOVERY_KINDS, LedgerEntry, LedgerSequence
 
 ALREADY_REVERSED_MESSAGE = "This entry has already been reversed."
 REVERSAL_NOT_CORRECTABLE_MESSAGE = (
@@ -22,15 +24,25 @@ REVERSAL_NOT_CORRECTABLE_MESSAGE = (
 
 
 def ledger_position(contract: Contract) -> int:
-    """The last ledger sequence posted by a payment run: what a run's amounts depend on.
+    """The last ledger sequence posted by a payment run or a refund: what a run's amounts depend on.
 
     Settlement entries (withhold returned, bonus, shared savings) change no member's paid amount, so
-    settling a period leaves the runs in review valid.
+    settling a period leaves the runs in review valid. A refund changes the open receivable a run's
+    recovery offset is computed from.
     """
-    last = LedgerEntry.objects.filter(contract=contract, run__isnull=False).aggregate(last=Max("sequence"))[
-        "last"
-    ]
+    last = LedgerEntry.objects.filter(
+        Q(run__isnull=False) | Q(refund__isnull=False), contract=contract
+    ).aggregate(last=Max("sequence"))["last"]
     return last or 0
+
+
+def open_receivable_of(contract: Contract, *, as_of: date | None = None) -> Decimal:
+    """What the provider owes the plan on the ledger (posted up to the end of ``as_of``, when given):
+    receivables less offsets and refunds, never below 0 (payments.recovery)."""
+    entries = LedgerEntry.objects.filter(contract=contract, kind__in=RECOVERY_KINDS)
+    if as_of is not None:
+        entries = entries.filter(posted_at__date__lte=as_of)
+    return recovery.open_receivable(entries.values_list("amount", flat=True))
 
 
 def _lock_ledger(contract: Contract) -> LedgerSequence:

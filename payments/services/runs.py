@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope
 from contracts.models import Contract
+from contracts.terms import ContractTerms
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError, month_from_input
 from core.tasks import time_limit_text
 from enrollment import selectors as enrollment
-from payments import calc
+from payments import calc, recovery
 from payments.models import (
     OPEN_STATUSES,
     LedgerEntry,
@@ -35,7 +36,7 @@ from payments.models import (
     PaymentRunStatus,
 )
 from payments.services.approval import require_second_person
-from payments.services.ledger import _lock_ledger, _post
+from payments.services.ledger import _lock_ledger, _post, open_receivable_of
 from payments.services.lines import (
     _assessment_lines,
     _member_month_lines,
@@ -236,6 +237,9 @@ def _calculate(run: PaymentRun) -> None:
             )
         )
     lines += _withhold_adjustment_lines(run, lines, position)
+    recovery = _recovery_line(run, lines, terms, position)
+    if recovery is not None:
+        lines.append(recovery)
     run.total = calc.payment_total(
         calc.PaymentLine(line.kind, line.amount, line.service_month) for line in lines
     )
@@ -250,6 +254,37 @@ def _calculate(run: PaymentRun) -> None:
     run.error = None
     run.progress_message = f"Calculated: {len(lines)} lines, total {run.total}"
     run.save()
+
+
+def _recovery_line(
+    run: PaymentRun, lines: list[PaymentLine], terms: ContractTerms, position: list[int]
+) -> PaymentLine | None:
+    """The last line of a run (docs/domain.md section 5, "Negative balances"): a month whose lines net
+    below zero is carried to a receivable (the run pays 0.00); a month paying something while the
+    provider owes a receivable repays up to the contract's share of it. Computed from the posted ledger
+    (the ledger position is in the run's fingerprint, so a posting since makes the run stale)."""
+    total = calc.payment_total(calc.PaymentLine(line.kind, line.amount, line.service_month) for line in lines)
+    owed = open_receivable_of(run.contract)
+    kind, amount = recovery.run_recovery_line(total, owed, terms.recovery_offset_share)
+    if not amount:
+        return None
+    position[0] += 1
+    if kind == LineKind.RECEIVABLE:
+        description = f"The month nets to {total}: carried to a receivable the provider repays"
+    else:
+        share = Decimal(terms.recovery_offset_share)
+        description = f"Recovery of the open receivable of {owed}" + (
+            "" if share == 1 else f" (at most {share * 100:.2f}% of the payment)"
+        )
+    return PaymentLine.objects.create(
+        run=run,
+        kind=kind,
+        position=position[0],
+        service_month=run.month,
+        amount=amount,
+        rate=None if kind == LineKind.RECEIVABLE else terms.recovery_offset_share,
+        description=description[:200],
+    )
 
 
 def payment_run_approve(*, scope: Scope, run: PaymentRun) -> PaymentRun:

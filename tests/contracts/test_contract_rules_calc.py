@@ -490,6 +490,7 @@ def test_valid_terms_come_back_normalised():
         "shared_savings_terms": {},
         "quality_bonus": None,
         "single_approval_limit": None,  # four eyes on every amount unless the plan sets a limit
+        "recovery_offset_share": None,  # an open receivable takes back all of each payment
     }
 
 
@@ -726,6 +727,98 @@ def test_a_quality_bonus_enters_the_fingerprint_only_when_there_is_one():
     with_bonus = r.fingerprint(document(quality_bonus={"threshold": "0.9", "percentage": "0.02"}))
     assert with_bonus != base
     assert with_bonus != r.fingerprint(document(quality_bonus={"threshold": "0.8", "percentage": "0.02"}))
+
+
+def test_a_recovery_offset_share_enters_the_fingerprint_only_when_set():
+    base = r.fingerprint(document())
+    assert r.fingerprint(document(recovery_offset_share=None)) == base
+    half = r.fingerprint(document(recovery_offset_share="0.5"))
+    assert half != base
+    assert half != r.fingerprint(document(recovery_offset_share="0.25"))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", M("1")),  # the upper edge: all of a payment
+        ("0.5", M("0.5")),
+        ("0.000001", M("0.000001")),  # the smallest share the column holds
+        (M("0.25"), M("0.25")),
+    ],
+)
+def test_a_recovery_offset_share_in_zero_to_one(value, expected):
+    out, problems = validate(recovery_offset_share=value)
+    assert problems == []
+    assert out["recovery_offset_share"] == expected
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_no_recovery_offset_share_means_the_default(value):
+    out, problems = validate(recovery_offset_share=value)
+    assert problems == [] and out["recovery_offset_share"] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("0", "not_positive"),
+        ("-0.5", "not_positive"),
+        ("1.000001", "too_large"),
+        ("1.5", "too_large"),
+        ("0.0000001", "too_many_places"),
+        ("half", "not_a_number"),
+    ],
+)
+def test_a_recovery_offset_share_outside_zero_to_one_is_a_problem(value, code):
+    assert validate(recovery_offset_share=value)[1] == [("recovery_offset_share", code)]
+
+
+def test_the_recovery_offset_share_is_a_money_rule():
+    term = r.TERMS_BY_FIELD["recovery_offset_share"]
+    assert (term.section, term.moves_money, term.kind) == ("rules", True, "scalar")
+    assert "recovery_offset_share" in r.MONEY_TERMS
+    changes = r.diff(document(), document(recovery_offset_share="0.5"))
+    assert changes["money_terms_changed"] == ["recovery_offset_share"]
+    assert changes["payment_terms_changed"]["rules"] is True
+    assert [(c["path"], c["change"], c["before"], c["after"]) for c in changes["changes"]] == [
+        ("recovery_offset_share", "added", None, "0.5")
+    ]
+
+
+def test_the_optional_terms_enter_the_fingerprint_under_their_own_names():
+    """Frozen versions store their fingerprint: the bytes hashed for each optional term never change."""
+    assert r.fingerprint(document()) == "4e5fbc702e9a36c119faaffdbb50da54c502958bb5cc569ddb6c8638702ff1f5"
+    assert (
+        r.fingerprint(document(single_approval_limit="500.00"))
+        == "d3ac0a1f303b86a10917944cba1519c8e4e775bba73a6ccc8c6c0b918641a8e2"
+    )
+    assert (
+        r.fingerprint(document(recovery_offset_share="0.5"))
+        == "f990141d1725ff45b72cc43d21f508c0bd82852571eb600bc811d7d112010a64"
+    )
+    assert (
+        r.fingerprint(document(single_approval_limit="500.00", recovery_offset_share="0.5"))
+        == "e8a35c3c6904570f9bc03c2bd2bf2af83e0a15c30c764705c8401780904d7aee"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "found"),
+    [
+        ("500.00", M("500.00"), []),
+        (M("0.01"), M("0.01"), []),
+        ("999999999999.99", M("999999999999.99"), []),
+        ("", None, []),
+        ("0", M("0"), [("single_approval_limit", "not_positive")]),
+        ("1000000000000.00", M("1000000000000.00"), [("single_approval_limit", "too_large")]),
+        ("1.005", M("1.005"), [("single_approval_limit", "too_many_places")]),
+        ("lots", None, [("single_approval_limit", "not_a_number")]),
+    ],
+)
+def test_the_single_approval_limit_is_an_amount_in_cents_above_zero(value, expected, found):
+    out, problems = validate(single_approval_limit=value)
+    assert problems == found
+    assert out["single_approval_limit"] == expected
 
 
 def test_a_fingerprint_is_shown_in_groups_of_four():

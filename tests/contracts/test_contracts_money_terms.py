@@ -157,3 +157,36 @@ def test_the_diff_page_marks_the_terms_that_change_payments(plan_api, client, ac
 def test_the_approval_rule_in_plain_words():
     assert rules.describe_approval(None).startswith("Every payment, settlement, ledger correction and refund")
     assert "$2,500.00 or more" in rules.describe_approval("2500.00")
+
+
+def test_the_recovery_offset_share_through_the_api_and_the_edit_page(
+    plan_api, client, active_contract, plan_cm
+):
+    """Issue 14, point 3: the share of each payment an open receivable takes back is a money rule."""
+    contract = active_contract()
+    plan_api.post(
+        f"/api/v1/contracts/{contract.number}/amend/", {"effective_start": "2026-07-01"}, format="json"
+    )
+    url = f"/api/v1/contracts/{contract.number}/versions/2/"
+    assert plan_api.get(url).json()["recovery_offset_share"] is None  # not set: all of each payment
+    patched = plan_api.patch(url, {"recovery_offset_share": "0.5"}, format="json")
+    assert patched.status_code == 200, patched.json()
+    assert patched.json()["recovery_offset_share"] == "0.500000"
+    diff = plan_api.get(f"{url}diff/").json()
+    assert diff["money_terms_changed"] == ["recovery_offset_share"]
+    assert diff["payment_terms_changed"]["rules"] is True
+    for value, code in (("0", "not_positive"), ("1.000001", "too_large")):
+        bad = plan_api.patch(url, {"recovery_offset_share": value}, format="json")
+        assert bad.status_code == 400, value
+        assert [(p["path"], p["code"]) for p in bad.json()["details"]["problems"]] == [
+            ("recovery_offset_share", code)
+        ]
+    assert (
+        plan_api.patch(url, {"recovery_offset_share": None}, format="json").json()["recovery_offset_share"]
+        is None
+    )
+    client.force_login(plan_cm)
+    edit = client.get(f"/contracts/{contract.number}/versions/2/edit/").content.decode()
+    assert 'name="recovery_offset_percent"' in edit and "Recovery offset (% of each payment)" in edit
+    version = ContractVersion.objects.get(contract=contract, number=2)
+    assert version.recovery_offset_share is None

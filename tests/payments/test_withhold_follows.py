@@ -101,7 +101,8 @@ def test_an_adjustment_run_carries_the_withhold_adjustment_of_its_month_through_
     assert ("withhold", "2026-01", "-37.50", "0.0500") in kinds_of(january)  # 5% of 750.00
     approve(analyst2_api, january)
 
-    # W2 was never enrolled in January: 450.00 comes back and so does its 22.50 of withhold.
+    # W2 was never enrolled in January: 450.00 comes back and so does its 22.50 of withhold; the run nets
+    # below zero, so the 427.50 is carried to a receivable (payments.recovery).
     submit_roster(
         provider_scope=provider_scope, contract=contract, month=JAN, today=D(2026, 2, 20), rows=[member("W1")]
     )
@@ -110,10 +111,11 @@ def test_an_adjustment_run_carries_the_withhold_adjustment_of_its_month_through_
     assert kinds_of(adjustment) == [
         ("retro_adjustment", "2026-01", "-450.00", None),
         ("withhold_adjustment", "2026-01", "22.50", "0.0500"),
+        ("receivable", "2026-01", "427.50", None),
     ]
-    line = adjustment["lines"][-1]
+    line = adjustment["lines"][1]
     assert line["description"] == "5.00% of the net change for 2026-01"
-    assert adjustment["total"] == "-427.50"
+    assert adjustment["total"] == "0.00"
     approve(analyst2_api, adjustment)
     assert posted_by_service_month(contract) == {JAN: (M("300.00"), M("-15.00"))}
 
@@ -129,6 +131,7 @@ def test_an_adjustment_run_carries_the_withhold_adjustment_of_its_month_through_
     assert kinds_of(again) == [
         ("retro_adjustment", "2026-01", "612.35", None),
         ("withhold_adjustment", "2026-01", "-30.62", "0.0500"),
+        ("recovery_offset", "2026-01", "-427.50", "1.0000"),
     ]
     approve(analyst2_api, again)
     assert posted_by_service_month(contract) == {JAN: (M("912.35"), M("-45.62"))}
@@ -298,6 +301,7 @@ def test_the_withhold_adjustment_uses_the_percentage_of_the_terms_in_force_in_it
         "retro_adjustment": (JAN, None, M("-300.00")),
         "withhold": (FEB, M("0.1000"), M("-30.00")),  # 10% of February's 300.00
         "withhold_adjustment": (JAN, M("0.0500"), M("15.00")),  # 5% of January's 300.00, not 10%
+        "receivable": (FEB, None, M("15.00")),  # 300 - 300 - 30 + 15 nets below zero: carried
     }
     services.payment_run_approve(scope=second_scope(analyst_scope), run=february)
     held = posted_by_service_month(contract)

@@ -246,3 +246,57 @@ def test_generated_payments_always_validate(tmp_path, members, method):
     ok, messages = pyx12_check(text, tmp_path)
     assert ok, messages
     assert M(segs(text)[3][2]) == payment.total
+
+
+def test_a_carried_month_and_an_offset_share_the_organisation_loop(tmp_path):
+    """Issue 14, point 3: one 2000A loop holds the offset's ADX (reason 52), then the withhold, the
+    receivable and the offset's RMR named RECOVERY; the file balances and passes pyx12."""
+    member = member_line("M1", MARCH, "T1 URBAN MEDICAID", M("1"), M("300.00"))
+    carried = write_820(
+        REMITTANCE,
+        [
+            member,
+            PaymentLine("retro_adjustment", M("-450.00"), D(2026, 2, 1), member_id="M2"),
+            PaymentLine("withhold", M("-15.00"), MARCH, rate=M("0.05")),
+            PaymentLine("receivable", M("165.00"), MARCH),
+        ],
+        NAMES,
+    )
+    found = segs(carried)
+    assert found[[s[0] for s in found].index("BPR")][2] == "0.00"
+    org = [s for s in found[found.index(["ENT", "1", "2L", "FI", "987654321"]) :]][:7]
+    assert org[1:] == [
+        ["RMR", "CT", "CTR-2026-0001", "", "-15.00"],
+        ["REF", "ZZ", "WITHHOLD"],
+        ["DTM", "582", "", "", "", "RD8", "20260301-20260331"],
+        ["RMR", "CT", "CTR-2026-0001", "", "165.00"],
+        ["REF", "ZZ", "RECEIVABLE"],
+        ["DTM", "582", "", "", "", "RD8", "20260301-20260331"],
+    ]
+    assert pyx12_check(carried, tmp_path)[0]
+    offset = write_820(REMITTANCE, [member, PaymentLine("recovery_offset", M("-120.00"), MARCH)], NAMES)
+    found = segs(offset)
+    start = found.index(["ENT", "1", "2L", "FI", "987654321"])
+    assert found[start + 1 : start + 5] == [
+        ["ADX", "-120.00", "52"],
+        ["RMR", "CT", "CTR-2026-0001", "", "0.00"],
+        ["REF", "ZZ", "RECOVERY"],
+        ["DTM", "582", "", "", "", "RD8", "20260301-20260331"],
+    ]
+    assert found[[s[0] for s in found].index("BPR")][2] == "180.00"
+    assert pyx12_check(offset, tmp_path)[0]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        PaymentLine("receivable", M("0.00"), MARCH),
+        PaymentLine("receivable", M("-1.00"), MARCH),
+        PaymentLine("recovery_offset", M("0.00"), MARCH),
+        PaymentLine("recovery_offset", M("1.00"), MARCH),
+    ],
+)
+def test_a_receivable_is_positive_and_an_offset_negative(line):
+    member = member_line("M1", MARCH, "T1 URBAN MEDICAID", M("1"), M("300.00"))
+    with pytest.raises(ValueError, match="receivable|recovery offset"):
+        write_820(REMITTANCE, [member, line], NAMES)

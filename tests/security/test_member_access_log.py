@@ -223,6 +223,16 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "payment-ledger-correction-request",
         "payment-ledger-correction-approve",
         "payment-ledger-correction-reject",
+        # receivables and refunds: amounts, dates and a reason, never a member
+        "api-contract-ledger-balance",
+        "api-contract-refunds",
+        "api-refund",
+        "api-refund-approve",
+        "api-refund-reject",
+        "payment-contract-balance",
+        "payment-refund-request",
+        "payment-refund-approve",
+        "payment-refund-reject",
     ),
     "performance: measures, unit costs, the report and the provider's story (written without names), "
     "uploads sent by a form that redirects": (
