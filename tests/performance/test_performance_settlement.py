@@ -175,6 +175,7 @@ def test_a_settlement_after_a_retro_reduction_returns_the_withhold_actually_held
     assert [(line.kind, line.amount) for line in adjustment.lines.order_by("position")] == [
         ("retro_adjustment", Decimal("-300.00")),
         ("withhold_adjustment", Decimal("15.00")),
+        ("receivable", Decimal("285.00")),  # the adjustment nets below zero: carried, not remitted
     ]
     body = settle(analyst_api, paid).json()
     assert (body["withheld"], body["base_payments"]) == ("165.00", "3300.00")
