@@ -19,6 +19,13 @@ from core.domain.problems import ERROR, Problem, Severity
 
 PERIOD_TYPES = ("monthly", "episode")
 
+
+def episode_days(definition: dict[str, Any]) -> int | None:
+    """An episode bundle's length in days (30, 60, 90...); None for a bundle paid per member-month."""
+    period = definition.get("period") or {}
+    return int(period["days"]) if period.get("type") == "episode" and period.get("days") else None
+
+
 # California SB 1004 criteria (advanced cancer, CHF, COPD, liver disease), dementia and renal
 # disease as options; ICD-10-CM ranges.
 DEFAULT_DIAGNOSIS_GROUPS = [

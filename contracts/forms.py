@@ -62,6 +62,28 @@ class TermsForm(forms.Form):
         help_text="The most of a payment that may go to repaying a negative balance the provider owes. "
         "Empty: 100% (all of it).",
     )
+    episode_installments = forms.IntegerField(
+        label="Installments per episode",
+        required=False,
+        help_text="Episode bundles only: the case rate paid in this many monthly installments. Empty: 1.",
+    )
+    episode_early_exit = forms.ChoiceField(
+        label="On an early exit",
+        required=False,
+        choices=[("", "Default: paid in full")]
+        + [(k, f"Episode {v}") for k, v in rules.EPISODE_EARLY_EXIT.items()],
+        help_text="Episode bundles only: death, hospice or disenrollment before the episode ends.",
+    )
+    episode_renewal = forms.ChoiceField(
+        label="Renewal",
+        required=False,
+        choices=[
+            ("", "Default: not renewed"),
+            ("no", "Not renewed: enrollment past the episode's end is refused"),
+            ("yes", "A new episode may start the day after one ends"),
+        ],
+        help_text="Episode bundles only.",
+    )
     shared_savings = forms.BooleanField(label="Shared savings", required=False)
     ss_baseline_method = forms.ChoiceField(
         label="Baseline",
@@ -155,6 +177,9 @@ class TermsForm(forms.Form):
                 else rules.plain_number(_pct(version.recovery_offset_share))
             ),
         }
+        initial["episode_installments"] = version.episode_installments
+        initial["episode_early_exit"] = version.episode_early_exit or ""
+        initial["episode_renewal"] = {None: "", True: "yes", False: "no"}[version.episode_renewal]
         savings = version.shared_savings_terms or {}
         if savings:
             initial["shared_savings"] = True
@@ -209,6 +234,9 @@ class TermsForm(forms.Form):
         }
         terms["withhold_percentage"] = _frac(data["withhold_percent"])
         terms["recovery_offset_share"] = _frac(data.get("recovery_offset_percent"))
+        terms["episode_installments"] = data.get("episode_installments")
+        terms["episode_early_exit"] = data.get("episode_early_exit") or None
+        terms["episode_renewal"] = {"yes": True, "no": False}.get(data.get("episode_renewal") or "")
         self.quality_order = []
         quality = []
         for code, measure in rules.QUALITY_MEASURES.items():

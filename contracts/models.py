@@ -190,6 +190,13 @@ class ContractVersion(models.Model):
     # go to repaying an open receivable, 0 < share <= 1; null: 1 (all of it). Nullable for the same
     # reason as ``single_approval_limit``, and so that versions frozen before it keep their fingerprint.
     recovery_offset_share = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True)
+    # Episode bundles (docs/domain.md section 5, "Episodes"): the case rate is paid in this many monthly
+    # installments from the episode's first month (null: 1); on an early exit the episode is paid in
+    # full or prorated by its days (null: full); a new episode may follow one that ended (null: no).
+    # Nullable like the terms above, so versions frozen before them keep their fingerprint.
+    episode_installments = models.PositiveSmallIntegerField(null=True, blank=True)
+    episode_early_exit = models.CharField(max_length=8, null=True, blank=True)
+    episode_renewal = models.BooleanField(null=True, blank=True)
     pricing_run_id = models.CharField(
         max_length=64, blank=True, help_text="The pricing run the rates came from"
     )

@@ -94,6 +94,11 @@ MAX_WITHHOLD = Decimal("0.25")
 MAX_BONUS_PERCENTAGE = Decimal("0.2")
 MAX_APPROVAL_LIMIT = Decimal("999999999999.99")  # the 14-digit money column
 RECOVERY_SHARE_PLACES = 6  # the version's column: 0.000001 .. 1.000000
+#: On an early exit from an episode: paid in full, or prorated by the days enrolled of the episode's days.
+EPISODE_EARLY_EXIT = {"full": "paid in full", "prorated": "prorated by the days enrolled"}
+MAX_EPISODE_INSTALLMENTS = 12
+EPISODE_TERMS = ("episode_installments", "episode_early_exit", "episode_renewal")
+EPISODE_ONLY_MESSAGE = "Episode terms apply only to a bundle paid per episode; this bundle is paid per month."
 
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -373,9 +378,16 @@ def validate_quality_bonus(value: Any, problems: list[Problem], path: str = "qua
 
 
 def validate_terms(
-    terms: dict[str, Any], *, allowed_markets: list[str], allowed_lobs: list[str]
+    terms: dict[str, Any],
+    *,
+    allowed_markets: list[str],
+    allowed_lobs: list[str],
+    episode_days: int | None = None,
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """Check the editable terms of a version (not the rates); return them normalised and every problem."""
+    """Check the editable terms of a version (not the rates); return them normalised and every problem.
+
+    ``episode_days`` is the bundle's episode length (None: a monthly bundle, which takes no episode terms).
+    """
     problems: list[Problem] = []
     out: dict[str, Any] = {}
     start = _parse_date(terms.get("effective_start"), "effective_start", problems, "The effective start")
@@ -471,7 +483,46 @@ def validate_terms(
     out["recovery_offset_share"] = validate_recovery_offset_share(
         terms.get("recovery_offset_share"), problems
     )
+    out.update(validate_episode_terms(terms, episode_days, problems))
     return out, problems
+
+
+def validate_episode_terms(
+    terms: dict[str, Any], episode_days: int | None, problems: list[Problem]
+) -> dict[str, Any]:
+    """Installments (1..12), the early-exit rule and renewal; each empty means its default (1, full, no).
+    A monthly bundle takes none of them."""
+    given = {key: terms.get(key) for key in EPISODE_TERMS if terms.get(key) not in (None, "")}
+    out: dict[str, Any] = dict.fromkeys(EPISODE_TERMS)
+    if episode_days is None:
+        problems += [Problem.at_path(key, "not_an_episode_bundle", EPISODE_ONLY_MESSAGE) for key in given]
+        return out
+    if "episode_installments" in given:
+        out["episode_installments"] = parse_int(
+            given["episode_installments"],
+            "episode_installments",
+            problems,
+            minimum=1,
+            maximum=MAX_EPISODE_INSTALLMENTS,
+            label="The number of installments per episode",
+        )
+    if "episode_early_exit" in given:
+        rule = given["episode_early_exit"]
+        if rule in EPISODE_EARLY_EXIT:
+            out["episode_early_exit"] = rule
+        else:
+            problems.append(
+                Problem.at_path(
+                    "episode_early_exit", "unknown_rule", f"One of {', '.join(EPISODE_EARLY_EXIT)}."
+                )
+            )
+    if "episode_renewal" in given:
+        renewal = given["episode_renewal"]
+        if isinstance(renewal, bool):
+            out["episode_renewal"] = renewal
+        else:
+            problems.append(Problem.at_path("episode_renewal", "not_a_boolean", "Renewal is true or false."))
+    return out
 
 
 def validate_recovery_offset_share(value: Any, problems: list[Problem]) -> Decimal | None:
@@ -611,6 +662,9 @@ def fingerprint(document: dict[str, Any]) -> str:
         data["single_approval_limit"] = document["single_approval_limit"]
     if document.get("recovery_offset_share") is not None:  # likewise
         data["recovery_offset_share"] = document["recovery_offset_share"]
+    for key in EPISODE_TERMS:  # likewise, each only when set
+        if document.get(key) is not None:
+            data[key] = document[key]
     data["payer"], data["provider"] = document["payer"]["id"], document["provider"]["id"]
     data["bundle"] = {k: document["bundle"][k] for k in ("id", "number", "content_hash")}
     data["tiers"] = [t["code"] for t in document["tiers"]]
@@ -630,6 +684,7 @@ SECTIONS = {
     "withhold": "Withhold",
     "quality": "Quality terms",
     "shared_savings": "Shared savings",
+    "episode": "Episode payment",
     "approval": "Approval of payments (four eyes)",
     "termination": "Termination",
 }
@@ -678,6 +733,9 @@ TERMS: tuple[Term, ...] = (
     Term("quality_bonus", "Quality bonus", "quality", True, kind="quality_bonus"),
     Term("shared_savings_terms", "Shared savings", "shared_savings", True, kind="shared_savings_terms"),
     Term("recovery_offset_share", "Recovery offset share", "rules", True),
+    Term("episode_installments", "Installments per episode", "episode", True),
+    Term("episode_early_exit", "Early exit from an episode", "episode", True),
+    Term("episode_renewal", "A new episode may follow one that ended", "episode", True),
     Term("single_approval_limit", "Single-approval limit", "approval", True),
     Term("termination_notice_days", "Termination notice (days)", "termination", False),
 )
@@ -881,6 +939,29 @@ def describe_approval(limit: Any) -> str:
     return (
         f"A second person approves every payment, settlement, ledger correction and refund of "
         f"${to_cents(Decimal(str(limit))):,} or more; under that, the person who requested it may approve it."
+    )
+
+
+def describe_episode(document: dict[str, Any]) -> str:
+    """The episode terms in plain words ("" for a monthly bundle)."""
+    days = document.get("episode_days")
+    if not days:
+        return ""
+    installments = document.get("episode_installments") or 1
+    paid = (
+        "in one payment in the episode's first month"
+        if installments == 1
+        else f"in {installments} monthly installments from the episode's first month"
+    )
+    exit_rule = EPISODE_EARLY_EXIT[document.get("episode_early_exit") or "full"]
+    renewal = (
+        "a new episode may start the day after one ends"
+        if document.get("episode_renewal")
+        else "an episode is not renewed: enrollment past its end is refused"
+    )
+    return (
+        f"The rate is a case rate per episode of {days} days, counted from the enrollment start and paid "
+        f"{paid}. On an early exit (death, hospice, disenrollment) the episode is {exit_rule}; {renewal}."
     )
 
 

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Organization, OrganizationKind
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from bundles.definition import episode_days
 from bundles.models import Market
 from contracts import rules
 from contracts.models import (
@@ -242,6 +243,10 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
             if version.recovery_offset_share is None
             else rules.plain_number(Decimal(version.recovery_offset_share))
         ),
+        "episode_days": episode_days(definition),  # from the bundle (fingerprinted by its content hash)
+        "episode_installments": version.episode_installments,
+        "episode_early_exit": version.episode_early_exit,
+        "episode_renewal": version.episode_renewal,
         "pricing_run_id": version.pricing_run_id,
         "amends": _amended_version(version),
     }
@@ -312,6 +317,10 @@ def version_terms(version: ContractVersion) -> ContractTerms:
         recovery_offset_share=(
             Decimal(1) if version.recovery_offset_share is None else Decimal(version.recovery_offset_share)
         ),
+        episode_days=episode_days(definition),
+        episode_installments=version.episode_installments or 1,
+        episode_early_exit=version.episode_early_exit or "full",
+        episode_renewal=bool(version.episode_renewal),
         fingerprint=version.fingerprint,
     )
 

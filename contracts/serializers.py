@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bundles.definition import episode_days
 from contracts import rules
 from contracts.models import (
     PRORATION_CHOICES,
@@ -159,6 +160,25 @@ class TermsInputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The most of each payment an open receivable (a negative balance the provider owes) "
         "takes back, a fraction 0 < share <= 1; null: 1 (all of it)",
+    )
+    episode_installments = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Episode bundles only: the case rate is paid in this many monthly installments "
+        "(1-12) from the episode's first month; null: 1",
+    )
+    episode_early_exit = serializers.ChoiceField(
+        choices=["full", "prorated"],
+        required=False,
+        allow_null=True,
+        help_text="Episode bundles only: on an early exit the episode is paid in full or prorated by "
+        "its days enrolled; null: full",
+    )
+    episode_renewal = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="Episode bundles only: whether a new episode may start the day after one ends; "
+        "null: no (enrollment past the episode's end is refused)",
     )
     rates = RateInputSerializer(many=True, required=False)
     assessment_fees = serializers.DictField(
@@ -345,6 +365,9 @@ class VersionSerializer(serializers.ModelSerializer):
     quality_bonus = serializers.SerializerMethodField()
     fingerprint = serializers.SerializerMethodField()
     rate_sheet = serializers.SerializerMethodField()
+    episode_days = serializers.SerializerMethodField(
+        help_text="The bundle's episode length in days; null: paid per member-month (the rates are PMPM)"
+    )
 
     class Meta:
         model = ContractVersion
@@ -370,6 +393,10 @@ class VersionSerializer(serializers.ModelSerializer):
             "termination_notice_days",
             "single_approval_limit",
             "recovery_offset_share",
+            "episode_days",
+            "episode_installments",
+            "episode_early_exit",
+            "episode_renewal",
             "pricing_run_id",
             "rates",
             "assessment_fees",
@@ -399,6 +426,9 @@ class VersionSerializer(serializers.ModelSerializer):
             "name": version.bundle_version.definition["name"],
             "version": version.bundle_version.number,
         }
+
+    def get_episode_days(self, version) -> int | None:
+        return episode_days(version.bundle_version.definition)
 
     @extend_schema_field(QualityBonusSerializer(allow_null=True))
     def get_quality_bonus(self, version) -> dict | None:

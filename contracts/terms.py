@@ -46,7 +46,17 @@ class ContractTerms:
     single_approval_limit: Decimal | None = None
     # The largest share of a payment an open receivable takes back (0 < share <= 1; 1 when not set).
     recovery_offset_share: Decimal = Decimal(1)
+    # Episode bundles: the episode's length in days (None: a monthly bundle, paid per member-month; the
+    # rate cells then hold the case rate per episode), its installments, early-exit rule and renewal.
+    episode_days: int | None = None
+    episode_installments: int = 1
+    episode_early_exit: str = "full"  # full | prorated
+    episode_renewal: bool = False
     fingerprint: str = ""  # sha256 of the version's rates and terms (empty while a draft)
+
+    @property
+    def pays_episodes(self) -> bool:
+        return self.episode_days is not None
 
     def pmpm(self, tier: str, market: str, lob: str | None = None) -> Decimal:
         """The PMPM for a rate cell; with one line of business the LOB may be left out."""

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from bundles.definition import episode_days
 from bundles.models import BundleVersion
 from contracts import rules
 from contracts.models import ACTIVATED_STATUSES, Contract, ContractVersion
@@ -39,6 +40,9 @@ TERM_FIELDS = (
     "termination_notice_days",
     "single_approval_limit",
     "recovery_offset_share",
+    "episode_installments",
+    "episode_early_exit",
+    "episode_renewal",
 )
 DEFAULT_TERMS: dict[str, Any] = {
     "effective_end": None,
@@ -54,6 +58,9 @@ DEFAULT_TERMS: dict[str, Any] = {
     "termination_notice_days": 90,
     "single_approval_limit": None,
     "recovery_offset_share": None,
+    "episode_installments": None,
+    "episode_early_exit": None,
+    "episode_renewal": None,
 }
 
 
@@ -72,7 +79,12 @@ def _current_terms(version: ContractVersion) -> dict[str, Any]:
 
 def _validated_terms(bundle_version: BundleVersion, terms: dict[str, Any]) -> dict[str, Any]:
     _, markets, lobs = _bundle_scope(bundle_version)
-    normalized, problems = rules.validate_terms(terms, allowed_markets=markets, allowed_lobs=lobs)
+    normalized, problems = rules.validate_terms(
+        terms,
+        allowed_markets=markets,
+        allowed_lobs=lobs,
+        episode_days=episode_days(bundle_version.definition),
+    )
     if problems:
         raise _problems_error(problems)
     return normalized

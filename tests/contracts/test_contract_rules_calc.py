@@ -491,6 +491,9 @@ def test_valid_terms_come_back_normalised():
         "quality_bonus": None,
         "single_approval_limit": None,  # four eyes on every amount unless the plan sets a limit
         "recovery_offset_share": None,  # an open receivable takes back all of each payment
+        "episode_installments": None,  # a monthly bundle: no episode terms
+        "episode_early_exit": None,
+        "episode_renewal": None,
     }
 
 
@@ -891,6 +894,7 @@ def test_an_added_and_a_removed_rate_cell_are_in_the_diff():
         "quality": False,
         "shared_savings": False,
         "rules": False,
+        "episode": False,
         "approval": False,
     }
     assert result["money_terms_changed"] == ["rates"]

@@ -262,6 +262,7 @@ def test_amend_diff_and_terms_in_force(plan_api, provider_api, active_contract):
         "withhold": True,
         "quality": False,
         "shared_savings": False,
+        "episode": False,
         "approval": False,
     }
     rate = next(c for c in diff["changes"] if c["section"] == "rates")

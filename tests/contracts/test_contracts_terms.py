@@ -198,6 +198,7 @@ def test_diff_names_the_payment_terms_that_changed():
         "withhold": True,
         "quality": False,
         "shared_savings": False,
+        "episode": False,
         "approval": False,
     }
     rate = next(c for c in diff["changes"] if c["section"] == "rates")
