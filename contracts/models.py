@@ -195,7 +195,7 @@ class ContractVersion(models.Model):
     # full or prorated by its days (null: full); a new episode may follow one that ended (null: no).
     # Nullable like the terms above, so versions frozen before them keep their fingerprint.
     episode_installments = models.PositiveSmallIntegerField(null=True, blank=True)
-    episode_early_exit = models.CharField(max_length=8, null=True, blank=True)
+    episode_early_exit = models.CharField(max_length=8, null=True, blank=True)  # noqa: DJ001 (null: not set, a plain ADD COLUMN)
     episode_renewal = models.BooleanField(null=True, blank=True)
     pricing_run_id = models.CharField(
         max_length=64, blank=True, help_text="The pricing run the rates came from"
