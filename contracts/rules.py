@@ -566,13 +566,14 @@ def completeness_problems(document: dict[str, Any]) -> list[Problem]:
     """What a version must have before it can be proposed: every rate and fee, coherent quality terms."""
     problems: list[Problem] = []
     rates = document["rates"]
+    rate = "rate per episode" if document.get("episode_days") else "PMPM"
     for lob, tier, market in cells(document):
         if f"{lob}/{tier}/{market}" not in rates:
             problems.append(
                 Problem.at_path(
                     f"rates.{lob}.{tier}.{market}",
                     "missing_rate",
-                    f"No PMPM for tier {tier} in {market} ({lob_label(lob)}).",
+                    f"No {rate} for tier {tier} in {market} ({lob_label(lob)}).",
                 )
             )
     for market in document["markets"]:

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from contracts.terms import ContractTerms
 from core.domain.problems import Problem
-from enrollment import calc
+from enrollment import calc, episodes
 from enrollment import exits as exits_of
 from enrollment.ingest.roster import (
     ASSESSMENT_COLUMNS,
@@ -405,9 +405,18 @@ def check_roster(
                 .values_list("member_id", "enrollment_start")
                 .distinct()
             )
+        earlier_episodes = _earlier_episode_starts(plan, ids) if plan.terms.episode_days else {}
         for group in chunk:
             first = _first_row(group)
             member_id = first.member_id
+            if plan.terms.episode_days is not None:
+                errors += episodes.roster_problems(
+                    group,
+                    month_last_day=plan.month_end - ONE_DAY,
+                    days=plan.terms.episode_days,
+                    renewal=plan.terms.episode_renewal,
+                    earlier_starts=earlier_episodes.get(member_id, ()),
+                )
             if len(member_id) > MEMBER_ID_MAX:
                 errors.append(
                     Problem.at_cell(
@@ -522,6 +531,25 @@ def check_roster(
                 f"{month_label}; their member-months are counted under {plan.lob_default}",
             )
         )
+
+
+def _earlier_episode_starts(plan: Plan, ids: list[str]) -> dict[str, set[dt.date]]:
+    """The enrollment starts (episodes) of ``ids`` on the contract's accepted rosters of earlier months."""
+    starts: dict[str, set[dt.date]] = defaultdict(set)
+    rows = (
+        RosterEntry.objects.filter(
+            submission__contract_id=plan.contract_id,
+            submission__month__lt=plan.month,
+            submission__is_current=True,
+            member_id__in=ids,
+        )
+        .order_by()
+        .values_list("member_id", "enrollment_start")
+        .distinct()
+    )
+    for member_id, start in rows:
+        starts[member_id].add(start)
+    return starts
 
 
 #: Deaths recorded this long before the checks read them are re-checked at the store (a transaction

@@ -13,7 +13,8 @@ For the payments engine (not scoped: the caller already holds a contract it may 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from collections import defaultdict
+from datetime import date, timedelta
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
@@ -263,6 +264,60 @@ def payable_member_months(*, contract: Contract, month: date) -> QuerySet:
             version=F("submission__version"),
         )
     )
+
+
+def episode_list(*, contract: Contract, through: date, days: int) -> list[dict]:
+    """The episodes of an episode contract (of ``days`` days) known to its current accepted rosters up
+    to ``through``'s month.
+
+    One dict per episode, ordered by member and first roster month::
+
+        {"member_id": str, "start": date, "first_month": date, "tier": str, "market": str, "lob": str,
+         "last_day": date | None}
+
+    The rate cell is the member's on the first roster listing the episode (the case rate is fixed when
+    it starts: the tier of its first tier period). A later roster whose start falls inside the
+    episode's days corrects its start (the latest roster stands), as its end gives ``last_day`` (None
+    while a row is open); a start after the episode's last day is the member's next episode."""
+    rows = (
+        RosterEntry.objects.filter(
+            submission__contract=contract, submission__is_current=True, submission__month__lte=through
+        )
+        .order_by("member_id", "submission__month", "tier_start", "row")
+        .values_list("member_id", "enrollment_start", "enrollment_end", "tier", "market", "submission__month")
+    )
+    lobs = {
+        (member_id, month): lob
+        for member_id, month, lob in MemberMonth.objects.filter(
+            contract=contract, submission__is_current=True, month__lte=through
+        ).values_list("member_id", "month", "lob")
+    }
+    length = timedelta(days=days)
+    found: list[dict] = []
+    latest: dict[str, list[dict]] = defaultdict(list)  # per member, its episodes so far
+    for member_id, start, end, tier, market, month in rows:
+        episode = next(
+            (e for e in latest[member_id] if start < e["start"] + length and e["start"] < start + length),
+            None,
+        )
+        if episode is None:
+            episode = {
+                "member_id": member_id,
+                "start": start,
+                "first_month": month,
+                "tier": tier,
+                "market": market,
+                "lob": lobs.get((member_id, month), ""),
+                "last_day": end,
+                "month": month,
+            }
+            latest[member_id].append(episode)
+            found.append(episode)
+        elif month > episode["month"]:  # a later roster: its start and end stand
+            episode.update(start=start, last_day=end, month=month)
+        elif episode["last_day"] is not None:  # another tier period of the same roster
+            episode["last_day"] = None if end is None else max(end, episode["last_day"])
+    return [{k: v for k, v in e.items() if k != "month"} for e in found]
 
 
 def payable_assessments(*, contract: Contract, month: date) -> QuerySet:

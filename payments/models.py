@@ -43,6 +43,8 @@ class PaymentRunKind(models.TextChoices):
 
 class LineKind(models.TextChoices):
     MEMBER_MONTHS = "member_months", "Member-months"
+    # An episode bundle's case rates (payments.episodes): the installments and early-exit settlements due
+    EPISODE = "episode", "Episodes (case rate)"
     ASSESSMENT = "assessment", "Initial assessments"
     RETRO_ADJUSTMENT = "retro_adjustment", "Retroactive adjustment"
     WITHHOLD = "withhold", "Quality withhold"
@@ -59,6 +61,8 @@ class LineKind(models.TextChoices):
     REFUND = "refund", "Refund received"
 
 
+#: What a run pays for enrolled members: member-months x PMPM, or an episode bundle's case rates.
+MEMBER_PAYMENT_KINDS = (LineKind.MEMBER_MONTHS, LineKind.EPISODE)
 SETTLEMENT_KINDS = (LineKind.WITHHOLD_RETURN, LineKind.QUALITY_BONUS, LineKind.SHARED_SAVINGS)
 # What is held back from the provider: the month's withhold and the later adjustments of it
 WITHHOLD_KINDS = (LineKind.WITHHOLD, LineKind.WITHHOLD_ADJUSTMENT)

@@ -199,6 +199,7 @@ def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
     """The rates of a succeeded run as Decimals, for a contract's rate schedule.
 
     Returns {"run_id", "bundle_version_id", "rates": [{"tier", "market", "lob", "pmpm", "low", "high"}],
+    (and ``episode_rate`` per rate for an episode bundle)
     "assessment_fees": {market: Decimal}}. A run that is missing, another organisation's, or not
     succeeded raises NotFoundError.
     """
@@ -221,6 +222,8 @@ def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
                 "pmpm": Decimal(rate["pmpm"]),
                 "low": Decimal(rate["low"]),
                 "high": Decimal(rate["high"]),
+                # an episode bundle's case rate per episode (the PMPM x the episode's months)
+                **({"episode_rate": Decimal(rate["episode_rate"])} if rate.get("episode_rate") else {}),
             }
             for rate in quote.get("rates", [])
         ],

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.tenancy import Scope
+from bundles.definition import episode_days
 from contracts import rules
 from contracts.models import (
     AssessmentFee,
@@ -115,7 +116,8 @@ def rate_schedule_from_pricing(
     ``rate_table`` is what ``pricing.selectors.pricing_run_rate_table`` returns:
     ``{"run_id", "bundle_version_id", "rates": [{"tier", "market", "lob", "pmpm", "low", "high"}],
     "assessment_fees": {market: amount}}`` (a rate without ``lob`` applies to every line of business).
-    Every cell gets the priced rate; a cell already negotiated keeps its rate and reason and now
+    For a bundle paid per episode the cell's rate is the run's ``episode_rate`` (the case rate per
+    episode), not its PMPM. Every cell gets the priced rate; a cell already negotiated keeps its rate and reason and now
     shows its difference from the priced rate (unless ``keep_negotiated`` is false). All or nothing.
     """
     contract = _lock(contract_version.contract)
@@ -132,9 +134,11 @@ def rate_schedule_from_pricing(
             code="pricing_run_mismatch",
             details={"bundle_version_id": rate_table.get("bundle_version_id")},
         )
+    per_episode = episode_days(version.bundle_version.definition) is not None
     priced: dict[tuple[str, str, str | None], Any] = {}
     for row in rate_table.get("rates", []):
-        priced[(str(row["tier"]), str(row["market"]), row.get("lob") or None)] = row["pmpm"]
+        rate = row.get("episode_rate") if per_episode else row["pmpm"]
+        priced[(str(row["tier"]), str(row["market"]), row.get("lob") or None)] = rate
     problems: list[Problem] = []
     tiers, _, _ = _bundle_scope(version.bundle_version)
     values: dict[tuple[str, str, str], Decimal] = {}
@@ -146,7 +150,10 @@ def rate_schedule_from_pricing(
                 if raw is None:
                     problems.append(
                         Problem.at_path(
-                            at, "missing_rate", f"The run has no rate for tier {tier} in {market} ({lob})."
+                            at,
+                            "missing_rate",
+                            f"The run has no {'episode rate' if per_episode else 'rate'} for tier {tier} "
+                            f"in {market} ({lob}).",
                         )
                     )
                     continue

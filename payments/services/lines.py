@@ -12,13 +12,14 @@ from decimal import Decimal
 from django.db.models import Q, Sum
 
 from contracts.selectors import terms_in_force
-from contracts.terms import ContractTerms
+from contracts.terms import ContractTerms, RateCell
 from core.domain.money import to_cents
-from core.domain.months import month_key, next_month
+from core.domain.months import month_key, next_month, shift_month
 from core.errors import ApplicationError, NotFoundError
 from enrollment import selectors as enrollment
-from payments import calc, sql
+from payments import calc, episodes, sql
 from payments.models import (
+    MEMBER_PAYMENT_KINDS,
     LedgerEntry,
     LineKind,
     PaymentDetail,
@@ -276,7 +277,7 @@ def _withhold_adjustment_lines(
         .values("service_month")
         .order_by("service_month")
         .annotate(
-            net=Sum("amount", filter=Q(kind__in=[LineKind.MEMBER_MONTHS, LineKind.RETRO_ADJUSTMENT])),
+            net=Sum("amount", filter=Q(kind__in=[*MEMBER_PAYMENT_KINDS, LineKind.RETRO_ADJUSTMENT])),
             held=Sum("amount", filter=Q(kind__in=[LineKind.WITHHOLD, LineKind.WITHHOLD_ADJUSTMENT])),
         )
     }
@@ -345,3 +346,140 @@ def _assessment_adjustments(
                 )
             )
     return _assessment_lines_for(run, month, dict(by_market), terms, position) if by_market else []
+
+
+# --- episode bundles ------------------------------------------------------------------------------
+
+
+def _episode_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[PaymentLine]:
+    """An episode contract's lines (docs/domain.md section 5, "Episodes"): the run month's installments
+    and early-exit settlements per rate cell (a payment), then, for every earlier month inside the retro
+    window (and each changed month outside it, to report), what the episodes' schedules make due now
+    minus what was paid for it. Each episode follows the terms in force in the first month a roster
+    listed it; its schedule is recomputed from the current rosters every run, so a late exit, start or
+    tier correction moves money in the month it belongs to."""
+    contract = run.contract
+    if run.kind == PaymentRunKind.PAYMENT:
+        payment_month, window = run.month, plan.terms.retro_window_months
+    else:  # an adjustment of the month itself: shift by one so that the month counts as "earlier"
+        payment_month, window = next_month(run.month), plan.terms.retro_window_months + 1
+    terms_of: dict[date, ContractTerms | None] = {}
+
+    def terms_on(month: date) -> ContractTerms | None:
+        if month not in terms_of:
+            try:
+                terms_of[month] = terms_in_force(contract=contract, on=month)
+            except NotFoundError:
+                terms_of[month] = None
+        return terms_of[month]
+
+    items: list[tuple[episodes.Episode, int, str]] = []
+    cell_of: dict[str, tuple[str, str, str]] = {}
+    rate_of: dict[tuple[str, str, str], Decimal] = {}
+    missing: list[dict] = []
+    days = plan.terms.episode_days
+    if days is None:  # not an episode contract
+        return []
+    for row in enrollment.episode_list(contract=contract, through=run.month, days=days):
+        month = row["first_month"]
+        terms = terms_on(month)
+        if terms is None or terms.episode_days is None:
+            continue  # not an episode month of the contract: nothing is due for it here
+        cell = (row["tier"], row["market"], row["lob"])
+        rate = terms.rates.get(RateCell(*cell))
+        if rate is None:
+            missing.append({"tier": cell[0], "market": cell[1], "lob": cell[2], "month": month_key(month)})
+            continue
+        episode = episodes.Episode(row["member_id"], row["start"], terms.episode_days, rate, row["last_day"])
+        items.append((episode, terms.episode_installments, terms.episode_early_exit))
+        cell_of[row["member_id"]], rate_of[cell] = cell, rate
+    if missing:
+        raise ApplicationError(MISSING_RATE_MESSAGE, code="missing_rate", details={"cells": missing})
+    due = episodes.amounts_due(items, run.month)
+    lines: list[PaymentLine] = []
+    details: list[tuple] = []
+    if run.kind == PaymentRunKind.PAYMENT:
+        by_cell: dict[tuple[str, str, str], list[tuple[str, Decimal]]] = defaultdict(list)
+        for (member_id, month), amount in sorted(due.items()):
+            if month == run.month:
+                by_cell[cell_of[member_id]].append((member_id, amount))
+        for cell in sorted(by_cell, key=lambda c: (c[2], c[0], c[1])):
+            members = by_cell[cell]
+            line = PaymentLine.objects.create(
+                run=run,
+                kind=LineKind.EPISODE,
+                position=_next(position),
+                service_month=run.month,
+                tier=cell[0],
+                market=cell[1],
+                lob=cell[2],
+                rate=rate_of[cell],
+                count=len(members),
+                amount=sum((amount for _m, amount in members), Decimal("0.00")),
+                description=f"Tier {cell[0]}, {cell[1]}, {cell[2]}: per episode",
+            )
+            lines.append(line)
+            details += [(line.pk, m, run.month, *cell, Decimal(0), amount, "") for m, amount in members]
+    first_in_window = shift_month(payment_month, -window)
+    months = {m for _member, m in due if first_in_window <= m < payment_month}
+    changed = {mi.month for mi in plan.changed}
+    months |= changed
+    paid: dict[tuple[str, date], Decimal] = {}
+    for row in (
+        PaymentDetail.objects.filter(
+            Q(line__service_month__gte=first_in_window, line__service_month__lt=payment_month)
+            | Q(line__service_month__in=changed),
+            line__run__contract=contract,
+            line__run__status=PaymentRunStatus.APPROVED,
+            line__kind__in=[LineKind.EPISODE, LineKind.RETRO_ADJUSTMENT],
+        )
+        .values("member_id", "line__service_month", "tier", "market", "lob")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    ):
+        key = (row["member_id"], row["line__service_month"])
+        paid[key] = paid.get(key, Decimal("0.00")) + Decimal(row["amount"])
+        cell_of.setdefault(row["member_id"], (row["tier"], row["market"], row["lob"]))
+        months.add(key[1])
+    recomputed = {key: amount for key, amount in due.items() if key[1] in months}
+    adjustments, outside = calc.retro_lines(
+        recomputed,
+        {key: amount for key, amount in paid.items() if key[1] in months},
+        payment_month=payment_month,
+        retro_window_months=window,
+    )
+    run.outside_window = [
+        {
+            "member_id": o.member_id,
+            "month": month_key(o.service_month),
+            "difference": str(o.difference),
+            "reason": o.reason,
+        }
+        for o in outside
+    ]
+    by_month: dict[date, list[calc.PaymentLine]] = defaultdict(list)
+    for adj in adjustments:
+        by_month[adj.service_month].append(adj)
+    for m in sorted(by_month):
+        items_m = by_month[m]
+        line = PaymentLine.objects.create(
+            run=run,
+            kind=LineKind.RETRO_ADJUSTMENT,
+            position=_next(position),
+            service_month=m,
+            count=len(items_m),
+            member_months=Decimal(0),
+            amount=calc.payment_total(items_m),
+            description=f"Episodes of {m:%Y-%m} changed after they were paid",
+        )
+        lines.append(line)
+        details += [
+            (line.pk, a.member_id, m, *cell_of.get(a.member_id, ("", "", "")), Decimal(0), a.amount, "")
+            for a in items_m
+        ]
+    sql.insert_details(details)
+    for mi in plan.changed:  # assessments are paid as on any contract
+        terms_m = terms_on(mi.month)
+        if mi.role == "retro" and terms_m is not None:
+            lines += _assessment_adjustments(run, mi.month, terms_m, position)
+    return lines

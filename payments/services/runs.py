@@ -27,6 +27,7 @@ from core.tasks import time_limit_text
 from enrollment import selectors as enrollment
 from payments import calc, recovery
 from payments.models import (
+    MEMBER_PAYMENT_KINDS,
     OPEN_STATUSES,
     LedgerEntry,
     LineKind,
@@ -39,6 +40,7 @@ from payments.services.approval import require_second_person
 from payments.services.ledger import _lock_ledger, _post, open_receivable_of
 from payments.services.lines import (
     _assessment_lines,
+    _episode_lines,
     _member_month_lines,
     _retro_lines,
     _withhold_adjustment_lines,
@@ -214,10 +216,11 @@ def _calculate(run: PaymentRun) -> None:
         submission = enrollment.current_submission(contract=contract, month=month)
         if submission is None:
             raise ApplicationError(NO_ROSTER_MESSAGE, code="no_accepted_roster")
-        lines += _member_month_lines(run, terms, position)
+        if not terms.pays_episodes:
+            lines += _member_month_lines(run, terms, position)
         lines += _assessment_lines(run, terms, submission, position)
-    lines += _retro_lines(run, plan, position)
-    member_lines = [line for line in lines if line.kind == LineKind.MEMBER_MONTHS]
+    lines += _episode_lines(run, plan, position) if terms.pays_episodes else _retro_lines(run, plan, position)
+    member_lines = [line for line in lines if line.kind in MEMBER_PAYMENT_KINDS]
     if run.kind == PaymentRunKind.PAYMENT and terms.withhold_percentage and member_lines:
         withhold = calc.withhold_line(
             [calc.PaymentLine(calc.MEMBER_MONTH, line.amount, month) for line in member_lines],
@@ -233,7 +236,8 @@ def _calculate(run: PaymentRun) -> None:
                 service_month=month,
                 rate=withhold.rate,
                 amount=withhold.amount,
-                description=f"{Decimal(terms.withhold_percentage) * 100:.2f}% of the member-month lines",
+                description=f"{Decimal(terms.withhold_percentage) * 100:.2f}% of the "
+                f"{'episode' if terms.pays_episodes else 'member-month'} lines",
             )
         )
     lines += _withhold_adjustment_lines(run, lines, position)
