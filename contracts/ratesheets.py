@@ -47,6 +47,26 @@ RATE_COLUMNS = [
 ]
 
 
+#: The episode terms, in the files only when the version sets them (a monthly bundle's sheet keeps its bytes).
+EPISODE_TERMS = ("episode_days", "episode_installments", "episode_early_exit", "episode_renewal")
+
+
+def rate_item(document: dict[str, Any]) -> str:
+    """What a rate cell's value is: a case rate per episode on an episode bundle, else a PMPM."""
+    return "episode_rate" if document.get("episode_days") else "pmpm"
+
+
+def _episode_terms(document: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(key, document[key]) for key in EPISODE_TERMS if document.get(key) is not None]
+
+
+def _episode_facts(document: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The episode terms in words, then as values (none on a monthly bundle)."""
+    if not document.get("episode_days"):
+        return []
+    return [("Episode", rules.describe_episode(document)), *_episode_terms(document)]
+
+
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
@@ -148,6 +168,8 @@ def sheet_context(document: dict[str, Any], *, draft: bool) -> dict[str, Any]:
         "quality": quality,
         "shared_savings_words": rules.describe_shared_savings(document["shared_savings_terms"]),
         "quality_bonus_words": rules.describe_quality_bonus(document.get("quality_bonus")),
+        "per_episode": bool(document.get("episode_days")),
+        "episode_words": rules.describe_episode(document),
         "fingerprint": document["fingerprint"],
         "fingerprint_grouped": rules.grouped(document["fingerprint"]),
     }
@@ -248,6 +270,7 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
         ("Tier rule", document["tier_rule"]),
         ("Retro window (months)", document["retro_window_months"]),
         ("Roster due day", document["roster_due_day"]),
+        *_episode_facts(document),
         ("Withhold (fraction)", Decimal(document["withhold_percentage"])),
         ("Quality bonus", rules.describe_quality_bonus(document.get("quality_bonus"))),
         *_bonus_facts(document),
@@ -280,9 +303,8 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
                 None if value is None else Decimal(value),
             ]
         )
-    table(
-        rates, RATE_COLUMNS, rows, {1: 16, 2: 9, 3: 20, 4: 7, 5: 14, 6: 12, 7: 32, 8: 12}, {8: money_format}
-    )
+    header = RATE_COLUMNS[:-1] + [rate_item(document)]
+    table(rates, header, rows, {1: 16, 2: 9, 3: 20, 4: 7, 5: 14, 6: 12, 7: 32, 8: 12}, {8: money_format})
 
     fees = workbook.create_sheet("Assessment fees")
     table(
@@ -350,7 +372,7 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
                 tier_names.get(tier, ""),
                 market,
                 document["market_names"].get(market, market),
-                "pmpm",
+                rate_item(document),
                 document["rates"].get(f"{lob}/{tier}/{market}", ""),
                 fp,
             ]
@@ -392,6 +414,7 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
         terms.append(("single_approval_limit", document["single_approval_limit"]))
     if document.get("recovery_offset_share") is not None:  # likewise
         terms.append(("recovery_offset_share", document["recovery_offset_share"]))
+    terms += _episode_terms(document)
     if draft:
         terms.append(("status", "DRAFT - not binding"))
     for key, value in terms:

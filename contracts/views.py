@@ -173,6 +173,7 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
             "shared_savings": rules.describe_shared_savings(document["shared_savings_terms"]),
             "quality_bonus": rules.describe_quality_bonus(document["quality_bonus"]),
             "approval": rules.describe_approval(document.get("single_approval_limit")),
+            "episode": rules.describe_episode(document),
         },
         "lobs": [lob_label(x) for x in document["lines_of_business"]],
         "lob_names": LOB_LABELS,

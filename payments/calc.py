@@ -35,7 +35,15 @@ ASSESSMENT_FEE = "assessment_fee"
 RETRO_ADJUSTMENT = "retro_adjustment"
 WITHHOLD = "withhold"
 WITHHOLD_ADJUSTMENT = "withhold_adjustment"
-LINE_KINDS: tuple[str, ...] = (MEMBER_MONTH, ASSESSMENT_FEE, RETRO_ADJUSTMENT, WITHHOLD, WITHHOLD_ADJUSTMENT)
+EPISODE = "episode"  # an episode bundle's case rate, or an installment of it (payments.episodes)
+LINE_KINDS: tuple[str, ...] = (
+    MEMBER_MONTH,
+    ASSESSMENT_FEE,
+    RETRO_ADJUSTMENT,
+    WITHHOLD,
+    WITHHOLD_ADJUSTMENT,
+    EPISODE,
+)
 
 OUTSIDE_RETRO_WINDOW = "outside_retro_window"
 

@@ -20,6 +20,7 @@ from core.domain.months import previous_month
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 from payments import recovery
 from payments.models import (
+    MEMBER_PAYMENT_KINDS,
     RECOVERY_KINDS,
     SETTLEMENT_KINDS,
     WITHHOLD_KINDS,
@@ -126,16 +127,17 @@ def previous_run(*, run: PaymentRun) -> PaymentRun | None:
 
 
 def changes_since_previous_month(*, run: PaymentRun) -> dict[str, Any]:
-    """What changed since the month before, per rate cell (member-months, members, amount) and in members."""
+    """What changed since the month before, per rate cell (member-months, members, amount) and in members
+    (an episode contract's cells are its episode lines)."""
     previous = previous_run(run=run)
     now = {
         (line.tier, line.market, line.lob): line
-        for line in line_list(run=run).filter(kind=LineKind.MEMBER_MONTHS)
+        for line in line_list(run=run).filter(kind__in=MEMBER_PAYMENT_KINDS)
     }
     before = (
         {
             (line.tier, line.market, line.lob): line
-            for line in line_list(run=previous).filter(kind=LineKind.MEMBER_MONTHS)
+            for line in line_list(run=previous).filter(kind__in=MEMBER_PAYMENT_KINDS)
         }
         if previous
         else {}
@@ -165,8 +167,8 @@ def changes_since_previous_month(*, run: PaymentRun) -> dict[str, Any]:
         cells.append(row)
     joined = left = None
     if previous is not None:
-        mine = PaymentDetail.objects.filter(line__run=run, line__kind=LineKind.MEMBER_MONTHS)
-        theirs = PaymentDetail.objects.filter(line__run=previous, line__kind=LineKind.MEMBER_MONTHS)
+        mine = PaymentDetail.objects.filter(line__run=run, line__kind__in=MEMBER_PAYMENT_KINDS)
+        theirs = PaymentDetail.objects.filter(line__run=previous, line__kind__in=MEMBER_PAYMENT_KINDS)
         joined = mine.exclude(member_id__in=theirs.values("member_id")).count()
         left = theirs.exclude(member_id__in=mine.values("member_id")).count()
     return {
@@ -198,7 +200,7 @@ def payment_history(*, scope: Scope, contract: Contract) -> dict[str, Any]:
         .annotate(
             total=Sum("amount"),
             member_months=Sum("member_months", filter=Q(kind=LineKind.MEMBER_MONTHS)),
-            member_lines=Sum("amount", filter=Q(kind=LineKind.MEMBER_MONTHS)),
+            member_lines=Sum("amount", filter=Q(kind__in=MEMBER_PAYMENT_KINDS)),
             assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)),
             adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
             withhold=Sum("amount", filter=Q(kind__in=WITHHOLD_KINDS)),
@@ -253,6 +255,7 @@ def year_to_date(*, contract: Contract, month: date) -> dict[str, Decimal]:
     sums = entries.aggregate(
         total=Sum("amount"),
         member_months=Sum("member_months", filter=Q(kind=LineKind.MEMBER_MONTHS)),
+        episodes=Sum("amount", filter=Q(kind=LineKind.EPISODE)),
         withhold=Sum("amount", filter=Q(kind__in=WITHHOLD_KINDS)),
         adjustments=Sum("amount", filter=Q(kind=LineKind.RETRO_ADJUSTMENT)),
         assessments=Sum("amount", filter=Q(kind=LineKind.ASSESSMENT)),

@@ -189,12 +189,18 @@ def statement_context(run: PaymentRun) -> dict[str, Any]:
     reasons = Counter(a.get("reason") or "not payable" for a in run.not_payable_assessments or [])
     outside = run.outside_window or []
     contract = run.contract
+    ytd = selectors.year_to_date(contract=contract, month=run.month)
     return {
         "run": run,
         "contract": contract,
         "payer": contract.payer,
         "provider": contract.provider,
         "member_lines": by_kind[LineKind.MEMBER_MONTHS],
+        # an episode bundle's contract pays a case rate per episode, not member-months x PMPM
+        "episode_lines": by_kind[LineKind.EPISODE],
+        "episode_total": sum((line.amount for line in by_kind[LineKind.EPISODE]), Decimal("0.00")),
+        "episodes_total": sum(line.count for line in by_kind[LineKind.EPISODE]),
+        "per_episode": bool(by_kind[LineKind.EPISODE]) or ytd["episodes"] != 0,
         "assessment_lines": by_kind[LineKind.ASSESSMENT],
         "adjustment_lines": by_kind[LineKind.RETRO_ADJUSTMENT],
         "withhold_lines": by_kind[LineKind.WITHHOLD],
@@ -216,7 +222,7 @@ def statement_context(run: PaymentRun) -> dict[str, Any]:
         "not_payable_reasons": sorted(reasons.items()),
         "outside_count": len(outside),
         "outside_total": sum((Decimal(o["difference"]) for o in outside), Decimal("0.00")),
-        "ytd": selectors.year_to_date(contract=contract, month=run.month),
+        "ytd": ytd,
         "approved": run.status == PaymentRunStatus.APPROVED,
         "generated_at": timezone.now(),
         "footer": f"{contract.number} · {run.month:%B %Y} · run {run.number}",
@@ -260,6 +266,17 @@ def remittance_lines(run: PaymentRun) -> list[calc.PaymentLine]:
                     member_id=member_id,
                     rate_cell=f"T{tier} {market} {lob}",
                     member_months=Decimal(mm),
+                    rate=Decimal(rate),
+                )
+            )
+        elif kind == LineKind.EPISODE and amount >= 0:
+            out.append(
+                calc.PaymentLine(
+                    calc.EPISODE,
+                    amount,
+                    month,
+                    member_id=member_id,
+                    rate_cell=f"T{tier} {market} {lob}",
                     rate=Decimal(rate),
                 )
             )

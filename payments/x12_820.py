@@ -39,6 +39,7 @@ from core.domain.money import to_cents
 from core.domain.months import last_of_month
 from payments.calc import (
     ASSESSMENT_FEE,
+    EPISODE,
     MEMBER_MONTH,
     RETRO_ADJUSTMENT,
     WITHHOLD,
@@ -194,11 +195,11 @@ def write_820(remittance: Remittance, lines: Sequence[PaymentLine], members: Map
         )
         for adj in (line for line in member_lines if line.kind == RETRO_ADJUSTMENT):
             body.append(["ADX", _money(adj.amount), "52" if adj.amount < 0 else "53"])
-        current = [line for line in member_lines if line.kind in (MEMBER_MONTH, ASSESSMENT_FEE)]
+        current = [line for line in member_lines if line.kind in (MEMBER_MONTH, EPISODE, ASSESSMENT_FEE)]
         unknown = [
             line.kind
             for line in member_lines
-            if line.kind not in (MEMBER_MONTH, ASSESSMENT_FEE, RETRO_ADJUSTMENT)
+            if line.kind not in (MEMBER_MONTH, EPISODE, ASSESSMENT_FEE, RETRO_ADJUSTMENT)
         ]
         if unknown:
             raise ValueError(f"unknown line kind {unknown[0]!r}")
@@ -208,8 +209,9 @@ def write_820(remittance: Remittance, lines: Sequence[PaymentLine], members: Map
             body.append(["DTM", "582", "", "", "", "RD8", month_range])
         for line in current:
             body.append(["RMR", "IK", ref_id, "", _money(line.amount)])
-            if line.kind == MEMBER_MONTH:
-                label = f"PMPM {line.rate_cell}" if line.rate_cell else "PMPM"
+            if line.kind in (MEMBER_MONTH, EPISODE):
+                unit = "PMPM" if line.kind == MEMBER_MONTH else "EPISODE"
+                label = f"{unit} {line.rate_cell}" if line.rate_cell else unit
             else:
                 label = "ASSESSMENT"
             body.append(["REF", "ZZ", _text(label, 50)])

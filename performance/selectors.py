@@ -479,7 +479,7 @@ def savings_baseline(terms: dict[str, Any], period: Period, own_pmpm: Decimal | 
 def withheld(contract: Contract, period: Period) -> tuple[Decimal, Decimal]:
     """(withheld, member-month payments) posted on the payments ledger for the period's service months."""
     try:
-        from payments.models import LedgerEntry, LineKind
+        from payments.models import MEMBER_PAYMENT_KINDS, LedgerEntry, LineKind
     except ImportError:  # payments not installed: nothing was withheld
         return ZERO, ZERO
     sums = LedgerEntry.objects.filter(
@@ -487,7 +487,7 @@ def withheld(contract: Contract, period: Period) -> tuple[Decimal, Decimal]:
     ).aggregate(
         # the withhold adjustments too: a settlement returns what is held, after retro changes
         withheld=Sum("amount", filter=Q(kind__in=[LineKind.WITHHOLD, LineKind.WITHHOLD_ADJUSTMENT])),
-        base=Sum("amount", filter=Q(kind__in=[LineKind.MEMBER_MONTHS, LineKind.RETRO_ADJUSTMENT])),
+        base=Sum("amount", filter=Q(kind__in=[*MEMBER_PAYMENT_KINDS, LineKind.RETRO_ADJUSTMENT])),
     )
     return -(sums["withheld"] or ZERO), sums["base"] or ZERO
 

@@ -76,7 +76,7 @@ class Target:
 
 
 # One line per module. Tests are pure (no database, no Django); a conftest.py a test needs is listed
-# with the tests. payments/episodes.py and payments/recovery.py join here when they land.
+# with the tests.
 MODULES: list[Target] = [
     Target(
         "core/domain/money.py",
@@ -96,6 +96,8 @@ MODULES: list[Target] = [
         packages=("enrollment",),
     ),
     Target("payments/recovery.py", ("tests/payments/test_recovery_calc.py",)),
+    Target("payments/episodes.py", ("tests/payments/test_episodes_calc.py",), packages=("enrollment",)),
+    Target("enrollment/episodes.py", ("tests/payments/test_episodes_calc.py",), packages=("payments",)),
     Target(
         "pricing/engine/buildup.py",
         (

@@ -646,6 +646,8 @@ def test_a_version_missing_a_rate_and_a_fee_names_each():
         ("assessment_fees.URBAN", "missing_fee"),
     ]
     assert problems[0].message == "No PMPM for tier 2 in RURAL (Medicaid)."
+    doc["episode_days"] = 90  # an episode bundle's cells hold a case rate
+    assert r.completeness_problems(doc)[0].message == "No rate per episode for tier 2 in RURAL (Medicaid)."
 
 
 def test_quality_weights_must_add_up_to_exactly_one():

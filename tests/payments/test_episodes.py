@@ -277,3 +277,41 @@ def test_episode_terms_through_the_api(plan_api, provider_api, provider, bundle_
     assert monthly.status_code == 400 and monthly.json()["code"] == "invalid_terms"
     problems = monthly.json()["details"]["problems"]
     assert [(p["path"], p["code"]) for p in problems] == [("episode_installments", "not_an_episode_bundle")]
+
+
+def test_statements_rate_sheets_and_the_contract_page_say_per_episode(
+    episode_contract, provider_scope, analyst_scope, analyst_api, plan_analyst, tmp_path
+):
+    from django.test import Client
+
+    from payments import statements
+    from tests.fixtures.x12 import pyx12_check
+
+    contract = episode_contract(episode_installments=3, episode_early_exit="prorated")
+    roster(provider_scope, contract, JAN, [member("E1", start=START), member("E2", start=START, tier="2")])
+    january = pay(scope=analyst_scope, contract=contract, month=JAN)
+    html = statements.render_html(january)
+    assert (
+        "Episodes by rate cell" in html and "Rate per episode" in html and "Member-months by rate" not in html
+    )
+    assert "Episode lines (per episode)" in html and "2,462.26" in html  # 992.26 + 1,470.00
+    csv_text = statements.render_csv(january).decode()
+    assert ",episode,2026-01,E1," in csv_text and ",2976.78,992.26," in csv_text
+    text = analyst_api.get(f"/api/v1/payment-runs/{january.public_id}/statement.820").content.decode()
+    assert "RMR*IK*" in text and "*992.26~" in text and "REF*ZZ*EPISODE T1 URBAN MEDICAID~" in text
+    ok, messages = pyx12_check(text, tmp_path)
+    assert ok, messages
+    history = analyst_api.get(f"/api/v1/contracts/{contract.number}/payment-history/")
+    assert history.status_code == 200  # the month's member lines are its episode lines
+    assert history.json()["months"][0]["member_lines"] == "2462.26"
+
+    sheet = analyst_api.get(f"/api/v1/contracts/{contract.public_id}/rate-sheet.csv").content.decode()
+    assert ",episode_rate,2976.78," in sheet and ",pmpm," not in sheet
+    for term in ("episode_days,90", "episode_installments,3", "episode_early_exit,prorated"):
+        assert f",{term}," in sheet
+    client = Client()
+    client.force_login(plan_analyst)
+    page = client.get(f"/contracts/{contract.number}/").content.decode()
+    assert "a case rate per episode of 90 days" in page and "Rates (per episode, US$)" in page
+    run_page = client.get(f"/payments/runs/{january.public_id}/").content.decode()
+    assert "Episodes (case rate)" in run_page and "992.26" in run_page

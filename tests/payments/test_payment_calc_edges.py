@@ -268,13 +268,14 @@ def test_a_whole_payment_with_every_kind_of_line_in_order():
         )
 
 
-def test_the_line_kinds_are_the_five_public_codes():
+def test_the_line_kinds_are_the_six_public_codes():
     assert LINE_KINDS == (
         "member_month",
         "assessment_fee",
         "retro_adjustment",
         "withhold",
         "withhold_adjustment",
+        "episode",
     )
     assert OUTSIDE_RETRO_WINDOW == "outside_retro_window"
 
