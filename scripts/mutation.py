@@ -148,6 +148,18 @@ class Equivalent:
 # Equivalent mutants, matched by the function and the mutated line (stable when lines move). Each one
 # is reported in MUTATION.md with its reason and left out of the score, like a message mutant.
 EQUIVALENT: dict[str, list[Equivalent]] = {
+    "payments/episodes.py": [
+        Equivalent(
+            "episode_amount",
+            "if early_exit == PRORATED and days_enrolled <= days:",
+            "with every day enrolled, rate x days / days rounded to the cent is the rate rounded to the cent",
+        ),
+        Equivalent(
+            "schedule",
+            "due[exit_month] = total - sum(due.values(), )",
+            "an empty sum is 0 and a Decimal minus 0 is the same Decimal: the start value changes nothing",
+        ),
+    ],
     "core/domain/money.py": [
         Equivalent(
             "quantum",

@@ -18,6 +18,8 @@ import pytest
 
 from accounts.models import Role
 from accounts.tenancy import Scope
+from bundles import services as bundle_services
+from bundles.demo import home_based_definition
 from payments import services
 from payments.models import PaymentRun
 from tests.fixtures.contracts import (
@@ -150,3 +152,34 @@ def contract_factory(plan_scope, provider, provider_scope, bundle_version, membe
 @pytest.fixture
 def contract(contract_factory):
     return contract_factory()
+
+
+# --- an episode bundle (90 days) and contracts on it ----------------------------------------------
+
+CASE_RATES = {"1": Decimal("2976.78"), "2": Decimal("4410.00"), "3": Decimal("6000.00")}
+
+
+@pytest.fixture
+def episode_version(plan, plan_analyst):
+    scope = scope_of(plan_analyst, plan)
+    definition = home_based_definition()
+    definition["name"] = "Transition 90"
+    definition["period"] = {"type": "episode", "days": 90}
+    bundle = bundle_services.bundle_create(scope=scope, definition=definition)
+    return bundle_services.draft_publish(scope=scope, bundle=bundle)
+
+
+@pytest.fixture
+def episode_contract(plan_scope, provider, provider_scope, episode_version):
+    def make(**terms):
+        terms.setdefault("quality_terms", [])
+        return make_contract(
+            plan_scope=plan_scope,
+            provider=provider,
+            provider_scope=provider_scope,
+            bundle_version=episode_version,
+            rates=CASE_RATES,
+            **terms,
+        )
+
+    return make

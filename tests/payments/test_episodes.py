@@ -12,47 +12,18 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from bundles import services as bundle_services
-from bundles.demo import home_based_definition
 from contracts import services as contract_services
 from core.errors import ApplicationError
 from enrollment import services as enrollment_services
 from payments.models import LedgerEntry, PaymentDetail, PaymentRun
 from tests.contracts.test_contracts_api import create_body
-from tests.fixtures.contracts import ROSTER_COLUMNS, csv_bytes, scope_of
-from tests.payments.conftest import APR, FEB, JAN, MAR, calculate, make_contract, member, pay, submit_roster
+from tests.fixtures.contracts import ROSTER_COLUMNS, csv_bytes
+from tests.payments.conftest import APR, FEB, JAN, MAR, calculate, member, pay, submit_roster
 
 pytestmark = pytest.mark.django_db
 M = Decimal
 D = dt.date
-CASE_RATES = {"1": M("2976.78"), "2": M("4410.00"), "3": M("6000.00")}
 START = D(2026, 1, 15)  # an episode of 90 days: 2026-01-15 .. 2026-04-14
-
-
-@pytest.fixture
-def episode_version(plan, plan_analyst):
-    scope = scope_of(plan_analyst, plan)
-    definition = home_based_definition()
-    definition["name"] = "Transition 90"
-    definition["period"] = {"type": "episode", "days": 90}
-    bundle = bundle_services.bundle_create(scope=scope, definition=definition)
-    return bundle_services.draft_publish(scope=scope, bundle=bundle)
-
-
-@pytest.fixture
-def episode_contract(plan_scope, provider, provider_scope, episode_version):
-    def make(**terms):
-        terms.setdefault("quality_terms", [])
-        return make_contract(
-            plan_scope=plan_scope,
-            provider=provider,
-            provider_scope=provider_scope,
-            bundle_version=episode_version,
-            rates=CASE_RATES,
-            **terms,
-        )
-
-    return make
 
 
 def lines(run: PaymentRun) -> list[tuple[str, dt.date, Decimal]]:

@@ -184,6 +184,14 @@ def test_amounts_due_through_a_month_add_up_per_member():
     assert ep.amounts_due([(a, 1, "full")], dt.date(2025, 12, 1)) == {}
 
 
+def test_amounts_due_follow_each_episode_own_early_exit_rule():
+    left = E(rate="90", last_day=dt.date(2026, 2, 12))  # 29 of 90 days, in February
+    due = ep.amounts_due([(left, 3, "prorated")], dt.date(2026, 3, 1))
+    # 29.00 due: February takes back 1.00 of January's 30.00
+    assert due == {("M1", dt.date(2026, 1, 1)): D("30.00"), ("M1", dt.date(2026, 2, 1)): D("-1.00")}
+    assert ep.amounts_due([(left, 3, "full")], dt.date(2026, 3, 1))[("M1", dt.date(2026, 2, 1))] == D("60.00")
+
+
 # --- the roster rules ------------------------------------------------------------------------------
 
 
@@ -226,6 +234,10 @@ def test_a_row_open_past_the_episode_end_is_refused():
 def test_an_end_on_the_last_day_is_fine_and_a_day_later_is_not():
     assert problems([R(2, JAN15, dt.date(2026, 4, 14))], APR30) == []
     assert problems([R(2, JAN15, dt.date(2026, 4, 15))], APR30) == [(2, "enrollment_end", "past_episode_end")]
+    late = roster.roster_problems(
+        [R(2, JAN15, dt.date(2026, 4, 15))], month_last_day=APR30, days=90, renewal=False
+    )
+    assert "but the row ends on 2026-04-15;" in late[0].message
     assert problems([R(3, JAN15, JAN15)], JAN31, days=1) == []
     assert problems([R(3, JAN15)], JAN31, days=1) == [(3, "enrollment_end", "past_episode_end")]
 
