@@ -286,3 +286,22 @@ def test_statements_rate_sheets_and_the_contract_page_say_per_episode(
     assert "a case rate per episode of 90 days" in page and "Rates (per episode, US$)" in page
     run_page = client.get(f"/payments/runs/{january.public_id}/").content.decode()
     assert "Episodes (case rate)" in run_page and "992.26" in run_page
+
+
+def test_a_roster_past_the_episode_end_is_refused_through_the_api(episode_contract, provider_api):
+    """The provider's upload answers with every error at its row and column; nothing is stored."""
+    contract = episode_contract()
+    rows = [member("E1", start=D(2026, 8, 10)), member("E2", start=D(2026, 10, 1))]  # E1 ends 2026-11-07
+    response = provider_api.post(
+        f"/api/v1/contracts/{contract.public_id}/rosters/",
+        {"month": "2026-11", "file": SimpleUploadedFile("roster.csv", csv_bytes(rows, ROSTER_COLUMNS))},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.json()
+    detail = provider_api.get(response.json()["status_url"]).json()
+    assert detail["status"] == "rejected"
+    assert [(e["row"], e["column"], e["code"]) for e in detail["errors"]] == [
+        (2, "enrollment_end", "past_episode_end")
+    ]
+    assert "ends on 2026-11-07 (90 days)" in detail["errors"][0]["message"]
+    assert not contract.roster_submissions.filter(status="accepted").exists()
