@@ -1254,3 +1254,135 @@ def test_every_quality_field_change_is_in_the_quality_section():
 
 def test_an_unhashable_baseline_method_is_written_as_it_is():
     assert r.describe_baseline({"baseline_method": ["pre"]}) == "['pre']"
+
+
+# --- episode terms (a bundle paid per episode) -----------------------------------------------------
+
+
+def validate_episode(episode_days: int | None = 90, **changes: Any):
+    terms = {**copy.deepcopy(TERMS), **changes}
+    out, problems = r.validate_terms(
+        terms,
+        allowed_markets=["URBAN", "RURAL"],
+        allowed_lobs=["medicaid", "dsnp"],
+        episode_days=episode_days,
+    )
+    return {k: out[k] for k in r.EPISODE_TERMS}, codes(problems)
+
+
+def test_episode_terms_come_back_normalised():
+    assert validate_episode() == (dict.fromkeys(r.EPISODE_TERMS), [])  # each empty: its default
+    out, problems = validate_episode(
+        episode_installments="3", episode_early_exit="prorated", episode_renewal=False
+    )
+    assert problems == []
+    assert out == {"episode_installments": 3, "episode_early_exit": "prorated", "episode_renewal": False}
+    assert type(out["episode_installments"]) is int
+    out, _ = validate_episode(episode_installments=1, episode_early_exit="full", episode_renewal=True)
+    assert out == {"episode_installments": 1, "episode_early_exit": "full", "episode_renewal": True}
+    blank = validate_episode(episode_installments="", episode_early_exit="", episode_renewal=None)
+    assert blank == (dict.fromkeys(r.EPISODE_TERMS), [])
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "found"),
+    [
+        ("1", 1, []),
+        ("12", 12, []),  # the upper edge: monthly parts for a year
+        ("0", 0, [("episode_installments", "too_small")]),  # shown back as given, with its problem
+        ("13", 13, [("episode_installments", "too_large")]),
+        ("2.5", None, [("episode_installments", "not_an_integer")]),
+        ("two", None, [("episode_installments", "not_a_number")]),
+    ],
+)
+def test_episode_installments_from_one_to_twelve(value, expected, found):
+    out, problems = validate_episode(episode_installments=value)
+    assert problems == found
+    assert out["episode_installments"] == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("episode_early_exit", "half", "unknown_rule"),
+        ("episode_early_exit", "FULL", "unknown_rule"),
+        ("episode_renewal", "yes", "not_a_boolean"),
+        ("episode_renewal", 1, "not_a_boolean"),
+    ],
+)
+def test_an_unknown_early_exit_rule_or_a_renewal_not_true_or_false_is_a_problem(field, value, code):
+    out, problems = validate_episode(**{field: value})
+    assert problems == [(field, code)]
+    assert out[field] is None
+
+
+def test_an_early_exit_problem_names_the_rules():
+    terms = {**copy.deepcopy(TERMS), "episode_early_exit": "half"}
+    _, problems = r.validate_terms(
+        terms, allowed_markets=["URBAN", "RURAL"], allowed_lobs=["medicaid"], episode_days=90
+    )
+    assert [p.message for p in problems] == ["One of full, prorated."]
+
+
+def test_a_monthly_bundle_takes_no_episode_term():
+    out, problems = validate_episode(
+        None, episode_installments="3", episode_early_exit="full", episode_renewal=False
+    )
+    assert out == dict.fromkeys(r.EPISODE_TERMS)
+    assert problems == [
+        ("episode_installments", "not_an_episode_bundle"),
+        ("episode_early_exit", "not_an_episode_bundle"),
+        ("episode_renewal", "not_an_episode_bundle"),
+    ]
+    assert validate_episode(None, episode_installments="", episode_renewal=None) == (
+        dict.fromkeys(r.EPISODE_TERMS),
+        [],
+    )
+
+
+def test_episode_terms_enter_the_fingerprint_only_when_set():
+    base = r.fingerprint(document())
+    assert r.fingerprint(document(episode_installments=None, episode_renewal=None)) == base
+    three = r.fingerprint(document(episode_installments=3))
+    assert three != base and three != r.fingerprint(document(episode_installments=2))
+    renewal = r.fingerprint(document(episode_renewal=False))  # False is set: it counts
+    assert renewal != base and renewal != r.fingerprint(document(episode_renewal=True))
+    assert r.fingerprint(document(episode_early_exit="full")) != r.fingerprint(
+        document(episode_early_exit="prorated")
+    )
+
+
+def test_episode_terms_are_money_terms_of_their_own_section():
+    changes = r.diff(document(), document(episode_installments=3, episode_early_exit="prorated"))
+    assert changes["money_terms_changed"] == ["episode_installments", "episode_early_exit"]
+    assert changes["payment_terms_changed"]["episode"] is True
+    assert [(c["path"], c["change"], c["after"]) for c in changes["changes"]] == [
+        ("episode_installments", "added", 3),
+        ("episode_early_exit", "added", "prorated"),
+    ]
+
+
+def test_episode_terms_in_plain_words():
+    assert r.describe_episode(document()) == ""  # a monthly bundle
+    words = r.describe_episode(document(episode_days=90))
+    assert words == (
+        "The rate is a case rate per episode of 90 days, counted from the enrollment start and paid in one "
+        "payment in the episode's first month. On an early exit (death, hospice, disenrollment) the episode "
+        "is paid in full; an episode is not renewed: enrollment past its end is refused."
+    )
+    words = r.describe_episode(
+        document(episode_days=60, episode_installments=3, episode_early_exit="prorated", episode_renewal=True)
+    )
+    assert "of 60 days" in words and "in 3 monthly installments from the episode's first month" in words
+    assert (
+        "prorated by the days enrolled" in words and "a new episode may start the day after one ends" in words
+    )
+    assert "in one payment" in r.describe_episode(document(episode_days=30, episode_installments=1))
+
+
+def test_four_eyes_in_plain_words():
+    assert r.describe_approval(None) == r.describe_approval("")
+    assert r.describe_approval(None).startswith("Every payment, settlement, ledger correction and refund")
+    assert "of $2,500.00 or more; under that, the person who requested it may approve it." in (
+        r.describe_approval("2500")
+    )
