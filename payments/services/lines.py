@@ -438,7 +438,8 @@ def _episode_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Pay
         .order_by()
     ):
         key = (row["member_id"], row["line__service_month"])
-        paid[key] = paid.get(key, Decimal("0.00")) + Decimal(row["amount"])
+        # to the cent: SQLite sums decimals as floats
+        paid[key] = paid.get(key, Decimal("0.00")) + to_cents(Decimal(row["amount"]))
         cell_of.setdefault(row["member_id"], (row["tier"], row["market"], row["lob"]))
         months.add(key[1])
     recomputed = {key: amount for key, amount in due.items() if key[1] in months}
