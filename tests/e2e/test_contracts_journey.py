@@ -27,7 +27,9 @@ def test_open_propose_accept_by_both_sides_and_download_the_rate_sheet(page, liv
 
     expect(page).to_have_url(re.compile(r"/contracts/CTR-\d{4}-\d{4}/versions/1/edit/$"))
     number = re.search(r"CTR-\d{4}-\d{4}", page.url).group(0)
-    expect(page.get_by_text("No PMPM for tier 1 in URBAN (Medicaid).")).to_be_visible()
+    # an episode bundle: its rates are case rates per episode
+    expect(page.get_by_text("No rate per episode for tier 1 in URBAN (Medicaid).")).to_be_visible()
+    expect(page.get_by_role("heading", name="Rates (per episode, US$)")).to_be_visible()
 
     page.get_by_label("Assessment fee, URBAN (US$)").fill("355.00")
     page.get_by_role("button", name="Save terms").click()
@@ -75,3 +77,4 @@ def test_open_propose_accept_by_both_sides_and_download_the_rate_sheet(page, liv
 
     text = "".join(p.extract_text() for p in PdfReader(BytesIO(content)).pages)
     assert "780.00" in text and "1,140.00" in text and fingerprint in text.replace("\n", "")
+    assert "Case rates per episode" in text and "case rate per episode of 90 days" in text.replace("\n", " ")
