@@ -1386,3 +1386,20 @@ def test_four_eyes_in_plain_words():
     assert "of $2,500.00 or more; under that, the person who requested it may approve it." in (
         r.describe_approval("2500")
     )
+
+
+def test_a_measure_no_file_scores_cannot_be_chosen(monkeypatch):
+    """Every measure has a source today; one without (a measure added before its data) is refused at its
+    path, and the terms after it are still checked."""
+    from dataclasses import replace
+
+    unscored = replace(r.QUALITY_MEASURES["satisfaction_score"], source=None)
+    monkeypatch.setitem(r.QUALITY_MEASURES, "satisfaction_score", unscored)
+    terms = [term("satisfaction_score", weight="0.5"), term("nonsense", weight="0.5")]
+    problems: list[Problem] = []
+    r.validate_quality_terms(terms, problems)
+    assert codes(problems) == [
+        ("quality_terms[0].measure", "measure_without_data"),
+        ("quality_terms[1].measure", "unknown_measure"),
+    ]
+    assert problems[0].message == r.NO_DATA_MESSAGE.format(name=unscored.name)
