@@ -257,26 +257,16 @@ def remittance_lines(run: PaymentRun) -> list[calc.PaymentLine]:
         chunk_size=5000
     ):
         amount = Decimal(amount).quantize(Decimal("0.01"))
-        if kind == LineKind.MEMBER_MONTHS:
+        if kind == LineKind.MEMBER_MONTHS or (kind == LineKind.EPISODE and amount >= 0):
+            per_month = kind == LineKind.MEMBER_MONTHS
             out.append(
                 calc.PaymentLine(
-                    calc.MEMBER_MONTH,
+                    calc.MEMBER_MONTH if per_month else calc.EPISODE,
                     amount,
                     month,
                     member_id=member_id,
                     rate_cell=f"T{tier} {market} {lob}",
-                    member_months=Decimal(mm),
-                    rate=Decimal(rate),
-                )
-            )
-        elif kind == LineKind.EPISODE and amount >= 0:
-            out.append(
-                calc.PaymentLine(
-                    calc.EPISODE,
-                    amount,
-                    month,
-                    member_id=member_id,
-                    rate_cell=f"T{tier} {market} {lob}",
+                    member_months=Decimal(mm) if per_month else None,
                     rate=Decimal(rate),
                 )
             )

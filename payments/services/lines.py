@@ -172,6 +172,40 @@ def _assessment_lines_for(
     return lines
 
 
+def _retro_window(run: PaymentRun, plan: Plan) -> tuple[date, int]:
+    """(payment month, retro window) the run corrects earlier months from."""
+    if run.kind == PaymentRunKind.PAYMENT:
+        return run.month, plan.terms.retro_window_months
+    # an adjustment of the month itself: shift by one so that the month counts as "earlier"
+    return next_month(run.month), plan.terms.retro_window_months + 1
+
+
+def _adjustments_by_month(
+    run: PaymentRun,
+    recomputed: dict[tuple[str, date], Decimal],
+    paid: dict[tuple[str, date], Decimal],
+    payment_month: date,
+    window: int,
+) -> dict[date, list[calc.PaymentLine]]:
+    """The retro adjustments per service month; the differences outside the window go on the run."""
+    adjustments, outside = calc.retro_lines(
+        recomputed, paid, payment_month=payment_month, retro_window_months=window
+    )
+    run.outside_window = [
+        {
+            "member_id": o.member_id,
+            "month": month_key(o.service_month),
+            "difference": str(o.difference),
+            "reason": o.reason,
+        }
+        for o in outside
+    ]
+    by_month: dict[date, list[calc.PaymentLine]] = defaultdict(list)
+    for adj in adjustments:
+        by_month[adj.service_month].append(adj)
+    return by_month
+
+
 def _retro_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[PaymentLine]:
     """Recomputed minus already paid, per member and month, for every paid month whose roster or terms
     changed; months older than the retro window are reported on the run, not paid. The comparison runs in
@@ -212,25 +246,8 @@ def _retro_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Payme
                 paid[key] = diff.paid
         if mi.role == "retro" and terms_m is not None:
             lines += _assessment_adjustments(run, m, terms_m, position)
-    if run.kind == PaymentRunKind.PAYMENT:
-        payment_month, window = run.month, plan.terms.retro_window_months
-    else:  # an adjustment of the month itself: shift by one so that the month counts as "earlier"
-        payment_month, window = next_month(run.month), plan.terms.retro_window_months + 1
-    adjustments, outside = calc.retro_lines(
-        recomputed, paid, payment_month=payment_month, retro_window_months=window
-    )
-    run.outside_window = [
-        {
-            "member_id": o.member_id,
-            "month": month_key(o.service_month),
-            "difference": str(o.difference),
-            "reason": o.reason,
-        }
-        for o in outside
-    ]
-    by_month: dict[date, list[calc.PaymentLine]] = defaultdict(list)
-    for adj in adjustments:
-        by_month[adj.service_month].append(adj)
+    payment_month, window = _retro_window(run, plan)
+    by_month = _adjustments_by_month(run, recomputed, paid, payment_month, window)
     details: list[tuple] = []
     for m in sorted(by_month):
         items = by_month[m]
@@ -359,10 +376,7 @@ def _episode_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Pay
     listed it; its schedule is recomputed from the current rosters every run, so a late exit, start or
     tier correction moves money in the month it belongs to."""
     contract = run.contract
-    if run.kind == PaymentRunKind.PAYMENT:
-        payment_month, window = run.month, plan.terms.retro_window_months
-    else:  # an adjustment of the month itself: shift by one so that the month counts as "earlier"
-        payment_month, window = next_month(run.month), plan.terms.retro_window_months + 1
+    payment_month, window = _retro_window(run, plan)
     terms_of: dict[date, ContractTerms | None] = {}
 
     def terms_on(month: date) -> ContractTerms | None:
@@ -442,25 +456,13 @@ def _episode_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Pay
         paid[key] = paid.get(key, Decimal("0.00")) + to_cents(Decimal(row["amount"]))
         cell_of.setdefault(row["member_id"], (row["tier"], row["market"], row["lob"]))
         months.add(key[1])
-    recomputed = {key: amount for key, amount in due.items() if key[1] in months}
-    adjustments, outside = calc.retro_lines(
-        recomputed,
+    by_month = _adjustments_by_month(
+        run,
+        {key: amount for key, amount in due.items() if key[1] in months},
         {key: amount for key, amount in paid.items() if key[1] in months},
-        payment_month=payment_month,
-        retro_window_months=window,
+        payment_month,
+        window,
     )
-    run.outside_window = [
-        {
-            "member_id": o.member_id,
-            "month": month_key(o.service_month),
-            "difference": str(o.difference),
-            "reason": o.reason,
-        }
-        for o in outside
-    ]
-    by_month: dict[date, list[calc.PaymentLine]] = defaultdict(list)
-    for adj in adjustments:
-        by_month[adj.service_month].append(adj)
     for m in sorted(by_month):
         items_m = by_month[m]
         line = PaymentLine.objects.create(
