@@ -1,0 +1,99 @@
+"""Voids and replacements (pure): which lines of a claim stand after a file."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from claims.records import REPLACEMENT, VOID
+from claims.versions import apply_versions
+
+from .conftest import D, line
+
+ORIGINAL_LINES = [line(), line(line_number=2, procedure_code="99497")]
+LATER = D(2026, 4, 10)
+
+
+def apply(incoming, standing=None):
+    return apply_versions(incoming, list(range(2, len(incoming) + 2)), standing or {})
+
+
+def test_a_new_claim_stands():
+    outcome = apply(ORIGINAL_LINES)
+    assert outcome.standing == [0, 1]
+    assert outcome.superseded == set()
+    assert outcome.problems == []
+
+
+def test_a_replacement_takes_the_place_of_every_line_of_the_claim():
+    replacement = [line(frequency_code=REPLACEMENT, paid_date=LATER, paid_amount=Decimal("80.00"))]
+    outcome = apply(replacement, {"C1": ORIGINAL_LINES})
+    assert outcome.standing == [0]
+    assert outcome.superseded == {"C1"}
+    assert (outcome.replaced, outcome.voided) == (1, 0)
+
+
+def test_a_void_ends_the_claim():
+    outcome = apply([line(frequency_code=VOID, paid_date=LATER)], {"C1": ORIGINAL_LINES})
+    assert outcome.standing == []
+    assert outcome.superseded == {"C1"}
+    assert outcome.voided == 1
+
+
+def test_versions_in_one_file_apply_in_paid_date_order_whatever_the_row_order():
+    void = line(frequency_code=VOID, paid_date=D(2026, 5, 1))
+    replacement = line(frequency_code=REPLACEMENT, paid_date=LATER, paid_amount=Decimal("1.00"))
+    assert apply([void, replacement, *ORIGINAL_LINES]).standing == []
+    outcome = apply([replacement, *ORIGINAL_LINES])
+    assert outcome.standing == [0]
+    assert outcome.replaced == 1
+    assert outcome.superseded == set()  # nothing stood before the file
+
+
+def test_a_void_and_an_original_on_the_same_day_void_last():
+    outcome = apply([line(frequency_code=VOID), line()])
+    assert outcome.standing == []
+
+
+def test_a_second_original_of_a_standing_claim_is_an_error_at_its_row():
+    changed = [line(paid_amount=Decimal("90.00"), paid_date=LATER)]
+    outcome = apply(changed, {"C1": ORIGINAL_LINES})
+    assert [(p.row, p.column, p.code, p.severity) for p in outcome.problems] == [
+        (2, "frequency_code", "claim_already_loaded", None)
+    ]
+    assert "replacement (frequency 7)" in outcome.problems[0].message
+    assert outcome.standing == []
+    assert outcome.superseded == set()
+
+
+def test_a_claim_sent_again_unchanged_is_a_duplicate_and_changes_nothing():
+    outcome = apply(list(reversed(ORIGINAL_LINES)), {"C1": ORIGINAL_LINES})
+    assert outcome.duplicates == 1
+    assert [(p.row, p.code, p.severity) for p in outcome.problems] == [(2, "duplicate_claim", "warning")]
+    assert outcome.standing == []
+    assert outcome.superseded == set()
+
+
+def test_a_replacement_or_void_of_a_claim_never_received_is_a_warning():
+    replacement = apply([line(frequency_code=REPLACEMENT)])
+    assert replacement.standing == [0]
+    assert [p.code for p in replacement.problems] == ["replacement_without_original"]
+    assert replacement.replaced == 0
+    void = apply([line(frequency_code=VOID)])
+    assert void.standing == []
+    assert [p.code for p in void.problems] == ["void_without_original"]
+    assert void.voided == 0
+
+
+def test_claims_are_independent():
+    other = line(claim_id="C2", member_id="M2")
+    outcome = apply([line(frequency_code=VOID, paid_date=LATER), other], {"C1": ORIGINAL_LINES})
+    assert outcome.standing == [1]
+    assert outcome.superseded == {"C1"}
+
+
+def test_a_version_received_before_cannot_bring_back_a_voided_claim():
+    received = {"C1": {tuple(ORIGINAL_LINES)}}
+    outcome = apply_versions(ORIGINAL_LINES, [2, 3], {}, received)
+    assert outcome.standing == []
+    assert outcome.duplicates == 1
+    assert [p.code for p in outcome.problems] == ["duplicate_claim"]
