@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "contracts",
     "enrollment",
     "payments",
+    "claims",
     "performance",
     "web",
 ]

@@ -23,6 +23,7 @@ api_v1 = [
     path("", include("contracts.api_urls")),
     path("", include("enrollment.api_urls")),
     path("", include("payments.api_urls")),
+    path("", include("claims.api_urls")),
     path("", include("performance.api_urls")),
 ]
 
@@ -37,6 +38,7 @@ urlpatterns = [
     path("", include("pricing.urls")),
     path("contracts/", include("contracts.urls")),
     path("payments/", include("payments.urls")),
+    path("", include("claims.urls")),
     path("", include("performance.urls")),
     path("", include("enrollment.urls")),
     path("", include("bundles.urls")),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
@@ -381,3 +381,13 @@ def _record(values: dict[str, str], row: int, errors: list[Problem]) -> Utilizat
         death,
         place,
     )
+
+
+def write_utilization(records: Iterable[UtilizationRecord]) -> str:
+    """Records as a utilisation file (section 4): what utilisation derived from claims is kept as."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for r in records:
+        writer.writerow(["" if value is None else value for value in r])
+    return out.getvalue()

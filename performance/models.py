@@ -63,6 +63,14 @@ class UtilizationUpload(models.Model):
     last_month = models.DateField(null=True, blank=True)
     error_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="[{row, column, code, message}]")
+    claims_upload = models.ForeignKey(
+        "claims.ClaimsUpload",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Set when the rows were derived from the plan's claims (the file is what was derived)",
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )

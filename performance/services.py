@@ -14,13 +14,15 @@ from django.db import OperationalError, connection, transaction
 
 from accounts.models import Organization
 from accounts.tenancy import Scope
+from claims.classify import MemberMonthUse, member_months
+from claims.selectors import standing_lines_of_members
 from contracts.models import Contract
 from core.domain.canonical import sha256_hex, sha256_of_chunks
 from core.domain.months import INVALID_PERIOD_MESSAGE, parse_period
 from core.domain.problems import Problem, problem_dicts
 from core.errors import PERMISSION_DENIED_MESSAGE, ApplicationError, PermissionDeniedError
 from core.uploads import parsed_in_request
-from performance.ingest import Result, read_utilization
+from performance.ingest import Result, UtilizationRecord, read_utilization, write_utilization
 from performance.models import (
     EventKind,
     PatientStory,
@@ -380,3 +382,64 @@ def patient_story_save(
 def contract_start(contract: Contract):
     version = contract.versions.order_by("number").first()
     return version.effective_start if version else None
+
+
+def utilization_from_claims(*, upload, member_ids: list[str]) -> UtilizationUpload | None:
+    """Derive the utilisation of these members from their standing claims (claims/classify.py) and load
+    it as a utilisation upload of its own, whose rows supersede the members' earlier rows month by month.
+
+    Called by the claims load, in its transaction (``claims.hooks``). A month the claims no longer
+    reach (a void, a replacement that moved a stay) but that an earlier derivation filled is written
+    again with zeros, so a voided claim leaves nothing behind. What claims cannot say (a satisfaction
+    score; an advance care plan or a death recorded outside claims) is carried from the row it supersedes.
+    """
+    if not member_ids:
+        return None
+    uses = member_months(standing_lines_of_members(upload.payer_id, member_ids))
+    current = {
+        (row.member_id, row.month): row
+        for row in UtilizationRow.objects.filter(
+            payer_id=upload.payer_id, member_id__in=member_ids, superseded=False
+        ).select_related("upload")
+    }
+    keys = set(uses) | {key for key, row in current.items() if row.upload.claims_upload_id is not None}
+    if not keys:
+        return None
+    records = [_derived_record(key, uses.get(key), current.get(key)) for key in sorted(keys)]
+    name = f"utilization-from-claims-{upload.public_id}.csv"
+    derived = UtilizationUpload(
+        payer_id=upload.payer_id,
+        uploaded_by=upload.uploaded_by,
+        claims_upload=upload,
+        original_filename=name,
+        status=UploadStatus.PROCESSING,
+    )
+    data = write_utilization(records).encode()
+    derived.file_sha256 = sha256_hex(data)
+    derived.file_size = len(data)
+    derived.file.save(name, ContentFile(data), save=False)
+    return _load(derived, Result(records, [], 0))
+
+
+def _derived_record(key, use: MemberMonthUse | None, earlier: UtilizationRow | None) -> UtilizationRecord:
+    member_id, month = key
+    acp = use.acp_documented_date if use else None
+    death_date, death_place = (use.death_date, use.death_place) if use and use.death_date else (None, "")
+    if earlier is not None:
+        acp = acp or earlier.acp_documented_date
+        if death_date is None and earlier.death_date is not None:
+            death_date, death_place = earlier.death_date, earlier.death_place
+    return UtilizationRecord(
+        member_id=member_id,
+        month=month,
+        ed_visits=use.ed_visits if use else 0,
+        inpatient_admissions=use.inpatient_admissions if use else 0,
+        icu_admissions=use.icu_admissions if use else 0,
+        discharges=use.discharges if use else 0,
+        readmissions_30d=use.readmissions_30d if use else 0,
+        tcoc_amount=use.tcoc_amount if use else Decimal("0.00"),
+        acp_documented_date=acp,
+        satisfaction_score=earlier.satisfaction_score if earlier is not None else None,
+        death_date=death_date,
+        death_place=death_place,
+    )

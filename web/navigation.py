@@ -23,6 +23,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Eligibility", "eligibility-list", "eligibility.load"),
     NavItem("Payments", "payment-home", "payment.view"),
     NavItem("Performance", "performance-home", "performance.view"),
+    NavItem("Claims", "claims-home", "performance.upload"),
     NavItem("Organisations", "organization-list", "organization.view"),
     NavItem("Access log", "access-log", "audit.view"),
 ]

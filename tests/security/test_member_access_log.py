@@ -53,6 +53,9 @@ MEMBER_DATA: dict[str, str] = {
     "eligibility-file": "the 834 as sent",
     "payment-run": "the run's member lines",
     "performance-upload": "the upload's errors name members",
+    "api-claims-upload-list": "each upload's errors and warnings name claims and members",
+    "api-claims-upload": "the upload's errors and warnings name claims and members",
+    "claims-upload": "the upload's errors and warnings name claims and members",
     "performance-members": "the members behind the measures",
     "pricing-experience-file": "the experience and spans files as sent (member ids)",
 }
@@ -245,6 +248,12 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "performance-contract",
         "performance-story",
         "performance-report",
+    ),
+    "claims: the list of the plan's files (names, counts, dates), the template (made-up lines), and uploads "
+    "sent by a form that redirects": (
+        "claims-home",
+        "claims-template",
+        "claims-upload-create",
     ),
 }
 NOT_MEMBER_DATA = {name for names in NO_MEMBER_DATA.values() for name in names}

@@ -15,6 +15,7 @@ DEMO_STEPS = [
     "enrollment.demo",
     "payments.demo",
     "performance.demo",
+    "claims.demo",  # after performance: the enrolled members' utilisation is the file the plan sent
 ]
 
 
