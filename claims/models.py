@@ -52,9 +52,14 @@ class ClaimsUpload(models.Model):
     claim_count = models.PositiveIntegerField(default=0)
     member_count = models.PositiveIntegerField(default=0)
     standing_count = models.PositiveIntegerField(default=0, help_text="Lines of this file that stand")
-    replaced_count = models.PositiveIntegerField(default=0, help_text="Earlier claims this file replaced")
-    voided_count = models.PositiveIntegerField(default=0, help_text="Earlier claims this file voided")
-    duplicate_count = models.PositiveIntegerField(default=0, help_text="Claims sent before, unchanged")
+    replaced_count = models.PositiveIntegerField(
+        default=0,
+        help_text="Claims whose standing version (earlier, or in this file) a replacement took over",
+    )
+    voided_count = models.PositiveIntegerField(default=0, help_text="Claims a void in this file ended")
+    duplicate_count = models.PositiveIntegerField(
+        default=0, help_text="Claim versions in this file received before (nothing changed for them)"
+    )
     paid_amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     first_service = models.DateField(null=True, blank=True)
     last_service = models.DateField(null=True, blank=True)
@@ -135,3 +140,54 @@ class ClaimLineRow(models.Model):
     @classmethod
     def tenant_filter(cls, organization) -> Q:
         return Q(payer=organization)
+
+
+class CompletionStatus(models.TextChoices):
+    PROCESSING = "processing", "Processing"
+    DONE = "done", "Done"
+
+
+class CompletionRun(models.Model):
+    """The plan's completion factors as of one claims file (claims/completion.py): computed by a worker
+    after each accepted file, since fitting the chain ladder takes seconds; pages read the latest."""
+
+    payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="+")
+    claims_upload = models.OneToOneField(ClaimsUpload, on_delete=models.PROTECT, related_name="completion")
+    status = models.CharField(
+        max_length=16, choices=CompletionStatus.choices, default=CompletionStatus.PROCESSING
+    )
+    valued_at = models.DateField(null=True, blank=True, help_text="The latest month paid claims reach")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"completion {self.valued_at} ({self.status})"
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(payer=organization)
+
+
+class MonthCompletionRow(models.Model):
+    """One service category and incurred month of a completion run."""
+
+    run = models.ForeignKey(CompletionRun, on_delete=models.CASCADE, related_name="months")
+    category = models.CharField(max_length=16)
+    month = models.DateField()
+    paid = models.DecimalField(max_digits=16, decimal_places=2)
+    completion = models.DecimalField(max_digits=8, decimal_places=6)
+    ultimate = models.DecimalField(max_digits=16, decimal_places=2)
+    std_error = models.DecimalField(max_digits=16, decimal_places=2)
+    fitted = models.BooleanField()
+
+    class Meta:
+        ordering = ["run", "category", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "category", "month"], name="completion_month_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.month:%Y-%m}: {self.completion}"

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
-from claims.models import ClaimLineRow, ClaimsUpload
-from claims.records import ClaimLine
+from claims.classify import INPATIENT_BILL_TYPES, service_category
+from claims.completion import MonthCompletion
+from claims.models import ClaimLineRow, ClaimsUpload, CompletionRun, CompletionStatus
+from claims.records import INSTITUTIONAL, ORIGINAL, ClaimLine
 from claims.versions import version_content
+from core.domain.money import to_cents
 from core.errors import NotFoundError
 
 NOT_FOUND_MESSAGE = "No such claims upload."
@@ -82,3 +88,102 @@ def standing_lines_of_members(payer_id: int, member_ids: Iterable[str]) -> Itera
         )
         for values in rows:
             yield _record(values)
+
+
+# A line with only what the service category reads: the aggregate queries below group on those fields.
+_CATEGORY_LINE = ClaimLine(
+    "",
+    "",
+    1,
+    INSTITUTIONAL,
+    ORIGINAL,
+    "",
+    "",
+    "",
+    "",
+    (),
+    (),
+    None,
+    None,
+    "",
+    dt.date.min,
+    dt.date.min,
+    dt.date.min,
+    None,
+    Decimal(0),
+)
+
+
+def paid_cells(
+    payer_id: int, *, member_ids: Iterable[str] | None = None, months: tuple[dt.date, dt.date] | None = None
+) -> dict[tuple[str, dt.date, dt.date], Decimal]:
+    """Standing paid amounts by (service category, incurred month, paid month): the plan's whole book, or
+    some members' lines incurred in ``months`` ([start, end) by service start). Summed in the database
+    by the fields the category and the incurred month depend on, classified here."""
+    lines = ClaimLineRow.objects.filter(payer_id=payer_id, standing=True)
+    if member_ids is not None:
+        lines = lines.filter(member_id__in=sorted(set(member_ids)))
+    if months is not None:
+        lines = lines.filter(service_from__gte=months[0], service_from__lt=months[1])
+    groups = (
+        lines.order_by()
+        .values("claim_type", "bill_type", "revenue_code", "place_of_service", "procedure_code")
+        .annotate(
+            admitted=TruncMonth("admission_date"),
+            served=TruncMonth("service_from"),
+            paid_month=TruncMonth("paid_date"),
+        )
+        .values(
+            "claim_type",
+            "bill_type",
+            "revenue_code",
+            "place_of_service",
+            "procedure_code",
+            "admitted",
+            "served",
+            "paid_month",
+        )
+        .annotate(amount=Sum("paid_amount"))
+    )
+    cells: dict[tuple[str, dt.date, dt.date], Decimal] = {}
+    for g in groups:
+        line = _CATEGORY_LINE._replace(
+            claim_type=g["claim_type"],
+            bill_type=g["bill_type"],
+            revenue_code=g["revenue_code"],
+            place_of_service=g["place_of_service"],
+            procedure_code=g["procedure_code"],
+        )
+        inpatient = g["bill_type"][:2] in INPATIENT_BILL_TYPES and g["admitted"] is not None
+        incurred = _day(g["admitted"] if inpatient else g["served"])
+        key = (service_category(line), incurred, max(incurred, _day(g["paid_month"])))
+        # to the cent: SQLite sums decimals as floats
+        cells[key] = cells.get(key, Decimal("0.00")) + to_cents(Decimal(str(g["amount"])))
+    return cells
+
+
+def _day(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def latest_paid_date(payer_id: int) -> dt.date | None:
+    return ClaimLineRow.objects.filter(payer_id=payer_id, standing=True).aggregate(last=Max("paid_date"))[
+        "last"
+    ]
+
+
+def latest_completion(
+    payer_id: int,
+) -> tuple[CompletionRun | None, dict[tuple[str, dt.date], MonthCompletion]]:
+    """The plan's newest finished completion run and its months, keyed (category, incurred month)."""
+    run = (
+        CompletionRun.objects.filter(payer_id=payer_id, status=CompletionStatus.DONE).order_by("-pk").first()
+    )
+    if run is None:
+        return None, {}
+    return run, {
+        (row.category, row.month): MonthCompletion(
+            row.category, row.month, row.paid, row.completion, row.ultimate, row.std_error, row.fitted
+        )
+        for row in run.months.all()
+    }

@@ -11,16 +11,26 @@ from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.db import OperationalError, transaction
+from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.tenancy import Scope
 from claims import hooks
+from claims.completion import month_completions
 from claims.extract import Result, read_claims
-from claims.models import ClaimLineRow, ClaimsUpload, UploadStatus
+from claims.models import (
+    ClaimLineRow,
+    ClaimsUpload,
+    CompletionRun,
+    CompletionStatus,
+    MonthCompletionRow,
+    UploadStatus,
+)
 from claims.records import ClaimLine
-from claims.selectors import claim_history
+from claims.selectors import claim_history, latest_paid_date, paid_cells
 from claims.versions import apply_versions
 from core.domain.canonical import sha256_hex, sha256_of_chunks
+from core.domain.months import first_of_month
 from core.domain.problems import Problem, problem_dicts
 from core.uploads import parsed_in_request
 
@@ -161,7 +171,47 @@ def _load(upload: ClaimsUpload, result: Result) -> ClaimsUpload:
             ).update(standing=False)
         _insert(upload, records, result.rows, set(outcome.standing))
         hooks.claims_loaded(upload=upload, member_ids={r.member_id for r in records})
+        # Completion factors take seconds to fit: a worker computes them once the file is committed.
+        payer_id, upload_id = upload.payer_id, upload.pk
+        from claims.tasks import compute_completion
+
+        transaction.on_commit(lambda: compute_completion.delay(payer_id, upload_id))
     return upload
+
+
+def completion_compute(*, payer_id: int, upload_id: int) -> CompletionRun:
+    """Fit the plan's completion factors on its standing claims, as of an accepted file (the Celery task's
+    body). Idempotent: a run already done is returned as it is; one interrupted part-way is done again
+    from the start (its months are written in one transaction with its status)."""
+    upload = ClaimsUpload.objects.get(pk=upload_id, payer_id=payer_id)
+    run, _ = CompletionRun.objects.get_or_create(payer_id=payer_id, claims_upload=upload)
+    if run.status == CompletionStatus.DONE:
+        return run
+    valued_at = latest_paid_date(payer_id)
+    months = month_completions(paid_cells(payer_id), valued_at) if valued_at else {}
+    with transaction.atomic():
+        run = CompletionRun.objects.select_for_update().get(pk=run.pk)
+        if run.status == CompletionStatus.DONE:
+            return run
+        run.months.all().delete()
+        MonthCompletionRow.objects.bulk_create(
+            MonthCompletionRow(
+                run=run,
+                category=m.category,
+                month=m.month,
+                paid=m.paid,
+                completion=m.completion,
+                ultimate=m.ultimate,
+                std_error=m.std_error,
+                fitted=m.fitted,
+            )
+            for m in months.values()
+        )
+        run.valued_at = first_of_month(valued_at) if valued_at else None
+        run.status = CompletionStatus.DONE
+        run.finished_at = timezone.now()
+        run.save()
+    return run
 
 
 def _insert(upload: ClaimsUpload, records: list[ClaimLine], rows: list[int], standing: set[int]) -> None:

@@ -20,3 +20,15 @@ def process_claims_upload(upload_id: int) -> str:
     rejected is left alone; one interrupted by a crash (still ``processing``) is read again."""
     upload = services.claims_upload_process(upload_id=upload_id)
     return upload.status if upload is not None else "missing"
+
+
+@shared_task(
+    name="claims.compute_completion",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def compute_completion(payer_id: int, upload_id: int) -> str:
+    """Fit the plan's completion factors as of an accepted claims file; a second delivery changes nothing."""
+    return services.completion_compute(payer_id=payer_id, upload_id=upload_id).status

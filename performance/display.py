@@ -77,8 +77,31 @@ EVENT_LABELS = {
 }
 
 
+CATEGORY_NAMES = {
+    "inpatient": "Inpatient",
+    "emergency": "Emergency",
+    "outpatient": "Outpatient",
+    "professional": "Professional",
+    "snf": "Skilled nursing",
+    "home_health": "Home health",
+    "hospice": "Hospice",
+    "total": "All services",
+}
+
+
+def _decorate_completion(completion: dict | None) -> None:
+    if not completion:
+        return
+    for row in [*completion["categories"], completion["total"]]:
+        row["name"] = CATEGORY_NAMES.get(row["category"], row["category"])
+        row["paid_text"], row["completed_text"] = money_text(row["paid"]), money_text(row["completed"])
+        row["range_text"] = f"{money_text(row['low'])} – {money_text(row['high'])}"
+        row["completion_text"] = percent_text(row["completion"])
+
+
 def decorate(performance: dict) -> dict:
     """Add ``*_text`` fields next to the numbers (in place) and return the dict."""
+    _decorate_completion(performance.get("claims_completion"))
     for row in performance["measures"]:
         unit = row["unit"]
         row["rate_text"] = value_text(row["rate"], unit)

@@ -27,6 +27,7 @@ Conventions the page, the API and the report share:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -37,6 +38,9 @@ from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from claims import selectors as claims_selectors
+from claims.classify import SERVICE_CATEGORIES
+from claims.completion import completed
 from contracts import rules as contract_rules
 from contracts import selectors as contract_selectors
 from contracts.models import Contract, ContractVersion
@@ -604,9 +608,48 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
         if story is None
         else {"title": story.title, "text": story.text, "updated_at": story.updated_at.isoformat()},
     }
+    out["claims_completion"] = claims_completion(contract, period, members.inside)
     if series:
         out["series"] = _series(contract, period, months, quality_terms, base)
     return out
+
+
+def claims_completion(contract: Contract, period: Period, members: Iterable[str]) -> dict[str, Any] | None:
+    """How complete the plan's claims for these members in ``period`` are, by service category and in
+    all: paid so far, the completed estimate with its 95% range, valued at the plan's latest
+    completion run (claims/completion.py). None when the plan has sent no claims."""
+    run, book = claims_selectors.latest_completion(contract.payer_id)
+    if run is None:
+        return None
+    cells = claims_selectors.paid_cells(
+        contract.payer_id, member_ids=members, months=(period.start, period.end)
+    )
+    paid: dict[tuple[str, date], Decimal] = {}
+    for (category, month, _), amount in cells.items():
+        paid[(category, month)] = paid.get((category, month), Decimal("0.00")) + amount
+
+    def row(label: str, part: dict) -> dict[str, Any]:
+        c = completed(part, book)
+        return {
+            "category": label,
+            "paid": _fmt(c.paid),
+            "completed": _fmt(c.completed),
+            "low": _fmt(c.low),
+            "high": _fmt(c.high),
+            "completion": _fmt(c.completion),
+            "fitted": c.fitted,
+        }
+
+    categories = [
+        row(category, {k: v for k, v in paid.items() if k[0] == category})
+        for category in SERVICE_CATEGORIES
+        if any(k[0] == category for k in paid)
+    ]
+    return {
+        "valued_at": run.valued_at.isoformat() if run.valued_at else None,
+        "total": row("total", paid),
+        "categories": categories,
+    }
 
 
 NO_BENCHMARK_REASON = (

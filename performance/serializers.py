@@ -119,6 +119,24 @@ class BaselineSerializer(serializers.Serializer):
     )
 
 
+class CompletionRowSerializer(serializers.Serializer):
+    category = serializers.CharField(help_text="A service category (docs/domain.md), or `total`")
+    paid = serializers.CharField(help_text="Paid so far for these members' services in the period")
+    completion = serializers.CharField(help_text="paid / completed, 6 places")
+    completed = serializers.CharField(help_text="The completed estimate (chain ladder on the plan's claims)")
+    low = serializers.CharField(help_text="95% range, low end (never below what was paid)")
+    high = serializers.CharField()
+    fitted = serializers.BooleanField(help_text="False: too little history to fit, taken as complete")
+
+
+class ClaimsCompletionSerializer(serializers.Serializer):
+    valued_at = serializers.DateField(
+        allow_null=True, help_text="The latest month the plan's paid claims reach"
+    )
+    total = CompletionRowSerializer()
+    categories = CompletionRowSerializer(many=True)
+
+
 class PerformanceSerializer(serializers.Serializer):
     contract = serializers.JSONField()
     period = serializers.JSONField(help_text="{code, kind, label, start, end} (end inclusive)")
@@ -135,6 +153,9 @@ class PerformanceSerializer(serializers.Serializer):
     shared_savings = SharedSavingsResultSerializer(allow_null=True)
     baseline = BaselineSerializer()
     avoided_events = serializers.JSONField()
+    claims_completion = ClaimsCompletionSerializer(
+        allow_null=True, help_text="How complete the plan's claims for the period are; null without claims"
+    )
     story = serializers.JSONField(allow_null=True)
     series = serializers.JSONField(required=False)
 

@@ -210,7 +210,7 @@ def test_the_pages_upload_and_show_a_file_and_serve_the_template(client, plan_an
     )
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
-    assert "5 lines of 4 claims for 1 member" in page and "$15386.12 paid" in page
+    assert "5 lines of 4 claims for 1 member" in page and "$15,386.12 paid" in page
     assert "c.csv" in client.get("/claims/").content.decode()
     template = client.get("/claims/templates/claims.csv")
     assert template.status_code == 200 and template.content.decode().startswith("member_id,claim_id,")
