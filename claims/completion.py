@@ -103,15 +103,15 @@ def completed(
     total_paid = total = spread = ZERO
     fitted = False
     for key, amount in paid.items():
-        known = completions.get(key)
         total_paid += amount
-        if known is None or known.completion >= ONE or amount == 0:
+        known = completions.get(key)
+        if known is None:
             total += amount
             continue
         fitted = fitted or known.fitted
-        share = amount / known.paid if known.paid else ZERO  # this group's part of the book's month
         total += amount / known.completion
-        spread += share * known.std_error
+        if known.paid:  # the group's share of the book's month carries that share of its error
+            spread += amount / known.paid * known.std_error
     completed_total = to_cents(total)
     margin = to_cents(Z95 * spread)
     return Completed(
@@ -123,42 +123,37 @@ def completed(
     )
 
 
+def _complete(category: str, month: dt.date, paid: Decimal) -> MonthCompletion:
+    """A month taken as complete: too little history to fit, or nothing paid to project from."""
+    return MonthCompletion(category, month, to_cents(paid), ONE, to_cents(paid), ZERO, False)
+
+
 def _fit(category: str, cells: Mapping[tuple[dt.date, dt.date], Decimal]) -> dict[dt.date, MonthCompletion]:
-    origins = sorted({incurred for incurred, _ in cells})
     paid_by_origin: dict[dt.date, Decimal] = {}
     for (incurred, _), amount in cells.items():
         paid_by_origin[incurred] = paid_by_origin.get(incurred, ZERO) + amount
-
-    def unfitted() -> dict[dt.date, MonthCompletion]:
-        return {
-            month: MonthCompletion(category, month, to_cents(paid), ONE, to_cents(paid), ZERO, False)
-            for month, paid in paid_by_origin.items()
-        }
-
-    if len(origins) < MIN_ORIGINS:
-        return unfitted()
-    ultimates, errors = _mack(cells)
-    if ultimates is None:
-        return unfitted()
+    fit = _mack(cells) if len(paid_by_origin) >= MIN_ORIGINS else None
+    if fit is None:
+        return {month: _complete(category, month, paid) for month, paid in paid_by_origin.items()}
     result = {}
-    for month in origins:
-        paid = to_cents(paid_by_origin[month])
-        ultimate = ultimates.get(month)
-        error = errors.get(month, 0.0)
-        if ultimate is None or not math.isfinite(ultimate) or ultimate <= 0 or paid <= 0:
-            result[month] = MonthCompletion(category, month, paid, ONE, paid, ZERO, False)
+    for month, paid in paid_by_origin.items():
+        ultimate, error = fit[month]
+        if not paid > 0 or not math.isfinite(ultimate):  # nothing paid, or factors from nothing paid
+            result[month] = _complete(category, month, paid)
             continue
-        ultimate_cents = max(paid, to_cents(Decimal(repr(ultimate))))
+        ultimate_cents = max(to_cents(paid), to_cents(Decimal(repr(ultimate))))
         completion = min(ONE, round_half_up(paid / ultimate_cents, COMPLETION_PLACES))
+        # The oldest month has no error (nothing left to develop): chainladder leaves it NaN.
         std_error = to_cents(Decimal(repr(error))) if math.isfinite(error) else ZERO
-        result[month] = MonthCompletion(category, month, paid, completion, ultimate_cents, std_error, True)
+        result[month] = MonthCompletion(
+            category, month, to_cents(paid), completion, ultimate_cents, std_error, True
+        )
     return result
 
 
-def _mack(
-    cells: Mapping[tuple[dt.date, dt.date], Decimal],
-) -> tuple[dict[dt.date, float] | None, dict[dt.date, float]]:
-    """Ultimates and Mack standard errors by incurred month, from incremental paid cells."""
+def _mack(cells: Mapping[tuple[dt.date, dt.date], Decimal]) -> dict[dt.date, tuple[float, float]] | None:
+    """(ultimate, Mack standard error) by incurred month, from incremental paid cells; None when the
+    library cannot fit them."""
     import warnings
 
     import chainladder as cl
@@ -173,22 +168,17 @@ def _mack(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            triangle = cl.Triangle(  # type: ignore[abstract]  # the library declares methods it adds at run time
-                frame,
-                origin="origin",
-                development="paid_month",
-                columns="paid",
-                cumulative=False,
-                origin_format="%Y-%m-%d",
-                development_format="%Y-%m-%d",
+            triangle = cl.Triangle(  # type: ignore[abstract]  # the library adds those methods at run time
+                frame, origin="origin", development="paid_month", columns="paid", cumulative=False
             ).incr_to_cum()
-            # Mack's own extrapolation of the last sigma, so the errors are those of Mack (1993).
-            development = cl.Development(average="volume", sigma_interpolation="mack")
-            model = cl.MackChainladder().fit(development.fit_transform(triangle))
-            ultimate = model.ultimate_.to_frame(origin_as_datetime=True)
-            error = model.mack_std_err_.to_frame(origin_as_datetime=True)
+            # Volume-weighted factors (the default) with Mack's own extrapolation of the last sigma, so
+            # the errors are those of Mack (1993).
+            development = cl.Development(sigma_interpolation="mack")
+            summary = cl.MackChainladder().fit(development.fit_transform(triangle)).summary_
+            frame = summary.to_frame(origin_as_datetime=True)
     except (ValueError, ZeroDivisionError, IndexError, KeyError, TypeError):
-        return None, {}
-    ultimates = {first_of_month(index.date()): float(row.iloc[-1]) for index, row in ultimate.iterrows()}
-    errors = {first_of_month(index.date()): float(row.iloc[-1]) for index, row in error.iterrows()}
-    return ultimates, errors
+        return None
+    return {
+        first_of_month(index.date()): (float(row["Ultimate"]), float(row["Mack Std Err"]))
+        for index, row in frame.iterrows()
+    }

@@ -31,4 +31,5 @@ def process_claims_upload(upload_id: int) -> str:
 )
 def compute_completion(payer_id: int, upload_id: int) -> str:
     """Fit the plan's completion factors as of an accepted claims file; a second delivery changes nothing."""
-    return services.completion_compute(payer_id=payer_id, upload_id=upload_id).status
+    run = services.completion_compute(payer_id=payer_id, upload_id=upload_id)
+    return run.status if run is not None else "missing"

@@ -82,7 +82,7 @@ def apply_versions(
                     _warning(
                         row,
                         "duplicate_claim",
-                        DUPLICATE_CLAIM.format(claim=claim, frequency=frequency, paid=paid),
+                        message=DUPLICATE_CLAIM.format(claim=claim, frequency=frequency, paid=paid),
                     )
                 )
                 continue
@@ -104,7 +104,7 @@ def apply_versions(
                         _warning(
                             row,
                             "replacement_without_original",
-                            REPLACEMENT_WITHOUT_ORIGINAL.format(claim=claim),
+                            message=REPLACEMENT_WITHOUT_ORIGINAL.format(claim=claim),
                         )
                     )
                 else:
@@ -113,7 +113,9 @@ def apply_versions(
             else:
                 if current is None:
                     outcome.problems.append(
-                        _warning(row, "void_without_original", VOID_WITHOUT_ORIGINAL.format(claim=claim))
+                        _warning(
+                            row, "void_without_original", message=VOID_WITHOUT_ORIGINAL.format(claim=claim)
+                        )
                     )
                 else:
                     outcome.voided += 1
@@ -126,5 +128,5 @@ def apply_versions(
     return outcome
 
 
-def _warning(row: int, code: str, message: str) -> Problem:
+def _warning(row: int, code: str, *, message: str) -> Problem:
     return Problem.at_cell(row, "claim_id", code, message, severity=WARNING)

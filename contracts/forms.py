@@ -102,6 +102,16 @@ class TermsForm(forms.Form):
         help_text=f"The members' own history before enrollment. Empty: "
         f"{rules.DEFAULT_BASELINE_MONTHS} months.",
     )
+    ss_runout_months = forms.IntegerField(
+        label="Run-out (months after the period)",
+        required=False,
+        help_text="Months for the period's claims to come in before it is settled. Empty: none.",
+    )
+    ss_completion_threshold = forms.DecimalField(
+        label="Claims completion threshold (%)",
+        required=False,
+        help_text="Settle only once this share of the period's completed claims cost is paid. Empty: none.",
+    )
     ss_benchmark_pmpm = forms.DecimalField(
         label="Benchmark TCOC PMPM (US$)",
         required=False,
@@ -188,6 +198,10 @@ class TermsForm(forms.Form):
                 initial[f"ss_{key}"] = rules.plain_number(_pct(savings[key]))
             if savings.get("baseline_months"):
                 initial["ss_baseline_months"] = savings["baseline_months"]
+            if savings.get("runout_months") is not None:
+                initial["ss_runout_months"] = savings["runout_months"]
+            if savings.get("completion_threshold") not in (None, ""):
+                initial["ss_completion_threshold"] = rules.plain_number(_pct(savings["completion_threshold"]))
             if savings.get("benchmark_pmpm"):
                 initial["ss_benchmark_pmpm"] = savings["benchmark_pmpm"]
             if savings.get("benchmark_midpoint"):
@@ -262,6 +276,10 @@ class TermsForm(forms.Form):
             savings = terms["shared_savings_terms"]
             if data.get("ss_baseline_months") is not None:  # empty: the default window, nothing stored
                 savings["baseline_months"] = data["ss_baseline_months"]
+            if data.get("ss_runout_months") is not None:  # empty: no run-out, nothing stored
+                savings["runout_months"] = data["ss_runout_months"]
+            if data.get("ss_completion_threshold") is not None:
+                savings["completion_threshold"] = _frac(data["ss_completion_threshold"])
             if data.get("ss_baseline_method") == "trended_benchmark":
                 savings.update(
                     benchmark_pmpm=data.get("ss_benchmark_pmpm"),

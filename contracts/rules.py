@@ -82,8 +82,14 @@ DEFAULT_BASELINE_MONTHS = 12
 MAX_BASELINE_MONTHS = 36
 MIN_ANNUAL_TREND, MAX_ANNUAL_TREND = Decimal("-0.2"), Decimal("0.5")
 BENCHMARK_KEYS = ("benchmark_pmpm", "benchmark_midpoint", "annual_trend")
+#: Run-out: the months after a period before it may be settled, and the share of its completed claims
+#: cost that must be paid by then (docs/domain.md "Run-out and completion").
+MAX_RUNOUT_MONTHS = 24
+MIN_COMPLETION_THRESHOLD = Decimal("0.5")
 SHARED_SAVINGS_LABELS = {
     "baseline_months": "Shared savings · baseline window (months before enrollment)",
+    "runout_months": "Shared savings · run-out (months after the period)",
+    "completion_threshold": "Shared savings · claims completion threshold",
     "benchmark_pmpm": "Shared savings · benchmark PMPM",
     "benchmark_midpoint": "Shared savings · benchmark midpoint",
     "annual_trend": "Shared savings · annual trend",
@@ -312,6 +318,26 @@ def validate_shared_savings(value: Any, problems: list[Problem], path: str = "sh
             maximum=MAX_BASELINE_MONTHS,
             label="The baseline window (months before enrollment)",
         )
+    if value.get("runout_months") not in (None, ""):
+        result["runout_months"] = parse_int(
+            value.get("runout_months"),
+            f"{path}.runout_months",
+            problems,
+            minimum=0,
+            maximum=MAX_RUNOUT_MONTHS,
+            label="The run-out (months after the period before it is settled)",
+        )
+    if value.get("completion_threshold") not in (None, ""):
+        threshold = parse_decimal(
+            value.get("completion_threshold"),
+            f"{path}.completion_threshold",
+            problems,
+            minimum=MIN_COMPLETION_THRESHOLD,
+            maximum=Decimal(1),
+            places=4,
+            label="The completion threshold (the share of the period's completed claims cost paid)",
+        )
+        result["completion_threshold"] = None if threshold is None else plain_number(threshold)
     if method == "trended_benchmark":
         benchmark = parse_decimal(
             value.get("benchmark_pmpm"),
@@ -921,7 +947,18 @@ def describe_shared_savings(terms: dict[str, Any]) -> str:
     gate = Decimal(terms.get("quality_gate") or 0)
     if gate > 0:
         text += f", and only when the composite quality score is at least {percent(gate)}"
-    return text + "."
+    return text + "." + describe_runout(terms)
+
+
+def describe_runout(terms: dict[str, Any]) -> str:
+    """When a period may be settled, in words (" " first), or "" when the terms set no run-out."""
+    months, threshold = terms.get("runout_months"), terms.get("completion_threshold")
+    parts = []
+    if months:
+        parts.append(f"no earlier than {months} month{'' if months == 1 else 's'} after the period ends")
+    if threshold not in (None, ""):
+        parts.append(f"once at least {percent(threshold)} of its claims cost is paid")
+    return f" A period is settled {' and '.join(parts)}." if parts else ""
 
 
 def describe_quality_bonus(terms: dict[str, Any] | None) -> str:

@@ -65,6 +65,18 @@ class SharedSavingsSerializer(serializers.Serializer):
         help_text="Months (1-36, default 12) of the members' own history before enrollment: the "
         "baseline of pre_enrollment, and the event rates of avoided events",
     )
+    runout_months = serializers.IntegerField(
+        required=False,
+        help_text="Months (0-24) after the period ends before it may be settled, for its claims to come in",
+    )
+    completion_threshold = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        coerce_to_string=True,
+        required=False,
+        help_text="0.5-1: a period is settled only once this share of its completed claims cost is paid "
+        "(the chain ladder on the plan's claims)",
+    )
     benchmark_pmpm = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,

@@ -609,9 +609,22 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
         else {"title": story.title, "text": story.text, "updated_at": story.updated_at.isoformat()},
     }
     out["claims_completion"] = claims_completion(contract, period, members.inside)
+    out["run_out"] = run_out(savings_terms, period)
     if series:
         out["series"] = _series(contract, period, months, quality_terms, base)
     return out
+
+
+def run_out(savings_terms: dict[str, Any], period: Period) -> dict[str, Any]:
+    """When the period may be settled under its shared savings terms: its run-out in months, the first
+    day after it (``settles_from``), and the claims completion it needs (None: none set)."""
+    months = savings_terms.get("runout_months") or 0
+    return {
+        "months": months,
+        "settles_from": shift_month(period.end, months).isoformat(),
+        "completion_threshold": savings_terms.get("completion_threshold") or None,
+        "text": contract_rules.describe_runout(savings_terms).strip(),
+    }
 
 
 def claims_completion(contract: Contract, period: Period, members: Iterable[str]) -> dict[str, Any] | None:

@@ -137,6 +137,15 @@ class ClaimsCompletionSerializer(serializers.Serializer):
     categories = CompletionRowSerializer(many=True)
 
 
+class RunOutSerializer(serializers.Serializer):
+    months = serializers.IntegerField(help_text="The contract's run-out: months after the period (0: none)")
+    settles_from = serializers.DateField(help_text="The first day the period may be settled")
+    completion_threshold = serializers.CharField(
+        allow_null=True, help_text="The share of the completed claims cost that must be paid to settle"
+    )
+    text = serializers.CharField(help_text="The same, in words ('' when the terms set neither)")
+
+
 class PerformanceSerializer(serializers.Serializer):
     contract = serializers.JSONField()
     period = serializers.JSONField(help_text="{code, kind, label, start, end} (end inclusive)")
@@ -153,6 +162,7 @@ class PerformanceSerializer(serializers.Serializer):
     shared_savings = SharedSavingsResultSerializer(allow_null=True)
     baseline = BaselineSerializer()
     avoided_events = serializers.JSONField()
+    run_out = RunOutSerializer()
     claims_completion = ClaimsCompletionSerializer(
         allow_null=True, help_text="How complete the plan's claims for the period are; null without claims"
     )

@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope
 from contracts.models import Contract
+from contracts.rules import percent
 from core.domain.canonical import canonical_json_spaced, sha256_hex
-from core.domain.money import to_cents
+from core.domain.money import round_half_up, to_cents
 from core.domain.months import month_key, shift_month
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError
 from payments.models import (
@@ -35,6 +36,18 @@ from payments.states import SETTLEMENT
 from payments.states import SETTLEMENT_NOT_IN_REVIEW_MESSAGE as SETTLEMENT_NOT_IN_REVIEW_MESSAGE
 
 PERIOD_OPEN_MESSAGE = "The period is not over yet: settle it from {closes} on."
+RUN_OUT_MESSAGE = (
+    "The period's claims are still coming in: the contract's {months}-month run-out ends on {until}; "
+    "settle it from then on."
+)
+NO_CLAIMS_MESSAGE = (
+    "The contract settles a period only once {threshold} of its claims cost is paid, and the plan has sent "
+    "no claims to measure that by (or their completion is still being computed)."
+)
+CLAIMS_INCOMPLETE_MESSAGE = (
+    "Only {completion} of the period's completed claims cost is paid (valued at {valued_at}); the contract "
+    "settles at {threshold}. Settle it once more claims are in."
+)
 PERIOD_OVERLAP_MESSAGE = (
     "The contract's {other} settlement covers part of this period; settle {other} instead."
 )
@@ -137,6 +150,42 @@ def build_settlement_plan(*, contract: Contract, period) -> SettlementPlan:
     )
 
 
+def _require_run_out_over(result: dict[str, Any], today: date) -> None:
+    """The contract's run-out (docs/domain.md "Run-out and completion"): a period is settled only after
+    its run-out months, and once the share of its completed claims cost it names is paid. A later
+    settlement of the same period (an adjustment) is the true-up, when more claims are in."""
+    run_out = result.get("run_out") or {}
+    period = result["period"]["code"]
+    settles_from = date.fromisoformat(run_out["settles_from"]) if run_out.get("settles_from") else None
+    if settles_from is not None and settles_from > today:
+        raise ConflictError(
+            RUN_OUT_MESSAGE.format(months=run_out["months"], until=settles_from.isoformat()),
+            code="run_out_not_over",
+            details={"period": period, "settles_from": settles_from.isoformat()},
+        )
+    threshold = run_out.get("completion_threshold")
+    if not threshold:
+        return
+    completion = result.get("claims_completion")
+    if completion is None:
+        raise ConflictError(
+            NO_CLAIMS_MESSAGE.format(threshold=percent(threshold)),
+            code="claims_incomplete",
+            details={"period": period, "completion_threshold": threshold, "completion": None},
+        )
+    share = completion["total"]["completion"]
+    if Decimal(share) < Decimal(threshold):
+        raise ConflictError(
+            CLAIMS_INCOMPLETE_MESSAGE.format(
+                completion=f"{round_half_up(Decimal(share) * 100, 1)}%",
+                threshold=percent(threshold),
+                valued_at=completion["valued_at"],
+            ),
+            code="claims_incomplete",
+            details={"period": period, "completion_threshold": threshold, "completion": share},
+        )
+
+
 def _settlement_summary(plan: SettlementPlan) -> dict[str, Any]:
     p = plan.performance
     return {
@@ -161,6 +210,9 @@ def _settlement_summary(plan: SettlementPlan) -> dict[str, Any]:
         "composite_score": p["composite_score"],
         "withhold": p["withhold"],
         "shared_savings": p["shared_savings"],
+        # What the claims were at settlement: a later adjustment (the true-up) shows what more came in.
+        "claims_completion": p.get("claims_completion"),
+        "run_out": p.get("run_out"),
         "earned": {k: str(v) for k, v in plan.earned.items()},
         "posted_before": {k: str(v) for k, v in plan.posted.items()},
     }
@@ -219,6 +271,7 @@ def settlement_request(*, scope: Scope, contract: Contract, period: str, today: 
                 details={"period": period.code, "settled": overlapping},
             )
         plan = build_settlement_plan(contract=contract, period=period)
+        _require_run_out_over(plan.performance, today)
         settlements = Settlement.objects.filter(contract=contract, period=period.code)
         # The one still open to recalculation (in review), recalculated in place.
         open_one = (

@@ -1,39 +1,7 @@
-"""Claims fixtures: uploads go under the test's tmp_path, and a builder of claim lines."""
+"""Claims fixtures: uploads go under the test's tmp_path."""
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
-
-from claims.records import ORIGINAL, PROFESSIONAL, ClaimLine
 from tests.fixtures.contracts import media_in_tmp
 
 _media = media_in_tmp()
-
-D = dt.date
-
-
-def line(**fields) -> ClaimLine:
-    """A professional office-visit line paid in full, with any field overridden."""
-    defaults = dict(
-        member_id="M1",
-        claim_id="C1",
-        line_number=1,
-        claim_type=PROFESSIONAL,
-        frequency_code=ORIGINAL,
-        bill_type="",
-        place_of_service="11",
-        revenue_code="",
-        procedure_code="99214",
-        modifiers=(),
-        diagnosis_codes=("C3490",),
-        admission_date=None,
-        discharge_date=None,
-        discharge_status="",
-        service_from=D(2026, 3, 2),
-        service_to=D(2026, 3, 2),
-        paid_date=D(2026, 3, 20),
-        allowed_amount=Decimal("120.00"),
-        paid_amount=Decimal("100.00"),
-    )
-    return ClaimLine(**{**defaults, **fields})

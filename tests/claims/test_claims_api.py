@@ -18,7 +18,7 @@ from claims.records import INSTITUTIONAL, REPLACEMENT, VOID
 from performance.models import UtilizationRow, UtilizationUpload
 from tests.factories import PayerFactory, ProviderFactory
 
-from .conftest import D, line
+from .lines import D, line
 
 pytestmark = pytest.mark.django_db
 

@@ -43,7 +43,7 @@ def raa_cells(category="inpatient") -> dict:
     return cells
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def raa():
     return month_completions(raa_cells(), AS_OF)
 
@@ -60,6 +60,59 @@ def test_the_raa_triangle_gives_macks_published_reserves_and_errors(raa):
     latest = months[-1]
     assert latest.paid == Decimal("2063.00")
     assert latest.completion == (latest.paid / latest.ultimate).quantize(Decimal("0.000001"))
+
+
+def test_the_oldest_month_is_complete_with_no_error_and_every_month_keeps_its_category(raa):
+    oldest = raa[("inpatient", START)]
+    assert (oldest.completion, oldest.std_error, oldest.fitted) == (Decimal(1), Decimal("0.00"), True)
+    assert {(key[0], key[1]) for key in raa} == {(m.category, m.month) for m in raa.values()}
+    assert {m.category for m in raa.values()} == {"inpatient"}
+
+
+def test_three_months_of_history_are_enough_to_fit_and_two_are_not():
+    three = {k: v for k, v in raa_cells().items() if k[1] >= shift_month(START, 7)}
+    assert all(m.fitted for m in month_completions(three, AS_OF).values())
+    two = {k: v for k, v in three.items() if k[1] >= shift_month(START, 8)}
+    assert not any(m.fitted for m in month_completions(two, AS_OF).values())
+
+
+def test_a_month_with_nothing_paid_net_is_taken_as_complete_among_fitted_ones():
+    cells = raa_cells()
+    cells[("inpatient", shift_month(START, 3), shift_month(START, 3))] = Decimal("0")
+    cells[("inpatient", shift_month(START, 3), shift_month(START, 4))] = Decimal("0")
+    for k in range(2, 7):
+        cells.pop(("inpatient", shift_month(START, 3), shift_month(START, 3 + k)))
+    result = month_completions(cells, AS_OF)
+    empty = result[("inpatient", shift_month(START, 3))]
+    assert empty == MonthCompletion(
+        "inpatient",
+        shift_month(START, 3),
+        Decimal("0.00"),
+        Decimal(1),
+        Decimal("0.00"),
+        Decimal("0.00"),
+        False,
+    )
+    later = result[("inpatient", shift_month(START, 9))]
+    assert later.fitted and later.completion < 1
+
+
+def test_a_month_with_less_than_nothing_paid_is_not_projected_and_a_small_one_is():
+    cells = raa_cells()
+    refund = shift_month(START, 5)
+    for k in range(1, 5):
+        cells.pop(("inpatient", refund, shift_month(refund, k)))
+    cells[("inpatient", refund, refund)] = Decimal("-5.00")  # more refunded than paid
+    small = shift_month(START, 8)
+    cells[("inpatient", small, small)] = Decimal("0.25")
+    cells[("inpatient", small, shift_month(small, 1))] = Decimal("0.25")
+    result = month_completions(cells, AS_OF)
+    assert (result[("inpatient", refund)].paid, result[("inpatient", refund)].fitted) == (
+        Decimal("-5.00"),
+        False,
+    )
+    assert result[("inpatient", refund)].completion == Decimal(1)
+    assert result[("inpatient", small)].fitted and result[("inpatient", small)].completion < 1
 
 
 def test_completion_falls_as_months_are_younger(raa):
@@ -82,15 +135,16 @@ def test_too_little_history_is_taken_as_complete_and_said_so():
         ("hospice", shift_month(START, 1), shift_month(START, 2)): Decimal("5.00"),
     }
     result = month_completions(cells, AS_OF)
-    assert {(m.month, m.completion, m.ultimate, m.fitted) for m in result.values()} == {
-        (START, Decimal(1), Decimal("10.00"), False),
-        (shift_month(START, 1), Decimal(1), Decimal("5.00"), False),
+    assert {(m.category, m.month, m.completion, m.ultimate, m.fitted) for m in result.values()} == {
+        ("hospice", START, Decimal(1), Decimal("10.00"), False),
+        ("hospice", shift_month(START, 1), Decimal(1), Decimal("5.00"), False),
     }
 
 
 def test_payments_after_the_valuation_date_are_left_out():
     rows = [
-        ("inpatient", dt.date(2020, 1, 5), dt.date(2020, 1, 30), Decimal("1.00")),
+        ("inpatient", dt.date(2020, 1, 5), dt.date(2020, 1, 30), Decimal("0.50")),
+        ("inpatient", dt.date(2020, 1, 7), dt.date(2020, 1, 2), Decimal("0.50")),
         ("inpatient", dt.date(2020, 1, 5), dt.date(2020, 3, 2), Decimal("2.00")),
         ("inpatient", dt.date(2020, 1, 9), dt.date(2020, 4, 1), Decimal("4.00")),
         ("inpatient", dt.date(2020, 2, 9), dt.date(2020, 1, 1), Decimal("8.00")),  # paid before: lag 0
@@ -106,9 +160,10 @@ def test_a_group_is_completed_with_the_books_factors(raa):
     # A group holding half of the book's 1990 and all of its 1981 (complete): only 1990 grows.
     latest = raa[("inpatient", shift_month(START, 9))]
     group = {
+        ("snf", START): Decimal("3.00"),  # cells the book has no factor for: complete
         ("inpatient", START): Decimal("100.00"),
         ("inpatient", shift_month(START, 9)): latest.paid / 2,
-        ("snf", START): Decimal("7.00"),  # a cell the book has no factor for: complete
+        ("snf", shift_month(START, 1)): Decimal("4.00"),
     }
     result = completed(group, raa)
     expected = (latest.paid / 2 / latest.completion).quantize(Decimal("0.01"))
@@ -121,6 +176,20 @@ def test_a_group_is_completed_with_the_books_factors(raa):
     )
     assert result.fitted
     assert result.completion == (result.paid / result.completed).quantize(Decimal("0.000001"))
+
+
+def test_a_groups_range_adds_its_months_errors_scaled_to_its_share(raa):
+    march, april = raa[("inpatient", shift_month(START, 2))], raa[("inpatient", shift_month(START, 3))]
+    group = {("inpatient", march.month): march.paid, ("inpatient", april.month): april.paid / 4}
+    result = completed(group, raa)
+    spread = march.std_error + april.std_error / 4
+    assert result.high - result.completed == (Decimal("1.959964") * spread).quantize(Decimal("0.01"))
+    # a book month with nothing paid net carries no error, and divides nothing
+    empty = MonthCompletion(
+        "inpatient", START, Decimal("0.00"), Decimal(1), Decimal("0.00"), Decimal("0.00"), False
+    )
+    nothing = completed({("inpatient", START): Decimal("0.00")}, {("inpatient", START): empty})
+    assert (nothing.completed, nothing.high, nothing.fitted) == (Decimal("0.00"), Decimal("0.00"), False)
 
 
 def test_the_low_end_of_the_range_is_never_below_what_was_paid():

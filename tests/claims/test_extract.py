@@ -13,7 +13,7 @@ from claims.extract import COLUMNS, read_claims, write_claims_csv
 from claims.records import INSTITUTIONAL, REPLACEMENT, VOID
 from claims.template import EXAMPLE_LINES
 
-from .conftest import D, line
+from .lines import D, line
 
 
 def csv_of(rows: list[dict], columns=COLUMNS) -> bytes:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from claims.records import REPLACEMENT, VOID
 from claims.versions import apply_versions
 
-from .conftest import D, line
+from .lines import D, line
 
 ORIGINAL_LINES = [line(), line(line_number=2, procedure_code="99497")]
 LATER = D(2026, 4, 10)
@@ -97,3 +97,41 @@ def test_a_version_received_before_cannot_bring_back_a_voided_claim():
     assert outcome.standing == []
     assert outcome.duplicates == 1
     assert [p.code for p in outcome.problems] == ["duplicate_claim"]
+
+
+def test_warnings_name_the_claim_at_its_row_and_counts_add_up_over_claims():
+    standing = {"C1": ORIGINAL_LINES, "C2": [line(claim_id="C2")]}
+    incoming = [
+        *ORIGINAL_LINES,  # C1 again: a duplicate
+        line(claim_id="C2"),  # C2 again: a duplicate
+        line(claim_id="C3", frequency_code=REPLACEMENT),  # never received
+        line(claim_id="C4", frequency_code=VOID),  # never received
+    ]
+    outcome = apply(incoming, standing)
+    assert outcome.duplicates == 2
+    assert [(p.row, p.column, p.code) for p in outcome.problems] == [
+        (2, "claim_id", "duplicate_claim"),
+        (4, "claim_id", "duplicate_claim"),
+        (5, "claim_id", "replacement_without_original"),
+        (6, "claim_id", "void_without_original"),
+    ]
+    assert "'C1' (frequency 1, paid 2026-03-20)" in outcome.problems[0].message
+    assert "'C3'" in outcome.problems[2].message and "'C4'" in outcome.problems[3].message
+    changes = [
+        line(claim_id="C1", frequency_code=REPLACEMENT, paid_date=LATER),
+        line(claim_id="C2", frequency_code=REPLACEMENT, paid_date=LATER),
+        line(claim_id="C1", frequency_code=VOID, paid_date=D(2026, 5, 1)),
+        line(claim_id="C2", frequency_code=VOID, paid_date=D(2026, 5, 1)),
+    ]
+    outcome = apply(changes, standing)
+    assert (outcome.replaced, outcome.voided, outcome.standing) == (2, 2, [])
+
+
+def test_later_versions_of_a_claim_still_apply_after_a_duplicate_or_a_refused_original():
+    replacement = line(frequency_code=REPLACEMENT, paid_date=LATER, paid_amount=Decimal("70.00"))
+    outcome = apply([*ORIGINAL_LINES, replacement], {"C1": ORIGINAL_LINES})
+    assert (outcome.duplicates, outcome.replaced, outcome.standing) == (1, 1, [2])
+    refused = line(paid_amount=Decimal("1.00"), paid_date=D(2026, 3, 25))
+    outcome = apply([refused, replacement], {"C1": ORIGINAL_LINES})
+    assert [p.code for p in outcome.problems] == ["claim_already_loaded"]
+    assert (outcome.replaced, outcome.standing) == (1, [1])

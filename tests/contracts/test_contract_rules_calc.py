@@ -364,6 +364,54 @@ def test_the_baseline_window_is_stored_only_when_given_and_is_1_to_36_months():
     assert r.baseline_months({}) == r.baseline_months(None) == r.DEFAULT_BASELINE_MONTHS == 12
 
 
+def test_the_run_out_is_stored_only_when_given_and_is_0_to_24_months():
+    for empty in (SAVINGS, {**SAVINGS, "runout_months": ""}, {**SAVINGS, "runout_months": None}):
+        assert "runout_months" not in check(r.validate_shared_savings, empty)[0]
+    for months, expected in ((0, []), (24, []), (-1, ["too_small"]), (25, ["too_large"])):
+        result, problems = check(r.validate_shared_savings, {**SAVINGS, "runout_months": months})
+        assert result["runout_months"] == months
+        assert problems == [("shared_savings_terms.runout_months", code) for code in expected]
+
+
+def test_the_completion_threshold_is_stored_only_when_given_and_is_a_half_to_one():
+    for empty in (SAVINGS, {**SAVINGS, "completion_threshold": ""}):
+        assert "completion_threshold" not in check(r.validate_shared_savings, empty)[0]
+    for value, stored, expected in (
+        ("0.5", "0.5", []),
+        ("1", "1", []),
+        ("0.9500", "0.95", []),
+        ("0.4999", "0.4999", ["too_small"]),
+        ("1.0001", "1.0001", ["too_large"]),
+        ("0.95001", "0.95001", ["too_many_places"]),
+        ("most", None, ["not_a_number"]),
+    ):
+        result, problems = check(r.validate_shared_savings, {**SAVINGS, "completion_threshold": value})
+        assert (result["completion_threshold"], problems) == (
+            stored,
+            [("shared_savings_terms.completion_threshold", code) for code in expected],
+        ), value
+
+
+def test_the_run_out_in_words():
+    assert r.describe_runout(SAVINGS) == ""
+    assert r.describe_runout({"runout_months": 0, "completion_threshold": ""}) == ""
+    assert (
+        r.describe_runout({"runout_months": 1})
+        == " A period is settled no earlier than 1 month after the period ends."
+    )
+    assert r.describe_runout({"runout_months": 3, "completion_threshold": "0.95"}) == (
+        " A period is settled no earlier than 3 months after the period ends and once at least 95% of its "
+        "claims cost is paid."
+    )
+    assert r.describe_runout({"completion_threshold": "0.9"}) == (
+        " A period is settled once at least 90% of its claims cost is paid."
+    )
+    assert r.describe_shared_savings({**SAVINGS, "runout_months": 6}).endswith(
+        "at least 60%. A period is settled no earlier than 6 months after the period ends."
+    )
+    assert r.SHARED_SAVINGS_LABELS["runout_months"] == "Shared savings · run-out (months after the period)"
+
+
 TRENDED = {
     **SAVINGS,
     "baseline_method": "trended_benchmark",

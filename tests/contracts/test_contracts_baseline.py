@@ -276,3 +276,37 @@ def test_rate_sheets_carry_the_baseline_terms(active_contract):
         items["shared_savings.benchmark_midpoint"],
         items["shared_savings.annual_trend"],
     ) == ("4200.00", "2025-07-01", "0.035")
+
+
+def test_the_run_out_through_the_web_form_and_the_api(plan_cm, open_contract, api_for):
+    contract = open_contract()
+    version = contract.current_version
+    web = logged_in(plan_cm)
+    url = f"/contracts/{contract.number}/versions/1/edit/"
+    assert "Run-out (months after the period)" in web.get(url).content.decode()
+    bad = web.post(url, _edit_data(version, ss_runout_months="25", ss_completion_threshold="40"))
+    assert bad.status_code == 400
+    body = bad.content.decode()
+    assert "run-out" in body.lower() and "completion threshold" in body.lower()
+    saved = web.post(url, _edit_data(version, ss_runout_months="3", ss_completion_threshold="95"))
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    version.refresh_from_db()
+    assert (
+        version.shared_savings_terms["runout_months"],
+        version.shared_savings_terms["completion_threshold"],
+    ) == (
+        3,
+        "0.95",
+    )
+    again = web.get(url).content.decode()
+    assert (
+        'name="ss_runout_months" value="3"' in again and 'name="ss_completion_threshold" value="95"' in again
+    )
+    detail = web.get(f"/contracts/{contract.number}/versions/1/").content.decode()
+    assert (
+        "A period is settled no earlier than 3 months after the period ends and once at least 95% of its "
+        "claims cost is paid." in detail
+    )
+    api = api_for(plan_cm)
+    terms = api.get(f"/api/v1/contracts/{contract.number}/versions/1/").json()["shared_savings_terms"]
+    assert (terms["runout_months"], terms["completion_threshold"]) == (3, "0.95")
