@@ -234,6 +234,8 @@ MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)
 # Uploaded files up to this size are parsed in the request; every larger one by a Celery worker (the
 # answer is 202 and the upload's status says when it is done), so no request spends long on a file.
 UPLOAD_SYNC_MAX_BYTES = int(os.environ.get("UPLOAD_SYNC_MAX_BYTES", str(64 * 1024)))
+# Provider-facing performance hides counts from 1 to this (performance/suppression.py); 0 shows them.
+SMALL_COUNT_SUPPRESSION = int(os.environ.get("SMALL_COUNT_SUPPRESSION", "10"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 API_TOKEN_TTL_HOURS = int(os.environ.get("API_TOKEN_TTL_HOURS", "24"))

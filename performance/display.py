@@ -102,6 +102,8 @@ def _decorate_completion(completion: dict | None) -> None:
 def decorate(performance: dict) -> dict:
     """Add ``*_text`` fields next to the numbers (in place) and return the dict."""
     _decorate_completion(performance.get("claims_completion"))
+    suppression = performance.get("suppression")
+    hidden = f"1–{suppression['limit']}" if suppression else ""  # how a hidden count reads
     for row in performance["measures"]:
         unit = row["unit"]
         row["rate_text"] = value_text(row["rate"], unit)
@@ -123,6 +125,9 @@ def decorate(performance: dict) -> dict:
         row["numerator_text"] = f"{num.normalize():f}" if num is not None else "—"
         den = _d(row["denominator"])
         row["denominator_text"] = f"{den.normalize():f}" if den is not None else "—"
+        if row.get("suppressed"):
+            row["numerator_text"] = row["denominator_text"] = row["rate_text"] = hidden
+            row["ci_text"] = "—"
     performance["composite_text"] = (
         percent_text(performance["composite_score"])
         if performance["composite_score"] is not None
@@ -145,5 +150,13 @@ def decorate(performance: dict) -> dict:
     for e in performance["avoided_events"]["events"]:
         e["label"] = EVENT_LABELS.get(e["kind"], e["kind"])
         e["unit_cost_text"], e["value_text"] = money_text(e["unit_cost"]), money_text(e["value"])
+        e["actual_text"] = hidden if e.get("suppressed") else e["actual"]
+        e["avoided_text"] = hidden if e.get("suppressed") else e["avoided"]
     performance["avoided_events"]["total_text"] = money_text(performance["avoided_events"]["total"])
+    performance["suppression_text"] = (
+        f"Counts from 1 to {suppression['limit']} that could point at a member are shown as “{hidden}”, "
+        "and so are the rates, events avoided and values they could be worked back from."
+        if suppression and suppression["applied"]
+        else ""
+    )
     return performance

@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
@@ -51,6 +52,7 @@ from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
 from enrollment.models import Assessment, MemberMonth, RosterEntry, RosterSubmission
 from performance import measures as m
 from performance.models import EventKind, PatientStory, UnitCost, UtilizationRow, UtilizationUpload
+from performance.suppression import suppress_small_counts
 
 ZERO = Decimal(0)
 BASELINE_MONTHS = contract_rules.DEFAULT_BASELINE_MONTHS  # when the contract names no baseline window
@@ -741,8 +743,14 @@ def _series(
 
 
 def contract_performance(*, scope: Scope, contract: Contract, period: str | None) -> dict[str, Any]:
+    """The period's performance as this user may read it: the plan's in full; a provider's with small
+    counts hidden (performance/suppression.py), since they are the plan's data about people."""
     scope.require("performance.view")
-    return compute_performance(contract, period_of(contract, period))
+    data = compute_performance(contract, period_of(contract, period))
+    if scope.is_payer:
+        data["suppression"] = None
+        return data
+    return suppress_small_counts(data, settings.SMALL_COUNT_SUPPRESSION)
 
 
 # --- drill-down ----------------------------------------------------------------------------------

@@ -52,8 +52,8 @@ class MeasureSerializer(serializers.Serializer):
     name = serializers.CharField()
     unit = serializers.ChoiceField(choices=["per_1000", "rate", "days", "score"])
     direction = serializers.ChoiceField(choices=["lower", "higher"])
-    numerator = serializers.CharField()
-    denominator = serializers.CharField()
+    numerator = serializers.CharField(allow_null=True, help_text="null when suppressed (see `suppression`)")
+    denominator = serializers.CharField(allow_null=True, help_text="null when suppressed")
     denominator_label = serializers.CharField()
     rate = serializers.CharField(allow_null=True)
     ci_low = serializers.CharField(allow_null=True, help_text="95% interval (Wilson / Garwood / normal)")
@@ -63,6 +63,9 @@ class MeasureSerializer(serializers.Serializer):
     minimum_denominator = serializers.IntegerField()
     scored = serializers.BooleanField()
     met = serializers.BooleanField(allow_null=True)
+    suppressed = serializers.BooleanField(
+        required=False, help_text="A provider's view: a count of 1 to the limit hid the counts and the rate"
+    )
 
 
 class SharedSavingsResultSerializer(serializers.Serializer):
@@ -101,8 +104,8 @@ class BaselineSerializer(serializers.Serializer):
     )
     tcoc_pmpm = serializers.CharField(allow_null=True, help_text="The members' own pre-enrollment TCOC PMPM")
     events = serializers.DictField(
-        child=serializers.IntegerField(),
-        help_text="Pre-enrollment events by kind (the rates of avoided events)",
+        child=serializers.IntegerField(allow_null=True),
+        help_text="Pre-enrollment events by kind (the rates of avoided events); null when suppressed",
     )
     method = serializers.ChoiceField(
         choices=BASELINE_METHOD_CODES, help_text="The baseline of the shared savings"
@@ -137,6 +140,11 @@ class ClaimsCompletionSerializer(serializers.Serializer):
     categories = CompletionRowSerializer(many=True)
 
 
+class SuppressionSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(help_text="Counts from 1 to this are hidden")
+    applied = serializers.BooleanField(help_text="Whether anything in this period was hidden")
+
+
 class RunOutSerializer(serializers.Serializer):
     months = serializers.IntegerField(help_text="The contract's run-out: months after the period (0: none)")
     settles_from = serializers.DateField(help_text="The first day the period may be settled")
@@ -163,6 +171,11 @@ class PerformanceSerializer(serializers.Serializer):
     baseline = BaselineSerializer()
     avoided_events = serializers.JSONField()
     run_out = RunOutSerializer()
+    suppression = SuppressionSerializer(
+        allow_null=True,
+        help_text="For a provider: counts from 1 to `limit` are null (with `suppressed` on their measure "
+        "or event) where they could point at a member; null for the plan, which sees every count",
+    )
     claims_completion = ClaimsCompletionSerializer(
         allow_null=True, help_text="How complete the plan's claims for the period are; null without claims"
     )
