@@ -22,7 +22,7 @@ from core.errors import NotFoundError
 
 NOT_FOUND_MESSAGE = "No such claims upload."
 CHUNK = 5000
-_RECORD_FIELDS = [f for f in ClaimLine._fields]
+_RECORD_FIELDS = list(ClaimLine._fields)
 
 
 def upload_list(*, scope: Scope) -> QuerySet[ClaimsUpload]:

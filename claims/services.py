@@ -29,10 +29,10 @@ from claims.models import (
 from claims.records import ClaimLine
 from claims.selectors import claim_history, latest_paid_date, paid_cells
 from claims.versions import apply_versions
-from core.domain.canonical import sha256_hex, sha256_of_chunks
+from core.domain.canonical import sha256_hex
 from core.domain.months import first_of_month
 from core.domain.problems import Problem, problem_dicts
-from core.uploads import parsed_in_request
+from core.uploads import parsed_in_request, uploaded_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def claims_upload(
         payer=scope.organization,
         uploaded_by=scope.user,
         original_filename=name,
-        file_sha256=sha256_hex(data) if data is not None else _sha256(file),
+        file_sha256=sha256_hex(data) if data is not None else uploaded_sha256(file),
         file_size=size,
         status=UploadStatus.PROCESSING,
         progress_message="Queued",
@@ -83,13 +83,6 @@ def claims_upload(
 
         transaction.on_commit(lambda: process_claims_upload.delay(upload.pk))
     return upload
-
-
-def _sha256(uploaded) -> str:
-    uploaded.seek(0)
-    digest = sha256_of_chunks(uploaded.chunks())
-    uploaded.seek(0)
-    return digest
 
 
 def claims_upload_process(*, upload_id: int) -> ClaimsUpload | None:

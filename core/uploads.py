@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from core.domain.canonical import sha256_of_chunks
+
 
 def parsed_in_request(size: int) -> bool:
     """Whether an upload of ``size`` bytes is parsed before the request answers.
@@ -12,3 +14,12 @@ def parsed_in_request(size: int) -> bool:
     answered at once (202, status ``processing``), so a slow or hostile file never holds a web worker.
     """
     return size <= settings.UPLOAD_SYNC_MAX_BYTES
+
+
+def uploaded_sha256(uploaded) -> str:
+    """The sha256 of an uploaded file, read chunk by chunk from its start; the file is left at its start
+    again, ready to be stored."""
+    uploaded.seek(0)
+    digest = sha256_of_chunks(uploaded.chunks())
+    uploaded.seek(0)
+    return digest

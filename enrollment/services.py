@@ -27,11 +27,10 @@ from bundles.models import BundleVersion
 from bundles.selectors import roles_for
 from contracts.models import Contract, ContractStatus
 from contracts.selectors import terms_in_force
-from core.domain.canonical import sha256_of_chunks
 from core.domain.months import day_of_month, months_between, next_month, shift_month
 from core.domain.problems import Problem
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError, month_from_input
-from core.uploads import parsed_in_request
+from core.uploads import parsed_in_request, uploaded_sha256
 from enrollment import exits, processing
 from enrollment.eligibility import apply_834
 from enrollment.ingest.ack_999 import AcknowledgementNotPossible, readable_acknowledgement, write_999
@@ -72,12 +71,6 @@ REMINDER_DAYS_BEFORE = 3
 def due_date_for(month: date, due_day: int) -> date:
     """A month's roster is due on the contract's due day of the following month (clamped to its end)."""
     return day_of_month(next_month(month), due_day)
-
-
-def _sha256(uploaded) -> str:
-    digest = sha256_of_chunks(uploaded.chunks())
-    uploaded.seek(0)
-    return digest
 
 
 def _safe_name(uploaded, fallback: str) -> str:
@@ -164,14 +157,14 @@ def roster_submit(
         due_date=due,
         late=today > due,
         original_filename=_safe_name(file, "roster.csv"),
-        file_sha256=_sha256(file),
+        file_sha256=uploaded_sha256(file),
         file_size=file.size or 0,
         progress_log=_log([], 0, "Queued"),
     )
     submission.file.save(submission.original_filename, file, save=False)
     if assessments_file is not None:
         submission.assessments_filename = _safe_name(assessments_file, "assessments.csv")
-        submission.assessments_sha256 = _sha256(assessments_file)
+        submission.assessments_sha256 = uploaded_sha256(assessments_file)
         submission.assessments_file.save(submission.assessments_filename, assessments_file, save=False)
     size = (file.size or 0) + (getattr(assessments_file, "size", 0) or 0)
     inline = parsed_in_request(size) if run_inline is None else run_inline
@@ -411,7 +404,7 @@ def eligibility_file_load(*, scope: Scope, file, run_inline: bool | None = None)
         uploaded_by=scope.user,
         uploaded_at=timezone.now(),
         original_filename=_safe_name(file, "eligibility.834"),
-        file_sha256=_sha256(file),
+        file_sha256=uploaded_sha256(file),
         file_size=file.size or 0,
     )
     record.file.save(record.original_filename, file, save=False)

@@ -17,11 +17,11 @@ from accounts.tenancy import Scope
 from claims.classify import MemberMonthUse, member_months
 from claims.selectors import standing_lines_of_members
 from contracts.models import Contract
-from core.domain.canonical import sha256_hex, sha256_of_chunks
+from core.domain.canonical import sha256_hex
 from core.domain.months import INVALID_PERIOD_MESSAGE, parse_period
 from core.domain.problems import Problem, problem_dicts
 from core.errors import PERMISSION_DENIED_MESSAGE, ApplicationError, PermissionDeniedError
-from core.uploads import parsed_in_request
+from core.uploads import parsed_in_request, uploaded_sha256
 from performance.ingest import Result, UtilizationRecord, read_utilization, write_utilization
 from performance.models import (
     EventKind,
@@ -71,7 +71,7 @@ def utilization_upload(
         payer=scope.organization,
         uploaded_by=scope.user,
         original_filename=name,
-        file_sha256=sha256_hex(data) if data is not None else _sha256(file),
+        file_sha256=sha256_hex(data) if data is not None else uploaded_sha256(file),
         file_size=size,
         status=UploadStatus.PROCESSING,
     )
@@ -138,13 +138,6 @@ def _load(upload: UtilizationUpload, result: Result) -> UtilizationUpload:
         _insert_rows(upload, records)
         upload.save(update_fields=["superseded_count"])
     return upload
-
-
-def _sha256(uploaded) -> str:
-    uploaded.seek(0)
-    digest = sha256_of_chunks(uploaded.chunks())
-    uploaded.seek(0)
-    return digest
 
 
 ROW_COLUMNS = (

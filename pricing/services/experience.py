@@ -14,11 +14,10 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from accounts.tenancy import Scope
-from core.domain.canonical import sha256_of_chunks
 from core.domain.months import month_index, parse_month
 from core.domain.problems import Problem, problem_dicts
 from core.errors import ApplicationError, problems_error
-from core.uploads import parsed_in_request
+from core.uploads import parsed_in_request, uploaded_sha256
 from pricing.experience import summarise_experience, summarise_spans
 from pricing.models import ExperienceDataset, ExperienceStatus
 
@@ -28,12 +27,6 @@ PROCESSING_FAILED_MESSAGE = "The file could not be read ({error}). Nothing was l
 EXPERIENCE_REJECTED_MESSAGE = (
     "The experience file has errors; nothing was loaded. Every error is listed with its row and column."
 )
-
-
-def _sha256_of(uploaded) -> str:
-    digest = sha256_of_chunks(uploaded.chunks())
-    uploaded.seek(0)
-    return digest
 
 
 def _safe_name(uploaded, fallback: str) -> str:
@@ -67,13 +60,13 @@ def experience_upload(
         provider=provider,
         created_by=scope.user,
         original_filename=_safe_name(file, "experience.csv"),
-        file_sha256=_sha256_of(file),
+        file_sha256=uploaded_sha256(file),
         status=ExperienceStatus.PROCESSING,
     )
     dataset.file.save(dataset.original_filename, file, save=False)
     if spans_file is not None:
         dataset.spans_original_filename = _safe_name(spans_file, "spans.csv")
-        dataset.spans_sha256 = _sha256_of(spans_file)
+        dataset.spans_sha256 = uploaded_sha256(spans_file)
         dataset.spans_file.save(dataset.spans_original_filename, spans_file, save=False)
     size = (file.size or 0) + (getattr(spans_file, "size", 0) or 0)
     inline = parsed_in_request(size) if run_inline is None else run_inline
