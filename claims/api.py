@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -14,7 +15,7 @@ from claims.models import ClaimsUpload, UploadStatus
 from claims.serializers import ClaimsUploadInputSerializer, ClaimsUploadSerializer
 from core.api import ErrorSerializer
 from core.audit import record_access
-from core.errors import problems_details
+from core.errors import NotFoundError, problems_details
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
 
@@ -97,3 +98,22 @@ class ClaimsUploadDetailApi(ScopedAPIView):
             request=request,
         )
         return Response(ClaimsUploadSerializer(upload).data)
+
+
+class ClaimsUpload999Api(ScopedAPIView):
+    """The 999 acknowledgement of an X12 837 file (text/plain); 404 for a CSV or Parquet file."""
+
+    @extend_schema(responses={(200, "text/plain"): str}, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, upload_id):
+        upload = selectors.upload_get(scope=self.scope, upload_id=upload_id)
+        if not upload.ack_999:
+            raise NotFoundError("No 999 has been written for this file (it is not an X12 837).")
+        record_access(
+            scope=self.scope,
+            action="claims_upload.view",
+            object_type="claims_upload",
+            object_id=upload.public_id,
+            detail=f"{upload.original_filename}: 999",
+            request=request,
+        )
+        return HttpResponse(upload.ack_999, content_type="text/plain; charset=utf-8")

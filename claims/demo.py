@@ -1,5 +1,6 @@
 """Demo claims: a year of the plan's paid claims for its members who were assessed but declined the
-bundle (eligible, never enrolled), the first members a comparison group is drawn from.
+bundle (eligible, never enrolled), the first members a comparison group is drawn from, and last
+month's encounters for them as an X12 837 file.
 
 Office visits, home health, emergency visits, some leading to a stay (with an ICU day now and then),
 a few readmissions, one claim corrected by a replacement and one voided. Loaded through the upload
@@ -28,6 +29,7 @@ from enrollment.models import Member
 
 MONTHS = 12
 FILENAME = "golden-coast-claims.csv"
+ENCOUNTERS_FILENAME = "golden-coast-encounters.837"
 DIAGNOSES = (("I5022", "R0602"), ("C3490", "R52"), ("J441", "R0600"), ("G3100",), ("N184", "E1122"))
 
 
@@ -162,6 +164,53 @@ def claim_lines(member_ids: list[str], first: dt.date, rnd: random.Random) -> li
     return lines
 
 
+def encounters_837(member_ids: list[str], served: dt.date, paid: dt.date) -> bytes:
+    """An X12 837 professional encounter file: for each member, a visit with advance care planning,
+    as the plan adjudicated it (SVD paid amounts, DTP*573 paid dates)."""
+    d8 = f"{served:%Y%m%d}"
+    body = [
+        "BHT*0019*00*GCENC1*20260401*1200*RP",
+        "NM1*41*2*GOLDEN COAST HEALTH PLAN*****46*GCHP",
+        "PER*IC*EDI DESK*TE*5555550100",
+        "NM1*40*2*CAREBUNDLE*****46*CB1",
+        "HL*1**20*1",
+        "NM1*85*2*BAYVIEW PALLIATIVE*****XX*1234567893",
+        "N3*1 BAY ST",
+        "N4*OAKLAND*CA*94607",
+        "REF*EI*123456789",
+    ]
+    for n, member in enumerate(member_ids, start=2):
+        body += [
+            f"HL*{n}*1*22*0",
+            "SBR*P*18*******MC",
+            f"NM1*IL*1*MEMBER*DEMO****MI*{member}",
+            "NM1*PR*2*GOLDEN COAST*****PI*GCHP",
+            f"CLM*{member}-ENC*310***12:B:1*Y*A*Y*Y",
+            "HI*ABK:C3490*ABF:R52",
+            "LX*1",
+            "SV1*HC:99214*150*UN*1***1",
+            f"DTP*472*D8*{d8}",
+            "SVD*GCHP*112.4*HC:99214**1",
+            f"DTP*573*D8*{paid:%Y%m%d}",
+            "LX*2",
+            "SV1*HC:99497*160*UN*1***1",
+            f"DTP*472*D8*{d8}",
+            "SVD*GCHP*86.12*HC:99497**1",
+            f"DTP*573*D8*{paid:%Y%m%d}",
+        ]
+    version = "005010X222A1"
+    transaction = [f"ST*837*0001*{version}", *body]
+    segments = [
+        f"ISA*00*{'':10}*00*{'':10}*ZZ*{'GCHP':15}*ZZ*{'CAREBUNDLE':15}*260401*1200*^*00501*000000837*0*P*:",
+        f"GS*HC*GCHP*CAREBUNDLE*20260401*1200*837*X*{version}",
+        *transaction,
+        f"SE*{len(transaction) + 1}*0001",
+        "GE*1*837",
+        "IEA*1*000000837",
+    ]
+    return "".join(segment + "~\n" for segment in segments).encode()
+
+
 def seed(ctx) -> None:
     analyst = ctx.users.get("plan_analyst")
     if analyst is None or ClaimsUpload.objects.filter(payer=ctx.plan, status=UploadStatus.ACCEPTED).exists():
@@ -186,3 +235,12 @@ def seed(ctx) -> None:
         scope=scope, data=write_claims_csv(lines).encode(), filename=FILENAME, run_inline=True
     )
     assert upload.status == UploadStatus.ACCEPTED, upload.errors[:5]
+    # Last month's encounters, as the plan's X12 837 (with its 999).
+    served = shift_month(first_of_month(today), -1) + dt.timedelta(days=4)
+    encounters = services.claims_upload(
+        scope=scope,
+        data=encounters_837(member_ids, served, min(today, served + dt.timedelta(days=20))),
+        filename=ENCOUNTERS_FILENAME,
+        run_inline=True,
+    )
+    assert encounters.status == UploadStatus.ACCEPTED, encounters.errors[:5]

@@ -90,7 +90,10 @@ SERVICE_TO_BEFORE_FROM = "service_to is before service_from."
 DISCHARGE_BEFORE_ADMISSION = "discharge_date is before admission_date."
 PAID_BEFORE_SERVICE = "paid_date is before service_from: a claim is paid after its service."
 NOT_AN_AMOUNT = "Not an amount (a plain decimal with at most 2 places, 0 or more): {value!r}."
-DUPLICATE_LINE = "Claim {claim!r} line {line} ({frequency}, paid {paid}) is already in row {first}."
+DUPLICATE_LINE = (
+    "Claim {claim!r} line {line} (frequency {frequency}) is already in row {first}: a file holds one version "
+    "of a claim per frequency code (send its latest)."
+)
 CLAIM_MEMBER_MISMATCH = "Claim {claim!r} is for member {member!r} in row {first}."
 CLAIM_TYPE_MISMATCH = "Claim {claim!r} is {claim_type} in row {first}."
 TOO_MANY_ERRORS = "Reading stopped after {limit} errors; fix these and upload the file again."
@@ -247,7 +250,7 @@ class _Checker:
         self.position = position
         self.result = result
         self.last_row = 1
-        self.seen_lines: dict[tuple[str, str, int, dt.date], int] = {}
+        self.seen_lines: dict[tuple[str, str, int], int] = {}
         self.claims: dict[str, tuple[str, str, int]] = {}  # claim id -> (member, claim type, first row)
 
     def row(self, row: int, cells: list[str]) -> None:
@@ -367,15 +370,14 @@ class _Checker:
                     "claim_type_mismatch",
                     CLAIM_TYPE_MISMATCH.format(claim=claim, claim_type=first[1], first=first[2]),
                 )
-        if claim and line_number is not None and paid:
-            key = (claim, frequency, line_number, paid)
-            first_row = self.seen_lines.setdefault(key, row)
+        if claim and line_number is not None:
+            first_row = self.seen_lines.setdefault((claim, frequency, line_number), row)
             if first_row != row:
                 problem(
                     "line_number",
                     "duplicate_line",
                     DUPLICATE_LINE.format(
-                        claim=claim, line=line_number, frequency=frequency, paid=paid, first=first_row
+                        claim=claim, line=line_number, frequency=frequency, first=first_row
                     ),
                 )
         if errors:  # records only matter for a file without errors

@@ -67,6 +67,7 @@ class ClaimsUpload(models.Model):
     error_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="[{row, column, code, message}]")
     warnings = models.JSONField(default=list, blank=True)
+    ack_999 = models.TextField(blank=True, help_text="The 999 acknowledgement of an X12 837 ('' for a table)")
     progress = models.PositiveSmallIntegerField(default=0)
     progress_message = models.CharField(max_length=200, blank=True)
     uploaded_by = models.ForeignKey(

@@ -66,7 +66,7 @@ def claim_history(
             record = _record(values)
             if is_standing:
                 standing.setdefault(record.claim_id, []).append(record)
-            key = (record.claim_id, upload_id, record.frequency_code, record.paid_date)
+            key = (record.claim_id, upload_id, record.frequency_code)
             versions.setdefault(key, []).append(record)
     received: dict[str, set[tuple[ClaimLine, ...]]] = {}
     for (claim_id, *_), lines in versions.items():

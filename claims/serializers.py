@@ -25,9 +25,13 @@ class ClaimsUploadSerializer(serializers.ModelSerializer):
         help_text="`accepted` (every line loaded), `rejected` (none) or `processing` (a large file, being "
         "read by a worker: `progress` says how far)",
     )
+    has_999 = serializers.SerializerMethodField(help_text="An X12 837: its 999 is at `999/` under the upload")
     paid_amount = serializers.DecimalField(
         max_digits=16, decimal_places=2, read_only=True, help_text="Paid on the lines of this file that stand"
     )
+
+    def get_has_999(self, upload: ClaimsUpload) -> bool:
+        return bool(upload.ack_999)
 
     class Meta:
         model = ClaimsUpload
@@ -53,5 +57,6 @@ class ClaimsUploadSerializer(serializers.ModelSerializer):
             "error_count",
             "errors",
             "warnings",
+            "has_999",
             "uploaded_at",
         ]

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.tenancy import Scope
-from claims import hooks
+from claims import hooks, x12_837
 from claims.completion import month_completions
 from claims.extract import Result, read_claims
 from claims.models import (
@@ -33,6 +33,7 @@ from core.domain.canonical import sha256_hex
 from core.domain.months import first_of_month
 from core.domain.problems import Problem, problem_dicts
 from core.uploads import parsed_in_request, uploaded_sha256
+from enrollment.ingest.ack_999 import AcknowledgementNotPossible
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def claims_upload(
         if data is None:
             with upload.file.open("rb") as fh:
                 data = fh.read()
-        return _load(upload, read_claims(data, name))
+        return _load(upload, _read(data, name))
     with transaction.atomic():
         upload.save()
         from claims.tasks import process_claims_upload
@@ -95,7 +96,7 @@ def claims_upload_process(*, upload_id: int) -> ClaimsUpload | None:
     _progress(upload, 5, "Reading the file")
     try:
         with upload.file.open("rb") as fh:
-            result = read_claims(fh.read(), upload.original_filename)
+            result = _read(fh.read(), upload.original_filename)
     except OperationalError:
         raise  # the database: the task retries
     except Exception as exc:  # a file the reader cannot take: rejected with the reason, never left hanging
@@ -106,6 +107,23 @@ def claims_upload_process(*, upload_id: int) -> ClaimsUpload | None:
         result = Result([], [error], 1)
     _progress(upload, 60, f"Read {len(result.records):,} lines; loading")
     return _load(upload, result)
+
+
+def _read(data: bytes, name: str) -> Result:
+    """An X12 837 (told by its ISA) or a claims extract (CSV or Parquet)."""
+    return x12_837.read_837(data, name) if x12_837.is_x12(data) else read_claims(data, name)
+
+
+def _ack_999(result: Result, upload: ClaimsUpload) -> str:
+    """The 999 of an 837 ("" for a table, or an 837 without an envelope to answer: its problems say why)."""
+    if not isinstance(result, x12_837.Result837):
+        return ""
+    try:
+        return x12_837.write_999_for_837(
+            result, control_number=upload.pk % 999_999_999 or 1, created=timezone.localtime()
+        )
+    except AcknowledgementNotPossible:
+        return ""
 
 
 def _progress(upload: ClaimsUpload, percent: int, message: str) -> None:
@@ -134,6 +152,9 @@ def _load(upload: ClaimsUpload, result: Result) -> ClaimsUpload:
             problems = [p for p in outcome.problems if p.is_error]
         warnings = list(result.warnings) + ([p for p in outcome.problems if p.is_warning] if outcome else [])
         upload.warnings = problem_dicts(warnings)
+        if upload.pk is None:
+            upload.save()  # read in the request: the 999's control number is the upload's id
+        upload.ack_999 = _ack_999(result, upload)
         upload.progress = 100
         if problems or outcome is None:
             upload.status = UploadStatus.REJECTED

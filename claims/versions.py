@@ -1,8 +1,9 @@
 """Voids and replacements: which lines of a claim stand once a file is applied. Pure: no Django.
 
-A claim is identified by its claim id; each version of it is the lines sent with one frequency code
-and paid date. Versions apply in paid-date order (an original before its replacement and a void
-on the same day):
+A claim is identified by its claim id; a version of it is the lines a file sends with one frequency
+code (a file holds one version per frequency code; the reader refuses a line sent twice), dated by
+the latest of their paid dates. Versions apply in that order (on the same day an original before
+its replacement before a void):
 
 - an original (1) stands when the claim has no standing version; an original for a claim that
   already stands is an error, since it would silently change paid history: the plan sends a
@@ -64,11 +65,15 @@ def apply_versions(
     before (claim id -> version contents). Errors and warnings are addressed to rows."""
     received = received or {}
     outcome = Outcome()
-    by_claim: dict[str, dict[tuple, list[int]]] = {}
+    by_claim: dict[str, dict[str, list[int]]] = {}
     for i, line in enumerate(incoming):
-        version = (line.paid_date, _ORDER[line.frequency_code], line.frequency_code)
-        by_claim.setdefault(line.claim_id, {}).setdefault(version, []).append(i)
-    for claim, versions in by_claim.items():
+        by_claim.setdefault(line.claim_id, {}).setdefault(line.frequency_code, []).append(i)
+    for claim, by_frequency in by_claim.items():
+        # A version's lines may be paid on different days: it is dated by its latest payment.
+        versions = {
+            (max(incoming[i].paid_date for i in indexes), _ORDER[frequency], frequency): indexes
+            for frequency, indexes in by_frequency.items()
+        }
         before = standing.get(claim) or ()
         current: tuple[ClaimLine, ...] | None = version_content(before) if before else None
         seen = received.get(claim, ())

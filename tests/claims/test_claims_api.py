@@ -299,3 +299,31 @@ def test_a_satisfaction_score_sent_by_file_is_carried_into_the_derived_month(ana
     assert post(analyst_api, FIRST_FILE).status_code == 201
     march = utilization()[MAR]
     assert (march.satisfaction_score, march.tcoc_amount) == (Decimal("91.00"), Decimal("10086.12"))
+
+
+def test_an_837_encounter_file_loads_like_an_extract_and_gets_its_999(analyst_api, client, plan_analyst):
+    from tests.claims.test_x12_837 import PROFESSIONAL_LINES, professional, x12
+
+    response = post(analyst_api, x12(professional()), "encounters.837")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["line_count"], body["has_999"]) == (len(PROFESSIONAL_LINES), True)
+    assert ClaimLineRow.objects.filter(standing=True).count() == len(PROFESSIONAL_LINES)
+    ack = analyst_api.get(f"/api/v1/claims/uploads/{body['id']}/999/")
+    assert ack.status_code == 200 and "IK5*A" in ack.content.decode() and "AK9*A" in ack.content.decode()
+    client.force_login(plan_analyst)
+    page = client.get(f"/claims/uploads/{body['id']}/").content.decode()
+    assert 'data-testid="upload-999"' in page
+    download = client.get(f"/claims/uploads/{body['id']}/999/")
+    assert download.status_code == 200 and download["Content-Disposition"].endswith('.999"')
+
+    missing_svd = [s for s in professional() if not s.startswith("SVD")][: -0 or None]
+    rejected = post(analyst_api, x12([s for s in missing_svd if not s.startswith("DTP*573")]), "bad.837")
+    assert rejected.status_code == 400
+    problems = rejected.json()["details"]["problems"]
+    assert {p["code"] for p in problems} == {"missing_adjudication"}
+    assert all(p["row"] > 1 and "segment_id" in str(p) for p in problems)
+    upload_id = rejected.json()["details"]["upload"]
+    assert "IK5*R" in analyst_api.get(f"/api/v1/claims/uploads/{upload_id}/999/").content.decode()
+    csv_upload = post(analyst_api, [line(claim_id="CSV1", member_id="M9")], "plain.csv").json()
+    assert analyst_api.get(f"/api/v1/claims/uploads/{csv_upload['id']}/999/").status_code == 404

@@ -153,12 +153,14 @@ def test_a_line_twice_and_a_claim_split_between_members_or_types_are_errors():
         good(line_number="3", claim_type="institutional", bill_type="131", place_of_service=""),
         good(frequency_code=VOID),  # another version of the claim: not a duplicate
         good(paid_date="2026-03-21", frequency_code=REPLACEMENT),
+        good(paid_date="2026-03-22", frequency_code=REPLACEMENT),  # a second replacement in one file
     ]
     result = read_claims(csv_of(rows))
     assert found(result) == {
         (3, "line_number", "duplicate_line"),
         (4, "member_id", "claim_member_mismatch"),
         (5, "claim_type", "claim_type_mismatch"),
+        (8, "line_number", "duplicate_line"),
     }
     assert "row 2" in result.errors[0].message
 

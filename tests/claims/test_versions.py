@@ -135,3 +135,12 @@ def test_later_versions_of_a_claim_still_apply_after_a_duplicate_or_a_refused_or
     outcome = apply([refused, replacement], {"C1": ORIGINAL_LINES})
     assert [p.code for p in outcome.problems] == ["claim_already_loaded"]
     assert (outcome.replaced, outcome.standing) == (1, [1])
+
+
+def test_a_versions_lines_may_be_paid_on_different_days_and_it_is_dated_by_the_latest():
+    split = [line(), line(line_number=2, paid_date=D(2026, 4, 2))]
+    assert apply(split).standing == [0, 1]
+    # The version is dated 2026-04-02: a void dated before that comes first and finds nothing to end.
+    void = line(frequency_code=VOID, paid_date=D(2026, 3, 25))
+    assert apply([*split, void]).standing == [0, 1]
+    assert apply([*split, void._replace(paid_date=D(2026, 4, 3))]).standing == []

@@ -56,6 +56,8 @@ MEMBER_DATA: dict[str, str] = {
     "api-claims-upload-list": "each upload's errors and warnings name claims and members",
     "api-claims-upload": "the upload's errors and warnings name claims and members",
     "claims-upload": "the upload's errors and warnings name claims and members",
+    "claims-upload-999": "the 999 quotes the bad values of members' claims",
+    "api-claims-upload-999": "the 999 quotes the bad values of members' claims",
     "performance-members": "the members behind the measures",
     "pricing-experience-file": "the experience and spans files as sent (member ids)",
 }
