@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -32,8 +32,6 @@ ONE = Decimal(1)
 ZERO = Decimal("0.00")
 #: Months with fewer origins than this cannot be fitted: they are taken as complete, and said so.
 MIN_ORIGINS = 3
-
-PaidCell = tuple[str, dt.date, dt.date, Decimal]  # (category, incurred month, paid month, amount)
 
 
 @dataclass(frozen=True)
@@ -64,21 +62,6 @@ class Completed:
         if self.completed <= 0:
             return ONE
         return min(ONE, round_half_up(self.paid / self.completed, COMPLETION_PLACES))
-
-
-def paid_triangle_cells(
-    rows: Iterable[tuple[str, dt.date, dt.date, Decimal]], as_of: dt.date
-) -> dict[tuple[str, dt.date, dt.date], Decimal]:
-    """Paid amounts summed by (category, incurred month, paid month), for payments up to ``as_of``."""
-    last = first_of_month(as_of)
-    cells: dict[tuple[str, dt.date, dt.date], Decimal] = {}
-    for category, incurred, paid_on, amount in rows:
-        paid_month = first_of_month(paid_on)
-        if paid_month > last:
-            continue  # not paid yet as of the valuation date
-        key = (category, first_of_month(incurred), max(paid_month, first_of_month(incurred)))
-        cells[key] = cells.get(key, ZERO) + amount
-    return cells
 
 
 def month_completions(

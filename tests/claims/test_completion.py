@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from claims.completion import Completed, MonthCompletion, completed, month_completions, paid_triangle_cells
+from claims.completion import Completed, MonthCompletion, completed, month_completions
 from core.domain.months import shift_month
 
 # The Reinsurance Association of America triangle, cumulative paid by accident year (Mack 1993, Table 1).
@@ -138,21 +138,6 @@ def test_too_little_history_is_taken_as_complete_and_said_so():
     assert {(m.category, m.month, m.completion, m.ultimate, m.fitted) for m in result.values()} == {
         ("hospice", START, Decimal(1), Decimal("10.00"), False),
         ("hospice", shift_month(START, 1), Decimal(1), Decimal("5.00"), False),
-    }
-
-
-def test_payments_after_the_valuation_date_are_left_out():
-    rows = [
-        ("inpatient", dt.date(2020, 1, 5), dt.date(2020, 1, 30), Decimal("0.50")),
-        ("inpatient", dt.date(2020, 1, 7), dt.date(2020, 1, 2), Decimal("0.50")),
-        ("inpatient", dt.date(2020, 1, 5), dt.date(2020, 3, 2), Decimal("2.00")),
-        ("inpatient", dt.date(2020, 1, 9), dt.date(2020, 4, 1), Decimal("4.00")),
-        ("inpatient", dt.date(2020, 2, 9), dt.date(2020, 1, 1), Decimal("8.00")),  # paid before: lag 0
-    ]
-    assert paid_triangle_cells(rows, dt.date(2020, 3, 31)) == {
-        ("inpatient", START, START): Decimal("1.00"),
-        ("inpatient", START, dt.date(2020, 3, 1)): Decimal("2.00"),
-        ("inpatient", dt.date(2020, 2, 1), dt.date(2020, 2, 1)): Decimal("8.00"),
     }
 
 
