@@ -212,6 +212,8 @@ def _834(people: list[DemoMember], eligible_from: dt.date) -> bytes:
             "INS*Y*18*030*XN*A",
             f"REF*0F*{p.member_id}",
             f"NM1*IL*1*{name}*{p.first}****ZZ*{p.member_id}",
+            "N3*1 MAIN ST",
+            f"N4*{'OAKLAND' if p.market.startswith('URBAN') else 'AUBURN'}*CA*{'94607' if p.market.startswith('URBAN') else '95603'}**CY*{p.market}",
             f"DMG*D8*{p.birth:%Y%m%d}*{'FM'[int(p.member_id[-1]) % 2]}",
             f"HD*030**{p.hd03}*PALLIATIVE CARE*IND",
             f"DTP*348*D8*{min(eligible_from, p.start):%Y%m%d}",

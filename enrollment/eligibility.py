@@ -103,6 +103,7 @@ def _update_members(file: EligibilityFile, members: list[Member834], applied: Ap
             "first_name": m.first_name[:100],
             "birth_date": m.birth_date,
             "sex": m.sex or "",
+            "market": m.county[:32],
         }
         person = existing.get(member_id)
         if person is None:
@@ -114,7 +115,9 @@ def _update_members(file: EligibilityFile, members: list[Member834], applied: Ap
             changed.append(person)
     Member.objects.bulk_create(new, batch_size=QUERY_CHUNK)
     Member.objects.bulk_update(
-        changed, ["last_name", "first_name", "birth_date", "sex", "source_file"], batch_size=QUERY_CHUNK
+        changed,
+        ["last_name", "first_name", "birth_date", "sex", "market", "source_file"],
+        batch_size=QUERY_CHUNK,
     )
     applied.members = len(latest)
     applied.changed += len(changed)

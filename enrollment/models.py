@@ -112,6 +112,11 @@ class Member(models.Model):
     first_name = models.CharField(max_length=NAME_MAX, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     sex = models.CharField(max_length=1, blank=True)
+    market = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="The county of the member's address (834 N4*..CY), '' when not sent",
+    )
     source_file = models.ForeignKey(EligibilityFile, on_delete=models.PROTECT, null=True, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 

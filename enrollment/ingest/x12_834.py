@@ -165,6 +165,9 @@ class Member834:
     st_control: str
     #: INS12 (with INS11 ``D8``): the member's date of death, recorded once per member by the platform.
     death_date: dt.date | None = None
+    #: N406 of the member's address (N4, loop 2100A) when N405 is ``CY``: the county the plan's
+    #: markets are coded by ('' when not sent).
+    county: str = ""
 
     @property
     def lob(self) -> str | None:
@@ -282,7 +285,7 @@ class _MemberBuilder:
     __slots__ = (
         "member_id", "ref_seen", "last_name", "first_name", "name_seen", "birth_date", "sex",
         "maintenance_type", "subscriber", "relationship", "member_start", "member_end",
-        "end_at", "coverages", "segment_index", "position", "st_control", "death_date",
+        "end_at", "coverages", "segment_index", "position", "st_control", "death_date", "county",
     )  # fmt: skip
 
     def __init__(self, ins: list[str], segment_index: int, position: int, st_control: str) -> None:
@@ -304,6 +307,7 @@ class _MemberBuilder:
         self.position = position
         self.st_control = st_control
         self.death_date: dt.date | None = None
+        self.county = ""
 
 
 class _CoverageBuilder:
@@ -775,6 +779,10 @@ class _Parser:
             if loop == "2100A":
                 self._dmg(m, e)
             return
+        if sid == "N4":
+            if loop == "2100A" and _el(e, 5) == "CY":
+                m.county = _el(e, 6)
+            return
         if sid == "HD":
             self._finish_coverage()
             self.coverage = _CoverageBuilder(e)
@@ -947,5 +955,6 @@ class _Parser:
                 position=m.position,
                 st_control=m.st_control,
                 death_date=m.death_date,
+                county=m.county,
             )
         )

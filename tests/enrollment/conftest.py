@@ -127,7 +127,7 @@ def assessments_file(rows: list[dict], name: str = "assessments.csv") -> SimpleU
 
 
 def make_834(members, *, full: bool = True, maintenance: str | None = None) -> bytes:
-    """members: (member_id, last, first, birth 'YYYYMMDD', start date, end date|None[, hd03])."""
+    """members: (member_id, last, first, birth 'YYYYMMDD', start date, end date|None[, hd03[, county]])."""
     action = "4" if full else "2"
     segs = [
         "ISA*00*          *00*          *ZZ*MCOPLAN        *ZZ*CAREBUNDLE     *260101*1200*^*00501*000000001*0*T*:",
@@ -145,6 +145,7 @@ def make_834(members, *, full: bool = True, maintenance: str | None = None) -> b
             f"INS*Y*18*{ins03}*XN*A",
             f"REF*0F*{member_id}",
             f"NM1*IL*1*{last}*{first}****ZZ*{member_id}",
+            *([f"N4*OAKLAND*CA*94607**CY*{member[7]}"] if len(member) > 7 else []),
             f"DMG*D8*{birth}*F",
             f"HD*{ins03}**{hd03}*PALLIATIVE*IND",
             f"DTP*348*D8*{start:%Y%m%d}",

@@ -81,10 +81,12 @@ def test_an_audit_file_replaces_the_plans_list_and_updates_change_it(analyst_api
         make_834(
             [
                 ("A1", "ONE", "ANA", "19400101", D(2025, 1, 1), None),
-                ("A2", "TWO", "BEN", "19410101", D(2025, 1, 1), None, "HLT"),
+                ("A2", "TWO", "BEN", "19410101", D(2025, 1, 1), None, "HLT", "06001"),
             ]
         ),
     )
+    # The county of the member's address is the market a comparison group matches on.
+    assert dict(Member.objects.values_list("member_id", "market")) == {"A1": "", "A2": "06001"}
     assert sorted(EligibilitySpan.objects.values_list("member_id", "lob")) == [
         ("A1", "medicaid"),
         ("A2", "medicare_advantage"),
@@ -107,6 +109,7 @@ def test_an_audit_file_replaces_the_plans_list_and_updates_change_it(analyst_api
     body = load(analyst_api, make_834([("A2", "TWO", "BENJAMIN", "19410101", D(2025, 1, 1), None)])).json()
     assert list(EligibilitySpan.objects.values_list("member_id", flat=True)) == ["A2"]
     assert Member.objects.get(member_id="A2").first_name == "BENJAMIN"
+    assert Member.objects.get(member_id="A2").market == ""  # the new file sends no county
     record = analyst_api.get(f"/api/v1/eligibility-files/{body['id']}/").json()
     assert record["full_file"] is True and record["counts"]["replaced_spans"] == 3
 

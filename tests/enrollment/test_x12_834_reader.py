@@ -393,3 +393,13 @@ def test_a_bad_date_of_death_rejects_the_file_with_its_position(ins, code, eleme
     assert not result.accepted
     [error] = result.errors
     assert (error.code, error.where["segment_id"], error.where["element"]) == (code, "INS", element)
+
+
+def test_the_county_of_the_member_address_is_its_market():
+    from tests.enrollment.conftest import make_834
+
+    data = make_834([("GC100005", "DOE", "JANE", "19400517", D(2020, 1, 1), None, "HMO", "06001")])
+    assert parse_834(data).members[0].county == "06001"
+    # N4 without the county qualifier, or in another loop than the member's name, is not a county.
+    no_qualifier = data.replace(b"N4*OAKLAND*CA*94607**CY*06001", b"N4*OAKLAND*CA*94607")
+    assert parse_834(no_qualifier).members[0].county == ""
