@@ -11,6 +11,7 @@ Every problem is reported at once, each with the JSON path of what is wrong.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -364,6 +365,27 @@ def _valid_icd10_range(value: Any) -> bool:
         if len(part) < 3 or not part[0].isalpha() or not part[1:3].isalnum():
             return False
     return True
+
+
+def in_icd10_range(code: str, code_range: str) -> bool:
+    """Whether an ICD-10-CM code (dots optional) lies in a range such as ``I50.0-I50.9`` or ``C00-C96``:
+    each bound covers every code that starts with it, so ``K70.0-K77`` holds K70.0 to K77.9."""
+    code = code.replace(".", "").strip().upper()
+    low, _, high = code_range.upper().replace(".", "").partition("-")
+    low, high = low.strip(), (high or low).strip()
+    return code[: len(low)] >= low and code[: len(high)] <= high
+
+
+def diagnosis_group(codes: Iterable[str], definition: dict[str, Any]) -> str:
+    """The first included diagnosis group of a bundle's eligibility (in its order) that any of
+    ``codes`` falls in; '' when none does."""
+    codes = list(codes)
+    for group in (definition.get("eligibility") or {}).get("diagnosis_groups", []):
+        if group.get("included") and any(
+            in_icd10_range(code, code_range) for code_range in group.get("icd10_ranges", []) for code in codes
+        ):
+            return str(group.get("name") or "")
+    return ""
 
 
 # --- effort arithmetic ---------------------------------------------------------------------

@@ -187,3 +187,35 @@ def latest_completion(
         )
         for row in run.months.all()
     }
+
+
+def diagnoses_by_month(
+    payer_id: int, member_ids: Iterable[str], start: dt.date, end: dt.date
+) -> dict[str, dict[dt.date, set[str]]]:
+    """The ICD-10-CM codes on these members' standing claim lines, by the month their service began
+    in ``[start, end)``: member -> month -> codes (the diagnoses a comparison group matches on)."""
+    ids = sorted(set(member_ids))
+    out: dict[str, dict[dt.date, set[str]]] = {}
+    for k in range(0, len(ids), CHUNK):
+        rows = (
+            ClaimLineRow.objects.filter(
+                payer_id=payer_id,
+                standing=True,
+                member_id__in=ids[k : k + CHUNK],
+                service_from__gte=start,
+                service_from__lt=end,
+            )
+            .exclude(diagnosis_codes="")
+            .annotate(month=TruncMonth("service_from"))
+            .values_list("member_id", "month", "diagnosis_codes")
+            .distinct()
+            .order_by()
+        )
+        for member_id, month, codes in rows:
+            out.setdefault(member_id, {}).setdefault(_day(month), set()).update(codes.split(":"))
+    return out
+
+
+def has_claims(payer_id: int) -> bool:
+    """Whether the plan has claims on the platform (a comparison group is drawn from them)."""
+    return ClaimLineRow.objects.filter(payer_id=payer_id, standing=True).exists()

@@ -74,6 +74,10 @@ DIRECTIONS = ("lower", "higher")
 BASELINE_METHODS = {
     "pre_enrollment": "the same members' total cost of care PMPM in the months before enrollment",
     "trended_benchmark": "a trended benchmark total cost of care PMPM",
+    "comparison_group": (
+        "a comparison group of eligible members who did not enroll, matched and compared by difference in "
+        "differences"
+    ),
 }
 BASELINE_METHOD_CODES = tuple(BASELINE_METHODS)  # one OpenAPI enum wherever a baseline method appears
 #: The members' own pre-enrollment window (months) when the terms name none: the baseline of
@@ -926,6 +930,14 @@ def describe_baseline(terms: dict[str, Any]) -> str:
         return (
             f"the same members' total cost of care PMPM in the {n} month{'' if n == 1 else 's'} before "
             f"enrollment"
+        )
+    if method == "comparison_group":
+        n = baseline_months(terms)
+        return (
+            "what the members would have cost had their cost moved like a comparison group's: plan members "
+            "eligible for the bundle who did not enroll, matched on age band, line of business, market, "
+            f"condition group, risk score and their cost and use in the {n} month{'' if n == 1 else 's'} "
+            "before (difference in differences)"
         )
     if method == "trended_benchmark" and has_benchmark(terms):
         return (

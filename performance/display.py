@@ -66,7 +66,85 @@ def baseline_text(baseline: dict) -> str:
             f"{trend_text(b['annual_trend'])}/year → {amount_text(b['trended_pmpm'])} "
             f"(at the period's midpoint, {b['period_midpoint']})"
         )
+    if baseline.get("method") == "comparison_group":
+        return (
+            "a comparison group: eligible members who did not enroll, matched on age band, line of business, "
+            "market, condition group, risk score and their prior cost and use (difference in differences)"
+        )
     return f"the same members' {months_text(baseline.get('window_months') or 12)} before enrollment"
+
+
+def _count_text(value: Any, hidden: str) -> str:
+    return hidden if value is None else f"{value:,}"
+
+
+UNMATCHED_TEXT = {
+    "no_history": "no months of history before enrolling",
+    "no_condition_group": "no claim diagnosis in the bundle's condition groups",
+    "no_match": "nobody alike who did not enroll",
+}
+
+
+def baselines(performance: dict, hidden: str) -> list[dict]:
+    """The baselines side by side: each one's PMPM, the savings it gives per member-month and on what it
+    rests, the contract's own marked ``used``."""
+    base, actual = performance["baseline"], _d(performance["baseline"].get("actual_pmpm"))
+    used = base.get("method") or "pre_enrollment"
+
+    def savings(pmpm: Any) -> str:
+        v = _d(pmpm)
+        return "—" if v is None or actual is None else money_text(v - actual)
+
+    rows: list[dict[str, Any]] = [
+        {
+            "method": "pre_enrollment",
+            "name": "The members' own history",
+            "pmpm_text": money_text(base.get("tcoc_pmpm")),
+            "savings_text": savings(base.get("tcoc_pmpm")),
+            "range_text": "—",
+            "basis": f"{base['months']} member-months in the {months_text(base.get('window_months') or 12)} before "
+            "each member enrolled; people enroll after their costliest months, so this credits the program "
+            "with their return to usual cost",
+        }
+    ]
+    b = base.get("benchmark")
+    if b:
+        rows.append(
+            {
+                "method": "trended_benchmark",
+                "name": "Trended benchmark",
+                "pmpm_text": money_text(b["trended_pmpm"]),
+                "savings_text": savings(b["trended_pmpm"]),
+                "range_text": "—",
+                "basis": f"{amount_text(b['pmpm'])} PMPM from {b['midpoint']} at {trend_text(b['annual_trend'])}/year",
+            }
+        )
+    c = performance.get("comparison_group")
+    if c:
+        unmatched = "; ".join(
+            f"{_count_text(n, hidden)} with {UNMATCHED_TEXT.get(reason, reason)}"
+            for reason, n in sorted(c["unmatched"].items())
+        )
+        rows.append(
+            {
+                "method": "comparison_group",
+                "name": "Comparison group",
+                "pmpm_text": money_text(c["baseline_pmpm"]),
+                "savings_text": money_text(c["savings_pmpm"]),
+                "range_text": "—"
+                if c["savings_low"] is None
+                else f"{money_text(c['savings_low'])} – {money_text(c['savings_high'])}",
+                "basis": f"{_count_text(c['matched'], hidden)} of {_count_text(c['treated'], hidden)} enrolled "
+                f"members matched with {_count_text(c['controls'], hidden)} members who did not enroll "
+                f"({c['member_months']} enrolled months); their cost went from "
+                f"{money_text(c['control_pre_pmpm'])} to {money_text(c['control_post_pmpm'])} PMPM, the "
+                f"enrolled members' from {money_text(c['treated_pre_pmpm'])} to "
+                f"{money_text(c['treated_post_pmpm'])}" + (f". Left out: {unmatched}" if unmatched else ""),
+            }
+        )
+    for row in rows:
+        row["used"] = row["method"] == used
+    return rows
 
 
 EVENT_LABELS = {
@@ -141,6 +219,8 @@ def decorate(performance: dict) -> dict:
     base["text"] = baseline_text(base)
     base["window_text"] = months_text(base.get("window_months") or 12)
     base["tcoc_pmpm_text"] = money_text(base.get("tcoc_pmpm"))
+    base["actual_pmpm_text"] = money_text(base.get("actual_pmpm"))
+    performance["baselines"] = baselines(performance, hidden or "—")
     s = performance["shared_savings"]
     if s:
         for key in ("baseline_pmpm", "actual_pmpm", "gross_savings", "cap_amount", "shared"):

@@ -9,9 +9,10 @@ savings terms' ``baseline_months``, 12 when they name none) before the member's 
 month.
 
 The shared-savings baseline PMPM is, per the contract's ``baseline_method``, the same members'
-TCOC PMPM in those baseline months (``pre_enrollment``) or the contract's benchmark trended from
-its midpoint to the period's midpoint (``trended_benchmark``, ``measures.trended_benchmark_pmpm``).
-Avoided events always use the members' own pre-enrollment event rates: a benchmark has no events.
+TCOC PMPM in those baseline months (``pre_enrollment``), the contract's benchmark trended from
+its midpoint to the period's midpoint (``trended_benchmark``, ``measures.trended_benchmark_pmpm``)
+or the actual PMPM less the effect estimated against a comparison group (``comparison_group``,
+``performance.comparison``). Avoided events always use the members' own pre-enrollment event rates.
 
 Conventions the page, the API and the report share:
 
@@ -51,6 +52,8 @@ from core.domain.months import INVALID_PERIOD_MESSAGE, Period, parse_period, shi
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
 from enrollment.models import Assessment, MemberMonth, RosterEntry, RosterSubmission
 from performance import measures as m
+from performance.comparison import comparison_group
+from performance.matching import Estimate, comparison_baseline_pmpm
 from performance.models import EventKind, PatientStory, UnitCost, UtilizationRow, UtilizationUpload
 from performance.suppression import suppress_small_counts
 
@@ -456,14 +459,20 @@ def baseline(
     }
 
 
-def savings_baseline(terms: dict[str, Any], period: Period, own_pmpm: Decimal | None) -> dict[str, Any]:
+def savings_baseline(
+    terms: dict[str, Any], period: Period, own_pmpm: Decimal | None, comparison_pmpm: Decimal | None = None
+) -> dict[str, Any]:
     """Which baseline PMPM the shared savings compare with, per the terms, and how it was reached.
 
     ``pmpm`` is the members' own pre-enrollment PMPM (``own_pmpm``) for ``pre_enrollment`` (and for
-    contracts without shared savings terms), the trended benchmark for ``trended_benchmark``; a
-    trended benchmark without its figures (terms written before they were required) has no baseline.
+    contracts without shared savings terms), the trended benchmark for ``trended_benchmark``, the
+    comparison group's baseline (``comparison_pmpm``) for ``comparison_group``; a trended benchmark
+    without its figures (terms written before they were required) has no baseline, nor has a
+    comparison group without claims or matches.
     """
     method = terms.get("baseline_method") or "pre_enrollment"
+    if method == "comparison_group":
+        return {"method": method, "pmpm": comparison_pmpm, "benchmark": None}
     if method != "trended_benchmark":
         return {"method": "pre_enrollment", "pmpm": own_pmpm, "benchmark": None}
     if not contract_rules.has_benchmark(terms):
@@ -540,7 +549,9 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
     actual_pmpm = to_cents(tcoc / enrolled_months) if enrolled_months else None
     window_months = contract_rules.baseline_months(savings_terms)
     base = baseline(contract, period.start, period.end, members, months=window_months)
-    against = savings_baseline(savings_terms, period, base["pmpm"])
+    compared = comparison_group(contract, period, members.first, members.inside, window_months=window_months)
+    comparison_pmpm = None if compared is None else comparison_baseline_pmpm(actual_pmpm, compared)
+    against = savings_baseline(savings_terms, period, base["pmpm"], comparison_pmpm)
     savings = m.shared_savings(
         savings_terms,
         baseline_pmpm=against["pmpm"],
@@ -601,6 +612,7 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
             "window_months": window_months,
             "benchmark": against["benchmark"],
             "savings_pmpm": _fmt(against["pmpm"]),
+            "actual_pmpm": _fmt(actual_pmpm),
         },
         "avoided_events": {
             "events": [{k: _fmt(v) for k, v in e.__dict__.items()} for e in avoided.events],
@@ -610,6 +622,7 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
         if story is None
         else {"title": story.title, "text": story.text, "updated_at": story.updated_at.isoformat()},
     }
+    out["comparison_group"] = _comparison_out(compared, comparison_pmpm, window_months)
     out["claims_completion"] = claims_completion(contract, period, members.inside)
     out["run_out"] = run_out(savings_terms, period)
     if series:
@@ -667,6 +680,28 @@ def claims_completion(contract: Contract, period: Period, members: Iterable[str]
     }
 
 
+def _comparison_out(
+    estimate: Estimate | None, baseline_pmpm: Decimal | None, window_months: int
+) -> dict[str, Any] | None:
+    """The comparison group's figures as the page and the API show them (savings: the opposite of the
+    effect, with its interval the other way round)."""
+    if estimate is None:
+        return None
+    out = {k: _fmt(v) for k, v in estimate.__dict__.items()}
+    out.update(
+        window_months=window_months,
+        savings_pmpm=_fmt(estimate.savings_pmpm),
+        savings_low=_fmt(None if estimate.ci_high is None else -estimate.ci_high),
+        savings_high=_fmt(None if estimate.ci_low is None else -estimate.ci_low),
+        baseline_pmpm=_fmt(baseline_pmpm),
+    )
+    return out
+
+
+NO_COMPARISON_REASON = (
+    "The contract compares with a comparison group, and none could be matched: the plan has sent no "
+    "claims, or no eligible member who did not enroll resembles the enrolled ones."
+)
 NO_BENCHMARK_REASON = (
     "The contract names a trended benchmark without its benchmark PMPM, midpoint and trend: "
     "nothing to compare."
@@ -680,6 +715,8 @@ def _savings_out(savings: m.SharedSavings | None, against: dict[str, Any]) -> di
     out["baseline_method"] = against["method"]
     if against["method"] == "trended_benchmark" and against["benchmark"] is None:
         out["reason"] = NO_BENCHMARK_REASON
+    if against["method"] == "comparison_group" and against["pmpm"] is None:
+        out["reason"] = NO_COMPARISON_REASON
     return out
 
 

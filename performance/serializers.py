@@ -118,8 +118,46 @@ class BaselineSerializer(serializers.Serializer):
     )
     savings_pmpm = serializers.CharField(
         allow_null=True,
-        help_text="The baseline PMPM the shared savings compare with (tcoc_pmpm or benchmark.trended_pmpm)",
+        help_text="The baseline PMPM the shared savings compare with (tcoc_pmpm, benchmark.trended_pmpm or "
+        "comparison_group.baseline_pmpm)",
     )
+    actual_pmpm = serializers.CharField(
+        allow_null=True,
+        help_text="The period's TCOC PMPM of the enrolled months (what each baseline is set against)",
+    )
+
+
+def _pmpm(help_text: str = "") -> serializers.CharField:
+    return serializers.CharField(allow_null=True, help_text=help_text)
+
+
+def _count(help_text: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        allow_null=True, help_text=help_text + " (null for a provider when 1 to 10)"
+    )
+
+
+class ComparisonGroupSerializer(serializers.Serializer):
+    window_months = serializers.IntegerField(help_text="The pre window: months before each index month")
+    treated = _count("Enrolled members in the period")
+    matched = _count("Enrolled members with a comparison")
+    controls = _count("Distinct members who did not enroll used as comparisons")
+    unmatched = serializers.DictField(
+        child=serializers.IntegerField(allow_null=True),
+        help_text="Enrolled members left out, by reason: no_history, no_condition_group, no_match",
+    )
+    member_months = serializers.IntegerField(help_text="Enrolled months of the matched members (the weights)")
+    treated_pre_pmpm = _pmpm("Matched enrolled members, pre window")
+    treated_post_pmpm = _pmpm("Matched enrolled members, the period")
+    control_pre_pmpm = _pmpm("Their comparisons, the same pre windows (null for a provider with few)")
+    control_post_pmpm = _pmpm("Their comparisons, the period")
+    effect_pmpm = _pmpm("Difference in differences: negative when the program costs less")
+    ci_low = _pmpm("95% interval of the effect")
+    ci_high = _pmpm()
+    savings_pmpm = _pmpm("The opposite of the effect")
+    savings_low = _pmpm("95% interval of the savings")
+    savings_high = _pmpm()
+    baseline_pmpm = _pmpm("The actual PMPM plus the savings: the baseline under comparison_group")
 
 
 class CompletionRowSerializer(serializers.Serializer):
@@ -178,6 +216,11 @@ class PerformanceSerializer(serializers.Serializer):
     )
     claims_completion = ClaimsCompletionSerializer(
         allow_null=True, help_text="How complete the plan's claims for the period are; null without claims"
+    )
+    comparison_group = ComparisonGroupSerializer(
+        allow_null=True,
+        help_text="The difference in differences against matched eligible members who did not enroll; "
+        "null without claims",
     )
     story = serializers.JSONField(allow_null=True)
     series = serializers.JSONField(required=False)

@@ -8,7 +8,10 @@ numerator of 2 ("died in hospital") or one ED visit seen is a fact about someone
   and a denominator give the numerator back). Whether the measure was met stays: it decides money;
 - an avoided event whose count seen is small: the count, the events avoided and their value, and then
   the total value (it would give the one hidden value back by subtraction);
-- a pre-enrollment event count that is small.
+- a pre-enrollment event count that is small;
+- in the comparison group, a small count of members (enrolled, matched, compared with, left out), and
+  when the members compared with are few, their cost (it describes people who did not enroll). The
+  estimate itself stays: it decides money.
 
 Zero is shown: it identifies nobody. The plan's own pages are never suppressed.
 """
@@ -61,5 +64,17 @@ def suppress_small_counts(performance: dict[str, Any], limit: int = DEFAULT_LIMI
         if is_small(count, limit):
             hidden = True
             counts[kind] = None
+    group = out.get("comparison_group")
+    if group:
+        for key in ("treated", "matched", "controls"):
+            if is_small(group[key], limit):
+                hidden = True
+                group[key] = None
+        if group["controls"] is None:
+            group["control_pre_pmpm"] = group["control_post_pmpm"] = None
+        for reason, count in list(group["unmatched"].items()):
+            if is_small(count, limit):
+                hidden = True
+                group["unmatched"][reason] = None
     out["suppression"] = {"limit": limit, "applied": hidden}
     return out

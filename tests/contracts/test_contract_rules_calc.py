@@ -1186,6 +1186,19 @@ def test_the_baseline_in_words():
     assert r.describe_baseline({"baseline_method": "trended_benchmark"}) == (
         "a trended benchmark total cost of care PMPM"
     )
+    assert r.describe_baseline({"baseline_method": "comparison_group", "baseline_months": 1}) == (
+        "what the members would have cost had their cost moved like a comparison group's: plan members "
+        "eligible for the bundle who did not enroll, matched on age band, line of business, market, "
+        "condition group, risk score and their cost and use in the 1 month before (difference in differences)"
+    )
+    assert r.describe_baseline({"baseline_method": "comparison_group"}).endswith(
+        "in the 12 months before (difference in differences)"
+    )
+    assert r.validate_shared_savings({**SAVINGS, "baseline_method": "comparison_group"}, problems := []) == {
+        **SAVINGS,
+        "baseline_method": "comparison_group",
+    }
+    assert problems == []
     assert r.describe_baseline({"baseline_method": "guess"}) == "guess"
     assert r.describe_baseline({"baseline_method": 7}) == "7"
     assert r.describe_baseline({}) == "None"

@@ -195,10 +195,19 @@ def test_the_schema_documents_the_baseline_terms_and_results():
     assert not {"baseline_months", *rules.BENCHMARK_KEYS} & set(terms["required"])
     assert terms["properties"]["benchmark_midpoint"]["format"] == "date"
     baseline = components["Baseline"]["properties"]
-    assert {"months", "tcoc_pmpm", "events", "method", "window_months", "benchmark", "savings_pmpm"} == set(
-        baseline
-    )
+    assert {
+        "months",
+        "tcoc_pmpm",
+        "events",
+        "method",
+        "window_months",
+        "benchmark",
+        "savings_pmpm",
+        "actual_pmpm",
+    } == set(baseline)
     assert {"trended_pmpm", "period_midpoint", "days"} <= set(components["Benchmark"]["properties"])
+    group = components["ComparisonGroup"]["properties"]
+    assert {"effect_pmpm", "ci_low", "ci_high", "matched", "controls", "baseline_pmpm"} <= set(group)
     assert "baseline_method" in components["SharedSavingsResult"]["properties"]
 
 
