@@ -1,18 +1,28 @@
-"""Demo claims: a year of the plan's paid claims for its members who were assessed but declined the
-bundle (eligible, never enrolled), the first members a comparison group is drawn from, and last
-month's encounters for them as an X12 837 file.
+"""Demo claims: the plan's paid claims for its members, enrolled or not, and last month's encounters
+for the members who declined the bundle as an X12 837 file.
 
-Office visits, home health, emergency visits, some leading to a stay (with an ICU day now and then),
-a few readmissions, one claim corrected by a replacement and one voided. Loaded through the upload
-service as one CSV (kept like any upload), after the performance demo so the enrolled members'
-utilisation stays the file the plan sent. Claims for enrolled members are not seeded yet: their
-utilisation in the demo is the performance demo's file. Safe to run twice: a plan that already has
-an accepted claims file is left alone.
+- **The enrolled members** (the demo contracts' rosters): their nine months before enrolling and
+  their enrolled months, costly before (about $4,400 PMPM, 0.45 ED visits a month) and less after
+  (about $3,100, 0.12). Their utilisation becomes the one derived from these claims (what the
+  performance demo's file said about satisfaction, advance care plans and the death is carried).
+- **Members like them who never enrolled** (enrollment.demo's GC8 pool, three per enrolled member,
+  with the same diagnoses): as costly until about the month their look-alike enrolled, then less
+  so (about $3,900) without the program. People enroll at their costliest, and cost falls anyway:
+  against these, the savings the members' own history shows shrink.
+- **The members assessed who declined** (GC9): a year of office visits, home health, emergency
+  visits, some leading to a stay (with an ICU day now and then), one claim corrected by a
+  replacement and one voided.
+
+Loaded through the upload service as one CSV (kept like any upload), after the performance demo
+(which sent the utilisation file these claims then supersede) and before its settlement. Only what
+is paid by today is in it. Safe to run twice: a plan that already has an accepted claims file is
+left alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from decimal import Decimal
 
@@ -24,13 +34,22 @@ from claims import services
 from claims.extract import write_claims_csv
 from claims.models import ClaimsUpload, UploadStatus
 from claims.records import INSTITUTIONAL, ORIGINAL, PROFESSIONAL, REPLACEMENT, VOID, ClaimLine
+from core.domain.money import to_cents
 from core.domain.months import first_of_month, shift_month
-from enrollment.models import Member
+from enrollment.demo import POOL_PREFIX
+from enrollment.models import Member, MemberMonth, RosterEntry
 
 MONTHS = 12
 FILENAME = "golden-coast-claims.csv"
 ENCOUNTERS_FILENAME = "golden-coast-encounters.837"
 DIAGNOSES = (("I5022", "R0602"), ("C3490", "R52"), ("J441", "R0600"), ("G3100",), ("N184", "E1122"))
+#: The enrolled members and their look-alikes: heart failure, cancer, COPD (the bundle's groups).
+ENROLLED_DIAGNOSES = DIAGNOSES[:3]
+BEFORE_MONTHS = 9
+#: (ED visits, admissions, ICU admissions a month; TCOC range) by phase.
+COSTLY = (0.45, 0.16, 0.04, (3900, 4900))
+ENROLLED = (0.12, 0.06, 0.01, (2700, 3500))
+WITHOUT_PROGRAM = (0.38, 0.13, 0.03, (3500, 4300))
 
 
 def _line(member: str, claim: str, n: int, day: dt.date, paid: str, **fields) -> ClaimLine:
@@ -164,6 +183,93 @@ def claim_lines(member_ids: list[str], first: dt.date, rnd: random.Random) -> li
     return lines
 
 
+def _poisson(rnd: random.Random, mean: float) -> int:
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rnd.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def month_claims(
+    member: str, month: dt.date, dx: tuple[str, ...], phase: tuple, rnd: random.Random
+) -> list[ClaimLine]:
+    """A month of a member's claims in a phase: its ED visits (early in the month), its stays (later,
+    the first with an ICU day when there is one) and an office visit, costing the month's TCOC in all."""
+    ed_rate, ip_rate, icu_rate, (low, high) = phase
+    ed, stays = _poisson(rnd, ed_rate), min(_poisson(rnd, ip_rate), 2)
+    icu = stays and _poisson(rnd, icu_rate) > 0
+    tcoc = to_cents(Decimal(str(rnd.uniform(low, high))))
+    share = Decimal("0.08") * ed + Decimal("0.22") * stays + (Decimal("0.06") if icu else 0)
+    scale = min(Decimal(1), Decimal("0.9") / share) if share else Decimal(1)
+    ed_cost = to_cents(tcoc * Decimal("0.08") * scale)
+    stay_cost = to_cents(tcoc * Decimal("0.22") * scale)
+    icu_cost = to_cents(tcoc * Decimal("0.06") * scale) if icu else Decimal("0.00")
+    key = f"{member}-{month:%Y%m}"
+    lines = [
+        _line(member, f"{key}-ED{n}", 1, month + dt.timedelta(days=1 + 2 * n), str(ed_cost),
+              place_of_service="23", procedure_code="99284", diagnosis_codes=dx)
+        for n in range(ed)
+    ]  # fmt: skip
+    for n in range(stays):
+        admitted = month + dt.timedelta(days=14 + 6 * n)
+        stay = dict(
+            claim_type=INSTITUTIONAL, bill_type="111", place_of_service="", procedure_code="",
+            admission_date=admitted, discharge_date=admitted + dt.timedelta(days=3), discharge_status="01",
+            diagnosis_codes=dx, paid_date=admitted + dt.timedelta(days=40),
+        )  # fmt: skip
+        lines.append(
+            _line(member, f"{key}-IP{n}", 1, admitted, str(stay_cost), revenue_code="0120",
+                  **{**stay, "service_to": admitted + dt.timedelta(days=3)})
+        )  # fmt: skip
+        if icu and n == 0:
+            lines.append(
+                _line(member, f"{key}-IP{n}", 2, admitted, str(icu_cost), revenue_code="0200", **stay)
+            )
+    office = tcoc - ed * ed_cost - stays * stay_cost - icu_cost
+    day = month + dt.timedelta(days=rnd.randrange(0, 27))
+    lines.append(_line(member, f"{key}-OV", 1, day, str(office), diagnosis_codes=dx))
+    return lines
+
+
+def enrolled_and_lookalike_lines(payer, today: dt.date, rnd: random.Random) -> list[ClaimLine]:
+    """The enrolled members' claims around their enrollment and their look-alikes' (module docstring)."""
+    firsts: dict[str, dt.date] = {}
+    for member_id, month in (
+        MemberMonth.objects.filter(contract__payer=payer, submission__is_current=True)
+        .order_by("month")
+        .values_list("member_id", "month")
+    ):
+        firsts.setdefault(member_id, month)
+    ends: dict[str, dt.date] = dict(
+        RosterEntry.objects.filter(submission__contract__payer=payer, submission__is_current=True)
+        .exclude(disenrollment_reason="")
+        .values_list("member_id", "enrollment_end")
+    )
+    enrolled = sorted(firsts)
+    last = first_of_month(today)
+    lines: list[ClaimLine] = []
+    for k, member in enumerate(enrolled):
+        dx = ENROLLED_DIAGNOSES[k % len(ENROLLED_DIAGNOSES)]
+        month, end = shift_month(firsts[member], -BEFORE_MONTHS), ends.get(member)
+        while month < last and (end is None or month <= end):
+            lines += month_claims(member, month, dx, ENROLLED if month >= firsts[member] else COSTLY, rnd)
+            month = shift_month(month, 1)
+    pool = Member.objects.filter(payer=payer, member_id__startswith=POOL_PREFIX).order_by("member_id")
+    for member in pool.values_list("member_id", flat=True):
+        k = int(member[len(POOL_PREFIX) :]) // 10
+        if k >= len(enrolled):
+            continue
+        dx = ENROLLED_DIAGNOSES[k % len(ENROLLED_DIAGNOSES)]
+        turn = shift_month(firsts[enrolled[k]], rnd.choice((-1, 0, 0, 1)))
+        month = shift_month(turn, -BEFORE_MONTHS - 3)
+        while month < last:
+            lines += month_claims(member, month, dx, WITHOUT_PROGRAM if month >= turn else COSTLY, rnd)
+            month = shift_month(month, 1)
+    return [line for line in lines if line.paid_date <= today]  # a claim paid later is not in yet
+
+
 def encounters_837(member_ids: list[str], served: dt.date, paid: dt.date) -> bytes:
     """An X12 837 professional encounter file: for each member, a visit with advance care planning,
     as the plan adjudicated it (SVD paid amounts, DTP*573 paid dates)."""
@@ -224,7 +330,10 @@ def seed(ctx) -> None:
     if not member_ids:
         return
     first = shift_month(first_of_month(timezone.localdate()), -MONTHS)
-    lines = claim_lines(member_ids, first, random.Random(2026))
+    rnd = random.Random(2026)
+    lines = claim_lines(member_ids, first, rnd) + enrolled_and_lookalike_lines(
+        ctx.plan, timezone.localdate(), rnd
+    )
     # Only what has been paid by today: a claim paid later has not arrived yet.
     today = timezone.localdate()
     lines = [line for line in lines if line.paid_date <= today]

@@ -125,6 +125,34 @@ def _members(
     return people
 
 
+#: Plan members like each enrolled one (same market, line of business and about the same age) who
+#: never enrolled: the pool a comparison group is drawn from. GC8kkkkr is the r-th like the k-th
+#: enrolled member (in member id order); claims.demo gives them their claims.
+LOOKALIKES = 3
+POOL_PREFIX = "GC8"
+
+
+def lookalikes(people: list[DemoMember], start: dt.date) -> list[DemoMember]:
+    rnd = random.Random(2027)  # its own stream: the enrolled members stay as they were
+    pool = []
+    for k, p in enumerate(sorted(people, key=lambda x: x.member_id)):
+        for r in range(LOOKALIKES):
+            birth = p.birth + dt.timedelta(days=rnd.randrange(-300, 300))
+            pool.append(
+                DemoMember(
+                    f"{POOL_PREFIX}{k * 10 + r:05d}",
+                    LAST_NAMES[(k + r) % 20],
+                    FIRST_NAMES[(k * 3 + r) % 20],
+                    birth,
+                    p.market,
+                    start,
+                    "1",
+                    p.hd03,
+                )
+            )
+    return pool
+
+
 def _roster_rows(people: list[DemoMember], month: dt.date) -> list[dict]:
     month_end = next_month(month)
     rows = []
@@ -319,12 +347,14 @@ def seed(ctx) -> None:
         for i in range(3)
     ]
 
+    pool = lookalikes(urban + rural, start)
+
     for code, lob in (("HMO", "medicaid"), (MEDICARE_HD03, "medicare_advantage")):
         InsuranceLineMapping.objects.get_or_create(payer=ctx.plan, code=code, defaults={"lob": lob})
     if not EligibilityFile.objects.filter(payer=ctx.plan, status=ProcessingStatus.ACCEPTED).exists():
         services.eligibility_file_load(
             scope=_scope(ctx.users["plan_analyst"], ctx.plan),
-            file=ContentFile(_834(urban + rural + declined, start), name=ELIGIBILITY_NAME),
+            file=ContentFile(_834(urban + rural + declined + pool, start), name=ELIGIBILITY_NAME),
             run_inline=True,
         )
 

@@ -12,8 +12,8 @@ contracts. Both are described the same way on each index month:
   the member's standing claims in the pre window, and the risk score of those diagnoses
   (``performance.risk``);
 - cost and use from the plan's current utilisation rows (its file or derived from claims): the pre
-  window is the contract's baseline window before the index month; the post window is the period
-  (for the treated, its months with a member-month).
+  window is the contract's baseline window before the index month; the post window is the period's
+  months from the index month on (for the treated, its months with a member-month).
 
 Everything is read for the whole set in a few grouped queries; a candidate is described only on the
 index months where a treated member shares its line, market and age band.
@@ -154,7 +154,7 @@ def comparison_group(
         group = next((g for d in definitions if (g := diagnosis_group(codes, d))), "")
         history = histories.get(member_id) or _History()
         pre_cost, pre_months, pre_events = history.window(pre_start, index)
-        post_cost, post_months, _ = history.window(period.start, period.end, only)
+        post_cost, post_months, _ = history.window(max(index, period.start), period.end, only)
         return matching.Subject(
             member_id=member_id,
             index=index,

@@ -9,8 +9,9 @@ enrollees within 60 days, satisfaction scores, and the demo's death at home. Loa
 upload service as one CSV (kept like any upload). Safe to run twice: a plan that already has an
 accepted upload is left alone.
 
-The urban contract's latest closed quarter with member-months is then settled and approved (withhold
-returned, shared savings on the ledger), so both sides can see a settlement; settling is idempotent.
+:func:`settle` (run by seed_demo after the claims demo) settles and approves the urban contract's latest
+closed quarter with member-months (withhold returned, shared savings on the ledger), so both sides can
+see a settlement; settling is idempotent.
 """
 
 from __future__ import annotations
@@ -156,8 +157,6 @@ def seed(ctx) -> None:
                 scope=scope, data=_csv(rows), filename="golden-coast-utilization.csv", run_inline=True
             )
             assert upload.status == UploadStatus.ACCEPTED, upload.errors[:5]
-    second = ctx.users.get("plan_analyst2")
-    settle_latest_quarter(ctx, scope, approver=_scope(second, ctx.plan) if second is not None else None)
     rural = ctx.extra.get("rural_contract")
     rural_admin = ctx.users.get("rural_admin")
     if rural is not None and rural_admin is not None:
@@ -170,6 +169,16 @@ def seed(ctx) -> None:
                 text=RURAL_STORY,
                 title=RURAL_STORY_TITLE,
             )
+
+
+def settle(ctx) -> None:
+    """Settle the urban contract's latest closed quarter (seed_demo runs it after the claims)."""
+    analyst, second = ctx.users.get("plan_analyst"), ctx.users.get("plan_analyst2")
+    if analyst is None:
+        return
+    settle_latest_quarter(
+        ctx, _scope(analyst, ctx.plan), approver=_scope(second, ctx.plan) if second is not None else None
+    )
 
 
 def latest_closed_quarter(contract, today: dt.date) -> str | None:

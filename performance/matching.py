@@ -3,8 +3,9 @@
 No Django here (docs/domain.md "Comparison group"). The enrolled members are the *treated*; the
 plan's members who were eligible for the bundle but not enrolled are the *candidates*. Each treated
 member has an *index* month, the first month enrolled: the pre window is the months before it, the
-post window the performance period. A candidate is measured over the same two windows as the
-treated member it is compared with, so the selector hands over candidates per index month.
+post window the period's months from the index month on (for the treated, its enrolled months). A
+candidate is measured over the same two windows as the treated member it is compared with, so the
+selector hands over candidates per index month.
 
 Matching, per treated member:
 
@@ -40,7 +41,7 @@ from core.domain.money import to_cents
 Z95 = 1.959963984540054
 #: Candidates matched to each treated member (at most), and the largest scaled distance accepted.
 MATCHES = 3
-CALIPER = 1.0
+CALIPER = 2.0
 #: Age bands (lower bound inclusive) by age on the index month.
 AGE_BANDS = ((0, "0-17"), (18, "18-44"), (45, "45-64"), (65, "65-74"), (75, "75-84"), (85, "85+"))
 UNKNOWN = ""

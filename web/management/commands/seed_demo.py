@@ -6,7 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-# Each app's demo.seed(ctx) runs in this order; later apps build on earlier ones.
+# Each app's demo.seed(ctx) (or the function named after a colon) runs in this order; later apps build
+# on earlier ones.
 DEMO_STEPS = [
     "accounts.demo",
     "bundles.demo",
@@ -15,7 +16,8 @@ DEMO_STEPS = [
     "enrollment.demo",
     "payments.demo",
     "performance.demo",
-    "claims.demo",  # after performance: the enrolled members' utilisation is the file the plan sent
+    "claims.demo",  # after performance: its claims supersede the utilisation file the plan sent
+    "performance.demo:settle",  # a settlement of what the claims say
 ]
 
 
@@ -31,9 +33,12 @@ class Command(BaseCommand):
 
         ctx = DemoContext()
         with transaction.atomic():
-            for module_name in DEMO_STEPS:
-                import_module(module_name).seed(ctx)
-                self.stdout.write(f"seeded {module_name.split('.')[0]}")
+            for step in DEMO_STEPS:
+                module_name, _, function = step.partition(":")
+                getattr(import_module(module_name), function or "seed")(ctx)
+                self.stdout.write(
+                    f"seeded {module_name.split('.')[0]}{' (' + function + ')' if function else ''}"
+                )
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo data ready. Users: " + ", ".join(ctx.users) + " (password carebundle-demo)"
