@@ -1,7 +1,7 @@
 """Reads of a contract's comparison group: who is compared, measured in SQL, matched in
-``performance.matching`` (docs/domain.md "Comparison group").
+``performance.matching`` (docs/domain.md 6.7).
 
-The treated are the contract's members in the period (``selectors.cohort``), each indexed on its first
+The treated are a contract's members in the period (``selectors.cohort``), each indexed on its first
 enrolled month. The candidates are the plan's members eligible in the period on a line of business
 of the contract's bundles (the 834's eligibility spans) who were never on a roster of any of the plan's
 contracts. Both are described the same way on each index month:
@@ -15,14 +15,17 @@ contracts. Both are described the same way on each index month:
   window is the contract's baseline window before the index month; the post window is the period's
   months from the index month on (for the treated, its months with a member-month).
 
-Everything is read for the whole set in a few grouped queries; a candidate is described only on the
-index months where a treated member shares its line, market and age band.
+The candidates are the same for every contract of a plan in a period, so :func:`comparison_groups`
+reads them once (a ``_Pool``) and describes each one once per index month, however many contracts
+it serves: the page asks for one contract, a plan-wide run for all of them.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -42,13 +45,20 @@ ZERO = Decimal(0)
 CHUNK = 5000
 
 
+@dataclass(frozen=True)
+class ContractCohort:
+    """What the comparison needs of a contract's cohort: its members' first enrolled months, who is in
+    the period, and the contract's baseline window."""
+
+    contract: Contract
+    first: dict[str, date]
+    inside: frozenset[str]
+    window_months: int
+
+
 def _chunks(ids: list[str]) -> Iterable[list[str]]:
     for k in range(0, len(ids), CHUNK):
         yield ids[k : k + CHUNK]
-
-
-def _definitions(contract: Contract) -> list[dict[str, Any]]:
-    return [v.definition for v in contract.bundle_versions.order_by("pk")]
 
 
 def _age(birth: date | None, on: date) -> int | None:
@@ -56,19 +66,32 @@ def _age(birth: date | None, on: date) -> int | None:
 
 
 class _History:
-    """A member's utilisation by month: cost and use (ED visits and admissions)."""
+    """A member's utilisation by month, cost and use (ED visits and admissions), summed by window."""
 
     def __init__(self) -> None:
         self.months: dict[date, tuple[Decimal, int]] = {}
+        self.keys: list[date] = []
+        self.costs: list[Decimal] = [ZERO]
+        self.events: list[int] = [0]
+
+    def freeze(self) -> None:
+        """Prefix sums, so that any window is two lookups."""
+        self.keys = sorted(self.months)
+        for month in self.keys:
+            amount, n = self.months[month]
+            self.costs.append(self.costs[-1] + amount)
+            self.events.append(self.events[-1] + n)
 
     def window(self, start: date, end: date, only: set[date] | None = None) -> tuple[Decimal, int, int]:
-        cost, months, events = ZERO, 0, 0
-        for month, (amount, n) in self.months.items():
-            if start <= month < end and (only is None or month in only):
-                cost += amount
-                months += 1
-                events += n
-        return cost, months, events
+        """Cost, months with data and events in ``[start, end)`` (within ``only`` when given)."""
+        if only is not None:
+            picked = [self.months[m] for m in self.months if start <= m < end and m in only]
+            return sum((a for a, _ in picked), ZERO), len(picked), sum(n for _, n in picked)
+        i, j = bisect_left(self.keys, start), bisect_left(self.keys, end)
+        return self.costs[j] - self.costs[i], j - i, self.events[j] - self.events[i]
+
+
+EMPTY = _History()
 
 
 def _histories(payer_id: int, ids: list[str], start: date, end: date) -> dict[str, _History]:
@@ -79,43 +102,90 @@ def _histories(payer_id: int, ids: list[str], start: date, end: date) -> dict[st
         ).values_list("member_id", "month", "tcoc_amount", "ed_visits", "inpatient_admissions")
         for member_id, month, amount, ed, admissions in rows:
             out[member_id].months[month] = (Decimal(str(amount)), ed + admissions)
+    for history in out.values():
+        history.freeze()
     return out
 
 
-def _codes(by_month: dict[date, set[str]], start: date, end: date) -> set[str]:
-    return {code for month, codes in by_month.items() if start <= month < end for code in codes}
+def _people(payer_id: int, ids: list[str]) -> dict[str, tuple[date | None, str, str]]:
+    """Birth date, sex and market (834 county) of the plan's members."""
+    out = {}
+    for chunk in _chunks(ids):
+        for member_id, birth, sex, market in Member.objects.filter(
+            payer_id=payer_id, member_id__in=chunk
+        ).values_list("member_id", "birth_date", "sex", "market"):
+            out[member_id] = (birth, sex, market)
+    return out
 
 
-def comparison_group(
-    contract: Contract, period: Period, first: dict[str, date], inside: Iterable[str], *, window_months: int
-) -> matching.Estimate | None:
-    """The period's difference in differences against the matched comparison group; None when the plan
-    has sent no claims (the condition groups come from them)."""
-    payer_id = contract.payer_id
-    if not claims_selectors.has_claims(payer_id):
-        return None
-    definitions = _definitions(contract)
-    lobs = sorted({lob for d in definitions for lob in d.get("lines_of_business", [])})
-    treated_ids = sorted(inside)
-    indexes = {member_id: first[member_id] for member_id in treated_ids}
-    lo = shift_month(min(indexes.values(), default=period.start), -window_months)
+@dataclass
+class _Described:
+    """Members' utilisation, diagnoses and 834 details over ``[lo, end)``, and their descriptions on
+    index months, made once each."""
 
-    # The treated: line and market on the index month, their months in the period.
-    described: dict[str, tuple[str, str]] = {}
-    enrolled: dict[str, set[date]] = defaultdict(set)
-    for chunk in _chunks(treated_ids):
-        rows = (
-            MemberMonth.objects.filter(contract=contract, submission__is_current=True, member_id__in=chunk)
-            .order_by("member_id", "month")
-            .values_list("member_id", "month", "lob", "market")
+    period: Period
+    people: dict[str, tuple[date | None, str, str]]
+    histories: dict[str, _History]
+    diagnoses: dict[str, dict[date, set[str]]]
+    made: dict[tuple[Any, ...], matching.Subject] = field(default_factory=dict)
+    groups: dict[tuple[Any, ...], tuple[str, float]] = field(default_factory=dict)
+
+    def describe(
+        self,
+        member_id: str,
+        index: date,
+        lob: str,
+        market: str,
+        window_months: int,
+        definitions: Sequence[dict[str, Any]],
+        only: set[date] | None = None,
+    ) -> matching.Subject:
+        key = (member_id, index, lob, market, window_months, id(definitions))
+        if only is None and key in self.made:
+            return self.made[key]
+        birth, sex, _ = self.people.get(member_id, (None, "", ""))
+        pre_start = shift_month(index, -window_months)
+        by_month = self.diagnoses.get(member_id, {})
+        codes = frozenset(code for month, c in by_month.items() if pre_start <= month < index for code in c)
+        age = _age(birth, index)
+        scored = (codes, lob, age, sex, id(definitions))
+        if scored not in self.groups:
+            group = next((g for d in definitions if (g := diagnosis_group(codes, d))), "")
+            self.groups[scored] = (group, risk_score(lob, age, sex, codes) if group else 0.0)
+        group, risk = self.groups[scored]
+        history = self.histories.get(member_id, EMPTY)
+        pre_cost, pre_months, pre_events = history.window(pre_start, index)
+        post_cost, post_months, _ = history.window(max(index, self.period.start), self.period.end, only)
+        subject = matching.Subject(
+            member_id=member_id,
+            index=index,
+            age_band=matching.age_band(birth, index),
+            lob=lob,
+            market=market,
+            condition_group=group,
+            risk=risk,
+            pre_cost=pre_cost,
+            pre_months=pre_months,
+            pre_events=pre_events,
+            post_cost=post_cost,
+            post_months=post_months,
         )
-        for member_id, month, lob, market in rows:
-            if month == indexes[member_id]:
-                described[member_id] = (lob, market)
-            if period.start <= month < period.end:
-                enrolled[member_id].add(month)
+        if only is None:
+            self.made[key] = subject
+        return subject
 
-    # The candidates: eligible on a bundle's line in the period, never on any of the plan's rosters.
+
+def _read(payer_id: int, ids: list[str], period: Period, lo: date, diagnoses_end: date) -> _Described:
+    return _Described(
+        period=period,
+        people=_people(payer_id, ids),
+        histories=_histories(payer_id, ids, lo, period.end),
+        diagnoses=claims_selectors.diagnoses_by_month(payer_id, ids, lo, diagnoses_end),
+    )
+
+
+def _candidates(payer_id: int, lobs: list[str], period: Period) -> dict[str, str]:
+    """The plan's members eligible in the period on these lines, never on any of its rosters: their line."""
     on_rosters = MemberMonth.objects.filter(contract__payer_id=payer_id).values("member_id")
     spans = (
         EligibilitySpan.objects.filter(payer_id=payer_id, lob__in=lobs, start__lt=period.end)
@@ -124,66 +194,105 @@ def comparison_group(
         .order_by("member_id", "start")
         .values_list("member_id", "lob")
     )
-    candidate_lob: dict[str, str] = {}
+    out: dict[str, str] = {}
     for member_id, lob in spans:
-        candidate_lob.setdefault(member_id, lob)
-    candidate_ids = sorted(candidate_lob)
+        out.setdefault(member_id, lob)
+    return out
 
-    everyone = treated_ids + candidate_ids
-    people: dict[str, tuple[date | None, str, str]] = {}
-    for chunk in _chunks(everyone):
-        for member_id, birth, sex, market in Member.objects.filter(
-            payer_id=payer_id, member_id__in=chunk
-        ).values_list("member_id", "birth_date", "sex", "market"):
-            people[member_id] = (birth, sex, market)
-    missing = [member_id for member_id in treated_ids if member_id not in people]
-    for chunk in _chunks(missing):
-        for member_id, birth in RosterEntry.objects.filter(
-            submission__contract=contract, submission__is_current=True, member_id__in=chunk
-        ).values_list("member_id", "birth_date"):
-            people.setdefault(member_id, (birth, "", ""))
-    histories = _histories(payer_id, everyone, lo, period.end)
-    diagnoses = claims_selectors.diagnoses_by_month(payer_id, everyone, lo, max(indexes.values(), default=lo))
 
-    def describe(
-        member_id: str, index: date, lob: str, market: str, only: set[date] | None
-    ) -> matching.Subject:
-        birth, sex, _ = people.get(member_id, (None, "", ""))
-        pre_start = shift_month(index, -window_months)
-        codes = _codes(diagnoses.get(member_id, {}), pre_start, index)
-        group = next((g for d in definitions if (g := diagnosis_group(codes, d))), "")
-        history = histories.get(member_id) or _History()
-        pre_cost, pre_months, pre_events = history.window(pre_start, index)
-        post_cost, post_months, _ = history.window(max(index, period.start), period.end, only)
-        return matching.Subject(
-            member_id=member_id,
-            index=index,
-            age_band=matching.age_band(birth, index),
-            lob=lob,
-            market=market,
-            condition_group=group,
-            risk=risk_score(lob, _age(birth, index), sex, codes) if group else 0.0,
-            pre_cost=pre_cost,
-            pre_months=pre_months,
-            pre_events=pre_events,
-            post_cost=post_cost,
-            post_months=post_months,
+def comparison_groups(
+    period: Period, cohorts: Sequence[ContractCohort]
+) -> dict[int, matching.Estimate | None]:
+    """Each contract's difference in differences against its matched comparison group (by contract
+    pk), for contracts of one plan; None for every one when the plan has sent no claims (the condition
+    groups come from them)."""
+    if not cohorts:
+        return {}
+    payer_id = cohorts[0].contract.payer_id
+    if any(c.contract.payer_id != payer_id for c in cohorts):
+        raise ValueError("comparison_groups compares the contracts of one plan at a time")
+    if not claims_selectors.has_claims(payer_id):
+        return {c.contract.pk: None for c in cohorts}
+    # Contracts on the same bundle versions share one list, so their candidates are described once.
+    shared: dict[tuple[int, ...], list[dict[str, Any]]] = {}
+    definitions = {}
+    for c in cohorts:
+        versions = list(c.contract.bundle_versions.order_by("pk"))
+        key = tuple(v.pk for v in versions)
+        definitions[c.contract.pk] = shared.setdefault(key, [v.definition for v in versions])
+    lobs = sorted({lob for ds in shared.values() for d in ds for lob in d.get("lines_of_business", [])})
+    lo = min(
+        (shift_month(c.first[m], -c.window_months) for c in cohorts for m in c.inside), default=period.start
+    )
+    last_index = max((c.first[m] for c in cohorts for m in c.inside), default=lo)
+
+    candidate_lob = _candidates(payer_id, lobs, period)
+    treated_ids = sorted({m for c in cohorts for m in c.inside})
+    data = _read(
+        payer_id, treated_ids + sorted(set(candidate_lob) - set(treated_ids)), period, lo, last_index
+    )
+    # By line and market, for the strata the treated ask for.
+    pool: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for member_id, lob in sorted(candidate_lob.items()):
+        pool[(lob, data.people.get(member_id, (None, "", ""))[2])].append(member_id)
+
+    out: dict[int, matching.Estimate | None] = {}
+    for cohort in cohorts:
+        contract, ds = cohort.contract, definitions[cohort.contract.pk]
+        treated = _treated(cohort, period, data, ds)
+        wanted = {(t.index, t.lob, t.market, t.age_band) for t in treated if t.condition_group}
+        candidates: dict[date, list[matching.Subject]] = defaultdict(list)
+        for index, lob, market, band in sorted(wanted):
+            for member_id in pool.get((lob, market), ()):
+                if matching.age_band(data.people[member_id][0], index) == band:
+                    candidates[index].append(
+                        data.describe(member_id, index, lob, market, cohort.window_months, ds)
+                    )
+        out[contract.pk] = matching.estimate(treated, candidates)
+    return out
+
+
+def _treated(
+    cohort: ContractCohort, period: Period, data: _Described, definitions: Sequence[dict]
+) -> list[matching.Subject]:
+    """The contract's members in the period, described on their index months over their enrolled months."""
+    contract, ids = cohort.contract, sorted(cohort.inside)
+    described: dict[str, tuple[str, str]] = {}
+    enrolled: dict[str, set[date]] = defaultdict(set)
+    births: dict[str, date] = {}
+    for chunk in _chunks(ids):
+        rows = (
+            MemberMonth.objects.filter(contract=contract, submission__is_current=True, member_id__in=chunk)
+            .order_by("member_id", "month")
+            .values_list("member_id", "month", "lob", "market")
         )
-
-    treated = [
-        describe(member_id, indexes[member_id], *described.get(member_id, ("", "")), enrolled[member_id])
-        for member_id in treated_ids
+        for member_id, month, lob, market in rows:
+            if month == cohort.first[member_id]:
+                described[member_id] = (lob, market)
+            if period.start <= month < period.end:
+                enrolled[member_id].add(month)
+        missing = [m for m in chunk if m not in data.people]
+        if missing:
+            births.update(
+                RosterEntry.objects.filter(
+                    submission__contract=contract, submission__is_current=True, member_id__in=missing
+                ).values_list("member_id", "birth_date")
+            )
+    for member_id, birth in births.items():
+        data.people.setdefault(member_id, (birth, "", ""))
+    return [
+        data.describe(
+            member_id,
+            cohort.first[member_id],
+            *described.get(member_id, ("", "")),
+            cohort.window_months,
+            definitions,
+            enrolled[member_id],
+        )
+        for member_id in ids
     ]
-    # Describe a candidate only where a treated member could use it (same index, line, market, band).
-    wanted = {(t.index, t.lob, t.market, t.age_band) for t in treated if t.condition_group}
-    by_index: dict[date, list[tuple[str, str]]] = defaultdict(list)
-    for index, lob, market, _ in wanted:
-        by_index[index].append((lob, market))
-    candidates: dict[date, list[matching.Subject]] = defaultdict(list)
-    for member_id in candidate_ids:
-        birth, _, market = people.get(member_id, (None, "", ""))
-        lob = candidate_lob[member_id]
-        for index, keys in by_index.items():
-            if (lob, market) in keys and (index, lob, market, matching.age_band(birth, index)) in wanted:
-                candidates[index].append(describe(member_id, index, lob, market, None))
-    return matching.estimate(treated, candidates)
+
+
+def comparison_group(cohort: ContractCohort, period: Period) -> matching.Estimate | None:
+    """One contract's comparison (the page's and the API's)."""
+    return comparison_groups(period, [cohort])[cohort.contract.pk]

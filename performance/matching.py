@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
+
 from core.domain.money import to_cents
 
 Z95 = 1.959963984540054
@@ -50,6 +52,7 @@ NO_HISTORY = "no_history"  # no pre-window months with data
 NO_CONDITION = "no_condition_group"  # no claim diagnosis in a group of the bundle's eligibility
 NO_MATCH = "no_match"  # no candidate in its stratum within the caliper
 ZERO = Decimal(0)
+NO_POOL: tuple[list[Subject], np.ndarray] = ([], np.empty((0, 3)))  # a stratum with no candidate
 
 
 def age_band(birth: date | None, on: date) -> str:
@@ -159,13 +162,22 @@ def match(
     matches: int = MATCHES,
     caliper: float = CALIPER,
 ) -> tuple[list[Match], dict[str, int]]:
-    """Each treated member's nearest candidates (see the module docstring), and the left-out counts."""
-    pools: dict[tuple[date, tuple[str, str, str, str]], list[Subject]] = defaultdict(list)
+    """Each treated member's nearest candidates (see the module docstring), and the left-out counts.
+
+    Distances to a stratum's candidates are one numpy computation per treated member: a state's
+    pool holds thousands of candidates per stratum."""
+    grouped: dict[tuple[date, tuple[str, str, str, str]], list[Subject]] = defaultdict(list)
     for index, group in candidates.items():
         for c in group:
             if _measured(c) and c.condition_group != UNKNOWN:
-                pools[(index, c.stratum)].append(c)
-    scales = _scales([s for s in treated if _measured(s)] + [c for pool in pools.values() for c in pool])
+                grouped[(index, c.stratum)].append(c)
+    scales = np.array(
+        _scales([s for s in treated if _measured(s)] + [c for pool in grouped.values() for c in pool])
+    )
+    pools: dict[tuple[date, tuple[str, str, str, str]], tuple[list[Subject], np.ndarray]] = {}
+    for key, pool in grouped.items():
+        pool.sort(key=lambda c: c.member_id)  # a stable sort of the distances then breaks ties by id
+        pools[key] = (pool, np.array([c.features() for c in pool]))
     found: list[Match] = []
     unmatched: Counter[str] = Counter()
     for t in sorted(treated, key=lambda s: s.member_id):
@@ -175,19 +187,13 @@ def match(
         if t.condition_group == UNKNOWN:
             unmatched[NO_CONDITION] += 1
             continue
-        target = t.features()
-        near = []
-        for c in pools.get((t.index, t.stratum), ()):
-            distance = math.sqrt(
-                sum(((a - b) / s) ** 2 for a, b, s in zip(c.features(), target, scales, strict=True))
-            )
-            if distance <= caliper:
-                near.append((distance, c.member_id, c))
-        if not near:
+        pool, features = pools.get((t.index, t.stratum), NO_POOL)
+        distance = np.sqrt((((features - np.array(t.features())) / scales) ** 2).sum(axis=1))
+        nearest = [pool[k] for k in np.argsort(distance, kind="stable")[:matches] if distance[k] <= caliper]
+        if not nearest:
             unmatched[NO_MATCH] += 1
             continue
-        near.sort(key=lambda x: (x[0], x[1]))
-        found.append(Match(t, tuple(c for _, _, c in near[:matches])))
+        found.append(Match(t, tuple(nearest)))
     return found, dict(unmatched)
 
 

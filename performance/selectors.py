@@ -52,7 +52,7 @@ from core.domain.months import INVALID_PERIOD_MESSAGE, Period, parse_period, shi
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
 from enrollment.models import Assessment, MemberMonth, RosterEntry, RosterSubmission
 from performance import measures as m
-from performance.comparison import comparison_group
+from performance.comparison import ContractCohort, comparison_group
 from performance.matching import Estimate, comparison_baseline_pmpm
 from performance.models import EventKind, PatientStory, UnitCost, UtilizationRow, UtilizationUpload
 from performance.suppression import suppress_small_counts
@@ -549,7 +549,9 @@ def compute_performance(contract: Contract, period: Period, *, series: bool = Tr
     actual_pmpm = to_cents(tcoc / enrolled_months) if enrolled_months else None
     window_months = contract_rules.baseline_months(savings_terms)
     base = baseline(contract, period.start, period.end, members, months=window_months)
-    compared = comparison_group(contract, period, members.first, members.inside, window_months=window_months)
+    compared = comparison_group(
+        ContractCohort(contract, members.first, members.inside, window_months), period
+    )
     comparison_pmpm = None if compared is None else comparison_baseline_pmpm(actual_pmpm, compared)
     against = savings_baseline(savings_terms, period, base["pmpm"], comparison_pmpm)
     savings = m.shared_savings(

@@ -118,6 +118,7 @@ MODULES: list[Target] = [
     ),
     Target("claims/versions.py", ("tests/claims/lines.py", "tests/claims/test_versions.py")),
     Target("claims/completion.py", ("tests/claims/test_completion.py",)),
+    Target("performance/matching.py", ("tests/performance/test_matching.py",), packages=("bundles",)),
 ]
 
 
@@ -456,6 +457,24 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
             "as_dict",
             'return {k: (format(v, "F") if isinstance(v, Decimal) else v) for k, v in self.__dict__.items()}',
             "'F' differs from 'f' only for NaN and infinity, which no measure holds",
+        ),
+    ],
+    "performance/matching.py": [
+        Equivalent(
+            "_weighted",
+            "return sum((v * w for v, w in pairs), ) / sum(w for _, w in pairs)",
+            "sum's start of 0 adds to a Decimal as ZERO does, and there is always a pair",
+        ),
+        Equivalent(
+            "difference_in_differences",
+            r"control_(pre|post)_pmpm=mean_of\(lambda m: sum\(\(c\.(pre|post)_pmpm for c in m\.controls\), \) / len\(m\.controls\)\),",
+            "sum's start of 0 adds to a Decimal as ZERO does, and a match has at least one control",
+            pattern=True,
+        ),
+        Equivalent(
+            "match",
+            'nearest = [pool[k] for k in np.argsort(distance, kind="STABLE")[:matches] if distance[k] <= caliper]',
+            "numpy reads the sort kind without regard to case",
         ),
     ],
     "contracts/rules.py": [

@@ -73,7 +73,33 @@ def test_age_band_on_the_index_month(birth, band):
     assert mt.age_band(birth, INDEX) == band
 
 
+def test_a_birth_after_the_index_is_the_youngest_band():
+    assert mt.age_band(date(2026, 1, 2), INDEX) == "0-17"
+
+
 # --- matching -----------------------------------------------------------------------------------
+
+
+def test_the_features_and_their_scales():
+    assert subject("A", pre="4000", events=6, pre_months=3, risk=1.5).features() == (1.5, 4000.0, 2.0)
+    assert mt._scales([]) == mt._scales([subject("A")]) == (1.0, 1.0, 1.0)
+    two = [
+        subject("A", risk=1.0, pre="100", events=3, pre_months=10),
+        subject("B", risk=3.0, pre="300", events=1, pre_months=10),
+    ]
+    # Sample standard deviations (n - 1): risk sqrt(2), cost sqrt(20000), use 0.2 / sqrt(2) = 0.1414...
+    assert mt._scales(two) == pytest.approx((2**0.5, 20000**0.5, 0.02**0.5))
+    three = [*two, subject("C", risk=2.0, pre="200", events=2, pre_months=10)]
+    assert mt._scales(three) == pytest.approx((1.0, 100.0, 0.1))
+    # A feature that does not vary scales by 1 (a distance on it is 0 anyway).
+    assert mt._scales([subject("A"), subject("B", risk=4.0)])[1:] == (1.0, 1.0)
+
+
+def test_one_month_of_history_is_enough():
+    matched, unmatched = mt.match(
+        [subject("T1", pre_months=1, events=2)], {INDEX: [subject("C1", pre_months=1, events=2)]}
+    )
+    assert unmatched == {} and [c.member_id for c in matched[0].controls] == ["C1"]
 
 
 def test_a_candidate_matches_only_in_the_same_stratum_and_index_month():
@@ -113,6 +139,19 @@ def test_the_nearest_candidates_within_the_caliper_smaller_id_first_on_a_tie():
     assert [c.member_id for c in matched[0].controls] == ["C1", "C4", "C2", "C3"]
 
 
+def test_ties_go_to_the_smaller_member_id_in_a_large_stratum():
+    # Twenty farther candidates, then twenty at distance 0: the nearest three are the first ids of those.
+    pool = [subject(f"C{i:02d}", risk=2.5) for i in range(20)] + [subject(f"C{i:02d}") for i in range(20, 40)]
+    matched, _ = mt.match([subject("T1")], {INDEX: pool[::-1]})
+    assert [c.member_id for c in matched[0].controls] == ["C20", "C21", "C22"]
+
+
+def test_every_member_outside_the_caliper_is_counted():
+    treated = [subject("T1", risk=3.0), subject("T2", risk=3.0), subject("T3")]
+    matched, unmatched = mt.match(treated, {INDEX: [subject("C1")]}, caliper=0.0)
+    assert unmatched == {mt.NO_MATCH: 2} and [m.treated.member_id for m in matched] == ["T3"]
+
+
 def test_a_candidate_may_serve_two_treated_members():
     matched, _ = mt.match([subject("T1"), subject("T2")], {INDEX: [subject("C1")]})
     assert [m.treated.member_id for m in matched] == ["T1", "T2"]
@@ -129,9 +168,17 @@ def test_treated_members_left_out_are_counted_by_reason():
     candidates = {
         INDEX: [subject("C1"), subject("C-unmeasured", post_months=0, post="0"), subject("C-nodx", group="")]
     }
-    result = mt.estimate(treated, candidates)
-    assert (result.treated, result.matched, result.controls) == (4, 1, 1)
-    assert result.unmatched == {mt.NO_HISTORY: 1, mt.NO_CONDITION: 1, mt.NO_MATCH: 1}
+    result = mt.estimate(
+        treated
+        + [
+            subject("U-new", pre_months=0, pre="0"),
+            subject("U-nodx", group=""),
+            subject("U-alone", market="X"),
+        ],
+        candidates,
+    )
+    assert (result.treated, result.matched, result.controls) == (7, 1, 1)
+    assert result.unmatched == {mt.NO_HISTORY: 2, mt.NO_CONDITION: 2, mt.NO_MATCH: 2}
     # A treated member without post months (e.g. died before the period) has no history to weigh.
     assert mt.match([subject("T", post_months=0, post="0")], candidates)[1] == {mt.NO_HISTORY: 1}
 
@@ -177,7 +224,8 @@ def test_one_matched_member_has_no_interval_and_none_has_no_estimate():
     one = mt.estimate([subject("T1")], {INDEX: [subject("C1", post="4000")]})
     assert one.effect_pmpm == D("-1000.00") and (one.ci_low, one.ci_high) == (None, None)
     none = mt.estimate([subject("T1")], {})
-    assert none.effect_pmpm is None and none.savings_pmpm is None and none.matched == 0
+    assert none == mt.Estimate(1, 0, 0, {mt.NO_MATCH: 1}, 0, None, None, None, None, None, None, None)
+    assert none.savings_pmpm is None
     assert mt.comparison_baseline_pmpm(D("3000.00"), none) is None
     assert mt.comparison_baseline_pmpm(None, one) is None
 
