@@ -30,19 +30,31 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
+from django.core.cache import cache
+from django.db.models import Max, Q
 
 from bundles.definition import diagnosis_group
 from claims import selectors as claims_selectors
+from claims.models import ClaimsUpload
 from contracts.models import Contract
+from core.domain.canonical import canonical_json, sha256_hex
 from core.domain.months import Period, shift_month
-from enrollment.models import EligibilitySpan, Member, MemberMonth, RosterEntry
+from enrollment.models import (
+    EligibilityFile,
+    EligibilitySpan,
+    Member,
+    MemberMonth,
+    RosterEntry,
+    RosterSubmission,
+)
 from performance import matching
-from performance.models import UtilizationRow
+from performance.models import UtilizationRow, UtilizationUpload
 from performance.risk import risk_score
 
 ZERO = Decimal(0)
 CHUNK = 5000
+CACHE_SECONDS = 24 * 3600
+MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -231,11 +243,20 @@ def comparison_groups(
     data = _read(
         payer_id, treated_ids + sorted(set(candidate_lob) - set(treated_ids)), period, lo, last_index
     )
-    # By line and market, for the strata the treated ask for.
-    pool: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for member_id, lob in sorted(candidate_lob.items()):
-        pool[(lob, data.people.get(member_id, (None, "", ""))[2])].append(member_id)
+    # The candidates by index month, line, market and age band (made once per index month).
+    ordered = sorted(candidate_lob.items())
+    by_stratum: dict[date, dict[tuple[str, str, str], list[str]]] = {}
 
+    def candidates_at(index: date) -> dict[tuple[str, str, str], list[str]]:
+        if index not in by_stratum:
+            keyed: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+            for member_id, lob in ordered:
+                birth, _, market = data.people.get(member_id, (None, "", ""))
+                keyed[(lob, market, matching.age_band(birth, index))].append(member_id)
+            by_stratum[index] = keyed
+        return by_stratum[index]
+
+    described: dict[tuple[Any, ...], list[matching.Subject]] = {}
     out: dict[int, matching.Estimate | None] = {}
     for cohort in cohorts:
         contract, ds = cohort.contract, definitions[cohort.contract.pk]
@@ -243,11 +264,13 @@ def comparison_groups(
         wanted = {(t.index, t.lob, t.market, t.age_band) for t in treated if t.condition_group}
         candidates: dict[date, list[matching.Subject]] = defaultdict(list)
         for index, lob, market, band in sorted(wanted):
-            for member_id in pool.get((lob, market), ()):
-                if matching.age_band(data.people[member_id][0], index) == band:
-                    candidates[index].append(
-                        data.describe(member_id, index, lob, market, cohort.window_months, ds)
-                    )
+            key = (index, lob, market, band, cohort.window_months, id(ds))
+            if key not in described:  # contracts on the same bundles share their candidates' descriptions
+                described[key] = [
+                    data.describe(member_id, index, lob, market, cohort.window_months, ds)
+                    for member_id in candidates_at(index).get((lob, market, band), ())
+                ]
+            candidates[index] += described[key]
         out[contract.pk] = matching.estimate(treated, candidates)
     return out
 
@@ -293,6 +316,32 @@ def _treated(
     ]
 
 
+def _data_version(contract: Contract) -> tuple[Any, ...]:
+    """What the comparison of a contract is computed from, as the newest record of each kind: every
+    file the plan or its providers send is a new row (utilisation, claims, eligibility, rosters), and
+    bundle versions are immutable."""
+    payer_id = contract.payer_id
+    return (
+        UtilizationUpload.objects.filter(payer_id=payer_id).aggregate(n=Max("pk"))["n"],
+        ClaimsUpload.objects.filter(payer_id=payer_id).aggregate(n=Max("pk"))["n"],
+        EligibilityFile.objects.filter(payer_id=payer_id).aggregate(n=Max("pk"))["n"],
+        RosterSubmission.objects.filter(contract__payer_id=payer_id).aggregate(n=Max("pk"))["n"],
+        tuple(contract.bundle_versions.order_by("pk").values_list("pk", flat=True)),
+    )
+
+
 def comparison_group(cohort: ContractCohort, period: Period) -> matching.Estimate | None:
-    """One contract's comparison (the page's and the API's)."""
-    return comparison_groups(period, [cohort])[cohort.contract.pk]
+    """One contract's comparison (the page's and the API's). On a state's data it takes seconds (the
+    whole pool is described), so it is kept in the cache under the version of its data: any new file
+    makes a new key, and the same page read again costs five small queries."""
+    key = "comparison:" + sha256_hex(
+        canonical_json(
+            [cohort.contract.pk, period.code, cohort.window_months, *map(str, _data_version(cohort.contract))]
+        )
+    )
+    found = cache.get(key, MISSING)
+    if found is not MISSING:
+        return found
+    estimate = comparison_groups(period, [cohort])[cohort.contract.pk]
+    cache.set(key, estimate, CACHE_SECONDS)
+    return estimate

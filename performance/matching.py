@@ -35,6 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
+from operator import attrgetter
 
 import numpy as np
 
@@ -67,7 +69,7 @@ def age_band(birth: date | None, on: date) -> str:
     return label
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Subject:
     """One member measured around an index month."""
 
@@ -96,6 +98,7 @@ class Subject:
     def post_pmpm(self) -> Decimal:
         return self.post_cost / self.post_months
 
+    @cached_property  # a candidate is compared with many treated members
     def features(self) -> tuple[float, float, float]:
         return (self.risk, float(self.pre_pmpm), self.pre_events / self.pre_months)
 
@@ -136,19 +139,16 @@ class Estimate:
         return None if self.effect_pmpm is None else -self.effect_pmpm
 
 
-def _scales(subjects: Iterable[Subject]) -> tuple[float, float, float]:
-    """The standard deviation of each matching feature (1 where it does not vary)."""
-    rows = [s.features() for s in subjects]
-    out = []
-    for k in range(3):
-        values = [r[k] for r in rows]
-        if len(values) < 2:
-            out.append(1.0)
-            continue
-        mean = sum(values) / len(values)
-        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-        out.append(sd if sd > 0 else 1.0)
-    return (out[0], out[1], out[2])
+def _scales(rows: np.ndarray) -> np.ndarray:
+    """The sample standard deviation of each matching feature over ``rows`` (one row per member), 1
+    where there are fewer than two rows or the feature does not vary."""
+    if len(rows) < 2:
+        return np.ones(3)
+    sd = rows.std(axis=0, ddof=1)
+    return np.where(sd > 0, sd, 1.0)
+
+
+_member_id = attrgetter("member_id")
 
 
 def _measured(s: Subject) -> bool:
@@ -171,13 +171,12 @@ def match(
         for c in group:
             if _measured(c) and c.condition_group != UNKNOWN:
                 grouped[(index, c.stratum)].append(c)
-    scales = np.array(
-        _scales([s for s in treated if _measured(s)] + [c for pool in grouped.values() for c in pool])
-    )
     pools: dict[tuple[date, tuple[str, str, str, str]], tuple[list[Subject], np.ndarray]] = {}
     for key, pool in grouped.items():
-        pool.sort(key=lambda c: c.member_id)  # a stable sort of the distances then breaks ties by id
-        pools[key] = (pool, np.array([c.features() for c in pool]))
+        pool.sort(key=_member_id)  # a stable sort of the distances then breaks ties by id
+        pools[key] = (pool, np.array([c.features for c in pool]))
+    measured = np.array([t.features for t in treated if _measured(t)]).reshape(-1, 3)
+    scales = _scales(np.vstack([measured, *(features for _, features in pools.values())]))
     found: list[Match] = []
     unmatched: Counter[str] = Counter()
     for t in sorted(treated, key=lambda s: s.member_id):
@@ -188,7 +187,7 @@ def match(
             unmatched[NO_CONDITION] += 1
             continue
         pool, features = pools.get((t.index, t.stratum), NO_POOL)
-        distance = np.sqrt((((features - np.array(t.features())) / scales) ** 2).sum(axis=1))
+        distance = np.sqrt((((features - np.array(t.features)) / scales) ** 2).sum(axis=1))
         nearest = [pool[k] for k in np.argsort(distance, kind="stable")[:matches] if distance[k] <= caliper]
         if not nearest:
             unmatched[NO_MATCH] += 1

@@ -476,6 +476,11 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
             'nearest = [pool[k] for k in np.argsort(distance, kind="STABLE")[:matches] if distance[k] <= caliper]',
             "numpy reads the sort kind without regard to case",
         ),
+        Equivalent(
+            "match",
+            "measured = np.array([t.features for t in treated if _measured(t)]).reshape(-2, 3)",
+            "numpy takes any negative dimension in reshape as the one to infer",
+        ),
     ],
     "contracts/rules.py": [
         Equivalent(

@@ -234,3 +234,13 @@ def test_query_count_does_not_grow_with_the_comparison_group(
     with django_assert_max_num_queries(QUERIES):
         quarter(analyst_api, cohort)
     assert Decimal(quarter(analyst_api, cohort)["comparison_group"]["savings_pmpm"]) == Decimal("600.00")
+
+
+def test_the_comparison_is_kept_until_its_data_changes(compared, analyst_api, django_assert_max_num_queries):
+    first = quarter(analyst_api, compared)["comparison_group"]
+    with django_assert_max_num_queries(QUERIES - 10):  # the pool is not read again
+        assert quarter(analyst_api, compared)["comparison_group"] == first
+    # A new utilisation file is new data: the comparison is computed again from it.
+    utilisation(analyst_api, CONTROLS, post="3800.00")
+    again = quarter(analyst_api, compared)["comparison_group"]
+    assert (again["control_post_pmpm"], again["savings_pmpm"]) == ("3800.00", "800.00")

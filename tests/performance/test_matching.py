@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -49,6 +50,10 @@ def subject(
     )
 
 
+def rows(subjects: list[mt.Subject]) -> np.ndarray:
+    return np.array([s.features for s in subjects]).reshape(-1, 3)
+
+
 # --- age bands ----------------------------------------------------------------------------------
 
 
@@ -81,18 +86,18 @@ def test_a_birth_after_the_index_is_the_youngest_band():
 
 
 def test_the_features_and_their_scales():
-    assert subject("A", pre="4000", events=6, pre_months=3, risk=1.5).features() == (1.5, 4000.0, 2.0)
-    assert mt._scales([]) == mt._scales([subject("A")]) == (1.0, 1.0, 1.0)
+    assert subject("A", pre="4000", events=6, pre_months=3, risk=1.5).features == (1.5, 4000.0, 2.0)
+    assert list(mt._scales(rows([]))) == list(mt._scales(rows([subject("A")]))) == [1.0, 1.0, 1.0]
     two = [
         subject("A", risk=1.0, pre="100", events=3, pre_months=10),
         subject("B", risk=3.0, pre="300", events=1, pre_months=10),
     ]
     # Sample standard deviations (n - 1): risk sqrt(2), cost sqrt(20000), use 0.2 / sqrt(2) = 0.1414...
-    assert mt._scales(two) == pytest.approx((2**0.5, 20000**0.5, 0.02**0.5))
+    assert list(mt._scales(rows(two))) == pytest.approx((2**0.5, 20000**0.5, 0.02**0.5))
     three = [*two, subject("C", risk=2.0, pre="200", events=2, pre_months=10)]
-    assert mt._scales(three) == pytest.approx((1.0, 100.0, 0.1))
+    assert list(mt._scales(rows(three))) == pytest.approx((1.0, 100.0, 0.1))
     # A feature that does not vary scales by 1 (a distance on it is 0 anyway).
-    assert mt._scales([subject("A"), subject("B", risk=4.0)])[1:] == (1.0, 1.0)
+    assert list(mt._scales(rows([subject("A"), subject("B", risk=4.0)])))[1:] == [1.0, 1.0]
 
 
 def test_one_month_of_history_is_enough():
@@ -133,7 +138,7 @@ def test_the_nearest_candidates_within_the_caliper_smaller_id_first_on_a_tie():
     matched, _ = mt.match(treated, {INDEX: pool}, matches=3, caliper=0.0)
     assert [c.member_id for c in matched[0].controls] == ["C1", "C4"]
     # The caliper itself is inside.
-    scales = mt._scales([treated[0], *pool])
+    scales = mt._scales(rows([treated[0], *pool]))
     exact = abs(2.5 - 2.0) / scales[0]
     matched, _ = mt.match(treated, {INDEX: pool}, matches=5, caliper=exact)
     assert [c.member_id for c in matched[0].controls] == ["C1", "C4", "C2", "C3"]
