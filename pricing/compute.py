@@ -123,6 +123,15 @@ def _enrollees(options: Mapping[str, Any], market: str) -> int:
     return int(by_market)
 
 
+def _lob_shares(options: Mapping[str, Any], lobs: list[str]) -> dict[str, Decimal]:
+    """Each line's share of a market's enrollees (the run's ``lob_mix``; alike when it has none)."""
+    mix = {lob: Decimal(str((options.get("lob_mix") or {}).get(lob, 0))) for lob in lobs}
+    total = sum(mix.values(), Decimal(0))
+    if total <= 0:
+        return {lob: Decimal(1) / len(lobs) for lob in lobs}
+    return {lob: share / total for lob, share in mix.items()}
+
+
 def _risk(
     pf: PricingFile,
     quoted: dict[str, Any],
@@ -210,17 +219,21 @@ def _budgets(
     options: Mapping[str, Any],
     tier_mix: dict[str, Decimal],
 ) -> list[dict[str, Any]]:
-    """Annual budget per market and LOB: enrollees x E[months] x PMPM (tier mix) + assessments x fee."""
+    """Annual budget per market and LOB: enrollees x E[months] x PMPM (tier mix) + assessments x fee.
+
+    A market's enrollees are split between the lines of business by the run's ``lob_mix`` (alike
+    when a run has none), so each enrollee is budgeted once, on the line that pays for them."""
     expected = Decimal(quoted["expected_months_enrolled"])
     conversion = pf.assumptions.conversion_rate
     rates = {(r["tier"], r["market"], r["lob"]): r for r in quoted["rates"]}
     budgets = []
     with localcontext(CALCULATION_CONTEXT):
+        shares = _lob_shares(options, lobs)
         for market in markets:
-            enrollees = Decimal(_enrollees(options, market))
             fee = Decimal(quoted["assessment_fee"].get(market, "0"))
-            assessments = enrollees / conversion
             for lob in lobs:
+                enrollees = Decimal(_enrollees(options, market)) * shares[lob]
+                assessments = enrollees / conversion
                 weighted = sum(
                     (tier_mix[t] * Decimal(rates[(t, market, lob)]["pmpm"]) for t in pf.bundle.tier_codes),
                     Decimal(0),
@@ -244,7 +257,7 @@ def _budgets(
                     {
                         "market": market,
                         "lob": lob,
-                        "enrollees": int(enrollees),
+                        "enrollees": format(round_half_up(enrollees, 1), "f"),
                         "expected_months_enrolled": format(expected.quantize(Decimal("0.01")), "f"),
                         "member_months": format(round_half_up(member_months, 1), "f"),
                         "weighted_pmpm": cents_str(weighted),

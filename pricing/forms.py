@@ -312,3 +312,22 @@ class RunForm(forms.Form):
         ]
         self.fields["markets"].choices = [(m.code, f"{m.code} · {m.name}") for m in markets]
         self.fields["lobs"].choices = [(lob, LOB_LABELS[lob]) for lob in LINES_OF_BUSINESS]
+        for lob in LINES_OF_BUSINESS:
+            self.fields[f"lob_share_{lob}"] = forms.DecimalField(
+                label=f"Share of enrollees: {LOB_LABELS[lob]} (%)",
+                required=False,
+                min_value=0,
+                max_value=100,
+                decimal_places=2,
+            )
+
+    def lob_share_fields(self):
+        return [self[f"lob_share_{lob}"] for lob in LINES_OF_BUSINESS]
+
+    def lob_mix(self) -> dict[str, str]:
+        """The shares given (cleaned data), as the run's lob_mix option; {} when none is: alike."""
+        return {
+            lob: format(self.cleaned_data[f"lob_share_{lob}"], "f")
+            for lob in LINES_OF_BUSINESS
+            if self.cleaned_data.get(f"lob_share_{lob}") is not None
+        }

@@ -142,6 +142,13 @@ def run_report(run: PricingRun, *, role_names: dict[str, str] | None = None) -> 
         "credibility": _credibility_rows(result.get("credibility", []), tiers),
         "enrollment": _enrollment(result.get("enrollment", {})),
         "budgets": _budget_rows(result.get("budgets", [])),
+        "budget_total": money(
+            sum((Decimal(b["annual_budget"]) for b in result.get("budgets", [])), Decimal(0))
+        ),
+        "lob_mix": ", ".join(
+            f"{lob_name(lob)} {_pct(share)}"
+            for lob, share in (inputs.get("options") or {}).get("lob_mix", {}).items()
+        ),
         "risk": _risk_rows(result.get("risk", {}), inputs["markets"], list(tiers)),
         "comparison": _comparison_rows(result.get("comparison", {}), tiers),
         "comparison_roles": _comparison_roles(
@@ -359,7 +366,7 @@ def _budget_rows(budgets: list[dict]) -> list[dict[str, str]]:
         {
             "market": b["market"],
             "lob": lob_name(b["lob"]),
-            "enrollees": f"{b['enrollees']:,}",
+            "enrollees": _dec(b["enrollees"], 1),
             "months": b["expected_months_enrolled"],
             "member_months": _dec(b["member_months"], 1),
             "weighted_pmpm": money(b["weighted_pmpm"]),

@@ -241,7 +241,8 @@ class RunStartSerializer(serializers.Serializer):
         required=False,
         help_text=(
             "simulation_years (1,000-100,000; default 20,000), enrollees_per_year (a number or {market: number}; "
-            "default 100), tier_mix ({tier: share}; default the experience's mix), minutes_cv (default 0.3)"
+            "default 100), tier_mix ({tier: share}; default the experience's mix), lob_mix ({lob: share} of each "
+            "market's enrollees, scaled to add up to 1; default alike), minutes_cv (default 0.3)"
         ),
     )
 

@@ -85,6 +85,7 @@ def run_new(request):
                 options={
                     "enrollees_per_year": data["enrollees_per_year"],
                     "simulation_years": data["simulation_years"],
+                    **({"lob_mix": form.lob_mix()} if form.lob_mix() else {}),
                 },
             )
         except ApplicationError as exc:

@@ -59,10 +59,52 @@ def _whole(value: Any, path: str, low: int, high: int, errors: list[Problem]) ->
     return int(number)
 
 
+def _shares(raw: Any, path: str, codes: list[str], what: str, errors: list[Problem]) -> dict[str, Decimal]:
+    """A mix such as ``{tier: share}``: each key one of ``codes``, each share a number of zero or more,
+    not all zero ({} when absent or wrong, with the problems)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        errors.append(
+            Problem.at_path(path, "wrong_type", f"{path.split('.')[-1]} is an object of {what} code to share")
+        )
+        return {}
+    mix: dict[str, Decimal] = {}
+    for code, share in raw.items():
+        at = f"{path}.{code}"
+        if code not in codes:
+            errors.append(
+                Problem.at_path(
+                    at, f"unknown_{what.replace(' ', '_')}", f"{what} {code!r} is not priced in this run"
+                )
+            )
+            continue
+        try:
+            number = Decimal(str(share))
+        except (InvalidOperation, ValueError):
+            errors.append(Problem.at_path(at, "not_a_number", f"{share!r} is not a number"))
+            continue
+        if not number.is_finite() or number < 0 or number > 1_000_000:
+            errors.append(Problem.at_path(at, "out_of_range", "a share is zero or more"))
+            continue
+        mix[code] = number
+    if mix and sum(mix.values()) <= 0:
+        errors.append(Problem.at_path(path, f"invalid_{path.split('.')[-1]}", "shares must not all be zero"))
+        return {}
+    return mix
+
+
+def _normalised(mix: dict[str, Decimal], codes: list[str]) -> dict[str, str]:
+    """Shares as fractions of their total, to 6 places (absent codes: 0)."""
+    total = sum(mix.values(), Decimal(0)) or Decimal(1)
+    return {c: format((mix.get(c, Decimal(0)) / total).quantize(Decimal("0.000001")), "f") for c in codes}
+
+
 def _run_options(
     options: Any,
     *,
     tiers: list[str],
+    lobs: list[str],
     markets: list[str],
     experience: ExperienceDataset | None,
     errors: list[Problem],
@@ -73,7 +115,7 @@ def _run_options(
     if not isinstance(options, Mapping):
         errors.append(Problem.at_path("options", "wrong_type", "options must be an object"))
         options = {}
-    known = {"simulation_years", "enrollees_per_year", "tier_mix", "minutes_cv"}
+    known = {"simulation_years", "enrollees_per_year", "tier_mix", "lob_mix", "minutes_cv"}
     for key in options:
         if key not in known:
             errors.append(
@@ -113,35 +155,15 @@ def _run_options(
     if mix_raw is None and experience is not None:
         by_tier = experience.summary.get("by_tier", {})
         mix = {t: Decimal(by_tier[t]["member_months"]) for t in tiers if t in by_tier}
-    elif isinstance(mix_raw, Mapping):
-        for tier, share in mix_raw.items():
-            path = f"options.tier_mix.{tier}"
-            if tier not in tiers:
-                errors.append(
-                    Problem.at_path(path, "unknown_tier", f"tier {tier!r} is not one of the bundle's tiers")
-                )
-                continue
-            try:
-                number = Decimal(str(share))
-            except (InvalidOperation, ValueError):
-                errors.append(Problem.at_path(path, "not_a_number", f"{share!r} is not a number"))
-                continue
-            if not number.is_finite() or number < 0 or number > 1_000_000:
-                errors.append(Problem.at_path(path, "out_of_range", "a share is zero or more"))
-                continue
-            mix[tier] = number
     elif mix_raw is not None:
-        errors.append(
-            Problem.at_path("options.tier_mix", "wrong_type", "tier_mix is an object of tier code to share")
-        )
-    if mix and sum(mix.values()) <= 0:
-        errors.append(
-            Problem.at_path("options.tier_mix", "invalid_tier_mix", "tier shares must not all be zero")
-        )
-        mix = {}
+        mix = _shares(mix_raw, "options.tier_mix", tiers, "tier", errors)
     if not mix:
         mix = {t: Decimal(len(tiers) - i) for i, t in enumerate(tiers)}
-    total = sum(mix.values())
+    # Each market's enrollees are split between the lines of business by their shares (all alike
+    # when none are given): a market's enrollees are counted once, not once per line.
+    lob_mix = _shares(options.get("lob_mix"), "options.lob_mix", lobs, "line of business", errors)
+    if not lob_mix:
+        lob_mix = dict.fromkeys(lobs, Decimal(1))
     cv_raw = options.get("minutes_cv", DEFAULT_MINUTES_CV)
     try:
         cv = Decimal(str(cv_raw))
@@ -155,9 +177,8 @@ def _run_options(
     return {
         "simulation_years": years or DEFAULT_SIMULATION_YEARS,
         "enrollees_per_year": enrollees,
-        "tier_mix": {
-            t: format((mix.get(t, Decimal(0)) / total).quantize(Decimal("0.000001")), "f") for t in tiers
-        },
+        "tier_mix": _normalised(mix, tiers),
+        "lob_mix": _normalised(lob_mix, lobs),
         "minutes_cv": format(cv, "f"),
     }
 
@@ -222,7 +243,7 @@ def pricing_run_start(
         errors.append(Problem.at_path("lobs", "required", "choose at least one line of business"))
     tiers = [t.get("code") for t in definition.get("tiers", [])]
     normalized_options = _run_options(
-        options, tiers=tiers, markets=market_codes, experience=experience, errors=errors
+        options, tiers=tiers, lobs=lob_codes, markets=market_codes, experience=experience, errors=errors
     )
     if seed is not None:
         seed = _whole(seed, "seed", 0, 2**31 - 1, errors)
