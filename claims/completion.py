@@ -65,9 +65,10 @@ class Completed:
 
 
 def month_completions(
-    cells: Mapping[tuple[str, dt.date, dt.date], Decimal], as_of: dt.date
+    cells: Mapping[tuple[str, dt.date, dt.date], Decimal],
 ) -> dict[tuple[str, dt.date], MonthCompletion]:
-    """Completion of every (category, incurred month) in ``cells``, valued at the month of ``as_of``."""
+    """Completion of every (category, incurred month) in ``cells``, valued at the latest paid month
+    they hold (the plan's claims as they stand)."""
     by_category: dict[str, dict[tuple[dt.date, dt.date], Decimal]] = {}
     for (category, incurred, paid_month), amount in cells.items():
         by_category.setdefault(category, {})[(incurred, paid_month)] = amount

@@ -206,7 +206,7 @@ def completion_compute(*, payer_id: int, upload_id: int) -> CompletionRun | None
     if run.status == CompletionStatus.DONE:
         return run
     valued_at = latest_paid_date(payer_id)
-    months = month_completions(paid_cells(payer_id), valued_at) if valued_at else {}
+    months = month_completions(paid_cells(payer_id)) if valued_at else {}
     with transaction.atomic():
         run = CompletionRun.objects.select_for_update().get(pk=run.pk)
         if run.status == CompletionStatus.DONE:

@@ -28,7 +28,6 @@ RAA = [
 PUBLISHED_RESERVES = [154, 617, 1636, 2747, 3649, 5435, 10907, 10650, 16339]
 PUBLISHED_STD_ERRORS = [206, 623, 747, 1469, 2002, 2209, 5358, 6333, 24566]
 START = dt.date(2020, 1, 1)
-AS_OF = dt.date(2020, 10, 31)
 
 
 def raa_cells(category="inpatient") -> dict:
@@ -45,7 +44,7 @@ def raa_cells(category="inpatient") -> dict:
 
 @pytest.fixture
 def raa():
-    return month_completions(raa_cells(), AS_OF)
+    return month_completions(raa_cells())
 
 
 def test_the_raa_triangle_gives_macks_published_reserves_and_errors(raa):
@@ -71,9 +70,9 @@ def test_the_oldest_month_is_complete_with_no_error_and_every_month_keeps_its_ca
 
 def test_three_months_of_history_are_enough_to_fit_and_two_are_not():
     three = {k: v for k, v in raa_cells().items() if k[1] >= shift_month(START, 7)}
-    assert all(m.fitted for m in month_completions(three, AS_OF).values())
+    assert all(m.fitted for m in month_completions(three).values())
     two = {k: v for k, v in three.items() if k[1] >= shift_month(START, 8)}
-    assert not any(m.fitted for m in month_completions(two, AS_OF).values())
+    assert not any(m.fitted for m in month_completions(two).values())
 
 
 def test_a_month_with_nothing_paid_net_is_taken_as_complete_among_fitted_ones():
@@ -82,7 +81,7 @@ def test_a_month_with_nothing_paid_net_is_taken_as_complete_among_fitted_ones():
     cells[("inpatient", shift_month(START, 3), shift_month(START, 4))] = Decimal("0")
     for k in range(2, 7):
         cells.pop(("inpatient", shift_month(START, 3), shift_month(START, 3 + k)))
-    result = month_completions(cells, AS_OF)
+    result = month_completions(cells)
     empty = result[("inpatient", shift_month(START, 3))]
     assert empty == MonthCompletion(
         "inpatient",
@@ -106,7 +105,7 @@ def test_a_month_with_less_than_nothing_paid_is_not_projected_and_a_small_one_is
     small = shift_month(START, 8)
     cells[("inpatient", small, small)] = Decimal("0.25")
     cells[("inpatient", small, shift_month(small, 1))] = Decimal("0.25")
-    result = month_completions(cells, AS_OF)
+    result = month_completions(cells)
     assert (result[("inpatient", refund)].paid, result[("inpatient", refund)].fitted) == (
         Decimal("-5.00"),
         False,
@@ -123,7 +122,7 @@ def test_completion_falls_as_months_are_younger(raa):
 
 def test_categories_are_fitted_apart():
     cells = raa_cells("inpatient") | {(c, o, p): v * 2 for (c, o, p), v in raa_cells("professional").items()}
-    result = month_completions(cells, AS_OF)
+    result = month_completions(cells)
     for i in range(10):
         month = shift_month(START, i)
         assert result[("professional", month)].completion == result[("inpatient", month)].completion
@@ -134,7 +133,7 @@ def test_too_little_history_is_taken_as_complete_and_said_so():
         ("hospice", START, START): Decimal("10.00"),
         ("hospice", shift_month(START, 1), shift_month(START, 2)): Decimal("5.00"),
     }
-    result = month_completions(cells, AS_OF)
+    result = month_completions(cells)
     assert {(m.category, m.month, m.completion, m.ultimate, m.fitted) for m in result.values()} == {
         ("hospice", START, Decimal(1), Decimal("10.00"), False),
         ("hospice", shift_month(START, 1), Decimal(1), Decimal("5.00"), False),
