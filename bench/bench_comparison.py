@@ -215,24 +215,8 @@ def _child(members: int) -> None:
     )
 
 
-class _Database(world._Database):
-    def child(self, *args: str) -> dict:
-        import subprocess
-
-        out = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-        )
-        if out.returncode:
-            raise RuntimeError(out.stderr[-3000:])
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def run(members: int = MEMBERS) -> list[dict]:
-    with _Database() as db:
+    with world._Database(__file__) as db:
         result = db.child("--child", str(members))
     note = (
         f"{result['vendor']}; {result['people']} members ({members} enrolled per contract, {POOL}x never "

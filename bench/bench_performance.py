@@ -278,7 +278,8 @@ def _child(rows: int) -> None:
 class _Database:
     """A database of the bench's own: PostgreSQL ``test_<name>`` (made and dropped) or a temp SQLite."""
 
-    def __init__(self) -> None:
+    def __init__(self, script: str = __file__) -> None:
+        self.script = script  # the module whose ``--child`` runs in it
         self.url = os.environ.get("DATABASE_URL", "")
         self.postgres = _is_postgres(self.url)
         self.tmp = tempfile.TemporaryDirectory(prefix="carebundle-bench-perf-")
@@ -315,7 +316,7 @@ class _Database:
 
     def child(self, *args: str) -> dict:
         out = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), *args],
+            [sys.executable, str(Path(self.script).resolve()), *args],
             cwd=ROOT,
             env=self.env,
             check=True,

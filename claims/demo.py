@@ -183,7 +183,8 @@ def claim_lines(member_ids: list[str], first: dt.date, rnd: random.Random) -> li
     return lines
 
 
-def _poisson(rnd: random.Random, mean: float) -> int:
+def poisson(rnd: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's method: fine for the small means of a demo)."""
     limit, k, p = math.exp(-mean), 0, 1.0
     while True:
         p *= rnd.random()
@@ -198,8 +199,8 @@ def month_claims(
     """A month of a member's claims in a phase: its ED visits (early in the month), its stays (later,
     the first with an ICU day when there is one) and an office visit, costing the month's TCOC in all."""
     ed_rate, ip_rate, icu_rate, (low, high) = phase
-    ed, stays = _poisson(rnd, ed_rate), min(_poisson(rnd, ip_rate), 2)
-    icu = stays and _poisson(rnd, icu_rate) > 0
+    ed, stays = poisson(rnd, ed_rate), min(poisson(rnd, ip_rate), 2)
+    icu = stays and poisson(rnd, icu_rate) > 0
     tcoc = to_cents(Decimal(str(rnd.uniform(low, high))))
     share = Decimal("0.08") * ed + Decimal("0.22") * stays + (Decimal("0.06") if icu else 0)
     scale = min(Decimal(1), Decimal("0.9") / share) if share else Decimal(1)

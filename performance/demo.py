@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import math
 import random
 
 from django.db.models import Min
@@ -27,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.tenancy import Scope
+from claims.demo import poisson
 from core.domain.months import shift_month
 from enrollment.models import RosterEntry
 from payments import services as payment_services
@@ -57,15 +57,6 @@ def _scope(user, organization) -> Scope:
     return Scope(
         Membership.objects.select_related("organization", "user").get(user=user, organization=organization)
     )
-
-
-def _poisson(rnd: random.Random, mean: float) -> int:
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rnd.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 def utilization_rows(contract, rnd: random.Random) -> list[dict]:
@@ -105,13 +96,13 @@ def utilization_rows(contract, rnd: random.Random) -> list[dict]:
             enrolled = month >= first
             if end and month > end["enrollment_end"]:
                 break
-            inpatient = _poisson(rnd, 0.06 if enrolled else 0.16)
+            inpatient = poisson(rnd, 0.06 if enrolled else 0.16)
             row = {
                 "member_id": member_id,
                 "month": month.isoformat(),
-                "ed_visits": _poisson(rnd, 0.12 if enrolled else 0.45),
+                "ed_visits": poisson(rnd, 0.12 if enrolled else 0.45),
                 "inpatient_admissions": inpatient,
-                "icu_admissions": _poisson(rnd, 0.01 if enrolled else 0.04),
+                "icu_admissions": poisson(rnd, 0.01 if enrolled else 0.04),
                 "discharges": inpatient,
                 "readmissions_30d": 1 if inpatient and rnd.random() < (0.1 if enrolled else 0.25) else 0,
                 "tcoc_amount": f"{rnd.uniform(2700, 3500) if enrolled else rnd.uniform(3900, 4900):.2f}",
