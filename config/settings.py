@@ -206,7 +206,7 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^healthz$", r"^readyz$"]
 
 # --- REST API ---
 REST_FRAMEWORK = {
@@ -312,6 +312,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", str(5 * 60)))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", str(6 * 60)))
 CELERY_BEAT_SCHEDULE: dict = {
+    # Readiness (/readyz) needs a worker to have run this lately (core.health).
+    "core-heartbeat": {"task": "core.heartbeat", "schedule": 60, "options": {"expires": 55}},
     # Active contracts whose end date has come become expired (contracts.services.contracts_expire_due).
     "contracts-expire-due": {
         "task": "contracts.expire_due",
@@ -346,6 +348,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": 60 * 10},
     },
 }
+#: /readyz fails when no worker has run the heartbeat task for this long (seconds).
+READINESS_WORKER_SECONDS = int(os.environ.get("READINESS_WORKER_SECONDS", "180"))
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 EMAIL_BACKEND = os.environ.get(

@@ -53,3 +53,17 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time each Celery worker ran the heartbeat task (beat sends it every minute):
+    readiness reads it to know that some worker takes work."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="The worker's hostname")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -9,6 +9,14 @@ def echo(value: str) -> str:
     return value
 
 
+@shared_task(name="core.heartbeat", bind=True, ignore_result=True)
+def heartbeat(self) -> None:
+    """Beat sends it every minute; the worker that runs it is recorded as alive (readiness reads it)."""
+    from core.health import record_heartbeat
+
+    record_heartbeat(self.request.hostname or "worker")
+
+
 def soft_time_limit(task: Task) -> int:
     """The soft time limit (seconds) of the running task: the call's, else the task's, else the default."""
     limits = task.request.timelimit or (None, None)

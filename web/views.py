@@ -5,6 +5,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.decorators import scoped_view
 from core.api import error_body
+from core.health import readiness
 from web.navigation import items_for
 
 
@@ -21,6 +22,19 @@ def health(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def healthz(request):
+    """Alive: the process answers (nothing else is asked; core.health)."""
+    return JsonResponse({"status": "alive"})
+
+
+@require_GET
+def readyz(request):
+    """Ready: the database, the broker and a recent worker heartbeat (core.health); 503 if not."""
+    ready, body = readiness()
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 def page_not_found(request, exception=None):

@@ -132,7 +132,9 @@ def test_compose_file_has_the_services_and_settings_it_needs():
     assert "gunicorn" in " ".join(services["web"]["command"])
     assert "worker" in services["worker"]["command"]
     assert "beat" in services["beat"]["command"]
-    for name in ("postgres", "redis", "web"):
+    for name in ("postgres", "redis", "web", "worker"):
         assert "healthcheck" in services[name], name
+    assert services["web"]["healthcheck"]["test"][-1].endswith("/healthz")
+    assert "inspect ping" in services["worker"]["healthcheck"]["test"][-1]
     assert services["web"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert (ROOT / "Dockerfile").exists()

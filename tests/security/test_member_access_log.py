@@ -81,6 +81,8 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "membership-list",
         "home",
         "health",
+        "healthz",
+        "readyz",
         "schema",
         "api-docs",
     ),
