@@ -7,4 +7,6 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    # Browsers and tools that ask for /favicon.ico without reading the page's <link rel="icon">.
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

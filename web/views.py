@@ -1,6 +1,7 @@
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
 from accounts.decorators import scoped_view
@@ -35,6 +36,12 @@ def readyz(request):
     """Ready: the database, the broker and a recent worker heartbeat (core.health); 503 if not."""
     ready, body = readiness()
     return JsonResponse(body, status=200 if ready else 503)
+
+
+@require_GET
+def favicon(request):
+    """The icon, for browsers and tools that ask for /favicon.ico without reading the page's link."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 def page_not_found(request, exception=None):

@@ -63,6 +63,17 @@ def test_api_docs_served_without_cdn():
 
 
 @pytest.mark.django_db
+def test_every_page_has_an_icon_and_favicon_ico_leads_to_it():
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("favicon.svg")
+    page = Client().get("/login/").content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    response = Client().get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (301, "/static/favicon.svg")
+
+
+@pytest.mark.django_db
 def test_health():
     assert Client().get("/health/").json() == {"status": "ok"}
 

@@ -83,6 +83,7 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "health",
         "healthz",
         "readyz",
+        "favicon",
         "schema",
         "api-docs",
     ),
