@@ -22,7 +22,24 @@ class RosterUploadForm(forms.Form):
 
     def __init__(self, *args, contracts=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["contract"].choices = [(str(c.public_id), f"{c.number} · {c.payer}") for c in contracts]
+        self.fields["contract"].choices = [(str(c.public_id), contract_label(c)) for c in contracts]
+
+
+def contract_label(contract) -> str:
+    """A contract as a provider tells it from its others: number, plan, bundle, markets and dates."""
+    version = contract.current_version
+    parts = [contract.number, str(contract.payer)]
+    if version is not None:
+        parts.append(version.bundle_version.bundle.name)
+        if version.markets:
+            parts.append(", ".join(version.markets))
+        end = version.period_through
+        parts.append(
+            f"{version.effective_start:%Y-%m-%d} to {end:%Y-%m-%d}"
+            if end
+            else f"from {version.effective_start:%Y-%m-%d}"
+        )
+    return " · ".join(parts)
 
 
 class EligibilityUploadForm(forms.Form):

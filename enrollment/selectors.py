@@ -195,7 +195,7 @@ def submittable_contracts(*, scope: Scope) -> QuerySet[Contract]:
     scope.require("roster.submit")
     return (
         Contract.objects.filter(provider=scope.organization, current_version__activated_at__isnull=False)
-        .select_related("payer")
+        .select_related("payer", "current_version__bundle_version__bundle")
         .order_by("number")
     )
 

@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils.html import escape
 
 from accounts.models import Role
 from core.models import AccessEvent
@@ -38,6 +39,20 @@ def upload(client, contract, rows, month=MONTH):
             "file": SimpleUploadedFile("roster.csv", csv_bytes(rows)),
         },
     )
+
+
+def test_the_contract_picker_tells_contracts_apart(provider_admin, contract, django_assert_max_num_queries):
+    client = login(provider_admin)
+    with django_assert_max_num_queries(30) as few:
+        page = client.get("/rosters/").content.decode()
+    version = contract.current_version
+    label = (
+        f"{contract.number} · {contract.payer} · {version.bundle_version.bundle.name} · "
+        f"{', '.join(version.markets)} · from {version.effective_start:%Y-%m-%d}"
+    )
+    assert f'<option value="{contract.public_id}">{escape(label)}</option>' in page
+    assert page.count(f'value="{contract.public_id}"') == 1
+    assert len(few.captured_queries) < 30
 
 
 def test_templates_have_the_pinned_columns_and_instructions(provider_admin, contract):
