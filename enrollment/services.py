@@ -27,7 +27,7 @@ from bundles.models import BundleVersion
 from bundles.selectors import roles_for
 from contracts.models import Contract, ContractStatus
 from contracts.selectors import terms_in_force
-from core.domain.months import day_of_month, months_between, next_month, shift_month
+from core.domain.months import day_of_month, months_between, months_text, next_month, shift_month
 from core.domain.problems import Problem
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError, month_from_input
 from core.uploads import parsed_in_request, uploaded_sha256
@@ -53,7 +53,8 @@ logger = logging.getLogger(__name__)
 
 NOT_IN_FORCE_MESSAGE = "The contract was not in force in that month."
 RETRO_WINDOW_MESSAGE = (
-    "That month is older than the contract's retro window; its roster can no longer be changed."
+    "That month is older than the contract's retro window of {months}; its roster can no longer "
+    "be changed. The earliest month a roster can be sent for is {earliest}."
 )
 FUTURE_MONTH_MESSAGE = "A month's roster can be submitted from the month's first day on."
 NOT_FINISHED_MESSAGE = "The submission is still being processed."
@@ -139,13 +140,18 @@ def roster_submit(
     terms = _terms(contract, month)
     age = months_between(month, today)
     if age > terms.retro_window_months:
+        earliest = shift_month(today.replace(day=1), -terms.retro_window_months)
+        message = RETRO_WINDOW_MESSAGE.format(
+            months=months_text(terms.retro_window_months), earliest=f"{earliest:%Y-%m}"
+        )
         raise ApplicationError(
-            RETRO_WINDOW_MESSAGE,
+            message,
             code="outside_retro_window",
             details={
-                "month": [RETRO_WINDOW_MESSAGE],
+                "month": [message],
                 "retro_window_months": terms.retro_window_months,
                 "months_ago": age,
+                "earliest_month": f"{earliest:%Y-%m}",
             },
         )
     due = due_date_for(month, terms.roster_due_day)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.domain.money import round_half_up, to_cents
+from core.domain.months import months_text
 
 
 def _d(value: Any) -> Decimal | None:
@@ -49,10 +50,6 @@ def trend_text(value: Any) -> str:
     """A yearly trend as given (not rounded): 0.035 -> 3.5%, 0.0325 -> 3.25%."""
     v = _d(value)
     return "—" if v is None else f"{format((v * 100).normalize(), 'f')}%"
-
-
-def months_text(n: int) -> str:
-    return f"{n} month{'' if n == 1 else 's'}"
 
 
 def baseline_text(baseline: dict) -> str:

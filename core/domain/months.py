@@ -117,6 +117,11 @@ def months_in(start: date, end: date) -> Iterator[date]:
 # --- spelling ----------------------------------------------------------------------------------
 
 
+def months_text(n: int) -> str:
+    """A number of months as people read it: 1 month, 3 months."""
+    return f"{n} month{'' if n == 1 else 's'}"
+
+
 def month_key(day: date) -> str:
     """``day``'s month as ``YYYY-MM``: how files, URLs and JSON name a month."""
     return f"{day.year:04d}-{day.month:02d}"

@@ -263,6 +263,10 @@ def test_a_month_older_than_the_retro_window_is_refused(submit):
         submit([roster_row("M001", enrollment_start=day(1, calc.add_months(too_old, -1)))], month=too_old)
     assert refused.value.code == "outside_retro_window"
     oldest = calc.add_months(TODAY.replace(day=1), -3)
+    # The refusal says which month is the earliest still open.
+    assert refused.value.details["earliest_month"] == f"{oldest:%Y-%m}"
+    assert refused.value.message.endswith(f"The earliest month a roster can be sent for is {oldest:%Y-%m}.")
+    assert "retro window of 3 months" in refused.value.message
     assert (
         submit(
             [roster_row("M001", enrollment_start=day(1, calc.add_months(oldest, -1)))], month=oldest

@@ -25,6 +25,7 @@ from core.domain.months import (
     month_key,
     months_between,
     months_in,
+    months_text,
     next_month,
     parse_month,
     parse_period,
@@ -223,3 +224,7 @@ def test_four_quarters_tile_the_year(year, q):
     quarter = parse_period(f"{year}-Q{q}")
     assert len(quarter.months) == 3
     assert isinstance(quarter, Period) and quarter.start.month == 3 * q - 2
+
+
+def test_months_in_words():
+    assert [months_text(n) for n in (0, 1, 2, 12)] == ["0 months", "1 month", "2 months", "12 months"]
