@@ -814,8 +814,9 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
                 old = None if old is None else old.get("label")
                 new = None if new is None else new.get("label")
             elif isinstance(old, list) or isinstance(new, list):
-                old = ", ".join(old or []) or None
-                new = ", ".join(new or []) or None
+                word = lob_label if key == "lines_of_business" else str
+                old = ", ".join(map(word, old or [])) or None
+                new = ", ".join(map(word, new or [])) or None
             add(section, key, label, old, new)
     tier_names = {t["code"]: t["name"] for t in before.get("tiers", []) + after.get("tiers", [])}
     for key in sorted(set(before["rates"]) | set(after["rates"])):

@@ -6,6 +6,17 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.domain.display import code_label
+
+#: How an access log action's verb reads (``roster.download`` -> "Downloaded roster").
+ACCESS_VERBS = {
+    "view": "Viewed",
+    "download": "Downloaded",
+    "export": "Exported",
+    "list": "Listed",
+    "members": "Viewed the members of",
+}
+
 
 class AccessEvent(models.Model):
     """One view of a member's data (roster detail, drill-down, statement with member lines).
@@ -32,6 +43,17 @@ class AccessEvent(models.Model):
     @classmethod
     def tenant_filter(cls, organization) -> Q:
         return Q(organization=organization)
+
+    @property
+    def action_label(self) -> str:
+        """``roster.view`` -> "Viewed roster", ``payment_run.members`` -> "Viewed the members of payment run"."""
+        thing, _, verb = self.action.partition(".")
+        return f"{ACCESS_VERBS.get(verb) or code_label(verb)} {code_label(thing).lower()}"
+
+    @property
+    def object_label(self) -> str:
+        """What was viewed, in words (``roster_submission`` -> "Roster submission")."""
+        return code_label(self.object_type)
 
 
 class IdempotencyRecord(models.Model):

@@ -27,6 +27,7 @@ from bundles.models import BundleVersion
 from bundles.selectors import roles_for
 from contracts.models import Contract, ContractStatus
 from contracts.selectors import terms_in_force
+from core.domain.display import member_months_text
 from core.domain.months import day_of_month, months_between, months_text, next_month, shift_month
 from core.domain.problems import Problem
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError, month_from_input
@@ -388,7 +389,7 @@ def _store(
                 ),
             )
             exits.end_later_rosters(recorded.recorded)
-            done = f"Accepted: {submission.member_count:,} members, {submission.member_months} member-months"
+            done = f"Accepted: {submission.member_count:,} members, {member_months_text(submission.member_months)} member-months"
             if not submission.is_current:
                 done += " (a later version was accepted first and stays current)"
         submission.finished_at = timezone.now()

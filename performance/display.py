@@ -8,7 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from core.domain.money import round_half_up, to_cents
+from core.domain.display import amount_text, money_text, percent_text
+from core.domain.money import round_half_up
 from core.domain.months import months_text
 
 
@@ -25,25 +26,6 @@ def value_text(value: Any, unit: str) -> str:
     if unit == "days":
         return f"{round_half_up(v, 1)} days"
     return f"{round_half_up(v, 1):,}"
-
-
-def money_text(value: Any) -> str:
-    v = _d(value)
-    if v is None:
-        return "—"
-    text = f"${to_cents(abs(v)):,}"
-    return f"−{text}" if v < 0 else text
-
-
-def percent_text(value: Any) -> str:
-    v = _d(value)
-    return "—" if v is None else f"{round_half_up(v * 100, 1)}%"
-
-
-def amount_text(value: Any) -> str:
-    """An amount without the currency sign: 4,200.00."""
-    v = _d(value)
-    return "—" if v is None else f"{to_cents(v):,}"
 
 
 def trend_text(value: Any) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.db import OperationalError, connection, transaction
@@ -399,7 +400,7 @@ def utilization_from_claims(*, upload, member_ids: list[str]) -> UtilizationUplo
     if not keys:
         return None
     records = [_derived_record(key, uses.get(key), current.get(key)) for key in sorted(keys)]
-    name = f"utilization-from-claims-{upload.public_id}.csv"
+    name = f"utilization-from-{Path(upload.original_filename).stem}.csv"
     derived = UtilizationUpload(
         payer_id=upload.payer_id,
         uploaded_by=upload.uploaded_by,

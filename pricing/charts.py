@@ -11,7 +11,7 @@ import math
 from decimal import Decimal
 from html import escape
 
-from core.domain.money import round_half_up, to_cents
+from core.domain.display import money_text
 
 PALETTE = (
     "#1f6f64",
@@ -33,12 +33,7 @@ FONT = 'font-family="Helvetica, Arial, sans-serif"'
 
 def money(value: str | Decimal | float | None, *, cents: bool = True) -> str:
     """$1,234.56 (or $1,235 without cents); a minus sign before the dollar sign."""
-    if value is None or value == "":
-        return "—"
-    number = Decimal(str(value))
-    rounded = to_cents(number) if cents else round_half_up(number, 0)
-    text = f"{abs(rounded):,.2f}" if cents else f"{abs(rounded):,.0f}"
-    return f"−${text}" if number < 0 else f"${text}"
+    return money_text(value, cents=cents)
 
 
 def _svg(width: int, height: int, title: str, description: str, body: list[str], chart_id: str) -> str:

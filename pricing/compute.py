@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any
 
+from core.domain.codes import lob_label
 from core.domain.money import CALCULATION_CONTEXT, cents_str, round_half_up, to_cents
 from core.domain.months import months_between
 from pricing.documents import validate_document
@@ -364,5 +365,5 @@ def _warnings(pf: PricingFile, references: Mapping[str, Any], lobs: list[str]) -
         if missing:
             warnings.append(f"No experience for tier(s) {', '.join(missing)}: their rates are fully manual.")
     if len(lobs) > 1 and pf.bundle.period.type == "monthly":
-        warnings.append(f"The risk simulation uses the {lobs[0]} rates.")
+        warnings.append(f"The risk simulation uses the {lob_label(lobs[0])} rates.")
     return warnings

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from core.domain.codes import LOB_LABELS
+from core.domain.display import code_label
 from core.errors import NotFoundError
 from pricing import charts
 from pricing.defaults import SCALARS
@@ -24,6 +25,14 @@ from pricing.models import ExperienceDataset, PricingRun
 money = charts.money
 
 LOB_NAMES = LOB_LABELS
+
+
+def _ranged_labels(ranges: dict) -> list[str]:
+    """The ranged assumptions by their labels, in the order the assumptions page shows them."""
+    keys = [s.key for s in SCALARS]
+    return [s.label for s in SCALARS if s.key in ranges] + [
+        code_label(k) for k in sorted(ranges) if k not in keys
+    ]
 
 
 def _dec(value: Any, places: int) -> str:
@@ -157,7 +166,7 @@ def run_report(run: PricingRun, *, role_names: dict[str, str] | None = None) -> 
         "benchmarks": _benchmark_rows(result.get("benchmarks", {})),
         "warnings": result.get("warnings", []),
         "chart_market": chart_market,
-        "ranged": sorted(inputs["pricing_file"]["assumptions"].get("ranges", {})),
+        "ranged": _ranged_labels(inputs["pricing_file"]["assumptions"].get("ranges", {})),
         "generated_at": timezone.localtime(),
     }
     context["charts"] = _charts(result, quote, tiers, names, chart_market, first_lob, role_order)
@@ -194,7 +203,7 @@ def _buildup(rate: dict, tiers: dict, names: dict, quote: dict, role_order: list
         ),
         ("Non-labor, untrended", "", money(nl["total_untrended"])),
         ("Non-labor PMPM, trended", "non-labor x f", money(rate["non_labor_pmpm"])),
-        ("Trend factor f", f"{quote['trend_months']} months", _dec(b["trend_factor"], 6)),
+        ("Trend factor f", f"{quote['trend_months']} months", _dec(b["trend_factor"], 4)),
         ("Direct cost PMPM (manual)", "(labor + non-labor) x f", money(b["direct_pmpm"])),
     ]
     if b.get("experience_pmpm") is not None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Max, Q, QuerySet
+from django.utils import timezone
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from bundles.models import BundleVersion, BundleVersionStatus
@@ -198,14 +199,14 @@ def succeeded_runs_for_bundle_version(*, scope: Scope, bundle_version: BundleVer
 def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
     """The rates of a succeeded run as Decimals, for a contract's rate schedule.
 
-    Returns {"run_id", "bundle_version_id", "rates": [{"tier", "market", "lob", "pmpm", "low", "high"}],
+    Returns {"run_id", "run_label", "bundle_version_id", "rates": [{"tier", "market", "lob", "pmpm", "low", "high"}],
     (and ``episode_rate`` per rate for an episode bundle)
     "assessment_fees": {market: Decimal}}. A run that is missing, another organisation's, or not
     succeeded raises NotFoundError.
     """
     run = get_scoped_or_404(
         PricingRun.objects.filter(status=PricingRunStatus.SUCCEEDED).only(
-            "public_id", "bundle_version_id", "result", "payer_id", "status"
+            "public_id", "bundle_version_id", "result", "payer_id", "status", "finished_at"
         ),
         scope,
         public_id=run_id,
@@ -213,6 +214,10 @@ def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
     quote = (run.result or {}).get("quote", {})
     return {
         "run_id": str(run.public_id),
+        # how a person names the run: when it finished (its id is for machines)
+        "run_label": f"the pricing run of {timezone.localtime(run.finished_at):%Y-%m-%d %H:%M}"
+        if run.finished_at
+        else "a pricing run",
         "bundle_version_id": run.bundle_version_id,
         "rates": [
             {

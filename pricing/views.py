@@ -128,7 +128,12 @@ def run_progress(request, run_id):
     response = render(
         request,
         "pricing/_run_progress.html",
-        {"run": run, "actions": selectors.pricing_run_actions(scope=request.scope, run=run)},
+        # the page head's status badge follows the panel (out of band), so the two never disagree
+        {
+            "run": run,
+            "actions": selectors.pricing_run_actions(scope=request.scope, run=run),
+            "oob": bool(request.htmx),
+        },
     )
     if run.is_terminal and request.htmx:
         response["HX-Refresh"] = "true"

@@ -201,6 +201,6 @@ def rate_schedule_from_pricing(
         version,
         EventKind.EDITED,
         scope,
-        comment=f"Rates taken from pricing run {version.pricing_run_id}",
+        comment=f"Rates taken from {rate_table.get('run_label') or 'a pricing run'}",
     )
     return version

@@ -13,6 +13,7 @@ from django.db.models import Q, Sum
 
 from contracts.selectors import terms_in_force
 from contracts.terms import ContractTerms, RateCell
+from core.domain.display import code_label
 from core.domain.money import to_cents
 from core.domain.months import month_key, next_month, shift_month
 from core.errors import ApplicationError, NotFoundError
@@ -59,7 +60,7 @@ def _member_month_lines(run: PaymentRun, terms: ContractTerms, position: list[in
                 market=cell.market,
                 lob=cell.lob,
                 rate=rate,
-                description=f"Tier {cell.tier}, {cell.market}, {cell.lob}",
+                description=f"Tier {cell.tier}, {cell.market}, {code_label(cell.lob)}",
             )
             for cell, rate in cells
         ]
@@ -430,7 +431,7 @@ def _episode_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Pay
                 rate=rate_of[cell],
                 count=len(members),
                 amount=sum((amount for _m, amount in members), Decimal("0.00")),
-                description=f"Tier {cell[0]}, {cell[1]}, {cell[2]}: per episode",
+                description=f"Tier {cell[0]}, {cell[1]}, {code_label(cell[2])}: per episode",
             )
             lines.append(line)
             details += [(line.pk, m, run.month, *cell, Decimal(0), amount, "") for m, amount in members]

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.tenancy import Scope
 from contracts.models import Contract
 from contracts.terms import ContractTerms
+from core.domain.display import money_text, percent_text
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, ConflictError, NotFoundError, month_from_input
 from core.tasks import time_limit_text
 from enrollment import selectors as enrollment
@@ -256,7 +257,7 @@ def _calculate(run: PaymentRun) -> None:
     run.status = PAYMENT_RUN.target("calculate", run.status)
     run.calculated_at = timezone.now()
     run.error = None
-    run.progress_message = f"Calculated: {len(lines)} lines, total {run.total}"
+    run.progress_message = f"Calculated: {len(lines)} lines, total {money_text(run.total)}"
     run.save()
 
 
@@ -274,11 +275,11 @@ def _recovery_line(
         return None
     position[0] += 1
     if kind == LineKind.RECEIVABLE:
-        description = f"The month nets to {total}: carried to a receivable the provider repays"
+        description = f"The month nets to {money_text(total)}: carried to a receivable the provider repays"
     else:
         share = Decimal(terms.recovery_offset_share)
-        description = f"Recovery of the open receivable of {owed}" + (
-            "" if share == 1 else f" (at most {share * 100:.2f}% of the payment)"
+        description = f"Recovery of the open receivable of {money_text(owed)}" + (
+            "" if share == 1 else f" (at most {percent_text(share, 2)} of the payment)"
         )
     return PaymentLine.objects.create(
         run=run,

@@ -995,7 +995,7 @@ def test_scalar_terms_lists_and_the_bundle_label_in_the_diff():
         ("period", "effective_end", "Ends (exclusive)", "added", None, "2027-01-01"),
         ("coverage", "bundle", "Bundle version", "changed", "Home v2", "Home v3"),
         ("coverage", "markets", "Markets", "changed", "URBAN, RURAL", "URBAN"),
-        ("coverage", "lines_of_business", "Lines of business", "changed", "medicaid", "medicaid, dsnp"),
+        ("coverage", "lines_of_business", "Lines of business", "changed", "Medicaid", "Medicaid, D-SNP"),
         ("rules", "retro_window_months", "Retro window (months)", "changed", 3, 6),
         ("withhold", "withhold_percentage", "Withhold", "changed", "0.0500", "0.0200"),
     ]

@@ -47,7 +47,7 @@ def test_access_log_page(payer, member_of):
     client = Client()
     client.login(username=auditor.username, password=PASSWORD)
     page = client.get("/audit/access-log/").content.decode()
-    assert "roster.view" in page and "R-7" in page
+    assert "Viewed roster" in page and "R-7" in page
     submitter = member_of(ProviderFactory(), Role.SUBMITTER)
     client.login(username=submitter.username, password=PASSWORD)
     assert client.get("/audit/access-log/").status_code == 403

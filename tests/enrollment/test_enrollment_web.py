@@ -93,7 +93,7 @@ def test_upload_with_errors_then_the_corrected_roster(provider_admin, contract):
     assert len(lines) == 61 and lines[1][:5] == ["error", "roster", "2", "tier", "unknown_tier"]
     fixed = upload(client, contract, [roster_row(f"M{k:03d}") for k in range(70)])
     page = client.get(fixed["Location"]).content.decode()
-    assert "version 2" in page and "Member-months per rate cell" in page and "70.000000" in page
+    assert "version 2" in page and "Member-months per rate cell" in page and "70.00" in page
     assert RosterSubmission.objects.get(version=2).is_current
 
 

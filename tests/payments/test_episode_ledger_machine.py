@@ -80,8 +80,10 @@ class Episode:
         return self.exit or self.natural_last
 
     def row(self, member_id: str, month: dt.date) -> dict:
-        """The member's row in ``month``'s roster: open until the month of its last day."""
-        ends_here = month_of(self.last) == month
+        """The member's row in ``month``'s roster: open until the month of its last day. Once the member
+        has left early, every roster sent after states the span as it is known: it ends on the exit day
+        (a row left open past a recorded death is refused, docs/domain.md 5)."""
+        ends_here = self.exit is not None or month_of(self.last) == month
         return member(
             member_id,
             start=self.start,

@@ -163,7 +163,15 @@ def test_the_statement_downloads_pdf_csv_and_an_820_that_pyx12_validates(
             == f'attachment; filename="{paid_contract.number}-2026-02-statement.pdf"'
         )
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
-        for figure in ("503.57", "306.18", "162.35", "-40.49", "-8.12", "923.49", "Year to date"):
+        for figure in (
+            "$503.57",
+            "$306.18",
+            "$162.35",
+            "\u2212$40.49",
+            "\u2212$8.12",
+            "$923.49",
+            "Year to date",
+        ):
             assert figure in text, figure
         assert "Núñez" not in text and "P4" not in text  # summary only: no member in the PDF
         rows = list(csv.DictReader(io.StringIO(client.get(f"{base}.csv").content.decode())))

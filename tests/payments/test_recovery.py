@@ -93,7 +93,7 @@ def test_a_negative_month_posts_a_receivable_and_pays_zero(
     ]
     assert run.total == M("0.00")
     receivable = run.lines.get(kind="receivable")
-    assert "-300.00" in receivable.description and "receivable" in receivable.description
+    assert "\u2212$300.00" in receivable.description and "receivable" in receivable.description
     body = analyst_api.get(f"/api/v1/payment-runs/{run.public_id}/").json()
     assert body["total"] == "0.00"
     assert analyst2_api.post(f"/api/v1/payment-runs/{run.public_id}/approve/").status_code == 200
@@ -428,7 +428,7 @@ def test_the_820_of_a_run_with_an_offset_carries_an_adx(
     ok, messages = pyx12_check(text, tmp_path)
     assert ok, messages
     html = statements.render_html(march)
-    assert "Recovery offset" in html and "Recovery of the open receivable of 300.00" in html
+    assert "Recovery offset" in html and "Recovery of the open receivable of $300.00" in html
     csv_text = statements.render_csv(march).decode()
     assert "recovery_offset,2026-03" in csv_text and ",-300.00," in csv_text
 

@@ -3,6 +3,8 @@ errors next to their fields, upload experience and read every row error; query c
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -98,6 +100,19 @@ def test_progress_polls_until_the_run_finishes_then_reloads(web, start_run):
     assert 'data-testid="rates-table"' in page and "Download the PDF report" in page
 
 
+def test_the_page_heads_status_follows_the_progress_panel(web, start_run):
+    """The head's badge is swapped out of band with each poll, so it never says Queued while the
+    panel says Running; a full page render does not repeat the badge."""
+    run = start_run()
+    page = web.get(f"/pricing/runs/{run.public_id}/").content.decode()
+    assert page.count('id="run-status-badge"') == 1 and "hx-swap-oob" not in page
+    PricingRun.objects.filter(pk=run.pk).update(status="running")
+    partial = web.get(f"/pricing/runs/{run.public_id}/progress/", HTTP_HX_REQUEST="true").content.decode()
+    assert re.search(
+        r'<span id="run-status-badge" class="badge running" hx-swap-oob="true">Running</span>', partial
+    )
+
+
 def test_cancel_from_the_page(web, start_run):
     run = start_run()
     response = web.post(f"/pricing/runs/{run.public_id}/cancel/")
@@ -180,7 +195,7 @@ def test_upload_experience_and_read_every_row_error(web):
         {"name": "Good", "file": SimpleUploadedFile("ok.csv", EXPERIENCE_CSV.encode())},
     )
     page = web.get(good["Location"]).content.decode()
-    assert "Valid" in page and "56000.5" in page
+    assert "Valid" in page and "$56,000.50" in page
     template = web.get("/pricing/experience/templates/experience.csv")
     assert template.content.startswith(b"month,tier,member_months,cost")
 
