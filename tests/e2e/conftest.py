@@ -55,6 +55,15 @@ def browser():
 def page(browser, request):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    # Publish, retire, propose, terminate and approve ask first (data-confirm): a journey accepts
+    # (or declines, with page.accept_dialogs = False) and keeps each question to read what it said.
+    page.dialogs, page.accept_dialogs = [], True
+
+    def answer(dialog):
+        page.dialogs.append(dialog.message)
+        dialog.accept() if page.accept_dialogs else dialog.dismiss()
+
+    page.on("dialog", answer)
     page.set_default_timeout(15_000)
     expect.set_options(timeout=15_000)  # htmx saves queue up; a loaded CI machine is slow
     yield page

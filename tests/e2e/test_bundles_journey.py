@@ -4,6 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
+from bundles.models import BundleVersion
 from tests.e2e.conftest import login
 
 ROLES = ("physician", "np", "rn", "lcsw", "chaplain", "chw")
@@ -49,6 +50,14 @@ def test_create_fill_grid_publish_and_start_new_draft(page, live_server, demo):
 
     page.get_by_label("Nurse practitioner assessment minutes").fill("90")
     page.get_by_role("button", name="Save assessment").click()
+    # Publishing asks first and says what it does; declining leaves the draft as it is.
+    page.accept_dialogs = False
+    page.get_by_role("button", name="Publish as a new version").click()
+    expect(page.get_by_role("heading", name="Edit draft")).to_be_visible()
+    page.wait_for_function("() => true")  # let the dialog handler run
+    assert page.dialogs and "never changes" in page.dialogs[-1]
+    assert not BundleVersion.objects.filter(bundle__name="Journey bundle", status="published").exists()
+    page.accept_dialogs = True
     page.get_by_role("button", name="Publish as a new version").click()
     expect(page).to_have_url(re.compile(r"/v/1/$"))
     expect(page.get_by_test_id("version-label")).to_contain_text("v1 · Published")
