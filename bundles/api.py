@@ -8,7 +8,6 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
-from bundles import definition as bundle_definition
 from bundles import selectors, services
 from bundles.models import Bundle, IdtRole, Market
 from bundles.serializers import (
@@ -163,14 +162,9 @@ class BundleDiffApi(ScopedAPIView):
     def get(self, request, bundle_id, number):
         bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
         version = selectors.version_get(scope=self.scope, bundle=bundle, number=number)
-        against = request.query_params.get("against")
-        if against:
-            base = selectors.version_get(scope=self.scope, bundle=bundle, number=against)
-        elif version.based_on_id:
-            base = selectors.version_get(scope=self.scope, bundle=bundle, number=version.based_on.number)
-        else:
-            base = None
-        changes = bundle_definition.diff(base.definition if base else {}, version.definition)
+        _, changes = selectors.version_changes(
+            scope=self.scope, bundle=bundle, version=version, against=request.query_params.get("against")
+        )
         return Response(DiffEntrySerializer(changes, many=True).data)
 
 

@@ -11,11 +11,13 @@ Every problem is reported at once, each with the JSON path of what is wrong.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.domain.codes import LINES_OF_BUSINESS
+from core.domain.display import code_label
 from core.domain.problems import ERROR, Problem, Severity
 
 PERIOD_TYPES = ("monthly", "episode")
@@ -513,12 +515,66 @@ def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
         out[path] = value
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """Changes between two definitions, as (path, before, after) with list items keyed by code.
+#: How a definition's field reads in a change ("RN visits per member-month, Tier 3"); a field not
+#: listed reads as its words. ``None``: the segment only groups its children.
+FIELD_WORDS: dict[str, str | None] = {
+    "by_tier": None,
+    "visits_per_mm": "visits per member-month",
+    "coordination_minutes_per_mm": "coordination minutes per member-month",
+    "visit_minutes": "minutes per visit",
+    "travel_minutes_per_visit": "travel minutes per visit",
+    "miles_per_visit": "miles per visit",
+    "home_share": "share of visits made at home",
+    "lines_of_business": "lines of business",
+    "period": "payment period",
+    "type": "type",
+    "days": "length in days",
+    "assessment": "initial assessment",
+    "home": "made at home",
+    "minutes": "minutes",
+    "diagnosis_groups": "diagnosis group",
+    "icd10_ranges": "ICD-10 ranges",
+    "functional_status": "functional status",
+    "max": "maximum",
+}
+_SEGMENT = re.compile(r"\.([^.\[]+)(?:\[([^\]]+)\])?")
+
+
+def describe_path(path: str, role_names: Mapping[str, str], tier_names: Mapping[str, str]) -> str:
+    """A change's path in words: ``$.roles[rn].by_tier.3.visits_per_mm`` -> "Registered nurse visits
+    per member-month, Tier 3"; ``$.tiers[2].name`` -> "Tier 2 (Moderate) name"."""
+    words: list[str] = []
+    tiers: list[str] = []
+    previous = ""
+    for name, key in _SEGMENT.findall(path):
+        if name == "roles" and key:
+            words.append(role_names.get(key, key))
+        elif name == "tiers" and key:
+            words.append(f"Tier {key}" + (f" ({tier_names[key]})" if tier_names.get(key) else ""))
+        elif previous == "by_tier":  # the keys under by_tier are tier codes
+            tiers.append(f"Tier {name}")
+        elif (word := FIELD_WORDS.get(name, code_label(name).lower())) is not None:
+            words.append(word + (f" {key}" if key and not key.isdigit() else ""))
+        previous = name
+    text = " ".join(words) or "The bundle"
+    text = text[:1].upper() + text[1:]
+    return text + (f", {', '.join(tiers)}" if tiers else "")
+
+
+def diff(
+    before: dict[str, Any], after: dict[str, Any], role_names: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Changes between two definitions, as (path, label, before, after) with list items keyed by code.
 
     Keying tiers and roles by their code means that reordering or adding a role shows as that
-    role's change, not as every later item shifting.
+    role's change, not as every later item shifting. ``label`` says the path in words, with the
+    roles' names from ``role_names`` (the plan's role list) and the tiers' from the definitions.
     """
+    tier_names = {
+        str(t.get("code")): t.get("name") or ""
+        for t in [*(before.get("tiers") or []), *(after.get("tiers") or [])]
+        if isinstance(t, dict)
+    }
     a: dict[str, Any] = {}
     b: dict[str, Any] = {}
     _flatten(before, "$", a)
@@ -529,6 +585,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
             changes.append(
                 {
                     "path": path,
+                    "label": describe_path(path, role_names or {}, tier_names),
                     "change": "added" if path not in a else "removed" if path not in b else "changed",
                     "before": a.get(path),
                     "after": b.get(path),

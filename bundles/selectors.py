@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Count, F, Max, Q, QuerySet
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from bundles import definition as bundle_definition
 from bundles.models import Bundle, BundlePolicy, BundleVersion, BundleVersionStatus, IdtRole, Market
 from bundles.states import BUNDLE_VERSION
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
@@ -112,3 +115,17 @@ def required_roles_for(organization) -> list[list[str]]:
         if policy
         else BundlePolicy(organization=organization).required_role_groups()
     )
+
+
+def version_changes(
+    *, scope: Scope, bundle: Bundle, version: BundleVersion, against: str | int | None = None
+) -> tuple[BundleVersion | None, list[dict[str, Any]]]:
+    """The version's changes since ``against`` (a version number), else since the version it was
+    drafted from (everything, for a first version), each with its path in words."""
+    base = None
+    if against:
+        base = version_get(scope=scope, bundle=bundle, number=against)
+    elif version.based_on_id:
+        base = version_get(scope=scope, bundle=bundle, number=version.based_on.number)
+    role_names = dict(role_list(scope=scope).values_list("code", "name"))
+    return base, bundle_definition.diff(base.definition if base else {}, version.definition, role_names)

@@ -125,6 +125,9 @@ class IdtRoleSerializer(serializers.ModelSerializer):
 
 class DiffEntrySerializer(serializers.Serializer):
     path = serializers.CharField()
+    label = serializers.CharField(
+        help_text="The path in words: 'Registered nurse visits per member-month, Tier 3'"
+    )
     change = serializers.ChoiceField(choices=["added", "removed", "changed"])
     before = serializers.JSONField(allow_null=True)
     after = serializers.JSONField(allow_null=True)

@@ -452,13 +452,9 @@ def version_retire(request, bundle_id, number):
 def version_diff(request, bundle_id, number):
     bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
     version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
-    against = request.GET.get("against")
-    base = None
-    if against:
-        base = selectors.version_get(scope=request.scope, bundle=bundle, number=against)
-    elif version.based_on_id:
-        base = selectors.version_get(scope=request.scope, bundle=bundle, number=version.based_on.number)
-    changes = bundle_definition.diff(base.definition if base else {}, version.definition)
+    base, changes = selectors.version_changes(
+        scope=request.scope, bundle=bundle, version=version, against=request.GET.get("against")
+    )
     others = [
         v
         for v in selectors.version_list(scope=request.scope, bundle=bundle)

@@ -137,7 +137,13 @@ def test_new_draft_from_version_shows_diff_and_publishes_as_v2(analyst_api, comp
     )
     diff = analyst_api.get(f"/api/v1/bundles/{bundle_id}/versions/draft/diff/").json()
     assert diff == [
-        {"path": "$.roles[rn].by_tier.3.visits_per_mm", "change": "changed", "before": "3", "after": "4"}
+        {
+            "path": "$.roles[rn].by_tier.3.visits_per_mm",
+            "label": "Registered nurse visits per member-month, Tier 3",
+            "change": "changed",
+            "before": "3",
+            "after": "4",
+        }
     ]
     v2 = analyst_api.post(f"/api/v1/bundles/{bundle_id}/draft/publish/").json()
     assert v2["number"] == 2 and v2["based_on"] == 1

@@ -108,7 +108,11 @@ def test_new_draft_and_diff_page(client, analyst, draft_bundle):
         {"role": "chaplain", "tier": "3", "field": "visits_per_mm", "value": "2"},
     )
     page = client.get(f"/bundles/{draft_bundle.public_id}/v/draft/diff/").content.decode()
-    assert "$.roles[chaplain].by_tier.3.visits_per_mm" in page
+    # the change reads in words; its path is only the cell's tooltip
+    assert (
+        '<td title="$.roles[chaplain].by_tier.3.visits_per_mm">Chaplain visits per member-month, Tier 3</td>'
+        in page
+    )
 
 
 def test_export_then_import_through_the_pages(client, analyst, draft_bundle):

@@ -82,6 +82,6 @@ def test_download_template_upload_with_errors_fix_and_see_member_months(page, li
     expect(page.get_by_test_id("roster-status")).to_have_text("Accepted")
     table = page.get_by_test_id("member-months")
     expect(table).to_contain_text("URBAN")
-    expect(page.get_by_test_id("member-months-total")).to_have_text("6.000000")
+    expect(page.get_by_test_id("member-months-total")).to_have_text("6.00")
     expect(page.get_by_test_id("diff-counts")).to_contain_text("22 removed · 6 changed")
     expect(page.get_by_test_id("versions").locator("tbody tr")).to_have_count(3)  # the demo's, then ours

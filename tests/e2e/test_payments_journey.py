@@ -11,6 +11,7 @@ from decimal import Decimal
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from core.domain.display import money_text
 from payments.models import LedgerEntry, PaymentRun
 from tests.e2e.conftest import login
 from tests.fixtures.x12 import pyx12_check
@@ -34,7 +35,7 @@ def test_plan_analyst_approves_a_run_and_downloads_its_statements(page, live_ser
     expect(page.get_by_text(re.compile(r"^Approved and posted"))).to_be_visible()
     expect(page.get_by_test_id("run-status")).to_have_text("Approved")
     run = PaymentRun.objects.get(public_id=run_id)
-    assert run.status == "approved" and f"{run.total:,.2f}" == total
+    assert run.status == "approved" and money_text(run.total) == total
     assert sum(LedgerEntry.objects.filter(run=run).values_list("amount", flat=True)) == run.total
 
     downloads = page.get_by_role("list", name="Statement downloads")

@@ -9,6 +9,7 @@ import re
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from core.domain.display import money_text
 from enrollment.models import MemberMonth
 from performance.models import UtilizationRow
 from tests.e2e.conftest import login
@@ -70,7 +71,7 @@ def test_plan_analyst_settles_a_closed_quarter_and_the_provider_sees_it(page, li
     expect(page.get_by_text("nothing changed since", exact=False)).to_be_visible()
     settlement = Settlement.objects.get(contract__provider__short_name="Bayview")
     total = page.get_by_test_id("settlement-total").inner_text()
-    assert total == f"{settlement.total:,.2f}"
+    assert total == money_text(settlement.total)
     assert LedgerEntry.objects.filter(settlement=settlement).count() == sum(
         1 for *_x, a in settlement.lines if a
     )

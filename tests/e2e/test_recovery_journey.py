@@ -16,9 +16,14 @@ from payments.models import Refund
 from payments.services import open_receivable_of
 from tests.e2e.conftest import login
 
+AMOUNT = re.compile(r"([-\u2212]?)\$?([\d,]+\.\d\d)")
 
-def money(text: str) -> Decimal:
-    return Decimal(re.search(r"-?[\d,]+\.\d\d", text).group(0).replace(",", ""))
+
+def money(text: str, last: bool = False) -> Decimal:
+    """An amount as a page shows it ($1,234.56, −$4.10): the first one in ``text``, or the last."""
+    sign, digits = AMOUNT.findall(text)[-1 if last else 0]
+    value = Decimal(digits.replace(",", ""))
+    return -value if sign else value
 
 
 def test_a_receivable_is_offset_and_refunded_with_four_eyes(page, live_server, demo):
@@ -58,5 +63,4 @@ def test_a_receivable_is_offset_and_refunded_with_four_eyes(page, live_server, d
     expect(page.get_by_test_id("run-status")).to_have_text("In review")
     offset = page.get_by_test_id("line-recovery_offset")
     expect(offset).to_contain_text("Recovery offset")
-    amount = re.findall(r"-?[\d,]+\.\d\d", offset.inner_text())[-1]  # the line's last cell
-    assert Decimal(amount.replace(",", "")) < 0
+    assert money(offset.inner_text(), last=True) < 0  # the line's last cell
