@@ -6,6 +6,7 @@ Every view that returns member data records the access (``core.audit.record_acce
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -29,6 +30,7 @@ from enrollment.models import (
 from enrollment.processing import ISSUES_INLINE_MAX
 from enrollment.serializers import (
     AcknowledgementSerializer,
+    AssessmentListSerializer,
     AssessmentSerializer,
     EligibilityAcceptedSerializer,
     EligibilityFileDetailSerializer,
@@ -249,6 +251,60 @@ class RosterAssessmentListApi(_SubmissionChildListApi):
     @extend_schema(parameters=[*ORG, OpenApiParameter("payable", OpenApiTypes.BOOL)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+def assessment_query(scope, params) -> QuerySet[Assessment]:
+    """The assessments a page or the API asks for: ``contract`` (id or number), ``month`` (YYYY-MM of
+    the roster), ``payable`` (true/false) and ``member`` (a member id). Page and API read the same."""
+    contract = None
+    if params.get("contract"):
+        contract = selectors.contract_for_rosters(scope=scope, contract_id=params["contract"])
+    return selectors.assessment_search(
+        scope=scope,
+        contract=contract,
+        month=_month(params.get("month")),
+        payable=_flag(params.get("payable")),
+        member_id=params.get("member", ""),
+    )
+
+
+def record_assessments_access(scope, params, request) -> None:
+    """Assessments carry names and birth dates: each read of the list is in the access log."""
+    shown = ", ".join(f"{k} {params[k]}" for k in ("contract", "month", "payable", "member") if params.get(k))
+    record_access(
+        scope=scope,
+        action="assessment.list",
+        object_type="assessments",
+        object_id=params.get("contract") or "all",
+        detail=shown or "all contracts",
+        request=request,
+    )
+
+
+class AssessmentListApi(ScopedMixin, generics.ListAPIView):
+    """Every initial assessment of the rosters in force across your contracts, newest first: whether its
+    fee is payable, and if not why (`reason`, `message`)."""
+
+    queryset = Assessment.objects.none()
+    serializer_class = AssessmentListSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return assessment_query(self.scope, self.request.query_params)
+
+    @extend_schema(
+        parameters=[
+            *ORG,
+            OpenApiParameter("contract", str, description="Contract id or number"),
+            OpenApiParameter("month", str, description="The roster's month, YYYY-MM"),
+            OpenApiParameter("payable", OpenApiTypes.BOOL),
+            OpenApiParameter("member", str, description="A member id"),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        record_assessments_access(self.scope, request.query_params, request)
+        return response
 
 
 def file_response(submission: RosterSubmission, which: str) -> FileResponse:

@@ -10,6 +10,7 @@ urlpatterns = [
         name="api-contract-rosters",
     ),
     path("rosters/", api.RosterListApi.as_view(), name="api-roster-list"),
+    path("assessments/", api.AssessmentListApi.as_view(), name="api-assessment-list"),
     path("rosters/<str:submission_id>/", api.RosterDetailApi.as_view(), name="api-roster-detail"),
     path("rosters/<str:submission_id>/issues/", api.RosterIssueListApi.as_view(), name="api-roster-issues"),
     path(

@@ -174,6 +174,35 @@ def member_month_list(*, submission: RosterSubmission) -> QuerySet[MemberMonth]:
     return MemberMonth.objects.filter(submission=submission).order_by("member_id")
 
 
+def assessment_search(
+    *,
+    scope: Scope,
+    contract: Contract | None = None,
+    month: date | None = None,
+    payable: bool | None = None,
+    member_id: str = "",
+) -> QuerySet[Assessment]:
+    """The initial assessments of the rosters in force (the current accepted version of each contract
+    and month) across the contracts the organisation is party to, newest first, each payable or not
+    with its reason; with the contract and the roster in the same query."""
+    scope.require("roster.view")
+    assessments = scoped(
+        Assessment.objects.filter(submission__is_current=True).select_related(
+            "contract__provider", "contract__payer", "submission"
+        ),
+        scope,
+    )
+    if contract is not None:
+        assessments = assessments.filter(contract=contract)
+    if month is not None:
+        assessments = assessments.filter(submission__month=month)
+    if payable is not None:
+        assessments = assessments.filter(payable=payable)
+    if member_id:
+        assessments = assessments.filter(member_id__iexact=member_id.strip())
+    return assessments.order_by("-assessment_date", "contract__number", "member_id", "pk")
+
+
 def assessment_list(*, submission: RosterSubmission, payable: bool | None = None) -> QuerySet[Assessment]:
     assessments = Assessment.objects.filter(submission=submission)
     if payable is not None:

@@ -289,6 +289,24 @@ class AssessmentSerializer(serializers.ModelSerializer):
         ]
 
 
+class AssessmentListSerializer(AssessmentSerializer):
+    """An assessment among a contract's rosters in force: with its contract and roster."""
+
+    contract = serializers.CharField(source="contract.number")
+    roster_id = serializers.UUIDField(source="submission.public_id")
+    roster_month = serializers.DateField(source="submission.month", format="%Y-%m")
+    roster_version = serializers.IntegerField(source="submission.version")
+
+    class Meta(AssessmentSerializer.Meta):
+        fields = [
+            *AssessmentSerializer.Meta.fields,
+            "contract",
+            "roster_id",
+            "roster_month",
+            "roster_version",
+        ]
+
+
 # --- eligibility ---------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from enrollment import views
 
 urlpatterns = [
     path("rosters/", views.roster_list, name="roster-list"),
+    path("assessments/", views.assessment_list, name="assessment-list"),
     path("rosters/templates/<str:kind>.<str:fmt>", views.roster_template, name="roster-template"),
     path("rosters/<str:submission_id>/", views.roster_detail, name="roster-detail"),
     path("rosters/<str:submission_id>/progress/", views.roster_progress, name="roster-progress"),

@@ -22,7 +22,12 @@ from core.domain.months import shift_month
 from core.errors import ApplicationError, NotFoundError, month_from_input
 from core.exports import safe_row
 from enrollment import file_templates, selectors, services
-from enrollment.api import file_response, record_eligibility_access
+from enrollment.api import (
+    assessment_query,
+    file_response,
+    record_assessments_access,
+    record_eligibility_access,
+)
 from enrollment.forms import EligibilityUploadForm, RosterUploadForm
 from enrollment.models import ProcessingStatus
 
@@ -61,6 +66,47 @@ def _month_param(request):
         return month_from_input(request.GET["month"]) if request.GET.get("month") else None
     except ApplicationError:
         return None
+
+
+# --- assessments ---------------------------------------------------------------------------------
+
+ASSESSMENTS_PER_PAGE = 100
+
+
+@require_GET
+@scoped_view
+def assessment_list(request):
+    """Every initial assessment of the rosters in force, payable or not and why, filtered by contract,
+    roster month, payable and member."""
+    scope = request.scope
+    error = None
+    try:
+        assessments = assessment_query(scope, request.GET)
+    except NotFoundError:
+        error, assessments = "No such contract among yours.", selectors.assessment_search(scope=scope).none()
+    except ApplicationError as exc:
+        error, assessments = exc.message, selectors.assessment_search(scope=scope).none()
+    page = _page(request, assessments, ASSESSMENTS_PER_PAGE)
+    if page.object_list:
+        record_assessments_access(scope, request.GET, request)
+    contracts = (
+        selectors.assessment_search(scope=scope)
+        .order_by("contract__number")
+        .values_list("contract__number", flat=True)
+        .distinct()
+    )
+    return render(
+        request,
+        "enrollment/assessment_list.html",
+        {
+            "page": page,
+            "error": error,
+            "contracts": contracts,
+            "filters": {k: request.GET.get(k, "") for k in ("contract", "month", "payable", "member")},
+            "query": _query_without(request, "page"),
+        },
+        status=400 if error else 200,
+    )
 
 
 # --- rosters -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Pricing", "pricing-home", "pricing.view"),
     NavItem("Contracts", "contract-list", "contract.view"),
     NavItem("Rosters", "roster-list", "roster.view"),
+    NavItem("Assessments", "assessment-list", "roster.view"),
     NavItem("Eligibility", "eligibility-list", "eligibility.load"),
     NavItem("Payments", "payment-home", "payment.view"),
     NavItem("Performance", "performance-home", "performance.view"),
