@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.domain import codes
-from core.domain.money import round_half_up, to_cents
+from core.domain.money import round_half_up
 
 MINUS = "\u2212"
 MISSING = "—"
@@ -30,36 +30,29 @@ def _number(value: Any) -> Decimal | None:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def _signed(rounded: Decimal, text: str) -> str:
-    # The sign is the rounded figure's: -0.001 reads $0.00, not −$0.00.
-    return f"{MINUS}{text}" if rounded < 0 else text
-
-
-def money_text(value: Any, *, cents: bool = True) -> str:
-    """``$1,096.22``; ``−$4.10``; ``$1,096`` with ``cents=False`` (chart axes)."""
-    number = _number(value)
-    if number is None:
-        return MISSING
-    rounded = to_cents(number) if cents else round_half_up(number, 0)
-    return _signed(rounded, f"${abs(rounded):,}")
-
-
-def amount_text(value: Any) -> str:
-    """Money without the dollar sign, for a column headed in dollars: ``1,096.22``, ``−4.10``."""
-    number = _number(value)
-    if number is None:
-        return MISSING
-    rounded = to_cents(number)
-    return _signed(rounded, f"{abs(rounded):,}")
-
-
-def decimal_text(value: Any, places: int) -> str:
-    """A figure to ``places`` decimals, half-up, with separators: ``28.00``, ``1,234.7``."""
+def _text(value: Any, places: int, prefix: str = "") -> str:
     number = _number(value)
     if number is None:
         return MISSING
     rounded = round_half_up(number, places)
-    return _signed(rounded, f"{abs(rounded):,}")
+    # The sign is the rounded figure's: -0.001 reads $0.00, not −$0.00.
+    return f"{MINUS if rounded < 0 else ''}{prefix}{abs(rounded):,}"
+
+
+def money_text(value: Any, *, cents: bool = True) -> str:
+    """``$1,096.22``; ``−$4.10``; ``$1,096`` with ``cents=False`` (chart axes). Rounded half-up, as
+    ``to_cents`` rounds the ledger's amounts."""
+    return _text(value, 2 if cents else 0, "$")
+
+
+def amount_text(value: Any) -> str:
+    """Money without the dollar sign, for a column headed in dollars: ``1,096.22``, ``−4.10``."""
+    return _text(value, 2)
+
+
+def decimal_text(value: Any, places: int) -> str:
+    """A figure to ``places`` decimals, half-up, with separators: ``28.00``, ``1,234.7``."""
+    return _text(value, places)
 
 
 def member_months_text(value: Any) -> str:
