@@ -525,16 +525,12 @@ FIELD_WORDS: dict[str, str | None] = {
     "travel_minutes_per_visit": "travel minutes per visit",
     "miles_per_visit": "miles per visit",
     "home_share": "share of visits made at home",
-    "lines_of_business": "lines of business",
     "period": "payment period",
-    "type": "type",
     "days": "length in days",
     "assessment": "initial assessment",
     "home": "made at home",
-    "minutes": "minutes",
     "diagnosis_groups": "diagnosis group",
     "icd10_ranges": "ICD-10 ranges",
-    "functional_status": "functional status",
     "max": "maximum",
 }
 _SEGMENT = re.compile(r"\.([^.\[]+)(?:\[([^\]]+)\])?")
