@@ -119,7 +119,12 @@ def roster_list(request):
     can_submit = scope.can("roster.submit")
     contracts = list(selectors.submittable_contracts(scope=scope)) if can_submit else []
     last_month = shift_month(timezone.localdate(), -1)
-    form = RosterUploadForm(contracts=contracts, initial={"month": last_month.strftime("%Y-%m")})
+    # "Submit a corrected file" on a rejected roster comes back here with its contract and month
+    initial = {
+        "month": request.GET.get("month") or last_month.strftime("%Y-%m"),
+        "contract": request.GET.get("contract"),
+    }
+    form = RosterUploadForm(contracts=contracts, initial=initial)
     status_code = 200
     if request.method == "POST":
         scope.require("roster.submit")
@@ -205,6 +210,7 @@ def roster_detail(request, submission_id):
             "diff": submission.diff or {},
             "plan_detail": selectors.shows_plan_detail(scope=request.scope, submission=submission),
             "member_exits": list(selectors.exits_reported(submission=submission)),
+            "can_submit": request.scope.can("roster.submit"),
         },
     )
 

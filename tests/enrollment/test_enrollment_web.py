@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import openpyxl
 import pytest
@@ -87,6 +88,13 @@ def test_upload_with_errors_then_the_corrected_roster(provider_admin, contract):
     assert "Rejected" in page and "60 errors: the roster was rejected" in page
     assert "unknown_tier" in page and "Page 1 of 2" in page
     assert "Page 2 of 2" in client.get(detail_url + "?errors_page=2").content.decode()
+    # "Submit a corrected file" opens the form on the same contract and month
+    corrected = (
+        re.search(r'data-testid="submit-corrected" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    )
+    form = client.get(corrected).content.decode()
+    assert re.search(rf'<option value="{contract.public_id}"[^>]*selected', form)
+    assert f'value="{MONTH:%Y-%m}"' in form
     report = client.get(detail_url + "errors.csv")
     lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
     assert lines[0] == ["severity", "file", "row", "column", "code", "message"]
