@@ -294,7 +294,9 @@ class AssessmentListSerializer(AssessmentSerializer):
 
     contract = serializers.CharField(source="contract.number")
     roster_id = serializers.UUIDField(source="submission.public_id")
-    roster_month = serializers.DateField(source="submission.month", format="%Y-%m")
+    roster_month = serializers.CharField(
+        source="submission.month_label", help_text="The roster's month, YYYY-MM"
+    )
     roster_version = serializers.IntegerField(source="submission.version")
 
     class Meta(AssessmentSerializer.Meta):
