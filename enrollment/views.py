@@ -87,8 +87,7 @@ def assessment_list(request):
     except ApplicationError as exc:
         error, assessments = exc.message, selectors.assessment_search(scope=scope).none()
     page = _page(request, assessments, ASSESSMENTS_PER_PAGE)
-    if page.object_list:
-        record_assessments_access(scope, request.GET, request)
+    record_assessments_access(scope, request.GET, request)
     contracts = (
         selectors.assessment_search(scope=scope)
         .order_by("contract__number")

@@ -46,6 +46,8 @@ MEMBER_DATA: dict[str, str] = {
     "api-experience-file": "the experience and spans files as sent (member ids)",
     "roster-detail": "errors, warnings, assessments and the diff name members",
     "roster-members": "the roster's rows",
+    "assessment-list": "the assessments' members, across contracts",
+    "api-assessment-list": "the assessments' members, across contracts",
     "roster-error-report": "every issue names its member",
     "roster-file": "the roster as sent",
     "eligibility-detail": "the acknowledgement quotes values of members' records",
