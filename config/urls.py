@@ -25,6 +25,7 @@ api_v1 = [
     path("", include("payments.api_urls")),
     path("", include("claims.api_urls")),
     path("", include("performance.api_urls")),
+    path("", include("web.api_urls")),
 ]
 
 urlpatterns = [

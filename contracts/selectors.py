@@ -7,12 +7,14 @@ versions only those sent to it: a plan's unsent draft is the plan's own working 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.urls import reverse
 
 from accounts.models import Organization, OrganizationKind
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
@@ -23,9 +25,11 @@ from contracts.models import (
     ACTIVATED_STATUSES,
     PENDING_STATUSES,
     Contract,
+    ContractAcceptance,
     ContractEvent,
     ContractVersion,
     RateSheetExport,
+    Side,
     VersionStatus,
 )
 from contracts.states import CONTRACT, CONTRACT_VERSION, PLAN_ONLY_ACTIONS
@@ -33,6 +37,7 @@ from contracts.terms import ContractTerms, RateCell
 from core.domain.codes import lob_label
 from core.domain.money import to_cents
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.worklist import WorkItem
 
 NO_TERMS_IN_FORCE_MESSAGE = "No version of this contract was in force on that date."
 
@@ -337,6 +342,27 @@ def version_in_force(*, contract: Contract, on: date) -> ContractVersion | None:
     )
 
 
+def in_force_among(versions: Iterable[ContractVersion], on: date) -> ContractVersion | None:
+    """:func:`version_in_force` over versions already read (say, prefetched for many contracts)."""
+    candidates = [
+        v
+        for v in versions
+        if v.status in ACTIVATED_STATUSES
+        and v.effective_start <= on
+        and (v.in_force_end is None or v.in_force_end > on)
+    ]
+    return max(candidates, key=lambda v: v.number, default=None)
+
+
+def activated_versions() -> Prefetch:
+    """Prefetch a contract's activated versions as ``contract.activated`` (for :func:`in_force_among`)."""
+    return Prefetch(
+        "versions",
+        queryset=ContractVersion.objects.filter(status__in=ACTIVATED_STATUSES),
+        to_attr="activated",
+    )
+
+
 def terms_in_force(*, contract: Contract, on: date) -> ContractTerms:
     """The terms of the version in force on ``on`` (for a month: pass its first day).
 
@@ -410,3 +436,52 @@ def contract_actions(*, scope: Scope, contract: Contract, pending: ContractVersi
     if "amend" in actions and pending is not None:
         actions.remove("amend")
     return actions
+
+
+# --- the workspace's worklist ----------------------------------------------------------------------
+
+
+def contract_work(*, scope: Scope) -> list[WorkItem]:
+    """Proposals and amendments waiting for this side's acceptance, and (for the plan) proposals the
+    provider returned with comments, to revise. Two queries whatever the number of contracts."""
+    items: list[WorkItem] = []
+    if scope.can("contract.accept"):
+        side = Side.PAYER if scope.is_payer else Side.PROVIDER
+        accepted_by_me = ContractAcceptance.objects.filter(
+            version=OuterRef("pk"), side=side, proposal_round=OuterRef("proposal_round")
+        )
+        waiting = (
+            _visible_versions(ContractVersion.objects.filter(status=VersionStatus.PROPOSED), scope)
+            .exclude(Exists(accepted_by_me))
+            .select_related("contract__payer", "contract__provider")
+            .order_by("proposed_at")
+        )
+        for version in waiting:
+            contract = version.contract
+            other = contract.provider if scope.is_payer else contract.payer
+            items.append(
+                WorkItem(
+                    kind="amendment_awaiting" if version.is_amendment else "proposal_awaiting",
+                    title=f"{contract.number} {version.label} with {other.display_name}",
+                    detail=f"Proposed {version.proposed_at:%Y-%m-%d}, from {version.effective_start:%Y-%m-%d}: "
+                    "read it, then accept it or return it with comments.",
+                    url=reverse("contract-detail", kwargs={"contract_id": contract.number}),
+                )
+            )
+    if scope.can("contract.edit"):
+        returned = (
+            scoped(ContractVersion.objects.filter(status=VersionStatus.DRAFT, proposal_round__gt=0), scope)
+            .select_related("contract__provider")
+            .order_by("updated_at")
+        )
+        for version in returned:
+            contract = version.contract
+            items.append(
+                WorkItem(
+                    kind="proposal_returned",
+                    title=f"{contract.number} {version.label} with {contract.provider.display_name}",
+                    detail="Returned with comments: revise it and propose it again.",
+                    url=reverse("contract-detail", kwargs={"contract_id": contract.number}),
+                )
+            )
+    return items

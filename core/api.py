@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -10,10 +11,12 @@ from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, Suspic
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import OperationalError
 from django.http import Http404, JsonResponse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from core.domain.months import month_key
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -29,6 +32,18 @@ DATABASE_BUSY_MESSAGE = "The database is busy with other changes; try again in a
 DATABASE_BUSY_RETRY_AFTER = 2
 # Lock contention on PostgreSQL: lock_not_available (a lock timeout), deadlock_detected, serialization_failure.
 _BUSY_SQLSTATES = {"55P03", "40P01", "40001"}
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-11"})
+class MonthField(serializers.Field):
+    """A month in an API body: ``YYYY-MM`` (core.domain.months.month_key), read-only."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: date) -> str:
+        return month_key(value)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -15,14 +15,20 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.urls import reverse
+from django.utils import timezone
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from contracts.models import Contract
-from contracts.selectors import contract_get
+from contracts.selectors import activated_versions, contract_get, in_force_among
 from core.domain import codes
+from core.domain.months import shift_month
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.worklist import WorkItem
+from enrollment import schedule
 from enrollment.models import (
     Assessment,
     EligibilityFile,
@@ -36,6 +42,7 @@ from enrollment.models import (
     Severity,
     SubmissionIssue,
 )
+from enrollment.processing import ELIGIBILITY_MISMATCH
 
 HEAVY_FIELDS = ("summary", "diff", "progress_log")
 
@@ -371,3 +378,130 @@ def payable_assessments(*, contract: Contract, month: date) -> QuerySet:
         .order_by("assessment_date", "row")
         .values("member_id", "assessment_date", "market", "outcome", "assessor_role", "submission_id", "row")
     )
+
+
+# --- the workspace's worklist ----------------------------------------------------------------------
+
+
+def _upload_url(contract: Contract, month: date) -> str:
+    query = urlencode({"contract": str(contract.public_id), "month": f"{month:%Y-%m}"})
+    return f"{reverse('roster-list')}?{query}#submit-h"
+
+
+def _rosters_due(scope: Scope, today: date) -> list[WorkItem]:
+    """Each month of the provider's contracts, up to last month and inside the retro window, whose
+    roster is missing (due or late) or whose latest version was rejected. Two queries."""
+    contracts = list(
+        Contract.objects.filter(provider=scope.organization, current_version__activated_at__isnull=False)
+        .select_related("payer")
+        .prefetch_related(activated_versions())
+        .order_by("number")
+    )
+    window = max((v.retro_window_months for c in contracts for v in c.activated), default=0)
+    oldest = schedule.earliest_month(today, window)
+    latest: dict[tuple[int, date], dict] = {}
+    settled: set[tuple[int, date]] = set()  # accepted (in force) or being processed
+    for row in (
+        RosterSubmission.objects.filter(contract__in=contracts, month__gte=oldest)
+        .order_by("version")
+        .values("contract_id", "month", "version", "status", "public_id", "is_current", "error_count")
+    ):
+        key = (row["contract_id"], row["month"])
+        latest[key] = row
+        if row["is_current"] or row["status"] == ProcessingStatus.PROCESSING:
+            settled.add(key)
+    items = []
+    for contract in contracts:
+        month = shift_month(today.replace(day=1), -1)
+        while month >= oldest:
+            version = in_force_among(contract.activated, month)
+            if version is None or month < schedule.earliest_month(today, version.retro_window_months):
+                month = shift_month(month, -1)
+                continue
+            due = schedule.due_date_for(month, version.roster_due_day)
+            last = latest.get((contract.pk, month))
+            title = f"{month:%B %Y} roster, {contract.number} with {contract.payer.display_name}"
+            if last is not None and last["status"] == ProcessingStatus.REJECTED:
+                holds = " The accepted version still holds." if (contract.pk, month) in settled else ""
+                items.append(
+                    WorkItem(
+                        kind="roster_rejected",
+                        title=title,
+                        detail=f"Version {last['version']} was rejected with {last['error_count']} "
+                        f"error{'s' if last['error_count'] != 1 else ''}: correct the file and send it "
+                        f"again.{holds}",
+                        url=reverse("roster-detail", kwargs={"submission_id": last["public_id"]}),
+                        due=due,
+                        urgent=today > due and (contract.pk, month) not in settled,
+                    )
+                )
+            elif (contract.pk, month) not in settled:
+                late = today > due
+                items.append(
+                    WorkItem(
+                        kind="roster_late" if late else "roster_due",
+                        title=title,
+                        detail=f"{'Was due' if late else 'Due'} {due:%A %B} {due.day}: no roster has been sent.",
+                        url=_upload_url(contract, month),
+                        due=due,
+                        urgent=late,
+                    )
+                )
+            month = shift_month(month, -1)
+    return items
+
+
+def _eligibility_mismatches(scope: Scope, today: date) -> list[WorkItem]:
+    """The in-force rosters of the last three months whose members disagree with the plan's 834. One query."""
+    rows = (
+        scoped(SubmissionIssue.objects.all(), scope)
+        .filter(
+            code=ELIGIBILITY_MISMATCH,
+            submission__is_current=True,
+            submission__month__gte=shift_month(today.replace(day=1), -3),
+        )
+        .values(
+            "submission__public_id",
+            "submission__month",
+            "submission__contract__number",
+            "submission__contract__provider__short_name",
+            "submission__contract__provider__legal_name",
+        )
+        .annotate(count=Count("pk"))
+        .order_by("submission__month", "submission__contract__number")
+    )
+    return [
+        WorkItem(
+            kind="eligibility_mismatch",
+            title=f"{row['submission__month']:%B %Y} roster, {row['submission__contract__number']} "
+            f"with {row['submission__contract__provider__short_name'] or row['submission__contract__provider__legal_name']}",
+            detail=f"{row['count']} member{'s' if row['count'] != 1 else ''} disagree with the plan's "
+            "eligibility file: check them against the 834.",
+            url=reverse("roster-detail", kwargs={"submission_id": row["submission__public_id"]}),
+        )
+        for row in rows
+    ]
+
+
+def roster_work(*, scope: Scope, today: date | None = None) -> list[WorkItem]:
+    """The provider's rosters due, late or to correct; the plan's eligibility mismatches."""
+    today = today or timezone.localdate()
+    items = []
+    if scope.can("roster.submit"):
+        items += _rosters_due(scope, today)
+    if scope.can("eligibility.load"):
+        items += _eligibility_mismatches(scope, today)
+    return items
+
+
+def enrolled_by_month(*, scope: Scope, since: date) -> dict[date, dict]:
+    """Per month from ``since``, across the organisation's contracts: the members on the rosters in force
+    and their member-months (the workspace's portfolio). One query."""
+    scope.require("roster.view")
+    rows = (
+        scoped(MemberMonth.objects.filter(month__gte=since, submission__is_current=True), scope)
+        .values("month")
+        .annotate(members=Count("pk"), member_months=Sum("member_months"))
+        .order_by("month")
+    )
+    return {row["month"]: {"members": row["members"], "member_months": row["member_months"]} for row in rows}

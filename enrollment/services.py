@@ -28,7 +28,7 @@ from bundles.selectors import roles_for
 from contracts.models import Contract, ContractStatus
 from contracts.selectors import terms_in_force
 from core.domain.display import member_months_text
-from core.domain.months import day_of_month, months_between, months_text, next_month, shift_month
+from core.domain.months import months_between, months_text, next_month, shift_month
 from core.domain.problems import Problem
 from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError, month_from_input
 from core.uploads import parsed_in_request, uploaded_sha256
@@ -48,6 +48,7 @@ from enrollment.models import (
     Severity,
     SubmissionIssue,
 )
+from enrollment.schedule import due_date_for, earliest_month, latest_month
 from enrollment.states import ROSTER_SUBMISSION
 
 logger = logging.getLogger(__name__)
@@ -68,11 +69,6 @@ REMINDER_DAYS_BEFORE = 3
 
 
 # --- small helpers ---------------------------------------------------------------------------------
-
-
-def due_date_for(month: date, due_day: int) -> date:
-    """A month's roster is due on the contract's due day of the following month (clamped to its end)."""
-    return day_of_month(next_month(month), due_day)
 
 
 def _safe_name(uploaded, fallback: str) -> str:
@@ -134,14 +130,14 @@ def roster_submit(
         raise NotFoundError(NOT_FOUND_MESSAGE)
     month = month_from_input(month)
     today = today or timezone.localdate()
-    if month > today.replace(day=1):
+    if month > latest_month(today):
         raise ApplicationError(
             FUTURE_MONTH_MESSAGE, code="month_in_future", details={"month": [FUTURE_MONTH_MESSAGE]}
         )
     terms = _terms(contract, month)
     age = months_between(month, today)
     if age > terms.retro_window_months:
-        earliest = shift_month(today.replace(day=1), -terms.retro_window_months)
+        earliest = earliest_month(today, terms.retro_window_months)
         message = RETRO_WINDOW_MESSAGE.format(
             months=months_text(terms.retro_window_months), earliest=f"{earliest:%Y-%m}"
         )

@@ -11,19 +11,25 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
+from django.urls import reverse
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from contracts.models import Contract
 from contracts.selectors import contract_get, contract_list
+from core.domain.display import member_months_text, money_text
+from core.domain.money import to_cents
 from core.domain.months import previous_month
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.worklist import WorkItem
+from enrollment.models import RosterSubmission
 from payments import recovery
 from payments.models import (
     MEMBER_PAYMENT_KINDS,
     RECOVERY_KINDS,
     SETTLEMENT_KINDS,
     WITHHOLD_KINDS,
+    CorrectionStatus,
     LedgerCorrection,
     LedgerEntry,
     LineKind,
@@ -33,7 +39,9 @@ from payments.models import (
     PaymentRunKind,
     PaymentRunStatus,
     Refund,
+    RefundStatus,
     Settlement,
+    SettlementStatus,
 )
 from payments.states import LEDGER_CORRECTION, PAYMENT_RUN, REFUND, SETTLEMENT
 
@@ -425,6 +433,203 @@ def receivable_by_month(*, scope: Scope, contract: Contract) -> list[dict[str, A
                 "label": f"{row['month']:%Y-%m}",
                 **month,
                 "open_receivable": recovery.open_receivable(running),
+            }
+        )
+    return out
+
+
+# --- the workspace's worklist ----------------------------------------------------------------------
+
+
+def _requester(user, scope: Scope) -> str:
+    if user is None:
+        return "the platform"
+    return "you" if user.pk == scope.membership.user_id else (user.get_full_name() or user.username)
+
+
+def approval_work(*, scope: Scope) -> list[WorkItem]:
+    """What waits for the plan's approval: payment runs and settlements in review, ledger corrections
+    and refunds requested. One query each; only for a role the state machines let approve."""
+    if not scope.is_payer:
+        return []
+    items: list[WorkItem] = []
+    own = {"contract__payer": scope.organization}
+    if "approve" in PAYMENT_RUN.actions_for(PaymentRunStatus.REVIEW, can=scope.can):
+        runs = scoped(PaymentRun.objects.filter(status=PaymentRunStatus.REVIEW, **own), scope).defer(
+            *HEAVY_FIELDS
+        )
+        for run in runs.select_related("contract__provider", "requested_by").order_by("month", "pk"):
+            items.append(
+                WorkItem(
+                    kind="payment_run_review",
+                    title=f"{run.month:%B %Y} payment, {run.contract.number} with "
+                    f"{run.contract.provider.display_name}",
+                    detail=f"{money_text(run.total)} for {member_months_text(run.member_months)} "
+                    f"member-months; requested by {_requester(run.requested_by, scope)}.",
+                    url=reverse("payment-run", kwargs={"run_id": run.public_id}),
+                )
+            )
+    if "approve" in SETTLEMENT.actions_for(SettlementStatus.REVIEW, can=scope.can):
+        settlements = scoped(Settlement.objects.filter(status=SettlementStatus.REVIEW, **own), scope)
+        for settlement in settlements.select_related("contract__provider", "requested_by").order_by(
+            "period_start", "pk"
+        ):
+            items.append(
+                WorkItem(
+                    kind="settlement_review",
+                    title=f"{settlement.period} settlement, {settlement.contract.number} with "
+                    f"{settlement.contract.provider.display_name}",
+                    detail=f"{money_text(settlement.total)} to post; requested by "
+                    f"{_requester(settlement.requested_by, scope)}.",
+                    url=reverse("payment-settlement", kwargs={"settlement_id": settlement.public_id}),
+                )
+            )
+    if "approve" in LEDGER_CORRECTION.actions_for(CorrectionStatus.REQUESTED, can=scope.can):
+        corrections = scoped(LedgerCorrection.objects.filter(status=CorrectionStatus.REQUESTED, **own), scope)
+        for correction in corrections.select_related("contract", "entry", "requested_by").order_by("pk"):
+            contract = correction.contract
+            items.append(
+                WorkItem(
+                    kind="correction_review",
+                    title=f"Entry #{correction.entry.sequence} of {contract.number}",
+                    detail=f"{money_text(correction.entry.amount)} → {money_text(correction.amount)}: "
+                    f"{correction.reason} (requested by {_requester(correction.requested_by, scope)}).",
+                    url=reverse("payment-contract-ledger", kwargs={"contract_id": contract.number}),
+                )
+            )
+    if "approve" in REFUND.actions_for(RefundStatus.REQUESTED, can=scope.can):
+        refunds = scoped(Refund.objects.filter(status=RefundStatus.REQUESTED, **own), scope)
+        for refund in refunds.select_related("contract__provider", "requested_by").order_by(
+            "received_on", "pk"
+        ):
+            contract = refund.contract
+            items.append(
+                WorkItem(
+                    kind="refund_review",
+                    title=f"Refund of {money_text(refund.amount)} from {contract.provider.display_name}",
+                    detail=f"{contract.number}, received {refund.received_on:%Y-%m-%d}; requested by "
+                    f"{_requester(refund.requested_by, scope)}.",
+                    url=reverse("payment-contract-balance", kwargs={"contract_id": contract.number}),
+                )
+            )
+    return items
+
+
+# --- the workspace's portfolio ---------------------------------------------------------------------
+
+_PARTY_NAMES = tuple(
+    f"contract__{side}__{name}" for side in ("payer", "provider") for name in ("short_name", "legal_name")
+)
+
+
+def _other_party(contract: Contract, scope: Scope):
+    return contract.provider if scope.is_payer else contract.payer
+
+
+def paid_by_month(*, scope: Scope, since: date) -> dict[date, dict[str, Decimal]]:
+    """Per payment month from ``since``, across the organisation's contracts: everything posted to the
+    ledgers (member-months, assessments, withholds, recoveries, settlements) and the member-months
+    billed. One query."""
+    scope.require("payment.view")
+    rows = (
+        scoped(LedgerEntry.objects.filter(month__gte=since), scope)
+        .values("month")
+        .annotate(
+            paid=Sum("amount"), member_months=Sum("member_months", filter=Q(kind__in=MEMBER_PAYMENT_KINDS))
+        )
+        .order_by("month")
+    )
+    return {
+        row["month"]: {
+            "paid": to_cents(row["paid"] or 0),
+            "member_months": Decimal(row["member_months"] or 0),
+        }
+        for row in rows
+    }
+
+
+def open_recoveries(*, scope: Scope) -> list[dict[str, Any]]:
+    """Each contract with money still owed back to the plan (docs/domain.md section 5, "Negative
+    balances"), largest first. One query."""
+    scope.require("payment.view")
+    rows = (
+        scoped(LedgerEntry.objects.filter(kind__in=RECOVERY_KINDS), scope)
+        .values("contract__number", *_PARTY_NAMES)
+        .annotate(amount=Sum("amount"))
+        .order_by("contract__number")
+    )
+    out = []
+    for row in rows:
+        owed = recovery.open_receivable([to_cents(row["amount"] or 0)])
+        if owed > 0:
+            side = "provider" if scope.is_payer else "payer"
+            out.append(
+                {
+                    "contract": row["contract__number"],
+                    "counterparty": row[f"contract__{side}__short_name"]
+                    or row[f"contract__{side}__legal_name"],
+                    "open_receivable": owed,
+                    "url": reverse(
+                        "payment-contract-balance", kwargs={"contract_id": row["contract__number"]}
+                    ),
+                }
+            )
+    return sorted(out, key=lambda r: (-r["open_receivable"], r["contract"]))
+
+
+def payments_expected(*, scope: Scope, since: date) -> list[dict[str, Any]]:
+    """Months from ``since`` whose roster is accepted and in force but not paid yet (no approved payment
+    run): the payments to come, with the member-months they are for. One query."""
+    scope.require("payment.view")
+    paid = PaymentRun.objects.filter(
+        contract=OuterRef("contract"), month=OuterRef("month"), status=PaymentRunStatus.APPROVED
+    )
+    rosters = (
+        scoped(RosterSubmission.objects.filter(is_current=True, month__gte=since), scope)
+        .exclude(Exists(paid))
+        .select_related("contract__payer", "contract__provider")
+        .only("public_id", "month", "member_months", "member_count", "contract__number", *_PARTY_NAMES)
+        .order_by("month", "contract__number")
+    )
+    return [
+        {
+            "contract": roster.contract.number,
+            "counterparty": _other_party(roster.contract, scope).display_name,
+            "month": roster.month,
+            "member_months": roster.member_months,
+            "members": roster.member_count,
+            "url": reverse("roster-detail", kwargs={"submission_id": roster.public_id}),
+        }
+        for roster in rosters
+    ]
+
+
+def measures_by_contract(*, scope: Scope) -> list[dict[str, Any]]:
+    """The quality measures of each contract's latest settled period (as its latest settlement recorded
+    them): how many were met of those scored, and which were not. One query."""
+    scope.require("payment.view")
+    settlements = (
+        scoped(Settlement.objects.all(), scope)
+        .select_related("contract__payer", "contract__provider")
+        .order_by("contract__number", "-period_start", "-number")
+    )
+    out, seen = [], set()
+    for settlement in settlements:
+        contract = settlement.contract
+        if contract.pk in seen:
+            continue
+        seen.add(contract.pk)
+        scored = [m for m in settlement.summary.get("measures", []) if m.get("scored")]
+        other = _other_party(contract, scope)
+        out.append(
+            {
+                "contract": contract.number,
+                "counterparty": other.display_name,
+                "period": settlement.period,
+                "met": sum(1 for m in scored if m.get("met")),
+                "scored": len(scored),
+                "not_met": [m.get("name") or m.get("code") for m in scored if not m.get("met")],
+                "url": reverse("performance-contract", kwargs={"contract_id": contract.number}),
             }
         )
     return out

@@ -10,15 +10,18 @@ build rate schedules from.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Max, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from bundles.models import BundleVersion, BundleVersionStatus
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.worklist import WorkItem
 from pricing.models import (
     AssumptionSet,
     AssumptionSetVersion,
@@ -234,3 +237,51 @@ def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
         ],
         "assessment_fees": {market: Decimal(fee) for market, fee in quote.get("assessment_fee", {}).items()},
     }
+
+
+# --- stalled runs and the workspace's worklist -----------------------------------------------------
+
+#: A run still queued or running with no sign of life (created, started, a progress step, queued
+#: again) for this long is queued again by the sweep (``pricing_runs_requeue_stalled``).
+STALLED_AFTER = timedelta(minutes=15)
+#: Queued or running: not final.
+ACTIVE_STATUSES = tuple(status for status in PRICING_RUN.states if status not in PRICING_RUN.final_states())
+
+
+def last_sign_of_life(run: PricingRun) -> datetime:
+    """The latest of the run's creation, its start and the moments of its progress log."""
+    moments = [moment for moment in (run.created_at, run.started_at) if moment is not None]
+    for entry in run.progress_log or []:
+        try:
+            at = datetime.fromisoformat(entry["at"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        moments.append(timezone.make_aware(at) if timezone.is_naive(at) else at)
+    return max(moments)
+
+
+def stalled_run_work(*, scope: Scope, now: datetime | None = None) -> list[WorkItem]:
+    """The plan's pricing runs queued or running with no sign of life for ``STALLED_AFTER`` (the sweep
+    queues them again; someone may want to cancel one). One query."""
+    if not scope.can("pricing.run"):
+        return []
+    now = now or timezone.now()
+    runs = scoped(PricingRun.objects.filter(status__in=ACTIVE_STATUSES), scope).select_related(
+        "bundle_version__bundle"
+    )
+    items = []
+    for run in runs.defer("inputs", "result").order_by("created_at"):
+        last = last_sign_of_life(run)
+        if now - last < STALLED_AFTER:
+            continue
+        items.append(
+            WorkItem(
+                kind="pricing_run_stalled",
+                title=f"Pricing run of {run.bundle_version}, started {timezone.localtime(run.created_at):%Y-%m-%d %H:%M}",
+                detail=f"No progress since {timezone.localtime(last):%Y-%m-%d %H:%M}: it is queued again "
+                "automatically; cancel it if it is no longer needed.",
+                url=reverse("pricing-run-detail", kwargs={"run_id": run.public_id}),
+                urgent=True,
+            )
+        )
+    return items

@@ -7,14 +7,15 @@ from django.views.decorators.http import require_GET
 from accounts.decorators import scoped_view
 from core.api import error_body
 from core.health import readiness
-from web.navigation import items_for
+from web.workspace import workspace_for
 
 
 @scoped_view
 def home(request):
-    scope = request.scope
-    cards = [item for item in items_for(scope) if item["url_name"] != "home"]
-    return render(request, "web/home.html", {"cards": cards})
+    """The workspace: what needs this user now and the portfolio across the organisation's contracts."""
+    workspace = workspace_for(scope=request.scope)
+    urgent = any(item.urgent for item in workspace.worklist)
+    return render(request, "web/home.html", {"workspace": workspace, "urgent": urgent})
 
 
 @require_GET

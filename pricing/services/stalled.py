@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from pricing.models import PricingRun
+from pricing.selectors import ACTIVE_STATUSES, STALLED_AFTER, last_sign_of_life
 from pricing.services.common import RUN_LOCK_NAMESPACE
 from pricing.services.execution import _finish
-from pricing.states import PRICING_RUN
 
 logger = logging.getLogger(__name__)
 
 
-#: A run still queued or running with no sign of life (created, started, a progress step, queued
-#: again) for this long is queued again by the sweep (``pricing_runs_requeue_stalled``).
-STALLED_AFTER = timedelta(minutes=15)
 REQUEUED_MESSAGE = "Queued again: no sign of life for {minutes} minutes"
 #: A run whose worker died this many times is failed by the sweep instead of queued again (it would
 #: take down every worker that picks it up, e.g. by running out of memory).
 MAX_ATTEMPTS = 5
 GAVE_UP_MESSAGE = "Stopped after {attempts} attempts: the worker computing it stopped each time."
-_ACTIVE = tuple(status for status in PRICING_RUN.states if status not in PRICING_RUN.final_states())
-
-
-def _last_sign_of_life(run: PricingRun) -> datetime:
-    """The latest of the run's creation, its start and the moments of its progress log."""
-    moments = [moment for moment in (run.created_at, run.started_at) if moment is not None]
-    for entry in run.progress_log or []:
-        try:
-            at = datetime.fromisoformat(entry["at"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        moments.append(timezone.make_aware(at) if timezone.is_naive(at) else at)
-    return max(moments)
 
 
 def _runs_being_computed(run_ids: list[int]) -> set[int]:
@@ -72,11 +56,11 @@ def pricing_runs_requeue_stalled(*, now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
     cutoff = now - STALLED_AFTER
     candidates = (
-        PricingRun.objects.filter(status__in=_ACTIVE, created_at__lt=cutoff)
+        PricingRun.objects.filter(status__in=ACTIVE_STATUSES, created_at__lt=cutoff)
         .only("pk", "created_at", "started_at", "progress_log")
         .order_by("pk")
     )
-    stalled = [run.pk for run in candidates if _last_sign_of_life(run) < cutoff]
+    stalled = [run.pk for run in candidates if last_sign_of_life(run) < cutoff]
     busy = _runs_being_computed(stalled)
     requeued = []
     for run_id in stalled:
@@ -88,10 +72,10 @@ def pricing_runs_requeue_stalled(*, now: datetime | None = None) -> list[str]:
             )
             continue
         with transaction.atomic():
-            run = PricingRun.objects.select_for_update().filter(pk=run_id, status__in=_ACTIVE).first()
+            run = PricingRun.objects.select_for_update().filter(pk=run_id, status__in=ACTIVE_STATUSES).first()
             if run is None:
                 continue  # finished meanwhile
-            last = _last_sign_of_life(run)
+            last = last_sign_of_life(run)
             if last >= cutoff:
                 continue  # moved on meanwhile
             if run.attempts >= MAX_ATTEMPTS:

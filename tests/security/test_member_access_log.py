@@ -89,6 +89,9 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "schema",
         "api-docs",
     ),
+    "the workspace: contracts, months, counts and totals of what needs doing, never a member": (
+        "api-workspace",
+    ),
     "the access log itself: who read which object, read by auditors and administrators": (
         "api-access-event-list",
         "access-log",

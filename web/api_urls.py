@@ -1,0 +1,7 @@
+from django.urls import path
+
+from web import api
+
+urlpatterns = [
+    path("workspace/", api.WorkspaceApi.as_view(), name="api-workspace"),
+]
