@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
+
 from django import forms
+from django.utils import timezone
+
+from core.domain.months import month_key
+from enrollment.selectors import roster_months_allowed
 
 
 class RosterUploadForm(forms.Form):
@@ -20,9 +27,41 @@ class RosterUploadForm(forms.Form):
         help_text="The month's initial assessments, CSV, XLSX or JSON",
     )
 
-    def __init__(self, *args, contracts=(), **kwargs):
+    def __init__(self, *args, contracts=(), today: date | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["contract"].choices = [(str(c.public_id), contract_label(c)) for c in contracts]
+        # The months each contract takes a roster for now; the page's script follows the contract chosen.
+        today = today or timezone.localdate()
+        months = {}
+        for contract in contracts:
+            allowed = roster_months_allowed(contract, today)
+            months[str(contract.public_id)] = (
+                {
+                    "min": month_key(allowed[0]),
+                    "max": month_key(allowed[1]),
+                    "text": months_allowed_text(*allowed),
+                }
+                if allowed
+                else {"min": "", "max": "", "text": NO_MONTH_OPEN}
+            )
+        if not months:
+            return
+        self.fields["contract"].widget.attrs["data-month-bounds"] = json.dumps(months)
+        chosen = str(self.data.get("contract") or self.initial.get("contract") or next(iter(months)))
+        bounds = months.get(chosen) or next(iter(months.values()))
+        self.fields["month"].help_text = bounds["text"]
+        self.fields["month"].widget.attrs.update({"min": bounds["min"], "max": bounds["max"]})
+
+
+NO_MONTH_OPEN = "No month is open for this contract any more: its retro window has passed."
+
+
+def months_allowed_text(earliest: date, latest: date) -> str:
+    """The month field's help: the months a roster can be sent for, and why not the others."""
+    return (
+        f"Months open for this contract: {month_key(earliest)} to {month_key(latest)}. Older ones are "
+        "outside its retro window or before it began; later ones are in the future or after it ended."
+    )
 
 
 def contract_label(contract) -> str:

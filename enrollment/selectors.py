@@ -227,13 +227,34 @@ def roster_month_list(*, scope: Scope, late: bool | None = None) -> QuerySet[Ros
 
 
 def submittable_contracts(*, scope: Scope) -> QuerySet[Contract]:
-    """The provider's contracts a roster can be sent for (in force at some time: activated)."""
+    """The provider's contracts a roster can be sent for (in force at some time: activated), with their
+    activated versions (``contract.activated``) for :func:`roster_months_allowed`."""
     scope.require("roster.submit")
     return (
         Contract.objects.filter(provider=scope.organization, current_version__activated_at__isnull=False)
         .select_related("payer", "current_version__bundle_version__bundle")
+        .prefetch_related(activated_versions())
         .order_by("number")
     )
+
+
+def roster_months_allowed(contract: Contract, today: date) -> tuple[date, date] | None:
+    """The earliest and latest month a roster can be sent for now (the checks of
+    ``services.roster_submit``): inside the retro window of the terms in force today, not before the
+    contract began, not in the future, not after it ended. ``None``: no month is open any more.
+    Reads ``contract.activated`` (:func:`submittable_contracts`)."""
+    versions = contract.activated
+    latest = schedule.latest_month(today)
+    current = in_force_among(versions, latest) or max(versions, key=lambda v: v.number, default=None)
+    if current is None:
+        return None
+    earliest = max(
+        schedule.earliest_month(today, current.retro_window_months), min(v.effective_start for v in versions)
+    )
+    ends = [v.period_end for v in versions if v.period_end is not None]
+    if len(ends) == len(versions) and ends:
+        latest = min(latest, shift_month(max(ends), -1))
+    return (earliest, latest) if earliest <= latest else None
 
 
 # --- eligibility ---------------------------------------------------------------------------------
