@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urldefrag, urlparse
 
 import pytest
 from playwright.sync_api import expect
@@ -95,3 +98,43 @@ def login(page, live_server, username: str, password: str = "carebundle-demo") -
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+#: Pages per persona for `crawl`: enough to reach every kind of page (lists, details, drill-downs, forms).
+MAX_PAGES = 45
+SKIP = ("/api/", "/admin/", "/static/", "/logout/", "/media/")
+DOWNLOADS = {"pdf", "csv", "json", "xlsx", "txt", "x12", "edi"}
+LINKS = """() => [...document.querySelectorAll('a[href]:not([download])')].map(a => a.getAttribute('href'))"""
+
+
+def _local(href: str, base: str) -> str | None:
+    """The path (and query, but not a page number) of a link to an HTML page of this site, or None."""
+    href = urldefrag(href)[0]
+    parsed = urlparse(href)
+    if parsed.scheme and not href.startswith(base):
+        return None
+    path = parsed.path
+    if not path.startswith("/") or path.startswith(SKIP) or path.rsplit(".", 1)[-1] in DOWNLOADS:
+        return None
+    return path + (f"?{parsed.query}" if parsed.query and "page" not in parsed.query else "")
+
+
+def crawl(page, live_server, max_pages: int = MAX_PAGES) -> Iterator[str]:
+    """Breadth first from the home page, open each HTML page the logged-in user can reach by a link
+    (no API, admin, downloads or logout) and yield its path while the page is showing; its links
+    are read after the caller is done with it."""
+    queue, seen = deque(["/"]), set()
+    while queue and len(seen) < max_pages:
+        path = queue.popleft()
+        if path in seen:
+            continue
+        seen.add(path)
+        probe = page.request.get(live_server.url + path)
+        if probe.status != 200 or "text/html" not in probe.headers.get("content-type", ""):
+            continue
+        page.goto(live_server.url + path)
+        yield path
+        for href in page.evaluate(LINKS):
+            local = _local(href, live_server.url)
+            if local and local not in seen:
+                queue.append(local)

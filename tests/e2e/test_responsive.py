@@ -3,20 +3,12 @@ inside their own box), the navigation folds behind a Menu button, and no page lo
 
 from __future__ import annotations
 
-from collections import deque
-from urllib.parse import urldefrag, urlparse
-
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import crawl, login
 
 PERSONAS = ["plan_analyst", "plan_contracts", "plan_auditor", "urban_admin", "rural_admin"]
 PHONE = {"width": 390, "height": 844}
-#: Pages per persona: enough to reach every kind of page (lists, details, drill-downs, forms).
-MAX_PAGES = 45
-SKIP = ("/api/", "/admin/", "/static/", "/logout/", "/media/")
-
-LINKS = """() => [...document.querySelectorAll('a[href]:not([download])')].map(a => a.getAttribute('href'))"""
 OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;
   const wide = [...document.querySelectorAll('body *')].filter(el => {
@@ -26,21 +18,6 @@ OVERFLOW = """() => {
   return {scroll: document.documentElement.scrollWidth, width,
           wide: wide.slice(0, 3).map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''))};
 }"""
-
-
-def _local(href: str, base: str) -> str | None:
-    href = urldefrag(href)[0]
-    parsed = urlparse(href)
-    if parsed.scheme and not href.startswith(base):
-        return None
-    path = parsed.path
-    if (
-        not path.startswith("/")
-        or path.startswith(SKIP)
-        or path.rsplit(".", 1)[-1] in {"pdf", "csv", "json", "xlsx", "txt", "x12", "edi"}
-    ):
-        return None
-    return path + (f"?{parsed.query}" if parsed.query and "page" not in parsed.query else "")
 
 
 def test_every_page_fits_a_phone_and_the_navigation_folds(page, live_server, demo):
@@ -62,22 +39,9 @@ def test_every_page_fits_a_phone_and_the_navigation_folds(page, live_server, dem
         expect(nav.get_by_role("link").first).to_be_visible()
         expect(menu).to_have_attribute("aria-expanded", "true")
 
-        queue, seen = deque(["/"]), set()
-        while queue and len(seen) < MAX_PAGES:
-            path = queue.popleft()
-            if path in seen:
-                continue
-            seen.add(path)
-            probe = page.request.get(live_server.url + path)
-            if probe.status != 200 or "text/html" not in probe.headers.get("content-type", ""):
-                continue
-            page.goto(live_server.url + path)
+        for path in crawl(page, live_server):
             fit = page.evaluate(OVERFLOW)
             if fit["scroll"] > fit["width"] + 1 or fit["wide"]:
                 failures.append(f"{username} {path}: {fit['scroll']}px wide ({', '.join(fit['wide'])})")
-            for href in page.evaluate(LINKS):
-                local = _local(href, live_server.url)
-                if local and local not in seen:
-                    queue.append(local)
     assert not failures, "pages wider than a phone:\n" + "\n".join(failures)
     assert not errors, "console errors:\n" + "\n".join(sorted(set(errors))[:20])
