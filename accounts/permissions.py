@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, Rule] = {
     "organization.view": Rule(ALL_ROLES),
     "membership.view": Rule(ALL_ROLES),
     "membership.manage": Rule(_ADMIN),
+    "webhook.manage": Rule(_ADMIN),  # register and stop the organisation's webhook endpoints
     "history.view": Rule(_HISTORY_READERS),
     "audit.view": Rule(frozenset({Role.ADMIN, Role.AUDITOR})),
     # bundles and pricing (the plan's actuarial work)

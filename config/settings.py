@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "claims",
     "performance",
     "web",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +263,7 @@ SPECTACULAR_SETTINGS = {
         "ContractStatusEnum": "contracts.models.ContractStatus",
         "ContractVersionStatusEnum": "contracts.models.VersionStatus",
         "BaselineMethodEnum": "contracts.rules.BASELINE_METHOD_CODES",
+        "WorkItemKindEnum": "core.worklist.KIND_CODES",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {
@@ -342,6 +344,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Pricing runs queued or running with no sign of life for 15 minutes (their whole worker died; Redis
     # would give the message back only after its visibility timeout) are queued again
     # (pricing.services.pricing_runs_requeue_stalled).
+    # Each member's worklist becomes notifications (and e-mails, as chosen) and each organisation's
+    # webhook deliveries, once per item (notifications.services.notifications_sweep).
+    "notifications-sweep": {
+        "task": "notifications.sweep",
+        "schedule": 60 * 5,
+        "options": {"expires": 60 * 5},
+    },
     "pricing-requeue-stalled-runs": {
         "task": "pricing.requeue_stalled_runs",
         "schedule": 60 * 10,
@@ -358,7 +367,18 @@ EMAIL_BACKEND = os.environ.get(
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+#: Where people reach the site: the links in e-mails and webhook bodies start with it.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+#: Webhooks may go to private and loopback addresses (and over http): a developer's machine or a test's
+#: local receiver; never in production, where an endpoint inside our network would be an SSRF.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", DEBUG)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "carebundle <no-reply@carebundle.local>")
+# The SMTP server of a deployment (Django's names); the console backend needs none of them.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 
 LOGGING = {
     "version": 1,

@@ -26,6 +26,7 @@ api_v1 = [
     path("", include("claims.api_urls")),
     path("", include("performance.api_urls")),
     path("", include("web.api_urls")),
+    path("", include("notifications.api_urls")),
 ]
 
 urlpatterns = [
@@ -36,6 +37,7 @@ urlpatterns = [
     # Anything else under /api/ answers with the API's error body, not an HTML page.
     path("api/<path:rest>", core_api.not_found_view),
     path("", include("web.urls")),
+    path("", include("notifications.urls")),
     path("", include("pricing.urls")),
     path("contracts/", include("contracts.urls")),
     path("payments/", include("payments.urls")),

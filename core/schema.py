@@ -10,6 +10,8 @@ _ERRORS = {
     "403": "Your role does not allow this action on your own organisation's object.",
     "404": "Not found, or not visible to your organisation (also: an X-Organization you are not a member of, "
     "or a page number past the end).",
+    "415": "The body is of a type this endpoint does not take (JSON; multipart/form-data for files), or "
+    "a multipart part without a content type.",
     "429": "Too many requests: slow down, or (logins) the account is locked for a while.",
 }
 
@@ -30,6 +32,8 @@ class AutoSchema(SpectacularAutoSchema):
             if code == "404" and not auth_required:
                 continue
             if code == "429" and not self.view.get_throttles():
+                continue
+            if code == "415" and self.method not in {"POST", "PUT", "PATCH"}:
                 continue
             response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
             response["description"] = description

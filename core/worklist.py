@@ -11,21 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from core.domain.canonical import canonical_json, sha256_hex
+from core.domain.codes import WORK_ITEM_LABELS
+
 #: Every kind of item, with what it is called on the page (in the order a list of kinds reads).
-KINDS: dict[str, str] = {
-    "roster_late": "Roster late",
-    "roster_rejected": "Roster to correct",
-    "roster_due": "Roster due",
-    "eligibility_mismatch": "Eligibility mismatches",
-    "proposal_awaiting": "Proposal to accept",
-    "amendment_awaiting": "Amendment to accept",
-    "proposal_returned": "Proposal returned",
-    "payment_run_review": "Payment run to approve",
-    "settlement_review": "Settlement to approve",
-    "correction_review": "Ledger correction to approve",
-    "refund_review": "Refund to approve",
-    "pricing_run_stalled": "Pricing run stalled",
-}
+KINDS: dict[str, str] = WORK_ITEM_LABELS
+#: The codes alone (the API schema's WorkItemKindEnum).
+KIND_CODES: list[str] = list(KINDS)
 
 
 @dataclass(frozen=True)
@@ -47,6 +39,11 @@ class WorkItem:
     @property
     def label(self) -> str:
         return KINDS[self.kind]
+
+    @property
+    def key(self) -> str:
+        """The item's identity across worklists (a notification or a webhook delivery is made once per key)."""
+        return sha256_hex(canonical_json([self.kind, self.title, self.url]))
 
 
 def ordered(items: list[WorkItem]) -> list[WorkItem]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core.api import MonthField
-from core.worklist import KINDS
+from core.worklist import KIND_CODES
 
 
 class WorkItemSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
-        choices=list(KINDS), help_text="What it is (a code: extended, never renamed)"
+        choices=KIND_CODES, help_text="What it is (a code: extended, never renamed)"
     )
     label = serializers.CharField(help_text="The kind in words")
     title = serializers.CharField(help_text="Which contract, month, run or entry")

@@ -105,3 +105,21 @@ DISENROLLMENT_REASONS: tuple[str, ...] = (
 )
 #: The reasons that end a member's enrollment for good: death (every bundle), hospice (this bundle).
 EXIT_REASONS: tuple[str, ...] = (DEATH, HOSPICE)
+
+
+#: What needs a user now (core.worklist, the workspace and notifications): kind -> label. The kinds are
+#: an API's codes (GET /api/v1/workspace/, webhooks): extend them, never rename them.
+WORK_ITEM_LABELS: dict[str, str] = {
+    "roster_late": "Roster late",
+    "roster_rejected": "Roster to correct",
+    "roster_due": "Roster due",
+    "eligibility_mismatch": "Eligibility mismatches",
+    "proposal_awaiting": "Proposal to accept",
+    "amendment_awaiting": "Amendment to accept",
+    "proposal_returned": "Proposal returned",
+    "payment_run_review": "Payment run to approve",
+    "settlement_review": "Settlement to approve",
+    "correction_review": "Ledger correction to approve",
+    "refund_review": "Refund to approve",
+    "pricing_run_stalled": "Pricing run stalled",
+}

@@ -72,6 +72,7 @@ LABELS: dict[str, str] = {
     **codes.PRORATION_LABELS,
     **codes.TIER_RULE_LABELS,
     **codes.ROLE_LABELS,
+    **codes.WORK_ITEM_LABELS,
 }
 
 

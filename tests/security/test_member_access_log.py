@@ -89,8 +89,23 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "schema",
         "api-docs",
     ),
-    "the workspace: contracts, months, counts and totals of what needs doing, never a member": (
+    "the workspace and its notifications and webhooks: contracts, months, counts and totals of what "
+    "needs doing, never a member": (
         "api-workspace",
+        "api-notification-list",
+        "api-notification-preferences",
+        "api-notification-read",
+        "api-notification-read-all",
+        "api-webhook-deactivate",
+        "api-webhook-delivery-list",
+        "api-webhook-list",
+        "notification-bell",
+        "notification-list",
+        "notification-open",
+        "notification-preferences",
+        "notification-read-all",
+        "webhook-deactivate",
+        "webhook-list",
     ),
     "the access log itself: who read which object, read by auditors and administrators": (
         "api-access-event-list",

@@ -18,6 +18,7 @@ DEMO_STEPS = [
     "performance.demo",
     "claims.demo",  # after performance: its claims supersede the utilisation file the plan sent
     "performance.demo:settle",  # a settlement of what the claims say
+    "notifications.demo",  # last: every member's worklist as the demo left it
 ]
 
 
