@@ -172,7 +172,8 @@ def _queue_deliveries(now: datetime) -> list[int]:
     for org_endpoints in by_org.values():
         items = worklist(scope=_organization_scope(org_endpoints[0].organization))
         for endpoint in org_endpoints:
-            known = set(endpoint.deliveries.values_list("key", flat=True))
+            keys = [item.key for item in items]
+            known = set(endpoint.deliveries.filter(key__in=keys).values_list("key", flat=True))
             made += WebhookDelivery.objects.bulk_create(
                 [
                     WebhookDelivery(
@@ -202,9 +203,8 @@ def notifications_sweep(*, now: datetime | None = None) -> SweepReport:
         prefs = preferences.get((membership.user_id, membership.organization_id), {})
         try:
             with transaction.atomic():
-                made, resolved = _notify_member(
-                    Scope(membership), worklist(scope=Scope(membership)), prefs, now
-                )
+                scope = Scope(membership)
+                made, resolved = _notify_member(scope, worklist(scope=scope), prefs, now)
             report.notified += made
             report.resolved += resolved
             report.emailed += _email_member(membership, prefs, now)
