@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,7 @@ from claims.models import ClaimLineRow, ClaimsUpload, CompletionRun, CompletionS
 from claims.records import INSTITUTIONAL, ORIGINAL, ClaimLine
 from claims.versions import version_content
 from core.domain.money import to_cents
-from core.errors import NotFoundError
+from core.errors import uuid_or_404
 
 NOT_FOUND_MESSAGE = "No such claims upload."
 CHUNK = 5000
@@ -31,10 +30,7 @@ def upload_list(*, scope: Scope) -> QuerySet[ClaimsUpload]:
 
 
 def upload_get(*, scope: Scope, upload_id: Any) -> ClaimsUpload:
-    try:
-        uuid.UUID(str(upload_id))
-    except ValueError as exc:
-        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+    uuid_or_404(upload_id)
     upload = get_scoped_or_404(ClaimsUpload.objects.all(), scope, public_id=upload_id)  # 404 before 403
     scope.require("performance.upload")
     return upload

@@ -7,6 +7,7 @@ next to the field or row. Messages are constants so tests can import them.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -48,6 +49,14 @@ class PermissionDeniedError(ApplicationError):
 class ConflictError(ApplicationError):
     status = 409
     code = "conflict"
+
+
+def uuid_or_404(value: Any) -> uuid.UUID:
+    """An object's id from a URL or a body; a malformed one is "no such object" (404), not a 400."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
 
 
 def problems_details(

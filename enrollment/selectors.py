@@ -12,7 +12,6 @@ For the payments engine (not scoped: the caller already holds a contract it may 
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -26,7 +25,7 @@ from contracts.models import Contract
 from contracts.selectors import activated_versions, contract_get, in_force_among
 from core.domain import codes
 from core.domain.months import shift_month
-from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.errors import uuid_or_404
 from core.worklist import WorkItem
 from enrollment import schedule
 from enrollment.models import (
@@ -45,13 +44,6 @@ from enrollment.models import (
 from enrollment.processing import ELIGIBILITY_MISMATCH
 
 HEAVY_FIELDS = ("summary", "diff", "progress_log")
-
-
-def _uuid_or_404(value) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
 
 
 def contract_for_rosters(*, scope: Scope, contract_id) -> Contract:
@@ -97,7 +89,7 @@ def submission_get(*, scope: Scope, public_id) -> RosterSubmission:
             "contract__payer", "contract__provider", "submitted_by", "previous"
         ),
         scope,
-        public_id=_uuid_or_404(public_id),
+        public_id=uuid_or_404(public_id),
     )
     scope.require("roster.view")
     return submission
@@ -119,7 +111,7 @@ def submission_status_get(*, scope: Scope, public_id) -> RosterSubmission:
             "member_count",
         ),
         scope,
-        public_id=_uuid_or_404(public_id),
+        public_id=uuid_or_404(public_id),
     )
     scope.require("roster.view")
     return submission
@@ -272,7 +264,7 @@ def eligibility_file_get(*, scope: Scope, public_id) -> EligibilityFile:
     record = get_scoped_or_404(
         EligibilityFile.objects.select_related("uploaded_by", "payer"),
         scope,
-        public_id=_uuid_or_404(public_id),
+        public_id=uuid_or_404(public_id),
     )
     scope.require("eligibility.view")
     return record

@@ -3,21 +3,12 @@ endpoints and their deliveries are the organisation's, read by its administrator
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import QuerySet
 
 from accounts.tenancy import Scope, scoped
-from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.errors import NOT_FOUND_MESSAGE, NotFoundError, uuid_or_404
 from core.worklist import KINDS
 from notifications.models import Notification, NotificationPreference, WebhookDelivery, WebhookEndpoint
-
-
-def _uuid(value) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
 
 
 def notification_list(*, scope: Scope, unread: bool | None = None) -> QuerySet[Notification]:
@@ -35,7 +26,7 @@ def unread_count(*, scope: Scope) -> int:
 
 def notification_get(*, scope: Scope, notification_id) -> Notification:
     try:
-        return notification_list(scope=scope).get(public_id=_uuid(notification_id))
+        return notification_list(scope=scope).get(public_id=uuid_or_404(notification_id))
     except Notification.DoesNotExist as exc:
         raise NotFoundError(NOT_FOUND_MESSAGE) from exc
 
@@ -64,7 +55,7 @@ def webhook_list(*, scope: Scope) -> QuerySet[WebhookEndpoint]:
 
 def webhook_get(*, scope: Scope, endpoint_id) -> WebhookEndpoint:
     try:
-        endpoint = scoped(WebhookEndpoint.objects.all(), scope).get(public_id=_uuid(endpoint_id))
+        endpoint = scoped(WebhookEndpoint.objects.all(), scope).get(public_id=uuid_or_404(endpoint_id))
     except WebhookEndpoint.DoesNotExist as exc:
         raise NotFoundError(NOT_FOUND_MESSAGE) from exc
     scope.require("webhook.manage")

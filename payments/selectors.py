@@ -6,7 +6,6 @@ statements and its ledger (``PaymentRun.tenant_filter``). A run in review answer
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,7 +19,7 @@ from contracts.selectors import contract_get, contract_list
 from core.domain.display import member_months_text, money_text
 from core.domain.money import to_cents
 from core.domain.months import previous_month
-from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.errors import NOT_FOUND_MESSAGE, NotFoundError, uuid_or_404
 from core.worklist import WorkItem
 from enrollment.models import RosterSubmission
 from payments import recovery
@@ -47,13 +46,6 @@ from payments.states import LEDGER_CORRECTION, PAYMENT_RUN, REFUND, SETTLEMENT
 
 HEAVY_FIELDS = ("inputs", "not_payable_assessments", "outside_window")
 ZERO = Decimal("0.00")
-
-
-def _uuid_or_404(value) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
 
 
 def contract_for_payments(*, scope: Scope, contract_id) -> Contract:
@@ -95,7 +87,7 @@ def run_get(*, scope: Scope, run_id) -> PaymentRun:
             "contract__payer", "contract__provider", "approved_by", "requested_by"
         ),
         scope,
-        public_id=_uuid_or_404(run_id),
+        public_id=uuid_or_404(run_id),
     )
 
 
@@ -291,7 +283,7 @@ def settlement_get(*, scope: Scope, settlement_id) -> Settlement:
             "contract__payer", "contract__provider", "approved_by", "requested_by"
         ),
         scope,
-        public_id=_uuid_or_404(settlement_id),
+        public_id=uuid_or_404(settlement_id),
     )
 
 
@@ -341,7 +333,7 @@ def correction_get(*, scope: Scope, correction_id) -> LedgerCorrection:
             "replacement",
         ),
         scope,
-        public_id=_uuid_or_404(correction_id),
+        public_id=uuid_or_404(correction_id),
     )
 
 
@@ -369,7 +361,7 @@ def refund_get(*, scope: Scope, refund_id) -> Refund:
             "contract__payer", "contract__provider", "requested_by", "approved_by", "rejected_by"
         ),
         scope,
-        public_id=_uuid_or_404(refund_id),
+        public_id=uuid_or_404(refund_id),
     )
 
 

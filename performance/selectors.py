@@ -27,7 +27,6 @@ Conventions the page, the API and the report share:
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -49,7 +48,7 @@ from contracts.models import Contract, ContractVersion
 from contracts.rules import QUALITY_MEASURES
 from core.domain.money import round_half_up, to_cents
 from core.domain.months import INVALID_PERIOD_MESSAGE, Period, parse_period, shift_month
-from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError
+from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError, uuid_or_404
 from enrollment.models import Assessment, MemberMonth, RosterEntry, RosterSubmission
 from performance import measures as m
 from performance.comparison import ContractCohort, comparison_group
@@ -837,10 +836,7 @@ def upload_list(*, scope: Scope) -> QuerySet[UtilizationUpload]:
 
 
 def upload_get(*, scope: Scope, upload_id: Any) -> UtilizationUpload:
-    try:
-        uuid.UUID(str(upload_id))
-    except ValueError as exc:
-        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+    uuid_or_404(upload_id)
     upload = get_scoped_or_404(UtilizationUpload.objects.all(), scope, public_id=upload_id)  # 404 before 403
     scope.require("performance.upload")
     return upload
