@@ -65,3 +65,40 @@ def test_create_fill_grid_publish_and_start_new_draft(page, live_server, demo):
     page.get_by_role("button", name="New draft from v1").click()
     expect(page.get_by_role("heading", name="Edit draft")).to_be_visible()
     expect(page.get_by_text("draft from v1")).to_be_visible()
+
+
+def test_the_grid_is_used_from_the_keyboard(page, live_server, demo):
+    login(page, live_server, "plan_analyst")
+    page.goto(f"{live_server.url}/bundles/new/")
+    page.get_by_label("Name").fill("Keyboard bundle")
+    page.get_by_label("URBAN · San Francisco Bay urban core").check()
+    page.get_by_label("Number of tiers").fill("2")
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.get_by_role("heading", name="Edit draft")).to_be_visible()
+
+    first = page.get_by_label("Physician tier 1 visits per member-month")
+    first.focus()
+    page.keyboard.type("1.5")
+    page.keyboard.press("Enter")  # saves the cell (it is left) and goes down the column
+    below = page.get_by_label("Nurse practitioner tier 1 visits per member-month")
+    expect(below).to_be_focused()
+    page.keyboard.type("2")
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_label("Registered nurse tier 1 visits per member-month")).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    expect(page.get_by_label("Physician tier 1 visits per member-month")).to_have_value("1.5")
+    expect(page.get_by_label("Physician tier 1 visits per member-month")).to_be_focused()
+    page.keyboard.press("Tab")  # along the row: tier 1's coordination minutes
+    expect(page.get_by_label("Physician tier 1 coordination minutes per member-month")).to_be_focused()
+
+    # Escape puts back what was saved; nothing is sent.
+    nurse = page.get_by_label("Nurse practitioner tier 1 visits per member-month")
+    nurse.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("9")
+    page.keyboard.press("Escape")
+    expect(nurse).to_have_value("2")
+    page.reload()
+    expect(page.get_by_label("Physician tier 1 visits per member-month")).to_have_value("1.5")
+    expect(page.get_by_label("Nurse practitioner tier 1 visits per member-month")).to_have_value("2")

@@ -30,3 +30,31 @@ document.addEventListener(
   },
   true,
 );
+
+// An editing grid (table.grid-edit) moves like a spreadsheet: Tab walks along a row, Enter or the
+// down arrow goes to the same column in the next row, Shift+Enter or the up arrow to the previous
+// one, and Escape puts back the value last saved (each cell saves on change, i.e. when it is left).
+document.addEventListener("keydown", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.closest("table.grid-edit")) return;
+  if (event.key === "Escape") {
+    input.value = input.defaultValue;
+    return;
+  }
+  const down = event.key === "ArrowDown" || (event.key === "Enter" && !event.shiftKey);
+  const up = event.key === "ArrowUp" || (event.key === "Enter" && event.shiftKey);
+  if (!down && !up) return;
+  event.preventDefault();
+  const cell = input.closest("td");
+  const row = cell.parentElement;
+  const column = Array.prototype.indexOf.call(row.cells, cell);
+  const rows = Array.from(row.parentElement.rows);
+  for (let i = rows.indexOf(row) + (down ? 1 : -1); i >= 0 && i < rows.length; i += down ? 1 : -1) {
+    const next = rows[i].cells[column] && rows[i].cells[column].querySelector("input");
+    if (next) {
+      next.focus();
+      next.select();
+      return;
+    }
+  }
+});
