@@ -384,28 +384,47 @@ def contract_accept(request, contract_id):
 @scoped_view
 def contract_return(request, contract_id):
     form = ReturnForm(request.POST)
-    comments = form.data.get("comments", "")
-    return _action(
-        request,
-        contract_id,
-        lambda c: services.contract_return(scope=request.scope, contract=c, comments=comments),
-        "Sent back to the plan with your comments.",
-    )
+    contract = _contract(request, contract_id)
+    try:
+        services.contract_return(
+            scope=request.scope, contract=contract, comments=form.data.get("comments", "")
+        )
+    except ApplicationError as exc:
+        return _refused(request, contract, "return", _refusal(exc))
+    messages.success(request, "Sent back to the plan with your comments.")
+    return redirect("contract-detail", contract_id=contract.number)
+
+
+def _refused(request, contract, form_name: str, message: str) -> HttpResponse:
+    """The contract's page again, with the form ``form_name`` as the user filled it and why it was
+    refused (a redirect would lose what they typed)."""
+    number = contract.current_version.number if contract.current_version_id else 1
+    version = selectors.version_get(scope=request.scope, contract=contract, number=number)
+    context = _detail_context(request, contract, version)
+    context.update(typed=request.POST, refused={"form": form_name, "message": message})
+    return render(request, "contracts/contract_detail.html", context, status=400)
+
+
+def _refusal(exc: ApplicationError) -> str:
+    if exc.status == 403:
+        raise exc
+    return exc.message
 
 
 @require_POST
 @scoped_view
 def contract_terminate(request, contract_id):
     form = TerminateForm(request.POST)
+    contract = _contract(request, contract_id)
     if not form.is_valid():
-        messages.error(request, "Give the date the contract no longer applies from, and a reason.")
-        return redirect("contract-detail", contract_id=_contract(request, contract_id).number)
-    return _action(
-        request,
-        contract_id,
-        lambda c: services.contract_terminate(scope=request.scope, contract=c, **form.cleaned_data),
-        "Terminated.",
-    )
+        message = "Give the date the contract no longer applies from, and a reason."
+        return _refused(request, contract, "terminate", message)
+    try:
+        services.contract_terminate(scope=request.scope, contract=contract, **form.cleaned_data)
+    except ApplicationError as exc:
+        return _refused(request, contract, "terminate", _refusal(exc))
+    messages.success(request, "Terminated.")
+    return redirect("contract-detail", contract_id=contract.number)
 
 
 @require_POST
@@ -414,17 +433,14 @@ def contract_amend(request, contract_id):
     form = AmendForm(request.POST)
     contract = _contract(request, contract_id)
     if not form.is_valid():
-        messages.error(request, "Give the date the amendment takes effect (the first of a month).")
-        return redirect("contract-detail", contract_id=contract.number)
+        message = "Give the date the amendment takes effect (the first of a month)."
+        return _refused(request, contract, "amend", message)
     try:
         version = services.contract_amend(
             scope=request.scope, contract=contract, effective_start=form.cleaned_data["effective_start"]
         )
     except ApplicationError as exc:
-        if exc.status == 403:
-            raise
-        _flash_error(request, exc)
-        return redirect("contract-detail", contract_id=contract.number)
+        return _refused(request, contract, "amend", _refusal(exc))
     messages.success(
         request, f"Amendment v{version.number} started as a draft; change what it changes, then propose it."
     )

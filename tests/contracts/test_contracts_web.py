@@ -172,6 +172,37 @@ def test_accept_return_amend_terminate_from_the_pages(plan_web, provider_web, op
     assert contract.versions.get(number=2).status == "withdrawn"
 
 
+def test_a_refused_amendment_or_termination_keeps_what_was_typed(plan_web, active_contract):
+    contract = active_contract()
+    page = f"/contracts/{contract.number}/"
+    amend = plan_web.post(f"{page}amend/", {"effective_start": "2026-08-15"})  # not the first of a month
+    assert amend.status_code == 400
+    body = amend.content.decode()
+    assert 'value="2026-08-15"' in body and 'id="amend-error"' in body
+    assert '<details class="panel" open>' in body  # the form is shown, not folded away
+    terminate = plan_web.post(f"{page}terminate/", {"end_date": "2026-09-01", "reason": "Budget cut"})
+    assert terminate.status_code == 400
+    body = terminate.content.decode()
+    assert "does not give the notice" in body
+    assert 'value="2026-09-01"' in body and ">Budget cut</textarea>" in body
+    missing = plan_web.post(f"{page}terminate/", {"end_date": "", "reason": "Budget cut", "for_cause": "on"})
+    assert missing.status_code == 400
+    assert "Give the date" in missing.content.decode()
+    assert 'name="for_cause" value="on" checked' in missing.content.decode()
+    contract.refresh_from_db()
+    assert contract.status == "active"
+
+
+def test_a_refused_return_keeps_the_form(provider_web, open_contract, plan_scope):
+    proposed = open_contract()
+    services.contract_propose(scope=plan_scope, contract=proposed)
+    back = provider_web.post(f"/contracts/{proposed.number}/return/", {"comments": "   "})
+    assert back.status_code == 400
+    assert 'id="return-error"' in back.content.decode()
+    proposed.refresh_from_db()
+    assert proposed.status == "proposed"
+
+
 def test_editing_an_active_version_redirects_with_the_reason(plan_web, active_contract):
     contract = active_contract()
     response = plan_web.get(f"/contracts/{contract.number}/versions/1/edit/", follow=True)
