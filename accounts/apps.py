@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Organisations and users"
 
     def ready(self) -> None:
-        from accounts import middleware  # noqa: F401 - connects the session clocks to user_logged_in
+        from accounts import middleware, time_zone  # noqa: F401 - connect their user_logged_in receivers

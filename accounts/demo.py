@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 
-from accounts.models import LineOfBusiness, Membership, Organization, OrganizationKind, Role
+from accounts import services
+from accounts.models import Invitation, LineOfBusiness, Membership, Organization, OrganizationKind, Role
+from accounts.tenancy import Scope
 
 DEMO_PASSWORD = "carebundle-demo"  # noqa: S105 - documented demo credential, refused when DEBUG is off
 PLAN_NAME = "Golden Coast Health Plan"
@@ -85,3 +87,19 @@ def seed(ctx: DemoContext) -> None:
     if created:
         staff.set_password(DEMO_PASSWORD)
         staff.save()
+    _invite_demo_nurse(ctx)
+
+
+#: Bayview's administrator has invited its nurse lead, who has not accepted yet (the People page).
+DEMO_INVITEE = "nurse.lead@bayview.example.org"
+
+
+def _invite_demo_nurse(ctx: DemoContext) -> None:
+    if Invitation.objects.filter(organization=ctx.urban, email=DEMO_INVITEE).exists():
+        return
+    admin = Membership.objects.select_related("organization", "user").get(
+        user=ctx.users["urban_admin"], organization=ctx.urban
+    )
+    services.invitation_create(
+        scope=Scope(admin), organization=ctx.urban, email=DEMO_INVITEE, role=Role.SUBMITTER
+    )

@@ -13,6 +13,27 @@ class MembershipAddForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="E-mail address", max_length=254)
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class InvitationSignUpForm(forms.Form):
+    """The invitee's new account; the e-mail address is the invitation's."""
+
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    username = forms.CharField(max_length=150)
+    password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput)
+    password2 = forms.CharField(label="Password again", strip=False, widget=forms.PasswordInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+
 class _BoundedUsername:
     """Django's login form sets the username's max length on the widget only: a longer name reaches
     authenticate(), and django-axes stores it with the failed attempt. Here it is a field error, so

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.models import Membership, Organization
+from accounts.authentication import hash_key
+from accounts.models import Invitation, Membership, Organization
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 from core.models import AccessEvent
@@ -36,6 +37,29 @@ def membership_get(*, scope: Scope, organization: Organization, public_id) -> Me
         Membership.objects.filter(organization=organization).select_related("user", "organization"),
         scope,
         public_id=public_id,
+    )
+
+
+def invitation_list(*, scope: Scope, organization: Organization) -> QuerySet[Invitation]:
+    """Invitations of the scope's own organisation, newest first (administrators)."""
+    scope.require("membership.manage")
+    if organization.pk != scope.organization.pk:
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    return scoped(Invitation.objects.filter(organization=organization), scope).select_related(
+        "organization", "invited_by", "accepted_by", "revoked_by"
+    )
+
+
+def invitation_get(*, scope: Scope, organization: Organization, public_id) -> Invitation:
+    return get_scoped_or_404(
+        invitation_list(scope=scope, organization=organization), scope, public_id=public_id
+    )
+
+
+def invitation_by_key(key: str) -> Invitation | None:
+    """The invitation a link names, for its invitee, who belongs to no scope yet: the key is the proof."""
+    return (
+        Invitation.objects.select_related("organization", "invited_by").filter(key_hash=hash_key(key)).first()
     )
 
 

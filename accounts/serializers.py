@@ -8,6 +8,14 @@ class TokenRequestSerializer(serializers.Serializer):
     # Refused here, longer than a username can be, before authenticate() (and django-axes) sees it.
     username = serializers.CharField(max_length=username_max_length())
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    # Two-factor sign-in (accounts.two_factor): the code of a user who has it, else left out.
+    otp_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="The code from the user's authenticator app, or a backup code; needed when two-factor "
+        "sign-in is on for the user.",
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer):
@@ -35,10 +43,20 @@ class MembershipSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
     full_name = serializers.CharField(source="user.get_full_name", read_only=True)
     organization = MembershipOrganizationSerializer(read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
 
     class Meta:
         model = Membership
-        fields = ["id", "username", "full_name", "role", "organization", "created_at"]
+        fields = [
+            "id",
+            "username",
+            "full_name",
+            "role",
+            "organization",
+            "created_at",
+            "active",
+            "deactivated_at",
+        ]
         read_only_fields = fields
 
 
@@ -56,3 +74,40 @@ class MeSerializer(serializers.Serializer):
     full_name = serializers.CharField()
     active_membership = MembershipSerializer(allow_null=True)
     memberships = MembershipSerializer(many=True)
+    two_factor_enabled = serializers.BooleanField()
+    two_factor_required = serializers.BooleanField()
+
+
+# --- two-factor sign-in (accounts.two_factor) ----------------------------------------------------------
+
+
+class TwoFactorStatusSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(
+        help_text="A confirmed authenticator app signs the user in with a code."
+    )
+    required = serializers.BooleanField(help_text="An organisation of the user requires two-factor sign-in.")
+    backup_codes_left = serializers.IntegerField()
+    pending_setup = serializers.BooleanField(help_text="A setup was started and not yet confirmed by a code.")
+
+
+class TwoFactorSetupSerializer(serializers.Serializer):
+    otpauth_uri = serializers.CharField(
+        help_text="otpauth:// URI for an authenticator app (show it as a QR code)."
+    )
+    secret = serializers.CharField(help_text="The same key in base32, for typing into the app.")
+
+
+class TwoFactorCodeSerializer(serializers.Serializer):
+    otp_token = serializers.CharField(max_length=64, help_text="A code from the app, or a backup code.")
+
+
+class TwoFactorBackupCodesSerializer(serializers.Serializer):
+    backup_codes = serializers.ListField(
+        child=serializers.CharField(), help_text="Single-use codes, shown only in this answer."
+    )
+
+
+class TwoFactorRequirementSerializer(serializers.Serializer):
+    required = serializers.BooleanField(
+        help_text="Members must sign in with a code from an authenticator app."
+    )

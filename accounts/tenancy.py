@@ -55,7 +55,8 @@ class Scope:
 
 def memberships_of(user) -> QuerySet[Membership]:
     return (
-        Membership.objects.filter(user=user)
+        Membership.objects.active()
+        .filter(user=user)
         .select_related("organization", "user")
         .order_by("created_at", "pk")
     )

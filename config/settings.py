@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "simple_history",
     "django_htmx",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "accounts",
     "bundles",
@@ -94,7 +97,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): a code was given this session
     "accounts.middleware.SessionTimeoutMiddleware",  # after authentication: it ends idle sessions
+    "accounts.time_zone.TimeZoneMiddleware",  # pages' times in the user's zone (read from the session)
+    # After the timeout (an ended session needs no code): sends a user with two-factor sign-in to the
+    # code page, and one whose organisation requires it to its setup (accounts.two_factor).
+    "accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -240,6 +248,10 @@ SMALL_COUNT_SUPPRESSION = int(os.environ.get("SMALL_COUNT_SUPPRESSION", "10"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 API_TOKEN_TTL_HOURS = int(os.environ.get("API_TOKEN_TTL_HOURS", "24"))
+# Two-factor sign-in (django-otp, accounts.two_factor): the name authenticator apps show for the account.
+OTP_TOTP_ISSUER = "carebundle"
+# An invitation's link works this long after it was (re)sent.
+INVITATION_TTL_DAYS = int(os.environ.get("INVITATION_TTL_DAYS", "14"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "carebundle API",
@@ -264,6 +276,7 @@ SPECTACULAR_SETTINGS = {
         "ContractVersionStatusEnum": "contracts.models.VersionStatus",
         "BaselineMethodEnum": "contracts.rules.BASELINE_METHOD_CODES",
         "WorkItemKindEnum": "core.worklist.KIND_CODES",
+        "InvitationStatusEnum": "accounts.models.InvitationStatus",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {

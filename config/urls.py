@@ -46,6 +46,7 @@ urlpatterns = [
     path("", include("enrollment.urls")),
     path("", include("bundles.urls")),
     path("", include("accounts.urls")),
+    path("accounts/two-factor/", include("accounts.two_factor_urls")),
 ]
 
 handler404 = "web.views.page_not_found"

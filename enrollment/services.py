@@ -565,9 +565,9 @@ def _recipients(contract: Contract) -> list[str]:
     return sorted(
         {
             m.user.email
-            for m in Membership.objects.filter(
-                organization_id=contract.provider_id, role__in=[Role.ADMIN, Role.SUBMITTER]
-            ).select_related("user")
+            for m in Membership.objects.active()
+            .filter(organization_id=contract.provider_id, role__in=[Role.ADMIN, Role.SUBMITTER])
+            .select_related("user")
             if m.user.email
         }
     )

@@ -196,7 +196,10 @@ def notifications_sweep(*, now: datetime | None = None) -> SweepReport:
     now = now or timezone.now()
     report = SweepReport()
     memberships = list(
-        Membership.objects.filter(user__is_active=True).select_related("user", "organization").order_by("pk")
+        Membership.objects.active()
+        .filter(user__is_active=True)
+        .select_related("user", "organization")
+        .order_by("pk")
     )
     preferences = _preferences(memberships)
     for membership in memberships:

@@ -89,6 +89,19 @@ ROLE_LABELS: dict[str, str] = {
     AUDITOR: "Auditor (read-only)",
 }
 
+# --- invitations (accounts.Invitation): an API's codes ------------------------------------------
+
+INVITATION_PENDING = "pending"
+INVITATION_ACCEPTED = "accepted"
+INVITATION_REVOKED = "revoked"
+INVITATION_EXPIRED = "expired"
+INVITATION_STATUS_LABELS: dict[str, str] = {
+    INVITATION_PENDING: "Pending",
+    INVITATION_ACCEPTED: "Accepted",
+    INVITATION_REVOKED: "Revoked",
+    INVITATION_EXPIRED: "Expired",
+}
+
 # --- disenrollment reasons (a roster's ``disenrollment_reason``) ----------------------------------
 
 DEATH = "death"

@@ -144,7 +144,7 @@ def test_an_administrator_cannot_add_a_user_of_another_organisation(provider, me
         assert UNKNOWN_USER_MESSAGE in form.content.decode()
         assert user.last_name not in form.content.decode()
         assert not Membership.objects.filter(user=user, organization=provider).exists()
-    # Someone in no organisation yet can still be added (invitations will replace this).
+    # Someone in no organisation yet can still be added (everyone else joins by invitation).
     newcomer = UserFactory()
     assert client.post(url, {"username": newcomer.username, "role": "submitter"}).status_code == 201
 

@@ -30,7 +30,7 @@ def percent(value: Any, places: int = 1) -> str:
     return display.percent_text(value, int(places))
 
 
-#: The one way a moment reads on a page, in the site's time zone (an audit trail adds seconds).
+#: The one way a moment reads on a page, in the user's time zone (an audit trail adds seconds).
 WHEN_FORMAT = "Y-m-d H:i"
 
 
