@@ -220,7 +220,7 @@ def _lock_own_invitation(scope: Scope, invitation: Invitation) -> Invitation:
     _require_own(scope, invitation.organization)
     scope.require("membership.manage")
     return (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("organization", "invited_by")
         .get(pk=invitation.pk)
     )
@@ -285,7 +285,7 @@ def invitation_revoke(*, scope: Scope, invitation: Invitation) -> Invitation:
 def _open_invitation(key: str) -> Invitation:
     """The invitation of ``key``, locked, if it can still be accepted; else why not."""
     invitation = (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("organization", "invited_by")
         .filter(key_hash=hash_key(key))
         .first()
