@@ -19,6 +19,13 @@ def tenant_free(view):
     return view
 
 
+def secret_path(view):
+    """Mark a view whose URL holds a secret (an invitation's key): the request log writes its route,
+    not its path (core.middleware)."""
+    view.secret_path = True
+    return view
+
+
 def scoped_view(view):
     @login_required
     @wraps(view)

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services, time_zone
-from accounts.decorators import scoped_view, tenant_free
+from accounts.decorators import scoped_view, secret_path, tenant_free
 from accounts.forms import InvitationForm, InvitationSignUpForm, LoginForm, MembershipAddForm
 from accounts.models import InvitationStatus
 from accounts.tenancy import SESSION_KEY, resolve_scope
@@ -217,6 +217,7 @@ def membership_reactivate(request, organization_id, membership_id):
 
 
 @tenant_free
+@secret_path
 def invitation_accept(request, key):
     """The invitee's page: who invites them to what; accept with the account they are signed in with,
     or create one. Anyone with the link may see it: the link is the secret."""

@@ -393,10 +393,24 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 
+# Logs: one JSON object per line in production (LOG_FORMAT=json), readable text in development; each
+# line carries the request id, also in the tasks a request starts (core.observability).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEVELOPMENT else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "core.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "core.observability.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},
@@ -410,3 +424,29 @@ LOGGING = {
         },
     },
 }
+# The worker logs through the configuration above (JSON, request ids), not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Metrics (core.metrics) at /metrics for a scraper sending "Authorization: Bearer <METRICS_TOKEN>";
+# not served without a token outside development. A worker serves its own on WORKER_METRICS_PORT.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_QUEUES = os.environ.get("METRICS_QUEUES", "celery").split(",")
+WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "0"))
+
+#: Where `manage.py backup` writes its folders without --output (core/backup.py, docs/operations.md).
+BACKUP_DIR = Path(os.environ.get("BACKUP_DIR", VAR_DIR / "backups"))
+
+# Errors to Sentry when SENTRY_DSN is set. Member data (PHI) never leaves: no user details, no
+# request bodies, no local variables in stack traces.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", CAREBUNDLE_ENV),
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+        send_default_pii=False,
+        max_request_body_size="never",
+        include_local_variables=False,
+    )

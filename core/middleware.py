@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.functional import empty
 
+from core import metrics
 from core.api import (
     DATABASE_BUSY_MESSAGE,
     DATABASE_BUSY_RETRY_AFTER,
@@ -21,6 +22,7 @@ from core.api import (
     request_too_large_body,
 )
 from core.net import client_ip
+from core.observability import REQUEST_ID, REQUEST_ID_HEADER, request_id_for
 
 request_log = logging.getLogger("carebundle.request")
 
@@ -137,30 +139,56 @@ class ExceptionResponseMiddleware:
 
 class RequestLogMiddleware:
     """One line per request: method, path (no query string: it may name a member), status, time, the
-    client's address by the trusted-proxy rule (core.net) and the user's id."""
+    client's address by the trusted-proxy rule (core.net), the user's id and the request id (from a
+    proxy's X-Request-ID, else new; answered in the same header, and carried into the tasks the
+    request starts). The request's figures go to the metrics too, by route (never by path: ids would
+    make a series per object)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         started = time.monotonic()
-        response = self.get_response(request)
-        if request_log.isEnabledFor(logging.INFO):
-            # The user only if something already looked them up: the log adds no query of its own.
-            user = getattr(getattr(request, "user", None), "_wrapped", getattr(request, "user", None))
-            if user is empty:
-                user = None
-            fields = {
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round((time.monotonic() - started) * 1000),
-                "client_ip": client_ip(request),
-                "user_id": user.pk if user is not None and user.is_authenticated else None,
-            }
-            request_log.info(
-                "%(method)s %(path)s %(status)s %(duration_ms)sms client=%(client_ip)s user=%(user_id)s",
-                fields,
-                extra=fields,
-            )
-        return response
+        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        token = REQUEST_ID.set(request_id)
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            elapsed = time.monotonic() - started
+            match = getattr(request, "resolver_match", None)
+            if match is not None:
+                route = match.route
+            else:  # static files (served before URL resolution) or a 404 for an unknown path
+                route = "static" if request.path.startswith(settings.STATIC_URL) else "unmatched"
+            method = (
+                request.method if request.method in metrics.METHODS else "other"
+            )  # no series per made-up verb
+            metrics.REQUESTS.labels(method=method, route=route, status=response.status_code).inc()
+            metrics.REQUEST_SECONDS.labels(method=method, route=route).observe(elapsed)
+            if request_log.isEnabledFor(logging.INFO):
+                self._log(request, response, elapsed, match)
+            return response
+        finally:
+            REQUEST_ID.reset(token)
+
+    @staticmethod
+    def _log(request, response, elapsed: float, match) -> None:
+        # The user only if something already looked them up: the log adds no query of its own.
+        user = getattr(getattr(request, "user", None), "_wrapped", getattr(request, "user", None))
+        if user is empty:
+            user = None
+        # A path that is itself a secret (an invitation's link) is logged as its route.
+        secret = match is not None and getattr(match.func, "secret_path", False)
+        fields = {
+            "method": request.method,
+            "path": f"/{match.route}" if secret else request.path,
+            "status": response.status_code,
+            "duration_ms": round(elapsed * 1000),
+            "client_ip": client_ip(request),
+            "user_id": user.pk if user is not None and user.is_authenticated else None,
+        }
+        request_log.info(
+            "%(method)s %(path)s %(status)s %(duration_ms)sms client=%(client_ip)s user=%(user_id)s",
+            fields,
+            extra=fields,
+        )

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import logging
+
 from celery import Task, current_app, current_task, shared_task
+
+log = logging.getLogger("carebundle.tasks")
 
 
 @shared_task(name="core.echo")
 def echo(value: str) -> str:
     """A round trip through the broker and a worker: health checks and the CI test use it."""
+    log.info("echo %s", value)  # under the sender's request id (core.observability)
     return value
 
 

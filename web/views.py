@@ -1,10 +1,13 @@
+from django.conf import settings
 from django.db import connection
-from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 
 from accounts.decorators import scoped_view
+from core import metrics as core_metrics
 from core.api import error_body
 from core.health import readiness
 from web.workspace import workspace_for
@@ -37,6 +40,19 @@ def readyz(request):
     """Ready: the database, the broker and a recent worker heartbeat (core.health); 503 if not."""
     ready, body = readiness()
     return JsonResponse(body, status=200 if ready else 503)
+
+
+@require_GET
+def metrics(request):
+    """Prometheus metrics (core.metrics), for a scraper that sends ``Authorization: Bearer
+    <METRICS_TOKEN>``; without a token set they are not served (404), except in development."""
+    token = settings.METRICS_TOKEN
+    if not token and not settings.DEVELOPMENT:
+        raise Http404
+    if token and not constant_time_compare(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        raise Http404  # the same answer as "not served": nothing to guess at
+    body = core_metrics.exposition(settings.CELERY_BROKER_URL, settings.METRICS_QUEUES)
+    return HttpResponse(body, content_type=core_metrics.CONTENT_TYPE)
 
 
 @require_GET

@@ -141,7 +141,11 @@ def test_compose_file_has_the_services_and_settings_it_needs():
         assert "@postgres:5432/" in env["DATABASE_URL"]
         assert env["REDIS_URL"].startswith("redis://redis:6379")
     assert "gunicorn" in " ".join(services["web"]["command"])
-    assert "worker" in services["worker"]["command"]
+    assert "celery -A config worker" in " ".join(services["worker"]["command"])
+    for name in ("web", "worker"):  # metrics of every process, from a directory emptied at each start
+        directory = services[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        assert f"rm -rf {directory} && mkdir -p {directory}" in services[name]["command"][-1]
+    assert services["worker"]["environment"]["WORKER_METRICS_PORT"].isdigit()
     assert "beat" in services["beat"]["command"]
     for name in ("postgres", "redis", "web", "worker"):
         assert "healthcheck" in services[name], name

@@ -87,6 +87,7 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "health",
         "healthz",
         "readyz",
+        "metrics",
         "favicon",
         "schema",
         "api-docs",
