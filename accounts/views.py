@@ -102,8 +102,7 @@ def _people(organization) -> HttpResponse:
 def membership_list(request, organization_id):
     organization = selectors.organization_get(scope=request.scope, public_id=organization_id)
     if request.method != "POST":
-        selectors.membership_list(scope=request.scope, organization=organization)  # 404 for a counterparty
-        return _people_page(request, organization)
+        return _people_page(request, organization)  # a counterparty's people: 404 (the selector)
     request.scope.require("membership.manage")
     form = MembershipAddForm(request.POST)
     if form.is_valid():
@@ -150,6 +149,13 @@ def invitation_create(request, organization_id):
     return _people_page(request, organization, invite_form=invite_form, status=400)
 
 
+def _refused(request, exc: ApplicationError) -> None:
+    """A refusal of the action is a message on the People page; one of the person is a 403 page."""
+    if exc.status == 403:
+        raise exc
+    messages.error(request, exc.message)
+
+
 def _invitation_action(request, organization_id, invitation_id, action) -> HttpResponse:
     organization = selectors.organization_get(scope=request.scope, public_id=organization_id)
     invitation = selectors.invitation_get(
@@ -158,7 +164,7 @@ def _invitation_action(request, organization_id, invitation_id, action) -> HttpR
     try:
         action(invitation)
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        _refused(request, exc)
     return _people(organization)
 
 
@@ -190,7 +196,7 @@ def _membership_action(request, organization_id, membership_id, action, done: st
     try:
         action(scope=request.scope, membership=membership)
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        _refused(request, exc)
     else:
         messages.success(request, f"{membership.user.username} {done}.")
     return _people(organization)

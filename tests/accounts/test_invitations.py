@@ -306,6 +306,11 @@ def test_people_page_resend_revoke_deactivate_reactivate(admin, provider, member
 
 def test_non_administrators_see_no_invitations_and_cannot_invite(provider, member_of):
     client = logged_in(member_of(provider, Role.SUBMITTER))
+    other = Membership.objects.get(user=member_of(provider, Role.ANALYST))
+    refused = client.post(f"/organizations/{provider.public_id}/members/{other.public_id}/deactivate/")
+    assert refused.status_code == 403  # not a message after a redirect: the page says why
+    other.refresh_from_db()
+    assert other.is_active
     page = client.get(f"/organizations/{provider.public_id}/members/").content.decode()
     assert "Invite a person" not in page
     response = client.post(
