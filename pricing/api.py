@@ -19,7 +19,7 @@ from core.audit import record_access
 from core.domain.problems import Problem
 from core.errors import ApplicationError, NotFoundError, problems_error
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from pricing import defaults, report, selectors, services
+from pricing import comparison, defaults, report, selectors, services
 from pricing.models import AssumptionSet, ExperienceDataset, ExperienceStatus, PricingRun, PricingRunStatus
 from pricing.serializers import (
     AssumptionImportSerializer,
@@ -456,4 +456,56 @@ class RunReportApi(ScopedAPIView):
             raise NotFoundError("The report exists once the run has succeeded.", code="no_report")
         response = HttpResponse(report.render_pdf(run), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{report.pdf_filename(run)}"'
+        return response
+
+
+class RunComparisonApi(ScopedAPIView):
+    """Two to six succeeded runs side by side (the first is the baseline) and the walk from it to
+    another: `runs` is a comma-separated list of run ids, `to` the run the walk goes to (the second
+    by default). `side_by_side` has, per rate cell, market and role, each run's value and its change
+    from the first; `input_differences` every input that is not the same in all; `walk.steps` the
+    parts swapped one at a time, and per rate cell and market `steps` (each step's change, adding
+    up to `change` to the cent). `?file=xlsx` or `?file=pdf` returns the same as a file."""
+
+    @extend_schema(
+        parameters=[
+            *ORG,
+            OpenApiParameter("runs", str, required=True, description="Run ids, comma-separated, 2 to 6"),
+            OpenApiParameter("to", str, description="The run the walk goes to (default: the second)"),
+            OpenApiParameter(
+                "cell", str, description="PDF only: the rate cell whose walk it shows (tier/market/lob)"
+            ),
+            OpenApiParameter("file", str, enum=["xlsx", "pdf"], description="The comparison as a file"),
+        ],
+        responses={
+            200: OpenApiTypes.OBJECT,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+    )
+    def get(self, request):
+        ids = [i.strip() for i in request.query_params.get("runs", "").split(",") if i.strip()]
+        runs = selectors.pricing_runs_for_comparison(scope=self.scope, run_ids=ids)
+        document = comparison.build_comparison(runs, walk_to=request.query_params.get("to"))
+        kind = request.query_params.get("file", "")
+        if not kind:
+            return Response(document)
+        if kind == "xlsx":
+            content, content_type = (
+                comparison.render_xlsx(document),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+        elif kind == "pdf":
+            comparison.refuse_unknown_cell(document["walk"], request.query_params.get("cell"))
+            content, content_type = (
+                comparison.render_pdf(
+                    document, cell=request.query_params.get("cell"), organization=self.scope.organization
+                ),
+                "application/pdf",
+            )
+        else:
+            raise ApplicationError("file is xlsx or pdf.", code="unknown_file_kind")
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{comparison.filename(document, kind)}"'
         return response

@@ -53,6 +53,7 @@ urlpatterns = [
         name="api-experience-file",
     ),
     path("pricing/runs/", api.RunListApi.as_view(), name="api-pricing-run-list"),
+    path("pricing/comparison/", api.RunComparisonApi.as_view(), name="api-pricing-comparison"),
     path("pricing/runs/<str:run_id>/", api.RunDetailApi.as_view(), name="api-pricing-run-detail"),
     path("pricing/runs/<str:run_id>/cancel/", api.RunCancelApi.as_view(), name="api-pricing-run-cancel"),
     path("pricing/runs/<str:run_id>/inputs/", api.RunInputsApi.as_view(), name="api-pricing-run-inputs"),

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from bundles.models import BundleVersion, BundleVersionStatus
-from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.errors import NOT_FOUND_MESSAGE, ApplicationError, NotFoundError, uuid_or_404
 from core.worklist import WorkItem
 from pricing.models import (
     AssumptionSet,
@@ -172,6 +172,47 @@ def pricing_run_get(*, scope: Scope, public_id) -> PricingRun:
     )
     scope.require("pricing.view")
     return run
+
+
+#: How many runs one comparison puts side by side (columns a page and a PDF page can hold).
+COMPARE_MIN_RUNS, COMPARE_MAX_RUNS = 2, 6
+
+
+def pricing_runs_for_comparison(*, scope: Scope, run_ids: list[str]) -> list[PricingRun]:
+    """The succeeded runs to put side by side, in the order asked (the first is the baseline).
+
+    An id repeated counts once. Any run that is missing or another organisation's is a 404 (as for
+    one run); too few or too many runs, or one that has not succeeded, is a 400 that says so.
+    """
+    ids = list(dict.fromkeys(uuid_or_404(run_id) for run_id in run_ids))
+    if not COMPARE_MIN_RUNS <= len(ids) <= COMPARE_MAX_RUNS:
+        raise ApplicationError(
+            f"Choose {COMPARE_MIN_RUNS} to {COMPARE_MAX_RUNS} different pricing runs to compare"
+            f" ({len(ids)} chosen).",
+            code="comparison_run_count",
+        )
+    runs = {
+        run.public_id: run
+        for run in scoped(PricingRun.objects.filter(public_id__in=ids), scope).select_related(
+            "bundle_version__bundle", "assumption_set_version__assumption_set", "experience"
+        )
+    }
+    if len(runs) != len(ids):
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    scope.require("pricing.view")
+    unfinished = [runs[i] for i in ids if not runs[i].succeeded]
+    if unfinished:
+        raise ApplicationError(
+            "Only succeeded runs have rates to compare; "
+            + ", ".join(
+                f"the run of {timezone.localtime(r.created_at):%Y-%m-%d %H:%M} is {r.get_status_display().lower()}"
+                for r in unfinished
+            )
+            + ".",
+            code="run_not_succeeded",
+            details={"runs": [str(r.public_id) for r in unfinished]},
+        )
+    return [runs[i] for i in ids]
 
 
 def pricing_run_actions(*, scope: Scope, run: PricingRun) -> list[str]:

@@ -5,6 +5,16 @@ from pricing import views
 urlpatterns = [
     path("pricing/", views.pricing_home, name="pricing-home"),
     path("pricing/runs/new/", views.run_new, name="pricing-run-new"),
+    path("pricing/compare/", views.compare, name="pricing-compare"),
+    path(
+        "pricing/compare/export.xlsx",
+        views.compare_export,
+        {"extension": "xlsx"},
+        name="pricing-compare-xlsx",
+    ),
+    path(
+        "pricing/compare/export.pdf", views.compare_export, {"extension": "pdf"}, name="pricing-compare-pdf"
+    ),
     path("pricing/runs/<str:run_id>/", views.run_detail, name="pricing-run-detail"),
     path("pricing/runs/<str:run_id>/progress/", views.run_progress, name="pricing-run-progress"),
     path("pricing/runs/<str:run_id>/cancel/", views.run_cancel, name="pricing-run-cancel"),

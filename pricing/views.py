@@ -18,9 +18,9 @@ from accounts.decorators import scoped_view, tenant_free
 from bundles.selectors import plan_markets, roles_for
 from core.audit import record_access
 from core.domain.problems import Problem
-from core.errors import ApplicationError, NotFoundError
+from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
+from pricing import comparison, report, selectors, services
 from pricing import forms as pricing_forms
-from pricing import report, selectors, services
 from pricing.experience import EXPERIENCE_COLUMNS
 from pricing.models import AssumptionSetVersion, ExperienceDataset, ExperienceStatus
 from pricing.states import NO_DRAFT_MESSAGE
@@ -172,6 +172,73 @@ def run_inputs(request, run_id):
     run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
     response = JsonResponse({**run.inputs, "inputs_hash": run.inputs_hash}, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="pricing-run-{run.public_id}-inputs.json"'
+    return response
+
+
+# --- runs side by side ---------------------------------------------------------------------------
+
+
+def _comparison(request) -> dict:
+    """The comparison the query asks for (``run`` repeated, ``to``); ApplicationError when it cannot be made."""
+    runs = selectors.pricing_runs_for_comparison(scope=request.scope, run_ids=request.GET.getlist("run"))
+    document = comparison.build_comparison(runs, walk_to=request.GET.get("to"))
+    comparison.refuse_unknown_cell(document["walk"], request.GET.get("cell"))
+    return document
+
+
+@require_GET
+@scoped_view
+def compare(request):
+    """Choose two to six succeeded runs; see them side by side with the walk from the first to another."""
+    scope = request.scope
+    chosen = request.GET.getlist("run")
+    document, error = None, ""
+    if chosen:
+        try:
+            document = _comparison(request)  # looked up first: another plan's run is a 404, never a 403
+        except (NotFoundError, PermissionDeniedError):
+            raise
+        except ApplicationError as exc:
+            error = exc.message
+    context: dict = {
+        "choices": list(selectors.pricing_run_list(scope=scope, status="succeeded")[:RUNS_ON_HOME]),
+        "chosen": chosen,
+        "min_runs": selectors.COMPARE_MIN_RUNS,
+        "max_runs": selectors.COMPARE_MAX_RUNS,
+        "error": error,
+    }
+    if document is None:
+        return render(request, "pricing/compare.html", context, status=400 if error else 200)
+    cell_walk = comparison.walk_for_cell(document["walk"], request.GET.get("cell"))
+    context.update(
+        doc=document,
+        cell_walk=cell_walk,
+        labour=comparison.labour_for_cell(document, cell_walk["key"]) if cell_walk else [],
+        width=2 * len(document["runs"]),
+        query=request.GET.urlencode(),
+    )
+    return render(request, "pricing/compare.html", context)
+
+
+@require_GET
+@scoped_view
+def compare_export(request, extension):
+    try:
+        document = _comparison(request)
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except ApplicationError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+    if extension == "xlsx":
+        content = comparison.render_xlsx(document)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        content = comparison.render_pdf(
+            document, cell=request.GET.get("cell"), organization=request.scope.organization
+        )
+        content_type = "application/pdf"
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{comparison.filename(document, extension)}"'
     return response
 
 

@@ -50,6 +50,14 @@ def amount_text(value: Any) -> str:
     return _text(value, 2)
 
 
+def change_text(value: Any) -> str:
+    """A difference with its sign, for a column of changes: ``+10.55``, ``−4.10``, ``0.00``."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    return ("+" if round_half_up(number, 2) > 0 else "") + amount_text(number)
+
+
 def decimal_text(value: Any, places: int) -> str:
     """A figure to ``places`` decimals, half-up, with separators: ``28.00``, ``1,234.7``."""
     return _text(value, places)

@@ -1,7 +1,7 @@
 """``{% load display %}``: the kernel's way of showing numbers and codes, as template filters.
 
 ``{{ amount|money }}`` $1,096.22 · ``{{ amount|amount }}`` 1,096.22 (in a column headed in
-dollars) · ``{{ mm|member_months }}`` 28.00 · ``{{ share|percent }}`` 3.5% ·
+dollars) · ``{{ difference|change }}`` +10.55 · ``{{ mm|member_months }}`` 28.00 · ``{{ share|percent }}`` 3.5% ·
 ``{{ factor|decimal:4 }}`` 1.0712 · ``{{ moment|when }}`` 2026-12-06 10:10 · ``{{ code|label }}`` Medicare Advantage · ``{{ codes|labels }}`` Medicaid, Medicare Advantage.
 """
 
@@ -21,6 +21,7 @@ register = template.Library()
 
 register.filter("money", display.money_text)
 register.filter("amount", display.amount_text)
+register.filter("change", display.change_text)
 register.filter("member_months", display.member_months_text)
 register.filter("label", display.code_label)
 
