@@ -4,6 +4,8 @@ or selector, serialise."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -20,6 +22,7 @@ from core.domain.problems import Problem
 from core.errors import ApplicationError, NotFoundError, problems_error
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from pricing import comparison, defaults, report, selectors, services
+from pricing.engine.scenarios import WhatIf
 from pricing.models import AssumptionSet, ExperienceDataset, ExperienceStatus, PricingRun, PricingRunStatus
 from pricing.serializers import (
     AssumptionImportSerializer,
@@ -38,6 +41,7 @@ from pricing.serializers import (
     QuoteResultSerializer,
     RunAcceptedSerializer,
     RunStartSerializer,
+    WhatIfSerializer,
 )
 
 ORG = [ORGANIZATION_PARAMETER]
@@ -457,6 +461,52 @@ class RunReportApi(ScopedAPIView):
         response = HttpResponse(report.render_pdf(run), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{report.pdf_filename(run)}"'
         return response
+
+
+class RunWhatIfApi(ScopedAPIView):
+    """Price a succeeded run again with its levers moved (conversion rate, productivity, every salary,
+    enrollment), storing nothing: `side_by_side` puts the run's rates, assessment fees and budgets
+    beside the what-if's. With `"save": true` the levers are kept instead: a new assumption set (the
+    run's, with the levers moved) and a pricing run with it (202, like starting a run)."""
+
+    @extend_schema(
+        request=WhatIfSerializer,
+        responses={200: OpenApiTypes.OBJECT, 202: RunAcceptedSerializer, 400: INVALID_FILE_RESPONSE},
+        parameters=ORG,
+    )
+    def post(self, request, run_id):
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        serializer = WhatIfSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        levers = services.run_levers(run) if run.succeeded else {}
+        what_if = WhatIf(
+            conversion_rate=data.get("conversion_rate", levers.get("conversion_rate")),
+            productivity=data.get("productivity", levers.get("productivity")),
+            wage_change=data.get("wage_change", Decimal(0)),
+        )
+        enrollees = data.get("enrollees_per_year", levers.get("enrollees_per_year"))
+        if data["save"]:
+            new_run = services.pricing_run_what_if_save(
+                scope=self.scope, run=run, what_if=what_if, enrollees_per_year=enrollees
+            )
+            response = Response(RunAcceptedSerializer(new_run).data, status=status.HTTP_202_ACCEPTED)
+            response["Location"] = response.data["status_url"]
+            return response
+        result = services.pricing_what_if(
+            scope=self.scope, run=run, what_if=what_if, enrollees_per_year=enrollees
+        )
+        return Response(
+            {
+                "levers": {
+                    "conversion_rate": format(what_if.conversion_rate, "f"),
+                    "productivity": format(what_if.productivity, "f"),
+                    "wage_change": format(what_if.wage_change, "f"),
+                    "enrollees_per_year": enrollees,
+                },
+                **result,
+            }
+        )
 
 
 class RunComparisonApi(ScopedAPIView):

@@ -26,6 +26,7 @@ from pricing.engine import (
     quote,
     run_monte_carlo,
 )
+from pricing.engine.scenarios import WhatIf, what_if_assumptions
 from pricing.engine.schema import PricingFile
 
 ProgressCallback = Callable[[int, str], None]
@@ -101,6 +102,28 @@ def compute_run_result(inputs: Mapping[str, Any], *, on_progress: ProgressCallba
         "credibility": _credibility(pf, quoted),
         "benchmarks": _benchmarks(pf, quoted, lobs),
         "warnings": _warnings(pf, references, lobs),
+    }
+
+
+def what_if_result(
+    inputs: Mapping[str, Any], what_if: WhatIf, *, enrollees_per_year: int | None = None
+) -> dict[str, Any]:
+    """A run's rates and budgets again with the what-if's levers moved: no simulation, nothing stored.
+
+    ``enrollees_per_year`` (every market) replaces the run's for the budgets. Raises
+    PricingInputError when the levers make the file unpriceable.
+    """
+    document = dict(inputs["pricing_file"])
+    document["assumptions"] = what_if_assumptions(document["assumptions"], what_if)
+    pf = validate_document(document)
+    markets, lobs = list(inputs["markets"]), list(inputs["lobs"])
+    options = dict(inputs.get("options") or {})
+    if enrollees_per_year is not None:
+        options["enrollees_per_year"] = enrollees_per_year
+    quoted = quote(pf, markets=markets, lobs=lobs)
+    return {
+        "quote": quoted,
+        "budgets": _budgets(pf, quoted, markets, lobs, options, _tier_mix(options, pf)),
     }
 
 

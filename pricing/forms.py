@@ -10,12 +10,14 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 
 from core.domain.codes import LINES_OF_BUSINESS, LOB_LABELS
 from pricing.defaults import SCALARS
+from pricing.engine.scenarios import WhatIf
 
 DISENROLLMENT_CAUSES = ("death", "hospice", "other")
 
@@ -331,3 +333,35 @@ class RunForm(forms.Form):
             for lob in LINES_OF_BUSINESS
             if self.cleaned_data.get(f"lob_share_{lob}") is not None
         }
+
+
+class WhatIfForm(forms.Form):
+    """The what-if levers (the page's sliders): the bounds are what a program could plausibly see."""
+
+    conversion_rate = forms.DecimalField(
+        label="Conversion rate", min_value=Decimal("0.05"), max_value=Decimal(1), decimal_places=2
+    )
+    productivity = forms.DecimalField(
+        label="Productivity", min_value=Decimal("0.40"), max_value=Decimal(1), decimal_places=2
+    )
+    wage_change = forms.DecimalField(
+        label="Wages (% change)", min_value=Decimal(-30), max_value=Decimal(50), decimal_places=1
+    )
+    enrollees_per_year = forms.IntegerField(
+        label="Enrollees a year, per market",
+        min_value=1,
+        max_value=100_000,  # as a run allows
+    )
+
+    @classmethod
+    def initial_from(cls, levers: Mapping[str, Any]) -> dict[str, Any]:
+        return {**levers, "wage_change": levers["wage_change"] * 100}
+
+    def levers(self) -> tuple[WhatIf, int]:
+        data = self.cleaned_data
+        what_if = WhatIf(
+            conversion_rate=data["conversion_rate"],
+            productivity=data["productivity"],
+            wage_change=data["wage_change"] / 100,
+        )
+        return what_if, data["enrollees_per_year"]

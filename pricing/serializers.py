@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -334,3 +336,26 @@ class PricingRunDetailSerializer(PricingRunSerializer):
         if run.succeeded:
             links["report"] = reverse("api-pricing-run-report", args=[run.public_id])
         return links
+
+
+class WhatIfSerializer(serializers.Serializer):
+    """The what-if levers; a lever left out keeps the run's value."""
+
+    conversion_rate = serializers.DecimalField(
+        max_digits=4, decimal_places=2, min_value=Decimal("0.05"), max_value=Decimal(1), required=False
+    )
+    productivity = serializers.DecimalField(
+        max_digits=4, decimal_places=2, min_value=Decimal("0.40"), max_value=Decimal(1), required=False
+    )
+    wage_change = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=3,
+        min_value=Decimal("-0.3"),
+        max_value=Decimal("0.5"),
+        required=False,
+        help_text="Every salary's change as a fraction: 0.05 is 5% higher",
+    )
+    enrollees_per_year = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
+    save = serializers.BooleanField(
+        default=False, help_text="Keep the levers: a new assumption set and a pricing run with it (202)"
+    )

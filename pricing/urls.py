@@ -18,6 +18,10 @@ urlpatterns = [
     path("pricing/runs/<str:run_id>/", views.run_detail, name="pricing-run-detail"),
     path("pricing/runs/<str:run_id>/progress/", views.run_progress, name="pricing-run-progress"),
     path("pricing/runs/<str:run_id>/cancel/", views.run_cancel, name="pricing-run-cancel"),
+    path("pricing/runs/<str:run_id>/what-if/", views.run_what_if, name="pricing-run-what-if"),
+    path(
+        "pricing/runs/<str:run_id>/what-if/quote/", views.run_what_if_quote, name="pricing-run-what-if-quote"
+    ),
     path("pricing/runs/<str:run_id>/report.pdf", views.run_report_pdf, name="pricing-run-report"),
     path("pricing/runs/<str:run_id>/inputs.json", views.run_inputs, name="pricing-run-inputs"),
     path("pricing/assumptions/", views.assumption_list, name="pricing-assumption-list"),

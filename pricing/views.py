@@ -21,6 +21,7 @@ from core.domain.problems import Problem
 from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from pricing import comparison, report, selectors, services
 from pricing import forms as pricing_forms
+from pricing.engine.scenarios import WhatIf
 from pricing.experience import EXPERIENCE_COLUMNS
 from pricing.models import AssumptionSetVersion, ExperienceDataset, ExperienceStatus
 from pricing.states import NO_DRAFT_MESSAGE
@@ -173,6 +174,80 @@ def run_inputs(request, run_id):
     response = JsonResponse({**run.inputs, "inputs_hash": run.inputs_hash}, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="pricing-run-{run.public_id}-inputs.json"'
     return response
+
+
+# --- what-if ------------------------------------------------------------------------------------
+
+
+def _what_if_context(request, run) -> dict:
+    """The levers from the query (the run's own values when none are given) and the re-quote."""
+    levers = services.run_levers(run)
+    data = request.POST if request.method == "POST" else request.GET
+    form = pricing_forms.WhatIfForm(
+        data if "conversion_rate" in data else None, initial=pricing_forms.WhatIfForm.initial_from(levers)
+    )
+    context: dict = {"run": run, "form": form, "levers": levers, "result": None, "problems": []}
+    if form.is_bound and not form.is_valid():
+        return context
+    if form.is_bound:
+        what_if, enrollees = form.levers()
+    else:
+        what_if = WhatIf(conversion_rate=levers["conversion_rate"], productivity=levers["productivity"])
+        enrollees = levers["enrollees_per_year"]
+    try:
+        context["result"] = services.pricing_what_if(
+            scope=request.scope, run=run, what_if=what_if, enrollees_per_year=enrollees
+        )
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except ApplicationError as exc:
+        context["problems"] = (exc.details or {}).get("problems") or [
+            Problem(exc.code, exc.message).as_dict()
+        ]
+    context.update(what_if=what_if, enrollees=enrollees)
+    return context
+
+
+def _succeeded_run(request, run_id):
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    if not run.succeeded:
+        raise NotFoundError("A what-if starts from a succeeded run.")
+    return run
+
+
+@scoped_view
+def run_what_if(request, run_id):
+    """Sliders that re-quote the run live (nothing stored); Save keeps the levers as a new run."""
+    run = _succeeded_run(request, run_id)
+    context = _what_if_context(request, run)
+    context["can_save"] = request.scope.can("pricing.run") and request.scope.can("pricing.edit")
+    if request.method == "POST" and context["form"].is_valid():
+        what_if, enrollees = context["form"].levers()
+        try:
+            new_run = services.pricing_run_what_if_save(
+                scope=request.scope, run=run, what_if=what_if, enrollees_per_year=enrollees
+            )
+        except (NotFoundError, PermissionDeniedError):
+            raise
+        except ApplicationError as exc:
+            context["problems"] = (exc.details or {}).get("problems") or [
+                Problem(exc.code, exc.message).as_dict()
+            ]
+        else:
+            messages.success(
+                request, "The what-if is saved as a new assumption set, and its pricing run has started."
+            )
+            return redirect("pricing-run-detail", run_id=new_run.public_id)
+    status = 400 if context["problems"] or context["form"].errors else 200
+    return render(request, "pricing/what_if.html", context, status=status)
+
+
+@require_GET
+@scoped_view
+def run_what_if_quote(request, run_id):
+    """The re-quote the sliders ask for (htmx): the result panel only."""
+    run = _succeeded_run(request, run_id)
+    return render(request, "pricing/_what_if_result.html", _what_if_context(request, run))
 
 
 # --- runs side by side ---------------------------------------------------------------------------

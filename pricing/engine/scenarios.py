@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from core.domain.money import cents_str
 from pricing.engine.buildup import quote
 from pricing.engine.schema import PricingInputError, parse_pricing_file
 
@@ -168,22 +169,22 @@ class Walk:
                     "tier": cell[0],
                     "market": cell[1],
                     "lob": cell[2],
-                    "start": _money(self.start.rates[cell]),
-                    "end": _money(self.end.rates[cell]),
-                    "change": _money(self.end.rates[cell] - self.start.rates[cell]),
-                    "steps": [_money(c) for c in self.rate_changes(cell)],
+                    "start": cents_str(self.start.rates[cell]),
+                    "end": cents_str(self.end.rates[cell]),
+                    "change": cents_str(self.end.rates[cell] - self.start.rates[cell]),
+                    "steps": [cents_str(c) for c in self.rate_changes(cell)],
                 }
                 for cell in self.cells
             ],
             "assessment_fees": [
                 {
                     "market": market,
-                    "start": _money(self.start.fees.get(market, Decimal(0))),
-                    "end": _money(self.end.fees.get(market, Decimal(0))),
-                    "change": _money(
+                    "start": cents_str(self.start.fees.get(market, Decimal(0))),
+                    "end": cents_str(self.end.fees.get(market, Decimal(0))),
+                    "change": cents_str(
                         self.end.fees.get(market, Decimal(0)) - self.start.fees.get(market, Decimal(0))
                     ),
-                    "steps": [_money(c) for c in self.fee_changes(market)],
+                    "steps": [cents_str(c) for c in self.fee_changes(market)],
                 }
                 for market in self.markets
             ],
@@ -230,8 +231,47 @@ def rate_walk(
     return Walk(cells=cells, markets=tuple(dict.fromkeys(markets)), start=start_priced, steps=tuple(steps))
 
 
-def _money(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.01")), "f")
+# --- what-if -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The levers of the what-if page: each None (or a zero wage change) leaves its assumption alone."""
+
+    conversion_rate: Decimal | None = None
+    productivity: Decimal | None = None
+    wage_change: Decimal = Decimal(0)  # 0.05: every salary 5% higher
+
+    def changes(self) -> bool:
+        return self.conversion_rate is not None or self.productivity is not None or self.wage_change != 0
+
+
+def what_if_assumptions(assumptions: Mapping[str, Any], what_if: WhatIf) -> dict[str, Any]:
+    """The assumptions with the what-if's values. Salaries (by default and by market) move by the wage
+    change, to the cent; a productivity outside its declared range widens the range to include it,
+    since the range only brackets the point for the low and high rates."""
+    out = copy.deepcopy(dict(assumptions))
+    if what_if.conversion_rate is not None:
+        out["conversion_rate"] = format(what_if.conversion_rate, "f")
+    if what_if.productivity is not None:
+        point = what_if.productivity
+        out["productivity"] = format(point, "f")
+        ranges = out.get("ranges") or {}
+        if "productivity" in ranges:
+            low, high = ranges["productivity"]
+            if point < Decimal(str(low)):
+                low = format(point, "f")
+            if point > Decimal(str(high)):
+                high = format(point, "f")
+            ranges["productivity"] = [low, high]
+    if what_if.wage_change:
+        factor = 1 + what_if.wage_change
+        for salary in (out.get("salaries") or {}).values():
+            if salary.get("default") is not None:
+                salary["default"] = cents_str(Decimal(str(salary["default"])) * factor)
+            for market, value in (salary.get("markets") or {}).items():
+                salary["markets"][market] = cents_str(Decimal(str(value)) * factor)
+    return out
 
 
 # --- side by side ----------------------------------------------------------------------------------
@@ -275,11 +315,11 @@ def _text(value: Any) -> str:
 
 def _changes(values: list[Decimal | None]) -> list[str | None]:
     base = values[0]
-    return [None if base is None or v is None else _money(v - base) for v in values]
+    return [None if base is None or v is None else cents_str(v - base) for v in values]
 
 
 def side_by_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Runs' results in columns (the first is the baseline): rates by cell, fees, labour, risk.
+    """Runs' results in columns (the first is the baseline): rates by cell, fees, labour, budgets, risk.
 
     Each row has ``values`` (one per run, None where a run does not price it) and ``changes``
     against the first run. Rows follow the first run that has them.
@@ -300,7 +340,7 @@ def side_by_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 "tier": cell[0],
                 "market": cell[1],
                 "lob": cell[2],
-                "values": [None if v is None else _money(v) for v in values],
+                "values": [None if v is None else cents_str(v) for v in values],
                 "changes": _changes(values),
             }
         )
@@ -317,7 +357,7 @@ def side_by_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                     "market": cell[1],
                     "lob": cell[2],
                     "role": role,
-                    "values": [None if v is None else _money(v) for v in role_values],
+                    "values": [None if v is None else cents_str(v) for v in role_values],
                     "changes": _changes(role_values),
                 }
             )
@@ -328,7 +368,19 @@ def side_by_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         fees.append(
             {
                 "market": market,
-                "values": [None if v is None else _money(v) for v in values],
+                "values": [None if v is None else cents_str(v) for v in values],
+                "changes": _changes(values),
+            }
+        )
+    budgets = []
+    by_run = [{(b["market"], b["lob"]): b for b in r.get("budgets") or []} for r in results]
+    for key in dict.fromkeys(k for budgets_of in by_run for k in budgets_of):
+        values = [_decimal((b.get(key) or {}).get("annual_budget")) for b in by_run]
+        budgets.append(
+            {
+                "market": key[0],
+                "lob": key[1],
+                "values": [None if v is None else cents_str(v) for v in values],
                 "changes": _changes(values),
             }
         )
@@ -336,6 +388,7 @@ def side_by_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "rates": rates,
         "labour": labour,
         "assessment_fees": fees,
+        "budgets": budgets,
         "expected_months_enrolled": [_months(q.get("expected_months_enrolled")) for q in quotes],
         "risk": _risk_rows(results),
     }
@@ -356,9 +409,9 @@ def _risk_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     for m in margins
                 ],
                 "margin_mean": [
-                    None if "mean" not in m else _money(Decimal(str(m["mean"]))) for m in margins
+                    None if "mean" not in m else cents_str(Decimal(str(m["mean"]))) for m in margins
                 ],
-                "margin_p5": [None if "p5" not in m else _money(Decimal(str(m["p5"]))) for m in margins],
+                "margin_p5": [None if "p5" not in m else cents_str(Decimal(str(m["p5"]))) for m in margins],
             }
         )
     return rows

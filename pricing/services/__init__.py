@@ -39,7 +39,7 @@ from pricing.services.experience import (
     experience_upload,
     experience_upload_process,
 )
-from pricing.services.quoting import OUT_OF_RANGE_MESSAGE, pricing_quote
+from pricing.services.quoting import OUT_OF_RANGE_MESSAGE, pricing_quote, pricing_what_if, run_levers
 from pricing.services.runs import (
     ASSUMPTIONS_NOT_PUBLISHED_MESSAGE,
     BUNDLE_NOT_PUBLISHED_MESSAGE,
@@ -51,6 +51,7 @@ from pricing.services.runs import (
     RUN_FINISHED_MESSAGE,
     pricing_run_cancel,
     pricing_run_start,
+    pricing_run_what_if_save,
 )
 from pricing.services.stalled import (
     GAVE_UP_MESSAGE,
@@ -97,6 +98,9 @@ __all__ = [
     "plan_defaults",
     "plan_market_entries",
     "pricing_quote",
+    "pricing_what_if",
+    "run_levers",
+    "pricing_run_what_if_save",
     "pricing_run_cancel",
     "pricing_run_execute",
     "pricing_run_start",

@@ -1,13 +1,17 @@
-"""The stateless quote: price a pricing file at once, storing nothing (the what-if calculator)."""
+"""The stateless quote: price a pricing file at once, storing nothing; and a run's what-if."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from accounts.tenancy import Scope
 from core.errors import ApplicationError, problems_error
+from pricing.compute import what_if_result
 from pricing.documents import validate_document
 from pricing.engine import PricingInputError, quote
+from pricing.engine.scenarios import WhatIf, side_by_side
+from pricing.models import PricingRun
 from pricing.services.common import INVALID_PRICING_FILE_MESSAGE
 
 OUT_OF_RANGE_MESSAGE = "The numbers are too large to compute with; check the values of the pricing file."
@@ -27,3 +31,36 @@ def pricing_quote(
         ) from exc
     except ArithmeticError as exc:  # a value the plausibility screen let through but Decimal cannot hold
         raise ApplicationError(OUT_OF_RANGE_MESSAGE, code="numbers_out_of_range") from exc
+
+
+def run_levers(run: PricingRun) -> dict[str, Any]:
+    """The what-if levers as the run priced them: its conversion rate, productivity, wages and enrollment."""
+    assumptions = run.inputs["pricing_file"]["assumptions"]
+    enrollees = (run.options or {}).get("enrollees_per_year", 100)
+    if isinstance(enrollees, dict):  # one number per market: the sliders move every market to one
+        enrollees = next(iter(enrollees.values()), 100)
+    return {
+        "conversion_rate": Decimal(str(assumptions.get("conversion_rate", "1"))),
+        "productivity": Decimal(str(assumptions["productivity"])),
+        "wage_change": Decimal(0),
+        "enrollees_per_year": int(enrollees),
+    }
+
+
+def pricing_what_if(
+    *, scope: Scope, run: PricingRun, what_if: WhatIf, enrollees_per_year: int | None = None
+) -> dict[str, Any]:
+    """The run's rates, assessment fees and budgets beside the same with the levers moved; stores nothing.
+
+    Returns ``side_by_side`` of (the run, the what-if) and the what-if's own quote and budgets.
+    """
+    scope.require("pricing.quote")
+    if not run.succeeded:
+        raise ApplicationError("A what-if starts from a succeeded run.", code="run_not_succeeded", status=409)
+    try:
+        result = what_if_result(run.inputs, what_if, enrollees_per_year=enrollees_per_year)
+    except PricingInputError as exc:
+        raise problems_error(
+            INVALID_PRICING_FILE_MESSAGE, exc.problems, code="invalid_pricing_file", errors_alias=True
+        ) from exc
+    return {"side_by_side": side_by_side([run.result, result]), **result}

@@ -18,6 +18,7 @@ from core.errors import ConflictError, NotFoundError, problems_error
 from pricing.compute import DEFAULT_ENROLLEES_PER_YEAR, DEFAULT_MINUTES_CV, DEFAULT_SIMULATION_YEARS
 from pricing.documents import default_seed, inputs_hash, run_document, validate_document
 from pricing.engine import ENGINE_VERSION, PricingInputError
+from pricing.engine.scenarios import WhatIf, what_if_assumptions
 from pricing.experience import experience_part, observed_disenrollment
 from pricing.models import (
     AssumptionSetVersion,
@@ -25,7 +26,7 @@ from pricing.models import (
     ExperienceDataset,
     PricingRun,
 )
-from pricing.services.assumptions import plan_market_entries
+from pricing.services.assumptions import assumption_draft_publish, assumption_set_create, plan_market_entries
 from pricing.services.common import _log_entry
 from pricing.states import PRICING_RUN
 from pricing.states import RUN_FINISHED_MESSAGE as RUN_FINISHED_MESSAGE
@@ -358,3 +359,68 @@ def pricing_run_cancel(*, scope: Scope, run: PricingRun) -> PricingRun:
     run.progress_log = [*run.progress_log, _log_entry(run.progress, run.progress_message)]
     run.save(update_fields=["cancel_requested", "status", "finished_at", "progress_message", "progress_log"])
     return run
+
+
+def _what_if_notes(run: PricingRun, what_if: WhatIf, enrollees_per_year: int | None) -> str:
+    assumptions = run.assumption_set_version.assumptions
+    moved = []
+    if what_if.conversion_rate is not None:
+        moved.append(f"conversion rate {assumptions.get('conversion_rate')} to {what_if.conversion_rate}")
+    if what_if.productivity is not None:
+        moved.append(f"productivity {assumptions.get('productivity')} to {what_if.productivity}")
+    if what_if.wage_change:
+        moved.append(f"every salary {what_if.wage_change * 100:+.1f}%")
+    if enrollees_per_year is not None:
+        moved.append(f"{enrollees_per_year} enrollees a year per market")
+    source = f"{run.assumption_set_version.assumption_set.name} v{run.assumption_set_version.number}"
+    return (
+        f"Saved from a what-if of pricing run {run.public_id} ({source}): "
+        + ("; ".join(moved) or "no change")
+        + "."
+    )
+
+
+def pricing_run_what_if_save(
+    *, scope: Scope, run: PricingRun, what_if: WhatIf, enrollees_per_year: int | None = None
+) -> PricingRun:
+    """Keep a what-if: a new assumption set (the run's, with the levers moved; its notes say from where),
+    published, and a run of the same bundle version, experience, markets, lines and seed with it.
+
+    All or nothing: an assumption set is never left behind without its run.
+    """
+    scope.require("pricing.run")
+    scope.require("pricing.edit")
+    if not run.succeeded:
+        raise ConflictError("A what-if starts from a succeeded run.", code="run_not_succeeded")
+    version = run.assumption_set_version
+    stamp = timezone.localtime()
+    base = f"{version.assumption_set.name} v{version.number} · what-if {stamp:%Y-%m-%d %H:%M:%S}"
+    options = dict(run.options or {})
+    if enrollees_per_year is not None:
+        options["enrollees_per_year"] = enrollees_per_year
+    with transaction.atomic():
+        taken = set(
+            AssumptionSetVersion.objects.filter(
+                assumption_set__payer=scope.organization, assumption_set__name__startswith=base
+            ).values_list("assumption_set__name", flat=True)
+        )
+        name = next(n for n in (base, *(f"{base} ({i})" for i in range(2, 1000))) if n not in taken)
+        assumption_set = assumption_set_create(
+            scope=scope,
+            name=name,
+            description=f"A what-if of {version.assumption_set.name} v{version.number}.",
+            assumptions=what_if_assumptions(version.assumptions, what_if),
+            sources=version.sources,
+            notes=_what_if_notes(run, what_if, enrollees_per_year),
+        )
+        published = assumption_draft_publish(scope=scope, assumption_set=assumption_set)
+        return pricing_run_start(
+            scope=scope,
+            bundle_version=run.bundle_version,
+            assumption_set_version=published,
+            experience=run.experience,
+            markets=run.markets,
+            lobs=run.lobs,
+            seed=run.seed,
+            options=options,
+        )
