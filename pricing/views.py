@@ -253,9 +253,17 @@ def run_what_if_quote(request, run_id):
 # --- runs side by side ---------------------------------------------------------------------------
 
 
+def _chosen_runs(request) -> list[str]:
+    """The ticked runs, the ``baseline`` first (a browser sends ticked boxes in page order)."""
+    chosen = request.GET.getlist("run")
+    baseline = request.GET.get("baseline", "")
+    return [baseline, *(c for c in chosen if c != baseline)] if baseline in chosen else chosen
+
+
 def _comparison(request) -> dict:
-    """The comparison the query asks for (``run`` repeated, ``to``); ApplicationError when it cannot be made."""
-    runs = selectors.pricing_runs_for_comparison(scope=request.scope, run_ids=request.GET.getlist("run"))
+    """The comparison the query asks for (``run`` repeated, ``baseline``, ``to``); ApplicationError when
+    it cannot be made."""
+    runs = selectors.pricing_runs_for_comparison(scope=request.scope, run_ids=_chosen_runs(request))
     document = comparison.build_comparison(runs, walk_to=request.GET.get("to"))
     comparison.refuse_unknown_cell(document["walk"], request.GET.get("cell"))
     return document
@@ -266,7 +274,7 @@ def _comparison(request) -> dict:
 def compare(request):
     """Choose two to six succeeded runs; see them side by side with the walk from the first to another."""
     scope = request.scope
-    chosen = request.GET.getlist("run")
+    chosen = _chosen_runs(request)
     document, error = None, ""
     if chosen:
         try:

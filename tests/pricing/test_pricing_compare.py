@@ -248,3 +248,29 @@ def test_one_of_another_plans_runs_among_ours_is_404(analyst_api, runs, member_o
         f"/api/v1/pricing/comparison/?runs={runs[0].public_id},8d0c4a3e-7a55-4a2e-9d6a-3f1c0e3b2a11"
     )
     assert response.status_code == 404
+
+
+def test_the_chosen_baseline_comes_first_whatever_the_order_ticked(web, runs):
+    a, b, c = runs
+    # a browser sends the ticked boxes in the page's order (newest first): the radio names the baseline
+    page = web.get(
+        f"/pricing/compare/?run={c.public_id}&run={b.public_id}&run={a.public_id}&baseline={b.public_id}"
+    )
+    assert page.status_code == 200
+    assert [r["id"] for r in page.context["doc"]["runs"]] == [
+        str(b.public_id),
+        str(c.public_id),
+        str(a.public_id),
+    ]
+    html = page.content.decode()
+    assert f'name="baseline" value="{b.public_id}" checked' in html
+    # the walk form keeps that order, so choosing a cell does not change the baseline
+    walk_form = html.split('data-testid="walk-form"')[1].split("</form>")[0]
+    assert (
+        walk_form.index(str(b.public_id))
+        < walk_form.index(str(c.public_id))
+        < walk_form.index(str(a.public_id))
+    )
+    # a baseline that is not ticked is ignored
+    page = web.get(f"/pricing/compare/?run={c.public_id}&run={a.public_id}&baseline={b.public_id}")
+    assert [r["id"] for r in page.context["doc"]["runs"]] == [str(c.public_id), str(a.public_id)]
