@@ -27,6 +27,7 @@ from pricing.engine import (
     run_monte_carlo,
 )
 from pricing.engine.scenarios import WhatIf, what_if_assumptions
+from pricing.engine.sensitivity import sensitivity
 from pricing.engine.schema import PricingFile
 
 ProgressCallback = Callable[[int, str], None]
@@ -125,6 +126,35 @@ def what_if_result(
         "quote": quoted,
         "budgets": _budgets(pf, quoted, markets, lobs, options, _tier_mix(options, pf)),
     }
+
+
+def sensitivity_result(
+    inputs: Mapping[str, Any],
+    *,
+    tier: str,
+    market: str,
+    lob: str | None,
+    n_years: int = DEFAULT_SIMULATION_YEARS,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """The tornado of one of a run's rate cells, with the run's enrollment, tier mix and seeds: at the
+    run's own assumptions its probability of a loss is the run's (same market seed, same years)."""
+    pf = validate_document(inputs["pricing_file"])
+    options: Mapping[str, Any] = inputs.get("options") or {}
+    markets = list(inputs["markets"])
+    referrals = float(Decimal(_enrollees(options, market)) / pf.assumptions.conversion_rate)
+    return sensitivity(
+        inputs["pricing_file"],
+        tier=tier,
+        market=market,
+        lob=lob,
+        referrals_per_year=referrals,
+        tier_mix={t: float(share) for t, share in _tier_mix(options, pf).items()},
+        n_years=n_years,
+        seed=int(inputs["seed"]) + markets.index(market),  # the run's seed for this market (_risk)
+        minutes_cv=float(options.get("minutes_cv", DEFAULT_MINUTES_CV)),
+        on_progress=on_progress,
+    )
 
 
 def _tier_mix(options: Mapping[str, Any], pf: PricingFile) -> dict[str, Decimal]:
