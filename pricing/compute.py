@@ -27,8 +27,8 @@ from pricing.engine import (
     run_monte_carlo,
 )
 from pricing.engine.scenarios import WhatIf, what_if_assumptions
-from pricing.engine.sensitivity import sensitivity
 from pricing.engine.schema import PricingFile
+from pricing.engine.sensitivity import sensitivity
 
 ProgressCallback = Callable[[int, str], None]
 
