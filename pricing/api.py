@@ -41,6 +41,9 @@ from pricing.serializers import (
     QuoteResultSerializer,
     RunAcceptedSerializer,
     RunStartSerializer,
+    SensitivityDetailSerializer,
+    SensitivitySerializer,
+    SensitivityStartSerializer,
     WhatIfSerializer,
 )
 
@@ -461,6 +464,50 @@ class RunReportApi(ScopedAPIView):
         response = HttpResponse(report.render_pdf(run), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{report.pdf_filename(run)}"'
         return response
+
+
+class RunSensitivityApi(ScopedAPIView):
+    """A run's sensitivity analyses (GET, newest first); POST asks for one rate cell's: each ranged
+    assumption across its range, the cell's PMPM and (at the run's rates) the probability of a loss.
+    202: a worker computes it; poll `status_url`. Asking again for the same cell returns the same
+    analysis (a failed one is queued again)."""
+
+    @extend_schema(responses=SensitivitySerializer(many=True), parameters=ORG)
+    def get(self, request, run_id):
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        analyses = selectors.sensitivity_list(scope=self.scope, run=run).select_related("run")
+        return Response(SensitivitySerializer(analyses, many=True).data)
+
+    @extend_schema(
+        request=SensitivityStartSerializer,
+        responses={202: SensitivitySerializer, 400: INVALID_FILE_RESPONSE},
+        parameters=ORG,
+    )
+    def post(self, request, run_id):
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        serializer = SensitivityStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        analysis = services.sensitivity_start(
+            scope=self.scope,
+            run=run,
+            tier=data["tier"],
+            market=data["market"],
+            lob=data["lob"],
+            n_years=data.get("simulation_years"),
+        )
+        response = Response(SensitivitySerializer(analysis).data, status=status.HTTP_202_ACCEPTED)
+        response["Location"] = response.data["status_url"]
+        return response
+
+
+class SensitivityDetailApi(ScopedAPIView):
+    """One sensitivity analysis: its status and progress, and its result once it has succeeded."""
+
+    @extend_schema(responses=SensitivityDetailSerializer, parameters=ORG)
+    def get(self, request, analysis_id):
+        analysis = selectors.sensitivity_get(scope=self.scope, public_id=analysis_id)
+        return Response(SensitivityDetailSerializer(analysis).data)
 
 
 class RunWhatIfApi(ScopedAPIView):

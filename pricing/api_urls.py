@@ -56,6 +56,16 @@ urlpatterns = [
     path("pricing/comparison/", api.RunComparisonApi.as_view(), name="api-pricing-comparison"),
     path("pricing/runs/<str:run_id>/", api.RunDetailApi.as_view(), name="api-pricing-run-detail"),
     path("pricing/runs/<str:run_id>/cancel/", api.RunCancelApi.as_view(), name="api-pricing-run-cancel"),
+    path(
+        "pricing/runs/<str:run_id>/sensitivity/",
+        api.RunSensitivityApi.as_view(),
+        name="api-pricing-run-sensitivity",
+    ),
+    path(
+        "pricing/sensitivity/<str:analysis_id>/",
+        api.SensitivityDetailApi.as_view(),
+        name="api-pricing-sensitivity-detail",
+    ),
     path("pricing/runs/<str:run_id>/what-if/", api.RunWhatIfApi.as_view(), name="api-pricing-run-what-if"),
     path("pricing/runs/<str:run_id>/inputs/", api.RunInputsApi.as_view(), name="api-pricing-run-inputs"),
     path("pricing/runs/<str:run_id>/report.pdf", api.RunReportApi.as_view(), name="api-pricing-run-report"),

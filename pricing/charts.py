@@ -8,6 +8,7 @@ floats; every label is the figure as shown elsewhere (formatted from its Decimal
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from html import escape
 
@@ -269,3 +270,72 @@ def ffs_vs_bundle(roles: list[dict], *, cost: str, ffs: str, bundle: str, title:
         + "; ".join(f"{r['role']}: cost {money(r['cost'])}, FFS {money(r['ffs'])}" for r in roles)
     )
     return _svg(width, height, title, description, body, "ffs-vs-bundle")
+
+
+def tornado(
+    rows: list[dict], *, base: float, label: Callable[[float], str], title: str, chart_id: str
+) -> str:
+    """A tornado: per assumption, a bar from its lowest to its highest figure across its range, around
+    the run's figure (the vertical line); the largest swing on top.
+
+    `rows`: [{"label": "Productivity", "low_end": "0.7", "high_end": "0.8", "at_low": 281.0,
+    "at_high": 255.3}] (the figure with the assumption at the low and at the high end of its range).
+    """
+    width, left, right, bar, gap, top = 720, 210, 120, 18, 8, 28
+    plot = width - left - right
+    figures = [v for r in rows for v in (r["at_low"], r["at_high"])] + [base]
+    lo, hi = min(figures), max(figures)
+    span = (hi - lo) or 1.0
+
+    def x(value: float) -> float:
+        return left + plot * (value - lo) / span
+
+    body = [_text(x(base), 16, f"run: {label(base)}", size=11, anchor="middle", fill=MUTED)]
+    y = top
+    for row in rows:
+        a, b = row["at_low"], row["at_high"]
+        body.append(_text(left - 8, y + bar / 2 + 4, _short(row["label"], 30), anchor="end", size=11))
+        low_x, high_x = x(min(a, b)), x(max(a, b))
+        # the assumption's low end in one colour, its high end in the other
+        left_colour, right_colour = (PALETTE[2], PALETTE[1]) if a <= b else (PALETTE[1], PALETTE[2])
+        body.append(
+            _rect(
+                low_x,
+                y,
+                x(base) - low_x,
+                bar,
+                left_colour,
+                f"{row['label']} {row['low_end'] if a <= b else row['high_end']}: {label(min(a, b))}",
+            )
+        )
+        body.append(
+            _rect(
+                x(base),
+                y,
+                high_x - x(base),
+                bar,
+                right_colour,
+                f"{row['label']} {row['high_end'] if a <= b else row['low_end']}: {label(max(a, b))}",
+            )
+        )
+        body.append(
+            _text(
+                high_x + 4, y + bar / 2 + 4, f"{label(min(a, b))} to {label(max(a, b))}", size=10, fill=MUTED
+            )
+        )
+        y += bar + gap
+    body.append(
+        f'<line x1="{x(base):.1f}" y1="{top - 4}" x2="{x(base):.1f}" y2="{y:.1f}" stroke="{INK}" stroke-width="1.5"/>'
+    )
+    legend, used = _legend(
+        [("Low end of the range", PALETTE[2]), ("High end of the range", PALETTE[1])],
+        left,
+        y + 14,
+        plot + right,
+    )
+    body += legend
+    description = "; ".join(
+        f"{r['label']}: {label(r['at_low'])} at {r['low_end']}, {label(r['at_high'])} at {r['high_end']}"
+        for r in rows
+    )
+    return _svg(width, int(y + used + 18), title, description, body, chart_id)

@@ -189,3 +189,30 @@ def seed(ctx) -> None:
         scope, _latest_published(ctx.extra["home_bundle"]), version, experience, {"simulation_years": 10_000}
     )
     _price(scope, _latest_published(ctx.extra["episode_bundle"]), version, None, {"simulation_years": 10_000})
+    _sensitivity(scope, _latest_published(ctx.extra["home_bundle"]), version)
+
+
+def _sensitivity(scope: Scope, bundle_version, assumptions) -> None:
+    """The home-based run's tornado for its costliest rural cell (tier 3), so the run page shows one."""
+    run = (
+        PricingRun.objects.filter(
+            bundle_version=bundle_version,
+            assumption_set_version=assumptions,
+            status=PricingRunStatus.SUCCEEDED,
+        )
+        .order_by("created_at")
+        .first()
+    )
+    market = next((m for m in run.markets if m.startswith("RURAL")), run.markets[0]) if run else None
+    if run is None or market is None:
+        return
+    analysis = services.sensitivity_start(
+        scope=scope,
+        run=run,
+        tier="3",
+        market=market,
+        lob=run.lobs[0],
+        n_years=services.MIN_SENSITIVITY_YEARS,
+        enqueue=False,
+    )
+    services.sensitivity_execute(analysis_id=analysis.pk)

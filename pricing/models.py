@@ -274,3 +274,71 @@ class PricingRun(models.Model):
     @classmethod
     def tenant_filter(cls, organization) -> Q:
         return Q(payer=organization)
+
+
+class SensitivityStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class SensitivityAnalysis(models.Model):
+    """The tornado of one rate cell of a succeeded run: each ranged assumption across its range.
+
+    One per (run, cell, points, simulated years): asking again returns the same analysis (a failed
+    one is computed again). The result is deterministic (the run's seed), so computing it twice
+    stores the same figures.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    run = models.ForeignKey(PricingRun, on_delete=models.PROTECT, related_name="sensitivities")
+    tier = models.CharField(max_length=20)
+    market = models.CharField(max_length=40)
+    lob = models.CharField(max_length=40)
+    points = models.PositiveSmallIntegerField(default=5)
+    n_years = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=SensitivityStatus.choices, default=SensitivityStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=200, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True, help_text="{code, message} when it failed")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "tier", "market", "lob", "points", "n_years"], name="sensitivity_once_per_cell"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SensitivityStatus.values), name="sensitivity_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="sensitivity_progress_percent"),
+            models.CheckConstraint(
+                condition=~Q(status="succeeded") | Q(result__isnull=False),
+                name="sensitivity_succeeded_has_result",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sensitivity of {self.tier}/{self.market}/{self.lob} in {self.run}"
+
+    @property
+    def cell_key(self) -> str:
+        return f"{self.tier}/{self.market}/{self.lob}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (SensitivityStatus.SUCCEEDED, SensitivityStatus.FAILED)
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(run__payer=organization)

@@ -20,7 +20,7 @@ from core.domain.display import code_label
 from core.errors import NotFoundError
 from pricing import charts
 from pricing.defaults import SCALARS
-from pricing.models import ExperienceDataset, PricingRun
+from pricing.models import ExperienceDataset, PricingRun, SensitivityAnalysis, SensitivityStatus
 
 money = charts.money
 
@@ -558,6 +558,61 @@ def _charts(
     return out
 
 
+# --- sensitivity ---------------------------------------------------------------------------------
+
+
+def sensitivity_view(analysis: SensitivityAnalysis) -> dict[str, Any]:
+    """A succeeded analysis as the page and the report show it: two tornado charts and the table."""
+    result = analysis.result or {}
+    rows = result.get("assumptions", [])
+    cell = f"Tier {analysis.tier} · {analysis.market} · {lob_name(analysis.lob)}"
+
+    def bars(key: str, order: list[dict]) -> list[dict]:
+        return [
+            {
+                "label": r["label"],
+                "low_end": r["values"][0],
+                "high_end": r["values"][-1],
+                "at_low": float(r[key][0]),
+                "at_high": float(r[key][-1]),
+            }
+            for r in order
+        ]
+
+    out: dict[str, Any] = {
+        "analysis": analysis,
+        "cell": cell,
+        "pmpm": result.get("pmpm"),
+        "probability_of_loss": result.get("probability_of_loss"),
+        "rows": rows,
+        "rate_chart": mark_safe(  # noqa: S308 - our own SVG; every text in it is escaped by charts
+            charts.tornado(
+                bars("pmpm", rows),
+                base=float(result.get("pmpm") or 0),
+                label=lambda v: charts.money(Decimal(str(v))),
+                title=f"PMPM of {cell}: each assumption across its range",
+                chart_id=f"tornado-rate-{analysis.public_id}",
+            )
+        )
+        if rows
+        else "",
+        "loss_chart": "",
+    }
+    if rows and result.get("probability_of_loss") is not None:
+        by_loss = {r["assumption"]: r for r in rows}
+        order = [by_loss[key] for key in result.get("by_loss", []) if key in by_loss]
+        out["loss_chart"] = mark_safe(  # noqa: S308 - as above
+            charts.tornado(
+                bars("probability_of_loss", order),
+                base=float(result["probability_of_loss"]),
+                label=lambda v: f"{v * 100:.1f}%",
+                title=f"Probability of a loss in {analysis.market} at the run's rates: each assumption across its range",
+                chart_id=f"tornado-loss-{analysis.public_id}",
+            )
+        )
+    return out
+
+
 # --- files -------------------------------------------------------------------------------------
 
 
@@ -573,8 +628,13 @@ def render_pdf(run: PricingRun) -> bytes:
 
     names = dict(roles_for(organization=run.payer).values_list("code", "name"))
     context = run_report(run, role_names=names)
+    sensitivities = [
+        sensitivity_view(a)
+        for a in run.sensitivities.filter(status=SensitivityStatus.SUCCEEDED).order_by("created_at")
+    ]
     html = render_to_string(
-        "pricing/report_pdf.html", {**context, "report_self": context, "payer": run.payer}
+        "pricing/report_pdf.html",
+        {**context, "report_self": context, "payer": run.payer, "sensitivities": sensitivities},
     )
     return HTML(string=html).write_pdf()
 

@@ -30,6 +30,7 @@ from pricing.models import (
     ExperienceStatus,
     PricingRun,
     PricingRunStatus,
+    SensitivityAnalysis,
 )
 from pricing.states import ASSUMPTION_SET_VERSION, PRICING_RUN
 
@@ -213,6 +214,21 @@ def pricing_runs_for_comparison(*, scope: Scope, run_ids: list[str]) -> list[Pri
             details={"runs": [str(r.public_id) for r in unfinished]},
         )
     return [runs[i] for i in ids]
+
+
+def sensitivity_list(*, scope: Scope, run: PricingRun) -> QuerySet[SensitivityAnalysis]:
+    """A run's sensitivity analyses, newest first (the run was looked up through the scope)."""
+    return scoped(SensitivityAnalysis.objects.filter(run=run), scope).order_by("-created_at", "-pk")
+
+
+def sensitivity_get(*, scope: Scope, public_id) -> SensitivityAnalysis:
+    analysis = get_scoped_or_404(
+        SensitivityAnalysis.objects.select_related("run", "run__bundle_version__bundle"),
+        scope,
+        public_id=public_id,
+    )
+    scope.require("pricing.view")
+    return analysis
 
 
 def pricing_run_actions(*, scope: Scope, run: PricingRun) -> list[str]:

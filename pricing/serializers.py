@@ -359,3 +359,40 @@ class WhatIfSerializer(serializers.Serializer):
     save = serializers.BooleanField(
         default=False, help_text="Keep the levers: a new assumption set and a pricing run with it (202)"
     )
+
+
+class SensitivityStartSerializer(serializers.Serializer):
+    tier = serializers.CharField()
+    market = serializers.CharField()
+    lob = serializers.CharField()
+    simulation_years = serializers.IntegerField(
+        required=False, help_text="Simulated years a point (default: the run's), 1,000 to 100,000"
+    )
+
+
+class SensitivitySerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    run_id = serializers.UUIDField(source="run.public_id")
+    tier = serializers.CharField()
+    market = serializers.CharField()
+    lob = serializers.CharField()
+    points = serializers.IntegerField()
+    simulation_years = serializers.IntegerField(source="n_years")
+    status = serializers.CharField(help_text="queued, running, succeeded or failed")
+    progress = serializers.IntegerField()
+    progress_message = serializers.CharField()
+    error = serializers.JSONField(allow_null=True)
+    status_url = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_status_url(self, analysis) -> str:
+        return reverse("api-pricing-sensitivity-detail", args=[analysis.public_id])
+
+
+class SensitivityDetailSerializer(SensitivitySerializer):
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text="pmpm and probability_of_loss at the run's values; per assumption its values, pmpm, "
+        "probability_of_loss and swings, largest PMPM swing first; by_loss: the order by loss swing",
+    )

@@ -7,6 +7,7 @@ from django.db import OperationalError
 
 from pricing.services.execution import pricing_run_execute
 from pricing.services.experience import experience_upload_process
+from pricing.services.sensitivity import sensitivity_execute
 from pricing.services.stalled import pricing_runs_requeue_stalled
 
 #: A run with a Monte Carlo per market takes minutes (BENCHMARKS.md: 100,000 years in 2 s per market);
@@ -58,3 +59,20 @@ def process_experience_upload(dataset_id: int) -> str:
     is left alone; one interrupted by a crash (still ``processing``) is read again."""
     dataset = experience_upload_process(dataset_id=dataset_id)
     return dataset.status if dataset is not None else "missing"
+
+
+@shared_task(
+    name="pricing.run_sensitivity",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=RUN_SOFT_TIME_LIMIT,
+    time_limit=RUN_TIME_LIMIT,
+)
+def run_sensitivity(analysis_id: int) -> str:
+    """Compute a sensitivity analysis. Idempotent: a finished one is left alone; one interrupted is
+    computed again from the run's inputs (the same figures: the run's seed)."""
+    analysis = sensitivity_execute(analysis_id=analysis_id)
+    return analysis.status if analysis is not None else "missing"

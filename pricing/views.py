@@ -118,7 +118,38 @@ def run_detail(request, run_id):
     }
     if run.succeeded:
         context["report"] = report.run_report(run, role_names=_role_names(request.scope))
+        context["sensitivities"] = [
+            report.sensitivity_view(a) for a in selectors.sensitivity_list(scope=request.scope, run=run)
+        ]
+        context["can_analyse"] = request.scope.can("pricing.run")
     return render(request, "pricing/run_detail.html", context)
+
+
+@require_POST
+@scoped_view
+def run_sensitivity(request, run_id):
+    """Ask for the sensitivity of one rate cell (``cell`` = tier/market/lob); a worker computes it."""
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    tier, market, lob = ([*request.POST.get("cell", "").split("/", 2), "", "", ""])[:3]
+    try:
+        services.sensitivity_start(scope=request.scope, run=run, tier=tier, market=market, lob=lob)
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except ApplicationError as exc:
+        problems = (exc.details or {}).get("problems") or []
+        messages.error(request, " ".join([exc.message, *(p["message"].capitalize() + "." for p in problems)]))
+    else:
+        messages.success(request, "The sensitivity analysis has started; this page shows its progress.")
+    return redirect(reverse("pricing-run-detail", args=[run.public_id]) + "#sensitivity")
+
+
+@require_GET
+@scoped_view
+def sensitivity_detail(request, analysis_id):
+    """One analysis on its own page; to htmx (which polls it while a worker computes), its panel only."""
+    analysis = selectors.sensitivity_get(scope=request.scope, public_id=analysis_id)
+    template = "pricing/_sensitivity.html" if request.htmx else "pricing/sensitivity_detail.html"
+    return render(request, template, {"s": report.sensitivity_view(analysis)})
 
 
 @require_GET

@@ -98,7 +98,7 @@ def sensitivity(
 
     point_loss = loss(base)
     step("The run's own assumptions")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, (low, high) in ranges.items():
         values = range_points(low, high, points)
         pmpms: list[Decimal] = []
@@ -122,7 +122,7 @@ def sensitivity(
                 "loss_swing": round(max(known) - min(known), 6) if known else None,
             }
         )
-    rows.sort(key=lambda r: (-Decimal(r["pmpm_swing"]), r["assumption"]))
+    rows.sort(key=lambda r: (-Decimal(str(r["pmpm_swing"])), str(r["assumption"])))
     return {
         "tier": tier,
         "market": market,
@@ -138,3 +138,7 @@ def sensitivity(
             r["assumption"] for r in sorted(rows, key=lambda r: (-(r["loss_swing"] or 0), r["assumption"]))
         ],
     }
+
+
+def _loss_order(row: Mapping[str, Any]) -> tuple[float, str]:
+    return -float(row["loss_swing"] or 0), str(row["assumption"])

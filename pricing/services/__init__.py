@@ -53,6 +53,12 @@ from pricing.services.runs import (
     pricing_run_start,
     pricing_run_what_if_save,
 )
+from pricing.services.sensitivity import (
+    MAX_SENSITIVITY_YEARS,
+    MIN_SENSITIVITY_YEARS,
+    sensitivity_execute,
+    sensitivity_start,
+)
 from pricing.services.stalled import (
     GAVE_UP_MESSAGE,
     MAX_ATTEMPTS,
@@ -74,7 +80,9 @@ __all__ = [
     "INVALID_RUN_MESSAGE",
     "MAX_ATTEMPTS",
     "MAX_ENROLLEES",
+    "MAX_SENSITIVITY_YEARS",
     "MAX_SIMULATION_YEARS",
+    "MIN_SENSITIVITY_YEARS",
     "MIN_SIMULATION_YEARS",
     "NOT_OWN_MESSAGE",
     "NO_DRAFT_MESSAGE",
@@ -98,6 +106,8 @@ __all__ = [
     "plan_defaults",
     "plan_market_entries",
     "pricing_quote",
+    "sensitivity_execute",
+    "sensitivity_start",
     "pricing_what_if",
     "run_levers",
     "pricing_run_what_if_save",
