@@ -19,7 +19,9 @@ urlpatterns = [
     path("pricing/runs/<str:run_id>/progress/", views.run_progress, name="pricing-run-progress"),
     path("pricing/runs/<str:run_id>/cancel/", views.run_cancel, name="pricing-run-cancel"),
     path("pricing/runs/<str:run_id>/sensitivity/", views.run_sensitivity, name="pricing-run-sensitivity"),
-    path("pricing/sensitivity/<str:analysis_id>/", views.sensitivity_detail, name="pricing-sensitivity-detail"),
+    path(
+        "pricing/sensitivity/<str:analysis_id>/", views.sensitivity_detail, name="pricing-sensitivity-detail"
+    ),
     path("pricing/runs/<str:run_id>/what-if/", views.run_what_if, name="pricing-run-what-if"),
     path(
         "pricing/runs/<str:run_id>/what-if/quote/", views.run_what_if_quote, name="pricing-run-what-if-quote"

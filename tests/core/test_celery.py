@@ -16,6 +16,7 @@ def test_round_trip_through_a_real_worker(celery_worker):
 #: Tasks that may take long: they set longer limits than the defaults on their decorator.
 LONG_TASKS = {
     "pricing.run_pricing",
+    "pricing.run_sensitivity",
     "enrollment.process_roster",
     "enrollment.process_eligibility_file",
     "payments.calculate_run",
