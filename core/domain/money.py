@@ -5,7 +5,8 @@
 - An amount is rounded once, half-up (away from zero at exactly half a cent) to the cent, where
   the domain says a figure becomes money: a payment line, a rate shown on a rate sheet, a
   settlement. :func:`to_cents` is the only helper that does it; sums of rounded lines are exact
-  and are not rounded again.
+  and are not rounded again. An amount that must *cover* a figure (a reserve) is rounded up
+  instead, by :func:`up_to_cents`.
 - Other precisions (rates and shares at 6 places, member-month fractions at 6 places, a chart
   label at 1 place) use :func:`round_half_up` with the number of places, so the rule is the same
   (half-up) and only the precision differs.
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 from decimal import (
+    ROUND_CEILING,
     ROUND_HALF_EVEN,
     ROUND_HALF_UP,
     Context,
@@ -61,6 +63,12 @@ def round_half_up(value: Decimal | int, places: int) -> Decimal:
 def to_cents(amount: Decimal | int) -> Decimal:
     """Round money half-up to the cent: 262.345 -> 262.35, -0.005 -> -0.01, 7 -> 7.00."""
     return _decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def up_to_cents(amount: Decimal | int) -> Decimal:
+    """An amount that must cover a figure (a reserve) is rounded up to the next cent, never half-up:
+    10.001 -> 10.01, 10.00 -> 10.00, -0.009 -> 0.00."""
+    return _decimal(amount).quantize(CENT, rounding=ROUND_CEILING) + 0  # + 0: no "-0.00"
 
 
 def cents_str(amount: Decimal | int) -> str:

@@ -15,6 +15,7 @@ from core.domain.money import (
     quantum,
     round_half_up,
     to_cents,
+    up_to_cents,
 )
 
 amounts = st.decimals(min_value=-(10**9), max_value=10**9, allow_nan=False, allow_infinity=False, places=6)
@@ -114,3 +115,36 @@ def test_the_calculation_context_refuses_nan_and_division_by_zero():
             Decimal(1) / Decimal(0)
         with pytest.raises(ArithmeticError):
             Decimal("Infinity") - Decimal("Infinity")
+
+
+@pytest.mark.parametrize(
+    ("amount", "covered"),
+    [
+        ("10.001", "10.01"),
+        ("10.00", "10.00"),
+        ("10.005", "10.01"),
+        ("10.009", "10.01"),
+        ("0", "0.00"),
+        ("-0.009", "0.00"),
+        ("-10.015", "-10.01"),
+        ("7", "7.00"),
+    ],
+)
+def test_up_to_cents_covers_the_amount(amount, covered):
+    assert up_to_cents(Decimal(amount)) == Decimal(covered)
+    assert str(up_to_cents(Decimal(amount))) == str(Decimal(covered))
+
+
+@given(amounts)
+def test_up_to_cents_is_the_least_cent_not_below(amount):
+    covered = up_to_cents(amount)
+    assert covered >= amount > covered - Decimal("0.01")
+    assert covered == covered.quantize(Decimal("0.01"))
+
+
+def test_up_to_cents_takes_money_only():
+    assert up_to_cents(3) == Decimal("3.00")
+    with pytest.raises(TypeError):
+        up_to_cents(1.5)
+    with pytest.raises(TypeError):
+        up_to_cents(True)
