@@ -15,17 +15,19 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any
 
-from core.domain.codes import lob_label
 from core.domain.money import CALCULATION_CONTEXT, cents_str, round_half_up, to_cents
 from core.domain.months import months_between
 from pricing.documents import validate_document
 from pricing.engine import (
     ENGINE_VERSION,
+    ContractYearDraws,
     compare_payment_models,
     contract_year_model,
     quote,
-    run_monte_carlo,
+    simulate_contract_years,
+    summarize_contract_years,
 )
+from pricing.engine.montecarlo import combine_draws, reserve_needed
 from pricing.engine.scenarios import WhatIf, what_if_assumptions
 from pricing.engine.schema import PricingFile
 from pricing.engine.sensitivity import sensitivity
@@ -133,26 +135,29 @@ def sensitivity_result(
     *,
     tier: str,
     market: str,
-    lob: str | None,
+    lob: str,
     n_years: int = DEFAULT_SIMULATION_YEARS,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
-    """The tornado of one of a run's rate cells, with the run's enrollment, tier mix and seeds: at the
-    run's own assumptions its probability of a loss is the run's (same market seed, same years)."""
+    """The tornado of one of a run's rate cells, with the run's enrollment (the line's share of the
+    market's), tier mix, ramp-up and seed: at the run's own assumptions its probability of a loss is
+    the run's for that market and line (``risk.by_market[market].by_lob[lob]``, same years)."""
     pf = validate_document(inputs["pricing_file"])
     options: Mapping[str, Any] = inputs.get("options") or {}
-    markets = list(inputs["markets"])
-    referrals = float(Decimal(_enrollees(options, market)) / pf.assumptions.conversion_rate)
+    markets, lobs = list(inputs["markets"]), list(inputs["lobs"])
+    share = _lob_shares(options, lobs)[lob]
+    referrals = float(Decimal(_enrollees(options, market)) * share / pf.assumptions.conversion_rate)
     return sensitivity(
         inputs["pricing_file"],
         tier=tier,
         market=market,
         lob=lob,
         referrals_per_year=referrals,
-        tier_mix={t: float(share) for t, share in _tier_mix(options, pf).items()},
+        tier_mix={t: float(s) for t, s in _tier_mix(options, pf).items()},
         n_years=n_years,
-        seed=int(inputs["seed"]) + markets.index(market),  # the run's seed for this market (_risk)
+        seed=risk_seed(int(inputs["seed"]), markets.index(market), lobs.index(lob), len(lobs)),
         minutes_cv=float(options.get("minutes_cv", DEFAULT_MINUTES_CV)),
+        first_year=bool(options.get("first_year", False)),
         on_progress=on_progress,
     )
 
@@ -195,6 +200,12 @@ def _risk(
     seed: int,
     on_progress: ProgressCallback,
 ) -> dict[str, Any]:
+    """The contract year simulated for every market and line of business, and for the whole program.
+
+    Each (market, line) is its own model: the line's share of the market's enrollees at the line's
+    rates, seeded ``seed + market index x lines + line index`` (a one-line run keeps the seeds it
+    always had). A market's years are its lines' added up; the program's are every market's, less
+    the program's fixed annual cost. ``first_year`` simulates a new program's ramp-up."""
     if pf.bundle.period.type != "monthly":
         on_progress(90, "Risk simulation skipped: an episode is paid per episode")
         return {
@@ -204,44 +215,74 @@ def _risk(
         }
     years = int(options.get("simulation_years", DEFAULT_SIMULATION_YEARS))
     minutes_cv = float(options.get("minutes_cv", DEFAULT_MINUTES_CV))
-    lob = lobs[0]
+    fixed = Decimal(str(options.get("fixed_annual_cost", "0")))
+    first_year = bool(options.get("first_year", False))
     mix = {t: float(share) for t, share in _tier_mix(options, pf).items()}
-    rates = {(r["tier"], r["market"]): r["pmpm"] for r in quoted["rates"] if r["lob"] == lob}
-    by_market: dict[str, Any] = {}
+    shares = _lob_shares(options, lobs)
+    rates = {(r["tier"], r["market"], r["lob"]): r["pmpm"] for r in quoted["rates"]}
     conversion = pf.assumptions.conversion_rate
+    by_market: dict[str, Any] = {}
+    program: list[ContractYearDraws] = []
     for i, market in enumerate(markets):
         on_progress(
             30 + (60 * i) // len(markets),
             f"Simulating {years:,} contract years in {market} ({i + 1} of {len(markets)})",
         )
         enrollees = _enrollees(options, market)
-        referrals = float(Decimal(enrollees) / conversion)
-        model = contract_year_model(
-            pf,
-            market=market,
-            referrals_per_year=referrals,
-            tier_mix=mix,
-            lob=lob,
-            minutes_cv=minutes_cv,
-            pmpm_by_tier={t: rates[(t, market)] for t in pf.bundle.tier_codes},
-            assessment_fee=quoted["assessment_fee"].get(market),
-        )
-        summary = run_monte_carlo(model, n_years=years, seed=seed + i)
+        parts: list[ContractYearDraws] = []
+        by_lob: dict[str, Any] = {}
+        for j, lob in enumerate(lobs):
+            referrals = float(Decimal(enrollees) * shares[lob] / conversion)
+            model = contract_year_model(
+                pf,
+                market=market,
+                referrals_per_year=referrals,
+                tier_mix=mix,
+                lob=lob,
+                minutes_cv=minutes_cv,
+                pmpm_by_tier={t: rates[(t, market, lob)] for t in pf.bundle.tier_codes},
+                assessment_fee=quoted["assessment_fee"].get(market),
+                first_year=first_year,
+            )
+            draws = simulate_contract_years(model, n_years=years, seed=risk_seed(seed, i, j, len(lobs)))
+            parts.append(draws)
+            by_lob[lob] = {
+                "referrals_per_year": f"{referrals:.2f}",
+                "seed": risk_seed(seed, i, j, len(lobs)),
+                "summary": _strings(summarize_contract_years(draws)),
+            }
+        market_draws = parts[0] if len(parts) == 1 else combine_draws(parts)
+        program.append(market_draws)
         by_market[market] = {
-            "lob": lob,
+            "lobs": lobs,
             "enrollees_per_year": enrollees,
-            "referrals_per_year": f"{referrals:.2f}",
-            "seed": seed + i,
-            "summary": _strings(summary),
+            "referrals_per_year": f"{float(Decimal(enrollees) / conversion):.2f}",
+            "seed": risk_seed(seed, i, 0, len(lobs)),
+            "summary": _strings(summarize_contract_years(market_draws)),
+            "by_lob": by_lob,
         }
+    whole = combine_draws(program, fixed_annual_cost=float(fixed))
     return {
         "modelled": True,
         "n_years": years,
-        "lob": lob,
+        "lobs": lobs,
+        "lob_shares": {lob: f"{share:.6f}" for lob, share in shares.items()},
         "minutes_cv": str(minutes_cv),
         "tier_mix": {t: f"{share:.6f}" for t, share in mix.items()},
         "by_market": by_market,
+        "program": {
+            "markets": markets,
+            "fixed_annual_cost": cents_str(fixed),
+            "first_year": first_year,
+            "summary": _strings(summarize_contract_years(whole)),
+            "reserve": _strings(reserve_needed(whole.margin)),
+        },
     }
+
+
+def risk_seed(seed: int, market_index: int, lob_index: int, lobs: int) -> int:
+    """The seed of one (market, line) of a run's simulation."""
+    return seed + market_index * lobs + lob_index
 
 
 def _enrollment(pf: PricingFile, quoted: dict[str, Any], references: Mapping[str, Any]) -> dict[str, Any]:
@@ -417,6 +458,4 @@ def _warnings(pf: PricingFile, references: Mapping[str, Any], lobs: list[str]) -
         missing = [t for t in pf.bundle.tier_codes if t not in pf.experience.by_tier]
         if missing:
             warnings.append(f"No experience for tier(s) {', '.join(missing)}: their rates are fully manual.")
-    if len(lobs) > 1 and pf.bundle.period.type == "monthly":
-        warnings.append(f"The risk simulation uses the {lob_label(lobs[0])} rates.")
     return warnings

@@ -293,6 +293,21 @@ class RunForm(forms.Form):
     simulation_years = forms.IntegerField(
         label="Simulated contract years", initial=20_000, min_value=1_000, max_value=100_000
     )
+    fixed_annual_cost = forms.DecimalField(
+        label="The program's fixed annual cost ($)",
+        required=False,
+        initial=0,
+        min_value=0,
+        max_value=100_000_000,
+        decimal_places=2,
+        help_text="Costs that do not grow with enrollment (office, on-call coverage, a program lead): "
+        "the risk of the whole program carries them once a year",
+    )
+    first_year = forms.BooleanField(
+        label="A new program's first year",
+        required=False,
+        help_text="Enrollment ramps up over the year and no one carries in from a year before",
+    )
     seed = forms.IntegerField(
         required=False,
         min_value=0,

@@ -27,6 +27,11 @@ money = charts.money
 LOB_NAMES = LOB_LABELS
 
 
+#: The loss probabilities the reserve table shows (a page may ask for any of RESERVE_LEVELS).
+RESERVE_SHOWN = ("0.01", "0.05", "0.1")
+DEFAULT_LOSS_LEVEL = "0.05"
+
+
 def _ranged_labels(ranges: dict) -> list[str]:
     """The ranged assumptions by their labels, in the order the assumptions page shows them."""
     keys = [s.key for s in SCALARS]
@@ -61,7 +66,9 @@ def role_name(code: str, names: dict[str, str]) -> str:
     return names.get(code, code)
 
 
-def run_report(run: PricingRun, *, role_names: dict[str, str] | None = None) -> dict[str, Any]:
+def run_report(
+    run: PricingRun, *, role_names: dict[str, str] | None = None, loss_level: str = DEFAULT_LOSS_LEVEL
+) -> dict[str, Any]:
     """Display rows and charts of a succeeded run (see the module docstring)."""
     names = role_names or {}
     result = run.result or {}
@@ -158,7 +165,7 @@ def run_report(run: PricingRun, *, role_names: dict[str, str] | None = None) -> 
             f"{lob_name(lob)} {_pct(share)}"
             for lob, share in (inputs.get("options") or {}).get("lob_mix", {}).items()
         ),
-        "risk": _risk_rows(result.get("risk", {}), inputs["markets"], list(tiers)),
+        "risk": _risk_rows(result.get("risk", {}), inputs["markets"], list(tiers), loss_level),
         "comparison": _comparison_rows(result.get("comparison", {}), tiers),
         "comparison_roles": _comparison_roles(
             result.get("comparison", {}), chart_market, tiers, names, role_order
@@ -389,33 +396,58 @@ def _budget_rows(budgets: list[dict]) -> list[dict[str, str]]:
     ]
 
 
-def _risk_rows(risk: dict, markets: list[str], tier_codes: list[str]) -> dict[str, Any]:
+def _margin_row(label: str, summary: dict) -> dict[str, str]:
+    margin, spend = summary["provider_margin"], summary["payer_spend"]
+    return {
+        "market": label,
+        "mean": money(margin["mean"]),
+        "p5": money(margin["p5"]),
+        "p50": money(margin["p50"]),
+        "p95": money(margin["p95"]),
+        "loss": f"{margin['probability_of_loss']:.1%}",
+        "spend_mean": money(spend["mean"]),
+        "spend_p95": money(spend["p95"]),
+        "cost_mean": money(summary["provider_cost"]["mean"]),
+    }
+
+
+def _risk_rows(
+    risk: dict, markets: list[str], tier_codes: list[str], loss_level: str = DEFAULT_LOSS_LEVEL
+) -> dict[str, Any]:
     rows = []
     for market, item in _ordered(risk.get("by_market") or {}, markets):
-        s = item["summary"]
-        margin, spend = s["provider_margin"], s["payer_spend"]
         rows.append(
             {
-                "market": market,
+                **_margin_row(market, item["summary"]),
                 "enrollees": f"{item['enrollees_per_year']:,}",
                 "referrals": _dec(item["referrals_per_year"], 1),
-                "years": f"{s['n_years']:,}",
-                "mean": money(margin["mean"]),
-                "p5": money(margin["p5"]),
-                "p50": money(margin["p50"]),
-                "p95": money(margin["p95"]),
-                "loss": f"{margin['probability_of_loss']:.1%}",
-                "spend_mean": money(spend["mean"]),
-                "spend_p95": money(spend["p95"]),
-                "cost_mean": money(s["provider_cost"]["mean"]),
+                "years": f"{item['summary']['n_years']:,}",
             }
         )
+    program = risk.get("program")
+    program_view = None
+    if program:  # runs priced by engine 2 and later
+        reserve = program["reserve"]
+        program_view = {
+            **_margin_row("Whole program", program["summary"]),
+            "fixed_annual_cost": money(program["fixed_annual_cost"]),
+            "first_year": program["first_year"],
+            "loss_level": loss_level,
+            "reserve": money(reserve.get(loss_level)) if loss_level in reserve else None,
+            "reserves": [(f"{Decimal(level) * 100:g}%", money(reserve[level])) for level in RESERVE_SHOWN],
+        }
+    lobs = risk.get("lobs") or ([risk["lob"]] if risk.get("lob") else [])
     return {
         "modelled": risk.get("modelled", False),
         "reason": risk.get("reason"),
         "rows": rows,
+        "program": program_view,
         "n_years": f"{risk.get('n_years', 0):,}",
-        "lob": lob_name(risk.get("lob")),
+        "lob": ", ".join(lob_name(lob) for lob in lobs),
+        "lob_shares": ", ".join(
+            f"{lob_name(lob)} {Decimal(share) * 100:.1f}%"
+            for lob, share in (risk.get("lob_shares") or {}).items()
+        ),
         "tier_mix": ", ".join(
             f"tier {t} {Decimal(v) * 100:.1f}%" for t, v in _ordered(risk.get("tier_mix") or {}, tier_codes)
         ),

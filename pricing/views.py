@@ -7,6 +7,7 @@ row, never as a 500.
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
@@ -21,12 +22,14 @@ from core.domain.problems import Problem
 from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from pricing import comparison, report, selectors, services
 from pricing import forms as pricing_forms
+from pricing.engine.montecarlo import RESERVE_LEVELS
 from pricing.engine.scenarios import WhatIf
 from pricing.experience import EXPERIENCE_COLUMNS
 from pricing.models import AssumptionSetVersion, ExperienceDataset, ExperienceStatus
 from pricing.states import NO_DRAFT_MESSAGE
 
 RUNS_ON_HOME = 50
+RESERVE_KEYS = {format(level.normalize(), "f") for level in RESERVE_LEVELS}
 
 
 def _role_names(scope) -> dict[str, str]:
@@ -86,6 +89,8 @@ def run_new(request):
                 options={
                     "enrollees_per_year": data["enrollees_per_year"],
                     "simulation_years": data["simulation_years"],
+                    "fixed_annual_cost": format(data["fixed_annual_cost"] or 0, "f"),
+                    "first_year": data["first_year"],
                     **({"lob_mix": form.lob_mix()} if form.lob_mix() else {}),
                 },
             )
@@ -108,6 +113,19 @@ def run_new(request):
     )
 
 
+def _loss_level(percent: str | None) -> tuple[str, str]:
+    """The loss probability asked for (a percentage, 0.5 to 50 by halves) as a reserve key, and an error."""
+    if not percent:
+        return report.DEFAULT_LOSS_LEVEL, ""
+    try:
+        level = format((Decimal(percent.strip()) / 100).normalize(), "f")
+    except (InvalidOperation, ValueError):
+        level = ""
+    if level not in RESERVE_KEYS:
+        return report.DEFAULT_LOSS_LEVEL, "The probability is a percentage from 0.5 to 50, by half a percent."
+    return level, ""
+
+
 @scoped_view
 def run_detail(request, run_id):
     run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
@@ -117,7 +135,9 @@ def run_detail(request, run_id):
         "lob_names": [report.lob_name(lob) for lob in run.lobs],
     }
     if run.succeeded:
-        context["report"] = report.run_report(run, role_names=_role_names(request.scope))
+        level, context["loss_level_error"] = _loss_level(request.GET.get("loss_level"))
+        context["loss_level_percent"] = format((Decimal(level) * 100).normalize(), "f")
+        context["report"] = report.run_report(run, role_names=_role_names(request.scope), loss_level=level)
         context["sensitivities"] = [
             report.sensitivity_view(a) for a in selectors.sensitivity_list(scope=request.scope, run=run)
         ]

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from core.domain.money import CALCULATION_CONTEXT, to_cents
+from core.domain.money import CALCULATION_CONTEXT, to_cents, up_to_cents
 from core.domain.problems import Problem
 from pricing.engine.buildup import (
     Scenario,
@@ -197,6 +197,43 @@ def simulate_contract_years(model: ContractYearModel, *, n_years: int, seed: int
         parts.append((v.referrals, v.tier_counts.sum(axis=1), member_months.sum(axis=1), revenue, cost))
     referrals, enrollees, year_months, revenue, cost = (np.concatenate(p) for p in zip(*parts, strict=True))
     return ContractYearDraws(referrals, enrollees, year_months, revenue, cost, revenue - cost)
+
+
+def combine_draws(draws: list[ContractYearDraws], *, fixed_annual_cost: float = 0.0) -> ContractYearDraws:
+    """Simulated years of several parts of one program added year by year (each part drawn with its
+    own seed, so the parts are independent), with the program's fixed annual cost once a year."""
+    if not draws:
+        raise ValueError("no draws to combine")
+    if len({d.margin.size for d in draws}) != 1:
+        raise ValueError("every part needs the same number of simulated years")
+
+    def total(field: str) -> npt.NDArray[Any]:
+        return np.sum([getattr(d, field) for d in draws], axis=0)
+
+    revenue = total("revenue")
+    cost = total("cost") + fixed_annual_cost
+    return ContractYearDraws(
+        total("referrals"), total("enrollees"), total("member_months"), revenue, cost, revenue - cost
+    )
+
+
+#: The loss probabilities a reserve is computed for: 0.5% to 50% by half a percent.
+RESERVE_LEVELS = tuple(Decimal(i) / 200 for i in range(1, 101))
+
+
+def reserve_needed(margin: npt.NDArray[np.float64]) -> dict[str, Decimal]:
+    """Per loss probability p (RESERVE_LEVELS, keyed "0.05"): the smallest reserve R, among the simulated
+    years, with P(margin + R < 0) <= p: at most floor(p x n) of the n years may still lose. Zero when
+    that year's margin is not a loss."""
+    ordered = np.sort(margin)
+    n = ordered.size
+    out = {}
+    for p in RESERVE_LEVELS:
+        k = min(n - 1, int(p * n))  # the year whose margin the reserve must cover
+        # rounded up: a reserve a cent short would leave that year a loss
+        # (from the float's shortest repr: -1.1 is a loss of 1.10, not of 1.1000000000000000888)
+        out[format(p.normalize(), "f")] = up_to_cents(Decimal(repr(max(0.0, -float(ordered[k])))))
+    return out
 
 
 def _money(value: float) -> Decimal:

@@ -395,7 +395,13 @@ def side_by_side(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _risk_rows(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    by_run = [((r.get("risk") or {}).get("by_market") or {}) for r in results]
+    by_run = [
+        {
+            **((r.get("risk") or {}).get("by_market") or {}),
+            **({"Whole program": r["risk"]["program"]} if (r.get("risk") or {}).get("program") else {}),
+        }
+        for r in results
+    ]
     markets = list(dict.fromkeys(m for markets in by_run for m in markets))
     rows = []
     for market in markets:

@@ -52,6 +52,7 @@ def sensitivity(
     n_years: int,
     seed: int,
     minutes_cv: float = 0.3,
+    first_year: bool = False,
     points: int = DEFAULT_POINTS,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
@@ -81,6 +82,7 @@ def sensitivity(
             assessment_fee=fee,
             lob=lob,
             minutes_cv=minutes_cv,
+            first_year=first_year,
         )
         return float(
             run_monte_carlo(model, n_years=n_years, seed=seed)["provider_margin"]["probability_of_loss"]

@@ -3,4 +3,4 @@
 Bump the major version whenever the same pricing file would give a different figure.
 """
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "2.0.0"  # 2: the risk simulation covers every line of business, and the program

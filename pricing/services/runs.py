@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.tenancy import Scope
 from bundles.models import BundleVersion, BundleVersionStatus, IdtRole
+from core.domain.money import cents_str
 from core.domain.problems import Problem
 from core.errors import ConflictError, NotFoundError, problems_error
 from pricing.compute import DEFAULT_ENROLLEES_PER_YEAR, DEFAULT_MINUTES_CV, DEFAULT_SIMULATION_YEARS
@@ -40,6 +41,7 @@ EXPERIENCE_NOT_VALID_MESSAGE = "This experience upload was rejected; upload a co
 MAX_SIMULATION_YEARS = 100_000
 MIN_SIMULATION_YEARS = 1_000
 MAX_ENROLLEES = 100_000
+MAX_FIXED_ANNUAL_COST = Decimal(100_000_000)
 
 
 def _whole(value: Any, path: str, low: int, high: int, errors: list[Problem]) -> int | None:
@@ -116,7 +118,15 @@ def _run_options(
     if not isinstance(options, Mapping):
         errors.append(Problem.at_path("options", "wrong_type", "options must be an object"))
         options = {}
-    known = {"simulation_years", "enrollees_per_year", "tier_mix", "lob_mix", "minutes_cv"}
+    known = {
+        "simulation_years",
+        "enrollees_per_year",
+        "tier_mix",
+        "lob_mix",
+        "minutes_cv",
+        "fixed_annual_cost",
+        "first_year",
+    }
     for key in options:
         if key not in known:
             errors.append(
@@ -175,9 +185,31 @@ def _run_options(
             Problem.at_path("options.minutes_cv", "out_of_range", "the intensity CV is a number from 0 to 2")
         )
         cv = Decimal(DEFAULT_MINUTES_CV)
+    fixed_raw = options.get("fixed_annual_cost", 0)
+    try:
+        if isinstance(fixed_raw, bool):
+            raise InvalidOperation
+        fixed = Decimal(str(fixed_raw))
+        if not fixed.is_finite() or not 0 <= fixed <= MAX_FIXED_ANNUAL_COST:
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        errors.append(
+            Problem.at_path(
+                "options.fixed_annual_cost",
+                "out_of_range",
+                f"the program's fixed annual cost is an amount from 0 to {MAX_FIXED_ANNUAL_COST:,}",
+            )
+        )
+        fixed = Decimal(0)
+    first_year = options.get("first_year", False)
+    if not isinstance(first_year, bool):
+        errors.append(Problem.at_path("options.first_year", "wrong_type", "first_year is true or false"))
+        first_year = False
     return {
         "simulation_years": years or DEFAULT_SIMULATION_YEARS,
         "enrollees_per_year": enrollees,
+        "fixed_annual_cost": cents_str(fixed),
+        "first_year": first_year,
         "tier_mix": _normalised(mix, tiers),
         "lob_mix": _normalised(lob_mix, lobs),
         "minutes_cv": format(cv, "f"),

@@ -195,7 +195,7 @@ def test_a_failure_shows_why(analyst_api, start_run, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the survival curve is empty")
 
-    monkeypatch.setattr(compute, "run_monte_carlo", broken)
+    monkeypatch.setattr(compute, "simulate_contract_years", broken)
     run = execute(start_run().public_id)
     body = analyst_api.get(f"{RUNS}{run.public_id}/").json()
     assert body["status"] == "failed" and body["result"] is None
@@ -212,7 +212,7 @@ def test_a_run_over_its_soft_time_limit_fails_with_the_reason(analyst_api, start
     def out_of_time(*args, **kwargs):
         raise SoftTimeLimitExceeded()  # what Celery raises in the task at its soft time limit
 
-    monkeypatch.setattr(compute, "run_monte_carlo", out_of_time)
+    monkeypatch.setattr(compute, "simulate_contract_years", out_of_time)
     run = execute(start_run().public_id)
     body = analyst_api.get(f"{RUNS}{run.public_id}/").json()
     assert body["status"] == "failed" and body["result"] is None and body["finished_at"]

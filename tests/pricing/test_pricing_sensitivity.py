@@ -62,7 +62,8 @@ def test_ask_compute_and_read_an_analysis(analyst_api, run):
     )
     assert result["pmpm"] == stored["pmpm"]
     # at the run's own assumptions the probability of a loss is the run's (same seed, same years)
-    risk = run.result["risk"]["by_market"]["RURAL-N"]["summary"]["provider_margin"]["probability_of_loss"]
+    line = run.result["risk"]["by_market"]["RURAL-N"]["by_lob"]["medicaid"]
+    risk = line["summary"]["provider_margin"]["probability_of_loss"]
     assert result["probability_of_loss"] == round(risk, 6)
     ranged = set(run.inputs["pricing_file"]["assumptions"]["ranges"])
     assert {r["assumption"] for r in result["assumptions"]} == ranged
