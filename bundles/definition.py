@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from core.domain.codes import LINES_OF_BUSINESS
+from core.domain.codes import CARE_MANAGEMENT_PROGRAMS, LINES_OF_BUSINESS
 from core.domain.display import code_label
 from core.domain.problems import ERROR, Problem, Severity
 
@@ -237,6 +237,19 @@ def validate(
     home_share = check_number(d.get("home_share"), "$.home_share", problems, maximum=Decimal(1))
     if home_share is not None:
         d["home_share"] = normalize_number(home_share)
+    care_management = d.get("care_management") or ""
+    if care_management and care_management not in CARE_MANAGEMENT_PROGRAMS:
+        problems.append(
+            problem(
+                "$.care_management",
+                "invalid_choice",
+                f"Care management is billed as one of {', '.join(CARE_MANAGEMENT_PROGRAMS)}, or not at all.",
+            )
+        )
+    if care_management:
+        d["care_management"] = care_management
+    else:
+        d.pop("care_management", None)
 
     roles = d.get("roles")
     if not isinstance(roles, list):
@@ -525,6 +538,7 @@ FIELD_WORDS: dict[str, str | None] = {
     "travel_minutes_per_visit": "travel minutes per visit",
     "miles_per_visit": "miles per visit",
     "home_share": "share of visits made at home",
+    "care_management": "care management billed under a supervising clinician",
     "period": "payment period",
     "days": "length in days",
     "assessment": "initial assessment",

@@ -17,7 +17,7 @@ from bundles import definition as bundle_definition
 from bundles import selectors, services
 from bundles.models import Bundle, BundleVersion
 from core.domain.canonical import canonical_json_indented
-from core.domain.codes import LINES_OF_BUSINESS
+from core.domain.codes import CARE_MANAGEMENT_LABELS, LINES_OF_BUSINESS
 from core.domain.problems import Problem
 from core.errors import ApplicationError
 
@@ -157,6 +157,7 @@ def _editor_context(request, bundle, draft, problems=None) -> dict[str, Any]:
     context["all_roles"] = selectors.role_list(scope=request.scope)
     context["plan_markets"] = selectors.plan_markets(organization=bundle.payer)
     context["lobs"] = LINES_OF_BUSINESS
+    context["care_management_programs"] = list(CARE_MANAGEMENT_LABELS.items())
     context["used_roles"] = {r["role"] for r in draft.definition.get("roles", [])}
     context["edit_rows"] = _edit_rows(draft.definition, context["role_names"], context["problem_paths"])
     return context
@@ -269,6 +270,7 @@ def draft_general(request, bundle_id):
         d["lines_of_business"] = post.getlist("lines_of_business")
         d["markets"] = post.getlist("markets")
         d["home_share"] = post.get("home_share", "")
+        d["care_management"] = post.get("care_management", "")
         d["period"] = (
             {"type": "episode", "days": post.get("days", "")}
             if post.get("period") == "episode"

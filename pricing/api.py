@@ -35,6 +35,10 @@ from pricing.serializers import (
     ExperienceDetailSerializer,
     ExperienceSerializer,
     ExperienceUploadSerializer,
+    FeeScheduleDetailSerializer,
+    FeeScheduleSerializer,
+    FeeScheduleUploadSerializer,
+    FeeScheduleVersionDetailSerializer,
     PricingRunDetailSerializer,
     PricingRunSerializer,
     QuoteRequestSerializer,
@@ -349,6 +353,64 @@ class ExperienceFileApi(ScopedAPIView):
         return report.file_response(dataset, which)
 
 
+# --- fee schedules ---------------------------------------------------------------------------------
+
+
+class FeeScheduleListApi(ScopedAPIView):
+    """The plan's fee schedules (its state Medicaid schedule). POST (multipart) a CSV of code, modifier,
+    rate, effective_start, effective_end under a schedule's name: a new schedule, or a new version of
+    the one with that name. Every row is validated; with any error no rate is loaded (400 with every
+    error's row and column, `details.version_id` the kept upload)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=FeeScheduleSerializer(many=True), parameters=ORG)
+    def get(self, request):
+        return Response(FeeScheduleSerializer(selectors.fee_schedule_list(scope=self.scope), many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": FeeScheduleUploadSerializer},
+        responses={201: FeeScheduleVersionDetailSerializer, 400: INVALID_FILE_RESPONSE},
+        parameters=[*ORG, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request):
+        self.scope.require("pricing.edit")
+        serializer = FeeScheduleUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        version = services.fee_schedule_upload(
+            scope=self.scope, name=data["name"], file=data["file"], notes=data["notes"]
+        )
+        if not version.is_valid:
+            raise services.fee_schedule_rejected_error(version)
+        response = Response(FeeScheduleVersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
+        response["Location"] = reverse(
+            "api-fee-schedule-version", args=[version.schedule.public_id, version.number]
+        )
+        return response
+
+
+class FeeScheduleDetailApi(ScopedAPIView):
+    """A fee schedule and its uploads, newest first (valid ones numbered, rejected ones with their errors)."""
+
+    @extend_schema(responses=FeeScheduleDetailSerializer, parameters=ORG)
+    def get(self, request, schedule_id):
+        schedule = selectors.fee_schedule_get(scope=self.scope, public_id=schedule_id)
+        versions = selectors.fee_schedule_versions(scope=self.scope, schedule=schedule)
+        return Response(FeeScheduleDetailSerializer(schedule, context={"versions": versions}).data)
+
+
+class FeeScheduleVersionApi(ScopedAPIView):
+    """One valid version of a fee schedule with its rates."""
+
+    @extend_schema(responses=FeeScheduleVersionDetailSerializer, parameters=ORG)
+    def get(self, request, schedule_id, number):
+        schedule = selectors.fee_schedule_get(scope=self.scope, public_id=schedule_id)
+        version = selectors.fee_schedule_version_get(scope=self.scope, schedule=schedule, number=number)
+        return Response(FeeScheduleVersionDetailSerializer(version).data)
+
+
 # --- runs --------------------------------------------------------------------------------------
 
 
@@ -403,6 +465,11 @@ class RunListApi(ScopedMixin, generics.ListAPIView):
         experience = None
         if data.get("experience_id"):
             experience = selectors.experience_get(scope=self.scope, public_id=data["experience_id"])
+        fee_schedule_version = None
+        if data.get("fee_schedule_id"):
+            fee_schedule_version = selectors.fee_schedule_version_for_run(
+                scope=self.scope, schedule_id=data["fee_schedule_id"], number=data.get("fee_schedule_version")
+            )
         run = services.pricing_run_start(
             scope=self.scope,
             bundle_version=bundle_version,
@@ -412,6 +479,7 @@ class RunListApi(ScopedMixin, generics.ListAPIView):
             lobs=data.get("lobs"),
             seed=data.get("seed"),
             options=data.get("options"),
+            fee_schedule_version=fee_schedule_version,
         )
         response = Response(RunAcceptedSerializer(run).data, status=status.HTTP_202_ACCEPTED)
         response["Location"] = RunAcceptedSerializer(run).data["status_url"]

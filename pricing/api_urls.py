@@ -41,6 +41,17 @@ urlpatterns = [
         api.AssumptionExportApi.as_view(),
         name="api-assumption-export",
     ),
+    path("pricing/fee-schedules/", api.FeeScheduleListApi.as_view(), name="api-fee-schedule-list"),
+    path(
+        "pricing/fee-schedules/<str:schedule_id>/",
+        api.FeeScheduleDetailApi.as_view(),
+        name="api-fee-schedule-detail",
+    ),
+    path(
+        "pricing/fee-schedules/<str:schedule_id>/versions/<str:number>/",
+        api.FeeScheduleVersionApi.as_view(),
+        name="api-fee-schedule-version",
+    ),
     path("pricing/experience/", api.ExperienceListApi.as_view(), name="api-experience-list"),
     path(
         "pricing/experience/<str:dataset_id>/",

@@ -27,6 +27,7 @@ from pricing.engine import (
     simulate_contract_years,
     summarize_contract_years,
 )
+from pricing.engine.ffs import RateSchedule
 from pricing.engine.montecarlo import combine_draws, reserve_needed
 from pricing.engine.scenarios import WhatIf, what_if_assumptions
 from pricing.engine.schema import PricingFile
@@ -87,7 +88,7 @@ def compute_run_result(inputs: Mapping[str, Any], *, on_progress: ProgressCallba
     quoted = quote(pf, markets=markets, lobs=lobs)
 
     on_progress(25, "Comparing payment models")
-    comparison = compare_payment_models(pf, markets=markets)
+    comparison = compare_payment_models(pf, markets=markets, rate_schedule=_rate_schedule(inputs))
 
     risk = _risk(pf, quoted, markets, lobs, options, seed, on_progress)
 
@@ -159,6 +160,18 @@ def sensitivity_result(
         minutes_cv=float(options.get("minutes_cv", DEFAULT_MINUTES_CV)),
         first_year=bool(options.get("first_year", False)),
         on_progress=on_progress,
+    )
+
+
+def _rate_schedule(inputs: Mapping[str, Any]) -> RateSchedule | None:
+    """The plan's own fee schedule the run names (its rates on the rating period's midpoint), if any."""
+    schedule = inputs.get("fee_schedule")
+    if not schedule:
+        return None
+    return RateSchedule(
+        schedule["name"],
+        schedule.get("version"),
+        {code: Decimal(rate) for code, rate in schedule["rates"].items()},
     )
 
 

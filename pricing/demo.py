@@ -26,6 +26,7 @@ from pricing.models import (
     AssumptionSet,
     AssumptionSetVersionStatus,
     ExperienceDataset,
+    FeeSchedule,
     PricingRun,
     PricingRunStatus,
 )
@@ -190,6 +191,29 @@ def seed(ctx) -> None:
     )
     _price(scope, _latest_published(ctx.extra["episode_bundle"]), version, None, {"simulation_years": 10_000})
     _sensitivity(scope, _latest_published(ctx.extra["home_bundle"]), version)
+    _fee_schedule(scope)
+
+
+#: The demo plan's state fee schedule: what its Medicaid program pays the codes a palliative team bills.
+DEMO_FEE_SCHEDULE = "Golden Coast Medicaid physician fee schedule"
+DEMO_FEE_SCHEDULE_CSV = (
+    "code,modifier,rate,effective_start,effective_end\n"
+    "99349,,96.40,2026-01-01,\n99350,,130.60,2026-01-01,\n99345,,168.30,2026-01-01,\n"
+    "99214,,78.90,2026-01-01,\n99205,,142.10,2026-01-01,\n99487,,88.75,2026-01-01,\n"
+    "99489,,44.20,2026-01-01,\n99490,,42.80,2026-01-01,\n99439,,32.50,2026-01-01,\n"
+    "99497,,61.40,2026-01-01,\n99498,,53.10,2026-01-01,\nG0511,,62.00,2026-01-01,\n"
+)
+
+
+def _fee_schedule(scope: Scope) -> None:
+    if FeeSchedule.objects.filter(payer=scope.organization, name=DEMO_FEE_SCHEDULE).exists():
+        return
+    services.fee_schedule_upload(
+        scope=scope,
+        name=DEMO_FEE_SCHEDULE,
+        file=ContentFile(DEMO_FEE_SCHEDULE_CSV.encode(), name="golden-coast-fee-schedule-2026.csv"),
+        notes="Demo rates for the codes a palliative team bills (illustrative, not a published schedule).",
+    )
 
 
 def _sensitivity(scope: Scope, bundle_version, assumptions) -> None:

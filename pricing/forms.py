@@ -272,6 +272,22 @@ class ExperienceUploadForm(forms.Form):
     )
 
 
+class FeeScheduleUploadForm(forms.Form):
+    name = forms.CharField(
+        max_length=200,
+        help_text="e.g. California Medi-Cal physician fee schedule; an existing schedule's name adds a version to it",
+    )
+    file = forms.FileField(
+        label="Fee schedule CSV", help_text="The columns of the template above, one row per code and period"
+    )
+    notes = forms.CharField(
+        label="What changed (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 class RunForm(forms.Form):
     bundle_version = forms.ChoiceField(label="Bundle version")
     assumption_version = forms.ChoiceField(label="Assumption set version")
@@ -308,6 +324,11 @@ class RunForm(forms.Form):
         required=False,
         help_text="Enrollment ramps up over the year and no one carries in from a year before",
     )
+    fee_schedule = forms.ChoiceField(
+        label="Fee schedule for the fee-for-service comparison",
+        required=False,
+        help_text="The plan's own schedule (its rates on the rating period's midpoint), or Medicare's",
+    )
     seed = forms.IntegerField(
         required=False,
         min_value=0,
@@ -315,8 +336,13 @@ class RunForm(forms.Form):
         help_text="Leave empty: derived from the inputs, so the same inputs give the same numbers",
     )
 
-    def __init__(self, *args, bundle_versions, assumption_versions, experiences, markets, **kwargs):
+    def __init__(
+        self, *args, bundle_versions, assumption_versions, experiences, markets, fee_schedules=(), **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        self.fields["fee_schedule"].choices = [("", "Medicare physician fee schedule 2025 (shipped)")] + [
+            (str(v.pk), f"{v.schedule.name} v{v.number}") for v in fee_schedules
+        ]
         self.fields["bundle_version"].choices = [
             (str(v.pk), f"{v.bundle.name} v{v.number}") for v in bundle_versions
         ]

@@ -342,3 +342,87 @@ class SensitivityAnalysis(models.Model):
     @classmethod
     def tenant_filter(cls, organization) -> Q:
         return Q(run__payer=organization)
+
+
+def fee_schedule_upload_to(instance: FeeScheduleVersion, filename: str) -> str:
+    return f"pricing/fee-schedules/{instance.schedule.payer.public_id}/{instance.public_id}/{filename}"
+
+
+class FeeSchedule(models.Model):
+    """A plan's own fee schedule (its state's Medicaid schedule), uploaded as numbered versions."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="fee_schedules")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["payer", "name"], name="fee_schedule_name_unique_per_plan")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(payer=organization)
+
+
+class FeeScheduleVersion(models.Model):
+    """One upload of a fee schedule, kept whatever its verdict. A valid upload gets the next number and
+    its rows; a rejected one keeps its errors (every one, with its row and column) and no number."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    schedule = models.ForeignKey(FeeSchedule, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=ExperienceStatus.choices)
+    file = models.FileField(upload_to=fee_schedule_upload_to, max_length=300)
+    original_filename = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64)
+    row_count = models.PositiveIntegerField(default=0)
+    rows = models.JSONField(
+        default=list, blank=True, help_text="[{code, modifier, rate, effective_start, effective_end}]"
+    )
+    errors = models.JSONField(default=list, blank=True, help_text="[{file, row, column, code, message}]")
+    error_count = models.PositiveIntegerField(default=0)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["schedule", "-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "number"], name="fee_schedule_version_number_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=[ExperienceStatus.VALID, ExperienceStatus.REJECTED]),
+                name="fee_schedule_version_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="valid") & Q(number__isnull=False))
+                | (Q(status="rejected") & Q(number__isnull=True)),
+                name="fee_schedule_version_number_iff_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule.name} {self.label}"
+
+    @property
+    def label(self) -> str:
+        return f"v{self.number}" if self.number else "rejected upload"
+
+    @property
+    def is_valid(self) -> bool:
+        return self.status == ExperienceStatus.VALID
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(schedule__payer=organization)

@@ -167,6 +167,7 @@ def run_report(
         ),
         "risk": _risk_rows(result.get("risk", {}), inputs["markets"], list(tiers), loss_level),
         "comparison": _comparison_rows(result.get("comparison", {}), tiers),
+        "fee_schedule": _fee_schedule_used(result.get("comparison", {}).get("fee_schedule") or {}),
         "comparison_roles": _comparison_roles(
             result.get("comparison", {}), chart_market, tiers, names, role_order
         ),
@@ -453,6 +454,29 @@ def _risk_rows(
         ),
         "minutes_cv": risk.get("minutes_cv"),
     }
+
+
+CARE_MANAGEMENT_NAMES = {
+    "ccm": "chronic care management (99490, 99439, 99487, 99489)",
+    "pcm": "principal care management (99426, 99427)",
+    "rhc_fqhc": "general care management in a rural health clinic or FQHC (G0511)",
+}
+
+
+def _fee_schedule_used(schedule: dict) -> dict[str, Any]:
+    """Which fee schedule the fee-for-service column was priced with, in a sentence."""
+    if schedule.get("kind") == "plan":
+        text = (
+            f"Fee-for-service priced with the plan's fee schedule {schedule['name']} v{schedule['version']}."
+        )
+    else:
+        text = "Fee-for-service priced with the Medicare physician fee schedule 2025."
+    if schedule.get("care_management"):
+        text += (
+            " The team's coordination minutes are billed together by a supervising clinician as "
+            f"{CARE_MANAGEMENT_NAMES.get(schedule['care_management'], schedule['care_management'])}."
+        )
+    return {"text": text, "unpriced": schedule.get("unpriced_codes") or []}
 
 
 def _comparison_rows(comparison: dict, tiers: dict) -> list[dict[str, str]]:

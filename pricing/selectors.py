@@ -28,6 +28,8 @@ from pricing.models import (
     AssumptionSetVersionStatus,
     ExperienceDataset,
     ExperienceStatus,
+    FeeSchedule,
+    FeeScheduleVersion,
     PricingRun,
     PricingRunStatus,
     SensitivityAnalysis,
@@ -294,6 +296,69 @@ def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
         ],
         "assessment_fees": {market: Decimal(fee) for market, fee in quote.get("assessment_fee", {}).items()},
     }
+
+
+# --- fee schedules ---------------------------------------------------------------------------------
+
+
+def fee_schedule_list(*, scope: Scope) -> QuerySet[FeeSchedule]:
+    """The plan's fee schedules with their latest number and count of uploads, in one query."""
+    scope.require("pricing.view")
+    return (
+        scoped(FeeSchedule.objects.all(), scope)
+        .annotate(latest_number=Max("versions__number"), upload_count=Count("versions"))
+        .order_by("name")
+    )
+
+
+def fee_schedule_get(*, scope: Scope, public_id) -> FeeSchedule:
+    schedule = get_scoped_or_404(FeeSchedule.objects.all(), scope, public_id=public_id)
+    scope.require("pricing.view")
+    return schedule
+
+
+def fee_schedule_versions(*, scope: Scope, schedule: FeeSchedule) -> QuerySet[FeeScheduleVersion]:
+    """Every upload of a schedule, newest first, without their rows."""
+    return (
+        scoped(FeeScheduleVersion.objects.filter(schedule=schedule), scope)
+        .select_related("created_by")
+        .defer("rows")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def fee_schedule_version_get(*, scope: Scope, schedule: FeeSchedule, number: str | int) -> FeeScheduleVersion:
+    try:
+        number = int(number)
+    except (TypeError, ValueError) as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+    return get_scoped_or_404(
+        FeeScheduleVersion.objects.filter(schedule=schedule).select_related("schedule"), scope, number=number
+    )
+
+
+def fee_schedule_version_for_run(
+    *, scope: Scope, schedule_id, number: int | None = None
+) -> FeeScheduleVersion:
+    """The version a run asks for (its latest valid one when no number is given); 409 when it has none."""
+    schedule = fee_schedule_get(scope=scope, public_id=schedule_id)
+    if number is None:
+        number = schedule.versions.aggregate(last=Max("number"))["last"]
+        if number is None:
+            raise ApplicationError(
+                "The fee schedule has no valid version yet.", code="fee_schedule_rejected", status=409
+            )
+    return fee_schedule_version_get(scope=scope, schedule=schedule, number=number)
+
+
+def valid_fee_schedule_versions(*, scope: Scope) -> QuerySet[FeeScheduleVersion]:
+    """Every valid version a run may name, newest schedule version first (for the run form)."""
+    return (
+        scoped(FeeScheduleVersion.objects.filter(status=ExperienceStatus.VALID), scope)
+        .select_related("schedule")
+        .defer("rows", "errors")
+        .order_by("schedule__name", "-number")
+    )
 
 
 # --- stalled runs and the workspace's worklist -----------------------------------------------------

@@ -226,6 +226,14 @@ class RunStartSerializer(serializers.Serializer):
         min_value=1, required=False, help_text="Default: the latest published version"
     )
     experience_id = serializers.UUIDField(required=False, allow_null=True)
+    fee_schedule_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="The plan's fee schedule for the FFS comparison (default: Medicare's)",
+    )
+    fee_schedule_version = serializers.IntegerField(
+        min_value=1, required=False, help_text="Default: the schedule's latest valid version"
+    )
     markets = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Default: every market of the bundle version"
     )
@@ -396,3 +404,52 @@ class SensitivityDetailSerializer(SensitivitySerializer):
         help_text="pmpm and probability_of_loss at the run's values; per assumption its values, pmpm, "
         "probability_of_loss and swings, largest PMPM swing first; by_loss: the order by loss swing",
     )
+
+
+class FeeScheduleUploadSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=200, help_text="A new schedule's name, or an existing one's (a new version)"
+    )
+    file = serializers.FileField(help_text="CSV: code, modifier, rate, effective_start, effective_end")
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class FeeScheduleVersionSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    schedule_id = serializers.UUIDField(source="schedule.public_id")
+    number = serializers.IntegerField(allow_null=True, help_text="Set for a valid upload: 1, 2, ...")
+    status = serializers.CharField(help_text="valid or rejected")
+    original_filename = serializers.CharField()
+    file_sha256 = serializers.CharField()
+    row_count = serializers.IntegerField()
+    error_count = serializers.IntegerField()
+    notes = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    url = serializers.SerializerMethodField(help_text="A valid version's rates (null for a rejected upload)")
+
+    def get_url(self, version) -> str | None:
+        if version.number is None:
+            return None
+        return reverse("api-fee-schedule-version", args=[version.schedule.public_id, version.number])
+
+
+class FeeScheduleVersionDetailSerializer(FeeScheduleVersionSerializer):
+    rows = serializers.JSONField(help_text="[{code, modifier, rate, effective_start, effective_end}]")
+    errors = serializers.JSONField(help_text="[{file, row, column, code, message}]")
+
+
+class FeeScheduleSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    latest_version = serializers.IntegerField(source="latest_number", allow_null=True)
+    uploads = serializers.IntegerField(source="upload_count")
+
+
+class FeeScheduleDetailSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    versions = serializers.SerializerMethodField()
+
+    @extend_schema_field(FeeScheduleVersionSerializer(many=True))
+    def get_versions(self, schedule) -> list:
+        return FeeScheduleVersionSerializer(self.context["versions"], many=True).data

@@ -41,6 +41,17 @@ urlpatterns = [
         views.assumption_export,
         name="pricing-assumption-export",
     ),
+    path("pricing/fee-schedules/", views.fee_schedule_list, name="pricing-fee-schedule-list"),
+    path(
+        "pricing/fee-schedules/template.csv",
+        views.fee_schedule_template,
+        name="pricing-fee-schedule-template",
+    ),
+    path(
+        "pricing/fee-schedules/<str:schedule_id>/",
+        views.fee_schedule_detail,
+        name="pricing-fee-schedule-detail",
+    ),
     path("pricing/experience/", views.experience_list, name="pricing-experience-list"),
     path(
         "pricing/experience/templates/<str:which>.csv",

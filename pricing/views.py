@@ -25,10 +25,13 @@ from pricing import forms as pricing_forms
 from pricing.engine.montecarlo import RESERVE_LEVELS
 from pricing.engine.scenarios import WhatIf
 from pricing.experience import EXPERIENCE_COLUMNS
+from pricing.fee_schedules import FEE_SCHEDULE_COLUMNS
+from pricing.fee_schedules import TEMPLATE as FEE_SCHEDULE_TEMPLATE
 from pricing.models import AssumptionSetVersion, ExperienceDataset, ExperienceStatus
 from pricing.states import NO_DRAFT_MESSAGE
 
 RUNS_ON_HOME = 50
+FEE_SCHEDULE_ROWS_SHOWN = 500
 RESERVE_KEYS = {format(level.normalize(), "f") for level in RESERVE_LEVELS}
 
 
@@ -64,12 +67,14 @@ def run_new(request):
     assumption_versions = list(selectors.published_assumption_versions(scope=scope))
     experiences = list(selectors.valid_experience(scope=scope))
     markets = list(plan_markets(organization=scope.organization))
+    fee_schedules = list(selectors.valid_fee_schedule_versions(scope=scope))
     form = pricing_forms.RunForm(
         request.POST or None,
         bundle_versions=bundle_versions,
         assumption_versions=assumption_versions,
         experiences=experiences,
         markets=markets,
+        fee_schedules=fee_schedules,
     )
     errors: list[dict] = []
     if request.method == "POST" and form.is_valid():
@@ -77,12 +82,14 @@ def run_new(request):
         by_pk = {str(v.pk): v for v in bundle_versions}
         assumptions_by_pk = {str(v.pk): v for v in assumption_versions}
         experience_by_pk = {str(e.pk): e for e in experiences}
+        schedule_by_pk = {str(v.pk): v for v in fee_schedules}
         try:
             run = services.pricing_run_start(
                 scope=scope,
                 bundle_version=by_pk[data["bundle_version"]],
                 assumption_set_version=assumptions_by_pk[data["assumption_version"]],
                 experience=experience_by_pk.get(data["experience"] or ""),
+                fee_schedule_version=schedule_by_pk.get(data["fee_schedule"] or ""),
                 markets=data["markets"] or None,
                 lobs=data["lobs"] or None,
                 seed=data["seed"],
@@ -633,6 +640,94 @@ def experience_file(request, dataset_id):
         request=request,
     )
     return report.file_response(dataset, which)
+
+
+# --- fee schedules --------------------------------------------------------------------------------
+
+
+@scoped_view
+def fee_schedule_list(request):
+    scope = request.scope
+    schedules = list(selectors.fee_schedule_list(scope=scope))
+    form = pricing_forms.FeeScheduleUploadForm()
+    status = 200
+    if request.method == "POST":
+        scope.require("pricing.edit")
+        form = pricing_forms.FeeScheduleUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                version = services.fee_schedule_upload(
+                    scope=scope,
+                    name=form.cleaned_data["name"],
+                    file=form.cleaned_data["file"],
+                    notes=form.cleaned_data["notes"],
+                )
+            except (NotFoundError, PermissionDeniedError):
+                raise
+            except ApplicationError as exc:
+                for problem in (exc.details or {}).get("problems", []):
+                    form.add_error(
+                        "file" if problem.get("path") == "file" else "name",
+                        problem["message"].capitalize() + ".",
+                    )
+            else:
+                if version.is_valid:
+                    messages.success(
+                        request, f"Version {version.number}: {version.row_count:,} rates loaded."
+                    )
+                else:
+                    messages.error(
+                        request, f"The file has {version.error_count:,} error(s); no rate was loaded."
+                    )
+                return redirect("pricing-fee-schedule-detail", schedule_id=version.schedule.public_id)
+        status = 400
+    return render(
+        request,
+        "pricing/fee_schedule_list.html",
+        {
+            "schedules": schedules,
+            "form": form,
+            "can_edit": scope.can("pricing.edit"),
+            "columns": FEE_SCHEDULE_COLUMNS,
+        },
+        status=status,
+    )
+
+
+@scoped_view
+def fee_schedule_detail(request, schedule_id):
+    """A schedule's uploads, the latest one's rates (or its errors), and a form for the next version."""
+    scope = request.scope
+    schedule = selectors.fee_schedule_get(scope=scope, public_id=schedule_id)
+    versions = list(selectors.fee_schedule_versions(scope=scope, schedule=schedule))
+    latest = next((v for v in versions if v.is_valid), None)
+    shown = versions[0] if versions else None
+    rows = []
+    if shown is not None and shown.is_valid:
+        rows = selectors.fee_schedule_version_get(scope=scope, schedule=schedule, number=shown.number).rows
+    return render(
+        request,
+        "pricing/fee_schedule_detail.html",
+        {
+            "schedule": schedule,
+            "versions": versions,
+            "latest": latest,
+            "shown": shown,
+            "rows": rows[:FEE_SCHEDULE_ROWS_SHOWN],
+            "row_total": len(rows),
+            "form": pricing_forms.FeeScheduleUploadForm(initial={"name": schedule.name}),
+            "can_edit": scope.can("pricing.edit"),
+        },
+    )
+
+
+@tenant_free
+@require_GET
+@scoped_view
+def fee_schedule_template(request):
+    response = HttpResponse(FEE_SCHEDULE_TEMPLATE, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="fee-schedule.csv"'
+    return response
 
 
 TEMPLATES = {

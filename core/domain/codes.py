@@ -74,6 +74,18 @@ TIER_RULE_WORDS: dict[str, str] = {
 
 # --- membership roles ------------------------------------------------------------------------------
 
+# --- care management billed under a supervising clinician (the fee-for-service comparison) ------------
+
+CCM = "ccm"
+PCM = "pcm"
+RHC_FQHC = "rhc_fqhc"
+CARE_MANAGEMENT_PROGRAMS: tuple[str, ...] = (CCM, PCM, RHC_FQHC)
+CARE_MANAGEMENT_LABELS: dict[str, str] = {
+    CCM: "Chronic care management",
+    PCM: "Principal care management",
+    RHC_FQHC: "General care management (RHC or FQHC)",
+}
+
 ADMIN = "admin"
 ANALYST = "analyst"
 CONTRACT_MANAGER = "contract_manager"

@@ -81,6 +81,7 @@ LABELS: dict[str, str] = {
     **codes.TIER_RULE_LABELS,
     **codes.ROLE_LABELS,
     **codes.WORK_ITEM_LABELS,
+    **codes.CARE_MANAGEMENT_LABELS,
 }
 
 

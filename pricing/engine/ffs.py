@@ -62,6 +62,8 @@ DEFAULT_ASSESSMENT_CODE_HOME = "99345"  # home visit, new patient, high MDM
 DEFAULT_ASSESSMENT_CODE_OFFICE = "99205"  # office visit, new patient, high MDM
 CCM_FIRST_MINUTES = Decimal(60)
 CCM_ADDITIONAL_MINUTES = Decimal(30)
+SIMPLE_CCM_MINUTES = Decimal(20)  # 99490 (first 20 minutes), 99439 (each further 20); G0511
+PCM_MINUTES = Decimal(30)  # 99426 (first 30 minutes), 99427 (each further 30)
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,51 @@ def load_fee_schedule(rvu_file: Path = RVU_FILE, gpci_file: Path = GPCI_FILE) ->
     return FeeSchedule(codes, localities)
 
 
+@dataclass(frozen=True)
+class RateSchedule:
+    """A plan's own fee schedule (a state Medicaid schedule): one flat rate per code, statewide.
+
+    `rates` holds the rates in effect for the rating period, keyed by code (a rate with a modifier
+    under "code:modifier"). A code it does not list pays nothing, and the comparison says so.
+    """
+
+    name: str
+    version: int | None
+    rates: Mapping[str, Decimal]
+
+    def amount(self, code: str) -> Decimal:
+        return self.rates.get(code, Decimal(0))
+
+
+def care_management_units(program: str, minutes: Decimal) -> list[tuple[str, Decimal]]:
+    """The care-management codes a supervising clinician bills for the team's minutes in a month.
+
+    - ``ccm``: 60 minutes or more is complex CCM, 99487 plus 99489 per further full 30 minutes;
+      20 to 59 minutes is CCM, 99490 plus 99439 per further full 20 minutes (at most twice);
+    - ``pcm``: 30 minutes or more is principal care management by clinical staff, 99426 plus 99427
+      per further full 30 minutes;
+    - ``rhc_fqhc``: 20 minutes or more is general care management in a rural health clinic or FQHC,
+      G0511 once.
+    Fewer minutes than the first threshold bill nothing.
+    """
+    if program == "ccm":
+        if minutes >= CCM_FIRST_MINUTES:
+            return [("99487", Decimal(1)), ("99489", (minutes - CCM_FIRST_MINUTES) // CCM_ADDITIONAL_MINUTES)]
+        if minutes >= SIMPLE_CCM_MINUTES:
+            return [
+                ("99490", Decimal(1)),
+                ("99439", min(Decimal(2), (minutes - SIMPLE_CCM_MINUTES) // SIMPLE_CCM_MINUTES)),
+            ]
+        return []
+    if program == "pcm":
+        if minutes >= PCM_MINUTES:
+            return [("99426", Decimal(1)), ("99427", (minutes - PCM_MINUTES) // PCM_MINUTES)]
+        return []
+    if program == "rhc_fqhc":
+        return [("G0511", Decimal(1))] if minutes >= SIMPLE_CCM_MINUTES else []
+    raise ValueError(f"unknown care-management program {program!r}")
+
+
 def _is_billable(pf: PricingFile, role: str) -> bool:
     for r in pf.bundle.roles:
         if r.role == role:
@@ -160,8 +207,11 @@ def _is_billable(pf: PricingFile, role: str) -> bool:
     return role in BILLABLE_ROLES
 
 
-def _role_units(role: Role, tier: str, home_share: Decimal) -> list[tuple[str, Decimal]]:
-    """(code, units per member-month) a billable role's visit pattern produces in a tier."""
+def _role_units(
+    role: Role, tier: str, home_share: Decimal, *, supervised: bool = False
+) -> list[tuple[str, Decimal]]:
+    """(code, units per member-month) a billable role's visit pattern produces in a tier. Under a
+    supervising clinician (``supervised``) its coordination is billed with the team's, not alone."""
     codes = role.service_codes or DEFAULT_SERVICE_CODES
     effort = role.effort(tier)
     units: list[tuple[str, Decimal]] = []
@@ -170,7 +220,7 @@ def _role_units(role: Role, tier: str, home_share: Decimal) -> list[tuple[str, D
     if codes.office_visit is not None:
         units.append((codes.office_visit, effort.visits_per_mm * (1 - home_share)))
     minutes = effort.coordination_minutes_per_mm
-    if codes.ccm_first is not None and minutes >= CCM_FIRST_MINUTES:
+    if not supervised and codes.ccm_first is not None and minutes >= CCM_FIRST_MINUTES:
         units.append((codes.ccm_first, Decimal(1)))
         if codes.ccm_additional is not None:
             units.append((codes.ccm_additional, ((minutes - CCM_FIRST_MINUTES) // CCM_ADDITIONAL_MINUTES)))
@@ -262,6 +312,7 @@ def compare_payment_models(
     *,
     markets: Sequence[str] | None = None,
     fee_schedule: FeeSchedule | None = None,
+    rate_schedule: RateSchedule | None = None,
 ) -> dict[str, Any]:
     """Revenue under FFS, bundle, value-based and capitation+TCOC per tier x market, vs cost.
 
@@ -269,11 +320,20 @@ def compare_payment_models(
     months (assessments per enrollee = 1 / conversion_rate) on both sides. `surplus_pmpm` is
     revenue minus direct cost: what is left for admin and margin (the bundle's surplus is exactly
     its loads). Per role: the cost (trended labor from the build-up), FFS revenue and their gap.
+
+    With a `rate_schedule` (a plan's state Medicaid schedule) every code is priced at its flat rate
+    instead of the Medicare PFS; a code the schedule does not list pays nothing and is named in
+    `fee_schedule.unpriced_codes`. When the bundle says a billing clinician supervises the team's
+    care management (`bundle.care_management`), the minutes of every role are billed together under
+    that program's codes (`care_management_units`) and the revenue shared by minutes.
     """
     pf = as_pricing_file(pricing_file)
     fs = fee_schedule or load_fee_schedule()
     selected = select_markets(pf, markets)
-    _check_codes(pf, fs, selected)
+    if rate_schedule is None:
+        _check_codes(pf, fs, selected)
+    program = pf.bundle.care_management
+    unpriced: set[str] = set()
     a = pf.assumptions
     point = Scenario.point(pf)
     cells = []
@@ -285,7 +345,17 @@ def compare_payment_models(
             locality = market.ffs_locality or a.ffs_locality
 
             def price(code: str, locality: str | None = locality) -> Decimal:
+                if rate_schedule is not None:
+                    if code not in rate_schedule.rates:
+                        unpriced.add(code)
+                    return rate_schedule.amount(code)
+                if code not in fs.codes:  # a care-management code Medicare pays outside the PFS
+                    unpriced.add(code)
+                    return Decimal(0)
                 return fs.amount(code, locality=locality, conversion_factor=a.ffs_conversion_factor)
+
+            def label(code: str) -> str:
+                return fs.codes[code].label if code in fs.codes else code
 
             detail = assessment_buildup(pf, market, point)
             assessment_cost = detail.cost if detail is not None else Decimal(0)
@@ -304,22 +374,54 @@ def compare_payment_models(
                 cell = rate_cell_buildup(pf, tier, market, point)
                 by_role: dict[str, Any] = {}
                 ffs_total = Decimal(0)
+                team_minutes = sum(
+                    (r.effort(tier).coordination_minutes_per_mm for r in pf.bundle.roles), Decimal(0)
+                )
+                managed = (
+                    [
+                        (code, units, price(code))
+                        for code, units in care_management_units(program, team_minutes)
+                        if units > 0
+                    ]
+                    if program is not None
+                    else []
+                )
                 for role, line in zip(pf.bundle.roles, cell.roles, strict=True):
                     revenue = Decimal(0)
-                    services = []
+                    services: list[dict[str, Any]] = []
                     if role.bills_ffs:
-                        for code, units in _role_units(role, tier, pf.bundle.home_share):
+                        for code, units in _role_units(
+                            role, tier, pf.bundle.home_share, supervised=program is not None
+                        ):
                             amount = price(code)
                             revenue += units * amount
                             services.append(
                                 {
                                     "code": code,
-                                    "label": fs.codes[code].label,
+                                    "label": label(code),
                                     "units_per_mm": format(units.normalize(), "f"),
                                     "amount": cents_str(amount),
                                     "revenue_pmpm": cents_str(units * amount),
                                 }
                             )
+                    share = (
+                        role.effort(tier).coordination_minutes_per_mm / team_minutes
+                        if team_minutes
+                        else Decimal(0)
+                    )
+                    for code, units, amount in managed if share else []:
+                        # the team's care management, billed by the supervising clinician, shared by minutes
+                        revenue += units * amount * share
+                        services.append(
+                            {
+                                "code": code,
+                                "label": label(code),
+                                "units_per_mm": format((units * share).normalize(), "f"),
+                                "amount": cents_str(amount),
+                                "revenue_pmpm": cents_str(units * amount * share),
+                                "supervised": True,
+                            }
+                        )
                     ffs_total += revenue
                     by_role[role.role] = {
                         "billable": role.bills_ffs,
@@ -362,13 +464,19 @@ def compare_payment_models(
                         },
                     }
                 )
-    return {
-        "engine_version": ENGINE_VERSION,
-        "fee_schedule": {
+    schedule: dict[str, Any] = (
+        {
+            "kind": "medicare_pfs",
             "year": 2025,
             "conversion_factor": format(a.ffs_conversion_factor, "f"),
             "source": "CMS PPRRVU2025_Oct.csv (RVU25D) and CY2025 GPCI Addendum E",
-        },
+        }
+        if rate_schedule is None
+        else {"kind": "plan", "name": rate_schedule.name, "version": rate_schedule.version}
+    )
+    return {
+        "engine_version": ENGINE_VERSION,
+        "fee_schedule": {**schedule, "unpriced_codes": sorted(unpriced), "care_management": program},
         "expected_months_enrolled": format(expected.quantize(Decimal("0.0001")), "f"),
         "assumptions": {
             "vbp_bonus_share": format(a.vbp_bonus_share, "f"),

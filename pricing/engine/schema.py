@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from core.domain.codes import CARE_MANAGEMENT_PROGRAMS
 from core.domain.problems import Problem
 
 FORMAT = "carebundle.pricing/1"
@@ -199,6 +200,10 @@ class Assessment:
     home: bool
 
 
+# CARE_MANAGEMENT_PROGRAMS (core.domain.codes): how the team's coordination time is billed under a
+# supervising billing clinician in the fee-for-service comparison (ffs.py).
+
+
 @dataclass(frozen=True)
 class Bundle:
     name: str
@@ -207,6 +212,7 @@ class Bundle:
     home_share: Decimal
     roles: tuple[Role, ...]
     assessment: Assessment | None
+    care_management: str | None = None
 
     @property
     def tier_codes(self) -> tuple[str, ...]:
@@ -525,7 +531,23 @@ class _Parser:
         assessment = None
         if obj.get("assessment") is not None:
             assessment = self.assessment(obj["assessment"], _key(path, "assessment"))
-        return Bundle(name or "", period, tuple(tiers), home_share or Decimal(0), tuple(roles), assessment)
+        care_management = obj.get("care_management") or None
+        if care_management is not None and care_management not in CARE_MANAGEMENT_PROGRAMS:
+            self.error(
+                _key(path, "care_management"),
+                INVALID_CHOICE,
+                f"care_management is one of {', '.join(CARE_MANAGEMENT_PROGRAMS)} (or none)",
+            )
+            care_management = None
+        return Bundle(
+            name or "",
+            period,
+            tuple(tiers),
+            home_share or Decimal(0),
+            tuple(roles),
+            assessment,
+            care_management,
+        )
 
     def period(self, value: object, path: str) -> Period:
         obj = self.mapping(value, path, required=False)
@@ -982,6 +1004,8 @@ def _export(pf: PricingFile) -> dict[str, Any]:
                 item["service_code"] = r.service_code
             roles.append(item)
         bundle["assessment"] = {"roles": roles, "home": b.assessment.home}
+    if b.care_management is not None:
+        bundle["care_management"] = b.care_management
     markets = []
     for m in a.markets:
         market: dict[str, Any] = {

@@ -39,6 +39,11 @@ from pricing.services.experience import (
     experience_upload,
     experience_upload_process,
 )
+from pricing.services.fee_schedules import (
+    FEE_SCHEDULE_REJECTED_MESSAGE,
+    fee_schedule_rejected_error,
+    fee_schedule_upload,
+)
 from pricing.services.quoting import OUT_OF_RANGE_MESSAGE, pricing_quote, pricing_what_if, run_levers
 from pricing.services.runs import (
     ASSUMPTIONS_NOT_PUBLISHED_MESSAGE,
@@ -102,6 +107,9 @@ __all__ = [
     "assumption_version_new_draft",
     "experience_rejected_error",
     "experience_upload",
+    "FEE_SCHEDULE_REJECTED_MESSAGE",
+    "fee_schedule_rejected_error",
+    "fee_schedule_upload",
     "experience_upload_process",
     "plan_defaults",
     "plan_market_entries",

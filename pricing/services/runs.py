@@ -21,10 +21,12 @@ from pricing.documents import default_seed, inputs_hash, run_document, validate_
 from pricing.engine import ENGINE_VERSION, PricingInputError
 from pricing.engine.scenarios import WhatIf, what_if_assumptions
 from pricing.experience import experience_part, observed_disenrollment
+from pricing.fee_schedules import rates_on
 from pricing.models import (
     AssumptionSetVersion,
     AssumptionSetVersionStatus,
     ExperienceDataset,
+    FeeScheduleVersion,
     PricingRun,
 )
 from pricing.services.assumptions import assumption_draft_publish, assumption_set_create, plan_market_entries
@@ -247,17 +249,27 @@ def pricing_run_start(
     lobs: Any = None,
     seed: Any = None,
     options: Any = None,
+    fee_schedule_version: FeeScheduleVersion | None = None,
     enqueue: bool = True,
 ) -> PricingRun:
-    """Validate every input, store the complete pricing file and its hash, and queue the computation."""
+    """Validate every input, store the complete pricing file and its hash, and queue the computation.
+
+    With ``fee_schedule_version`` (the plan's own schedule) the fee-for-service comparison prices
+    every code at that schedule's rate in effect at the rating period's midpoint (kept in the inputs,
+    so the run stays reproducible), instead of the Medicare physician fee schedule."""
     scope.require("pricing.run")
     organization = scope.organization
     if (
         bundle_version.bundle.payer_id != organization.pk
         or assumption_set_version.assumption_set.payer_id != organization.pk
         or (experience is not None and experience.payer_id != organization.pk)
+        or (fee_schedule_version is not None and fee_schedule_version.schedule.payer_id != organization.pk)
     ):
         raise NotFoundError("Not found.")
+    if fee_schedule_version is not None and not fee_schedule_version.is_valid:
+        raise ConflictError(
+            "A rejected fee schedule upload has no rates to price with.", code="fee_schedule_rejected"
+        )
     if bundle_version.status != BundleVersionStatus.PUBLISHED:
         raise ConflictError(BUNDLE_NOT_PUBLISHED_MESSAGE, code="bundle_version_not_published")
     if assumption_set_version.status != AssumptionSetVersionStatus.PUBLISHED:
@@ -295,7 +307,9 @@ def pricing_run_start(
             if experience is not None
             else None,
         )
-        pricing_file = validate_document(document).to_dict()
+        parsed = validate_document(document)
+        pricing_file = parsed.to_dict()
+        rating_midpoint = parsed.assumptions.rating_period_midpoint
     except PricingInputError as exc:
         errors += exc.problems
     if errors:
@@ -308,6 +322,14 @@ def pricing_run_start(
         "engine_version": ENGINE_VERSION,
         "seed": None,
     }
+    if fee_schedule_version is not None:
+        inputs["fee_schedule"] = {
+            "id": str(fee_schedule_version.schedule.public_id),
+            "name": fee_schedule_version.schedule.name,
+            "version": fee_schedule_version.number,
+            "effective_on": rating_midpoint.isoformat(),
+            "rates": rates_on(fee_schedule_version.rows, rating_midpoint),
+        }
     inputs["seed"] = seed if seed is not None else default_seed(inputs)
     inputs["references"] = _references(bundle_version, assumption_set_version, experience)
     with transaction.atomic():

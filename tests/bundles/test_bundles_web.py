@@ -150,3 +150,26 @@ def test_bundle_list_page_query_count(client, analyst, complete_definition, djan
     with django_assert_max_num_queries(8):
         response = client.get("/bundles/")
     assert response.content.decode().count("/bundles/") >= 12
+
+
+def test_care_management_under_a_supervising_clinician_is_set_in_the_editor(client, draft_bundle):
+    from bundles.definition import validate
+
+    page = client.get(f"/bundles/{draft_bundle.public_id}/draft/").content.decode()
+    assert "Care management billed under a supervising clinician" in page
+    data = {
+        "name": draft_bundle.name,
+        "home_share": "0.8",
+        "period": "monthly",
+        "care_management": "pcm",
+        "lines_of_business": ["medicaid"],
+        "markets": ["URBAN"],
+    }
+    assert client.post(f"/bundles/{draft_bundle.public_id}/draft/general/", data).status_code in (200, 302)
+    draft = BundleVersion.objects.get(bundle=draft_bundle, status="draft")
+    assert draft.definition["care_management"] == "pcm"
+    client.post(f"/bundles/{draft_bundle.public_id}/draft/general/", {**data, "care_management": ""})
+    draft.refresh_from_db()
+    assert "care_management" not in draft.definition
+    _, problems = validate({**draft.definition, "care_management": "tcm"})
+    assert [p.path for p in problems if p.code == "invalid_choice"] == ["$.care_management"]

@@ -220,6 +220,12 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "pricing-sensitivity-detail",
         "pricing-run-what-if",
         "pricing-run-what-if-quote",
+        "api-fee-schedule-list",
+        "api-fee-schedule-detail",
+        "api-fee-schedule-version",
+        "pricing-fee-schedule-list",
+        "pricing-fee-schedule-template",
+        "pricing-fee-schedule-detail",
     ),
     "contracts, their versions and rate sheets": (
         "api-contract-list",
