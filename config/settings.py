@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CAREBUNDLE_VAR_DIR", BASE_DIR / "var"))
@@ -319,6 +320,27 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = False
+# Two queues: heavy work (minutes of CPU: pricing runs and their analyses, big uploads, a month's
+# payment runs, rate sheet zips, claims completion) goes to "heavy", everything else (notifications,
+# sweeps, heartbeats, reminders) stays on "celery", so light tasks never wait behind a pricing run.
+# A worker started without -Q consumes both (`make run`, a small deployment); docker-compose.yml
+# runs a worker for each, scaled separately (docs/operations.md).
+HEAVY_QUEUE = "heavy"
+HEAVY_TASKS = (
+    "pricing.run_pricing",
+    "pricing.run_sensitivity",
+    "pricing.process_experience_upload",
+    "enrollment.process_roster",
+    "enrollment.process_eligibility_file",
+    "payments.calculate_run",
+    "contracts.build_rate_sheet_export",
+    "claims.process_claims_upload",
+    "claims.compute_completion",
+    "performance.process_utilization_upload",
+)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HEAVY_QUEUE))
+CELERY_TASK_ROUTES = {name: {"queue": HEAVY_QUEUE} for name in HEAVY_TASKS}
 # Every task has time limits. The soft one raises SoftTimeLimitExceeded inside the task, which then
 # records the failure on its row (a run, a submission) instead of leaving it half done; the hard one
 # kills the worker process a minute later if even that hangs. Long tasks (pricing runs, ingests,
@@ -430,7 +452,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Metrics (core.metrics) at /metrics for a scraper sending "Authorization: Bearer <METRICS_TOKEN>";
 # not served without a token outside development. A worker serves its own on WORKER_METRICS_PORT.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
-METRICS_QUEUES = os.environ.get("METRICS_QUEUES", "celery").split(",")
+METRICS_QUEUES = os.environ.get("METRICS_QUEUES", f"celery,{HEAVY_QUEUE}").split(",")
 WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "0"))
 
 #: Where `manage.py backup` writes its folders without --output (core/backup.py, docs/operations.md).

@@ -153,3 +153,35 @@ def test_compose_file_has_the_services_and_settings_it_needs():
     assert "inspect ping" in services["worker"]["healthcheck"]["test"][-1]
     assert services["web"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert (ROOT / "Dockerfile").exists()
+    for name, service in services.items():
+        if "build" in service or "image" in service:
+            assert service.get("restart") == "unless-stopped", name
+    assert {"pgdata", "media"} <= set(compose["volumes"])
+
+
+def test_heavy_work_has_its_own_queue_and_workers_for_each(settings):
+    """`docker compose up --scale worker=N` scales the workers that take heavy work; a light worker
+    keeps notifications and heartbeats moving whatever the heavy queue holds."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    tasks = {name for name in app.tasks if not name.startswith("celery.")}
+    assert set(settings.HEAVY_TASKS) <= tasks  # every route names a real task
+    for name in tasks:
+        queue = app.amqp.router.route({}, name)["queue"].name
+        assert queue == ("heavy" if name in settings.HEAVY_TASKS else "celery"), name
+    # a worker started without -Q (make run, the test worker) consumes both
+    assert {q.name for q in app.conf.task_queues} == {"celery", "heavy"}
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+    def queues(service: str) -> set[str]:
+        command = services[service]["command"][-1].split()
+        return set(command[command.index("-Q") + 1].split(","))
+
+    assert queues("worker") == {"heavy", "celery"}
+    assert queues("worker-light") == {"celery"}
+    for name in ("worker", "worker-light"):
+        service = services[name]
+        assert "ports" not in service and "container_name" not in service, name  # so it can be scaled
+        assert "inspect ping" in service["healthcheck"]["test"][-1]
+        assert service["environment"]["REDIS_URL"].startswith("redis://redis:6379")
