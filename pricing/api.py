@@ -656,21 +656,12 @@ class RunComparisonApi(ScopedAPIView):
         kind = request.query_params.get("file", "")
         if not kind:
             return Response(document)
-        if kind == "xlsx":
-            content, content_type = (
-                comparison.render_xlsx(document),
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            )
-        elif kind == "pdf":
-            comparison.refuse_unknown_cell(document["walk"], request.query_params.get("cell"))
-            content, content_type = (
-                comparison.render_pdf(
-                    document, cell=request.query_params.get("cell"), organization=self.scope.organization
-                ),
-                "application/pdf",
-            )
-        else:
+        if kind not in ("xlsx", "pdf"):
             raise ApplicationError("file is xlsx or pdf.", code="unknown_file_kind")
-        response = HttpResponse(content, content_type=content_type)
+        cell = request.query_params.get("cell")
+        if kind == "pdf":
+            comparison.refuse_unknown_cell(document["walk"], cell)
+        content = comparison.render_file(document, kind, cell=cell, organization=self.scope.organization)
+        response = HttpResponse(content, content_type=comparison.content_type(kind))
         response["Content-Disposition"] = f'attachment; filename="{comparison.filename(document, kind)}"'
         return response

@@ -157,6 +157,22 @@ def refuse_unknown_cell(walk: dict[str, Any], key: str | None) -> None:
 # --- files -----------------------------------------------------------------------------------------
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def render_file(
+    document: dict[str, Any], kind: str, *, cell: str | None = None, organization: Any = None
+) -> bytes:
+    """The comparison as ``kind`` ("xlsx" or "pdf"): the same document the page shows."""
+    if kind == "xlsx":
+        return render_xlsx(document)
+    return render_pdf(document, cell=cell, organization=organization)
+
+
+def content_type(kind: str) -> str:
+    return XLSX_TYPE if kind == "xlsx" else "application/pdf"
+
+
 def filename(document: dict[str, Any], extension: str) -> str:
     ids = "-".join(f["id"][:8] for f in document["runs"])
     return f"pricing-comparison-{ids}.{extension}"

@@ -370,15 +370,10 @@ def compare_export(request, extension):
         raise
     except ApplicationError as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
-    if extension == "xlsx":
-        content = comparison.render_xlsx(document)
-        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        content = comparison.render_pdf(
-            document, cell=request.GET.get("cell"), organization=request.scope.organization
-        )
-        content_type = "application/pdf"
-    response = HttpResponse(content, content_type=content_type)
+    content = comparison.render_file(
+        document, extension, cell=request.GET.get("cell"), organization=request.scope.organization
+    )
+    response = HttpResponse(content, content_type=comparison.content_type(extension))
     response["Content-Disposition"] = f'attachment; filename="{comparison.filename(document, extension)}"'
     return response
 
