@@ -4,6 +4,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
 
 from accounts.models import Role
+from core.errors import ApplicationError
 
 USERNAME_TOO_LONG_MESSAGE = "A username has at most %(limit_value)d characters."
 
@@ -57,3 +58,13 @@ class LoginForm(_BoundedUsername, AuthenticationForm):
 
 class AdminLoginForm(_BoundedUsername, AdminAuthenticationForm):
     pass
+
+
+class CodeForm(forms.Form):
+    """A two-factor code (from the app or a backup code), with the service's refusal put on it."""
+
+    otp_token = forms.CharField(max_length=64, label="Code")
+
+    def apply(self, error: ApplicationError) -> None:
+        field = "otp_token" if error.code in {"invalid_otp", "otp_throttled", "otp_required"} else None
+        self.add_error(field, error.message)

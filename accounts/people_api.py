@@ -16,8 +16,9 @@ from accounts import selectors, services
 from accounts.api import LoginRateThrottle
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from accounts.backends import username_max_length
-from accounts.models import Invitation, InvitationStatus, Membership, Role, UserPreference
+from accounts.models import Invitation, InvitationStatus, Membership, Role
 from accounts.serializers import MembershipSerializer
+from accounts.time_zone import chosen_time_zone
 from core.api import ErrorSerializer
 from core.errors import ApplicationError
 
@@ -215,8 +216,7 @@ class MePreferencesApi(APIView):
     """Your own settings, whichever organisation you act for."""
 
     def _body(self, user) -> dict:
-        preference = UserPreference.objects.filter(user=user).first()
-        return {"time_zone": preference.time_zone if preference else "", "site_time_zone": settings.TIME_ZONE}
+        return {"time_zone": chosen_time_zone(user), "site_time_zone": settings.TIME_ZONE}
 
     @extend_schema(responses=UserPreferencesSerializer)
     def get(self, request):

@@ -38,10 +38,14 @@ def is_time_zone(name: str) -> bool:
     return name in all_time_zones() or name == settings.TIME_ZONE
 
 
+def chosen_time_zone(user) -> str:
+    """The zone ``user`` chose ("" when none: the site's applies)."""
+    return UserPreference.objects.filter(user=user).values_list("time_zone", flat=True).first() or ""
+
+
 def time_zone_of(user) -> str:
     """The zone ``user`` chose, or the site's."""
-    chosen = UserPreference.objects.filter(user=user).values_list("time_zone", flat=True).first()
-    return chosen or settings.TIME_ZONE
+    return chosen_time_zone(user) or settings.TIME_ZONE
 
 
 def remember(session, name: str) -> None:

@@ -8,7 +8,6 @@ Every change goes through ``accounts.two_factor``; after one, the session's cach
 from __future__ import annotations
 
 import django_otp
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest
@@ -20,19 +19,12 @@ from django_otp.plugins.otp_static.models import StaticDevice
 
 from accounts import selectors, two_factor
 from accounts.decorators import scoped_view
+from accounts.forms import CodeForm
 from accounts.middleware import two_factor_state_refresh
 from core.errors import ApplicationError
 
 #: Session key: the backup codes just made, shown once by the backup codes page, which removes them.
 BACKUP_CODES_KEY = "carebundle_two_factor_backup_codes"
-
-
-class CodeForm(forms.Form):
-    otp_token = forms.CharField(max_length=64, label="Code")
-
-    def apply(self, error: ApplicationError) -> None:
-        field = "otp_token" if error.code in {"invalid_otp", "otp_throttled", "otp_required"} else None
-        self.add_error(field, error.message)
 
 
 def _next_url(request: HttpRequest) -> str:
