@@ -19,7 +19,7 @@ aggregator. Figures:
   peak resident memory (of the whole process: Django, numpy and all).
 - pricing.what_if_requote_server_ms (issue 17): the what-if re-quote through the page,
   `GET /pricing/runs/<id>/what-if/quote/` with four levers moved (conversion rate, productivity,
-  wages, enrollees a year) for a succeeded run of a 3-tier bundle in 20 markets x 2 LOBs priced with
+  wages, enrollment) for a succeeded run of a 3-tier bundle in 20 markets x 2 LOBs priced with
   the platform's default assumption set, with the Django test client logged in as an analyst of the
   plan (sessions, tenancy scope, the form, the engine's quote and budgets, the side-by-side and the
   template included): the median server time of 30 after a warm-up; target < 100 ms. Its p95 and
@@ -328,7 +328,7 @@ WHAT_IF_LEVERS = {
     "conversion_rate": "0.55",
     "productivity": "0.72",
     "wage_change": "5",
-    "enrollees_per_year": "150",
+    "enrollment_change": "50",
 }
 RUN_LOBS = ["medicaid", "medicare_advantage"]
 SENSITIVITY_YEARS = 20_000

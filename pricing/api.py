@@ -599,25 +599,21 @@ class RunWhatIfApi(ScopedAPIView):
             conversion_rate=data.get("conversion_rate", levers.get("conversion_rate")),
             productivity=data.get("productivity", levers.get("productivity")),
             wage_change=data.get("wage_change", Decimal(0)),
+            enrollment_change=data.get("enrollment_change", Decimal(0)),
         )
-        enrollees = data.get("enrollees_per_year", levers.get("enrollees_per_year"))
         if data["save"]:
-            new_run = services.pricing_run_what_if_save(
-                scope=self.scope, run=run, what_if=what_if, enrollees_per_year=enrollees
-            )
+            new_run = services.pricing_run_what_if_save(scope=self.scope, run=run, what_if=what_if)
             response = Response(RunAcceptedSerializer(new_run).data, status=status.HTTP_202_ACCEPTED)
             response["Location"] = response.data["status_url"]
             return response
-        result = services.pricing_what_if(
-            scope=self.scope, run=run, what_if=what_if, enrollees_per_year=enrollees
-        )
+        result = services.pricing_what_if(scope=self.scope, run=run, what_if=what_if)
         return Response(
             {
                 "levers": {
                     "conversion_rate": format(what_if.conversion_rate, "f"),
                     "productivity": format(what_if.productivity, "f"),
                     "wage_change": format(what_if.wage_change, "f"),
-                    "enrollees_per_year": enrollees,
+                    "enrollment_change": format(what_if.enrollment_change, "f"),
                 },
                 **result,
             }

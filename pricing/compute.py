@@ -29,7 +29,7 @@ from pricing.engine import (
 )
 from pricing.engine.ffs import RateSchedule
 from pricing.engine.montecarlo import combine_draws, reserve_needed
-from pricing.engine.scenarios import WhatIf, what_if_assumptions
+from pricing.engine.scenarios import WhatIf, what_if_assumptions, what_if_enrollees
 from pricing.engine.schema import PricingFile
 from pricing.engine.sensitivity import sensitivity
 
@@ -109,25 +109,24 @@ def compute_run_result(inputs: Mapping[str, Any], *, on_progress: ProgressCallba
     }
 
 
-def what_if_result(
-    inputs: Mapping[str, Any], what_if: WhatIf, *, enrollees_per_year: int | None = None
-) -> dict[str, Any]:
+def what_if_result(inputs: Mapping[str, Any], what_if: WhatIf) -> dict[str, Any]:
     """A run's rates and budgets again with the what-if's levers moved: no simulation, nothing stored.
 
-    ``enrollees_per_year`` (every market) replaces the run's for the budgets. Raises
-    PricingInputError when the levers make the file unpriceable.
+    Raises PricingInputError when the levers make the file unpriceable.
     """
     document = dict(inputs["pricing_file"])
     document["assumptions"] = what_if_assumptions(document["assumptions"], what_if)
     pf = validate_document(document)
     markets, lobs = list(inputs["markets"]), list(inputs["lobs"])
     options = dict(inputs.get("options") or {})
-    if enrollees_per_year is not None:
-        options["enrollees_per_year"] = enrollees_per_year
+    options["enrollees_per_year"] = what_if_enrollees(
+        {market: _enrollees(options, market) for market in markets}, what_if
+    )
     quoted = quote(pf, markets=markets, lobs=lobs)
     return {
         "quote": quoted,
         "budgets": _budgets(pf, quoted, markets, lobs, options, _tier_mix(options, pf)),
+        "enrollees_per_year": options["enrollees_per_year"],
     }
 
 

@@ -388,21 +388,23 @@ class WhatIfForm(forms.Form):
     wage_change = forms.DecimalField(
         label="Wages (% change)", min_value=Decimal(-30), max_value=Decimal(50), decimal_places=1
     )
-    enrollees_per_year = forms.IntegerField(
-        label="Enrollees a year, per market",
-        min_value=1,
-        max_value=100_000,  # as a run allows
+    enrollment_change = forms.DecimalField(
+        label="Enrollment (% change)", min_value=Decimal(-90), max_value=Decimal(300), decimal_places=0
     )
 
     @classmethod
     def initial_from(cls, levers: Mapping[str, Any]) -> dict[str, Any]:
-        return {**levers, "wage_change": levers["wage_change"] * 100}
+        return {
+            **levers,
+            "wage_change": levers["wage_change"] * 100,
+            "enrollment_change": levers["enrollment_change"] * 100,
+        }
 
-    def levers(self) -> tuple[WhatIf, int]:
+    def levers(self) -> WhatIf:
         data = self.cleaned_data
-        what_if = WhatIf(
+        return WhatIf(
             conversion_rate=data["conversion_rate"],
             productivity=data["productivity"],
             wage_change=data["wage_change"] / 100,
+            enrollment_change=data["enrollment_change"] / 100,
         )
-        return what_if, data["enrollees_per_year"]

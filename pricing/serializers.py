@@ -363,7 +363,14 @@ class WhatIfSerializer(serializers.Serializer):
         required=False,
         help_text="Every salary's change as a fraction: 0.05 is 5% higher",
     )
-    enrollees_per_year = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
+    enrollment_change = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("-0.9"),
+        max_value=Decimal(3),
+        required=False,
+        help_text="Every market's enrollees a year moved by this fraction: 0.5 is half as many again",
+    )
     save = serializers.BooleanField(
         default=False, help_text="Keep the levers: a new assumption set and a pricing run with it (202)"
     )

@@ -248,21 +248,18 @@ def _what_if_context(request, run) -> dict:
     if form.is_bound and not form.is_valid():
         return context
     if form.is_bound:
-        what_if, enrollees = form.levers()
+        what_if = form.levers()
     else:
         what_if = WhatIf(conversion_rate=levers["conversion_rate"], productivity=levers["productivity"])
-        enrollees = levers["enrollees_per_year"]
     try:
-        context["result"] = services.pricing_what_if(
-            scope=request.scope, run=run, what_if=what_if, enrollees_per_year=enrollees
-        )
+        context["result"] = services.pricing_what_if(scope=request.scope, run=run, what_if=what_if)
     except (NotFoundError, PermissionDeniedError):
         raise
     except ApplicationError as exc:
         context["problems"] = (exc.details or {}).get("problems") or [
             Problem(exc.code, exc.message).as_dict()
         ]
-    context.update(what_if=what_if, enrollees=enrollees)
+    context["what_if"] = what_if
     return context
 
 
@@ -280,10 +277,9 @@ def run_what_if(request, run_id):
     context = _what_if_context(request, run)
     context["can_save"] = request.scope.can("pricing.run") and request.scope.can("pricing.edit")
     if request.method == "POST" and context["form"].is_valid():
-        what_if, enrollees = context["form"].levers()
         try:
             new_run = services.pricing_run_what_if_save(
-                scope=request.scope, run=run, what_if=what_if, enrollees_per_year=enrollees
+                scope=request.scope, run=run, what_if=context["form"].levers()
             )
         except (NotFoundError, PermissionDeniedError):
             raise

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from core.domain.money import cents_str
+from core.domain.money import cents_str, round_half_up
 from pricing.engine.buildup import quote
 from pricing.engine.schema import PricingInputError, parse_pricing_file
 
@@ -241,9 +241,22 @@ class WhatIf:
     conversion_rate: Decimal | None = None
     productivity: Decimal | None = None
     wage_change: Decimal = Decimal(0)  # 0.05: every salary 5% higher
+    enrollment_change: Decimal = Decimal(0)  # 0.5: every market's enrollees half as many again
 
     def changes(self) -> bool:
-        return self.conversion_rate is not None or self.productivity is not None or self.wage_change != 0
+        return (
+            self.conversion_rate is not None
+            or self.productivity is not None
+            or self.wage_change != 0
+            or self.enrollment_change != 0
+        )
+
+
+def what_if_enrollees(enrollees: Mapping[str, int], what_if: WhatIf) -> dict[str, int]:
+    """Each market's enrollees a year moved by the enrollment change, to whole people (half up), at
+    least one: a market keeps its own figure, scaled, never another market's."""
+    factor = 1 + what_if.enrollment_change
+    return {market: max(1, int(round_half_up(Decimal(n) * factor, 0))) for market, n in enrollees.items()}
 
 
 def what_if_assumptions(assumptions: Mapping[str, Any], what_if: WhatIf) -> dict[str, Any]:

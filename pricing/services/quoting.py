@@ -34,31 +34,28 @@ def pricing_quote(
 
 
 def run_levers(run: PricingRun) -> dict[str, Any]:
-    """The what-if levers as the run priced them: its conversion rate, productivity, wages and enrollment."""
+    """The what-if levers as the run priced them: its conversion rate and productivity, wages and
+    enrollment unchanged."""
     assumptions = run.inputs["pricing_file"]["assumptions"]
-    enrollees = (run.options or {}).get("enrollees_per_year", 100)
-    if isinstance(enrollees, dict):  # one number per market: the sliders move every market to one
-        enrollees = next(iter(enrollees.values()), 100)
     return {
         "conversion_rate": Decimal(str(assumptions.get("conversion_rate", "1"))),
         "productivity": Decimal(str(assumptions["productivity"])),
         "wage_change": Decimal(0),
-        "enrollees_per_year": int(enrollees),
+        "enrollment_change": Decimal(0),
     }
 
 
-def pricing_what_if(
-    *, scope: Scope, run: PricingRun, what_if: WhatIf, enrollees_per_year: int | None = None
-) -> dict[str, Any]:
+def pricing_what_if(*, scope: Scope, run: PricingRun, what_if: WhatIf) -> dict[str, Any]:
     """The run's rates, assessment fees and budgets beside the same with the levers moved; stores nothing.
 
-    Returns ``side_by_side`` of (the run, the what-if) and the what-if's own quote and budgets.
+    Returns ``side_by_side`` of (the run, the what-if), the what-if's own quote and budgets, and the
+    enrollees a year per market it budgeted.
     """
     scope.require("pricing.quote")
     if not run.succeeded:
         raise ApplicationError("A what-if starts from a succeeded run.", code="run_not_succeeded", status=409)
     try:
-        result = what_if_result(run.inputs, what_if, enrollees_per_year=enrollees_per_year)
+        result = what_if_result(run.inputs, what_if)
     except PricingInputError as exc:
         raise problems_error(
             INVALID_PRICING_FILE_MESSAGE, exc.problems, code="invalid_pricing_file", errors_alias=True

@@ -19,7 +19,7 @@ from core.errors import ConflictError, NotFoundError, problems_error
 from pricing.compute import DEFAULT_ENROLLEES_PER_YEAR, DEFAULT_MINUTES_CV, DEFAULT_SIMULATION_YEARS
 from pricing.documents import default_seed, inputs_hash, run_document, validate_document
 from pricing.engine import ENGINE_VERSION, PricingInputError
-from pricing.engine.scenarios import WhatIf, what_if_assumptions
+from pricing.engine.scenarios import WhatIf, what_if_assumptions, what_if_enrollees
 from pricing.experience import experience_part, observed_disenrollment
 from pricing.fee_schedules import rates_on
 from pricing.models import (
@@ -415,7 +415,7 @@ def pricing_run_cancel(*, scope: Scope, run: PricingRun) -> PricingRun:
     return run
 
 
-def _what_if_notes(run: PricingRun, what_if: WhatIf, enrollees_per_year: int | None) -> str:
+def _what_if_notes(run: PricingRun, what_if: WhatIf) -> str:
     assumptions = run.assumption_set_version.assumptions
     moved = []
     if what_if.conversion_rate is not None:
@@ -424,8 +424,8 @@ def _what_if_notes(run: PricingRun, what_if: WhatIf, enrollees_per_year: int | N
         moved.append(f"productivity {assumptions.get('productivity')} to {what_if.productivity}")
     if what_if.wage_change:
         moved.append(f"every salary {what_if.wage_change * 100:+.1f}%")
-    if enrollees_per_year is not None:
-        moved.append(f"{enrollees_per_year} enrollees a year per market")
+    if what_if.enrollment_change:
+        moved.append(f"every market's enrollees {what_if.enrollment_change * 100:+.1f}%")
     source = f"{run.assumption_set_version.assumption_set.name} v{run.assumption_set_version.number}"
     return (
         f"Saved from a what-if of pricing run {run.public_id} ({source}): "
@@ -434,11 +434,10 @@ def _what_if_notes(run: PricingRun, what_if: WhatIf, enrollees_per_year: int | N
     )
 
 
-def pricing_run_what_if_save(
-    *, scope: Scope, run: PricingRun, what_if: WhatIf, enrollees_per_year: int | None = None
-) -> PricingRun:
+def pricing_run_what_if_save(*, scope: Scope, run: PricingRun, what_if: WhatIf) -> PricingRun:
     """Keep a what-if: a new assumption set (the run's, with the levers moved; its notes say from where),
-    published, and a run of the same bundle version, experience, markets, lines and seed with it.
+    published, and a run of the same bundle version, experience, markets, lines and seed with it, each
+    market's enrollees moved by the enrollment change.
 
     All or nothing: an assumption set is never left behind without its run.
     """
@@ -450,8 +449,7 @@ def pricing_run_what_if_save(
     stamp = timezone.localtime()
     base = f"{version.assumption_set.name} v{version.number} · what-if {stamp:%Y-%m-%d %H:%M:%S}"
     options = dict(run.options or {})
-    if enrollees_per_year is not None:
-        options["enrollees_per_year"] = enrollees_per_year
+    options["enrollees_per_year"] = what_if_enrollees(dict(options.get("enrollees_per_year") or {}), what_if)
     with transaction.atomic():
         taken = set(
             AssumptionSetVersion.objects.filter(
@@ -465,7 +463,7 @@ def pricing_run_what_if_save(
             description=f"A what-if of {version.assumption_set.name} v{version.number}.",
             assumptions=what_if_assumptions(version.assumptions, what_if),
             sources=version.sources,
-            notes=_what_if_notes(run, what_if, enrollees_per_year),
+            notes=_what_if_notes(run, what_if),
         )
         published = assumption_draft_publish(scope=scope, assumption_set=assumption_set)
         return pricing_run_start(

@@ -55,7 +55,10 @@ def test_no_lever_moved_changes_nothing():
 
 @pytest.fixture
 def run(start_run):
-    started = start_run(lobs=["medicaid", "medicare_advantage"])
+    # markets of different sizes: a lever must move each market's own enrollment, never copy one
+    started = start_run(
+        lobs=["medicaid", "medicare_advantage"], options={"enrollees_per_year": {"URBAN": 150, "RURAL-N": 40}}
+    )
     return services.pricing_run_execute(run_id=started.pk)
 
 
@@ -95,7 +98,8 @@ def test_each_lever_moves_what_it_should(analyst_api, run):
     slower, _ = rates(productivity="0.60")
     dearer, _ = rates(wage_change="0.10")
     assert all(slower[c] > base[c] for c in base) and all(dearer[c] > base[c] for c in base)
-    _, bigger = rates(enrollees_per_year=400)
+    _, bigger = rates(enrollment_change="0.5")
+    assert bigger["enrollees_per_year"] == {"URBAN": 225, "RURAL-N": 60}
     _, fewer_conversions = rates(conversion_rate="0.30")
     for budget, more in zip(run.result["budgets"], bigger["budgets"], strict=True):
         assert Decimal(more["annual_budget"]) > Decimal(budget["annual_budget"])
@@ -106,9 +110,11 @@ def test_each_lever_moves_what_it_should(analyst_api, run):
 
 @pytest.mark.django_db
 def test_bad_levers_and_unfinished_runs_are_refused(analyst_api, run, start_run):
-    response = analyst_api.post(_url(run), {"productivity": "1.5", "wage_change": "-2"}, format="json")
+    response = analyst_api.post(
+        _url(run), {"productivity": "1.5", "wage_change": "-2", "enrollment_change": "-0.95"}, format="json"
+    )
     assert response.status_code == 400
-    assert {"productivity", "wage_change"} <= set(response.json()["details"])
+    assert {"productivity", "wage_change", "enrollment_change"} <= set(response.json()["details"])
     queued = start_run()
     response = analyst_api.post(_url(queued), {}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "run_not_succeeded"
@@ -129,6 +135,7 @@ def test_save_keeps_the_levers_as_a_new_assumption_set_and_run(analyst_api, run)
     assert version.number == 1 and "what-if" in version.assumption_set.name
     assert "productivity 0.75 to 0.65" in version.notes and "every salary +5.0%" in version.notes
     assert new.inputs["pricing_file"]["assumptions"]["productivity"] == "0.65"
+    assert new.options["enrollees_per_year"] == run.options["enrollees_per_year"]  # enrollment not moved
     original = run.assumption_set_version.assumptions
     assert Decimal(version.assumptions["salaries"]["rn"]["default"]) == (
         Decimal(str(original["salaries"]["rn"]["default"])) * Decimal("1.05")
@@ -167,7 +174,7 @@ def test_the_page_re_quotes_and_saves(web, run):
     page = web.get(f"/pricing/runs/{run.public_id}/what-if/")
     assert page.status_code == 200
     html = page.content.decode()
-    for label in ("Conversion rate", "Productivity", "Wages (% change)", "Enrollees a year, per market"):
+    for label in ("Conversion rate", "Productivity", "Wages (% change)", "Enrollment (% change)"):
         assert label in html
     assert 'data-testid="what-if-rates"' in html and html.count('type="range"') == 4
 
@@ -175,13 +182,18 @@ def test_the_page_re_quotes_and_saves(web, run):
         "conversion_rate": "0.55",
         "productivity": "0.70",
         "wage_change": "10",
-        "enrollees_per_year": "150",
+        "enrollment_change": "-25",
     }
     with CaptureQueriesContext(connection) as queries:
         partial = web.get(f"/pricing/runs/{run.public_id}/what-if/quote/", levers)
     assert partial.status_code == 200 and len(queries) <= 8
     fragment = partial.content.decode()
-    assert "<html" not in fragment and "productivity 0.70" in fragment and "wages 10.0%" in fragment
+    assert (
+        "<html" not in fragment
+        and "productivity 0.70" in fragment
+        and "wages 10.0%" in fragment
+        and "enrollment −25.0%" in fragment
+    )
     first = partial.context["result"]["side_by_side"]["rates"][0]
     assert Decimal(first["changes"][1]) > 0
 
@@ -193,7 +205,10 @@ def test_the_page_re_quotes_and_saves(web, run):
     saved = web.post(f"/pricing/runs/{run.public_id}/what-if/", levers)
     new = PricingRun.objects.exclude(pk=run.pk).get()
     assert saved.status_code == 302 and saved["Location"] == f"/pricing/runs/{new.public_id}/"
-    assert new.options["enrollees_per_year"] == {"URBAN": 150, "RURAL-N": 150}
+    assert new.options["enrollees_per_year"] == {
+        "URBAN": 113,
+        "RURAL-N": 30,
+    }  # each market's, 25% fewer (half up)
 
 
 @pytest.mark.django_db
@@ -204,6 +219,23 @@ def test_a_read_only_role_sees_no_save_button_and_cannot_post(run, plan, member_
     assert page.status_code == 200 and 'data-testid="what-if-save"' not in page.content.decode()
     response = client.post(
         f"/pricing/runs/{run.public_id}/what-if/",
-        {"conversion_rate": "0.5", "productivity": "0.7", "wage_change": "0", "enrollees_per_year": "100"},
+        {"conversion_rate": "0.5", "productivity": "0.7", "wage_change": "0", "enrollment_change": "0"},
     )
     assert response.status_code == 403 and PricingRun.objects.count() == 1
+
+
+def test_enrollment_moves_each_market_by_the_same_share_to_whole_people():
+    from pricing.engine.scenarios import what_if_enrollees
+
+    enrollees = {"URBAN": 150, "RURAL-N": 40, "TINY": 1}
+    assert what_if_enrollees(enrollees, WhatIf()) == enrollees
+    assert what_if_enrollees(enrollees, WhatIf(enrollment_change=Decimal("0.5"))) == {
+        "URBAN": 225,
+        "RURAL-N": 60,
+        "TINY": 2,
+    }
+    # half a person rounds up; never fewer than one
+    assert what_if_enrollees({"A": 5}, WhatIf(enrollment_change=Decimal("-0.9"))) == {"A": 1}
+    assert what_if_enrollees({"A": 15}, WhatIf(enrollment_change=Decimal("-0.9"))) == {"A": 2}  # 1.5
+    assert what_if_enrollees({"A": 25}, WhatIf(enrollment_change=Decimal("-0.9"))) == {"A": 3}  # 2.5
+    assert WhatIf(enrollment_change=Decimal("0.1")).changes()
