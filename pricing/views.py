@@ -25,7 +25,6 @@ from pricing import forms as pricing_forms
 from pricing.engine.montecarlo import RESERVE_LEVELS
 from pricing.engine.scenarios import WhatIf
 from pricing.experience import EXPERIENCE_COLUMNS
-from pricing.fee_schedules import FEE_SCHEDULE_COLUMNS
 from pricing.fee_schedules import TEMPLATE as FEE_SCHEDULE_TEMPLATE
 from pricing.models import AssumptionSetVersion, ExperienceDataset, ExperienceStatus
 from pricing.states import NO_DRAFT_MESSAGE
@@ -679,7 +678,6 @@ def fee_schedule_list(request):
             "schedules": schedules,
             "form": form,
             "can_edit": scope.can("pricing.edit"),
-            "columns": FEE_SCHEDULE_COLUMNS,
         },
         status=status,
     )

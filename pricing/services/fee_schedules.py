@@ -8,7 +8,7 @@ from django.db.models import Max
 
 from accounts.tenancy import Scope
 from core.domain.problems import Problem, problem_dicts
-from core.errors import ApplicationError, ConflictError, problems_error
+from core.errors import ApplicationError, problems_error
 from core.uploads import uploaded_sha256
 from pricing.fee_schedules import read_fee_schedule
 from pricing.models import ExperienceStatus, FeeSchedule, FeeScheduleVersion
@@ -21,19 +21,15 @@ FEE_SCHEDULE_REJECTED_MESSAGE = (
 MAX_FEE_SCHEDULE_BYTES = 20 * 1024 * 1024
 
 
-def fee_schedule_upload(
-    *, scope: Scope, name: str, file, schedule: FeeSchedule | None = None, notes: str = ""
-) -> FeeScheduleVersion:
-    """A new version of ``schedule`` (or of the plan's schedule called ``name``, made when it has none).
+def fee_schedule_upload(*, scope: Scope, name: str, file, notes: str = "") -> FeeScheduleVersion:
+    """A new version of the plan's schedule called ``name`` (made when it has none).
 
     The file is kept and every row validated: a valid file gets the next number; a rejected one is
     kept with its errors (the caller shows them; the API answers 400).
     """
     scope.require("pricing.edit")
-    if schedule is not None and schedule.payer_id != scope.organization.pk:
-        raise ConflictError("Not your plan's fee schedule.", code="not_own")
     name = (name or "").strip()[:200]
-    if schedule is None and not name:
+    if not name:
         raise problems_error(
             "Name the fee schedule.",
             [Problem.at_path("name", "required", "the schedule needs a name")],
@@ -54,14 +50,13 @@ def fee_schedule_upload(
     read = read_fee_schedule(file)
     file.seek(0)
     with transaction.atomic():
-        if schedule is None:
-            try:
-                with transaction.atomic():
-                    schedule, _ = FeeSchedule.objects.get_or_create(
-                        payer=scope.organization, name=name, defaults={"created_by": scope.user}
-                    )
-            except IntegrityError:  # made at the same moment by another upload
-                schedule = FeeSchedule.objects.get(payer=scope.organization, name=name)
+        try:
+            with transaction.atomic():
+                schedule, _ = FeeSchedule.objects.get_or_create(
+                    payer=scope.organization, name=name, defaults={"created_by": scope.user}
+                )
+        except IntegrityError:  # made at the same moment by another upload
+            schedule = FeeSchedule.objects.get(payer=scope.organization, name=name)
         FeeSchedule.objects.select_for_update().filter(pk=schedule.pk).get()  # numbers one at a time
         number = None
         if read.valid:
