@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -89,3 +91,74 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class BulkStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Done with failures"
+
+
+class BulkItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+
+
+class BulkOperation(models.Model):
+    """One piece of work done for many contracts at once (month-end, ...): its items spread over the
+    workers (``core.bulk``), its progress is theirs. One per organisation, kind and parameters."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=64, help_text="e.g. payments.month_end")
+    title = models.CharField(max_length=200)
+    params = models.JSONField(default=dict, blank=True)
+    key = models.CharField(max_length=64, help_text="sha256 of the kind and parameters")
+    status = models.CharField(max_length=16, choices=BulkStatus.choices, default=BulkStatus.RUNNING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="The latest (re)start")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="bulk_operation_unique_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(organization=organization)
+
+
+class BulkItem(models.Model):
+    """One contract's share of a bulk operation; retried alone when it fails."""
+
+    operation = models.ForeignKey(BulkOperation, on_delete=models.CASCADE, related_name="items")
+    subject_id = models.PositiveBigIntegerField(help_text="The contract's id")
+    label = models.CharField(max_length=200, help_text="The contract's number")
+    status = models.CharField(max_length=16, choices=BulkItemStatus.choices, default=BulkItemStatus.PENDING)
+    message = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(default=dict, blank=True, help_text="What the work made (e.g. the run's id)")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["label", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "subject_id"], name="bulk_item_unique_per_subject")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation}: {self.label} ({self.status})"
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(operation__organization=organization)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task, current_app, current_task, shared_task
+from django.db import OperationalError
 
 log = logging.getLogger("carebundle.tasks")
 
@@ -41,3 +42,27 @@ def time_limit_text() -> str:
     if not current_task:  # not in a task: the default limit
         return duration_text(current_app.conf.task_soft_time_limit)
     return duration_text(soft_time_limit(current_task))
+
+
+#: A bulk item does one contract's share (a payment run of a month takes seconds, BENCHMARKS.md); the
+#: limits match a payment run's, below the broker's visibility timeout, so a live item is never redelivered.
+BULK_ITEM_SOFT_TIME_LIMIT = 10 * 60
+
+
+@shared_task(
+    name="core.run_bulk_item",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=BULK_ITEM_SOFT_TIME_LIMIT,
+    time_limit=BULK_ITEM_SOFT_TIME_LIMIT + 60,
+    ignore_result=True,
+)
+def run_bulk_item(item_id: int) -> str:
+    """One contract's share of a bulk operation (core.bulk). Idempotent: an item already finished is left alone."""
+    from core.bulk import bulk_item_run
+
+    item = bulk_item_run(item_id=item_id)
+    return item.status if item is not None else "missing"

@@ -16,6 +16,7 @@ from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from core.api import ErrorSerializer
 from core.audit import record_access
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.models import BulkOperation
 from payments import selectors, services, statements
 from payments.models import (
     LedgerCorrection,
@@ -35,6 +36,9 @@ from payments.serializers import (
     LedgerCorrectionSerializer,
     LedgerEntrySerializer,
     MemberRowSerializer,
+    MonthEndDetailSerializer,
+    MonthEndSerializer,
+    MonthEndStartSerializer,
     PaymentRunDetailSerializer,
     PaymentRunSerializer,
     PaymentRunStartedSerializer,
@@ -582,3 +586,67 @@ class ContractLedgerBalanceApi(ScopedAPIView):
         as_of = query.validated_data.get("as_of") or timezone.localdate()
         balance = selectors.ledger_balance(scope=self.scope, contract=contract, as_of=as_of)
         return Response(LedgerBalanceSerializer(balance).data)
+
+
+def _month_end_body(operation, serializer=MonthEndSerializer, **extra) -> dict:
+    return serializer(operation, context={"progress": selectors.month_end_progress}, **extra).data
+
+
+class MonthEndListApi(ScopedMixin, generics.ListAPIView):
+    """The plan's month-ends, newest month first, each with its progress; POST starts one."""
+
+    queryset = BulkOperation.objects.none()
+    serializer_class = MonthEndSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.month_end_list(scope=self.scope)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "progress": selectors.month_end_progress}
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=MonthEndStartSerializer,
+        responses={202: MonthEndSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request):
+        """Run month-end (the plan): every active contract's payment run of the month, spread over the
+        workers. Again for the same month: contracts not finished (no roster yet, failed) are tried again."""
+        self.scope.require("payment.run")
+        serializer = MonthEndStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        operation, _ = services.month_end_start(scope=self.scope, month=serializer.validated_data["month"])
+        operation = selectors.month_end_get(scope=self.scope, operation_id=operation.public_id)
+        return Response(_month_end_body(operation), status=status.HTTP_202_ACCEPTED)
+
+
+class MonthEndApi(ScopedAPIView):
+    """A month-end: its progress and every contract with its status, reason and payment run."""
+
+    @extend_schema(responses=MonthEndDetailSerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, operation_id):
+        operation = selectors.month_end_get(scope=self.scope, operation_id=operation_id)
+        operation.rows = selectors.month_end_items(operation=operation)
+        return Response(_month_end_body(operation, MonthEndDetailSerializer))
+
+
+class MonthEndRetryApi(ScopedAPIView):
+    """Queue a month-end's failed contracts again, alone (the others stay as they are)."""
+
+    @extend_schema(
+        request=None,
+        responses={202: MonthEndSerializer},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request, operation_id):
+        operation = selectors.month_end_get(scope=self.scope, operation_id=operation_id)
+        services.month_end_retry_failed(scope=self.scope, operation=operation)
+        operation = selectors.month_end_get(scope=self.scope, operation_id=operation_id)
+        return Response(_month_end_body(operation), status=status.HTTP_202_ACCEPTED)

@@ -3,6 +3,9 @@ from django.urls import path
 from payments import api
 
 urlpatterns = [
+    path("month-end/", api.MonthEndListApi.as_view(), name="api-month-ends"),
+    path("month-end/<str:operation_id>/", api.MonthEndApi.as_view(), name="api-month-end"),
+    path("month-end/<str:operation_id>/retry/", api.MonthEndRetryApi.as_view(), name="api-month-end-retry"),
     path(
         "contracts/<str:contract_id>/payment-runs/",
         api.ContractPaymentRunListApi.as_view(),

@@ -25,6 +25,9 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+#: The bulk operation (core.bulk) that runs every contract's payment run of a month.
+MONTH_END = "payments.month_end"
+
 
 class PaymentRunStatus(models.TextChoices):
     CALCULATING = "calculating", "Calculating"

@@ -20,11 +20,13 @@ from core.domain.display import member_months_text, money_text
 from core.domain.money import to_cents
 from core.domain.months import previous_month
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError, uuid_or_404
+from core.models import BulkItemStatus, BulkOperation
 from core.worklist import WorkItem
 from enrollment.models import RosterSubmission
 from payments import recovery
 from payments.models import (
     MEMBER_PAYMENT_KINDS,
+    MONTH_END,
     RECOVERY_KINDS,
     SETTLEMENT_KINDS,
     WITHHOLD_KINDS,
@@ -625,3 +627,42 @@ def measures_by_contract(*, scope: Scope) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _with_counts(operations: QuerySet[BulkOperation]) -> QuerySet[BulkOperation]:
+    return operations.annotate(
+        total=Count("items"),
+        **{f"n_{status}": Count("items", filter=Q(items__status=status)) for status in BulkItemStatus.values},
+    )
+
+
+def month_end_list(*, scope: Scope) -> QuerySet[BulkOperation]:
+    """The plan's month-ends, newest first, each with its items counted by status (one query)."""
+    scope.require("payment.view")
+    operations = scoped(BulkOperation.objects.filter(kind=MONTH_END).select_related("requested_by"), scope)
+    return _with_counts(operations).order_by("-params__month", "-pk")
+
+
+def month_end_get(*, scope: Scope, operation_id) -> BulkOperation:
+    scope.require("payment.view")
+    operations = BulkOperation.objects.filter(kind=MONTH_END).select_related("requested_by")
+    return get_scoped_or_404(_with_counts(operations), scope, public_id=uuid_or_404(operation_id))
+
+
+def month_end_items(*, operation: BulkOperation) -> list[dict[str, Any]]:
+    """Each contract of a month-end with its status, message and its payment run (two queries)."""
+    items = list(operation.items.order_by("label", "pk"))
+    run_ids = [item.result["run"] for item in items if item.result.get("run")]
+    runs = {
+        str(r.public_id): r
+        for r in PaymentRun.objects.filter(public_id__in=run_ids).only("public_id", "status", "total")
+    }
+    return [{"item": item, "run": runs.get(item.result.get("run", ""))} for item in items]
+
+
+def month_end_progress(operation: BulkOperation) -> dict[str, int]:
+    """Counts by status and the share finished, from the annotations of ``month_end_list``/``_get``."""
+    counts = {status: getattr(operation, f"n_{status}") for status in BulkItemStatus.values}
+    finished = operation.total - counts[BulkItemStatus.PENDING]
+    percent = 100 * finished // operation.total if operation.total else 100
+    return {"total": operation.total, **counts, "finished": finished, "percent": percent}

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.domain.months import month_key, previous_month
+from core.models import BulkItemStatus, BulkStatus
 from payments.models import (
     CorrectionStatus,
     LedgerCorrection,
@@ -589,3 +590,71 @@ class LedgerBalanceSerializer(serializers.Serializer):
 
 class LedgerBalanceQuerySerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False, help_text="YYYY-MM-DD; today when left out")
+
+
+BULK_STATUSES = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in BulkStatus.choices)
+BULK_ITEM_STATUSES = "One of: " + ", ".join(f"`{v}` ({label})" for v, label in BulkItemStatus.choices)
+
+
+class MonthEndProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Contracts in the month-end")
+    finished = serializers.IntegerField(help_text="Contracts no longer pending")
+    percent = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    done = serializers.IntegerField()
+    skipped = serializers.IntegerField(
+        help_text="No accepted roster yet: tried again when month-end runs again"
+    )
+    failed = serializers.IntegerField(help_text="Failed, with the reason: retried alone")
+
+
+class MonthEndSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    title = serializers.CharField()
+    month = serializers.CharField(source="params.month", help_text="YYYY-MM")
+    status = serializers.CharField(help_text=BULK_STATUSES)
+    progress = serializers.SerializerMethodField()
+    requested_by = serializers.SerializerMethodField(help_text="Who started it last (null: the daily job)")
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.SerializerMethodField()
+
+    @extend_schema_field(MonthEndProgressSerializer)
+    def get_progress(self, operation) -> dict:
+        return self.context["progress"](operation)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_requested_by(self, operation) -> str | None:
+        return person(operation.requested_by)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, operation) -> str:
+        return reverse("api-month-end", args=[operation.public_id])
+
+
+class MonthEndRunSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.CharField(help_text=RUN_STATUSES)
+    total = serializers.DecimalField(**MONEY)
+    url = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, run) -> str:
+        return reverse("api-payment-run", args=[run.public_id])
+
+
+class MonthEndItemSerializer(serializers.Serializer):
+    contract = serializers.CharField(source="item.label")
+    status = serializers.CharField(source="item.status", help_text=BULK_ITEM_STATUSES)
+    message = serializers.CharField(source="item.message")
+    attempts = serializers.IntegerField(source="item.attempts")
+    finished_at = serializers.DateTimeField(source="item.finished_at", allow_null=True)
+    run = MonthEndRunSerializer(allow_null=True, help_text="The contract's payment run of the month, if any")
+
+
+class MonthEndDetailSerializer(MonthEndSerializer):
+    items = MonthEndItemSerializer(many=True, source="rows")
+
+
+class MonthEndStartSerializer(serializers.Serializer):
+    month = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="The month to pay, YYYY-MM")

@@ -4,6 +4,9 @@ from payments import views
 
 urlpatterns = [
     path("", views.payment_home, name="payment-home"),
+    path("month-end/", views.month_end_list, name="payment-month-end-list"),
+    path("month-end/<str:operation_id>/", views.month_end_detail, name="payment-month-end"),
+    path("month-end/<str:operation_id>/retry/", views.month_end_retry, name="payment-month-end-retry"),
     path("contracts/<str:contract_id>/", views.contract_payments, name="payment-contract"),
     path(
         "contracts/<str:contract_id>/calculate/", views.contract_calculate, name="payment-contract-calculate"

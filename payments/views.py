@@ -11,13 +11,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import scoped_view
 from core.audit import record_access
 from core.domain.months import shift_month
 from core.domain.problems import Problem
 from core.errors import ApplicationError
+from core.models import BulkStatus
 from payments import charts, selectors, services, statements
 from payments.models import CorrectionStatus, LineKind, PaymentRunStatus, SettlementStatus
 
@@ -417,3 +418,71 @@ def refund_approve(request, refund_id):
 @scoped_view
 def refund_reject(request, refund_id):
     return _decide_refund(request, refund_id, "reject")
+
+
+@require_http_methods(["GET", "POST"])
+@scoped_view
+def month_end_list(request):
+    """The plan's month-ends (every contract's run of a month, spread over the workers); a form starts one."""
+    scope = request.scope
+    if request.method == "POST":
+        try:
+            operation, queued = services.month_end_start(scope=scope, month=request.POST.get("month", ""))
+        except ApplicationError as exc:
+            if exc.status in (403, 404):
+                raise
+            messages.error(request, exc.message)
+            return redirect("payment-month-end-list")
+        if queued:
+            messages.success(
+                request, f"{operation.title}: {len(queued)} contract{'s' if len(queued) != 1 else ''} queued."
+            )
+        else:
+            messages.info(request, f"{operation.title} is done for every contract; nothing was queued again.")
+        return redirect("payment-month-end", operation_id=operation.public_id)
+    operations = list(selectors.month_end_list(scope=scope)[:24])
+    return render(
+        request,
+        "payments/month_end_list.html",
+        {
+            "operations": [(op, selectors.month_end_progress(op)) for op in operations],
+            "can_run": scope.can("payment.run") and scope.is_payer,
+            "default_month": f"{_last_month():%Y-%m}",
+        },
+    )
+
+
+def _month_end_context(request, operation_id) -> dict:
+    operation = selectors.month_end_get(scope=request.scope, operation_id=operation_id)
+    progress = selectors.month_end_progress(operation)
+    return {
+        "operation": operation,
+        "progress": progress,
+        "rows": selectors.month_end_items(operation=operation),
+        "can_retry": request.scope.can("payment.run") and progress["failed"] > 0,
+    }
+
+
+@scoped_view
+def month_end_detail(request, operation_id):
+    context = _month_end_context(request, operation_id)
+    if request.htmx and request.GET.get("progress"):  # what the page polls while the month-end runs
+        response = render(request, "payments/_month_end_progress.html", context)
+        if context["operation"].status != BulkStatus.RUNNING:
+            response["HX-Refresh"] = "true"
+        return response
+    return render(request, "payments/month_end_detail.html", context)
+
+
+@require_POST
+@scoped_view
+def month_end_retry(request, operation_id):
+    operation = selectors.month_end_get(scope=request.scope, operation_id=operation_id)
+    queued = services.month_end_retry_failed(scope=request.scope, operation=operation)
+    if queued:
+        messages.success(
+            request, f"{len(queued)} failed contract{'s' if len(queued) != 1 else ''} queued again."
+        )
+    else:
+        messages.info(request, "No contract has failed: nothing to retry.")
+    return redirect("payment-month-end", operation_id=operation.public_id)

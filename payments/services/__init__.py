@@ -10,7 +10,8 @@
 - ``approval``: four eyes (who may approve what someone requested);
 - ``corrections``: request, approve and reject a ledger correction;
 - ``refunds``: record, approve and reject a refund received against an open receivable;
-- ``schedule``: the daily job starting due runs;
+- ``month_end``: every contract's run of a month, spread over the workers (``core.bulk``);
+- ``schedule``: the daily job starting due runs (through month-end);
 - ``settlement``: settling a closed performance period.
 """
 
@@ -41,6 +42,12 @@ from payments.services.ledger import (
     open_receivable_of,
 )
 from payments.services.lines import MISSING_FEE_MESSAGE, MISSING_RATE_MESSAGE
+from payments.services.month_end import (
+    MONTH_END,
+    NO_CONTRACTS_MESSAGE,
+    month_end_retry_failed,
+    month_end_start,
+)
 from payments.services.months import cell_key
 from payments.services.plan import NOT_IN_FORCE_MESSAGE, MonthInput, Plan, build_plan, paid_state
 from payments.services.refunds import (
@@ -125,6 +132,10 @@ __all__ = [
     "payment_run_request",
     "payment_run_start",
     "payment_runs_start_due",
+    "MONTH_END",
+    "NO_CONTRACTS_MESSAGE",
+    "month_end_retry_failed",
+    "month_end_start",
     "settlement_approve",
     "settlement_request",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import date, timedelta
 
 from django.db import transaction
@@ -12,10 +13,11 @@ from django.utils import timezone
 from contracts.models import Contract, ContractStatus
 from contracts.selectors import terms_in_force
 from core.domain.months import day_of_month, month_key, next_month, shift_month
-from core.errors import ApplicationError, NotFoundError
+from core.errors import NotFoundError
 from enrollment import selectors as enrollment
 from payments.models import PaymentRun, PaymentRunStatus
-from payments.services.runs import _enqueue, payment_run_request
+from payments.services.month_end import month_end_for
+from payments.services.runs import _enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +32,13 @@ def due_date_for(month: date, due_day: int) -> date:
 
 def payment_runs_start_due(*, today: date | None = None, months_back: int = 2) -> list[str]:
     """Daily (CELERY_BEAT_SCHEDULE): every active contract's months past their roster due day that have an
-    accepted roster and no run yet get their payment run; runs stuck ``calculating`` are queued again."""
+    accepted roster and no run yet go to their plan's month-end (one bulk operation per plan and month,
+    its runs spread over the workers); runs stuck ``calculating`` are queued again."""
     today = today or timezone.localdate()
-    started = []
-    for contract in Contract.objects.filter(status=ContractStatus.ACTIVE).order_by("pk"):
+    due: dict[tuple[int, date], list[Contract]] = defaultdict(list)
+    for contract in (
+        Contract.objects.filter(status=ContractStatus.ACTIVE).select_related("payer").order_by("pk")
+    ):
         for back in range(1, months_back + 1):
             month = shift_month(today, -back)
             try:
@@ -50,13 +55,12 @@ def payment_runs_start_due(*, today: date | None = None, months_back: int = 2) -
                 continue
             if enrollment.current_submission(contract=contract, month=month) is None:
                 continue
-            try:
-                run, created = payment_run_request(contract=contract, month=month)
-            except ApplicationError:
-                logger.exception("Could not start the payment run of %s %s", contract, month)
-                continue
-            if created:
-                started.append(f"{contract.number} {month_key(month)}")
+            due[(contract.payer_id, month)].append(contract)
+    started = []
+    for (_, month), contracts in sorted(due.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        _, queued = month_end_for(organization=contracts[0].payer, month=month, contracts=contracts)
+        queued_ids = {item.subject_id for item in queued}
+        started += [f"{c.number} {month_key(month)}" for c in contracts if c.pk in queued_ids]
     cutoff = timezone.now() - STALLED_AFTER
     stalled = PaymentRun.objects.filter(status=PaymentRunStatus.CALCULATING).filter(
         Q(started_at__lt=cutoff) | Q(started_at__isnull=True, requested_at__lt=cutoff)
