@@ -4,7 +4,8 @@ except the latest month, which is left in review for the second analyst to appro
 ledger correction requested by ``plan_analyst`` waiting for the second analyst, and a negative balance: its
 provider corrects the oldest paid month's roster (a member taken off), the adjustment run of that month nets
 below zero and carries it to a receivable (approved), the month in review is calculated again with a recovery
-offset, and a refund of part of it is recorded, waiting for the second analyst. Skips quietly when there is
+offset, and a refund of part of it is recorded, waiting for the second analyst. Last, the latest month's
+month-end (each contract's run of that month, found in review). Skips quietly when there is
 no accepted roster (no enrollment demo data yet).
 """
 
@@ -20,6 +21,7 @@ from django.utils import timezone
 from accounts.models import Membership, Role
 from accounts.tenancy import Scope
 from contracts.models import Contract
+from core.bulk import bulk_item_run
 from core.domain.money import to_cents
 from core.errors import ApplicationError
 from enrollment import services as enrollment_services
@@ -67,7 +69,18 @@ def seed(ctx) -> None:
                 continue  # e.g. a month outside the contract: nothing to pay
     _request_a_correction(analyst)
     _carry_and_recover(analyst, approver)
+    _month_end(analyst)
     ctx.extra["payments_seeded"] = True
+
+
+def _month_end(analyst: Scope) -> None:
+    """The latest month's month-end, its items done here (each finds its contract's run in review)."""
+    latest = PaymentRun.objects.filter(contract__payer=analyst.organization).order_by("-month").first()
+    if latest is None:
+        return
+    _operation, queued = services.month_end_start(scope=analyst, month=latest.month)
+    for item in queued:
+        bulk_item_run(item_id=item.pk)
 
 
 def _request_a_correction(analyst: Scope) -> None:

@@ -311,6 +311,13 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "payment-refund-request",
         "payment-refund-approve",
         "payment-refund-reject",
+        # month-end: contracts, statuses, reasons and run totals, never a member
+        "api-month-ends",
+        "api-month-end",
+        "api-month-end-retry",
+        "payment-month-end-list",
+        "payment-month-end",
+        "payment-month-end-retry",
     ),
     "performance: measures, unit costs, the report and the provider's story (written without names), "
     "uploads sent by a form that redirects": (
