@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import OperationalError, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from core.domain.canonical import canonical_json, sha256_hex
@@ -131,7 +131,7 @@ def bulk_item_run(*, item_id: int) -> BulkItem | None:
     item = BulkItem.objects.select_related("operation").filter(pk=item_id).first()
     if item is None or item.status != BulkItemStatus.PENDING:
         return item
-    BulkItem.objects.filter(pk=item_id).update(attempts=item.attempts + 1)
+    BulkItem.objects.filter(pk=item_id).update(attempts=F("attempts") + 1)
     try:
         outcome = _HANDLERS[item.operation.kind](item.operation, item)
     except OperationalError:
