@@ -240,7 +240,13 @@ def _shown(value: Decimal) -> str:
 
 def _trend(pf: PricingFile, s: Scenario) -> Decimal:
     a = pf.assumptions
-    return trend_factor(s.annual_trend, months_between(a.base_period_midpoint, a.rating_period_midpoint))
+    return _trend_factor(s.annual_trend, _months_between(a.base_period_midpoint, a.rating_period_midpoint))
+
+
+# A quote asks for the same two midpoints and the same few trends and credibilities (the point's and
+# the ranges' ends) hundreds of times; the Decimal power and square root are the costly part.
+_months_between = lru_cache(maxsize=64)(months_between)
+_trend_factor = lru_cache(maxsize=1024)(trend_factor)
 
 
 @dataclass(frozen=True)
@@ -248,7 +254,9 @@ class _Staffing:
     """What a rate cell's price depends on besides the scenario, looked up once, priced many times.
 
     `roles` holds (role, effort, minutes, salary): minutes depend on the market's travel and the
-    bundle's home share, neither of which a range moves.
+    bundle's home share, neither of which a range moves. `salary_minutes` is the sum of minutes x
+    salary over the roles: labour is that times the scenario's cost of a salary dollar's minute, so a
+    range's scenarios price a cell without going through its roles again.
     """
 
     tier: str
@@ -256,6 +264,7 @@ class _Staffing:
     roles: tuple[tuple[str, RoleEffort, Decimal, Decimal], ...]
     visits: Decimal
     experience: ExperienceCell | None
+    salary_minutes: Decimal
 
 
 def _staffing(pf: PricingFile, tier: str, market: Market) -> _Staffing:
@@ -271,7 +280,17 @@ def _staffing(pf: PricingFile, tier: str, market: Market) -> _Staffing:
             roles.append((role.role, effort, minutes, pf.salary(role.role, market.code)))
             visits += effort.visits_per_mm
         experience = pf.experience.by_tier.get(tier) if pf.experience is not None else None
-        return _Staffing(tier, market, tuple(roles), visits, experience)
+        salary_minutes = sum((minutes * salary for _, _, minutes, salary in roles), Decimal(0))
+        return _Staffing(tier, market, tuple(roles), visits, experience, salary_minutes)
+
+
+def credibility(member_months: Decimal, full_credibility_member_months: Decimal) -> Decimal:
+    """z = min(1, sqrt(n / full))."""
+    with localcontext(CALCULATION_CONTEXT):
+        return min(Decimal(1), (member_months / full_credibility_member_months).sqrt())
+
+
+_credibility = lru_cache(maxsize=1024)(credibility)
 
 
 def _price_cell(pf: PricingFile, st: _Staffing, s: Scenario, *, detail: bool = True) -> RateCellBuildup:
@@ -282,23 +301,24 @@ def _price_cell(pf: PricingFile, st: _Staffing, s: Scenario, *, detail: bool = T
         per_salary_dollar = (1 + s.benefits_load) / (MINUTES_PER_FTE_YEAR * s.productivity)
         lines = []
         labor = Decimal(0)
-        for role, effort, minutes, salary in st.roles:
+        for role, effort, minutes, salary in st.roles if detail else ():
             cpm = salary * per_salary_dollar
             untrended = minutes * cpm
             labor += untrended
-            if detail:
-                lines.append(
-                    RoleLine(
-                        role,
-                        effort.visits_per_mm,
-                        effort.coordination_minutes_per_mm,
-                        minutes,
-                        salary,
-                        cpm,
-                        untrended,
-                        untrended * f,
-                    )
+            lines.append(
+                RoleLine(
+                    role,
+                    effort.visits_per_mm,
+                    effort.coordination_minutes_per_mm,
+                    minutes,
+                    salary,
+                    cpm,
+                    untrended,
+                    untrended * f,
                 )
+            )
+        if not detail:  # the same sum, factored: the ranges' scenarios need only the cell's PMPM
+            labor = st.salary_minutes * per_salary_dollar
         mileage = st.visits * pf.bundle.home_share * st.market.miles_per_visit * s.mileage_rate
         non_labor_total = mileage + s.supplies_pmpm + s.on_call_pmpm + s.technology_pmpm
         non_labor = NonLabor(
@@ -311,7 +331,7 @@ def _price_cell(pf: PricingFile, st: _Staffing, s: Scenario, *, detail: bool = T
             assert s.full_credibility_member_months is not None  # required with experience
             member_months = st.experience.member_months
             experience_pmpm = st.experience.cost / member_months
-            z = min(Decimal(1), (member_months / s.full_credibility_member_months).sqrt())
+            z = _credibility(member_months, s.full_credibility_member_months)
             blended = z * experience_pmpm * f + (1 - z) * direct
         pmpm = blended / (1 - s.admin_load - s.margin)
         return RateCellBuildup(

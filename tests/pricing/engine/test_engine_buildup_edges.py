@@ -7,6 +7,7 @@ the cent (and, for the build-up steps, at full precision).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
@@ -18,6 +19,9 @@ from pricing.engine.buildup import (
     MINUTES_PER_FTE_YEAR,
     RangeProbe,
     Scenario,
+    _price_cell,
+    _staffing,
+    credibility,
     enrolled_months,
     episode_months,
     select_lobs,
@@ -414,3 +418,45 @@ def test_a_range_with_the_point_value_at_one_end(example_file, low, high):
         at[value] = rate(quote(example_file), "2", "URBAN")["pmpm"]
     assert (cell["low"], cell["high"]) == (at[high], at[low])
     assert D(cell["low"]) < D(cell["high"])
+
+
+def test_a_range_scenario_prices_a_cell_as_its_full_build_up_does(two_roles):
+    """The ranges' scenarios price a cell from the roles' minutes x salary summed once (``salary_minutes``)
+    rather than role by role: the same PMPM at the engine's precision, in every cell, at the point and
+    with every assumption a range moves at an end."""
+    pf = parse_pricing_file(two_roles)
+    point = Scenario.point(pf)
+    scenarios = [
+        point,
+        replace(point, productivity=D("0.6"), benefits_load=D("0.31"), annual_trend=D("0.05")),
+    ]
+    for tier in pf.bundle.tier_codes:
+        for market in pf.assumptions.markets:
+            staffing = _staffing(pf, tier, market)
+            with localcontext(CALCULATION_CONTEXT):
+                by_role = sum((minutes * salary for _, _, minutes, salary in staffing.roles), D(0))
+            assert staffing.salary_minutes == by_role
+            for s in scenarios:
+                full = _price_cell(pf, staffing, s)
+                fast = _price_cell(pf, staffing, s, detail=False)
+                assert fast.roles == () and len(full.roles) == 2
+                assert abs(fast.pmpm - full.pmpm) < D("1E-30") and abs(
+                    fast.labor_untrended - full.labor_untrended
+                ) < D("1E-30")
+
+
+@pytest.mark.parametrize(
+    ("member_months", "full", "z"),
+    [("3000", "12000", "0.5"), ("12000", "12000", "1"), ("15000", "12000", "1"), ("0", "12000", "0")],
+)
+def test_credibility_is_the_square_root_of_the_share_of_full_credibility_capped_at_one(
+    member_months, full, z
+):
+    assert credibility(D(member_months), D(full)) == D(z)
+
+
+def test_credibility_is_computed_at_forty_digits():
+    with localcontext(CALCULATION_CONTEXT):
+        z = (D(1000) / D(12001)).sqrt()
+    assert credibility(D(1000), D(12001)) == z
+    assert z != (D(1000) / D(12001)).sqrt()  # 28 digits would round it differently
