@@ -265,17 +265,24 @@ def _decoded_unseekable(stream: IO[bytes], chunk_size: int, max_bytes: int, src:
         yield pending.decode("latin-1")
 
 
-def split_segments(chunks: Iterable[str], terminator: str) -> Iterator[str]:
-    """The pieces between segment terminators, as ``"".join(chunks).split(terminator)`` gives them,
-    without ever joining the chunks: a piece cut by a chunk boundary is carried to the next chunk."""
+def segment_batches(chunks: Iterable[str], terminator: str) -> Iterator[list[str]]:
+    """The pieces between segment terminators, a list per chunk, exactly as
+    ``"".join(chunks).split(terminator)`` gives them, without ever joining the chunks: a piece cut by
+    a chunk boundary is carried to the next chunk (the last piece comes alone at the end)."""
     rest = ""
     for chunk in chunks:
         if not chunk:
             continue
         pieces = (rest + chunk).split(terminator) if rest else chunk.split(terminator)
         rest = pieces.pop()
+        yield pieces
+    yield [rest]
+
+
+def split_segments(chunks: Iterable[str], terminator: str) -> Iterator[str]:
+    """:func:`segment_batches`, one piece at a time."""
+    for pieces in segment_batches(chunks, terminator):
         yield from pieces
-    yield rest
 
 
 # --------------------------------------------------------------------------- the envelope reader
@@ -415,7 +422,7 @@ class X12Reader:
             return
         rest = text[isa_end:]
         del text, head
-        self._segments(split_segments(_prepend(rest, chunks), seps.segment), seps)
+        self._segments(segment_batches(_prepend(rest, chunks), seps.segment), seps)
 
     def _separators(self, text: str) -> tuple[Separators | None, int]:
         self.index = 1
@@ -469,7 +476,7 @@ class X12Reader:
                 INVALID_ISA, "ISA13 (interchange control number) must be numeric", element=13, value=e[13]
             )
 
-    def _segments(self, pieces: Iterable[str], seps: Separators) -> None:
+    def _segments(self, batches: Iterable[list[str]], seps: Separators) -> None:
         elem = seps.element
         handlers: dict[str, Callable[[list[str]], None]] = {
             "GS": self._gs, "GE": self._ge, "ST": self._st, "SE": self._se, "IEA": self._iea,
@@ -477,42 +484,45 @@ class X12Reader:
         }  # fmt: skip
         body = self.body
         strip_chars = "\r\n"
-        for raw in pieces:
-            seg = raw.lstrip(strip_chars)
-            if seg[:1] in (" ", "\t"):
-                stripped = seg.lstrip(" \t\r\n")
-                if stripped:
-                    self.warn(
-                        WHITESPACE_BETWEEN_SEGMENTS,
-                        "spaces between segments were ignored (first before segment "
-                        f"{self.index + 1}, {stripped.split(elem, 1)[0]})",
-                        once=True,
-                        index=self.index + 1,
-                        seg_id=stripped.split(elem, 1)[0],
+        for pieces in batches:
+            for raw in pieces:
+                seg = raw.lstrip(strip_chars)
+                if seg[:1] in (" ", "\t"):
+                    stripped = seg.lstrip(" \t\r\n")
+                    if stripped:
+                        self.warn(
+                            WHITESPACE_BETWEEN_SEGMENTS,
+                            "spaces between segments were ignored (first before segment "
+                            f"{self.index + 1}, {stripped.split(elem, 1)[0]})",
+                            once=True,
+                            index=self.index + 1,
+                            seg_id=stripped.split(elem, 1)[0],
+                        )
+                    seg = stripped
+                seg = seg.rstrip(strip_chars)
+                if not seg:
+                    continue
+                self.index += 1
+                e = seg.split(elem)
+                sid = e[0]
+                self.seg_id = sid
+                if self.ts is not None:
+                    self.ts.segment_count += 1
+                if self.iea_seen:
+                    self.error(
+                        UNEXPECTED_SEGMENT, f"segment {sid} comes after the IEA that ends the interchange"
                     )
-                seg = stripped
-            seg = seg.rstrip(strip_chars)
-            if not seg:
-                continue
-            self.index += 1
-            e = seg.split(elem)
-            sid = e[0]
-            self.seg_id = sid
-            if self.ts is not None:
-                self.ts.segment_count += 1
-            if self.iea_seen:
-                self.error(UNEXPECTED_SEGMENT, f"segment {sid} comes after the IEA that ends the interchange")
-                continue
-            if not (2 <= len(sid) <= 3 and sid.isalnum() and sid == sid.upper()):
-                self.error(INVALID_SEGMENT, f"{sid[:20]!r} is not a segment identifier")
-                continue
-            handler = handlers.get(sid)
-            if handler is not None:
-                handler(e)
-            elif self.ts is not None:
-                body(sid, e)
-            else:
-                self.error(UNEXPECTED_SEGMENT, f"segment {sid} is outside a transaction set (ST...SE)")
+                    continue
+                if not (2 <= len(sid) <= 3 and sid.isalnum() and sid == sid.upper()):
+                    self.error(INVALID_SEGMENT, f"{sid[:20]!r} is not a segment identifier")
+                    continue
+                handler = handlers.get(sid)
+                if handler is not None:
+                    handler(e)
+                elif self.ts is not None:
+                    body(sid, e)
+                else:
+                    self.error(UNEXPECTED_SEGMENT, f"segment {sid} is outside a transaction set (ST...SE)")
         self._finish_file()
 
     # -- envelope
