@@ -191,7 +191,8 @@ def open_source(
     stream = source
     if _seekable(stream):
         start = stream.tell()
-        size = stream.seek(0, io.SEEK_END) - start
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell() - start
         stream.seek(start)
         if size > max_bytes:
             return Source(iter(()), too_large=_too_large(size, max_bytes))
