@@ -94,8 +94,9 @@ def _view_limit(request) -> int:
 
 class UploadLimitMiddleware:
     """Refuse bodies over their limit before reading them: 413 with a clear message. Files (multipart)
-    may reach ``MAX_UPLOAD_BYTES``, or the view's own bigger limit (:func:`core.uploads.upload_limit`:
-    the plan's 834, ``X12_MAX_BYTES``); any other body, read into memory whole (JSON, a form),
+    may reach ``MAX_UPLOAD_BYTES``, or the view's own limit instead when it names one
+    (:func:`core.uploads.upload_limit`: the plan's 834, ``X12_MAX_BYTES``); any other body, read into
+    memory whole (JSON, a form),
     ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
 
     def __init__(self, get_response):
@@ -107,8 +108,8 @@ class UploadLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > limit and request.content_type == "multipart/form-data":
-            limit = max(limit, _view_limit(request))
+        if length and request.content_type == "multipart/form-data":
+            limit = _view_limit(request) or limit
         if length > limit:
             message = TOO_LARGE_MESSAGE.format(limit=human_size(limit))
             return _too_large_response(

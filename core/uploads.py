@@ -7,12 +7,12 @@ from django.conf import settings
 from core.domain.canonical import sha256_of_chunks
 
 #: The attribute a view (function, or class for a class-based view) names its own size limit's setting
-#: with, when its uploads may be bigger than ``MAX_UPLOAD_BYTES`` (see :func:`upload_limit`).
+#: with, when its uploads have a limit other than ``MAX_UPLOAD_BYTES`` (see :func:`upload_limit`).
 UPLOAD_LIMIT_ATTRIBUTE = "upload_limit_setting"
 
 
 def upload_limit(setting: str):
-    """Let a view take uploads up to the setting ``setting`` (bytes) when it is above ``MAX_UPLOAD_BYTES``
+    """Let a view's uploads be limited by the setting ``setting`` (bytes) instead of ``MAX_UPLOAD_BYTES``
     (core.middleware.UploadLimitMiddleware reads it): the plan's 834, read as a stream, may be gigabytes.
     Decorates a view function or a class-based view."""
 

@@ -175,3 +175,9 @@ def test_an_834_upload_may_be_as_big_as_the_x12_limit(analyst_api, settings):
         "/api/v1/eligibility-files/", {"file": SimpleUploadedFile("e.834", data)}, format="multipart"
     )
     assert response.status_code == 413 and response.json()["details"]["limit_bytes"] == 5000
+    # Its own limit, even when the general one is higher.
+    settings.MAX_UPLOAD_BYTES = 1_000_000
+    response = post(
+        "/api/v1/eligibility-files/", {"file": SimpleUploadedFile("e.834", data)}, format="multipart"
+    )
+    assert response.status_code == 413 and response.json()["details"]["limit_bytes"] == 5000
