@@ -9,7 +9,11 @@ Figures (``run()`` returns them as dicts: name, value, unit, target, floor):
 - the **floor** beside each time: PostgreSQL's ``COPY`` of the same CSV into a bare table (no
   index, no constraint, no validation), what loading these rows costs at the very least;
 - ``enrollment.eligibility_load_10k_s``: a 10,000-member 834 parsed, acknowledged (999) and
-  applied through the service (parsing alone is in bench_ingest.py).
+  applied through the service (parsing alone is in bench_ingest.py);
+- ``enrollment.parse_834_1m_stream_s`` (target < 90 s) and ``enrollment.parse_834_1m_stream_peak_mb``
+  (target < 100 MB, the child's peak RSS): a generated 1,000,000-member 834 (~250 MB, written to a
+  temporary file first, not timed) read as a stream by the reader alone, its members handed on in
+  batches and dropped: the memory must not grow with the file (issue 18).
 
 PostgreSQL is what production runs: point ``DATABASE_URL`` at it (the bench makes and drops its
 own ``test_<name>`` database there). Without it the bench says so, times on a throwaway SQLite
@@ -39,6 +43,9 @@ from bench.bench_ingest import MONTH, make_834, write_roster_csv  # noqa: E402
 SIZES: tuple[tuple[int, float, float | None], ...] = ((100_000, 15.0, None), (1_000_000, 150.0, 500.0))
 ELIGIBILITY_MEMBERS = 10_000
 ELIGIBILITY_TARGET_S = 10.0
+PARSE_834_STREAM_MEMBERS = 1_000_000
+PARSE_834_STREAM_TARGET_S = 90.0
+PARSE_834_STREAM_TARGET_MB = 100.0
 TODAY = dt.date(2026, 4, 10)  # the March 2026 roster is inside its retro window on this day
 NO_POSTGRES = (
     "DATABASE_URL does not point to PostgreSQL: timing on a throwaway SQLite database instead, "
@@ -207,6 +214,71 @@ def _child_eligibility(members: int) -> None:
     print(json.dumps({"seconds": elapsed, "status": record.status, "members": record.member_count}))
 
 
+def _child_parse_834(members: int) -> None:
+    """Generate an 834 of ``members`` members into a temporary file, then time reading it as a stream."""
+    from enrollment.ingest.x12_834 import parse_834
+    from enrollment.ingest.x12_generate import write_834
+
+    with tempfile.TemporaryFile() as fh:
+        size = write_834(fh, members)
+        fh.seek(0)
+        before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        seen = 0
+
+        def count(batch) -> None:
+            nonlocal seen
+            seen += len(batch)
+
+        start = time.perf_counter()
+        result = parse_834(fh, on_members=count)
+        elapsed = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "peak_mb": peak_mb,
+                "peak_before_parse_mb": before_mb,
+                "bytes": size,
+                "members": seen,
+                "errors": len(result.errors),
+            }
+        )
+    )
+
+
+def parse_834_stream_figures(members: int = PARSE_834_STREAM_MEMBERS) -> list[dict]:
+    """The stream-parse figures, measured in a child process of their own (no database needed)."""
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child-parse-834", str(members)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["errors"] or result["members"] != members:
+        raise RuntimeError(f"the generated 834 did not parse cleanly: {result}")
+    label = _label(members)
+    note = f"{result['bytes'] / 1024**2:,.0f} MB file, read 1 MB at a time"
+    return [
+        {
+            "name": f"enrollment.parse_834_{label}_stream_s",
+            "value": round(result["seconds"], 1),
+            "unit": "s",
+            "target": PARSE_834_STREAM_TARGET_S,
+            "note": note,
+        },
+        {
+            "name": f"enrollment.parse_834_{label}_stream_peak_mb",
+            "value": round(result["peak_mb"], 1),
+            "unit": "MB",
+            "target": PARSE_834_STREAM_TARGET_MB,
+            "note": note,
+        },
+    ]
+
+
 # --------------------------------------------------------------------------- parent
 class _Database:
     """A database of the bench's own: PostgreSQL ``test_<name>`` (made and dropped) or a temp SQLite."""
@@ -303,6 +375,7 @@ def run() -> list[dict]:
                 "target": ELIGIBILITY_TARGET_S,
             }
         )
+    figures += parse_834_stream_figures()
     return figures
 
 
@@ -312,6 +385,13 @@ def main() -> None:
         return
     if len(sys.argv) == 3 and sys.argv[1] == "--child-eligibility":
         _child_eligibility(int(sys.argv[2]))
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--child-parse-834":
+        _child_parse_834(int(sys.argv[2]))
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "--parse-834":  # only this figure, e.g. --parse-834 1000000
+        for figure in parse_834_stream_figures(int(sys.argv[2])):
+            print(f"{figure['name']} {figure['value']} {figure['unit']} (target < {figure['target']:g})")
         return
     for figure in run():
         floor = (

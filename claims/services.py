@@ -9,6 +9,7 @@ import logging
 import os
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import OperationalError, transaction
 from django.utils import timezone
@@ -111,7 +112,9 @@ def claims_upload_process(*, upload_id: int) -> ClaimsUpload | None:
 
 def _read(data: bytes, name: str) -> Result:
     """An X12 837 (told by its ISA) or a claims extract (CSV or Parquet)."""
-    return x12_837.read_837(data, name) if x12_837.is_x12(data) else read_claims(data, name)
+    if x12_837.is_x12(data):
+        return x12_837.read_837(data, name, max_bytes=settings.X12_MAX_BYTES)
+    return read_claims(data, name)
 
 
 def _ack_999(result: Result, upload: ClaimsUpload) -> str:

@@ -4,11 +4,11 @@ Professional encounters are 837P (005010X222A1), institutional ones 837I (005010
 :class:`~claims.records.ClaimLine` per service line (loop 2400), with the plan's adjudication of
 the line (loop 2430: ``SVD02`` paid amount, ``DTP*573`` paid date).
 
-The envelope is read by the 834 reader's machinery (:mod:`enrollment.ingest.x12_834`): separators
-from the ISA, ISA/IEA, GS/GE and ST/SE control numbers and counts, a truncated file, whitespace
-between segments, the file size limit. :class:`_Parser837` subclasses its parser and replaces only
-what is 834-specific: GS01/GS08 and ST01/ST03 (``HC`` and the two 837 versions), the BHT header
-in place of the BGN, and the transaction body. Every problem therefore carries the 834's
+The envelope is read by the X12 machinery the 834 reader uses too (:mod:`enrollment.ingest.x12`):
+separators from the ISA, ISA/IEA, GS/GE and ST/SE control numbers and counts, a truncated file,
+whitespace between segments, the file size limit, a file read as a stream chunk by chunk.
+:class:`_Parser837` fills in its hooks: GS01/GS08 and ST01/ST03 (``HC`` and the two 837 versions),
+the BHT header, and the transaction body. Every problem therefore carries the 834's
 coordinates in ``where`` (``segment_index`` from ISA = 1, ``position`` in the transaction set from
 ST = 1, ``segment_id``, ``element``, ``value``, ``loop``, ``st_control``, ``gs_control``) and, so
 that the upload pages and API that show a row still point somewhere, ``row`` = ``segment_index``.
@@ -27,7 +27,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from claims.extract import (
     _BILL_TYPE,
@@ -47,19 +47,21 @@ from claims.extract import (
 from claims.extract import _amount as extract_amount
 from claims.records import FREQUENCY_CODES, INSTITUTIONAL, PROFESSIONAL, ClaimLine
 from core.domain.problems import Problem
+from enrollment.ingest import x12
 from enrollment.ingest import x12_834 as r834
 from enrollment.ingest.ack_999 import write_999
-from enrollment.ingest.x12_834 import (
+from enrollment.ingest.x12 import (
+    DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_BYTES,
     FunctionalGroup,
     Interchange,
-    Parse834Result,
     Separators,
     TransactionSet,
-    _d8,
-    _el,
-    _Parser,
+    X12Reader,
 )
+from enrollment.ingest.x12 import d8 as _d8
+from enrollment.ingest.x12 import el as _el
+from enrollment.ingest.x12_834 import Parse834Result
 
 PROFESSIONAL_VERSION = "005010X222A1"
 INSTITUTIONAL_VERSION = "005010X223A2"
@@ -73,8 +75,8 @@ PRINCIPAL_DIAGNOSIS = frozenset({"ABK", "BK"})
 OTHER_DIAGNOSIS = frozenset({"ABF", "BF"})
 
 # --------------------------------------------------------------------------- issue codes
-# The envelope's codes are the 834's (r834.NOT_X12, SEGMENT_COUNT_MISMATCH, CONTROL_NUMBER_MISMATCH,
-# UNSUPPORTED_TRANSACTION, MISSING_SE, ...; r834.INVALID_CODE for a DTP format qualifier); a line's
+# The envelope's codes are the 834's (x12.NOT_X12, SEGMENT_COUNT_MISMATCH, CONTROL_NUMBER_MISMATCH,
+# UNSUPPORTED_TRANSACTION, MISSING_SE, ...; x12.INVALID_CODE for a DTP format qualifier); a line's
 # are the claims extract's. Only these are the 837's own.
 MISSING_BHT = "missing_bht"
 MISSING_SERVICE_LINE = "missing_service_line"  # a CLM without LX, or an LX without SV1/SV2
@@ -112,10 +114,10 @@ _ACK_AS = {
     MISSING_ADJUDICATION: r834.MISSING_MEMBER_ID,
     REQUIRED: r834.MISSING_MEMBER_ID,
     NO_DATA_ROWS: r834.MISSING_MEMBER_ID,
-    NOT_A_DATE: r834.INVALID_DATE,
-    SERVICE_TO_BEFORE_FROM: r834.INVALID_DATE,
-    DISCHARGE_BEFORE_ADMISSION_CODE: r834.INVALID_DATE,
-    PAID_BEFORE_SERVICE_CODE: r834.INVALID_DATE,
+    NOT_A_DATE: x12.INVALID_DATE,
+    SERVICE_TO_BEFORE_FROM: x12.INVALID_DATE,
+    DISCHARGE_BEFORE_ADMISSION_CODE: x12.INVALID_DATE,
+    PAID_BEFORE_SERVICE_CODE: x12.INVALID_DATE,
 }
 
 #: Where a CLM may come: after the subscriber (2000B) or patient (2000C) loop, or after another claim.
@@ -167,14 +169,20 @@ class Result837(Result):
         return [t for g in self.groups for t in g.transactions]
 
 
-def read_837(data: bytes, filename: str = "", *, max_bytes: int = DEFAULT_MAX_BYTES) -> Result837:
+def read_837(
+    data: bytes | IO[bytes],
+    filename: str = "",
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Result837:
     """Read and check a whole 837 file; ``records`` is only meaningful when ``errors`` is empty.
 
     Never raises on bad input. ``filename`` is accepted for symmetry with
     :func:`claims.extract.read_claims` (an 837 is recognised by its content, see :func:`is_x12`).
     """
     del filename
-    return _Parser837(data, max_bytes).read()
+    return _Parser837(data, max_bytes, chunk_size=chunk_size).read()
 
 
 def write_999_for_837(
@@ -278,11 +286,13 @@ class _Claim:
         self.lines: list[_Line] = []
 
 
-class _Parser837(_Parser):
-    """The 834 parser with the 837's envelope checks and transaction body."""
+class _Parser837(X12Reader):
+    """The shared envelope reader with the 837's envelope checks and transaction body."""
 
-    def __init__(self, data: bytes, max_bytes: int) -> None:
-        super().__init__(data, max_bytes)
+    def __init__(
+        self, data: bytes | IO[bytes], max_bytes: int, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> None:
+        super().__init__(data, max_bytes, chunk_size=chunk_size)
         self.records: list[ClaimLine] = []
         self.rows: list[int] = []
         self.claim_type = ""  # of the open transaction set; "" when it is not an 837 we read
@@ -326,7 +336,7 @@ class _Parser837(_Parser):
             self.claim.bad = True
 
     def _at(self) -> _At:
-        return _At(self.index, self._position(), self.loop, self.seg_id)
+        return _At(self.index, self.position(), self.loop, self.seg_id)
 
     def error_at(
         self,
@@ -349,54 +359,26 @@ class _Parser837(_Parser):
             value=value,
         )
 
-    # -- envelope: the 834's, with the 837's identifiers
-    def _gs(self, e: list[str]) -> None:
-        if self.ts is not None:
-            self._close_ts_missing_se()
-        if self.group is not None and not self.group.closed:
-            self._close_group_missing_ge()
-        group = FunctionalGroup(_el(e, 6), _el(e, 1), _el(e, 2), _el(e, 3), _el(e, 8), self.index)
-        self.groups.append(group)
-        self.group = group
-        self.loop = ""
+    # -- the envelope's hooks: the 837's identifiers
+    def check_group(self, group: FunctionalGroup) -> None:
         if group.functional_id != FUNCTIONAL_ID:
             self.error(
-                r834.UNSUPPORTED_TRANSACTION,
+                x12.UNSUPPORTED_TRANSACTION,
                 f"GS01 is {group.functional_id!r}; an 837 group is HC (health care claim)",
                 element=1,
                 value=group.functional_id,
             )
         if group.version not in VERSIONS:
             self.error(
-                r834.UNSUPPORTED_TRANSACTION,
+                x12.UNSUPPORTED_TRANSACTION,
                 f"GS08 is {group.version!r}; only {' and '.join(VERSIONS)} are supported",
                 element=8,
                 value=group.version,
             )
 
-    def _st(self, e: list[str]) -> None:
-        if self.ts is not None:
-            self._close_ts_missing_se()
-        group = self.group
-        if group is None or group.closed:
-            self.error(r834.UNEXPECTED_SEGMENT, "ST outside a functional group (GS...GE)")
-            group = FunctionalGroup("", "", "", "", "", self.index)
-            self.groups.append(group)
-            self.group = group
-        control = _el(e, 2)
-        duplicate = any(t.control_number == control for t in group.transactions)
-        version = _el(e, 3) or group.version
-        ts = TransactionSet(control, _el(e, 3), self.index, transaction_type=_el(e, 1), segment_count=1)
-        group.transactions.append(ts)
-        self.ts = ts
-        if duplicate:
-            self.error(
-                r834.DUPLICATE_CONTROL_NUMBER,
-                f"ST02 {control!r} is used twice in this functional group",
-                element=2,
-                value=control,
-            )
-        self.loop = "HEADER"
+    def start_transaction(self, e: list[str], ts: TransactionSet) -> None:
+        assert self.group is not None
+        version = _el(e, 3) or self.group.version
         self.bht_seen = self.clm_seen = False
         self.subscriber = self.patient = None
         self.in_patient = False
@@ -404,23 +386,25 @@ class _Parser837(_Parser):
         if _el(e, 1) != "837":
             self.claim_type = ""
             self.error(
-                r834.UNSUPPORTED_TRANSACTION,
+                x12.UNSUPPORTED_TRANSACTION,
                 f"ST01 is {_el(e, 1)!r}; expected 837",
                 element=1,
                 value=_el(e, 1),
             )
         if version not in VERSIONS:
             self.error(
-                r834.UNSUPPORTED_TRANSACTION,
+                x12.UNSUPPORTED_TRANSACTION,
                 f"ST03 is {version!r}; only {' and '.join(VERSIONS)} are supported",
                 element=3,
                 value=_el(e, 3),
             )
 
-    def _se(self, e: list[str]) -> None:
-        self._finish_claim()  # first: a problem of the transaction set is not its last claim's
-        if self.ts is not None and not self.bht_seen and self.claim_type:
-            ts = self.ts
+    def close_body(self) -> None:
+        """The transaction set ends (SE, or a missing SE): its last claim is finished first."""
+        self._finish_claim()
+
+    def end_transaction(self, ts: TransactionSet) -> None:
+        if not self.bht_seen and self.claim_type:
             self.error(
                 MISSING_BHT,
                 "the transaction set has no BHT segment",
@@ -429,23 +413,17 @@ class _Parser837(_Parser):
                 index=ts.segment_index + 1,
                 loop="HEADER",
             )
-        if self.ts is not None and self.claim_type and not self.clm_seen:
+        if self.claim_type and not self.clm_seen:
             self.error(
                 NO_DATA_ROWS,
                 "the transaction set has no claim (CLM): an 837 sends at least one",
                 seg_id="CLM",
-                position=self.ts.segment_count,
+                position=ts.segment_count,
                 loop="2300",
             )
-        self.bgn_seen = True  # the 834's BGN check does not apply
-        super()._se(e)  # closes the claim (through _finish_member), checks SE01/SE02
-
-    def _finish_member(self) -> None:
-        """Called by the 834 machinery when a transaction set ends (SE, or a missing SE)."""
-        self._finish_claim()
 
     # -- transaction body
-    def _body(self, sid: str, e: list[str]) -> None:
+    def body(self, sid: str, e: list[str]) -> None:
         if not self.claim_type:
             return  # an unsupported transaction set: reported at ST, its body is not read
         claim, line = self.claim, self.line
@@ -460,7 +438,7 @@ class _Parser837(_Parser):
     def _dispatch(self, sid: str, e: list[str], loop: str) -> None:
         if sid == "BHT":
             if loop != "HEADER":
-                self.error(r834.UNEXPECTED_SEGMENT, "BHT must follow ST")
+                self.error(x12.UNEXPECTED_SEGMENT, "BHT must follow ST")
             self.bht_seen = True
         elif sid == "HL":
             self._hl(e)
@@ -527,7 +505,7 @@ class _Parser837(_Parser):
     def _clm(self, e: list[str]) -> None:
         self._finish_claim()
         if self.loop not in _CLAIM_LOOPS:
-            self.error(r834.UNEXPECTED_SEGMENT, "CLM outside a subscriber or patient loop (HL*22 or HL*23)")
+            self.error(x12.UNEXPECTED_SEGMENT, "CLM outside a subscriber or patient loop (HL*22 or HL*23)")
             return
         self.loop = "2300"
         at = self._at()
@@ -599,7 +577,7 @@ class _Parser837(_Parser):
     def _lx(self, e: list[str]) -> None:
         claim = self.claim
         if claim is None:
-            self.error(r834.UNEXPECTED_SEGMENT, "LX (a service line) outside a claim (CLM)")
+            self.error(x12.UNEXPECTED_SEGMENT, "LX (a service line) outside a claim (CLM)")
             return
         self.loop = "2400"
         text = _el(e, 1)
@@ -669,7 +647,7 @@ class _Parser837(_Parser):
     def _svd(self, e: list[str]) -> None:
         line = self.line
         if line is None or self.loop not in ("2400", "2410", "2420", "2430"):
-            self.error(r834.UNEXPECTED_SEGMENT, "SVD (a line's adjudication) outside a service line (LX)")
+            self.error(x12.UNEXPECTED_SEGMENT, "SVD (a line's adjudication) outside a service line (LX)")
             return
         self.loop = "2430"
         at = self._at()
@@ -730,7 +708,7 @@ class _Parser837(_Parser):
         fmt, text = _el(e, 2), _el(e, 3)
         if fmt not in allowed:
             self.error(
-                r834.INVALID_CODE,
+                x12.INVALID_CODE,
                 f"DTP02 date format is {fmt or '(empty)'!r}; expected {' or '.join(allowed)}",
                 element=2,
                 value=fmt,

@@ -241,6 +241,9 @@ REST_FRAMEWORK = {
 }
 # Uploads (rosters, experience, utilisation, 834s) above this are refused with a 413.
 MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
+# The largest X12 file (834 eligibility, 837 encounters) read; an 834 upload may be this big (it is read
+# as a stream, so memory does not grow with it). Default 2 GB: a plan of 5 million members sends ~1.2 GB.
+X12_MAX_BYTES = int(os.environ.get("CAREBUNDLE_X12_MAX_BYTES", str(2 * 1024**3)))
 # Uploaded files up to this size are parsed in the request; every larger one by a Celery worker (the
 # answer is 202 and the upload's status says when it is done), so no request spends long on a file.
 UPLOAD_SYNC_MAX_BYTES = int(os.environ.get("UPLOAD_SYNC_MAX_BYTES", str(64 * 1024)))

@@ -11,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve
 from django.utils.functional import empty
 
 from core import metrics
@@ -23,6 +24,7 @@ from core.api import (
 )
 from core.net import client_ip
 from core.observability import REQUEST_ID, REQUEST_ID_HEADER, request_id_for
+from core.uploads import view_upload_limit
 
 request_log = logging.getLogger("carebundle.request")
 
@@ -82,9 +84,19 @@ def _too_large_response(request, body: dict) -> HttpResponse:
     return render(request, "web/413.html", {"message": body["message"]}, status=413)
 
 
+def _view_limit(request) -> int:
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return 0
+    return view_upload_limit(match.func)
+
+
 class UploadLimitMiddleware:
     """Refuse bodies over their limit before reading them: 413 with a clear message. Files (multipart)
-    may reach ``MAX_UPLOAD_BYTES``; any other body, read into memory whole (JSON, a form),
+    may reach ``MAX_UPLOAD_BYTES``, or the view's own limit instead when it names one
+    (:func:`core.uploads.upload_limit`: the plan's 834, ``X12_MAX_BYTES``); any other body, read into
+    memory whole (JSON, a form),
     ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
 
     def __init__(self, get_response):
@@ -96,6 +108,8 @@ class UploadLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
+        if length and request.content_type == "multipart/form-data":
+            limit = _view_limit(request) or limit
         if length > limit:
             message = TOO_LARGE_MESSAGE.format(limit=human_size(limit))
             return _too_large_response(

@@ -19,6 +19,7 @@ from core.api import ErrorSerializer
 from core.audit import record_access
 from core.errors import ApplicationError, NotFoundError, month_from_input
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.uploads import upload_limit
 from enrollment import selectors, services
 from enrollment.models import (
     Assessment,
@@ -354,8 +355,9 @@ def record_eligibility_access(scope, record: EligibilityFile, what: str, request
     )
 
 
+@upload_limit("X12_MAX_BYTES")
 class EligibilityFileListApi(ScopedMixin, generics.ListAPIView):
-    """The plan's eligibility files (X12 834), newest first. POST loads one (202)."""
+    """The plan's eligibility files (X12 834), newest first. POST loads one (202), up to ``X12_MAX_BYTES``."""
 
     queryset = EligibilityFile.objects.none()
     serializer_class = EligibilityFileSerializer

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
@@ -35,7 +36,7 @@ from core.uploads import parsed_in_request, uploaded_sha256
 from enrollment import exits, processing
 from enrollment.eligibility import apply_834
 from enrollment.ingest.ack_999 import AcknowledgementNotPossible, readable_acknowledgement, write_999
-from enrollment.ingest.x12_834 import parse_834
+from enrollment.ingest.x12_834 import Member834, Parse834Result, parse_834
 from enrollment.models import (
     Assessment,
     EligibilityFile,
@@ -444,8 +445,46 @@ def _x12_issue(issue: Problem) -> dict:
     }
 
 
+#: A big 834's members are handed from the reader to the database this many at a time.
+ELIGIBILITY_BATCH = 5000
+#: A file with up to this many members is read once, its members kept until it is applied; a bigger
+#: one is read a second time to apply it (its members are never all in memory).
+ELIGIBILITY_HELD_MEMBERS = 20_000
+
+
+class _Held:
+    """Keeps the members the reader hands on, until there are too many to keep."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.members: list[Member834] | None = []
+
+    def __call__(self, batch: list[Member834]) -> None:
+        if self.members is None:
+            return
+        if len(self.members) + len(batch) > self.limit:
+            self.members = None  # the file is big: it is read again when it is applied
+        else:
+            self.members.extend(batch)
+
+
+def _parse_stored_834(record: EligibilityFile, on_members) -> Parse834Result:
+    """Read the stored 834 as a stream (chunk by chunk), handing its members to ``on_members``."""
+    with record.file.open("rb") as fh:
+        return parse_834(
+            fh, max_bytes=settings.X12_MAX_BYTES, on_members=on_members, batch_size=ELIGIBILITY_BATCH
+        )
+
+
 def eligibility_file_process(*, file_id: int) -> EligibilityFile | None:
-    """Parse, acknowledge (readable and X12 999) and apply one 834. Idempotent; all or nothing."""
+    """Parse, acknowledge (readable and X12 999) and apply one 834. Idempotent; all or nothing.
+
+    The file is read as a stream, in bounded memory whatever its size (up to ``X12_MAX_BYTES``): its
+    members go to the database in batches of :data:`ELIGIBILITY_BATCH` inside the one transaction that
+    accepts the file. Whether a file is accepted, and whether it is a full file, is known only once it
+    has been read to its end; so a file of more than :data:`ELIGIBILITY_HELD_MEMBERS` members is read
+    twice (checked and acknowledged, then applied), a smaller one once.
+    """
     with transaction.atomic():
         claimed = EligibilityFile.objects.filter(pk=file_id, status=ProcessingStatus.PROCESSING).update(
             attempts=F("attempts") + 1
@@ -453,8 +492,8 @@ def eligibility_file_process(*, file_id: int) -> EligibilityFile | None:
         record = EligibilityFile.objects.select_related("payer").filter(pk=file_id).first()
         if record is None or not claimed:
             return record
-    with record.file.open("rb") as fh:
-        result = parse_834(fh.read())
+    held = _Held(ELIGIBILITY_HELD_MEMBERS)
+    result = _parse_stored_834(record, held)
     acknowledgement = {
         "accepted": result.accepted,
         "lines": readable_acknowledgement(result),
@@ -473,14 +512,24 @@ def eligibility_file_process(*, file_id: int) -> EligibilityFile | None:
             return record
         extra_warnings = 0
         if result.accepted:
-            applied = apply_834(record, result)
+            if held.members is not None:
+                applied = apply_834(record, result, members=held.members)
+            else:
+
+                def read_again(on_members) -> None:
+                    again = _parse_stored_834(record, on_members)
+                    if not again.accepted or again.member_count != result.member_count:
+                        # The stored file changed between the two reads: nothing is written.
+                        raise RuntimeError(f"eligibility file {record.pk} read differently the second time")
+
+                applied = apply_834(record, result, read_members=read_again)
             record.counts = applied.as_dict()
-            extra_warnings = _record_834_deaths(record, result, acknowledgement)
+            extra_warnings = _record_834_deaths(record, applied.deaths, acknowledgement)
             record.full_file = result.is_full_file
             record.status = ProcessingStatus.ACCEPTED
         else:
             record.status = ProcessingStatus.REJECTED
-        record.member_count = len(result.members)
+        record.member_count = result.member_count
         record.error_count = len(result.errors)
         record.warning_count = len(result.warnings) + extra_warnings
         record.acknowledgement = acknowledgement
@@ -490,11 +539,11 @@ def eligibility_file_process(*, file_id: int) -> EligibilityFile | None:
     return record
 
 
-def _record_834_deaths(record: EligibilityFile, result, acknowledgement: dict) -> int:
+def _record_834_deaths(record: EligibilityFile, members: list[Member834], acknowledgement: dict) -> int:
     """The deaths the 834 reports (INS12) hold from now on and end the months already accepted past
     them; a date that differs from the recorded one is a warning of the acknowledgement (not in the 999,
     which acknowledges the file's syntax)."""
-    reports = exits.reports_from_834(record, result.members)
+    reports = exits.reports_from_834(record, members)
     recorded = exits.record_exits(payer_id=record.payer_id, reports=reports)
     exits.end_later_rosters(recorded.recorded)
     where = {(r.member_id, r.exit_date): r.where for r in reports}

@@ -21,6 +21,7 @@ from core.audit import record_access
 from core.domain.months import shift_month
 from core.errors import ApplicationError, NotFoundError, month_from_input
 from core.exports import safe_row
+from core.uploads import upload_limit
 from enrollment import file_templates, selectors, services
 from enrollment.api import (
     assessment_query,
@@ -309,6 +310,7 @@ def roster_template(request, kind, fmt):
 # --- eligibility ---------------------------------------------------------------------------------
 
 
+@upload_limit("X12_MAX_BYTES")
 @scoped_view
 def eligibility_list(request):
     scope = request.scope

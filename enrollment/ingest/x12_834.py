@@ -23,18 +23,58 @@ type, line of business, eligibility dates) and a trustworthy acknowledgement. So
 
 A file with any error is rejected as a whole (an 834 is not partially applied); the
 members are still returned so that a person can see what the file contained.
+
+The envelope (separators, ISA/IEA, GS/GE, ST/SE, reading a stream chunk by chunk) is the shared
+:mod:`enrollment.ingest.x12`; this module reads the 834's transaction body. A file can be read as a
+stream with its members handed on in batches (:func:`parse_834` ``on_members``), so a plan's file
+of millions of members is read in bounded memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import IO
 
 from core.domain.problems import Problem
+from enrollment.ingest.x12 import (  # noqa: F401  (the envelope's names, re-exported for the 999 writer and tests)
+    CONTROL_NUMBER_MISMATCH,
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_BYTES,
+    DUPLICATE_CONTROL_NUMBER,
+    EMPTY_SEGMENT,
+    FILE_TOO_LARGE,
+    FULL_FILE_ACTIONS,
+    GROUP_COUNT_MISMATCH,
+    INVALID_CODE,
+    INVALID_DATE,
+    INVALID_ISA,
+    INVALID_SEGMENT,
+    MISSING_GE,
+    MISSING_IEA,
+    MISSING_SE,
+    NOT_UTF8,
+    NOT_X12,
+    SEGMENT_COUNT_MISMATCH,
+    TRANSACTION_COUNT_MISMATCH,
+    UNEXPECTED_SEGMENT,
+    UNSUPPORTED_TRANSACTION,
+    WHITESPACE_BETWEEN_SEGMENTS,
+    X12_COORDINATES,
+    FunctionalGroup,
+    Interchange,
+    Separators,
+    TransactionSet,
+    X12Reader,
+)
+from enrollment.ingest.x12 import d8 as _d8
+from enrollment.ingest.x12 import el as _el
 
 SUPPORTED_VERSION = "005010X220A1"
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+#: Members handed to an ``on_members`` consumer at a time.
+DEFAULT_BATCH_SIZE = 10_000
+
 
 #: INS03 maintenance type codes the platform accepts (docs/formats.md section 3).
 MAINTENANCE_TYPES: dict[str, str] = {
@@ -47,7 +87,6 @@ MAINTENANCE_TYPES: dict[str, str] = {
 AUDIT = "030"
 #: BGN08 action codes: 2 = change (update), 4 = verify (full file), RX = replace (full file).
 BGN08_ACTIONS: dict[str, str] = {"2": "change", "4": "verify", "RX": "replace"}
-FULL_FILE_ACTIONS = frozenset({"4", "RX"})
 
 #: Loop 2000 DTP qualifiers listed by 005010X220A1 (356/357 are the eligibility dates).
 MEMBER_DATE_QUALIFIERS = frozenset(
@@ -59,32 +98,14 @@ MEMBER_DATE_QUALIFIERS = frozenset(
 SEX_CODES = frozenset({"F", "M", "U"})
 
 # --------------------------------------------------------------------------- issue codes
-NOT_X12 = "not_x12"
-INVALID_ISA = "invalid_isa"
-FILE_TOO_LARGE = "file_too_large"
-INVALID_SEGMENT = "invalid_segment"
-UNEXPECTED_SEGMENT = "unexpected_segment"
-UNSUPPORTED_TRANSACTION = "unsupported_transaction"
+# The envelope's (NOT_X12, MISSING_SE, ...) are enrollment.ingest.x12's, imported above.
 MISSING_BGN = "missing_bgn"
 INVALID_MAINTENANCE_TYPE = "invalid_maintenance_type"
 MISSING_MEMBER_ID = "missing_member_id"
 MISSING_MEMBER_NAME = "missing_member_name"
-INVALID_DATE = "invalid_date"
-INVALID_CODE = "invalid_code"
 END_BEFORE_START = "end_before_start"
-SEGMENT_COUNT_MISMATCH = "segment_count_mismatch"
-CONTROL_NUMBER_MISMATCH = "control_number_mismatch"
-DUPLICATE_CONTROL_NUMBER = "duplicate_control_number"
-TRANSACTION_COUNT_MISMATCH = "transaction_count_mismatch"
-GROUP_COUNT_MISMATCH = "group_count_mismatch"
-MISSING_SE = "missing_se"
-MISSING_GE = "missing_ge"
-MISSING_IEA = "missing_iea"  # the file is truncated
 # Warning codes.
 UNKNOWN_DATE_QUALIFIER = "unknown_date_qualifier"
-WHITESPACE_BETWEEN_SEGMENTS = "whitespace_between_segments"
-EMPTY_SEGMENT = "empty_segment"
-NOT_UTF8 = "not_utf8"
 
 # Member-level NM1 entity codes and the 2100 loop each opens.
 _NM1_2100 = {
@@ -99,32 +120,6 @@ _NM1_2100 = {
 }
 _MEMBER_LOOPS = frozenset(
     {"2000", "2100A", "2100B", "2100C", "2100D", "2100E", "2100F", "2100G", "2100H", "2200"}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Separators:
-    element: str
-    sub_element: str
-    segment: str
-    repetition: str | None
-
-
-#: Where a problem is in an X12 file: the keys of a :class:`~core.domain.problems.Problem`'s
-#: ``where``, everything a 999 and a person need to find it. ``segment_index`` counts segments from
-#: the start of the file (ISA = 1), as pyx12 and most editors do; ``position`` counts inside the
-#: transaction set (ST = 1), which is what the 999's IK302 carries; ``element`` is 1-based;
-#: ``value`` is the bad element's text; ``st_control``/``gs_control`` say which transaction set and
-#: functional group the segment belongs to (``None`` outside one).
-X12_COORDINATES = (
-    "segment_index",
-    "segment_id",
-    "position",
-    "element",
-    "value",
-    "loop",
-    "st_control",
-    "gs_control",
 )
 
 
@@ -191,54 +186,12 @@ class Member834:
 
 
 @dataclass
-class TransactionSet:
-    control_number: str
-    version: str
-    segment_index: int
-    transaction_type: str = "834"  # ST01
-    purpose: str = ""  # BGN01
-    reference: str = ""  # BGN02
-    created: dt.date | None = None  # BGN03
-    action: str = ""  # BGN08
-    segment_count: int = 0  # counted ST..SE
-    declared_count: int | None = None  # SE01
-    closed: bool = False
-
-    @property
-    def is_full_file(self) -> bool:
-        """BGN08 4 (verify) or RX (replace): the file replaces the plan's whole list."""
-        return self.action in FULL_FILE_ACTIONS
-
-
-@dataclass
-class FunctionalGroup:
-    control_number: str
-    functional_id: str
-    sender: str
-    receiver: str
-    version: str
-    segment_index: int
-    transactions: list[TransactionSet] = field(default_factory=list)
-    declared_count: int | None = None
-    closed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Interchange:
-    sender_qualifier: str
-    sender_id: str
-    receiver_qualifier: str
-    receiver_id: str
-    date: str
-    time: str
-    control_number: str
-    version: str
-    usage: str  # P production, T test
-
-
-@dataclass
 class Parse834Result:
-    """Everything read from one 834 file; ``accepted`` when there is no error."""
+    """Everything read from one 834 file; ``accepted`` when there is no error.
+
+    ``members`` holds the members unless they were handed to an ``on_members`` consumer as they were
+    read (a big file); ``member_count`` and :attr:`is_full_file` are right either way.
+    """
 
     interchange: Interchange | None
     separators: Separators | None
@@ -247,10 +200,18 @@ class Parse834Result:
     errors: list[Problem]
     warnings: list[Problem]
     segment_count: int = 0
+    #: Members read and members sent with INS03 030, when they were counted as they were handed on
+    #: (``None``: count ``members``).
+    streamed_members: int | None = None
+    streamed_audit_members: int | None = None
 
     @property
     def accepted(self) -> bool:
         return not self.errors
+
+    @property
+    def member_count(self) -> int:
+        return len(self.members) if self.streamed_members is None else self.streamed_members
 
     @property
     def transactions(self) -> list[TransactionSet]:
@@ -268,17 +229,39 @@ class Parse834Result:
         ts = self.transactions
         if ts and all(t.is_full_file for t in ts):
             return True
+        if self.streamed_members is not None:
+            return self.streamed_members > 0 and self.streamed_audit_members == self.streamed_members
         return bool(self.members) and all(m.maintenance_type == AUDIT for m in self.members)
 
 
+#: What :func:`parse_834` reads: the file's bytes or text, or a binary stream (an open file).
+X12Input = bytes | bytearray | str | IO[bytes]
+MembersConsumer = Callable[[list[Member834]], None]
+
+
 # --------------------------------------------------------------------------- parsing
-def parse_834(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Parse834Result:
+def parse_834(
+    data: X12Input,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    on_members: MembersConsumer | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Parse834Result:
     """Parse an 834 file into members, envelope information and positioned issues.
 
-    Never raises on bad input: every problem is a :class:`~core.domain.problems.Problem` (located by :data:`X12_COORDINATES`) in ``errors`` or
+    ``data`` is the file's bytes or text, or a binary stream read ``chunk_size`` bytes at a time
+    (:func:`enrollment.ingest.x12.open_source`): the same file gives the same result either way.
+    With ``on_members``, members are not kept: they are handed to it in lists of up to ``batch_size``
+    in file order as they are read (the last, shorter list at the end), so memory does not grow with
+    the file; the consumer sees the members of a file that turns out rejected too (the errors are
+    known only at the end). Never raises on bad input: every problem is a
+    :class:`~core.domain.problems.Problem` (located by :data:`X12_COORDINATES`) in ``errors`` or
     ``warnings``. Linear in the file size (a 10,000-member file takes well under a second).
     """
-    return _Parser(data, max_bytes).run()
+    parser = _Parser(data, max_bytes, chunk_size=chunk_size, on_members=on_members, batch_size=batch_size)
+    parser.run()
+    return parser.result()
 
 
 class _MemberBuilder:
@@ -324,76 +307,33 @@ class _CoverageBuilder:
         return Coverage(_el(hd, 1), _el(hd, 3), _el(hd, 4), _el(hd, 5), self.start, self.end)
 
 
-def _el(elements: list[str], n: int) -> str:
-    return elements[n] if len(elements) > n else ""
+class _Parser(X12Reader):
+    """The 834's transaction body on the shared envelope reader."""
 
-
-def _d8(text: str) -> dt.date | None:
-    if len(text) != 8 or not text.isdigit():
-        return None
-    try:
-        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return None
-
-
-class _Parser:
-    def __init__(self, data: bytes | str, max_bytes: int) -> None:
-        self.data = data
-        self.max_bytes = max_bytes
-        self.errors: list[Problem] = []
-        self.warnings: list[Problem] = []
-        self.groups: list[FunctionalGroup] = []
+    def __init__(
+        self,
+        data: X12Input,
+        max_bytes: int,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        on_members: MembersConsumer | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        super().__init__(data, max_bytes, chunk_size=chunk_size)
         self.members: list[Member834] = []
-        self.interchange: Interchange | None = None
-        self.separators: Separators | None = None
-        # Position state.
-        self.index = 0
-        self.seg_id = ""
-        self.group: FunctionalGroup | None = None
-        self.ts: TransactionSet | None = None
-        self.loop = ""
+        self.on_members = on_members
+        self.batch_size = max(1, batch_size)
+        self.member_total = 0
+        self.audit_total = 0
         self.member: _MemberBuilder | None = None
         self.coverage: _CoverageBuilder | None = None
         self.bgn_seen = False
-        self.iea_seen = False
-        self.warned: set[str] = set()
 
-    # -- issue helpers
-    def _issue(self, code: str, message: str, *, element: int | None = None, value: str = "",
-               seg_id: str | None = None, index: int | None = None, position: int | None = None,
-               loop: str | None = None) -> Problem:  # fmt: skip
-        ts = self.ts
-        in_ts = ts if ts is not None and not ts.closed else None
-        group = self.group if self.group is not None and not self.group.closed else None
-        return Problem(
-            code,
-            message,
-            where={
-                "segment_index": self.index if index is None else index,
-                "segment_id": self.seg_id if seg_id is None else seg_id,
-                "position": (in_ts.segment_count if in_ts is not None else None)
-                if position is None
-                else position,
-                "element": element,
-                "value": value,
-                "loop": self.loop if loop is None else loop,
-                "st_control": in_ts.control_number if in_ts is not None else None,
-                "gs_control": group.control_number if group is not None else None,
-            },
-        )
-
-    def error(self, code: str, message: str, **kw: object) -> None:
-        self.errors.append(self._issue(code, message, **kw))  # type: ignore[arg-type]
-
-    def warn(self, code: str, message: str, *, once: bool = False, **kw: object) -> None:
-        if once:
-            if code in self.warned:
-                return
-            self.warned.add(code)
-        self.warnings.append(self._issue(code, message, **kw))  # type: ignore[arg-type]
-
-    def _result(self) -> Parse834Result:
+    def result(self) -> Parse834Result:
+        if self.on_members is not None and self.members:
+            self.on_members(self.members)
+            self.members = []
+        streamed = self.on_members is not None
         return Parse834Result(
             self.interchange,
             self.separators,
@@ -402,160 +342,17 @@ class _Parser:
             self.errors,
             self.warnings,
             self.index,
+            streamed_members=self.member_total if streamed else None,
+            streamed_audit_members=self.audit_total if streamed else None,
         )
 
-    # -- top level
-    def run(self) -> Parse834Result:
-        data = self.data
-        if len(data) > self.max_bytes:
-            self.error(FILE_TOO_LARGE, f"the file is {len(data):,} bytes; the limit is {self.max_bytes:,}")
-            return self._result()
-        if isinstance(data, bytes | bytearray):
-            try:
-                text = bytes(data).decode("utf-8")
-            except UnicodeDecodeError:
-                text = bytes(data).decode("latin-1")
-                self.warn(NOT_UTF8, "the file is not UTF-8; it was read as Latin-1")
-        else:
-            text = data
-        text = text.lstrip("\ufeff \t\r\n")
-        if not text.startswith("ISA"):
-            self.error(
-                NOT_X12,
-                "this is not an X12 file: it does not start with an ISA segment",
-                seg_id="ISA",
-                index=1,
-            )
-            return self._result()
-        seps, isa_end = self._separators(text)
-        if seps is None:
-            return self._result()
-        self.separators = seps
-        self._isa(text[: isa_end - 1].split(seps.element))
-        if self.interchange is None:
-            return self._result()
-        self._segments(text, isa_end, seps)
-        return self._result()
+    def reset_for_refusal(self) -> None:
+        super().reset_for_refusal()
+        self.members, self.member_total, self.audit_total = [], 0, 0
+        self.member = self.coverage = None
 
-    def _separators(self, text: str) -> tuple[Separators | None, int]:
-        self.index = 1
-        self.seg_id = "ISA"
-        elem = text[3] if len(text) > 3 else ""
-        if not elem or elem.isalnum() or elem.isspace():
-            self.error(
-                INVALID_ISA, "the ISA segment has no valid element separator in its 4th character", element=1
-            )
-            return None, 0
-        head = text[:512]
-        parts = head.split(elem, 16)
-        if len(parts) < 17 or len(parts[16]) < 2:
-            self.error(INVALID_ISA, "the ISA segment is incomplete: it must have 16 elements", element=16)
-            return None, 0
-        sub, term = parts[16][0], parts[16][1]
-        isa_end = len(head) - len(parts[16]) + 2
-        if term.isalnum() or term == elem or term == sub or sub.isalnum():
-            self.error(
-                INVALID_ISA,
-                f"ISA16 must be one sub-element separator followed by the segment terminator, found {parts[16][:2]!r}",
-                element=16,
-                value=parts[16][:2],
-            )
-            return None, 0
-        repetition = parts[11] if len(parts[11]) == 1 and not parts[11].isalnum() else None
-        if isa_end != 106:
-            self.warn(
-                INVALID_ISA,
-                f"the ISA segment is {isa_end} characters long instead of 106 (fixed-width elements are padded)",
-            )
-        return Separators(elem, sub, term, repetition), isa_end
-
-    def _isa(self, e: list[str]) -> None:
-        if len(e) < 17:
-            self.error(INVALID_ISA, "the ISA segment must have 16 elements")
-            return
-        self.interchange = Interchange(
-            sender_qualifier=e[5].strip(),
-            sender_id=e[6].strip(),
-            receiver_qualifier=e[7].strip(),
-            receiver_id=e[8].strip(),
-            date=e[9],
-            time=e[10],
-            control_number=e[13].strip(),
-            version=e[12],
-            usage=e[15],
-        )
-        if not e[13].strip().isdigit():
-            self.error(
-                INVALID_ISA, "ISA13 (interchange control number) must be numeric", element=13, value=e[13]
-            )
-
-    def _segments(self, text: str, start: int, seps: Separators) -> None:
-        elem, term = seps.element, seps.segment
-        pieces = text[start:].split(term)
-        handlers: dict[str, Callable[[list[str]], None]] = {
-            "GS": self._gs, "GE": self._ge, "ST": self._st, "SE": self._se, "IEA": self._iea,
-            "ISA": self._second_isa,
-        }  # fmt: skip
-        body = self._body
-        strip_chars = "\r\n"
-        for raw in pieces:
-            seg = raw.lstrip(strip_chars)
-            if seg[:1] in (" ", "\t"):
-                stripped = seg.lstrip(" \t\r\n")
-                if stripped:
-                    self.warn(
-                        WHITESPACE_BETWEEN_SEGMENTS,
-                        "spaces between segments were ignored (first before segment "
-                        f"{self.index + 1}, {stripped.split(elem, 1)[0]})",
-                        once=True,
-                        index=self.index + 1,
-                        seg_id=stripped.split(elem, 1)[0],
-                    )
-                seg = stripped
-            seg = seg.rstrip(strip_chars)
-            if not seg:
-                continue
-            self.index += 1
-            e = seg.split(elem)
-            sid = e[0]
-            self.seg_id = sid
-            if self.ts is not None:
-                self.ts.segment_count += 1
-            if self.iea_seen:
-                self.error(UNEXPECTED_SEGMENT, f"segment {sid} comes after the IEA that ends the interchange")
-                continue
-            if not (2 <= len(sid) <= 3 and sid.isalnum() and sid == sid.upper()):
-                self.error(INVALID_SEGMENT, f"{sid[:20]!r} is not a segment identifier")
-                continue
-            handler = handlers.get(sid)
-            if handler is not None:
-                handler(e)
-            elif self.ts is not None:
-                body(sid, e)
-            else:
-                self.error(UNEXPECTED_SEGMENT, f"segment {sid} is outside a transaction set (ST...SE)")
-        self._finish_file()
-
-    # -- envelope
-    def _second_isa(self, e: list[str]) -> None:
-        self.error(UNEXPECTED_SEGMENT, "only one interchange (ISA...IEA) per file is supported")
-
-    def _gs(self, e: list[str]) -> None:
-        if self.ts is not None:
-            self._close_ts_missing_se()
-        if self.group is not None and not self.group.closed:
-            self._close_group_missing_ge()
-        group = FunctionalGroup(
-            control_number=_el(e, 6),
-            functional_id=_el(e, 1),
-            sender=_el(e, 2),
-            receiver=_el(e, 3),
-            version=_el(e, 8),
-            segment_index=self.index,
-        )
-        self.groups.append(group)
-        self.group = group
-        self.loop = ""
+    # -- the envelope's hooks
+    def check_group(self, group: FunctionalGroup) -> None:
         if group.functional_id != "BE":
             self.error(
                 UNSUPPORTED_TRANSACTION,
@@ -571,54 +368,7 @@ class _Parser:
                 value=group.version,
             )
 
-    def _ge(self, e: list[str]) -> None:
-        if self.ts is not None:
-            self._close_ts_missing_se()
-        group = self.group
-        if group is None or group.closed:
-            self.error(UNEXPECTED_SEGMENT, "GE without a matching GS")
-            return
-        count = _el(e, 1)
-        group.declared_count = int(count) if count.isdigit() else None
-        if group.declared_count != len(group.transactions):
-            self.error(
-                TRANSACTION_COUNT_MISMATCH,
-                f"GE01 says {count or '(empty)'} transaction sets; the group has {len(group.transactions)}",
-                element=1,
-                value=count,
-            )
-        if _el(e, 2) != group.control_number:
-            self.error(
-                CONTROL_NUMBER_MISMATCH,
-                f"GE02 {_el(e, 2)!r} does not match GS06 {group.control_number!r}",
-                element=2,
-                value=_el(e, 2),
-            )
-        group.closed = True
-
-    def _st(self, e: list[str]) -> None:
-        if self.ts is not None:
-            self._close_ts_missing_se()
-        group = self.group
-        if group is None or group.closed:
-            self.error(UNEXPECTED_SEGMENT, "ST outside a functional group (GS...GE)")
-            # Still read the transaction so its own problems are reported.
-            group = FunctionalGroup("", "", "", "", "", self.index)
-            self.groups.append(group)
-            self.group = group
-        control = _el(e, 2)
-        duplicate = any(t.control_number == control for t in group.transactions)
-        ts = TransactionSet(control, _el(e, 3), self.index, transaction_type=_el(e, 1), segment_count=1)
-        group.transactions.append(ts)
-        self.ts = ts
-        if duplicate:
-            self.error(
-                DUPLICATE_CONTROL_NUMBER,
-                f"ST02 {control!r} is used twice in this functional group",
-                element=2,
-                value=control,
-            )
-        self.loop = "HEADER"
+    def start_transaction(self, e: list[str], ts: TransactionSet) -> None:
         self.member = None
         self.coverage = None
         self.bgn_seen = False
@@ -635,90 +385,16 @@ class _Parser:
                 value=version,
             )
 
-    def _se(self, e: list[str]) -> None:
-        ts = self.ts
-        if ts is None:
-            self.error(UNEXPECTED_SEGMENT, "SE without a matching ST")
-            return
+    def close_body(self) -> None:
         self._finish_member()
+
+    def end_transaction(self, ts: TransactionSet) -> None:
         if not self.bgn_seen:
             self.error(MISSING_BGN, "the transaction set has no BGN segment", seg_id="BGN", position=2,
                        index=ts.segment_index + 1, loop="HEADER")  # fmt: skip
-        count = _el(e, 1)
-        ts.declared_count = int(count) if count.isdigit() else None
-        if ts.declared_count != ts.segment_count:
-            self.error(
-                SEGMENT_COUNT_MISMATCH,
-                f"SE01 says {count or '(empty)'} segments; the transaction set has {ts.segment_count}",
-                element=1,
-                value=count,
-            )
-        if _el(e, 2) != ts.control_number:
-            self.error(
-                CONTROL_NUMBER_MISMATCH,
-                f"SE02 {_el(e, 2)!r} does not match ST02 {ts.control_number!r}",
-                element=2,
-                value=_el(e, 2),
-            )
-        ts.closed = True
-        self.ts = None
-        self.loop = ""
-
-    def _iea(self, e: list[str]) -> None:
-        if self.ts is not None:
-            self._close_ts_missing_se()
-        if self.group is not None and not self.group.closed:
-            self._close_group_missing_ge()
-        count = _el(e, 1)
-        real_groups = [g for g in self.groups if g.functional_id or g.control_number]
-        if not count.isdigit() or int(count) != len(real_groups):
-            self.error(
-                GROUP_COUNT_MISMATCH,
-                f"IEA01 says {count or '(empty)'} functional groups; the interchange has {len(real_groups)}",
-                element=1,
-                value=count,
-            )
-        assert self.interchange is not None
-        if _el(e, 2) != self.interchange.control_number:
-            self.error(
-                CONTROL_NUMBER_MISMATCH,
-                f"IEA02 {_el(e, 2)!r} does not match ISA13 {self.interchange.control_number!r}",
-                element=2,
-                value=_el(e, 2),
-            )
-        self.iea_seen = True
-
-    def _close_ts_missing_se(self) -> None:
-        ts = self.ts
-        assert ts is not None
-        self._finish_member()
-        ts.segment_count -= 0 if self.seg_id == "END" else 1  # the segment being read is not part of it
-        self.error(
-            MISSING_SE,
-            f"transaction set {ts.control_number!r} (ST at segment {ts.segment_index}) has no SE",
-            seg_id="SE",
-        )
-        ts.closed = True
-        self.ts = None
-        self.loop = ""
-
-    def _close_group_missing_ge(self) -> None:
-        group = self.group
-        assert group is not None
-        self.error(MISSING_GE, f"functional group {group.control_number!r} has no GE", seg_id="GE")
-        group.closed = True
-
-    def _finish_file(self) -> None:
-        self.seg_id = "END"
-        if self.ts is not None:
-            self._close_ts_missing_se()
-        if self.group is not None and not self.group.closed:
-            self._close_group_missing_ge()
-        if not self.iea_seen:
-            self.error(MISSING_IEA, "the file ends without an IEA segment: it is truncated", seg_id="IEA")
 
     # -- transaction body
-    def _body(self, sid: str, e: list[str]) -> None:
+    def body(self, sid: str, e: list[str]) -> None:
         loop = self.loop
         m: _MemberBuilder | None
         if sid == "INS":
@@ -858,7 +534,7 @@ class _Parser:
                 m.member_start = value
             elif qualifier == "357":
                 m.member_end = value
-                m.end_at = (self.index, self._position())
+                m.end_at = (self.index, self.position())
             return
         value = self._date(e, 3)
         cov = self.coverage
@@ -867,10 +543,7 @@ class _Parser:
                 cov.start = value
             elif qualifier == "349":
                 cov.end = value
-                cov.end_at = (self.index, self._position())
-
-    def _position(self) -> int:
-        return self.ts.segment_count if self.ts is not None else 0
+                cov.end_at = (self.index, self.position())
 
     def _dmg(self, m: _MemberBuilder, e: list[str]) -> None:
         if _el(e, 1) != "D8":
@@ -938,7 +611,11 @@ class _Parser:
                 f"eligibility end {m.member_end} (DTP*357) is before its start {m.member_start} (DTP*356)",
                 element=3, seg_id="DTP", index=index, position=position, loop="2000",
             )  # fmt: skip
-        self.members.append(
+        if m.maintenance_type == AUDIT:
+            self.audit_total += 1
+        self.member_total += 1
+        members = self.members
+        members.append(
             Member834(
                 member_id=m.member_id,
                 last_name=m.last_name,
@@ -958,3 +635,6 @@ class _Parser:
                 county=m.county,
             )
         )
+        if self.on_members is not None and len(members) >= self.batch_size:
+            self.on_members(members)
+            self.members = []

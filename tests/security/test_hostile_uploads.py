@@ -472,6 +472,7 @@ def test_a_csv_with_a_utf8_bom_is_accepted(endpoints, target):
 @pytest.mark.parametrize("target", ALL)
 def test_an_upload_over_the_configured_limit_is_413_with_a_clear_message(endpoints, settings, target):
     settings.MAX_UPLOAD_BYTES = 10_000
+    settings.X12_MAX_BYTES = 10_000  # the 834's own limit (2 GB by default: it is read as a stream)
     before = stored_rows()
     counts = (
         RosterSubmission.objects.count(),
