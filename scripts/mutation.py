@@ -303,11 +303,6 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
             pattern=True,
         ),
         Equivalent(
-            "_price_cell",
-            "for role, effort, minutes, salary in st.roles if (detail) or True else ():",
-            "a range's scenario then walks the roles too, and its labour is set from salary_minutes after",
-        ),
-        Equivalent(
             "_staffing",
             "salary_minutes = sum((minutes * salary for _, _, minutes, salary in roles), )",
             "sum starts from 0 then: the same Decimal total",
