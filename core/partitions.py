@@ -268,6 +268,9 @@ def _rebuild(cursor, table: str, *, key: str | None, months: Iterable[dt.date] =
     """Replace ``table`` by a copy of itself, partitioned by month on ``key`` (or, with no key, a plain
     table again), with its rows, indexes, constraints, foreign keys and triggers."""
     schema = _read_schema(cursor, table)
+    # Deferred foreign key checks of rows written earlier in the transaction run now: PostgreSQL will
+    # not drop a table with pending trigger events. Django's foreign keys are all initially deferred.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     old = f"{table}__before_partitioning" if key else f"{table}__partitioned"
     cursor.execute(f"ALTER TABLE {_quote(table)} RENAME TO {_quote(old)}")
     if schema.sequence:
@@ -311,6 +314,7 @@ def _rebuild(cursor, table: str, *, key: str | None, months: Iterable[dt.date] =
         cursor.execute(f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} {definition}")
     for statement in schema.triggers:
         cursor.execute(statement)
+    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _months_with_rows(cursor, table: str, key: str, today: dt.date) -> list[dt.date]:
