@@ -7,8 +7,9 @@ that partition a table call :func:`partition_by_month`; :func:`ensure_partitions
 ensure_partitions``, daily from Celery beat) creates the coming months ahead and detaches the months
 older than the retention to the ``archive`` schema, where they wait to be dumped and dropped.
 
-Django's models keep ``id`` as their primary key; in the database the key is ``(id, <month column>)``
-because the unique constraints of a partitioned table must hold its partition key. Nothing may point
+Django's models keep ``id`` as their primary key; in the database the key is a unique index on
+``(id, <month column>)`` named ``<table>_pkey``, because the unique keys of a partitioned table must
+hold its partition key (and are indexes, not constraints: see :func:`_rebuild`). Nothing may point
 a foreign key at a partitioned table for the same reason (the conversion refuses a table that has one).
 
 Migrations import :func:`partition_by_month`: what it does is part of the schema's history, so change
@@ -212,9 +213,9 @@ def ensure_partitions_now(*, detach: bool = True, today: dt.date | None = None) 
 class _Schema:
     """What a table has besides its columns, as SQL that re-creates it on a new table of the same name."""
 
-    primary_key: tuple[str, str]  # (constraint name, its column list)
-    unique: tuple[tuple[str, str], ...]  # (constraint name, definition)
-    indexes: tuple[str, ...]  # CREATE INDEX statements
+    primary_key: str  # its name: "<table>_pkey", a constraint or (partitioned) a unique index
+    unique: tuple[tuple[str, str], ...]  # (name, CREATE UNIQUE INDEX statement) of the other unique keys
+    indexes: tuple[str, ...]  # CREATE INDEX statements of the other indexes
     foreign_keys: tuple[tuple[str, str], ...]  # (constraint name, definition)
     triggers: tuple[str, ...]  # CREATE TRIGGER statements
     sequence: str | None  # the identity (or serial) sequence of "id"
@@ -229,22 +230,23 @@ def _read_schema(cursor, table: str) -> _Schema:
         raise RuntimeError(f"{table} cannot be partitioned: foreign keys point at it ({', '.join(inbound)})")
     cursor.execute(
         """
-        SELECT con.conname, con.contype, pg_get_constraintdef(con.oid), pg_get_indexdef(x.indexrelid)
-        FROM pg_index x
-        LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid
+        SELECT i.relname, x.indisprimary, x.indisunique, pg_get_indexdef(x.indexrelid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
         WHERE x.indrelid = %s::regclass
-        ORDER BY 4
+        ORDER BY i.relname
         """,
         [table],
     )
     primary_key, unique, indexes = None, [], []
-    for name, kind, definition, index in cursor.fetchall():
-        if kind == "p":
-            primary_key = (name, definition)
-        elif kind == "u":
+    for name, is_primary, is_unique, definition in cursor.fetchall():
+        # A partitioned table's own index reads "ON ONLY <table>" (its partitions have theirs).
+        definition = definition.replace(" ON ONLY ", " ON ", 1)
+        if is_primary or name == f"{table}_pkey":
+            primary_key = name
+        elif is_unique:
             unique.append((name, definition))
         else:
-            indexes.append(index)
+            indexes.append(definition)
     if primary_key is None:
         raise RuntimeError(f"{table} has no primary key")
     cursor.execute(
@@ -266,7 +268,12 @@ def _read_schema(cursor, table: str) -> _Schema:
 
 def _rebuild(cursor, table: str, *, key: str | None, months: Iterable[dt.date] = ()) -> None:
     """Replace ``table`` by a copy of itself, partitioned by month on ``key`` (or, with no key, a plain
-    table again), with its rows, indexes, constraints, foreign keys and triggers."""
+    table again), with its rows, indexes, unique keys, check constraints, foreign keys and triggers.
+
+    A partitioned table's primary key and unique keys are unique *indexes* (holding ``key``), not
+    constraints: ``pg_restore --clean`` cannot drop a partition's share of a constraint ("cannot drop
+    inherited constraint"), and so could not restore a backup (core.backup); it drops indexes well.
+    A plain table gets them back as constraints."""
     schema = _read_schema(cursor, table)
     # Deferred foreign key checks of rows written earlier in the transaction run now: PostgreSQL will
     # not drop a table with pending trigger events. Django's foreign keys are all initially deferred.
@@ -302,14 +309,22 @@ def _rebuild(cursor, table: str, *, key: str | None, months: Iterable[dt.date] =
             f"FROM {_quote(table)}",
             [table],
         )
-    pk_name = schema.primary_key[0]
-    columns = f"id, {_quote(key)}" if key else "id"
-    cursor.execute(f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(pk_name)} PRIMARY KEY ({columns})")
-    for name, definition in schema.unique:
-        cursor.execute(f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} {definition}")
+    if key:
+        cursor.execute(
+            f"CREATE UNIQUE INDEX {_quote(schema.primary_key)} ON {_quote(table)} (id, {_quote(key)})"
+        )
+    else:
+        cursor.execute(
+            f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(schema.primary_key)} PRIMARY KEY (id)"
+        )
+    for name, statement in schema.unique:
+        cursor.execute(statement)
+        if not key:
+            cursor.execute(
+                f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} UNIQUE USING INDEX {_quote(name)}"
+            )
     for statement in schema.indexes:
-        # A partitioned table's own index reads "ON ONLY <table>" (its partitions have theirs).
-        cursor.execute(statement.replace(" ON ONLY ", " ON ", 1))
+        cursor.execute(statement)
     for name, definition in schema.foreign_keys:
         cursor.execute(f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} {definition}")
     for statement in schema.triggers:

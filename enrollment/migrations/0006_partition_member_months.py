@@ -3,7 +3,8 @@
 
 A partitioned table's unique constraints must hold its partition key, so "a member once per
 submission" becomes (submission, member, month): the same rule, since every member-month of a
-submission is of the submission's month."""
+submission is of the submission's month. On PostgreSQL it is then a unique index of that name, not a
+constraint (core.partitions._rebuild says why): a later migration that changes it drops the index."""
 
 from django.db import migrations, models
 
