@@ -30,6 +30,7 @@ from core.partitions import (
     partition_by_month,
     partitioned_tables,
 )
+from core.tasks import ensure_partitions as ensure_partitions_task
 from enrollment.models import MemberMonth, RosterSubmission
 from payments.models import LineKind, PaymentDetail, PaymentLine, PaymentRun
 from tests.factories import ContractFactory, MembershipFactory
@@ -72,6 +73,13 @@ def test_sqlite_keeps_plain_tables_and_ensuring_partitions_does_nothing(capsys):
     assert "nothing to do" in capsys.readouterr().out
     event = _event()
     assert AccessEvent.objects.get(pk=event.pk) == event
+
+
+@pytest.mark.django_db
+def test_the_daily_task_is_scheduled_and_runs(settings):
+    assert settings.CELERY_BEAT_SCHEDULE["core-ensure-partitions"]["task"] == "core.ensure_partitions"
+    ensure_partitions_task()  # the migrations made the months ahead; nothing is old enough to detach
+    assert all(add_months(CURRENT, 3) in t.months() for t in partitioned_tables(connection))
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
