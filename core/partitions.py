@@ -33,8 +33,10 @@ ARCHIVE_SCHEMA = "archive"
 DEFAULT_SUFFIX = "_default"
 #: A month partition's name: the table, ``_p`` and the month as YYYYMM.
 _MONTH_NAME = re.compile(r"^(?P<table>.+)_p(?P<year>\d{4})(?P<month>\d{2})$")
-#: Months a migration partitions back at most when it converts a table with rows (older ones: default).
+#: Months a migration partitions back at most when it converts a table with rows (older ones: default),
+#: and at least, so that history loaded later (claims of past years, late rosters) finds its months.
 MIGRATION_MONTHS_BACK = 120
+MIGRATION_MONTHS_BACK_MIN = 24
 #: Months ahead of the current one a migration creates (ensure_partitions keeps its own setting).
 MIGRATION_MONTHS_AHEAD = 3
 
@@ -146,11 +148,12 @@ def ensure_partitions(
     connection,
     *,
     months_ahead: int,
+    months_back: int = 0,
     retention_months: int | None = None,
     today: dt.date | None = None,
 ) -> PartitionReport:
-    """Every partitioned table gets its default partition and one partition per month from the current
-    one to ``months_ahead`` months ahead; with ``retention_months``, the month partitions that end
+    """Every partitioned table gets its default partition and one partition per month from
+    ``months_back`` months before the current one to ``months_ahead`` months ahead; with ``retention_months``, the month partitions that end
     before the current month less that many months are detached and moved to the ``archive`` schema
     (nothing is deleted). Call inside a transaction. A no-op on any engine but PostgreSQL."""
     report = PartitionReport()
@@ -166,7 +169,7 @@ def ensure_partitions(
                     table.name, table.key, table.key_type, (*table.partitions, table.default)
                 )
             existing = table.months()
-            for offset in range(months_ahead + 1):
+            for offset in range(-months_back, months_ahead + 1):
                 month = add_months(current, offset)
                 if month in existing:
                     continue
@@ -190,7 +193,9 @@ def ensure_partitions(
     return report
 
 
-def ensure_partitions_now(*, detach: bool = True, today: dt.date | None = None) -> PartitionReport:
+def ensure_partitions_now(
+    *, detach: bool = True, months_back: int = 0, today: dt.date | None = None
+) -> PartitionReport:
     """:func:`ensure_partitions` on the default database with the settings' months ahead and retention
     (none when ``detach`` is false or PARTITION_RETENTION_MONTHS is 0), in one transaction."""
     from django.conf import settings
@@ -201,6 +206,7 @@ def ensure_partitions_now(*, detach: bool = True, today: dt.date | None = None) 
         return ensure_partitions(
             connection,
             months_ahead=settings.PARTITION_MONTHS_AHEAD,
+            months_back=months_back,
             retention_months=retention or None,
             today=today,
         )
@@ -334,12 +340,16 @@ def _rebuild(cursor, table: str, *, key: str | None, months: Iterable[dt.date] =
 
 def _months_with_rows(cursor, table: str, key: str, today: dt.date) -> list[dt.date]:
     """The months a new partitioning gets: every month from that of the oldest row already there (at
-    most MIGRATION_MONTHS_BACK back) to MIGRATION_MONTHS_AHEAD ahead of the current one."""
+    most MIGRATION_MONTHS_BACK back, at least MIGRATION_MONTHS_BACK_MIN) to MIGRATION_MONTHS_AHEAD
+    ahead of the current one."""
     current = month_start(today)
     column = _quote(key) + (" AT TIME ZONE 'UTC'" if _key_is_timestamp(cursor, table, key) else "")
     cursor.execute(f"SELECT min(date_trunc('month', {column}))::date FROM {_quote(table)}")  # noqa: S608
     (oldest,) = cursor.fetchone()
-    first = max(min(oldest or current, current), add_months(current, -MIGRATION_MONTHS_BACK))
+    first = max(
+        min(oldest or current, add_months(current, -MIGRATION_MONTHS_BACK_MIN)),
+        add_months(current, -MIGRATION_MONTHS_BACK),
+    )
     months = []
     month = first
     while month <= add_months(current, MIGRATION_MONTHS_AHEAD):

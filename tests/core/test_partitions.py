@@ -195,6 +195,24 @@ def test_a_table_something_points_at_is_refused():
 
 @postgresql_only
 @pytest.mark.django_db
+def test_the_migrations_made_two_years_back_for_history_loaded_later():
+    for table in partitioned_tables(connection):
+        assert all(add_months(CURRENT, -k) in table.months() for k in range(25)), table.name
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_months_back_are_made_on_request_unless_their_rows_are_in_the_default_partition():
+    old = add_months(CURRENT, -40)
+    _event_at(_midnight_utc(old))
+    report = ensure_partitions(connection, months_ahead=3, months_back=42)
+    assert month_partition_name("core_accessevent", add_months(CURRENT, -41)) in report.created
+    assert month_partition_name("core_accessevent", old) in report.skipped
+    assert month_partition_name("claims_claimlinerow", old) in report.created
+
+
+@postgresql_only
+@pytest.mark.django_db
 def test_ensure_partitions_makes_the_current_month_and_those_ahead_once():
     report = ensure_partitions(connection, months_ahead=30)
     for table in partitioned_tables(connection):
@@ -285,14 +303,22 @@ def test_retention_detaches_only_the_months_before_the_window_to_the_archive():
     kept_event = _event_at(_midnight_utc(add_months(CURRENT, -12)))
     archived_event = _event_at(_midnight_utc(add_months(first, 0)) + dt.timedelta(days=3))
 
+    before = partitioned_tables(connection)
     report = ensure_partitions(connection, months_ahead=3, retention_months=12)
 
+    # Every month that ended 12 months or more before the current one (the migrations made 24 back).
     expected = {
-        f"{ARCHIVE_SCHEMA}.{month_partition_name(table, month)}"
-        for table in PARTITIONED
-        for month in (first, add_months(first, 1))
+        f"{ARCHIVE_SCHEMA}.{name}"
+        for table in before
+        for month, name in table.months().items()
+        if add_months(month, 1) <= add_months(CURRENT, -12)
     }
     assert set(report.detached) == expected
+    assert {
+        f"{ARCHIVE_SCHEMA}.{month_partition_name(t, m)}"
+        for t in PARTITIONED
+        for m in (first, add_months(first, 1))
+    } <= expected
     for table in partitioned_tables(connection):
         months = table.months()
         assert first not in months and add_months(first, 1) not in months

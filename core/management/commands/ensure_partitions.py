@@ -21,12 +21,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-detach", action="store_true", help="Only create partitions; detach nothing."
         )
+        parser.add_argument(
+            "--months-back",
+            type=int,
+            default=0,
+            help="Also create the partitions of this many past months (before loading history), except "
+            "months whose rows are already in the default partition.",
+        )
 
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
             self.stdout.write("Not PostgreSQL: no table is partitioned, nothing to do.")
             return
-        report = ensure_partitions_now(detach=not options["no_detach"])
+        report = ensure_partitions_now(detach=not options["no_detach"], months_back=options["months_back"])
         for name in report.created:
             self.stdout.write(f"Created {name}")
         for name in report.detached:
