@@ -30,6 +30,8 @@ from django.db import migrations
 log = logging.getLogger("carebundle.partitions")
 
 ARCHIVE_SCHEMA = "archive"
+#: The advisory lock key (any constant) that serialises ensure_partitions runs.
+ADVISORY_LOCK = 0x70617274  # "part"
 DEFAULT_SUFFIX = "_default"
 #: A month partition's name: the table, ``_p`` and the month as YYYYMM.
 _MONTH_NAME = re.compile(r"^(?P<table>.+)_p(?P<year>\d{4})(?P<month>\d{2})$")
@@ -141,7 +143,8 @@ def _create_month(cursor, table: PartitionedTable, month: dt.date) -> bool:
 class PartitionReport:
     created: list[str] = field(default_factory=list)
     detached: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # months whose rows sit in the default partition
+    # Months not made (their rows sit in the default partition) or not detached (already archived)
+    skipped: list[str] = field(default_factory=list)
 
 
 def ensure_partitions(
@@ -153,12 +156,17 @@ def ensure_partitions(
     today: dt.date | None = None,
 ) -> PartitionReport:
     """Every partitioned table gets its default partition and one partition per month from
-    ``months_back`` months before the current one to ``months_ahead`` months ahead; with ``retention_months``, the month partitions that end
-    before the current month less that many months are detached and moved to the ``archive`` schema
-    (nothing is deleted). Call inside a transaction. A no-op on any engine but PostgreSQL."""
+    ``months_back`` months before the current one to ``months_ahead`` months ahead; with
+    ``retention_months``, the month partitions that end before the current month less that many
+    months are detached and moved to the ``archive`` schema (nothing is deleted). Call inside a
+    transaction: it holds an advisory lock until the end, so runs that overlap (beat, a web process
+    starting) take turns. A no-op on any engine but PostgreSQL."""
     report = PartitionReport()
     current = month_start(today or _today())
+    if connection.vendor != "postgresql":
+        return report
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK])
         for table in partitioned_tables(connection):
             if table.default not in table.partitions:
                 cursor.execute(
@@ -182,6 +190,12 @@ def ensure_partitions(
             oldest_kept = add_months(current, -retention_months)
             for month, name in sorted(existing.items()):
                 if add_months(month, 1) <= oldest_kept:
+                    cursor.execute("SELECT to_regclass(%s)", [f"{_quote(ARCHIVE_SCHEMA)}.{_quote(name)}"])
+                    if cursor.fetchone()[0] is not None:
+                        # Archived before, and made again since (--months-back): left for a person to merge.
+                        log.warning("partitions: %s.%s exists; %s stays attached", ARCHIVE_SCHEMA, name, name)
+                        report.skipped.append(name)
+                        continue
                     cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(ARCHIVE_SCHEMA)}")
                     cursor.execute(f"ALTER TABLE {_quote(table.name)} DETACH PARTITION {_quote(name)}")
                     cursor.execute(f"ALTER TABLE {_quote(name)} SET SCHEMA {_quote(ARCHIVE_SCHEMA)}")

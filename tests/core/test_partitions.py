@@ -330,6 +330,18 @@ def test_retention_detaches_only_the_months_before_the_window_to_the_archive():
     assert _rows(f"SELECT id FROM {ARCHIVE_SCHEMA}.{archive}") == [(archived_event.pk,)]  # noqa: S608
 
 
+@postgresql_only
+@pytest.mark.django_db
+def test_a_month_archived_before_and_made_again_stays_attached():
+    month = add_months(CURRENT, -20)
+    first = ensure_partitions(connection, months_ahead=3, retention_months=12)
+    assert f"{ARCHIVE_SCHEMA}.{month_partition_name('core_accessevent', month)}" in first.detached
+    ensure_partitions(connection, months_ahead=3, months_back=20)  # made again (an operator's --months-back)
+    again = ensure_partitions(connection, months_ahead=3, retention_months=12)
+    assert month_partition_name("core_accessevent", month) in again.skipped
+    assert month in next(t for t in partitioned_tables(connection) if t.name == "core_accessevent").months()
+
+
 @pytest.mark.django_db
 def test_the_orm_creates_filters_and_bulk_creates_with_ids():  # on both engines
     event = _event()

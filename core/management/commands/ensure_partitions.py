@@ -40,7 +40,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Detached {name}")
         for name in report.skipped:
             self.stderr.write(
-                self.style.WARNING(f"Not created {name}: the default partition holds rows of that month")
+                self.style.WARNING(
+                    f"Left alone {name}: the default partition holds rows of that month, or it is archived already"
+                )
             )
         tables = ", ".join(t.name for t in partitioned_tables(connection))
         retention = settings.PARTITION_RETENTION_MONTHS
