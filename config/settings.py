@@ -390,12 +390,24 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60 * 5,
         "options": {"expires": 60 * 5},
     },
+    # The partitioned history tables (core.partitions): next months' partitions made ahead, months past
+    # PARTITION_RETENTION_MONTHS detached to the archive schema (docs/operations.md, "Partitioned history").
+    "core-ensure-partitions": {
+        "task": "core.ensure_partitions",
+        "schedule": 60 * 60 * 24,
+        "options": {"expires": 60 * 60},
+    },
     "pricing-requeue-stalled-runs": {
         "task": "pricing.requeue_stalled_runs",
         "schedule": 60 * 10,
         "options": {"expires": 60 * 10},
     },
 }
+#: PostgreSQL only (core.partitions): months of partitions kept made ahead of the current one, and the
+#: months kept attached before a month partition is detached to the archive schema (0: never detached).
+#: 120 months: ten years, the longest the plan's records are kept (docs/operations.md, "Partitioned history").
+PARTITION_MONTHS_AHEAD = int(os.environ.get("PARTITION_MONTHS_AHEAD", "3"))
+PARTITION_RETENTION_MONTHS = int(os.environ.get("PARTITION_RETENTION_MONTHS", "120"))
 #: /readyz fails when no worker has run the heartbeat task for this long (seconds).
 READINESS_WORKER_SECONDS = int(os.environ.get("READINESS_WORKER_SECONDS", "180"))
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -23,6 +23,14 @@ def heartbeat(self) -> None:
     record_heartbeat(self.request.hostname or "worker")
 
 
+@shared_task(name="core.ensure_partitions", ignore_result=True)
+def ensure_partitions() -> None:
+    """Beat sends it daily: the partitioned tables get their coming months and detach expired ones."""
+    from core.partitions import ensure_partitions_now
+
+    ensure_partitions_now()
+
+
 def soft_time_limit(task: Task) -> int:
     """The soft time limit (seconds) of the running task: the call's, else the task's, else the default."""
     limits = task.request.timelimit or (None, None)

@@ -382,7 +382,12 @@ class MemberMonth(models.Model):
     class Meta:
         ordering = ["submission", "member_id"]
         indexes = [models.Index(fields=["contract", "month", "member_id"], name="member_month_lookup")]
-        constraints = [models.UniqueConstraint(fields=["submission", "member_id"], name="member_month_once")]
+        # Once per submission: the month is the submission's, and is in the key because on PostgreSQL the
+        # table is partitioned by month (migration 0006), whose unique keys must hold the month (there it
+        # is a unique index of this name).
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "member_id", "month"], name="member_month_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.month:%Y-%m} {self.member_months}"

@@ -9,6 +9,7 @@ export CAREBUNDLE_ENV="${CAREBUNDLE_ENV:-development}"
 PORT="${PORT:-8000}"
 
 "$BIN/python" manage.py migrate --no-input
+"$BIN/python" manage.py ensure_partitions --no-detach  # PostgreSQL: the coming months (core.partitions)
 "$BIN/python" manage.py seed_demo
 
 "$BIN/celery" -A config worker --beat --pool=solo -l info &

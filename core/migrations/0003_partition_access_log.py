@@ -1,0 +1,12 @@
+"""The access log is partitioned by month of ``at`` on PostgreSQL (core.partitions; docs/operations.md,
+"Partitioned history"). SQLite keeps one table."""
+
+from django.db import migrations
+
+from core.partitions import partition_by_month
+
+
+class Migration(migrations.Migration):
+    dependencies = [("core", "0002_worker_heartbeat")]
+
+    operations = [partition_by_month("core_accessevent", "at")]
