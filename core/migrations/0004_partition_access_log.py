@@ -7,6 +7,6 @@ from core.partitions import partition_by_month
 
 
 class Migration(migrations.Migration):
-    dependencies = [("core", "0002_worker_heartbeat")]
+    dependencies = [("core", "0003_bulk_operations")]
 
     operations = [partition_by_month("core_accessevent", "at")]
