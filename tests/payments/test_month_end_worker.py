@@ -21,22 +21,9 @@ from payments.models import PaymentDetail, PaymentRun
 from tests.conftest import open_transactions
 from tests.payments.conftest import JAN, RATES, member
 from tests.payments.test_month_end import new_contract, roster
+from tests.payments.test_payments_worker import SLOW_MEMBER_LINES  # kills a worker mid-calculation
 
 pytestmark = [pytest.mark.worker]
-
-SLOW_MEMBER_LINES = """
-import time
-import django
-django.setup()
-from payments.services import runs
-_member_month_lines = runs._member_month_lines
-def _slow_member_month_lines(*args, **kwargs):
-    lines = _member_month_lines(*args, **kwargs)
-    open(os.environ["TEST_PAYMENT_LINES_MARK"], "w").close()
-    time.sleep(120)
-    return lines
-runs._member_month_lines = _slow_member_month_lines
-"""
 
 
 @pytest.mark.usefixtures("transactional_db")
