@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -18,9 +17,6 @@ from enrollment import selectors as enrollment
 from payments.models import PaymentRun, PaymentRunStatus
 from payments.services.month_end import month_end_for
 from payments.services.runs import _enqueue
-
-logger = logging.getLogger(__name__)
-
 
 #: A run still ``calculating`` this long after its last attempt started is queued again by the daily job.
 STALLED_AFTER = timedelta(minutes=15)
