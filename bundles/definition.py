@@ -16,11 +16,14 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bundles.phases import MAX_PHASE_START, phase_definition
+from bundles.phases import phases as phases_of
 from core.domain.codes import CARE_MANAGEMENT_PROGRAMS, LINES_OF_BUSINESS
 from core.domain.display import code_label
 from core.domain.problems import ERROR, Problem, Severity
 
 PERIOD_TYPES = ("monthly", "episode")
+PHASE_CODE = re.compile(r"[a-z0-9_-]{1,16}")
 
 
 def episode_days(definition: dict[str, Any]) -> int | None:
@@ -251,6 +254,8 @@ def validate(
     else:
         d.pop("care_management", None)
 
+    phase_codes = _validate_phases(d, problems)
+
     roles = d.get("roles")
     if not isinstance(roles, list):
         problems.append(problem("$.roles", "not_a_list", "Roles must be a list."))
@@ -278,22 +283,23 @@ def validate(
         if not isinstance(by_tier, dict):
             problems.append(problem(f"{path}.by_tier", "not_an_object", "Effort by tier code."))
             continue
-        for tier_code, effort in by_tier.items():
-            tpath = f"{path}.by_tier.{tier_code}"
-            if tier_code not in tier_codes:
-                problems.append(problem(tpath, "unknown_tier", f"No tier {tier_code!r} in this bundle."))
-            if not isinstance(effort, dict):
-                problems.append(
-                    problem(tpath, "not_an_object", "visits_per_mm and coordination_minutes_per_mm.")
-                )
-                continue
-            for field, maximum in (
-                ("visits_per_mm", Decimal(62)),
-                ("coordination_minutes_per_mm", Decimal(10000)),
-            ):
-                value = check_number(effort.get(field, 0), f"{tpath}.{field}", problems, maximum=maximum)
-                if value is not None:
-                    effort[field] = normalize_number(value)
+        _validate_effort(by_tier, f"{path}.by_tier", tier_codes, problems)
+        by_phase = role.get("by_phase")
+        if by_phase in (None, {}):
+            role.pop("by_phase", None)
+        elif not isinstance(by_phase, dict):
+            problems.append(problem(f"{path}.by_phase", "not_an_object", "Effort by phase code, then tier."))
+        else:
+            for phase_code, phase_effort in by_phase.items():
+                ppath = f"{path}.by_phase.{phase_code}"
+                if phase_code not in phase_codes:
+                    problems.append(
+                        problem(ppath, "unknown_phase", f"No phase {phase_code!r} in this bundle.")
+                    )
+                if not isinstance(phase_effort, dict):
+                    problems.append(problem(ppath, "not_an_object", "Effort by tier code."))
+                    continue
+                _validate_effort(phase_effort, ppath, tier_codes, problems)
 
     assessment = d.get("assessment")
     if not isinstance(assessment, dict):
@@ -367,6 +373,99 @@ def validate(
             else:
                 service.setdefault("codes", [])
     return d, problems
+
+
+def _validate_effort(
+    by_tier: dict[str, Any], path: str, tier_codes: list[str], problems: list[Problem]
+) -> None:
+    """A role's effort per tier (its ``by_tier``, or a phase's under ``by_phase``), normalised in place."""
+    for tier_code, effort in by_tier.items():
+        tpath = f"{path}.{tier_code}"
+        if tier_code not in tier_codes:
+            problems.append(problem(tpath, "unknown_tier", f"No tier {tier_code!r} in this bundle."))
+        if not isinstance(effort, dict):
+            problems.append(problem(tpath, "not_an_object", "visits_per_mm and coordination_minutes_per_mm."))
+            continue
+        for field, maximum in (
+            ("visits_per_mm", Decimal(62)),
+            ("coordination_minutes_per_mm", Decimal(10000)),
+        ):
+            value = check_number(effort.get(field, 0), f"{tpath}.{field}", problems, maximum=maximum)
+            if value is not None:
+                effort[field] = normalize_number(value)
+
+
+def _validate_phases(d: dict[str, Any], problems: list[Problem]) -> list[str]:
+    """The phases of enrollment (bundles/phases.py), normalised in place; returns their codes.
+
+    None or an empty list: the bundle pays one rate whatever the month (the key is dropped). Otherwise at
+    least two phases, the first from month 1, each later one starting later (at most month
+    ``MAX_PHASE_START``), with unique codes; an episode bundle has no phases (its case rate already is one).
+    """
+    phases = d.get("phases")
+    if phases in (None, []):
+        d.pop("phases", None)
+        return []
+    if not isinstance(phases, list):
+        problems.append(problem("$.phases", "not_a_list", "Phases must be a list."))
+        return []
+    if (d.get("period") or {}).get("type") == "episode":
+        problems.append(
+            problem("$.phases", "phases_not_for_episodes", "An episode bundle pays one case rate: no phases.")
+        )
+    if len(phases) < 2:
+        problems.append(
+            problem("$.phases", "one_phase", "Phases split enrollment in two or more; remove the only one.")
+        )
+    codes: list[str] = []
+    previous = 0
+    for i, phase in enumerate(phases):
+        path = f"$.phases[{i}]"
+        if not isinstance(phase, dict):
+            problems.append(
+                problem(path, "not_an_object", "A phase is an object with code, name and from_month.")
+            )
+            continue
+        code = str(phase.get("code") or "").strip()
+        if not PHASE_CODE.fullmatch(code):
+            problems.append(
+                problem(
+                    f"{path}.code",
+                    "invalid_code",
+                    "A phase code is 1 to 16 lowercase letters, digits, - or _.",
+                )
+            )
+        elif code in codes:
+            problems.append(problem(f"{path}.code", "duplicate", f"Phase code {code!r} is used twice."))
+        codes.append(code)
+        phase["code"] = code
+        if not isinstance(phase.get("name"), str) or not phase["name"].strip():
+            problems.append(problem(f"{path}.name", "required", "Each phase needs a name."))
+        start = check_number(
+            phase.get("from_month"),
+            f"{path}.from_month",
+            problems,
+            minimum=Decimal(1),
+            maximum=Decimal(MAX_PHASE_START),
+            integer=True,
+        )
+        if start is None or start != start.to_integral_value():
+            continue
+        phase["from_month"] = int(start)
+        if i == 0 and start != 1:
+            problems.append(
+                problem(f"{path}.from_month", "first_phase_start", "The first phase starts at month 1.")
+            )
+        elif i > 0 and start <= previous:
+            problems.append(
+                problem(
+                    f"{path}.from_month",
+                    "phase_order",
+                    f"A phase starts after the one before it (month {previous}).",
+                )
+            )
+        previous = int(start)
+    return codes
 
 
 def _valid_icd10_range(value: Any) -> bool:
@@ -470,18 +569,22 @@ def publish_problems(
         problems.append(
             problem("$.markets", "required", "Choose at least one market the bundle may be offered in.")
         )
-    roles = normalized["roles"]
-    for tier_index, code in enumerate(tiers):
-        for group in required_roles:
-            if not any(r["role"] in group and _has_effort(r, code) for r in roles):
-                names = " or ".join(role_names.get(c, c) for c in group)
-                problems.append(
-                    problem(
-                        f"$.tiers[{tier_index}]",
-                        "missing_required_role",
-                        f"Tier {code} has no effort from a {names}.",
+    # every phase is a team of its own: each needs the required roles in every tier
+    teams = [("", normalized["roles"])] + [
+        (f" in phase {p.name}", phase_definition(normalized, p.code)["roles"]) for p in phases_of(normalized)
+    ]
+    for in_phase, roles in teams:
+        for tier_index, code in enumerate(tiers):
+            for group in required_roles:
+                if not any(r["role"] in group and _has_effort(r, code) for r in roles):
+                    names = " or ".join(role_names.get(c, c) for c in group)
+                    problems.append(
+                        problem(
+                            f"$.tiers[{tier_index}]",
+                            "missing_required_role",
+                            f"Tier {code} has no effort from a {names}{in_phase}.",
+                        )
                     )
-                )
     assessment_roles = [r for r in normalized["assessment"]["roles"] if _dec(r.get("minutes", 0)) > 0]
     if not assessment_roles:
         problems.append(
@@ -532,6 +635,8 @@ def _flatten(value: Any, path: str, out: dict[str, Any]) -> None:
 #: listed reads as its words. ``None``: the segment only groups its children.
 FIELD_WORDS: dict[str, str | None] = {
     "by_tier": None,
+    "by_phase": None,
+    "from_month": "starts at month",
     "visits_per_mm": "visits per member-month",
     "coordination_minutes_per_mm": "coordination minutes per member-month",
     "visit_minutes": "minutes per visit",
@@ -555,14 +660,21 @@ def describe_path(path: str, role_names: Mapping[str, str], tier_names: Mapping[
     per member-month, Tier 3"; ``$.tiers[2].name`` -> "Tier 2 (Moderate) name"."""
     words: list[str] = []
     tiers: list[str] = []
-    previous = ""
+    previous = phase = ""
     for name, key in _SEGMENT.findall(path):
         if name == "roles" and key:
             words.append(role_names.get(key, key))
         elif name == "tiers" and key:
             words.append(f"Tier {key}" + (f" ({tier_names[key]})" if tier_names.get(key) else ""))
-        elif previous == "by_tier":  # the keys under by_tier are tier codes
+        elif previous == "by_tier" or phase:  # the keys under by_tier (and a phase's) are tier codes
             tiers.append(f"Tier {name}")
+            phase = ""
+        elif previous == "by_phase":
+            words.append(f"in phase {name}")
+            phase = name
+            continue
+        elif name == "phases" and key:
+            words.append(f"Phase {key}")
         elif (word := FIELD_WORDS.get(name, code_label(name).lower())) is not None:
             words.append(word + (f" {key}" if key and not key.isdigit() else ""))
         previous = name

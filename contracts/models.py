@@ -276,12 +276,18 @@ class RateSource(models.TextChoices):
 
 
 class RateScheduleEntry(models.Model):
-    """The PMPM of one rate cell (tier x market x LOB) of a contract version."""
+    """The PMPM of one rate cell (tier x market x LOB, and phase of enrollment for a phased bundle)."""
 
     version = models.ForeignKey(ContractVersion, on_delete=models.CASCADE, related_name="rates")
     tier = models.CharField(max_length=16)
     market = models.CharField(max_length=32)
     lob = models.CharField(max_length=32)
+    phase = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="The bundle's phase code; empty: one rate for every month",
+    )
     pmpm = models.DecimalField(max_digits=12, decimal_places=2)
     priced_pmpm = models.DecimalField(
         max_digits=12,
@@ -295,16 +301,17 @@ class RateScheduleEntry(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["version", "lob", "tier", "market"]
+        ordering = ["version", "lob", "tier", "market", "phase"]
         constraints = [
             models.UniqueConstraint(
-                fields=["version", "tier", "market", "lob"], name="rate_cell_unique_per_version"
+                fields=["version", "tier", "market", "lob", "phase"], name="rate_cell_unique_per_version"
             ),
             models.CheckConstraint(condition=Q(pmpm__gt=0), name="rate_pmpm_positive"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.version} {self.lob}/{self.tier}/{self.market}: {self.pmpm}"
+        phase = f"/{self.phase}" if self.phase else ""
+        return f"{self.version} {self.lob}/{self.tier}/{self.market}{phase}: {self.pmpm}"
 
     @property
     def difference(self):

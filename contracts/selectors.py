@@ -20,6 +20,7 @@ from accounts.models import Organization, OrganizationKind
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from bundles.definition import episode_days
 from bundles.models import Market
+from bundles.phases import phases
 from contracts import rules
 from contracts.models import (
     ACTIVATED_STATUSES,
@@ -296,7 +297,7 @@ def version_fingerprint(version: ContractVersion, document: dict[str, Any] | Non
 
 def version_terms(version: ContractVersion) -> ContractTerms:
     definition = version.bundle_version.definition
-    rates = {RateCell(e.tier, e.market, e.lob): e.pmpm for e in version.rates.all()}
+    rates = {RateCell(e.tier, e.market, e.lob, e.phase): e.pmpm for e in version.rates.all()}
     return ContractTerms(
         contract_number=version.contract.number,
         version=version.number,
@@ -326,6 +327,7 @@ def version_terms(version: ContractVersion) -> ContractTerms:
         episode_installments=version.episode_installments or 1,
         episode_early_exit=version.episode_early_exit or "full",
         episode_renewal=bool(version.episode_renewal),
+        phases=phases(definition),
         fingerprint=version.fingerprint,
     )
 

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from bundles.phases import Phase
+
 
 @dataclass(frozen=True)
 class RateCell:
     tier: str
     market: str
     lob: str
+    phase: str = ""  # a phased bundle's phase code (bundles/phases.py); '' when the bundle has none
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class ContractTerms:
     episode_installments: int = 1
     episode_early_exit: str = "full"  # full | prorated
     episode_renewal: bool = False
+    # Phased bundles: the phases of enrollment, in order (bundles/phases.py); the rate cells then
+    # carry one rate per phase. Empty: one rate for every month.
+    phases: tuple[Phase, ...] = ()
     fingerprint: str = ""  # sha256 of the version's rates and terms (empty while a draft)
 
     @property
