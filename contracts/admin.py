@@ -41,7 +41,7 @@ class ContractAdmin(SimpleHistoryAdmin):
 
 class RateInline(admin.TabularInline):
     model = RateScheduleEntry
-    fields = ["lob", "tier", "market", "pmpm", "priced_pmpm", "source", "reason"]
+    fields = ["lob", "tier", "market", "phase", "pmpm", "priced_pmpm", "source", "reason"]
     extra = 0
 
 
@@ -68,7 +68,7 @@ class ContractVersionAdmin(SimpleHistoryAdmin):
 
 @admin.register(RateScheduleEntry)
 class RateScheduleEntryAdmin(SimpleHistoryAdmin):
-    list_display = ["version", "lob", "tier", "market", "pmpm", "priced_pmpm", "source"]
+    list_display = ["version", "lob", "tier", "market", "phase", "pmpm", "priced_pmpm", "source"]
     list_select_related = ["version__contract"]
     search_fields = ["version__contract__number"]
 

@@ -47,6 +47,22 @@ RATE_COLUMNS = [
 ]
 
 
+#: A phased version's rate cells carry their phase code in a last column (CSV and XLSX), only on a
+#: phased version's sheet: an unphased sheet keeps the pinned columns of docs/formats.md section 8.
+PHASE_COLUMN = "phase"
+
+
+def phased(document: dict[str, Any]) -> bool:
+    return bool(document.get("phases"))
+
+
+def describe_phases(document: dict[str, Any]) -> str:
+    """The phases in words, e.g. "Months 1-2 (initial) from month 1; Month 3 on (ongoing) from month 3"."""
+    return "; ".join(
+        f"{p['name']} ({p['code']}) from month {p['from_month']}" for p in document.get("phases") or []
+    )
+
+
 #: The episode terms, in the files only when the version sets them (a monthly bundle's sheet keeps its bytes).
 EPISODE_TERMS = ("episode_days", "episode_installments", "episode_early_exit", "episode_renewal")
 
@@ -105,14 +121,20 @@ def sheet_context(document: dict[str, Any], *, draft: bool) -> dict[str, Any]:
         for index, part in enumerate(parts):
             rows = []
             for tier in document["tiers"]:
-                rows.append(
-                    {
-                        "tier": tier,
-                        "cells": [
-                            amount(document["rates"].get(f"{lob}/{tier['code']}/{m['code']}")) for m in part
-                        ],
-                    }
-                )
+                for phase in document.get("phases") or [None]:  # a phased version: a row per phase
+                    code = phase["code"] if phase else ""
+                    rows.append(
+                        {
+                            "tier": tier,
+                            "phase": phase,
+                            "cells": [
+                                amount(
+                                    document["rates"].get(rules.rate_key(lob, tier["code"], m["code"], code))
+                                )
+                                for m in part
+                            ],
+                        }
+                    )
             tables.append(
                 {
                     "lob": lob_label(lob),
@@ -157,6 +179,7 @@ def sheet_context(document: dict[str, Any], *, draft: bool) -> dict[str, Any]:
         "lobs": [lob_label(lob) for lob in document["lines_of_business"]],
         "markets": markets,
         "tables": tables,
+        "phases": document.get("phases") or [],
         "fees": [{"market": m, "fee": amount(document["assessment_fees"].get(m["code"]))} for m in markets],
         "lookback": document["assessment_lookback_months"],
         "proration_label": PRORATION_LABELS[document["proration_rule"]],
@@ -270,6 +293,7 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
         ("Tier rule", document["tier_rule"]),
         ("Retro window (months)", document["retro_window_months"]),
         ("Roster due day", document["roster_due_day"]),
+        *([("Phases of enrollment", describe_phases(document))] if phased(document) else []),
         *_episode_facts(document),
         ("Withhold (fraction)", Decimal(document["withhold_percentage"])),
         ("Quality bonus", rules.describe_quality_bonus(document.get("quality_bonus"))),
@@ -289,8 +313,8 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
     tier_names = {t["code"]: t["name"] for t in document["tiers"]}
     rates = workbook.create_sheet("Rates")
     rows = []
-    for lob, tier, market in rules.cells(document):
-        value = document["rates"].get(f"{lob}/{tier}/{market}")
+    for lob, tier, market, phase in rules.rate_cells(document):
+        value = document["rates"].get(rules.rate_key(lob, tier, market, phase))
         rows.append(
             [
                 document["contract"],
@@ -301,10 +325,12 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
                 market,
                 document["market_names"].get(market, market),
                 None if value is None else Decimal(value),
+                *([phase] if phased(document) else []),
             ]
         )
-    header = RATE_COLUMNS[:-1] + [rate_item(document)]
-    table(rates, header, rows, {1: 16, 2: 9, 3: 20, 4: 7, 5: 14, 6: 12, 7: 32, 8: 12}, {8: money_format})
+    header = RATE_COLUMNS[:-1] + [rate_item(document)] + ([PHASE_COLUMN] if phased(document) else [])
+    widths = {1: 16, 2: 9, 3: 20, 4: 7, 5: 14, 6: 12, 7: 32, 8: 12} | ({9: 12} if phased(document) else {})
+    table(rates, header, rows, widths, {8: money_format})
 
     fees = workbook.create_sheet("Assessment fees")
     table(
@@ -361,9 +387,10 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
     fp = document["fingerprint"]
     tier_names = {t["code"]: t["name"] for t in document["tiers"]}
     out = io.StringIO()
-    writer = _SafeWriter(csv.writer(out, lineterminator="\n"))
-    writer.writerow(CSV_COLUMNS)
-    for lob, tier, market in rules.cells(document):
+    # a phased version's rows end with the rate cell's phase (empty on fee and term rows)
+    writer = _SafeWriter(csv.writer(out, lineterminator="\n"), extra=1 if phased(document) else 0)
+    writer.writerow(CSV_COLUMNS + ([PHASE_COLUMN] if phased(document) else []))
+    for lob, tier, market, phase in rules.rate_cells(document):
         writer.writerow(
             base
             + [
@@ -373,8 +400,9 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
                 market,
                 document["market_names"].get(market, market),
                 rate_item(document),
-                document["rates"].get(f"{lob}/{tier}/{market}", ""),
+                document["rates"].get(rules.rate_key(lob, tier, market, phase), ""),
                 fp,
+                *([phase] if phased(document) else []),
             ]
         )
     for market in document["markets"]:
@@ -423,10 +451,13 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
 
 
 class _SafeWriter:
-    """A ``csv.writer`` whose text cells are neutralised against formula injection (``core.exports``)."""
+    """A ``csv.writer`` whose text cells are neutralised against formula injection (``core.exports``);
+    a row shorter than the header by up to ``extra`` cells is padded with empty ones."""
 
-    def __init__(self, writer) -> None:
+    def __init__(self, writer, extra: int = 0) -> None:
         self._writer = writer
+        self._width = len(CSV_COLUMNS) + extra
 
     def writerow(self, row: list[Any]) -> None:
+        row = list(row) + [""] * (self._width - len(row))
         self._writer.writerow([safe_cell(value) for value in row])

@@ -583,7 +583,8 @@ def validate_fee(value: Any, path: str, problems: list[Problem]) -> Decimal | No
 
 
 def cells(document: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Every rate cell (lob, tier, market) the version's terms call for, in display order."""
+    """Every (lob, tier, market) the version's terms call for, in display order (a phased version has
+    one rate cell per phase of each: ``rate_cells``)."""
     return [
         (lob, tier["code"], market)
         for lob in document["lines_of_business"]
@@ -592,18 +593,88 @@ def cells(document: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
+def phase_codes(document: dict[str, Any]) -> list[str]:
+    """The codes of the version's phases of enrollment, in order; [''] when the bundle has none, the
+    one phase of a rate cell that holds for every month. (Documents built before phases have no key.)"""
+    return [p["code"] for p in document.get("phases") or []] or [""]
+
+
+def rate_cells(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Every rate cell (lob, tier, market, phase) the version's terms call for, in display order: the
+    phases of a (lob, tier, market) together; phase '' when the bundle has none."""
+    codes = phase_codes(document)
+    return [(lob, tier, market, phase) for lob, tier, market in cells(document) for phase in codes]
+
+
+def rate_key(lob: str, tier: str, market: str, phase: str = "") -> str:
+    """A rate cell's key in the document: ``lob/tier/market``, and ``/phase`` only for a phase, so that
+    an unphased version's document (and fingerprint) is what it was before phases."""
+    return f"{lob}/{tier}/{market}/{phase}" if phase else f"{lob}/{tier}/{market}"
+
+
+def rate_path(lob: str, tier: str, market: str, phase: str = "") -> str:
+    """A rate cell's path in problems and the diff, ``rates.lob.tier.market[.phase]``."""
+    return "rates." + rate_key(lob, tier, market, phase).replace("/", ".")
+
+
+def split_rate_key(key: str) -> tuple[str, str, str, str]:
+    """(lob, tier, market, phase) of a document's rate key; phase '' for an unphased cell."""
+    lob, tier, market, *phase = key.split("/")
+    return lob, tier, market, (phase[0] if phase else "")
+
+
+def phase_names(document: dict[str, Any]) -> dict[str, str]:
+    return {p["code"]: p.get("name") or p["code"] for p in document.get("phases") or []}
+
+
+def describe_cell(document: dict[str, Any], lob: str, tier: str, market: str, phase: str = "") -> str:
+    """A rate cell in words: "tier 2 in URBAN (Medicaid)", with ", phase Months 1-2" for a phase."""
+    words = f"tier {tier} in {market} ({lob_label(lob)})"
+    return f"{words}, phase {phase_names(document).get(phase, phase)}" if phase else words
+
+
+def validate_phase(value: Any, codes: list[str], path: str, problems: list[Problem]) -> str | None:
+    """A rate's phase against the bundle's phase codes (empty when it has none): a phased bundle's rate
+    names one of its phases, an unphased bundle's names none."""
+    phase = str(value or "").strip()
+    if not codes:
+        if phase:
+            problems.append(
+                Problem.at_path(
+                    path,
+                    "unknown_phase",
+                    f"The bundle has no phases: a rate holds for every month, not {phase!r}.",
+                )
+            )
+            return None
+        return ""
+    if not phase:
+        problems.append(
+            Problem.at_path(
+                path, "phase_required", f"The bundle has phases ({', '.join(codes)}): name the rate's phase."
+            )
+        )
+        return None
+    if phase not in codes:
+        problems.append(
+            Problem.at_path(path, "unknown_phase", f"No phase {phase!r} in this bundle ({', '.join(codes)}).")
+        )
+        return None
+    return phase
+
+
 def completeness_problems(document: dict[str, Any]) -> list[Problem]:
     """What a version must have before it can be proposed: every rate and fee, coherent quality terms."""
     problems: list[Problem] = []
     rates = document["rates"]
     rate = "rate per episode" if document.get("episode_days") else "PMPM"
-    for lob, tier, market in cells(document):
-        if f"{lob}/{tier}/{market}" not in rates:
+    for lob, tier, market, phase in rate_cells(document):
+        if rate_key(lob, tier, market, phase) not in rates:
             problems.append(
                 Problem.at_path(
-                    f"rates.{lob}.{tier}.{market}",
+                    rate_path(lob, tier, market, phase),
                     "missing_rate",
-                    f"No {rate} for tier {tier} in {market} ({lob_label(lob)}).",
+                    f"No {rate} for {describe_cell(document, lob, tier, market, phase)}.",
                 )
             )
     for market in document["markets"]:
@@ -819,12 +890,16 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
                 new = ", ".join(map(word, new or [])) or None
             add(section, key, label, old, new)
     tier_names = {t["code"]: t["name"] for t in before.get("tiers", []) + after.get("tiers", [])}
+    phase_words = {**phase_names(before), **phase_names(after)}
     for key in sorted(set(before["rates"]) | set(after["rates"])):
         old, new = before["rates"].get(key), after["rates"].get(key)
         if old != new:
-            lob, tier, market = key.split("/")
+            lob, tier, market, phase = split_rate_key(key)
             label = f"{lob_label(lob)} · Tier {tier} {tier_names.get(tier, '')} · {market}"
-            add("rates", f"rates.{lob}.{tier}.{market}", label.replace("  ", " "), old, new, _delta(old, new))
+            if phase:
+                label += f" · Phase {phase_words.get(phase, phase)}"
+            path = rate_path(lob, tier, market, phase)
+            add("rates", path, label.replace("  ", " "), old, new, _delta(old, new))
     for market in sorted(set(before["assessment_fees"]) | set(after["assessment_fees"])):
         old, new = before["assessment_fees"].get(market), after["assessment_fees"].get(market)
         if old != new:

@@ -189,8 +189,8 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
     bundle_version = version.bundle_version
     definition = bundle_version.definition
     rates, details = {}, {}
-    for entry in version.rates.all().order_by("lob", "tier", "market"):
-        key = f"{entry.lob}/{entry.tier}/{entry.market}"
+    for entry in version.rates.all().order_by("lob", "tier", "market", "phase"):
+        key = rules.rate_key(entry.lob, entry.tier, entry.market, entry.phase)
         rates[key] = rules.money(entry.pmpm)
         details[key] = {
             "priced_pmpm": None if entry.priced_pmpm is None else rules.money(entry.priced_pmpm),
@@ -228,6 +228,8 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
         "markets": list(version.markets),
         "market_names": {code: market_names.get(code, code) for code in version.markets},
         "tiers": [{"code": t["code"], "name": t.get("name", "")} for t in definition.get("tiers", [])],
+        # a phased bundle's phases (from the bundle, fingerprinted by its content hash); [] when none
+        "phases": [{"code": p.code, "name": p.name, "from_month": p.from_month} for p in phases(definition)],
         "rates": rates,
         "rate_details": details,
         "assessment_fees": fees,
@@ -387,30 +389,37 @@ def version_diff(*, before: ContractVersion, after: ContractVersion) -> dict[str
 
 
 def rate_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rate table for display: one per LOB, tiers down and markets across."""
+    """The rate table for display: one per LOB, tiers down (a phased version: each tier's phases, one
+    row per phase with its name) and markets across."""
+    phase_list = document.get("phases") or [None]
     tables = []
     for lob in document["lines_of_business"]:
         rows = []
         for tier in document["tiers"]:
-            cells = []
-            for market in document["markets"]:
-                key = f"{lob}/{tier['code']}/{market}"
-                cells.append(
-                    {
-                        "key": key,
-                        "lob": lob,
-                        "tier": tier["code"],
-                        "market": market,
-                        "pmpm": document["rates"].get(key),
-                        **document["rate_details"].get(key, {}),
-                    }
-                )
-            rows.append({"tier": tier, "cells": cells})
+            for phase in phase_list:
+                code = phase["code"] if phase else ""
+                cells = []
+                for market in document["markets"]:
+                    key = rules.rate_key(lob, tier["code"], market, code)
+                    cells.append(
+                        {
+                            "key": key,
+                            "lob": lob,
+                            "tier": tier["code"],
+                            "market": market,
+                            "phase": code,
+                            "phase_name": phase["name"] if phase else "",
+                            "pmpm": document["rates"].get(key),
+                            **document["rate_details"].get(key, {}),
+                        }
+                    )
+                rows.append({"tier": tier, "phase": phase, "cells": cells})
         tables.append(
             {
                 "lob": lob,
                 "lob_name": lob_label(lob),
                 "rows": rows,
+                "phased": bool(document.get("phases")),
                 "markets": [
                     {"code": m, "name": document["market_names"].get(m, m)} for m in document["markets"]
                 ],

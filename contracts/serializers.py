@@ -121,6 +121,13 @@ class RateInputSerializer(serializers.Serializer):
     tier = serializers.CharField()
     market = serializers.CharField()
     lob = serializers.CharField()
+    phase = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=16,
+        help_text="A phased bundle's phase code (required there); empty for a bundle without phases",
+    )
     pmpm = serializers.DecimalField(max_digits=12, decimal_places=2)
     reason = serializers.CharField(
         required=False,
@@ -325,8 +332,11 @@ class RateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RateScheduleEntry
-        fields = ["lob", "tier", "market", "pmpm", "priced_pmpm", "difference", "source", "reason"]
-        extra_kwargs = {"priced_pmpm": {"help_text": "The plan's priced rate (null for the provider)"}}
+        fields = ["lob", "tier", "market", "phase", "pmpm", "priced_pmpm", "difference", "source", "reason"]
+        extra_kwargs = {
+            "priced_pmpm": {"help_text": "The plan's priced rate (null for the provider)"},
+            "phase": {"help_text": "The bundle's phase code; empty: one rate for every month"},
+        }
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

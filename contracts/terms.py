@@ -64,12 +64,13 @@ class ContractTerms:
     def pays_episodes(self) -> bool:
         return self.episode_days is not None
 
-    def pmpm(self, tier: str, market: str, lob: str | None = None) -> Decimal:
-        """The PMPM for a rate cell; with one line of business the LOB may be left out."""
+    def pmpm(self, tier: str, market: str, lob: str | None = None, phase: str = "") -> Decimal:
+        """The PMPM for a rate cell; with one line of business the LOB may be left out. A phased
+        contract's cells need the phase (``bundles.phases.phase_of``); an unphased one's take none."""
         lob = lob or (self.lines_of_business[0] if len(self.lines_of_business) == 1 else None)
         if lob is None:  # several lines of business and none named: there is no such cell
-            raise KeyError((tier, market, lob))
-        return self.rates[RateCell(tier, market, lob)]
+            raise KeyError((tier, market, lob, phase))
+        return self.rates[RateCell(tier, market, lob, phase)]
 
     def covers(self, day: date) -> bool:
         return self.effective_start <= day and (self.effective_end is None or day < self.effective_end)

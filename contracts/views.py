@@ -301,12 +301,19 @@ def rate_cell(request, contract_id, number):
     scope = request.scope
     contract = _contract(request, contract_id)
     version = selectors.version_get(scope=scope, contract=contract, number=number)
-    tier, market, lob = (request.POST.get(k, "") for k in ("tier", "market", "lob"))
+    tier, market, lob, phase = (request.POST.get(k, "") for k in ("tier", "market", "lob", "phase"))
     pmpm, reason = request.POST.get("pmpm", "").strip(), request.POST.get("reason", "").strip()
     error = ""
     try:
         services.contract_rate_set(
-            scope=scope, version=version, tier=tier, market=market, lob=lob, pmpm=pmpm, reason=reason
+            scope=scope,
+            version=version,
+            tier=tier,
+            market=market,
+            lob=lob,
+            phase=phase,
+            pmpm=pmpm,
+            reason=reason,
         )
     except ApplicationError as exc:
         if exc.status == 403:
@@ -317,12 +324,14 @@ def rate_cell(request, contract_id, number):
             messages.error(request, error)
         return redirect("contract-version-edit", contract_id=contract.number, number=version.number)
     document = selectors.document_for(scope=scope, document=selectors.version_document(version))
-    key = f"{lob}/{tier}/{market}"
+    key = rules.rate_key(lob, tier, market, phase)
     cell = {
         "key": key,
         "lob": lob,
         "tier": tier,
         "market": market,
+        "phase": phase,
+        "phase_name": rules.phase_names(document).get(phase, phase),
         "pmpm": document["rates"].get(key),
         **document["rate_details"].get(key, {}),
     }

@@ -53,6 +53,7 @@ def contract_amend(*, scope: Scope, contract: Contract, effective_start: date) -
             tier=entry.tier,
             market=entry.market,
             lob=entry.lob,
+            phase=entry.phase,
             pmpm=entry.pmpm,
             priced_pmpm=entry.priced_pmpm,
             source=entry.source,

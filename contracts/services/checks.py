@@ -10,6 +10,7 @@ from typing import Any
 
 from bundles.definition import episode_days
 from bundles.models import BundleVersion
+from bundles.phases import phases
 from contracts import rules
 from contracts.models import ACTIVATED_STATUSES, Contract, ContractVersion
 from contracts.services.common import _problems_error
@@ -71,6 +72,11 @@ def _bundle_scope(bundle_version: BundleVersion) -> tuple[list[str], list[str], 
         list(definition.get("markets", [])),
         list(definition.get("lines_of_business", [])),
     )
+
+
+def _bundle_phases(bundle_version: BundleVersion) -> list[str]:
+    """The codes of the bundle's phases of enrollment: a rate cell per phase; [] when it has none."""
+    return [p.code for p in phases(bundle_version.definition)]
 
 
 def _current_terms(version: ContractVersion) -> dict[str, Any]:

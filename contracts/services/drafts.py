@@ -13,6 +13,7 @@ from contracts.models import Contract, ContractVersion, EventKind, RateScheduleE
 from contracts.services.checks import (
     DEFAULT_TERMS,
     TERM_FIELDS,
+    _bundle_phases,
     _check_amendment_start,
     _check_overlap,
     _current_terms,
@@ -36,9 +37,15 @@ NOT_A_PROVIDER_MESSAGE = "The counterparty must be a provider organisation."
 
 
 def _drop_cells_outside(version: ContractVersion) -> None:
-    """After markets or lines of business change, cells outside the version go (drafts only)."""
+    """After markets, lines of business or the bundle version (and so its phases) change, cells outside
+    the version go (drafts only)."""
+    phase_codes = _bundle_phases(version.bundle_version) or [""]
     for entry in version.rates.all():
-        if entry.market not in version.markets or entry.lob not in version.lines_of_business:
+        if (
+            entry.market not in version.markets
+            or entry.lob not in version.lines_of_business
+            or entry.phase not in phase_codes
+        ):
             entry.delete()
     for fee in version.assessment_fees.all():
         if fee.market not in version.markets:
@@ -152,12 +159,20 @@ def contract_version_update(
 
 
 def contract_rate_set(
-    *, scope: Scope, version: ContractVersion, tier: str, market: str, lob: str, pmpm: Any, reason: str = ""
+    *,
+    scope: Scope,
+    version: ContractVersion,
+    tier: str,
+    market: str,
+    lob: str,
+    pmpm: Any,
+    reason: str = "",
+    phase: str = "",
 ) -> RateScheduleEntry:
-    """Set one rate cell of a draft (the web grid's per-cell edit)."""
+    """Set one rate cell of a draft (the web grid's per-cell edit); ``phase`` for a phased bundle."""
     contract_version_update(
         scope=scope,
         version=version,
-        rates=[{"tier": tier, "market": market, "lob": lob, "pmpm": pmpm, "reason": reason}],
+        rates=[{"tier": tier, "market": market, "lob": lob, "phase": phase, "pmpm": pmpm, "reason": reason}],
     )
-    return RateScheduleEntry.objects.get(version=version, tier=tier, market=market, lob=lob)
+    return RateScheduleEntry.objects.get(version=version, tier=tier, market=market, lob=lob, phase=phase)

@@ -19,7 +19,7 @@ from contracts.models import (
     RateScheduleEntry,
     RateSource,
 )
-from contracts.services.checks import _bundle_scope
+from contracts.services.checks import _bundle_phases, _bundle_scope
 from contracts.services.common import (
     _event,
     _lock,
@@ -36,7 +36,8 @@ PRICING_INCOMPLETE_MESSAGE = "The pricing run has no rate for some of the contra
 
 def _apply_rates(version: ContractVersion, rates: list[dict[str, Any]], problems: list[Problem]) -> None:
     tiers, _, _ = _bundle_scope(version.bundle_version)
-    existing = {(e.tier, e.market, e.lob): e for e in version.rates.all()}
+    phase_codes = _bundle_phases(version.bundle_version)
+    existing = {(e.tier, e.market, e.lob, e.phase): e for e in version.rates.all()}
     changes = []
     for i, item in enumerate(rates):
         at = f"rates[{i}]"
@@ -51,22 +52,26 @@ def _apply_rates(version: ContractVersion, rates: list[dict[str, Any]], problems
                 )
             )
             continue
+        phase = rules.validate_phase(item.get("phase"), phase_codes, f"{at}.phase", problems)
+        if phase is None:
+            continue
         pmpm = rules.validate_rate(item.get("pmpm"), f"{at}.pmpm", problems)
         if pmpm is None:
             continue
-        entry = existing.get((tier, market, lob)) or RateScheduleEntry(
-            version=version, tier=tier, market=market, lob=lob
+        entry = existing.get((tier, market, lob, phase)) or RateScheduleEntry(
+            version=version, tier=tier, market=market, lob=lob, phase=phase
         )
         reason = str(item.get("reason") or "").strip()
         if entry.priced_pmpm is not None and pmpm == entry.priced_pmpm:
             entry.source, entry.reason = RateSource.PRICING_RUN, ""
         else:
             if not reason and not (entry.pk and entry.source == RateSource.NEGOTIATED and entry.reason):
+                cell = f"Tier {tier} in {market} ({lob})" + (f", phase {phase}," if phase else "")
                 problems.append(
                     Problem.at_path(
                         f"{at}.reason",
                         "reason_required",
-                        f"Tier {tier} in {market} ({lob}) is negotiated: record the reason.",
+                        f"{cell} is negotiated: record the reason.",
                     )
                 )
                 continue
@@ -115,7 +120,8 @@ def rate_schedule_from_pricing(
 
     ``rate_table`` is what ``pricing.selectors.pricing_run_rate_table`` returns:
     ``{"run_id", "bundle_version_id", "rates": [{"tier", "market", "lob", "pmpm", "low", "high"}],
-    "assessment_fees": {market: amount}}`` (a rate without ``lob`` applies to every line of business).
+    "assessment_fees": {market: amount}}`` (a rate without ``lob`` applies to every line of business;
+    a phased bundle's rows also carry ``"phase"``, and every phase of every cell needs its rate).
     For a bundle paid per episode the cell's rate is the run's ``episode_rate`` (the case rate per
     episode), not its PMPM. Every cell gets the priced rate; a cell already negotiated keeps its rate and reason and now
     shows its difference from the priced rate (unless ``keep_negotiated`` is false). All or nothing.
@@ -135,31 +141,36 @@ def rate_schedule_from_pricing(
             details={"bundle_version_id": rate_table.get("bundle_version_id")},
         )
     per_episode = episode_days(version.bundle_version.definition) is not None
-    priced: dict[tuple[str, str, str | None], Any] = {}
+    # a phased bundle's run prices each phase (rows carry "phase"); an unphased one's rows have none
+    priced: dict[tuple[str, str, str | None, str], Any] = {}
     for row in rate_table.get("rates", []):
         rate = row.get("episode_rate") if per_episode else row["pmpm"]
-        priced[(str(row["tier"]), str(row["market"]), row.get("lob") or None)] = rate
+        key = (str(row["tier"]), str(row["market"]), row.get("lob") or None, str(row.get("phase") or ""))
+        priced[key] = rate
     problems: list[Problem] = []
     tiers, _, _ = _bundle_scope(version.bundle_version)
-    values: dict[tuple[str, str, str], Decimal] = {}
+    phase_codes = _bundle_phases(version.bundle_version) or [""]
+    values: dict[tuple[str, str, str, str], Decimal] = {}
     for lob in version.lines_of_business:
         for tier in tiers:
             for market in version.markets:
-                raw = priced.get((tier, market, lob), priced.get((tier, market, None)))
-                at = f"rates.{lob}.{tier}.{market}"
-                if raw is None:
-                    problems.append(
-                        Problem.at_path(
-                            at,
-                            "missing_rate",
-                            f"The run has no {'episode rate' if per_episode else 'rate'} for tier {tier} "
-                            f"in {market} ({lob}).",
+                for phase in phase_codes:
+                    raw = priced.get((tier, market, lob, phase), priced.get((tier, market, None, phase)))
+                    at = rules.rate_path(lob, tier, market, phase)
+                    if raw is None:
+                        in_phase = f", phase {phase}" if phase else ""
+                        problems.append(
+                            Problem.at_path(
+                                at,
+                                "missing_rate",
+                                f"The run has no {'episode rate' if per_episode else 'rate'} for tier {tier} "
+                                f"in {market} ({lob}){in_phase}.",
+                            )
                         )
-                    )
-                    continue
-                value = rules.validate_rate(rules.money(Decimal(str(raw))), at, problems)
-                if value is not None:
-                    values[(tier, market, lob)] = value
+                        continue
+                    value = rules.validate_rate(rules.money(Decimal(str(raw))), at, problems)
+                    if value is not None:
+                        values[(tier, market, lob, phase)] = value
     fees_in = rate_table.get("assessment_fees") or {}
     fees: dict[str, Decimal] = {}
     for market in version.markets:
@@ -177,10 +188,10 @@ def rate_schedule_from_pricing(
             fees[market] = fee
     if problems:
         raise _problems_error(problems, PRICING_INCOMPLETE_MESSAGE, "pricing_run_incomplete")
-    existing = {(e.tier, e.market, e.lob): e for e in version.rates.all()}
+    existing = {(e.tier, e.market, e.lob, e.phase): e for e in version.rates.all()}
     for key, value in values.items():
         entry = existing.get(key) or RateScheduleEntry(
-            version=version, tier=key[0], market=key[1], lob=key[2]
+            version=version, tier=key[0], market=key[1], lob=key[2], phase=key[3]
         )
         entry.priced_pmpm = value
         if keep_negotiated and entry.pk and entry.source == RateSource.NEGOTIATED and entry.pmpm != value:
