@@ -4,21 +4,22 @@ No Django here. A bundle's definition may list phases, each starting at a month 
 enrollment (the first at month 1), and give each role its own effort per phase and tier
 (``roles[].by_phase[phase][tier]``, falling back to the role's ``by_tier`` where a phase says
 nothing). Pricing prices each phase on its effort; a contract carries a rate per phase; a payment
-picks the phase from the member's months of continuous enrollment under the contract, counted up to
-and including the month paid (docs/domain.md, "Phased rates").
+picks the phase from the member's months since the start of its enrollment with the provider, as the
+paid month's roster states it, the paid month included (docs/domain.md, "Phased rates"). A new
+enrollment start (after a gap) starts the phases again; a change of tier does not.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.domain.months import shift_month
+from core.domain.months import months_between, shift_month
 
-#: The latest month a phase may start at: a payment looks back this far at most.
+#: The latest month of enrollment a phase may start at (two years).
 MAX_PHASE_START = 24
 
 
@@ -51,19 +52,17 @@ def phase_of(months_enrolled: int, bundle_phases: Sequence[Phase]) -> str:
     return code
 
 
-def continuous_months(enrolled: Iterable[dt.date], month: dt.date, *, limit: int = MAX_PHASE_START) -> int:
-    """How many months in a row, ending with ``month``, the member was enrolled (``enrolled``: the first
-    days of the months with enrollment); counting stops at ``limit``, the most a phase needs."""
-    months = set(enrolled)
-    count = 0
-    while count < limit and shift_month(month, -count) in months:
-        count += 1
-    return count
+def months_enrolled(enrollment_start: dt.date, month: dt.date) -> int:
+    """The paid ``month``'s place in the enrollment that began on ``enrollment_start``: 1 for the month
+    it began in (whatever the day), 2 for the next, and so on."""
+    return months_between(enrollment_start, month) + 1
 
 
-def look_back(bundle_phases: Sequence[Phase]) -> int:
-    """How many months before the paid month decide its phase (the last phase's start, less one)."""
-    return max((p.from_month for p in bundle_phases), default=1) - 1
+def phase_cutoffs(bundle_phases: Sequence[Phase], month: dt.date) -> list[tuple[str, dt.date]]:
+    """For each phase after the first, latest first: the day an enrollment must have begun before to be
+    in that phase (or a later one) in ``month``. The same rule as :func:`phase_of` over
+    :func:`months_enrolled`, as dates, so that a database can pick the phase with one comparison each."""
+    return [(p.code, shift_month(month, 2 - p.from_month)) for p in reversed(bundle_phases[1:])]
 
 
 def phase_definition(definition: dict[str, Any], code: str) -> dict[str, Any]:

@@ -13,14 +13,28 @@ For the payments engine (not scoped: the caller already holds a contract it may 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
+from bundles.phases import Phase, phase_cutoffs
 from contracts.models import Contract
 from contracts.selectors import activated_versions, contract_get, in_force_among
 from core.domain import codes
@@ -284,14 +298,28 @@ def current_submission(*, contract: Contract, month: date) -> RosterSubmission |
     )
 
 
-def payable_member_months(*, contract: Contract, month: date) -> QuerySet:
+def _phase(month: date, phases: Sequence[Phase]) -> Case | Value:
+    """The member's phase of enrollment in ``month`` as an SQL expression over ``enrollment_began`` (the
+    start of the member's latest enrollment in the month's roster): bundles/phases.py's rule, as dates."""
+    if not phases:
+        return Value("")
+    whens = [
+        When(enrollment_began__lt=cutoff, then=Value(code)) for code, cutoff in phase_cutoffs(phases, month)
+    ]
+    return Case(*whens, default=Value(phases[0].code), output_field=CharField())
+
+
+def payable_member_months(*, contract: Contract, month: date, phases: Sequence[Phase] = ()) -> QuerySet:
     """Member-months of the current accepted roster of ``contract`` for ``month`` (its first day).
 
     Returns a lazy queryset of dicts, one per member, ordered by ``member_id``::
 
-        {"member_id": str, "tier": str, "market": str, "lob": str,
+        {"member_id": str, "tier": str, "market": str, "lob": str, "phase": str,
          "member_months": Decimal (6 places, 0 <= x <= 1), "days_enrolled": int,
          "submission_id": int, "version": int}
+
+    ``phases``: the phases of enrollment of the terms in force (``ContractTerms.phases``); each member's
+    ``phase`` is then the one reached by the months since its enrollment began (bundles/phases.py), else ''.
 
     The rate cell of a line is ``(tier, market, lob)`` of the terms in force on the month's first
     day (``contracts.selectors.terms_in_force``); a member line is ``member_months x PMPM`` rounded
@@ -299,19 +327,30 @@ def payable_member_months(*, contract: Contract, month: date) -> QuerySet:
     month under the proration rule (kept so a retroactive recomputation can say so). Empty when the
     month has no accepted roster. Iterate it (``.iterator()`` for large contracts).
     """
-    return (
-        MemberMonth.objects.filter(contract=contract, month=month.replace(day=1), submission__is_current=True)
-        .order_by("member_id")
-        .values(
-            "member_id",
-            "tier",
-            "market",
-            "lob",
-            "member_months",
-            "days_enrolled",
-            "submission_id",
-            version=F("submission__version"),
+    month = month.replace(day=1)
+    rows = MemberMonth.objects.filter(contract=contract, month=month, submission__is_current=True)
+    if phases:  # a re-enrollment after a gap starts again: the latest start the roster gives the member
+        rows = rows.annotate(
+            enrollment_began=Subquery(
+                RosterEntry.objects.filter(
+                    submission=OuterRef("submission_id"),
+                    member_id=OuterRef("member_id"),
+                    enrollment_start__lt=shift_month(month, 1),
+                )
+                .order_by("-enrollment_start")
+                .values("enrollment_start")[:1]
+            )
         )
+    return rows.order_by("member_id").values(
+        "member_id",
+        "tier",
+        "market",
+        "lob",
+        "member_months",
+        "days_enrolled",
+        "submission_id",
+        version=F("submission__version"),
+        phase=_phase(month, phases),
     )
 
 

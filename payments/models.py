@@ -174,6 +174,9 @@ class PaymentLine(models.Model):
     tier = models.CharField(max_length=16, blank=True)
     market = models.CharField(max_length=32, blank=True)
     lob = models.CharField(max_length=32, blank=True)
+    phase = models.CharField(
+        max_length=16, blank=True, default="", help_text="A phased contract's phase code"
+    )
     member_months = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     count = models.PositiveIntegerField(default=0, help_text="Members, assessments or adjusted members")
     rate = models.DecimalField(
@@ -196,7 +199,7 @@ class PaymentLine(models.Model):
 
     @property
     def rate_cell(self) -> str:
-        return "/".join(x for x in (self.tier, self.market, self.lob) if x)
+        return "/".join(x for x in (self.tier, self.market, self.lob, self.phase) if x)
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
@@ -214,6 +217,7 @@ class PaymentDetail(models.Model):
     tier = models.CharField(max_length=16, blank=True)
     market = models.CharField(max_length=32, blank=True)
     lob = models.CharField(max_length=32, blank=True)
+    phase = models.CharField(max_length=16, blank=True, default="")
     member_months = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     reference = models.CharField(max_length=32, blank=True, help_text="e.g. the assessment date")

@@ -133,12 +133,12 @@ def changes_since_previous_month(*, run: PaymentRun) -> dict[str, Any]:
     (an episode contract's cells are its episode lines)."""
     previous = previous_run(run=run)
     now = {
-        (line.tier, line.market, line.lob): line
+        (line.tier, line.market, line.lob, line.phase): line
         for line in line_list(run=run).filter(kind__in=MEMBER_PAYMENT_KINDS)
     }
     before = (
         {
-            (line.tier, line.market, line.lob): line
+            (line.tier, line.market, line.lob, line.phase): line
             for line in line_list(run=previous).filter(kind__in=MEMBER_PAYMENT_KINDS)
         }
         if previous
@@ -151,6 +151,7 @@ def changes_since_previous_month(*, run: PaymentRun) -> dict[str, Any]:
             "tier": key[0],
             "market": key[1],
             "lob": key[2],
+            "phase": key[3],
             "previous_members": a.count if a else 0,
             "members": b.count if b else 0,
             "previous_member_months": a.member_months if a else Decimal(0),

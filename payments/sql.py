@@ -42,10 +42,10 @@ def insert_member_details(*, run_id: int, month: date, source: QuerySet, unprice
     amount = f"{priced_cents('mm.member_months', 'COALESCE(l.rate, 0)')} / 100.0"
     # Table names and integer constants only are formatted in; every value is a parameter.
     statement = (
-        f"INSERT INTO {detail} (line_id, member_id, month, tier, market, lob, member_months, amount, reference) "  # noqa: S608
-        f"SELECT COALESCE(l.id, %s), mm.member_id, %s, mm.tier, mm.market, mm.lob, mm.member_months, {amount}, '' "
-        f"FROM ({sub_sql}) mm LEFT JOIN {line} l ON l.run_id = %s AND l.kind = %s "
-        f"AND l.tier = mm.tier AND l.market = mm.market AND l.lob = mm.lob"
+        f"INSERT INTO {detail} (line_id, member_id, month, tier, market, lob, phase, member_months, amount, reference) "  # noqa: S608
+        f"SELECT COALESCE(l.id, %s), mm.member_id, %s, mm.tier, mm.market, mm.lob, mm.phase, mm.member_months, "
+        f"{amount}, '' FROM ({sub_sql}) mm LEFT JOIN {line} l ON l.run_id = %s AND l.kind = %s "
+        f"AND l.tier = mm.tier AND l.market = mm.market AND l.lob = mm.lob AND l.phase = mm.phase"
     )
     params = [
         unpriced_line_id,
@@ -89,12 +89,12 @@ class Difference:
     paid: Decimal | None
     now_member_months: Decimal
     paid_member_months: Decimal
-    cell: tuple[str, str, str]
+    cell: tuple[str, str, str, str]  # tier, market, lob, phase
     unpriced: bool
 
 
 def retro_differences(
-    *, contract_id: int, month: date, source: QuerySet, rates: dict[tuple[str, str, str], Decimal]
+    *, contract_id: int, month: date, source: QuerySet, rates: dict[tuple[str, str, str, str], Decimal]
 ) -> list[Difference]:
     """Members of ``month`` whose recomputed amount (``source`` x ``rates``, rounded per member) differs from
     what the contract's approved runs paid them for that month, or whose rate cell has no rate.
@@ -107,13 +107,16 @@ def retro_differences(
     if cells:
         rate_u = (
             "CASE "
-            + " ".join(["WHEN mm.tier = %s AND mm.market = %s AND mm.lob = %s THEN %s"] * len(cells))
+            + " ".join(
+                ["WHEN mm.tier = %s AND mm.market = %s AND mm.lob = %s AND mm.phase = %s THEN %s"]
+                * len(cells)
+            )
             + " END"
         )
         rate_params = [
             v
-            for (tier, market, lob), rate in cells
-            for v in (tier, market, lob, int(Decimal(rate) * RATE_SCALE))
+            for (tier, market, lob, phase), rate in cells
+            for v in (tier, market, lob, phase, int(Decimal(rate) * RATE_SCALE))
         ]
     else:
         rate_u, rate_params = "NULL", []
@@ -147,14 +150,10 @@ def retro_differences(
         rows = cursor.fetchall()
     now_ids = [r[0] for r in rows if r[6]]
     paid_only = [r[0] for r in rows if not r[6]]
-    cells_of: dict[str, tuple[str, str, str]] = {}
+    cells_of: dict[str, tuple[str, str, str, str]] = {}
     for start in range(0, len(now_ids), 500):
-        for member_id, tier, market, lob in (
-            source.order_by()
-            .filter(member_id__in=now_ids[start : start + 500])
-            .values_list("member_id", "tier", "market", "lob")
-        ):
-            cells_of[member_id] = (tier, market, lob)
+        for row in source.order_by().filter(member_id__in=now_ids[start : start + 500]):
+            cells_of[row["member_id"]] = (row["tier"], row["market"], row["lob"], row["phase"])
     for start in range(0, len(paid_only), 500):
         paid_rows = (
             PaymentDetail.objects.filter(
@@ -165,10 +164,10 @@ def retro_differences(
                 member_id__in=paid_only[start : start + 500],
             )
             .order_by("pk")
-            .values_list("member_id", "tier", "market", "lob")
+            .values_list("member_id", "tier", "market", "lob", "phase")
         )
-        for member_id, tier, market, lob in paid_rows:
-            cells_of[member_id] = (tier, market, lob)
+        for member_id, *cell in paid_rows:
+            cells_of[member_id] = tuple(cell)  # type: ignore[assignment]
     return [
         Difference(
             member_id,
@@ -176,7 +175,7 @@ def retro_differences(
             Decimal(int(paid_cents)) / 100 if has_paid else None,
             Decimal(int(now_mm)) / MM_SCALE,
             Decimal(int(paid_mm)) / MM_SCALE,
-            cells_of.get(member_id, ("", "", "")),
+            cells_of.get(member_id, ("", "", "", "")),
             bool(unpriced),
         )
         for member_id, now_cents, paid_cents, now_mm, paid_mm, unpriced, has_now, has_paid in rows
@@ -193,6 +192,7 @@ DETAIL_COLUMNS = (
     "member_months",
     "amount",
     "reference",
+    "phase",
 )
 
 
@@ -206,8 +206,8 @@ def insert_details(rows: list[tuple]) -> None:
     )
     adapt = connection.ops.adapt_datefield_value
     prepared = [
-        (line_id, member_id, adapt(month), tier, market, lob, Decimal(mm), Decimal(amount), reference)
-        for line_id, member_id, month, tier, market, lob, mm, amount, reference in rows
+        (line_id, member_id, adapt(month), tier, market, lob, Decimal(mm), Decimal(amount), reference, phase)
+        for line_id, member_id, month, tier, market, lob, mm, amount, reference, phase in rows
     ]
     with connection.cursor() as cursor:
         for start in range(0, len(prepared), 10_000):

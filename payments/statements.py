@@ -60,6 +60,7 @@ CSV_COLUMNS = [
     "rate",
     "amount",
     "reference",
+    "phase",  # a phased contract's phase of enrollment (added last: the columns before it are pinned)
 ]
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "820": "application/edi-x12"}
 CENT = Decimal("0.01")
@@ -116,6 +117,7 @@ def _details(run: PaymentRun):
             "reference",
             "line__kind",
             "line__rate",
+            "phase",
         )
     )
 
@@ -130,7 +132,7 @@ def render_csv(run: PaymentRun) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(safe_row(CSV_COLUMNS))
     common = [run.contract.number, f"{run.month:%Y-%m}", run.number]
-    for member_id, month, tier, market, lob, mm, amount, reference, kind, rate in details:
+    for member_id, month, tier, market, lob, mm, amount, reference, kind, rate, phase in details:
         last, first = names.get(member_id, ("", ""))
         rate_text = "" if rate is None or kind == LineKind.RETRO_ADJUSTMENT else f"{Decimal(rate):.2f}"
         writer.writerow(
@@ -149,6 +151,7 @@ def render_csv(run: PaymentRun) -> bytes:
                     rate_text,
                     f"{Decimal(amount):.2f}",
                     reference,
+                    phase,
                 ]
             )
         )
@@ -172,6 +175,7 @@ def render_csv(run: PaymentRun) -> bytes:
                     rate,
                     f"{line.amount:.2f}",
                     "" if line.kind in WITHHOLD_KINDS else line.description,
+                    "",
                 ]
             )
         )
@@ -253,7 +257,7 @@ def remittance_lines(run: PaymentRun) -> list[calc.PaymentLine]:
     """The run as the pure payment lines the 820 writer takes: one per member and line, plus the withhold
     and the withhold adjustments (organisation-level, one per service month)."""
     out: list[calc.PaymentLine] = []
-    for member_id, month, tier, market, lob, mm, amount, _ref, kind, rate in _details(run).iterator(
+    for member_id, month, tier, market, lob, mm, amount, _ref, kind, rate, phase in _details(run).iterator(
         chunk_size=5000
     ):
         amount = Decimal(amount).quantize(Decimal("0.01"))
@@ -265,7 +269,7 @@ def remittance_lines(run: PaymentRun) -> list[calc.PaymentLine]:
                     amount,
                     month,
                     member_id=member_id,
-                    rate_cell=f"T{tier} {market} {lob}",
+                    rate_cell=f"T{tier} {market} {lob}" + (f" {phase}" if phase else ""),
                     member_months=Decimal(mm) if per_month else None,
                     rate=Decimal(rate),
                 )

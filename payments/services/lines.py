@@ -42,7 +42,12 @@ def _next(position: list[int]) -> int:
 
 def _member_month_lines(run: PaymentRun, terms: ContractTerms, position: list[int]) -> list[PaymentLine]:
     """One line per rate cell (member-months x PMPM), a detail row per member under it; priced in SQL."""
-    cells = sorted(terms.rates.items(), key=lambda item: (item[0].lob, item[0].tier, item[0].market))
+    order = {phase.code: i for i, phase in enumerate(terms.phases)}
+    names = {phase.code: phase.name for phase in terms.phases}
+    cells = sorted(
+        terms.rates.items(),
+        key=lambda item: (item[0].lob, item[0].tier, item[0].market, order.get(item[0].phase, -1)),
+    )
     unpriced = PaymentLine.objects.create(
         run=run,
         kind=LineKind.MEMBER_MONTHS,
@@ -59,23 +64,26 @@ def _member_month_lines(run: PaymentRun, terms: ContractTerms, position: list[in
                 tier=cell.tier,
                 market=cell.market,
                 lob=cell.lob,
+                phase=cell.phase,
                 rate=rate,
-                description=f"Tier {cell.tier}, {cell.market}, {code_label(cell.lob)}",
+                description=f"Tier {cell.tier}, {cell.market}, {code_label(cell.lob)}"
+                + (f", {names.get(cell.phase, cell.phase)}" if cell.phase else ""),
             )
             for cell, rate in cells
         ]
     )
-    source = enrollment.payable_member_months(contract=run.contract, month=run.month)
+    source = enrollment.payable_member_months(contract=run.contract, month=run.month, phases=terms.phases)
     sql.insert_member_details(run_id=run.pk, month=run.month, source=source, unpriced_line_id=unpriced.pk)
     totals = sql.member_line_totals(run_id=run.pk)
     if unpriced.pk in totals:
         missing = (
             PaymentDetail.objects.filter(line=unpriced)
-            .order_by("tier", "market", "lob")
-            .values("tier", "market", "lob")
+            .order_by("tier", "market", "lob", "phase")
+            .values("tier", "market", "lob", "phase")
             .distinct()
         )
-        raise ApplicationError(MISSING_RATE_MESSAGE, code="missing_rate", details={"cells": list(missing)})
+        cells = [{k: v for k, v in cell.items() if k != "phase" or v} for cell in missing]
+        raise ApplicationError(MISSING_RATE_MESSAGE, code="missing_rate", details={"cells": cells})
     kept, empty = [], [unpriced.pk]
     for line in lines:
         if line.pk not in totals:
@@ -166,6 +174,7 @@ def _assessment_lines_for(
                 Decimal(0),
                 amount,
                 row["assessment_date"].isoformat(),
+                "",
             )
             for (row, _sign), amount in zip(items, amounts, strict=True)
         ]
@@ -221,8 +230,12 @@ def _retro_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Payme
             terms_m = terms_in_force(contract=run.contract, on=m)
         except NotFoundError:
             terms_m = None
-        rates = {(c.tier, c.market, c.lob): rate for c, rate in terms_m.rates.items()} if terms_m else {}
-        source = enrollment.payable_member_months(contract=run.contract, month=m)
+        rates = (
+            {(c.tier, c.market, c.lob, c.phase): rate for c, rate in terms_m.rates.items()} if terms_m else {}
+        )
+        source = enrollment.payable_member_months(
+            contract=run.contract, month=m, phases=terms_m.phases if terms_m else ()
+        )
         for diff in sql.retro_differences(contract_id=run.contract_id, month=m, source=source, rates=rates):
             if diff.unpriced:
                 raise ApplicationError(
@@ -234,6 +247,7 @@ def _retro_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Payme
                                 "tier": diff.cell[0],
                                 "market": diff.cell[1],
                                 "lob": diff.cell[2],
+                                **({"phase": diff.cell[3]} if diff.cell[3] else {}),
                                 "month": month_key(m),
                             }
                         ]
@@ -255,8 +269,19 @@ def _retro_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Payme
         rows = []
         for adj in items:
             diff = info[(adj.member_id, m)]
+            tier, market, lob, phase = diff.cell
             rows.append(
-                (adj.member_id, m, *diff.cell, diff.now_member_months - diff.paid_member_months, adj.amount)
+                (
+                    adj.member_id,
+                    m,
+                    tier,
+                    market,
+                    lob,
+                    diff.now_member_months - diff.paid_member_months,
+                    adj.amount,
+                    "",
+                    phase,
+                )
             )
         line = PaymentLine.objects.create(
             run=run,
@@ -268,7 +293,7 @@ def _retro_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Payme
             amount=calc.payment_total(items),
             description=f"Roster of {m:%Y-%m} changed after it was paid",
         )
-        details += [(line.pk, *row, "") for row in rows]
+        details += [(line.pk, *row) for row in rows]
         lines.append(line)
     sql.insert_details(details)
     return lines
@@ -434,7 +459,7 @@ def _episode_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Pay
                 description=f"Tier {cell[0]}, {cell[1]}, {code_label(cell[2])}: per episode",
             )
             lines.append(line)
-            details += [(line.pk, m, run.month, *cell, Decimal(0), amount, "") for m, amount in members]
+            details += [(line.pk, m, run.month, *cell, Decimal(0), amount, "", "") for m, amount in members]
     first_in_window = shift_month(payment_month, -window)
     months = {m for _member, m in due if first_in_window <= m < payment_month}
     changed = {mi.month for mi in plan.changed}
@@ -478,7 +503,7 @@ def _episode_lines(run: PaymentRun, plan: Plan, position: list[int]) -> list[Pay
         )
         lines.append(line)
         details += [
-            (line.pk, a.member_id, m, *cell_of.get(a.member_id, ("", "", "")), Decimal(0), a.amount, "")
+            (line.pk, a.member_id, m, *cell_of.get(a.member_id, ("", "", "")), Decimal(0), a.amount, "", "")
             for a in items_m
         ]
     sql.insert_details(details)
