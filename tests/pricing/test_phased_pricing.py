@@ -1,0 +1,109 @@
+"""Phased rates (issue 17 point 6): a phased bundle's run prices every phase of enrollment on that
+phase's effort, with the same engine and assumptions, and its rate table has a row per phase."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+
+from bundles import services as bundle_services
+from bundles.demo import home_based_definition
+from bundles.phases import phase_definition
+from pricing.compute import compute_run_result
+from pricing.documents import inputs_hash
+from pricing.engine import quote
+from tests.pricing.test_pricing_runs_api import execute
+
+pytestmark = pytest.mark.django_db
+
+PHASES = [
+    {"code": "initial", "name": "Months 1-2", "from_month": 1},
+    {"code": "ongoing", "name": "Month 3 on", "from_month": 3},
+]
+
+
+def phased_definition() -> dict:
+    """The home-based bundle with two phases: the RN visits twice as often in the first two months."""
+    d = home_based_definition()
+    d["phases"] = copy.deepcopy(PHASES)
+    rn = next(r for r in d["roles"] if r["role"] == "rn")
+    rn["by_phase"] = {
+        "initial": {
+            tier: {
+                "visits_per_mm": str(Decimal(effort["visits_per_mm"]) * 2),
+                "coordination_minutes_per_mm": str(Decimal(effort["coordination_minutes_per_mm"]) + 30),
+            }
+            for tier, effort in rn["by_tier"].items()
+        }
+    }
+    return d
+
+
+@pytest.fixture
+def phased_version(scope):
+    bundle = bundle_services.bundle_create(scope=scope, definition=phased_definition())
+    return bundle_services.draft_publish(scope=scope, bundle=bundle)
+
+
+@pytest.fixture
+def phased_run(start_run, phased_version):
+    run = execute(start_run(bundle_version=phased_version).public_id)
+    assert run.status == "succeeded", run.error
+    return run
+
+
+def cell(rate: dict) -> tuple[str, str, str]:
+    return rate["tier"], rate["market"], rate["lob"]
+
+
+def test_a_phased_run_prices_every_phase(phased_run):
+    quoted = phased_run.result["quote"]
+    phases = quoted["phases"]
+    assert [(p["code"], p["name"], p["from_month"]) for p in phases] == [
+        ("initial", "Months 1-2", 1),
+        ("ongoing", "Month 3 on", 3),
+    ]
+    initial = {cell(r): Decimal(r["pmpm"]) for r in phases[0]["rates"]}
+    ongoing = {cell(r): Decimal(r["pmpm"]) for r in phases[1]["rates"]}
+    assert len(initial) == len(ongoing) == 3 * 2 * 2
+    # more RN visits in the first months cost more, in every cell
+    assert all(initial[c] > ongoing[c] for c in ongoing)
+    # the main quote is the last phase's (the effort a member settles into)
+    assert quoted["rates"] == phases[-1]["rates"]
+    assert set(phases[0]["rates"][0]) == set(quoted["rates"][0])
+
+
+def test_each_phase_is_priced_like_an_unphased_bundle_with_that_phase_effort(phased_run):
+    inputs = phased_run.inputs
+    document = inputs["pricing_file"]
+    assert document["bundle"]["phases"] == PHASES  # the file (and so the run's hash) covers the phases
+    for phase in phased_run.result["quote"]["phases"]:
+        unphased = {**document, "bundle": phase_definition(document["bundle"], phase["code"])}
+        expected = quote(unphased, markets=inputs["markets"], lobs=inputs["lobs"])["rates"]
+        assert [(cell(r), r["pmpm"], r["low"], r["high"]) for r in phase["rates"]] == [
+            (cell(r), r["pmpm"], r["low"], r["high"]) for r in expected
+        ]
+
+
+def test_the_hash_covers_the_phases(phased_run):
+    inputs = copy.deepcopy(phased_run.inputs)
+    assert inputs_hash(inputs) == phased_run.inputs_hash
+    inputs["pricing_file"]["bundle"]["phases"][1]["from_month"] = 4
+    assert inputs_hash(inputs) != phased_run.inputs_hash
+
+
+def test_an_unphased_run_has_no_phases(start_run):
+    run = execute(start_run().public_id)
+    assert "phases" not in run.result["quote"]
+    assert "phases" not in run.inputs["pricing_file"]["bundle"]
+    assert all("by_phase" not in r for r in run.inputs["pricing_file"]["bundle"]["roles"])
+
+
+def test_the_computation_is_reproducible(phased_run):
+    inputs = copy.deepcopy(phased_run.inputs)
+    inputs["options"]["simulation_years"] = 200
+    again = compute_run_result(inputs)
+    assert again["quote"]["phases"] == phased_run.result["quote"]["phases"]
+
