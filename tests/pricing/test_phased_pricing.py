@@ -11,6 +11,7 @@ import pytest
 from bundles import services as bundle_services
 from bundles.demo import home_based_definition
 from bundles.phases import phase_definition
+from pricing import selectors
 from pricing.compute import compute_run_result
 from pricing.documents import inputs_hash
 from pricing.engine import quote
@@ -107,3 +108,24 @@ def test_the_computation_is_reproducible(phased_run):
     again = compute_run_result(inputs)
     assert again["quote"]["phases"] == phased_run.result["quote"]["phases"]
 
+
+def test_the_rate_table_has_a_row_per_phase(phased_run, scope, start_run):
+    table = selectors.pricing_run_rate_table(scope=scope, run_id=phased_run.public_id)
+    assert table["phases"] == PHASES
+    assert len(table["rates"]) == 3 * 2 * 2 * 2
+    keys = {(r["tier"], r["market"], r["lob"], r["phase"]) for r in table["rates"]}
+    assert len(keys) == len(table["rates"]) and {k[3] for k in keys} == {"initial", "ongoing"}
+    for phase in phased_run.result["quote"]["phases"]:
+        for rate in phase["rates"]:
+            row = next(
+                r
+                for r in table["rates"]
+                if (r["tier"], r["market"], r["lob"], r["phase"]) == (*cell(rate), phase["code"])
+            )
+            assert row["pmpm"] == Decimal(rate["pmpm"]) and isinstance(row["pmpm"], Decimal)
+    # the assessment fee is not phased: one per market
+    assert table["assessment_fees"] == {
+        m: Decimal(f) for m, f in phased_run.result["quote"]["assessment_fee"].items()
+    }
+    unphased = selectors.pricing_run_rate_table(scope=scope, run_id=execute(start_run().public_id).public_id)
+    assert "phases" not in unphased and all("phase" not in r for r in unphased["rates"])
