@@ -7,14 +7,20 @@ import copy
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from bundles import services as bundle_services
 from bundles.demo import home_based_definition
 from bundles.phases import phase_definition
 from pricing import selectors
+from pricing.charts import money
 from pricing.compute import compute_run_result
 from pricing.documents import inputs_hash
 from pricing.engine import quote
+from tests.factories import PASSWORD
+from tests.pricing.test_pricing_report import pdf_text
 from tests.pricing.test_pricing_runs_api import execute
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +135,58 @@ def test_the_rate_table_has_a_row_per_phase(phased_run, scope, start_run):
     }
     unphased = selectors.pricing_run_rate_table(scope=scope, run_id=execute(start_run().public_id).public_id)
     assert "phases" not in unphased and all("phase" not in r for r in unphased["rates"])
+
+
+@pytest.fixture
+def web(analyst) -> Client:
+    client = Client()
+    assert client.login(username=analyst.username, password=PASSWORD)
+    return client
+
+
+def test_the_run_page_shows_the_rates_by_phase(web, phased_run, start_run):
+    unphased = execute(start_run().public_id)
+    with CaptureQueriesContext(connection) as plain:
+        assert web.get(f"/pricing/runs/{unphased.public_id}/").status_code == 200
+    with CaptureQueriesContext(connection) as phased:
+        page = web.get(f"/pricing/runs/{phased_run.public_id}/")
+    assert page.status_code == 200
+    # the phase table costs no query: it is read from the run's result
+    assert len(phased.captured_queries) == len(plain.captured_queries)
+    html = page.content.decode()
+    table = html[html.index('data-testid="phase-rates"') :]
+    table = table[: table.index("</table>")]
+    assert (
+        "Months 1-2" in table
+        and "from month 1" in table
+        and "Month 3 on" in table
+        and "from month 3" in table
+    )
+    for phase in phased_run.result["quote"]["phases"]:
+        for rate in phase["rates"]:
+            assert money(rate["pmpm"]) in table
+    assert table.count("<tr>") == 1 + 3 * 2 * 2  # the head, then a row per tier, market and LOB
+    assert 'data-testid="phase-rates"' not in web.get(f"/pricing/runs/{unphased.public_id}/").content.decode()
+
+
+def test_the_report_shows_the_rates_by_phase(analyst_api, phased_run):
+    response = analyst_api.get(f"/api/v1/pricing/runs/{phased_run.public_id}/report.pdf")
+    assert response.status_code == 200
+    text = pdf_text(response.content)
+    assert "PMPM by phase of enrollment" in text and "from month 3" in text
+    for phase in phased_run.result["quote"]["phases"]:
+        for rate in phase["rates"]:
+            assert money(rate["pmpm"]) in text
+
+
+def test_the_api_run_detail_has_the_phases(analyst_api, phased_run, start_run):
+    body = analyst_api.get(f"/api/v1/pricing/runs/{phased_run.public_id}/").json()
+    assert [(p["code"], p["name"], p["from_month"]) for p in body["phases"]] == [
+        (p["code"], p["name"], p["from_month"]) for p in PHASES
+    ]
+    initial = body["phases"][0]["rates"][0]
+    assert set(initial) == {"tier", "market", "lob", "pmpm", "low", "high"}
+    assert initial["pmpm"] == phased_run.result["quote"]["phases"][0]["rates"][0]["pmpm"]
+    assert body["result"]["quote"]["phases"][1]["code"] == "ongoing"
+    unphased = execute(start_run().public_id)
+    assert analyst_api.get(f"/api/v1/pricing/runs/{unphased.public_id}/").json()["phases"] == []
