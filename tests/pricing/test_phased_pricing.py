@@ -18,7 +18,7 @@ from pricing import selectors
 from pricing.charts import money
 from pricing.compute import compute_run_result
 from pricing.documents import inputs_hash
-from pricing.engine import quote
+from pricing.engine import PricingInputError, parse_pricing_file, quote
 from tests.factories import PASSWORD
 from tests.pricing.test_pricing_report import pdf_text
 from tests.pricing.test_pricing_runs_api import execute
@@ -190,3 +190,36 @@ def test_the_api_run_detail_has_the_phases(analyst_api, phased_run, start_run):
     assert body["result"]["quote"]["phases"][1]["code"] == "ongoing"
     unphased = execute(start_run().public_id)
     assert analyst_api.get(f"/api/v1/pricing/runs/{unphased.public_id}/").json()["phases"] == []
+
+
+def phased_file(formats_example: dict) -> dict:
+    document = copy.deepcopy(formats_example)
+    bundle = document["bundle"]
+    bundle["phases"] = copy.deepcopy(PHASES)
+    tier = bundle["tiers"][0]["code"]
+    bundle["roles"][0]["by_phase"] = {
+        "initial": {tier: {"visits_per_mm": 3, "coordination_minutes_per_mm": "15"}}
+    }
+    return document
+
+
+def test_the_pricing_file_carries_the_phases_and_checks_them(formats_example):
+    document = phased_file(formats_example)
+    exported = parse_pricing_file(document).to_dict()
+    assert exported["bundle"]["phases"] == PHASES
+    tier = document["bundle"]["tiers"][0]["code"]
+    assert exported["bundle"]["roles"][0]["by_phase"] == {
+        "initial": {tier: {"visits_per_mm": "3", "coordination_minutes_per_mm": "15"}}
+    }
+    assert parse_pricing_file(exported).to_dict() == exported  # a lossless round trip
+    # the engine's own rates are the role's by_tier; a run prices each phase on its own file
+    assert quote(document)["rates"] == quote(formats_example)["rates"]
+
+    document["bundle"]["phases"][1]["from_month"] = 1
+    document["bundle"]["roles"][0]["by_phase"]["later"] = {}
+    with pytest.raises(PricingInputError) as error:
+        parse_pricing_file(document)
+    assert {(p.path, p.code) for p in error.value.problems} == {
+        ("$.bundle.phases[1].from_month", "phase_order"),
+        ("$.bundle.roles[0].by_phase.later", "unknown_phase"),
+    }
