@@ -17,7 +17,7 @@ from typing import Any
 
 from core.domain.money import CALCULATION_CONTEXT, cents_str, round_half_up, to_cents
 from core.domain.months import months_between
-from pricing.documents import validate_document
+from pricing.documents import main_document, phase_documents, validate_document
 from pricing.engine import (
     ENGINE_VERSION,
     ContractYearDraws,
@@ -77,7 +77,8 @@ def compute_run_result(inputs: Mapping[str, Any], *, on_progress: ProgressCallba
     when the run started, so only a change of engine rules can cause it).
     """
     on_progress(5, "Checking the inputs")
-    pf = validate_document(inputs["pricing_file"])
+    # a phased bundle: everything below is priced on its last phase (pricing.documents.main_document)
+    pf = validate_document(main_document(inputs["pricing_file"]))
     markets: list[str] = list(inputs["markets"])
     lobs: list[str] = list(inputs["lobs"])
     options: Mapping[str, Any] = inputs.get("options") or {}
@@ -86,6 +87,9 @@ def compute_run_result(inputs: Mapping[str, Any], *, on_progress: ProgressCallba
 
     on_progress(10, f"Pricing {cells} rate cells")
     quoted = quote(pf, markets=markets, lobs=lobs)
+    phased = _phases(inputs["pricing_file"], markets, lobs)
+    if phased:
+        quoted["phases"] = phased
 
     on_progress(25, "Comparing payment models")
     comparison = compare_payment_models(pf, markets=markets, rate_schedule=_rate_schedule(inputs))
@@ -114,7 +118,7 @@ def what_if_result(inputs: Mapping[str, Any], what_if: WhatIf) -> dict[str, Any]
 
     Raises PricingInputError when the levers make the file unpriceable.
     """
-    document = dict(inputs["pricing_file"])
+    document = dict(main_document(inputs["pricing_file"]))
     document["assumptions"] = what_if_assumptions(document["assumptions"], what_if)
     pf = validate_document(document)
     markets, lobs = list(inputs["markets"]), list(inputs["lobs"])
@@ -142,13 +146,14 @@ def sensitivity_result(
     """The tornado of one of a run's rate cells, with the run's enrollment (the line's share of the
     market's), tier mix, ramp-up and seed: at the run's own assumptions its probability of a loss is
     the run's for that market and line (``risk.by_market[market].by_lob[lob]``, same years)."""
-    pf = validate_document(inputs["pricing_file"])
+    document = main_document(inputs["pricing_file"])
+    pf = validate_document(document)
     options: Mapping[str, Any] = inputs.get("options") or {}
     markets, lobs = list(inputs["markets"]), list(inputs["lobs"])
     share = _lob_shares(options, lobs)[lob]
     referrals = float(Decimal(_enrollees(options, market)) * share / pf.assumptions.conversion_rate)
     return sensitivity(
-        inputs["pricing_file"],
+        document,
         tier=tier,
         market=market,
         lob=lob,
@@ -160,6 +165,21 @@ def sensitivity_result(
         first_year=bool(options.get("first_year", False)),
         on_progress=on_progress,
     )
+
+
+def _phases(document: Mapping[str, Any], markets: list[str], lobs: list[str]) -> list[dict[str, Any]]:
+    """A phased bundle's rates in each phase: the same engine on the phase's file, same assumptions
+    (``quote.rates`` row shape). The assessment fee is paid once, whatever the phase: it is the main
+    quote's. Empty for an unphased bundle."""
+    return [
+        {
+            "code": phase.code,
+            "name": phase.name,
+            "from_month": phase.from_month,
+            "rates": quote(validate_document(priced), markets=markets, lobs=lobs)["rates"],
+        }
+        for phase, priced in phase_documents(document)
+    ]
 
 
 def _rate_schedule(inputs: Mapping[str, Any]) -> RateSchedule | None:

@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bundles.phases import Phase, phase_definition, phases
 from core.domain.canonical import content_hash
 from core.domain.months import months_between
 from core.domain.problems import Problem
@@ -174,11 +175,17 @@ def plausibility_errors(document: Any) -> list[Problem]:
                 Decimal(1440),
                 "a visit length",
             )
-            by_tier = role.get("by_tier")
-            if isinstance(by_tier, Mapping):
+            by_phase = role.get("by_phase")
+            efforts = [(f"$.bundle.roles[{i}].by_tier", role.get("by_tier"))] + [
+                (f"$.bundle.roles[{i}].by_phase.{phase}", by_tier)
+                for phase, by_tier in (by_phase.items() if isinstance(by_phase, Mapping) else ())
+            ]
+            for prefix, by_tier in efforts:
+                if not isinstance(by_tier, Mapping):
+                    continue
                 for tier, effort in by_tier.items():
                     if isinstance(effort, Mapping):
-                        path = f"$.bundle.roles[{i}].by_tier.{tier}"
+                        path = f"{prefix}.{tier}"
                         upper(
                             effort.get("visits_per_mm"),
                             f"{path}.visits_per_mm",
@@ -295,7 +302,9 @@ def assumption_errors(assumptions: Any) -> list[Problem]:
 
 # --- a run's pricing file ------------------------------------------------------------------------
 
-_BUNDLE_KEYS = ("name", "period", "tiers", "home_share", "roles", "assessment")
+# "phases" with each role's "by_phase": a phased bundle's file carries them (and so does the run's
+# hash); pricing.compute prices each phase on its own file. An unphased definition has no such key.
+_BUNDLE_KEYS = ("name", "period", "tiers", "home_share", "roles", "assessment", "phases")
 
 
 def bundle_part(definition: Mapping[str, Any], *, bills_ffs: Mapping[str, bool]) -> dict[str, Any]:
@@ -368,6 +377,24 @@ def run_document(
     if experience:
         document["experience"] = {"by_tier": copy.deepcopy(dict(experience))}
     return document
+
+
+def phase_documents(document: Mapping[str, Any]) -> list[tuple[Phase, dict[str, Any]]]:
+    """A phased bundle's pricing file as priced in each phase, in order (the bundle part as
+    ``bundles.phases.phase_definition`` gives it: that phase's effort, no phases); empty when the
+    bundle has no phases."""
+    bundle = document["bundle"]
+    return [(phase, {**document, "bundle": phase_definition(bundle, phase.code)}) for phase in phases(bundle)]
+
+
+def main_document(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The file a run's main quote (and its budgets, comparison, risk, what-ifs) is priced on.
+
+    A phased bundle's is its last phase's: the effort a member settles into and is paid for the
+    longest (the earlier phases' rates are in ``quote.phases``); an unphased bundle's, the file itself.
+    """
+    phased = phase_documents(document)
+    return phased[-1][1] if phased else document
 
 
 #: The parts of a run's `inputs` its hash covers: everything the numbers depend on.

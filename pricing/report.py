@@ -123,6 +123,7 @@ def run_report(
                 ],
             }
         )
+    phase_rates = _phase_rates(quote.get("phases") or [], tiers, inputs["markets"], lobs)
     fee_range = quote.get("assessment_fee_range", {})
     assessment_fees = [
         {
@@ -149,6 +150,7 @@ def run_report(
         "first_lob": lob_name(first_lob),
         "rates": rates,
         "rate_matrix": matrix,
+        "phase_rates": phase_rates,
         "assessment_fees": assessment_fees,
         "trend": {"months": quote["trend_months"], "factor": _dec(quote["trend_factor"], 6)},
         "buildups": buildups,
@@ -179,6 +181,38 @@ def run_report(
     }
     context["charts"] = _charts(result, quote, tiers, names, chart_market, first_lob, role_order)
     return context
+
+
+def _phase_rates(
+    phases: list[dict], tiers: dict, markets: list[str], lobs: list[str]
+) -> dict[str, Any] | None:
+    """A phased bundle's PMPM in each phase: a row per tier, market and LOB, a column per phase;
+    None for an unphased bundle (the rate matrix says it all)."""
+    if not phases:
+        return None
+    by_phase = [{(r["tier"], r["market"], r["lob"]): r for r in phase["rates"]} for phase in phases]
+    return {
+        "phases": [{"code": p["code"], "name": p["name"], "from_month": p["from_month"]} for p in phases],
+        "rows": [
+            {
+                "tier": tier,
+                "tier_name": name,
+                "market": market,
+                "lob": lob_name(lob),
+                "cells": [
+                    {
+                        "pmpm": money(rates[(tier, market, lob)]["pmpm"]),
+                        "range": f"{money(rates[(tier, market, lob)]['low'])} – "
+                        f"{money(rates[(tier, market, lob)]['high'])}",
+                    }
+                    for rates in by_phase
+                ],
+            }
+            for lob in lobs
+            for tier, name in tiers.items()
+            for market in markets
+        ],
+    }
 
 
 def _buildup(rate: dict, tiers: dict, names: dict, quote: dict, role_order: list[str]) -> dict[str, Any]:

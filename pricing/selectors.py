@@ -263,7 +263,8 @@ def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
 
     Returns {"run_id", "run_label", "bundle_version_id", "rates": [{"tier", "market", "lob", "pmpm", "low", "high"}],
     (and ``episode_rate`` per rate for an episode bundle)
-    "assessment_fees": {market: Decimal}}. A run that is missing, another organisation's, or not
+    "assessment_fees": {market: Decimal}}. For a phased bundle every rate also has ``"phase": code``
+    (one row per tier, market, LOB and phase) and the table has "phases": [{"code", "name", "from_month"}]. A run that is missing, another organisation's, or not
     succeeded raises NotFoundError.
     """
     run = get_scoped_or_404(
@@ -274,27 +275,40 @@ def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
         public_id=run_id,
     )
     quote = (run.result or {}).get("quote", {})
-    return {
+    phases = quote.get("phases") or []
+    table: dict[str, Any] = {
         "run_id": str(run.public_id),
         # how a person names the run: when it finished (its id is for machines)
         "run_label": f"the pricing run of {timezone.localtime(run.finished_at):%Y-%m-%d %H:%M}"
         if run.finished_at
         else "a pricing run",
         "bundle_version_id": run.bundle_version_id,
-        "rates": [
-            {
-                "tier": rate["tier"],
-                "market": rate["market"],
-                "lob": rate["lob"],
-                "pmpm": Decimal(rate["pmpm"]),
-                "low": Decimal(rate["low"]),
-                "high": Decimal(rate["high"]),
-                # an episode bundle's case rate per episode (the PMPM x the episode's months)
-                **({"episode_rate": Decimal(rate["episode_rate"])} if rate.get("episode_rate") else {}),
-            }
-            for rate in quote.get("rates", [])
-        ],
+        # a phased bundle's cells are one per phase (its main quote is only the last phase's again)
+        "rates": [_rate_row(rate, phase["code"]) for phase in phases for rate in phase["rates"]]
+        if phases
+        else [_rate_row(rate) for rate in quote.get("rates", [])],
         "assessment_fees": {market: Decimal(fee) for market, fee in quote.get("assessment_fee", {}).items()},
+    }
+    if phases:
+        table["phases"] = [
+            {"code": phase["code"], "name": phase["name"], "from_month": phase["from_month"]}
+            for phase in phases
+        ]
+    return table
+
+
+def _rate_row(rate: dict[str, Any], phase: str | None = None) -> dict[str, Any]:
+    """One rate cell of a run's table; ``phase`` only for a phased bundle's (an unphased row has no key)."""
+    return {
+        "tier": rate["tier"],
+        "market": rate["market"],
+        "lob": rate["lob"],
+        **({"phase": phase} if phase is not None else {}),
+        "pmpm": Decimal(rate["pmpm"]),
+        "low": Decimal(rate["low"]),
+        "high": Decimal(rate["high"]),
+        # an episode bundle's case rate per episode (the PMPM x the episode's months)
+        **({"episode_rate": Decimal(rate["episode_rate"])} if rate.get("episode_rate") else {}),
     }
 
 

@@ -323,16 +323,52 @@ class PricingRunSerializer(serializers.ModelSerializer):
         }
 
 
+class _PhaseRate(serializers.Serializer):
+    tier = serializers.CharField()
+    market = serializers.CharField()
+    lob = serializers.CharField()
+    pmpm = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    low = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    high = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+
+
+class _PhaseRates(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    from_month = serializers.IntegerField(help_text="The phase starts at this month of continuous enrollment")
+    rates = _PhaseRate(many=True)
+
+
 class PricingRunDetailSerializer(PricingRunSerializer):
     progress_log = serializers.JSONField()
     result = serializers.JSONField(
         help_text="null until the run succeeds; then quote, comparison, enrollment, "
         "budgets, risk, credibility, benchmarks, warnings"
     )
+    phases = serializers.SerializerMethodField(
+        help_text="A phased bundle's rates in each phase of enrollment (the rates of `result.quote` are the "
+        "last phase's); empty for a bundle paid one rate whatever the month, or until the run succeeds"
+    )
     links = serializers.SerializerMethodField()
 
     class Meta(PricingRunSerializer.Meta):
-        fields = [*PricingRunSerializer.Meta.fields, "progress_log", "result", "links"]
+        fields = [*PricingRunSerializer.Meta.fields, "progress_log", "result", "phases", "links"]
+
+    @extend_schema_field(_PhaseRates(many=True))
+    def get_phases(self, run) -> list[dict]:
+        phases = ((run.result or {}).get("quote") or {}).get("phases") or []
+        return [
+            {
+                "code": phase["code"],
+                "name": phase["name"],
+                "from_month": phase["from_month"],
+                "rates": [
+                    {key: rate[key] for key in ("tier", "market", "lob", "pmpm", "low", "high")}
+                    for rate in phase["rates"]
+                ],
+            }
+            for phase in phases
+        ]
 
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
     def get_links(self, run) -> dict:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -54,6 +54,9 @@ RANGE_REVERSED = "range_reversed"
 RANGE_EXCLUDES_POINT = "range_excludes_point"
 DISENROLLMENT_EXCEEDS_ONE = "disenrollment_exceeds_one"
 INVALID_SERVICE_CODE = "invalid_service_code"
+DUPLICATE_PHASE = "duplicate_phase"
+UNKNOWN_PHASE = "unknown_phase"
+PHASE_ORDER = "phase_order"
 
 # --- defaults, each with its source ----------------------------------------------------------
 #: IRS standard business mileage rate for 2025 (IRS Notice 2025-5): 70 cents a mile.
@@ -175,12 +178,24 @@ class ServiceCodes:
 
 
 @dataclass(frozen=True)
+class EnrollmentPhase:
+    """A phase of enrollment (bundles/phases.py): from ``from_month`` of continuous enrollment on."""
+
+    code: str
+    name: str
+    from_month: int
+
+
+@dataclass(frozen=True)
 class Role:
     role: str
     visit_minutes: Decimal
     by_tier: dict[str, RoleEffort]
     bills_ffs: bool
     service_codes: ServiceCodes | None = None
+    # A phased bundle's effort per phase, then tier. The engine carries it but prices `by_tier`:
+    # pricing.compute prices each phase on its own file (bundles.phases.phase_definition).
+    by_phase: dict[str, dict[str, RoleEffort]] = field(default_factory=dict)
 
     def effort(self, tier: str) -> RoleEffort:
         """The role's effort in `tier`; a role with no entry for a tier has no effort in it."""
@@ -213,6 +228,7 @@ class Bundle:
     roles: tuple[Role, ...]
     assessment: Assessment | None
     care_management: str | None = None
+    phases: tuple[EnrollmentPhase, ...] = ()
 
     @property
     def tier_codes(self) -> tuple[str, ...]:
@@ -514,10 +530,12 @@ class _Parser:
         tiers = self.tiers(obj.get("tiers"), _key(path, "tiers"))
         tier_codes = {t.code for t in tiers} if tiers else None  # None: tiers unreadable, no cascade
         home_share = self.number(obj, "home_share", path, "unit")
+        phases = self.phases(obj.get("phases"), _key(path, "phases"))
+        phase_codes = {p.code for p in phases}
         roles: list[Role] = []
         seen: set[str] = set()
         for i, item in enumerate(self.sequence(obj.get("roles"), _key(path, "roles")) or []):
-            role = self.role(item, _index(_key(path, "roles"), i), tier_codes)
+            role = self.role(item, _index(_key(path, "roles"), i), tier_codes, phase_codes)
             if role is None:
                 continue
             if role.role in seen:
@@ -547,7 +565,34 @@ class _Parser:
             tuple(roles),
             assessment,
             care_management,
+            tuple(phases),
         )
+
+    def phases(self, value: object, path: str) -> list[EnrollmentPhase]:
+        """A phased bundle's phases: codes unique, the first from month 1, each later one later."""
+        phases: list[EnrollmentPhase] = []
+        for i, item in enumerate(self.sequence(value, path, required=False) or []):
+            item_path = _index(path, i)
+            obj = self.mapping(item, item_path)
+            if obj is None:
+                continue
+            code = self.text(obj, "code", item_path)
+            name = self.text(obj, "name", item_path, required=False)
+            start = self.integer(obj.get("from_month"), _key(item_path, "from_month"), minimum=1)
+            if code is None or start is None:
+                continue
+            if any(p.code == code for p in phases):
+                self.error(_key(item_path, "code"), DUPLICATE_PHASE, f"phase code {code!r} is used twice")
+                continue
+            previous = phases[-1].from_month if phases else 0
+            if (i == 0 and start != 1) or start <= previous:
+                self.error(
+                    _key(item_path, "from_month"),
+                    PHASE_ORDER,
+                    "the first phase starts at month 1 and each later one after the one before it",
+                )
+            phases.append(EnrollmentPhase(code, name or code, start))
+        return phases
 
     def period(self, value: object, path: str) -> Period:
         obj = self.mapping(value, path, required=False)
@@ -586,16 +631,36 @@ class _Parser:
             tiers.append(Tier(code, name or code))
         return tiers
 
-    def role(self, value: object, path: str, tier_codes: set[str] | None) -> Role | None:
+    def role(
+        self, value: object, path: str, tier_codes: set[str] | None, phase_codes: set[str] | None = None
+    ) -> Role | None:
         obj = self.mapping(value, path)
         if obj is None:
             return None
         code = self.text(obj, "role", path)
         visit_minutes = self.number(obj, "visit_minutes", path, "non_negative")
+        by_tier = self.efforts(obj.get("by_tier"), _key(path, "by_tier"), tier_codes)
+        by_phase: dict[str, dict[str, RoleEffort]] = {}
+        phases_path = _key(path, "by_phase")
+        for phase, efforts in (self.mapping(obj.get("by_phase"), phases_path, required=False) or {}).items():
+            phase_path = _key(phases_path, str(phase))
+            if str(phase) not in (phase_codes or set()):
+                self.error(phase_path, UNKNOWN_PHASE, f"phase {phase!r} is not one of the bundle's phases")
+                continue
+            by_phase[str(phase)] = self.efforts(efforts, phase_path, tier_codes)
+        service_codes = None
+        if obj.get("service_codes") is not None:
+            service_codes = self.service_codes(obj["service_codes"], _key(path, "service_codes"))
+        if code is None:
+            return None
+        bills_ffs = self.boolean(obj, "bills_ffs", path, default=code in BILLABLE_ROLES)
+        return Role(code, visit_minutes or Decimal(0), by_tier, bills_ffs, service_codes, by_phase)
+
+    def efforts(self, value: object, path: str, tier_codes: set[str] | None) -> dict[str, RoleEffort]:
+        """A role's effort per tier (its ``by_tier``, or one phase's under ``by_phase``)."""
         by_tier: dict[str, RoleEffort] = {}
-        tiers_obj = self.mapping(obj.get("by_tier"), _key(path, "by_tier"), required=False) or {}
-        for tier, effort in tiers_obj.items():
-            tier_path = _key(_key(path, "by_tier"), str(tier))
+        for tier, effort in (self.mapping(value, path, required=False) or {}).items():
+            tier_path = _key(path, str(tier))
             if tier_codes is not None and str(tier) not in tier_codes:
                 self.error(tier_path, UNKNOWN_TIER, f"tier {tier!r} is not one of the bundle's tiers")
                 continue
@@ -607,13 +672,7 @@ class _Parser:
                 effort_obj, "coordination_minutes_per_mm", tier_path, "non_negative", default=Decimal(0)
             )
             by_tier[str(tier)] = RoleEffort(visits or Decimal(0), coordination or Decimal(0))
-        service_codes = None
-        if obj.get("service_codes") is not None:
-            service_codes = self.service_codes(obj["service_codes"], _key(path, "service_codes"))
-        if code is None:
-            return None
-        bills_ffs = self.boolean(obj, "bills_ffs", path, default=code in BILLABLE_ROLES)
-        return Role(code, visit_minutes or Decimal(0), by_tier, bills_ffs, service_codes)
+        return by_tier
 
     def service_code(self, value: object, path: str) -> str | None:
         if value is None:
@@ -959,19 +1018,25 @@ def _num(value: Decimal) -> str:
     return format(value, "f")
 
 
+def _export_efforts(by_tier: dict[str, RoleEffort]) -> dict[str, Any]:
+    return {
+        tier: {
+            "visits_per_mm": _num(e.visits_per_mm),
+            "coordination_minutes_per_mm": _num(e.coordination_minutes_per_mm),
+        }
+        for tier, e in by_tier.items()
+    }
+
+
 def _export_role(role: Role) -> dict[str, Any]:
     out: dict[str, Any] = {
         "role": role.role,
         "visit_minutes": _num(role.visit_minutes),
-        "by_tier": {
-            tier: {
-                "visits_per_mm": _num(e.visits_per_mm),
-                "coordination_minutes_per_mm": _num(e.coordination_minutes_per_mm),
-            }
-            for tier, e in role.by_tier.items()
-        },
+        "by_tier": _export_efforts(role.by_tier),
         "bills_ffs": role.bills_ffs,
     }
+    if role.by_phase:  # only a phased bundle's file has the key: an unphased one exports as it always did
+        out["by_phase"] = {phase: _export_efforts(efforts) for phase, efforts in role.by_phase.items()}
     if role.service_codes is not None:
         sc = role.service_codes
         out["service_codes"] = {
@@ -1006,6 +1071,8 @@ def _export(pf: PricingFile) -> dict[str, Any]:
         bundle["assessment"] = {"roles": roles, "home": b.assessment.home}
     if b.care_management is not None:
         bundle["care_management"] = b.care_management
+    if b.phases:
+        bundle["phases"] = [{"code": p.code, "name": p.name, "from_month": p.from_month} for p in b.phases]
     markets = []
     for m in a.markets:
         market: dict[str, Any] = {
