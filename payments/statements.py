@@ -200,6 +200,7 @@ def statement_context(run: PaymentRun) -> dict[str, Any]:
         "payer": contract.payer,
         "provider": contract.provider,
         "member_lines": by_kind[LineKind.MEMBER_MONTHS],
+        "phased": any(line.phase for line in by_kind[LineKind.MEMBER_MONTHS]),
         # an episode bundle's contract pays a case rate per episode, not member-months x PMPM
         "episode_lines": by_kind[LineKind.EPISODE],
         "episode_total": sum((line.amount for line in by_kind[LineKind.EPISODE]), Decimal("0.00")),

@@ -13,6 +13,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.template.loader import render_to_string
 
 from bundles import services as bundle_services
 from bundles.demo import home_based_definition
@@ -20,9 +21,11 @@ from bundles.phases import months_enrolled, phase_cutoffs, phase_of, phases
 from contracts import services as contract_services
 from contracts.selectors import terms_in_force
 from enrollment import selectors as enrollment
+from payments import statements
 from payments.models import PaymentDetail
 from tests.fixtures.contracts import accept_by_both, contract_terms, scope_of
 from tests.payments.conftest import FEE, member, pay, submit_roster
+from tests.payments.test_payments_web import client_for
 
 pytestmark = pytest.mark.django_db
 D = dt.date
@@ -167,6 +170,10 @@ def test_the_run_has_a_line_per_rate_cell_and_phase_and_the_statement_says_the_p
         ("1/URBAN/medicaid/initial", "initial"),
         ("1/URBAN/medicaid/ongoing", "ongoing"),
     ]
+    statement = render_to_string("payments/statement_pdf.html", statements.statement_context(run))
+    assert "<th>Phase</th>" in statement and "<td>Initial</td>" in statement and "<td>Ongoing</td>" in statement
+    page = client_for(plan_analyst).get(f"/payments/runs/{run.public_id}/").content.decode()
+    assert "Tier 1 · URBAN · Medicaid · Initial" in page
     csv_text = api.get(f"/api/v1/payment-runs/{run.public_id}/statement.csv").content.decode()
     header, *rows = csv_text.splitlines()
     assert header.endswith(",reference,phase")
@@ -214,6 +221,7 @@ def test_a_later_roster_that_moves_the_enrollment_start_moves_the_month_to_its_p
 def test_an_unphased_contract_pays_and_writes_no_phase(contract, provider_scope, analyst_scope):
     submit_roster(provider_scope=provider_scope, contract=contract, month=JAN, rows=[member("U1")])
     run = pay(scope=analyst_scope, contract=contract, month=JAN)
+    assert statements.statement_context(run)["phased"] is False
     assert set(run.lines.values_list("phase", flat=True)) == {""}
     assert set(PaymentDetail.objects.filter(line__run=run).values_list("phase", flat=True)) == {""}
 
