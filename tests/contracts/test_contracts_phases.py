@@ -434,3 +434,26 @@ def test_the_version_page_shows_each_phase_by_name(plan_cm, active_phased):
     assert 'data-testid="phase-initial">Months 1-2<' in page
     assert 'data-testid="phase-ongoing">Month 3 on<' in page
     assert "tier 1 · URBAN · Months 1-2" in page  # the negotiated rates' list names the phase
+
+
+def test_an_amendment_moving_to_a_phased_bundle_version_drops_the_unphased_cells(
+    active_contract, plan_scope, plan_analyst, plan, bundle_version
+):
+    contract = active_contract()
+    analyst = scope_of(plan_analyst, plan)
+    bundle_services.version_new_draft(scope=analyst, version=bundle_version)
+    bundle_services.draft_update(scope=analyst, bundle=bundle_version.bundle, definition=phased_definition())
+    phased = bundle_services.draft_publish(scope=analyst, bundle=bundle_version.bundle)
+    v2 = services.contract_amend(scope=plan_scope, contract=contract, effective_start=date(2026, 7, 1))
+    assert {e.phase for e in v2.rates.all()} == {""}
+    services.contract_version_update(scope=plan_scope, version=v2, bundle_version=phased)
+    v2.refresh_from_db()
+    assert v2.bundle_version == phased and not v2.rates.exists()  # a rate for every month is no rate of a phase
+    missing = rules.completeness_problems(selectors.version_document(v2))
+    assert {p.path for p in missing if p.code == "missing_rate"} == {
+        rules.rate_path(lob, tier, market, phase)
+        for lob, tier, market, phase in rules.rate_cells(selectors.version_document(v2))
+    }
+    assert len([p for p in missing if p.code == "missing_rate"]) == 12
+    services.contract_version_update(scope=plan_scope, version=v2, rates=phased_rates())
+    assert rules.completeness_problems(selectors.version_document(v2)) == []
