@@ -448,7 +448,9 @@ def test_an_amendment_moving_to_a_phased_bundle_version_drops_the_unphased_cells
     assert {e.phase for e in v2.rates.all()} == {""}
     services.contract_version_update(scope=plan_scope, version=v2, bundle_version=phased)
     v2.refresh_from_db()
-    assert v2.bundle_version == phased and not v2.rates.exists()  # a rate for every month is no rate of a phase
+    assert (
+        v2.bundle_version == phased and not v2.rates.exists()
+    )  # a rate for every month is no rate of a phase
     missing = rules.completeness_problems(selectors.version_document(v2))
     assert {p.path for p in missing if p.code == "missing_rate"} == {
         rules.rate_path(lob, tier, market, phase)
