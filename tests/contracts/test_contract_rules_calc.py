@@ -1464,3 +1464,150 @@ def test_a_measure_no_file_scores_cannot_be_chosen(monkeypatch):
         ("quality_terms[1].measure", "unknown_measure"),
     ]
     assert problems[0].message == r.NO_DATA_MESSAGE.format(name=unscored.name)
+
+
+# --- phased rates (issue 17 point 6) ------------------------------------------------------------------
+
+PHASES = [
+    {"code": "initial", "name": "Months 1-2", "from_month": 1},
+    {"code": "ongoing", "name": "Month 3 on", "from_month": 3},
+]
+
+
+def phased_document(**changes: Any) -> dict[str, Any]:
+    """``document()`` on a phased bundle: each cell's rate per phase, the first months 50.00 dearer."""
+    doc = document(phases=copy.deepcopy(PHASES), **changes)
+    doc["rates"] = {
+        f"{key}/{phase}": r.money(Decimal(value) + (50 if phase == "initial" else 0))
+        for key, value in doc["rates"].items()
+        for phase in ("initial", "ongoing")
+    }
+    return doc
+
+
+def test_rate_keys_and_paths_carry_a_phase_only_when_there_is_one():
+    assert r.rate_key("medicaid", "1", "URBAN") == "medicaid/1/URBAN"
+    assert r.rate_key("medicaid", "1", "URBAN", "") == "medicaid/1/URBAN"
+    assert r.rate_key("medicaid", "1", "URBAN", "initial") == "medicaid/1/URBAN/initial"
+    assert r.rate_path("dsnp", "2", "RURAL") == "rates.dsnp.2.RURAL"
+    assert r.rate_path("dsnp", "2", "RURAL", "ongoing") == "rates.dsnp.2.RURAL.ongoing"
+    assert r.split_rate_key("medicaid/1/URBAN") == ("medicaid", "1", "URBAN", "")
+    assert r.split_rate_key("medicaid/1/URBAN/initial") == ("medicaid", "1", "URBAN", "initial")
+
+
+def test_rate_cells_are_every_cell_of_every_phase_in_display_order():
+    assert r.phase_codes(document()) == [""]
+    assert r.phase_codes(document(phases=[])) == [""]
+    assert r.rate_cells(document(markets=["URBAN"])) == [
+        ("medicaid", "1", "URBAN", ""),
+        ("medicaid", "2", "URBAN", ""),
+    ]
+    doc = phased_document(markets=["URBAN"])
+    assert r.phase_codes(doc) == ["initial", "ongoing"]
+    assert r.rate_cells(doc) == [
+        ("medicaid", "1", "URBAN", "initial"),
+        ("medicaid", "1", "URBAN", "ongoing"),
+        ("medicaid", "2", "URBAN", "initial"),
+        ("medicaid", "2", "URBAN", "ongoing"),
+    ]
+    assert r.cells(doc) == [("medicaid", "1", "URBAN"), ("medicaid", "2", "URBAN")]
+
+
+def test_a_cell_in_words_names_its_phase():
+    doc = phased_document()
+    assert r.phase_names(doc) == {"initial": "Months 1-2", "ongoing": "Month 3 on"}
+    assert r.phase_names(document()) == {}
+    assert r.describe_cell(doc, "medicaid", "2", "RURAL") == "tier 2 in RURAL (Medicaid)"
+    assert r.describe_cell(doc, "medicaid", "2", "RURAL", "ongoing") == (
+        "tier 2 in RURAL (Medicaid), phase Month 3 on"
+    )
+    assert (
+        r.describe_cell(doc, "medicaid", "2", "RURAL", "later") == "tier 2 in RURAL (Medicaid), phase later"
+    )
+    unnamed = document(phases=[{"code": "initial", "name": "", "from_month": 1}])
+    assert r.phase_names(unnamed) == {"initial": "initial"}
+
+
+@pytest.mark.parametrize(
+    ("value", "phase_codes", "expected", "problem"),
+    [
+        (None, [], "", None),
+        ("", [], "", None),
+        ("initial", [], None, "unknown_phase"),
+        (" initial ", ["initial", "ongoing"], "initial", None),
+        ("ongoing", ["initial", "ongoing"], "ongoing", None),
+        ("", ["initial", "ongoing"], None, "phase_required"),
+        (None, ["initial", "ongoing"], None, "phase_required"),
+        ("later", ["initial", "ongoing"], None, "unknown_phase"),
+    ],
+)
+def test_a_rates_phase_is_checked_against_the_bundles(value, phase_codes, expected, problem):
+    problems: list[Problem] = []
+    assert r.validate_phase(value, phase_codes, "rates[0].phase", problems) == expected
+    assert codes(problems) == ([("rates[0].phase", problem)] if problem else [])
+
+
+def test_validate_phase_messages_name_the_phases():
+    problems: list[Problem] = []
+    r.validate_phase("", ["initial", "ongoing"], "p", problems)
+    r.validate_phase("later", ["initial", "ongoing"], "p", problems)
+    r.validate_phase("initial", [], "p", problems)
+    assert [p.message for p in problems] == [
+        "The bundle has phases (initial, ongoing): name the rate's phase.",
+        "No phase 'later' in this bundle (initial, ongoing).",
+        "The bundle has no phases: a rate holds for every month, not 'initial'.",
+    ]
+
+
+def test_a_phased_version_needs_a_rate_per_phase():
+    doc = phased_document()
+    assert r.completeness_problems(doc) == []
+    del doc["rates"]["medicaid/2/RURAL/ongoing"]
+    problems = r.completeness_problems(doc)
+    assert codes(problems) == [("rates.medicaid.2.RURAL.ongoing", "missing_rate")]
+    assert problems[0].message == "No PMPM for tier 2 in RURAL (Medicaid), phase Month 3 on."
+    # an unphased cell does not stand for the phases of a phased version
+    doc["rates"]["medicaid/2/RURAL"] = "450.00"
+    assert codes(r.completeness_problems(doc)) == [("rates.medicaid.2.RURAL.ongoing", "missing_rate")]
+
+
+def test_phases_leave_the_fingerprint_of_an_unphased_version_alone():
+    pinned = r.fingerprint(document())
+    assert r.fingerprint(document(phases=[])) == pinned
+    phased = phased_document()
+    assert r.fingerprint(phased) != pinned
+    assert r.fingerprint(phased) == r.fingerprint(copy.deepcopy(phased))
+    moved = copy.deepcopy(phased)
+    moved["rates"]["medicaid/1/URBAN/initial"] = "301.00"
+    assert r.fingerprint(moved) != r.fingerprint(phased)
+
+
+def test_a_phase_rate_in_the_diff_names_the_cell_and_the_phase():
+    before, after = phased_document(), phased_document(version=2)
+    after["rates"]["medicaid/2/URBAN/initial"] = "470.00"
+    del after["rates"]["medicaid/1/RURAL/ongoing"]
+    changes = r.diff(before, after)["changes"]
+    assert [
+        (c["path"], c["label"], c["change"], c["before"], c["after"], c["difference"]) for c in changes
+    ] == [
+        (
+            "rates.medicaid.1.RURAL.ongoing",
+            "Medicaid · Tier 1 Stable · RURAL · Phase Month 3 on",
+            "removed",
+            "300.00",
+            None,
+            None,
+        ),
+        (
+            "rates.medicaid.2.URBAN.initial",
+            "Medicaid · Tier 2 Moderate · URBAN · Phase Months 1-2",
+            "changed",
+            "450.00",
+            "470.00",
+            "20.00",
+        ),
+    ]
+    # a phase only the later version names still reads as its code when neither document names it
+    after["rates"]["medicaid/2/URBAN/later"] = "1.00"
+    later = next(c for c in r.diff(before, after)["changes"] if c["path"].endswith(".later"))
+    assert later["label"] == "Medicaid · Tier 2 Moderate · URBAN · Phase later" and later["change"] == "added"
