@@ -117,7 +117,8 @@ def paid_by_member(contract) -> dict[tuple[str, dt.date], Decimal]:
         .values("member_id", "month")
         .annotate(amount=Sum("amount"))
     )
-    return {(r["member_id"], r["month"]): r["amount"] for r in rows}
+    # to the cent: SQLite sums decimals as floats (300.00 - 290.32 reads 9.68000000000001)
+    return {(r["member_id"], r["month"]): Decimal(r["amount"]).quantize(Decimal("0.01")) for r in rows}
 
 
 class LedgerMachine(RuleBasedStateMachine):

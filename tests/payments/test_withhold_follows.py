@@ -144,7 +144,7 @@ def test_an_adjustment_run_carries_the_withhold_adjustment_of_its_month_through_
     assert page.status_code == 200
     assert "Withhold adjustment" in page.content.decode()
     rows = provider_api.get(f"{again['url']}statement.csv").content.decode().splitlines()
-    assert any(",withhold_adjustment,2026-01," in row and row.endswith(",0.0500,-30.62,") for row in rows)
+    assert any(",withhold_adjustment,2026-01," in row and row.endswith(",0.0500,-30.62,,") for row in rows)
 
 
 def test_the_next_month_payment_carries_the_withhold_adjustment_of_every_month_it_adjusts(
