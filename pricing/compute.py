@@ -87,7 +87,7 @@ def compute_run_result(inputs: Mapping[str, Any], *, on_progress: ProgressCallba
 
     on_progress(10, f"Pricing {cells} rate cells")
     quoted = quote(pf, markets=markets, lobs=lobs)
-    phased = _phases(inputs["pricing_file"], markets, lobs)
+    phased = phase_quotes(inputs["pricing_file"], markets, lobs)
     if phased:
         quoted["phases"] = phased
 
@@ -167,7 +167,9 @@ def sensitivity_result(
     )
 
 
-def _phases(document: Mapping[str, Any], markets: list[str], lobs: list[str]) -> list[dict[str, Any]]:
+def phase_quotes(
+    document: Mapping[str, Any], markets: list[str] | None, lobs: list[str] | None
+) -> list[dict[str, Any]]:
     """A phased bundle's rates in each phase: the same engine on the phase's file, same assumptions
     (``quote.rates`` row shape). The assessment fee is paid once, whatever the phase: it is the main
     quote's. Empty for an unphased bundle."""

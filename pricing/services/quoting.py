@@ -7,8 +7,8 @@ from typing import Any
 
 from accounts.tenancy import Scope
 from core.errors import ApplicationError, problems_error
-from pricing.compute import what_if_result
-from pricing.documents import validate_document
+from pricing.compute import phase_quotes, what_if_result
+from pricing.documents import main_document, validate_document
 from pricing.engine import PricingInputError, quote
 from pricing.engine.scenarios import WhatIf, side_by_side
 from pricing.models import PricingRun
@@ -20,10 +20,15 @@ OUT_OF_RANGE_MESSAGE = "The numbers are too large to compute with; check the val
 def pricing_quote(
     *, scope: Scope, document: Any, markets: list[str] | None = None, lobs: list[str] | None = None
 ) -> dict[str, Any]:
-    """Price a pricing file at once, storing nothing (the what-if calculator)."""
+    """Price a pricing file at once, storing nothing (the what-if calculator). A phased bundle's quote is
+    its last phase's, with every phase's rates under ``phases``, as a run's."""
     scope.require("pricing.quote")
     try:
-        return quote(validate_document(document), markets=markets, lobs=lobs)
+        pf = validate_document(document)
+        if not pf.bundle.phases:
+            return quote(pf, markets=markets, lobs=lobs)
+        quoted = quote(validate_document(main_document(document)), markets=markets, lobs=lobs)
+        return {**quoted, "phases": phase_quotes(document, markets, lobs)}
     except PricingInputError as exc:
         # details.errors: the same list, under the name this endpoint used first (deprecated)
         raise problems_error(

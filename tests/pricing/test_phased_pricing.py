@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from accounts.models import Role
 from bundles import services as bundle_services
 from bundles.demo import home_based_definition
 from bundles.phases import phase_definition
@@ -223,3 +224,23 @@ def test_the_pricing_file_carries_the_phases_and_checks_them(formats_example):
         ("$.bundle.phases[1].from_month", "phase_order"),
         ("$.bundle.roles[0].by_phase.later", "unknown_phase"),
     }
+
+
+def test_the_stateless_quote_prices_every_phase_like_a_run(formats_example, payer, member_of, api_for):
+    """POST /api/v1/pricing/quote/ with a phased file: the main rates are the last phase's, and every
+    phase's rates come under ``phases``, each the quote of that phase's file to the cent."""
+    api = api_for(member_of(payer, Role.AUDITOR))
+    document = phased_file(formats_example)
+    body = api.post("/api/v1/pricing/quote/", document, format="json").json()
+    assert [p["code"] for p in body["phases"]] == ["initial", "ongoing"]
+    for phase in body["phases"]:
+        alone = copy.deepcopy(formats_example)
+        alone["bundle"] = phase_definition(document["bundle"], phase["code"])
+        expected = api.post("/api/v1/pricing/quote/", alone, format="json").json()["rates"]
+        assert phase["rates"] == expected
+    assert body["rates"] == body["phases"][-1]["rates"]
+    initial, ongoing = (p["rates"][0] for p in body["phases"])
+    assert Decimal(initial["pmpm"]) > Decimal(
+        ongoing["pmpm"]
+    )  # three visits in the first months, not half of one
+    assert "phases" not in api.post("/api/v1/pricing/quote/", formats_example, format="json").json()
