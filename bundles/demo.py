@@ -14,6 +14,7 @@ from bundles.models import Bundle, IdtRole, Market
 
 HOME_BASED = "Home-based palliative care"
 EPISODE = "Post-discharge palliative transition (90 days)"
+PHASED = "Home-based palliative care, phased"
 
 MARKETS = [
     # code, name, rural, travel minutes per visit, miles per visit
@@ -57,6 +58,31 @@ def home_based_definition() -> dict:
         "roles": [{"role": "np", "minutes": "90"}, {"role": "lcsw", "minutes": "60"}],
         "home": True,
     }
+    return d
+
+
+def phased_definition() -> dict:
+    """The home-based bundle paid in two phases: a richer team in the first two months (assessment,
+    goals of care, stabilising symptoms), the ongoing effort from month 3."""
+    d = home_based_definition()
+    d["name"] = PHASED
+    d["description"] = (
+        "Home-based palliative care paid in two phases: the first two months, when the team does the "
+        "most, at a higher rate; the ongoing months after."
+    )
+    d["phases"] = [
+        {"code": "initial", "name": "Months 1-2", "from_month": 1},
+        {"code": "ongoing", "name": "Month 3 on", "from_month": 3},
+    ]
+    more = {"np": (1.0, 2.0, 3.0), "rn": (2.0, 3.0, 4.0), "lcsw": (1.0, 1.5, 2.0)}
+    for role in d["roles"]:
+        if role["role"] in more:
+            role["by_phase"] = {
+                "initial": {
+                    str(tier): {**role["by_tier"][str(tier)], "visits_per_mm": str(visits)}
+                    for tier, visits in enumerate(more[role["role"]], start=1)
+                }
+            }
     return d
 
 
@@ -116,5 +142,9 @@ def seed(ctx) -> None:
     if not Bundle.objects.filter(payer=ctx.plan, name=EPISODE).exists():
         bundle = services.bundle_create(scope=scope, definition=episode_definition())
         services.draft_publish(scope=scope, bundle=bundle)
+    if not Bundle.objects.filter(payer=ctx.plan, name=PHASED).exists():
+        bundle = services.bundle_create(scope=scope, definition=phased_definition())
+        services.draft_publish(scope=scope, bundle=bundle)
     ctx.extra["home_bundle"] = Bundle.objects.get(payer=ctx.plan, name=HOME_BASED)
+    ctx.extra["phased_bundle"] = Bundle.objects.get(payer=ctx.plan, name=PHASED)
     ctx.extra["episode_bundle"] = Bundle.objects.get(payer=ctx.plan, name=EPISODE)

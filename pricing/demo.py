@@ -190,6 +190,7 @@ def seed(ctx) -> None:
         scope, _latest_published(ctx.extra["home_bundle"]), version, experience, {"simulation_years": 10_000}
     )
     _price(scope, _latest_published(ctx.extra["episode_bundle"]), version, None, {"simulation_years": 10_000})
+    _price(scope, _latest_published(ctx.extra["phased_bundle"]), version, None, {"simulation_years": 10_000})
     _sensitivity(scope, _latest_published(ctx.extra["home_bundle"]), version)
     _fee_schedule(scope)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -44,9 +45,18 @@ def test_seed_demo_prices_every_demo_bundle_once(settings):
     runs = PricingRun.objects.select_related("bundle_version__bundle")
     assert sorted(r.bundle_version.bundle.name for r in runs) == [
         "Home-based palliative care",
+        "Home-based palliative care, phased",
         "Post-discharge palliative transition (90 days)",
     ]
     assert all(r.status == "succeeded" for r in runs)
+    phased = next(r for r in runs if r.bundle_version.bundle.name.endswith("phased"))
+    initial, ongoing = phased.result["quote"]["phases"]
+    # the first two months' richer team costs more in every cell; the main quote is the ongoing phase's
+    assert all(
+        Decimal(a["pmpm"]) > Decimal(b["pmpm"])
+        for a, b in zip(initial["rates"], ongoing["rates"], strict=True)
+    )
+    assert phased.result["quote"]["rates"] == ongoing["rates"]
     home = next(r for r in runs if r.bundle_version.bundle.name == "Home-based palliative care")
     assert home.experience == experience and home.result["enrollment"]["source"] == "experience"
     assert len(home.result["quote"]["rates"]) == 3 * 4 * 2
