@@ -456,7 +456,7 @@ def _validate_phases(d: dict[str, Any], problems: list[Problem]) -> list[str]:
             problems.append(
                 problem(f"{path}.from_month", "first_phase_start", "The first phase starts at month 1.")
             )
-        elif i > 0 and start <= previous:
+        elif start <= previous:  # not the first phase: it starts at month 1 (after 0) or is caught above
             problems.append(
                 problem(
                     f"{path}.from_month",
@@ -668,7 +668,7 @@ def describe_path(
     phase_names = phase_names or {}
     words: list[str] = []
     tiers: list[str] = []
-    in_phase = ""
+    in_phase: list[str] = []
     previous = phase = ""
     for name, key in _SEGMENT.findall(path):
         if name == "roles" and key:
@@ -680,7 +680,7 @@ def describe_path(
             phase = ""
         elif previous == "by_phase":
             # the phase goes last, after the tier: "..., Tier 1, in phase Months 1-2"
-            in_phase = f"in phase {phase_names.get(name) or name}"
+            in_phase = [f"in phase {phase_names.get(name) or name}"]
             phase = name
             continue
         elif name == "phases" and key:
@@ -690,7 +690,7 @@ def describe_path(
         previous = name
     text = " ".join(words) or "The bundle"
     text = text[:1].upper() + text[1:]
-    return text + "".join(f", {part}" for part in [*tiers, in_phase] if part)
+    return text + "".join(f", {part}" for part in [*tiers, *in_phase])
 
 
 def diff(

@@ -43,6 +43,7 @@ def test_a_change_reads_in_words(path, label):
         ("$.roles[rn].by_phase.late.2", "Registered nurse, Tier 2, in phase late"),
         ("$.phases[initial].from_month", "Phase initial (Months 1-2) starts at month"),
         ("$.phases[late].name", "Phase late name"),
+        ("$.tiers[5].name", "Tier 5 name"),
     ],
 )
 def test_a_phase_change_reads_in_words(path, label):

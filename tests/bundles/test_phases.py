@@ -285,6 +285,31 @@ def test_a_valid_phase_code(code):
 def test_a_duplicate_phase_code():
     phases = [PHASES[0], {**PHASES[1], "code": " initial"}]
     assert problems_of(monthly(phases=phases)) == [("$.phases[1].code", "duplicate")]
+    (problem,) = validate(monthly(phases=phases))[1]
+    assert problem.message == "Phase code 'initial' is used twice."
+
+
+def test_a_definition_without_the_phases_key():
+    d = monthly()
+    del d["phases"]
+    normalized, problems = validate(d)
+    assert problems == [] and "phases" not in normalized
+
+
+def test_the_phases_after_one_not_an_object_are_checked_against_month_0():
+    # the first phase is no object: the next is checked on its own, from month 1 on
+    phases = ["initial", {**PHASES[1], "from_month": 1}, {"code": "", "name": "Late", "from_month": 4}]
+    assert problems_of(monthly(phases=phases)) == [
+        ("$.phases[0]", "not_an_object"),
+        ("$.phases[2].code", "invalid_code"),
+    ]
+
+
+def test_a_phase_with_no_code_has_no_effort_reported_as_unknown():
+    # its code is the problem; the effort under that (empty) code is not a second one
+    d = monthly(phases=[{k: v for k, v in PHASES[0].items() if k != "code"}, PHASES[1]])
+    d["roles"][0]["by_phase"] = {"": {"1": effort("1", "1")}}
+    assert problems_of(d) == [("$.phases[0].code", "invalid_code")]
 
 
 @pytest.mark.parametrize("name", [None, "", "  ", 5])
@@ -373,14 +398,15 @@ def test_a_first_phase_starting_late_still_orders_the_next():
     ]
 
 
-def test_a_start_not_a_whole_month_is_not_ordered():
+@pytest.mark.parametrize(("late", "found"), [(2, []), (1, [("$.phases[2].from_month", "phase_order")])])
+def test_a_start_not_a_whole_month_is_not_ordered(late, found):
     # 2.5 is already wrong; the phase after it is ordered against the last whole start (month 1)
     phases = [
         PHASES[0],
         {**PHASES[1], "from_month": "2.5"},
-        {"code": "late", "name": "Late", "from_month": 2},
+        {"code": "late", "name": "Late", "from_month": late},
     ]
-    assert problems_of(monthly(phases=phases)) == [("$.phases[1].from_month", "not_an_integer")]
+    assert problems_of(monthly(phases=phases)) == [("$.phases[1].from_month", "not_an_integer"), *found]
 
 
 def test_every_phase_problem_is_reported_at_once():
