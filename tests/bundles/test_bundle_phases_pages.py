@@ -122,7 +122,9 @@ def test_removing_a_phase_removes_its_effort(client, phased_bundle):
 
 def test_turning_phases_off_removes_them_and_every_phase_effort(client, phased_bundle):
     url = f"/bundles/{phased_bundle.public_id}/draft/phases/"
-    response = client.post(url, {**phases_form(PHASES), "action": "off"})
+    page = client.get(f"/bundles/{phased_bundle.public_id}/draft/").content.decode()
+    assert 'data-confirm="Turn phases off?' in page
+    response = client.post(url, {"action": "off"})
     assert response.status_code == 302
     d = draft_of(phased_bundle)
     assert "phases" not in d and all("by_phase" not in r for r in d["roles"])
