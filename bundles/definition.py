@@ -456,7 +456,7 @@ def _validate_phases(d: dict[str, Any], problems: list[Problem]) -> list[str]:
             problems.append(
                 problem(f"{path}.from_month", "first_phase_start", "The first phase starts at month 1.")
             )
-        elif i > 0 and start <= previous:
+        elif start <= previous:  # not the first phase: it starts at month 1 (after 0) or is caught above
             problems.append(
                 problem(
                     f"{path}.from_month",
@@ -655,11 +655,20 @@ FIELD_WORDS: dict[str, str | None] = {
 _SEGMENT = re.compile(r"\.([^.\[]+)(?:\[([^\]]+)\])?")
 
 
-def describe_path(path: str, role_names: Mapping[str, str], tier_names: Mapping[str, str]) -> str:
+def describe_path(
+    path: str,
+    role_names: Mapping[str, str],
+    tier_names: Mapping[str, str],
+    phase_names: Mapping[str, str] | None = None,
+) -> str:
     """A change's path in words: ``$.roles[rn].by_tier.3.visits_per_mm`` -> "Registered nurse visits
-    per member-month, Tier 3"; ``$.tiers[2].name`` -> "Tier 2 (Moderate) name"."""
+    per member-month, Tier 3"; ``$.tiers[2].name`` -> "Tier 2 (Moderate) name";
+    ``$.roles[rn].by_phase.initial.1.visits_per_mm`` -> "Registered nurse visits per member-month,
+    Tier 1, in phase Months 1-2" (the phase's name from ``phase_names``, else its code)."""
+    phase_names = phase_names or {}
     words: list[str] = []
     tiers: list[str] = []
+    in_phase: list[str] = []
     previous = phase = ""
     for name, key in _SEGMENT.findall(path):
         if name == "roles" and key:
@@ -670,17 +679,18 @@ def describe_path(path: str, role_names: Mapping[str, str], tier_names: Mapping[
             tiers.append(f"Tier {name}")
             phase = ""
         elif previous == "by_phase":
-            words.append(f"in phase {name}")
+            # the phase goes last, after the tier: "..., Tier 1, in phase Months 1-2"
+            in_phase = [f"in phase {phase_names.get(name) or name}"]
             phase = name
             continue
         elif name == "phases" and key:
-            words.append(f"Phase {key}")
+            words.append(f"Phase {key}" + (f" ({phase_names[key]})" if phase_names.get(key) else ""))
         elif (word := FIELD_WORDS.get(name, code_label(name).lower())) is not None:
             words.append(word + (f" {key}" if key and not key.isdigit() else ""))
         previous = name
     text = " ".join(words) or "The bundle"
     text = text[:1].upper() + text[1:]
-    return text + (f", {', '.join(tiers)}" if tiers else "")
+    return text + "".join(f", {part}" for part in [*tiers, *in_phase])
 
 
 def diff(
@@ -697,6 +707,11 @@ def diff(
         for t in [*(before.get("tiers") or []), *(after.get("tiers") or [])]
         if isinstance(t, dict)
     }
+    phase_names = {
+        str(p.get("code")): p.get("name") or ""
+        for p in [*(before.get("phases") or []), *(after.get("phases") or [])]
+        if isinstance(p, dict)
+    }
     a: dict[str, Any] = {}
     b: dict[str, Any] = {}
     _flatten(before, "$", a)
@@ -707,7 +722,7 @@ def diff(
             changes.append(
                 {
                     "path": path,
-                    "label": describe_path(path, role_names or {}, tier_names),
+                    "label": describe_path(path, role_names or {}, tier_names, phase_names),
                     "change": "added" if path not in a else "removed" if path not in b else "changed",
                     "before": a.get(path),
                     "after": b.get(path),

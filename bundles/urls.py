@@ -12,6 +12,7 @@ urlpatterns = [
     path("bundles/<str:bundle_id>/draft/cell/", views.draft_cell, name="bundle-draft-cell"),
     path("bundles/<str:bundle_id>/draft/roles/", views.draft_roles, name="bundle-draft-roles"),
     path("bundles/<str:bundle_id>/draft/tiers/", views.draft_tiers, name="bundle-draft-tiers"),
+    path("bundles/<str:bundle_id>/draft/phases/", views.draft_phases, name="bundle-draft-phases"),
     path("bundles/<str:bundle_id>/draft/assessment/", views.draft_assessment, name="bundle-draft-assessment"),
     path(
         "bundles/<str:bundle_id>/draft/eligibility/", views.draft_eligibility, name="bundle-draft-eligibility"

@@ -16,6 +16,7 @@ from accounts.decorators import scoped_view
 from bundles import definition as bundle_definition
 from bundles import selectors, services
 from bundles.models import Bundle, BundleVersion
+from bundles.phases import phase_definition, phases
 from core.domain.canonical import canonical_json_indented
 from core.domain.codes import CARE_MANAGEMENT_LABELS, LINES_OF_BUSINESS
 from core.domain.problems import Problem
@@ -46,6 +47,7 @@ def _version_context(request, bundle: Bundle, version: BundleVersion) -> dict[st
         "version": version,
         "d": version.definition,
         "grid": grid,
+        "phase_grids": _phase_grids(version.definition, names),
         "role_names": names,
         "markets": [markets.get(code) or code for code in version.definition.get("markets", [])],
         "versions": selectors.version_list(scope=scope, bundle=bundle),
@@ -61,6 +63,27 @@ def _version_context(request, bundle: Bundle, version: BundleVersion) -> dict[st
         if not version.is_draft
         else [],
     }
+
+
+def _valid_phases(d: dict[str, Any]) -> tuple[Any, ...]:
+    """The definition's phases; none while what was typed cannot be read as phases (its problems show)."""
+    try:
+        return phases(d)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return ()
+
+
+def _phase_grids(d: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
+    """Each phase with its team-by-tier grid: the definition as priced for that phase."""
+    bundle_phases = _valid_phases(d)
+    ends: list[int | None] = [p.from_month - 1 for p in bundle_phases[1:]]
+    result = []
+    for phase, to_month in zip(bundle_phases, [*ends, None], strict=False):
+        phase_grid = bundle_definition.grid(phase_definition(d, phase.code))
+        for row in phase_grid["rows"]:
+            row["name"] = names.get(row["role"], row["role"])
+        result.append({"phase": phase, "to_month": to_month, "grid": phase_grid})
+    return result
 
 
 @scoped_view
@@ -150,8 +173,20 @@ def _draft(request, bundle_id) -> tuple[Bundle, BundleVersion]:
     return bundle, selectors.version_get(scope=request.scope, bundle=bundle, number="draft")
 
 
+def _grid_phase(request, d: dict[str, Any]) -> str:
+    """The phase the effort grid shows ('' for the base effort): the ``phase`` parameter, when the
+    draft has that phase."""
+    phase = request.POST.get("phase") or request.GET.get("phase") or ""
+    return phase if phase in {p.code for p in _valid_phases(d)} else ""
+
+
 def _editor_context(request, bundle, draft, problems=None) -> dict[str, Any]:
     context = _version_context(request, bundle, draft)
+    phase = _grid_phase(request, draft.definition)
+    context["phase"] = phase
+    context["grid_phases"] = _valid_phases(draft.definition)
+    if phase:
+        context["grid"] = bundle_definition.grid(phase_definition(draft.definition, phase))
     context["edit_problems"] = problems or []
     context["problem_paths"] = {p["path"]: p["message"] for p in (problems or [])}
     context["all_roles"] = selectors.role_list(scope=request.scope)
@@ -159,8 +194,34 @@ def _editor_context(request, bundle, draft, problems=None) -> dict[str, Any]:
     context["lobs"] = LINES_OF_BUSINESS
     context["care_management_programs"] = list(CARE_MANAGEMENT_LABELS.items())
     context["used_roles"] = {r["role"] for r in draft.definition.get("roles", [])}
-    context["edit_rows"] = _edit_rows(draft.definition, context["role_names"], context["problem_paths"])
+    context["edit_rows"] = _edit_rows(
+        draft.definition, context["role_names"], context["problem_paths"], phase=phase
+    )
+    context["phase_rows"] = _phase_rows(draft.definition, context["problem_paths"])
     return context
+
+
+def _phase_rows(d: dict[str, Any], errors: dict[str, str]) -> list[dict[str, Any]]:
+    """The phases as typed, each field with its error (by JSON path)."""
+    raw = d.get("phases")
+    rows = []
+    for i, phase in enumerate(raw if isinstance(raw, list) else []):
+        phase = phase if isinstance(phase, dict) else {}
+        path = f"$.phases[{i}]"
+        rows.append(
+            {
+                "number": i + 1,
+                "id": f"phase-{i + 1}",
+                "code": phase.get("code", ""),
+                "name": phase.get("name", ""),
+                "from_month": phase.get("from_month", ""),
+                "error": errors.get(path),
+                "code_error": errors.get(f"{path}.code"),
+                "name_error": errors.get(f"{path}.name"),
+                "from_month_error": errors.get(f"{path}.from_month"),
+            }
+        )
+    return rows
 
 
 def _edited_cell(request, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -187,44 +248,66 @@ def _edited_cell(request, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         "value": cell[key],
         "error": cell[f"{key}_error"],
         "vals": cell[f"{prefix}_vals"],
+        "inherited": cell[f"{prefix}_inherited"],
     }
 
 
-def _edit_rows(d: dict, names: dict[str, str], errors: dict[str, str]) -> list[dict[str, Any]]:
-    """The editable grid: each cell's value (as typed, even when invalid) and its error, by JSON path."""
+def _edit_rows(
+    d: dict, names: dict[str, str], errors: dict[str, str], *, phase: str = ""
+) -> list[dict[str, Any]]:
+    """The editable grid: each cell's value (as typed, even when invalid) and its error, by JSON path.
+
+    With ``phase``, the cells are that phase's effort (``by_phase[phase]``); a tier the phase gives no
+    effort for inherits the role's ``by_tier``, shown as such (an empty cell, the inherited value as
+    its placeholder) until edited.
+    """
     rows = []
     tiers = [t.get("code") for t in d.get("tiers", [])]
     for i, role in enumerate(d.get("roles", [])):
         base = f"$.roles[{i}]"
         cells = []
         name = names.get(role.get("role"), role.get("role"))
+        code_of_role = role.get("role")
+        own_phase = ((role.get("by_phase") or {}).get(phase) or {}) if phase else {}
+        effort_path = f"{base}.by_phase.{phase}" if phase else f"{base}.by_tier"
+        # ids stay those of the base grid; a phase's cells get the phase in theirs
+        prefix = f"{phase}-" if phase else ""
+        in_phase = f" in phase {phase}" if phase else ""
         for code in tiers:
-            effort = (role.get("by_tier") or {}).get(code) or {}
+            base_effort = (role.get("by_tier") or {}).get(code) or {}
+            inherited = bool(phase) and code not in own_phase
+            effort = base_effort if not phase else own_phase.get(code) or {}
+            vals = {"role": code_of_role, "tier": code}
+            if phase:
+                vals["phase"] = phase
             cells.append(
                 {
                     "tier": code,
-                    "v_id": f"v-{role.get('role')}-{code}",
-                    "v_label": f"{name} tier {code} visits per member-month",
-                    "v_vals": json.dumps({"role": role.get("role"), "tier": code, "field": "visits_per_mm"}),
-                    "c_id": f"c-{role.get('role')}-{code}",
-                    "c_label": f"{name} tier {code} coordination minutes per member-month",
-                    "c_vals": json.dumps(
-                        {"role": role.get("role"), "tier": code, "field": "coordination_minutes_per_mm"}
+                    "v_id": f"v-{prefix}{code_of_role}-{code}",
+                    "v_label": f"{name} tier {code} visits per member-month{in_phase}",
+                    "v_vals": json.dumps({**vals, "field": "visits_per_mm"}),
+                    "c_id": f"c-{prefix}{code_of_role}-{code}",
+                    "c_label": f"{name} tier {code} coordination minutes per member-month{in_phase}",
+                    "c_vals": json.dumps({**vals, "field": "coordination_minutes_per_mm"}),
+                    "visits": "" if inherited else effort.get("visits_per_mm", "0"),
+                    "coordination": "" if inherited else effort.get("coordination_minutes_per_mm", "0"),
+                    "inherited": inherited,
+                    "v_inherited": base_effort.get("visits_per_mm", "0") if inherited else "",
+                    "c_inherited": base_effort.get("coordination_minutes_per_mm", "0") if inherited else "",
+                    "visits_error": errors.get(f"{effort_path}.{code}.visits_per_mm"),
+                    "coordination_error": errors.get(f"{effort_path}.{code}.coordination_minutes_per_mm"),
+                    "minutes": bundle_definition.role_minutes(
+                        {**role, "by_tier": {code: base_effort if inherited else effort}}, code
                     ),
-                    "visits": effort.get("visits_per_mm", "0"),
-                    "coordination": effort.get("coordination_minutes_per_mm", "0"),
-                    "visits_error": errors.get(f"{base}.by_tier.{code}.visits_per_mm"),
-                    "coordination_error": errors.get(f"{base}.by_tier.{code}.coordination_minutes_per_mm"),
-                    "minutes": bundle_definition.role_minutes(role, code),
                 }
             )
         rows.append(
             {
-                "role": role.get("role"),
+                "role": code_of_role,
                 "name": name,
-                "vm_id": f"vm-{role.get('role')}",
+                "vm_id": f"vm-{code_of_role}",
                 "vm_label": f"{name} minutes per visit",
-                "vm_vals": json.dumps({"role": role.get("role"), "field": "visit_minutes"}),
+                "vm_vals": json.dumps({"role": code_of_role, "field": "visit_minutes"}),
                 "visit_minutes": role.get("visit_minutes", ""),
                 "visit_minutes_error": errors.get(f"{base}.visit_minutes"),
                 "cells": cells,
@@ -236,7 +319,10 @@ def _edit_rows(d: dict, names: dict[str, str], errors: dict[str, str]) -> list[d
 @scoped_view
 def draft_edit(request, bundle_id):
     bundle, draft = _draft(request, bundle_id)
-    return render(request, "bundles/bundle_editor.html", _editor_context(request, bundle, draft))
+    context = _editor_context(request, bundle, draft)
+    if request.htmx and request.htmx.target == "grid-editor":  # the grid switched to another phase
+        return render(request, "bundles/_editor_grid.html", context)
+    return render(request, "bundles/bundle_editor.html", context)
 
 
 def _apply(request, bundle_id, mutate: Callable[[dict], None], partial: str):
@@ -283,8 +369,10 @@ def draft_general(request, bundle_id):
 @require_POST
 @scoped_view
 def draft_cell(request, bundle_id):
-    """One cell of the grid (htmx): a role's visit minutes, or its visits/coordination in a tier."""
+    """One cell of the grid (htmx): a role's visit minutes, or its visits/coordination in a tier (in a
+    phase, with ``phase``: that phase's effort)."""
     role, tier, field, value = (request.POST.get(k, "") for k in ("role", "tier", "field", "value"))
+    phase = request.POST.get("phase", "")
 
     def mutate(d):
         entry = next((r for r in d["roles"] if r["role"] == role), None)
@@ -292,11 +380,37 @@ def draft_cell(request, bundle_id):
             return
         if field == "visit_minutes":
             entry["visit_minutes"] = value
+        elif field in ("visits_per_mm", "coordination_minutes_per_mm") and tier and phase:
+            _set_phase_effort(entry, phase, tier, field, value)
         elif field in ("visits_per_mm", "coordination_minutes_per_mm") and tier:
             cell = entry.setdefault("by_tier", {}).setdefault(tier, {})
             cell[field] = value
 
     return _apply(request, bundle_id, mutate, "bundles/_editor_cell.html")
+
+
+def _set_phase_effort(role: dict[str, Any], phase: str, tier: str, field: str, value: str) -> None:
+    """Set one field of a role's effort in a phase and tier; an empty value removes the phase's effort
+    for that tier, which then inherits the role's ``by_tier`` again."""
+    by_phase = role.setdefault("by_phase", {})
+    own = by_phase.setdefault(phase, {})
+    if value.strip() == "":
+        own.pop(tier, None)
+    else:
+        # a phase's effort replaces the tier's whole effort: the field not edited starts as inherited
+        inherited = (role.get("by_tier") or {}).get(tier) or {}
+        cell = own.setdefault(
+            tier,
+            {
+                "visits_per_mm": inherited.get("visits_per_mm", "0"),
+                "coordination_minutes_per_mm": inherited.get("coordination_minutes_per_mm", "0"),
+            },
+        )
+        cell[field] = value
+    if not own:
+        by_phase.pop(phase)
+    if not by_phase:
+        role.pop("by_phase")
 
 
 @require_POST
@@ -335,8 +449,71 @@ def draft_tiers(request, bundle_id):
             d["tiers"] = [t for t in d["tiers"] if t["code"] != remove]
             for role in d["roles"]:
                 role.get("by_tier", {}).pop(remove, None)
+                by_phase = role.get("by_phase") or {}
+                for phase_code in list(by_phase):
+                    by_phase[phase_code].pop(remove, None)
+                    if not by_phase[phase_code]:  # a phase with no effort of its own left
+                        by_phase.pop(phase_code)
+                if not by_phase:
+                    role.pop("by_phase", None)
 
     return _apply(request, bundle_id, mutate, "bundles/_editor_tiers.html")
+
+
+#: What "Split into phases" starts from: a richer first two months, then the ongoing rate.
+STARTING_PHASES = [
+    {"code": "initial", "name": "Months 1-2", "from_month": 1},
+    {"code": "ongoing", "name": "Month 3 on", "from_month": 3},
+]
+
+
+@require_POST
+@scoped_view
+def draft_phases(request, bundle_id):
+    """The phases of enrollment: edit them in place, add one, remove one, or turn phases off."""
+    post = request.POST
+    action, remove = post.get("action", ""), post.get("remove", "")
+
+    def mutate(d):
+        if action == "off":
+            d.pop("phases", None)
+            for role in d["roles"]:
+                role.pop("by_phase", None)
+            return
+        if action == "split" and not d.get("phases"):
+            d["phases"] = copy.deepcopy(STARTING_PHASES)
+            return
+        rows = zip(
+            post.getlist("old_code"),
+            post.getlist("code"),
+            post.getlist("name"),
+            post.getlist("from_month"),
+            strict=False,
+        )
+        edited = []
+        for old, code, name, start in rows:
+            edited.append({"code": code.strip(), "name": name.strip(), "from_month": start.strip()})
+            if old and old != code.strip():  # a renamed phase keeps its effort
+                for role in d["roles"]:
+                    if old in (role.get("by_phase") or {}):
+                        role["by_phase"][code.strip()] = role["by_phase"].pop(old)
+        if action == "add":
+            edited.append(
+                {
+                    "code": post.get("new_code", "").strip(),
+                    "name": post.get("new_name", "").strip(),
+                    "from_month": post.get("new_from_month", "").strip(),
+                }
+            )
+        if remove:
+            edited = [p for p in edited if p["code"] != remove]
+            for role in d["roles"]:
+                (role.get("by_phase") or {}).pop(remove, None)
+                if role.get("by_phase") == {}:
+                    role.pop("by_phase")
+        d["phases"] = edited
+
+    return _apply(request, bundle_id, mutate, "bundles/_editor_phases_response.html")
 
 
 @require_POST

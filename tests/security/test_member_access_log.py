@@ -166,6 +166,7 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "bundle-draft-cell",
         "bundle-draft-roles",
         "bundle-draft-tiers",
+        "bundle-draft-phases",
         "bundle-draft-assessment",
         "bundle-draft-eligibility",
         "bundle-draft-publish",
