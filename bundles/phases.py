@@ -72,7 +72,7 @@ def phase_definition(definition: dict[str, Any], code: str) -> dict[str, Any]:
     if code not in {p.code for p in phases(definition)}:
         raise KeyError(f"no phase {code!r} in this bundle")
     priced = copy.deepcopy(definition)
-    priced.pop("phases", None)
+    del priced["phases"]  # there are phases: the code is one of them
     for role in priced.get("roles", []):
         own = (role.pop("by_phase", None) or {}).get(code) or {}
         role["by_tier"] = {**(role.get("by_tier") or {}), **own}

@@ -119,6 +119,7 @@ MODULES: list[Target] = [
     Target("claims/versions.py", ("tests/claims/lines.py", "tests/claims/test_versions.py")),
     Target("claims/completion.py", ("tests/claims/test_completion.py",)),
     Target("performance/matching.py", ("tests/performance/test_matching.py",), packages=("bundles",)),
+    Target("bundles/phases.py", ("tests/bundles/test_phases.py",)),
 ]
 
 

@@ -107,68 +107,62 @@ def test_phase_of_is_the_latest_phase_started(starts, months):
     assert p.phase_of(months, bundle_phases) == expected.code
 
 
-# --- continuous_months() -------------------------------------------------------------------
-
-
-def months_from(first: dt.date, count: int) -> list[dt.date]:
-    from core.domain.months import shift_month
-
-    return [shift_month(first, i) for i in range(count)]
-
+# --- months_enrolled() and phase_cutoffs() -------------------------------------------------------
 
 MAY = dt.date(2026, 5, 1)
 
 
-def test_continuous_months_counts_back_to_the_first_gap():
-    enrolled = [dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 4, 1), MAY]
-    assert p.continuous_months(enrolled, MAY) == 2
-    assert p.continuous_months(enrolled, dt.date(2026, 4, 1)) == 1
-    assert p.continuous_months(enrolled, dt.date(2026, 2, 1)) == 2
-
-
-def test_continuous_months_is_zero_for_a_month_not_enrolled():
-    assert p.continuous_months([dt.date(2026, 4, 1)], MAY) == 0
-    assert p.continuous_months([], MAY) == 0
-
-
-def test_continuous_months_ignores_months_after_the_one_paid():
-    assert p.continuous_months([MAY, dt.date(2026, 6, 1), dt.date(2026, 7, 1)], MAY) == 1
-
-
-def test_continuous_months_across_a_year_and_from_a_generator():
-    enrolled = months_from(dt.date(2025, 11, 1), 4)  # Nov 2025 to Feb 2026
-    assert p.continuous_months(iter(enrolled), dt.date(2026, 2, 1)) == 4
-
-
 @pytest.mark.parametrize(
-    ("enrolled", "limit", "count"), [(5, 3, 3), (3, 3, 3), (3, 4, 3), (2, 3, 2), (1, 1, 1)]
+    ("began", "count"),
+    [
+        (dt.date(2026, 5, 1), 1),  # the month enrollment began is month 1...
+        (dt.date(2026, 5, 31), 1),  # ...whatever its day
+        (dt.date(2026, 4, 30), 2),
+        (dt.date(2026, 4, 1), 2),
+        (dt.date(2026, 3, 31), 3),
+        (dt.date(2025, 12, 15), 6),  # across a year
+        (dt.date(2024, 5, 1), 25),
+    ],
 )
-def test_continuous_months_stops_at_the_limit(enrolled, limit, count):
-    months = months_from(shift_back(MAY, enrolled - 1), enrolled)
-    assert p.continuous_months(months, MAY, limit=limit) == count
+def test_months_enrolled_counts_the_paid_month_and_every_month_since_enrollment_began(began, count):
+    assert p.months_enrolled(began, MAY) == count
 
 
-def shift_back(month: dt.date, count: int) -> dt.date:
-    from core.domain.months import shift_month
+def test_phase_cutoffs_name_the_day_before_which_enrollment_began_for_each_later_phase():
+    # a: month 1, b: from month 3, c: from month 7 -> c if begun before Dec 1 (Nov or earlier is month 7+),
+    # b if begun before Apr 1 (March or earlier is month 3+); latest phase first
+    assert p.phase_cutoffs(THREE, MAY) == [("c", dt.date(2025, 12, 1)), ("b", dt.date(2026, 4, 1))]
+    assert p.phase_cutoffs(THREE[:1], MAY) == []
+    assert p.phase_cutoffs((), MAY) == []
+    assert p.phase_cutoffs((p.Phase("a", "A", 1), p.Phase("b", "B", 2)), MAY) == [("b", dt.date(2026, 5, 1))]
 
-    return shift_month(month, -count)
+
+def phase_by_cutoffs(bundle_phases, began: dt.date, month: dt.date) -> str:
+    """What the database does with the cut-offs (enrollment.selectors.payable_member_months)."""
+    for code, cutoff in p.phase_cutoffs(bundle_phases, month):
+        if began < cutoff:
+            return code
+    return bundle_phases[0].code
 
 
-def test_continuous_months_looks_back_at_most_the_latest_phase_start():
+@given(
+    starts=st.lists(st.integers(min_value=2, max_value=p.MAX_PHASE_START), max_size=5, unique=True).map(
+        lambda later: [1, *sorted(later)]
+    ),
+    began=st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2026, 5, 31)),
+    month=st.dates(min_value=dt.date(2026, 5, 1), max_value=dt.date(2027, 12, 31)).map(
+        lambda d: d.replace(day=1)
+    ),
+)
+def test_the_cutoffs_pick_the_phase_the_months_enrolled_pick(starts, began, month):
+    bundle_phases = tuple(p.Phase(f"p{start}", f"From {start}", start) for start in starts)
+    assert phase_by_cutoffs(bundle_phases, began, month) == p.phase_of(
+        p.months_enrolled(began, month), bundle_phases
+    )
+
+
+def test_max_phase_start_is_two_years():
     assert p.MAX_PHASE_START == 24
-    thirty = months_from(shift_back(MAY, 29), 30)
-    assert p.continuous_months(thirty, MAY) == 24
-    assert p.continuous_months(thirty, MAY, limit=30) == 30
-
-
-# --- look_back() ---------------------------------------------------------------------------
-
-
-def test_look_back_is_the_latest_phase_start_less_one():
-    assert p.look_back(THREE) == 6
-    assert p.look_back(THREE[:2]) == 2
-    assert p.look_back((p.Phase("b", "B", 3), p.Phase("a", "A", 1))) == 2  # the latest, whatever the order
-    assert p.look_back(()) == 0
 
 
 # --- phase_definition() --------------------------------------------------------------------
