@@ -186,7 +186,9 @@ def test_member_months_follow_the_contracts_proration_and_tier_rules(provider_ap
         "days_enrolled",
         "submission_id",
         "version",
+        "phase",  # '' for an unphased contract
     }
+    assert {line["phase"] for line in lines} == {""}
 
 
 def test_payable_assessments_for_payments(provider_api, contract):
