@@ -171,7 +171,9 @@ def test_the_run_has_a_line_per_rate_cell_and_phase_and_the_statement_says_the_p
         ("1/URBAN/medicaid/ongoing", "ongoing"),
     ]
     statement = render_to_string("payments/statement_pdf.html", statements.statement_context(run))
-    assert "<th>Phase</th>" in statement and "<td>Initial</td>" in statement and "<td>Ongoing</td>" in statement
+    assert (
+        "<th>Phase</th>" in statement and "<td>Initial</td>" in statement and "<td>Ongoing</td>" in statement
+    )
     page = client_for(plan_analyst).get(f"/payments/runs/{run.public_id}/").content.decode()
     assert "Tier 1 · URBAN · Medicaid · Initial" in page
     csv_text = api.get(f"/api/v1/payment-runs/{run.public_id}/statement.csv").content.decode()
