@@ -29,7 +29,7 @@ WALK_CELL = ("3", "RURAL-N", "medicaid")  # the rate cell chosen for the walk
 def runs(demo):
     """The demo's home-based run (B) and the same run priced with a higher margin (A, newer)."""
     demo_run = PricingRun.objects.filter(
-        status="succeeded", bundle_version__bundle__name__startswith="Home"
+        status="succeeded", bundle_version__bundle__name="Home-based palliative care"
     ).get()
     assert PricingRun.objects.filter(payer=demo_run.payer, status="succeeded").count() >= 2
     scope = Scope(Membership.objects.get(user__username="plan_analyst", organization=demo_run.payer))
