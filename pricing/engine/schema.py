@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bundles.phases import Phase
 from core.domain.codes import CARE_MANAGEMENT_PROGRAMS
 from core.domain.problems import Problem
 
@@ -178,15 +179,6 @@ class ServiceCodes:
 
 
 @dataclass(frozen=True)
-class EnrollmentPhase:
-    """A phase of enrollment (bundles/phases.py): from ``from_month`` of continuous enrollment on."""
-
-    code: str
-    name: str
-    from_month: int
-
-
-@dataclass(frozen=True)
 class Role:
     role: str
     visit_minutes: Decimal
@@ -228,7 +220,7 @@ class Bundle:
     roles: tuple[Role, ...]
     assessment: Assessment | None
     care_management: str | None = None
-    phases: tuple[EnrollmentPhase, ...] = ()
+    phases: tuple[Phase, ...] = ()
 
     @property
     def tier_codes(self) -> tuple[str, ...]:
@@ -568,9 +560,9 @@ class _Parser:
             tuple(phases),
         )
 
-    def phases(self, value: object, path: str) -> list[EnrollmentPhase]:
+    def phases(self, value: object, path: str) -> list[Phase]:
         """A phased bundle's phases: codes unique, the first from month 1, each later one later."""
-        phases: list[EnrollmentPhase] = []
+        phases: list[Phase] = []
         for i, item in enumerate(self.sequence(value, path, required=False) or []):
             item_path = _index(path, i)
             obj = self.mapping(item, item_path)
@@ -591,7 +583,7 @@ class _Parser:
                     PHASE_ORDER,
                     "the first phase starts at month 1 and each later one after the one before it",
                 )
-            phases.append(EnrollmentPhase(code, name or code, start))
+            phases.append(Phase(code, name or code, start))
         return phases
 
     def period(self, value: object, path: str) -> Period:
