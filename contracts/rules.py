@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bundles.phases import phases
 from core.domain.canonical import canonical_json_ascii, sha256_hex
 from core.domain.codes import PRORATION_RULES, TIER_RULES, lob_label
 from core.domain.money import to_cents
@@ -596,7 +597,7 @@ def cells(document: dict[str, Any]) -> list[tuple[str, str, str]]:
 def phase_codes(document: dict[str, Any]) -> list[str]:
     """The codes of the version's phases of enrollment, in order; [''] when the bundle has none, the
     one phase of a rate cell that holds for every month. (Documents built before phases have no key.)"""
-    return [p["code"] for p in document.get("phases") or []] or [""]
+    return [p.code for p in phases(document)] or [""]
 
 
 def rate_cells(document: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -624,7 +625,7 @@ def split_rate_key(key: str) -> tuple[str, str, str, str]:
 
 
 def phase_names(document: dict[str, Any]) -> dict[str, str]:
-    return {p["code"]: p.get("name") or p["code"] for p in document.get("phases") or []}
+    return {p.code: p.name for p in phases(document)}
 
 
 def describe_cell(document: dict[str, Any], lob: str, tier: str, market: str, phase: str = "") -> str:

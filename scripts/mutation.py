@@ -115,6 +115,7 @@ MODULES: list[Target] = [
     Target(
         "contracts/rules.py",
         ("tests/contracts/test_contract_rules_calc.py",),
+        packages=("bundles",),
     ),
     Target("claims/versions.py", ("tests/claims/lines.py", "tests/claims/test_versions.py")),
     Target("claims/completion.py", ("tests/claims/test_completion.py",)),
