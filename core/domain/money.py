@@ -73,4 +73,5 @@ def up_to_cents(amount: Decimal | int) -> Decimal:
 
 def cents_str(amount: Decimal | int) -> str:
     """How files and API bodies spell an amount: rounded to the cent, plain digits, no exponent."""
-    return format(to_cents(amount), "f")
+    # str() of a Decimal with exponent -2 never uses an exponent (and is faster than format "f").
+    return str(to_cents(amount))

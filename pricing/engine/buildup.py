@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal, localcontext
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.domain.money import CALCULATION_CONTEXT, cents_str
 from core.domain.months import months_between
@@ -78,6 +78,30 @@ def trend_factor(annual_trend: Decimal, months: int) -> Decimal:
         return (1 + annual_trend) ** (Decimal(months) / 12)
 
 
+def _shown(value: Decimal) -> str:
+    """A build-up step as shown: 10 decimal places, trailing zeros dropped ("132000", "1.8051282051")."""
+    text = format(value, ".10f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _shown_by_object() -> Callable[[Decimal], str]:
+    """`_shown` remembering the text of each Decimal object it was given, for one quote: the build-up
+    of every cell shows the same objects again (a role's visits in every market of a tier, its salary
+    in every tier of a market, the loads and the trend). Keyed by identity, as hashing a 40-digit
+    Decimal costs more than formatting it; keeping the object keeps its id from being reused."""
+    texts: dict[int, tuple[Decimal, str]] = {}
+
+    def shown(value: Decimal) -> str:
+        known = texts.get(id(value))
+        if known is None:
+            known = texts[id(value)] = (value, _shown(value))
+        return known[1]
+
+    return shown
+
+
 @dataclass(frozen=True)
 class Scenario:
     """The assumption values a range can move (docs/domain.md 4.3); the point scenario is the file's."""
@@ -99,8 +123,7 @@ class Scenario:
         return cls(**{f.name: getattr(a, f.name) for f in fields(cls)})
 
 
-@dataclass(frozen=True)
-class RoleLine:
+class RoleLine(NamedTuple):
     """One role's step of a rate cell's build-up."""
 
     role: str
@@ -113,8 +136,7 @@ class RoleLine:
     labor_pmpm: Decimal  # trended
 
 
-@dataclass(frozen=True)
-class NonLabor:
+class NonLabor(NamedTuple):
     visits_per_mm: Decimal  # all roles' visits in the tier: each one a trip
     mileage: Decimal
     supplies: Decimal
@@ -146,16 +168,17 @@ class RateCellBuildup:
     def load_divisor(self) -> Decimal:
         return 1 - self.admin_load - self.margin
 
-    def as_dict(self) -> dict[str, Any]:
-        """The build-up as JSON-ready strings, each step to 10 decimal places."""
+    def as_dict(self, shown_input: Callable[[Decimal], str] = _shown) -> dict[str, Any]:
+        """The build-up as JSON-ready strings, each step to 10 decimal places. `shown_input` writes the
+        steps that are the pricing file's own figures (a quote passes its `_shown_by_object`)."""
         exp = self.experience_pmpm
         return {
             "roles": {
                 line.role: {
-                    "visits_per_mm": _shown(line.visits_per_mm),
-                    "coordination_minutes_per_mm": _shown(line.coordination_minutes_per_mm),
+                    "visits_per_mm": shown_input(line.visits_per_mm),
+                    "coordination_minutes_per_mm": shown_input(line.coordination_minutes_per_mm),
                     "minutes": _shown(line.minutes),
-                    "salary": _shown(line.salary),
+                    "salary": shown_input(line.salary),
                     "cost_per_minute": _shown(line.cost_per_minute),
                     "labor_untrended": _shown(line.labor_untrended),
                     "labor_pmpm": _shown(line.labor_pmpm),
@@ -166,29 +189,28 @@ class RateCellBuildup:
             "non_labor": {
                 "visits_per_mm": _shown(self.non_labor.visits_per_mm),
                 "mileage": _shown(self.non_labor.mileage),
-                "supplies": _shown(self.non_labor.supplies),
-                "on_call": _shown(self.non_labor.on_call),
-                "technology": _shown(self.non_labor.technology),
+                "supplies": shown_input(self.non_labor.supplies),
+                "on_call": shown_input(self.non_labor.on_call),
+                "technology": shown_input(self.non_labor.technology),
                 "total_untrended": _shown(self.non_labor.total),
             },
-            "trend_factor": _shown(self.trend_factor),
+            "trend_factor": shown_input(self.trend_factor),
             "direct_pmpm": _shown(self.direct_pmpm),
             "experience_member_months": None
             if self.experience_member_months is None
-            else _shown(self.experience_member_months),
+            else shown_input(self.experience_member_months),
             "experience_pmpm": None if exp is None else _shown(exp),
             "experience_pmpm_trended": None if exp is None else _shown(exp * self.trend_factor),
             "credibility": _shown(self.credibility),
             "blended_direct": _shown(self.blended_direct),
-            "admin_load": _shown(self.admin_load),
-            "margin": _shown(self.margin),
+            "admin_load": shown_input(self.admin_load),
+            "margin": shown_input(self.margin),
             "load_divisor": _shown(self.load_divisor),
             "pmpm": _shown(self.pmpm),
         }
 
 
-@dataclass(frozen=True)
-class AssessmentLine:
+class AssessmentLine(NamedTuple):
     role: str
     minutes: Decimal
     travel_minutes: Decimal
@@ -230,14 +252,6 @@ class AssessmentBuildup:
         }
 
 
-def _shown(value: Decimal) -> str:
-    """A build-up step as shown: 10 decimal places, trailing zeros dropped ("132000", "1.8051282051")."""
-    text = format(value, ".10f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
 def _trend(pf: PricingFile, s: Scenario) -> Decimal:
     a = pf.assumptions
     return _trend_factor(s.annual_trend, _months_between(a.base_period_midpoint, a.rating_period_midpoint))
@@ -256,7 +270,8 @@ class _Staffing:
     `roles` holds (role, effort, minutes, salary): minutes depend on the market's travel and the
     bundle's home share, neither of which a range moves. `salary_minutes` is the sum of minutes x
     salary over the roles: labour is that times the scenario's cost of a salary dollar's minute, so a
-    range's scenarios price a cell without going through its roles again.
+    range's scenarios price a cell without going through its roles again. `trip_miles` is the miles
+    driven a member-month (visits x home share x miles per visit), which the mileage rate multiplies.
     """
 
     tier: str
@@ -265,6 +280,7 @@ class _Staffing:
     visits: Decimal
     experience: ExperienceCell | None
     salary_minutes: Decimal
+    trip_miles: Decimal
 
 
 def _staffing(pf: PricingFile, tier: str, market: Market) -> _Staffing:
@@ -281,7 +297,8 @@ def _staffing(pf: PricingFile, tier: str, market: Market) -> _Staffing:
             visits += effort.visits_per_mm
         experience = pf.experience.by_tier.get(tier) if pf.experience is not None else None
         salary_minutes = sum((minutes * salary for _, _, minutes, salary in roles), Decimal(0))
-        return _Staffing(tier, market, tuple(roles), visits, experience, salary_minutes)
+        trip_miles = visits * pf.bundle.home_share * market.miles_per_visit
+        return _Staffing(tier, market, tuple(roles), visits, experience, salary_minutes, trip_miles)
 
 
 def credibility(member_months: Decimal, full_credibility_member_months: Decimal) -> Decimal:
@@ -293,15 +310,23 @@ def credibility(member_months: Decimal, full_credibility_member_months: Decimal)
 _credibility = lru_cache(maxsize=1024)(credibility)
 
 
-def _price_cell(pf: PricingFile, st: _Staffing, s: Scenario, *, detail: bool = True) -> RateCellBuildup:
-    """The build-up of one cell under scenario `s`; `detail=False` skips the per-role lines (ranges)."""
+def _per_salary_dollar(s: Scenario) -> Decimal:
+    """cost_per_minute / salary = (1 + benefits_load) / (2080 * 60 * productivity)."""
+    return (1 + s.benefits_load) / (MINUTES_PER_FTE_YEAR * s.productivity)
+
+
+def _non_labor_total(st: _Staffing, s: Scenario) -> Decimal:
+    return st.trip_miles * s.mileage_rate + s.supplies_pmpm + s.on_call_pmpm + s.technology_pmpm
+
+
+def _price_cell(pf: PricingFile, st: _Staffing, s: Scenario) -> RateCellBuildup:
+    """The build-up of one cell under scenario `s`, role by role."""
     with localcontext(CALCULATION_CONTEXT):
         f = _trend(pf, s)
-        # cost_per_minute = salary * (1 + benefits_load) / (2080 * 60 * productivity)
-        per_salary_dollar = (1 + s.benefits_load) / (MINUTES_PER_FTE_YEAR * s.productivity)
+        per_salary_dollar = _per_salary_dollar(s)
         lines = []
         labor = Decimal(0)
-        for role, effort, minutes, salary in st.roles if detail else ():
+        for role, effort, minutes, salary in st.roles:
             cpm = salary * per_salary_dollar
             untrended = minutes * cpm
             labor += untrended
@@ -317,23 +342,18 @@ def _price_cell(pf: PricingFile, st: _Staffing, s: Scenario, *, detail: bool = T
                     untrended * f,
                 )
             )
-        if not detail:  # the same sum, factored: the ranges' scenarios need only the cell's PMPM
-            labor = st.salary_minutes * per_salary_dollar
-        mileage = st.visits * pf.bundle.home_share * st.market.miles_per_visit * s.mileage_rate
-        non_labor_total = mileage + s.supplies_pmpm + s.on_call_pmpm + s.technology_pmpm
+        non_labor_total = _non_labor_total(st, s)
         non_labor = NonLabor(
-            st.visits, mileage, s.supplies_pmpm, s.on_call_pmpm, s.technology_pmpm, non_labor_total
+            st.visits,
+            st.trip_miles * s.mileage_rate,
+            s.supplies_pmpm,
+            s.on_call_pmpm,
+            s.technology_pmpm,
+            non_labor_total,
         )
         direct = (labor + non_labor_total) * f
-        if st.experience is None:
-            z, experience_pmpm, member_months, blended = Decimal(0), None, None, direct
-        else:
-            assert s.full_credibility_member_months is not None  # required with experience
-            member_months = st.experience.member_months
-            experience_pmpm = st.experience.cost / member_months
-            z = _credibility(member_months, s.full_credibility_member_months)
-            blended = z * experience_pmpm * f + (1 - z) * direct
-        pmpm = blended / (1 - s.admin_load - s.margin)
+        z, blended = _blend(st, s, direct, f)
+        experience = st.experience
         return RateCellBuildup(
             st.tier,
             st.market.code,
@@ -342,14 +362,40 @@ def _price_cell(pf: PricingFile, st: _Staffing, s: Scenario, *, detail: bool = T
             non_labor,
             f,
             direct,
-            member_months,
-            experience_pmpm,
+            None if experience is None else experience.member_months,
+            None if experience is None else experience.cost / experience.member_months,
             z,
             blended,
             s.admin_load,
             s.margin,
-            pmpm,
+            blended / (1 - s.admin_load - s.margin),
         )
+
+
+def _blend(st: _Staffing, s: Scenario, direct: Decimal, f: Decimal) -> tuple[Decimal, Decimal]:
+    """(Z, Z x trended experience PMPM + (1 - Z) x direct), or (0, direct) without experience."""
+    if st.experience is None:
+        return Decimal(0), direct
+    assert s.full_credibility_member_months is not None  # required with experience
+    member_months = st.experience.member_months
+    z = _credibility(member_months, s.full_credibility_member_months)
+    return z, z * (st.experience.cost / member_months) * f + (1 - z) * direct
+
+
+def _range_pmpms(pf: PricingFile, staffings: Sequence[_Staffing], s: Scenario) -> list[Decimal]:
+    """`_price_cell(pf, st, s).pmpm` of every cell, without the build-up's lines: a quote prices every
+    cell under ten or so range scenarios, and only the PMPM counts there. The scenario's trend, cost of a
+    salary dollar's minute and loads are worked out once for all the cells, and labour is each cell's
+    `salary_minutes` x that cost (the roles' sum, factored), so no scenario goes through the roles."""
+    with localcontext(CALCULATION_CONTEXT):
+        f = _trend(pf, s)
+        per_salary_dollar = _per_salary_dollar(s)
+        divisor = 1 - s.admin_load - s.margin
+        return [
+            _blend(st, s, (st.salary_minutes * per_salary_dollar + _non_labor_total(st, s)) * f, f)[1]
+            / divisor
+            for st in staffings
+        ]
 
 
 def rate_cell_buildup(
@@ -369,7 +415,7 @@ def assessment_buildup(
     s = scenario or Scenario.point(pf)
     with localcontext(CALCULATION_CONTEXT):
         f = _trend(pf, s)
-        per_salary_dollar = (1 + s.benefits_load) / (MINUTES_PER_FTE_YEAR * s.productivity)
+        per_salary_dollar = _per_salary_dollar(s)
         travel = market.travel_minutes_per_visit if assessment.home else Decimal(0)
         lines = []
         total = Decimal(0)
@@ -387,11 +433,37 @@ def assessment_buildup(
         )
 
 
+def _assessment_salary_minutes(pf: PricingFile, market: Market) -> tuple[Decimal, Decimal]:
+    """(sum over the assessment's roles of (minutes + travel) x salary, miles driven) in one market:
+    what a range scenario's assessment fee depends on besides the scenario."""
+    assessment = pf.bundle.assessment
+    assert assessment is not None  # asked only for a bundle with an assessment
+    travel = market.travel_minutes_per_visit if assessment.home else Decimal(0)
+    with localcontext(CALCULATION_CONTEXT):
+        salary_minutes = sum(
+            ((r.minutes + travel) * pf.salary(r.role, market.code) for r in assessment.roles), Decimal(0)
+        )
+    return salary_minutes, market.miles_per_visit if assessment.home else Decimal(0)
+
+
+def _range_fees(pf: PricingFile, staffings: Sequence[tuple[Decimal, Decimal]], s: Scenario) -> list[Decimal]:
+    """`assessment_buildup(pf, market, s).fee` of every market, without the lines, from each market's
+    `_assessment_salary_minutes` (the roles' sum, factored, as `_range_pmpms` does for the cells)."""
+    with localcontext(CALCULATION_CONTEXT):
+        per_salary_dollar = _per_salary_dollar(s)
+        f = _trend(pf, s)
+        divisor = 1 - s.admin_load - s.margin
+        return [
+            (salary_minutes * per_salary_dollar + miles * s.mileage_rate) * f / divisor
+            for salary_minutes, miles in staffings
+        ]
+
+
 class RangeProbe:
-    """Low and high of any figure with every ranged assumption at the end that lowers (raises) it.
+    """Low and high of figures with every ranged assumption at the end that lowers (raises) each one.
 
     Built once per quote: the one-assumption-moved scenarios and the combined low/high scenarios
-    are the same for every rate cell; only which end lowers the figure is found per cell, by
+    are the same for every rate cell; only which end lowers a figure is found per figure, by
     evaluating both ends with everything else at its point value.
     """
 
@@ -401,15 +473,25 @@ class RangeProbe:
             (name, lo, hi, replace(self.point, **{name: lo}), replace(self.point, **{name: hi}))
             for name, (lo, hi) in pf.assumptions.ranges.items()
         ]
-        self._combined: dict[tuple[bool, ...], tuple[Scenario, Scenario]] = {}
 
     def low_high(self, evaluate: Callable[[Scenario], Decimal]) -> tuple[Decimal, Decimal]:
+        return self.low_high_all(lambda s: [evaluate(s)])[0]
+
+    def low_high_all(
+        self, evaluate: Callable[[Scenario], Sequence[Decimal]]
+    ) -> list[tuple[Decimal, Decimal]]:
+        """(low, high) of every figure `evaluate(s)` lists, in its order. Asking for all the figures at
+        once lets `evaluate` work out what a scenario costs once for all of them."""
         if not self._ends:
-            value = evaluate(self.point)
-            return value, value
-        high_end_raises = tuple(evaluate(s_lo) <= evaluate(s_hi) for _, _, _, s_lo, s_hi in self._ends)
-        scenarios = self._combined.get(high_end_raises)
-        if scenarios is None:
+            return [(value, value) for value in evaluate(self.point)]
+        ends = [(evaluate(s_lo), evaluate(s_hi)) for _, _, _, s_lo, s_hi in self._ends]
+        # Figures whose ranged assumptions lower them at the same ends share their low and high scenarios.
+        figures_by_direction: dict[tuple[bool, ...], list[int]] = {}
+        for i in range(len(ends[0][0])):
+            high_end_raises = tuple(lows[i] <= highs[i] for lows, highs in ends)
+            figures_by_direction.setdefault(high_end_raises, []).append(i)
+        low_high: dict[int, tuple[Decimal, Decimal]] = {}
+        for high_end_raises, figures in figures_by_direction.items():
             lowering = {
                 name: lo if up else hi
                 for (name, lo, hi, _, _), up in zip(self._ends, high_end_raises, strict=True)
@@ -418,9 +500,11 @@ class RangeProbe:
                 name: hi if up else lo
                 for (name, lo, hi, _, _), up in zip(self._ends, high_end_raises, strict=True)
             }
-            scenarios = replace(self.point, **lowering), replace(self.point, **raising)
-            self._combined[high_end_raises] = scenarios
-        return evaluate(scenarios[0]), evaluate(scenarios[1])
+            lows = evaluate(replace(self.point, **lowering))
+            highs = evaluate(replace(self.point, **raising))
+            for i in figures:
+                low_high[i] = lows[i], highs[i]
+        return [low_high[i] for i in range(len(low_high))]
 
 
 def episode_months(pf: PricingFile) -> Decimal | None:
@@ -499,6 +583,7 @@ def quote(
     with localcontext(CALCULATION_CONTEXT):
         probe = RangeProbe(pf)
         point = probe.point
+        shown_input = _shown_by_object()
         months = months_between(a.base_period_midpoint, a.rating_period_midpoint)
         f = trend_factor(point.annual_trend, months)
         expected = enrolled_months(pf)
@@ -507,67 +592,61 @@ def quote(
         assessment_fee: dict[str, str] = {}
         assessment_range: dict[str, dict[str, str]] = {}
         assessment_detail: dict[str, Any] = {}
-        spread: dict[str, Decimal] = {}  # assessment fee per expected member-month of an enrollee
-        fee_per_enrollee: dict[str, Decimal] = {}
-        for market in selected:
+        # the assessment fee per expected member-month of an enrollee, and per enrollee (none: 0)
+        spread = dict.fromkeys((m.code for m in selected), Decimal(0))
+        fee_per_enrollee = dict(spread)
+        fee_markets = [] if pf.bundle.assessment is None else selected
+        fee_staffings = [_assessment_salary_minutes(pf, m) for m in fee_markets]
+        fee_ranges = probe.low_high_all(lambda s: _range_fees(pf, fee_staffings, s))
+        for market, (low, high) in zip(fee_markets, fee_ranges, strict=True):
             detail = assessment_buildup(pf, market, point)
-            if detail is None:
-                spread[market.code] = fee_per_enrollee[market.code] = Decimal(0)
-                continue
-
-            def scenario_fee(s: Scenario, m: Market = market) -> Decimal:
-                scenario_detail = assessment_buildup(pf, m, s)
-                assert scenario_detail is not None  # the bundle has an assessment (detail above)
-                return scenario_detail.fee
-
-            low, high = probe.low_high(scenario_fee)
+            assert detail is not None  # the bundle has an assessment
             assessment_fee[market.code] = cents_str(detail.fee)
             assessment_range[market.code] = {"low": cents_str(low), "high": cents_str(high)}
             assessment_detail[market.code] = detail.as_dict()
             fee_per_enrollee[market.code] = detail.fee / a.conversion_rate  # assessments per enrollee
             spread[market.code] = fee_per_enrollee[market.code] / expected
 
+        cells = [
+            (tier, market, _staffing(pf, tier, market))
+            for tier in pf.bundle.tier_codes
+            for market in selected
+        ]
+        staffings = [st for _, _, st in cells]
+        cell_ranges = probe.low_high_all(lambda s: _range_pmpms(pf, staffings, s))
         rates = []
-        for tier in pf.bundle.tier_codes:
-            for market in selected:
-                staffing = _staffing(pf, tier, market)
-                cell = _price_cell(pf, staffing, point)
-
-                def scenario_pmpm(s: Scenario, st: _Staffing = staffing) -> Decimal:
-                    return _price_cell(pf, st, s, detail=False).pmpm
-
-                low, high = probe.low_high(scenario_pmpm)
-                shown = cell.as_dict()
-                labor = {line.role: cents_str(line.labor_pmpm) for line in cell.roles}
-                for lob in lob_list:
-                    factor = a.lob_factors.get(lob, Decimal(1)) if lob is not None else Decimal(1)
-                    pmpm = cell.pmpm * factor
-                    rate: dict[str, Any] = {
-                        "tier": tier,
-                        "market": market.code,
-                        "lob": lob,
-                        "pmpm": cents_str(pmpm),
-                        "low": cents_str(low * factor),
-                        "high": cents_str(high * factor),
-                        "direct_pmpm": cents_str(cell.direct_pmpm),
-                        "labor_pmpm": labor,
-                        "non_labor_pmpm": cents_str(cell.non_labor.total * f),
-                        "credibility": float(cell.credibility),
-                        "experience_pmpm": None
-                        if cell.experience_pmpm is None
-                        else cents_str(cell.experience_pmpm * f),
-                        "lob_factor": format(factor, "f"),
-                        "pmpm_without_assessment_fee": cents_str(pmpm + spread[market.code]),
-                        "cost_per_enrollee": cents_str(pmpm * expected + fee_per_enrollee[market.code]),
-                        "buildup": {
-                            **shown,
-                            "lob_factor": format(factor, "f"),
-                            "pmpm_with_lob_factor": _shown(pmpm),
-                        },
-                    }
-                    if episode is not None:
-                        rate["episode_rate"] = cents_str(pmpm * episode)
-                    rates.append(rate)
+        for (tier, market, staffing), (low, high) in zip(cells, cell_ranges, strict=True):
+            cell = _price_cell(pf, staffing, point)
+            shown = cell.as_dict(shown_input)
+            labor = {line.role: cents_str(line.labor_pmpm) for line in cell.roles}
+            direct_pmpm = cents_str(cell.direct_pmpm)
+            non_labor_pmpm = cents_str(cell.non_labor.total * f)
+            z = float(cell.credibility)
+            experience_pmpm = None if cell.experience_pmpm is None else cents_str(cell.experience_pmpm * f)
+            for lob in lob_list:
+                factor = a.lob_factors.get(lob, Decimal(1)) if lob is not None else Decimal(1)
+                factor_text = format(factor, "f")
+                pmpm = cell.pmpm * factor
+                rate: dict[str, Any] = {
+                    "tier": tier,
+                    "market": market.code,
+                    "lob": lob,
+                    "pmpm": cents_str(pmpm),
+                    "low": cents_str(low * factor),
+                    "high": cents_str(high * factor),
+                    "direct_pmpm": direct_pmpm,
+                    "labor_pmpm": labor,
+                    "non_labor_pmpm": non_labor_pmpm,
+                    "credibility": z,
+                    "experience_pmpm": experience_pmpm,
+                    "lob_factor": factor_text,
+                    "pmpm_without_assessment_fee": cents_str(pmpm + spread[market.code]),
+                    "cost_per_enrollee": cents_str(pmpm * expected + fee_per_enrollee[market.code]),
+                    "buildup": {**shown, "lob_factor": factor_text, "pmpm_with_lob_factor": _shown(pmpm)},
+                }
+                if episode is not None:
+                    rate["episode_rate"] = cents_str(pmpm * episode)
+                rates.append(rate)
 
         return {
             "engine_version": ENGINE_VERSION,

@@ -19,7 +19,10 @@ from pricing.engine.buildup import (
     MINUTES_PER_FTE_YEAR,
     RangeProbe,
     Scenario,
+    _assessment_salary_minutes,
     _price_cell,
+    _range_fees,
+    _range_pmpms,
     _staffing,
     credibility,
     enrolled_months,
@@ -423,26 +426,86 @@ def test_a_range_with_the_point_value_at_one_end(example_file, low, high):
 def test_a_range_scenario_prices_a_cell_as_its_full_build_up_does(two_roles):
     """The ranges' scenarios price a cell from the roles' minutes x salary summed once (``salary_minutes``)
     rather than role by role: the same PMPM at the engine's precision, in every cell, at the point and
-    with every assumption a range moves at an end."""
+    with every assumption a range moves at an end. The assessment fee likewise."""
     pf = parse_pricing_file(two_roles)
     point = Scenario.point(pf)
     scenarios = [
         point,
-        replace(point, productivity=D("0.6"), benefits_load=D("0.31"), annual_trend=D("0.05")),
+        replace(
+            point,
+            productivity=D("0.6"),
+            benefits_load=D("0.31"),
+            annual_trend=D("0.05"),
+            mileage_rate=D("0.9"),
+            admin_load=D("0.2"),
+            margin=D("0.05"),
+            full_credibility_member_months=D(20000),
+        ),
     ]
-    for tier in pf.bundle.tier_codes:
-        for market in pf.assumptions.markets:
-            staffing = _staffing(pf, tier, market)
-            with localcontext(CALCULATION_CONTEXT):
-                by_role = sum((minutes * salary for _, _, minutes, salary in staffing.roles), D(0))
-            assert staffing.salary_minutes == by_role
-            for s in scenarios:
-                full = _price_cell(pf, staffing, s)
-                fast = _price_cell(pf, staffing, s, detail=False)
-                assert fast.roles == () and len(full.roles) == 2
-                assert abs(fast.pmpm - full.pmpm) < D("1E-30") and abs(
-                    fast.labor_untrended - full.labor_untrended
-                ) < D("1E-30")
+    staffings = [_staffing(pf, t, m) for t in pf.bundle.tier_codes for m in pf.assumptions.markets]
+    for staffing in staffings:
+        with localcontext(CALCULATION_CONTEXT):
+            by_role = sum((minutes * salary for _, _, minutes, salary in staffing.roles), D(0))
+        assert staffing.salary_minutes == by_role
+    fee_staffings = [_assessment_salary_minutes(pf, m) for m in pf.assumptions.markets]
+    for s in scenarios:
+        fast = _range_pmpms(pf, staffings, s)
+        assert len(fast) == len(staffings) == 6
+        for staffing, pmpm in zip(staffings, fast, strict=True):
+            full = _price_cell(pf, staffing, s)
+            assert len(full.roles) == 2
+            assert abs(pmpm - full.pmpm) < D("1E-30")
+        fees = _range_fees(pf, fee_staffings, s)
+        for market, fee in zip(pf.assumptions.markets, fees, strict=True):
+            assert abs(fee - assessment_buildup(pf, market, s).fee) < D("1E-30")  # type: ignore[union-attr]
+    assert _range_pmpms(pf, staffings, scenarios[0]) != _range_pmpms(pf, staffings, scenarios[1])
+
+
+def test_cells_a_range_moves_the_opposite_way_each_get_their_own_low_and_high(example_file):
+    """Tier 1's experience is above its manual rate and tier 2's far below: a larger credibility standard
+    lowers tier 1 and raises tier 2, and productivity lowers both; tier 3 has no experience, so the
+    standard does not move it. Every cell's low and high are its cheapest and dearest corner of the
+    ranges, priced one quote per corner."""
+    example_file["experience"]["by_tier"]["2"] = {"member_months": 3000, "cost": 150000}
+    ranges = {"full_credibility_member_months": [6000, 24000], "productivity": ["0.65", "0.85"]}
+    example_file["assumptions"]["ranges"] = ranges
+    result = quote(example_file)
+    example_file["assumptions"]["ranges"] = {}
+    corners = []
+    for full in ranges["full_credibility_member_months"]:
+        for productivity in ranges["productivity"]:
+            example_file["assumptions"]["full_credibility_member_months"] = full
+            example_file["assumptions"]["productivity"] = productivity
+            corners.append({(c["tier"], c["market"]): D(c["pmpm"]) for c in quote(example_file)["rates"]})
+    lows = set()
+    for cell in result["rates"]:
+        at_corners = [corner[cell["tier"], cell["market"]] for corner in corners]
+        assert (D(cell["low"]), D(cell["high"])) == (min(at_corners), max(at_corners))
+        lows.add((cell["tier"], at_corners.index(min(at_corners))))
+    # the cheapest corner differs by tier: (6000 or 24000 standard) x high productivity
+    assert {corner for tier, corner in lows if tier == "1"} == {3}
+    assert {corner for tier, corner in lows if tier == "2"} == {1}
+
+
+def test_low_high_of_several_figures_matches_each_figure_alone(example_file):
+    example_file["assumptions"]["ranges"] = {"productivity": ["0.6", "0.9"], "annual_trend": ["0.02", "0.06"]}
+    pf = parse_pricing_file(example_file)
+    probe = RangeProbe(pf)
+
+    def figures(s: Scenario) -> list[D]:
+        # one figure falls with productivity, one rises with it, one moves with neither
+        return [1 / s.productivity + s.annual_trend, s.productivity - s.annual_trend, D(7)]
+
+    together = probe.low_high_all(figures)
+    alone = [probe.low_high(lambda s, i=i: figures(s)[i]) for i in range(3)]
+    assert together == alone
+    assert together[0] == (1 / D("0.9") + D("0.02"), 1 / D("0.6") + D("0.06"))
+    assert together[1] == (D("0.6") - D("0.06"), D("0.9") - D("0.02"))
+    assert together[2] == (D(7), D(7))
+    no_ranges = RangeProbe(
+        parse_pricing_file({**example_file, "assumptions": {**example_file["assumptions"], "ranges": {}}})
+    )
+    assert no_ranges.low_high_all(figures) == [(v, v) for v in figures(no_ranges.point)]
 
 
 @pytest.mark.parametrize(
