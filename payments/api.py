@@ -46,6 +46,9 @@ from payments.serializers import (
     RefundRejectSerializer,
     RefundRequestSerializer,
     RefundSerializer,
+    SettlementAllDetailSerializer,
+    SettlementAllSerializer,
+    SettlementAllStartSerializer,
     SettlementSerializer,
     SettlementStartedSerializer,
     SettlementStartSerializer,
@@ -650,3 +653,72 @@ class MonthEndRetryApi(ScopedAPIView):
         services.month_end_retry_failed(scope=self.scope, operation=operation)
         operation = selectors.month_end_get(scope=self.scope, operation_id=operation_id)
         return Response(_month_end_body(operation), status=status.HTTP_202_ACCEPTED)
+
+
+def _settlement_all_body(operation, serializer=SettlementAllSerializer, **extra) -> dict:
+    return serializer(operation, context={"progress": selectors.month_end_progress}, **extra).data
+
+
+class SettlementAllListApi(ScopedMixin, generics.ListAPIView):
+    """The plan's period settlements for every contract, newest period first, each with its progress;
+    POST starts one."""
+
+    queryset = BulkOperation.objects.none()
+    serializer_class = SettlementAllSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.settlement_all_list(scope=self.scope)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "progress": selectors.month_end_progress}
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=SettlementAllStartSerializer,
+        responses={202: SettlementAllSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request):
+        """Settle a period for every contract (the plan): each active contract in force then is settled
+        on its own, spread over the workers. Again for the same period: contracts not finished (run-out
+        not over, claims incomplete, failed) are tried again; settled ones stay."""
+        self.scope.require("performance.settle")
+        serializer = SettlementAllStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        operation, _ = services.settlement_all_start(
+            scope=self.scope, period=serializer.validated_data["period"]
+        )
+        operation = selectors.settlement_all_get(scope=self.scope, operation_id=operation.public_id)
+        return Response(_settlement_all_body(operation), status=status.HTTP_202_ACCEPTED)
+
+
+class SettlementAllApi(ScopedAPIView):
+    """A period settled for every contract: its progress and every contract with its status, reason and
+    settlement."""
+
+    @extend_schema(responses=SettlementAllDetailSerializer, parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, operation_id):
+        operation = selectors.settlement_all_get(scope=self.scope, operation_id=operation_id)
+        operation.rows = selectors.settlement_all_items(operation=operation)
+        return Response(_settlement_all_body(operation, SettlementAllDetailSerializer))
+
+
+class SettlementAllRetryApi(ScopedAPIView):
+    """Queue a period settlement's failed contracts again, alone (the others stay as they are)."""
+
+    @extend_schema(
+        request=None,
+        responses={202: SettlementAllSerializer},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request, operation_id):
+        operation = selectors.settlement_all_get(scope=self.scope, operation_id=operation_id)
+        services.settlement_all_retry_failed(scope=self.scope, operation=operation)
+        operation = selectors.settlement_all_get(scope=self.scope, operation_id=operation_id)
+        return Response(_settlement_all_body(operation), status=status.HTTP_202_ACCEPTED)

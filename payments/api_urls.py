@@ -6,6 +6,13 @@ urlpatterns = [
     path("month-end/", api.MonthEndListApi.as_view(), name="api-month-ends"),
     path("month-end/<str:operation_id>/", api.MonthEndApi.as_view(), name="api-month-end"),
     path("month-end/<str:operation_id>/retry/", api.MonthEndRetryApi.as_view(), name="api-month-end-retry"),
+    path("settlement-runs/", api.SettlementAllListApi.as_view(), name="api-settlement-runs"),
+    path("settlement-runs/<str:operation_id>/", api.SettlementAllApi.as_view(), name="api-settlement-run"),
+    path(
+        "settlement-runs/<str:operation_id>/retry/",
+        api.SettlementAllRetryApi.as_view(),
+        name="api-settlement-run-retry",
+    ),
     path(
         "contracts/<str:contract_id>/payment-runs/",
         api.ContractPaymentRunListApi.as_view(),

@@ -27,6 +27,8 @@ from simple_history.models import HistoricalRecords
 
 #: The bulk operation (core.bulk) that runs every contract's payment run of a month.
 MONTH_END = "payments.month_end"
+#: The bulk operation that settles one performance period for every contract.
+SETTLE_ALL = "payments.settle_all"
 
 
 class PaymentRunStatus(models.TextChoices):

@@ -28,6 +28,7 @@ from payments.models import (
     MEMBER_PAYMENT_KINDS,
     MONTH_END,
     RECOVERY_KINDS,
+    SETTLE_ALL,
     SETTLEMENT_KINDS,
     WITHHOLD_KINDS,
     CorrectionStatus,
@@ -661,8 +662,35 @@ def month_end_items(*, operation: BulkOperation) -> list[dict[str, Any]]:
     return [{"item": item, "run": runs.get(item.result.get("run", ""))} for item in items]
 
 
+def settlement_all_list(*, scope: Scope) -> QuerySet[BulkOperation]:
+    """The plan's period settlements for every contract, newest period first, counted by status."""
+    scope.require("payment.view")
+    operations = scoped(BulkOperation.objects.filter(kind=SETTLE_ALL).select_related("requested_by"), scope)
+    return _with_counts(operations).order_by("-params__period", "-pk")
+
+
+def settlement_all_get(*, scope: Scope, operation_id) -> BulkOperation:
+    scope.require("payment.view")
+    operations = BulkOperation.objects.filter(kind=SETTLE_ALL).select_related("requested_by")
+    return get_scoped_or_404(_with_counts(operations), scope, public_id=uuid_or_404(operation_id))
+
+
+def settlement_all_items(*, operation: BulkOperation) -> list[dict[str, Any]]:
+    """Each contract of a period settlement with its status, message and settlement (two queries)."""
+    items = list(operation.items.order_by("label", "pk"))
+    ids = [item.result["settlement"] for item in items if item.result.get("settlement")]
+    settlements = {
+        str(s.public_id): s
+        for s in Settlement.objects.filter(public_id__in=ids).only("public_id", "status", "total", "period")
+    }
+    return [
+        {"item": item, "settlement": settlements.get(item.result.get("settlement", ""))} for item in items
+    ]
+
+
 def month_end_progress(operation: BulkOperation) -> dict[str, int]:
-    """Counts by status and the share finished, from the annotations of ``month_end_list``/``_get``."""
+    """Counts by status and the share finished, from the annotations of ``month_end_list``/``_get`` (and
+    ``settlement_all_list``/``_get``: any bulk operation counted by ``_with_counts``)."""
     counts = {status: getattr(operation, f"n_{status}") for status in BulkItemStatus.values}
     finished = operation.total - counts[BulkItemStatus.PENDING]
     percent = 100 * finished // operation.total if operation.total else 100

@@ -660,3 +660,64 @@ class MonthEndDetailSerializer(MonthEndSerializer):
 
 class MonthEndStartSerializer(serializers.Serializer):
     month = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="The month to pay, YYYY-MM")
+
+
+class SettlementAllProgressSerializer(MonthEndProgressSerializer):
+    total = serializers.IntegerField(help_text="Contracts in the period's settlement")
+    skipped = serializers.IntegerField(
+        help_text="Not yet (run-out not over, claims incomplete): tried again when the period is settled again"
+    )
+
+
+class SettlementAllSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    title = serializers.CharField()
+    period = serializers.CharField(source="params.period", help_text="The period code, e.g. 2026-Q1")
+    status = serializers.CharField(help_text=BULK_STATUSES)
+    progress = serializers.SerializerMethodField()
+    requested_by = serializers.SerializerMethodField(help_text="Who started it last")
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.SerializerMethodField()
+
+    @extend_schema_field(SettlementAllProgressSerializer)
+    def get_progress(self, operation) -> dict:
+        return self.context["progress"](operation)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_requested_by(self, operation) -> str | None:
+        return person(operation.requested_by)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, operation) -> str:
+        return reverse("api-settlement-run", args=[operation.public_id])
+
+
+class SettlementAllSettlementSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.CharField(help_text=SETTLEMENT_STATUSES)
+    total = serializers.DecimalField(**MONEY)
+    url = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_url(self, settlement) -> str:
+        return reverse("api-settlement", args=[settlement.public_id])
+
+
+class SettlementAllItemSerializer(serializers.Serializer):
+    contract = serializers.CharField(source="item.label")
+    status = serializers.CharField(source="item.status", help_text=BULK_ITEM_STATUSES)
+    message = serializers.CharField(source="item.message")
+    attempts = serializers.IntegerField(source="item.attempts")
+    finished_at = serializers.DateTimeField(source="item.finished_at", allow_null=True)
+    settlement = SettlementAllSettlementSerializer(
+        allow_null=True, help_text="The contract's settlement of the period, if any"
+    )
+
+
+class SettlementAllDetailSerializer(SettlementAllSerializer):
+    items = SettlementAllItemSerializer(many=True, source="rows")
+
+
+class SettlementAllStartSerializer(serializers.Serializer):
+    period = serializers.CharField(max_length=16, help_text="The period to settle: 2026-Q1, 2026, CY1, ...")

@@ -7,6 +7,13 @@ urlpatterns = [
     path("month-end/", views.month_end_list, name="payment-month-end-list"),
     path("month-end/<str:operation_id>/", views.month_end_detail, name="payment-month-end"),
     path("month-end/<str:operation_id>/retry/", views.month_end_retry, name="payment-month-end-retry"),
+    path("settlement-runs/", views.settlement_all_list, name="payment-settlement-runs"),
+    path("settlement-runs/<str:operation_id>/", views.settlement_all_detail, name="payment-settlement-run"),
+    path(
+        "settlement-runs/<str:operation_id>/retry/",
+        views.settlement_all_retry,
+        name="payment-settlement-run-retry",
+    ),
     path("contracts/<str:contract_id>/", views.contract_payments, name="payment-contract"),
     path(
         "contracts/<str:contract_id>/calculate/", views.contract_calculate, name="payment-contract-calculate"

@@ -486,3 +486,73 @@ def month_end_retry(request, operation_id):
     else:
         messages.info(request, "No contract has failed: nothing to retry.")
     return redirect("payment-month-end", operation_id=operation.public_id)
+
+
+@require_http_methods(["GET", "POST"])
+@scoped_view
+def settlement_all_list(request):
+    """The plan's period settlements for every contract (one bulk item per contract); a form starts one."""
+    scope = request.scope
+    if request.method == "POST":
+        try:
+            operation, queued = services.settlement_all_start(
+                scope=scope, period=request.POST.get("period", "")
+            )
+        except ApplicationError as exc:
+            if exc.status in (403, 404):
+                raise
+            messages.error(request, exc.message)
+            return redirect("payment-settlement-runs")
+        if queued:
+            messages.success(
+                request, f"{operation.title}: {len(queued)} contract{'s' if len(queued) != 1 else ''} queued."
+            )
+        else:
+            messages.info(request, f"{operation.title} is done for every contract; nothing was queued again.")
+        return redirect("payment-settlement-run", operation_id=operation.public_id)
+    operations = list(selectors.settlement_all_list(scope=scope)[:24])
+    return render(
+        request,
+        "payments/settlement_all_list.html",
+        {
+            "operations": [(op, selectors.month_end_progress(op)) for op in operations],
+            "can_settle": scope.can("performance.settle") and scope.is_payer,
+            "default_period": _last_quarter(),
+        },
+    )
+
+
+def _settlement_all_context(request, operation_id) -> dict:
+    operation = selectors.settlement_all_get(scope=request.scope, operation_id=operation_id)
+    progress = selectors.month_end_progress(operation)
+    return {
+        "operation": operation,
+        "progress": progress,
+        "rows": selectors.settlement_all_items(operation=operation),
+        "can_retry": request.scope.can("performance.settle") and progress["failed"] > 0,
+    }
+
+
+@scoped_view
+def settlement_all_detail(request, operation_id):
+    context = _settlement_all_context(request, operation_id)
+    if request.htmx and request.GET.get("progress"):  # what the page polls while the settlements run
+        response = render(request, "payments/_settlement_all_progress.html", context)
+        if context["operation"].status != BulkStatus.RUNNING:
+            response["HX-Refresh"] = "true"
+        return response
+    return render(request, "payments/settlement_all_detail.html", context)
+
+
+@require_POST
+@scoped_view
+def settlement_all_retry(request, operation_id):
+    operation = selectors.settlement_all_get(scope=request.scope, operation_id=operation_id)
+    queued = services.settlement_all_retry_failed(scope=request.scope, operation=operation)
+    if queued:
+        messages.success(
+            request, f"{len(queued)} failed contract{'s' if len(queued) != 1 else ''} queued again."
+        )
+    else:
+        messages.info(request, "No contract has failed: nothing to retry.")
+    return redirect("payment-settlement-run", operation_id=operation.public_id)

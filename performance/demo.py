@@ -27,7 +27,9 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.tenancy import Scope
 from claims.demo import poisson
+from core.bulk import bulk_item_run
 from core.domain.months import shift_month
+from core.errors import ApplicationError
 from enrollment.models import RosterEntry
 from payments import services as payment_services
 from payments.models import SettlementStatus
@@ -167,9 +169,23 @@ def settle(ctx) -> None:
     analyst, second = ctx.users.get("plan_analyst"), ctx.users.get("plan_analyst2")
     if analyst is None:
         return
-    settle_latest_quarter(
-        ctx, _scope(analyst, ctx.plan), approver=_scope(second, ctx.plan) if second is not None else None
+    scope = _scope(analyst, ctx.plan)
+    period = settle_latest_quarter(
+        ctx, scope, approver=_scope(second, ctx.plan) if second is not None else None
     )
+    if period is not None:
+        _settle_every_contract(scope, period)
+
+
+def _settle_every_contract(scope: Scope, period: str) -> None:
+    """The same quarter settled for every contract, its items done here (the urban contract's finds its
+    approved settlement unchanged)."""
+    try:
+        _operation, queued = payment_services.settlement_all_start(scope=scope, period=period)
+    except ApplicationError:
+        return  # e.g. no contract was in force then: nothing to settle
+    for item in queued:
+        bulk_item_run(item_id=item.pk)
 
 
 def latest_closed_quarter(contract, today: dt.date) -> str | None:
@@ -181,13 +197,14 @@ def latest_closed_quarter(contract, today: dt.date) -> str | None:
     return None
 
 
-def settle_latest_quarter(ctx, scope: Scope, approver: Scope | None = None) -> None:
+def settle_latest_quarter(ctx, scope: Scope, approver: Scope | None = None) -> str | None:
     """Settle the latest closed quarter (requested by ``scope``) and approve it as ``approver``, the
-    second analyst (four eyes); without one the settlement stays in review."""
+    second analyst (four eyes); without one the settlement stays in review. Returns the quarter's code."""
     contract = ctx.extra.get("urban_contract")
     period = latest_closed_quarter(contract, timezone.localdate()) if contract is not None else None
     if period is None:
-        return
+        return None
     settlement, _created = payment_services.settlement_request(scope=scope, contract=contract, period=period)
     if settlement.status == SettlementStatus.REVIEW and approver is not None:
         payment_services.settlement_approve(scope=approver, settlement=settlement)
+    return period

@@ -12,7 +12,8 @@
 - ``refunds``: record, approve and reject a refund received against an open receivable;
 - ``month_end``: every contract's run of a month, spread over the workers (``core.bulk``);
 - ``schedule``: the daily job starting due runs (through month-end);
-- ``settlement``: settling a closed performance period.
+- ``settlement``: settling a closed performance period;
+- ``settlement_all``: settling a period for every contract, spread over the workers (``core.bulk``).
 """
 
 from __future__ import annotations
@@ -80,6 +81,13 @@ from payments.services.settlement import (
     settlement_approve,
     settlement_request,
 )
+from payments.services.settlement_all import (
+    NO_CONTRACTS_TO_SETTLE_MESSAGE,
+    SETTLE_ALL,
+    SETTLED_UNCHANGED_MESSAGE,
+    settlement_all_retry_failed,
+    settlement_all_start,
+)
 
 __all__ = [
     "ALREADY_REVERSED_MESSAGE",
@@ -138,4 +146,9 @@ __all__ = [
     "month_end_start",
     "settlement_approve",
     "settlement_request",
+    "NO_CONTRACTS_TO_SETTLE_MESSAGE",
+    "SETTLE_ALL",
+    "SETTLED_UNCHANGED_MESSAGE",
+    "settlement_all_retry_failed",
+    "settlement_all_start",
 ]

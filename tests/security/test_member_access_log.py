@@ -319,6 +319,13 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "payment-month-end-list",
         "payment-month-end",
         "payment-month-end-retry",
+        # a period settled for every contract: contracts, statuses, reasons and settlement totals
+        "api-settlement-runs",
+        "api-settlement-run",
+        "api-settlement-run-retry",
+        "payment-settlement-runs",
+        "payment-settlement-run",
+        "payment-settlement-run-retry",
     ),
     "performance: measures, unit costs, the report and the provider's story (written without names), "
     "uploads sent by a form that redirects": (
