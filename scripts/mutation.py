@@ -106,11 +106,12 @@ MODULES: list[Target] = [
             "tests/pricing/engine/test_engine_properties.py",
             "tests/pricing/engine/test_engine_buildup_edges.py",
         ),
+        packages=("bundles",),  # the pricing file's phases (pricing.engine.schema)
     ),
     Target(
         "performance/measures.py",
         ("tests/performance/test_performance_measures.py", "tests/performance/test_measures_calc_edges.py"),
-        packages=("contracts",),
+        packages=("contracts", "bundles"),  # contracts.rules reads a version's phases (bundles.phases)
     ),
     Target(
         "contracts/rules.py",
@@ -311,12 +312,6 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
         ),
         Equivalent(
             "quote",
-            r"_price_cell\(pf, st, s, (detail=(None|True))?\)\.pmpm",
-            "detail only adds the per-role lines; the PMPM of the range is the same",
-            pattern=True,
-        ),
-        Equivalent(
-            "quote",
             "factor = a.lob_factors.get(lob, Decimal(1)) if (lob is not None) or True else Decimal(1)",
             "no LOB is None, which the factors never name, so the default 1 is taken either way",
         ),
@@ -326,29 +321,40 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
             "'F' differs from 'f' only for NaN and infinity, which the schema refuses",
         ),
         Equivalent(
+            "_assessment_salary_minutes",
+            "with localcontext(None):",
+            "minutes x salaries are products and sums of a few short decimals: exact at 28 digits as at 40",
+        ),
+        Equivalent(
+            "_assessment_salary_minutes",
+            r"for r in assessment\.roles\), \)$",
+            "sum starts from 0 then: the same Decimal total",
+            pattern=True,
+        ),
+        Equivalent(
+            "_shown_by_object",
+            r"known = (None|texts\.get\((None|id\(None\))\))$|texts\[id\(None\)\] = ",
+            "the memo only saves formatting a figure again: a miss formats it, and gives the same text",
+            pattern=True,
+        ),
+        Equivalent(
             "quote",
-            '"lob_factor": format(factor, "F"),',
+            r"zip\((fee_markets, fee_ranges|cells, cell_ranges), (strict=(None|False))?\)",
+            "the ranges are listed one per market (cell) by low_high_all, so the two always have the same length",
+            pattern=True,
+        ),
+        Equivalent(
+            "quote",
+            'factor_text = format(factor, "F")',
             "'F' differs from 'f' only for NaN and infinity, which the schema refuses",
         ),
         Equivalent(
-            "low_high",
-            "high_end_raises = tuple(evaluate(s_lo) < evaluate(s_hi) for _, _, _, s_lo, s_hi in self._ends)",
+            "low_high_all",
+            "high_end_raises = tuple(lows[i] < highs[i] for lows, highs in ends)",
             "when both ends give the same figure, either end gives it: the combined scenario is the same",
         ),
         Equivalent(
-            "low_high",
-            r"scenarios = (None|self\._combined\.get\(None\))",
-            "a cache miss: the same two scenarios are rebuilt",
-            pattern=True,
-            original="scenarios = self._combined.get(high_end_raises)",
-        ),
-        Equivalent(
-            "low_high",
-            "self._combined[high_end_raises] = None",
-            "the cache of combined scenarios only saves rebuilding the same two scenarios",
-        ),
-        Equivalent(
-            "low_high",
+            "low_high_all",
             r"zip\(self\._ends, high_end_raises, (strict=(None|False))?\)",
             "high_end_raises is built from self._ends, so the two always have the same length",
             pattern=True,
