@@ -371,3 +371,26 @@ def test_export_pages_and_endpoints_take_a_constant_number_of_queries(
         get = api.get if name.startswith("api") else client.get
         with django_assert_max_num_queries(counts[name]):
             assert get(url).status_code == 200
+
+
+def test_a_zip_that_cannot_be_assembled_fails_the_export_and_a_retry_assembles_it(
+    two, plan_scope, plan_cm, api_for, sent, monkeypatch
+):
+    real = rate_sheets.rate_sheet_zip
+
+    def broken(versions):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(rate_sheets, "rate_sheet_zip", broken)
+    export = services.rate_sheet_export_start(scope=plan_scope)
+    run_items(export)
+    api = api_for(plan_cm)
+    url = f"/api/v1/contracts/rate-sheet-exports/{export.public_id}/"
+    body = api.get(url).json()
+    assert body["status"] == "failed" and body["download"] is None
+    assert body["error"] == "Finishing stopped: OSError: no space left on device"
+    monkeypatch.setattr(rate_sheets, "rate_sheet_zip", real)
+    assert api.post(f"{url}retry/").status_code == 202  # no contract failed: the zip is assembled again
+    body = api.get(url).json()
+    assert body["status"] == "done" and body["error"] == ""
+    assert set(export.operation.items.values_list("attempts", flat=True)) == {1}  # nothing rendered again
