@@ -337,7 +337,6 @@ HEAVY_TASKS = (
     "enrollment.process_eligibility_file",
     "payments.calculate_run",
     "core.run_bulk_item",
-    "contracts.build_rate_sheet_export",
     "claims.process_claims_upload",
     "claims.compute_completion",
     "performance.process_utilization_upload",

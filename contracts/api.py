@@ -475,6 +475,22 @@ class RateSheetExportApi(ScopedAPIView):
         return Response(ExportSerializer(selectors.export_get(scope=self.scope, export_id=export_id)).data)
 
 
+class RateSheetExportRetryApi(ScopedAPIView):
+    """Render the failed contracts of a zip again, alone; the zip is assembled once they are done."""
+
+    @extend_schema(
+        request=None,
+        responses={202: ExportSerializer},
+        parameters=[ORGANIZATION_PARAMETER, IDEMPOTENCY_PARAMETER],
+    )
+    @idempotent
+    def post(self, request, export_id):
+        export = selectors.export_get(scope=self.scope, export_id=export_id)
+        services.rate_sheet_export_retry_failed(scope=self.scope, export=export)
+        export = selectors.export_get(scope=self.scope, export_id=export_id)
+        return Response(ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
 class RateSheetExportDownloadApi(ScopedAPIView):
     renderer_classes = [JSONRenderer, _sheet_renderer("application/zip", "zip")]
 

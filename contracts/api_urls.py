@@ -15,6 +15,11 @@ urlpatterns = [
         name="api-rate-sheet-export",
     ),
     path(
+        "contracts/rate-sheet-exports/<str:export_id>/retry/",
+        api.RateSheetExportRetryApi.as_view(),
+        name="api-rate-sheet-export-retry",
+    ),
+    path(
         "contracts/rate-sheet-exports/<str:export_id>/download/",
         api.RateSheetExportDownloadApi.as_view(),
         name="api-rate-sheet-export-download",

@@ -10,3 +10,13 @@ class ContractsConfig(AppConfig):
         from contracts import visibility
 
         visibility.register()
+
+        # The zip of every contract's rate sheets: one bulk item per contract, the zip when all are done.
+        from contracts.services.rate_sheets import (
+            RATE_SHEETS,
+            rate_sheet_export_finish,
+            rate_sheet_export_item,
+        )
+        from core.bulk import register
+
+        register(RATE_SHEETS, rate_sheet_export_item, on_finished=rate_sheet_export_finish)

@@ -435,7 +435,8 @@ class ExportStatus(models.TextChoices):
 
 
 class RateSheetExport(models.Model):
-    """A zip of every active contract's rate sheets, built by a Celery task with its progress here."""
+    """A zip of every active contract's rate sheets: a bulk operation (core.bulk) renders each contract's
+    sheets on the workers, and its completion hook assembles the zip here."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
@@ -450,6 +451,14 @@ class RateSheetExport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    operation = models.ForeignKey(
+        "core.BulkOperation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The per-contract work (empty for exports built before it was spread over the workers)",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -458,10 +467,37 @@ class RateSheetExport(models.Model):
         return f"rate sheet export {self.public_id} ({self.status})"
 
     @property
+    def progress_done(self) -> int:
+        """Contracts whose sheets are made: live from the operation's items while it runs (the selectors'
+        ``items_done`` annotation), else what the zip holds."""
+        live = getattr(self, "items_done", None)
+        if live is None or self.status in (ExportStatus.DONE, ExportStatus.FAILED):
+            return self.done
+        return live
+
+    @property
+    def progress_status(self) -> str:
+        """The status, failed too when the operation's completion hook stopped before writing it."""
+        operation = self.operation if self.operation_id else None
+        if (
+            operation is not None
+            and operation.error
+            and self.status not in (ExportStatus.DONE, ExportStatus.FAILED)
+        ):
+            return ExportStatus.FAILED
+        return self.status
+
+    @property
+    def progress_error(self) -> str:
+        if self.progress_status == ExportStatus.FAILED and not self.error and self.operation_id:
+            return self.operation.error
+        return self.error
+
+    @property
     def percent(self) -> int:
         if self.status == ExportStatus.DONE:
             return 100
-        return int(100 * self.done / self.total) if self.total else 0
+        return int(100 * self.progress_done / self.total) if self.total else 0
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:

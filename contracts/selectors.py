@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from accounts.models import Organization, OrganizationKind
@@ -38,6 +39,7 @@ from contracts.terms import ContractTerms, RateCell
 from core.domain.codes import lob_label
 from core.domain.money import to_cents
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
+from core.models import BulkItem, BulkItemStatus
 from core.worklist import WorkItem
 
 NO_TERMS_IN_FORCE_MESSAGE = "No version of this contract was in force on that date."
@@ -167,17 +169,36 @@ def provider_choices(*, scope: Scope) -> QuerySet[Organization]:
     return Organization.objects.filter(kind=OrganizationKind.PROVIDER).order_by("legal_name")
 
 
-def export_get(*, scope: Scope, export_id) -> RateSheetExport:
-    export = get_scoped_or_404(
-        RateSheetExport.objects.select_related("requested_by"), scope, public_id=export_id
+def _with_progress(exports: QuerySet[RateSheetExport]) -> QuerySet[RateSheetExport]:
+    """Each export with its operation and the number of its contracts done so far (live progress)."""
+    done = (
+        BulkItem.objects.filter(operation_id=OuterRef("operation_id"), status=BulkItemStatus.DONE)
+        .order_by()
+        .values("operation_id")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
     )
+    return exports.select_related("requested_by", "operation").annotate(
+        items_done=Coalesce(Subquery(done), 0)
+    )
+
+
+def export_get(*, scope: Scope, export_id) -> RateSheetExport:
+    export = get_scoped_or_404(_with_progress(RateSheetExport.objects.all()), scope, public_id=export_id)
     scope.require("contract.export")
     return export
 
 
 def export_list(*, scope: Scope) -> QuerySet[RateSheetExport]:
     scope.require("contract.export")
-    return scoped(RateSheetExport.objects.defer("content").select_related("requested_by"), scope)
+    return scoped(_with_progress(RateSheetExport.objects.defer("content")), scope)
+
+
+def export_items(*, export: RateSheetExport) -> list[BulkItem]:
+    """Each contract of an export with its status and reason, by number (one query)."""
+    if export.operation_id is None:
+        return []
+    return list(BulkItem.objects.filter(operation_id=export.operation_id).order_by("label", "pk"))
 
 
 # --- a version as plain data -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from contracts.models import (
     ContractAcceptance,
     ContractEvent,
     ContractVersion,
+    ExportStatus,
     RateScheduleEntry,
     RateSheetExport,
 )
@@ -543,6 +544,10 @@ class DiffSerializer(serializers.Serializer):
 
 class ExportSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id")
+    # Live from the export's bulk operation while it runs (contracts.selectors annotates its items).
+    status = serializers.ChoiceField(choices=ExportStatus.choices, source="progress_status", read_only=True)
+    done = serializers.IntegerField(source="progress_done", read_only=True)
+    error = serializers.CharField(source="progress_error", read_only=True)
     percent = serializers.IntegerField()
     download = serializers.SerializerMethodField()
 
@@ -563,6 +568,6 @@ class ExportSerializer(serializers.ModelSerializer):
         ]
 
     def get_download(self, export) -> str | None:
-        if export.status != "done":
+        if export.progress_status != "done":
             return None
         return f"/api/v1/contracts/rate-sheet-exports/{export.public_id}/download/"

@@ -8,6 +8,11 @@ urlpatterns = [
     path("rate-sheet-exports/", views.export_list, name="rate-sheet-export-list"),
     path("rate-sheet-exports/<str:export_id>/", views.export_detail, name="rate-sheet-export"),
     path(
+        "rate-sheet-exports/<str:export_id>/retry/",
+        views.export_retry,
+        name="rate-sheet-export-retry",
+    ),
+    path(
         "rate-sheet-exports/<str:export_id>/download/",
         views.export_download,
         name="rate-sheet-export-download",

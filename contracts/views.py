@@ -515,8 +515,28 @@ def export_list(request):
 @scoped_view
 def export_detail(request, export_id):
     export = selectors.export_get(scope=request.scope, export_id=export_id)
+    items = selectors.export_items(export=export)
     template = "contracts/_export_progress.html" if request.htmx else "contracts/export_detail.html"
-    return render(request, template, {"export": export})
+    context = {
+        "export": export,
+        "items": items,
+        "can_retry": export.progress_status == "failed" and request.scope.can("contract.export"),
+    }
+    return render(request, template, context)
+
+
+@require_POST
+@scoped_view
+def export_retry(request, export_id):
+    export = selectors.export_get(scope=request.scope, export_id=export_id)
+    queued = services.rate_sheet_export_retry_failed(scope=request.scope, export=export)
+    if queued:
+        messages.success(
+            request, f"{len(queued)} failed contract{'s' if len(queued) != 1 else ''} queued again."
+        )
+    else:
+        messages.info(request, "No contract has failed: the zip is being assembled again.")
+    return redirect("rate-sheet-export", export_id=export.public_id)
 
 
 @scoped_view

@@ -7,7 +7,9 @@ redelivered or retried item already finished is left alone, and each kind's hand
 (a month-end item asks for the month's payment run, which returns the run already there). An item that
 fails is reported with its reason and retried alone; it never stops the others.
 
-Apps register a handler per kind (``register``, from their ``AppConfig.ready``); core imports no app.
+Apps register a handler per kind (``register``, from their ``AppConfig.ready``); core imports no app. A
+kind may also register a completion hook (``on_finished``), run once by whoever closes the operation, at
+the end of the locked transaction that closes it (e.g. the rate sheet zip assembled from its items' work).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 #: An item whose handler stopped unexpectedly: the reason, as the progress page shows it.
 ITEM_FAILED_MESSAGE = "Stopped: {error}"
+#: The completion hook stopped unexpectedly: the operation is failed with this reason.
+FINISH_FAILED_MESSAGE = "Finishing stopped: {error}"
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,19 @@ class Outcome:
 
 
 Handler = Callable[[BulkOperation, BulkItem], Outcome]
+FinishedHook = Callable[[BulkOperation], None]
 _HANDLERS: dict[str, Handler] = {}
+_ON_FINISHED: dict[str, FinishedHook] = {}
 
 
-def register(kind: str, handler: Handler) -> None:
+def register(kind: str, handler: Handler, on_finished: FinishedHook | None = None) -> None:
+    """The kind's item handler and, optionally, its completion hook. The hook is called with the closed
+    operation (status done or failed); it must be idempotent: a retry may close the operation again."""
     _HANDLERS[kind] = handler
+    if on_finished is None:
+        _ON_FINISHED.pop(kind, None)
+    else:
+        _ON_FINISHED[kind] = on_finished
 
 
 def operation_key(kind: str, params: dict[str, Any]) -> str:
@@ -103,14 +115,17 @@ def bulk_operation_retry_failed(*, operation: BulkOperation, requested_by=None) 
 
 def _queue(operation: BulkOperation, items: list[BulkItem], requested_by) -> None:
     if not items:
+        if operation.error:  # its completion hook failed: closing it again runs the hook again
+            BulkOperation.objects.filter(pk=operation.pk).update(finished_at=None, error="")
         _close_if_finished(operation.pk)
         return
     operation.status = BulkStatus.RUNNING
     operation.started_at = timezone.now()
     operation.finished_at = None
+    operation.error = ""
     if requested_by is not None:
         operation.requested_by = requested_by
-    operation.save(update_fields=["status", "started_at", "finished_at", "requested_by"])
+    operation.save(update_fields=["status", "started_at", "finished_at", "error", "requested_by"])
     ids = [item.pk for item in items]
     transaction.on_commit(lambda: _send(ids))
 
@@ -127,9 +142,14 @@ def _send(item_ids: list[int], queue: str | None = None) -> None:
 
 
 def bulk_item_run(*, item_id: int) -> BulkItem | None:
-    """Do one item's work (the Celery task's body). An item no longer pending is left alone."""
+    """Do one item's work (the Celery task's body). An item no longer pending is left alone, but its
+    operation is closed if it is not yet (a worker lost between finishing the item and closing)."""
     item = BulkItem.objects.select_related("operation").filter(pk=item_id).first()
-    if item is None or item.status != BulkItemStatus.PENDING:
+    if item is None:
+        return None
+    if item.status != BulkItemStatus.PENDING:
+        if item.operation.finished_at is None:
+            _close_if_finished(item.operation_id)
         return item
     BulkItem.objects.filter(pk=item_id).update(attempts=F("attempts") + 1)
     try:
@@ -156,7 +176,10 @@ def bulk_item_run(*, item_id: int) -> BulkItem | None:
 
 def _close_if_finished(operation_id: int) -> None:
     """The operation is finished once no item is pending; the lock on its row makes the last two items
-    to finish agree on which one closes it."""
+    to finish agree on which one closes it, so the kind's completion hook runs once, by that one, at the
+    end of the same transaction (a worker lost in it leaves the operation open, and the item's redelivered
+    message closes it). The hook runs in a savepoint: if it raises, its writes are undone and the
+    operation is failed with the reason instead."""
     with transaction.atomic():
         operation = BulkOperation.objects.select_for_update().get(pk=operation_id)
         counts = bulk_counts(operation)
@@ -164,7 +187,21 @@ def _close_if_finished(operation_id: int) -> None:
             return
         operation.status = BulkStatus.FAILED if counts[BulkItemStatus.FAILED] else BulkStatus.DONE
         operation.finished_at = timezone.now()
-        operation.save(update_fields=["status", "finished_at"])
+        operation.error = ""
+        operation.save(update_fields=["status", "finished_at", "error"])
+        hook = _ON_FINISHED.get(operation.kind)
+        if hook is None:
+            return
+        try:
+            with transaction.atomic():
+                hook(operation)
+        except OperationalError:
+            raise  # the database: the whole close is undone and the task retries
+        except Exception as exc:
+            logger.exception("Finishing bulk operation %s (%s) stopped", operation_id, operation.kind)
+            operation.status = BulkStatus.FAILED
+            operation.error = FINISH_FAILED_MESSAGE.format(error=f"{type(exc).__name__}: {exc}")[:2000]
+            operation.save(update_fields=["status", "error"])
 
 
 def bulk_counts(operation: BulkOperation) -> dict[str, int]:

@@ -123,6 +123,7 @@ class BulkOperation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True, help_text="The latest (re)start")
     finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why its completion hook stopped, if it did")
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -57,8 +57,10 @@ from contracts.services.rate_sheets import (
     CONTENT_TYPES,
     rate_sheet,
     rate_sheet_export_build,
+    rate_sheet_export_retry_failed,
     rate_sheet_export_start,
     rate_sheet_filename,
+    rate_sheet_zip,
 )
 from contracts.services.rates import (
     PRICING_INCOMPLETE_MESSAGE,
@@ -105,6 +107,8 @@ __all__ = [
     "rate_schedule_from_pricing",
     "rate_sheet",
     "rate_sheet_export_build",
+    "rate_sheet_export_retry_failed",
     "rate_sheet_export_start",
+    "rate_sheet_zip",
     "rate_sheet_filename",
 ]

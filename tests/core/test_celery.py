@@ -21,7 +21,6 @@ LONG_TASKS = {
     "enrollment.process_eligibility_file",
     "payments.calculate_run",
     "core.run_bulk_item",  # a contract's share of month-end: its payment run
-    "contracts.build_rate_sheet_export",
 }
 
 

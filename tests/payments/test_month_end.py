@@ -402,3 +402,71 @@ def test_a_paid_month_with_nothing_changed_is_done_without_a_new_run(
     item = operation.items.get()
     assert (item.status, item.message) == ("done", "Paid; nothing changed since")
     assert PaymentRun.objects.filter(contract=contract).count() == 1
+
+
+# --- core.bulk: a kind's completion hook ------------------------------------------------------------
+
+
+@pytest.fixture
+def hook(monkeypatch):
+    """A completion hook on month-end recording the operations it was called with (status at the time)."""
+    calls: list[tuple[int, str]] = []
+    monkeypatch.setitem(bulk._ON_FINISHED, services.MONTH_END, lambda op: calls.append((op.pk, op.status)))
+    return calls
+
+
+def test_the_completion_hook_runs_once_by_whoever_closes_the_operation(three, analyst_scope, sent, hook):
+    operation, _ = services.month_end_start(scope=analyst_scope, month=JAN)
+    first, *rest = operation.items.order_by("pk")
+    bulk.bulk_item_run(item_id=first.pk)
+    assert hook == []  # items still pending: not finished
+    run_items(operation)
+    assert hook == [(operation.pk, "done")]
+    # The last two items finishing together: the second to take the row lock finds it closed.
+    bulk._close_if_finished(operation.pk)
+    bulk.bulk_item_run(item_id=rest[-1].pk)  # a redelivered message of the last item
+    assert hook == [(operation.pk, "done")]
+    operation.refresh_from_db()
+    assert operation.status == "done" and operation.error == ""
+
+
+def test_a_completion_hook_that_raises_fails_the_operation_with_the_reason_and_a_retry_runs_it_again(
+    three, analyst_scope, sent, monkeypatch
+):
+    from payments.models import PaymentRun
+
+    calls: list[int] = []
+
+    def broken(op):
+        calls.append(op.pk)
+        PaymentRun.objects.all().delete()  # undone: the hook runs in a savepoint
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setitem(bulk._ON_FINISHED, services.MONTH_END, broken)
+    operation, _ = services.month_end_start(scope=analyst_scope, month=JAN)
+    run_items(operation)
+    operation.refresh_from_db()
+    assert operation.status == "failed" and operation.finished_at is not None
+    assert operation.error == "Finishing stopped: RuntimeError: the disk is full"
+    assert PaymentRun.objects.count() == 2 and calls == [operation.pk]
+    monkeypatch.setitem(bulk._ON_FINISHED, services.MONTH_END, lambda op: calls.append(op.pk))  # fixed
+    assert services.month_end_retry_failed(scope=analyst_scope, operation=operation) == []
+    operation.refresh_from_db()
+    assert calls == [operation.pk, operation.pk]  # closed again: the hook again (it is idempotent)
+    assert operation.status == "done" and operation.error == "" and operation.finished_at is not None
+
+
+def test_register_keeps_or_drops_a_kinds_completion_hook(monkeypatch):
+    monkeypatch.setattr(bulk, "_HANDLERS", {})
+    monkeypatch.setattr(bulk, "_ON_FINISHED", {})
+
+    def handler(op, item):
+        return bulk.Outcome("done")
+
+    def finished(op):
+        return None
+
+    bulk.register("test.kind", handler, on_finished=finished)
+    assert bulk._ON_FINISHED == {"test.kind": finished}
+    bulk.register("test.kind", handler)
+    assert bulk._ON_FINISHED == {} and bulk._HANDLERS == {"test.kind": handler}
