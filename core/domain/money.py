@@ -39,6 +39,9 @@ CALCULATION_CONTEXT = Context(
 )
 
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(13)}
+# Rounding to the cent through a context's own method is faster than quantize(rounding=...), which builds
+# a context on every call; a pricing quote rounds over a thousand amounts.
+_CENTS_CONTEXT = Context(prec=40, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
 
 
 def _decimal(value: Decimal | int) -> Decimal:
@@ -62,7 +65,7 @@ def round_half_up(value: Decimal | int, places: int) -> Decimal:
 
 def to_cents(amount: Decimal | int) -> Decimal:
     """Round money half-up to the cent: 262.345 -> 262.35, -0.005 -> -0.01, 7 -> 7.00."""
-    return _decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+    return _CENTS_CONTEXT.quantize(_decimal(amount), CENT)
 
 
 def up_to_cents(amount: Decimal | int) -> Decimal:

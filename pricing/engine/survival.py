@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +57,15 @@ def expected_months_enrolled(disenrollment: Mapping[str, Sequence[Decimal]], hor
 
     With a constant monthly probability q this is (1 - (1 - q) ** horizon) / q, i.e. about 1/q.
     """
-    curve = survival_curve(disenrollment_hazards(disenrollment, horizon))
+    # A quote asks this once, and every what-if re-quote again for the same assumptions: 120 months of
+    # 40-digit products, kept by value.
+    causes = tuple((cause, tuple(by_month)) for cause, by_month in disenrollment.items())
+    return _expected_months_enrolled(causes, horizon)
+
+
+@lru_cache(maxsize=256)
+def _expected_months_enrolled(causes: tuple[tuple[str, tuple[Decimal, ...]], ...], horizon: int) -> Decimal:
+    curve = survival_curve(disenrollment_hazards(dict(causes), horizon))
     with localcontext(CALCULATION_CONTEXT):
         return sum(curve[:horizon], Decimal(0))
 

@@ -36,6 +36,18 @@ def test_zero_hazard_enrolls_to_the_horizon():
     assert expected_months_enrolled({"none": (D(0),)}, 36) == 36
 
 
+def test_the_expected_months_are_kept_by_value_not_by_call():
+    """The result is remembered by the probabilities' values and the horizon: a list or a tuple of the same
+    values gives the same figure, and any other cause, value or horizon its own."""
+    base = {"death": (D("0.05"), D("0.02")), "other": (D("0.1"),)}
+    first = expected_months_enrolled(base, 24)
+    assert expected_months_enrolled({"death": [D("0.05"), D("0.02")], "other": [D("0.1")]}, 24) == first
+    assert expected_months_enrolled(base, 25) > first
+    assert expected_months_enrolled({**base, "other": (D("0.2"),)}, 24) < first
+    assert expected_months_enrolled({**base, "hospice": (D("0.01"),)}, 24) < first
+    assert expected_months_enrolled({"death": (D("0.05"),), "other": (D("0.1"),)}, 24) < first
+
+
 def test_default_probabilities_reproduce_capc_median_length_of_stay():
     """CAPC: median length of stay 123.5 days; the defaults' survival crosses 1/2 there."""
     q = float(sum(v for v in DEFAULT_DISENROLLMENT.values()))
