@@ -638,17 +638,26 @@ def _with_counts(operations: QuerySet[BulkOperation]) -> QuerySet[BulkOperation]
     )
 
 
-def month_end_list(*, scope: Scope) -> QuerySet[BulkOperation]:
-    """The plan's month-ends, newest first, each with its items counted by status (one query)."""
+def _bulk_list(scope: Scope, kind: str, newest_first: str) -> QuerySet[BulkOperation]:
+    """The plan's operations of a kind, each with its items counted by status (one query)."""
     scope.require("payment.view")
-    operations = scoped(BulkOperation.objects.filter(kind=MONTH_END).select_related("requested_by"), scope)
-    return _with_counts(operations).order_by("-params__month", "-pk")
+    operations = scoped(BulkOperation.objects.filter(kind=kind).select_related("requested_by"), scope)
+    return _with_counts(operations).order_by(newest_first, "-pk")
+
+
+def _bulk_get(scope: Scope, kind: str, operation_id) -> BulkOperation:
+    scope.require("payment.view")
+    operations = BulkOperation.objects.filter(kind=kind).select_related("requested_by")
+    return get_scoped_or_404(_with_counts(operations), scope, public_id=uuid_or_404(operation_id))
+
+
+def month_end_list(*, scope: Scope) -> QuerySet[BulkOperation]:
+    """The plan's month-ends, newest month first."""
+    return _bulk_list(scope, MONTH_END, "-params__month")
 
 
 def month_end_get(*, scope: Scope, operation_id) -> BulkOperation:
-    scope.require("payment.view")
-    operations = BulkOperation.objects.filter(kind=MONTH_END).select_related("requested_by")
-    return get_scoped_or_404(_with_counts(operations), scope, public_id=uuid_or_404(operation_id))
+    return _bulk_get(scope, MONTH_END, operation_id)
 
 
 def month_end_items(*, operation: BulkOperation) -> list[dict[str, Any]]:
@@ -663,16 +672,12 @@ def month_end_items(*, operation: BulkOperation) -> list[dict[str, Any]]:
 
 
 def settlement_all_list(*, scope: Scope) -> QuerySet[BulkOperation]:
-    """The plan's period settlements for every contract, newest period first, counted by status."""
-    scope.require("payment.view")
-    operations = scoped(BulkOperation.objects.filter(kind=SETTLE_ALL).select_related("requested_by"), scope)
-    return _with_counts(operations).order_by("-params__period", "-pk")
+    """The plan's period settlements for every contract, newest period first."""
+    return _bulk_list(scope, SETTLE_ALL, "-params__period")
 
 
 def settlement_all_get(*, scope: Scope, operation_id) -> BulkOperation:
-    scope.require("payment.view")
-    operations = BulkOperation.objects.filter(kind=SETTLE_ALL).select_related("requested_by")
-    return get_scoped_or_404(_with_counts(operations), scope, public_id=uuid_or_404(operation_id))
+    return _bulk_get(scope, SETTLE_ALL, operation_id)
 
 
 def settlement_all_items(*, operation: BulkOperation) -> list[dict[str, Any]]:
