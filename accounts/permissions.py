@@ -23,7 +23,7 @@ class Rule:
 
 
 _ADMIN = frozenset({Role.ADMIN})
-_PAYER_ANALYSTS = frozenset({Role.ADMIN, Role.ANALYST})
+_ANALYSTS = frozenset({Role.ADMIN, Role.ANALYST})
 _CONTRACTING = frozenset({Role.ADMIN, Role.CONTRACT_MANAGER})
 _SUBMITTERS = frozenset({Role.ADMIN, Role.SUBMITTER})
 _HISTORY_READERS = frozenset({Role.ADMIN, Role.AUDITOR, Role.ANALYST, Role.CONTRACT_MANAGER})
@@ -36,13 +36,14 @@ PERMISSIONS: dict[str, Rule] = {
     "webhook.manage": Rule(_ADMIN),  # register and stop the organisation's webhook endpoints
     "history.view": Rule(_HISTORY_READERS),
     "audit.view": Rule(frozenset({Role.ADMIN, Role.AUDITOR})),
-    # bundles and pricing (the plan's actuarial work)
+    # bundles and pricing: a plan's actuarial work, and a provider's own service model priced on its
+    # own costs (each organisation edits and prices only what it owns)
     "bundle.view": Rule(ALL_ROLES),
-    "bundle.edit": Rule(_PAYER_ANALYSTS, PAYER),
-    "bundle.publish": Rule(_PAYER_ANALYSTS, PAYER),
-    "pricing.view": Rule(ALL_ROLES, PAYER),
-    "pricing.run": Rule(_PAYER_ANALYSTS, PAYER),
-    "pricing.edit": Rule(_PAYER_ANALYSTS, PAYER),  # assumption sets, experience uploads
+    "bundle.edit": Rule(_ANALYSTS),
+    "bundle.publish": Rule(_ANALYSTS),
+    "pricing.view": Rule(ALL_ROLES),
+    "pricing.run": Rule(_ANALYSTS),
+    "pricing.edit": Rule(_ANALYSTS),  # assumption sets, experience uploads
     "pricing.quote": Rule(ALL_ROLES),
     # contracts
     "contract.view": Rule(ALL_ROLES),
@@ -54,16 +55,16 @@ PERMISSIONS: dict[str, Rule] = {
     # enrollment and payment
     "roster.submit": Rule(_SUBMITTERS, PROVIDER),
     "roster.view": Rule(ALL_ROLES),
-    "eligibility.load": Rule(_PAYER_ANALYSTS, PAYER),
+    "eligibility.load": Rule(_ANALYSTS, PAYER),
     "eligibility.view": Rule(ALL_ROLES, PAYER),  # the plan's 834 files and their acknowledgements
     "payment.view": Rule(ALL_ROLES),
-    "payment.run": Rule(_PAYER_ANALYSTS, PAYER),
-    "payment.approve": Rule(_PAYER_ANALYSTS, PAYER),
-    "payment.correct": Rule(_PAYER_ANALYSTS, PAYER),  # request a ledger correction (another approves it)
+    "payment.run": Rule(_ANALYSTS, PAYER),
+    "payment.approve": Rule(_ANALYSTS, PAYER),
+    "payment.correct": Rule(_ANALYSTS, PAYER),  # request a ledger correction (another approves it)
     # performance
     "performance.view": Rule(ALL_ROLES),
-    "performance.upload": Rule(_PAYER_ANALYSTS, PAYER),
-    "performance.settle": Rule(_PAYER_ANALYSTS, PAYER),
+    "performance.upload": Rule(_ANALYSTS, PAYER),
+    "performance.settle": Rule(_ANALYSTS, PAYER),
     "performance.story": Rule(frozenset({Role.ADMIN, Role.SUBMITTER}), PROVIDER),
 }
 

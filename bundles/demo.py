@@ -1,5 +1,6 @@
 """Demo bundles: the plan's home-based palliative care bundle (three tiers, the whole team, two
-published versions) and a 90-day post-discharge episode bundle, with the plan's markets."""
+published versions) and a 90-day post-discharge episode bundle, with the plan's markets; and the
+rural provider's own service model, a bundle it owns and prices on its own costs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from bundles.models import Bundle, IdtRole, Market
 HOME_BASED = "Home-based palliative care"
 EPISODE = "Post-discharge palliative transition (90 days)"
 PHASED = "Home-based palliative care, phased"
+RURAL_MODEL = "Sierra home palliative care (our service model)"
+#: The rural provider's own counties: it travels further than the plan's figures assume.
+RURAL_MARKETS = [("RURAL-N", "Northern Sierra foothills", True, "62", "41")]
 
 MARKETS = [
     # code, name, rural, travel minutes per visit, miles per visit
@@ -148,3 +152,30 @@ def seed(ctx) -> None:
     ctx.extra["home_bundle"] = Bundle.objects.get(payer=ctx.plan, name=HOME_BASED)
     ctx.extra["phased_bundle"] = Bundle.objects.get(payer=ctx.plan, name=PHASED)
     ctx.extra["episode_bundle"] = Bundle.objects.get(payer=ctx.plan, name=EPISODE)
+    _rural_provider_model(ctx)
+
+
+def _rural_provider_model(ctx) -> None:
+    """The rural provider's own bundle: the plan's home-based model with its own drive times."""
+    admin = Membership.objects.select_related("organization", "user").get(
+        user=ctx.users["rural_admin"], organization=ctx.rural
+    )
+    scope = Scope(admin)
+    for code, name, rural, minutes, miles in RURAL_MARKETS:
+        Market.objects.update_or_create(
+            organization=ctx.rural,
+            code=code,
+            defaults={
+                "name": name,
+                "rural": rural,
+                "travel_minutes_per_visit": Decimal(minutes),
+                "miles_per_visit": Decimal(miles),
+            },
+        )
+    if not Bundle.objects.filter(payer=ctx.rural, name=RURAL_MODEL).exists():
+        definition = home_based_definition()
+        definition["name"] = RURAL_MODEL
+        definition["markets"] = [code for code, *_ in RURAL_MARKETS]
+        bundle = services.bundle_create(scope=scope, definition=definition)
+        services.draft_publish(scope=scope, bundle=bundle)
+    ctx.extra["rural_bundle"] = Bundle.objects.get(payer=ctx.rural, name=RURAL_MODEL)

@@ -193,6 +193,55 @@ def seed(ctx) -> None:
     _price(scope, _latest_published(ctx.extra["phased_bundle"]), version, None, {"simulation_years": 10_000})
     _sensitivity(scope, _latest_published(ctx.extra["home_bundle"]), version)
     _fee_schedule(scope)
+    _rural_provider_pricing(ctx)
+
+
+RURAL_ASSUMPTION_SET = "Our costs 2027"
+#: The rural provider's first year: a small census, the fixed cost of a team on call and a vehicle.
+RURAL_OPTIONS = {
+    "simulation_years": 10_000,
+    "enrollees_per_year": {"RURAL-N": 25},
+    "fixed_annual_cost": "60000",
+    "first_year": True,
+}
+
+
+def _rural_provider_pricing(ctx) -> None:
+    """The rural provider prices its own bundle on its own wages (10% under the platform's defaults)."""
+    admin = Membership.objects.select_related("organization", "user").get(
+        user=ctx.users["rural_admin"], organization=ctx.rural
+    )
+    scope = Scope(admin)
+    assumption_set = AssumptionSet.objects.filter(payer=ctx.rural, name=RURAL_ASSUMPTION_SET).first()
+    if assumption_set is None:
+        assumption_set = services.assumption_set_create(
+            scope=scope, name=RURAL_ASSUMPTION_SET, description="Our own wages, drive times and overhead."
+        )
+        draft = assumption_set.versions.get(status=AssumptionSetVersionStatus.DRAFT)
+        assumptions = draft.assumptions
+        for entry in assumptions["salaries"].values():
+            entry["default"] = f"{float(entry['default']) * 0.9:.0f}"
+        services.assumption_draft_update(
+            scope=scope,
+            assumption_set=assumption_set,
+            assumptions=assumptions,
+            sources={f"salaries.{role}": "Our payroll, 2026 (demo)." for role in assumptions["salaries"]},
+            notes="Our payroll",
+        )
+        services.assumption_draft_publish(scope=scope, assumption_set=assumption_set)
+    version = assumption_set.versions.get(status=AssumptionSetVersionStatus.PUBLISHED, number=1)
+    bundle_version = _latest_published(ctx.extra["rural_bundle"])
+    if not PricingRun.objects.filter(
+        bundle_version=bundle_version, assumption_set_version=version, status=PricingRunStatus.SUCCEEDED
+    ).exists():
+        run = services.pricing_run_start(
+            scope=scope,
+            bundle_version=bundle_version,
+            assumption_set_version=version,
+            options=RURAL_OPTIONS,
+            enqueue=False,
+        )
+        services.pricing_run_execute(run_id=run.pk)
 
 
 #: The demo plan's state fee schedule: what its Medicaid program pays the codes a palliative team bills.

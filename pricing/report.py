@@ -20,6 +20,7 @@ from core.domain.display import code_label
 from core.errors import NotFoundError
 from pricing import charts
 from pricing.defaults import SCALARS
+from pricing.engine.breakeven import run_economics
 from pricing.models import ExperienceDataset, PricingRun, SensitivityAnalysis, SensitivityStatus
 
 money = charts.money
@@ -168,6 +169,7 @@ def run_report(
             for lob, share in (inputs.get("options") or {}).get("lob_mix", {}).items()
         ),
         "risk": _risk_rows(result.get("risk", {}), inputs["markets"], list(tiers), loss_level),
+        "economics": _economics(inputs, result, tiers),
         "comparison": _comparison_rows(result.get("comparison", {}), tiers),
         "fee_schedule": _fee_schedule_used(result.get("comparison", {}).get("fee_schedule") or {}),
         "comparison_roles": _comparison_roles(
@@ -487,6 +489,39 @@ def _risk_rows(
             f"tier {t} {Decimal(v) * 100:.1f}%" for t, v in _ordered(risk.get("tier_mix") or {}, tier_codes)
         ),
         "minutes_cv": risk.get("minutes_cv"),
+    }
+
+
+def _economics(inputs: dict, result: dict, tiers: dict) -> dict[str, Any] | None:
+    """The provider's break-even figures (pricing.engine.breakeven), shown first on a provider's run."""
+    economics = run_economics(inputs, result)
+    if economics is None:
+        return None
+    program = (result.get("risk") or {}).get("program") or {}
+    loss = ((program.get("summary") or {}).get("provider_margin") or {}).get("probability_of_loss")
+    return {
+        "cells": [
+            {
+                "tier": c.tier,
+                "tier_name": tiers.get(c.tier, c.tier),
+                "market": c.market,
+                "lob": lob_name(c.lob),
+                "rate": money(c.rate_pmpm),
+                "cost": money(c.cost_pmpm),
+                "breakeven": money(c.breakeven_pmpm),
+            }
+            for c in economics.cells
+        ],
+        "assessment_cost": [(m, money(c)) for m, c in _ordered(economics.assessment_cost, inputs["markets"])],
+        "member_months": _dec(economics.member_months, 1),
+        "enrollees": _dec(economics.enrollees, 1),
+        "fixed_annual_cost": money(economics.fixed_annual_cost),
+        "contribution": money(economics.contribution),
+        "expected_result": money(economics.expected_result),
+        "loses_money": economics.expected_result < 0,
+        "breakeven_enrollees": economics.breakeven_enrollees,
+        "probability_of_loss": None if loss is None else f"{float(loss):.1%}",
+        "first_year": bool(program.get("first_year")),
     }
 
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from pricing.engine.breakeven import run_economics
 from pricing.models import AssumptionSet, AssumptionSetVersion, ExperienceDataset, PricingRun
 
 # --- the pricing file and the quote ------------------------------------------------------------
@@ -339,6 +340,43 @@ class _PhaseRates(serializers.Serializer):
     rates = _PhaseRate(many=True)
 
 
+class _CellCost(serializers.Serializer):
+    tier = serializers.CharField()
+    market = serializers.CharField()
+    lob = serializers.CharField(allow_null=True)
+    rate_pmpm = serializers.DecimalField(max_digits=12, decimal_places=2)
+    cost_pmpm = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="Blended direct cost / (1 - admin load): the rate with no margin",
+    )
+    breakeven_pmpm = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="The cost plus the fixed annual cost spread over the expected member-months",
+    )
+
+
+class ProviderEconomicsSerializer(serializers.Serializer):
+    """pricing.engine.breakeven.ProviderEconomics: what the bundle costs the provider, and break-even."""
+
+    cells = _CellCost(many=True)
+    assessment_cost = serializers.DictField(
+        child=serializers.DecimalField(max_digits=12, decimal_places=2), help_text="Per market"
+    )
+    member_months = serializers.DecimalField(max_digits=14, decimal_places=1, help_text="Expected a year")
+    enrollees = serializers.DecimalField(max_digits=14, decimal_places=1, help_text="Expected a year")
+    fixed_annual_cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+    contribution = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="A year at the quoted rates, before the fixed cost"
+    )
+    expected_result = serializers.DecimalField(max_digits=14, decimal_places=2)
+    breakeven_enrollees = serializers.IntegerField(
+        allow_null=True, help_text="Enrollees a year that cover the fixed cost; null: the rates never do"
+    )
+
+
 class PricingRunDetailSerializer(PricingRunSerializer):
     progress_log = serializers.JSONField()
     result = serializers.JSONField(
@@ -349,10 +387,26 @@ class PricingRunDetailSerializer(PricingRunSerializer):
         help_text="A phased bundle's rates in each phase of enrollment (the rates of `result.quote` are the "
         "last phase's); empty for a bundle paid one rate whatever the month, or until the run succeeds"
     )
+    provider_economics = serializers.SerializerMethodField(
+        help_text="What the bundle costs the provider and what breaks even (monthly bundles); null until the "
+        "run succeeds"
+    )
     links = serializers.SerializerMethodField()
 
     class Meta(PricingRunSerializer.Meta):
-        fields = [*PricingRunSerializer.Meta.fields, "progress_log", "result", "phases", "links"]
+        fields = [
+            *PricingRunSerializer.Meta.fields,
+            "progress_log",
+            "result",
+            "phases",
+            "provider_economics",
+            "links",
+        ]
+
+    @extend_schema_field(ProviderEconomicsSerializer(allow_null=True))
+    def get_provider_economics(self, run) -> dict | None:
+        economics = run_economics(run.inputs, run.result) if run.succeeded else None
+        return None if economics is None else ProviderEconomicsSerializer(economics).data
 
     @extend_schema_field(_PhaseRates(many=True))
     def get_phases(self, run) -> list[dict]:

@@ -148,6 +148,8 @@ def run_detail(request, run_id):
             report.sensitivity_view(a) for a in selectors.sensitivity_list(scope=request.scope, run=run)
         ]
         context["can_analyse"] = request.scope.can("pricing.run")
+        # a provider asks first what the bundle costs it and what it needs to break even
+        context["economics_first"] = not request.scope.is_payer
     return render(request, "pricing/run_detail.html", context)
 
 

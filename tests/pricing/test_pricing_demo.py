@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db.models import F
 
 from pricing import demo
+from pricing.engine.breakeven import run_economics
 from pricing.experience import summarise_experience, summarise_spans
 from pricing.models import AssumptionSet, ExperienceDataset, PricingRun
 
@@ -36,17 +37,18 @@ def test_seed_demo_prices_every_demo_bundle_once(settings):
     settings.DEBUG = True
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", verbosity=0)
-    versions = AssumptionSet.objects.get().versions.order_by(
+    versions = AssumptionSet.objects.get(name=demo.ASSUMPTION_SET).versions.order_by(
         F("number").asc(nulls_last=True)
     )  # the draft has none
     assert [(v.number, v.status) for v in versions] == [(1, "published"), (None, "draft")]
     experience = ExperienceDataset.objects.get()
     assert experience.status == "valid" and experience.provider.short_name == "Bayview"
-    runs = PricingRun.objects.select_related("bundle_version__bundle")
-    assert sorted(r.bundle_version.bundle.name for r in runs) == [
-        "Home-based palliative care",
-        "Home-based palliative care, phased",
-        "Post-discharge palliative transition (90 days)",
+    runs = PricingRun.objects.select_related("bundle_version__bundle", "payer")
+    assert sorted((r.payer.short_name, r.bundle_version.bundle.name) for r in runs) == [
+        ("Golden Coast", "Home-based palliative care"),
+        ("Golden Coast", "Home-based palliative care, phased"),
+        ("Golden Coast", "Post-discharge palliative transition (90 days)"),
+        ("Sierra Foothills", "Sierra home palliative care (our service model)"),
     ]
     assert all(r.status == "succeeded" for r in runs)
     phased = next(r for r in runs if r.bundle_version.bundle.name.endswith("phased"))
@@ -60,3 +62,9 @@ def test_seed_demo_prices_every_demo_bundle_once(settings):
     home = next(r for r in runs if r.bundle_version.bundle.name == "Home-based palliative care")
     assert home.experience == experience and home.result["enrollment"]["source"] == "experience"
     assert len(home.result["quote"]["rates"]) == 3 * 4 * 2
+    # the rural provider's own run: its first year of 25 enrollees does not yet cover its fixed cost
+    rural = next(r for r in runs if r.payer.short_name == "Sierra Foothills")
+    assert rural.assumption_set_version.assumption_set.name == demo.RURAL_ASSUMPTION_SET
+    economics = run_economics(rural.inputs, rural.result)
+    assert economics is not None and economics.fixed_annual_cost == Decimal(60000)
+    assert economics.expected_result < 0 and economics.breakeven_enrollees > 25

@@ -1,5 +1,5 @@
-"""Pricing is the plan's own: another plan and any provider get 404 on every pricing object, through
-the API and the web; providers cannot start runs; read-only roles read but change nothing."""
+"""Pricing is its owner's: another plan and any provider get 404 on every pricing object, through
+the API and the web; a provider prices only its own bundles; read-only roles read but change nothing."""
 
 from __future__ import annotations
 
@@ -90,24 +90,22 @@ def test_every_pricing_page_is_404_for_other_organisations(objects, plan, member
             assert getattr(client, method)(url).status_code == 404, (who, method, url)
 
 
-def test_providers_cannot_start_runs_or_edit(
-    objects, plan, member_of, api_for, bundle_version, assumption_version
-):
+def test_a_provider_prices_only_what_it_owns(objects, member_of, api_for, bundle_version, assumption_version):
+    """Providers price their own bundles (tests/pricing/test_provider_pricing.py); a plan's stay 404."""
     client = api_for(member_of(ProviderFactory(), Role.ADMIN))
     response = client.post(
         "/api/v1/pricing/runs/", body_for(bundle_version, assumption_version), format="json"
     )
-    assert response.status_code == 403 and response.json()["code"] == "permission_denied"
-    assert client.post("/api/v1/pricing/assumption-sets/", {"name": "x"}, format="json").status_code == 403
-    assert client.get("/api/v1/pricing/runs/").status_code == 403
-    assert client.get("/api/v1/pricing/assumption-sets/").status_code == 403
-    assert client.get("/api/v1/pricing/experience/").status_code == 403
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    for url in ("/api/v1/pricing/runs/", "/api/v1/pricing/assumption-sets/", "/api/v1/pricing/experience/"):
+        listing = client.get(url)
+        assert listing.status_code == 200 and listing.json()["count"] == 0, url
     web = Client()
     user = member_of(ProviderFactory(), Role.ADMIN)
     assert web.login(username=user.username, password=PASSWORD)
-    assert web.get("/pricing/").status_code == 403
-    assert web.get("/pricing/runs/new/").status_code == 403
-    assert "Pricing" not in web.get("/").content.decode().split('aria-label="Main"')[1].split("</nav>")[0]
+    assert web.get("/pricing/").status_code == 200
+    assert web.get("/pricing/runs/new/").status_code == 200
+    assert "Pricing" in web.get("/").content.decode().split('aria-label="Main"')[1].split("</nav>")[0]
 
 
 def test_another_plan_cannot_price_this_plans_bundle(
