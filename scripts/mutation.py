@@ -122,6 +122,7 @@ MODULES: list[Target] = [
     Target("claims/completion.py", ("tests/claims/test_completion.py",)),
     Target("performance/matching.py", ("tests/performance/test_matching.py",), packages=("bundles",)),
     Target("bundles/phases.py", ("tests/bundles/test_phases.py",)),
+    Target("pricing/engine/breakeven.py", ("tests/pricing/engine/test_breakeven.py",), packages=("bundles",)),
 ]
 
 
@@ -358,6 +359,30 @@ EQUIVALENT: dict[str, list[Equivalent]] = {
             r"zip\(self\._ends, high_end_raises, (strict=(None|False))?\)",
             "high_end_raises is built from self._ends, so the two always have the same length",
             pattern=True,
+        ),
+    ],
+    "pricing/engine/breakeven.py": [
+        Equivalent(
+            "provider_economics",
+            "with localcontext(None):",
+            "the inputs carry at most 10 places; a figure's 28 digits round to the cent as its 40 do",
+        ),
+        Equivalent(
+            "breakeven_enrollees",
+            "with localcontext(None):",
+            "one quotient rounded up to a whole enrollee: 28 digits decide it as 40 do",
+        ),
+        Equivalent(
+            "provider_economics",
+            r"(member_months|enrollees) = sum\(\(Decimal\(b\[\"(member_months|enrollees)\"\]\) for b in budgets\), \)",
+            "sum starts from 0 then: the same Decimal total (0 when there is no budget, which compares alike)",
+            pattern=True,
+        ),
+        Equivalent(
+            "provider_economics",
+            ")",
+            "sum starts from 0 then: the same Decimal contribution per member-month",
+            original="Decimal(0),",
         ),
     ],
     "performance/measures.py": [

@@ -1,6 +1,7 @@
 """A provider defines its own service model as a bundle and prices it on its own costs (issue 19,
-points 1, 2 and 6): the break-even figures by hand, the whole flow through the API and the page,
-and tenancy both ways (a plan never sees a provider's bundles or runs, nor another provider)."""
+points 1, 2 and 6): the whole flow through the API and the page, and tenancy both ways (a plan
+never sees a provider's bundles or runs, nor another provider). The break-even arithmetic by hand:
+tests/pricing/engine/test_breakeven.py."""
 
 from __future__ import annotations
 
@@ -13,108 +14,10 @@ from accounts.models import Role
 from accounts.permissions import allows
 from bundles.demo import MARKETS, home_based_definition
 from bundles.models import Bundle, Market
-from pricing.engine.breakeven import breakeven_enrollees, provider_economics
 from tests.factories import PASSWORD, PayerFactory, ProviderFactory
 from tests.pricing.test_pricing_runs_api import execute
 
 pytestmark = pytest.mark.django_db
-
-# One market, one line, two tiers half and half: every figure below is worked out by hand.
-RATES = [
-    {
-        "tier": "1",
-        "market": "URBAN",
-        "lob": "medicaid",
-        "pmpm": "100.00",
-        "buildup": {"blended_direct": "80"},
-    },
-    {
-        "tier": "2",
-        "market": "URBAN",
-        "lob": "medicaid",
-        "pmpm": "200.00",
-        "buildup": {"blended_direct": "170"},
-    },
-]
-BUDGET = [
-    {"market": "URBAN", "lob": "medicaid", "enrollees": "10", "member_months": "60", "assessments": "20"}
-]
-
-
-def economics(**overrides):
-    params = {
-        "rates": RATES,
-        "assessment_fee": {"URBAN": "300.00"},
-        "assessment_direct_cost": {"URBAN": "243"},
-        "budgets": BUDGET,
-        "tier_mix": {"1": "0.5", "2": "0.5"},
-        "admin_load": Decimal("0.10"),
-        "fixed_annual_cost": Decimal(5000),
-    }
-    params.update(overrides)
-    return provider_economics(**params)
-
-
-def test_break_even_figures_against_a_hand_computed_case():
-    e = economics()
-    # cost = blended / (1 - 0.10): 80 / 0.9 = 88.888..., 170 / 0.9 = 188.888...
-    assert [(c.tier, c.rate_pmpm, c.cost_pmpm) for c in e.cells] == [
-        ("1", Decimal("100.00"), Decimal("88.89")),
-        ("2", Decimal("200.00"), Decimal("188.89")),
-    ]
-    # fixed 5,000 over 60 member-months = 83.333... on top of the cost
-    assert [c.breakeven_pmpm for c in e.cells] == [Decimal("172.22"), Decimal("272.22")]
-    assert e.assessment_cost == {"URBAN": Decimal("270.00")}  # 243 / 0.9
-    # 60 x (0.5 x 11.111... + 0.5 x 11.111...) + 20 x (300 - 270) = 666.67 + 600
-    assert e.contribution == Decimal("1266.67")
-    assert e.expected_result == Decimal("-3733.33")
-    # 5,000 / (1,266.666... / 10 enrollees) = 39.47: 40 enrollees a year
-    assert e.breakeven_enrollees == 40
-    assert (e.member_months, e.enrollees, e.fixed_annual_cost) == (
-        Decimal(60),
-        Decimal(10),
-        Decimal("5000.00"),
-    )
-
-
-def test_a_cost_on_the_half_cent_rounds_up():
-    rates = [{**RATES[0], "buildup": {"blended_direct": "9.0045"}}]  # / 0.9 = 10.005 exactly
-    e = economics(rates=rates, tier_mix={"1": "1"}, fixed_annual_cost=Decimal(0))
-    assert e.cells[0].cost_pmpm == Decimal("10.01")
-    assert e.cells[0].breakeven_pmpm == Decimal("10.01")  # no fixed cost: break-even is the cost
-    assert e.breakeven_enrollees == 0
-
-
-def test_no_member_months_leaves_no_break_even_rate():
-    e = economics(budgets=[{**BUDGET[0], "enrollees": "0", "member_months": "0", "assessments": "0"}])
-    assert [c.breakeven_pmpm for c in e.cells] == [None, None]
-    assert e.breakeven_enrollees is None
-    assert e.contribution == Decimal("0.00")
-
-
-def test_rates_under_cost_never_break_even():
-    rates = [{**r, "pmpm": "50.00"} for r in RATES]
-    e = economics(rates=rates, assessment_fee={"URBAN": "270.00"})
-    assert e.contribution < 0
-    assert e.breakeven_enrollees is None
-
-
-@pytest.mark.parametrize(
-    ("fixed", "contribution", "enrollees", "expected"),
-    [
-        (Decimal(100), Decimal(50), Decimal(2), 4),  # exactly 4: not rounded up to 5
-        (Decimal(101), Decimal(50), Decimal(2), 5),  # a cent more needs a whole enrollee more
-        (Decimal("100.01"), Decimal(50), Decimal(2), 5),
-        (Decimal(0), Decimal(-5), Decimal(2), 0),  # no fixed cost: nothing to cover
-        (Decimal(100), Decimal(0), Decimal(2), None),  # each enrollee adds nothing
-        (Decimal(100), Decimal(50), Decimal(0), None),  # no enrollees to learn a contribution from
-    ],
-)
-def test_break_even_enrollment_edges(fixed, contribution, enrollees, expected):
-    assert breakeven_enrollees(fixed, contribution, enrollees) == expected
-
-
-# -- through the platform ----------------------------------------------------------------------
 
 
 @pytest.fixture
