@@ -285,8 +285,9 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
 
 def _negotiation(version: ContractVersion) -> dict[str, Any] | None:
     """Which round's offer the terms are, and whose, once the version was countered (ContractOffer);
-    None for a version never negotiated (its document, fingerprint and rate sheets are as before)."""
-    if not version.offer_side:
+    None for a version never negotiated (its document, fingerprint and rate sheets are as before), and
+    for a draft (returned after a round: the plan's next proposal is not negotiated yet)."""
+    if not version.offer_side or version.status == VersionStatus.DRAFT:
         return None
     return {"round": version.proposal_round, "side": version.offer_side, "kind": version.offer_kind}
 

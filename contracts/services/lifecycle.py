@@ -60,6 +60,8 @@ def contract_propose(*, scope: Scope, contract: Contract) -> ContractVersion:
     version = _pending_for(contract, "propose")
     if version.is_amendment:
         _check_amendment_start(version, version.effective_start)
+    # the document below is the proposed version's (a negotiated one names its round and side)
+    version.status = CONTRACT_VERSION.target("propose", version.status)
     version.proposal_round += 1
     if version.offer_side:  # negotiated before it was returned: the plan's re-proposal is on the table
         version.offer_side, version.offer_kind = Side.PAYER, OfferKind.PROPOSAL
@@ -73,7 +75,6 @@ def contract_propose(*, scope: Scope, contract: Contract) -> ContractVersion:
     )
     now = timezone.now()
     version.fingerprint = rules.fingerprint(document)
-    version.status = CONTRACT_VERSION.target("propose", version.status)
     version.proposed_at = now
     version.sent_at = version.sent_at or now
     version.save()

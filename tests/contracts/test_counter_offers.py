@@ -327,3 +327,21 @@ def test_the_offers_and_the_page_take_as_many_queries_with_many_rounds(
     assert ContractOffer.objects.filter(version__contract=proposed).count() == 6
     assert _count(lambda: provider_api.get(url(proposed, "offers"))) == offers_two
     assert _count(lambda: page.get(f"/contracts/{proposed.number}/")) == page_two
+
+
+def test_a_countered_proposal_returned_and_proposed_again_is_the_plans_next_round(
+    proposed, plan_scope, provider_scope, provider_api
+):
+    provider_counter(provider_scope, proposed)
+    services.contract_return(scope=provider_scope, contract=proposed, comments="Let us start over")
+    draft = version_of(proposed)
+    assert draft.status == "draft" and draft.fingerprint == ""
+    services.contract_propose(scope=plan_scope, contract=proposed)
+    version = version_of(proposed)
+    assert (version.proposal_round, version.offer_side, version.offer_kind) == (3, "payer", "proposal")
+    third = version.offers.get(round=3)
+    assert (third.kind, third.side, third.fingerprint) == ("proposal", "payer", version.fingerprint)
+    assert third.changes == []  # the plan proposes the provider's round-2 terms unchanged
+    sheet = provider_api.get(f"/api/v1/contracts/{proposed.number}/rate-sheet.csv")
+    rows = {row[-3]: row[-2] for row in csv.reader(io.StringIO(sheet.content.decode()))}
+    assert (rows["negotiated_round"], rows["negotiated_offer_of"]) == ("3", "payer")
