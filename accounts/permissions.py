@@ -50,6 +50,7 @@ PERMISSIONS: dict[str, Rule] = {
     "contract.edit": Rule(frozenset({Role.ADMIN, Role.CONTRACT_MANAGER}), PAYER),
     "contract.accept": Rule(_CONTRACTING),
     "contract.return": Rule(_CONTRACTING, PROVIDER),  # send a proposal back with comments
+    "contract.counter": Rule(_CONTRACTING, ANY_KIND),  # counter-offer on a proposal, or reject one
     "contract.terminate": Rule(_CONTRACTING, PAYER),  # the plan terminates (issue: contracts lifecycle)
     "contract.export": Rule(_CONTRACTING, PAYER),  # zip of every active contract's rate sheets
     # enrollment and payment

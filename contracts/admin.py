@@ -6,6 +6,7 @@ from contracts.models import (
     Contract,
     ContractAcceptance,
     ContractEvent,
+    ContractOffer,
     ContractVersion,
     RateScheduleEntry,
     RateSheetExport,
@@ -57,13 +58,26 @@ class AcceptanceInline(admin.TabularInline):
     can_delete = False
 
 
+class OfferInline(admin.TabularInline):
+    """The rounds of a proposal's negotiation: append-only, read here, never edited."""
+
+    model = ContractOffer
+    fields = ["round", "side", "kind", "author", "created_at", "reason", "pricing_run_id", "fingerprint"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(ContractVersion)
 class ContractVersionAdmin(SimpleHistoryAdmin):
     list_display = ["contract", "number", "status", "effective_start", "in_force_end", "fingerprint"]
     list_filter = ["status"]
     search_fields = ["contract__number"]
     list_select_related = ["contract"]
-    inlines = [RateInline, FeeInline, AcceptanceInline]
+    inlines = [RateInline, FeeInline, AcceptanceInline, OfferInline]
 
 
 @admin.register(RateScheduleEntry)

@@ -23,14 +23,19 @@ from contracts.serializers import (
     ContractCreateSerializer,
     ContractDetailSerializer,
     ContractSerializer,
+    CounterSerializer,
     DiffSerializer,
     ExportSerializer,
+    OfferListSerializer,
+    OfferSerializer,
     PricingRunInputSerializer,
+    RejectCounterSerializer,
     ReturnSerializer,
     TerminateSerializer,
     VersionSerializer,
     VersionSummarySerializer,
     VersionUpdateSerializer,
+    counter_from,
     terms_from,
 )
 from core.api import ErrorSerializer
@@ -282,6 +287,64 @@ class ContractReturnApi(_ActionApi):
             scope=self.scope, contract=contract, comments=serializer.validated_data["comments"]
         )
         return self.respond(contract)
+
+
+class ContractCounterApi(ScopedAPIView):
+    @extend_schema(
+        request=CounterSerializer,
+        responses={201: OfferSerializer, 400: ErrorSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
+    def post(self, request, contract_id):
+        """Counter the offer on the table (the other side's): new rates, assessment fees, withhold or
+        quality terms, each change with its reason. The proposed version's terms change in place as a
+        new round; both sides then accept that round."""
+        contract = _contract(self.scope, contract_id)
+        serializer = CounterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        offer = services.contract_counter(
+            scope=self.scope, contract=contract, **counter_from(serializer.validated_data)
+        )
+        return Response(OfferSerializer(offer).data, status=status.HTTP_201_CREATED)
+
+
+class ContractRejectCounterApi(ScopedAPIView):
+    @extend_schema(
+        request=RejectCounterSerializer,
+        responses={201: OfferSerializer, 400: ErrorSerializer, 409: CONFLICT},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
+    def post(self, request, contract_id):
+        """Reject the counter-offer on the table: your side's earlier offer is back, as a new round."""
+        contract = _contract(self.scope, contract_id)
+        serializer = RejectCounterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        offer = services.contract_reject_counter(
+            scope=self.scope, contract=contract, reason=serializer.validated_data["reason"]
+        )
+        return Response(OfferSerializer(offer).data, status=status.HTTP_201_CREATED)
+
+
+class ContractOfferListApi(ScopedAPIView):
+    @extend_schema(
+        responses={200: OfferListSerializer}, parameters=[ORGANIZATION_PARAMETER, VERSION_PARAMETER]
+    )
+    def get(self, request, contract_id):
+        """The rounds of a version's negotiation (default: the pending version, else the current one):
+        who offered what, when, each change with its reason."""
+        contract = _contract(self.scope, contract_id)
+        version = selectors.negotiated_version(
+            scope=self.scope, contract=contract, number=request.query_params.get("version")
+        )
+        return Response(
+            OfferListSerializer(
+                {
+                    "version": version,
+                    "on_the_table": version.offer_side or "payer",
+                    "offers": selectors.offer_list(scope=self.scope, contract=contract, version=version),
+                }
+            ).data
+        )
 
 
 class ContractTerminateApi(_ActionApi):

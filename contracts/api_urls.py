@@ -31,6 +31,17 @@ urlpatterns = [
     path("contracts/<str:contract_id>/accept/", api.ContractAcceptApi.as_view(), name="api-contract-accept"),
     path("contracts/<str:contract_id>/return/", api.ContractReturnApi.as_view(), name="api-contract-return"),
     path(
+        "contracts/<str:contract_id>/counter/", api.ContractCounterApi.as_view(), name="api-contract-counter"
+    ),
+    path(
+        "contracts/<str:contract_id>/reject-counter/",
+        api.ContractRejectCounterApi.as_view(),
+        name="api-contract-reject-counter",
+    ),
+    path(
+        "contracts/<str:contract_id>/offers/", api.ContractOfferListApi.as_view(), name="api-contract-offers"
+    ),
+    path(
         "contracts/<str:contract_id>/terminate/",
         api.ContractTerminateApi.as_view(),
         name="api-contract-terminate",

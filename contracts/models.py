@@ -211,6 +211,12 @@ class ContractVersion(models.Model):
         max_length=64, blank=True, help_text="sha256 of the rates and terms, when frozen"
     )
     proposal_round = models.PositiveIntegerField(default=0)
+    # Negotiation (ContractOffer): whose offer is on the table while proposed, and how it got there
+    # (a counter-offer, or a rejection restoring that side's earlier offer); null: the plan's proposal,
+    # never countered. Nullable without a default (a plain ADD COLUMN), and only set by a counter, so
+    # versions never negotiated keep their fingerprint and rate sheets.
+    offer_side = models.CharField(max_length=16, choices=Side.choices, null=True, blank=True)  # noqa: DJ001
+    offer_kind = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
     sent_at = models.DateTimeField(null=True, blank=True, help_text="First sent to the provider")
     proposed_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
@@ -342,6 +348,55 @@ class AssessmentFee(models.Model):
         return f"{self.version} {self.market}: {self.fee}"
 
 
+class OfferKind(models.TextChoices):
+    PROPOSAL = "proposal", "Proposal"
+    COUNTER = "counter", "Counter-offer"
+    REJECTION = "rejection", "Counter-offer rejected"
+
+
+class ContractOffer(models.Model):
+    """One round of a proposed version's negotiation, append-only: the plan's proposal (round 1, and each
+    re-proposal after a return), a side's counter-offer, or a rejection restoring that side's earlier
+    offer. ``terms`` is the full snapshot of what was on the table (amounts as strings), ``changes`` what
+    differs from the round before, each change with its reason."""
+
+    version = models.ForeignKey(ContractVersion, on_delete=models.PROTECT, related_name="offers")
+    round = models.PositiveIntegerField()
+    side = models.CharField(max_length=16, choices=Side.choices)
+    kind = models.CharField(max_length=16, choices=OfferKind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    # {"rates": {rate key: "123.45"}, "assessment_fees": {market: "50.00"}, "withhold_percentage": "0.0500",
+    #  "quality_terms": [...]}
+    terms = models.JSONField(default=dict)
+    # [{"field", "cell" (rates: {"lob", "tier", "market", "phase"}; fees: {"market"}), "before", "after",
+    #   "reason"}]
+    changes = models.JSONField(default=list, blank=True)
+    reason = models.TextField(blank=True, help_text="The rejection's reason")
+    pricing_run_id = models.CharField(
+        max_length=64, blank=True, help_text="A pricing run backing the offer (as given by its author)"
+    )
+    fingerprint = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["version", "round"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "round"], name="contract_offer_once_per_round"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} round {self.round}: {self.kind} by {self.side}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValueError("Contract offers are append-only.")
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        return Q(version__contract__payer=organization) | Q(version__contract__provider=organization)
+
+
 class ContractAcceptance(models.Model):
     """One side's acceptance of a proposed version (per proposal round: a returned proposal starts over)."""
 
@@ -368,6 +423,8 @@ class EventKind(models.TextChoices):
     EDITED = "edited", "Edited"
     PROPOSED = "proposed", "Proposed"
     RETURNED = "returned", "Returned with comments"
+    COUNTERED = "countered", "Counter-offer"
+    COUNTER_REJECTED = "counter_rejected", "Counter-offer rejected"
     ACCEPTED = "accepted", "Accepted"
     ACTIVATED = "activated", "Activated"
     AMENDED = "amended", "Amendment started"

@@ -195,7 +195,17 @@ def sheet_context(document: dict[str, Any], *, draft: bool) -> dict[str, Any]:
         "episode_words": rules.describe_episode(document),
         "fingerprint": document["fingerprint"],
         "fingerprint_grouped": rules.grouped(document["fingerprint"]),
+        "negotiation": negotiation_words(document),
     }
+
+
+def negotiation_words(document: dict[str, Any]) -> str:
+    """ "Negotiated in round N (the provider's offer)" for a countered version; '' when never negotiated."""
+    negotiation = document.get("negotiation")
+    if not negotiation:
+        return ""
+    whose = "the plan's" if negotiation["side"] == "payer" else "the provider's"
+    return f"Negotiated in round {negotiation['round']} ({whose} offer)"
 
 
 def render_html(document: dict[str, Any], *, draft: bool = False) -> str:
@@ -300,6 +310,7 @@ def render_xlsx(document: dict[str, Any], *, draft: bool = False) -> bytes:
         *_bonus_facts(document),
         ("Termination notice (days)", document["termination_notice_days"]),
         ("Shared savings", rules.describe_shared_savings(document["shared_savings_terms"])),
+        *([("Negotiation", negotiation_words(document))] if document.get("negotiation") else []),
         ("Fingerprint (sha256)", document["fingerprint"]),
     ]
     table(summary, ["term", "value"], [list(f) for f in facts], {1: 30, 2: 72}, {})
@@ -443,6 +454,9 @@ def render_csv(document: dict[str, Any], *, draft: bool = False) -> bytes:
     if document.get("recovery_offset_share") is not None:  # likewise
         terms.append(("recovery_offset_share", document["recovery_offset_share"]))
     terms += _episode_terms(document)
+    if document.get("negotiation"):  # only a countered version's: older sheets keep their bytes
+        terms.append(("negotiated_round", document["negotiation"]["round"]))
+        terms.append(("negotiated_offer_of", document["negotiation"]["side"]))
     if draft:
         terms.append(("status", "DRAFT - not binding"))
     for key, value in terms:

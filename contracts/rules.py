@@ -768,6 +768,8 @@ def fingerprint(document: dict[str, Any]) -> str:
     for key in EPISODE_TERMS:  # likewise, each only when set
         if document.get(key) is not None:
             data[key] = document[key]
+    if document.get("negotiation"):  # likewise: only a countered version's round and side
+        data["negotiation"] = {k: document["negotiation"][k] for k in ("round", "side")}
     data["payer"], data["provider"] = document["payer"]["id"], document["provider"]["id"]
     data["bundle"] = {k: document["bundle"][k] for k in ("id", "number", "content_hash")}
     data["tiers"] = [t["code"] for t in document["tiers"]]

@@ -29,6 +29,7 @@ from contracts.models import (
     Contract,
     ContractAcceptance,
     ContractEvent,
+    ContractOffer,
     ContractVersion,
     RateSheetExport,
     Side,
@@ -278,7 +279,17 @@ def version_document(version: ContractVersion) -> dict[str, Any]:
         "episode_renewal": version.episode_renewal,
         "pricing_run_id": version.pricing_run_id,
         "amends": _amended_version(version),
+        "negotiation": _negotiation(version),
     }
+
+
+def _negotiation(version: ContractVersion) -> dict[str, Any] | None:
+    """Which round's offer the terms are, and whose, once the version was countered (ContractOffer);
+    None for a version never negotiated (its document, fingerprint and rate sheets are as before), and
+    for a draft (returned after a round: the plan's next proposal is not negotiated yet)."""
+    if not version.offer_side or version.status == VersionStatus.DRAFT:
+        return None
+    return {"round": version.proposal_round, "side": version.offer_side, "kind": version.offer_kind}
 
 
 def document_for(*, scope: Scope, document: dict[str, Any]) -> dict[str, Any]:
@@ -467,7 +478,53 @@ def contract_actions(*, scope: Scope, contract: Contract, pending: ContractVersi
             actions.remove("accept")
     if "amend" in actions and pending is not None:
         actions.remove("amend")
+    if pending is not None and {"counter", "reject_counter"} & set(actions):
+        # the side whose offer is on the table does not answer it; only a counter-offer is rejected
+        side = "payer" if scope.is_payer else "provider"
+        if (pending.offer_side or "payer") == side:
+            actions = [action for action in actions if action not in ("counter", "reject_counter")]
+        elif pending.offer_kind != "counter" and "reject_counter" in actions:
+            actions.remove("reject_counter")
     return actions
+
+
+def version_offer_terms(version: ContractVersion) -> dict[str, Any]:
+    """The negotiable terms of ``version`` as they stand: amounts as strings (ContractOffer.terms)."""
+    rates, reasons = {}, {}
+    for entry in version.rates.all().order_by("lob", "tier", "market", "phase"):
+        key = rules.rate_key(entry.lob, entry.tier, entry.market, entry.phase)
+        rates[key] = rules.money(entry.pmpm)
+        if entry.source == "negotiated" and entry.reason:
+            reasons[key] = entry.reason
+    return {
+        "rates": rates,
+        "rate_reasons": reasons,
+        "assessment_fees": {fee.market: rules.money(fee.fee) for fee in version.assessment_fees.all()},
+        "withhold_percentage": str(Decimal(version.withhold_percentage).quantize(Decimal("0.0001"))),
+        "quality_terms": [dict(term) for term in version.quality_terms],
+    }
+
+
+def negotiated_version(*, scope: Scope, contract: Contract, number: Any = None) -> ContractVersion:
+    """The version whose negotiation to show: ``number``, else the pending one the scope sees (a
+    provider: once sent), else the current one."""
+    if number in (None, ""):
+        pending = pending_version(contract=contract)
+        if pending is not None and (scope.is_payer or pending.sent_at is not None):
+            number = pending.number
+        else:
+            number = contract.current_version.number if contract.current_version_id else 1
+    return version_get(scope=scope, contract=contract, number=number)
+
+
+def offer_list(*, scope: Scope, contract: Contract, version: ContractVersion) -> QuerySet[ContractOffer]:
+    """The rounds of ``version``'s negotiation, first to last, with their authors (``contract`` is one
+    the scope sees: contract_get)."""
+    return (
+        ContractOffer.objects.filter(version=version, version__contract=contract)
+        .select_related("author")
+        .order_by("round")
+    )
 
 
 # --- the workspace's worklist ----------------------------------------------------------------------

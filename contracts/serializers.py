@@ -13,6 +13,7 @@ from contracts.models import (
     Contract,
     ContractAcceptance,
     ContractEvent,
+    ContractOffer,
     ContractVersion,
     ExportStatus,
     RateScheduleEntry,
@@ -225,6 +226,54 @@ class VersionUpdateSerializer(TermsInputSerializer):
 
 class ReturnSerializer(serializers.Serializer):
     comments = serializers.CharField(help_text="What the provider wants changed")
+
+
+class CounterRateSerializer(serializers.Serializer):
+    tier = serializers.CharField()
+    market = serializers.CharField()
+    lob = serializers.CharField()
+    phase = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=16, help_text="A phased bundle's phase code"
+    )
+    rate = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="The new PMPM (or case rate)")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Required when the rate changes"
+    )
+
+
+class CounterFeeSerializer(serializers.Serializer):
+    market = serializers.CharField()
+    fee = serializers.DecimalField(max_digits=14, decimal_places=2)
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Required when the fee changes"
+    )
+
+
+class CounterSerializer(serializers.Serializer):
+    rates = CounterRateSerializer(many=True, required=False)
+    assessment_fees = CounterFeeSerializer(many=True, required=False)
+    withhold_percentage = serializers.DecimalField(
+        max_digits=5, decimal_places=4, required=False, help_text="A fraction: 0.0500 is 5%"
+    )
+    withhold_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    quality_terms = QualityTermSerializer(many=True, required=False, help_text="The whole list of terms")
+    quality_terms_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    pricing_run_id = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="A pricing run backing the offer"
+    )
+
+
+def counter_from(validated: dict) -> dict:
+    """Validated counter-offer input as the service's keyword arguments."""
+    data = dict(validated)
+    for key in ("rates", "assessment_fees", "quality_terms"):
+        if data.get(key) is not None:
+            data[key] = [dict(item) for item in data[key]]
+    return data
+
+
+class RejectCounterSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="Why the counter-offer is rejected")
 
 
 class TerminateSerializer(serializers.Serializer):
@@ -495,6 +544,46 @@ class EventSerializer(serializers.ModelSerializer):
 
     def get_user(self, event) -> str | None:
         return event.user.get_full_name() or event.user.username if event.user else None
+
+
+class OfferChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="rates, assessment_fees, withhold_percentage or quality_terms")
+    cell = serializers.JSONField(allow_null=True, help_text="The rate cell or the fee's market")
+    label = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class OfferSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+    changes = OfferChangeSerializer(many=True)
+
+    class Meta:
+        model = ContractOffer
+        fields = [
+            "round",
+            "side",
+            "kind",
+            "author",
+            "created_at",
+            "reason",
+            "changes",
+            "terms",
+            "pricing_run_id",
+            "fingerprint",
+        ]
+
+    def get_author(self, offer) -> str:
+        return offer.author.get_full_name() or offer.author.username
+
+
+class OfferListSerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="version.number")
+    status = serializers.CharField(source="version.status")
+    proposal_round = serializers.IntegerField(source="version.proposal_round")
+    on_the_table = serializers.CharField(help_text="The side whose offer the terms are (payer or provider)")
+    offers = OfferSerializer(many=True)
 
 
 class ContractDetailSerializer(serializers.Serializer):

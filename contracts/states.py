@@ -1,7 +1,8 @@
 """The lifecycles of a contract and of its versions, declared once (core.statemachine).
 
 Every version (version 1, then each amendment) goes draft -> proposed -> active; the plan edits
-and proposes a draft, the provider may return a proposal, and each side accepts it (the version
+and proposes a draft, the provider may return a proposal, either side may counter the other's offer
+(or reject a counter-offer), and each side accepts the final round (the version
 activates when both have). ``Contract.status`` mirrors its first version until that one is
 active, then stays ``active`` through amendments until the contract is terminated or expires:
 those mirror moves are fired by the platform as a consequence of the version's.
@@ -16,6 +17,8 @@ NOT_EDITABLE_MESSAGE = "Only a draft can be edited. To change an active contract
 NOT_PROPOSABLE_MESSAGE = "Only a draft can be proposed."
 NOT_ACCEPTABLE_MESSAGE = "Only a proposed contract can be accepted; a draft must be proposed first."
 NOT_RETURNABLE_MESSAGE = "Only a proposed contract can be returned to the plan."
+NOT_COUNTERABLE_MESSAGE = "Only a proposed contract can be countered; a draft is edited by the plan."
+NOT_REJECTABLE_MESSAGE = "Only a counter-offer on a proposed contract can be rejected."
 NOT_TERMINABLE_MESSAGE = "Only an active contract can be terminated."
 NOT_AMENDABLE_MESSAGE = "Only an active contract can be amended."
 
@@ -36,6 +39,10 @@ CONTRACT_VERSION = StateMachine(
         # One side's acceptance; the version activates once both sides have accepted this round.
         Transition("accept", VersionStatus.PROPOSED, VersionStatus.PROPOSED, "contract.accept"),
         Transition("return", VersionStatus.PROPOSED, VersionStatus.DRAFT, "contract.return"),
+        # Negotiation: the side whose offer is not on the table answers it with new terms (a new round),
+        # or rejects a counter-offer (its own earlier offer is back on the table, as a new round).
+        Transition("counter", VersionStatus.PROPOSED, VersionStatus.PROPOSED, "contract.counter"),
+        Transition("reject_counter", VersionStatus.PROPOSED, VersionStatus.PROPOSED, "contract.counter"),
         Transition("activate", VersionStatus.PROPOSED, VersionStatus.ACTIVE),
         Transition("supersede", VersionStatus.ACTIVE, VersionStatus.SUPERSEDED),  # an amendment took over
         # The contract's current version goes with it (who may terminate is the contract's rule).
@@ -49,6 +56,8 @@ CONTRACT_VERSION = StateMachine(
         "propose": _refusal(NOT_PROPOSABLE_MESSAGE),
         "accept": _refusal(NOT_ACCEPTABLE_MESSAGE),
         "return": _refusal(NOT_RETURNABLE_MESSAGE),
+        "counter": _refusal(NOT_COUNTERABLE_MESSAGE),
+        "reject_counter": _refusal(NOT_REJECTABLE_MESSAGE),
     },
 )
 

@@ -133,7 +133,68 @@ def contract_create(request):
     return render(request, template, {"form": form, "chosen": chosen}, status=status)
 
 
-def _detail_context(request, contract, version: ContractVersion) -> dict:
+def _negotiation(request, contract, pending, actions, typed=None, errors=None) -> dict | None:
+    """The pending version's rounds and, for the side that answers the offer on the table, the
+    counter-offer form's rows (the current terms, or what was typed when refused) and the reject form."""
+    if pending is None or pending.status != "proposed":
+        return None
+    scope = request.scope
+    offers = list(selectors.offer_list(scope=scope, contract=contract, version=pending))
+    context: dict = {
+        "version": pending,
+        "offers": offers,
+        "on_the_table": pending.offer_side or "payer",
+        "can_counter": "counter" in actions,
+        "can_reject": "reject_counter" in actions,
+    }
+    if not context["can_counter"]:
+        return context
+    typed, errors = typed or {}, errors or {}
+    current = selectors.version_offer_terms(pending)
+    tier_names = {t["code"]: t.get("name", "") for t in pending.bundle_version.definition.get("tiers", [])}
+    rows = []
+    for key, value in current["rates"].items():
+        lob, tier, market, phase = rules.split_rate_key(key)
+        name = f"rate:{key}"
+        rows.append(
+            {
+                "name": name,
+                "label": f"{tier_names.get(tier) or 'Tier ' + tier} · {market} · {lob_label(lob)}"
+                + (f" · {phase}" if phase else ""),
+                "current": value,
+                "value": typed.get(name, value),
+                "reason": typed.get(f"reason:{name}", ""),
+                "error": errors.get(name, ""),
+            }
+        )
+    for market, value in current["assessment_fees"].items():
+        name = f"fee:{market}"
+        rows.append(
+            {
+                "name": name,
+                "label": f"Assessment fee · {market}",
+                "current": value,
+                "value": typed.get(name, value),
+                "reason": typed.get(f"reason:{name}", ""),
+                "error": errors.get(name, ""),
+            }
+        )
+    rows.append(
+        {
+            "name": "withhold_percentage",
+            "label": "Withhold (a fraction: 0.0500 is 5%)",
+            "current": current["withhold_percentage"],
+            "value": typed.get("withhold_percentage", current["withhold_percentage"]),
+            "reason": typed.get("reason:withhold_percentage", ""),
+            "error": errors.get("withhold_percentage", ""),
+        }
+    )
+    context["rows"] = rows
+    context["pricing_run_id"] = typed.get("pricing_run_id", "")
+    return context
+
+
+def _detail_context(request, contract, version: ContractVersion, typed=None, errors=None) -> dict:
     scope = request.scope
     pending = selectors.pending_version(contract=contract)
     if pending is not None and not scope.is_payer and pending.sent_at is None:
@@ -186,6 +247,7 @@ def _detail_context(request, contract, version: ContractVersion) -> dict:
         "return_form": ReturnForm(),
         "terminate_form": TerminateForm(),
         "amend_form": AmendForm(),
+        "negotiation": _negotiation(request, contract, pending, actions, typed, errors),
     }
 
 
@@ -402,6 +464,113 @@ def contract_return(request, contract_id):
         return _refused(request, contract, "return", _refusal(exc))
     messages.success(request, "Sent back to the plan with your comments.")
     return redirect("contract-detail", contract_id=contract.number)
+
+
+def _counter_input(post, current: dict) -> tuple[dict, dict[str, str]]:
+    """The counter-offer form as contract_counter's arguments, and each problem path's form field."""
+    rates, fees, fields = [], [], {}
+    for key in current["rates"]:
+        name = f"rate:{key}"
+        if name in post:
+            lob, tier, market, phase = rules.split_rate_key(key)
+            at = f"rates[{len(rates)}]"
+            fields[f"{at}.rate"] = fields[f"{at}.reason"] = fields[at] = name
+            rates.append(
+                {
+                    "tier": tier,
+                    "market": market,
+                    "lob": lob,
+                    "phase": phase,
+                    "rate": post[name].strip(),
+                    "reason": post.get(f"reason:{name}", ""),
+                }
+            )
+    for market in current["assessment_fees"]:
+        name = f"fee:{market}"
+        if name in post:
+            at = f"assessment_fees[{len(fees)}]"
+            fields[f"{at}.fee"] = fields[f"{at}.reason"] = fields[f"{at}.market"] = name
+            fees.append(
+                {"market": market, "fee": post[name].strip(), "reason": post.get(f"reason:{name}", "")}
+            )
+    fields["withhold_percentage"] = fields["withhold_reason"] = "withhold_percentage"
+    withhold = post.get("withhold_percentage", "").strip()
+    return {
+        "rates": rates,
+        "assessment_fees": fees,
+        "withhold_percentage": withhold or None,
+        "withhold_reason": post.get("reason:withhold_percentage", ""),
+        "pricing_run_id": post.get("pricing_run_id", ""),
+    }, fields
+
+
+def _negotiation_refused(
+    request, contract, form_name: str, exc: ApplicationError, fields=None
+) -> HttpResponse:
+    """The negotiation again with what was typed and every problem (htmx: the section, 422; else the
+    page, 400)."""
+    if exc.status == 403:
+        raise exc
+    errors: dict[str, str] = {}
+    unplaced = []
+    for problem in _problems(exc):
+        field = (fields or {}).get(problem.get("path", ""))
+        if field:
+            errors[field] = " ".join(filter(None, [errors.get(field, ""), problem["message"]]))
+        else:
+            unplaced.append(problem["message"])
+    number = contract.current_version.number if contract.current_version_id else 1
+    version = selectors.version_get(scope=request.scope, contract=contract, number=number)
+    context = _detail_context(request, contract, version, typed=request.POST, errors=errors)
+    context.update(
+        typed=request.POST, refused={"form": form_name, "message": exc.message, "problems": unplaced}
+    )
+    if request.htmx:
+        return render(request, "contracts/_negotiation.html", context, status=422)
+    return render(request, "contracts/contract_detail.html", context, status=400)
+
+
+def _negotiated(request, contract, success: str) -> HttpResponse:
+    messages.success(request, success)
+    target = reverse("contract-detail", kwargs={"contract_id": contract.number})
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@require_POST
+@scoped_view
+def contract_counter(request, contract_id):
+    contract = _contract(request, contract_id)
+    pending = selectors.pending_version(contract=contract)
+    current = selectors.version_offer_terms(pending) if pending else {"rates": {}, "assessment_fees": {}}
+    arguments, fields = _counter_input(request.POST, current)
+    try:
+        offer = services.contract_counter(scope=request.scope, contract=contract, **arguments)
+    except ApplicationError as exc:
+        return _negotiation_refused(request, contract, "counter", exc, fields)
+    return _negotiated(
+        request, contract, f"Counter-offer sent (round {offer.round}): the other side answers it."
+    )
+
+
+@require_POST
+@scoped_view
+def contract_reject_counter(request, contract_id):
+    contract = _contract(request, contract_id)
+    try:
+        offer = services.contract_reject_counter(
+            scope=request.scope, contract=contract, reason=request.POST.get("reason", "")
+        )
+    except ApplicationError as exc:
+        return _negotiation_refused(request, contract, "reject_counter", exc)
+    return _negotiated(
+        request,
+        contract,
+        f"Counter-offer rejected: your earlier offer is back on the table (round {offer.round}).",
+    )
 
 
 def _refused(request, contract, form_name: str, message: str) -> HttpResponse:

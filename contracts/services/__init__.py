@@ -4,6 +4,7 @@
 - ``drafts``: open a contract, edit the draft;
 - ``rates``: negotiated rates and fees, rates from a pricing run;
 - ``lifecycle``: propose, return, accept, activate, terminate, expire;
+- ``negotiation``: counter-offers on a proposal, their rejection, every round recorded;
 - ``amendments``: amend an active contract;
 - ``rate_sheets``: rate sheets and the zip of every active contract's;
 - ``checks``: terms, overlap and amendment-date checks;
@@ -53,6 +54,15 @@ from contracts.services.lifecycle import (
     contract_terminate,
     contracts_expire_due,
 )
+from contracts.services.negotiation import (
+    INVALID_COUNTER_MESSAGE,
+    NO_CHANGES_MESSAGE,
+    NO_COUNTER_MESSAGE,
+    OWN_OFFER_MESSAGE,
+    REJECTION_REASON_MESSAGE,
+    contract_counter,
+    contract_reject_counter,
+)
 from contracts.services.rate_sheets import (
     CONTENT_TYPES,
     rate_sheet,
@@ -78,8 +88,11 @@ __all__ = [
     "CONTENT_TYPES",
     "DEFAULT_TERMS",
     "INCOMPLETE_MESSAGE",
+    "INVALID_COUNTER_MESSAGE",
     "INVALID_TERMS_MESSAGE",
     "NOT_ACCEPTABLE_MESSAGE",
+    "NO_CHANGES_MESSAGE",
+    "NO_COUNTER_MESSAGE",
     "NOT_AMENDABLE_MESSAGE",
     "NOT_A_PROVIDER_MESSAGE",
     "NOT_EDITABLE_MESSAGE",
@@ -88,18 +101,22 @@ __all__ = [
     "NOT_RETURNABLE_MESSAGE",
     "NOT_TERMINABLE_MESSAGE",
     "OVERLAP_MESSAGE",
+    "OWN_OFFER_MESSAGE",
     "PRICING_INCOMPLETE_MESSAGE",
     "PRICING_MISMATCH_MESSAGE",
     "REASON_REQUIRED_MESSAGE",
+    "REJECTION_REASON_MESSAGE",
     "TERMINATION_DATE_MESSAGE",
     "TERMINATION_NOTICE_MESSAGE",
     "TERM_FIELDS",
     "allocate_number",
     "contract_accept",
     "contract_amend",
+    "contract_counter",
     "contract_create",
     "contract_propose",
     "contract_rate_set",
+    "contract_reject_counter",
     "contract_return",
     "contract_terminate",
     "contract_version_update",

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from accounts.tenancy import Scope
 from contracts import rules
-from contracts.models import Contract, ContractAcceptance, ContractVersion, EventKind, Side
+from contracts.models import Contract, ContractAcceptance, ContractVersion, EventKind, OfferKind, Side
 from contracts.selectors import version_document
 from contracts.services.checks import _check_amendment_start, _check_overlap, _current_terms, _validated_terms
 from contracts.services.common import (
@@ -26,6 +26,7 @@ from contracts.services.common import (
     _require,
     _side,
 )
+from contracts.services.negotiation import record_proposal
 from contracts.states import CONTRACT, CONTRACT_VERSION
 from contracts.states import NOT_ACCEPTABLE_MESSAGE as NOT_ACCEPTABLE_MESSAGE
 from contracts.states import NOT_PROPOSABLE_MESSAGE as NOT_PROPOSABLE_MESSAGE
@@ -59,6 +60,11 @@ def contract_propose(*, scope: Scope, contract: Contract) -> ContractVersion:
     version = _pending_for(contract, "propose")
     if version.is_amendment:
         _check_amendment_start(version, version.effective_start)
+    # the document below is the proposed version's (a negotiated one names its round and side)
+    version.status = CONTRACT_VERSION.target("propose", version.status)
+    version.proposal_round += 1
+    if version.offer_side:  # negotiated before it was returned: the plan's re-proposal is on the table
+        version.offer_side, version.offer_kind = Side.PAYER, OfferKind.PROPOSAL
     document = _full_check(version)
     _check_overlap(
         contract=contract,
@@ -69,8 +75,6 @@ def contract_propose(*, scope: Scope, contract: Contract) -> ContractVersion:
     )
     now = timezone.now()
     version.fingerprint = rules.fingerprint(document)
-    version.status = CONTRACT_VERSION.target("propose", version.status)
-    version.proposal_round += 1
     version.proposed_at = now
     version.sent_at = version.sent_at or now
     version.save()
@@ -80,6 +84,7 @@ def contract_propose(*, scope: Scope, contract: Contract) -> ContractVersion:
         contract.status = CONTRACT.target("propose", contract.status)
     contract.save()
     _event(contract, version, EventKind.PROPOSED, scope)
+    record_proposal(scope=scope, version=version)
     return version
 
 

@@ -12,7 +12,7 @@ from django.test import Client
 
 from contracts import services
 from contracts.models import Contract, ContractStatus, ContractVersion, VersionStatus
-from contracts.states import CONTRACT, CONTRACT_VERSION
+from contracts.states import CONTRACT, CONTRACT_VERSION, NOT_COUNTERABLE_MESSAGE, NOT_REJECTABLE_MESSAGE
 from core.errors import ConflictError
 from tests.factories import PASSWORD
 
@@ -28,6 +28,8 @@ TODAY_REFUSALS = {
     "propose": services.NOT_PROPOSABLE_MESSAGE,
     "accept": services.NOT_ACCEPTABLE_MESSAGE,
     "return": services.NOT_RETURNABLE_MESSAGE,
+    "counter": NOT_COUNTERABLE_MESSAGE,
+    "reject_counter": NOT_REJECTABLE_MESSAGE,
     "amend": services.NOT_AMENDABLE_MESSAGE,
     "terminate": services.NOT_TERMINABLE_MESSAGE,
 }
@@ -77,6 +79,27 @@ class Parties:
 
     def give_back(self):
         return services.contract_return(scope=self.provider, contract=self.contract, comments="Tier 2 is low")
+
+    def counter(self, side: str = "provider"):
+        version = self.contract.versions.get(status__in=["draft", "proposed"]) if self.pending() else None
+        cell = version.rates.first() if version else None
+        rates = (
+            [{"tier": cell.tier, "market": cell.market, "lob": cell.lob, "rate": cell.pmpm + 1}]
+            if cell
+            else []
+        )
+        for rate in rates:
+            rate["reason"] = "Staffing costs"
+        return services.contract_counter(scope=getattr(self, side), contract=self.contract, rates=rates)
+
+    def reject_counter(self):
+        pending = self.pending()
+        if pending is not None and pending.status == VersionStatus.PROPOSED:
+            self.counter("provider")
+        return services.contract_reject_counter(scope=self.plan, contract=self.contract, reason="Too high")
+
+    def pending(self) -> ContractVersion | None:
+        return self.contract.versions.filter(status__in=["draft", "proposed"]).first()
 
     def amend(self):
         return services.contract_amend(
@@ -148,6 +171,8 @@ FIRE_ON_VERSION = {
     "propose": lambda p, n: p.propose(),
     "accept": lambda p, n: p.accept("plan"),
     "return": lambda p, n: p.give_back(),
+    "counter": lambda p, n: p.counter(),
+    "reject_counter": lambda p, n: p.reject_counter(),
     "activate": lambda p, n: p.accept_by_both(),
     "supersede": lambda p, n: p.supersede(),
     "terminate": lambda p, n: p.terminate(),
@@ -245,6 +270,8 @@ def offered(contract: Contract, user, api_for) -> set[str]:
         "propose": f'action="{base}propose/"',
         "accept": f'action="{base}accept/"',
         "return": f'action="{base}return/"',
+        "counter": f'action="{base}counter/"',
+        "reject_counter": f'action="{base}reject-counter/"',
         "amend": f'action="{base}amend/"',
         "terminate": f'action="{base}terminate/"',
     }
@@ -256,11 +283,13 @@ def offered(contract: Contract, user, api_for) -> set[str]:
 # What each side may do, scenario by scenario, as before the declaration (contract status, pending version).
 SCENARIOS = {
     "draft": (["edit", "propose"], None),
-    "proposed": (["accept"], ["accept", "return"]),
-    "proposed, the plan accepted": ([], ["accept", "return"]),
+    "proposed": (["accept"], ["accept", "return", "counter"]),
+    "proposed, the plan accepted": ([], ["accept", "return", "counter"]),
+    # the provider's counter-offer is on the table: the plan answers it (a new round: accept again)
+    "proposed, the provider countered": (["accept", "counter", "reject_counter"], ["accept", "return"]),
     "active": (["amend", "terminate"], []),
     "amendment drafted": (["edit", "propose", "terminate"], []),
-    "amendment proposed": (["accept", "terminate"], ["accept", "return"]),
+    "amendment proposed": (["accept", "terminate"], ["accept", "return", "counter"]),
     "terminated": ([], []),
     "expired": ([], []),
 }
@@ -275,6 +304,7 @@ def test_each_side_is_offered_exactly_its_declared_actions(
         "draft": [],
         "proposed": [p.propose],
         "proposed, the plan accepted": [p.propose, p.accept],
+        "proposed, the provider countered": [p.propose, p.accept, p.counter],
         "active": [p.propose, p.accept_by_both],
         "amendment drafted": [p.propose, p.accept_by_both, p.amend],
         "amendment proposed": [p.propose, p.accept_by_both, p.amend, p.propose],

@@ -97,7 +97,11 @@ def test_open_propose_accept_through_the_api(plan_api, provider_api, provider, b
 
     proposed = plan_api.post(f"/api/v1/contracts/{number}/propose/")
     assert proposed.status_code == 200 and proposed.json()["contract"]["status"] == "proposed"
-    assert provider_api.get(f"/api/v1/contracts/{number}/").json()["actions"] == ["accept", "return"]
+    assert provider_api.get(f"/api/v1/contracts/{number}/").json()["actions"] == [
+        "accept",
+        "return",
+        "counter",
+    ]
     assert plan_api.post(f"/api/v1/contracts/{number}/accept/").json()["actions"] == []
     accepted = provider_api.post(f"/api/v1/contracts/{number}/accept/").json()
     assert accepted["contract"]["status"] == "active"

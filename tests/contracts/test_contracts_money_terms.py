@@ -21,6 +21,8 @@ NOT_TERMS = {
     "in_force_end",
     "fingerprint",
     "proposal_round",
+    "offer_side",  # whose offer is on the table while negotiated (counter-offers)
+    "offer_kind",
     "sent_at",
     "proposed_at",
     "activated_at",
