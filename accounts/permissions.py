@@ -40,10 +40,12 @@ PERMISSIONS: dict[str, Rule] = {
     "bundle.view": Rule(ALL_ROLES),
     "bundle.edit": Rule(_PAYER_ANALYSTS, PAYER),
     "bundle.publish": Rule(_PAYER_ANALYSTS, PAYER),
+    "bundle.share": Rule(_PAYER_ANALYSTS),  # share a published version read-only with another organisation
     "pricing.view": Rule(ALL_ROLES, PAYER),
     "pricing.run": Rule(_PAYER_ANALYSTS, PAYER),
     "pricing.edit": Rule(_PAYER_ANALYSTS, PAYER),  # assumption sets, experience uploads
     "pricing.quote": Rule(ALL_ROLES),
+    "pricing.share": Rule(_PAYER_ANALYSTS),  # share a succeeded run read-only (receiving needs no action)
     # contracts
     "contract.view": Rule(ALL_ROLES),
     "contract.edit": Rule(frozenset({Role.ADMIN, Role.CONTRACT_MANAGER}), PAYER),

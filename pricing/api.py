@@ -502,7 +502,7 @@ class RunCancelApi(ScopedAPIView):
 
     @extend_schema(request=None, responses={200: PricingRunSerializer}, parameters=ORG)
     def post(self, request, run_id):
-        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id, own=True)
         run = services.pricing_run_cancel(scope=self.scope, run=run)
         return Response(
             PricingRunSerializer(selectors.pricing_run_get(scope=self.scope, public_id=run.public_id)).data
@@ -542,7 +542,7 @@ class RunSensitivityApi(ScopedAPIView):
 
     @extend_schema(responses=SensitivitySerializer(many=True), parameters=ORG)
     def get(self, request, run_id):
-        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id, own=True)
         analyses = selectors.sensitivity_list(scope=self.scope, run=run).select_related("run")
         return Response(SensitivitySerializer(analyses, many=True).data)
 
@@ -552,7 +552,7 @@ class RunSensitivityApi(ScopedAPIView):
         parameters=ORG,
     )
     def post(self, request, run_id):
-        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id, own=True)
         serializer = SensitivityStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -590,7 +590,7 @@ class RunWhatIfApi(ScopedAPIView):
         parameters=ORG,
     )
     def post(self, request, run_id):
-        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id, own=True)
         serializer = WhatIfSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -155,7 +155,7 @@ def run_detail(request, run_id):
 @scoped_view
 def run_sensitivity(request, run_id):
     """Ask for the sensitivity of one rate cell (``cell`` = tier/market/lob); a worker computes it."""
-    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id, own=True)
     tier, market, lob = ([*request.POST.get("cell", "").split("/", 2), "", "", ""])[:3]
     try:
         services.sensitivity_start(scope=request.scope, run=run, tier=tier, market=market, lob=lob)
@@ -201,7 +201,7 @@ def run_progress(request, run_id):
 @require_POST
 @scoped_view
 def run_cancel(request, run_id):
-    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id, own=True)
     try:
         services.pricing_run_cancel(scope=request.scope, run=run)
     except ApplicationError as exc:
@@ -263,7 +263,7 @@ def _what_if_context(request, run) -> dict:
 
 
 def _succeeded_run(request, run_id):
-    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id, own=True)
     if not run.succeeded:
         raise NotFoundError("A what-if starts from a succeeded run.")
     return run
