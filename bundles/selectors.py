@@ -170,7 +170,7 @@ def version_share_list(*, scope: Scope, version: BundleVersion) -> QuerySet[Bund
         raise NotFoundError(NOT_FOUND_MESSAGE)
     return (
         scoped(BundleVersionShare.objects.filter(bundle_version=version), scope)
-        .select_related("organization", "shared_by", "revoked_by")
+        .select_related("organization", "shared_by", "revoked_by", "bundle_version__bundle__payer")
         .order_by("-shared_at", "-pk")
     )
 

@@ -453,7 +453,10 @@ def run_share_list(*, scope: Scope, run: PricingRun) -> QuerySet[PricingRunShare
     scope.require("pricing.view")
     return (
         scoped(PricingRunShare.objects.filter(run=run), scope)
-        .select_related("organization", "shared_by", "revoked_by")
+        .select_related(
+            "organization", "shared_by", "revoked_by", "run__payer", "run__bundle_version__bundle"
+        )
+        .defer("run__inputs", "run__result", "run__progress_log")
         .order_by("-shared_at", "-pk")
     )
 
