@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.backends import username_max_length
@@ -117,6 +118,7 @@ class CounterpartySerializer(serializers.ModelSerializer):
     """An organisation one may share work with (names only)."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
+    kind = serializers.CharField(read_only=True, help_text="`payer` or `provider`")
 
     class Meta:
         model = Organization
@@ -150,5 +152,6 @@ class ShareSerializer(serializers.Serializer):
     def get_shared_by(self, share) -> str:
         return _person(share.shared_by) or ""
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_revoked_by(self, share) -> str | None:
         return _person(share.revoked_by)

@@ -23,6 +23,7 @@ from bundles.serializers import (
     MarketSerializer,
     PricingFileSerializer,
 )
+from core.api import ErrorSerializer
 from core.domain.codes import LINES_OF_BUSINESS
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
@@ -201,7 +202,7 @@ class BundleVersionShareListApi(ScopedAPIView):
 
     @extend_schema(
         request=ShareInputSerializer,
-        responses={201: BundleVersionShareSerializer},
+        responses={201: BundleVersionShareSerializer, 409: ErrorSerializer},
         parameters=[ORGANIZATION_PARAMETER],
     )
     def post(self, request, bundle_id, number):
@@ -220,7 +221,11 @@ class BundleVersionShareRevokeApi(ScopedAPIView):
     """Stop sharing the version with the share's organisation (it gets 404 again); 409 `share_revoked`
     when it already was."""
 
-    @extend_schema(request=None, responses=BundleVersionShareSerializer, parameters=[ORGANIZATION_PARAMETER])
+    @extend_schema(
+        request=None,
+        responses={200: BundleVersionShareSerializer, 409: ErrorSerializer},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
     def post(self, request, bundle_id, number, share_id):
         bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
         version = selectors.version_get(scope=self.scope, bundle=bundle, number=number)

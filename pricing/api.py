@@ -524,7 +524,11 @@ class RunShareListApi(ScopedAPIView):
             PricingRunShareSerializer(selectors.run_share_list(scope=self.scope, run=run), many=True).data
         )
 
-    @extend_schema(request=ShareInputSerializer, responses={201: PricingRunShareSerializer}, parameters=ORG)
+    @extend_schema(
+        request=ShareInputSerializer,
+        responses={201: PricingRunShareSerializer, 409: ErrorSerializer},
+        parameters=ORG,
+    )
     def post(self, request, run_id):
         run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
         serializer = ShareInputSerializer(data=request.data)
@@ -541,7 +545,9 @@ class RunShareRevokeApi(ScopedAPIView):
     """Stop sharing the run with the share's organisation (it gets 404 again); 409 `share_revoked`
     when it already was."""
 
-    @extend_schema(request=None, responses=PricingRunShareSerializer, parameters=ORG)
+    @extend_schema(
+        request=None, responses={200: PricingRunShareSerializer, 409: ErrorSerializer}, parameters=ORG
+    )
     def post(self, request, run_id, share_id):
         run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
         share = selectors.run_share_get(scope=self.scope, run=run, share_id=share_id)

@@ -516,7 +516,7 @@ class SharedPricingRunSerializer(serializers.Serializer):
     run_id = serializers.UUIDField(source="run.public_id")
     bundle_name = serializers.CharField(source="run.bundle_version.bundle.name")
     bundle_version = serializers.IntegerField(source="run.bundle_version.number")
-    finished_at = serializers.DateTimeField(source="run.finished_at")
+    finished_at = serializers.DateTimeField(source="run.finished_at", allow_null=True)
     owner = MembershipOrganizationSerializer(source="run.payer")
     note = serializers.CharField()
     shared_at = serializers.DateTimeField()
