@@ -147,10 +147,7 @@ def version_changes(
     if against:
         base = version_get(scope=scope, bundle=bundle, number=against)
     elif version.based_on_id:
-        try:
-            base = version_get(scope=scope, bundle=bundle, number=version.based_on.number)
-        except NotFoundError:  # a recipient of a share sees only the versions shared: all of it is new
-            base = None
+        base = version_get(scope=scope, bundle=bundle, number=version.based_on.number)
     role_names = dict(role_list(scope=scope).values_list("code", "name"))
     return base, bundle_definition.diff(base.definition if base else {}, version.definition, role_names)
 

@@ -83,7 +83,8 @@ def test_recipient_sees_only_the_shared_version_read_only(
     assert client.get(f"/api/v1/bundles/{bundle.public_id}/versions/2/").status_code == 200
     assert client.get(f"/api/v1/bundles/{bundle.public_id}/versions/1/").status_code == 404
     assert client.get(f"/api/v1/bundles/{bundle.public_id}/draft/").status_code == 404
-    assert client.get(f"/api/v1/bundles/{bundle.public_id}/versions/2/diff/").status_code == 200
+    # the changes from v1 would show v1: not shared, not shown
+    assert client.get(f"/api/v1/bundles/{bundle.public_id}/versions/2/diff/").status_code == 404
     # the recipient's bundle list is its own: the shared one is on "Shared with us"
     assert client.get("/api/v1/bundles/").json()["count"] == 0
     shared = client.get("/api/v1/shared-with-us/").json()
@@ -94,7 +95,7 @@ def test_recipient_sees_only_the_shared_version_read_only(
     web = Client()
     assert web.login(username=recipient.username, password=PASSWORD)
     page = web.get(f"/bundles/{bundle.public_id}/v/2/").content.decode()
-    assert "(read-only)" in page and "Shared by" in page
+    assert "(read-only)" in page and "Shared by" in page and "Changes from v1" not in page
     assert "New draft from" not in page and "Retire" not in page and 'data-testid="sharing"' not in page
     assert web.get(f"/bundles/{bundle.public_id}/").status_code == 200
     assert web.get(f"/bundles/{bundle.public_id}/v/1/").status_code == 404
