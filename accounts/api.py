@@ -15,6 +15,7 @@ from accounts import selectors, services, two_factor
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
 from accounts.models import ApiToken, Membership, Organization, OrganizationKind
 from accounts.serializers import (
+    CounterpartySerializer,
     MembershipCreateSerializer,
     MembershipSerializer,
     MembershipUpdateSerializer,
@@ -137,6 +138,22 @@ class OrganizationListApi(ScopedMixin, generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.organization_list(scope=self.scope)
+
+    @extend_schema(parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CounterpartyListApi(ScopedMixin, generics.ListAPIView):
+    """The organisations you may share a bundle version or a pricing run with: every organisation of
+    the other kind (a plan sees providers, a provider sees plans). Name a recipient by its `id`."""
+
+    queryset = Organization.objects.none()  # for the schema; get_queryset scopes the real one
+    serializer_class = CounterpartySerializer
+    search_fields = ["legal_name", "short_name"]
+
+    def get_queryset(self):
+        return selectors.counterparty_list(scope=self.scope)
 
     @extend_schema(parameters=[ORGANIZATION_PARAMETER])
     def get(self, request, *args, **kwargs):

@@ -9,6 +9,11 @@ urlpatterns = [
     path("me/", api.MeApi.as_view(), name="api-me"),
     path("organizations/", api.OrganizationListApi.as_view(), name="api-organization-list"),
     path(
+        "organizations/counterparties/",
+        api.CounterpartyListApi.as_view(),
+        name="api-organization-counterparties",
+    ),
+    path(
         "organizations/<str:organization_id>/",
         api.OrganizationDetailApi.as_view(),
         name="api-organization-detail",

@@ -41,10 +41,12 @@ PERMISSIONS: dict[str, Rule] = {
     "bundle.view": Rule(ALL_ROLES),
     "bundle.edit": Rule(_ANALYSTS),
     "bundle.publish": Rule(_ANALYSTS),
+    "bundle.share": Rule(_ANALYSTS),  # share a published version read-only with another organisation
     "pricing.view": Rule(ALL_ROLES),
     "pricing.run": Rule(_ANALYSTS),
     "pricing.edit": Rule(_ANALYSTS),  # assumption sets, experience uploads
     "pricing.quote": Rule(ALL_ROLES),
+    "pricing.share": Rule(_ANALYSTS),  # share a succeeded run read-only (receiving needs no action)
     # contracts
     "contract.view": Rule(ALL_ROLES),
     "contract.edit": Rule(frozenset({Role.ADMIN, Role.CONTRACT_MANAGER}), PAYER),

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.backends import username_max_length
@@ -111,3 +112,46 @@ class TwoFactorRequirementSerializer(serializers.Serializer):
     required = serializers.BooleanField(
         help_text="Members must sign in with a code from an authenticator app."
     )
+
+
+class CounterpartySerializer(serializers.ModelSerializer):
+    """An organisation one may share work with (names only)."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    kind = serializers.CharField(read_only=True, help_text="`payer` or `provider`")
+
+    class Meta:
+        model = Organization
+        fields = ["id", "kind", "legal_name", "short_name"]
+        read_only_fields = fields
+
+
+def _person(user) -> str | None:
+    return (user.get_full_name() or user.username) if user is not None else None
+
+
+class ShareInputSerializer(serializers.Serializer):
+    organization_id = serializers.UUIDField(
+        help_text="The recipient: an organisation of the other kind (`GET /api/v1/organizations/counterparties/`)"
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ShareSerializer(serializers.Serializer):
+    """A share of a bundle version or a pricing run with another organisation (read-only for it)."""
+
+    id = serializers.UUIDField(source="public_id")
+    organization = MembershipOrganizationSerializer(help_text="The recipient")
+    note = serializers.CharField()
+    shared_by = serializers.SerializerMethodField()
+    shared_at = serializers.DateTimeField()
+    revoked_by = serializers.SerializerMethodField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    active = serializers.BooleanField()
+
+    def get_shared_by(self, share) -> str:
+        return _person(share.shared_by) or ""
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_revoked_by(self, share) -> str | None:
+        return _person(share.revoked_by)

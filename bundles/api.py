@@ -7,19 +7,23 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
+from accounts import selectors as account_selectors
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
+from accounts.serializers import ShareInputSerializer
 from bundles import selectors, services
 from bundles.models import Bundle, IdtRole, Market
 from bundles.serializers import (
     BundleDetailSerializer,
     BundleSerializer,
     BundleVersionSerializer,
+    BundleVersionShareSerializer,
     DefinitionInputSerializer,
     DiffEntrySerializer,
     IdtRoleSerializer,
     MarketSerializer,
     PricingFileSerializer,
 )
+from core.api import ErrorSerializer
 from core.domain.codes import LINES_OF_BUSINESS
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
@@ -180,6 +184,72 @@ class BundleExportApi(ScopedAPIView):
             f'attachment; filename="bundle-{bundle.public_id}-{version.label}.json"'
         )
         return response
+
+
+class BundleVersionShareListApi(ScopedAPIView):
+    """The version's shares, active and revoked (its owner only). POST shares the published version,
+    read-only, with an organisation of the other kind: 409 `version_not_published` for a draft or a
+    retired version, 409 `already_shared`, 400 `share_with_own_organization` or `unknown_recipient`."""
+
+    def _version(self, bundle_id, number):
+        bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
+        return selectors.version_get(scope=self.scope, bundle=bundle, number=number)
+
+    @extend_schema(responses=BundleVersionShareSerializer(many=True), parameters=[ORGANIZATION_PARAMETER])
+    def get(self, request, bundle_id, number):
+        shares = selectors.version_share_list(scope=self.scope, version=self._version(bundle_id, number))
+        return Response(BundleVersionShareSerializer(shares, many=True).data)
+
+    @extend_schema(
+        request=ShareInputSerializer,
+        responses={201: BundleVersionShareSerializer, 409: ErrorSerializer},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
+    def post(self, request, bundle_id, number):
+        version = self._version(bundle_id, number)
+        serializer = ShareInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        organization = account_selectors.share_recipient(scope=self.scope, public_id=data["organization_id"])
+        share = services.version_share(
+            scope=self.scope, version=version, organization=organization, note=data["note"]
+        )
+        return Response(BundleVersionShareSerializer(share).data, status=status.HTTP_201_CREATED)
+
+
+class BundleVersionShareRevokeApi(ScopedAPIView):
+    """Stop sharing the version with the share's organisation (it gets 404 again); 409 `share_revoked`
+    when it already was."""
+
+    @extend_schema(
+        request=None,
+        responses={200: BundleVersionShareSerializer, 409: ErrorSerializer},
+        parameters=[ORGANIZATION_PARAMETER],
+    )
+    def post(self, request, bundle_id, number, share_id):
+        bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
+        version = selectors.version_get(scope=self.scope, bundle=bundle, number=number)
+        share = selectors.version_share_get(scope=self.scope, version=version, share_id=share_id)
+        share = services.version_share_revoke(scope=self.scope, share=share)
+        return Response(BundleVersionShareSerializer(share).data)
+
+
+class BundleAdoptApi(ScopedAPIView):
+    """Adopt a version another organisation shared with yours: a new bundle of your own, its draft the
+    shared definition, recording where it came from. Roles and markets you lack stay in the draft;
+    publishing lists them."""
+
+    @extend_schema(request=None, responses={201: BundleDetailSerializer}, parameters=[ORGANIZATION_PARAMETER])
+    def post(self, request, bundle_id, number):
+        bundle = selectors.bundle_get(scope=self.scope, public_id=bundle_id)
+        version = selectors.version_get(scope=self.scope, bundle=bundle, number=number)
+        adopted = services.bundle_adopt(scope=self.scope, version=version)
+        adopted = selectors.bundle_get(scope=self.scope, public_id=adopted.public_id)
+        versions = selectors.version_list(scope=self.scope, bundle=adopted)
+        return Response(
+            BundleDetailSerializer({"bundle": adopted, "versions": versions}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class BundleImportApi(ScopedAPIView):

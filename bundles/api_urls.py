@@ -33,6 +33,21 @@ urlpatterns = [
         api.BundleRetireApi.as_view(),
         name="api-bundle-retire",
     ),
+    path(
+        "bundles/<str:bundle_id>/versions/<str:number>/shares/",
+        api.BundleVersionShareListApi.as_view(),
+        name="api-bundle-version-shares",
+    ),
+    path(
+        "bundles/<str:bundle_id>/versions/<str:number>/shares/<str:share_id>/revoke/",
+        api.BundleVersionShareRevokeApi.as_view(),
+        name="api-bundle-version-share-revoke",
+    ),
+    path(
+        "bundles/<str:bundle_id>/versions/<str:number>/adopt/",
+        api.BundleAdoptApi.as_view(),
+        name="api-bundle-adopt",
+    ),
     path("markets/", api.MarketListApi.as_view(), name="api-market-list"),
     path("idt-roles/", api.IdtRoleListApi.as_view(), name="api-idt-role-list"),
 ]

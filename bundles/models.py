@@ -6,7 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from simple_history.models import HistoricalRecords
 
 from accounts.visibility import granted
@@ -96,6 +96,14 @@ class Bundle(models.Model):
     payer = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="bundles")
     name = models.CharField(max_length=200, help_text="The name of the latest version or draft")
     lines_of_business = models.JSONField(default=list, blank=True)
+    adopted_from = models.ForeignKey(
+        "BundleVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="adoptions",
+        help_text="The shared version (another organisation's) this bundle was adopted from",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -106,9 +114,21 @@ class Bundle(models.Model):
         return self.name
 
     @classmethod
-    def tenant_filter(cls, organization) -> Q:
+    def own_filter(cls, organization) -> Q:
         """The plan's own bundles, and what grants add (contracts: those a provider holds a contract on)."""
         return Q(payer=organization) | granted(cls, organization)
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """Its own and granted bundles, and those with a version shared with the organisation (a share
+        shows the bundle and only the versions shared)."""
+        return cls.own_filter(organization) | Q(
+            Exists(
+                BundleVersionShare.objects.active().filter(
+                    bundle_version__bundle=OuterRef("pk"), organization=organization
+                )
+            )
+        )
 
 
 class BundleVersionStatus(models.TextChoices):
@@ -166,6 +186,67 @@ class BundleVersion(models.Model):
         return self.status == BundleVersionStatus.DRAFT
 
     @classmethod
-    def tenant_filter(cls, organization) -> Q:
+    def own_filter(cls, organization) -> Q:
         """The plan sees every version; what grants add (contracts: a provider, the versions they name)."""
         return Q(bundle__payer=organization) | granted(cls, organization)
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """Its own and granted versions, and the versions shared with the organisation (active shares)."""
+        return cls.own_filter(organization) | Q(
+            Exists(
+                BundleVersionShare.objects.active().filter(
+                    bundle_version=OuterRef("pk"), organization=organization
+                )
+            )
+        )
+
+
+class ShareQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class BundleVersionShare(models.Model):
+    """A published bundle version shared, read-only, with another organisation (the recipient).
+
+    Append-only in spirit: a revoke sets ``revoked_at``/``revoked_by`` once; sharing again after a
+    revoke makes a new row. One active share per version and recipient (a partial unique constraint).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    bundle_version = models.ForeignKey(BundleVersion, on_delete=models.CASCADE, related_name="shares")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="+", help_text="The recipient"
+    )
+    note = models.TextField(blank=True)
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    shared_at = models.DateTimeField(auto_now_add=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShareQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-shared_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bundle_version", "organization"],
+                condition=Q(revoked_at__isnull=True),
+                name="bundle_version_share_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bundle_version_id} shared with {self.organization_id}"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """The owner sees every share of its versions; a recipient, the shares made to it."""
+        return Q(bundle_version__bundle__payer=organization) | Q(organization=organization)

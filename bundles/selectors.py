@@ -4,22 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Max, Q, QuerySet
 
 from accounts.tenancy import Scope, get_scoped_or_404, scoped
 from bundles import definition as bundle_definition
-from bundles.models import Bundle, BundlePolicy, BundleVersion, BundleVersionStatus, IdtRole, Market
+from bundles.models import (
+    Bundle,
+    BundlePolicy,
+    BundleVersion,
+    BundleVersionShare,
+    BundleVersionStatus,
+    IdtRole,
+    Market,
+)
 from bundles.states import BUNDLE_VERSION
 from core.errors import NOT_FOUND_MESSAGE, NotFoundError
 
 
 def bundle_list(*, scope: Scope, search: str = "", status: str = "", lob: str = "") -> QuerySet[Bundle]:
-    """Bundles with their latest published number and whether a draft is open, in one query."""
+    """Bundles with their latest published number and whether a draft is open, in one query.
+
+    Its own and granted bundles only: a bundle shared with the organisation is listed on the
+    "Shared with us" page (its counts here would tell of versions not shared)."""
     scope.require("bundle.view")
-    bundles = scoped(Bundle.objects.select_related("payer"), scope).annotate(
-        latest_number=Max("versions__number"),
-        draft_count=Count("versions", filter=Q(versions__status=BundleVersionStatus.DRAFT)),
-        published_count=Count("versions", filter=Q(versions__status=BundleVersionStatus.PUBLISHED)),
+    bundles = (
+        scoped(Bundle.objects.select_related("payer"), scope)
+        .filter(Bundle.own_filter(scope.organization))
+        .annotate(
+            latest_number=Max("versions__number"),
+            draft_count=Count("versions", filter=Q(versions__status=BundleVersionStatus.DRAFT)),
+            published_count=Count("versions", filter=Q(versions__status=BundleVersionStatus.PUBLISHED)),
+        )
     )
     if search:
         bundles = bundles.filter(name__icontains=search)
@@ -46,7 +62,9 @@ def _json_contains_supported() -> bool:
 
 def bundle_get(*, scope: Scope, public_id) -> Bundle:
     scope.require("bundle.view")
-    return get_scoped_or_404(Bundle.objects.select_related("payer"), scope, public_id=public_id)
+    return get_scoped_or_404(
+        Bundle.objects.select_related("payer", "adopted_from__bundle__payer"), scope, public_id=public_id
+    )
 
 
 def version_list(*, scope: Scope, bundle: Bundle) -> QuerySet[BundleVersion]:
@@ -86,9 +104,12 @@ def draft_of(*, scope: Scope, bundle: Bundle) -> BundleVersion | None:
 
 
 def published_version_list(*, scope: Scope) -> QuerySet[BundleVersion]:
-    """Published versions the scope may point a contract or a pricing run at."""
-    return scoped(BundleVersion.objects.filter(status=BundleVersionStatus.PUBLISHED), scope).select_related(
-        "bundle"
+    """Published versions the scope may point a contract or a pricing run at (not those only shared
+    with it: a share is read-only)."""
+    return (
+        scoped(BundleVersion.objects.filter(status=BundleVersionStatus.PUBLISHED), scope)
+        .filter(BundleVersion.own_filter(scope.organization))
+        .select_related("bundle")
     )
 
 
@@ -129,3 +150,57 @@ def version_changes(
         base = version_get(scope=scope, bundle=bundle, number=version.based_on.number)
     role_names = dict(role_list(scope=scope).values_list("code", "name"))
     return base, bundle_definition.diff(base.definition if base else {}, version.definition, role_names)
+
+
+# --- shares ------------------------------------------------------------------------------------
+
+
+def is_owner(*, scope: Scope, bundle: Bundle) -> bool:
+    return bundle.payer_id == scope.organization.pk
+
+
+def version_share_list(*, scope: Scope, version: BundleVersion) -> QuerySet[BundleVersionShare]:
+    """Every share of the version, active and revoked, newest first: its owner's only (a recipient
+    gets 404, as for a page it cannot see)."""
+    scope.require("bundle.view")
+    if not is_owner(scope=scope, bundle=version.bundle):
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    return (
+        scoped(BundleVersionShare.objects.filter(bundle_version=version), scope)
+        .select_related("organization", "shared_by", "revoked_by", "bundle_version__bundle__payer")
+        .order_by("-shared_at", "-pk")
+    )
+
+
+def version_share_get(*, scope: Scope, version: BundleVersion, share_id) -> BundleVersionShare:
+    try:
+        return (
+            version_share_list(scope=scope, version=version)
+            .select_related("bundle_version__bundle__payer")
+            .get(public_id=share_id)
+        )
+    except (BundleVersionShare.DoesNotExist, ValueError, ValidationError) as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+
+
+def version_share_received(*, scope: Scope, version: BundleVersion) -> BundleVersionShare | None:
+    """The active share that lets the scope see another organisation's version (None: its own)."""
+    if is_owner(scope=scope, bundle=version.bundle):
+        return None
+    return (
+        BundleVersionShare.objects.active()
+        .filter(bundle_version=version, organization=scope.organization)
+        .select_related("shared_by")
+        .first()
+    )
+
+
+def version_shares_received(*, scope: Scope) -> QuerySet[BundleVersionShare]:
+    """The bundle versions other organisations share with the scope's, newest first."""
+    scope.require("bundle.view")
+    return (
+        BundleVersionShare.objects.active()
+        .filter(organization=scope.organization)
+        .select_related("bundle_version__bundle__payer", "shared_by")
+        .order_by("-shared_at", "-pk")
+    )

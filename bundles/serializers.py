@@ -1,5 +1,8 @@
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.serializers import MembershipOrganizationSerializer, ShareSerializer
 from bundles.models import Bundle, BundleVersion, IdtRole, Market
 
 
@@ -85,10 +88,22 @@ class BundleSerializer(serializers.ModelSerializer):
         return bool(getattr(bundle, "draft_count", 0))
 
 
+class AdoptedFromSerializer(serializers.Serializer):
+    bundle_id = serializers.UUIDField(source="bundle.public_id")
+    bundle_name = serializers.CharField(source="bundle.name")
+    number = serializers.IntegerField()
+    owner = serializers.CharField(source="bundle.payer.display_name")
+
+
 class BundleDetailSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="bundle.public_id")
     name = serializers.CharField(source="bundle.name")
     payer = serializers.UUIDField(source="bundle.payer.public_id")
+    adopted_from = AdoptedFromSerializer(
+        source="bundle.adopted_from",
+        allow_null=True,
+        help_text="The shared version of another organisation this bundle was adopted from",
+    )
     versions = BundleVersionSummarySerializer(many=True)
 
 
@@ -131,3 +146,34 @@ class DiffEntrySerializer(serializers.Serializer):
     change = serializers.ChoiceField(choices=["added", "removed", "changed"])
     before = serializers.JSONField(allow_null=True)
     after = serializers.JSONField(allow_null=True)
+
+
+class BundleVersionShareSerializer(ShareSerializer):
+    links = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_links(self, share) -> dict:
+        version = share.bundle_version
+        return {
+            "revoke": reverse(
+                "api-bundle-version-share-revoke",
+                args=[version.bundle.public_id, version.number, share.public_id],
+            )
+        }
+
+
+class SharedBundleVersionSerializer(serializers.Serializer):
+    """A bundle version another organisation shares with yours."""
+
+    share_id = serializers.UUIDField(source="public_id")
+    bundle_id = serializers.UUIDField(source="bundle_version.bundle.public_id")
+    bundle_name = serializers.CharField(source="bundle_version.bundle.name")
+    number = serializers.IntegerField(source="bundle_version.number")
+    owner = MembershipOrganizationSerializer(source="bundle_version.bundle.payer")
+    note = serializers.CharField()
+    shared_at = serializers.DateTimeField()
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, share) -> str:
+        version = share.bundle_version
+        return reverse("api-bundle-version", args=[version.bundle.public_id, version.number])

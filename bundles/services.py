@@ -1,36 +1,57 @@
-"""Writes for bundles: create, edit the draft, publish, new draft from a version, retire, import."""
+"""Writes for bundles: create, edit the draft, publish, new draft from a version, retire, import;
+share a published version with another organisation (read-only), revoke it, adopt a shared one."""
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts.models import Organization
 from accounts.tenancy import Scope
 from bundles import definition as bundle_definition
-from bundles.models import Bundle, BundleVersion, BundleVersionStatus, IdtRole, Market
+from bundles.models import Bundle, BundleVersion, BundleVersionShare, BundleVersionStatus, IdtRole, Market
 from bundles.selectors import plan_markets, required_roles_for, roles_for
 from bundles.states import BUNDLE_VERSION
 from bundles.states import NO_DRAFT_MESSAGE as NO_DRAFT_MESSAGE
 from bundles.states import NOT_PUBLISHED_MESSAGE as NOT_PUBLISHED_MESSAGE
+from core.audit import record_event
 from core.domain.canonical import canonical_json_indented, sha256_hex
 from core.domain.problems import Problem, errors_only
-from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError, problems_error
+from core.errors import (
+    NOT_FOUND_MESSAGE,
+    ApplicationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    problems_error,
+)
 
 PRICING_FORMAT = "carebundle.pricing/1"
 INVALID_DEFINITION_MESSAGE = "The bundle has errors; see details."
 INCOMPLETE_MESSAGE = "The bundle cannot be published yet; every missing item is listed."
 DRAFT_EXISTS_MESSAGE = "This bundle already has a draft; publish or discard it first."
+NOT_OWNER_MESSAGE = "Only the organisation that owns a bundle can change it."
+SHARE_NOT_PUBLISHED_MESSAGE = "Only a published bundle version can be shared."
+ALREADY_SHARED_MESSAGE = "This version is already shared with that organisation."
+SHARE_REVOKED_MESSAGE = "This share was already revoked."
+ADOPT_OWN_MESSAGE = "This bundle is already your organisation's; start a new draft from it instead."
 
 
 def _require_own(scope: Scope, bundle: Bundle, action: str) -> None:
     """The permission the declaration gives ``action``, on a bundle of the scope's own plan."""
-    scope.require(BUNDLE_VERSION.person_permission(action))
+    _require_owner(scope, bundle, BUNDLE_VERSION.person_permission(action))
+
+
+def _require_owner(scope: Scope, bundle: Bundle, permission: str) -> None:
+    """``permission``, on a bundle of the scope's own organisation (a recipient of a share reads only)."""
+    scope.require(permission)
     if bundle.payer_id != scope.organization.pk:
-        raise PermissionDeniedError("Only the plan that owns a bundle can change it.")
+        raise PermissionDeniedError(NOT_OWNER_MESSAGE)
 
 
 def _catalogue(organization) -> tuple[set[str], set[str]]:
@@ -339,4 +360,103 @@ def bundle_import(*, scope: Scope, document: Any) -> Bundle:
         payer=scope.organization, name=normalized["name"], lines_of_business=normalized["lines_of_business"]
     )
     BundleVersion.objects.create(bundle=bundle, definition=normalized, created_by=scope.user)
+    return bundle
+
+
+# --- sharing a published version (read-only) and adopting a shared one --------------------------
+
+
+def _share_label(version: BundleVersion) -> str:
+    return f"{version.bundle.name} {version.label}"
+
+
+def _record_share(share: BundleVersionShare, *, user, action: str, verb: str) -> None:
+    """The change in the access log of both organisations: the owner's and the recipient's."""
+    version = share.bundle_version
+    owner, recipient = version.bundle.payer, share.organization
+    for organization, detail in (
+        (owner, f"{_share_label(version)} {verb} {recipient.display_name}"),
+        (recipient, f"{_share_label(version)} of {owner.display_name} {verb} your organisation"),
+    ):
+        record_event(
+            user=user,
+            organization=organization,
+            action=f"bundle_version.{action}",
+            object_type="bundle_version",
+            object_id=f"{version.bundle.public_id} {version.label}",
+            detail=detail,
+        )
+
+
+@transaction.atomic
+def version_share(
+    *, scope: Scope, version: BundleVersion, organization: Organization, note: str = ""
+) -> BundleVersionShare:
+    """Let ``organization`` read the published ``version`` (its bundle page shows only the versions
+    shared); it can never change it nor share it on."""
+    _require_owner(scope, version.bundle, "bundle.share")
+    if organization.pk == scope.organization.pk:
+        from accounts.selectors import SHARE_WITH_OWN_MESSAGE
+
+        raise ApplicationError(SHARE_WITH_OWN_MESSAGE, code="share_with_own_organization")
+    version = BundleVersion.objects.select_for_update().select_related("bundle__payer").get(pk=version.pk)
+    if version.status != BundleVersionStatus.PUBLISHED:
+        raise ConflictError(SHARE_NOT_PUBLISHED_MESSAGE, code="version_not_published")
+    try:
+        with transaction.atomic():
+            share = BundleVersionShare.objects.create(
+                bundle_version=version, organization=organization, note=note, shared_by=scope.user
+            )
+    except IntegrityError:
+        raise ConflictError(ALREADY_SHARED_MESSAGE, code="already_shared") from None
+    _record_share(share, user=scope.user, action="share", verb="shared with")
+    return share
+
+
+@transaction.atomic
+def version_share_revoke(*, scope: Scope, share: BundleVersionShare) -> BundleVersionShare:
+    """Stop sharing: the recipient gets 404 again. Once; sharing again makes a new share."""
+    _require_owner(scope, share.bundle_version.bundle, "bundle.share")
+    updated = BundleVersionShare.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=scope.user
+    )
+    if not updated:
+        raise ConflictError(SHARE_REVOKED_MESSAGE, code="share_revoked")
+    share.refresh_from_db()
+    _record_share(share, user=scope.user, action="unshare", verb="no longer shared with")
+    return share
+
+
+@transaction.atomic
+def bundle_adopt(*, scope: Scope, version: BundleVersion) -> Bundle:
+    """A new bundle of the scope's own, drafted from a version another organisation shared with it,
+    recording where it came from. The draft keeps the definition as it is: roles and markets the
+    adopter lacks stay in it, and the publish check lists them."""
+    scope.require("bundle.edit")
+    if version.bundle.payer_id == scope.organization.pk:
+        raise ApplicationError(ADOPT_OWN_MESSAGE, code="adopt_own_bundle")
+    if (
+        not BundleVersionShare.objects.active()
+        .filter(bundle_version=version, organization=scope.organization)
+        .exists()
+    ):
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    definition = copy.deepcopy(version.definition)
+    bundle = Bundle.objects.create(
+        payer=scope.organization,
+        name=definition.get("name") or version.bundle.name,
+        lines_of_business=definition.get("lines_of_business") or [],
+        adopted_from=version,
+    )
+    BundleVersion.objects.create(bundle=bundle, definition=definition, created_by=scope.user)
+    for organization in (scope.organization, version.bundle.payer):
+        record_event(
+            user=scope.user,
+            organization=organization,
+            action="bundle_version.adopt",
+            object_type="bundle_version",
+            object_id=f"{version.bundle.public_id} {version.label}",
+            detail=f"{_share_label(version)} of {version.bundle.payer.display_name}"
+            f" adopted by {scope.organization.display_name}",
+        )
     return bundle

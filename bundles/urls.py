@@ -26,4 +26,11 @@ urlpatterns = [
         "bundles/<str:bundle_id>/v/<str:number>/new-draft/", views.version_new_draft, name="bundle-new-draft"
     ),
     path("bundles/<str:bundle_id>/v/<str:number>/retire/", views.version_retire, name="bundle-retire"),
+    path("bundles/<str:bundle_id>/v/<str:number>/shares/", views.version_share, name="bundle-version-share"),
+    path(
+        "bundles/<str:bundle_id>/v/<str:number>/shares/<str:share_id>/revoke/",
+        views.version_share_revoke,
+        name="bundle-version-share-revoke",
+    ),
+    path("bundles/<str:bundle_id>/v/<str:number>/adopt/", views.version_adopt, name="bundle-adopt"),
 ]

@@ -10,17 +10,19 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts import selectors as account_selectors
 from accounts.decorators import scoped_view
 from bundles import definition as bundle_definition
 from bundles import selectors, services
-from bundles.models import Bundle, BundleVersion
+from bundles.models import Bundle, BundleVersion, BundleVersionStatus
 from bundles.phases import phase_definition, phases
 from core.domain.canonical import canonical_json_indented
 from core.domain.codes import CARE_MANAGEMENT_LABELS, LINES_OF_BUSINESS
 from core.domain.problems import Problem
-from core.errors import ApplicationError
+from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
@@ -35,8 +37,32 @@ def _role_names(scope) -> dict[str, str]:
     return dict(selectors.role_list(scope=scope).values_list("code", "name"))
 
 
+def _sharing_context(
+    request, bundle: Bundle, version: BundleVersion, error: str = ""
+) -> dict[str, Any] | None:
+    """The owner's sharing panel of a published (or retired) version; None for a draft or a recipient."""
+    scope = request.scope
+    if version.is_draft or not selectors.is_owner(scope=scope, bundle=bundle):
+        return None
+    shares = list(selectors.version_share_list(scope=scope, version=version))
+    for share in shares:
+        share.revoke_url = reverse(
+            "bundle-version-share-revoke", args=[bundle.public_id, version.number, share.public_id]
+        )
+    can_share = scope.can("bundle.share") and version.status == BundleVersionStatus.PUBLISHED
+    return {
+        "what": "this version of the bundle",
+        "action": reverse("bundle-version-share", args=[bundle.public_id, version.number]),
+        "shares": shares,
+        "can_share": can_share,
+        "counterparties": list(account_selectors.counterparty_list(scope=scope)) if can_share else [],
+        "error": error,
+    }
+
+
 def _version_context(request, bundle: Bundle, version: BundleVersion) -> dict[str, Any]:
     scope = request.scope
+    received = selectors.version_share_received(scope=scope, version=version)
     names = _role_names(scope)
     grid = bundle_definition.grid(version.definition)
     for row in grid["rows"]:
@@ -52,6 +78,9 @@ def _version_context(request, bundle: Bundle, version: BundleVersion) -> dict[st
         "markets": [markets.get(code) or code for code in version.definition.get("markets", [])],
         "versions": selectors.version_list(scope=scope, bundle=bundle),
         "actions": selectors.version_actions(scope=scope, bundle=bundle, version=version),
+        "sharing": _sharing_context(request, bundle, version),
+        "received": received,
+        "can_adopt": received is not None and scope.can("bundle.edit"),
         "problems": services.publish_check(bundle=bundle, definition=version.definition)
         if version.is_draft
         else [],
@@ -625,6 +654,75 @@ def version_retire(request, bundle_id, number):
     else:
         messages.success(request, f"{version.label} retired: it takes no new contracts.")
     return redirect("bundle-version", bundle_id=bundle.public_id, number=number)
+
+
+@require_POST
+@scoped_view
+def version_share(request, bundle_id, number):
+    """Share the version with the organisation chosen (htmx: the sharing panel again)."""
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
+    error = ""
+    try:
+        organization = account_selectors.share_recipient(
+            scope=request.scope, public_id=request.POST.get("organization_id", "")
+        )
+        services.version_share(
+            scope=request.scope, version=version, organization=organization, note=request.POST.get("note", "")
+        )
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except ApplicationError as exc:
+        error = exc.message
+    return _sharing_response(request, bundle, version, error, f"Shared {bundle.name} {version.label}.")
+
+
+@require_POST
+@scoped_view
+def version_share_revoke(request, bundle_id, number, share_id):
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
+    share = selectors.version_share_get(scope=request.scope, version=version, share_id=share_id)
+    error = ""
+    try:
+        services.version_share_revoke(scope=request.scope, share=share)
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except ApplicationError as exc:
+        error = exc.message
+    return _sharing_response(request, bundle, version, error, "Sharing stopped.")
+
+
+def _sharing_response(request, bundle: Bundle, version: BundleVersion, error: str, done: str):
+    if request.htmx:
+        return render(
+            request,
+            "web/_sharing.html",
+            {"sharing": _sharing_context(request, bundle, version, error)},
+            status=422 if error else 200,
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
+    return redirect(reverse("bundle-version", args=[bundle.public_id, version.number]) + "#sharing")
+
+
+@require_POST
+@scoped_view
+def version_adopt(request, bundle_id, number):
+    """Adopt a version shared with the organisation: a new bundle of its own, drafted from it."""
+    bundle = selectors.bundle_get(scope=request.scope, public_id=bundle_id)
+    version = selectors.version_get(scope=request.scope, bundle=bundle, number=number)
+    try:
+        adopted = services.bundle_adopt(scope=request.scope, version=version)
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("bundle-version", bundle_id=bundle.public_id, number=number)
+    messages.success(request, f"Adopted {version}: the draft is yours to edit; publishing lists what to fix.")
+    return redirect("bundle-draft", bundle_id=adopted.public_id)
 
 
 @scoped_view

@@ -17,11 +17,14 @@ ACCESS_VERBS = {
     "export": "Exported",
     "list": "Listed",
     "members": "Viewed the members of",
+    "share": "Shared",
+    "unshare": "Stopped sharing",
 }
 
 
 class AccessEvent(models.Model):
-    """One view of a member's data (roster detail, drill-down, statement with member lines).
+    """One view of a member's data (roster detail, drill-down, statement with member lines), or a
+    change of who may see an organisation's work (a bundle version or pricing run shared, unshared).
 
     Append-only; the plan's and provider's auditors read their own organisation's events.
     """

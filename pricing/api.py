@@ -14,7 +14,9 @@ from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from accounts import selectors as account_selectors
 from accounts.api_base import ORGANIZATION_PARAMETER, ScopedAPIView, ScopedMixin
+from accounts.serializers import ShareInputSerializer
 from bundles import selectors as bundle_selectors
 from core.api import ErrorSerializer
 from core.audit import record_access
@@ -41,6 +43,7 @@ from pricing.serializers import (
     FeeScheduleVersionDetailSerializer,
     PricingRunDetailSerializer,
     PricingRunSerializer,
+    PricingRunShareSerializer,
     QuoteRequestSerializer,
     QuoteResultSerializer,
     RunAcceptedSerializer,
@@ -502,10 +505,54 @@ class RunCancelApi(ScopedAPIView):
 
     @extend_schema(request=None, responses={200: PricingRunSerializer}, parameters=ORG)
     def post(self, request, run_id):
-        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id, own=True)
         run = services.pricing_run_cancel(scope=self.scope, run=run)
         return Response(
             PricingRunSerializer(selectors.pricing_run_get(scope=self.scope, public_id=run.public_id)).data
+        )
+
+
+class RunShareListApi(ScopedAPIView):
+    """The run's shares, active and revoked (its owner only). POST shares the succeeded run and its
+    report, read-only, with an organisation of the other kind: 409 `run_not_succeeded`, 409
+    `already_shared`, 400 `share_with_own_organization` or `unknown_recipient`."""
+
+    @extend_schema(responses=PricingRunShareSerializer(many=True), parameters=ORG)
+    def get(self, request, run_id):
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        return Response(
+            PricingRunShareSerializer(selectors.run_share_list(scope=self.scope, run=run), many=True).data
+        )
+
+    @extend_schema(
+        request=ShareInputSerializer,
+        responses={201: PricingRunShareSerializer, 409: ErrorSerializer},
+        parameters=ORG,
+    )
+    def post(self, request, run_id):
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        serializer = ShareInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        organization = account_selectors.share_recipient(scope=self.scope, public_id=data["organization_id"])
+        share = services.pricing_run_share(
+            scope=self.scope, run=run, organization=organization, note=data["note"]
+        )
+        return Response(PricingRunShareSerializer(share).data, status=status.HTTP_201_CREATED)
+
+
+class RunShareRevokeApi(ScopedAPIView):
+    """Stop sharing the run with the share's organisation (it gets 404 again); 409 `share_revoked`
+    when it already was."""
+
+    @extend_schema(
+        request=None, responses={200: PricingRunShareSerializer, 409: ErrorSerializer}, parameters=ORG
+    )
+    def post(self, request, run_id, share_id):
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        share = selectors.run_share_get(scope=self.scope, run=run, share_id=share_id)
+        return Response(
+            PricingRunShareSerializer(services.pricing_run_share_revoke(scope=self.scope, share=share)).data
         )
 
 
@@ -542,7 +589,7 @@ class RunSensitivityApi(ScopedAPIView):
 
     @extend_schema(responses=SensitivitySerializer(many=True), parameters=ORG)
     def get(self, request, run_id):
-        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id, own=True)
         analyses = selectors.sensitivity_list(scope=self.scope, run=run).select_related("run")
         return Response(SensitivitySerializer(analyses, many=True).data)
 
@@ -552,7 +599,7 @@ class RunSensitivityApi(ScopedAPIView):
         parameters=ORG,
     )
     def post(self, request, run_id):
-        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id, own=True)
         serializer = SensitivityStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -590,7 +637,7 @@ class RunWhatIfApi(ScopedAPIView):
         parameters=ORG,
     )
     def post(self, request, run_id):
-        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id)
+        run = selectors.pricing_run_get(scope=self.scope, public_id=run_id, own=True)
         serializer = WhatIfSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

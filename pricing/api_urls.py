@@ -78,6 +78,12 @@ urlpatterns = [
         name="api-pricing-sensitivity-detail",
     ),
     path("pricing/runs/<str:run_id>/what-if/", api.RunWhatIfApi.as_view(), name="api-pricing-run-what-if"),
+    path("pricing/runs/<str:run_id>/shares/", api.RunShareListApi.as_view(), name="api-pricing-run-shares"),
+    path(
+        "pricing/runs/<str:run_id>/shares/<str:share_id>/revoke/",
+        api.RunShareRevokeApi.as_view(),
+        name="api-pricing-run-share-revoke",
+    ),
     path("pricing/runs/<str:run_id>/inputs/", api.RunInputsApi.as_view(), name="api-pricing-run-inputs"),
     path("pricing/runs/<str:run_id>/report.pdf", api.RunReportApi.as_view(), name="api-pricing-run-report"),
 ]

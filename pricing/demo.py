@@ -290,3 +290,38 @@ def _sensitivity(scope: Scope, bundle_version, assumptions) -> None:
         enqueue=False,
     )
     services.sensitivity_execute(analysis_id=analysis.pk)
+
+
+def share(ctx) -> None:
+    """Sharing on purpose (issue 19): the plan shares its home-based bundle's latest version and its
+    pricing run with the urban program, read-only (the program sees them under "Shared with us")."""
+    from bundles.models import BundleVersionShare
+    from bundles.services import version_share
+
+    analyst = Membership.objects.select_related("organization", "user").get(
+        user=ctx.users["plan_analyst"], organization=ctx.plan
+    )
+    scope = Scope(analyst)
+    version = _latest_published(ctx.extra["home_bundle"])
+    if version is None:
+        return
+    if (
+        not BundleVersionShare.objects.active()
+        .filter(bundle_version=version, organization=ctx.urban)
+        .exists()
+    ):
+        version_share(
+            scope=scope,
+            version=version,
+            organization=ctx.urban,
+            note="The bundle we priced; comments welcome.",
+        )
+    run = (
+        PricingRun.objects.filter(bundle_version=version, payer=ctx.plan, status=PricingRunStatus.SUCCEEDED)
+        .order_by("created_at")
+        .first()
+    )
+    if run is not None and not run.shares.active().filter(organization=ctx.urban).exists():
+        services.pricing_run_share(
+            scope=scope, run=run, organization=ctx.urban, note="How we priced the home-based bundle for 2027."
+        )

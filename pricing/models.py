@@ -11,8 +11,10 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from simple_history.models import HistoricalRecords
+
+from bundles.models import ShareQuerySet
 
 
 class AssumptionSet(models.Model):
@@ -272,8 +274,57 @@ class PricingRun(models.Model):
         return self.status == PricingRunStatus.SUCCEEDED
 
     @classmethod
-    def tenant_filter(cls, organization) -> Q:
+    def own_filter(cls, organization) -> Q:
         return Q(payer=organization)
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """The organisation's own runs, and the runs shared with it (active shares; read-only)."""
+        return cls.own_filter(organization) | Q(
+            Exists(PricingRunShare.objects.active().filter(run=OuterRef("pk"), organization=organization))
+        )
+
+
+class PricingRunShare(models.Model):
+    """A succeeded pricing run shared, read-only, with another organisation (the recipient): the run
+    and its report. Append-only in spirit, like ``bundles.BundleVersionShare``."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    run = models.ForeignKey(PricingRun, on_delete=models.CASCADE, related_name="shares")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="+", help_text="The recipient"
+    )
+    note = models.TextField(blank=True)
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    shared_at = models.DateTimeField(auto_now_add=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShareQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-shared_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "organization"],
+                condition=Q(revoked_at__isnull=True),
+                name="pricing_run_share_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} shared with {self.organization_id}"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def tenant_filter(cls, organization) -> Q:
+        """The owner sees every share of its runs; a recipient, the shares made to it."""
+        return Q(run__payer=organization) | Q(organization=organization)
 
 
 class SensitivityStatus(models.TextChoices):

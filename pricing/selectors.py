@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -31,6 +32,7 @@ from pricing.models import (
     FeeSchedule,
     FeeScheduleVersion,
     PricingRun,
+    PricingRunShare,
     PricingRunStatus,
     SensitivityAnalysis,
 )
@@ -145,10 +147,12 @@ _RUN_LIST_DEFER = ("inputs", "result", "progress_log")
 def pricing_run_list(
     *, scope: Scope, status: str = "", bundle_version: BundleVersion | None = None
 ) -> QuerySet[PricingRun]:
-    """Runs newest first, without their (large) inputs and results."""
+    """The organisation's own runs newest first, without their (large) inputs and results (runs shared
+    with it are on the "Shared with us" page)."""
     scope.require("pricing.view")
     runs = (
         scoped(PricingRun.objects.all(), scope)
+        .filter(PricingRun.own_filter(scope.organization))
         .select_related(
             "bundle_version__bundle", "assumption_set_version__assumption_set", "experience", "created_by"
         )
@@ -161,7 +165,19 @@ def pricing_run_list(
     return runs.order_by("-created_at", "-pk")
 
 
-def pricing_run_get(*, scope: Scope, public_id) -> PricingRun:
+def _require_run_view(scope: Scope, run: PricingRun, *, own: bool) -> None:
+    """``pricing.view`` on the organisation's own run. A run shared with it needs no action (receiving
+    is not a role's); with ``own`` (what hangs off a run beyond its report: what-if, sensitivity,
+    cancel), a shared run is as missing as another organisation's."""
+    if run.payer_id == scope.organization.pk:
+        scope.require("pricing.view")
+    elif own:
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+
+
+def pricing_run_get(*, scope: Scope, public_id, own: bool = False) -> PricingRun:
+    """A run the scope may read: its own, or one shared with it (the run and its report; ``own``
+    refuses those with a 404)."""
     run = get_scoped_or_404(
         PricingRun.objects.select_related(
             "payer",
@@ -173,7 +189,7 @@ def pricing_run_get(*, scope: Scope, public_id) -> PricingRun:
         scope,
         public_id=public_id,
     )
-    scope.require("pricing.view")
+    _require_run_view(scope, run, own=own)
     return run
 
 
@@ -235,14 +251,16 @@ def sensitivity_get(*, scope: Scope, public_id) -> SensitivityAnalysis:
 
 def pricing_run_actions(*, scope: Scope, run: PricingRun) -> list[str]:
     """What the scope may do to the run now: the actions pricing.states declares from its status that
-    the role may fire (a run is only ever seen by its own plan)."""
+    the role may fire, on its own runs only (a run shared with it is read-only)."""
+    if run.payer_id != scope.organization.pk:
+        return []
     return PRICING_RUN.actions_for(run.status, can=scope.can)
 
 
 def pricing_run_status_get(*, scope: Scope, public_id) -> PricingRun:
     """The run's state and progress only (the progress bar polls this)."""
     run = get_scoped_or_404(PricingRun.objects.defer(*_RUN_LIST_DEFER), scope, public_id=public_id)
-    scope.require("pricing.view")
+    _require_run_view(scope, run, own=False)
     return run
 
 
@@ -252,6 +270,7 @@ def succeeded_runs_for_bundle_version(*, scope: Scope, bundle_version: BundleVer
         scoped(
             PricingRun.objects.filter(bundle_version=bundle_version, status=PricingRunStatus.SUCCEEDED), scope
         )
+        .filter(PricingRun.own_filter(scope.organization))
         .select_related("assumption_set_version__assumption_set", "experience")
         .defer(*_RUN_LIST_DEFER)
         .order_by("-finished_at", "-pk")
@@ -267,10 +286,10 @@ def pricing_run_rate_table(*, scope: Scope, run_id) -> dict[str, Any]:
     (one row per tier, market, LOB and phase) and the table has "phases": [{"code", "name", "from_month"}]. A run that is missing, another organisation's, or not
     succeeded raises NotFoundError.
     """
-    run = get_scoped_or_404(
-        PricingRun.objects.filter(status=PricingRunStatus.SUCCEEDED).only(
-            "public_id", "bundle_version_id", "result", "payer_id", "status", "finished_at"
-        ),
+    run = get_scoped_or_404(  # the scope's own runs: a shared run is read-only, never a contract's rates
+        PricingRun.objects.filter(
+            PricingRun.own_filter(scope.organization), status=PricingRunStatus.SUCCEEDED
+        ).only("public_id", "bundle_version_id", "result", "payer_id", "status", "finished_at"),
         scope,
         public_id=run_id,
     )
@@ -421,3 +440,53 @@ def stalled_run_work(*, scope: Scope, now: datetime | None = None) -> list[WorkI
             )
         )
     return items
+
+
+# --- shares ------------------------------------------------------------------------------------
+
+
+def run_share_list(*, scope: Scope, run: PricingRun) -> QuerySet[PricingRunShare]:
+    """Every share of the run, active and revoked, newest first: its owner's only (a recipient gets
+    404)."""
+    if run.payer_id != scope.organization.pk:
+        raise NotFoundError(NOT_FOUND_MESSAGE)
+    scope.require("pricing.view")
+    return (
+        scoped(PricingRunShare.objects.filter(run=run), scope)
+        .select_related(
+            "organization", "shared_by", "revoked_by", "run__payer", "run__bundle_version__bundle"
+        )
+        .defer("run__inputs", "run__result", "run__progress_log")
+        .order_by("-shared_at", "-pk")
+    )
+
+
+def run_share_get(*, scope: Scope, run: PricingRun, share_id) -> PricingRunShare:
+    try:
+        return run_share_list(scope=scope, run=run).get(public_id=share_id)
+    except (PricingRunShare.DoesNotExist, ValueError, ValidationError) as exc:
+        raise NotFoundError(NOT_FOUND_MESSAGE) from exc
+
+
+def run_share_received(*, scope: Scope, run: PricingRun) -> PricingRunShare | None:
+    """The active share that lets the scope see another organisation's run (None: its own)."""
+    if run.payer_id == scope.organization.pk:
+        return None
+    return (
+        PricingRunShare.objects.active()
+        .filter(run=run, organization=scope.organization)
+        .select_related("shared_by")
+        .first()
+    )
+
+
+def run_shares_received(*, scope: Scope) -> QuerySet[PricingRunShare]:
+    """The pricing runs other organisations share with the scope's, newest first (no role needed:
+    receiving is the organisation's)."""
+    return (
+        PricingRunShare.objects.active()
+        .filter(organization=scope.organization)
+        .select_related("run__payer", "run__bundle_version__bundle", "shared_by")
+        .defer("run__inputs", "run__result", "run__progress_log")
+        .order_by("-shared_at", "-pk")
+    )

@@ -6,6 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.serializers import MembershipOrganizationSerializer, ShareSerializer
 from pricing.engine.breakeven import run_economics
 from pricing.models import AssumptionSet, AssumptionSetVersion, ExperienceDataset, PricingRun
 
@@ -550,3 +551,30 @@ class FeeScheduleDetailSerializer(serializers.Serializer):
     @extend_schema_field(FeeScheduleVersionSerializer(many=True))
     def get_versions(self, schedule) -> list:
         return FeeScheduleVersionSerializer(self.context["versions"], many=True).data
+
+
+class PricingRunShareSerializer(ShareSerializer):
+    links = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_links(self, share) -> dict:
+        return {
+            "revoke": reverse("api-pricing-run-share-revoke", args=[share.run.public_id, share.public_id])
+        }
+
+
+class SharedPricingRunSerializer(serializers.Serializer):
+    """A pricing run another organisation shares with yours."""
+
+    share_id = serializers.UUIDField(source="public_id")
+    run_id = serializers.UUIDField(source="run.public_id")
+    bundle_name = serializers.CharField(source="run.bundle_version.bundle.name")
+    bundle_version = serializers.IntegerField(source="run.bundle_version.number")
+    finished_at = serializers.DateTimeField(source="run.finished_at", allow_null=True)
+    owner = MembershipOrganizationSerializer(source="run.payer")
+    note = serializers.CharField()
+    shared_at = serializers.DateTimeField()
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, share) -> str:
+        return reverse("api-pricing-run-detail", args=[share.run.public_id])

@@ -28,6 +28,12 @@ urlpatterns = [
     ),
     path("pricing/runs/<str:run_id>/report.pdf", views.run_report_pdf, name="pricing-run-report"),
     path("pricing/runs/<str:run_id>/inputs.json", views.run_inputs, name="pricing-run-inputs"),
+    path("pricing/runs/<str:run_id>/shares/", views.run_share, name="pricing-run-share"),
+    path(
+        "pricing/runs/<str:run_id>/shares/<str:share_id>/revoke/",
+        views.run_share_revoke,
+        name="pricing-run-share-revoke",
+    ),
     path("pricing/assumptions/", views.assumption_list, name="pricing-assumption-list"),
     path("pricing/assumptions/<str:set_id>/", views.assumption_detail, name="pricing-assumption-detail"),
     path("pricing/assumptions/<str:set_id>/draft/", views.assumption_draft, name="pricing-assumption-draft"),

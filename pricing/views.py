@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import selectors as account_selectors
 from accounts.decorators import scoped_view, tenant_free
 from bundles.selectors import plan_markets, roles_for
 from core.audit import record_access
@@ -132,13 +133,36 @@ def _loss_level(percent: str | None) -> tuple[str, str]:
     return level, ""
 
 
+def _sharing_context(request, run, error: str = "") -> dict | None:
+    """The owner's sharing panel of a succeeded run; None for a recipient or an unfinished run."""
+    scope = request.scope
+    if run.payer_id != scope.organization.pk or not run.succeeded:
+        return None
+    shares = list(selectors.run_share_list(scope=scope, run=run))
+    for share in shares:
+        share.revoke_url = reverse("pricing-run-share-revoke", args=[run.public_id, share.public_id])
+    can_share = scope.can("pricing.share")
+    return {
+        "what": "this run and its report",
+        "action": reverse("pricing-run-share", args=[run.public_id]),
+        "shares": shares,
+        "can_share": can_share,
+        "counterparties": list(account_selectors.counterparty_list(scope=scope)) if can_share else [],
+        "error": error,
+    }
+
+
 @scoped_view
 def run_detail(request, run_id):
     run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    received = selectors.run_share_received(scope=request.scope, run=run)
     context = {
         "run": run,
         "actions": selectors.pricing_run_actions(scope=request.scope, run=run),
         "lob_names": [report.lob_name(lob) for lob in run.lobs],
+        "received": received,
+        "own": received is None,
+        "sharing": _sharing_context(request, run),
     }
     if run.succeeded:
         level, context["loss_level_error"] = _loss_level(request.GET.get("loss_level"))
@@ -147,7 +171,7 @@ def run_detail(request, run_id):
         context["sensitivities"] = [
             report.sensitivity_view(a) for a in selectors.sensitivity_list(scope=request.scope, run=run)
         ]
-        context["can_analyse"] = request.scope.can("pricing.run")
+        context["can_analyse"] = received is None and request.scope.can("pricing.run")
         # a provider asks first what the bundle costs it and what it needs to break even
         context["economics_first"] = not request.scope.is_payer
     return render(request, "pricing/run_detail.html", context)
@@ -155,9 +179,59 @@ def run_detail(request, run_id):
 
 @require_POST
 @scoped_view
+def run_share(request, run_id):
+    """Share the run with the organisation chosen (htmx: the sharing panel again)."""
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    error = ""
+    try:
+        organization = account_selectors.share_recipient(
+            scope=request.scope, public_id=request.POST.get("organization_id", "")
+        )
+        services.pricing_run_share(
+            scope=request.scope, run=run, organization=organization, note=request.POST.get("note", "")
+        )
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except ApplicationError as exc:
+        error = exc.message
+    return _sharing_response(request, run, error, "Shared the run.")
+
+
+@require_POST
+@scoped_view
+def run_share_revoke(request, run_id, share_id):
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    share = selectors.run_share_get(scope=request.scope, run=run, share_id=share_id)
+    error = ""
+    try:
+        services.pricing_run_share_revoke(scope=request.scope, share=share)
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except ApplicationError as exc:
+        error = exc.message
+    return _sharing_response(request, run, error, "Sharing stopped.")
+
+
+def _sharing_response(request, run, error: str, done: str):
+    if request.htmx:
+        return render(
+            request,
+            "web/_sharing.html",
+            {"sharing": _sharing_context(request, run, error)},
+            status=422 if error else 200,
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
+    return redirect(reverse("pricing-run-detail", args=[run.public_id]) + "#sharing")
+
+
+@require_POST
+@scoped_view
 def run_sensitivity(request, run_id):
     """Ask for the sensitivity of one rate cell (``cell`` = tier/market/lob); a worker computes it."""
-    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id, own=True)
     tier, market, lob = ([*request.POST.get("cell", "").split("/", 2), "", "", ""])[:3]
     try:
         services.sensitivity_start(scope=request.scope, run=run, tier=tier, market=market, lob=lob)
@@ -203,7 +277,7 @@ def run_progress(request, run_id):
 @require_POST
 @scoped_view
 def run_cancel(request, run_id):
-    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id, own=True)
     try:
         services.pricing_run_cancel(scope=request.scope, run=run)
     except ApplicationError as exc:
@@ -265,7 +339,7 @@ def _what_if_context(request, run) -> dict:
 
 
 def _succeeded_run(request, run_id):
-    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id)
+    run = selectors.pricing_run_get(scope=request.scope, public_id=run_id, own=True)
     if not run.succeeded:
         raise NotFoundError("A what-if starts from a succeeded run.")
     return run

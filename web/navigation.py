@@ -18,6 +18,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", None),
     NavItem("Bundles", "bundle-list", "bundle.view"),
     NavItem("Pricing", "pricing-home", "pricing.view"),
+    NavItem("Shared with us", "shared-with-us", "bundle.view"),
     NavItem("Contracts", "contract-list", "contract.view"),
     NavItem("Rosters", "roster-list", "roster.view"),
     NavItem("Assessments", "assessment-list", "roster.view"),

@@ -4,6 +4,7 @@ from web import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("shared/", views.shared_with_us, name="shared-with-us"),
     path("health/", views.health, name="health"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),

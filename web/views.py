@@ -7,9 +7,11 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 
 from accounts.decorators import scoped_view
+from bundles.selectors import version_shares_received
 from core import metrics as core_metrics
 from core.api import error_body
 from core.health import readiness
+from pricing.selectors import run_shares_received
 from web.workspace import workspace_for
 
 
@@ -73,3 +75,16 @@ def server_error(request):
             error_body("server_error", "Something went wrong on our side; it has been logged."), status=500
         )
     return render(request, "web/500.html", status=500)
+
+
+@scoped_view
+def shared_with_us(request):
+    """What other organisations share with this one now: bundle versions and pricing runs, read-only."""
+    return render(
+        request,
+        "web/shared_with_us.html",
+        {
+            "bundle_shares": list(version_shares_received(scope=request.scope)),
+            "run_shares": list(run_shares_received(scope=request.scope)),
+        },
+    )

@@ -10,6 +10,7 @@ path (assumptions, pricing files, run parameters) or its row and column (experie
 - ``experience``: experience uploads;
 - ``runs``: starting and cancelling pricing runs;
 - ``execution``: computing a run (the Celery task's body);
+- ``sharing``: sharing a succeeded run read-only with another organisation, and revoking it;
 - ``stalled``: the sweep of runs left behind by a dead worker;
 - ``common``: what several of them share.
 """
@@ -64,6 +65,11 @@ from pricing.services.sensitivity import (
     sensitivity_execute,
     sensitivity_start,
 )
+from pricing.services.sharing import (
+    SHARE_NOT_SUCCEEDED_MESSAGE,
+    pricing_run_share,
+    pricing_run_share_revoke,
+)
 from pricing.services.stalled import (
     GAVE_UP_MESSAGE,
     MAX_ATTEMPTS,
@@ -73,6 +79,9 @@ from pricing.services.stalled import (
 )
 
 __all__ = [
+    "SHARE_NOT_SUCCEEDED_MESSAGE",
+    "pricing_run_share",
+    "pricing_run_share_revoke",
     "ASSUMPTIONS_NOT_PUBLISHED_MESSAGE",
     "BUNDLE_NOT_PUBLISHED_MESSAGE",
     "DRAFT_EXISTS_MESSAGE",

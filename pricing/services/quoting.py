@@ -12,7 +12,7 @@ from pricing.documents import main_document, validate_document
 from pricing.engine import PricingInputError, quote
 from pricing.engine.scenarios import WhatIf, side_by_side
 from pricing.models import PricingRun
-from pricing.services.common import INVALID_PRICING_FILE_MESSAGE
+from pricing.services.common import INVALID_PRICING_FILE_MESSAGE, require_run_owner
 
 OUT_OF_RANGE_MESSAGE = "The numbers are too large to compute with; check the values of the pricing file."
 
@@ -56,7 +56,7 @@ def pricing_what_if(*, scope: Scope, run: PricingRun, what_if: WhatIf) -> dict[s
     Returns ``side_by_side`` of (the run, the what-if), the what-if's own quote and budgets, and the
     enrollees a year per market it budgeted.
     """
-    scope.require("pricing.quote")
+    require_run_owner(scope, run, "pricing.quote")
     if not run.succeeded:
         raise ApplicationError("A what-if starts from a succeeded run.", code="run_not_succeeded", status=409)
     try:

@@ -30,7 +30,7 @@ from pricing.models import (
     PricingRun,
 )
 from pricing.services.assumptions import assumption_draft_publish, assumption_set_create, plan_market_entries
-from pricing.services.common import _log_entry
+from pricing.services.common import _log_entry, require_run_owner
 from pricing.states import PRICING_RUN
 from pricing.states import RUN_FINISHED_MESSAGE as RUN_FINISHED_MESSAGE
 
@@ -400,7 +400,7 @@ def _references(
 @transaction.atomic
 def pricing_run_cancel(*, scope: Scope, run: PricingRun) -> PricingRun:
     """Cancel a queued run at once (it never starts); ask a running one to stop at its next step."""
-    scope.require(PRICING_RUN.person_permission("cancel"))
+    require_run_owner(scope, run, PRICING_RUN.person_permission("cancel"))
     run = PricingRun.objects.select_for_update().get(pk=run.pk)
     target = PRICING_RUN.target("cancel", run.status)  # a finished run: refused
     run.cancel_requested = True
@@ -441,7 +441,7 @@ def pricing_run_what_if_save(*, scope: Scope, run: PricingRun, what_if: WhatIf) 
 
     All or nothing: an assumption set is never left behind without its run.
     """
-    scope.require("pricing.run")
+    require_run_owner(scope, run, "pricing.run")
     scope.require("pricing.edit")
     if not run.succeeded:
         raise ConflictError("A what-if starts from a succeeded run.", code="run_not_succeeded")

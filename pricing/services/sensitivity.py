@@ -21,6 +21,7 @@ from pricing.compute import DEFAULT_SIMULATION_YEARS, sensitivity_result
 from pricing.engine import PricingInputError
 from pricing.engine.sensitivity import DEFAULT_POINTS
 from pricing.models import PricingRun, SensitivityAnalysis, SensitivityStatus
+from pricing.services.common import require_run_owner
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def sensitivity_start(
     enqueue: bool = True,
 ) -> SensitivityAnalysis:
     """The analysis of one rate cell of a succeeded run, queued (or the one already asked for)."""
-    scope.require("pricing.run")
+    require_run_owner(scope, run, "pricing.run")
     if not run.succeeded:
         raise ConflictError("A sensitivity analysis starts from a succeeded run.", code="run_not_succeeded")
     years = (

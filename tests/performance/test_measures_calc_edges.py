@@ -578,3 +578,11 @@ def test_a_measure_result_is_written_without_exponents():
         "1.000000",
         "1",
     )
+
+
+def test_assessment_within_n_days_counts_the_day_itself_and_not_the_day_after():
+    # 7 days: 0, 6 and exactly 7 are within; 8 is not; the denominator is every assessment with a referral
+    data = m.assessment_within_n_days(iter([0, 6, 7, 8]), 7)
+    assert (data.numerator, data.denominator) == (Decimal(3), Decimal(4))
+    assert isinstance(data.numerator, Decimal) and isinstance(data.denominator, Decimal)
+    assert m.assessment_within_n_days([], 7) == m.MeasureData(Decimal(0), Decimal(0))

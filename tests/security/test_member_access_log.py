@@ -352,6 +352,22 @@ NO_MEMBER_DATA: dict[str, tuple[str, ...]] = {
         "claims-template",
         "claims-upload-create",
     ),
+    "sharing a bundle version or a pricing run with another organisation, adopting a shared bundle: "
+    "organisations' names, notes and the shared product and rates, never a member": (
+        "api-organization-counterparties",
+        "api-bundle-version-shares",
+        "api-bundle-version-share-revoke",
+        "api-bundle-adopt",
+        "api-pricing-run-shares",
+        "api-pricing-run-share-revoke",
+        "api-shared-with-us",
+        "bundle-version-share",
+        "bundle-version-share-revoke",
+        "bundle-adopt",
+        "pricing-run-share",
+        "pricing-run-share-revoke",
+        "shared-with-us",
+    ),
 }
 NOT_MEMBER_DATA = {name for names in NO_MEMBER_DATA.values() for name in names}
 

@@ -12,6 +12,7 @@ DEMO_STEPS = [
     "accounts.demo",
     "bundles.demo",
     "pricing.demo",
+    "pricing.demo:share",  # the plan shares its home-based bundle and its pricing run with the urban program
     "contracts.demo",
     "enrollment.demo",
     "payments.demo",
