@@ -96,6 +96,13 @@ def fill(template: str, kwargs: dict[str, str]) -> str:
     return "/" + PARAM.sub(lambda m: str(kwargs[m.group("name")]), template)
 
 
+def _route(path: str) -> str | None:
+    try:
+        return resolve(path).route
+    except Resolver404:
+        return None
+
+
 def crawl(
     client: Client,
     owned: dict[str, str],
@@ -118,14 +125,23 @@ def crawl(
             )
         return match.route
 
-    while queue and len(seen) < MAX_PAGES:
-        path = queue.popleft()
+    # A page of a route already visited waits until every new route is tried: the page budget then goes
+    # to reaching routes, not to the fiftieth bundle version of the same template.
+    later: deque[str] = deque()
+    visited: set[str] = set()
+    while (queue or later) and len(seen) < MAX_PAGES:
+        fresh = bool(queue)
+        path = queue.popleft() if fresh else later.popleft()
         if path in seen:
+            continue
+        if fresh and _route(path) in visited:
+            later.append(path)
             continue
         seen.add(path)
         template = note(path)
         if template is None:
             continue
+        visited.add(template)
         response = client.get(path)
         if response.status_code != 200:
             continue
