@@ -100,7 +100,8 @@ def test_recipient_sees_only_the_shared_version_read_only(
     assert web.get(f"/bundles/{bundle.public_id}/").status_code == 200
     assert web.get(f"/bundles/{bundle.public_id}/v/1/").status_code == 404
     assert web.get(f"/bundles/{bundle.public_id}/v/draft/").status_code == 404
-    assert web.get(f"/bundles/{bundle.public_id}/draft/").status_code == 404  # the owner's draft is not shared
+    # the owner's draft is not shared (a provider admin edits bundles, but only its own)
+    assert web.get(f"/bundles/{bundle.public_id}/draft/").status_code == 404
     shared_page = web.get("/shared/").content.decode()
     assert f"/bundles/{bundle.public_id}/v/2/" in shared_page
 
