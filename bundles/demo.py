@@ -115,13 +115,11 @@ def episode_definition() -> dict:
     return d
 
 
-def seed(ctx) -> None:
-    analyst = Membership.objects.select_related("organization", "user").get(user=ctx.users["plan_analyst"])
-    scope = Scope(analyst)
-    ensure_platform_roles(IdtRole)
-    for code, name, rural, minutes, miles in MARKETS:
+def seed_markets(organization, rows) -> None:
+    """The organisation's markets from (code, name, rural, travel minutes, miles) rows, as they are."""
+    for code, name, rural, minutes, miles in rows:
         Market.objects.update_or_create(
-            organization=ctx.plan,
+            organization=organization,
             code=code,
             defaults={
                 "name": name,
@@ -130,6 +128,13 @@ def seed(ctx) -> None:
                 "miles_per_visit": Decimal(miles),
             },
         )
+
+
+def seed(ctx) -> None:
+    analyst = Membership.objects.select_related("organization", "user").get(user=ctx.users["plan_analyst"])
+    scope = Scope(analyst)
+    ensure_platform_roles(IdtRole)
+    seed_markets(ctx.plan, MARKETS)
     if not Bundle.objects.filter(payer=ctx.plan, name=HOME_BASED).exists():
         first = home_based_definition()
         first["roles"][2]["by_tier"]["3"]["visits_per_mm"] = "2.5"
@@ -161,17 +166,7 @@ def _rural_provider_model(ctx) -> None:
         user=ctx.users["rural_admin"], organization=ctx.rural
     )
     scope = Scope(admin)
-    for code, name, rural, minutes, miles in RURAL_MARKETS:
-        Market.objects.update_or_create(
-            organization=ctx.rural,
-            code=code,
-            defaults={
-                "name": name,
-                "rural": rural,
-                "travel_minutes_per_visit": Decimal(minutes),
-                "miles_per_visit": Decimal(miles),
-            },
-        )
+    seed_markets(ctx.rural, RURAL_MARKETS)
     if not Bundle.objects.filter(payer=ctx.rural, name=RURAL_MODEL).exists():
         definition = home_based_definition()
         definition["name"] = RURAL_MODEL

@@ -4,7 +4,6 @@ a published assumption set with the platform's defaults, an experience upload.""
 from __future__ import annotations
 
 import copy
-from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -13,8 +12,8 @@ from accounts.models import Membership, Role
 from accounts.tenancy import Scope
 from bundles import services as bundle_services
 from bundles.catalogue import ensure_platform_roles
-from bundles.demo import MARKETS, episode_definition, home_based_definition
-from bundles.models import IdtRole, Market
+from bundles.demo import MARKETS, episode_definition, home_based_definition, seed_markets
+from bundles.models import IdtRole
 from pricing import services
 from tests.pricing.engine.conftest import FORMATS_EXAMPLE
 
@@ -42,15 +41,7 @@ def formats_example():
 @pytest.fixture
 def plan(payer):
     ensure_platform_roles(IdtRole)  # a transactional test's flush removes the migration's catalogue
-    for code, name, rural, minutes, miles in MARKETS:
-        Market.objects.create(
-            organization=payer,
-            code=code,
-            name=name,
-            rural=rural,
-            travel_minutes_per_visit=Decimal(minutes),
-            miles_per_visit=Decimal(miles),
-        )
+    seed_markets(payer, MARKETS)
     return payer
 
 

@@ -12,8 +12,8 @@ from django.test import Client
 
 from accounts.models import Role
 from accounts.permissions import allows
-from bundles.demo import MARKETS, home_based_definition
-from bundles.models import Bundle, Market
+from bundles.demo import MARKETS, home_based_definition, seed_markets
+from bundles.models import Bundle
 from tests.factories import PASSWORD, PayerFactory, ProviderFactory
 from tests.pricing.test_pricing_runs_api import execute
 
@@ -23,15 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def rural_provider():
     provider = ProviderFactory()
-    for code, name, rural, minutes, miles in MARKETS:
-        Market.objects.create(
-            organization=provider,
-            code=code,
-            name=name,
-            rural=rural,
-            travel_minutes_per_visit=Decimal(minutes),
-            miles_per_visit=Decimal(miles),
-        )
+    seed_markets(provider, MARKETS)
     return provider
 
 
