@@ -207,15 +207,13 @@ class ShareQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
 
-class BundleVersionShare(models.Model):
-    """A published bundle version shared, read-only, with another organisation (the recipient).
+class Share(models.Model):
+    """What every share holds: the recipient, who shared and when, and a revoke set once.
 
     Append-only in spirit: a revoke sets ``revoked_at``/``revoked_by`` once; sharing again after a
-    revoke makes a new row. One active share per version and recipient (a partial unique constraint).
-    """
+    revoke makes a new row. Each share model adds the object shared and its one-active constraint."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    bundle_version = models.ForeignKey(BundleVersion, on_delete=models.CASCADE, related_name="shares")
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.PROTECT, related_name="+", help_text="The recipient"
     )
@@ -230,7 +228,21 @@ class BundleVersionShare(models.Model):
     objects = ShareQuerySet.as_manager()
 
     class Meta:
+        abstract = True
         ordering = ["-shared_at", "-pk"]
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class BundleVersionShare(Share):
+    """A published bundle version shared, read-only, with another organisation (the recipient); one
+    active share per version and recipient."""
+
+    bundle_version = models.ForeignKey(BundleVersion, on_delete=models.CASCADE, related_name="shares")
+
+    class Meta(Share.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["bundle_version", "organization"],
@@ -241,10 +253,6 @@ class BundleVersionShare(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bundle_version_id} shared with {self.organization_id}"
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from simple_history.models import HistoricalRecords
 
-from bundles.models import ShareQuerySet
+from bundles.models import Share
 
 
 class AssumptionSet(models.Model):
@@ -285,27 +285,13 @@ class PricingRun(models.Model):
         )
 
 
-class PricingRunShare(models.Model):
+class PricingRunShare(Share):
     """A succeeded pricing run shared, read-only, with another organisation (the recipient): the run
     and its report. Append-only in spirit, like ``bundles.BundleVersionShare``."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     run = models.ForeignKey(PricingRun, on_delete=models.CASCADE, related_name="shares")
-    organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.PROTECT, related_name="+", help_text="The recipient"
-    )
-    note = models.TextField(blank=True)
-    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    shared_at = models.DateTimeField(auto_now_add=True)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
-    )
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ShareQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-shared_at", "-pk"]
+    class Meta(Share.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["run", "organization"],
@@ -316,10 +302,6 @@ class PricingRunShare(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} shared with {self.organization_id}"
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
     @classmethod
     def tenant_filter(cls, organization) -> Q:
