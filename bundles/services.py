@@ -14,7 +14,15 @@ from django.utils import timezone
 from accounts.models import Organization
 from accounts.tenancy import Scope
 from bundles import definition as bundle_definition
-from bundles.models import Bundle, BundleVersion, BundleVersionShare, BundleVersionStatus, IdtRole, Market
+from bundles.models import (
+    Bundle,
+    BundleVersion,
+    BundleVersionShare,
+    BundleVersionStatus,
+    IdtRole,
+    Market,
+    Share,
+)
 from bundles.selectors import plan_markets, required_roles_for, roles_for
 from bundles.states import BUNDLE_VERSION
 from bundles.states import NO_DRAFT_MESSAGE as NO_DRAFT_MESSAGE
@@ -388,6 +396,35 @@ def _record_share(share: BundleVersionShare, *, user, action: str, verb: str) ->
         )
 
 
+def share_recipient_check(scope: Scope, organization: Organization) -> None:
+    """A share goes to another organisation (bundle versions and pricing runs alike)."""
+    if organization.pk == scope.organization.pk:
+        from accounts.selectors import SHARE_WITH_OWN_MESSAGE
+
+        raise ApplicationError(SHARE_WITH_OWN_MESSAGE, code="share_with_own_organization")
+
+
+def share_create(model: type[Share], *, already_shared: str, **fields: Any) -> Share:
+    """A new share; the one-active constraint turns a second active share into a 409."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**fields)
+    except IntegrityError:
+        raise ConflictError(already_shared, code="already_shared") from None
+
+
+def share_revoke(share: Share, *, scope: Scope) -> None:
+    """Revoke once (a conditional update: two revokes at once cannot both succeed); ``share`` reloaded."""
+    updated = (
+        type(share)
+        .objects.filter(pk=share.pk, revoked_at__isnull=True)
+        .update(revoked_at=timezone.now(), revoked_by=scope.user)
+    )
+    if not updated:
+        raise ConflictError(SHARE_REVOKED_MESSAGE, code="share_revoked")
+    share.refresh_from_db()
+
+
 @transaction.atomic
 def version_share(
     *, scope: Scope, version: BundleVersion, organization: Organization, note: str = ""
@@ -395,20 +432,18 @@ def version_share(
     """Let ``organization`` read the published ``version`` (its bundle page shows only the versions
     shared); it can never change it nor share it on."""
     _require_owner(scope, version.bundle, "bundle.share")
-    if organization.pk == scope.organization.pk:
-        from accounts.selectors import SHARE_WITH_OWN_MESSAGE
-
-        raise ApplicationError(SHARE_WITH_OWN_MESSAGE, code="share_with_own_organization")
+    share_recipient_check(scope, organization)
     version = BundleVersion.objects.select_for_update().select_related("bundle__payer").get(pk=version.pk)
     if version.status != BundleVersionStatus.PUBLISHED:
         raise ConflictError(SHARE_NOT_PUBLISHED_MESSAGE, code="version_not_published")
-    try:
-        with transaction.atomic():
-            share = BundleVersionShare.objects.create(
-                bundle_version=version, organization=organization, note=note, shared_by=scope.user
-            )
-    except IntegrityError:
-        raise ConflictError(ALREADY_SHARED_MESSAGE, code="already_shared") from None
+    share = share_create(
+        BundleVersionShare,
+        already_shared=ALREADY_SHARED_MESSAGE,
+        bundle_version=version,
+        organization=organization,
+        note=note,
+        shared_by=scope.user,
+    )
     _record_share(share, user=scope.user, action="share", verb="shared with")
     return share
 
@@ -417,12 +452,7 @@ def version_share(
 def version_share_revoke(*, scope: Scope, share: BundleVersionShare) -> BundleVersionShare:
     """Stop sharing: the recipient gets 404 again. Once; sharing again makes a new share."""
     _require_owner(scope, share.bundle_version.bundle, "bundle.share")
-    updated = BundleVersionShare.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=scope.user
-    )
-    if not updated:
-        raise ConflictError(SHARE_REVOKED_MESSAGE, code="share_revoked")
-    share.refresh_from_db()
+    share_revoke(share, scope=scope)
     _record_share(share, user=scope.user, action="unshare", verb="no longer shared with")
     return share
 

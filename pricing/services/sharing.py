@@ -3,20 +3,19 @@ and revoking it. Each share and revoke is in the access log of both organisation
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
-from accounts.selectors import SHARE_WITH_OWN_MESSAGE
 from accounts.tenancy import Scope
+from bundles.services import share_create, share_recipient_check, share_revoke
 from core.audit import record_event
-from core.errors import ApplicationError, ConflictError
+from core.errors import ConflictError
 from pricing.models import PricingRun, PricingRunShare, PricingRunStatus
 from pricing.services.common import require_run_owner
 
 SHARE_NOT_SUCCEEDED_MESSAGE = "Only a pricing run that has succeeded can be shared."
 ALREADY_SHARED_MESSAGE = "This run is already shared with that organisation."
-SHARE_REVOKED_MESSAGE = "This share was already revoked."
 
 
 def _label(run: PricingRun) -> str:
@@ -49,8 +48,7 @@ def pricing_run_share(
     """Let ``organization`` read the succeeded ``run`` and its report; it can never change, re-run
     nor share it on."""
     require_run_owner(scope, run, "pricing.share")
-    if organization.pk == scope.organization.pk:
-        raise ApplicationError(SHARE_WITH_OWN_MESSAGE, code="share_with_own_organization")
+    share_recipient_check(scope, organization)
     run = (
         PricingRun.objects.select_for_update()
         .select_related("payer", "bundle_version__bundle")
@@ -59,13 +57,14 @@ def pricing_run_share(
     )
     if run.status != PricingRunStatus.SUCCEEDED:
         raise ConflictError(SHARE_NOT_SUCCEEDED_MESSAGE, code="run_not_succeeded")
-    try:
-        with transaction.atomic():
-            share = PricingRunShare.objects.create(
-                run=run, organization=organization, note=note, shared_by=scope.user
-            )
-    except IntegrityError:
-        raise ConflictError(ALREADY_SHARED_MESSAGE, code="already_shared") from None
+    share = share_create(
+        PricingRunShare,
+        already_shared=ALREADY_SHARED_MESSAGE,
+        run=run,
+        organization=organization,
+        note=note,
+        shared_by=scope.user,
+    )
     _record(share, user=scope.user, action="share", verb="shared with")
     return share
 
@@ -74,11 +73,6 @@ def pricing_run_share(
 def pricing_run_share_revoke(*, scope: Scope, share: PricingRunShare) -> PricingRunShare:
     """Stop sharing: the recipient gets 404 again. Once; sharing again makes a new share."""
     require_run_owner(scope, share.run, "pricing.share")
-    updated = PricingRunShare.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=scope.user
-    )
-    if not updated:
-        raise ConflictError(SHARE_REVOKED_MESSAGE, code="share_revoked")
-    share.refresh_from_db()
+    share_revoke(share, scope=scope)
     _record(share, user=scope.user, action="unshare", verb="no longer shared with")
     return share
